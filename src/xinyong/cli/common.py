@@ -1,0 +1,106 @@
+"""Options, consoles and progress bars shared by the CLI commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+from sqlalchemy import Engine
+
+from xinyong.domain.catalog import Catalog, CatalogError, load_catalog
+from xinyong.ledger.database import open_database
+
+__all__ = [
+    "CatalogOption",
+    "DbOption",
+    "err",
+    "fail",
+    "load_catalog_or_exit",
+    "open_db_or_exit",
+    "out",
+    "row_progress",
+]
+
+out = Console(highlight=False, soft_wrap=True)
+"""Results go to stdout."""
+err = Console(stderr=True, highlight=False)
+"""Progress, warnings and errors go to stderr."""
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Ledger database URL (default: $XINYONG_DATABASE_URL, else sqlite:///xinyong.db).",
+        show_default=False,
+    ),
+]
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        help="Code catalog TOML (default: $XINYONG_CATALOG, else the bundled catalog).",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error to stderr and exit (2: usage or input errors by convention)."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def open_db_or_exit(url: str | None) -> Engine:
+    """Open (and migrate) the ledger database, turning connection errors into exit 2."""
+    try:
+        return open_database(url)
+    except Exception as exc:  # the driver's own error types vary by database
+        fail(f"cannot open the ledger database: {exc}")
+
+
+def load_catalog_or_exit(path: Path | None) -> Catalog:
+    """Load the code catalog, turning catalog errors into exit 2."""
+    try:
+        return load_catalog(path)
+    except CatalogError as exc:
+        fail(str(exc))
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} rows/s", style="cyan")
+
+
+@contextmanager
+def row_progress(description: str) -> Iterator[Progress]:
+    """A Rich progress bar on stderr showing rows done, total when known, and rows per second."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    with progress:
+        yield progress

@@ -1,0 +1,121 @@
+"""``xinyong ingest`` and ``xinyong subjects load``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xinyong.cli.common import (
+    CatalogOption,
+    DbOption,
+    err,
+    fail,
+    load_catalog_or_exit,
+    open_db_or_exit,
+    out,
+    row_progress,
+)
+from xinyong.ingest.readers import FileError
+from xinyong.ingest.records import ingest_records
+from xinyong.ingest.subjects import load_subjects
+
+__all__ = ["ingest", "subjects_app"]
+
+subjects_app = typer.Typer(help="Register subjects: names and identifiers.", no_args_is_help=True)
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file of records.")],
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source name for rows without one; rows naming another are rejected."),
+    ] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows per transaction (the unit kept whole if killed).")
+    ] = 50_000,
+    today: Annotated[
+        str | None,
+        typer.Option(help="Date treated as today when refusing future dates (YYYY-MM-DD).",
+                     show_default="the current date"),
+    ] = None,
+) -> None:
+    """Ingest conduct records; bad rows go to FILE.rejects.csv, good rows are committed.
+
+    Exit 0 when every row was accepted (or was already in the ledger), 1 when some rows were
+    rejected, 2 for usage errors (missing file, unknown format, missing columns).
+    """
+    cat = load_catalog_or_exit(catalog)
+    try:
+        today_date = date.fromisoformat(today) if today else None
+    except ValueError:
+        fail(f"--today: bad date {today!r}, expected YYYY-MM-DD")
+    engine = open_db_or_exit(db)
+    try:
+        with row_progress(f"ingest {file.name}") as bar:
+            task = bar.add_task(f"ingest {file.name}", total=None)
+
+            def advance(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = ingest_records(
+                engine, file, cat, source=source, batch_size=batch_size, today=today_date,
+                progress=advance,
+            )  # fmt: skip
+    except FileError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    out.print(
+        f"{file}: {report.rows:,} rows read, {report.accepted:,} records added, "
+        f"{report.duplicates:,} already present, {report.rejected:,} rejected "
+        f"({report.conflicts:,} conflicts), {report.new_subjects:,} new subjects, "
+        f"{report.rows_per_second:,.0f} rows/s"
+    )
+    if report.head is not None:
+        out.print(f"ledger head: {report.head.token}")
+    if report.rejects_file is not None:
+        first = report.rejects[0]
+        err.print(
+            f"rejected rows written to {report.rejects_file} "
+            f"(first: line {first.line}, {first.field}: {first.reason})"
+        )
+        raise typer.Exit(1)
+
+
+@subjects_app.command("load")
+def subjects_load(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file of subjects.")],
+    db: DbOption = None,
+) -> None:
+    """Add or update subjects: subject_id, kind, display_name, identifiers / resident_id / uscc.
+
+    Exit codes as for ingest: 0 all accepted, 1 some rejected, 2 usage errors.
+    """
+    engine = open_db_or_exit(db)
+    try:
+        report = load_subjects(engine, file)
+    except FileError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    out.print(
+        f"{file}: {report.rows:,} rows read, {report.added:,} subjects added, "
+        f"{report.updated:,} updated, {report.unchanged:,} unchanged, "
+        f"{report.rejected:,} rejected"
+    )
+    if report.ignored_columns:
+        err.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.rejects_file is not None:
+        first = report.rejects[0]
+        err.print(
+            f"rejected rows written to {report.rejects_file} "
+            f"(first: line {first.line}, {first.field}: {first.reason})"
+        )
+        raise typer.Exit(1)

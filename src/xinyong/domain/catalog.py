@@ -1,0 +1,216 @@
+"""The code catalog: every conduct code that may be collected, and what it means.
+
+China's public credit information catalog caps what agencies may collect; xinyong does the same.
+Ingest rejects a record whose code is not in the catalog, and a catalog entry carries everything
+due process needs about a code: its severity tier, how long it may be displayed (minimum before
+repair may be requested, maximum after which it expires by itself) and its legal basis.
+
+The bundled catalog is ``catalog.toml`` beside this module; an operator replaces it with
+``--catalog FILE`` or the ``XINYONG_CATALOG`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from xinyong.domain.durations import DurationError, parse_duration
+
+__all__ = [
+    "BUNDLED_CATALOG",
+    "CODE_PATTERN",
+    "Catalog",
+    "CatalogEntry",
+    "CatalogError",
+    "Polarity",
+    "Severity",
+    "load_catalog",
+]
+
+BUNDLED_CATALOG = Path(__file__).with_name("catalog.toml")
+
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+"""Dotted lowercase codes with at least two parts: ``court.defaulter``."""
+
+_ATTR_TYPES = frozenset({"number", "string", "boolean"})
+_SUBJECT_KINDS = ("person", "organization")
+
+
+class Severity(StrEnum):
+    """Severity tiers of the NDRC credit repair measures."""
+
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
+class Polarity(StrEnum):
+    """Whether a code records dishonest conduct or a fulfilment / pro-social act."""
+
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used; the message names the file, entry and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One collectable code."""
+
+    code: str
+    description: str
+    category: str
+    severity: Severity
+    polarity: Polarity
+    subject_kinds: tuple[str, ...]
+    min_display_days: int
+    max_display_days: int
+    legal_basis: str
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A loaded catalog: codes by name plus the guardrail configuration."""
+
+    version: str
+    title: str
+    codes: Mapping[str, CatalogEntry]
+    protected_attributes: frozenset[str]
+    source: Path
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.codes
+
+    def get(self, code: str) -> CatalogEntry | None:
+        """The entry for ``code``, or None when it may not be collected."""
+        return self.codes.get(code)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Load and validate a catalog file (the bundled one by default).
+
+    ``path`` None means ``$XINYONG_CATALOG`` when set, else the bundled catalog.
+    """
+    if path is None:
+        env = os.environ.get("XINYONG_CATALOG")
+        path = Path(env) if env else BUNDLED_CATALOG
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise CatalogError(f"{path}: catalog file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML: {exc}") from exc
+    return _parse(data, path)
+
+
+def _parse(data: dict[str, Any], path: Path) -> Catalog:
+    where = str(path)
+    known_top = {"version", "title", "guardrails", "tiers", "codes"}
+    for key in data:
+        if key not in known_top:
+            raise CatalogError(f"{where}: unknown top-level key {key!r}")
+    guardrails = data.get("guardrails", {})
+    protected = frozenset(str(k).lower() for k in guardrails.get("protected_attributes", []))
+    tiers: dict[str, tuple[int, int]] = {}
+    for tier in Severity:
+        spec = data.get("tiers", {}).get(tier.value)
+        if spec is None:
+            raise CatalogError(f"{where}: [tiers.{tier.value}] is missing")
+        tiers[tier.value] = (
+            _duration(spec, "min_display", f"{where}: [tiers.{tier.value}]"),
+            _duration(spec, "max_display", f"{where}: [tiers.{tier.value}]"),
+        )
+    codes: dict[str, CatalogEntry] = {}
+    for index, raw in enumerate(data.get("codes", []), start=1):
+        entry = _parse_entry(raw, f"{where}: [[codes]] #{index}", tiers, protected)
+        if entry.code in codes:
+            raise CatalogError(f"{where}: [[codes]] #{index}: duplicate code {entry.code!r}")
+        codes[entry.code] = entry
+    if not codes:
+        raise CatalogError(f"{where}: the catalog lists no [[codes]]")
+    return Catalog(
+        version=str(data.get("version", "")),
+        title=str(data.get("title", "")),
+        codes=MappingProxyType(codes),
+        protected_attributes=protected,
+        source=path,
+    )
+
+
+def _parse_entry(
+    raw: dict[str, Any],
+    where: str,
+    tiers: Mapping[str, tuple[int, int]],
+    protected: frozenset[str],
+) -> CatalogEntry:
+    allowed = {
+        "code", "description", "category", "severity", "polarity", "subject_kinds",
+        "min_display", "max_display", "legal_basis", "attrs",
+    }  # fmt: skip
+    for key in raw:
+        if key not in allowed:
+            raise CatalogError(f"{where}: unknown key {key!r}")
+    code = _text(raw, "code", where)
+    where = f"{where} ({code})"
+    if not CODE_PATTERN.match(code):
+        raise CatalogError(f"{where}: code must be dotted lowercase like 'court.defaulter'")
+    try:
+        severity = Severity(_text(raw, "severity", where))
+        polarity = Polarity(raw.get("polarity", "negative"))
+    except ValueError as exc:
+        raise CatalogError(f"{where}: {exc}") from exc
+    kinds = tuple(raw.get("subject_kinds", _SUBJECT_KINDS))
+    if not kinds or any(k not in _SUBJECT_KINDS for k in kinds):
+        raise CatalogError(f"{where}: subject_kinds must be a non-empty subset of {_SUBJECT_KINDS}")
+    tier_min, tier_max = tiers[severity.value]
+    min_days = _duration(raw, "min_display", where) if "min_display" in raw else tier_min
+    max_days = _duration(raw, "max_display", where) if "max_display" in raw else tier_max
+    if min_days > max_days:
+        raise CatalogError(f"{where}: min_display is longer than max_display")
+    attrs = raw.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise CatalogError(f"{where}: attrs must be a table of name = type")
+    for name, kind in attrs.items():
+        if kind not in _ATTR_TYPES:
+            raise CatalogError(f"{where}: attrs.{name}: type must be one of {sorted(_ATTR_TYPES)}")
+        if name.lower() in protected:
+            raise CatalogError(f"{where}: attrs.{name}: protected attribute may not be collected")
+    return CatalogEntry(
+        code=code,
+        description=_text(raw, "description", where),
+        category=_text(raw, "category", where),
+        severity=severity,
+        polarity=polarity,
+        subject_kinds=kinds,
+        min_display_days=min_days,
+        max_display_days=max_days,
+        legal_basis=_text(raw, "legal_basis", where),
+        attrs=MappingProxyType(dict(attrs)),
+    )
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _duration(raw: Mapping[str, Any], key: str, where: str) -> int:
+    try:
+        return parse_duration(raw[key])
+    except KeyError as exc:
+        raise CatalogError(f"{where}: {key} is missing") from exc
+    except DurationError as exc:
+        raise CatalogError(f"{where}: {key}: {exc}") from exc

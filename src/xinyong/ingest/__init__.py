@@ -1,0 +1,1 @@
+"""Ingest: read files of records or subjects, validate, quarantine bad rows, append."""

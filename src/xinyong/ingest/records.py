@@ -1,0 +1,251 @@
+"""Ingesting a file of conduct records into the ledger.
+
+Each batch of rows is validated, deduplicated and appended in one transaction, so a killed
+ingest leaves whole batches and running the same command again completes the job:
+
+- a row whose ``(source, record_id)`` is already in the ledger with the same content is a
+  duplicate and adds nothing (re-ingesting a file is a no-op);
+- the same key with different content is a *conflict*: rejected and reported, never overwritten
+  (a furnisher corrects a record through a correction event, not by resending it);
+- a subject is registered the first time its id is seen; a record that contradicts the
+  registered kind of its subject is rejected.
+
+Lookups of existing keys happen inside the write lock. When this run is the only writer since it
+first saw a source that was empty, the lookups for that source are skipped: only this run's own
+rows can collide, and those are checked in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Connection, Engine, select
+
+from xinyong.domain.catalog import Catalog
+from xinyong.domain.identifiers import IdentifierKind, classify
+from xinyong.ingest.readers import BadLine, count_rows, read_batches
+from xinyong.ingest.rejects import Reject, write_rejects
+from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator, RowProblem
+from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
+from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.schema import records, subjects
+
+__all__ = ["IngestReport", "ingest_records", "subject_registration"]
+
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest did."""
+
+    path: Path
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+    new_subjects: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    head: TreeHead | None = None
+    rejects_file: Path | None = None
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        """Input rows processed per second of wall time."""
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def subject_registration(subject_id: str, kind: str) -> SubjectRow:
+    """The subject entry written when an id is first seen: its identifiers inferred from it."""
+    check = classify(subject_id)
+    identifiers: dict[str, str] = {}
+    if check.valid and check.kind is IdentifierKind.RESIDENT_ID and kind == "person":
+        identifiers["resident_id"] = subject_id
+    elif check.valid and check.kind is IdentifierKind.USCC and kind == "organization":
+        identifiers["uscc"] = subject_id
+    return (subject_id, kind, None, orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS).decode())
+
+
+class _Run:
+    """State carried from batch to batch of one ingest."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], int] = {}
+        self.kinds: dict[str, str] = {}
+        self.fresh_sources: set[str] = set()
+        self.checked_sources: set[str] = set()
+        self.last_size = -1
+
+
+def ingest_records(
+    engine: Engine,
+    path: Path,
+    catalog: Catalog,
+    *,
+    source: str | None = None,
+    batch_size: int = 50_000,
+    today: date | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> IngestReport:
+    """Ingest ``path`` (CSV, Parquet or JSON Lines) into the ledger behind ``engine``."""
+    validator = RecordValidator(catalog, source=source, today=today)
+    required = [name for name in REQUIRED_FIELDS if not (name == "source" and source)]
+    report = IngestReport(path)
+    total = count_rows(path)
+    run = _Run()
+    started = time.perf_counter()
+    for raw_batch in read_batches(path, required, batch_size):
+        good: list[tuple[int, RecordRow]] = []
+        for item in raw_batch:
+            report.rows += 1
+            if isinstance(item, BadLine):
+                report.rejects.append(Reject.of(item.line, "(line)", item.reason, item.text))
+                continue
+            row = validator.validate(item.values)
+            if isinstance(row, RowProblem):
+                report.rejects.append(Reject.of(item.line, row.field, row.reason, item.values))
+            else:
+                good.append((item.line, row))
+        _append(engine, good, run, report, note=f"ingest {path.name}")
+        if progress is not None:
+            progress(report.rows, total)
+    report.rejected = len(report.rejects)
+    report.rejects_file = write_rejects(path, report.rejects)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _append(
+    engine: Engine,
+    good: Sequence[tuple[int, RecordRow]],
+    run: _Run,
+    report: IngestReport,
+    note: str,
+) -> None:
+    # In-file duplicates and conflicts first: they need no database.
+    fresh: list[tuple[int, RecordRow]] = []
+    for line, row in good:
+        key = (row[0], row[1])
+        digest = hash(row)
+        previous = run.seen.get(key)
+        if previous is None:
+            run.seen[key] = digest
+            fresh.append((line, row))
+        elif previous == digest:
+            report.duplicates += 1
+        else:
+            report.conflicts += 1
+            report.rejects.append(
+                Reject.of(line, "record_id", f"conflict: record_id {row[1]!r} of source "
+                          f"{row[0]!r} appears earlier in this file with different content",
+                          _row_dict(row))
+            )
+    if not fresh:
+        return
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        size = _head_size(conn)
+        if size != run.last_size:  # someone else wrote since our last batch
+            run.fresh_sources.clear()
+        to_check = [row for _, row in fresh if row[0] not in run.fresh_sources]
+        for src in {row[0] for row in to_check} - run.checked_sources:
+            run.checked_sources.add(src)
+            if size == run.last_size or run.last_size < 0:
+                if not _source_exists(conn, src):
+                    run.fresh_sources.add(src)
+        to_check = [row for row in to_check if row[0] not in run.fresh_sources]
+        existing = _existing(conn, to_check)
+        _known_kinds(conn, run, (row[2] for _, row in fresh))
+        batch = Batch()
+        for line, row in fresh:
+            stored = existing.get((row[0], row[1]))
+            if stored is not None:
+                if stored == row:
+                    report.duplicates += 1
+                else:
+                    report.conflicts += 1
+                    report.rejects.append(
+                        Reject.of(line, "record_id", f"conflict: record_id {row[1]!r} of source "
+                                  f"{row[0]!r} is already in the ledger with different content; "
+                                  "send a correction instead", _row_dict(row))
+                    )
+                    del run.seen[(row[0], row[1])]
+                continue
+            kind = run.kinds.get(row[2])
+            if kind is None:
+                run.kinds[row[2]] = row[3]
+                batch.subjects.append(subject_registration(row[2], row[3]))
+            elif kind != row[3]:
+                report.rejects.append(
+                    Reject.of(line, "subject_kind", f"subject {row[2]!r} is registered as "
+                              f"{kind}, not {row[3]}", _row_dict(row))
+                )
+                del run.seen[(row[0], row[1])]
+                continue
+            batch.records.append(row)
+        if len(batch):
+            head = append_batch(conn, batch, note)
+            report.head = head
+            report.batches += 1
+            report.accepted += len(batch.records)
+            report.new_subjects += len(batch.subjects)
+            run.last_size = head.size
+        else:
+            run.last_size = size
+
+
+def _row_dict(row: RecordRow) -> dict[str, object]:
+    names = ("source", "record_id", "subject_id", "subject_kind", "code", "occurred_at",
+             "case_id", "attrs", "evidence")  # fmt: skip
+    return dict(zip(names, row, strict=True))
+
+
+def _head_size(conn: Connection) -> int:
+    value = conn.exec_driver_sql("SELECT max(size) FROM checkpoints").scalar()
+    return int(value or 0)
+
+
+def _source_exists(conn: Connection, source: str) -> bool:
+    query = select(records.c.position).where(records.c.source == source).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def _chunks(items: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _known_kinds(conn: Connection, run: _Run, subject_ids: Iterable[str]) -> None:
+    """Load the registered kind of every id not yet in the run's cache."""
+    unknown = sorted({sid for sid in subject_ids if sid not in run.kinds})
+    for chunk in _chunks(unknown):
+        query = select(subjects.c.subject_id, subjects.c.kind).where(
+            subjects.c.subject_id.in_(chunk)
+        )
+        for hit in conn.execute(query):
+            run.kinds[str(hit.subject_id)] = str(hit.kind)
+
+
+def _existing(conn: Connection, rows: Sequence[RecordRow]) -> dict[tuple[str, str], RecordRow]:
+    """Rows already in the ledger for the keys of ``rows``, in the same tuple form."""
+    found: dict[tuple[str, str], RecordRow] = {}
+    by_source: dict[str, set[str]] = {}
+    for row in rows:
+        by_source.setdefault(row[0], set()).add(row[1])
+    cols = records.c
+    for source, ids in sorted(by_source.items()):
+        for chunk in _chunks(sorted(ids)):
+            query = select(
+                cols.source, cols.record_id, cols.subject_id, cols.subject_kind, cols.code,
+                cols.occurred_at, cols.case_id, cols.attrs, cols.evidence,
+            ).where(cols.source == source, cols.record_id.in_(chunk))  # fmt: skip
+            for hit in conn.execute(query):
+                found[(hit.source, hit.record_id)] = tuple(hit)  # type: ignore[assignment]
+    return found

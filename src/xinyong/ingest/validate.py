@@ -1,0 +1,228 @@
+"""Validating one furnished record row against the record contract and the code catalog.
+
+Each check names the field it is about, so a rejected row says exactly what to fix. The order of
+the checks is the order of the fields; the first failing field is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from xinyong.domain.catalog import CODE_PATTERN, Catalog
+from xinyong.domain.identifiers import (
+    looks_like_resident_id,
+    looks_like_uscc,
+    normalize,
+    resident_id_problem,
+    uscc_problem,
+)
+from xinyong.domain.records import SubjectKind
+from xinyong.ledger.append import RecordRow
+
+__all__ = [
+    "OPTIONAL_FIELDS",
+    "REQUIRED_FIELDS",
+    "RecordValidator",
+    "RowProblem",
+    "check_subject_id",
+    "parse_attrs",
+]
+
+REQUIRED_FIELDS = ("record_id", "subject_id", "subject_kind", "code", "occurred_at", "source")
+OPTIONAL_FIELDS = ("case_id", "attrs", "evidence")
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_KINDS = {kind.value for kind in SubjectKind}
+_EARLIEST = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why a row was rejected: the field at fault and what is wrong with it."""
+
+    field: str
+    reason: str
+
+
+def _text(value: Any, name: str, limit: int, *, required: bool) -> str | None | RowProblem:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return RowProblem(name, "missing") if required else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return RowProblem(name, f"must be text, got {type(value).__name__}")
+    text = str(value).strip()
+    if len(text) > limit:
+        return RowProblem(name, f"longer than {limit} characters")
+    if any(ch < " " for ch in text):
+        return RowProblem(name, "contains control characters")
+    return text
+
+
+def check_subject_id(subject_id: str, kind: str) -> str | RowProblem:
+    """Normalise a subject id that is a resident ID or USCC and check its check digit.
+
+    Ids of any other shape are opaque external ids and pass as they are. An 18-character id
+    that has the shape of a resident ID (for a person) or a USCC (for an organization) must be
+    valid: a mistyped ID number would otherwise silently create a second subject.
+    """
+    if kind == SubjectKind.PERSON and looks_like_resident_id(subject_id):
+        problem = resident_id_problem(subject_id)
+        return RowProblem("subject_id", f"resident ID: {problem}") if problem else normalize(
+            subject_id
+        )
+    if kind == SubjectKind.ORGANIZATION and looks_like_uscc(subject_id):
+        problem = uscc_problem(subject_id)
+        return RowProblem("subject_id", f"USCC: {problem}") if problem else normalize(subject_id)
+    return subject_id
+
+
+def parse_attrs(
+    value: Any, declared: Mapping[str, str], protected: frozenset[str]
+) -> dict[str, Any] | RowProblem:
+    """Parse ``attrs`` (JSON object text, a mapping, or empty) and check it against the catalog."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return RowProblem("attrs", f"bad JSON: {exc}")
+    if not isinstance(value, dict):
+        return RowProblem("attrs", f"must be a JSON object, got {type(value).__name__}")
+    for key, item in value.items():
+        if not key:
+            return RowProblem("attrs", "empty attribute name")
+        if key.lower() in protected:
+            return RowProblem(
+                f"attrs.{key}", "protected attribute (GDPR Art. 9 category) may not be collected"
+            )
+        if item is not None and not isinstance(item, str | int | float | bool):
+            return RowProblem(f"attrs.{key}", f"must be a scalar, got {type(item).__name__}")
+        expected = declared.get(key)
+        if expected is not None and item is not None and not _has_type(item, expected):
+            return RowProblem(f"attrs.{key}", f"must be a {expected}, got {_json_type(item)}")
+    return value
+
+
+def _has_type(value: object, expected: str) -> bool:
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+def _date(value: Any, today: date) -> date | RowProblem:
+    if isinstance(value, datetime):
+        if value.time() != datetime.min.time():
+            return RowProblem("occurred_at", "must be a date, got a timestamp with a time of day")
+        value = value.date()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return RowProblem("occurred_at", "missing")
+        if not _DATE.match(text):
+            return RowProblem("occurred_at", f"bad date {text!r}: expected YYYY-MM-DD")
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            return RowProblem("occurred_at", f"bad date {text!r}: no such day")
+    if value is None:
+        return RowProblem("occurred_at", "missing")
+    if not isinstance(value, date):
+        return RowProblem("occurred_at", f"must be a date, got {type(value).__name__}")
+    if value < _EARLIEST:
+        return RowProblem("occurred_at", f"{value} is before {_EARLIEST}")
+    if value > today:
+        return RowProblem("occurred_at", f"{value} is in the future (today is {today})")
+    return value
+
+
+class RecordValidator:
+    """Turns raw rows into ledger record rows, or says what is wrong with them."""
+
+    def __init__(self, catalog: Catalog, source: str | None = None, today: date | None = None):
+        if source is not None and not _SOURCE.match(source):
+            raise ValueError(f"bad source name {source!r}: letters, digits and _.:- only")
+        self.catalog = catalog
+        self.source = source
+        self.today = today or date.today()
+
+    def validate(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
+        """Validate one row; return the normalised record row or the first problem."""
+        record_id = _text(raw.get("record_id"), "record_id", 200, required=True)
+        if isinstance(record_id, RowProblem):
+            return record_id
+        subject_id = _text(raw.get("subject_id"), "subject_id", 128, required=True)
+        if isinstance(subject_id, RowProblem):
+            return subject_id
+        kind = raw.get("subject_kind")
+        if kind is None or kind == "":
+            return RowProblem("subject_kind", "missing")
+        if kind not in _KINDS:
+            return RowProblem("subject_kind", f"unknown subject kind {kind!r}: use person or "
+                                              "organization")
+        checked_id = check_subject_id(str(subject_id), kind)
+        if isinstance(checked_id, RowProblem):
+            return checked_id
+        code = raw.get("code")
+        if code is None or code == "":
+            return RowProblem("code", "missing")
+        if not isinstance(code, str) or not CODE_PATTERN.match(code):
+            return RowProblem("code", f"malformed code {code!r}: expected dotted lowercase like "
+                                      "'court.defaulter'")
+        entry = self.catalog.get(code)
+        if entry is None:
+            return RowProblem("code", f"code {code!r} is not in the catalog "
+                                      f"({self.catalog.source.name})")
+        if kind not in entry.subject_kinds:
+            return RowProblem("code", f"code {code!r} is not collected for {kind} subjects")
+        occurred = _date(raw.get("occurred_at"), self.today)
+        if isinstance(occurred, RowProblem):
+            return occurred
+        source = _text(raw.get("source"), "source", 64, required=self.source is None)
+        if isinstance(source, RowProblem):
+            return source
+        if self.source is not None:
+            if source is not None and source != self.source:
+                return RowProblem("source", f"source {source!r} does not match --source "
+                                            f"{self.source!r}")
+            source = self.source
+        assert source is not None
+        if not _SOURCE.match(source):
+            return RowProblem("source", f"bad source name {source!r}: letters, digits and _.:- "
+                                        "only")
+        case_id = _text(raw.get("case_id"), "case_id", 200, required=False)
+        if isinstance(case_id, RowProblem):
+            return case_id
+        attrs = parse_attrs(raw.get("attrs"), entry.attrs, self.catalog.protected_attributes)
+        if isinstance(attrs, RowProblem):
+            return attrs
+        evidence = _text(raw.get("evidence"), "evidence", 2000, required=False)
+        if isinstance(evidence, RowProblem):
+            return evidence
+        return (
+            source,
+            str(record_id),
+            checked_id,
+            kind,
+            code,
+            occurred,
+            case_id,
+            orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode(),
+            evidence,
+        )

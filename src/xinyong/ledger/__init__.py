@@ -1,0 +1,1 @@
+"""The conduct ledger: append-only, tamper-evident, bitemporal."""

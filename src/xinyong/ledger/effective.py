@@ -1,0 +1,99 @@
+"""Effective records: the records in force as of a valid date, as known at a log position.
+
+Two times matter for every decision (bitemporal data):
+
+- *valid time* ``as_of``: the date the question is about. A record counts from its
+  ``occurred_at``; a ``repaired`` or ``expired`` event stops it counting from the event's
+  ``effective_on``; with a catalog, a record also stops at its code's maximum display period.
+- *knowledge time* ``known_at``: a log size. Only entries at positions below it are used, so a
+  past decision can be replayed exactly as the ledger stood when it was made.
+
+A ``revoked`` event (an upheld objection, a record furnished in error) or a ``corrected`` event
+(the record was replaced by a corrected one, itself a new record) removes the record for every
+valid time: it should never have counted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.schema import events, records, subjects
+
+__all__ = ["EventType", "current_subjects", "effective_records"]
+
+
+class EventType(StrEnum):
+    """Lifecycle events that reference a record."""
+
+    REVOKED = "revoked"
+    CORRECTED = "corrected"
+    REPAIRED = "repaired"
+    EXPIRED = "expired"
+
+
+_VOIDING = (EventType.REVOKED.value, EventType.CORRECTED.value)
+_ENDING = (EventType.REPAIRED.value, EventType.EXPIRED.value)
+
+
+def _expired_by_catalog(as_of: date, catalog: Catalog) -> ColumnElement[bool]:
+    by_period: dict[int, list[str]] = {}
+    for entry in catalog.codes.values():
+        by_period.setdefault(entry.max_display_days, []).append(entry.code)
+    clauses = [
+        and_(
+            records.c.code.in_(sorted(codes)),
+            records.c.occurred_at <= as_of - timedelta(days=days),
+        )
+        for days, codes in sorted(by_period.items())
+    ]
+    return or_(false(), *clauses)
+
+
+def effective_records(
+    as_of: date,
+    known_at: int | None = None,
+    catalog: Catalog | None = None,
+) -> Select[tuple[object, ...]]:
+    """A query for the records in force on ``as_of`` as known at log size ``known_at``.
+
+    ``known_at`` None means everything committed. With ``catalog``, records past their code's
+    maximum display period are left out (they expire by themselves).
+    """
+    r, e = records.c, events.c
+    event_known = e.position < known_at if known_at is not None else True
+    stopped = exists().where(
+        e.source == r.source,
+        e.record_id == r.record_id,
+        event_known,
+        or_(
+            e.event_type.in_(_VOIDING),
+            and_(e.event_type.in_(_ENDING), e.effective_on <= as_of),
+        ),
+    )
+    conditions: list[ColumnElement[bool]] = [r.occurred_at <= as_of, ~stopped]
+    if known_at is not None:
+        conditions.append(r.position < known_at)
+    if catalog is not None:
+        conditions.append(~_expired_by_catalog(as_of, catalog))
+    columns = [
+        r.position, r.record_id, r.subject_id, r.subject_kind, r.code, r.occurred_at,
+        r.source, r.case_id, r.attrs, r.evidence, r.recorded_at,
+    ]  # fmt: skip
+    return select(*columns).where(*conditions).order_by(r.position)
+
+
+def current_subjects(known_at: int | None = None) -> Select[tuple[object, ...]]:
+    """The newest version of every subject (as known at log size ``known_at``)."""
+    s = subjects.c
+    newest = select(func.max(s.position).label("position")).group_by(s.subject_id)
+    if known_at is not None:
+        newest = newest.where(s.position < known_at)
+    return (
+        select(s.position, s.subject_id, s.kind, s.display_name, s.identifiers)
+        .where(s.position.in_(newest))
+        .order_by(s.subject_id)
+    )

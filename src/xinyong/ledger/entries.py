@@ -1,0 +1,62 @@
+"""What a ledger entry's hash covers: the canonical bytes of each kind of entry.
+
+Appending and verifying call the same functions on the same column tuples, so a row hashes the
+same whether it was just built in memory or read back from SQLite or PostgreSQL. The position is
+part of the hashed data: moving a row to another position breaks its hash as surely as editing it.
+
+Values are normalised before hashing: dates become ``YYYY-MM-DD`` text (SQLite hands back text,
+PostgreSQL ``date`` objects), everything else is already text or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Final
+
+import orjson
+
+from xinyong.ledger.merkle import leaf_hash
+
+__all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "entry_hash", "entry_label"]
+
+CONTENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "subjects": ("subject_id", "kind", "display_name", "identifiers", "recorded_at"),
+    "records": (
+        "source", "record_id", "subject_id", "subject_kind", "code", "occurred_at",
+        "case_id", "attrs", "evidence", "recorded_at",
+    ),
+    "events": (
+        "event_type", "source", "record_id", "effective_on", "actor", "reason", "attrs",
+        "recorded_at",
+    ),
+}  # fmt: skip
+"""The hashed columns of each entry table, in hashing order (position comes first)."""
+
+ENTRY_TYPES: Final[dict[str, str]] = {"subjects": "subject", "records": "record", "events": "event"}
+_VERSION: Final = "xinyong-ledger/1"
+
+
+def _normal(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
+    """The RFC 6962 leaf hash of one entry from its table, position and content columns."""
+    data = orjson.dumps(
+        [_VERSION, ENTRY_TYPES[table], position, *(_normal(v) for v in values)]
+    )
+    return leaf_hash(data)
+
+
+def entry_label(table: str, values: Sequence[object]) -> str:
+    """A short human name for an entry, used in verification reports."""
+    columns = CONTENT_COLUMNS[table]
+    row = dict(zip(columns, values, strict=False))
+    if table == "subjects":
+        return f"subject {row['subject_id']}"
+    if table == "records":
+        return f"record {row['source']}/{row['record_id']} (subject {row['subject_id']})"
+    return f"{row['event_type']} event on record {row['source']}/{row['record_id']}"

@@ -1,0 +1,57 @@
+"""Shared fixtures: a fresh ledger database on every engine the project supports.
+
+``ledger_url`` is parametrised over SQLite (a file in a temporary directory) and PostgreSQL (a
+database created for this test session on the server at 127.0.0.1:5432 and dropped afterwards).
+PostgreSQL is a real server, not a mock: when it cannot be reached the tests fail, unless
+``XINYONG_SKIP_POSTGRES=1`` says to skip them on a machine without one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_ADMIN_URL = os.environ.get(
+    "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A database created for this test session on the PostgreSQL server, dropped at the end."""
+    if os.environ.get("XINYONG_SKIP_POSTGRES") == "1":
+        pytest.skip("XINYONG_SKIP_POSTGRES=1")
+    name = f"xinyong_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _reset_pg(url: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty ledger database URL on each supported engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    url: str = request.getfixturevalue("pg_server_url")
+    _reset_pg(url)
+    return url
