@@ -38,7 +38,7 @@ __all__ = [
 
 out = Console(highlight=False, soft_wrap=True)
 """Results go to stdout."""
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 """Progress, warnings and errors go to stderr."""
 
 DbOption = Annotated[

@@ -26,13 +26,15 @@ def export(
     out_path: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
     as_of: Annotated[
         str | None,
-        typer.Option(help="Valid date YYYY-MM-DD (records in force on it).",
-                     show_default="today"),
+        typer.Option(help="Valid date YYYY-MM-DD (records in force on it).", show_default="today"),
     ] = None,
     known_at: Annotated[
         int | None,
-        typer.Option(min=0, help="Use the ledger as it stood at this log size (replay).",
-                     show_default="everything committed"),
+        typer.Option(
+            min=0,
+            help="Use the ledger as it stood at this log size (replay).",
+            show_default="everything committed",
+        ),
     ] = None,
     expire: Annotated[
         bool,

@@ -18,13 +18,23 @@ from xinyong.cli.common import (
     out,
     row_progress,
 )
-from xinyong.ingest.readers import FileError
+from xinyong.ingest.readers import FileError, detect_format
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
 
 __all__ = ["ingest", "subjects_app"]
 
 subjects_app = typer.Typer(help="Register subjects: names and identifiers.", no_args_is_help=True)
+
+
+def _check_file(file: Path) -> None:
+    """Usage errors before any work: an unknown extension or a missing file."""
+    try:
+        detect_format(file)
+    except FileError as exc:
+        fail(str(exc))
+    if not file.is_file():
+        fail(f"{file}: no such file")
 
 
 def ingest(
@@ -40,8 +50,10 @@ def ingest(
     ] = 50_000,
     today: Annotated[
         str | None,
-        typer.Option(help="Date treated as today when refusing future dates (YYYY-MM-DD).",
-                     show_default="the current date"),
+        typer.Option(
+            help="Date treated as today when refusing future dates (YYYY-MM-DD).",
+            show_default="the current date",
+        ),
     ] = None,
 ) -> None:
     """Ingest conduct records; bad rows go to FILE.rejects.csv, good rows are committed.
@@ -50,6 +62,7 @@ def ingest(
     rejected, 2 for usage errors (missing file, unknown format, missing columns).
     """
     cat = load_catalog_or_exit(catalog)
+    _check_file(file)
     try:
         today_date = date.fromisoformat(today) if today else None
     except ValueError:
@@ -98,6 +111,7 @@ def subjects_load(
 
     Exit codes as for ingest: 0 all accepted, 1 some rejected, 2 usage errors.
     """
+    _check_file(file)
     engine = open_db_or_exit(db)
     try:
         report = load_subjects(engine, file)

@@ -144,9 +144,13 @@ def _append(
         else:
             report.conflicts += 1
             report.rejects.append(
-                Reject.of(line, "record_id", f"conflict: record_id {row[1]!r} of source "
-                          f"{row[0]!r} appears earlier in this file with different content",
-                          _row_dict(row))
+                Reject.of(
+                    line,
+                    "record_id",
+                    f"conflict: record_id {row[1]!r} of source "
+                    f"{row[0]!r} appears earlier in this file with different content",
+                    _row_dict(row),
+                )
             )
     if not fresh:
         return
@@ -157,9 +161,8 @@ def _append(
         to_check = [row for _, row in fresh if row[0] not in run.fresh_sources]
         for src in {row[0] for row in to_check} - run.checked_sources:
             run.checked_sources.add(src)
-            if size == run.last_size or run.last_size < 0:
-                if not _source_exists(conn, src):
-                    run.fresh_sources.add(src)
+            if (size == run.last_size or run.last_size < 0) and not _source_exists(conn, src):
+                run.fresh_sources.add(src)
         to_check = [row for row in to_check if row[0] not in run.fresh_sources]
         existing = _existing(conn, to_check)
         _known_kinds(conn, run, (row[2] for _, row in fresh))
@@ -172,9 +175,14 @@ def _append(
                 else:
                     report.conflicts += 1
                     report.rejects.append(
-                        Reject.of(line, "record_id", f"conflict: record_id {row[1]!r} of source "
-                                  f"{row[0]!r} is already in the ledger with different content; "
-                                  "send a correction instead", _row_dict(row))
+                        Reject.of(
+                            line,
+                            "record_id",
+                            f"conflict: record_id {row[1]!r} of source "
+                            f"{row[0]!r} is already in the ledger with different content; "
+                            "send a correction instead",
+                            _row_dict(row),
+                        )
                     )
                     del run.seen[(row[0], row[1])]
                 continue
@@ -184,8 +192,12 @@ def _append(
                 batch.subjects.append(subject_registration(row[2], row[3]))
             elif kind != row[3]:
                 report.rejects.append(
-                    Reject.of(line, "subject_kind", f"subject {row[2]!r} is registered as "
-                              f"{kind}, not {row[3]}", _row_dict(row))
+                    Reject.of(
+                        line,
+                        "subject_kind",
+                        f"subject {row[2]!r} is registered as {kind}, not {row[3]}",
+                        _row_dict(row),
+                    )
                 )
                 del run.seen[(row[0], row[1])]
                 continue
@@ -247,5 +259,5 @@ def _existing(conn: Connection, rows: Sequence[RecordRow]) -> dict[tuple[str, st
                 cols.occurred_at, cols.case_id, cols.attrs, cols.evidence,
             ).where(cols.source == source, cols.record_id.in_(chunk))  # fmt: skip
             for hit in conn.execute(query):
-                found[(hit.source, hit.record_id)] = tuple(hit)  # type: ignore[assignment]
+                found[(hit.source, hit.record_id)] = tuple(hit)
     return found

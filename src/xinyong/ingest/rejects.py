@@ -32,9 +32,9 @@ class Reject:
     @classmethod
     def of(cls, line: int, field: str, reason: str, values: Mapping[str, Any] | str) -> Reject:
         """Build a reject, serialising the raw row values as JSON text."""
-        text = values if isinstance(values, str) else orjson.dumps(
-            dict(values), default=str
-        ).decode()
+        text = (
+            values if isinstance(values, str) else orjson.dumps(dict(values), default=str).decode()
+        )
         return cls(line, field, reason, text)
 
 

@@ -4,8 +4,8 @@ Columns: ``subject_id``, ``kind`` and optionally ``display_name``, ``identifiers
 object such as ``{"resident_id": "..."}``), ``resident_id`` and ``uscc``. Every identifier must
 pass its check digit. Blank fields keep what the newest version says. A subject whose newest
 version already says the same is skipped; a changed name or identifier appends a new version
-(the ledger is append-only); a subject registered with another kind is rejected. Other columns (for example synthetic group labels) are ignored and
-named in the report.
+(the ledger is append-only); a subject registered with another kind is rejected. Other columns
+(for example synthetic group labels) are ignored and named in the report.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
         return RowProblem("resident_id", "only persons have a resident ID")
     if "uscc" in identifiers and kind != "organization":
         return RowProblem("uscc", "only organizations have a Unified Social Credit Code")
-    name = raw.get("display_name")
-    display = None if _blank(name) else str(name).strip()
+    given_name = raw.get("display_name")
+    display = None if _blank(given_name) else str(given_name).strip()
     if display is not None and len(display) > 300:
         return RowProblem("display_name", "longer than 300 characters")
     return (
@@ -122,7 +122,7 @@ def _current(conn: Connection, ids: Sequence[str]) -> dict[str, SubjectRow]:
             subjects.c.identifiers,
         ).where(subjects.c.position.in_(newest))  # fmt: skip
         for row in conn.execute(query):
-            found[str(row.subject_id)] = tuple(row)  # type: ignore[assignment]
+            found[str(row.subject_id)] = tuple(row)
     return found
 
 
@@ -158,14 +158,19 @@ def load_subjects(engine: Engine, path: Path, batch_size: int = 50_000) -> Subje
         with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
             current = _current(conn, sorted(rows))
             batch = Batch()
-            for subject_id, (line, row) in rows.items():
+            for subject_id, (line, given) in rows.items():
                 old = current.get(subject_id)
+                row = given
                 if old is None:
                     report.added += 1
                 elif old[1] != row[1]:
                     report.rejects.append(
-                        Reject.of(line, "kind", f"subject {subject_id!r} is registered as "
-                                  f"{old[1]}, not {row[1]}", dict(zip(SUBJECT_COLUMNS, row)))
+                        Reject.of(
+                            line,
+                            "kind",
+                            f"subject {subject_id!r} is registered as {old[1]}, not {row[1]}",
+                            dict(zip(SUBJECT_COLUMNS, row, strict=False)),
+                        )
                     )
                     continue
                 else:

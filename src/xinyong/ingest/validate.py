@@ -16,6 +16,7 @@ import orjson
 
 from xinyong.domain.catalog import CODE_PATTERN, Catalog
 from xinyong.domain.identifiers import (
+    USCC_ALPHABET,
     looks_like_resident_id,
     looks_like_uscc,
     normalize,
@@ -51,7 +52,7 @@ class RowProblem:
     reason: str
 
 
-def _text(value: Any, name: str, limit: int, *, required: bool) -> str | None | RowProblem:
+def _text(value: Any, name: str, limit: int, *, required: bool) -> str | RowProblem | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return RowProblem(name, "missing") if required else None
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -64,6 +65,13 @@ def _text(value: Any, name: str, limit: int, *, required: bool) -> str | None | 
     return text
 
 
+def _uscc_shaped(value: str) -> bool:
+    # An all-digit 18-character organization id is USCC-shaped too (looks_like_uscc, meant for
+    # telling the two formats apart, would call it a resident ID).
+    text = normalize(value)
+    return looks_like_uscc(text) or (len(text) == 18 and all(c in USCC_ALPHABET for c in text))
+
+
 def check_subject_id(subject_id: str, kind: str) -> str | RowProblem:
     """Normalise a subject id that is a resident ID or USCC and check its check digit.
 
@@ -73,10 +81,12 @@ def check_subject_id(subject_id: str, kind: str) -> str | RowProblem:
     """
     if kind == SubjectKind.PERSON and looks_like_resident_id(subject_id):
         problem = resident_id_problem(subject_id)
-        return RowProblem("subject_id", f"resident ID: {problem}") if problem else normalize(
-            subject_id
+        return (
+            RowProblem("subject_id", f"resident ID: {problem}")
+            if problem
+            else normalize(subject_id)
         )
-    if kind == SubjectKind.ORGANIZATION and looks_like_uscc(subject_id):
+    if kind == SubjectKind.ORGANIZATION and _uscc_shaped(subject_id):
         problem = uscc_problem(subject_id)
         return RowProblem("subject_id", f"USCC: {problem}") if problem else normalize(subject_id)
     return subject_id
@@ -174,8 +184,9 @@ class RecordValidator:
         if kind is None or kind == "":
             return RowProblem("subject_kind", "missing")
         if kind not in _KINDS:
-            return RowProblem("subject_kind", f"unknown subject kind {kind!r}: use person or "
-                                              "organization")
+            return RowProblem(
+                "subject_kind", f"unknown subject kind {kind!r}: use person or organization"
+            )
         checked_id = check_subject_id(str(subject_id), kind)
         if isinstance(checked_id, RowProblem):
             return checked_id
@@ -183,12 +194,14 @@ class RecordValidator:
         if code is None or code == "":
             return RowProblem("code", "missing")
         if not isinstance(code, str) or not CODE_PATTERN.match(code):
-            return RowProblem("code", f"malformed code {code!r}: expected dotted lowercase like "
-                                      "'court.defaulter'")
+            return RowProblem(
+                "code", f"malformed code {code!r}: expected dotted lowercase like 'court.defaulter'"
+            )
         entry = self.catalog.get(code)
         if entry is None:
-            return RowProblem("code", f"code {code!r} is not in the catalog "
-                                      f"({self.catalog.source.name})")
+            return RowProblem(
+                "code", f"code {code!r} is not in the catalog ({self.catalog.source.name})"
+            )
         if kind not in entry.subject_kinds:
             return RowProblem("code", f"code {code!r} is not collected for {kind} subjects")
         occurred = _date(raw.get("occurred_at"), self.today)
@@ -199,13 +212,15 @@ class RecordValidator:
             return source
         if self.source is not None:
             if source is not None and source != self.source:
-                return RowProblem("source", f"source {source!r} does not match --source "
-                                            f"{self.source!r}")
+                return RowProblem(
+                    "source", f"source {source!r} does not match --source {self.source!r}"
+                )
             source = self.source
         assert source is not None
         if not _SOURCE.match(source):
-            return RowProblem("source", f"bad source name {source!r}: letters, digits and _.:- "
-                                        "only")
+            return RowProblem(
+                "source", f"bad source name {source!r}: letters, digits and _.:- only"
+            )
         case_id = _text(raw.get("case_id"), "case_id", 200, required=False)
         if isinstance(case_id, RowProblem):
             return case_id

@@ -94,7 +94,11 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
     recorded_at = utc_now_text()
     position = frontier.size
     sqlite = conn.dialect.name == "sqlite"
-    for table, rows in ((subjects, batch.subjects), (records, batch.records), (events, batch.events)):
+    for table, rows in (
+        (subjects, batch.subjects),
+        (records, batch.records),
+        (events, batch.events),
+    ):
         if not rows:
             continue
         stored: list[tuple[object, ...]] = []
@@ -135,9 +139,10 @@ def _bulk_insert(conn: Connection, table: Table, rows: Sequence[tuple[object, ..
     elif dialect == "postgresql":
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
     else:

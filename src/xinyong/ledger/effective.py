@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import events, records, subjects
@@ -64,7 +64,7 @@ def effective_records(
     maximum display period are left out (they expire by themselves).
     """
     r, e = records.c, events.c
-    event_known = e.position < known_at if known_at is not None else True
+    event_known = e.position < known_at if known_at is not None else true()
     stopped = exists().where(
         e.source == r.source,
         e.record_id == r.record_id,

@@ -45,9 +45,7 @@ def _normal(value: object) -> object:
 
 def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
     """The RFC 6962 leaf hash of one entry from its table, position and content columns."""
-    data = orjson.dumps(
-        [_VERSION, ENTRY_TYPES[table], position, *(_normal(v) for v in values)]
-    )
+    data = orjson.dumps([_VERSION, ENTRY_TYPES[table], position, *(_normal(v) for v in values)])
     return leaf_hash(data)
 
 

@@ -59,11 +59,15 @@ def export_records(
         with pq.ParquetWriter(temp, EXPORT_SCHEMA) as writer:
             for rows in result.partitions(chunk):
                 columns = list(zip(*rows, strict=True))
-                writer.write_table(pa.Table.from_arrays(
-                    [pa.array(col, type=f.type) for col, f in zip(columns, EXPORT_SCHEMA,
-                                                                   strict=True)],
-                    schema=EXPORT_SCHEMA,
-                ))
+                writer.write_table(
+                    pa.Table.from_arrays(
+                        [
+                            pa.array(col, type=f.type)
+                            for col, f in zip(columns, EXPORT_SCHEMA, strict=True)
+                        ],
+                        schema=EXPORT_SCHEMA,
+                    )
+                )
                 written += len(rows)
                 if progress is not None:
                     progress(written)

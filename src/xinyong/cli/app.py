@@ -1,0 +1,47 @@
+"""The ``xinyong`` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from xinyong import __version__
+from xinyong.cli import catalog, demo, export, ids, ingest, ledger, synth
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="xinyong",
+    help="xinyong (信用): an open, auditable social credit engine with due process by "
+    "construction.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets or personal data
+    add_completion=False,
+)
+app.add_typer(ids.app, name="id")
+app.add_typer(ledger.ledger_app, name="ledger")
+app.add_typer(ingest.subjects_app, name="subjects")
+app.add_typer(catalog.catalog_app, name="catalog")
+app.command("ingest")(ingest.ingest)
+app.command("export")(export.export)
+app.command("synth")(synth.synth)
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xinyong {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """xinyong (信用): an open, auditable social credit engine with due process by construction."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,108 @@
+"""``xinyong demo``: the main job end to end on the embedded default database.
+
+Synthesize a population, load its subjects, ingest its conduct records, verify the ledger and
+print a summary. Re-running it is safe: the same seed gives the same records, which the ledger
+recognises as already present.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import Connection, func, select
+
+from xinyong.cli.common import (
+    DbOption,
+    err,
+    fail,
+    load_catalog_or_exit,
+    open_db_or_exit,
+    out,
+    row_progress,
+)
+from xinyong.domain.catalog import Catalog
+from xinyong.ingest.records import ingest_records
+from xinyong.ingest.subjects import load_subjects
+from xinyong.ledger.append import read_head
+from xinyong.ledger.effective import current_subjects, effective_records
+from xinyong.ledger.verify import verify_ledger
+from xinyong.synth.dataset import DEFAULT_END, SynthConfig, generate, subjects_path, write
+
+__all__ = ["demo"]
+
+
+def demo(
+    db: DbOption = None,
+    people: Annotated[int, typer.Option(min=1, help="Synthetic people.")] = 2_000,
+    orgs: Annotated[int, typer.Option(min=0, help="Synthetic organizations.")] = 200,
+    years: Annotated[int, typer.Option(min=1, max=20, help="Years of conduct.")] = 5,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 42,
+    out_dir: Annotated[Path, typer.Option(help="Where the synthetic files are written.")] = Path(
+        "demo-out"
+    ),
+) -> None:
+    """Run the main job: synthetic population -> ledger -> verification -> summary."""
+    catalog = load_catalog_or_exit(None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records_file = out_dir / "conduct.parquet"
+    config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed,
+                         end=DEFAULT_END)  # fmt: skip
+    err.print(f"[bold]1/4[/] synthesizing {people:,} people and {orgs:,} organizations "
+              f"({config.start} to {config.end}, seed {seed})")  # fmt: skip
+    dataset = generate(config)
+    write(dataset, records_file)
+    engine = open_db_or_exit(db)
+    try:
+        err.print(f"[bold]2/4[/] loading subjects and ingesting {dataset.records.num_rows:,} "
+                  f"records into {engine.url.render_as_string(hide_password=True)}")  # fmt: skip
+        subjects_report = load_subjects(engine, subjects_path(records_file))
+        with row_progress("ingest") as bar:
+            task = bar.add_task("ingest", total=None)
+            report = ingest_records(
+                engine, records_file, catalog,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+        if report.rejected or subjects_report.rejected:
+            fail(f"synthetic data was rejected: see {report.rejects_file}", code=1)
+        err.print("[bold]3/4[/] verifying the ledger")
+        with engine.connect() as conn:
+            verification = verify_ledger(conn)
+            if not verification.ok:
+                fail(f"ledger verification failed: {verification.problems[0]}", code=1)
+            err.print("[bold]4/4[/] summary")
+            _summary(conn, config.end, report.accepted, report.duplicates, catalog)
+            head = read_head(conn)
+    finally:
+        engine.dispose()
+    out.print(f"ledger verified: {verification.size:,} entries, checkpoint {head.token}")
+
+
+def _summary(conn: Connection, as_of: date, added: int, present: int, catalog: Catalog) -> None:
+    kinds = Counter(row.kind for row in conn.execute(current_subjects()))
+    effective = effective_records(as_of, catalog=catalog).subquery()
+    by_code: dict[str, int] = dict(
+        conn.execute(select(effective.c.code, func.count()).group_by(effective.c.code)).all()
+    )
+    total = conn.exec_driver_sql("SELECT count(*) FROM records").scalar() or 0
+    out.print(
+        f"subjects: {kinds['person']:,} people, {kinds['organization']:,} organizations; "
+        f"records: {total:,} in the ledger ({added:,} added now, {present:,} already present)"
+    )
+    table = Table(title=f"Effective records as of {as_of} by category (expired ones left out)")
+    for column in ("category", "codes", "records", "negative", "positive"):
+        table.add_column(column, justify="right" if column != "category" else "left")
+    categories: dict[str, list[int]] = {}
+    for code, count in by_code.items():
+        entry = catalog.codes[str(code)]
+        stats = categories.setdefault(entry.category, [0, 0, 0, 0])
+        stats[0] += 1
+        stats[1] += count
+        stats[2 if entry.polarity.value == "negative" else 3] += count
+    for category, (codes, count, negative, positive) in sorted(categories.items()):
+        table.add_row(category, str(codes), f"{count:,}", f"{negative:,}", f"{positive:,}")
+    out.print(table)

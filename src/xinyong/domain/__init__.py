@@ -1,0 +1,1 @@
+"""Domain concepts of xinyong: identifiers, conduct records and the code catalog."""

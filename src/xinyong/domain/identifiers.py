@@ -1,0 +1,335 @@
+"""Chinese subject identifiers: resident ID numbers and Unified Social Credit Codes.
+
+Two identifiers name every subject xinyong keeps records on:
+
+* the 18-digit **resident ID** (GB 11643-1999): a 6-digit address code, the birth date as
+  ``YYYYMMDD``, a 3-digit order code and an ISO 7064 MOD 11-2 check character (``0-9`` or ``X``);
+* the 18-character **Unified Social Credit Code** (USCC, GB 32100-2015) of an organization:
+  registration authority, entity category, 6-digit division code, 9-character organization code
+  and a MOD 31 check character, all from the alphabet ``0-9A-HJ-NPQRTUWXY``.
+
+Validation functions return ``None`` for a valid value or a short reason a person can act on
+(``"bad check digit (expected 'X', got '3')"``); they never raise on bad input.
+
+The synthetic generators produce numbers that are valid but can never belong to anyone: their
+address or division code starts with ``00``, a prefix no GB/T 2260 region uses (real province
+codes run from 11 to 82, and the 2023 foreigners' permanent residence ID starts with 9). Demos,
+tests and the simulation lab use only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+__all__ = [
+    "SYNTHETIC_PREFIX",
+    "USCC_ALPHABET",
+    "IdentifierCheck",
+    "IdentifierKind",
+    "classify",
+    "is_synthetic",
+    "looks_like_resident_id",
+    "looks_like_uscc",
+    "mask_resident_id",
+    "mask_uscc",
+    "normalize",
+    "organization_code_check_char",
+    "resident_id_check_digit",
+    "resident_id_problem",
+    "synthetic_resident_id",
+    "synthetic_uscc",
+    "uscc_check_char",
+    "uscc_problem",
+    "uscc_strict_problem",
+]
+
+LENGTH = 18
+"""Both identifiers are 18 characters long."""
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+"""The 31 USCC characters; a character's value is its index (I, O, Z, S and V are excluded)."""
+
+SYNTHETIC_PREFIX = "00"
+"""Start of the address / division code of every synthetic identifier; no real region has it."""
+
+_DIGITS = "0123456789"
+_RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_CHECK = "10X98765432"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_VALUE = {char: index for index, char in enumerate(USCC_ALPHABET)}
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_MIN_BIRTH_YEAR = 1800
+# USCC positions 3-8 (0-based slice 2:8) hold the division code, 9-17 the organization code.
+_USCC_DIVISION = slice(2, 8)
+_USCC_ORG_BODY = slice(8, 16)
+
+
+class IdentifierKind(StrEnum):
+    """What an identifier names: a natural person or an organization."""
+
+    RESIDENT_ID = "resident-id"
+    USCC = "uscc"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierCheck:
+    """The outcome of :func:`classify`.
+
+    ``value`` is the normalized identifier, ``kind`` what it validly is (None when it is neither)
+    and ``reason`` why it is invalid (None when valid).
+    """
+
+    value: str
+    kind: IdentifierKind | None
+    reason: str | None
+
+    @property
+    def valid(self) -> bool:
+        """True when the value is a valid resident ID or USCC."""
+        return self.kind is not None
+
+
+def normalize(value: str) -> str:
+    """Return the compact form: no surrounding whitespace, no inner spaces or hyphens, uppercase.
+
+    People write ``1101 0519 4912 3100 2x``; the check only ever sees ``11010519491231002X``.
+    """
+    return value.strip().replace(" ", "").replace("-", "").upper()
+
+
+def resident_id_check_digit(first17: str) -> str:
+    """Compute the ISO 7064 MOD 11-2 check character for the first 17 digits of a resident ID."""
+    if len(first17) != LENGTH - 1 or any(char not in _DIGITS for char in first17):
+        raise ValueError(f"expected 17 digits, got {first17!r}")
+    total = sum(int(char) * weight for char, weight in zip(first17, _RESIDENT_WEIGHTS, strict=True))
+    return _RESIDENT_CHECK[total % 11]
+
+
+def uscc_check_char(first17: str) -> str:
+    """Compute the GB 32100-2015 check character for the first 17 characters of a USCC."""
+    if len(first17) != LENGTH - 1 or any(char not in _USCC_VALUE for char in first17):
+        raise ValueError(f"expected 17 characters of {USCC_ALPHABET}, got {first17!r}")
+    pairs = zip(first17, _USCC_WEIGHTS, strict=True)
+    total = sum(_USCC_VALUE[char] * weight for char, weight in pairs)
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def organization_code_check_char(body: str) -> str:
+    """Compute the GB 11714 check character of an 8-character organization code body.
+
+    Digits count as their value and letters as 10-35 (A=10 ... Z=35, the Latin alphabet, not the
+    USCC one); the weighted sum gives ``11 - sum mod 11``, where 10 is written X and 11 is 0.
+    """
+    if len(body) != 8 or any(not (char in _DIGITS or "A" <= char <= "Z") for char in body):
+        raise ValueError(f"expected 8 digits or capital letters, got {body!r}")
+    total = sum(_org_value(char) * weight for char, weight in zip(body, _ORG_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return "X" if check == 10 else "0" if check == 11 else str(check)
+
+
+def resident_id_problem(value: str) -> str | None:
+    """Return why ``value`` is not a valid resident ID, or None when it is.
+
+    Checks, in order: length, characters, birth date, check digit. The birth date must be a real
+    calendar date from 1800 on; whether it lies in the future is deliberately not checked, so the
+    answer never depends on the day the check runs.
+    """
+    number = normalize(value)
+    if len(number) != LENGTH:
+        return _wrong_length(number)
+    for index, char in enumerate(number):
+        allowed = _DIGITS + "X" if index == LENGTH - 1 else _DIGITS
+        if char not in allowed:
+            return _bad_character(char, index)
+    birth = number[6:14]
+    if _parse_birth_date(birth) is None:
+        return f"bad birth date {birth}"
+    expected = resident_id_check_digit(number[:-1])
+    if number[-1] != expected:
+        return f"bad check digit (expected {expected!r}, got {number[-1]!r})"
+    return None
+
+
+def uscc_problem(value: str) -> str | None:
+    """Return why ``value`` is not a valid USCC, or None when it is.
+
+    Checks, in order: length, characters, check character. The embedded organization-code check
+    is left to :func:`uscc_strict_problem`.
+    """
+    number = normalize(value)
+    if len(number) != LENGTH:
+        return _wrong_length(number)
+    for index, char in enumerate(number):
+        if char not in _USCC_VALUE:
+            return _bad_character(char, index)
+    expected = uscc_check_char(number[:-1])
+    if number[-1] != expected:
+        return f"bad check character (expected {expected!r}, got {number[-1]!r})"
+    return None
+
+
+def uscc_strict_problem(value: str) -> str | None:
+    """Like :func:`uscc_problem`, and also verify the organization-code check at position 17.
+
+    Not part of the default validation on purpose: GB 32100 only fixes the final check character,
+    some authorities assign positions 9-17 without a valid GB 11714 check (codes converted from
+    older registrations, for instance), and python-stdnum, which many furnishers validate with,
+    skips this check too. Rejecting such codes would refuse records about real, registered
+    organizations; use this stricter check only where every code is known to carry it.
+    """
+    problem = uscc_problem(value)
+    if problem is not None:
+        return problem
+    number = normalize(value)
+    # Every USCC character is a digit or a capital letter, so the body always has a check.
+    expected = organization_code_check_char(number[_USCC_ORG_BODY])
+    if number[16] != expected:
+        return f"bad organization code check (expected {expected!r}, got {number[16]!r})"
+    return None
+
+
+def looks_like_resident_id(value: str) -> bool:
+    """True when ``value`` has the shape of a resident ID: 17 digits, then a digit or X."""
+    number = normalize(value)
+    return (
+        len(number) == LENGTH
+        and all(char in _DIGITS for char in number[:-1])
+        and number[-1] in _DIGITS + "X"
+    )
+
+
+def looks_like_uscc(value: str) -> bool:
+    """True when ``value`` is 18 USCC characters and does not have the shape of a resident ID."""
+    number = normalize(value)
+    return (
+        len(number) == LENGTH
+        and all(char in _USCC_VALUE for char in number)
+        and not looks_like_resident_id(number)
+    )
+
+
+def classify(value: str) -> IdentifierCheck:
+    """Decide whether ``value`` is a resident ID, a USCC or neither.
+
+    A valid resident ID wins; otherwise a valid USCC (so an all-digit code that fails the
+    resident-ID check but passes the USCC one is a USCC). An invalid value gets the reason for
+    the type it most plausibly meant: a resident ID when it has that shape, a USCC when every
+    character is in the USCC alphabet, else a resident ID (whose reasons name length and
+    characters, the most useful hints for a mistyped number).
+    """
+    number = normalize(value)
+    person_problem = resident_id_problem(number)
+    if person_problem is None:
+        return IdentifierCheck(number, IdentifierKind.RESIDENT_ID, None)
+    org_problem = uscc_problem(number)
+    if org_problem is None:
+        return IdentifierCheck(number, IdentifierKind.USCC, None)
+    if looks_like_resident_id(number):
+        return IdentifierCheck(number, None, person_problem)
+    if all(char in _USCC_VALUE for char in number):
+        return IdentifierCheck(number, None, org_problem)
+    return IdentifierCheck(number, None, person_problem)
+
+
+def synthetic_resident_id(region: int, birth: date, order: int) -> str:
+    """Generate a valid resident ID that cannot belong to a real person.
+
+    The address code is ``00`` followed by ``region`` (0-9999) on four digits; no real address
+    code starts with 00. ``order`` (0-999) is the order code, odd for men and even for women in
+    real numbers.
+    """
+    if not 0 <= region <= 9999:
+        raise ValueError(f"region must be in 0..9999, got {region}")
+    if not 0 <= order <= 999:
+        raise ValueError(f"order must be in 0..999, got {order}")
+    if birth.year < _MIN_BIRTH_YEAR:
+        raise ValueError(f"birth year must be {_MIN_BIRTH_YEAR} or later, got {birth.year}")
+    first17 = (
+        f"{SYNTHETIC_PREFIX}{region:04d}{birth.year:04d}{birth.month:02d}{birth.day:02d}{order:03d}"
+    )
+    number = first17 + resident_id_check_digit(first17)
+    # A real check, not `assert`: it must hold under `python -O` too.
+    if not number.startswith(SYNTHETIC_PREFIX):
+        raise AssertionError(f"synthetic resident ID {number} lacks the {SYNTHETIC_PREFIX} prefix")
+    return number
+
+
+def synthetic_uscc(region: int, serial: int, category: str = "91") -> str:
+    """Generate a valid USCC that cannot belong to a real organization.
+
+    Layout: ``category`` (2 characters, ``91`` = enterprise) + division code ``00`` + ``region``
+    (0-9999) on four digits + organization code (``serial``, 0-99999999, on eight digits plus its
+    GB 11714 check character, so :func:`uscc_strict_problem` accepts it too) + check character.
+
+    Raises ValueError in the rare case where the result would also read as a valid resident ID
+    (an all-digit code whose digits happen to form a date and a matching check digit), because
+    :func:`classify` would then call the organization a person. It cannot happen when the last
+    two digits of ``region`` are below 18: the would-be birth year is then before 1800.
+    """
+    if len(category) != 2 or any(char not in _USCC_VALUE for char in category):
+        raise ValueError(f"category must be 2 characters of {USCC_ALPHABET}, got {category!r}")
+    if not 0 <= region <= 9999:
+        raise ValueError(f"region must be in 0..9999, got {region}")
+    if not 0 <= serial <= 99_999_999:
+        raise ValueError(f"serial must be in 0..99999999, got {serial}")
+    body = f"{serial:08d}"
+    first17 = f"{category}{SYNTHETIC_PREFIX}{region:04d}{body}{organization_code_check_char(body)}"
+    number = first17 + uscc_check_char(first17)
+    if number[_USCC_DIVISION][:2] != SYNTHETIC_PREFIX:
+        raise AssertionError(f"synthetic USCC {number} lacks the {SYNTHETIC_PREFIX} division")
+    if resident_id_problem(number) is None:
+        raise ValueError(f"synthetic USCC {number} would also be a valid resident ID")
+    return number
+
+
+def is_synthetic(value: str) -> bool:
+    """True when ``value`` is a valid identifier in the reserved synthetic range (``00`` region)."""
+    check = classify(value)
+    if check.kind is IdentifierKind.RESIDENT_ID:
+        return check.value.startswith(SYNTHETIC_PREFIX)
+    if check.kind is IdentifierKind.USCC:
+        return check.value[_USCC_DIVISION].startswith(SYNTHETIC_PREFIX)
+    return False
+
+
+def mask_resident_id(value: str) -> str:
+    """Mask a resident ID for public display: keep the region prefix and the check character.
+
+    ``11010519491231002X`` becomes ``110105***********X``: the birth date and order code, which
+    single out a person, are hidden. A value without the shape of a resident ID is masked
+    entirely, so a malformed number can never leak through a disclosure page.
+    """
+    number = normalize(value)
+    if not looks_like_resident_id(number):
+        return "*" * len(number)
+    return number[:6] + "*" * (LENGTH - 7) + number[-1]
+
+
+def mask_uscc(value: str) -> str:
+    """Return a USCC unchanged: organizations' codes are public registration data."""
+    return value
+
+
+def _org_value(char: str) -> int:
+    return int(char) if char in _DIGITS else ord(char) - ord("A") + 10
+
+
+def _parse_birth_date(text: str) -> date | None:
+    year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
+    if year < _MIN_BIRTH_YEAR:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _wrong_length(number: str) -> str:
+    return f"wrong length ({len(number)}, expected {LENGTH})"
+
+
+def _bad_character(char: str, index: int) -> str:
+    # Positions are 1-based, as printed on cards and in the standards.
+    return f"bad character {char!r} at position {index + 1}"

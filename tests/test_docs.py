@@ -1,0 +1,49 @@
+"""Tested documentation: the CLI reference is current, the README and CI agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from xinyong.cli.app import app
+from xinyong.cli.reference import command_paths, render
+from xinyong.domain.catalog import load_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cli_reference_is_current() -> None:
+    expected = render(app)
+    actual = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert actual == expected, "regenerate: python -m xinyong.cli.reference > docs/cli.md"
+
+
+def test_every_command_has_help() -> None:
+    text = render(app)
+    for path in command_paths(app):
+        title = " ".join(["xinyong", *path])
+        section = text.split(f"## `{title}`\n", 1)[1].split("\n## ", 1)[0]
+        usage, _, rest = section.partition("\n\n")
+        assert rest.strip(), f"{title} has no help text"
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```sh\n(.+?)\n```", readme, flags=re.S)
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    demo, tests = _readme_commands()[:2]
+    assert demo.endswith("xinyong demo")
+    assert "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    tests = _readme_commands()[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert tests in ci.splitlines()
+
+
+def test_ledger_doc_counts_the_bundled_codes() -> None:
+    codes = len(load_catalog().codes)
+    assert f"lists {codes}\ncodes" in (ROOT / "docs" / "ledger.md").read_text(encoding="utf-8")

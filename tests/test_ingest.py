@@ -1,0 +1,283 @@
+"""Ingest on SQLite and PostgreSQL: quarantine, idempotence, conflicts, formats, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from xinyong.cli.app import app
+from xinyong.domain.catalog import load_catalog
+from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
+from xinyong.ingest.records import ingest_records
+from xinyong.ledger.database import open_database
+
+PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
+ORG = synthetic_uscc(2, 5)
+FIELDS = ["record_id", "subject_id", "subject_kind", "code", "occurred_at", "source", "case_id",
+          "attrs", "evidence"]  # fmt: skip
+
+GOOD = [
+    ["r1", PERSON, "person", "court.defaulter", "2024-01-02", "court", "c1",
+     '{"amount": 5000, "ground": 1}', "doc:1"],
+    ["r2", PERSON, "person", "court.judgment_performed", "2024-06-02", "court", "c1", "", ""],
+    ["r3", ORG, "organization", "tax.evasion", "2024-03-02", "court", "",
+     '{"amount": 150000.5, "share_of_due": 0.2}', ""],
+]  # fmt: skip
+# Each bad row and the field its rejection must name.
+BAD = [
+    (["r4", PERSON, "person", "", "2024-03-02", "court", "", "", ""], "code"),
+    (["r5", PERSON, "person", "court.defaulter", "2024-13-02", "court", "", "", ""],
+     "occurred_at"),
+    (["r6", PERSON, "person", "court.defaulter", "02/01/2024", "court", "", "", ""],
+     "occurred_at"),
+    (["r7", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "{bad", ""], "attrs"),
+    (["r8", PERSON, "alien", "court.defaulter", "2024-01-02", "court", "", "", ""],
+     "subject_kind"),
+    (["r9", "110105194912310021", "person", "court.defaulter", "2024-01-02", "court", "", "", ""],
+     "subject_id"),
+    (["r10", ORG[:-1] + ("0" if ORG[-1] != "0" else "1"), "organization", "tax.evasion",
+      "2024-01-02", "court", "", "", ""], "subject_id"),
+    (["r11", PERSON, "person", "Court.Defaulter", "2024-01-02", "court", "", "", ""], "code"),
+    (["r12", PERSON, "person", "court.unknown_thing", "2024-01-02", "court", "", "", ""], "code"),
+    (["r13", PERSON, "person", "court.defaulter", "2024-01-02", "court", "",
+      '{"religion": "x"}', ""], "attrs.religion"),
+    (["r14", PERSON, "person", "court.defaulter", "2024-01-02", "court", "",
+      '{"amount": "lots"}', ""], "attrs.amount"),
+    (["r15", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "[1, 2]", ""],
+     "attrs"),
+    (["", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "", ""], "record_id"),
+    (["r16", "", "person", "court.defaulter", "2024-01-02", "court", "", "", ""], "subject_id"),
+    (["r17", PERSON, "person", "court.defaulter", "2999-01-02", "court", "", "", ""],
+     "occurred_at"),
+    (["r18", PERSON, "person", "market.abnormal_operations", "2024-01-02", "court", "", "", ""],
+     "code"),
+    (["r19", PERSON, "person", "court.defaulter", "2024-01-02", "", "", "", ""], "source"),
+]  # fmt: skip
+
+runner = CliRunner()
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIELDS)
+        writer.writerows(rows)
+    return path
+
+
+def _count(url: str, table: str = "records") -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        value = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+    engine.dispose()
+    return int(value or 0)
+
+
+def _rejects(path: Path) -> list[dict[str, str]]:
+    with path.with_name(path.name + ".rejects.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_bad_rows_are_quarantined_good_rows_committed(ledger_url: str, tmp_path: Path) -> None:
+    rows = [GOOD[0], *(row for row, _ in BAD), GOOD[1], GOOD[2]]
+    path = _write_csv(tmp_path / "in.csv", rows)
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 1, result.output
+    assert _count(ledger_url) == 3
+    assert _count(ledger_url, "subjects") == 2
+    rejects = _rejects(path)
+    assert [r["field"] for r in rejects] == [field for _, field in BAD]
+    assert [int(r["line"]) for r in rejects] == list(range(3, 3 + len(BAD)))
+    assert all(r["reason"] for r in rejects)
+    assert json.loads(rejects[0]["row"])["record_id"] == "r4"
+    assert "check digit" in rejects[5]["reason"]
+    assert "check character" in rejects[6]["reason"]
+    assert "not in the catalog" in rejects[8]["reason"]
+    assert "malformed" in rejects[7]["reason"]
+    # the ledger still verifies after a partial ingest
+    verified = runner.invoke(app, ["ledger", "verify", "--db", ledger_url])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_reingest_is_idempotent_and_clears_stale_rejects(ledger_url: str, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "in.csv", GOOD)
+    first = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert first.exit_code == 0, first.output
+    head = runner.invoke(app, ["ledger", "head", "--db", ledger_url, "--json"])
+    (tmp_path / "in.csv.rejects.csv").write_text("stale")
+    again = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert again.exit_code == 0, again.output
+    assert "3 already present" in again.output
+    assert _count(ledger_url) == 3
+    assert (
+        runner.invoke(app, ["ledger", "head", "--db", ledger_url, "--json"]).output == head.output
+    )
+    assert not (tmp_path / "in.csv.rejects.csv").exists()
+
+
+def test_conflicts_are_rejected_never_overwritten(ledger_url: str, tmp_path: Path) -> None:
+    _write_csv(tmp_path / "a.csv", GOOD)
+    assert (
+        runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--db", ledger_url]).exit_code == 0
+    )
+    changed = [GOOD[0][:4] + ["2024-01-03"] + GOOD[0][5:], GOOD[1]]
+    path = _write_csv(
+        tmp_path / "b.csv", changed + [changed[0][:3] + ["court.breach_judgment"] + changed[0][4:]]
+    )
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 1
+    rejects = _rejects(path)
+    assert [r["line"] for r in rejects] == ["2", "4"]
+    assert all("conflict" in r["reason"] for r in rejects)
+    engine = sa.create_engine(ledger_url)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT occurred_at FROM records WHERE record_id = 'r1'"
+        ).scalar()
+    engine.dispose()
+    assert str(stored) == "2024-01-02"
+
+
+def test_in_file_duplicates(ledger_url: str, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "in.csv", [GOOD[0], GOOD[0], GOOD[1]])
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 0, result.output
+    assert _count(ledger_url) == 2
+
+
+def test_subject_kind_must_match_registration(ledger_url: str, tmp_path: Path) -> None:
+    rows = [
+        ["r8", "ext:1", "person", "court.defaulter", "2024-01-02", "court", "", "", ""],
+        ["r9", "ext:1", "organization", "tax.evasion", "2024-01-02", "court", "", "", ""],
+    ]
+    path = _write_csv(tmp_path / "in.csv", rows)
+    assert runner.invoke(app, ["ingest", str(path), "--db", ledger_url]).exit_code == 1
+    assert "registered as person" in _rejects(path)[0]["reason"]
+
+
+def test_source_option(ledger_url: str, tmp_path: Path) -> None:
+    rows = [GOOD[0][:5] + [""] + GOOD[0][6:], GOOD[1][:5] + ["tax"] + GOOD[1][6:]]
+    path = _write_csv(tmp_path / "in.csv", rows)
+    result = runner.invoke(app, ["ingest", str(path), "--source", "court", "--db", ledger_url])
+    assert result.exit_code == 1
+    assert _rejects(path)[0]["field"] == "source"
+    assert _count(ledger_url) == 1
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_parquet_and_jsonl(ledger_url: str, tmp_path: Path, fmt: str) -> None:
+    rows = [*GOOD, BAD[0][0]]
+    dicts = [dict(zip(FIELDS, row, strict=True)) for row in rows]
+    if fmt == "parquet":
+        path = tmp_path / "in.parquet"
+        table = pa.Table.from_pylist(dicts)
+        table = table.set_column(
+            4,
+            "occurred_at",
+            pa.array([date.fromisoformat(d["occurred_at"]) for d in dicts], pa.date32()),
+        )
+        pq.write_table(table, path)
+    else:
+        path = tmp_path / "in.jsonl"
+        lines = []
+        for d in dicts:
+            attrs = json.loads(d["attrs"]) if d["attrs"] else {}
+            lines.append(json.dumps({**d, "attrs": attrs}))
+        lines.insert(2, "{not json")
+        path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 1, result.output
+    assert _count(ledger_url) == 3
+    rejects = _rejects(path)
+    if fmt == "parquet":
+        assert [(r["line"], r["field"]) for r in rejects] == [("4", "code")]
+    else:
+        assert [(r["line"], r["field"]) for r in rejects] == [("3", "(line)"), ("5", "code")]
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    assert runner.invoke(app, ["ingest", str(tmp_path / "missing.csv"), "--db", db]).exit_code == 2
+    (tmp_path / "x.xlsx").write_text("x")
+    result = runner.invoke(app, ["ingest", str(tmp_path / "x.xlsx"), "--db", db])
+    assert result.exit_code == 2
+    assert "unknown format" in result.output
+    (tmp_path / "nocode.csv").write_text("record_id,subject_id\nr1,x\n")
+    result = runner.invoke(app, ["ingest", str(tmp_path / "nocode.csv"), "--db", db])
+    assert result.exit_code == 2
+    assert "missing column" in result.output
+
+
+def test_csv_multiline_and_ragged_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    path = tmp_path / "in.csv"
+    path.write_text(
+        ",".join(FIELDS)
+        + "\n"
+        + ",".join(GOOD[1])
+        + "\n"
+        + f'r20,{PERSON},person,court.defaulter,2024-01-02,court,,"{{""amount"":\n 1}}",x\n'
+        + "r21,too,few\n"
+        + ",".join(GOOD[0]).replace('{"amount": 5000, "ground": 1}', '"{""amount"": 5}"')
+        + "\n",
+        encoding="utf-8",
+    )
+    engine = open_database(url)
+    report = ingest_records(engine, path, load_catalog())
+    engine.dispose()
+    assert report.accepted == 3
+    assert [(r.line, r.field) for r in report.rejects] == [(5, "(line)")]
+
+
+def test_subjects_load(ledger_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "subjects.csv"
+    path.write_text(
+        "subject_id,kind,display_name,resident_id,uscc,region\n"
+        f"{PERSON},person,张伟,{PERSON},,r1\n"
+        f"{ORG},organization,某某科技有限公司,,{ORG},r2\n"
+        "ext:42,person,Opaque Person,,,r1\n"
+        f"{PERSON[:-1]}0,person,Bad Check,,,r1\n"
+        f"ext:43,organization,Wrong,{PERSON},,r1\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["subjects", "load", str(path), "--db", ledger_url])
+    assert result.exit_code == 1, result.output
+    assert "ignored columns: region" in result.output
+    assert [r["field"] for r in _rejects(path)] == ["subject_id", "resident_id"]
+    assert _count(ledger_url, "subjects") == 3
+    # loading again changes nothing; a new name appends a version
+    path.write_text(f"subject_id,kind,display_name\n{PERSON},person,张伟\next:42,person,New\n")
+    again = runner.invoke(app, ["subjects", "load", str(path), "--db", ledger_url])
+    assert again.exit_code == 0, again.output
+    assert "1 updated, 1 unchanged" in again.output
+    assert _count(ledger_url, "subjects") == 4
+    # records for a subject registered as a person may not call it an organization
+    rec = _write_csv(
+        tmp_path / "rec.csv",
+        [["r1", ORG, "person", "court.defaulter", "2024-01-02", "court", "", "", ""]],
+    )
+    assert runner.invoke(app, ["ingest", str(rec), "--db", ledger_url]).exit_code == 1
+
+
+def test_export_round_trip(ledger_url: str, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "in.csv", GOOD)
+    assert runner.invoke(app, ["ingest", str(path), "--db", ledger_url]).exit_code == 0
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["export", "--out", str(out), "--as-of", "2024-05-01", "--db",
+                                 ledger_url])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert sorted(table.column("record_id").to_pylist()) == ["r1", "r3"]
+    assert table.schema.field("occurred_at").type == pa.date32()
+    # the export is itself ingestible (into another ledger) and gives the same records
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert runner.invoke(app, ["ingest", str(out), "--db", other]).exit_code == 0
+    assert _count(other) == 2

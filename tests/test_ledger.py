@@ -1,0 +1,300 @@
+"""The ledger on SQLite and PostgreSQL: appends, heads, tamper evidence, effective records."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.ledger.append import Batch, TreeHead, append_batch, read_head
+from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.effective import EventType, current_subjects, effective_records
+from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
+from xinyong.ledger.lifecycle import UnknownRecord, append_event
+from xinyong.ledger.merkle import EMPTY_ROOT
+from xinyong.ledger.schema import metadata
+from xinyong.ledger.verify import parse_tree_head, verify_ledger
+
+
+def _fill(engine: Engine, batches: int = 3, per_batch: int = 12) -> list[TreeHead]:
+    """Append batches mixing subjects, records and events; return the head after each."""
+    heads = []
+    n = 0
+    for b in range(batches):
+        batch = Batch()
+        for i in range(per_batch):
+            sid = f"P{n:04d}"
+            batch.subjects.append((sid, "person", f"Name {n}", "{}"))
+            batch.records.append(
+                ("court", f"R{n}", sid, "person", "court.defaulter", date(2024, 1 + b, 1 + i),
+                 f"case-{n}" if i % 2 else None, '{"amount":100}', None)
+            )  # fmt: skip
+            n += 1
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            heads.append(append_batch(conn, batch, f"batch {b}"))
+    return heads
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Engine:
+    engine = open_database(ledger_url)
+    yield engine  # type: ignore[misc]
+    engine.dispose()
+
+
+def _verify(engine: Engine, against: TreeHead | None = None):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return verify_ledger(conn, against)
+
+
+def test_empty_ledger(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert read_head(conn) == TreeHead(0, EMPTY_ROOT)
+    result = _verify(engine)
+    assert result.ok
+    assert result.size == 0
+
+
+def test_heads_grow_and_verify(engine: Engine) -> None:
+    heads = _fill(engine)
+    assert [h.size for h in heads] == [24, 48, 72]
+    with engine.connect() as conn:
+        assert read_head(conn).token == heads[-1].token
+    result = _verify(engine)
+    assert result.ok, result.problems
+    assert result.size == 72
+    assert result.root == heads[-1].root
+    assert result.checkpoints == 3
+    for head in heads:  # every earlier head is a prefix of the log
+        assert _verify(engine, head).ok
+
+
+def test_schema_matches_migrations(engine: Engine) -> None:
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        assert migrated == {c.name for c in table.columns}, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert {i.name for i in table.indexes} <= indexes
+
+
+def test_migrations_are_idempotent(ledger_url: str) -> None:
+    for _ in range(2):
+        open_database(ledger_url).dispose()
+
+
+def _tamper_sql(engine: Engine, statements: list[str]) -> None:
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def _positions(engine: Engine, table: str) -> list[int]:
+    with engine.connect() as conn:
+        return [p for (p,) in conn.exec_driver_sql(f"SELECT position FROM {table}")]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("kind", ["modify", "delete", "insert", "reorder", "modify-both"])
+def test_tampering_is_detected_and_named(engine: Engine, kind: str, seed: int) -> None:
+    _fill(engine)
+    rng = random.Random(seed)
+    records = sorted(_positions(engine, "records"))
+    target = rng.choice(records[:-1])
+    if kind == "modify":
+        _tamper_sql(
+            engine, [f"UPDATE records SET code = 'court.breach_judgment' WHERE position = {target}"]
+        )
+        expected = target
+    elif kind == "delete":
+        _tamper_sql(engine, [f"DELETE FROM records WHERE position = {target}"])
+        expected = target
+    elif kind == "reorder":
+        other = rng.choice([p for p in records if p != target])
+        _tamper_sql(engine, [
+            f"UPDATE records SET position = -1 WHERE position = {target}",
+            f"UPDATE records SET position = {target} WHERE position = {other}",
+            f"UPDATE records SET position = {other} WHERE position = -1",
+        ])  # fmt: skip
+        expected = min(target, other)
+    elif kind == "modify-both":  # the content and its stored hash rewritten together
+        with engine.begin() as conn:
+            cols = ", ".join(CONTENT_COLUMNS["records"])
+            row = conn.exec_driver_sql(
+                f"SELECT {cols} FROM records WHERE position = {target}"
+            ).one()
+            values = list(row)
+            values[4] = "court.breach_judgment"
+            digest = entry_hash("records", target, values)
+            conn.execute(
+                sa.text("UPDATE records SET code = :code, leaf_hash = :h WHERE position = :p"),
+                {"code": values[4], "h": digest, "p": target},
+            )
+        result = _verify(engine)
+        assert not result.ok
+        assert "checkpoint" in result.problems[0].message
+        return
+    else:  # insert a forged record between the others: it must claim some position
+        size = len(records) * 2
+        with engine.begin() as conn:
+            values = ("court", "FORGED", "P9999", "person", "court.defaulter", "2024-01-01",
+                      None, "{}", None, "2024-01-01T00:00:00.000000Z")  # fmt: skip
+            position = rng.choice([target, size])
+            digest = entry_hash("records", position, values)
+            table = "events" if position == target else "records"
+            if table == "events":  # a duplicate position smuggled in through another table
+                conn.exec_driver_sql(
+                    "INSERT INTO events (position, event_type, source, record_id, effective_on, "
+                    "actor, reason, attrs, recorded_at, leaf_hash) VALUES "
+                    f"({position}, 'revoked', 'court', 'R1', '2024-01-01', 'x', 'x', '{{}}', "
+                    "'2024-01-01T00:00:00.000000Z', :h)".replace(
+                        ":h", "%s" if engine.dialect.name == "postgresql" else "?"
+                    ),
+                    (digest,),
+                )
+            else:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO records (position, source, record_id, subject_id, "
+                        "subject_kind, code, occurred_at, case_id, attrs, evidence, recorded_at, "
+                        "leaf_hash) VALUES (:p, :s, :r, :sid, :k, :c, :o, :case, :a, :e, :t, :h)"
+                    ),
+                    dict(
+                        zip(
+                            ["s", "r", "sid", "k", "c", "o", "case", "a", "e", "t"],
+                            values,
+                            strict=True,
+                        ),
+                        p=position,
+                        h=digest,
+                    ),
+                )
+        expected = position
+    result = _verify(engine)
+    assert not result.ok
+    assert result.problems[0].position == expected, result.problems
+
+
+def test_against_catches_a_full_rewrite(engine: Engine) -> None:
+    """Rewriting rows, hashes and checkpoints fools the database, not a kept tree head."""
+    heads = _fill(engine)
+    kept = heads[0]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM checkpoints")
+        conn.exec_driver_sql("DELETE FROM records")
+        conn.exec_driver_sql("DELETE FROM subjects")
+    _fill(engine, batches=1, per_batch=30)  # a different history of 60 entries
+    assert _verify(engine).ok  # self-consistent
+    result = _verify(engine, kept)
+    assert not result.ok
+    assert "history was rewritten" in result.problems[0].message
+
+
+def test_against_detects_shrinking(engine: Engine) -> None:
+    heads = _fill(engine)
+    bigger = TreeHead(heads[-1].size + 5, heads[-1].root)
+    result = _verify(engine, bigger)
+    assert not result.ok
+    assert "shrank" in result.problems[0].message
+
+
+def test_parse_tree_head() -> None:
+    head = parse_tree_head(f"12:{'ab' * 32}")
+    assert head.size == 12
+    assert head.token == f"12:{'ab' * 32}"
+    for bad in ("12", "x:ab", f"12:{'ab' * 31}", f"-1:{'ab' * 32}"):
+        with pytest.raises(ValueError, match="tree head"):
+            parse_tree_head(bad)
+
+
+def _effective(engine: Engine, as_of: date, known_at: int | None = None,
+               expire: bool = False) -> set[str]:  # fmt: skip
+    catalog = load_catalog() if expire else None
+    with engine.connect() as conn:
+        return {row.record_id for row in conn.execute(
+            effective_records(as_of, known_at, catalog))}  # fmt: skip
+
+
+def test_effective_records_bitemporal(engine: Engine) -> None:
+    heads = _fill(engine, batches=1, per_batch=4)  # R0..R3 dated 2024-01-01..04
+    assert _effective(engine, date(2024, 1, 2)) == {"R0", "R1"}
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        append_event(
+            conn,
+            EventType.REVOKED,
+            "court",
+            "R0",
+            effective_on=date(2024, 5, 1),
+            actor="operator",
+            reason="objection upheld",
+        )
+        append_event(
+            conn,
+            EventType.REPAIRED,
+            "court",
+            "R1",
+            effective_on=date(2024, 6, 1),
+            actor="operator",
+            reason="credit repair approved",
+        )
+        after = append_event(
+            conn,
+            EventType.EXPIRED,
+            "court",
+            "R2",
+            effective_on=date(2024, 7, 1),
+            actor="system",
+            reason="maximum display period",
+        )
+    # revocation voids the record for every valid time; repair and expiry from their date
+    assert _effective(engine, date(2024, 1, 10)) == {"R1", "R2", "R3"}
+    assert _effective(engine, date(2024, 6, 1)) == {"R2", "R3"}
+    assert _effective(engine, date(2024, 7, 1)) == {"R3"}
+    # replay: as known before the events, everything counts
+    assert _effective(engine, date(2024, 7, 1), known_at=heads[0].size) == {"R0", "R1", "R2", "R3"}
+    assert after.size == heads[0].size + 3
+    # court.defaulter's maximum display period in the bundled catalog is 5y = 1825 days
+    end = date(2024, 1, 4) + timedelta(days=1825)
+    assert _effective(engine, end - timedelta(days=1), expire=True) == {"R3"}
+    assert _effective(engine, end, expire=True) == set()
+    assert _verify(engine).ok
+
+
+def test_events_need_a_known_record_and_a_reason(engine: Engine) -> None:
+    _fill(engine, batches=1, per_batch=1)
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        with pytest.raises(UnknownRecord):
+            append_event(
+                conn,
+                EventType.REVOKED,
+                "court",
+                "nope",
+                effective_on=date(2024, 1, 1),
+                actor="op",
+                reason="x",
+            )
+        with pytest.raises(ValueError, match="reason"):
+            append_event(
+                conn,
+                EventType.REVOKED,
+                "court",
+                "R0",
+                effective_on=date(2024, 1, 1),
+                actor="op",
+                reason=" ",
+            )
+
+
+def test_current_subjects_takes_newest_version(engine: Engine) -> None:
+    _fill(engine, batches=1, per_batch=2)
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        append_batch(conn, Batch(subjects=[("P0000", "person", "Renamed", "{}")]), "rename")
+    with engine.connect() as conn:
+        rows = {r.subject_id: r.display_name for r in conn.execute(current_subjects())}
+        old = {r.subject_id: r.display_name for r in conn.execute(current_subjects(known_at=4))}
+    assert rows == {"P0000": "Renamed", "P0001": "Name 1"}
+    assert old == {"P0000": "Name 0", "P0001": "Name 1"}
