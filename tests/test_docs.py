@@ -23,7 +23,7 @@ def test_every_command_has_help() -> None:
     for path in command_paths(app):
         title = " ".join(["xinyong", *path])
         section = text.split(f"## `{title}`\n", 1)[1].split("\n## ", 1)[0]
-        usage, _, rest = section.partition("\n\n")
+        _, _, rest = section.partition("\n\n")
         assert rest.strip(), f"{title} has no help text"
 
 
