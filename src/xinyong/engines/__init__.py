@@ -1,0 +1,1 @@
+"""Engines: where Ibis expressions meet DuckDB, PostgreSQL and Spark. The only layer that imports them."""

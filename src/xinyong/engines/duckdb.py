@@ -1,0 +1,56 @@
+"""Running compiled schemes on DuckDB (the embedded, single-machine batch engine)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from xinyong.schemes.compile import compile_scheme
+from xinyong.schemes.model import Scheme
+
+__all__ = ["connect", "score_table", "to_sql"]
+
+
+def connect(threads: int | None = None) -> ibis.BaseBackend:
+    """An in-memory DuckDB connection through Ibis."""
+    con = ibis.duckdb.connect()
+    if threads is not None:
+        con.raw_sql(f"SET threads = {int(threads)}")
+    return con
+
+
+def score_table(
+    scheme: Scheme,
+    records: pa.Table,
+    as_of: date,
+    subjects: pa.Table | None = None,
+    con: ibis.BaseBackend | None = None,
+) -> pa.Table:
+    """Standings of ``scheme`` over an Arrow table of records (and subjects in ledger mode)."""
+    con = con or connect()
+    table = con.create_table("records", records, overwrite=True)
+    subject_table: ir.Table | None = None
+    if subjects is not None:
+        subject_table = con.create_table("subjects", subjects, overwrite=True)
+    expr = compile_scheme(scheme, table, as_of, subject_table)
+    result: pa.Table = con.to_pyarrow(expr)
+    return result
+
+
+def to_sql(scheme: Scheme, as_of: date, dialect: str) -> str:
+    """The SQL of a scheme for ``dialect`` (``duckdb``, ``postgres``...) over unbound tables."""
+    records = ibis.table(
+        {
+            "subject_id": "string",
+            "subject_kind": "string",
+            "code": "string",
+            "occurred_at": "date",
+            "case_id": "string",
+            "attrs": "string",
+        },
+        name="records",
+    )
+    return str(ibis.to_sql(compile_scheme(scheme, records, as_of), dialect=dialect))

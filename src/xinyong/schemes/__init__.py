@@ -1,0 +1,1 @@
+"""Schemes: pilots as declarative TOML files, their semantics, lint and compilation."""

@@ -1,0 +1,178 @@
+"""The scheme linter: cross-references, grade order, and guardrails against unlawful scoring.
+
+Errors make a scheme unusable (``xinyong score`` refuses it). Guardrail warnings become errors
+under ``--strict``:
+
+- ``protected-attribute``: a rule reads a GDPR Art. 9 category (ethnicity, political opinion,
+  religion, union membership, health, sex life or orientation, biometrics...);
+- ``bare-score-sanction``: a sanction follows from grades alone. "A low score alone is never the
+  basis for credit penalties" (Rongcheng's current rules), and the EU AI Act Art. 5(1)(c) forbids
+  detrimental treatment from a social score; a sanction must rest on a specific record (a list
+  with ``rules``);
+- ``sanction-without-basis``: every punishment must name its legal basis;
+- ``no-expiry``: a negative rule without ``valid_for`` punishes forever;
+- ``unknown-code``: a rule matches no code of the catalog (when a catalog is given).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from xinyong.domain.catalog import Catalog
+from xinyong.schemes.issues import Issue, Locator, Severity
+from xinyong.schemes.load import LoadedScheme
+from xinyong.schemes.model import Scheme
+from xinyong.schemes.predicate import attribute_names
+
+__all__ = ["DEFAULT_PROTECTED", "lint"]
+
+DEFAULT_PROTECTED = frozenset(
+    {
+        "ethnicity", "ethnic_group", "race", "minzu", "religion", "religious_belief", "belief",
+        "philosophical_belief", "political_opinion", "political_affiliation", "party",
+        "party_member", "political_views", "union_member", "trade_union", "union_membership",
+        "health", "health_status", "disability", "medical_condition", "diagnosis", "sex_life",
+        "sexual_orientation", "orientation", "biometric", "biometrics", "genetic",
+        "genetic_data", "face_template", "fingerprint",
+    }
+)  # fmt: skip
+"""GDPR Art. 9 categories; the bundled catalog's ``guardrails.protected_attributes`` agrees."""
+
+
+class _Report:
+    def __init__(self, loaded: LoadedScheme) -> None:
+        self.locator = Locator(loaded.text, loaded.path)
+        self.file = str(loaded.path) if loaded.path else "<scheme>"
+        self.scheme = loaded.scheme
+        self.issues: list[Issue] = []
+
+    def add(self, severity: Severity, check: str, message: str, section: str | None = None,
+            index: int | None = None, key: str | None = None) -> None:  # fmt: skip
+        table = ""
+        if section is not None and index is not None:
+            items = getattr(self.scheme, section)
+            item = items[index]
+            ident = getattr(item, "id", None) or getattr(item, "name", "")
+            table = f"[[{section}]] #{index + 1} ({ident})"
+        line = self.locator.line(section, index, key)
+        self.issues.append(
+            Issue(severity, check, message, self.file, line, table, key or "")
+        )
+
+
+def _duplicates(names: Iterable[str]) -> set[str]:
+    return {name for name, count in Counter(names).items() if count > 1}
+
+
+def lint(
+    loaded: LoadedScheme,
+    protected: frozenset[str] = DEFAULT_PROTECTED,
+    catalog: Catalog | None = None,
+) -> list[Issue]:
+    """All errors and guardrail warnings of a structurally valid scheme."""
+    report = _Report(loaded)
+    scheme = loaded.scheme
+    _check_grades(report, scheme)
+    _check_ids(report, scheme)
+    grades = {g.name for g in scheme.grades}
+    rules = {r.id for r in scheme.rules}
+    lists = {lst.id: lst for lst in scheme.lists}
+    for index, rule in enumerate(scheme.rules):
+        if rule.veto is not None and rule.veto not in grades:
+            report.add(Severity.ERROR, "unknown-grade", f"veto names unknown grade {rule.veto!r}",
+                       "rules", index, "veto")  # fmt: skip
+        if rule.predicate is not None:
+            read = sorted({n for n in attribute_names(rule.predicate) if n.lower() in protected})
+            if read:
+                report.add(Severity.WARNING, "protected-attribute",
+                           f"reads protected attribute(s) {', '.join(read)} (GDPR Art. 9)",
+                           "rules", index, "when")  # fmt: skip
+        if rule.points < 0 and rule.valid_for is None:
+            report.add(Severity.WARNING, "no-expiry",
+                       "a negative rule without valid_for counts a record forever",
+                       "rules", index, "points")  # fmt: skip
+        if catalog is not None and not any(rule.matches(code) for code in catalog.codes):
+            report.add(Severity.WARNING, "unknown-code",
+                       f"match {rule.match!r} matches no code in the catalog", "rules", index,
+                       "match")  # fmt: skip
+        if catalog is not None:
+            unknown = [c for c in rule.cleared_by if c not in catalog.codes]
+            if unknown:
+                report.add(Severity.WARNING, "unknown-code",
+                           f"cleared_by names codes not in the catalog: {', '.join(unknown)}",
+                           "rules", index, "cleared_by")  # fmt: skip
+    for index, lst in enumerate(scheme.lists):
+        for grade in lst.grades:
+            if grade not in grades:
+                report.add(Severity.ERROR, "unknown-grade", f"unknown grade {grade!r}",
+                           "lists", index, "grades")  # fmt: skip
+        for rule_id in lst.rules:
+            if rule_id not in rules:
+                report.add(Severity.ERROR, "unknown-rule", f"unknown rule {rule_id!r}",
+                           "lists", index, "rules")  # fmt: skip
+        if not lst.grades and not lst.rules:
+            report.add(Severity.WARNING, "empty-list", "the list has neither grades nor rules: "
+                       "nobody can be on it", "lists", index)  # fmt: skip
+    for index, measure in enumerate(scheme.measures):
+        for grade in measure.grades:
+            if grade not in grades:
+                report.add(Severity.ERROR, "unknown-grade", f"unknown grade {grade!r}",
+                           "measures", index, "grades")  # fmt: skip
+        for list_id in measure.lists:
+            if list_id not in lists:
+                report.add(Severity.ERROR, "unknown-list", f"unknown list {list_id!r}",
+                           "measures", index, "lists")  # fmt: skip
+        if measure.kind == "sanction":
+            _check_sanction(report, scheme, index)
+    return report.issues
+
+
+def _check_grades(report: _Report, scheme: Scheme) -> None:
+    last = len(scheme.grades) - 1
+    previous: float | None = None
+    for index, grade in enumerate(scheme.grades):
+        if grade.min is None and index != last:
+            report.add(Severity.ERROR, "grade-order", "only the last grade may omit min",
+                       "grades", index, "min")  # fmt: skip
+            continue
+        if grade.min is not None:
+            if previous is not None and grade.min >= previous:
+                report.add(Severity.ERROR, "grade-order",
+                           f"grades go best first: min {grade.min:g} is not below the previous "
+                           f"grade's {previous:g}", "grades", index, "min")  # fmt: skip
+            previous = grade.min
+    if scheme.grades[last].min is not None:
+        report.add(Severity.WARNING, "grade-order", "the last grade catches every lower score; "
+                   "its min is ignored", "grades", last, "min")  # fmt: skip
+
+
+def _check_ids(report: _Report, scheme: Scheme) -> None:
+    for section, names in (
+        ("grades", [g.name for g in scheme.grades]),
+        ("rules", [r.id for r in scheme.rules]),
+        ("lists", [x.id for x in scheme.lists]),
+        ("measures", [m.id for m in scheme.measures]),
+    ):
+        for name in sorted(_duplicates(names)):
+            index = [i for i, n in enumerate(names) if n == name][1]
+            key = "name" if section == "grades" else "id"
+            report.add(Severity.ERROR, "duplicate-id", f"duplicate {key} {name!r}", section,
+                       index, key)  # fmt: skip
+
+
+def _check_sanction(report: _Report, scheme: Scheme, index: int) -> None:
+    measure = scheme.measures[index]
+    if not (measure.basis or "").strip():
+        report.add(Severity.WARNING, "sanction-without-basis",
+                   "a sanction must name its legal basis", "measures", index, "basis")  # fmt: skip
+    if measure.grades:
+        report.add(Severity.WARNING, "bare-score-sanction",
+                   "a sanction applied from grades alone punishes a bare score",
+                   "measures", index, "grades")  # fmt: skip
+    by_id = {lst.id: lst for lst in scheme.lists}
+    graded = [i for i in measure.lists if i in by_id and by_id[i].grades]
+    if graded:
+        report.add(Severity.WARNING, "bare-score-sanction",
+                   f"list(s) {', '.join(graded)} admit members by grade alone; a sanction on "
+                   "them punishes a bare score", "measures", index, "lists")  # fmt: skip

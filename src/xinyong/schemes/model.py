@@ -1,0 +1,201 @@
+"""The scheme model: what a pilot file declares, validated into frozen objects.
+
+A scheme (see ``docs/schemes.md`` for the full semantics with worked examples) starts every
+subject at ``base`` points, adds the points of each rule's counting records, clamps to
+``[floor, ceiling]``, assigns the first grade whose ``min`` the score reaches, and derives list
+membership and measures from grades and counting records.
+
+Structural errors (unknown keys, wrong types) are caught by pydantic here; cross-references and
+guardrails are checked by :mod:`xinyong.schemes.lint`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from xinyong.domain.durations import parse_duration
+from xinyong.schemes.predicate import Node, parse_predicate
+
+__all__ = ["Grade", "ListDef", "Measure", "Rule", "Scheme"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
+SubjectKindName = Literal["person", "organization"]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{what} must match [a-z0-9][a-z0-9-]* (got {value!r})")
+    return value
+
+
+class Grade(_Frozen):
+    """A grade band; ``min`` None only on the last grade."""
+
+    name: str
+    min: Number | None = None
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"grade name must be letters, digits, _ + - (got {value!r})")
+        return value
+
+
+class Rule(_Frozen):
+    """Points for the records that match a code pattern and a predicate."""
+
+    id: str
+    match: str
+    points: Number
+    valid_for: str | None = None
+    decay: Literal["step", "linear"] = "step"
+    cap: Number | None = Field(default=None, ge=0)
+    when: str | None = None
+    cleared_by: tuple[str, ...] = ()
+    veto: str | None = None
+    description: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "rule id")
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str) -> str:
+        if value == "*":
+            return value
+        body = value[:-2] if value.endswith(".*") else value
+        if not body or "*" in body or any(c.isspace() for c in body):
+            raise ValueError(
+                f"match must be an exact code, 'prefix.*' or '*' (got {value!r})"
+            )
+        return value
+
+    @field_validator("valid_for")
+    @classmethod
+    def _valid_for(cls, value: str | None) -> str | None:
+        if value is not None:
+            days = parse_duration(value)
+            if days <= 0:
+                raise ValueError(f"valid_for must be longer than 0 days (got {value!r})")
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _when(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_predicate(value)
+        return value
+
+    @model_validator(mode="after")
+    def _linear_needs_valid_for(self) -> Rule:
+        if self.decay == "linear" and self.valid_for is None:
+            raise ValueError("decay = 'linear' needs valid_for")
+        return self
+
+    @property
+    def valid_days(self) -> int | None:
+        """``valid_for`` in days."""
+        return None if self.valid_for is None else parse_duration(self.valid_for)
+
+    @property
+    def predicate(self) -> Node | None:
+        """The parsed ``when`` predicate."""
+        return None if self.when is None else parse_predicate(self.when)
+
+    def matches(self, code: str) -> bool:
+        """Whether ``code`` matches this rule's pattern."""
+        if self.match == "*":
+            return True
+        if self.match.endswith(".*"):
+            return code.startswith(self.match[:-1])
+        return code == self.match
+
+
+class ListDef(_Frozen):
+    """A red or black list: members by grade or by counting records of given rules."""
+
+    id: str
+    kind: Literal["black", "red"]
+    grades: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    disclose: bool = False
+    description: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "list id")
+
+
+class Measure(_Frozen):
+    """A joint reward or punishment for list members or grades."""
+
+    id: str
+    kind: Literal["sanction", "reward"]
+    lists: tuple[str, ...] = ()
+    grades: tuple[str, ...] = ()
+    description: str = ""
+    basis: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "measure id")
+
+
+class Scheme(_Frozen):
+    """A whole pilot scheme."""
+
+    id: str
+    name: str
+    description: str = ""
+    subject_kinds: tuple[SubjectKindName, ...] = ("person", "organization")
+    base: Number
+    floor: Number | None = None
+    ceiling: Number | None = None
+    grades: tuple[Grade, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = ()
+    lists: tuple[ListDef, ...] = ()
+    measures: tuple[Measure, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "scheme id")
+
+    @field_validator("subject_kinds")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("subject_kinds must name at least one kind")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scheme:
+        if self.floor is not None and self.ceiling is not None and self.floor > self.ceiling:
+            raise ValueError("floor is above ceiling")
+        return self
+
+    def grade_index(self, name: str) -> int:
+        """Position of a grade, 0 for the best."""
+        return [g.name for g in self.grades].index(name)
+
+    def grade_for(self, score: float) -> int:
+        """Index of the first grade whose ``min <= score`` (the last grade otherwise)."""
+        for index, grade in enumerate(self.grades):
+            if grade.min is not None and grade.min <= score:
+                return index
+        return len(self.grades) - 1

@@ -1,0 +1,366 @@
+"""The predicate language of a rule's ``when``: parsing and SQL three-valued evaluation.
+
+Grammar (keywords are case-insensitive)::
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := unary ("and" unary)*
+    unary   := "not" unary | primary
+    primary := "(" expr ")" | NAME cmp LITERAL | LITERAL cmp NAME
+             | NAME ["not"] "in" "(" LITERAL ("," LITERAL)* ")"
+             | NAME "is" ["not"] "null"
+    cmp     := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+    LITERAL := number | 'string' ('' escapes a quote) | true | false
+
+Values are JSON scalars: numbers, strings, booleans or null. A comparison is *unknown* (SQL
+NULL) when the attribute is missing or null, or when its type differs from the literal's (a
+number compared with a string); ``not unknown`` is unknown; ``and``/``or`` follow SQL's
+three-valued logic; a record matches only when the whole predicate is *true*. ``x in (a, b)``
+means ``x = a or x = b`` and ``x not in (...)`` its negation, as in SQL.
+
+Numbers compare as 64-bit floats in every evaluator, so the Python reference, DuckDB and
+PostgreSQL agree even on integers too large for a double.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Union
+
+__all__ = [
+    "And",
+    "Compare",
+    "In",
+    "IsNull",
+    "Literal",
+    "Node",
+    "Not",
+    "Or",
+    "PredicateError",
+    "attribute_names",
+    "evaluate",
+    "parse_predicate",
+]
+
+Literal = Union[float, str, bool]  # noqa: UP007 - a runtime alias used in isinstance-free code
+"""A predicate literal: numbers are parsed as floats."""
+
+
+class PredicateError(ValueError):
+    """A predicate that does not parse; ``column`` is the 1-based character position."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(f"{message} (at character {column})")
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``name op literal``."""
+
+    name: str
+    op: str
+    value: Literal
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """``name [not] in (literals)``."""
+
+    name: str
+    values: tuple[Literal, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    """``name is [not] null``: missing or JSON null."""
+
+    name: str
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """``not expr``."""
+
+    arg: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """``left and right``."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """``left or right``."""
+
+    left: Node
+    right: Node
+
+
+Node = Compare | In | IsNull | Not | And | Or
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      | (?P<string>'(?:[^']|'')*')
+      | (?P<op><=|>=|!=|<>|=|<|>)
+      | (?P<punct>[(),])
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false"})
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # number, string, op, punct, word, keyword, end
+    text: str
+    column: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            column = pos + len(text[pos:]) - len(text[pos:].lstrip()) + 1
+            raise PredicateError(f"unexpected character {text[column - 1]!r}", column)
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        column = match.start(kind) + 1
+        if kind == "word" and value.lower() in _KEYWORDS:
+            tokens.append(_Token("keyword", value.lower(), column))
+        else:
+            tokens.append(_Token(kind, value, column))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text) + 1))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.index = 0
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.index]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def accept(self, kind: str, text: str | None = None) -> bool:
+        token = self.current
+        if token.kind == kind and (text is None or token.text == text):
+            self.index += 1
+            return True
+        return False
+
+    def expect(self, kind: str, text: str, what: str) -> None:
+        if not self.accept(kind, text):
+            self.fail(f"expected {what}")
+
+    def fail(self, message: str) -> None:
+        token = self.current
+        found = "the end" if token.kind == "end" else repr(token.text)
+        raise PredicateError(f"{message}, found {found}", token.column)
+
+    def parse(self) -> Node:
+        node = self.or_()
+        if self.current.kind != "end":
+            self.fail("expected 'and', 'or' or the end")
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.accept("keyword", "or"):
+            node = Or(node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.unary()
+        while self.accept("keyword", "and"):
+            node = And(node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.accept("keyword", "not"):
+            return Not(self.unary())
+        return self.primary()
+
+    def primary(self) -> Node:
+        if self.accept("punct", "("):
+            node = self.or_()
+            self.expect("punct", ")", "')'")
+            return node
+        token = self.current
+        if token.kind == "word":
+            self.take()
+            return self.after_name(token.text)
+        literal = self.literal_or_none()
+        if literal is not None:
+            op = self.current
+            if op.kind != "op":
+                self.fail("expected a comparison operator after a literal")
+            self.take()
+            name = self.current
+            if name.kind != "word":
+                self.fail("expected an attribute name")
+            self.take()
+            return Compare(name.text, _FLIP[_normal_op(op.text)], literal)
+        self.fail("expected an attribute name, a literal, 'not' or '('")
+        raise AssertionError  # unreachable: fail() raises
+
+    def after_name(self, name: str) -> Node:
+        token = self.current
+        if token.kind == "op":
+            self.take()
+            literal = self.literal_or_none()
+            if literal is None:
+                self.fail("expected a number, a 'string', true or false")
+            assert literal is not None
+            return Compare(name, _normal_op(token.text), literal)
+        if self.accept("keyword", "is"):
+            negated = self.accept("keyword", "not")
+            self.expect("keyword", "null", "'null'")
+            return IsNull(name, negated)
+        negated = self.accept("keyword", "not")
+        if self.accept("keyword", "in"):
+            self.expect("punct", "(", "'(' after 'in'")
+            values = [self.required_literal()]
+            while self.accept("punct", ","):
+                values.append(self.required_literal())
+            self.expect("punct", ")", "')' or ','")
+            return In(name, tuple(values), negated)
+        self.fail(f"expected a comparison, 'in' or 'is' after {name!r}")
+        raise AssertionError  # unreachable
+
+    def required_literal(self) -> Literal:
+        literal = self.literal_or_none()
+        if literal is None:
+            self.fail("expected a number, a 'string', true or false")
+        assert literal is not None
+        return literal
+
+    def literal_or_none(self) -> Literal | None:
+        token = self.current
+        if token.kind == "number":
+            self.take()
+            return float(token.text)
+        if token.kind == "string":
+            self.take()
+            return token.text[1:-1].replace("''", "'")
+        if token.kind == "keyword" and token.text in ("true", "false"):
+            self.take()
+            return token.text == "true"
+        return None
+
+
+def _normal_op(op: str) -> str:
+    return "!=" if op == "<>" else op
+
+
+def parse_predicate(text: str) -> Node:
+    """Parse a ``when`` predicate; raise PredicateError with the position on failure."""
+    if not text.strip():
+        raise PredicateError("empty predicate", 1)
+    return _Parser(text).parse()
+
+
+def attribute_names(node: Node) -> Iterator[str]:
+    """Every attribute name a predicate reads, in order of appearance (with repeats)."""
+    if isinstance(node, Compare | In | IsNull):
+        yield node.name
+    elif isinstance(node, Not):
+        yield from attribute_names(node.arg)
+    else:
+        yield from attribute_names(node.left)
+        yield from attribute_names(node.right)
+
+
+# ---------------------------------------------------------------- three-valued evaluation
+
+_MISSING = object()
+_COMPARE: dict[str, Callable[[object, object], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,  # type: ignore[operator]
+    "<=": lambda a, b: a <= b,  # type: ignore[operator]
+    ">": lambda a, b: a > b,  # type: ignore[operator]
+    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+}
+
+
+def _typed(value: object) -> tuple[str, object] | None:
+    """(type, comparable value) of an attribute value; None when missing or null."""
+    if value is _MISSING or value is None:
+        return None
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    if isinstance(value, str):
+        return ("string", value)
+    return ("other", value)
+
+
+def _compare(value: object, op: str, literal: Literal) -> bool | None:
+    left = _typed(value)
+    right = _typed(literal)
+    if left is None or right is None or left[0] != right[0] or left[0] == "other":
+        return None
+    return _COMPARE[op](left[1], right[1])
+
+
+def evaluate(node: Node, attrs: Mapping[str, object]) -> bool | None:
+    """Evaluate with SQL three-valued logic: True, False or None (unknown)."""
+    if isinstance(node, Compare):
+        return _compare(attrs.get(node.name, _MISSING), node.op, node.value)
+    if isinstance(node, In):
+        value = attrs.get(node.name, _MISSING)
+        result: bool | None = False
+        for literal in node.values:
+            outcome = _compare(value, "=", literal)
+            if outcome:
+                result = True
+                break
+            if outcome is None:
+                result = None
+        if node.negated:
+            return None if result is None else not result
+        return result
+    if isinstance(node, IsNull):
+        is_null = attrs.get(node.name, _MISSING) in (_MISSING, None)
+        return not is_null if node.negated else is_null
+    if isinstance(node, Not):
+        inner = evaluate(node.arg, attrs)
+        return None if inner is None else not inner
+    left = evaluate(node.left, attrs)
+    if isinstance(node, And):
+        if left is False:
+            return False
+        right = evaluate(node.right, attrs)
+        if right is False:
+            return False
+        return None if left is None or right is None else True
+    if left is True:
+        return True
+    right = evaluate(node.right, attrs)
+    if right is True:
+        return True
+    return None if left is None or right is None else False

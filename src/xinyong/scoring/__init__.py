@@ -1,0 +1,1 @@
+"""Scoring: standings of subjects under a scheme, their explanations and their replay."""

@@ -1,0 +1,191 @@
+"""The reference evaluator: the scheme semantics written straight out, one subject at a time.
+
+This is the executable form of ``docs/schemes.md``. It is deliberately plain Python over the
+records of one subject, so it can explain every number it produces; the compiled relational
+engine (``schemes/compile.py``) must agree with it on every scheme and every set of records, and
+a property-based test checks that they do.
+
+Evaluation at an as-of date ``t``:
+
+1. consider the subject's records of the scheme's kinds with ``occurred_at <= t``;
+2. a record counts for a rule when its code matches, the predicate is true, its age in days is
+   below ``valid_for`` and it is not cleared (another record of the subject with the same
+   non-empty ``case_id``, a code in ``cleared_by`` and a date between the record's own and ``t``);
+3. it contributes ``points`` (times ``1 - age/valid_days`` under linear decay); a rule's total is
+   clipped to ``[-cap, cap]``;
+4. score = base + rule totals, clamped to ``[floor, ceiling]``, rounded to 2 decimals; the grade
+   is the first whose ``min <= score`` (else the last), made no better than any veto of a rule
+   with a counting record;
+5. lists by grade or by counting records of their rules; measures by grade or list.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from xinyong.schemes.model import Rule, Scheme
+from xinyong.schemes.predicate import evaluate
+from xinyong.scoring.standing import CountedRecord, InputRecord, RuleResult, Standing, round_score
+
+__all__ = ["Explanation", "explain_subject", "score_records", "score_subject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A standing with everything that produced it."""
+
+    standing: Standing
+    scheme_id: str
+    as_of: date
+    base: float
+    raw_score: float
+    clamped_score: float
+    rules: tuple[RuleResult, ...]
+    records: tuple[CountedRecord, ...]
+    vetoes: tuple[tuple[str, str], ...]
+    """(rule id, grade) for every veto that applied."""
+    grade_before_veto: str
+    ignored: tuple[tuple[InputRecord, str], ...] = field(default=())
+    """Records no rule saw, with the reason (other subject kind, after the as-of date...)."""
+
+
+def _cleared_by(rule: Rule, record: InputRecord, by_case: dict[str, list[InputRecord]],
+                as_of: date) -> InputRecord | None:  # fmt: skip
+    if not rule.cleared_by or not record.case_id:
+        return None
+    for other in by_case.get(record.case_id, ()):
+        if other.code in rule.cleared_by and record.occurred_at <= other.occurred_at <= as_of:
+            return other
+    return None
+
+
+def explain_subject(
+    scheme: Scheme, subject_id: str, records: Iterable[InputRecord], as_of: date
+) -> Explanation:
+    """Evaluate one subject and keep every step. ``records`` may include other subjects'."""
+    considered: list[InputRecord] = []
+    ignored: list[tuple[InputRecord, str]] = []
+    for record in records:
+        if record.subject_id != subject_id:
+            continue
+        if record.subject_kind not in scheme.subject_kinds:
+            ignored.append((record, f"subject kind {record.subject_kind} is not scored"))
+        elif record.occurred_at > as_of:
+            ignored.append((record, f"occurs after the as-of date {as_of}"))
+        else:
+            considered.append(record)
+    by_case: dict[str, list[InputRecord]] = defaultdict(list)
+    for record in considered:
+        if record.case_id:
+            by_case[record.case_id].append(record)
+    results: list[RuleResult] = []
+    seen: list[CountedRecord] = []
+    vetoes: list[tuple[str, str]] = []
+    matched: set[int] = set()
+    for rule in scheme.rules:
+        valid = rule.valid_days
+        predicate = rule.predicate
+        total = 0.0
+        count = 0
+        for number, record in enumerate(considered):
+            if not rule.matches(record.code):
+                continue
+            matched.add(number)
+            age = (as_of - record.occurred_at).days
+            reason = ""
+            if predicate is not None:
+                outcome = evaluate(predicate, record.attrs)
+                if outcome is not True:
+                    reason = "predicate unknown" if outcome is None else "predicate false"
+            if not reason and valid is not None and age >= valid:
+                reason = f"expired (age {age} days, valid for {valid})"
+            if not reason:
+                clearer = _cleared_by(rule, record, by_case, as_of)
+                if clearer is not None:
+                    reason = f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"
+            if reason:
+                seen.append(CountedRecord(record, rule.id, False, age, reason=reason))
+                continue
+            factor = 1.0 - age / valid if rule.decay == "linear" and valid else 1.0
+            contribution = rule.points * factor
+            total += contribution
+            count += 1
+            seen.append(CountedRecord(record, rule.id, True, age, factor, contribution))
+        capped = total
+        if rule.cap is not None:
+            capped = min(max(total, -rule.cap), rule.cap)
+        results.append(RuleResult(rule.id, count, total, capped, capped != total))
+        if count and rule.veto is not None:
+            vetoes.append((rule.id, rule.veto))
+    for number, record in enumerate(considered):
+        if number not in matched:
+            ignored.append((record, "matches no rule"))
+    raw = scheme.base + sum(result.total for result in results)
+    clamped = raw
+    if scheme.floor is not None:
+        clamped = max(clamped, scheme.floor)
+    if scheme.ceiling is not None:
+        clamped = min(clamped, scheme.ceiling)
+    score = round_score(clamped)
+    before = scheme.grade_for(score)
+    index = max([before, *(scheme.grade_index(grade) for _, grade in vetoes)])
+    grade = scheme.grades[index].name
+    counting_rules = {result.rule_id for result in results if result.count}
+    lists = tuple(sorted(
+        lst.id for lst in scheme.lists
+        if grade in lst.grades or counting_rules.intersection(lst.rules)
+    ))  # fmt: skip
+    measures = tuple(sorted(
+        m.id for m in scheme.measures if grade in m.grades or set(lists).intersection(m.lists)
+    ))  # fmt: skip
+    standing = Standing(subject_id, score, grade, lists, measures)
+    return Explanation(
+        standing=standing,
+        scheme_id=scheme.id,
+        as_of=as_of,
+        base=scheme.base,
+        raw_score=raw,
+        clamped_score=clamped,
+        rules=tuple(results),
+        records=tuple(seen),
+        vetoes=tuple(vetoes),
+        grade_before_veto=scheme.grades[before].name,
+        ignored=tuple(ignored),
+    )
+
+
+def score_subject(
+    scheme: Scheme, subject_id: str, records: Iterable[InputRecord], as_of: date
+) -> Standing:
+    """The standing of one subject."""
+    return explain_subject(scheme, subject_id, records, as_of).standing
+
+
+def score_records(
+    scheme: Scheme,
+    records: Sequence[InputRecord],
+    as_of: date,
+    subjects: Iterable[str] | None = None,
+) -> list[Standing]:
+    """Standings for every subject, sorted by subject id.
+
+    Without ``subjects`` (records-file mode) the subjects scored are those with at least one
+    record of the scheme's kinds on or before ``as_of``; with it (ledger mode) exactly those.
+    """
+    by_subject: dict[str, list[InputRecord]] = defaultdict(list)
+    for record in records:
+        by_subject[record.subject_id].append(record)
+    if subjects is None:
+        chosen = {
+            r.subject_id for r in records
+            if r.subject_kind in scheme.subject_kinds and r.occurred_at <= as_of
+        }  # fmt: skip
+    else:
+        chosen = set(subjects)
+    return [
+        score_subject(scheme, subject_id, by_subject.get(subject_id, ()), as_of)
+        for subject_id in sorted(chosen)
+    ]

@@ -1,0 +1,96 @@
+"""What scoring produces: a subject's standing, and the records and rules behind it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+__all__ = ["CountedRecord", "InputRecord", "RuleResult", "Standing", "round_score"]
+
+
+def round_score(value: float) -> float:
+    """Round to 2 decimals, ties to even: Python's ``round(value, 2)``.
+
+    The compiled engines reproduce this exactly (see ``schemes/compile.py``), so a score on a
+    tie such as 987.125 gets the same grade everywhere.
+    """
+    result = round(value, 2)
+    return 0.0 if result == 0 else result  # no "-0.0" in output
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """A conduct record as the evaluators read it."""
+
+    record_id: str
+    subject_id: str
+    subject_kind: str
+    code: str
+    occurred_at: date
+    source: str = ""
+    case_id: str | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    position: int | None = None
+
+    @property
+    def key(self) -> str:
+        """``source/record_id`` (or the record id alone for a file without sources)."""
+        return f"{self.source}/{self.record_id}" if self.source else self.record_id
+
+
+@dataclass(frozen=True, slots=True)
+class CountedRecord:
+    """One record seen by one rule, and whether and how much it counted."""
+
+    record: InputRecord
+    rule_id: str
+    counted: bool
+    age_days: int
+    factor: float = 0.0
+    contribution: float = 0.0
+    reason: str = ""
+    """Why it did not count: ``expired``, ``cleared by ...``, ``predicate false``..."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """A rule's total for one subject."""
+
+    rule_id: str
+    count: int
+    raw_total: float
+    total: float
+    capped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A subject's result under one scheme as of one date."""
+
+    subject_id: str
+    score: float
+    grade: str
+    lists: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+
+    def row(self) -> dict[str, object]:
+        """The output row: lists and measures as sorted ids joined by ``;``."""
+        return {
+            "subject_id": self.subject_id,
+            "score": self.score,
+            "grade": self.grade,
+            "lists": ";".join(self.lists),
+            "measures": ";".join(self.measures),
+        }
+
+    def same_as(self, other: Standing, tolerance: float = 0.01) -> bool:
+        """Equal up to ``tolerance`` on the score."""
+        return (
+            self.subject_id == other.subject_id
+            and math.isclose(self.score, other.score, abs_tol=tolerance)
+            and (self.grade, self.lists, self.measures)
+            == (other.grade, other.lists, other.measures)
+        )
