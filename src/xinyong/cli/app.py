@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from xinyong import __version__
-from xinyong.cli import catalog, demo, export, ids, ingest, ledger, synth
+from xinyong.cli import catalog, demo, export, ids, ingest, ledger, scheme, score, synth
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,10 @@ app.command("ingest")(ingest.ingest)
 app.command("export")(export.export)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
+app.command("score")(score.score)
+app.command("explain")(score.explain)
+app.command("lint")(score.lint_command)
+app.add_typer(scheme.scheme_app, name="scheme")
 
 
 def _version(value: bool) -> None:

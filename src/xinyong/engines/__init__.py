@@ -1,1 +1,1 @@
-"""Engines: where Ibis expressions meet DuckDB, PostgreSQL and Spark. The only layer that imports them."""
+"""Engines: where Ibis meets DuckDB, PostgreSQL and Spark (the only layer that imports them)."""

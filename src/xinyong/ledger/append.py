@@ -23,7 +23,15 @@ from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
 from xinyong.ledger.schema import checkpoints, events, records, subjects
 
-__all__ = ["Batch", "TreeHead", "append_batch", "read_frontier", "read_head", "utc_now_text"]
+__all__ = [
+    "Batch",
+    "TreeHead",
+    "append_batch",
+    "read_checkpoint",
+    "read_frontier",
+    "read_head",
+    "utc_now_text",
+]
 
 SubjectRow = tuple[str, str, str | None, str]
 """subject_id, kind, display_name, identifiers (canonical JSON)."""
@@ -74,6 +82,18 @@ def read_head(conn: Connection) -> TreeHead:
     if row is None:
         return TreeHead(0, EMPTY_ROOT)
     return TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
+
+
+def read_checkpoint(conn: Connection, size: int) -> TreeHead | None:
+    """The checkpoint at exactly ``size`` entries, if a batch ended there."""
+    if size == 0:
+        return TreeHead(0, EMPTY_ROOT)
+    row = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.committed_at).where(
+            checkpoints.c.size == size
+        )
+    ).first()
+    return None if row is None else TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
 
 
 def read_frontier(conn: Connection) -> Frontier:

@@ -18,12 +18,19 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
+import ibis.expr.types as ir
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import events, records, subjects
 
-__all__ = ["EventType", "current_subjects", "effective_records"]
+__all__ = [
+    "EventType",
+    "current_subjects",
+    "current_subjects_expr",
+    "effective_records",
+    "effective_records_expr",
+]
 
 
 class EventType(StrEnum):
@@ -97,3 +104,44 @@ def current_subjects(known_at: int | None = None) -> Select[tuple[object, ...]]:
         .where(s.position.in_(newest))
         .order_by(s.subject_id)
     )
+
+
+def effective_records_expr(
+    records: ir.Table,
+    events: ir.Table,
+    as_of: date,
+    known_at: int | None = None,
+    catalog: Catalog | None = None,
+) -> ir.Table:
+    """:func:`effective_records` as an Ibis expression over the ledger's own tables.
+
+    The same rules, for engines that run a compiled scheme inside the database (PostgreSQL)
+    instead of reading the records out first.
+    """
+    stops = events.filter(
+        events.event_type.isin(list(_VOIDING))
+        | (events.event_type.isin(list(_ENDING)) & (events.effective_on <= as_of))
+    )
+    if known_at is not None:
+        stops = stops.filter(stops.position < known_at)
+        records = records.filter(records.position < known_at)
+    records = records.filter(records.occurred_at <= as_of)
+    if catalog is not None:
+        by_period: dict[int, list[str]] = {}
+        for entry in catalog.codes.values():
+            by_period.setdefault(entry.max_display_days, []).append(entry.code)
+        for days, codes in sorted(by_period.items()):
+            cutoff = as_of - timedelta(days=days)
+            records = records.filter(~(records.code.isin(sorted(codes))
+                                       & (records.occurred_at <= cutoff)))  # fmt: skip
+    stopped = stops.select("source", "record_id").distinct()
+    return records.anti_join(stopped, ["source", "record_id"])
+
+
+def current_subjects_expr(subjects: ir.Table, known_at: int | None = None) -> ir.Table:
+    """:func:`current_subjects` as an Ibis expression: ``subject_id, kind``."""
+    if known_at is not None:
+        subjects = subjects.filter(subjects.position < known_at)
+    newest = subjects.group_by("subject_id").aggregate(position=subjects.position.max())
+    joined = subjects.join(newest, ["subject_id", "position"])
+    return joined.select("subject_id", "kind")

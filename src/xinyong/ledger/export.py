@@ -50,7 +50,7 @@ def export_records(
 ) -> int:
     """Write the effective records to ``out`` (Parquet); return the number of rows."""
     query = effective_records(as_of, known_at, catalog)
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": chunk})
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
+    Float,
     Index,
     LargeBinary,
     MetaData,
@@ -27,7 +29,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["checkpoints", "events", "metadata", "records", "subjects"]
+__all__ = [
+    "checkpoints",
+    "events",
+    "metadata",
+    "records",
+    "schemes",
+    "standing_runs",
+    "standings",
+    "subjects",
+]
 
 metadata = MetaData()
 
@@ -92,3 +103,44 @@ checkpoints = Table(
     Column("note", Text, nullable=False),
 )
 """The tree head after each committed batch: size, Merkle root and the compact frontier."""
+
+schemes = Table(
+    "schemes",
+    metadata,
+    Column("scheme_id", String(64), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+"""Scheme versions (content hash). New versions are added; the active flag marks one per id."""
+
+standing_runs = Table(
+    "standing_runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("scheme_id", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("known_at", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("subjects", BigInteger, nullable=False),
+    Column("computed_at", String(32), nullable=False),
+    Index("ix_standing_runs_scheme", "scheme_id", "as_of"),
+)
+"""One batch of standings: which scheme version, as of which date, over which ledger head."""
+
+standings = Table(
+    "standings",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("subject_id", String(128), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("grade", String(64), nullable=False),
+    Column("lists", Text, nullable=False),
+    Column("measures", Text, nullable=False),
+    Index("ix_standings_subject", "subject_id"),
+)
+"""Standings per subject and run; reproducible from the run's scheme version and ledger head."""

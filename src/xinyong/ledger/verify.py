@@ -85,7 +85,9 @@ _Entry = tuple[int, str, tuple[object, ...], bytes]
 def _stream(conn: Connection, table: str) -> Iterator[_Entry]:
     columns = CONTENT_COLUMNS[table]
     sql = f"SELECT position, {', '.join(columns)}, leaf_hash FROM {table} ORDER BY position"
-    result = conn.execution_options(stream_results=True, yield_per=10_000).exec_driver_sql(sql)
+    result = conn.exec_driver_sql(
+        sql, execution_options={"stream_results": True, "yield_per": 10_000}
+    )
     for row in result:
         yield int(row[0]), table, tuple(row[1:-1]), bytes(row[-1])
 

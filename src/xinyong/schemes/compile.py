@@ -24,10 +24,11 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from xinyong.schemes.model import Rule, Scheme
-from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not, Or
+from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
 __all__ = ["RECORD_COLUMNS", "compile_scheme"]
 
@@ -59,13 +60,13 @@ def _compare(value: ir.Value, op: str, literal: object) -> ir.BooleanValue:
     elif op == "!=":
         result = value != lit
     elif op == "<":
-        result = value < lit  # type: ignore[operator]
+        result = value < lit
     elif op == "<=":
-        result = value <= lit  # type: ignore[operator]
+        result = value <= lit
     elif op == ">":
-        result = value > lit  # type: ignore[operator]
+        result = value > lit
     else:
-        result = value >= lit  # type: ignore[operator]
+        result = value >= lit
     return result
 
 
@@ -99,7 +100,7 @@ def _round_half_even(value: ir.FloatingValue) -> ir.FloatingValue:
     low = scaled.floor()
     tie = (scaled - low) == 0.5
     even = ibis.ifelse((low % 2) == 0, low, low + 1)
-    return ibis.ifelse(tie, even / 100, value.round(2)).cast("float64")  # type: ignore[no-any-return]
+    return ibis.ifelse(tie, even / 100, value.round(2)).cast("float64")
 
 
 def compile_scheme(
@@ -121,7 +122,9 @@ def compile_scheme(
         if codes and codes not in cleared_by:
             latest = ibis.ifelse(r.code.isin(list(codes)), r.occurred_at, ibis.null("date"))
             cleared_by[codes] = has_case & (latest.max().over(window) >= r.occurred_at)
-    attrs = r.attrs.cast("json") if any(rule.when for rule in scheme.rules) else None
+    # JSONB: on PostgreSQL, Ibis's unwraps of plain JSON compile to invalid SQL with the
+    # pinned sqlglot; DuckDB treats both the same.
+    attrs = r.attrs.cast(dt.JSON(binary=True)) if any(rule.when for rule in scheme.rules) else None
     columns: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
         condition = _match(rule, r.code)

@@ -56,9 +56,7 @@ class _Report:
             ident = getattr(item, "id", None) or getattr(item, "name", "")
             table = f"[[{section}]] #{index + 1} ({ident})"
         line = self.locator.line(section, index, key)
-        self.issues.append(
-            Issue(severity, check, message, self.file, line, table, key or "")
-        )
+        self.issues.append(Issue(severity, check, message, self.file, line, table, key or ""))
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:

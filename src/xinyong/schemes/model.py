@@ -78,9 +78,7 @@ class Rule(_Frozen):
             return value
         body = value[:-2] if value.endswith(".*") else value
         if not body or "*" in body or any(c.isspace() for c in body):
-            raise ValueError(
-                f"match must be an exact code, 'prefix.*' or '*' (got {value!r})"
-            )
+            raise ValueError(f"match must be an exact code, 'prefix.*' or '*' (got {value!r})")
         return value
 
     @field_validator("valid_for")

@@ -142,10 +142,12 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
             if bad is not None:
                 raise _fail(path, unit, bad, "occurred_at",
                             f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD")  # fmt: skip
-            try:
-                occurred = pc.cast(pc.strptime(text, "%Y-%m-%d", "s"), pa.date32())
-            except pa.ArrowInvalid as exc:
-                raise RecordsFileError(f"{path}: occurred_at: {exc}") from exc
+            parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
+            bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
+            if bad is not None:
+                raise _fail(path, unit, bad, "occurred_at",
+                            f"bad date {text[bad].as_py()!r}: no such day")  # fmt: skip
+            occurred = pc.cast(parsed, pa.date32())
     bad = _first_bad(pc.is_null(occurred))
     if bad is not None:
         raise _fail(path, unit, bad, "occurred_at", "missing")

@@ -1,0 +1,312 @@
+"""``xinyong score``, ``xinyong explain`` and ``xinyong lint``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from xinyong.cli.common import (
+    CatalogOption,
+    DbOption,
+    err,
+    fail,
+    load_catalog_or_exit,
+    open_db_or_exit,
+    out,
+)
+from xinyong.domain.catalog import Catalog
+from xinyong.engines.duckdb import to_sql
+from xinyong.ledger.append import read_head
+from xinyong.schemes.issues import SchemeError, Severity
+from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
+from xinyong.schemes.load import LoadedScheme, load_scheme
+from xinyong.scoring.ledger_source import subject_records
+from xinyong.scoring.records_file import RecordsFileError, input_records, read_records_file
+from xinyong.scoring.reference import Explanation, explain_subject
+from xinyong.scoring.run import Engine, score_file, score_ledger, standings_from_table
+from xinyong.scoring.store import UnknownScheme, load_stored_scheme, save_standings
+from xinyong.tabular import UnsupportedFormat, write_table
+
+__all__ = ["explain", "lint_command", "score"]
+
+AsOfOption = Annotated[str, typer.Option("--as-of", help="The as-of date, YYYY-MM-DD.")]
+RecordsOption = Annotated[
+    Path | None,
+    typer.Option("--records", help="Score a records file (CSV, Parquet, JSON Lines) directly."),
+]
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: bad date {text!r}, expected YYYY-MM-DD")
+
+
+def checked_scheme(path: Path, catalog: Catalog | None, strict: bool = False) -> LoadedScheme:
+    """Load a scheme, print its warnings, and exit 2 when it has errors."""
+    try:
+        loaded = load_scheme(path)
+    except SchemeError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), markup=False)
+        fail(f"{path}: the scheme has errors; nothing was scored")
+    return _refuse_errors(loaded, catalog, strict)
+
+
+def _refuse_errors(loaded: LoadedScheme, catalog: Catalog | None, strict: bool) -> LoadedScheme:
+    protected = DEFAULT_PROTECTED | (catalog.protected_attributes if catalog else frozenset())
+    issues = lint(loaded, protected, catalog)
+    for issue in issues:
+        err.print(str(issue), markup=False)
+    blocking = [i for i in issues if i.severity is Severity.ERROR or strict]
+    if blocking:
+        fail(f"{loaded.path}: the scheme has {len(blocking)} error(s); nothing was scored")
+    return loaded
+
+
+def score(
+    scheme: Annotated[
+        Path | None, typer.Argument(help="Scheme TOML file (or --scheme ID with --db).")
+    ] = None,
+    records: RecordsOption = None,
+    db: DbOption = None,
+    scheme_id: Annotated[
+        str | None, typer.Option("--scheme", help="A scheme stored with `scheme add` (--db).")
+    ] = None,
+    as_of: AsOfOption = "",
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Output: .csv, .parquet or .jsonl; '-' for stdout.")
+    ] = Path("-"),
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="duckdb (compiled), python (reference), postgres (in the ledger database)."
+        ),
+    ] = (Engine.DUCKDB),
+    show_sql: Annotated[
+        bool, typer.Option("--show-sql", help="Print the compiled SQL for DuckDB and PostgreSQL.")
+    ] = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="Save the standings in the ledger database (--db).")
+    ] = False,
+    known_at: Annotated[
+        int | None, typer.Option(min=0, help="Score the ledger as it stood at this size.")
+    ] = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Score every subject under a scheme as of a date.
+
+    Writes subject_id, score, grade, lists, measures (lists and measures as sorted ids joined by
+    ';'), sorted by subject_id. A scheme with lint errors is refused; warnings are printed.
+    """
+    if not as_of:
+        fail("--as-of YYYY-MM-DD is required")
+    day = _date(as_of, "--as-of")
+    if records is not None and (db is not None or scheme_id is not None):
+        fail("give either --records FILE or --db URL, not both")
+    if records is None and db is None:
+        fail("give --records FILE (score a file) or --db URL (score the ledger)")
+    cat = load_catalog_or_exit(catalog)
+    loaded: LoadedScheme | None = None
+    if scheme is not None:
+        loaded = checked_scheme(scheme, cat)
+    elif scheme_id is None:
+        fail("give a SCHEME file or --scheme ID")
+    if show_sql and loaded is not None:
+        for dialect in ("duckdb", "postgres"):
+            out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n")
+        if out_path == Path("-"):
+            return
+    if save and db is None:
+        fail("--save needs --db")
+    try:
+        if records is not None:
+            assert loaded is not None
+            table = score_file(loaded.scheme, records, day, engine)
+        else:
+            engine_db = open_db_or_exit(db)
+            try:
+                with engine_db.connect() as conn, conn.begin():
+                    if loaded is None:
+                        assert scheme_id is not None
+                        stored = load_stored_scheme(conn, scheme_id)
+                        loaded = _refuse_errors(stored, cat, strict=False)
+                    table, head = score_ledger(conn, loaded.scheme, day, engine, cat, known_at)
+                    if save:
+                        run = save_standings(conn, loaded, day, head, engine.value,
+                                             standings_from_table(table))  # fmt: skip
+                        err.print(f"saved run {run.run_id}: {run.subjects:,} standings of "
+                                  f"{run.scheme_id} {run.version[:12]} as of {day} at ledger "
+                                  f"{head.token}")  # fmt: skip
+            finally:
+                engine_db.dispose()
+    except (RecordsFileError, UnknownScheme, ValueError) as exc:
+        fail(str(exc))
+    try:
+        write_table(table, out_path)
+    except UnsupportedFormat as exc:
+        fail(str(exc))
+    if out_path != Path("-"):
+        err.print(f"{out_path}: {table.num_rows:,} standings under {loaded.scheme.id} "
+                  f"{loaded.short_version} as of {day} ({engine.value})")  # fmt: skip
+
+
+def explain(
+    scheme: Annotated[Path, typer.Argument(help="Scheme TOML file.")],
+    subject: Annotated[str, typer.Option("--subject", help="The subject id.")],
+    as_of: AsOfOption = "",
+    records: RecordsOption = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Explain one subject's standing record by record: what counted, what did not, and why."""
+    if not as_of:
+        fail("--as-of YYYY-MM-DD is required")
+    day = _date(as_of, "--as-of")
+    cat = load_catalog_or_exit(catalog)
+    loaded = checked_scheme(scheme, cat)
+    try:
+        if records is not None:
+            table = read_records_file(records)
+            found = [r for r in input_records(records, table) if r.subject_id == subject]
+        else:
+            engine_db = open_db_or_exit(db)
+            try:
+                with engine_db.connect() as conn:
+                    found = subject_records(conn, subject, day, read_head(conn).size, cat)
+            finally:
+                engine_db.dispose()
+    except RecordsFileError as exc:
+        fail(str(exc))
+    result = explain_subject(loaded.scheme, subject, found, day)
+    if as_json:
+        out.print(orjson.dumps(explanation_json(result, loaded)).decode())
+    else:
+        _print_explanation(result, loaded)
+
+
+def explanation_json(result: Explanation, loaded: LoadedScheme) -> dict[str, object]:
+    """The explanation as a JSON-ready dict (also served by the API)."""
+    return {
+        "subject_id": result.standing.subject_id,
+        "scheme": result.scheme_id,
+        "version": loaded.version,
+        "as_of": result.as_of.isoformat(),
+        "base": result.base,
+        "raw_score": result.raw_score,
+        "score": result.standing.score,
+        "grade": result.standing.grade,
+        "grade_before_veto": result.grade_before_veto,
+        "vetoes": [{"rule": r, "grade": g} for r, g in result.vetoes],
+        "lists": list(result.standing.lists),
+        "measures": list(result.standing.measures),
+        "rules": [
+            {
+                "rule": r.rule_id,
+                "records": r.count,
+                "total": r.raw_total,
+                "capped_total": r.total,
+                "capped": r.capped,
+            }
+            for r in result.rules
+        ],
+        "records": [
+            {
+                "record": c.record.key,
+                "code": c.record.code,
+                "occurred_at": c.record.occurred_at.isoformat(),
+                "rule": c.rule_id,
+                "counted": c.counted,
+                "age_days": c.age_days,
+                "factor": c.factor,
+                "contribution": c.contribution,
+                "reason": c.reason,
+            }
+            for c in result.records
+        ],
+        "ignored": [
+            {
+                "record": r.key,
+                "code": r.code,
+                "occurred_at": r.occurred_at.isoformat(),
+                "reason": reason,
+            }
+            for r, reason in result.ignored
+        ],
+    }
+
+
+def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
+    s = result.standing
+    out.print(f"[bold]{s.subject_id}[/] under {result.scheme_id} {loaded.short_version} as of "
+              f"{result.as_of}: score {s.score:g}, grade {s.grade}")  # fmt: skip
+    table = Table(title="Records that counted")
+    for column in ("record", "code", "date", "rule", "age (days)", "factor", "contribution"):
+        table.add_column(column)
+    for c in result.records:
+        if c.counted:
+            table.add_row(c.record.key, c.record.code, str(c.record.occurred_at), c.rule_id,
+                          str(c.age_days), f"{c.factor:.4f}", f"{c.contribution:+g}")  # fmt: skip
+    out.print(table)
+    rules = Table(title="Rule totals")
+    for column in ("rule", "records", "total", "after cap"):
+        rules.add_column(column)
+    for r in result.rules:
+        rules.add_row(r.rule_id, str(r.count), f"{r.raw_total:+g}",
+                      f"{r.total:+g}" + (" (capped)" if r.capped else ""))  # fmt: skip
+    out.print(rules)
+    skipped = Table(title="Records that did not count")
+    for column in ("record", "code", "date", "rule", "why not"):
+        skipped.add_column(column)
+    for c in result.records:
+        if not c.counted:
+            skipped.add_row(c.record.key, c.record.code, str(c.record.occurred_at), c.rule_id,
+                            c.reason)  # fmt: skip
+    for record, reason in result.ignored:
+        skipped.add_row(record.key, record.code, str(record.occurred_at), "-", reason)
+    out.print(skipped)
+    out.print(
+        f"base {result.base:g} + rule totals = {result.raw_score:g}; after floor/ceiling "
+        f"{result.clamped_score:g}; rounded {s.score:g} -> grade {result.grade_before_veto}"
+    )
+    for rule_id, grade in result.vetoes:
+        out.print(f"veto: rule {rule_id} has a counting record: grade no better than {grade}")
+    out.print(f"grade {s.grade}; lists: {', '.join(s.lists) or '-'}; measures: "
+              f"{', '.join(s.measures) or '-'}")  # fmt: skip
+
+
+def lint_command(
+    schemes: Annotated[list[Path], typer.Argument(help="Scheme TOML files.")],
+    strict: Annotated[bool, typer.Option(help="Treat guardrail warnings as errors.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Check schemes: errors, and guardrail warnings against unlawful social scoring.
+
+    Exit 0 when clean (warnings allowed unless --strict), 1 otherwise.
+    """
+    cat = load_catalog_or_exit(catalog)
+    failed = False
+    for path in schemes:
+        try:
+            loaded = load_scheme(path)
+        except SchemeError as exc:
+            for issue in exc.issues:
+                out.print(str(issue), markup=False)
+            failed = True
+            continue
+        issues = lint(loaded, DEFAULT_PROTECTED | cat.protected_attributes, cat)
+        for issue in issues:
+            out.print(str(issue), markup=False)
+        if any(i.severity is Severity.ERROR or strict for i in issues):
+            failed = True
+        elif not issues:
+            out.print(f"{path}: ok ({loaded.scheme.id} {loaded.short_version})")
+    if failed:
+        raise typer.Exit(1)

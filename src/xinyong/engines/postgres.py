@@ -1,0 +1,54 @@
+"""Running compiled schemes inside PostgreSQL, on the ledger's own tables.
+
+Nothing leaves the database but the standings: the effective-records filter, the subjects'
+newest versions and the whole scheme run as one SQL query (see ``xinyong score --show-sql``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pyarrow as pa
+from sqlalchemy.engine import make_url
+
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.effective import current_subjects_expr, effective_records_expr
+from xinyong.schemes.compile import compile_scheme
+from xinyong.schemes.model import Scheme
+
+__all__ = ["connect", "score_in_database"]
+
+
+def connect(url: str) -> ibis.BaseBackend:
+    """An Ibis PostgreSQL connection from a SQLAlchemy-style URL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the postgres engine needs a postgresql:// database, not {url!r}")
+    return ibis.postgres.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+
+
+def score_in_database(
+    url: str,
+    scheme: Scheme,
+    as_of: date,
+    known_at: int | None,
+    catalog: Catalog | None,
+) -> pa.Table:
+    """Standings computed by PostgreSQL over the ledger tables as known at ``known_at``."""
+    con = connect(url)
+    try:
+        records = effective_records_expr(
+            con.table("records"), con.table("events"), as_of, known_at, catalog
+        )
+        subjects = current_subjects_expr(con.table("subjects"), known_at)
+        result: pa.Table = con.to_pyarrow(compile_scheme(scheme, records, as_of, subjects))
+    finally:
+        con.disconnect()
+    return result

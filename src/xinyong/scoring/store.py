@@ -1,0 +1,139 @@
+"""Scheme versions and saved standings in the ledger database.
+
+``xinyong scheme add`` stores a scheme's source under its content hash; the newest added version
+of an id is active unless another is activated. A saved standings run records the scheme
+version, the as-of date and the ledger head it read (size and root), so any standing can be
+recomputed later and compared.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, insert, select, update
+
+from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.ledger.schema import schemes, standing_runs, standings
+from xinyong.schemes.load import LoadedScheme, parse_scheme
+from xinyong.scoring.standing import Standing
+
+__all__ = [
+    "StandingRun",
+    "UnknownScheme",
+    "activate_scheme",
+    "add_scheme",
+    "load_stored_scheme",
+    "save_standings",
+]
+
+
+class UnknownScheme(LookupError):
+    """No stored scheme (or version) by that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class StandingRun:
+    """A saved batch of standings."""
+
+    run_id: str
+    scheme_id: str
+    version: str
+    as_of: date
+    head: TreeHead
+    engine: str
+    subjects: int
+
+
+def add_scheme(conn: Connection, loaded: LoadedScheme, activate: bool = True) -> bool:
+    """Store a scheme version; return False when that exact version was already stored."""
+    scheme = loaded.scheme
+    exists = conn.execute(
+        select(schemes.c.version).where(
+            schemes.c.scheme_id == scheme.id, schemes.c.version == loaded.version
+        )
+    ).first()
+    if exists is None:
+        conn.execute(
+            insert(schemes).values(
+                scheme_id=scheme.id,
+                version=loaded.version,
+                name=scheme.name,
+                source=loaded.text,
+                added_at=utc_now_text(),
+                active=False,
+            )
+        )
+    if activate:
+        activate_scheme(conn, scheme.id, loaded.version)
+    return exists is None
+
+
+def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
+    """Make ``version`` the active version of ``scheme_id`` (a version prefix is accepted)."""
+    rows = conn.execute(
+        select(schemes.c.version).where(
+            schemes.c.scheme_id == scheme_id, schemes.c.version.startswith(version)
+        )
+    ).all()
+    if len(rows) != 1:
+        raise UnknownScheme(f"scheme {scheme_id!r} has {len(rows)} versions matching {version!r}")
+    conn.execute(update(schemes).where(schemes.c.scheme_id == scheme_id).values(active=False))
+    conn.execute(
+        update(schemes)
+        .where(schemes.c.scheme_id == scheme_id, schemes.c.version == rows[0].version)
+        .values(active=True)
+    )
+
+
+def load_stored_scheme(
+    conn: Connection, scheme_id: str, version: str | None = None
+) -> LoadedScheme:
+    """The active (or the named) version of a stored scheme."""
+    query = select(schemes.c.version, schemes.c.source).where(schemes.c.scheme_id == scheme_id)
+    if version is None:
+        query = query.where(schemes.c.active.is_(True))
+    else:
+        query = query.where(schemes.c.version.startswith(version))
+    rows = conn.execute(query).all()
+    if len(rows) != 1:
+        what = f"version {version!r}" if version else "an active version"
+        raise UnknownScheme(f"no stored scheme {scheme_id!r} with {what}")
+    loaded = parse_scheme(str(rows[0].source))
+    if loaded.version != rows[0].version:  # the stored text no longer hashes to its version
+        raise UnknownScheme(f"stored scheme {scheme_id!r} {rows[0].version[:12]} was altered")
+    return loaded
+
+
+def save_standings(
+    conn: Connection,
+    loaded: LoadedScheme,
+    as_of: date,
+    head: TreeHead,
+    engine: str,
+    rows: Sequence[Standing],
+) -> StandingRun:
+    """Write a standings run in bulk."""
+    run = StandingRun(str(uuid.uuid4()), loaded.scheme.id, loaded.version, as_of, head, engine,
+                      len(rows))  # fmt: skip
+    conn.execute(
+        insert(standing_runs).values(
+            run_id=run.run_id,
+            scheme_id=run.scheme_id,
+            version=run.version,
+            as_of=as_of,
+            known_at=head.size,
+            root=head.root,
+            engine=engine,
+            subjects=len(rows),
+            computed_at=utc_now_text(),
+        )
+    )
+    if rows:
+        conn.execute(
+            insert(standings),
+            [{"run_id": run.run_id, **s.row()} for s in rows],
+        )
+    return run
