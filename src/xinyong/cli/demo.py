@@ -1,8 +1,9 @@
 """``xinyong demo``: the main job end to end on the embedded default database.
 
-Synthesize a population, load its subjects, ingest its conduct records, verify the ledger and
-print a summary. Re-running it is safe: the same seed gives the same records, which the ledger
-recognises as already present.
+Synthesize a population, load its subjects, ingest its conduct records, verify the ledger, then
+score every bundled pilot over the ledger, save the standings and print per pilot its grade
+distribution, list sizes and the measures in force. Re-running it is safe: the same seed gives
+the same records, which the ledger recognises as already present.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from xinyong.cli.common import (
     DbOption,
@@ -31,6 +32,11 @@ from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import current_subjects, effective_records
 from xinyong.ledger.verify import verify_ledger
+from xinyong.pilots import bundled_pilots
+from xinyong.schemes.load import load_scheme
+from xinyong.scoring.run import Engine as ScoringEngine
+from xinyong.scoring.run import score_ledger, standings_from_table
+from xinyong.scoring.store import add_scheme, save_standings
 from xinyong.synth.dataset import DEFAULT_END, SynthConfig, generate, subjects_path, write
 
 __all__ = ["demo"]
@@ -46,19 +52,19 @@ def demo(
         "demo-out"
     ),
 ) -> None:
-    """Run the main job: synthetic population -> ledger -> verification -> summary."""
+    """Run the main job: synthetic population -> ledger -> verification -> pilots' standings."""
     catalog = load_catalog_or_exit(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     records_file = out_dir / "conduct.parquet"
     config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed,
                          end=DEFAULT_END)  # fmt: skip
-    err.print(f"[bold]1/4[/] synthesizing {people:,} people and {orgs:,} organizations "
+    err.print(f"[bold]1/5[/] synthesizing {people:,} people and {orgs:,} organizations "
               f"({config.start} to {config.end}, seed {seed})")  # fmt: skip
     dataset = generate(config)
     write(dataset, records_file)
     engine = open_db_or_exit(db)
     try:
-        err.print(f"[bold]2/4[/] loading subjects and ingesting {dataset.records.num_rows:,} "
+        err.print(f"[bold]2/5[/] loading subjects and ingesting {dataset.records.num_rows:,} "
                   f"records into {engine.url.render_as_string(hide_password=True)}")  # fmt: skip
         subjects_report = load_subjects(engine, subjects_path(records_file))
         with row_progress("ingest") as bar:
@@ -69,17 +75,55 @@ def demo(
             )  # fmt: skip
         if report.rejected or subjects_report.rejected:
             fail(f"synthetic data was rejected: see {report.rejects_file}", code=1)
-        err.print("[bold]3/4[/] verifying the ledger")
+        err.print("[bold]3/5[/] verifying the ledger")
         with engine.connect() as conn:
             verification = verify_ledger(conn)
             if not verification.ok:
                 fail(f"ledger verification failed: {verification.problems[0]}", code=1)
-            err.print("[bold]4/4[/] summary")
+            err.print("[bold]4/5[/] summary")
             _summary(conn, config.end, report.accepted, report.duplicates, catalog)
             head = read_head(conn)
+        err.print(f"[bold]5/5[/] scoring every bundled pilot as of {config.end}")
+        _score_pilots(engine, config.end, catalog)
     finally:
         engine.dispose()
     out.print(f"ledger verified: {verification.size:,} entries, checkpoint {head.token}")
+
+
+def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
+    """Store, score and save every bundled pilot; print what each one does to the population."""
+    for pilot_id, path in bundled_pilots().items():
+        loaded = load_scheme(path)
+        with engine.begin() as conn:
+            add_scheme(conn, loaded)
+            table, head = score_ledger(conn, loaded.scheme, as_of, ScoringEngine.DUCKDB, catalog)
+            rows = standings_from_table(table)
+            run = save_standings(conn, loaded, as_of, head, "duckdb", rows)
+        grades = Counter(row.grade for row in rows)
+        lists = Counter(name for row in rows for name in row.lists)
+        measures = Counter(name for row in rows for name in row.measures)
+        scheme = loaded.scheme
+        out.print(
+            f"[bold]{scheme.name}[/] ({pilot_id} {loaded.short_version}): "
+            f"{run.subjects:,} subjects scored, run {run.run_id[:8]}"
+        )
+        table_out = Table(show_header=True, box=None, padding=(0, 2))
+        table_out.add_column("grade")
+        table_out.add_column("subjects", justify="right")
+        table_out.add_column("share", justify="right")
+        for grade in scheme.grades:
+            count = grades.get(grade.name, 0)
+            share = count / len(rows) if rows else 0.0
+            table_out.add_row(grade.name, f"{count:,}", f"{share:.1%}")
+        out.print(table_out)
+        kinds = {lst.id: lst.kind for lst in scheme.lists}
+        list_text = ", ".join(f"{name} ({kinds[name]}): {lists.get(name, 0):,}" for name in kinds)
+        out.print(f"  lists: {list_text or '-'}")
+        measure_kind = {m.id: m.kind for m in scheme.measures}
+        measure_text = ", ".join(
+            f"{name} ({measure_kind[name]}): {count:,}" for name, count in sorted(measures.items())
+        )
+        out.print(f"  measures in force: {measure_text or '-'}")
 
 
 def _summary(conn: Connection, as_of: date, added: int, present: int, catalog: Catalog) -> None:
