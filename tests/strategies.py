@@ -78,7 +78,7 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
                                      st.sampled_from([-12.5, 0.25, -0.125, 33.3]))),
         }  # fmt: skip
         if draw(st.booleans()):
-            rule["valid_for"] = draw(st.sampled_from(["30d", "2w", "6m", "1y", "400d", "3y"]))
+            rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
             if draw(st.booleans()):
                 rule["decay"] = "linear"
         if draw(st.booleans()):

@@ -140,7 +140,10 @@ def compile_scheme(
             condition = condition & ~cleared_by[codes].fill_null(False)
         counts = condition.fill_null(False)
         points = ibis.literal(float(rule.points))
-        if rule.decay == "linear" and valid is not None:
+        if valid == 0:  # nothing is younger than 0 days; avoid dividing by zero below
+            counts = ibis.literal(False)
+            amount: ir.FloatingValue = ibis.literal(0.0)
+        elif rule.decay == "linear" and valid is not None:
             amount = points * (1.0 - age.cast("float64") / float(valid))
         else:
             amount = points

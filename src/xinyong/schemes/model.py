@@ -85,9 +85,7 @@ class Rule(_Frozen):
     @classmethod
     def _valid_for(cls, value: str | None) -> str | None:
         if value is not None:
-            days = parse_duration(value)
-            if days <= 0:
-                raise ValueError(f"valid_for must be longer than 0 days (got {value!r})")
+            parse_duration(value)  # "0d" is allowed: no record is young enough to count
         return value
 
     @field_validator("when")
