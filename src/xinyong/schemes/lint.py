@@ -135,10 +135,14 @@ def _check_grades(report: _Report, scheme: Scheme) -> None:
                        "grades", index, "min")  # fmt: skip
             continue
         if grade.min is not None:
-            if previous is not None and grade.min >= previous:
+            if previous is not None and grade.min > previous:
                 report.add(Severity.ERROR, "grade-order",
-                           f"grades go best first: min {grade.min:g} is not below the previous "
+                           f"grades go best first: min {grade.min:g} is above the previous "
                            f"grade's {previous:g}", "grades", index, "min")  # fmt: skip
+            elif previous is not None and grade.min == previous:
+                report.add(Severity.WARNING, "grade-order",
+                           f"min {grade.min:g} equals the previous grade's: this grade is "
+                           "unreachable", "grades", index, "min")  # fmt: skip
             previous = grade.min
     if scheme.grades[last].min is not None:
         report.add(Severity.WARNING, "grade-order", "the last grade catches every lower score; "

@@ -21,8 +21,9 @@ from xinyong.schemes.predicate import Node, parse_predicate
 
 __all__ = ["Grade", "ListDef", "Measure", "Rule", "Scheme"]
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
+_ID = re.compile(r"^[a-z0-9-]+$")
+_PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+"""Rule, list and measure ids: no spaces and no ';' (lists and measures are joined by ';')."""
 SubjectKindName = Literal["person", "organization"]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -32,8 +33,11 @@ class _Frozen(BaseModel):
 
 
 def _check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(f"{what} must match [a-z0-9][a-z0-9-]* (got {value!r})")
+    if what == "scheme id":
+        if not _ID.match(value):
+            raise ValueError(f"scheme id must match [a-z0-9-]+ (got {value!r})")
+    elif not _PART_ID.match(value):
+        raise ValueError(f"{what} must be letters, digits and _ . : - (got {value!r})")
     return value
 
 
@@ -47,8 +51,8 @@ class Grade(_Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"grade name must be letters, digits, _ + - (got {value!r})")
+        if not value.strip() or value != value.strip() or ";" in value:
+            raise ValueError(f"grade name must be non-empty, unpadded, without ';' (got {value!r})")
         return value
 
 

@@ -1,0 +1,111 @@
+"""The scheme linter: every check, with its location."""
+
+from __future__ import annotations
+
+import pytest
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.schemes.issues import SchemeError, Severity
+from xinyong.schemes.lint import lint
+from xinyong.schemes.load import parse_scheme
+
+HEAD = 'id = "t"\nname = "t"\nbase = 100\n'
+GRADES = '[[grades]]\nname = "A"\nmin = 90\n[[grades]]\nname = "D"\n'
+
+
+def _checks(text: str) -> list[tuple[str, str, int | None]]:
+    issues = lint(parse_scheme(text), catalog=load_catalog())
+    return [(i.severity.value, i.check, i.line) for i in issues]
+
+
+def test_clean_scheme_has_no_issues() -> None:
+    rule = '[[rules]]\nid = "late"\nmatch = "tax.late_filing"\npoints = -5\nvalid_for = "1y"\n'
+    assert _checks(HEAD + GRADES + rule) == []
+
+
+def test_grade_order() -> None:
+    text = (
+        HEAD + '[[grades]]\nname = "A"\nmin = 90\n[[grades]]\nname = "B"\nmin = 95\n'
+        '[[grades]]\nname = "C"\nmin = 95\n[[grades]]\nname = "X"\n[[grades]]\nname = "D"\n'
+    )
+    found = _checks(text)
+    assert ("error", "grade-order", 9) in found  # B above A
+    assert ("warning", "grade-order", 12) in found  # C equal to B: unreachable
+    assert ("error", "grade-order", 13) in found  # a grade without min before the last
+
+
+def test_references_and_duplicates() -> None:
+    text = (
+        HEAD
+        + GRADES
+        + (
+            '[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\nveto = "Q"\n'
+            '[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\n'
+            '[[lists]]\nid = "l"\nkind = "black"\nrules = ["nope"]\ngrades = ["Z"]\n'
+            '[[measures]]\nid = "m"\nkind = "reward"\nlists = ["missing"]\n'
+        )
+    )
+    checks = {c for _, c, _ in _checks(text)}
+    assert {"unknown-grade", "duplicate-id", "unknown-rule", "unknown-list"} <= checks
+
+
+def test_guardrails() -> None:
+    text = (
+        HEAD
+        + GRADES
+        + (
+            '[[rules]]\nid = "r"\nmatch = "court.defaulter"\npoints = -5\n'
+            "when = \"religion = 'x' or amount > 1\"\n"
+            '[[lists]]\nid = "low"\nkind = "black"\ngrades = ["D"]\n'
+            '[[measures]]\nid = "m"\nkind = "sanction"\nlists = ["low"]\ngrades = ["D"]\n'
+        )
+    )
+    found = {(s, c) for s, c, _ in _checks(text)}
+    assert ("warning", "protected-attribute") in found
+    assert ("warning", "no-expiry") in found
+    assert ("warning", "bare-score-sanction") in found
+    assert ("warning", "sanction-without-basis") in found
+
+
+def test_unknown_codes_against_the_catalog() -> None:
+    text = (
+        HEAD + GRADES + '[[rules]]\nid = "r"\nmatch = "made.up"\npoints = 1\n'
+        'cleared_by = ["also.made_up"]\n'
+    )
+    assert [c for _, c, _ in _checks(text)] == ["unknown-code", "unknown-code"]
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line"),
+    [
+        ('[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\ndecay = "linear"\n', "", None),
+        ('[[rules]]\nid = "r"\nmatch = "a*b"\npoints = 1\n', "match", 11),
+        ('[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\nvalid_for = "3q"\n', "valid_for", 13),
+        ('[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\nwhen = "a >"\n', "when", 13),
+        ('[[rules]]\nid = "r"\nmatch = "*"\npoints = "x"\n', "points", 12),
+    ],
+)
+def test_structural_errors_are_located(body: str, key: str, line: int | None) -> None:
+    with pytest.raises(SchemeError) as info:
+        parse_scheme(HEAD + GRADES + body)
+    issue = info.value.issues[0]
+    assert issue.severity is Severity.ERROR
+    assert issue.key == key
+    if line is not None:
+        assert issue.line == line
+
+
+def test_unknown_top_level_key() -> None:
+    with pytest.raises(SchemeError) as info:
+        parse_scheme("colour = 1\n" + HEAD + GRADES)
+    issue = info.value.issues[0]
+    assert (issue.key, issue.line, issue.message) == ("colour", 1, "unknown key")
+
+
+def test_ids_and_versions() -> None:
+    with pytest.raises(SchemeError, match="scheme id"):
+        parse_scheme(HEAD.replace('"t"', '"Bad Id"', 1) + GRADES)
+    one = parse_scheme(HEAD + GRADES)
+    reformatted = parse_scheme("# a comment\n" + HEAD.replace(" = ", "=") + GRADES)
+    assert one.version == reformatted.version  # the version hashes meaning, not formatting
+    assert one.version != parse_scheme(HEAD.replace("100", "101") + GRADES).version
