@@ -15,7 +15,7 @@ How each step of the semantics maps to relational operations:
   ``.str``, ``.bool`` give NULL for another JSON type), so SQL's three-valued logic is the
   predicate language's; a record counts only when the condition is TRUE (``coalesce(.., false)``);
 - *rule totals* are conditional sums in one ``GROUP BY subject_id``, clipped by ``cap``;
-- *rounding* is ties-to-even, like the reference evaluator's ``round(x, 2)``.
+- *rounding* reproduces Python's ``round(x, 2)`` bit for bit (see :func:`_round_2dp`).
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def _compare(value: ir.Value, op: str, literal: object) -> ir.BooleanValue:
 
 def _is_null(attrs: ir.JSONValue, name: str) -> ir.BooleanValue:
     item = attrs[name]
-    # Missing key: SQL NULL. JSON null: a value that unwraps to no scalar type.
-    return item.isnull() | (item.str.isnull() & item.float.isnull() & item.bool.isnull())
+    # Missing key: SQL NULL. JSON null: a JSON value whose text is exactly ``null``.
+    return item.isnull() | (item.cast("string") == "null")
 
 
 def _predicate(node: Node, attrs: ir.JSONValue) -> ir.BooleanValue:
@@ -95,12 +95,28 @@ def _predicate(node: Node, attrs: ir.JSONValue) -> ir.BooleanValue:
     return left & right if isinstance(node, And) else left | right
 
 
-def _round_half_even(value: ir.FloatingValue) -> ir.FloatingValue:
-    scaled = value * 100
-    low = scaled.floor()
-    tie = (scaled - low) == 0.5
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitting constant for doubles
+
+
+def _round_2dp(value: ir.FloatingValue) -> ir.FloatingValue:
+    """Exactly Python's ``round(value, 2)``: the exact binary value rounded half to even.
+
+    ``y = value * 100`` is rounded by the floating-point multiply; it can only land on a tie
+    ``k + 0.5`` that the exact product is not on. Dekker's error-free product recovers the
+    exact rounding error of that multiply from plain double arithmetic (split ``value`` into
+    two 26-bit halves; their products by 100 are exact), so a tie is decided by the sign of the
+    error, and only a true tie goes to the even neighbour.
+    """
+    y = value * 100.0
+    low = y.floor()
+    fraction = y - low
+    c = value * _SPLIT
+    high = c - (c - value)
+    error = ((high * 100.0) - y) + ((value - high) * 100.0)
     even = ibis.ifelse((low % 2) == 0, low, low + 1)
-    return ibis.ifelse(tie, even / 100, value.round(2)).cast("float64")
+    at_tie = ibis.cases((error > 0, low + 1), (error < 0, low), else_=even)
+    rounded = ibis.cases((fraction > 0.5, low + 1), (fraction < 0.5, low), else_=at_tie)
+    return (rounded / 100.0).cast("float64")
 
 
 def compile_scheme(
@@ -180,7 +196,7 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
         total = ibis.greatest(total, scheme.floor)
     if scheme.ceiling is not None:
         total = ibis.least(total, scheme.ceiling)
-    score = _round_half_even(total.cast("float64"))
+    score = _round_2dp(total.cast("float64"))
     last = len(scheme.grades) - 1
     branches = [(score >= g.min, i) for i, g in enumerate(scheme.grades) if g.min is not None]
     grade_index: ir.IntegerValue = (

@@ -10,7 +10,8 @@ under ``--strict``:
   detrimental treatment from a social score; a sanction must rest on a specific record (a list
   with ``rules``);
 - ``sanction-without-basis``: every punishment must name its legal basis;
-- ``no-expiry``: a negative rule without ``valid_for`` punishes forever;
+- ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes a grade or feeds a
+  black list punishes forever;
 - ``unknown-code``: a rule matches no code of the catalog (when a catalog is given).
 """
 
@@ -29,7 +30,8 @@ __all__ = ["DEFAULT_PROTECTED", "lint"]
 
 DEFAULT_PROTECTED = frozenset(
     {
-        "ethnicity", "ethnic_group", "race", "minzu", "religion", "religious_belief", "belief",
+        "ethnicity", "ethnic_group", "race", "nationality_ethnic", "minzu", "religion",
+        "religious_belief", "belief",
         "philosophical_belief", "political_opinion", "political_affiliation", "party",
         "party_member", "political_views", "union_member", "trade_union", "union_membership",
         "health", "health_status", "disability", "medical_condition", "diagnosis", "sex_life",
@@ -76,6 +78,7 @@ def lint(
     grades = {g.name for g in scheme.grades}
     rules = {r.id for r in scheme.rules}
     lists = {lst.id: lst for lst in scheme.lists}
+    punitive = {rule_id for lst in scheme.lists if lst.kind == "black" for rule_id in lst.rules}
     for index, rule in enumerate(scheme.rules):
         if rule.veto is not None and rule.veto not in grades:
             report.add(Severity.ERROR, "unknown-grade", f"veto names unknown grade {rule.veto!r}",
@@ -86,9 +89,12 @@ def lint(
                 report.add(Severity.WARNING, "protected-attribute",
                            f"reads protected attribute(s) {', '.join(read)} (GDPR Art. 9)",
                            "rules", index, "when")  # fmt: skip
-        if rule.points < 0 and rule.valid_for is None:
+        if rule.valid_for is None and (
+            rule.points < 0 or rule.veto is not None or rule.id in punitive
+        ):
             report.add(Severity.WARNING, "no-expiry",
-                       "a negative rule without valid_for counts a record forever",
+                       "a rule that lowers a score, vetoes a grade or puts people on a black "
+                       "list needs valid_for, or it counts a record forever",
                        "rules", index, "points")  # fmt: skip
         if catalog is not None and not any(rule.matches(code) for code in catalog.codes):
             report.add(Severity.WARNING, "unknown-code",

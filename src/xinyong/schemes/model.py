@@ -25,7 +25,9 @@ _ID = re.compile(r"^[a-z0-9-]+$")
 _PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 """Rule, list and measure ids: no spaces and no ';' (lists and measures are joined by ';')."""
 SubjectKindName = Literal["person", "organization"]
-Number = Annotated[float, Field(allow_inf_nan=False)]
+Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+"""Numbers must be TOML numbers: ``points = "5"`` or ``points = true`` is an error."""
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Frozen(BaseModel):
@@ -131,7 +133,7 @@ class ListDef(_Frozen):
     kind: Literal["black", "red"]
     grades: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
-    disclose: bool = False
+    disclose: Flag = False
     description: str = ""
 
     @field_validator("id")

@@ -12,10 +12,11 @@ __all__ = ["CountedRecord", "InputRecord", "RuleResult", "Standing", "round_scor
 
 
 def round_score(value: float) -> float:
-    """Round to 2 decimals, ties to even: Python's ``round(value, 2)``.
+    """Round to 2 decimals as Python's ``round(value, 2)`` does: the exact binary value of the
+    double, ties to even (2.675 is stored as 2.67499... and rounds to 2.67; 0.125 to 0.12).
 
-    The compiled engines reproduce this exactly (see ``schemes/compile.py``), so a score on a
-    tie such as 987.125 gets the same grade everywhere.
+    The compiled engines reproduce this bit for bit (``schemes/compile.py``), so a score next to
+    a grade threshold gets the same grade everywhere.
     """
     result = round(value, 2)
     return 0.0 if result == 0 else result  # no "-0.0" in output
