@@ -82,6 +82,8 @@ class _Run:
         self.kinds: dict[str, str] = {}
         self.fresh_sources: set[str] = set()
         self.checked_sources: set[str] = set()
+        self.fresh_subjects = False
+        """True while no subject existed before this run and nobody else has written since."""
         self.last_size = -1
 
 
@@ -156,8 +158,11 @@ def _append(
         return
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         size = _head_size(conn)
-        if size != run.last_size:  # someone else wrote since our last batch
+        if run.last_size < 0:
+            run.fresh_subjects = size == 0 or not _any_subject(conn)
+        elif size != run.last_size:  # someone else wrote since our last batch
             run.fresh_sources.clear()
+            run.fresh_subjects = False
         to_check = [row for _, row in fresh if row[0] not in run.fresh_sources]
         for src in {row[0] for row in to_check} - run.checked_sources:
             run.checked_sources.add(src)
@@ -165,7 +170,8 @@ def _append(
                 run.fresh_sources.add(src)
         to_check = [row for row in to_check if row[0] not in run.fresh_sources]
         existing = _existing(conn, to_check)
-        _known_kinds(conn, run, (row[2] for _, row in fresh))
+        if not run.fresh_subjects:  # else every id not in run.kinds is new
+            _known_kinds(conn, run, (row[2] for _, row in fresh))
         batch = Batch()
         for line, row in fresh:
             stored = existing.get((row[0], row[1]))
@@ -222,6 +228,10 @@ def _row_dict(row: RecordRow) -> dict[str, object]:
 def _head_size(conn: Connection) -> int:
     value = conn.exec_driver_sql("SELECT max(size) FROM checkpoints").scalar()
     return int(value or 0)
+
+
+def _any_subject(conn: Connection) -> bool:
+    return conn.execute(select(subjects.c.position).limit(1)).first() is not None
 
 
 def _source_exists(conn: Connection, source: str) -> bool:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -52,17 +52,27 @@ class RowProblem:
     reason: str
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CLEAN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
+"""Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
+_SCALARS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean"}
+
+
 def _text(value: Any, name: str, limit: int, *, required: bool) -> str | RowProblem | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if type(value) is str:  # the common case first: no conversions, one regex scan
+        text = value.strip()
+        if not text:
+            return RowProblem(name, "missing") if required else None
+        if len(text) > limit:
+            return RowProblem(name, f"longer than {limit} characters")
+        if _CONTROL.search(text):
+            return RowProblem(name, "contains control characters")
+        return text
+    if value is None:
         return RowProblem(name, "missing") if required else None
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, int):
         return RowProblem(name, f"must be text, got {type(value).__name__}")
-    text = str(value).strip()
-    if len(text) > limit:
-        return RowProblem(name, f"longer than {limit} characters")
-    if any(ch < " " for ch in text):
-        return RowProblem(name, "contains control characters")
-    return text
+    return _text(str(value), name, limit, required=required)
 
 
 def _uscc_shaped(value: str) -> bool:
@@ -171,9 +181,89 @@ class RecordValidator:
         self.catalog = catalog
         self.source = source
         self.today = today or date.today()
+        # Values repeat across rows (a subject has many records, dates and codes recur): each
+        # distinct value is checked once per ingest.
+        self._subjects: dict[tuple[str, str], str | RowProblem] = {}
+        self._dates: dict[Any, date | RowProblem] = {}
+        self._sources: dict[str, bool] = {}
+        self._allowed = frozenset(
+            (entry.code, kind) for entry in catalog.codes.values() for kind in entry.subject_kinds
+        )
 
     def validate(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
         """Validate one row; return the normalised record row or the first problem."""
+        row = self._fast(raw)
+        return row if row is not None else self._checked(raw)
+
+    def _fast(self, raw: Mapping[str, Any]) -> RecordRow | None:
+        """The common case in one pass: every field already clean text or a date.
+
+        Returns None as soon as anything is unusual; :meth:`_checked` then decides, and names
+        the field. Both give the same row for any row both accept.
+        """
+        get = raw.get
+        record_id, subject_id = get("record_id"), get("subject_id")
+        kind, code = cast(str, get("subject_kind")), cast(str, get("code"))
+        day, source = get("occurred_at"), get("source")
+        clean = _CLEAN.fullmatch
+        if (
+            type(record_id) is not str or len(record_id) > 200 or not clean(record_id)
+            or type(subject_id) is not str or len(subject_id) > 128 or not clean(subject_id)
+            or (code, kind) not in self._allowed
+        ):  # fmt: skip
+            return None
+        checked_id = self._subjects.get((subject_id, kind))
+        if type(checked_id) is not str:
+            return None
+        occurred = self._dates.get(day) if type(day) in (str, date) else None
+        if type(occurred) is not date:
+            return None
+        if self.source is None:
+            if type(source) is not str or self._sources.get(source) is not True:
+                return None
+        elif source is None or source == "":
+            source = self.source
+        elif source != self.source:
+            return None
+        case_id = get("case_id")
+        if case_id == "":
+            case_id = None
+        elif case_id is not None and (type(case_id) is not str or len(case_id) > 200
+                                      or not clean(case_id)):  # fmt: skip
+            return None
+        evidence = get("evidence")
+        if evidence == "":
+            evidence = None
+        elif evidence is not None and (type(evidence) is not str or len(evidence) > 2000
+                                       or not clean(evidence)):  # fmt: skip
+            return None
+        attrs = get("attrs")
+        if attrs is None or attrs in ("", "{}"):
+            text = "{}"
+        else:
+            if type(attrs) is str:
+                try:
+                    attrs = orjson.loads(attrs)
+                except orjson.JSONDecodeError:
+                    return None
+            if type(attrs) is not dict:
+                return None
+            declared = self.catalog.codes[code].attrs
+            protected = self.catalog.protected_attributes
+            for key, value in attrs.items():
+                expected = declared.get(key)
+                if (
+                    not key or key.lower() in protected
+                    or (value is not None and type(value) not in _SCALARS)
+                    or (expected is not None and value is not None
+                        and _SCALARS[type(value)] != expected)
+                ):  # fmt: skip
+                    return None
+            text = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
+        return (source, record_id, checked_id, kind, code, occurred, case_id, text, evidence)
+
+    def _checked(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
+        """Every check in field order, naming the first field at fault."""
         record_id = _text(raw.get("record_id"), "record_id", 200, required=True)
         if isinstance(record_id, RowProblem):
             return record_id
@@ -187,7 +277,10 @@ class RecordValidator:
             return RowProblem(
                 "subject_kind", f"unknown subject kind {kind!r}: use person or organization"
             )
-        checked_id = check_subject_id(str(subject_id), kind)
+        key = (str(subject_id), kind)
+        checked_id = self._subjects.get(key)
+        if checked_id is None:
+            checked_id = self._subjects[key] = check_subject_id(key[0], kind)
         if isinstance(checked_id, RowProblem):
             return checked_id
         code = raw.get("code")
@@ -204,7 +297,12 @@ class RecordValidator:
             )
         if kind not in entry.subject_kinds:
             return RowProblem("code", f"code {code!r} is not collected for {kind} subjects")
-        occurred = _date(raw.get("occurred_at"), self.today)
+        raw_date = raw.get("occurred_at")
+        occurred = self._dates.get(raw_date) if isinstance(raw_date, str | date) else None
+        if occurred is None:
+            occurred = _date(raw_date, self.today)
+            if isinstance(raw_date, str | date):
+                self._dates[raw_date] = occurred
         if isinstance(occurred, RowProblem):
             return occurred
         source = _text(raw.get("source"), "source", 64, required=self.source is None)
@@ -217,7 +315,10 @@ class RecordValidator:
                 )
             source = self.source
         assert source is not None
-        if not _SOURCE.match(source):
+        valid_source = self._sources.get(source)
+        if valid_source is None:
+            valid_source = self._sources[source] = bool(_SOURCE.match(source))
+        if not valid_source:
             return RowProblem(
                 "source", f"bad source name {source!r}: letters, digits and _.:- only"
             )

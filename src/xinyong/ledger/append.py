@@ -67,6 +67,10 @@ class Batch:
         return len(self.subjects) + len(self.records) + len(self.events)
 
 
+_DATE_COLUMN = {"records": 5, "events": 3}
+"""Index of the date column in the content tuple of each entry table."""
+
+
 def utc_now_text() -> str:
     """The current UTC time as stored in ``recorded_at`` (ISO 8601, microseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -122,12 +126,16 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
         if not rows:
             continue
         stored: list[tuple[object, ...]] = []
+        day = _DATE_COLUMN.get(table.name) if sqlite else None
+        name = table.name
+        extend = frontier.append
         for row in rows:
-            values = (*row, recorded_at)
-            digest = entry_hash(table.name, position, values)
-            frontier.append(digest)
-            if sqlite:  # the driver stores dates as text; hand it ISO text directly
-                values = tuple(v.isoformat() if isinstance(v, date) else v for v in values)
+            values: tuple[object, ...] = (*row, recorded_at)
+            digest = entry_hash(name, position, values)
+            extend(digest)
+            if day is not None:  # the SQLite driver stores dates as text: hand it ISO text
+                iso = values[day].isoformat()  # type: ignore[attr-defined]
+                values = (*values[:day], iso, *values[day + 1 :])
             stored.append((position, *values, digest))
             position += 1
         _bulk_insert(conn, table, stored)

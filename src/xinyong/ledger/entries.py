@@ -4,19 +4,18 @@ Appending and verifying call the same functions on the same column tuples, so a 
 same whether it was just built in memory or read back from SQLite or PostgreSQL. The position is
 part of the hashed data: moving a row to another position breaks its hash as surely as editing it.
 
-Values are normalised before hashing: dates become ``YYYY-MM-DD`` text (SQLite hands back text,
-PostgreSQL ``date`` objects), everything else is already text or None.
+Dates hash as ``YYYY-MM-DD`` text whether they arrive as ``date`` objects (PostgreSQL, fresh
+rows) or as text (SQLite); everything else is already text or None. The leaf hash is RFC 6962's
+``SHA-256(0x00 || data)``, written out here because it runs once per entry.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from datetime import date
 from typing import Final
 
 import orjson
-
-from xinyong.ledger.merkle import leaf_hash
 
 __all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "entry_hash", "entry_label"]
 
@@ -37,16 +36,11 @@ ENTRY_TYPES: Final[dict[str, str]] = {"subjects": "subject", "records": "record"
 _VERSION: Final = "xinyong-ledger/1"
 
 
-def _normal(value: object) -> object:
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
     """The RFC 6962 leaf hash of one entry from its table, position and content columns."""
-    data = orjson.dumps([_VERSION, ENTRY_TYPES[table], position, *(_normal(v) for v in values)])
-    return leaf_hash(data)
+    # orjson writes a date as "YYYY-MM-DD", the same text SQLite hands back for it.
+    data = orjson.dumps([_VERSION, ENTRY_TYPES[table], position, *values])
+    return hashlib.sha256(b"\x00" + data).digest()
 
 
 def entry_label(table: str, values: Sequence[object]) -> str:
