@@ -1,0 +1,51 @@
+"""Record validation: the fast path never disagrees with the field-by-field checks."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
+from xinyong.ingest.validate import RecordValidator
+
+CATALOG = load_catalog()
+PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
+ORG = synthetic_uscc(2, 5)
+
+text = st.one_of(
+    st.sampled_from(["r1", " r1", "r1 ", "", "a\tb", "x\u3000", "正常", "a" * 201]),
+    st.text(max_size=6),
+)
+row = st.fixed_dictionaries(
+    {
+        "record_id": st.one_of(text, st.integers(0, 5), st.none()),
+        "subject_id": st.sampled_from([PERSON, ORG, PERSON.lower(), " " + PERSON, "ext:1", "",
+                                       PERSON[:-1] + "0", 123]),
+        "subject_kind": st.sampled_from(["person", "organization", "alien", None]),
+        "code": st.sampled_from(["court.defaulter", "tax.evasion", "market.abnormal_operations",
+                                 "nope.x", "Bad", None]),
+        "occurred_at": st.sampled_from(["2024-01-02", "2024-02-30", "02/01/2024", "",
+                                        date(2024, 1, 2), date(2999, 1, 1), None]),
+        "source": st.sampled_from(["court", " court", "", None, "bad source"]),
+        "case_id": st.one_of(text, st.none()),
+        "attrs": st.sampled_from(['{"amount": 5}', '{"amount": "x"}', '{"religion": 1}', "", None,
+                                  "{}", '{"b": 1, "a": [1]}', "{bad", '{"b": 2, "a": true}']),
+        "evidence": st.one_of(text, st.none()),
+    }
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=st.lists(row, min_size=1, max_size=8), forced=st.sampled_from([None, "court"]))
+def test_fast_path_agrees(rows: list[dict[str, Any]], forced: str | None) -> None:
+    validator = RecordValidator(CATALOG, source=forced, today=date(2025, 1, 1))
+    for raw in rows * 2:  # the second pass finds the caches warm
+        fast = validator._fast(raw)
+        checked = validator._checked(raw)
+        if fast is not None:
+            assert fast == checked
+        assert validator.validate(raw) == checked
