@@ -30,10 +30,18 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "api_keys",
     "checkpoints",
     "events",
+    "inquiries",
+    "listings",
     "metadata",
+    "notices",
+    "objections",
+    "outbox",
     "records",
+    "relying_parties",
+    "repairs",
     "schemes",
     "standing_runs",
     "standings",
@@ -144,3 +152,130 @@ standings = Table(
     Index("ix_standings_subject", "subject_id"),
 )
 """Standings per subject and run; reproducible from the run's scheme version and ledger head."""
+
+# ------------------------------------------------------------------ decision service state
+# Operational tables of the decision service. They are not part of the hashed log: what they
+# change in the ledger (a revocation, a repair) is written there as an event.
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(24), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+"""API keys, stored as SHA-256 of a 256-bit random secret. ``name``: the source, relying party
+or subject the key is bound to (empty for operators)."""
+
+relying_parties = Table(
+    "relying_parties",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("measures", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("webhook_url", Text),
+    Column("created_at", String(32), nullable=False),
+)
+"""Relying parties and the measures they are registered for (their permissible purpose)."""
+
+inquiries = Table(
+    "inquiries",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("relying_party", String(128), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("measure", String(128), nullable=False),
+    Column("scheme_id", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("known_at", BigInteger, nullable=False),
+    Column("applies", Boolean, nullable=False),
+    Column("made_at", String(32), nullable=False),
+    Index("ix_inquiries_subject", "subject_id", "made_at"),
+    Index("ix_inquiries_party", "relying_party", "made_at"),
+)
+"""Every check, written before its answer is returned: who asked what about whom, and the
+scheme version, as-of date and ledger size that produced the answer (enough to replay it)."""
+
+objections = Table(
+    "objections",
+    metadata,
+    Column("objection_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text),
+    Column("status", String(16), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("decided_at", String(32)),
+    Column("decided_by", String(128)),
+    Column("decision_reason", Text),
+    Index("ix_objections_subject", "subject_id"),
+    Index("ix_objections_status", "status", "deadline"),
+)
+"""Objections to records: open, upheld, rejected, or lapsed (the deadline passed undecided)."""
+
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("repair_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("decided_at", String(32)),
+    Column("decided_by", String(128)),
+    Column("decision_reason", Text),
+    Index("ix_repairs_subject", "subject_id"),
+)
+"""Credit repair requests: open, approved, rejected."""
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_notices_subject", "subject_id", "created_at"),
+)
+"""Notices to subjects (listing, adverse check, decisions), with records, rules and rights."""
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("scheme_id", String(64), primary_key=True),
+    Column("list_id", String(128), primary_key=True),
+    Column("subject_id", String(128), primary_key=True),
+    Column("listed_on", Date, primary_key=True),
+    Column("noticed_at", String(32), nullable=False),
+    Column("public_from", Date, nullable=False),
+    Column("delisted_on", Date),
+    Index("ix_listings_public", "scheme_id", "list_id", "public_from"),
+)
+"""List memberships over time: when noticed, when public (after the grace period), when ended."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("relying_party", String(128), nullable=False),
+    Column("decision_id", String(36), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("attempts", BigInteger, nullable=False),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("delivered_at", String(32)),
+    Column("last_error", Text),
+    Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+)
+"""Corrections to push to relying parties' webhooks; survives restarts, retried with backoff."""
