@@ -8,9 +8,10 @@ Two times matter for every decision (bitemporal data):
 - *knowledge time* ``known_at``: a log size. Only entries at positions below it are used, so a
   past decision can be replayed exactly as the ledger stood when it was made.
 
-A ``revoked`` event (an upheld objection, a record furnished in error) or a ``corrected`` event
-(the record was replaced by a corrected one, itself a new record) removes the record for every
-valid time: it should never have counted.
+A ``revoked`` event (an upheld objection, a record furnished in error), a ``suppressed`` event
+(an objection left undecided past its deadline: what cannot be verified does not count) or a
+``corrected`` event (the record was replaced by a corrected one, itself a new record) removes the
+record for every valid time: it should never have counted.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ class EventType(StrEnum):
     """Lifecycle events that reference a record."""
 
     REVOKED = "revoked"
+    SUPPRESSED = "suppressed"
     CORRECTED = "corrected"
     REPAIRED = "repaired"
     EXPIRED = "expired"
 
 
-_VOIDING = (EventType.REVOKED.value, EventType.CORRECTED.value)
+_VOIDING = (EventType.REVOKED.value, EventType.SUPPRESSED.value, EventType.CORRECTED.value)
 _ENDING = (EventType.REPAIRED.value, EventType.EXPIRED.value)
 
 

@@ -1,0 +1,135 @@
+"""Checks: a relying party asks whether one measure applies to one subject.
+
+The answer discloses as little as possible: yes or no, which scheme version and as of when, and
+a decision id; never the score or the records. A relying party may only ask about the measures
+it is registered for (its permissible purpose) and only by full subject id: there is no listing
+and no search, and an unknown subject gets the same "no" as a known one, so checks cannot be
+used to find out who is registered.
+
+Every check is written to the inquiry log, with the scheme version, as-of date and ledger size,
+before the answer is returned: the subject sees who looked them up, and the decision can be
+replayed exactly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import orjson
+from sqlalchemy import Connection, insert, select
+
+from xinyong.decisions.standing import SchemeRegistry, standing_of
+from xinyong.domain.catalog import Catalog
+from xinyong.due_process.notices import counted_records, issue_notice
+from xinyong.ledger.append import read_head, utc_now_text
+from xinyong.ledger.schema import inquiries, relying_parties
+
+__all__ = ["Decision", "NotRegistered", "UnknownMeasure", "check_measure", "registered_measures"]
+
+
+class UnknownMeasure(LookupError):
+    """No active scheme defines the measure."""
+
+
+class NotRegistered(PermissionError):
+    """The relying party is not registered for the measure (not its purpose)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The logged answer to a check."""
+
+    decision_id: str
+    relying_party: str
+    subject_id: str
+    measure: str
+    applies: bool
+    scheme_id: str
+    version: str
+    as_of: date
+    known_at: int
+    made_at: str
+
+    def public(self) -> dict[str, object]:
+        """What the relying party is told."""
+        return {
+            "decision_id": self.decision_id,
+            "subject": self.subject_id,
+            "measure": self.measure,
+            "applies": self.applies,
+            "scheme": self.scheme_id,
+            "version": self.version,
+            "as_of": self.as_of.isoformat(),
+            "made_at": self.made_at,
+        }
+
+
+def registered_measures(conn: Connection, relying_party: str) -> frozenset[str]:
+    """The measures a relying party may check."""
+    row = conn.execute(
+        select(relying_parties.c.measures).where(relying_parties.c.name == relying_party)
+    ).first()
+    return frozenset() if row is None else frozenset(orjson.loads(row.measures))
+
+
+def check_measure(
+    conn: Connection,
+    registry: SchemeRegistry,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+    catalog: Catalog | None,
+) -> Decision:
+    """Decide and log a check. The caller commits before answering."""
+    if measure not in registered_measures(conn, relying_party):
+        raise NotRegistered(f"{relying_party} is not registered for measure {measure!r}")
+    loaded = registry.for_measure(conn, measure)
+    if loaded is None:
+        raise UnknownMeasure(f"no active scheme defines measure {measure!r}")
+    head = read_head(conn)
+    standing = standing_of(conn, loaded, subject_id, today, head.size, catalog)
+    applies = standing.explanation is not None and measure in standing.explanation.standing.measures
+    decision = Decision(
+        decision_id=str(uuid.uuid4()),
+        relying_party=relying_party,
+        subject_id=subject_id,
+        measure=measure,
+        applies=applies,
+        scheme_id=loaded.scheme.id,
+        version=loaded.version,
+        as_of=today,
+        known_at=head.size,
+        made_at=utc_now_text(),
+    )
+    measure_def = next(m for m in loaded.scheme.measures if m.id == measure)
+    if applies and measure_def.kind == "sanction" and standing.explanation is not None:
+        issue_notice(conn, subject_id, "adverse-check", {
+            "decision_id": decision.decision_id,
+            "relying_party": relying_party,
+            "measure": measure,
+            "description": measure_def.description,
+            "basis": measure_def.basis,
+            "scheme": loaded.scheme.id,
+            "version": loaded.version,
+            "as_of": today.isoformat(),
+            "lists": list(standing.explanation.standing.lists),
+            "records": counted_records(standing.explanation),
+        })  # fmt: skip
+    conn.execute(
+        insert(inquiries).values(
+            decision_id=decision.decision_id,
+            relying_party=relying_party,
+            subject_id=subject_id,
+            measure=measure,
+            scheme_id=decision.scheme_id,
+            version=decision.version,
+            as_of=today,
+            known_at=decision.known_at,
+            applies=applies,
+            made_at=decision.made_at,
+        )
+    )
+    return decision

@@ -1,0 +1,72 @@
+"""Replaying a past decision exactly as it was made.
+
+A decision stores its scheme version, as-of date and ledger size. Replaying evaluates that
+scheme version over the effective records as the ledger stood at that size: later records,
+revocations and scheme versions do not change it. The replay also reports whether it reproduced
+the logged answer (it must: a mismatch means the ledger was tampered with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from xinyong.decisions.checks import Decision
+from xinyong.decisions.standing import SchemeRegistry, standing_of
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.schema import inquiries
+from xinyong.scoring.reference import Explanation
+
+__all__ = ["Replay", "UnknownDecision", "load_decision", "replay_decision"]
+
+
+class UnknownDecision(LookupError):
+    """No decision with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """A decision, its explanation re-derived, and whether the answer was reproduced."""
+
+    decision: Decision
+    applies: bool
+    explanation: Explanation | None
+
+    @property
+    def reproduced(self) -> bool:
+        """True when the replay gives the logged answer."""
+        return self.applies == self.decision.applies
+
+
+def load_decision(conn: Connection, decision_id: str) -> Decision:
+    """A logged decision."""
+    row = conn.execute(select(inquiries).where(inquiries.c.decision_id == decision_id)).first()
+    if row is None:
+        raise UnknownDecision(decision_id)
+    return Decision(
+        decision_id=row.decision_id,
+        relying_party=row.relying_party,
+        subject_id=row.subject_id,
+        measure=row.measure,
+        applies=bool(row.applies),
+        scheme_id=row.scheme_id,
+        version=row.version,
+        as_of=row.as_of,
+        known_at=int(row.known_at),
+        made_at=row.made_at,
+    )
+
+
+def replay_decision(
+    conn: Connection, registry: SchemeRegistry, decision_id: str, catalog: Catalog | None
+) -> Replay:
+    """Re-derive a decision from its scheme version, date and ledger size."""
+    decision = load_decision(conn, decision_id)
+    loaded = registry.get(conn, decision.scheme_id, decision.version)
+    standing = standing_of(
+        conn, loaded, decision.subject_id, decision.as_of, decision.known_at, catalog
+    )
+    explanation = standing.explanation
+    applies = explanation is not None and decision.measure in explanation.standing.measures
+    return Replay(decision, applies, explanation)

@@ -1,0 +1,86 @@
+"""One subject's standing under the active schemes, computed at the moment it is asked for.
+
+Checks, the subject's file and replays all come through here: the reference evaluator over the
+subject's effective records as of a date and as known at a log size. Computing on demand (a few
+milliseconds per subject) means a record that expired a second ago no longer counts, with no
+batch refresh in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.effective import current_subjects
+from xinyong.ledger.schema import schemes
+from xinyong.schemes.load import LoadedScheme
+from xinyong.scoring.ledger_source import subject_records
+from xinyong.scoring.reference import Explanation, explain_subject
+from xinyong.scoring.store import load_stored_scheme
+
+__all__ = ["SchemeRegistry", "SubjectStanding", "standing_of", "subject_kind"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectStanding:
+    """A subject's explained standing under one scheme version (None: not scored by it)."""
+
+    loaded: LoadedScheme
+    explanation: Explanation | None
+
+
+class SchemeRegistry:
+    """Active scheme versions, parsed once per version and kept."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, str], LoadedScheme] = {}
+
+    def get(self, conn: Connection, scheme_id: str, version: str) -> LoadedScheme:
+        """A stored version (parsed on first use)."""
+        key = (scheme_id, version)
+        if key not in self._parsed:
+            self._parsed[key] = load_stored_scheme(conn, scheme_id, version)
+        return self._parsed[key]
+
+    def active(self, conn: Connection) -> list[LoadedScheme]:
+        """Every active scheme, by id."""
+        rows = conn.execute(
+            select(schemes.c.scheme_id, schemes.c.version)
+            .where(schemes.c.active.is_(True))
+            .order_by(schemes.c.scheme_id)
+        ).all()
+        return [self.get(conn, str(r.scheme_id), str(r.version)) for r in rows]
+
+    def for_measure(self, conn: Connection, measure: str) -> LoadedScheme | None:
+        """The active scheme that defines ``measure`` (ids are unique across active schemes)."""
+        for loaded in self.active(conn):
+            if any(m.id == measure for m in loaded.scheme.measures):
+                return loaded
+        return None
+
+
+def subject_kind(conn: Connection, subject_id: str, known_at: int | None) -> str | None:
+    """The registered kind of a subject as known at a log size, or None if unregistered."""
+    query = current_subjects(known_at)
+    query = query.where(query.selected_columns.subject_id == subject_id)
+    row = conn.execute(query).first()
+    return None if row is None else str(row.kind)
+
+
+def standing_of(
+    conn: Connection,
+    loaded: LoadedScheme,
+    subject_id: str,
+    as_of: date,
+    known_at: int,
+    catalog: Catalog | None,
+) -> SubjectStanding:
+    """The explained standing of one registered subject (None when the scheme does not score it)."""
+    kind = subject_kind(conn, subject_id, known_at)
+    if kind is None or kind not in loaded.scheme.subject_kinds:
+        return SubjectStanding(loaded, None)
+    found = subject_records(conn, subject_id, as_of, known_at, catalog)
+    return SubjectStanding(loaded, explain_subject(loaded.scheme, subject_id, found, as_of))

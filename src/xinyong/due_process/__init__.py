@@ -1,0 +1,1 @@
+"""Due process: objections, credit repair, notices, disclosure after grace, corrections."""

@@ -1,0 +1,132 @@
+"""Correction push: when a decision a relying party received would now be answered differently,
+tell it.
+
+After anything that changes a subject's standing (an upheld objection, a lapse, a repair, an
+expiry found by the daily sweep), the latest check of each relying party and measure about that
+subject in the last 90 days is decided again. When the answer changed, the new decision is
+logged like any check and a correction naming both decisions is queued in the ``outbox`` table
+for the relying party's webhook. Delivery retries with exponential backoff (up to an hour
+apart) and survives restarts, because the queue is a table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from xinyong.decisions.checks import check_measure
+from xinyong.decisions.standing import SchemeRegistry
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.schema import inquiries, outbox, relying_parties
+
+__all__ = ["deliver_pending", "queue_corrections"]
+
+Post = Callable[[str, bytes], int]
+"""Send a JSON body to a URL; return the HTTP status (raise on a network error)."""
+
+
+def queue_corrections(
+    conn: Connection,
+    registry: SchemeRegistry,
+    subject_id: str,
+    today: date,
+    catalog: Catalog | None,
+    window_days: int = 90,
+) -> list[str]:
+    """Re-decide recent checks about ``subject_id``; queue corrections; return their ids."""
+    since = (datetime.now(UTC) - timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
+    latest = (
+        select(inquiries.c.relying_party, inquiries.c.measure,
+               func.max(inquiries.c.made_at).label("made_at"))
+        .where(inquiries.c.subject_id == subject_id, inquiries.c.made_at >= since)
+        .group_by(inquiries.c.relying_party, inquiries.c.measure)
+        .subquery()
+    )  # fmt: skip
+    rows = conn.execute(
+        select(inquiries)
+        .join(
+            latest,
+            (inquiries.c.relying_party == latest.c.relying_party)
+            & (inquiries.c.measure == latest.c.measure)
+            & (inquiries.c.made_at == latest.c.made_at),
+        )
+        .where(inquiries.c.subject_id == subject_id)
+    ).all()
+    queued = []
+    for row in rows:
+        try:
+            again = check_measure(conn, registry, row.relying_party, subject_id, row.measure,
+                                  today, catalog)  # fmt: skip
+        except (LookupError, PermissionError):
+            continue  # the measure or the registration is gone: nothing to correct against
+        if again.applies == bool(row.applies):
+            continue
+        message_id = str(uuid.uuid4())
+        payload = {
+            "type": "correction",
+            "decision_id": row.decision_id,
+            "new_decision_id": again.decision_id,
+            "subject": subject_id,
+            "measure": row.measure,
+            "previous": bool(row.applies),
+            "applies": again.applies,
+            "scheme": again.scheme_id,
+            "version": again.version,
+            "as_of": again.as_of.isoformat(),
+        }
+        now = utc_now_text()
+        conn.execute(
+            insert(outbox).values(
+                message_id=message_id, relying_party=row.relying_party,
+                decision_id=row.decision_id, payload=orjson.dumps(payload).decode(),
+                created_at=now, attempts=0, next_attempt_at=now,
+            )
+        )  # fmt: skip
+        queued.append(message_id)
+    return queued
+
+
+def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, int]:
+    """Deliver due outbox messages to webhooks; return (delivered, failed)."""
+    now = utc_now_text()
+    with engine.connect() as conn:
+        due = conn.execute(
+            select(outbox.c.message_id, outbox.c.payload, outbox.c.attempts,
+                   relying_parties.c.webhook_url)
+            .join(relying_parties, relying_parties.c.name == outbox.c.relying_party)
+            .where(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.created_at)
+            .limit(limit)
+        ).all()  # fmt: skip
+    delivered = failed = 0
+    for message in due:
+        error: str | None = None
+        if not message.webhook_url:
+            error = "the relying party has no webhook"
+        else:
+            try:
+                status = post(str(message.webhook_url), str(message.payload).encode())
+                if not 200 <= status < 300:
+                    error = f"webhook answered HTTP {status}"
+            except Exception as exc:  # any network failure: retry later
+                error = f"{type(exc).__name__}: {exc}"
+        with engine.begin() as conn:
+            if error is None:
+                conn.execute(update(outbox).where(outbox.c.message_id == message.message_id)
+                             .values(delivered_at=utc_now_text(),
+                                     attempts=message.attempts + 1))  # fmt: skip
+                delivered += 1
+            else:
+                backoff = min(3600, 2 ** int(message.attempts))
+                retry = (datetime.now(UTC) + timedelta(seconds=backoff)).strftime(
+                    "%Y-%m-%dT%H:%M:%S.%fZ")  # fmt: skip
+                conn.execute(update(outbox).where(outbox.c.message_id == message.message_id)
+                             .values(attempts=message.attempts + 1, next_attempt_at=retry,
+                                     last_error=error[:500]))  # fmt: skip
+                failed += 1
+    return delivered, failed

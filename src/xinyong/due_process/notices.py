@@ -1,0 +1,74 @@
+"""Notices to subjects: every adverse step names its records, rules, scheme version and rights.
+
+A notice is stored and shown in the subject's file. Its body is JSON so that the portal, the API
+and an export can all render it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select
+
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.schema import notices
+from xinyong.scoring.reference import Explanation
+
+__all__ = ["RIGHTS", "counted_records", "issue_notice", "notices_for"]
+
+RIGHTS = (
+    "You may see your whole file, including every record, its source, and everyone who checked "
+    "a measure about you.",
+    "You may object to any record; an objection not decided by its deadline suppresses the record.",
+    "You may ask for a person, not a program, to review any decision.",
+    "After a record's minimum display period you may apply for credit repair.",
+)
+"""The rights every notice states (FCRA adverse-action notice, GDPR Art. 22 and Recital 71)."""
+
+
+def counted_records(explanation: Explanation) -> list[dict[str, Any]]:
+    """The records that counted, as shown in notices."""
+    return [
+        {
+            "record": c.record.key,
+            "code": c.record.code,
+            "occurred_at": c.record.occurred_at.isoformat(),
+            "rule": c.rule_id,
+            "contribution": round(c.contribution, 2),
+        }
+        for c in explanation.records
+        if c.counted
+    ]
+
+
+def issue_notice(conn: Connection, subject_id: str, kind: str, body: Mapping[str, Any]) -> str:
+    """Store a notice to ``subject_id``; return its id."""
+    notice_id = str(uuid.uuid4())
+    payload = {**body, "rights": list(RIGHTS)}
+    conn.execute(
+        insert(notices).values(
+            notice_id=notice_id,
+            subject_id=subject_id,
+            kind=kind,
+            created_at=utc_now_text(),
+            body=orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
+        )
+    )
+    return notice_id
+
+
+def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    """A subject's notices, newest first."""
+    rows = conn.execute(
+        select(notices.c.notice_id, notices.c.kind, notices.c.created_at, notices.c.body)
+        .where(notices.c.subject_id == subject_id)
+        .order_by(notices.c.created_at.desc())
+    ).all()
+    return [
+        {"notice_id": r.notice_id, "kind": r.kind, "created_at": r.created_at,
+         **orjson.loads(r.body)}
+        for r in rows
+    ]  # fmt: skip

@@ -1,0 +1,219 @@
+"""Objections: a subject disputes a record; an operator upholds or rejects it by a deadline.
+
+- Filing marks the record *disputed* in the subject's file (it still counts meanwhile, as the
+  court list is not stayed by an objection).
+- Upholding appends a ``revoked`` event: the record never counts again, at any valid time.
+- Rejecting needs a written reason, shown to the subject.
+- An objection still open after its deadline *lapses*: by default a ``suppressed`` event voids
+  the record (the FCRA deletes what cannot be verified in time); ``suppress_on_lapse=False``
+  keeps it counting and only records the lapse.
+
+The default deadline is 30 days (FCRA §1681i); a source may have its own (the court list: 15).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, select, update
+
+from xinyong.due_process.notices import issue_notice
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.effective import EventType
+from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.schema import objections, records
+
+__all__ = [
+    "Objection",
+    "ObjectionError",
+    "decide_objection",
+    "file_objection",
+    "get_objection",
+    "lapse_overdue",
+    "list_objections",
+]
+
+
+class ObjectionError(ValueError):
+    """An objection that cannot be filed or decided (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Objection:
+    """An objection and its state."""
+
+    objection_id: str
+    subject_id: str
+    source: str
+    record_id: str
+    reason: str
+    evidence: str | None
+    status: str
+    filed_at: str
+    deadline: date
+    decided_at: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+    def json(self) -> dict[str, object]:
+        """As served by the API."""
+        return {
+            "objection_id": self.objection_id,
+            "subject_id": self.subject_id,
+            "record": f"{self.source}/{self.record_id}",
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "status": self.status,
+            "filed_at": self.filed_at,
+            "deadline": self.deadline.isoformat(),
+            "decided_at": self.decided_at,
+            "decided_by": self.decided_by,
+            "decision_reason": self.decision_reason,
+        }
+
+
+def _row(row: object) -> Objection:
+    return Objection(**{name: getattr(row, name) for name in Objection.__dataclass_fields__})
+
+
+def file_objection(
+    conn: Connection,
+    subject_id: str,
+    source: str,
+    record_id: str,
+    reason: str,
+    evidence: str | None,
+    today: date,
+    deadline_days: int,
+) -> Objection:
+    """File an objection to one of the subject's own records."""
+    if not reason.strip():
+        raise ObjectionError("an objection needs a reason")
+    owner = conn.execute(
+        select(records.c.subject_id).where(
+            records.c.source == source, records.c.record_id == record_id
+        )
+    ).first()
+    if owner is None or owner.subject_id != subject_id:
+        raise ObjectionError(f"no record {source}/{record_id} in your file")
+    open_one = conn.execute(
+        select(objections.c.objection_id).where(
+            objections.c.source == source,
+            objections.c.record_id == record_id,
+            objections.c.status == "open",
+        )
+    ).first()
+    if open_one is not None:
+        raise ObjectionError(f"objection {open_one.objection_id} on this record is still open")
+    objection = Objection(
+        objection_id=str(uuid.uuid4()),
+        subject_id=subject_id,
+        source=source,
+        record_id=record_id,
+        reason=reason.strip(),
+        evidence=evidence,
+        status="open",
+        filed_at=utc_now_text(),
+        deadline=today + timedelta(days=deadline_days),
+    )
+    conn.execute(
+        objections.insert().values(
+            objection_id=objection.objection_id,
+            subject_id=subject_id,
+            source=source,
+            record_id=record_id,
+            reason=objection.reason,
+            evidence=evidence,
+            status="open",
+            filed_at=objection.filed_at,
+            deadline=objection.deadline,
+        )
+    )
+    return objection
+
+
+def get_objection(conn: Connection, objection_id: str) -> Objection:
+    """One objection by id."""
+    row = conn.execute(select(objections).where(objections.c.objection_id == objection_id)).first()
+    if row is None:
+        raise ObjectionError(f"no objection {objection_id}")
+    return _row(row)
+
+
+def list_objections(
+    conn: Connection, *, status: str | None = None, subject_id: str | None = None
+) -> list[Objection]:
+    """Objections, oldest deadline first."""
+    query = select(objections).order_by(objections.c.deadline, objections.c.filed_at)
+    if status is not None:
+        query = query.where(objections.c.status == status)
+    if subject_id is not None:
+        query = query.where(objections.c.subject_id == subject_id)
+    return [_row(row) for row in conn.execute(query)]
+
+
+def decide_objection(
+    conn: Connection,
+    objection_id: str,
+    *,
+    uphold: bool,
+    reason: str,
+    operator: str,
+    today: date,
+) -> Objection:
+    """Uphold (revoke the record) or reject an open objection. Call inside a write lock."""
+    if not reason.strip():
+        raise ObjectionError("a decision needs a written reason")
+    objection = get_objection(conn, objection_id)
+    if objection.status != "open":
+        raise ObjectionError(f"objection {objection_id} is already {objection.status}")
+    status = "upheld" if uphold else "rejected"
+    if uphold:
+        append_event(conn, EventType.REVOKED, objection.source, objection.record_id,
+                     effective_on=today, actor=operator,
+                     reason=f"objection {objection_id} upheld: {reason}")  # fmt: skip
+    return _close(conn, objection, status, reason, operator)
+
+
+def _close(
+    conn: Connection, objection: Objection, status: str, reason: str, actor: str
+) -> Objection:
+    decided_at = utc_now_text()
+    conn.execute(
+        update(objections)
+        .where(objections.c.objection_id == objection.objection_id)
+        .values(status=status, decided_at=decided_at, decided_by=actor, decision_reason=reason)
+    )
+    closed = get_objection(conn, objection.objection_id)
+    issue_notice(conn, objection.subject_id, f"objection-{status}", {
+        "objection_id": objection.objection_id,
+        "record": f"{objection.source}/{objection.record_id}",
+        "decision": status,
+        "reason": reason,
+        "decided_by": actor,
+    })  # fmt: skip
+    return closed
+
+
+def lapse_overdue(conn: Connection, today: date, *, suppress: bool = True) -> list[Objection]:
+    """Close every open objection past its deadline. Call inside a write lock."""
+    overdue = [
+        _row(row)
+        for row in conn.execute(
+            select(objections).where(
+                objections.c.status == "open", objections.c.deadline < today
+            )
+        )
+    ]
+    closed = []
+    for objection in overdue:
+        reason = f"not decided by its deadline {objection.deadline}"
+        if suppress:
+            append_event(conn, EventType.SUPPRESSED, objection.source, objection.record_id,
+                         effective_on=today, actor="system",
+                         reason=f"objection {objection.objection_id} {reason}")  # fmt: skip
+            reason += ": the record is suppressed"
+        closed.append(_close(conn, objection, "lapsed", reason, "system"))
+    return closed

@@ -1,0 +1,155 @@
+"""Credit repair: after a record's minimum display period the subject may apply; an operator
+approves when the conditions hold (typically: the obligation was performed, a fulfilment record
+with the same case exists) and the record stops counting and being disclosed from that day.
+
+The minimum display period comes from the code's severity tier in the catalog (NDRC Credit
+Repair Management Measures, 2026). At its maximum display period a record expires by itself;
+no request is needed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, select, update
+
+from xinyong.domain.catalog import Catalog, Polarity
+from xinyong.due_process.notices import issue_notice
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.effective import EventType
+from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.schema import records, repairs
+
+__all__ = ["Repair", "RepairError", "decide_repair", "list_repairs", "request_repair"]
+
+
+class RepairError(ValueError):
+    """A repair request that cannot be filed or decided (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """A repair request and its state; ``fulfilled_by`` lists fulfilment records of the case."""
+
+    repair_id: str
+    subject_id: str
+    source: str
+    record_id: str
+    reason: str
+    status: str
+    filed_at: str
+    decided_at: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+    def json(self) -> dict[str, object]:
+        """As served by the API."""
+        return {
+            "repair_id": self.repair_id,
+            "subject_id": self.subject_id,
+            "record": f"{self.source}/{self.record_id}",
+            "reason": self.reason,
+            "status": self.status,
+            "filed_at": self.filed_at,
+            "decided_at": self.decided_at,
+            "decided_by": self.decided_by,
+            "decision_reason": self.decision_reason,
+        }
+
+
+def _row(row: object) -> Repair:
+    return Repair(**{name: getattr(row, name) for name in Repair.__dataclass_fields__})
+
+
+def repair_available_from(occurred_at: date, code: str, catalog: Catalog) -> date:
+    """The first day repair may be requested for a record."""
+    entry = catalog.get(code)
+    days = entry.min_display_days if entry is not None else 0
+    return occurred_at + timedelta(days=days)
+
+
+def request_repair(
+    conn: Connection,
+    subject_id: str,
+    source: str,
+    record_id: str,
+    reason: str,
+    today: date,
+    catalog: Catalog,
+) -> Repair:
+    """Apply for repair of one of the subject's own records."""
+    row = conn.execute(
+        select(records.c.subject_id, records.c.code, records.c.occurred_at).where(
+            records.c.source == source, records.c.record_id == record_id
+        )
+    ).first()
+    if row is None or row.subject_id != subject_id:
+        raise RepairError(f"no record {source}/{record_id} in your file")
+    entry = catalog.get(row.code)
+    if entry is not None and entry.polarity is Polarity.POSITIVE:
+        raise RepairError("only records of dishonest conduct are repaired")
+    available = repair_available_from(row.occurred_at, row.code, catalog)
+    if today < available:
+        raise RepairError(f"repair of {row.code} may be requested from {available} (minimum "
+                          "display period of its severity tier)")  # fmt: skip
+    repair = Repair(str(uuid.uuid4()), subject_id, source, record_id, reason.strip() or "-",
+                    "open", utc_now_text())  # fmt: skip
+    conn.execute(
+        repairs.insert().values(
+            repair_id=repair.repair_id, subject_id=subject_id, source=source,
+            record_id=record_id, reason=repair.reason, status="open", filed_at=repair.filed_at,
+        )
+    )  # fmt: skip
+    return repair
+
+
+def list_repairs(
+    conn: Connection, *, status: str | None = None, subject_id: str | None = None
+) -> list[Repair]:
+    """Repair requests, oldest first."""
+    query = select(repairs).order_by(repairs.c.filed_at)
+    if status is not None:
+        query = query.where(repairs.c.status == status)
+    if subject_id is not None:
+        query = query.where(repairs.c.subject_id == subject_id)
+    return [_row(row) for row in conn.execute(query)]
+
+
+def decide_repair(
+    conn: Connection,
+    repair_id: str,
+    *,
+    approve: bool,
+    reason: str,
+    operator: str,
+    today: date,
+) -> Repair:
+    """Approve (the record stops counting from today) or reject. Call inside a write lock."""
+    if not reason.strip():
+        raise RepairError("a decision needs a written reason")
+    row = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).first()
+    if row is None:
+        raise RepairError(f"no repair request {repair_id}")
+    repair = _row(row)
+    if repair.status != "open":
+        raise RepairError(f"repair request {repair_id} is already {repair.status}")
+    status = "approved" if approve else "rejected"
+    if approve:
+        append_event(conn, EventType.REPAIRED, repair.source, repair.record_id,
+                     effective_on=today, actor=operator,
+                     reason=f"credit repair {repair_id} approved: {reason}")  # fmt: skip
+    conn.execute(
+        update(repairs)
+        .where(repairs.c.repair_id == repair_id)
+        .values(
+            status=status, decided_at=utc_now_text(), decided_by=operator, decision_reason=reason
+        )
+    )
+    issue_notice(conn, repair.subject_id, f"repair-{status}", {
+        "repair_id": repair_id, "record": f"{repair.source}/{repair.record_id}",
+        "decision": status, "reason": reason, "effective_on": today.isoformat(),
+    })  # fmt: skip
+    final = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).one()
+    return _row(final)

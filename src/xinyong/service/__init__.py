@@ -1,0 +1,1 @@
+"""The decision service: FastAPI app, API keys and roles, routes."""

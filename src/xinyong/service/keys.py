@@ -1,0 +1,111 @@
+"""API keys: created once, shown once, stored as a hash, revocable.
+
+A key reads ``xy_<key_id>_<secret>``: the id finds the row, the 256-bit secret is compared by
+its SHA-256 in constant time. Secrets are random, so a fast hash is enough (no password-style
+stretching needed) and the database never holds a usable key. Keys are never logged.
+
+Roles:
+
+- ``operator``: schemes, catalog, keys, review of objections and repairs;
+- ``source``: submits records under its own source name (``name``);
+- ``relying``: a relying party (``name``), checks only the measures it is registered for;
+- ``subject``: bound to one subject id (``name``): that subject's own file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, insert, select, update
+
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.schema import api_keys
+
+__all__ = ["ApiKey", "Principal", "Role", "authenticate", "create_key", "revoke_key"]
+
+
+class Role(StrEnum):
+    """Who a key speaks for."""
+
+    OPERATOR = "operator"
+    SOURCE = "source"
+    RELYING = "relying"
+    SUBJECT = "subject"
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    role: Role
+    name: str = ""
+    key_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A newly created key; ``token`` is shown once and never stored."""
+
+    key_id: str
+    token: str
+    role: Role
+    name: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(conn: Connection, role: Role, name: str = "", label: str = "") -> ApiKey:
+    """Create a key for ``role`` bound to ``name`` (source, relying party or subject)."""
+    if role is Role.PUBLIC:
+        raise ValueError("the public needs no key")
+    if role is not Role.OPERATOR and not name:
+        raise ValueError(f"a {role.value} key must be bound to a name")
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(api_keys).values(
+            key_id=key_id,
+            secret_hash=_digest(secret),
+            role=role.value,
+            name=name,
+            label=label,
+            created_at=utc_now_text(),
+            revoked_at=None,
+        )
+    )
+    return ApiKey(key_id, f"xy_{key_id}_{secret}", role, name)
+
+
+def revoke_key(conn: Connection, key_id: str) -> bool:
+    """Revoke a key; False when there is no such active key."""
+    result = conn.execute(
+        update(api_keys)
+        .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=utc_now_text())
+    )
+    return bool(result.rowcount)
+
+
+def authenticate(conn: Connection, token: str) -> Principal | None:
+    """The principal of a token, or None for an unknown, malformed or revoked key."""
+    prefix, _, rest = token.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != "xy" or not key_id or not secret:
+        return None
+    row = conn.execute(
+        select(
+            api_keys.c.secret_hash, api_keys.c.role, api_keys.c.name, api_keys.c.revoked_at
+        ).where(api_keys.c.key_id == key_id)
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(str(row.secret_hash), _digest(secret)):
+        return None
+    return Principal(Role(row.role), str(row.name), key_id)
