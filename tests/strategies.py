@@ -7,8 +7,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-CODES = ["court.defaulter", "court.performed", "finance.default", "finance.repaid",
-         "finance.loan.late", "tax.evasion", "civic.blood"]  # fmt: skip
+CODES = [
+    "court.defaulter",
+    "court.performed",
+    "finance.default",
+    "finance.repaid",
+    "finance.loan.late",
+    "tax.evasion",
+    "civic.blood",
+]
 PATTERNS = ["*", "court.*", "finance.*", "finance.loan.*", "tax.*", "civic.*", *CODES]
 ATTRS = ["amount", "channel", "flag", "n"]
 AS_OF = date(2024, 6, 30)
@@ -64,8 +71,14 @@ predicate = st.recursive(
 def schemes(draw: st.DrawFn) -> dict[str, Any]:
     """A scheme as the dict a TOML file would parse to."""
     n_grades = draw(st.integers(1, 4))
-    mins = sorted(draw(st.lists(st.integers(800, 1100), min_size=n_grades - 1,
-                                max_size=n_grades - 1, unique=True)), reverse=True)  # fmt: skip
+    mins = sorted(
+        draw(
+            st.lists(
+                st.integers(800, 1100), min_size=n_grades - 1, max_size=n_grades - 1, unique=True
+            )
+        ),
+        reverse=True,
+    )
     names = ["AAA", "A", "C", "D"][:n_grades]
     grades = [{"name": n, "min": float(m)} for n, m in zip(names, mins, strict=False)]
     grades.append({"name": names[-1]})
@@ -74,9 +87,12 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
         rule: dict[str, Any] = {
             "id": f"r{i}",
             "match": draw(st.sampled_from(PATTERNS)),
-            "points": draw(st.one_of(st.integers(-120, 60).map(float),
-                                     st.sampled_from([-12.5, 0.25, -0.125, 33.3]))),
-        }  # fmt: skip
+            "points": draw(
+                st.one_of(
+                    st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3])
+                )
+            ),
+        }
         if draw(st.booleans()):
             rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
             if draw(st.booleans()):
@@ -93,24 +109,30 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
     rule_ids = [r["id"] for r in rules]
     lists = []
     for i in range(draw(st.integers(0, 3))):
-        lists.append({
-            "id": f"l{i}",
-            "kind": draw(st.sampled_from(["black", "red"])),
-            "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
-            "rules": draw(st.lists(st.sampled_from(rule_ids), max_size=2, unique=True))
-            if rule_ids else [],
-        })  # fmt: skip
+        lists.append(
+            {
+                "id": f"l{i}",
+                "kind": draw(st.sampled_from(["black", "red"])),
+                "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
+                "rules": draw(st.lists(st.sampled_from(rule_ids), max_size=2, unique=True))
+                if rule_ids
+                else [],
+            }
+        )
     list_ids = [x["id"] for x in lists]
     measures = []
     for i in range(draw(st.integers(0, 3))):
-        measures.append({
-            "id": f"m{i}",
-            "kind": draw(st.sampled_from(["sanction", "reward"])),
-            "lists": draw(st.lists(st.sampled_from(list_ids), max_size=2, unique=True))
-            if list_ids else [],
-            "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
-            "basis": "test basis",
-        })  # fmt: skip
+        measures.append(
+            {
+                "id": f"m{i}",
+                "kind": draw(st.sampled_from(["sanction", "reward"])),
+                "lists": draw(st.lists(st.sampled_from(list_ids), max_size=2, unique=True))
+                if list_ids
+                else [],
+                "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
+                "basis": "test basis",
+            }
+        )
     scheme: dict[str, Any] = {
         "id": "gen",
         "name": "generated",
@@ -133,17 +155,43 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
 
 
 attr_value = st.one_of(
-    st.integers(-5, 20_000), st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
-    st.sampled_from(["online", "branch", "", "O'Brien", "10000"]), st.booleans(), st.none(),
-)  # fmt: skip
+    st.integers(-5, 20_000),
+    st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["online", "branch", "", "O'Brien", "10000"]),
+    st.booleans(),
+    st.none(),
+)
 
 
 # Ages on and around every valid_for boundary the schemes use, and some in the future.
 ages = st.one_of(
     st.integers(-40, 1300),
-    st.sampled_from([-1, 0, 1, 13, 14, 15, 29, 30, 31, 179, 180, 181, 364, 365, 366, 399, 400,
-                     401, 1094, 1095, 1096]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            -1,
+            0,
+            1,
+            13,
+            14,
+            15,
+            29,
+            30,
+            31,
+            179,
+            180,
+            181,
+            364,
+            365,
+            366,
+            399,
+            400,
+            401,
+            1094,
+            1095,
+            1096,
+        ]
+    ),
+)
 
 
 @st.composite
@@ -153,14 +201,16 @@ def records(draw: st.DrawFn) -> list[dict[str, Any]]:
     kinds = {s: draw(st.sampled_from(["person", "organization"])) for s in SUBJECTS}
     for i in range(draw(st.integers(0, 30))):
         subject = draw(st.sampled_from(SUBJECTS))
-        rows.append({
-            "record_id": f"R{i}",
-            "source": "test",
-            "subject_id": subject,
-            "subject_kind": kinds[subject],
-            "code": draw(st.sampled_from(CODES)),
-            "occurred_at": AS_OF - timedelta(days=draw(ages)),
-            "case_id": draw(st.sampled_from([None, "", "c1", "c2", "c3"])),
-            "attrs": draw(st.dictionaries(st.sampled_from(ATTRS), attr_value, max_size=4)),
-        })  # fmt: skip
+        rows.append(
+            {
+                "record_id": f"R{i}",
+                "source": "test",
+                "subject_id": subject,
+                "subject_kind": kinds[subject],
+                "code": draw(st.sampled_from(CODES)),
+                "occurred_at": AS_OF - timedelta(days=draw(ages)),
+                "case_id": draw(st.sampled_from([None, "", "c1", "c2", "c3"])),
+                "attrs": draw(st.dictionaries(st.sampled_from(ATTRS), attr_value, max_size=4)),
+            }
+        )
     return rows

@@ -25,13 +25,26 @@ BAD_EVERY = 97  # every 97th row has a bad date
 
 
 def _make_input(path: Path) -> int:
-    people = [synthetic_resident_id(3, date(1970, 1, 1) + timedelta(days=i), 1 + i % 900)
-              for i in range(2_000)]  # fmt: skip
+    people = [
+        synthetic_resident_id(3, date(1970, 1, 1) + timedelta(days=i), 1 + i % 900)
+        for i in range(2_000)
+    ]
     good = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["record_id", "subject_id", "subject_kind", "code", "occurred_at",
-                         "source", "case_id", "attrs", "evidence"])  # fmt: skip
+        writer.writerow(
+            [
+                "record_id",
+                "subject_id",
+                "subject_kind",
+                "code",
+                "occurred_at",
+                "source",
+                "case_id",
+                "attrs",
+                "evidence",
+            ]
+        )
         for i in range(ROWS):
             day = (
                 "2024-02-30"
@@ -39,8 +52,19 @@ def _make_input(path: Path) -> int:
                 else (date(2020, 1, 1) + timedelta(days=i % 1500)).isoformat()
             )
             good += i % BAD_EVERY != 0
-            writer.writerow([f"R{i}", people[i % len(people)], "person", "utility.late_fee", day,
-                             "city", "", f'{{"amount": {i % 500}}}', ""])  # fmt: skip
+            writer.writerow(
+                [
+                    f"R{i}",
+                    people[i % len(people)],
+                    "person",
+                    "utility.late_fee",
+                    day,
+                    "city",
+                    "",
+                    f'{{"amount": {i % 500}}}',
+                    "",
+                ]
+            )
     return good
 
 
@@ -79,8 +103,9 @@ def test_kill_minus_nine_then_rerun(tmp_path: Path) -> None:
     command = _cli("ingest", str(data), "--batch-size", str(BATCH))
     sizes = []
     for threshold in (1, 6_000, 15_000, 26_000):
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 120
         while proc.poll() is None and _size(url) < threshold and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -40,12 +40,14 @@ def _inputs(rows: list[dict[str, Any]]) -> list[InputRecord]:
 def _compiled(result: pa.Table) -> list[Standing]:
     return [
         Standing(
-            r["subject_id"], r["score"], r["grade"],
+            r["subject_id"],
+            r["score"],
+            r["grade"],
             tuple(x for x in r["lists"].split(";") if x),
             tuple(x for x in r["measures"].split(";") if x),
         )
         for r in result.to_pylist()
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +63,9 @@ def _assert_same(expected: list[Standing], actual: list[Standing]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), rows=records())
-def test_engines_agree_on_records(con: ibis.BaseBackend, scheme: dict[str, Any],
-                                  rows: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_engines_agree_on_records(
+    con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
     model = Scheme.model_validate(scheme)
     expected = score_records(model, _inputs(rows), AS_OF)
     actual = _compiled(score_table(model, _arrow(rows), AS_OF, con=con))
@@ -71,14 +74,16 @@ def test_engines_agree_on_records(con: ibis.BaseBackend, scheme: dict[str, Any],
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), rows=records())
-def test_engines_agree_in_ledger_mode(con: ibis.BaseBackend, scheme: dict[str, Any],
-                                      rows: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_engines_agree_in_ledger_mode(
+    con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
     model = Scheme.model_validate(scheme)
     kinds = {row["subject_id"]: row["subject_kind"] for row in rows}
     registered = [{"subject_id": s, "kind": kinds.get(s, "person")} for s in SUBJECTS]
     chosen = [s["subject_id"] for s in registered if s["kind"] in model.subject_kinds]
     expected = score_records(model, _inputs(rows), AS_OF, subjects=chosen)
-    subjects = pa.Table.from_pylist(registered, schema=pa.schema(
-        [("subject_id", pa.string()), ("kind", pa.string())]))  # fmt: skip
+    subjects = pa.Table.from_pylist(
+        registered, schema=pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
+    )
     actual = _compiled(score_table(model, _arrow(rows), AS_OF, subjects, con=con))
     _assert_same(expected, actual)

@@ -21,46 +21,124 @@ from xinyong.ledger.database import open_database
 
 PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
 ORG = synthetic_uscc(2, 5)
-FIELDS = ["record_id", "subject_id", "subject_kind", "code", "occurred_at", "source", "case_id",
-          "attrs", "evidence"]  # fmt: skip
+FIELDS = [
+    "record_id",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "source",
+    "case_id",
+    "attrs",
+    "evidence",
+]
 
 GOOD = [
-    ["r1", PERSON, "person", "court.defaulter", "2024-01-02", "court", "c1",
-     '{"amount": 5000, "ground": 1}', "doc:1"],
+    [
+        "r1",
+        PERSON,
+        "person",
+        "court.defaulter",
+        "2024-01-02",
+        "court",
+        "c1",
+        '{"amount": 5000, "ground": 1}',
+        "doc:1",
+    ],
     ["r2", PERSON, "person", "court.judgment_performed", "2024-06-02", "court", "c1", "", ""],
-    ["r3", ORG, "organization", "tax.evasion", "2024-03-02", "court", "",
-     '{"amount": 150000.5, "share_of_due": 0.2}', ""],
-]  # fmt: skip
+    [
+        "r3",
+        ORG,
+        "organization",
+        "tax.evasion",
+        "2024-03-02",
+        "court",
+        "",
+        '{"amount": 150000.5, "share_of_due": 0.2}',
+        "",
+    ],
+]
 # Each bad row and the field its rejection must name.
 BAD = [
     (["r4", PERSON, "person", "", "2024-03-02", "court", "", "", ""], "code"),
-    (["r5", PERSON, "person", "court.defaulter", "2024-13-02", "court", "", "", ""],
-     "occurred_at"),
-    (["r6", PERSON, "person", "court.defaulter", "02/01/2024", "court", "", "", ""],
-     "occurred_at"),
+    (["r5", PERSON, "person", "court.defaulter", "2024-13-02", "court", "", "", ""], "occurred_at"),
+    (["r6", PERSON, "person", "court.defaulter", "02/01/2024", "court", "", "", ""], "occurred_at"),
     (["r7", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "{bad", ""], "attrs"),
-    (["r8", PERSON, "alien", "court.defaulter", "2024-01-02", "court", "", "", ""],
-     "subject_kind"),
-    (["r9", "110105194912310021", "person", "court.defaulter", "2024-01-02", "court", "", "", ""],
-     "subject_id"),
-    (["r10", ORG[:-1] + ("0" if ORG[-1] != "0" else "1"), "organization", "tax.evasion",
-      "2024-01-02", "court", "", "", ""], "subject_id"),
+    (["r8", PERSON, "alien", "court.defaulter", "2024-01-02", "court", "", "", ""], "subject_kind"),
+    (
+        [
+            "r9",
+            "110105194912310021",
+            "person",
+            "court.defaulter",
+            "2024-01-02",
+            "court",
+            "",
+            "",
+            "",
+        ],
+        "subject_id",
+    ),
+    (
+        [
+            "r10",
+            ORG[:-1] + ("0" if ORG[-1] != "0" else "1"),
+            "organization",
+            "tax.evasion",
+            "2024-01-02",
+            "court",
+            "",
+            "",
+            "",
+        ],
+        "subject_id",
+    ),
     (["r11", PERSON, "person", "Court.Defaulter", "2024-01-02", "court", "", "", ""], "code"),
     (["r12", PERSON, "person", "court.unknown_thing", "2024-01-02", "court", "", "", ""], "code"),
-    (["r13", PERSON, "person", "court.defaulter", "2024-01-02", "court", "",
-      '{"religion": "x"}', ""], "attrs.religion"),
-    (["r14", PERSON, "person", "court.defaulter", "2024-01-02", "court", "",
-      '{"amount": "lots"}', ""], "attrs.amount"),
-    (["r15", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "[1, 2]", ""],
-     "attrs"),
+    (
+        [
+            "r13",
+            PERSON,
+            "person",
+            "court.defaulter",
+            "2024-01-02",
+            "court",
+            "",
+            '{"religion": "x"}',
+            "",
+        ],
+        "attrs.religion",
+    ),
+    (
+        [
+            "r14",
+            PERSON,
+            "person",
+            "court.defaulter",
+            "2024-01-02",
+            "court",
+            "",
+            '{"amount": "lots"}',
+            "",
+        ],
+        "attrs.amount",
+    ),
+    (
+        ["r15", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "[1, 2]", ""],
+        "attrs",
+    ),
     (["", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "", ""], "record_id"),
     (["r16", "", "person", "court.defaulter", "2024-01-02", "court", "", "", ""], "subject_id"),
-    (["r17", PERSON, "person", "court.defaulter", "2999-01-02", "court", "", "", ""],
-     "occurred_at"),
-    (["r18", PERSON, "person", "market.abnormal_operations", "2024-01-02", "court", "", "", ""],
-     "code"),
+    (
+        ["r17", PERSON, "person", "court.defaulter", "2999-01-02", "court", "", "", ""],
+        "occurred_at",
+    ),
+    (
+        ["r18", PERSON, "person", "market.abnormal_operations", "2024-01-02", "court", "", "", ""],
+        "code",
+    ),
     (["r19", PERSON, "person", "court.defaulter", "2024-01-02", "", "", "", ""], "source"),
-]  # fmt: skip
+]
 
 runner = CliRunner()
 
@@ -271,8 +349,9 @@ def test_export_round_trip(ledger_url: str, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", GOOD)
     assert runner.invoke(app, ["ingest", str(path), "--db", ledger_url]).exit_code == 0
     out = tmp_path / "out.parquet"
-    result = runner.invoke(app, ["export", "--out", str(out), "--as-of", "2024-05-01", "--db",
-                                 ledger_url])  # fmt: skip
+    result = runner.invoke(
+        app, ["export", "--out", str(out), "--as-of", "2024-05-01", "--db", ledger_url]
+    )
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
     assert sorted(table.column("record_id").to_pylist()) == ["r1", "r3"]

@@ -30,9 +30,18 @@ def _fill(engine: Engine, batches: int = 3, per_batch: int = 12) -> list[TreeHea
             sid = f"P{n:04d}"
             batch.subjects.append((sid, "person", f"Name {n}", "{}"))
             batch.records.append(
-                ("court", f"R{n}", sid, "person", "court.defaulter", date(2024, 1 + b, 1 + i),
-                 f"case-{n}" if i % 2 else None, '{"amount":100}', None)
-            )  # fmt: skip
+                (
+                    "court",
+                    f"R{n}",
+                    sid,
+                    "person",
+                    "court.defaulter",
+                    date(2024, 1 + b, 1 + i),
+                    f"case-{n}" if i % 2 else None,
+                    '{"amount":100}',
+                    None,
+                )
+            )
             n += 1
         with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
             heads.append(append_batch(conn, batch, f"batch {b}"))
@@ -115,11 +124,14 @@ def test_tampering_is_detected_and_named(engine: Engine, kind: str, seed: int) -
         expected = target
     elif kind == "reorder":
         other = rng.choice([p for p in records if p != target])
-        _tamper_sql(engine, [
-            f"UPDATE records SET position = -1 WHERE position = {target}",
-            f"UPDATE records SET position = {target} WHERE position = {other}",
-            f"UPDATE records SET position = {other} WHERE position = -1",
-        ])  # fmt: skip
+        _tamper_sql(
+            engine,
+            [
+                f"UPDATE records SET position = -1 WHERE position = {target}",
+                f"UPDATE records SET position = {target} WHERE position = {other}",
+                f"UPDATE records SET position = {other} WHERE position = -1",
+            ],
+        )
         expected = min(target, other)
     elif kind == "modify-both":  # the content and its stored hash rewritten together
         with engine.begin() as conn:
@@ -141,8 +153,18 @@ def test_tampering_is_detected_and_named(engine: Engine, kind: str, seed: int) -
     else:  # insert a forged record between the others: it must claim some position
         size = len(records) * 2
         with engine.begin() as conn:
-            values = ("court", "FORGED", "P9999", "person", "court.defaulter", "2024-01-01",
-                      None, "{}", None, "2024-01-01T00:00:00.000000Z")  # fmt: skip
+            values = (
+                "court",
+                "FORGED",
+                "P9999",
+                "person",
+                "court.defaulter",
+                "2024-01-01",
+                None,
+                "{}",
+                None,
+                "2024-01-01T00:00:00.000000Z",
+            )
             position = rng.choice([target, size])
             digest = entry_hash("records", position, values)
             table = "events" if position == target else "records"
@@ -211,12 +233,12 @@ def test_parse_tree_head() -> None:
             parse_tree_head(bad)
 
 
-def _effective(engine: Engine, as_of: date, known_at: int | None = None,
-               expire: bool = False) -> set[str]:  # fmt: skip
+def _effective(
+    engine: Engine, as_of: date, known_at: int | None = None, expire: bool = False
+) -> set[str]:
     catalog = load_catalog() if expire else None
     with engine.connect() as conn:
-        return {row.record_id for row in conn.execute(
-            effective_records(as_of, known_at, catalog))}  # fmt: skip
+        return {row.record_id for row in conn.execute(effective_records(as_of, known_at, catalog))}
 
 
 def test_effective_records_bitemporal(engine: Engine) -> None:

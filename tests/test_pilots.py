@@ -46,8 +46,9 @@ class Expect:
     measures: tuple[str, ...] = ()
 
 
-def rec(subject: str, code: str, day: str, case: str | None = None, kind: str = "person",
-        **attrs: Any) -> InputRecord:  # fmt: skip
+def rec(
+    subject: str, code: str, day: str, case: str | None = None, kind: str = "person", **attrs: Any
+) -> InputRecord:
     """A record; ``day`` is YYYY-MM-DD."""
     return InputRecord(
         record_id=f"r{next(_ids)}",
@@ -61,8 +62,7 @@ def rec(subject: str, code: str, day: str, case: str | None = None, kind: str = 
     )
 
 
-def org(subject: str, code: str, day: str, case: str | None = None,
-        **attrs: Any) -> InputRecord:  # fmt: skip
+def org(subject: str, code: str, day: str, case: str | None = None, **attrs: Any) -> InputRecord:
     """A record of an organization."""
     return rec(subject, code, day, case, "organization", **attrs)
 
@@ -87,12 +87,14 @@ def _arrow(records: list[InputRecord]) -> pa.Table:
 def _compiled(table: pa.Table) -> list[Standing]:
     return [
         Standing(
-            row["subject_id"], row["score"], row["grade"],
+            row["subject_id"],
+            row["score"],
+            row["grade"],
             tuple(x for x in row["lists"].split(";") if x),
             tuple(x for x in row["measures"].split(";") if x),
         )
         for row in table.to_pylist()
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +108,13 @@ def _pilot(pilot_id: str) -> LoadedScheme:
     return load_scheme(bundled_pilots()[pilot_id])
 
 
-def check(con: ibis.BaseBackend, pilot_id: str, records: list[InputRecord],
-          expected: dict[str, Expect], as_of: date = AS_OF) -> None:  # fmt: skip
+def check(
+    con: ibis.BaseBackend,
+    pilot_id: str,
+    records: list[InputRecord],
+    expected: dict[str, Expect],
+    as_of: date = AS_OF,
+) -> None:
     """Both evaluators give exactly the hand-computed standings, subjects in id order."""
     scheme = _pilot(pilot_id).scheme
     want = [
@@ -229,30 +236,47 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         # an organisation's record: rongcheng scores persons only, so o1 is not scored
         org("o1", "finance.contract_default", "2025-01-01"),
     ]
-    check(con, "rongcheng", records, {
-        "p1": Expect(970.0, "A"),
-        "p2": Expect(1050.0, "AAA", RONGCHENG_RED, RONGCHENG_REWARDS),
-        "p3": Expect(860.0, "B", ("black-list",), RONGCHENG_SANCTIONS),
-        "p4": Expect(580.0, "D"),
-    })  # fmt: skip
+    check(
+        con,
+        "rongcheng",
+        records,
+        {
+            "p1": Expect(970.0, "A"),
+            "p2": Expect(1050.0, "AAA", RONGCHENG_RED, RONGCHENG_REWARDS),
+            "p3": Expect(860.0, "B", ("black-list",), RONGCHENG_SANCTIONS),
+            "p4": Expect(580.0, "D"),
+        },
+    )
 
 
 def test_rongcheng_floor(con: ibis.BaseBackend) -> None:
     # 11 equipment damages in 2025: 11 x -100 = -1100; 1000 - 1100 = -100, clamped to the
     # floor 0 -> D; on the black list by record.
     records = [rec("p1", "utility.equipment_damage", f"2025-{m:02d}-01") for m in range(1, 12)]
-    check(con, "rongcheng", records, {
-        "p1": Expect(0.0, "D", ("black-list",), RONGCHENG_SANCTIONS),
-    }, as_of=date(2025, 11, 30))  # fmt: skip
+    check(
+        con,
+        "rongcheng",
+        records,
+        {
+            "p1": Expect(0.0, "D", ("black-list",), RONGCHENG_SANCTIONS),
+        },
+        as_of=date(2025, 11, 30),
+    )
 
 
 # ---------------------------------------------------------------- judgment defaulters
 
 NINE_RESTRICTIONS = (
-    "no-high-speed-rail", "no-holidays", "no-luxury-venues", "no-premium-insurance",
-    "no-premium-offices", "no-premium-travel", "no-private-schools", "no-property",
+    "no-high-speed-rail",
+    "no-holidays",
+    "no-luxury-venues",
+    "no-premium-insurance",
+    "no-premium-offices",
+    "no-premium-travel",
+    "no-private-schools",
+    "no-property",
     "no-vehicles",
-)  # fmt: skip
+)
 
 
 def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
@@ -277,12 +301,17 @@ def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
         rec("p3", "court.defaulter", "2023-05-01", "C5", ground=4, aggravated=False),
         rec("p3", "court.judgment_performed", "2024-01-01", "C9"),
     ]
-    check(con, "judgment-defaulters", records, {
-        "o1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
-        "p1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
-        "p2": Expect(0.0, "CLEAR"),
-        "p3": Expect(0.0, "CLEAR"),
-    })  # fmt: skip
+    check(
+        con,
+        "judgment-defaulters",
+        records,
+        {
+            "o1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
+            "p1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
+            "p2": Expect(0.0, "CLEAR"),
+            "p3": Expect(0.0, "CLEAR"),
+        },
+    )
 
 
 def test_judgment_defaulters_term_boundary(con: ibis.BaseBackend) -> None:
@@ -302,9 +331,14 @@ def test_judgment_defaulters_performance_must_follow_the_listing(con: ibis.BaseB
         rec("p1", "court.judgment_performed", "2024-12-01", "C1"),
         rec("p1", "court.defaulter", "2025-01-01", "C1"),
     ]
-    check(con, "judgment-defaulters", records, {
-        "p1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
-    })  # fmt: skip
+    check(
+        con,
+        "judgment-defaulters",
+        records,
+        {
+            "p1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
+        },
+    )
 
 
 # ---------------------------------------------------------------- tax credit
@@ -345,12 +379,17 @@ def test_tax_credit_worked_example(con: ibis.BaseBackend) -> None:
         # a person's record: tax-credit scores organizations only, so p9 is not scored
         rec("p9", "tax.late_filing", "2025-01-10"),
     ]
-    check(con, "tax-credit", records, {
-        "o1": Expect(95.0, "A", ("a-grade",), ("vat-invoices-3-months",)),
-        "o2": Expect(80.0, "B"),
-        "o3": Expect(100.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
-        "o4": Expect(39.0, "D"),
-    })  # fmt: skip
+    check(
+        con,
+        "tax-credit",
+        records,
+        {
+            "o1": Expect(95.0, "A", ("a-grade",), ("vat-invoices-3-months",)),
+            "o2": Expect(80.0, "B"),
+            "o3": Expect(100.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
+            "o4": Expect(39.0, "D"),
+        },
+    )
 
 
 def test_tax_credit_direct_d_needs_both_thresholds(con: ibis.BaseBackend) -> None:
@@ -362,11 +401,16 @@ def test_tax_credit_direct_d_needs_both_thresholds(con: ibis.BaseBackend) -> Non
         org("o2", "tax.evasion", "2025-05-01", amount=1_000_000, share_of_due=0.099),
         org("o3", "tax.evasion", "2025-05-01", amount=100_000, share_of_due=0.1),
     ]
-    check(con, "tax-credit", records, {
-        "o1": Expect(89.0, "B"),
-        "o2": Expect(89.0, "B"),
-        "o3": Expect(89.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
-    })  # fmt: skip
+    check(
+        con,
+        "tax-credit",
+        records,
+        {
+            "o1": Expect(89.0, "B"),
+            "o2": Expect(89.0, "B"),
+            "o3": Expect(89.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
+        },
+    )
 
 
 # ---------------------------------------------------------------- xiamen egret
@@ -399,12 +443,17 @@ def test_xiamen_egret_worked_example(con: ibis.BaseBackend) -> None:
         rec("p4", "court.judgment_performed", "2025-03-01", "D2"),
         rec("p4", "traffic.drunk_driving", "2022-06-30"),
     ]
-    check(con, "xiamen-egret", records, {
-        "p1": Expect(618.0, "A", (), XIAMEN_BOTH),
-        "p2": Expect(555.04, "B", (), ("park-first-pay-later",)),
-        "p3": Expect(490.0, "C"),
-        "p4": Expect(600.0, "A", (), XIAMEN_BOTH),
-    })  # fmt: skip
+    check(
+        con,
+        "xiamen-egret",
+        records,
+        {
+            "p1": Expect(618.0, "A", (), XIAMEN_BOTH),
+            "p2": Expect(555.04, "B", (), ("park-first-pay-later",)),
+            "p3": Expect(490.0, "C"),
+            "p4": Expect(600.0, "A", (), XIAMEN_BOTH),
+        },
+    )
 
 
 # ---------------------------------------------------------------- fuzhou jasmine
@@ -448,9 +497,14 @@ def test_fuzhou_jasmine_worked_example(con: ibis.BaseBackend) -> None:
         rec("p4", "civic.blood_donation", "2023-06-30"),
         *[rec("p4", "civic.volunteer_service", f"2025-0{m}-10") for m in range(1, 7)],
     ]
-    check(con, "fuzhou-jasmine", records, {
-        "p1": Expect(960.0, "EXCELLENT", (), FUZHOU_TOP),
-        "p2": Expect(670.0, "GOOD", (), ("deposit-free-bikes",)),
-        "p3": Expect(0.0, "LOW"),
-        "p4": Expect(550.0, "FAIR"),
-    })  # fmt: skip
+    check(
+        con,
+        "fuzhou-jasmine",
+        records,
+        {
+            "p1": Expect(960.0, "EXCELLENT", (), FUZHOU_TOP),
+            "p2": Expect(670.0, "GOOD", (), ("deposit-free-bikes",)),
+            "p3": Expect(0.0, "LOW"),
+            "p4": Expect(550.0, "FAIR"),
+        },
+    )

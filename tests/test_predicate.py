@@ -65,9 +65,19 @@ def test_parse_shapes() -> None:
 
 @pytest.mark.parametrize(
     ("text", "column"),
-    [("amount >", 9), ("amount = = 1", 10), ("a = 'x", 5), ("(a = 1", 7), ("a in 1", 6),
-     ("", 1), ("and", 1), ("a = 1 b", 7), ("a ~ 1", 3), ("a is 1", 6)],
-)  # fmt: skip
+    [
+        ("amount >", 9),
+        ("amount = = 1", 10),
+        ("a = 'x", 5),
+        ("(a = 1", 7),
+        ("a in 1", 6),
+        ("", 1),
+        ("and", 1),
+        ("a = 1 b", 7),
+        ("a ~ 1", 3),
+        ("a is 1", 6),
+    ],
+)
 def test_parse_errors_give_positions(text: str, column: int) -> None:
     with pytest.raises(PredicateError) as info:
         parse_predicate(text)
@@ -80,16 +90,26 @@ def con() -> ibis.BaseBackend:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=predicate, rows=st.lists(st.dictionaries(
-    st.sampled_from(["amount", "channel", "flag", "n"]), attr_value, max_size=4),
-    min_size=1, max_size=12))  # fmt: skip
-def test_sql_agrees_with_python(con: ibis.BaseBackend, text: str,
-                                rows: list[dict[str, Any]]) -> None:  # fmt: skip
+@given(
+    text=predicate,
+    rows=st.lists(
+        st.dictionaries(
+            st.sampled_from(["amount", "channel", "flag", "n"]), attr_value, max_size=4
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_sql_agrees_with_python(
+    con: ibis.BaseBackend, text: str, rows: list[dict[str, Any]]
+) -> None:
     node = parse_predicate(text)
-    table = pa.table({
-        "i": list(range(len(rows))),
-        "attrs": [orjson.dumps(r).decode() for r in rows],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "i": list(range(len(rows))),
+            "attrs": [orjson.dumps(r).decode() for r in rows],
+        }
+    )
     t = ibis.memtable(table)
     expr = t.select(t.i, v=_predicate(node, t.attrs.cast(dt.JSON(binary=True)))).order_by("i")
     got = [row["v"] for row in con.to_pyarrow(expr).to_pylist()]

@@ -11,8 +11,26 @@ from hypothesis import strategies as st
 from xinyong.schemes.compile import _round_2dp
 from xinyong.scoring.standing import round_score
 
-HARD = [2.675, 8.345, 0.125, -0.125, 0.375, 1.005, 999.995, 1000.005, -2.675, 1e-9, 0.0, -0.0,
-        123456.785, 0.285, 1.115, 4.355, 1015.4794520547945, 2 ** 40 + 0.125]  # fmt: skip
+HARD = [
+    2.675,
+    8.345,
+    0.125,
+    -0.125,
+    0.375,
+    1.005,
+    999.995,
+    1000.005,
+    -2.675,
+    1e-9,
+    0.0,
+    -0.0,
+    123456.785,
+    0.285,
+    1.115,
+    4.355,
+    1015.4794520547945,
+    2**40 + 0.125,
+]
 
 
 def _rounded(con: ibis.BaseBackend, values: list[float]) -> list[float]:
@@ -43,10 +61,16 @@ def test_hard_cases_postgres(pg_server_url: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(
-    st.floats(-1e7, 1e7, allow_nan=False),
-    st.integers(-10**9, 10**9).map(lambda n: n / 1000),
-    st.integers(-10**7, 10**7).map(lambda n: n / 8),
-), min_size=1, max_size=50))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e7, 1e7, allow_nan=False),
+            st.integers(-(10**9), 10**9).map(lambda n: n / 1000),
+            st.integers(-(10**7), 10**7).map(lambda n: n / 8),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
 def test_matches_python_round(duck: ibis.BaseBackend, values: list[float]) -> None:
     assert _rounded(duck, values) == [round(x, 2) for x in values]

@@ -22,25 +22,73 @@ SCHEME = Path(__file__).parent / "data" / "example_scheme.toml"
 P1 = synthetic_resident_id(7, date(1980, 1, 1), 1)
 P2 = synthetic_resident_id(7, date(1981, 1, 1), 2)
 P3 = synthetic_resident_id(7, date(1982, 1, 1), 3)
-HEADER = ["record_id", "subject_id", "subject_kind", "code", "occurred_at", "source", "case_id",
-          "attrs", "evidence"]  # fmt: skip
+HEADER = [
+    "record_id",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "source",
+    "case_id",
+    "attrs",
+    "evidence",
+]
 ROWS = [
     # P1: a contract default of 20,000 at a branch, 300 days before the as-of date, valid 3y
     # with linear decay: -20 * (1 - 300/1095) = -14.520548; it also vetoes to C and lists.
-    ["r1", P1, "person", "finance.contract_default", "2024-09-03", "bank", "k1",
-     '{"amount": 20000, "channel": "branch"}', ""],
+    [
+        "r1",
+        P1,
+        "person",
+        "finance.contract_default",
+        "2024-09-03",
+        "bank",
+        "k1",
+        '{"amount": 20000, "channel": "branch"}',
+        "",
+    ],
     # P1: blood donations: 7 x 5 = 35, capped at 30
-    *[[f"b{i}", P1, "person", "civic.blood_donation", "2025-01-0" + str(i + 1), "redcross", "",
-       "{}", ""] for i in range(7)],
+    *[
+        [
+            f"b{i}",
+            P1,
+            "person",
+            "civic.blood_donation",
+            "2025-01-0" + str(i + 1),
+            "redcross",
+            "",
+            "{}",
+            "",
+        ]
+        for i in range(7)
+    ],
     # P2: the same default, but repaid later in the same case: cleared
-    ["r2", P2, "person", "finance.contract_default", "2024-09-03", "bank", "k2",
-     '{"amount": 20000, "channel": "branch"}', ""],
+    [
+        "r2",
+        P2,
+        "person",
+        "finance.contract_default",
+        "2024-09-03",
+        "bank",
+        "k2",
+        '{"amount": 20000, "channel": "branch"}',
+        "",
+    ],
     ["r3", P2, "person", "finance.repaid", "2024-12-01", "bank", "k2", "{}", ""],
     # P3: an online default (predicate false) and a court listing 3 years old (expired, 2y)
-    ["r4", P3, "person", "finance.contract_default", "2025-01-01", "bank", "",
-     '{"amount": 50000, "channel": "online"}', ""],
+    [
+        "r4",
+        P3,
+        "person",
+        "finance.contract_default",
+        "2025-01-01",
+        "bank",
+        "",
+        '{"amount": 50000, "channel": "online"}',
+        "",
+    ],
     ["r5", P3, "person", "court.defaulter", "2022-06-30", "court", "c5", "{}", ""],
-]  # fmt: skip
+]
 AS_OF = "2025-06-30"
 # P1: 1000 - 14.520548 + 30 = 1015.479452 -> 1015.48 -> grade A (>= 1000), vetoed to C
 EXPECTED = {
@@ -72,8 +120,21 @@ def _read(path: Path) -> dict[str, tuple[str, str, str, str]]:
 @pytest.mark.parametrize("engine", ["duckdb", "python"])
 def test_score_a_records_file(records_csv: Path, tmp_path: Path, engine: str) -> None:
     out = tmp_path / "standings.csv"
-    result = runner.invoke(app, ["score", str(SCHEME), "--records", str(records_csv), "--as-of",
-                                 AS_OF, "--out", str(out), "--engine", engine])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(SCHEME),
+            "--records",
+            str(records_csv),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+            "--engine",
+            engine,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _read(out) == EXPECTED
     assert "bare-score-sanction" in result.output  # the example blacklist admits grade D
@@ -91,8 +152,9 @@ def test_score_parquet_output_and_stdout(records_csv: Path, tmp_path: Path) -> N
 
 
 def test_show_sql(records_csv: Path) -> None:
-    result = runner.invoke(app, ["score", str(SCHEME), "--records", str(records_csv),
-                                 "--as-of", AS_OF, "--show-sql"])  # fmt: skip
+    result = runner.invoke(
+        app, ["score", str(SCHEME), "--records", str(records_csv), "--as-of", AS_OF, "--show-sql"]
+    )
     assert result.exit_code == 0, result.output
     assert "-- duckdb" in result.output
     assert "-- postgres" in result.output
@@ -100,8 +162,20 @@ def test_show_sql(records_csv: Path) -> None:
 
 
 def test_explain(records_csv: Path) -> None:
-    result = runner.invoke(app, ["explain", str(SCHEME), "--subject", P1, "--as-of", AS_OF,
-                                 "--records", str(records_csv), "--json"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            str(SCHEME),
+            "--subject",
+            P1,
+            "--as-of",
+            AS_OF,
+            "--records",
+            str(records_csv),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output.splitlines()[-1])
     assert data["score"] == 1015.48
@@ -111,11 +185,26 @@ def test_explain(records_csv: Path) -> None:
     assert default["factor"] == pytest.approx(1 - 300 / 1095)
     good = next(r for r in data["rules"] if r["rule"] == "good")
     assert (good["total"], good["capped_total"], good["capped"]) == (35, 30, True)
-    text = runner.invoke(app, ["explain", str(SCHEME), "--subject", P2, "--as-of", AS_OF,
-                               "--records", str(records_csv)], env={"COLUMNS": "250"})  # fmt: skip
+    text = runner.invoke(
+        app,
+        ["explain", str(SCHEME), "--subject", P2, "--as-of", AS_OF, "--records", str(records_csv)],
+        env={"COLUMNS": "250"},
+    )
     assert "cleared by bank/r3 (finance.repaid, 2024-12-01)" in text.output
-    p3 = runner.invoke(app, ["explain", str(SCHEME), "--subject", P3, "--as-of", AS_OF,
-                             "--records", str(records_csv), "--json"])  # fmt: skip
+    p3 = runner.invoke(
+        app,
+        [
+            "explain",
+            str(SCHEME),
+            "--subject",
+            P3,
+            "--as-of",
+            AS_OF,
+            "--records",
+            str(records_csv),
+            "--json",
+        ],
+    )
     reasons = {r["record"]: r["reason"] for r in json.loads(p3.output.splitlines()[-1])["records"]}
     assert reasons["bank/r4"] == "predicate false"
     assert reasons["court/r5"].startswith("expired")
@@ -138,8 +227,9 @@ def test_lint_errors_are_located_and_refused(tmp_path: Path, records_csv: Path) 
         in result.output
     )
     assert "[unknown-rule] [[lists]] #1 (blacklist) rules: unknown rule 'nope'" in result.output
-    scored = runner.invoke(app, ["score", str(bad), "--records", str(records_csv), "--as-of",
-                                 AS_OF])  # fmt: skip
+    scored = runner.invoke(
+        app, ["score", str(bad), "--records", str(records_csv), "--as-of", AS_OF]
+    )
     assert scored.exit_code == 2
     assert "nothing was scored" in scored.output
 
@@ -173,13 +263,16 @@ def test_bad_records_file_is_refused(tmp_path: Path, row: list[str], message: st
 
 def _ingest(ledger_url: str, records_csv: Path, tmp_path: Path) -> None:
     subjects = tmp_path / "subjects.csv"
-    subjects.write_text(f"subject_id,kind\n{P1},person\n{P2},person\n{P3},person\n"
-                        f"{synthetic_resident_id(7, date(1990, 1, 1), 5)},person\n")  # fmt: skip
+    subjects.write_text(
+        f"subject_id,kind\n{P1},person\n{P2},person\n{P3},person\n"
+        f"{synthetic_resident_id(7, date(1990, 1, 1), 5)},person\n"
+    )
     assert (
         runner.invoke(app, ["subjects", "load", str(subjects), "--db", ledger_url]).exit_code == 0
     )
-    result = runner.invoke(app, ["ingest", str(records_csv), "--db", ledger_url,
-                                 "--today", "2025-12-31"])  # fmt: skip
+    result = runner.invoke(
+        app, ["ingest", str(records_csv), "--db", ledger_url, "--today", "2025-12-31"]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -189,8 +282,21 @@ def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_pat
     assert added.exit_code == 0, added.output
     head = json.loads(runner.invoke(app, ["ledger", "head", "--db", ledger_url, "--json"]).output)
     out = tmp_path / "standings.csv"
-    result = runner.invoke(app, ["score", "--db", ledger_url, "--scheme", "rongcheng", "--as-of",
-                                 AS_OF, "--save", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "--db",
+            ledger_url,
+            "--scheme",
+            "rongcheng",
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     standings = _read(out)
     assert len(standings) == 4  # every registered person, with or without records
@@ -198,8 +304,15 @@ def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_pat
     # an upheld objection revokes P1's default: the standing changes ...
     engine = open_database(ledger_url)
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        append_event(conn, EventType.REVOKED, "bank", "r1", effective_on=date(2025, 7, 1),
-                     actor="operator", reason="objection upheld")  # fmt: skip
+        append_event(
+            conn,
+            EventType.REVOKED,
+            "bank",
+            "r1",
+            effective_on=date(2025, 7, 1),
+            actor="operator",
+            reason="objection upheld",
+        )
     engine.dispose()
     after = tmp_path / "after.csv"
     args = ["score", str(SCHEME), "--db", ledger_url, "--as-of", AS_OF]
@@ -220,8 +333,9 @@ def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_pat
 
 
 @pytest.mark.postgres
-def test_postgres_in_place_matches_duckdb(pg_server_url: str, records_csv: Path,
-                                          tmp_path: Path) -> None:  # fmt: skip
+def test_postgres_in_place_matches_duckdb(
+    pg_server_url: str, records_csv: Path, tmp_path: Path
+) -> None:
     from tests.conftest import _reset_pg
 
     _reset_pg(pg_server_url)
@@ -229,8 +343,21 @@ def test_postgres_in_place_matches_duckdb(pg_server_url: str, records_csv: Path,
     outputs = {}
     for engine in ("duckdb", "postgres", "python"):
         out = tmp_path / f"{engine}.csv"
-        result = runner.invoke(app, ["score", str(SCHEME), "--db", pg_server_url, "--as-of",
-                                     AS_OF, "--engine", engine, "--out", str(out)])  # fmt: skip
+        result = runner.invoke(
+            app,
+            [
+                "score",
+                str(SCHEME),
+                "--db",
+                pg_server_url,
+                "--as-of",
+                AS_OF,
+                "--engine",
+                engine,
+                "--out",
+                str(out),
+            ],
+        )
         assert result.exit_code == 0, result.output
         outputs[engine] = _read(out)
     assert outputs["duckdb"] == outputs["postgres"] == outputs["python"]

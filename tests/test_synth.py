@@ -33,12 +33,25 @@ from xinyong.synth.rates import FULFILMENTS, RATES
 from xinyong.tabular import read_table
 
 RECORD_COLUMNS = [
-    "record_id", "subject_id", "subject_kind", "code", "occurred_at", "source", "case_id",
-    "attrs", "evidence",
-]  # fmt: skip
+    "record_id",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "source",
+    "case_id",
+    "attrs",
+    "evidence",
+]
 SUBJECT_COLUMNS = [
-    "subject_id", "kind", "display_name", "resident_id", "uscc", "region", "income_band",
-]  # fmt: skip
+    "subject_id",
+    "kind",
+    "display_name",
+    "resident_id",
+    "uscc",
+    "region",
+    "income_band",
+]
 
 
 def cli() -> typer.Typer:

@@ -23,20 +23,34 @@ text = st.one_of(
 row = st.fixed_dictionaries(
     {
         "record_id": st.one_of(text, st.integers(0, 5), st.none()),
-        "subject_id": st.sampled_from([PERSON, ORG, PERSON.lower(), " " + PERSON, "ext:1", "",
-                                       PERSON[:-1] + "0", 123]),
+        "subject_id": st.sampled_from(
+            [PERSON, ORG, PERSON.lower(), " " + PERSON, "ext:1", "", PERSON[:-1] + "0", 123]
+        ),
         "subject_kind": st.sampled_from(["person", "organization", "alien", None]),
-        "code": st.sampled_from(["court.defaulter", "tax.evasion", "market.abnormal_operations",
-                                 "nope.x", "Bad", None]),
-        "occurred_at": st.sampled_from(["2024-01-02", "2024-02-30", "02/01/2024", "",
-                                        date(2024, 1, 2), date(2999, 1, 1), None]),
+        "code": st.sampled_from(
+            ["court.defaulter", "tax.evasion", "market.abnormal_operations", "nope.x", "Bad", None]
+        ),
+        "occurred_at": st.sampled_from(
+            ["2024-01-02", "2024-02-30", "02/01/2024", "", date(2024, 1, 2), date(2999, 1, 1), None]
+        ),
         "source": st.sampled_from(["court", " court", "", None, "bad source"]),
         "case_id": st.one_of(text, st.none()),
-        "attrs": st.sampled_from(['{"amount": 5}', '{"amount": "x"}', '{"religion": 1}', "", None,
-                                  "{}", '{"b": 1, "a": [1]}', "{bad", '{"b": 2, "a": true}']),
+        "attrs": st.sampled_from(
+            [
+                '{"amount": 5}',
+                '{"amount": "x"}',
+                '{"religion": 1}',
+                "",
+                None,
+                "{}",
+                '{"b": 1, "a": [1]}',
+                "{bad",
+                '{"b": 2, "a": true}',
+            ]
+        ),
         "evidence": st.one_of(text, st.none()),
     }
-)  # fmt: skip
+)
 
 
 @settings(max_examples=400, deadline=None)

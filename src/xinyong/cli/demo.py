@@ -56,23 +56,28 @@ def demo(
     catalog = load_catalog_or_exit(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     records_file = out_dir / "conduct.parquet"
-    config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed,
-                         end=DEFAULT_END)  # fmt: skip
-    err.print(f"[bold]1/5[/] synthesizing {people:,} people and {orgs:,} organizations "
-              f"({config.start} to {config.end}, seed {seed})")  # fmt: skip
+    config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed, end=DEFAULT_END)
+    err.print(
+        f"[bold]1/5[/] synthesizing {people:,} people and {orgs:,} organizations "
+        f"({config.start} to {config.end}, seed {seed})"
+    )
     dataset = generate(config)
     write(dataset, records_file)
     engine = open_db_or_exit(db)
     try:
-        err.print(f"[bold]2/5[/] loading subjects and ingesting {dataset.records.num_rows:,} "
-                  f"records into {engine.url.render_as_string(hide_password=True)}")  # fmt: skip
+        err.print(
+            f"[bold]2/5[/] loading subjects and ingesting {dataset.records.num_rows:,} "
+            f"records into {engine.url.render_as_string(hide_password=True)}"
+        )
         subjects_report = load_subjects(engine, subjects_path(records_file))
         with row_progress("ingest") as bar:
             task = bar.add_task("ingest", total=None)
             report = ingest_records(
-                engine, records_file, catalog,
+                engine,
+                records_file,
+                catalog,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+            )
         if report.rejected or subjects_report.rejected:
             fail(f"synthetic data was rejected: see {report.rejects_file}", code=1)
         err.print("[bold]3/5[/] verifying the ledger")

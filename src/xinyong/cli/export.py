@@ -56,9 +56,13 @@ def export(
         with engine.connect() as conn, conn.begin(), row_progress("export") as bar:
             task = bar.add_task("export", total=None)
             rows = export_records(
-                conn, out_path, day, known_at, cat,
+                conn,
+                out_path,
+                day,
+                known_at,
+                cat,
                 progress=lambda done: bar.update(task, completed=done),
-            )  # fmt: skip
+            )
     finally:
         engine.dispose()
     out.print(f"{out_path}: {rows:,} effective records as of {day}")

@@ -76,9 +76,14 @@ def ingest(
                 bar.update(task, completed=done, total=total)
 
             report = ingest_records(
-                engine, file, cat, source=source, batch_size=batch_size, today=today_date,
+                engine,
+                file,
+                cat,
+                source=source,
+                batch_size=batch_size,
+                today=today_date,
                 progress=advance,
-            )  # fmt: skip
+            )
     except FileError as exc:
         fail(str(exc))
     except ValueError as exc:

@@ -52,18 +52,23 @@ def list_schemes(db: DbOption = None) -> None:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(schemes.c.scheme_id, schemes.c.version, schemes.c.name,
-                       schemes.c.added_at, schemes.c.active)
-                .order_by(schemes.c.scheme_id, schemes.c.added_at)
-            ).all()  # fmt: skip
+                select(
+                    schemes.c.scheme_id,
+                    schemes.c.version,
+                    schemes.c.name,
+                    schemes.c.added_at,
+                    schemes.c.active,
+                ).order_by(schemes.c.scheme_id, schemes.c.added_at)
+            ).all()
     finally:
         engine.dispose()
     table = Table(title="Stored schemes")
     for column in ("id", "version", "name", "added", "active"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row.scheme_id, row.version[:12], row.name, row.added_at,
-                      "yes" if row.active else "")  # fmt: skip
+        table.add_row(
+            row.scheme_id, row.version[:12], row.name, row.added_at, "yes" if row.active else ""
+        )
     out.print(table)
 
 

@@ -25,6 +25,7 @@ from xinyong.ledger.append import read_head
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
+from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
 from xinyong.scoring.records_file import RecordsFileError, input_records, read_records_file
 from xinyong.scoring.reference import Explanation, explain_subject
@@ -32,7 +33,7 @@ from xinyong.scoring.run import Engine, score_file, score_ledger, standings_from
 from xinyong.scoring.store import UnknownScheme, load_stored_scheme, save_standings
 from xinyong.tabular import UnsupportedFormat, write_table
 
-__all__ = ["explain", "lint_command", "score"]
+__all__ = ["checked_scheme", "explain", "lint_command", "score"]
 
 AsOfOption = Annotated[str, typer.Option("--as-of", help="The as-of date, YYYY-MM-DD.")]
 RecordsOption = Annotated[
@@ -139,11 +140,14 @@ def score(
                         loaded = _refuse_errors(stored, cat, strict=False)
                     table, head = score_ledger(conn, loaded.scheme, day, engine, cat, known_at)
                     if save:
-                        run = save_standings(conn, loaded, day, head, engine.value,
-                                             standings_from_table(table))  # fmt: skip
-                        err.print(f"saved run {run.run_id}: {run.subjects:,} standings of "
-                                  f"{run.scheme_id} {run.version[:12]} as of {day} at ledger "
-                                  f"{head.token}")  # fmt: skip
+                        run = save_standings(
+                            conn, loaded, day, head, engine.value, standings_from_table(table)
+                        )
+                        err.print(
+                            f"saved run {run.run_id}: {run.subjects:,} standings of "
+                            f"{run.scheme_id} {run.version[:12]} as of {day} at ledger "
+                            f"{head.token}"
+                        )
             finally:
                 engine_db.dispose()
     except (RecordsFileError, UnknownScheme, ValueError) as exc:
@@ -153,8 +157,10 @@ def score(
     except UnsupportedFormat as exc:
         fail(str(exc))
     if out_path != Path("-"):
-        err.print(f"{out_path}: {table.num_rows:,} standings under {loaded.scheme.id} "
-                  f"{loaded.short_version} as of {day} ({engine.value})")  # fmt: skip
+        err.print(
+            f"{out_path}: {table.num_rows:,} standings under {loaded.scheme.id} "
+            f"{loaded.short_version} as of {day} ({engine.value})"
+        )
 
 
 def explain(
@@ -187,88 +193,51 @@ def explain(
         fail(str(exc))
     result = explain_subject(loaded.scheme, subject, found, day)
     if as_json:
-        out.print(orjson.dumps(explanation_json(result, loaded)).decode())
+        out.print(orjson.dumps(explanation_json(result, loaded.version)).decode())
     else:
         _print_explanation(result, loaded)
 
 
-def explanation_json(result: Explanation, loaded: LoadedScheme) -> dict[str, object]:
-    """The explanation as a JSON-ready dict (also served by the API)."""
-    return {
-        "subject_id": result.standing.subject_id,
-        "scheme": result.scheme_id,
-        "version": loaded.version,
-        "as_of": result.as_of.isoformat(),
-        "base": result.base,
-        "raw_score": result.raw_score,
-        "score": result.standing.score,
-        "grade": result.standing.grade,
-        "grade_before_veto": result.grade_before_veto,
-        "vetoes": [{"rule": r, "grade": g} for r, g in result.vetoes],
-        "lists": list(result.standing.lists),
-        "measures": list(result.standing.measures),
-        "rules": [
-            {
-                "rule": r.rule_id,
-                "records": r.count,
-                "total": r.raw_total,
-                "capped_total": r.total,
-                "capped": r.capped,
-            }
-            for r in result.rules
-        ],
-        "records": [
-            {
-                "record": c.record.key,
-                "code": c.record.code,
-                "occurred_at": c.record.occurred_at.isoformat(),
-                "rule": c.rule_id,
-                "counted": c.counted,
-                "age_days": c.age_days,
-                "factor": c.factor,
-                "contribution": c.contribution,
-                "reason": c.reason,
-            }
-            for c in result.records
-        ],
-        "ignored": [
-            {
-                "record": r.key,
-                "code": r.code,
-                "occurred_at": r.occurred_at.isoformat(),
-                "reason": reason,
-            }
-            for r, reason in result.ignored
-        ],
-    }
-
-
 def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
     s = result.standing
-    out.print(f"[bold]{s.subject_id}[/] under {result.scheme_id} {loaded.short_version} as of "
-              f"{result.as_of}: score {s.score:g}, grade {s.grade}")  # fmt: skip
+    out.print(
+        f"[bold]{s.subject_id}[/] under {result.scheme_id} {loaded.short_version} as of "
+        f"{result.as_of}: score {s.score:g}, grade {s.grade}"
+    )
     table = Table(title="Records that counted")
     for column in ("record", "code", "date", "rule", "age (days)", "factor", "contribution"):
         table.add_column(column)
     for c in result.records:
         if c.counted:
-            table.add_row(c.record.key, c.record.code, str(c.record.occurred_at), c.rule_id,
-                          str(c.age_days), f"{c.factor:.4f}", f"{c.contribution:+g}")  # fmt: skip
+            table.add_row(
+                c.record.key,
+                c.record.code,
+                str(c.record.occurred_at),
+                c.rule_id,
+                str(c.age_days),
+                f"{c.factor:.4f}",
+                f"{c.contribution:+g}",
+            )
     out.print(table)
     rules = Table(title="Rule totals")
     for column in ("rule", "records", "total", "after cap"):
         rules.add_column(column)
     for r in result.rules:
-        rules.add_row(r.rule_id, str(r.count), f"{r.raw_total:+g}",
-                      f"{r.total:+g}" + (" (capped)" if r.capped else ""))  # fmt: skip
+        rules.add_row(
+            r.rule_id,
+            str(r.count),
+            f"{r.raw_total:+g}",
+            f"{r.total:+g}" + (" (capped)" if r.capped else ""),
+        )
     out.print(rules)
     skipped = Table(title="Records that did not count")
     for column in ("record", "code", "date", "rule", "why not"):
         skipped.add_column(column)
     for c in result.records:
         if not c.counted:
-            skipped.add_row(c.record.key, c.record.code, str(c.record.occurred_at), c.rule_id,
-                            c.reason)  # fmt: skip
+            skipped.add_row(
+                c.record.key, c.record.code, str(c.record.occurred_at), c.rule_id, c.reason
+            )
     for record, reason in result.ignored:
         skipped.add_row(record.key, record.code, str(record.occurred_at), "-", reason)
     out.print(skipped)
@@ -278,8 +247,10 @@ def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
     )
     for rule_id, grade in result.vetoes:
         out.print(f"veto: rule {rule_id} has a counting record: grade no better than {grade}")
-    out.print(f"grade {s.grade}; lists: {', '.join(s.lists) or '-'}; measures: "
-              f"{', '.join(s.measures) or '-'}")  # fmt: skip
+    out.print(
+        f"grade {s.grade}; lists: {', '.join(s.lists) or '-'}; measures: "
+        f"{', '.join(s.measures) or '-'}"
+    )
 
 
 def lint_command(

@@ -106,18 +106,23 @@ def check_measure(
     )
     measure_def = next(m for m in loaded.scheme.measures if m.id == measure)
     if applies and measure_def.kind == "sanction" and standing.explanation is not None:
-        issue_notice(conn, subject_id, "adverse-check", {
-            "decision_id": decision.decision_id,
-            "relying_party": relying_party,
-            "measure": measure,
-            "description": measure_def.description,
-            "basis": measure_def.basis,
-            "scheme": loaded.scheme.id,
-            "version": loaded.version,
-            "as_of": today.isoformat(),
-            "lists": list(standing.explanation.standing.lists),
-            "records": counted_records(standing.explanation),
-        })  # fmt: skip
+        issue_notice(
+            conn,
+            subject_id,
+            "adverse-check",
+            {
+                "decision_id": decision.decision_id,
+                "relying_party": relying_party,
+                "measure": measure,
+                "description": measure_def.description,
+                "basis": measure_def.basis,
+                "scheme": loaded.scheme.id,
+                "version": loaded.version,
+                "as_of": today.isoformat(),
+                "lists": list(standing.explanation.standing.lists),
+                "records": counted_records(standing.explanation),
+            },
+        )
     conn.execute(
         insert(inquiries).values(
             decision_id=decision.decision_id,

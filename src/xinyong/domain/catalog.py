@@ -155,9 +155,17 @@ def _parse_entry(
     protected: frozenset[str],
 ) -> CatalogEntry:
     allowed = {
-        "code", "description", "category", "severity", "polarity", "subject_kinds",
-        "min_display", "max_display", "legal_basis", "attrs",
-    }  # fmt: skip
+        "code",
+        "description",
+        "category",
+        "severity",
+        "polarity",
+        "subject_kinds",
+        "min_display",
+        "max_display",
+        "legal_basis",
+        "attrs",
+    }
     for key in raw:
         if key not in allowed:
             raise CatalogError(f"{where}: unknown key {key!r}")

@@ -41,12 +41,15 @@ def queue_corrections(
     """Re-decide recent checks about ``subject_id``; queue corrections; return their ids."""
     since = (datetime.now(UTC) - timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
     latest = (
-        select(inquiries.c.relying_party, inquiries.c.measure,
-               func.max(inquiries.c.made_at).label("made_at"))
+        select(
+            inquiries.c.relying_party,
+            inquiries.c.measure,
+            func.max(inquiries.c.made_at).label("made_at"),
+        )
         .where(inquiries.c.subject_id == subject_id, inquiries.c.made_at >= since)
         .group_by(inquiries.c.relying_party, inquiries.c.measure)
         .subquery()
-    )  # fmt: skip
+    )
     rows = conn.execute(
         select(inquiries)
         .join(
@@ -60,8 +63,9 @@ def queue_corrections(
     queued = []
     for row in rows:
         try:
-            again = check_measure(conn, registry, row.relying_party, subject_id, row.measure,
-                                  today, catalog)  # fmt: skip
+            again = check_measure(
+                conn, registry, row.relying_party, subject_id, row.measure, today, catalog
+            )
         except (LookupError, PermissionError):
             continue  # the measure or the registration is gone: nothing to correct against
         if again.applies == bool(row.applies):
@@ -82,11 +86,15 @@ def queue_corrections(
         now = utc_now_text()
         conn.execute(
             insert(outbox).values(
-                message_id=message_id, relying_party=row.relying_party,
-                decision_id=row.decision_id, payload=orjson.dumps(payload).decode(),
-                created_at=now, attempts=0, next_attempt_at=now,
+                message_id=message_id,
+                relying_party=row.relying_party,
+                decision_id=row.decision_id,
+                payload=orjson.dumps(payload).decode(),
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
             )
-        )  # fmt: skip
+        )
         queued.append(message_id)
     return queued
 
@@ -96,13 +104,17 @@ def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, 
     now = utc_now_text()
     with engine.connect() as conn:
         due = conn.execute(
-            select(outbox.c.message_id, outbox.c.payload, outbox.c.attempts,
-                   relying_parties.c.webhook_url)
+            select(
+                outbox.c.message_id,
+                outbox.c.payload,
+                outbox.c.attempts,
+                relying_parties.c.webhook_url,
+            )
             .join(relying_parties, relying_parties.c.name == outbox.c.relying_party)
             .where(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.created_at)
             .limit(limit)
-        ).all()  # fmt: skip
+        ).all()
     delivered = failed = 0
     for message in due:
         error: str | None = None
@@ -117,16 +129,23 @@ def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, 
                 error = f"{type(exc).__name__}: {exc}"
         with engine.begin() as conn:
             if error is None:
-                conn.execute(update(outbox).where(outbox.c.message_id == message.message_id)
-                             .values(delivered_at=utc_now_text(),
-                                     attempts=message.attempts + 1))  # fmt: skip
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.message_id == message.message_id)
+                    .values(delivered_at=utc_now_text(), attempts=message.attempts + 1)
+                )
                 delivered += 1
             else:
                 backoff = min(3600, 2 ** int(message.attempts))
                 retry = (datetime.now(UTC) + timedelta(seconds=backoff)).strftime(
-                    "%Y-%m-%dT%H:%M:%S.%fZ")  # fmt: skip
-                conn.execute(update(outbox).where(outbox.c.message_id == message.message_id)
-                             .values(attempts=message.attempts + 1, next_attempt_at=retry,
-                                     last_error=error[:500]))  # fmt: skip
+                    "%Y-%m-%dT%H:%M:%S.%fZ"
+                )
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.message_id == message.message_id)
+                    .values(
+                        attempts=message.attempts + 1, next_attempt_at=retry, last_error=error[:500]
+                    )
+                )
                 failed += 1
     return delivered, failed

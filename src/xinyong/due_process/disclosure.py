@@ -81,32 +81,48 @@ def update_listings(
     for list_id in sorted(open_now - now_on):
         conn.execute(
             update(listings)
-            .where(listings.c.scheme_id == scheme.id, listings.c.list_id == list_id,
-                   listings.c.subject_id == subject_id, listings.c.delisted_on.is_(None))
+            .where(
+                listings.c.scheme_id == scheme.id,
+                listings.c.list_id == list_id,
+                listings.c.subject_id == subject_id,
+                listings.c.delisted_on.is_(None),
+            )
             .values(delisted_on=today)
-        )  # fmt: skip
+        )
     opened = sorted(now_on - open_now)
     if opened and explanation is not None:
         public_from = today + timedelta(days=grace_days)
         for list_id in opened:
             conn.execute(
                 insert(listings).values(
-                    scheme_id=scheme.id, list_id=list_id, subject_id=subject_id,
-                    listed_on=today, noticed_at=utc_now_text(), public_from=public_from,
+                    scheme_id=scheme.id,
+                    list_id=list_id,
+                    subject_id=subject_id,
+                    listed_on=today,
+                    noticed_at=utc_now_text(),
+                    public_from=public_from,
                 )
-            )  # fmt: skip
+            )
         kinds = {lst.id: lst for lst in scheme.lists}
-        issue_notice(conn, subject_id, "listing", {
-            "scheme": scheme.id,
-            "version": loaded.version,
-            "lists": [{"id": i, "kind": kinds[i].kind, "public": kinds[i].disclose}
-                      for i in opened],
-            "public_from": public_from.isoformat(),
-            "measures": [{"id": m.id, "kind": m.kind, "description": m.description,
-                          "basis": m.basis}
-                         for m in scheme.measures if m.id in explanation.standing.measures],
-            "records": counted_records(explanation),
-        })  # fmt: skip
+        issue_notice(
+            conn,
+            subject_id,
+            "listing",
+            {
+                "scheme": scheme.id,
+                "version": loaded.version,
+                "lists": [
+                    {"id": i, "kind": kinds[i].kind, "public": kinds[i].disclose} for i in opened
+                ],
+                "public_from": public_from.isoformat(),
+                "measures": [
+                    {"id": m.id, "kind": m.kind, "description": m.description, "basis": m.basis}
+                    for m in scheme.measures
+                    if m.id in explanation.standing.measures
+                ],
+                "records": counted_records(explanation),
+            },
+        )
     return opened
 
 
@@ -132,15 +148,26 @@ def public_entries(
     )
     total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
     rows = conn.execute(
-        select(listings.c.subject_id, listings.c.listed_on, listings.c.public_from,
-               who.c.kind, who.c.display_name)
+        select(
+            listings.c.subject_id,
+            listings.c.listed_on,
+            listings.c.public_from,
+            who.c.kind,
+            who.c.display_name,
+        )
         .join(who, who.c.subject_id == listings.c.subject_id)
         .where(condition)
         .order_by(listings.c.listed_on.desc(), listings.c.subject_id)
-        .limit(limit).offset(offset)
-    ).all()  # fmt: skip
+        .limit(limit)
+        .offset(offset)
+    ).all()
     return int(total or 0), [
-        PublicEntry(mask_id(r.subject_id, r.kind), mask_name(r.display_name, r.kind), r.kind,
-                    r.listed_on, r.public_from)
+        PublicEntry(
+            mask_id(r.subject_id, r.kind),
+            mask_name(r.display_name, r.kind),
+            r.kind,
+            r.listed_on,
+            r.public_from,
+        )
         for r in rows
-    ]  # fmt: skip
+    ]

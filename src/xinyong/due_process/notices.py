@@ -68,7 +68,11 @@ def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
         .order_by(notices.c.created_at.desc())
     ).all()
     return [
-        {"notice_id": r.notice_id, "kind": r.kind, "created_at": r.created_at,
-         **orjson.loads(r.body)}
+        {
+            "notice_id": r.notice_id,
+            "kind": r.kind,
+            "created_at": r.created_at,
+            **orjson.loads(r.body),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]

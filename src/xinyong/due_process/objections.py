@@ -171,9 +171,15 @@ def decide_objection(
         raise ObjectionError(f"objection {objection_id} is already {objection.status}")
     status = "upheld" if uphold else "rejected"
     if uphold:
-        append_event(conn, EventType.REVOKED, objection.source, objection.record_id,
-                     effective_on=today, actor=operator,
-                     reason=f"objection {objection_id} upheld: {reason}")  # fmt: skip
+        append_event(
+            conn,
+            EventType.REVOKED,
+            objection.source,
+            objection.record_id,
+            effective_on=today,
+            actor=operator,
+            reason=f"objection {objection_id} upheld: {reason}",
+        )
     return _close(conn, objection, status, reason, operator)
 
 
@@ -187,13 +193,18 @@ def _close(
         .values(status=status, decided_at=decided_at, decided_by=actor, decision_reason=reason)
     )
     closed = get_objection(conn, objection.objection_id)
-    issue_notice(conn, objection.subject_id, f"objection-{status}", {
-        "objection_id": objection.objection_id,
-        "record": f"{objection.source}/{objection.record_id}",
-        "decision": status,
-        "reason": reason,
-        "decided_by": actor,
-    })  # fmt: skip
+    issue_notice(
+        conn,
+        objection.subject_id,
+        f"objection-{status}",
+        {
+            "objection_id": objection.objection_id,
+            "record": f"{objection.source}/{objection.record_id}",
+            "decision": status,
+            "reason": reason,
+            "decided_by": actor,
+        },
+    )
     return closed
 
 
@@ -202,18 +213,22 @@ def lapse_overdue(conn: Connection, today: date, *, suppress: bool = True) -> li
     overdue = [
         _row(row)
         for row in conn.execute(
-            select(objections).where(
-                objections.c.status == "open", objections.c.deadline < today
-            )
+            select(objections).where(objections.c.status == "open", objections.c.deadline < today)
         )
     ]
     closed = []
     for objection in overdue:
         reason = f"not decided by its deadline {objection.deadline}"
         if suppress:
-            append_event(conn, EventType.SUPPRESSED, objection.source, objection.record_id,
-                         effective_on=today, actor="system",
-                         reason=f"objection {objection.objection_id} {reason}")  # fmt: skip
+            append_event(
+                conn,
+                EventType.SUPPRESSED,
+                objection.source,
+                objection.record_id,
+                effective_on=today,
+                actor="system",
+                reason=f"objection {objection.objection_id} {reason}",
+            )
             reason += ": the record is suppressed"
         closed.append(_close(conn, objection, "lapsed", reason, "system"))
     return closed

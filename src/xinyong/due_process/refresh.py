@@ -36,5 +36,4 @@ def refresh_subject(
     for loaded in registry.active(conn):
         standing = standing_of(conn, loaded, subject_id, today, head.size, catalog)
         update_listings(conn, loaded, subject_id, standing.explanation, today, grace_days)
-    return queue_corrections(conn, registry, subject_id, today, catalog,
-                             correction_window_days)  # fmt: skip
+    return queue_corrections(conn, registry, subject_id, today, catalog, correction_window_days)

@@ -92,16 +92,30 @@ def request_repair(
         raise RepairError("only records of dishonest conduct are repaired")
     available = repair_available_from(row.occurred_at, row.code, catalog)
     if today < available:
-        raise RepairError(f"repair of {row.code} may be requested from {available} (minimum "
-                          "display period of its severity tier)")  # fmt: skip
-    repair = Repair(str(uuid.uuid4()), subject_id, source, record_id, reason.strip() or "-",
-                    "open", utc_now_text())  # fmt: skip
+        raise RepairError(
+            f"repair of {row.code} may be requested from {available} (minimum "
+            "display period of its severity tier)"
+        )
+    repair = Repair(
+        str(uuid.uuid4()),
+        subject_id,
+        source,
+        record_id,
+        reason.strip() or "-",
+        "open",
+        utc_now_text(),
+    )
     conn.execute(
         repairs.insert().values(
-            repair_id=repair.repair_id, subject_id=subject_id, source=source,
-            record_id=record_id, reason=repair.reason, status="open", filed_at=repair.filed_at,
+            repair_id=repair.repair_id,
+            subject_id=subject_id,
+            source=source,
+            record_id=record_id,
+            reason=repair.reason,
+            status="open",
+            filed_at=repair.filed_at,
         )
-    )  # fmt: skip
+    )
     return repair
 
 
@@ -137,9 +151,15 @@ def decide_repair(
         raise RepairError(f"repair request {repair_id} is already {repair.status}")
     status = "approved" if approve else "rejected"
     if approve:
-        append_event(conn, EventType.REPAIRED, repair.source, repair.record_id,
-                     effective_on=today, actor=operator,
-                     reason=f"credit repair {repair_id} approved: {reason}")  # fmt: skip
+        append_event(
+            conn,
+            EventType.REPAIRED,
+            repair.source,
+            repair.record_id,
+            effective_on=today,
+            actor=operator,
+            reason=f"credit repair {repair_id} approved: {reason}",
+        )
     conn.execute(
         update(repairs)
         .where(repairs.c.repair_id == repair_id)
@@ -147,9 +167,17 @@ def decide_repair(
             status=status, decided_at=utc_now_text(), decided_by=operator, decision_reason=reason
         )
     )
-    issue_notice(conn, repair.subject_id, f"repair-{status}", {
-        "repair_id": repair_id, "record": f"{repair.source}/{repair.record_id}",
-        "decision": status, "reason": reason, "effective_on": today.isoformat(),
-    })  # fmt: skip
+    issue_notice(
+        conn,
+        repair.subject_id,
+        f"repair-{status}",
+        {
+            "repair_id": repair_id,
+            "record": f"{repair.source}/{repair.record_id}",
+            "decision": status,
+            "reason": reason,
+            "effective_on": today.isoformat(),
+        },
+    )
     final = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).one()
     return _row(final)

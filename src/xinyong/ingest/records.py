@@ -18,7 +18,7 @@ rows can collide, and those are checked in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,7 +35,7 @@ from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import records, subjects
 
-__all__ = ["IngestReport", "ingest_records", "subject_registration"]
+__all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
 
 _LOOKUP_CHUNK = 500
 
@@ -121,6 +121,36 @@ def ingest_records(
             progress(report.rows, total)
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_rows(
+    engine: Engine,
+    rows: Sequence[Mapping[str, object]],
+    catalog: Catalog,
+    *,
+    source: str,
+    today: date | None = None,
+    note: str = "api",
+) -> IngestReport:
+    """Validate and append rows submitted through the API, in one batch (same rules as files).
+
+    ``line`` in the rejects is the row's index from 1.
+    """
+    validator = RecordValidator(catalog, source=source, today=today)
+    report = IngestReport(Path(note))
+    started = time.perf_counter()
+    good: list[tuple[int, RecordRow]] = []
+    for index, raw in enumerate(rows, start=1):
+        report.rows += 1
+        row = validator.validate(raw)
+        if isinstance(row, RowProblem):
+            report.rejects.append(Reject.of(index, row.field, row.reason, raw))
+        else:
+            good.append((index, row))
+    _append(engine, good, _Run(), report, note=note)
+    report.rejected = len(report.rejects)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -220,8 +250,17 @@ def _append(
 
 
 def _row_dict(row: RecordRow) -> dict[str, object]:
-    names = ("source", "record_id", "subject_id", "subject_kind", "code", "occurred_at",
-             "case_id", "attrs", "evidence")  # fmt: skip
+    names = (
+        "source",
+        "record_id",
+        "subject_id",
+        "subject_kind",
+        "code",
+        "occurred_at",
+        "case_id",
+        "attrs",
+        "evidence",
+    )
     return dict(zip(names, row, strict=True))
 
 
@@ -265,9 +304,16 @@ def _existing(conn: Connection, rows: Sequence[RecordRow]) -> dict[tuple[str, st
     for source, ids in sorted(by_source.items()):
         for chunk in _chunks(sorted(ids)):
             query = select(
-                cols.source, cols.record_id, cols.subject_id, cols.subject_kind, cols.code,
-                cols.occurred_at, cols.case_id, cols.attrs, cols.evidence,
-            ).where(cols.source == source, cols.record_id.in_(chunk))  # fmt: skip
+                cols.source,
+                cols.record_id,
+                cols.subject_id,
+                cols.subject_kind,
+                cols.code,
+                cols.occurred_at,
+                cols.case_id,
+                cols.attrs,
+                cols.evidence,
+            ).where(cols.source == source, cols.record_id.in_(chunk))
             for hit in conn.execute(query):
                 found[(hit.source, hit.record_id)] = tuple(hit)
     return found

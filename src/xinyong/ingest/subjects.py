@@ -118,9 +118,11 @@ def _current(conn: Connection, ids: Sequence[str]) -> dict[str, SubjectRow]:
             .group_by(subjects.c.subject_id)
         )
         query = select(
-            subjects.c.subject_id, subjects.c.kind, subjects.c.display_name,
+            subjects.c.subject_id,
+            subjects.c.kind,
+            subjects.c.display_name,
             subjects.c.identifiers,
-        ).where(subjects.c.position.in_(newest))  # fmt: skip
+        ).where(subjects.c.position.in_(newest))
         for row in conn.execute(query):
             found[str(row.subject_id)] = tuple(row)
     return found

@@ -207,10 +207,14 @@ class RecordValidator:
         day, source = get("occurred_at"), get("source")
         clean = _CLEAN.fullmatch
         if (
-            type(record_id) is not str or len(record_id) > 200 or not clean(record_id)
-            or type(subject_id) is not str or len(subject_id) > 128 or not clean(subject_id)
+            type(record_id) is not str
+            or len(record_id) > 200
+            or not clean(record_id)
+            or type(subject_id) is not str
+            or len(subject_id) > 128
+            or not clean(subject_id)
             or (code, kind) not in self._allowed
-        ):  # fmt: skip
+        ):
             return None
         checked_id = self._subjects.get((subject_id, kind))
         if type(checked_id) is not str:
@@ -228,14 +232,16 @@ class RecordValidator:
         case_id = get("case_id")
         if case_id == "":
             case_id = None
-        elif case_id is not None and (type(case_id) is not str or len(case_id) > 200
-                                      or not clean(case_id)):  # fmt: skip
+        elif case_id is not None and (
+            type(case_id) is not str or len(case_id) > 200 or not clean(case_id)
+        ):
             return None
         evidence = get("evidence")
         if evidence == "":
             evidence = None
-        elif evidence is not None and (type(evidence) is not str or len(evidence) > 2000
-                                       or not clean(evidence)):  # fmt: skip
+        elif evidence is not None and (
+            type(evidence) is not str or len(evidence) > 2000 or not clean(evidence)
+        ):
             return None
         attrs = get("attrs")
         if attrs is None or attrs in ("", "{}"):
@@ -253,11 +259,15 @@ class RecordValidator:
             for key, value in attrs.items():
                 expected = declared.get(key)
                 if (
-                    not key or key.lower() in protected
+                    not key
+                    or key.lower() in protected
                     or (value is not None and type(value) not in _SCALARS)
-                    or (expected is not None and value is not None
-                        and _SCALARS[type(value)] != expected)
-                ):  # fmt: skip
+                    or (
+                        expected is not None
+                        and value is not None
+                        and _SCALARS[type(value)] != expected
+                    )
+                ):
                     return None
             text = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
         return (source, record_id, checked_id, kind, code, occurred, case_id, text, evidence)

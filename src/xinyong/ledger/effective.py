@@ -89,9 +89,18 @@ def effective_records(
     if catalog is not None:
         conditions.append(~_expired_by_catalog(as_of, catalog))
     columns = [
-        r.position, r.record_id, r.subject_id, r.subject_kind, r.code, r.occurred_at,
-        r.source, r.case_id, r.attrs, r.evidence, r.recorded_at,
-    ]  # fmt: skip
+        r.position,
+        r.record_id,
+        r.subject_id,
+        r.subject_kind,
+        r.code,
+        r.occurred_at,
+        r.source,
+        r.case_id,
+        r.attrs,
+        r.evidence,
+        r.recorded_at,
+    ]
     return select(*columns).where(*conditions).order_by(r.position)
 
 
@@ -134,8 +143,9 @@ def effective_records_expr(
             by_period.setdefault(entry.max_display_days, []).append(entry.code)
         for days, codes in sorted(by_period.items()):
             cutoff = as_of - timedelta(days=days)
-            records = records.filter(~(records.code.isin(sorted(codes))
-                                       & (records.occurred_at <= cutoff)))  # fmt: skip
+            records = records.filter(
+                ~(records.code.isin(sorted(codes)) & (records.occurred_at <= cutoff))
+            )
     stopped = stops.select("source", "record_id").distinct()
     return records.anti_join(stopped, ["source", "record_id"])
 

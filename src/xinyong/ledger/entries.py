@@ -22,14 +22,28 @@ __all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "entry_hash", "entry_label"]
 CONTENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "subjects": ("subject_id", "kind", "display_name", "identifiers", "recorded_at"),
     "records": (
-        "source", "record_id", "subject_id", "subject_kind", "code", "occurred_at",
-        "case_id", "attrs", "evidence", "recorded_at",
-    ),
-    "events": (
-        "event_type", "source", "record_id", "effective_on", "actor", "reason", "attrs",
+        "source",
+        "record_id",
+        "subject_id",
+        "subject_kind",
+        "code",
+        "occurred_at",
+        "case_id",
+        "attrs",
+        "evidence",
         "recorded_at",
     ),
-}  # fmt: skip
+    "events": (
+        "event_type",
+        "source",
+        "record_id",
+        "effective_on",
+        "actor",
+        "reason",
+        "attrs",
+        "recorded_at",
+    ),
+}
 """The hashed columns of each entry table, in hashing order (position comes first)."""
 
 ENTRY_TYPES: Final[dict[str, str]] = {"subjects": "subject", "records": "record", "events": "event"}

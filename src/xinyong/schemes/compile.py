@@ -127,8 +127,9 @@ def compile_scheme(
 ) -> ir.Table:
     """The standings of ``scheme`` as of ``as_of`` as one Ibis expression."""
     t = ibis.literal(as_of, type="date")
-    r = records.filter(records.subject_kind.isin(list(scheme.subject_kinds)),
-                       records.occurred_at <= t)  # fmt: skip
+    r = records.filter(
+        records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
+    )
     age = t.delta(r.occurred_at, unit="day")
     has_case = r.case_id.notnull() & (r.case_id != "")
     cleared_by: dict[tuple[str, ...], ir.BooleanValue] = {}
@@ -228,8 +229,9 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
     ).order_by("subject_id")
 
 
-def _in_grades(scheme: Scheme, grade_index: ir.IntegerValue,
-               grades: tuple[str, ...]) -> ir.BooleanValue:  # fmt: skip
+def _in_grades(
+    scheme: Scheme, grade_index: ir.IntegerValue, grades: tuple[str, ...]
+) -> ir.BooleanValue:
     indexes = sorted({scheme.grade_index(g) for g in grades})
     if not indexes:
         return ibis.literal(False)

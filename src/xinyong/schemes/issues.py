@@ -73,10 +73,13 @@ class Locator:
                 return self._key_line(key or section, 0, len(self.lines))
             start = found
             end = next(
-                (n for n in range(found + 1, len(self.lines))
-                 if _HEADER.match(self.lines[n]) or _TABLE.match(self.lines[n])),
+                (
+                    n
+                    for n in range(found + 1, len(self.lines))
+                    if _HEADER.match(self.lines[n]) or _TABLE.match(self.lines[n])
+                ),
                 len(self.lines),
-            )  # fmt: skip
+            )
             if key is None:
                 return start + 1
             return self._key_line(key, start + 1, end) or start + 1

@@ -30,15 +30,39 @@ __all__ = ["DEFAULT_PROTECTED", "lint"]
 
 DEFAULT_PROTECTED = frozenset(
     {
-        "ethnicity", "ethnic_group", "race", "nationality_ethnic", "minzu", "religion",
-        "religious_belief", "belief",
-        "philosophical_belief", "political_opinion", "political_affiliation", "party",
-        "party_member", "political_views", "union_member", "trade_union", "union_membership",
-        "health", "health_status", "disability", "medical_condition", "diagnosis", "sex_life",
-        "sexual_orientation", "orientation", "biometric", "biometrics", "genetic",
-        "genetic_data", "face_template", "fingerprint",
+        "ethnicity",
+        "ethnic_group",
+        "race",
+        "nationality_ethnic",
+        "minzu",
+        "religion",
+        "religious_belief",
+        "belief",
+        "philosophical_belief",
+        "political_opinion",
+        "political_affiliation",
+        "party",
+        "party_member",
+        "political_views",
+        "union_member",
+        "trade_union",
+        "union_membership",
+        "health",
+        "health_status",
+        "disability",
+        "medical_condition",
+        "diagnosis",
+        "sex_life",
+        "sexual_orientation",
+        "orientation",
+        "biometric",
+        "biometrics",
+        "genetic",
+        "genetic_data",
+        "face_template",
+        "fingerprint",
     }
-)  # fmt: skip
+)
 """GDPR Art. 9 categories; the bundled catalog's ``guardrails.protected_attributes`` agrees."""
 
 
@@ -49,8 +73,15 @@ class _Report:
         self.scheme = loaded.scheme
         self.issues: list[Issue] = []
 
-    def add(self, severity: Severity, check: str, message: str, section: str | None = None,
-            index: int | None = None, key: str | None = None) -> None:  # fmt: skip
+    def add(
+        self,
+        severity: Severity,
+        check: str,
+        message: str,
+        section: str | None = None,
+        index: int | None = None,
+        key: str | None = None,
+    ) -> None:
         table = ""
         if section is not None and index is not None:
             items = getattr(self.scheme, section)
@@ -81,52 +112,107 @@ def lint(
     punitive = {rule_id for lst in scheme.lists if lst.kind == "black" for rule_id in lst.rules}
     for index, rule in enumerate(scheme.rules):
         if rule.veto is not None and rule.veto not in grades:
-            report.add(Severity.ERROR, "unknown-grade", f"veto names unknown grade {rule.veto!r}",
-                       "rules", index, "veto")  # fmt: skip
+            report.add(
+                Severity.ERROR,
+                "unknown-grade",
+                f"veto names unknown grade {rule.veto!r}",
+                "rules",
+                index,
+                "veto",
+            )
         if rule.predicate is not None:
             read = sorted({n for n in attribute_names(rule.predicate) if n.lower() in protected})
             if read:
-                report.add(Severity.WARNING, "protected-attribute",
-                           f"reads protected attribute(s) {', '.join(read)} (GDPR Art. 9)",
-                           "rules", index, "when")  # fmt: skip
+                report.add(
+                    Severity.WARNING,
+                    "protected-attribute",
+                    f"reads protected attribute(s) {', '.join(read)} (GDPR Art. 9)",
+                    "rules",
+                    index,
+                    "when",
+                )
         if rule.valid_for is None and (
             rule.points < 0 or rule.veto is not None or rule.id in punitive
         ):
-            report.add(Severity.WARNING, "no-expiry",
-                       "a rule that lowers a score, vetoes a grade or puts people on a black "
-                       "list needs valid_for, or it counts a record forever",
-                       "rules", index, "points")  # fmt: skip
+            report.add(
+                Severity.WARNING,
+                "no-expiry",
+                "a rule that lowers a score, vetoes a grade or puts people on a black "
+                "list needs valid_for, or it counts a record forever",
+                "rules",
+                index,
+                "points",
+            )
         if catalog is not None and not any(rule.matches(code) for code in catalog.codes):
-            report.add(Severity.WARNING, "unknown-code",
-                       f"match {rule.match!r} matches no code in the catalog", "rules", index,
-                       "match")  # fmt: skip
+            report.add(
+                Severity.WARNING,
+                "unknown-code",
+                f"match {rule.match!r} matches no code in the catalog",
+                "rules",
+                index,
+                "match",
+            )
         if catalog is not None:
             unknown = [c for c in rule.cleared_by if c not in catalog.codes]
             if unknown:
-                report.add(Severity.WARNING, "unknown-code",
-                           f"cleared_by names codes not in the catalog: {', '.join(unknown)}",
-                           "rules", index, "cleared_by")  # fmt: skip
+                report.add(
+                    Severity.WARNING,
+                    "unknown-code",
+                    f"cleared_by names codes not in the catalog: {', '.join(unknown)}",
+                    "rules",
+                    index,
+                    "cleared_by",
+                )
     for index, lst in enumerate(scheme.lists):
         for grade in lst.grades:
             if grade not in grades:
-                report.add(Severity.ERROR, "unknown-grade", f"unknown grade {grade!r}",
-                           "lists", index, "grades")  # fmt: skip
+                report.add(
+                    Severity.ERROR,
+                    "unknown-grade",
+                    f"unknown grade {grade!r}",
+                    "lists",
+                    index,
+                    "grades",
+                )
         for rule_id in lst.rules:
             if rule_id not in rules:
-                report.add(Severity.ERROR, "unknown-rule", f"unknown rule {rule_id!r}",
-                           "lists", index, "rules")  # fmt: skip
+                report.add(
+                    Severity.ERROR,
+                    "unknown-rule",
+                    f"unknown rule {rule_id!r}",
+                    "lists",
+                    index,
+                    "rules",
+                )
         if not lst.grades and not lst.rules:
-            report.add(Severity.WARNING, "empty-list", "the list has neither grades nor rules: "
-                       "nobody can be on it", "lists", index)  # fmt: skip
+            report.add(
+                Severity.WARNING,
+                "empty-list",
+                "the list has neither grades nor rules: nobody can be on it",
+                "lists",
+                index,
+            )
     for index, measure in enumerate(scheme.measures):
         for grade in measure.grades:
             if grade not in grades:
-                report.add(Severity.ERROR, "unknown-grade", f"unknown grade {grade!r}",
-                           "measures", index, "grades")  # fmt: skip
+                report.add(
+                    Severity.ERROR,
+                    "unknown-grade",
+                    f"unknown grade {grade!r}",
+                    "measures",
+                    index,
+                    "grades",
+                )
         for list_id in measure.lists:
             if list_id not in lists:
-                report.add(Severity.ERROR, "unknown-list", f"unknown list {list_id!r}",
-                           "measures", index, "lists")  # fmt: skip
+                report.add(
+                    Severity.ERROR,
+                    "unknown-list",
+                    f"unknown list {list_id!r}",
+                    "measures",
+                    index,
+                    "lists",
+                )
         if measure.kind == "sanction":
             _check_sanction(report, scheme, index)
     return report.issues
@@ -137,22 +223,45 @@ def _check_grades(report: _Report, scheme: Scheme) -> None:
     previous: float | None = None
     for index, grade in enumerate(scheme.grades):
         if grade.min is None and index != last:
-            report.add(Severity.ERROR, "grade-order", "only the last grade may omit min",
-                       "grades", index, "min")  # fmt: skip
+            report.add(
+                Severity.ERROR,
+                "grade-order",
+                "only the last grade may omit min",
+                "grades",
+                index,
+                "min",
+            )
             continue
         if grade.min is not None:
             if previous is not None and grade.min > previous:
-                report.add(Severity.ERROR, "grade-order",
-                           f"grades go best first: min {grade.min:g} is above the previous "
-                           f"grade's {previous:g}", "grades", index, "min")  # fmt: skip
+                report.add(
+                    Severity.ERROR,
+                    "grade-order",
+                    f"grades go best first: min {grade.min:g} is above the previous "
+                    f"grade's {previous:g}",
+                    "grades",
+                    index,
+                    "min",
+                )
             elif previous is not None and grade.min == previous:
-                report.add(Severity.WARNING, "grade-order",
-                           f"min {grade.min:g} equals the previous grade's: this grade is "
-                           "unreachable", "grades", index, "min")  # fmt: skip
+                report.add(
+                    Severity.WARNING,
+                    "grade-order",
+                    f"min {grade.min:g} equals the previous grade's: this grade is unreachable",
+                    "grades",
+                    index,
+                    "min",
+                )
             previous = grade.min
     if scheme.grades[last].min is not None:
-        report.add(Severity.WARNING, "grade-order", "the last grade catches every lower score; "
-                   "its min is ignored", "grades", last, "min")  # fmt: skip
+        report.add(
+            Severity.WARNING,
+            "grade-order",
+            "the last grade catches every lower score; its min is ignored",
+            "grades",
+            last,
+            "min",
+        )
 
 
 def _check_ids(report: _Report, scheme: Scheme) -> None:
@@ -165,22 +274,40 @@ def _check_ids(report: _Report, scheme: Scheme) -> None:
         for name in sorted(_duplicates(names)):
             index = [i for i, n in enumerate(names) if n == name][1]
             key = "name" if section == "grades" else "id"
-            report.add(Severity.ERROR, "duplicate-id", f"duplicate {key} {name!r}", section,
-                       index, key)  # fmt: skip
+            report.add(
+                Severity.ERROR, "duplicate-id", f"duplicate {key} {name!r}", section, index, key
+            )
 
 
 def _check_sanction(report: _Report, scheme: Scheme, index: int) -> None:
     measure = scheme.measures[index]
     if not (measure.basis or "").strip():
-        report.add(Severity.WARNING, "sanction-without-basis",
-                   "a sanction must name its legal basis", "measures", index, "basis")  # fmt: skip
+        report.add(
+            Severity.WARNING,
+            "sanction-without-basis",
+            "a sanction must name its legal basis",
+            "measures",
+            index,
+            "basis",
+        )
     if measure.grades:
-        report.add(Severity.WARNING, "bare-score-sanction",
-                   "a sanction applied from grades alone punishes a bare score",
-                   "measures", index, "grades")  # fmt: skip
+        report.add(
+            Severity.WARNING,
+            "bare-score-sanction",
+            "a sanction applied from grades alone punishes a bare score",
+            "measures",
+            index,
+            "grades",
+        )
     by_id = {lst.id: lst for lst in scheme.lists}
     graded = [i for i in measure.lists if i in by_id and by_id[i].grades]
     if graded:
-        report.add(Severity.WARNING, "bare-score-sanction",
-                   f"list(s) {', '.join(graded)} admit members by grade alone; a sanction on "
-                   "them punishes a bare score", "measures", index, "lists")  # fmt: skip
+        report.add(
+            Severity.WARNING,
+            "bare-score-sanction",
+            f"list(s) {', '.join(graded)} admit members by grade alone; a sanction on "
+            "them punishes a bare score",
+            "measures",
+            index,
+            "lists",
+        )

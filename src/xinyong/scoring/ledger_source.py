@@ -33,19 +33,21 @@ def effective_table(
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": _CHUNK})
     batches = []
     for rows in result.partitions(_CHUNK):
-        batches.append(pa.RecordBatch.from_arrays(
-            [
-                pa.array([r.record_id for r in rows], pa.string()),
-                pa.array([r.source for r in rows], pa.string()),
-                pa.array([r.subject_id for r in rows], pa.string()),
-                pa.array([r.subject_kind for r in rows], pa.string()),
-                pa.array([r.code for r in rows], pa.string()),
-                pa.array([r.occurred_at for r in rows], pa.date32()),
-                pa.array([r.case_id for r in rows], pa.string()),
-                pa.array([r.attrs for r in rows], pa.string()),
-            ],
-            schema=RECORDS_SCHEMA,
-        ))  # fmt: skip
+        batches.append(
+            pa.RecordBatch.from_arrays(
+                [
+                    pa.array([r.record_id for r in rows], pa.string()),
+                    pa.array([r.source for r in rows], pa.string()),
+                    pa.array([r.subject_id for r in rows], pa.string()),
+                    pa.array([r.subject_kind for r in rows], pa.string()),
+                    pa.array([r.code for r in rows], pa.string()),
+                    pa.array([r.occurred_at for r in rows], pa.date32()),
+                    pa.array([r.case_id for r in rows], pa.string()),
+                    pa.array([r.attrs for r in rows], pa.string()),
+                ],
+                schema=RECORDS_SCHEMA,
+            )
+        )
     return pa.Table.from_batches(batches, schema=RECORDS_SCHEMA)
 
 

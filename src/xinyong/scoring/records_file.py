@@ -129,8 +129,9 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
     bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(_KINDS))))
     if bad is not None:
         value = columns["subject_kind"][bad].as_py()
-        raise _fail(path, unit, bad, "subject_kind", f"must be person or organization, got "
-                    f"{value!r}")  # fmt: skip
+        raise _fail(
+            path, unit, bad, "subject_kind", f"must be person or organization, got {value!r}"
+        )
     occurred = table.column("occurred_at")
     if not pa.types.is_date32(occurred.type):
         if pa.types.is_timestamp(occurred.type) or pa.types.is_date64(occurred.type):
@@ -140,13 +141,19 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
             valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
             bad = _first_bad(pc.invert(valid))
             if bad is not None:
-                raise _fail(path, unit, bad, "occurred_at",
-                            f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD")  # fmt: skip
+                raise _fail(
+                    path,
+                    unit,
+                    bad,
+                    "occurred_at",
+                    f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD",
+                )
             parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
             bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
             if bad is not None:
-                raise _fail(path, unit, bad, "occurred_at",
-                            f"bad date {text[bad].as_py()!r}: no such day")  # fmt: skip
+                raise _fail(
+                    path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day"
+                )
             occurred = pc.cast(parsed, pa.date32())
     bad = _first_bad(pc.is_null(occurred))
     if bad is not None:
@@ -158,10 +165,18 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
     if record_id.null_count == n and n:
         record_id = pa.chunked_array([pa.array([str(i + 1) for i in range(n)])])
     return pa.Table.from_arrays(
-        [record_id, columns["source"], columns["subject_id"], columns["subject_kind"],
-         columns["code"], occurred, case_id, attrs],
+        [
+            record_id,
+            columns["source"],
+            columns["subject_id"],
+            columns["subject_kind"],
+            columns["code"],
+            occurred,
+            case_id,
+            attrs,
+        ],
         schema=RECORDS_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def input_records(path: Path, table: pa.Table) -> Iterator[InputRecord]:

@@ -52,8 +52,9 @@ class Explanation:
     """Records no rule saw, with the reason (other subject kind, after the as-of date...)."""
 
 
-def _cleared_by(rule: Rule, record: InputRecord, by_case: dict[str, list[InputRecord]],
-                as_of: date) -> InputRecord | None:  # fmt: skip
+def _cleared_by(
+    rule: Rule, record: InputRecord, by_case: dict[str, list[InputRecord]], as_of: date
+) -> InputRecord | None:
     if not rule.cleared_by or not record.case_id:
         return None
     for other in by_case.get(record.case_id, ()):
@@ -134,13 +135,18 @@ def explain_subject(
     index = max([before, *(scheme.grade_index(grade) for _, grade in vetoes)])
     grade = scheme.grades[index].name
     counting_rules = {result.rule_id for result in results if result.count}
-    lists = tuple(sorted(
-        lst.id for lst in scheme.lists
-        if grade in lst.grades or counting_rules.intersection(lst.rules)
-    ))  # fmt: skip
-    measures = tuple(sorted(
-        m.id for m in scheme.measures if grade in m.grades or set(lists).intersection(m.lists)
-    ))  # fmt: skip
+    lists = tuple(
+        sorted(
+            lst.id
+            for lst in scheme.lists
+            if grade in lst.grades or counting_rules.intersection(lst.rules)
+        )
+    )
+    measures = tuple(
+        sorted(
+            m.id for m in scheme.measures if grade in m.grades or set(lists).intersection(m.lists)
+        )
+    )
     standing = Standing(subject_id, score, grade, lists, measures)
     return Explanation(
         standing=standing,
@@ -180,9 +186,10 @@ def score_records(
         by_subject[record.subject_id].append(record)
     if subjects is None:
         chosen = {
-            r.subject_id for r in records
+            r.subject_id
+            for r in records
             if r.subject_kind in scheme.subject_kinds and r.occurred_at <= as_of
-        }  # fmt: skip
+        }
     else:
         chosen = set(subjects)
     return [

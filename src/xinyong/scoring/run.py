@@ -60,12 +60,14 @@ def standings_from_table(table: pa.Table) -> list[Standing]:
     """The inverse of :func:`standings_table`."""
     return [
         Standing(
-            r["subject_id"], float(r["score"]), r["grade"],
+            r["subject_id"],
+            float(r["score"]),
+            r["grade"],
             tuple(x for x in r["lists"].split(";") if x),
             tuple(x for x in r["measures"].split(";") if x),
         )
         for r in table.to_pylist()
-    ]  # fmt: skip
+    ]
 
 
 def score_arrow(

@@ -116,8 +116,9 @@ def save_standings(
     rows: Sequence[Standing],
 ) -> StandingRun:
     """Write a standings run in bulk."""
-    run = StandingRun(str(uuid.uuid4()), loaded.scheme.id, loaded.version, as_of, head, engine,
-                      len(rows))  # fmt: skip
+    run = StandingRun(
+        str(uuid.uuid4()), loaded.scheme.id, loaded.version, as_of, head, engine, len(rows)
+    )
     conn.execute(
         insert(standing_runs).values(
             run_id=run.run_id,

@@ -314,8 +314,12 @@ def _assemble(builder: _Builder) -> pa.Table:
     # Stable sort: ties keep generation order, which is itself deterministic.
     order = np.lexsort((source, day))
     subject, day, code, source, evidence = (
-        subject[order], day[order], code[order], source[order], evidence[order],
-    )  # fmt: skip
+        subject[order],
+        day[order],
+        code[order],
+        source[order],
+        evidence[order],
+    )
     take = pa.array(order)
     case_id = pa.concat_arrays([c.case_id for c in chunks] or [pa.array([], pa.string())])
     attrs = pa.concat_arrays([c.attrs for c in chunks] or [pa.array([], pa.string())])

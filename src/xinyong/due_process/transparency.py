@@ -1,0 +1,75 @@
+"""The public transparency report: list sizes, inflow and outflow, objections, checks."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from xinyong.ledger.schema import inquiries, listings, objections
+
+__all__ = ["transparency_report"]
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def transparency_report(conn: Connection, today: date) -> dict[str, Any]:
+    """The report as JSON-ready data."""
+    sizes: dict[str, int] = defaultdict(int)
+    flows: dict[str, dict[str, Counter[str]]] = defaultdict(
+        lambda: {"inflow": Counter(), "outflow": Counter()}
+    )
+    for row in conn.execute(select(listings)):
+        key = f"{row.scheme_id}/{row.list_id}"
+        flows[key]["inflow"][_month(row.listed_on)] += 1
+        if row.delisted_on is None:
+            sizes[key] += 1
+        else:
+            flows[key]["outflow"][_month(row.delisted_on)] += 1
+    status = Counter(str(r.status) for r in conn.execute(select(objections.c.status)))
+    overdue = conn.execute(
+        select(func.count())
+        .select_from(objections)
+        .where(objections.c.status == "open", objections.c.deadline < today)
+    ).scalar()
+    days: list[float] = []
+    for row in conn.execute(
+        select(objections.c.filed_at, objections.c.decided_at).where(
+            objections.c.decided_at.is_not(None)
+        )
+    ):
+        filed = datetime.fromisoformat(str(row.filed_at).rstrip("Z"))
+        decided = datetime.fromisoformat(str(row.decided_at).rstrip("Z"))
+        days.append((decided - filed).total_seconds() / 86400)
+    checks: dict[str, int] = dict(
+        conn.execute(
+            select(inquiries.c.relying_party, func.count()).group_by(inquiries.c.relying_party)
+        ).all()
+    )
+    return {
+        "as_of": today.isoformat(),
+        "lists": [
+            {
+                "list": key,
+                "size": sizes.get(key, 0),
+                "inflow": dict(sorted(flows[key]["inflow"].items())),
+                "outflow": dict(sorted(flows[key]["outflow"].items())),
+            }
+            for key in sorted(flows)
+        ],
+        "objections": {
+            "filed": sum(status.values()),
+            "open": status.get("open", 0),
+            "upheld": status.get("upheld", 0),
+            "rejected": status.get("rejected", 0),
+            "lapsed": status.get("lapsed", 0),
+            "overdue": int(overdue or 0),
+            "median_days_to_decision": round(statistics.median(days), 2) if days else None,
+        },
+        "checks_per_relying_party": {str(k): int(v) for k, v in sorted(checks.items())},
+    }

@@ -1,0 +1,58 @@
+"""An explanation as JSON: what ``xinyong explain --json``, the API and notices show."""
+
+from __future__ import annotations
+
+from xinyong.scoring.reference import Explanation
+
+__all__ = ["explanation_json"]
+
+
+def explanation_json(result: Explanation, version: str) -> dict[str, object]:
+    """The explanation as a JSON-ready dict (also served by the API)."""
+    return {
+        "subject_id": result.standing.subject_id,
+        "scheme": result.scheme_id,
+        "version": version,
+        "as_of": result.as_of.isoformat(),
+        "base": result.base,
+        "raw_score": result.raw_score,
+        "score": result.standing.score,
+        "grade": result.standing.grade,
+        "grade_before_veto": result.grade_before_veto,
+        "vetoes": [{"rule": r, "grade": g} for r, g in result.vetoes],
+        "lists": list(result.standing.lists),
+        "measures": list(result.standing.measures),
+        "rules": [
+            {
+                "rule": r.rule_id,
+                "records": r.count,
+                "total": r.raw_total,
+                "capped_total": r.total,
+                "capped": r.capped,
+            }
+            for r in result.rules
+        ],
+        "records": [
+            {
+                "record": c.record.key,
+                "code": c.record.code,
+                "occurred_at": c.record.occurred_at.isoformat(),
+                "rule": c.rule_id,
+                "counted": c.counted,
+                "age_days": c.age_days,
+                "factor": c.factor,
+                "contribution": c.contribution,
+                "reason": c.reason,
+            }
+            for c in result.records
+        ],
+        "ignored": [
+            {
+                "record": r.key,
+                "code": r.code,
+                "occurred_at": r.occurred_at.isoformat(),
+                "reason": reason,
+            }
+            for r, reason in result.ignored
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Routers of the decision service, one per audience."""

@@ -1,0 +1,247 @@
+"""Operator routes: schemes, catalog, keys, relying parties, review of objections and repairs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select
+
+from xinyong.due_process.objections import (
+    ObjectionError,
+    decide_objection,
+    get_objection,
+    lapse_overdue,
+    list_objections,
+)
+from xinyong.due_process.repairs import RepairError, decide_repair, list_repairs
+from xinyong.ledger.append import read_head, utc_now_text
+from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.schema import relying_parties, schemes
+from xinyong.schemes.issues import SchemeError, Severity
+from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
+from xinyong.schemes.load import parse_scheme
+from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme
+from xinyong.service.auth import principal_of, roles
+from xinyong.service.changes import after_change
+from xinyong.service.context import Context, context
+from xinyong.service.keys import Principal, Role, create_key, revoke_key
+
+router = APIRouter(prefix="/v1", tags=["operators"])
+Ctx = Annotated[Context, Depends(context)]
+Caller = Annotated[Principal, Depends(principal_of)]
+
+
+class Decision(BaseModel):
+    """An operator's decision, always with a written reason."""
+
+    accept: bool = Field(description="Uphold the objection / approve the repair.")
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class KeyIn(BaseModel):
+    """A key to create."""
+
+    role: Literal["operator", "source", "relying", "subject"]
+    name: str = Field(default="", max_length=128)
+    label: str = Field(default="", max_length=200)
+
+
+class RelyingPartyIn(BaseModel):
+    """A relying party and the measures it may check (its permissible purpose)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    measures: list[str] = Field(min_length=1)
+    purpose: str = Field(min_length=1, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/schemes", **roles(Role.OPERATOR))
+def list_schemes(ctx: Ctx) -> list[dict[str, Any]]:
+    """Stored scheme versions."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                schemes.c.scheme_id,
+                schemes.c.version,
+                schemes.c.name,
+                schemes.c.added_at,
+                schemes.c.active,
+            ).order_by(schemes.c.scheme_id, schemes.c.added_at)
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+@router.post("/schemes", status_code=201, **roles(Role.OPERATOR))
+def add_scheme_route(
+    ctx: Ctx, source: Annotated[str, Body(media_type="application/toml")]
+) -> dict[str, Any]:
+    """Add a scheme (TOML in the body) and make it the active version; lint errors refuse it."""
+    try:
+        loaded = parse_scheme(source)
+    except SchemeError as exc:
+        raise HTTPException(422, [str(i) for i in exc.issues]) from exc
+    issues = lint(loaded, DEFAULT_PROTECTED | ctx.catalog.protected_attributes, ctx.catalog)
+    errors = [str(i) for i in issues if i.severity is Severity.ERROR]
+    if errors:
+        raise HTTPException(422, errors)
+    with ctx.engine.begin() as conn:
+        added = add_scheme(conn, loaded)
+    return {
+        "scheme": loaded.scheme.id,
+        "version": loaded.version,
+        "added": added,
+        "warnings": [str(i) for i in issues],
+    }
+
+
+@router.post("/schemes/{scheme_id}/activate", **roles(Role.OPERATOR))
+def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]) -> dict[str, str]:
+    """Make a stored version active."""
+    try:
+        with ctx.engine.begin() as conn:
+            activate_scheme(conn, scheme_id, version)
+    except UnknownScheme as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return {"scheme": scheme_id, "active": version}
+
+
+@router.get("/catalog", **roles(Role.OPERATOR))
+def catalog(ctx: Ctx) -> list[dict[str, Any]]:
+    """The code catalog in force."""
+    return [
+        {
+            "code": e.code,
+            "description": e.description,
+            "category": e.category,
+            "severity": e.severity.value,
+            "polarity": e.polarity.value,
+            "subject_kinds": list(e.subject_kinds),
+            "min_display_days": e.min_display_days,
+            "max_display_days": e.max_display_days,
+            "legal_basis": e.legal_basis,
+        }
+        for e in sorted(ctx.catalog.codes.values(), key=lambda e: e.code)
+    ]
+
+
+@router.post("/keys", status_code=201, **roles(Role.OPERATOR))
+def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
+    """Create an API key; the token is shown only in this response."""
+    try:
+        with ctx.engine.begin() as conn:
+            key = create_key(conn, Role(body.role), body.name, body.label)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"key_id": key.key_id, "token": key.token, "role": key.role.value, "name": key.name}
+
+
+@router.delete("/keys/{key_id}", **roles(Role.OPERATOR))
+def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
+    """Revoke a key."""
+    with ctx.engine.begin() as conn:
+        if not revoke_key(conn, key_id):
+            raise HTTPException(404, "no such active key")
+    return {"key_id": key_id, "status": "revoked"}
+
+
+@router.post("/relying-parties", status_code=201, **roles(Role.OPERATOR))
+def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
+    """Register a relying party for the measures it needs."""
+    with ctx.engine.begin() as conn:
+        if conn.execute(
+            select(relying_parties.c.name).where(relying_parties.c.name == body.name)
+        ).first():
+            raise HTTPException(409, "a relying party with that name exists")
+        conn.execute(
+            insert(relying_parties).values(
+                name=body.name,
+                measures=orjson.dumps(sorted(set(body.measures))).decode(),
+                purpose=body.purpose,
+                webhook_url=body.webhook_url,
+                created_at=utc_now_text(),
+            )
+        )
+    return body.model_dump()
+
+
+@router.get("/objections", **roles(Role.OPERATOR))
+def objection_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object]]:
+    """Objections by deadline (default: the open ones)."""
+    with ctx.engine.connect() as conn:
+        return [o.json() for o in list_objections(conn, status=status)]
+
+
+@router.post("/objections/{objection_id}/decision", **roles(Role.OPERATOR))
+def decide_objection_route(
+    ctx: Ctx, caller: Caller, objection_id: str, body: Decision
+) -> dict[str, object]:
+    """Uphold (revoke the record) or reject an objection, with a written reason."""
+    try:
+        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            objection = decide_objection(
+                conn,
+                objection_id,
+                uphold=body.accept,
+                reason=body.reason,
+                operator=f"operator:{caller.key_id}",
+                today=ctx.today(),
+            )
+    except ObjectionError as exc:
+        with ctx.engine.connect() as conn:
+            try:
+                get_objection(conn, objection_id)
+            except ObjectionError:
+                raise HTTPException(404, str(exc)) from exc
+        raise HTTPException(409, str(exc)) from exc
+    corrections = after_change(ctx, objection.subject_id)
+    return {**objection.json(), "corrections_queued": len(corrections)}
+
+
+@router.get("/repairs", **roles(Role.OPERATOR))
+def repair_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object]]:
+    """Repair requests (default: the open ones)."""
+    with ctx.engine.connect() as conn:
+        return [r.json() for r in list_repairs(conn, status=status)]
+
+
+@router.post("/repairs/{repair_id}/decision", **roles(Role.OPERATOR))
+def decide_repair_route(
+    ctx: Ctx, caller: Caller, repair_id: str, body: Decision
+) -> dict[str, object]:
+    """Approve (the record stops counting today) or reject a repair request."""
+    try:
+        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            repair = decide_repair(
+                conn,
+                repair_id,
+                approve=body.accept,
+                reason=body.reason,
+                operator=f"operator:{caller.key_id}",
+                today=ctx.today(),
+            )
+    except RepairError as exc:
+        raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from exc
+    corrections = after_change(ctx, repair.subject_id)
+    return {**repair.json(), "corrections_queued": len(corrections)}
+
+
+@router.post("/sweep", **roles(Role.OPERATOR))
+def sweep(ctx: Ctx) -> dict[str, object]:
+    """Lapse overdue objections (suppressing their records) and refresh the subjects."""
+    with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        lapsed = lapse_overdue(conn, ctx.today(), suppress=ctx.settings.suppress_on_lapse)
+    queued = 0
+    for subject_id in sorted({o.subject_id for o in lapsed}):
+        queued += len(after_change(ctx, subject_id))
+    return {"lapsed": [o.objection_id for o in lapsed], "corrections_queued": queued}
+
+
+@router.get("/ledger/head", **roles(Role.OPERATOR))
+def ledger_head(ctx: Ctx) -> dict[str, object]:
+    """The ledger's size and Merkle root."""
+    with ctx.engine.connect() as conn:
+        head = read_head(conn)
+    return {"size": head.size, "root": head.root.hex(), "committed_at": head.committed_at}

@@ -1,0 +1,76 @@
+"""Public routes: health, readiness, disclosed lists (masked), the transparency report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import text
+
+from xinyong.due_process.disclosure import public_entries
+from xinyong.due_process.transparency import transparency_report
+from xinyong.service.auth import roles
+from xinyong.service.context import Context, context
+from xinyong.service.keys import Role
+
+router = APIRouter()
+Ctx = Annotated[Context, Depends(context)]
+
+
+@router.get("/health", tags=["public"], **roles(Role.PUBLIC, *Role))
+def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", tags=["public"], **roles(Role.PUBLIC, *Role))
+def ready(ctx: Ctx) -> dict[str, str]:
+    """Readiness: the ledger database answers."""
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means not ready
+        raise HTTPException(503, "the ledger database is not reachable") from exc
+    return {"status": "ready"}
+
+
+@router.get("/v1/lists/{scheme_id}/{list_id}", tags=["public"], **roles(Role.PUBLIC, *Role))
+def disclosed_list(
+    ctx: Ctx,
+    scheme_id: str,
+    list_id: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Disclosed entries of a list after notice and grace period, identifiers masked."""
+    with ctx.engine.connect() as conn:
+        loaded = next((x for x in ctx.registry.active(conn) if x.scheme.id == scheme_id), None)
+        if loaded is None or not any(
+            lst.id == list_id and lst.disclose for lst in loaded.scheme.lists
+        ):
+            raise HTTPException(404, "no such disclosed list")
+        total, entries = public_entries(
+            conn, loaded, list_id, ctx.today(), limit=limit, offset=offset
+        )
+    return {
+        "scheme": scheme_id,
+        "list": list_id,
+        "total": total,
+        "entries": [
+            {
+                "subject": e.subject,
+                "name": e.name,
+                "kind": e.kind,
+                "listed_on": e.listed_on.isoformat(),
+                "public_from": e.public_from.isoformat(),
+            }
+            for e in entries
+        ],
+    }
+
+
+@router.get("/v1/transparency", tags=["public"], **roles(Role.PUBLIC, *Role))
+def transparency(ctx: Ctx) -> dict[str, Any]:
+    """List sizes, inflow and outflow per month, objections, checks per relying party."""
+    with ctx.engine.connect() as conn:
+        return transparency_report(conn, ctx.today())
