@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from xinyong import __version__
-from xinyong.cli import catalog, demo, export, ids, ingest, ledger, scheme, score, synth
+from xinyong.cli import catalog, demo, export, ids, ingest, ledger, scheme, score, serve, synth
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,10 @@ app.command("score")(score.score)
 app.command("explain")(score.explain)
 app.command("lint")(score.lint_command)
 app.add_typer(scheme.scheme_app, name="scheme")
+app.command("serve")(serve.serve)
+app.add_typer(serve.keys_app, name="keys")
+app.add_typer(serve.relying_app, name="relying")
+app.add_typer(serve.report_app, name="report")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,139 @@
+"""``xinyong serve``, ``xinyong keys``, ``xinyong relying add`` and ``xinyong report``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+from sqlalchemy import insert, select
+
+from xinyong.cli.common import (
+    CatalogOption,
+    DbOption,
+    fail,
+    load_catalog_or_exit,
+    open_db_or_exit,
+    out,
+)
+from xinyong.due_process.transparency import transparency_report
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.schema import api_keys, relying_parties
+from xinyong.service.keys import Role, create_key, revoke_key
+
+__all__ = ["keys_app", "relying_app", "report_app", "serve"]
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+relying_app = typer.Typer(help="Register relying parties and their measures.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    catalog: CatalogOption = None,
+) -> None:
+    """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
+    import uvicorn
+
+    from xinyong.service.app import create_app
+
+    app = create_app(open_db_or_exit(db), load_catalog_or_exit(catalog))
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="operator, source, relying or subject.")],
+    name: Annotated[str, typer.Option(help="Source name, relying party or subject id.")] = "",
+    label: Annotated[str, typer.Option(help="A note for people.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create a key; the token is printed once and stored only as a hash."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.begin() as conn:
+            key = create_key(conn, role, name, label)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    out.print(key.token)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None) -> None:
+    """List keys (ids, roles, names; never secrets)."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    api_keys.c.key_id,
+                    api_keys.c.role,
+                    api_keys.c.name,
+                    api_keys.c.created_at,
+                    api_keys.c.revoked_at,
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    for row in rows:
+        state = f"revoked {row.revoked_at}" if row.revoked_at else "active"
+        out.print(f"{row.key_id}\t{row.role}\t{row.name}\t{row.created_at}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id.")], db: DbOption = None
+) -> None:
+    """Revoke a key."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.begin() as conn:
+            if not revoke_key(conn, key_id):
+                fail(f"no active key {key_id}", code=1)
+    finally:
+        engine.dispose()
+    out.print(f"{key_id} revoked")
+
+
+@relying_app.command("add")
+def relying_add(
+    name: Annotated[str, typer.Argument(help="The relying party's name.")],
+    measure: Annotated[list[str], typer.Option("--measure", help="A measure it may check.")],
+    purpose: Annotated[str, typer.Option(help="Its permissible purpose, in words.")],
+    webhook: Annotated[str | None, typer.Option(help="URL that receives corrections.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Register a relying party for the measures its purpose needs."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(relying_parties).values(
+                    name=name,
+                    measures=orjson.dumps(sorted(set(measure))).decode(),
+                    purpose=purpose,
+                    webhook_url=webhook,
+                    created_at=utc_now_text(),
+                )
+            )
+    finally:
+        engine.dispose()
+    out.print(f"{name}: registered for {', '.join(sorted(set(measure)))}")
+
+
+@report_app.command("transparency")
+def report_transparency(db: DbOption = None) -> None:
+    """The transparency report as JSON (list sizes, flows, objections, checks)."""
+    from datetime import date
+
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn:
+            report = transparency_report(conn, date.today())
+    finally:
+        engine.dispose()
+    out.print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
