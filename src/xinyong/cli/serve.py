@@ -35,12 +35,21 @@ def serve(
     catalog: CatalogOption = None,
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
+    import threading
+
     import uvicorn
 
     from xinyong.service.app import create_app
+    from xinyong.service.worker import start_worker
 
     app = create_app(open_db_or_exit(db), load_catalog_or_exit(catalog))
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    stop = threading.Event()
+    start_worker(app.state.context, stop)
+    try:
+        # No access log: request lines carry subject ids in query strings.
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    finally:
+        stop.set()
 
 
 @keys_app.command("create")

@@ -8,6 +8,7 @@ stale quarantine file from an earlier run of the same input.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -32,9 +33,12 @@ class Reject:
     @classmethod
     def of(cls, line: int, field: str, reason: str, values: Mapping[str, Any] | str) -> Reject:
         """Build a reject, serialising the raw row values as JSON text."""
-        text = (
-            values if isinstance(values, str) else orjson.dumps(dict(values), default=str).decode()
-        )
+        if isinstance(values, str):
+            return cls(line, field, reason, values)
+        try:
+            text = orjson.dumps(dict(values), default=str).decode()
+        except TypeError:  # e.g. an integer beyond 64 bits: plain json takes anything
+            text = json.dumps(dict(values), default=str, ensure_ascii=False)
         return cls(line, field, reason, text)
 
 

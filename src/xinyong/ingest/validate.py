@@ -55,6 +55,8 @@ class RowProblem:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CLEAN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 """Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+"""JSON integers must fit 64 bits (what orjson, DuckDB and PostgreSQL can hold)."""
 _SCALARS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean"}
 
 
@@ -124,6 +126,8 @@ def parse_attrs(
             )
         if item is not None and not isinstance(item, str | int | float | bool):
             return RowProblem(f"attrs.{key}", f"must be a scalar, got {type(item).__name__}")
+        if type(item) is int and not _INT_MIN <= item <= _INT_MAX:
+            return RowProblem(f"attrs.{key}", "number out of the 64-bit range")
         expected = declared.get(key)
         if expected is not None and item is not None and not _has_type(item, expected):
             return RowProblem(f"attrs.{key}", f"must be a {expected}, got {_json_type(item)}")

@@ -13,7 +13,6 @@ from xinyong.due_process.objections import (
     ObjectionError,
     decide_objection,
     get_objection,
-    lapse_overdue,
     list_objections,
 )
 from xinyong.due_process.repairs import RepairError, decide_repair, list_repairs
@@ -28,6 +27,7 @@ from xinyong.service.auth import principal_of, roles
 from xinyong.service.changes import after_change
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role, create_key, revoke_key
+from xinyong.service.worker import sweep_once
 
 router = APIRouter(prefix="/v1", tags=["operators"])
 Ctx = Annotated[Context, Depends(context)]
@@ -231,12 +231,8 @@ def decide_repair_route(
 @router.post("/sweep", **roles(Role.OPERATOR))
 def sweep(ctx: Ctx) -> dict[str, object]:
     """Lapse overdue objections (suppressing their records) and refresh the subjects."""
-    with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        lapsed = lapse_overdue(conn, ctx.today(), suppress=ctx.settings.suppress_on_lapse)
-    queued = 0
-    for subject_id in sorted({o.subject_id for o in lapsed}):
-        queued += len(after_change(ctx, subject_id))
-    return {"lapsed": [o.objection_id for o in lapsed], "corrections_queued": queued}
+    lapsed, queued = sweep_once(ctx)
+    return {"lapsed": lapsed, "corrections_queued": queued}
 
 
 @router.get("/ledger/head", **roles(Role.OPERATOR))

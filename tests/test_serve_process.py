@@ -1,0 +1,88 @@
+"""One test against a real ``xinyong serve`` process over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service_fixtures import PERSON, SCHEME
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "xinyong", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_a_check_over_http(tmp_path: Path) -> None:
+    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    records = tmp_path / "records.csv"
+    records.write_text(
+        "record_id,subject_id,subject_kind,code,occurred_at,source,case_id,attrs,evidence\n"
+        f"d1,{PERSON},person,finance.contract_default,{date.today() - timedelta(days=30)},bank,k1,"
+        '"{""amount"": 20000, ""channel"": ""branch""}",\n',
+        encoding="utf-8",
+    )
+    _cli(env, "ingest", str(records))
+    _cli(env, "scheme", "add", str(SCHEME))
+    _cli(env, "relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
+    token = _cli(env, "keys", "create", "--role", "relying", "--name", "airline")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xinyong", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        answer = httpx.get(
+            f"{base}/v1/checks",
+            headers=headers,
+            params={"subject": PERSON, "measure": "restrict-flights"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["applies"] is True
+        assert (
+            httpx.get(
+                f"{base}/v1/checks", params={"subject": PERSON, "measure": "restrict-flights"}
+            ).status_code
+            == 401
+        )
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"]
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=15)
+    assert token not in output  # keys never reach the logs
