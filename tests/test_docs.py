@@ -47,3 +47,16 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_ledger_doc_counts_the_bundled_codes() -> None:
     codes = len(load_catalog().codes)
     assert f"lists {codes}\ncodes" in (ROOT / "docs" / "ledger.md").read_text(encoding="utf-8")
+
+
+def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
+    from tests.service_fixtures import make_service
+    from xinyong.service.settings import SETTINGS
+
+    text = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
+    service = make_service(f"sqlite:///{tmp_path / 'l.db'}")
+    for path in service.app.openapi()["paths"]:
+        assert f"{path}" in text, f"{path} is not in docs/service.md"
+    service.engine.dispose()
+    for setting in SETTINGS:
+        assert f"`{setting.name}`" in text, f"setting {setting.name} is not documented"
