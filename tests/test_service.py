@@ -271,3 +271,32 @@ def _post(url: str, body: bytes) -> int:
     return httpx.post(
         url, content=body, headers={"content-type": "application/json"}, timeout=5
     ).status_code
+
+
+async def test_batch_refresh_lists_and_publishes_after_grace(service: Service) -> None:
+    from xinyong.due_process.refresh import refresh_all
+    from xinyong.ledger.database import WRITE_LOCK
+
+    ctx = service.app.state.context
+
+    def refresh() -> dict[str, int]:
+        with service.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            return refresh_all(conn, ctx.registry, service.clock(), ctx.catalog)
+
+    async with service.client() as client:
+        await client.post(
+            "/v1/records", headers=service.headers("source"), json={"records": [DEFAULT]}
+        )
+        assert refresh() == {"rongcheng": 0}  # the submission already listed the subject
+        public = (await client.get("/v1/lists/rongcheng/blacklist")).json()
+        assert public["total"] == 0  # noticed, not yet public: the grace period runs
+        service.clock.advance(30)
+        public = (await client.get("/v1/lists/rongcheng/blacklist")).json()
+        assert public["total"] == 1
+        entry = public["entries"][0]
+        assert entry["subject"] == PERSON[:6] + "*" * 11 + PERSON[-1]  # masked
+        assert PERSON not in str(public)
+        service.clock.advance(400)  # the 3-year default decays, the catalog's 1 year expires it
+        assert refresh() == {"rongcheng": 1}
+        assert (await client.get("/v1/lists/rongcheng/blacklist")).json()["total"] == 0
+        assert refresh() == {"rongcheng": 0}

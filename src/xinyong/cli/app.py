@@ -33,6 +33,7 @@ app.command("serve")(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(serve.relying_app, name="relying")
 app.add_typer(serve.report_app, name="report")
+app.add_typer(serve.standings_app, name="standings")
 
 
 def _version(value: bool) -> None:

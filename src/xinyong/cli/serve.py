@@ -21,11 +21,38 @@ from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import api_keys, relying_parties
 from xinyong.service.keys import Role, create_key, revoke_key
 
-__all__ = ["keys_app", "relying_app", "report_app", "serve"]
+__all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app"]
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 relying_app = typer.Typer(help="Register relying parties and their measures.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+standings_app = typer.Typer(
+    help="Batch refresh of standings and list entries.", no_args_is_help=True
+)
+
+
+@standings_app.command("refresh")
+def standings_refresh(
+    db: DbOption = None,
+    grace_days: Annotated[int, typer.Option(min=0, help="Days from notice to publication.")] = 30,
+    catalog: CatalogOption = None,
+) -> None:
+    """Score every active scheme over the ledger (DuckDB), save standings, update list entries."""
+    from datetime import date
+
+    from xinyong.decisions.standing import SchemeRegistry
+    from xinyong.due_process.refresh import refresh_all
+    from xinyong.ledger.database import WRITE_LOCK
+
+    cat = load_catalog_or_exit(catalog)
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            changed = refresh_all(conn, SchemeRegistry(), date.today(), cat, grace_days=grace_days)
+    finally:
+        engine.dispose()
+    for scheme_id, count in changed.items():
+        out.print(f"{scheme_id}: {count:,} subjects changed lists")
 
 
 def serve(

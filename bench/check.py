@@ -1,0 +1,897 @@
+"""Check benchmark: latency of ``GET /v1/checks`` over a ledger of 1,000,000 subjects.
+
+Phases (all in one run, so every ratio compares numbers taken under the same machine noise):
+
+1. **build** (cached in ``--workdir``): ``xinyong.synth`` writes N people (and M organizations)
+   with ``--years`` of conduct records to Parquet; ``load_subjects`` and ``ingest_records``
+   append them to a SQLite ledger; the ``judgment-defaulters`` pilot (nine sanction measures) is
+   added, a relying party ``bench-airline`` is registered for ``no-premium-travel``, and a
+   relying key and a source key (``bench-src``) are created. A ledger is reused only when its
+   build finished (``*.json`` beside it).
+2. **in-process**: ``check_measure`` for ``--checks`` subjects drawn at random (seeded) from all
+   registered subjects, each in its own connection and transaction as the route runs it
+   (connect, BEGIN, decide, log the inquiry, COMMIT), timed with ``perf_counter_ns``.
+3. **HTTP throughput**: two uvicorn servers in child processes with the same settings (one
+   worker, ``loop="asyncio"``, ``http="h11"``, no access log, 127.0.0.1): the xinyong app
+   (as ``xinyong serve`` runs it, background worker included, with the per-party rate limit
+   raised out of the way) and a bare Starlette app whose only endpoint ``GET /v1/checks``
+   returns a fixed JSON object of the same shape. One load process drives each in turn with
+   the same closed loop: ``--connections`` keep-alive connections, each sending the next
+   request as soon as the previous answer is in, for ``--duration`` seconds after a warm-up;
+   the requests are byte for byte the same (path, random subject, Bearer key). xinyong and bare
+   alternate ``--repeat`` times; throughput is the median, the ratio is median/median.
+4. **mixed load**: against the xinyong server, an open-loop client sends ``--rate`` checks per
+   second on a fixed schedule (latency measured from the scheduled send time, so a stalled
+   server cannot hide its queue), first alone and then while another process POSTs
+   ``--ingest-rate`` records per second to ``/v1/records`` with the source key (batches of
+   ``--ingest-batch`` records with new record ids, about subjects already registered, also on a
+   fixed schedule).
+
+The load generator is a minimal HTTP/1.1 client on asyncio streams (keep-alive, requests
+written pre-rendered, ``Content-Length`` bodies): ``wrk`` is not installed here, and an httpx
+client saturates a core at a rate below what the bare endpoint serves, which would measure the
+client rather than the server.
+
+Run as ``python bench/check.py`` (``--help`` for options; ``--json`` for machine output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow.parquet as pq
+
+GOAL_RATIO = 0.5
+GOAL_MIXED_P99_MS = 10.0
+MEASURE = "no-premium-travel"
+RELYING_PARTY = "bench-airline"
+SOURCE = "bench-src"
+SCHEME = "judgment-defaulters"
+HOST = "127.0.0.1"
+UVICORN = {"loop": "asyncio", "http": "h11", "access_log": False, "log_level": "warning"}
+"""Settings shared by both servers (one worker: ``uvicorn.run`` with an app object)."""
+WARMUP_SECONDS = 2.0
+REQUEST_TIMEOUT = 30.0
+MAX_OPEN_CONNECTIONS = 128
+BARE_BODY = {
+    "decision_id": "00000000-0000-4000-8000-000000000000",
+    "subject": "000000000000000000",
+    "measure": MEASURE,
+    "applies": False,
+    "scheme": SCHEME,
+    "version": "0" * 64,
+    "as_of": "2026-01-01",
+    "made_at": "2026-01-01T00:00:00.000000Z",
+}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _ms(ns: float) -> float:
+    return round(ns / 1e6, 3)
+
+
+def _summary(latencies_ns: list[int] | np.ndarray) -> dict[str, float]:
+    values = np.asarray(latencies_ns, dtype=np.float64)
+    if values.size == 0:
+        return {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
+    return {
+        "n": int(values.size),
+        "p50_ms": _ms(float(np.percentile(values, 50))),
+        "p90_ms": _ms(float(np.percentile(values, 90))),
+        "p99_ms": _ms(float(np.percentile(values, 99))),
+        "max_ms": _ms(float(values.max())),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ build
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A built ledger and what the benchmark needs to use it."""
+
+    db_url: str
+    records_path: Path
+    subjects_path: Path
+    relying_token: str
+    source_token: str
+    meta: dict[str, Any]
+
+
+def build_ledger(args: argparse.Namespace) -> Ledger:
+    """Build the ledger (or reuse a finished build in ``--workdir``)."""
+    from xinyong.domain.catalog import load_catalog
+    from xinyong.ingest.records import ingest_records
+    from xinyong.ingest.subjects import load_subjects
+    from xinyong.ledger.append import utc_now_text
+    from xinyong.ledger.database import open_database
+    from xinyong.ledger.schema import relying_parties
+    from xinyong.pilots import bundled_pilots
+    from xinyong.schemes.load import load_scheme
+    from xinyong.scoring.store import add_scheme
+    from xinyong.service.keys import Role, create_key
+    from xinyong.synth import SynthConfig, generate, subjects_path
+    from xinyong.synth.dataset import write
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stem = f"p{args.people}-o{args.orgs}-y{args.years}-s{args.seed}"
+    records_path = workdir / f"synth-{stem}.parquet"
+    db_path = workdir / f"ledger-{stem}.db"
+    meta_path = workdir / f"ledger-{stem}.json"
+    url = f"sqlite:///{db_path}"
+    if meta_path.exists() and db_path.exists():
+        meta = json.loads(meta_path.read_text())
+        _log(f"reusing {db_path} (built {meta['built_at']})")
+        return Ledger(
+            url,
+            records_path,
+            subjects_path(records_path),
+            meta["relying_token"],
+            meta["source_token"],
+            meta,
+        )
+    for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), meta_path):
+        stale.unlink(missing_ok=True)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if not (records_path.exists() and subjects_path(records_path).exists()):
+        _log(f"synth: {args.people:,} people, {args.orgs:,} organizations, {args.years} y")
+        config = SynthConfig(
+            people=args.people, organizations=args.orgs, years=args.years, seed=args.seed
+        )
+        write(generate(config), records_path)
+    timings["synth_s"] = time.perf_counter() - started
+    catalog = load_catalog()
+    engine = open_database(url)
+    try:
+        _log("load_subjects")
+        mark = time.perf_counter()
+        subjects_report = load_subjects(engine, subjects_path(records_path))
+        timings["subjects_s"] = time.perf_counter() - mark
+        _log(f"  {subjects_report.added:,} subjects in {timings['subjects_s']:.1f} s")
+        mark = time.perf_counter()
+        records_report = ingest_records(engine, records_path, catalog)
+        timings["records_s"] = time.perf_counter() - mark
+        _log(f"  {records_report.accepted:,} records in {timings['records_s']:.1f} s")
+        with engine.begin() as conn:
+            add_scheme(conn, load_scheme(bundled_pilots()[SCHEME]))
+            relying = create_key(conn, Role.RELYING, RELYING_PARTY, label="bench").token
+            source = create_key(conn, Role.SOURCE, SOURCE, label="bench").token
+            conn.execute(
+                relying_parties.insert().values(
+                    name=RELYING_PARTY,
+                    measures=orjson.dumps([MEASURE]).decode(),
+                    purpose="benchmark: ticket sales",
+                    webhook_url=None,
+                    created_at=utc_now_text(),
+                )
+            )
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    meta = {
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "people": args.people,
+        "orgs": args.orgs,
+        "years": args.years,
+        "seed": args.seed,
+        "subjects": subjects_report.added,
+        "records": records_report.accepted,
+        "records_rejected": records_report.rejected,
+        "timings": {k: round(v, 1) for k, v in timings.items()},
+        "build_s": round(time.perf_counter() - started, 1),
+        "db_bytes": db_path.stat().st_size,
+        "relying_token": relying,
+        "source_token": source,
+    }
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return Ledger(url, records_path, subjects_path(records_path), relying, source, meta)
+
+
+def subject_ids(path: Path) -> list[str]:
+    """Every subject id of the synthetic population (all are registered)."""
+    column = pq.read_table(path, columns=["subject_id"]).column("subject_id")
+    return [str(s) for s in column.to_pylist()]
+
+
+# ------------------------------------------------------------------------------ in process
+
+
+def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """``check_measure`` as the route calls it, for ``--checks`` random subjects."""
+    from xinyong.decisions.checks import check_measure
+    from xinyong.decisions.standing import SchemeRegistry
+    from xinyong.domain.catalog import load_catalog
+    from xinyong.ledger.database import open_database
+
+    engine = open_database(ledger.db_url)
+    registry = SchemeRegistry()
+    catalog = load_catalog()
+    rng = random.Random(args.seed)
+    today = date.today()
+
+    def one(subject: str) -> bool:
+        with engine.connect() as conn, conn.begin():
+            decision = check_measure(
+                conn, registry, RELYING_PARTY, subject, MEASURE, today, catalog
+            )
+        return decision.applies
+
+    try:
+        for _ in range(min(200, args.checks)):  # warm-up: scheme parse, statement caches
+            one(rng.choice(ids))
+        load_before = _load()
+        latencies: list[int] = []
+        applies = 0
+        deadline = time.monotonic() + args.max_phase_seconds
+        for _ in range(args.checks):
+            subject = rng.choice(ids)
+            start = time.perf_counter_ns()
+            applies += one(subject)
+            latencies.append(time.perf_counter_ns() - start)
+            if time.monotonic() > deadline:
+                break
+        result: dict[str, Any] = {
+            **_summary(latencies),
+            "mean_ms": _ms(statistics.fmean(latencies)),
+            "applies": applies,
+            "load_before": load_before,
+            "load_after": _load(),
+        }
+        if args.profile:
+            profiler = cProfile.Profile()
+            sample = [rng.choice(ids) for _ in range(args.profile)]
+            profiler.enable()
+            for subject in sample:
+                one(subject)
+            profiler.disable()
+            result["profile"] = _profile_table(profiler, args.profile)
+    finally:
+        engine.dispose()
+    return result
+
+
+def _profile_table(profiler: cProfile.Profile, calls: int, top: int = 30) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    out.write(f"cProfile of {calls} checks; per-check ms = cumtime / {calls} * 1000\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------ servers
+
+
+def bare_app() -> Any:
+    """A Starlette app with one endpoint returning a fixed small JSON object."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def checks(request: Request) -> JSONResponse:
+        return JSONResponse(BARE_BODY)
+
+    return Starlette(routes=[Route("/v1/checks", checks, methods=["GET"])])
+
+
+def serve(spec: dict[str, Any]) -> None:
+    """Child process: serve ``spec['app']`` on ``spec['port']`` until SIGINT/SIGTERM."""
+    import uvicorn
+
+    stop = threading.Event()
+    if spec["app"] == "xinyong":
+        from xinyong.domain.catalog import load_catalog
+        from xinyong.ledger.database import open_database
+        from xinyong.service.app import create_app
+        from xinyong.service.settings import ServiceSettings
+        from xinyong.service.worker import start_worker
+
+        settings = ServiceSettings(rate_per_second=1e9, burst=1_000_000_000)
+        app = create_app(open_database(spec["db"]), load_catalog(), settings)
+        start_worker(app.state.context, stop)  # as ``xinyong serve`` does
+    else:
+        app = bare_app()
+    try:
+        uvicorn.run(app, host=HOST, port=spec["port"], workers=1, **UVICORN)
+    finally:
+        stop.set()
+
+
+class Server:
+    """A uvicorn child process."""
+
+    def __init__(self, app: str, db_url: str, log_dir: Path) -> None:
+        self.app = app
+        self.port = _free_port()
+        spec = json.dumps({"app": app, "port": self.port, "db": db_url})
+        self.log = (log_dir / f"server-{app}.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", "serve", "--spec", spec],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{app} server exited with {self.proc.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 1):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{app} server did not start in 120 s")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+# ------------------------------------------------------------------------------ load client
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (responses must carry Content-Length)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        self.writer.write(data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+                break
+        else:
+            raise RuntimeError("response without Content-Length")
+        body = await self.reader.readexactly(length) if length else b""
+        return status, body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def check_request(subject: str, token: str) -> bytes:
+    return (
+        f"GET /v1/checks?subject={subject}&measure={MEASURE} HTTP/1.1\r\n"
+        f"Host: {HOST}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
+
+
+def records_request(records: list[dict[str, Any]], token: str) -> bytes:
+    body = orjson.dumps({"records": records})
+    return (
+        f"POST /v1/records HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _wait_for_go() -> float:
+    """Tell the parent we are ready; return the wall-clock start time it sends back."""
+    print("ready", flush=True)
+    line = sys.stdin.readline()
+    return float(line)
+
+
+async def closed_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
+    """``connections`` workers, each sending its next request when its answer is in."""
+    ids = subject_ids(Path(spec["subjects"]))
+    rng = random.Random(spec["seed"])
+    requests = [check_request(rng.choice(ids), spec["token"]) for _ in range(100_000)]
+    del ids
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    begin = loop.time()
+    measure_from = begin + spec["warmup"]
+    stop_at = measure_from + spec["duration"]
+    statuses: dict[int, int] = {}
+    latencies: list[int] = []
+    errors = 0
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        conn = await Connection.open(spec["port"])
+        n = index
+        try:
+            while loop.time() < stop_at:
+                data = requests[n % len(requests)]
+                n += spec["connections"]
+                sent = time.perf_counter_ns()
+                try:
+                    status, _ = await asyncio.wait_for(conn.request(data), REQUEST_TIMEOUT)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                    errors += 1
+                    conn.close()
+                    conn = await Connection.open(spec["port"])
+                    continue
+                done = time.perf_counter_ns()
+                if loop.time() >= measure_from and loop.time() < stop_at:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if status == 200:
+                        latencies.append(done - sent)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker(i) for i in range(spec["connections"])))
+    seconds = spec["duration"]
+    return {
+        "requests_per_s": round(statuses.get(200, 0) / seconds, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": errors,
+        "latency": _summary(latencies),
+    }
+
+
+async def open_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
+    """Requests on a fixed schedule (``rate`` per second), on a pool of connections.
+
+    Latency counts from the scheduled send time: when every connection is busy the request
+    waits for one (or a new one), and that wait is part of what the caller would see.
+    """
+    rate, duration = spec["rate"], spec["duration"]
+    total = round(rate * duration)
+    if spec["kind"] == "checks":
+        ids = subject_ids(Path(spec["subjects"]))
+        rng = random.Random(spec["seed"])
+        requests = [check_request(rng.choice(ids), spec["token"]) for _ in range(total)]
+        del ids
+    else:
+        requests = _record_batches(spec, total)
+    loop = asyncio.get_running_loop()
+    idle: list[Connection] = [await Connection.open(spec["port"]) for _ in range(spec["pool"])]
+    opened = len(idle)
+    freed = asyncio.Condition()
+    latencies: list[int] = []
+    service: list[int] = []
+    statuses: dict[int, int] = {}
+    accepted = 0
+    errors = 0
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    begin_ns = time.perf_counter_ns()
+    begin = loop.time()
+
+    async def send(index: int, data: bytes) -> None:
+        nonlocal opened, accepted, errors
+        scheduled = begin_ns + round(index / rate * 1e9)
+        async with freed:
+            while not idle and opened >= spec["max_connections"]:
+                await freed.wait()
+            conn = idle.pop() if idle else None
+            if conn is None:
+                opened += 1
+        if conn is None:
+            conn = await Connection.open(spec["port"])
+        sent = time.perf_counter_ns()
+        try:
+            status, body = await asyncio.wait_for(conn.request(data), REQUEST_TIMEOUT)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            errors += 1
+            conn.close()
+            conn = await Connection.open(spec["port"])
+        else:
+            done = time.perf_counter_ns()
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                latencies.append(done - scheduled)
+                service.append(done - sent)
+                if spec["kind"] == "records":
+                    accepted += orjson.loads(body)["accepted"]
+        async with freed:
+            idle.append(conn)
+            freed.notify()
+
+    tasks = []
+    for index, data in enumerate(requests):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(index, data)))
+    sent_seconds = loop.time() - begin
+    await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 5)
+    seconds = loop.time() - begin
+    for conn in idle:
+        conn.close()
+    result = {
+        "scheduled": total,
+        "scheduled_per_s": rate,
+        "send_seconds": round(sent_seconds, 2),
+        "seconds": round(seconds, 2),
+        "completed_per_s": round(statuses.get(200, 0) / seconds, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": errors,
+        "connections_opened": opened,
+        "latency": _summary(latencies),
+        "service_latency": _summary(service),
+    }
+    if spec["kind"] == "records":
+        result["records_accepted"] = accepted
+        result["records_per_s"] = round(accepted / seconds, 1)
+    return result
+
+
+def _record_batches(spec: dict[str, Any], batches: int) -> list[bytes]:
+    """``batches`` POST bodies of ``batch`` records each: synthetic rows with new record ids."""
+    table = pq.read_table(
+        spec["records"],
+        columns=["subject_id", "subject_kind", "code", "occurred_at", "case_id", "attrs"],
+    )
+    size = spec["batch"]
+    rng = np.random.default_rng(spec["seed"])
+    rows = rng.integers(0, table.num_rows, batches * size)
+    picked = table.take(rows).to_pylist()
+    tag = uuid.uuid4().hex[:10]
+    out = []
+    for b in range(batches):
+        chunk = []
+        for i, row in enumerate(picked[b * size : (b + 1) * size]):
+            chunk.append(
+                {
+                    "record_id": f"chk-{tag}-{b * size + i:08d}",
+                    "subject_id": row["subject_id"],
+                    "subject_kind": row["subject_kind"],
+                    "code": row["code"],
+                    "occurred_at": row["occurred_at"].isoformat(),
+                    "case_id": row["case_id"],
+                    "attrs": orjson.loads(row["attrs"]) if row["attrs"] else {},
+                }
+            )
+        out.append(records_request(chunk, spec["token"]))
+    return out
+
+
+def drive(spec: dict[str, Any]) -> None:
+    """Child process: run one load and print its result as JSON on the last line."""
+    start_at = _wait_for_go()
+    if spec["mode"] == "closed":
+        result = asyncio.run(closed_loop(spec, start_at))
+    else:
+        result = asyncio.run(open_loop(spec, start_at))
+    print(json.dumps(result), flush=True)
+
+
+def run_drivers(specs: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
+    """Start load processes, wait until all are ready, start them together, collect results."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", "drive", "--spec", json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for spec in specs
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"load process failed to start: {line!r}")
+        start_at = time.time() + 0.5
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{start_at}\n")
+            proc.stdin.flush()
+        results = []
+        for proc in procs:
+            stdout, _ = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                raise RuntimeError(f"load process exited with {proc.returncode}")
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+
+
+# ------------------------------------------------------------------------------ HTTP phases
+
+
+def throughput(
+    servers: dict[str, Server], ledger: Ledger, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Closed-loop throughput of both servers, alternating, ``--repeat`` times."""
+    runs: dict[str, list[dict[str, Any]]] = {"xinyong": [], "bare": []}
+    load_before = _load()
+    for repeat in range(args.repeat):
+        for app in ("xinyong", "bare"):
+            spec = {
+                "mode": "closed",
+                "port": servers[app].port,
+                "subjects": str(ledger.subjects_path),
+                "token": ledger.relying_token,
+                "seed": args.seed + repeat,
+                "connections": args.connections,
+                "duration": args.duration,
+                "warmup": WARMUP_SECONDS,
+            }
+            (result,) = run_drivers([spec], args.duration + WARMUP_SECONDS + 120)
+            result["load"] = _load()
+            runs[app].append(result)
+            _log(
+                f"  {app:8s} run {repeat + 1}: {result['requests_per_s']:,.0f} req/s, "
+                f"p50 {result['latency']['p50_ms']} ms, statuses {result['statuses']}"
+            )
+    medians = {
+        app: statistics.median(r["requests_per_s"] for r in rs) for app, rs in runs.items()
+    }
+    ratio = medians["xinyong"] / medians["bare"] if medians["bare"] else float("nan")
+    return {
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "repeat": args.repeat,
+        "runs": runs,
+        "median_requests_per_s": medians,
+        "ratio": round(ratio, 3),
+        "ratio_per_pair": [
+            round(x["requests_per_s"] / b["requests_per_s"], 3) if b["requests_per_s"] else None
+            for x, b in zip(runs["xinyong"], runs["bare"], strict=True)
+        ],
+        "goal_ratio": GOAL_RATIO,
+        "goal_met": ratio >= GOAL_RATIO,
+        "load_before": load_before,
+        "load_after": _load(),
+    }
+
+
+def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    """Open-loop checks at ``--rate``, alone and then with ingest at ``--ingest-rate``."""
+    checks = {
+        "mode": "open",
+        "kind": "checks",
+        "port": server.port,
+        "subjects": str(ledger.subjects_path),
+        "token": ledger.relying_token,
+        "seed": args.seed,
+        "rate": args.rate,
+        "duration": args.duration,
+        "pool": 16,
+        "max_connections": MAX_OPEN_CONNECTIONS,
+    }
+    batches_per_s = args.ingest_rate / args.ingest_batch
+    ingest = {
+        "mode": "open",
+        "kind": "records",
+        "port": server.port,
+        "records": str(ledger.records_path),
+        "token": ledger.source_token,
+        "seed": args.seed,
+        "rate": batches_per_s,
+        "batch": args.ingest_batch,
+        "duration": args.duration,
+        "pool": 4,
+        "max_connections": 16,
+    }
+    timeout = args.duration + REQUEST_TIMEOUT + 180
+    out: dict[str, Any] = {}
+    load_before = _load()
+    (alone,) = run_drivers([checks], timeout)
+    alone["load"] = _load()
+    out["checks_alone"] = alone
+    _log(
+        f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
+        f"p99 {alone['latency']['p99_ms']} ms, {alone['completed_per_s']}/s"
+    )
+    both, ingested = run_drivers([{**checks, "seed": args.seed + 1}, ingest], timeout)
+    both["load"] = _load()
+    out["checks_with_ingest"] = both
+    out["ingest"] = ingested
+    _log(
+        f"  checks with ingest: p50 {both['latency']['p50_ms']} ms, "
+        f"p99 {both['latency']['p99_ms']} ms, {both['completed_per_s']}/s; "
+        f"ingest {ingested['records_per_s']} records/s, statuses {ingested['statuses']}"
+    )
+    p99 = both["latency"]["p99_ms"]
+    achieved = (
+        both["completed_per_s"] >= 0.95 * args.rate
+        and ingested["records_per_s"] >= 0.95 * args.ingest_rate
+    )
+    out.update(
+        {
+            "rate": args.rate,
+            "ingest_rate": args.ingest_rate,
+            "ingest_batch": args.ingest_batch,
+            "goal_p99_ms": GOAL_MIXED_P99_MS,
+            "rates_achieved": achieved,
+            "goal_met": bool(p99 < GOAL_MIXED_P99_MS and achieved),
+            "load_before": load_before,
+        }
+    )
+    return out
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import starlette
+    import uvicorn
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "uvicorn": uvicorn.__version__,
+        "starlette": starlette.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=1_000_000, help="synthetic people")
+    parser.add_argument("--orgs", type=int, default=0, help="synthetic organizations")
+    parser.add_argument("--years", type=int, default=1, help="years of conduct records")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workdir", default="/tmp/xinyong-bench-check", help="cache for the synth and ledger"
+    )
+    parser.add_argument("--checks", type=int, default=10_000, help="in-process checks")
+    parser.add_argument("--profile", type=int, default=0, help="cProfile N more checks")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP run")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput pairs")
+    parser.add_argument("--connections", type=int, default=32, help="closed-loop connections")
+    parser.add_argument("--rate", type=float, default=500.0, help="checks/s in the mixed phase")
+    parser.add_argument("--ingest-rate", type=float, default=1000.0, help="records/s")
+    parser.add_argument("--ingest-batch", type=int, default=100, help="records per POST")
+    parser.add_argument(
+        "--phases", default="inproc,http,mixed", help="comma list of inproc, http, mixed"
+    )
+    parser.add_argument("--max-phase-seconds", type=float, default=600.0)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--worker", choices=("serve", "drive"), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker == "serve":
+        serve(json.loads(args.spec))
+        return 0
+    if args.worker == "drive":
+        drive(json.loads(args.spec))
+        return 0
+    phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("worker", "spec")},
+        "load_start": _load(),
+    }
+    ledger = build_ledger(args)
+    results["build"] = {k: v for k, v in ledger.meta.items() if not k.endswith("_token")}
+    ids = subject_ids(ledger.subjects_path)
+    if "inproc" in phases:
+        _log(f"in-process: {args.checks:,} checks")
+        results["in_process"] = in_process(ledger, ids, args)
+        r = results["in_process"]
+        _log(f"  p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
+    del ids
+    if phases & {"http", "mixed"}:
+        log_dir = Path(args.workdir)
+        servers: dict[str, Server] = {}
+        try:
+            servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir)
+            if "http" in phases:
+                servers["bare"] = Server("bare", ledger.db_url, log_dir)
+                _log(f"HTTP throughput: {args.connections} connections, {args.duration} s")
+                results["http"] = throughput(servers, ledger, args)
+                servers.pop("bare").stop()
+            if "mixed" in phases:
+                _log(f"mixed: {args.rate} checks/s, {args.ingest_rate} records/s")
+                results["mixed"] = mixed(servers["xinyong"], ledger, args)
+        finally:
+            for server in servers.values():
+                server.stop()
+    results["load_end"] = _load()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print_report(results)
+    return 0
+
+
+def print_report(results: dict[str, Any]) -> None:
+    build = results["build"]
+    print(f"ledger: {build['subjects']:,} subjects, {build['records']:,} records")
+    print(f"  build {build['build_s']} s {build['timings']}")
+    if "in_process" in results:
+        r = results["in_process"]
+        print(
+            f"in-process check_measure: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"max {r['max_ms']} ms (n={r['n']}, applies {r['applies']})"
+        )
+        if "profile" in r:
+            print(r["profile"])
+    if "http" in results:
+        h = results["http"]
+        m = h["median_requests_per_s"]
+        print(
+            f"HTTP: xinyong {m['xinyong']:,.0f} req/s, bare {m['bare']:,.0f} req/s, "
+            f"ratio {h['ratio']} (goal >= {GOAL_RATIO}: {'met' if h['goal_met'] else 'NOT met'})"
+        )
+    if "mixed" in results:
+        x = results["mixed"]
+        a, b, i = x["checks_alone"], x["checks_with_ingest"], x["ingest"]
+        print(
+            f"mixed: checks alone p50 {a['latency']['p50_ms']} p99 {a['latency']['p99_ms']} ms; "
+            f"with ingest p50 {b['latency']['p50_ms']} p99 {b['latency']['p99_ms']} ms "
+            f"at {b['completed_per_s']}/s, ingest {i['records_per_s']} records/s "
+            f"(goal p99 < {GOAL_MIXED_P99_MS} ms: {'met' if x['goal_met'] else 'NOT met'})"
+        )
+    print(f"load average: start {results['load_start']}, end {results['load_end']}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
