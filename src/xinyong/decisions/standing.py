@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from xinyong.domain.catalog import Catalog
-from xinyong.ledger.effective import current_subjects
+from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import schemes
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.ledger_source import subject_records
@@ -64,9 +64,7 @@ class SchemeRegistry:
 
 def subject_kind(conn: Connection, subject_id: str, known_at: int | None) -> str | None:
     """The registered kind of a subject as known at a log size, or None if unregistered."""
-    query = current_subjects(known_at)
-    query = query.where(query.selected_columns.subject_id == subject_id)
-    row = conn.execute(query).first()
+    row = subject_version(conn, subject_id, known_at)
     return None if row is None else str(row.kind)
 
 

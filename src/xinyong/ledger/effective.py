@@ -18,9 +18,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 import ibis.expr.types as ir
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import events, records, subjects
@@ -31,6 +44,7 @@ __all__ = [
     "current_subjects_expr",
     "effective_records",
     "effective_records_expr",
+    "subject_version",
 ]
 
 
@@ -102,6 +116,19 @@ def effective_records(
         r.recorded_at,
     ]
     return select(*columns).where(*conditions).order_by(r.position)
+
+
+def subject_version(
+    conn: Connection, subject_id: str, known_at: int | None = None
+) -> Row[Any] | None:
+    """The newest version of one subject (an index lookup, for per-subject paths)."""
+    s = subjects.c
+    query = select(s.position, s.subject_id, s.kind, s.display_name, s.identifiers).where(
+        s.subject_id == subject_id
+    )
+    if known_at is not None:
+        query = query.where(s.position < known_at)
+    return conn.execute(query.order_by(s.position.desc()).limit(1)).first()
 
 
 def current_subjects(known_at: int | None = None) -> Select[tuple[object, ...]]:

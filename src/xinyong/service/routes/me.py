@@ -15,7 +15,7 @@ from xinyong.due_process.notices import notices_for
 from xinyong.due_process.objections import ObjectionError, file_objection, list_objections
 from xinyong.due_process.repairs import RepairError, list_repairs, request_repair
 from xinyong.ledger.append import read_head
-from xinyong.ledger.effective import current_subjects
+from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import principal_of, roles
@@ -114,8 +114,7 @@ def my_file(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     today = ctx.today()
     with ctx.engine.connect() as conn:
         head = read_head(conn)
-        query = current_subjects()
-        who = conn.execute(query.where(query.selected_columns.subject_id == subject_id)).first()
+        who = subject_version(conn, subject_id)
         standings = []
         counted: set[str] = set()
         for loaded in ctx.registry.active(conn):
