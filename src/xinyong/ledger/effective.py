@@ -120,7 +120,7 @@ def effective_records(
 
 def subject_version(
     conn: Connection, subject_id: str, known_at: int | None = None
-) -> Row[Any] | None:
+) -> Row[Any, Any, Any, Any, Any] | None:
     """The newest version of one subject (an index lookup, for per-subject paths)."""
     s = subjects.c
     query = select(s.position, s.subject_id, s.kind, s.display_name, s.identifiers).where(
