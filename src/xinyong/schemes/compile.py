@@ -8,9 +8,10 @@ Spark (``xinyong.engines``).
 
 How each step of the semantics maps to relational operations:
 
-- *clearing*: for each distinct ``cleared_by`` set, a window over ``(subject_id, case_id)``
-  takes the latest date of a clearing record; a record is cleared when that date is on or after
-  its own (every record in the window is on or before the as-of date already);
+- *clearing*: the few records with a clearing code and a case are aggregated per
+  ``(subject_id, case_id)`` into the latest clearing date of each distinct ``cleared_by`` set and
+  joined back; a record is cleared when that date is on or after its own (every record is on or
+  before the as-of date already);
 - *predicates*: attributes are read from the JSON text with type-checked unwraps (``.float``,
   ``.str``, ``.bool`` give NULL for another JSON type), so SQL's three-valued logic is the
   predicate language's; a record counts only when the condition is TRUE (``coalesce(.., false)``);
@@ -119,6 +120,34 @@ def _round_2dp(value: ir.FloatingValue) -> ir.FloatingValue:
     return (rounded / 100.0).cast("float64")
 
 
+def _clearing(r: ir.Table, scheme: Scheme) -> tuple[ir.Table, dict[tuple[str, ...], str]]:
+    """Add, per distinct ``cleared_by`` set, the latest date of a clearing record in the case.
+
+    Only records with a case can be cleared, and only records with a clearing code clear: those
+    few are aggregated per ``(subject_id, case_id)`` and joined back, which is far cheaper than
+    a window over every record.
+    """
+    sets = sorted({tuple(sorted(set(rule.cleared_by))) for rule in scheme.rules if rule.cleared_by})
+    if not sets:
+        return r, {}
+    names = {codes: f"cleared_on_{k}" for k, codes in enumerate(sets)}
+    all_codes = sorted({code for codes in sets for code in codes})
+    clearers = r.filter(r.case_id.notnull(), r.case_id != "", r.code.isin(all_codes))
+    latest = clearers.group_by(["subject_id", "case_id"]).aggregate(
+        **{
+            names[codes]: ibis.ifelse(
+                clearers.code.isin(list(codes)), clearers.occurred_at, ibis.null("date")
+            ).max()
+            for codes in sets
+        }
+    )
+    joined = r.left_join(
+        latest,
+        [r.subject_id == latest.subject_id, r.case_id == latest.case_id],
+    ).select(r, *(latest[name] for name in names.values()))
+    return joined, names
+
+
 def compile_scheme(
     scheme: Scheme,
     records: ir.Table,
@@ -129,32 +158,29 @@ def compile_scheme(
     t = ibis.literal(as_of, type="date")
     r = records.filter(
         records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
-    )
+    ).select("subject_id", "code", "occurred_at", "case_id", "attrs")
+    r, cleared_on = _clearing(r, scheme)
     age = t.delta(r.occurred_at, unit="day")
-    has_case = r.case_id.notnull() & (r.case_id != "")
-    cleared_by: dict[tuple[str, ...], ir.BooleanValue] = {}
-    window = ibis.window(group_by=[r.subject_id, r.case_id])
-    for rule in scheme.rules:
-        codes = tuple(sorted(set(rule.cleared_by)))
-        if codes and codes not in cleared_by:
-            latest = ibis.ifelse(r.code.isin(list(codes)), r.occurred_at, ibis.null("date"))
-            cleared_by[codes] = has_case & (latest.max().over(window) >= r.occurred_at)
     # JSONB: on PostgreSQL, Ibis's unwraps of plain JSON compile to invalid SQL with the
     # pinned sqlglot; DuckDB treats both the same.
     attrs = r.attrs.cast(dt.JSON(binary=True)) if any(rule.when for rule in scheme.rules) else None
     columns: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
         condition = _match(rule, r.code)
-        predicate = rule.predicate
-        if predicate is not None:
-            assert attrs is not None
-            condition = condition & _predicate(predicate, attrs)
         valid = rule.valid_days
         if valid is not None:
             condition = condition & (age < valid)
         codes = tuple(sorted(set(rule.cleared_by)))
         if codes:
-            condition = condition & ~cleared_by[codes].fill_null(False)
+            latest = r[cleared_on[codes]]
+            condition = condition & ~(latest.notnull() & (latest >= r.occurred_at))
+        predicate = rule.predicate
+        if predicate is not None:
+            assert attrs is not None
+            # CASE, not AND: the JSON is only parsed for records the rest already admits.
+            condition = ibis.ifelse(
+                condition.fill_null(False), _predicate(predicate, attrs).fill_null(False), False
+            )
         counts = condition.fill_null(False)
         points = ibis.literal(float(rule.points))
         if valid == 0:  # nothing is younger than 0 days; avoid dividing by zero below
@@ -185,46 +211,52 @@ def compile_scheme(
 
 
 def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
+    # Each stage is its own projection (Ibis keeps them as subqueries), so every value is
+    # computed once and referenced by name instead of being inlined again and again.
     total: ir.FloatingValue = ibis.literal(float(scheme.base))
-    counting: dict[str, ir.BooleanValue] = {}
+    counting: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
         rule_total = per_subject[f"s{i}"].fill_null(0.0)
         if rule.cap is not None:
-            rule_total = rule_total.clip(lower=-rule.cap, upper=rule.cap)
+            rule_total = ibis.greatest(ibis.least(rule_total, rule.cap), -rule.cap)
         total = total + rule_total
-        counting[rule.id] = per_subject[f"a{i}"].fill_null(False)
+        counting[f"k{i}"] = per_subject[f"a{i}"].fill_null(False)
     if scheme.floor is not None:
         total = ibis.greatest(total, scheme.floor)
     if scheme.ceiling is not None:
         total = ibis.least(total, scheme.ceiling)
-    score = _round_2dp(total.cast("float64"))
+    stage = per_subject.select("subject_id", total=total.cast("float64"), **counting)
+    stage = stage.mutate(score=_round_2dp(stage.total))
     last = len(scheme.grades) - 1
-    branches = [(score >= g.min, i) for i, g in enumerate(scheme.grades) if g.min is not None]
+    branches = [(stage.score >= g.min, i) for i, g in enumerate(scheme.grades) if g.min is not None]
     grade_index: ir.IntegerValue = (
         ibis.cases(*branches, else_=last) if branches else ibis.literal(last)
     )
-    for rule in scheme.rules:
+    for i, rule in enumerate(scheme.rules):
         if rule.veto is not None:
             veto = scheme.grade_index(rule.veto)
-            grade_index = ibis.greatest(grade_index, ibis.ifelse(counting[rule.id], veto, 0))
-    grade = ibis.cases(*((grade_index == i, g.name) for i, g in enumerate(scheme.grades)))
+            grade_index = ibis.greatest(grade_index, ibis.ifelse(stage[f"k{i}"], veto, 0))
+    stage = stage.mutate(grade_index=grade_index)
+    index_of = {rule.id: i for i, rule in enumerate(scheme.rules)}
     members: dict[str, ir.BooleanValue] = {}
     for lst in scheme.lists:
-        member = _in_grades(scheme, grade_index, lst.grades)
+        member = _in_grades(scheme, stage.grade_index, lst.grades)
         for rule_id in lst.rules:
-            member = member | counting[rule_id]
-        members[lst.id] = member
+            member = member | stage[f"k{index_of[rule_id]}"]
+        members[f"l_{lst.id}"] = member
+    stage = stage.mutate(**members) if members else stage
     applies: dict[str, ir.BooleanValue] = {}
     for measure in scheme.measures:
-        applied = _in_grades(scheme, grade_index, measure.grades)
+        applied = _in_grades(scheme, stage.grade_index, measure.grades)
         for list_id in measure.lists:
-            applied = applied | members[list_id]
+            applied = applied | stage[f"l_{list_id}"]
         applies[measure.id] = applied
-    return per_subject.select(
-        subject_id=per_subject.subject_id,
-        score=score,
+    grade = ibis.cases(*((stage.grade_index == i, g.name) for i, g in enumerate(scheme.grades)))
+    return stage.select(
+        subject_id=stage.subject_id,
+        score=stage.score,
         grade=grade,
-        lists=_joined(members),
+        lists=_joined({lst.id: stage[f"l_{lst.id}"] for lst in scheme.lists}),
         measures=_joined(applies),
     ).order_by("subject_id")
 
