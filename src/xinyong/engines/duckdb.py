@@ -31,10 +31,11 @@ def score_table(
 ) -> pa.Table:
     """Standings of ``scheme`` over an Arrow table of records (and subjects in ledger mode)."""
     con = con or connect()
-    table = con.create_table("records", records, overwrite=True)
+    # In-memory tables are scanned where they are (Arrow), not copied into DuckDB first.
+    table = ibis.memtable(records)
     subject_table: ir.Table | None = None
     if subjects is not None:
-        subject_table = con.create_table("subjects", subjects, overwrite=True)
+        subject_table = ibis.memtable(subjects)
     expr = compile_scheme(scheme, table, as_of, subject_table)
     result: pa.Table = con.to_pyarrow(expr)
     return result
