@@ -1,6 +1,7 @@
 """Scoring benchmark: the ``rongcheng`` pilot over a synthetic population, three ways.
 
-One run, one process, one DuckDB connection (``--threads``, default 2):
+One run, one process, one DuckDB connection (``--threads``, default 2); (a), (b) and (c)
+alternate ``--repeat`` times and medians are reported:
 
 - **(a) xinyong**: ``xinyong.engines.duckdb.score_table(scheme, table, as_of, con=con)``, timed
   from the call to its return, so it includes copying the Arrow table into DuckDB, building the
@@ -19,7 +20,9 @@ implement: if the pilot file changes, the benchmark stops and says so.
 The three results must agree for every subject (score within 0.01, grade, lists, measures), and
 (a) must agree with the reference evaluator on a seeded sample of subjects; the run fails
 (exit 1) otherwise. Peak memory is the peak RSS of each phase (``VmHWM`` after resetting it
-through ``/proc/self/clear_refs``; the process-wide ``ru_maxrss`` where that is not possible).
+through ``/proc/self/clear_refs``; the process-wide ``ru_maxrss`` where that is not possible)
+and, since the alternating phases leave memory behind in the shared process, the peak of each
+implementation run once more alone in a fresh process (unless ``--no-memory-children``).
 
 Diagnostics (not goals) split (a) into its parts, run the one-pass hand query without the
 pre-filter, and with ``--explain`` write ``EXPLAIN ANALYZE`` of both queries to the work dir.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -46,6 +50,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -524,6 +529,8 @@ class Phase:
     name: str
     label: str
     seconds: list[float] = field(default_factory=list)
+    loadavg: list[float] = field(default_factory=list)
+    """The 1-minute load average at the end of each run (other work on the machine)."""
     peak_rss_mib: float = 0.0
     start_rss_mib: float = 0.0
 
@@ -538,6 +545,7 @@ class Bench:
     def __init__(self) -> None:
         self.memory = PeakMemory()
         self.phases: dict[str, Phase] = {}
+        self.peak_rss_mib = 0.0
 
     def run(self, name: str, label: str, fn: Callable[[], Any]) -> Any:
         """Time ``fn`` once as a run of phase ``name``; keep the highest peak RSS seen."""
@@ -548,10 +556,15 @@ class Bench:
         seconds = time.perf_counter() - started
         peak = self.memory.peak_kib()
         phase.seconds.append(seconds)
+        phase.loadavg.append(os.getloadavg()[0])
+        self.peak_rss_mib = max(self.peak_rss_mib, peak / 1024)
         if peak / 1024 > phase.peak_rss_mib:
             phase.peak_rss_mib = peak / 1024
             phase.start_rss_mib = start / 1024
-        _say(f"  {label}: {seconds:.2f} s (peak RSS {peak / 1024:,.0f} MiB)")
+        _say(
+            f"  {label}: {seconds:.2f} s (peak RSS {peak / 1024:,.0f} MiB, "
+            f"load average {phase.loadavg[-1]:.1f})"
+        )
         return result
 
 
@@ -661,17 +674,25 @@ def batch(
     raw.register(ARROW_VIEW, table)
     sql_b = hand_sql(HAND_SQL, ARROW_VIEW, AS_OF)
 
-    result_a = result_b = None
+    started = time.perf_counter()
+    df = table.to_pandas()
+    to_pandas_seconds = time.perf_counter() - started
+    _say(f"table.to_pandas(): {to_pandas_seconds:.2f} s")
+
+    # (a), (b) and (c) alternate, so that each repeat sees about the same machine load.
+    result_a = result_b = result_c = None
     for attempt in range(1, args.repeat + 1):
         _say(f"run {attempt}/{args.repeat}")
         result_a = bench.run(
             "a", "(a) xinyong score_table", lambda: score_table(scheme, table, AS_OF, con=con)
         )
         result_b = bench.run("b", "(b) hand-written SQL", lambda: raw.sql(sql_b).to_arrow_table())
+        result_c = bench.run("c", "(c) pandas", lambda: score_pandas(df, AS_OF))
         if not args.no_diagnostics:
             diagnose_once(bench, scheme, table, con)
     assert result_a is not None
     assert result_b is not None
+    assert result_c is not None
 
     plan_a, plan_b, sql_bytes = plan_times(scheme, con, sql_b)
     if args.explain:
@@ -680,23 +701,13 @@ def batch(
     frame_a = as_frame(result_a)
     count_b, examples_b = mismatches(frame_a, as_frame(result_b))
     _say(f"(a) vs (b): {count_b:,} mismatches")
-    ref_bad, ref_checked = reference_mismatches(scheme, table, frame_a, REFERENCE_SAMPLE, args.seed)
-    _say(f"(a) vs the reference evaluator on {ref_checked:,} random subjects: {ref_bad} mismatches")
-    del result_a, result_b
-    raw.unregister(ARROW_VIEW)
-    con.disconnect()
-
-    started = time.perf_counter()
-    df = table.to_pandas()
-    to_pandas_seconds = time.perf_counter() - started
-    _say(f"table.to_pandas(): {to_pandas_seconds:.2f} s")
-    result_c = None
-    for attempt in range(1, args.repeat + 1):
-        _say(f"pandas run {attempt}/{args.repeat}")
-        result_c = bench.run("c", "(c) pandas", lambda: score_pandas(df, AS_OF))
-    assert result_c is not None
     count_c, examples_c = mismatches(frame_a, as_frame(result_c))
     _say(f"(a) vs (c): {count_c:,} mismatches")
+    ref_bad, ref_checked = reference_mismatches(scheme, table, frame_a, REFERENCE_SAMPLE, args.seed)
+    _say(f"(a) vs the reference evaluator on {ref_checked:,} random subjects: {ref_bad} mismatches")
+    del result_a, result_b, result_c
+    raw.unregister(ARROW_VIEW)
+    con.disconnect()
     return BatchResult(
         records=table.num_rows,
         subjects_scored=len(frame_a),
@@ -790,6 +801,60 @@ def explain(workdir: Path, scheme: Scheme, con: Any, table: pa.Table, sql_b: str
         _say(f"wrote {path}")
 
 
+# ------------------------------------------------------------------------------ memory
+
+
+@dataclass(slots=True)
+class ChildMemory:
+    """One engine's single run in a fresh process: what memory scoring alone takes."""
+
+    engine: str
+    seconds: float
+    rss_after_load_mib: float
+    peak_rss_mib: float
+
+
+def _child_run(engine: str, records_path: str, threads: int) -> ChildMemory:
+    """In a fresh interpreter: load the records into Arrow, then score them once with ``engine``."""
+    scheme = load_scheme(PILOT).scheme
+    table = read_records_file(Path(records_path))
+    memory = PeakMemory()
+    loaded = memory.start() / 1024
+    started = time.perf_counter()
+    if engine == "a":
+        score_table(scheme, table, AS_OF, con=connect(threads=threads))
+    elif engine == "b":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute(f"SET threads = {int(threads)}")
+        con.register(ARROW_VIEW, table)
+        con.sql(hand_sql(HAND_SQL, ARROW_VIEW, AS_OF)).to_arrow_table()
+    else:
+        score_pandas(table.to_pandas(), AS_OF)
+    seconds = time.perf_counter() - started
+    peak = memory.peak_kib() / 1024
+    if not memory.resettable:  # ru_maxrss then covers the load too
+        peak = max(peak, loaded)
+    return ChildMemory(engine, seconds, loaded, peak)
+
+
+def memory_children(records_path: Path, threads: int) -> list[ChildMemory]:
+    """(a), (b) and (c) once each, each in its own fresh process (spawned)."""
+    results = []
+    context = multiprocessing.get_context("spawn")
+    for engine in ("a", "b", "c"):
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            child = pool.submit(_child_run, engine, str(records_path), threads).result()
+        _say(
+            f"  fresh process ({engine}): {child.seconds:.2f} s, RSS "
+            f"{child.rss_after_load_mib:,.0f} MiB after loading the records, peak "
+            f"{child.peak_rss_mib:,.0f} MiB while scoring"
+        )
+        results.append(child)
+    return results
+
+
 # ------------------------------------------------------------------------------ ledger
 
 
@@ -799,6 +864,7 @@ class LedgerResult:
 
     path: str
     reused: bool
+    built_at_commit: str
     db_mib: float
     load_subjects_seconds: float
     ingest_seconds: float
@@ -811,15 +877,19 @@ class LedgerResult:
     max_ms: float
     query_p50_ms: float
     query_p99_ms: float
+    score_p50_ms: float
+    score_p99_ms: float
     records_per_subject_median: float
     records_per_subject_max: int
     standings_checked: int
     standings_mismatches: int
     peak_rss_mib: float
+    loadavg: tuple[float, float]
+    """The 1-minute load average before and after the timed loop."""
 
 
 def build_ledger(
-    workdir: Path, records_path: Path, subjects_path: Path, catalog: Any
+    workdir: Path, records_path: Path, subjects_path: Path, catalog: Any, rebuild: bool
 ) -> tuple[Path, dict[str, Any], bool]:
     """A SQLite ledger holding the synthetic files; reused when its marker matches them."""
     db = workdir / f"{records_path.stem}.ledger.db"
@@ -832,7 +902,7 @@ def build_ledger(
         "records": rows,
         "subjects": people,
     }
-    if db.is_file() and marker.is_file():
+    if db.is_file() and marker.is_file() and not rebuild:
         info = json.loads(marker.read_text())
         if all(info.get(k) == v for k, v in identity.items()):
             with sqlite3.connect(db) as check:
@@ -867,6 +937,7 @@ def build_ledger(
         "load_subjects_seconds": subjects_seconds,
         "ingest_seconds": ingest_seconds,
         "built": date.today().isoformat(),
+        "commit": git_commit(),
     }
     marker.write_text(json.dumps(info, indent=2))
     return db, info, False
@@ -890,7 +961,9 @@ def ledger_latency(
     """Build (or reuse) the ledger, then time scoring one subject at a time."""
     catalog = load_catalog()
     start = bench.memory.start()
-    db, info, reused = build_ledger(args.workdir, records_path, subjects_path, catalog)
+    db, info, reused = build_ledger(
+        args.workdir, records_path, subjects_path, catalog, args.rebuild_ledger
+    )
     subjects = pq.read_table(subjects_path, columns=["subject_id", "kind"])
     people = sorted(
         subjects.filter(pc.equal(subjects.column("kind"), "person"))
@@ -916,6 +989,7 @@ def ledger_latency(
                 AS_OF,
             )
         _say(f"timing {len(chosen):,} subjects one at a time (after {len(warmup)} warm-up)")
+        load_before = os.getloadavg()[0]
         for subject_id in chosen:
             started = time.perf_counter_ns()
             found = subject_records(conn, subject_id, AS_OF, known_at, catalog)
@@ -926,11 +1000,13 @@ def ledger_latency(
             queries.append(fetched - started)
             counts.append(len(found))
             standings.append(standing)
+        load_after = os.getloadavg()[0]
         held_records = conn.execute(
             sa.select(sa.func.count()).select_from(records_table)
         ).scalar_one()
     engine.dispose()
     peak = bench.memory.peak_kib()
+    bench.peak_rss_mib = max(bench.peak_rss_mib, peak / 1024)
     # Subjects with no record are not in (a) (records-file mode scores subjects with records):
     # their standing is the base score.
     by_id = engine_result.set_index("subject_id")
@@ -952,6 +1028,7 @@ def ledger_latency(
     return LedgerResult(
         path=str(db),
         reused=reused,
+        built_at_commit=info.get("commit", "unknown"),
         db_mib=db.stat().st_size / 2**20,
         load_subjects_seconds=info["load_subjects_seconds"],
         ingest_seconds=info["ingest_seconds"],
@@ -964,11 +1041,14 @@ def ledger_latency(
         max_ms=max(totals) / 1e6,
         query_p50_ms=percentile(queries, 50),
         query_p99_ms=percentile(queries, 99),
+        score_p50_ms=percentile([t - q for t, q in zip(totals, queries, strict=True)], 50),
+        score_p99_ms=percentile([t - q for t, q in zip(totals, queries, strict=True)], 99),
         records_per_subject_median=statistics.median(counts),
         records_per_subject_max=max(counts),
         standings_checked=len(mine),
         standings_mismatches=bad,
         peak_rss_mib=max(peak, start) / 1024,
+        loadavg=(load_before, load_after),
     )
 
 
@@ -985,12 +1065,36 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def git_commit() -> str:
+    """The checked-out commit, with ``+dirty`` when the work tree has changes (read-only git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty.strip() else "")
+
+
 def machine() -> dict[str, Any]:
     """Where the numbers were measured."""
     import duckdb
 
     return {
         "date": date.today().isoformat(),
+        "commit": git_commit(),
         "nproc": os.cpu_count(),
         "cpu": _cpu_model(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -1060,17 +1164,26 @@ def report_table(bench: Bench, result: BatchResult, ledger: LedgerResult | None)
     if ledger is not None:
         lines.append(
             f"ledger: {ledger.subjects:,} subjects, {ledger.db_mib:,.0f} MiB SQLite file "
-            f"({'reused' if ledger.reused else 'built in this run'}); load_subjects "
+            f"({'reused' if ledger.reused else 'built in this run'}, at commit "
+            f"{ledger.built_at_commit}); load_subjects "
             f"{ledger.load_subjects_seconds:.1f} s, ingest_records {ledger.ingest_seconds:.1f} s "
             f"({ledger.ingest_rows_per_second:,.0f} rows/s); latency over "
             f"{ledger.latency_subjects:,} random persons: p50 {ledger.p50_ms:.2f} ms, p90 "
             f"{ledger.p90_ms:.2f} ms, p99 {ledger.p99_ms:.2f} ms, max {ledger.max_ms:.2f} ms "
-            f"(the query alone: p50 {ledger.query_p50_ms:.2f} ms, p99 {ledger.query_p99_ms:.2f} "
-            f"ms); records per subject: median {ledger.records_per_subject_median:g}, max "
+            f"(subject_records alone: p50 {ledger.query_p50_ms:.2f} ms, p99 "
+            f"{ledger.query_p99_ms:.2f} ms; score_subject alone: p50 {ledger.score_p50_ms:.2f} ms, "
+            f"p99 {ledger.score_p99_ms:.2f} ms); records per subject: median "
+            f"{ledger.records_per_subject_median:g}, max "
             f"{ledger.records_per_subject_max}; standings vs (a): {ledger.standings_mismatches} "
-            f"mismatches of {ledger.standings_checked:,}"
+            f"mismatches of {ledger.standings_checked:,}; load average {ledger.loadavg[0]:.1f} "
+            f"before and {ledger.loadavg[1]:.1f} after the timed loop"
         )
     return "\n".join(lines)
+
+
+def process_peak_mib(bench: Bench) -> float:
+    """The whole run's peak RSS (``ru_maxrss`` alone misses peaks before a reset)."""
+    return max(bench.peak_rss_mib, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1093,6 +1206,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-ledger", action="store_true", help="no ledger latency phase")
     parser.add_argument(
+        "--rebuild-ledger", action="store_true", help="build the ledger even if one is cached"
+    )
+    parser.add_argument(
         "--latency-subjects",
         type=int,
         default=10_000,
@@ -1107,6 +1223,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--explain",
         action="store_true",
         help="write EXPLAIN ANALYZE of (a)'s SQL and of (b) to the work dir",
+    )
+    parser.add_argument(
+        "--no-memory-children",
+        action="store_true",
+        help="skip running (a), (b), (c) once each in a fresh process for their peak RSS",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -1133,6 +1254,10 @@ def main(argv: list[str] | None = None) -> int:
     if not bench.memory.resettable:
         _say("cannot reset the peak RSS: peaks are process-wide (ru_maxrss)")
     result, frame_a = batch(args, bench, scheme, records_path)
+    children: list[ChildMemory] = []
+    if not args.no_memory_children:
+        _say("peak memory of each engine alone, in fresh processes")
+        children = memory_children(records_path, args.threads)
     ledger = None
     if not args.skip_ledger:
         ledger = ledger_latency(args, bench, scheme, records_path, subjects_path, frame_a)
@@ -1149,7 +1274,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "batch": asdict(result),
             "ledger": None if ledger is None else asdict(ledger),
-            "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "memory_children": [asdict(child) for child in children],
+            "process_peak_rss_mib": process_peak_mib(bench),
         }
         print(json.dumps(payload, indent=2, default=str))
     else:
@@ -1158,12 +1284,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{info['memory_gib']} GiB, Python {info['python']}, DuckDB {info['duckdb']}, "
             f"Ibis {info['ibis']}, pandas {info['pandas']}, SQLite {info['sqlite']}"
         )
-        print(f"command: python bench/score.py {' '.join(cli)}")
+        print(f"commit {info['commit']}; command: python bench/score.py {' '.join(cli)}")
         print(report_table(bench, result, ledger))
-        print(
-            f"process peak RSS (ru_maxrss): "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
-        )
+        for child in children:
+            print(
+                f"fresh process ({child.engine}): {child.seconds:.2f} s, RSS "
+                f"{child.rss_after_load_mib:,.0f} MiB after loading the records into Arrow, peak "
+                f"{child.peak_rss_mib:,.0f} MiB while scoring"
+            )
+        print(f"process peak RSS: {process_peak_mib(bench):,.0f} MiB")
     failed = result.mismatches_b or result.mismatches_c or result.reference_mismatches
     if failed:
         examples = orjson.dumps(result.examples[:5], default=str).decode()
