@@ -320,3 +320,43 @@ def test_current_subjects_takes_newest_version(engine: Engine) -> None:
         old = {r.subject_id: r.display_name for r in conn.execute(current_subjects(known_at=4))}
     assert rows == {"P0000": "Renamed", "P0001": "Name 1"}
     assert old == {"P0000": "Name 0", "P0001": "Name 1"}
+
+
+def test_per_subject_statement_matches_the_effective_view(engine: Engine) -> None:
+    from xinyong.scoring.ledger_source import subject_records
+
+    heads = _fill(engine, batches=2, per_batch=3)
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        append_event(
+            conn,
+            EventType.REVOKED,
+            "court",
+            "R0",
+            effective_on=date(2024, 5, 1),
+            actor="operator",
+            reason="objection upheld",
+        )
+        append_event(
+            conn,
+            EventType.REPAIRED,
+            "court",
+            "R4",
+            effective_on=date(2024, 6, 1),
+            actor="operator",
+            reason="repair approved",
+        )
+    catalog = load_catalog()
+    with engine.connect() as conn:
+        for as_of in (date(2024, 1, 2), date(2024, 6, 1), date(2029, 1, 2), date(2030, 1, 1)):
+            for known_at in (None, heads[0].size, heads[1].size):
+                for cat in (None, catalog):
+                    view = {
+                        (row.subject_id, row.record_id)
+                        for row in conn.execute(effective_records(as_of, known_at, cat))
+                    }
+                    per_subject = {
+                        (r.subject_id, r.record_id)
+                        for n in range(6)
+                        for r in subject_records(conn, f"P{n:04d}", as_of, known_at, cat)
+                    }
+                    assert per_subject == view, (as_of, known_at, cat is not None)

@@ -39,6 +39,8 @@ from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import events, records, subjects
 
 __all__ = [
+    "ENDING",
+    "VOIDING",
     "EventType",
     "current_subjects",
     "current_subjects_expr",
@@ -58,8 +60,10 @@ class EventType(StrEnum):
     EXPIRED = "expired"
 
 
-_VOIDING = (EventType.REVOKED.value, EventType.SUPPRESSED.value, EventType.CORRECTED.value)
-_ENDING = (EventType.REPAIRED.value, EventType.EXPIRED.value)
+VOIDING = (EventType.REVOKED.value, EventType.SUPPRESSED.value, EventType.CORRECTED.value)
+"""Events that void a record for every valid time."""
+ENDING = (EventType.REPAIRED.value, EventType.EXPIRED.value)
+"""Events that end a record from their ``effective_on``."""
 
 
 def _expired_by_catalog(as_of: date, catalog: Catalog) -> ColumnElement[bool]:
@@ -93,8 +97,8 @@ def effective_records(
         e.record_id == r.record_id,
         event_known,
         or_(
-            e.event_type.in_(_VOIDING),
-            and_(e.event_type.in_(_ENDING), e.effective_on <= as_of),
+            e.event_type.in_(VOIDING),
+            and_(e.event_type.in_(ENDING), e.effective_on <= as_of),
         ),
     )
     conditions: list[ColumnElement[bool]] = [r.occurred_at <= as_of, ~stopped]
@@ -157,8 +161,8 @@ def effective_records_expr(
     instead of reading the records out first.
     """
     stops = events.filter(
-        events.event_type.isin(list(_VOIDING))
-        | (events.event_type.isin(list(_ENDING)) & (events.effective_on <= as_of))
+        events.event_type.isin(list(VOIDING))
+        | (events.event_type.isin(list(ENDING)) & (events.effective_on <= as_of))
     )
     if known_at is not None:
         stops = stops.filter(stops.position < known_at)

@@ -8,14 +8,16 @@ known_at)``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection
+from sqlalchemy import BigInteger, Connection, Date, Select, and_, bindparam, exists, or_, select
 
 from xinyong.domain.catalog import Catalog
-from xinyong.ledger.effective import current_subjects, effective_records
+from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
+from xinyong.ledger.schema import events, records
 from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.standing import InputRecord
 
@@ -60,6 +62,61 @@ def subjects_table(conn: Connection, known_at: int | None) -> pa.Table:
     )
 
 
+_STATEMENTS: dict[int, tuple[Catalog | None, Select[Any], tuple[int, ...]]] = {}
+
+
+def _subject_statement(catalog: Catalog | None) -> tuple[Select[Any], tuple[int, ...]]:
+    """One subject's effective records as a statement built once, with bound parameters.
+
+    Building the statement costs more than SQLite's index search it runs; checks run it for
+    every request, so it is built once per catalog and only its parameters change.
+    """
+    cached = _STATEMENTS.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1], cached[2]
+    r, e = records.c, events.c
+    as_of = bindparam("as_of", type_=Date)
+    known_at = bindparam("known_at", type_=BigInteger)
+    stopped = exists().where(
+        e.source == r.source,
+        e.record_id == r.record_id,
+        e.position < known_at,
+        or_(e.event_type.in_(VOIDING), and_(e.event_type.in_(ENDING), e.effective_on <= as_of)),
+    )
+    periods: tuple[int, ...] = ()
+    conditions = [
+        r.subject_id == bindparam("subject_id"),
+        r.occurred_at <= as_of,
+        r.position < known_at,
+        ~stopped,
+    ]
+    if catalog is not None:
+        by_period: dict[int, list[str]] = {}
+        for entry in catalog.codes.values():
+            by_period.setdefault(entry.max_display_days, []).append(entry.code)
+        periods = tuple(sorted(by_period))
+        for days in periods:
+            cutoff = bindparam(f"cutoff_{days}", type_=Date)
+            conditions.append(~and_(r.code.in_(sorted(by_period[days])), r.occurred_at <= cutoff))
+    statement = (
+        select(
+            r.position,
+            r.record_id,
+            r.subject_id,
+            r.subject_kind,
+            r.code,
+            r.occurred_at,
+            r.source,
+            r.case_id,
+            r.attrs,
+        )
+        .where(*conditions)
+        .order_by(r.position)
+    )
+    _STATEMENTS[id(catalog)] = (catalog, statement, periods)
+    return statement, periods
+
+
 def subject_records(
     conn: Connection,
     subject_id: str,
@@ -67,9 +124,19 @@ def subject_records(
     known_at: int | None,
     catalog: Catalog | None,
 ) -> list[InputRecord]:
-    """One subject's effective records: the per-subject path of the reference evaluator."""
-    query = effective_records(as_of, known_at, catalog)
-    query = query.where(query.selected_columns.subject_id == subject_id)
+    """One subject's effective records: the per-subject path of the reference evaluator.
+
+    The same rules as :func:`~xinyong.ledger.effective.effective_records` (a test checks that
+    both give the same records).
+    """
+    statement, periods = _subject_statement(catalog)
+    params: dict[str, object] = {
+        "subject_id": subject_id,
+        "as_of": as_of,
+        "known_at": known_at if known_at is not None else 2**62,
+    }
+    for days in periods:
+        params[f"cutoff_{days}"] = as_of - timedelta(days=days)
     return [
         InputRecord(
             record_id=row.record_id,
@@ -82,5 +149,5 @@ def subject_records(
             attrs=orjson.loads(row.attrs),
             position=row.position,
         )
-        for row in conn.execute(query)
+        for row in conn.execute(statement, params)
     ]
