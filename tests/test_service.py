@@ -300,3 +300,20 @@ async def test_batch_refresh_lists_and_publishes_after_grace(service: Service) -
         assert refresh() == {"rongcheng": 1}
         assert (await client.get("/v1/lists/rongcheng/blacklist")).json()["total"] == 0
         assert refresh() == {"rongcheng": 0}
+
+
+async def test_concurrent_checks_do_not_fail(service: Service) -> None:
+    import asyncio
+
+    async with service.client() as client:
+
+        async def one() -> int:
+            response = await client.get(
+                "/v1/checks",
+                params={"subject": PERSON, "measure": "restrict-flights"},
+                headers=service.headers("relying"),
+            )
+            return response.status_code
+
+        codes = await asyncio.gather(*(one() for _ in range(100)))
+    assert set(codes) == {200}

@@ -26,7 +26,15 @@ from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import read_head, utc_now_text
 from xinyong.ledger.schema import inquiries, relying_parties
 
-__all__ = ["Decision", "NotRegistered", "UnknownMeasure", "check_measure", "registered_measures"]
+__all__ = [
+    "Decision",
+    "NotRegistered",
+    "UnknownMeasure",
+    "check_measure",
+    "decide_measure",
+    "log_decision",
+    "registered_measures",
+]
 
 
 class UnknownMeasure(LookupError):
@@ -74,7 +82,7 @@ def registered_measures(conn: Connection, relying_party: str) -> frozenset[str]:
     return frozenset() if row is None else frozenset(orjson.loads(row.measures))
 
 
-def check_measure(
+def decide_measure(
     conn: Connection,
     registry: SchemeRegistry,
     relying_party: str,
@@ -82,8 +90,8 @@ def check_measure(
     measure: str,
     today: date,
     catalog: Catalog | None,
-) -> Decision:
-    """Decide and log a check. The caller commits before answering."""
+) -> tuple[Decision, dict[str, object] | None]:
+    """Decide a check (reads only); return the decision and the adverse notice, if any."""
     if measure not in registered_measures(conn, relying_party):
         raise NotRegistered(f"{relying_party} is not registered for measure {measure!r}")
     loaded = registry.for_measure(conn, measure)
@@ -91,7 +99,8 @@ def check_measure(
         raise UnknownMeasure(f"no active scheme defines measure {measure!r}")
     head = read_head(conn)
     standing = standing_of(conn, loaded, subject_id, today, head.size, catalog)
-    applies = standing.explanation is not None and measure in standing.explanation.standing.measures
+    explanation = standing.explanation
+    applies = explanation is not None and measure in explanation.standing.measures
     decision = Decision(
         decision_id=str(uuid.uuid4()),
         relying_party=relying_party,
@@ -105,36 +114,55 @@ def check_measure(
         made_at=utc_now_text(),
     )
     measure_def = next(m for m in loaded.scheme.measures if m.id == measure)
-    if applies and measure_def.kind == "sanction" and standing.explanation is not None:
-        issue_notice(
-            conn,
-            subject_id,
-            "adverse-check",
-            {
-                "decision_id": decision.decision_id,
-                "relying_party": relying_party,
-                "measure": measure,
-                "description": measure_def.description,
-                "basis": measure_def.basis,
-                "scheme": loaded.scheme.id,
-                "version": loaded.version,
-                "as_of": today.isoformat(),
-                "lists": list(standing.explanation.standing.lists),
-                "records": counted_records(standing.explanation),
-            },
-        )
+    notice: dict[str, object] | None = None
+    if applies and measure_def.kind == "sanction" and explanation is not None:
+        notice = {
+            "decision_id": decision.decision_id,
+            "relying_party": relying_party,
+            "measure": measure,
+            "description": measure_def.description,
+            "basis": measure_def.basis,
+            "scheme": loaded.scheme.id,
+            "version": loaded.version,
+            "as_of": today.isoformat(),
+            "lists": list(explanation.standing.lists),
+            "records": counted_records(explanation),
+        }
+    return decision, notice
+
+
+def log_decision(conn: Connection, decision: Decision, notice: dict[str, object] | None) -> None:
+    """Write a decision to the inquiry log (and its adverse notice)."""
+    if notice is not None:
+        issue_notice(conn, decision.subject_id, "adverse-check", notice)
     conn.execute(
         insert(inquiries).values(
             decision_id=decision.decision_id,
-            relying_party=relying_party,
-            subject_id=subject_id,
-            measure=measure,
+            relying_party=decision.relying_party,
+            subject_id=decision.subject_id,
+            measure=decision.measure,
             scheme_id=decision.scheme_id,
             version=decision.version,
-            as_of=today,
+            as_of=decision.as_of,
             known_at=decision.known_at,
-            applies=applies,
+            applies=decision.applies,
             made_at=decision.made_at,
         )
     )
+
+
+def check_measure(
+    conn: Connection,
+    registry: SchemeRegistry,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+    catalog: Catalog | None,
+) -> Decision:
+    """Decide and log a check on one connection (inside a write transaction)."""
+    decision, notice = decide_measure(
+        conn, registry, relying_party, subject_id, measure, today, catalog
+    )
+    log_decision(conn, decision, notice)
     return decision

@@ -6,8 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
-from xinyong.decisions.checks import NotRegistered, UnknownMeasure, check_measure
+from xinyong.decisions.checks import (
+    NotRegistered,
+    UnknownMeasure,
+    decide_measure,
+    log_decision,
+)
 from xinyong.decisions.replay import UnknownDecision, replay_decision
+from xinyong.ledger.database import WRITE_LOCK
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
@@ -33,14 +39,19 @@ def check(
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
         )
     try:
+        # Decide in a read transaction, then log in a short write transaction that takes the
+        # write lock up front: upgrading a SQLite read transaction to a write fails at once
+        # ("database is locked") whenever another check committed in between.
         with ctx.engine.connect() as conn, conn.begin():
-            decision = check_measure(
+            decision, notice = decide_measure(
                 conn, ctx.registry, caller.name, subject, measure, ctx.today(), ctx.catalog
             )
     except NotRegistered as exc:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:
         raise HTTPException(404, str(exc)) from exc
+    with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        log_decision(conn, decision, notice)
     response.headers["Cache-Control"] = "no-store"
     return decision.public()
 
