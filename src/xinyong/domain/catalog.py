@@ -95,6 +95,13 @@ class Catalog:
         """The entry for ``code``, or None when it may not be collected."""
         return self.codes.get(code)
 
+    def codes_by_max_display(self) -> list[tuple[int, list[str]]]:
+        """``(maximum display days, sorted codes)`` per distinct period, shortest first."""
+        groups: dict[int, list[str]] = {}
+        for entry in self.codes.values():
+            groups.setdefault(entry.max_display_days, []).append(entry.code)
+        return [(days, sorted(codes)) for days, codes in sorted(groups.items())]
+
 
 def load_catalog(path: Path | None = None) -> Catalog:
     """Load and validate a catalog file (the bundled one by default).

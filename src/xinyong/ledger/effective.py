@@ -67,15 +67,12 @@ ENDING = (EventType.REPAIRED.value, EventType.EXPIRED.value)
 
 
 def _expired_by_catalog(as_of: date, catalog: Catalog) -> ColumnElement[bool]:
-    by_period: dict[int, list[str]] = {}
-    for entry in catalog.codes.values():
-        by_period.setdefault(entry.max_display_days, []).append(entry.code)
     clauses = [
         and_(
             records.c.code.in_(sorted(codes)),
             records.c.occurred_at <= as_of - timedelta(days=days),
         )
-        for days, codes in sorted(by_period.items())
+        for days, codes in catalog.codes_by_max_display()
     ]
     return or_(false(), *clauses)
 
@@ -169,14 +166,9 @@ def effective_records_expr(
         records = records.filter(records.position < known_at)
     records = records.filter(records.occurred_at <= as_of)
     if catalog is not None:
-        by_period: dict[int, list[str]] = {}
-        for entry in catalog.codes.values():
-            by_period.setdefault(entry.max_display_days, []).append(entry.code)
-        for days, codes in sorted(by_period.items()):
+        for days, codes in catalog.codes_by_max_display():
             cutoff = as_of - timedelta(days=days)
-            records = records.filter(
-                ~(records.code.isin(sorted(codes)) & (records.occurred_at <= cutoff))
-            )
+            records = records.filter(~(records.code.isin(codes) & (records.occurred_at <= cutoff)))
     stopped = stops.select("source", "record_id").distinct()
     return records.anti_join(stopped, ["source", "record_id"])
 

@@ -91,13 +91,11 @@ def _subject_statement(catalog: Catalog | None) -> tuple[Select[Any], tuple[int,
         ~stopped,
     ]
     if catalog is not None:
-        by_period: dict[int, list[str]] = {}
-        for entry in catalog.codes.values():
-            by_period.setdefault(entry.max_display_days, []).append(entry.code)
-        periods = tuple(sorted(by_period))
-        for days in periods:
+        groups = catalog.codes_by_max_display()
+        periods = tuple(days for days, _ in groups)
+        for days, codes in groups:
             cutoff = bindparam(f"cutoff_{days}", type_=Date)
-            conditions.append(~and_(r.code.in_(sorted(by_period[days])), r.occurred_at <= cutoff))
+            conditions.append(~and_(r.code.in_(codes), r.occurred_at <= cutoff))
     statement = (
         select(
             r.position,
