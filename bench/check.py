@@ -271,23 +271,29 @@ def subject_ids(path: Path) -> list[str]:
 
 
 def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    """``check_measure`` as the route calls it, for ``--checks`` random subjects."""
-    from xinyong.decisions.checks import check_measure
+    """A check as the route makes it, for ``--checks`` random subjects, one at a time: decide in
+    a read transaction (with the service's caches), then commit it to the inquiry log."""
+    from xinyong.decisions.checks import Registrations, decide_measure
     from xinyong.decisions.standing import SchemeRegistry
     from xinyong.domain.catalog import load_catalog
     from xinyong.ledger.database import open_database
+    from xinyong.service.inquiry_log import InquiryLog
+    from xinyong.service.settings import ServiceSettings
 
     engine = open_database(ledger.db_url)
-    registry = SchemeRegistry()
+    seconds = ServiceSettings().cache_seconds
+    registry, registrations = SchemeRegistry(seconds), Registrations(seconds)
+    inquiry_log = InquiryLog(engine)
     catalog = load_catalog()
     rng = random.Random(args.seed)
     today = date.today()
 
     def one(subject: str) -> bool:
         with engine.connect() as conn, conn.begin():
-            decision = check_measure(
-                conn, registry, RELYING_PARTY, subject, MEASURE, today, catalog
+            decision, notice = decide_measure(
+                conn, registry, RELYING_PARTY, subject, MEASURE, today, catalog, registrations
             )
+        inquiry_log.write(decision, notice)
         return decision.applies
 
     try:
@@ -359,13 +365,12 @@ def serve(spec: dict[str, Any]) -> None:
     stop = threading.Event()
     if spec["app"] == "xinyong":
         from xinyong.domain.catalog import load_catalog
-        from xinyong.ledger.database import open_database
-        from xinyong.service.app import create_app
+        from xinyong.service.app import create_app, open_service_database
         from xinyong.service.settings import ServiceSettings
         from xinyong.service.worker import start_worker
 
         settings = ServiceSettings(rate_per_second=1e9, burst=1_000_000_000)
-        app = create_app(open_database(spec["db"]), load_catalog(), settings)
+        app = create_app(open_service_database(spec["db"]), load_catalog(), settings)
         start_worker(app.state.context, stop)  # as ``xinyong serve`` does
     else:
         app = bare_app()

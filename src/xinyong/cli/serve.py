@@ -66,10 +66,10 @@ def serve(
 
     import uvicorn
 
-    from xinyong.service.app import create_app
+    from xinyong.service.app import SERVICE_POOL_SIZE, create_app
     from xinyong.service.worker import start_worker
 
-    app = create_app(open_db_or_exit(db), load_catalog_or_exit(catalog))
+    app = create_app(open_db_or_exit(db, SERVICE_POOL_SIZE), load_catalog_or_exit(catalog))
     stop = threading.Event()
     start_worker(app.state.context, stop)
     try:

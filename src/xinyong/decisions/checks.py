@@ -14,6 +14,7 @@ replayed exactly.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,16 +24,19 @@ from sqlalchemy import Connection, insert, select
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import counted_records, issue_notice
-from xinyong.ledger.append import read_head, utc_now_text
+from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.schema import inquiries, relying_parties
+from xinyong.ttl import TtlCache
 
 __all__ = [
     "Decision",
     "NotRegistered",
+    "Registrations",
     "UnknownMeasure",
     "check_measure",
     "decide_measure",
     "log_decision",
+    "log_decisions",
     "registered_measures",
 ]
 
@@ -82,6 +86,24 @@ def registered_measures(conn: Connection, relying_party: str) -> frozenset[str]:
     return frozenset() if row is None else frozenset(orjson.loads(row.measures))
 
 
+class Registrations:
+    """Relying parties' registered measures, from the ledger or cached for ``cache_seconds``."""
+
+    def __init__(self, cache_seconds: float = 0.0) -> None:
+        self._cache: TtlCache[str, frozenset[str]] = TtlCache(cache_seconds)
+
+    def measures(self, conn: Connection, relying_party: str) -> frozenset[str]:
+        """The measures ``relying_party`` may check."""
+        return self._cache.get(relying_party, lambda: registered_measures(conn, relying_party))
+
+    def invalidate(self) -> None:
+        """Forget cached registrations (a party was registered or changed)."""
+        self._cache.clear()
+
+
+_UNCACHED = Registrations()
+
+
 def decide_measure(
     conn: Connection,
     registry: SchemeRegistry,
@@ -90,15 +112,16 @@ def decide_measure(
     measure: str,
     today: date,
     catalog: Catalog | None,
+    registrations: Registrations = _UNCACHED,
 ) -> tuple[Decision, dict[str, object] | None]:
     """Decide a check (reads only); return the decision and the adverse notice, if any."""
-    if measure not in registered_measures(conn, relying_party):
+    if measure not in registrations.measures(conn, relying_party):
         raise NotRegistered(f"{relying_party} is not registered for measure {measure!r}")
     loaded = registry.for_measure(conn, measure)
     if loaded is None:
         raise UnknownMeasure(f"no active scheme defines measure {measure!r}")
-    head = read_head(conn)
-    standing = standing_of(conn, loaded, subject_id, today, head.size, catalog)
+    size = read_size(conn)
+    standing = standing_of(conn, loaded, subject_id, today, size, catalog)
     explanation = standing.explanation
     applies = explanation is not None and measure in explanation.standing.measures
     decision = Decision(
@@ -110,7 +133,7 @@ def decide_measure(
         scheme_id=loaded.scheme.id,
         version=loaded.version,
         as_of=today,
-        known_at=head.size,
+        known_at=size,
         made_at=utc_now_text(),
     )
     measure_def = next(m for m in loaded.scheme.measures if m.id == measure)
@@ -133,22 +156,35 @@ def decide_measure(
 
 def log_decision(conn: Connection, decision: Decision, notice: dict[str, object] | None) -> None:
     """Write a decision to the inquiry log (and its adverse notice)."""
-    if notice is not None:
-        issue_notice(conn, decision.subject_id, "adverse-check", notice)
-    conn.execute(
-        insert(inquiries).values(
-            decision_id=decision.decision_id,
-            relying_party=decision.relying_party,
-            subject_id=decision.subject_id,
-            measure=decision.measure,
-            scheme_id=decision.scheme_id,
-            version=decision.version,
-            as_of=decision.as_of,
-            known_at=decision.known_at,
-            applies=decision.applies,
-            made_at=decision.made_at,
+    log_decisions(conn, [(decision, notice)])
+
+
+def log_decisions(
+    conn: Connection, logged: Sequence[tuple[Decision, dict[str, object] | None]]
+) -> None:
+    """Write decisions to the inquiry log in one statement (and their adverse notices)."""
+    for decision, notice in logged:
+        if notice is not None:
+            issue_notice(conn, decision.subject_id, "adverse-check", notice)
+    if logged:
+        conn.execute(
+            insert(inquiries),
+            [
+                {
+                    "decision_id": d.decision_id,
+                    "relying_party": d.relying_party,
+                    "subject_id": d.subject_id,
+                    "measure": d.measure,
+                    "scheme_id": d.scheme_id,
+                    "version": d.version,
+                    "as_of": d.as_of,
+                    "known_at": d.known_at,
+                    "applies": d.applies,
+                    "made_at": d.made_at,
+                }
+                for d, _ in logged
+            ],
         )
-    )
 
 
 def check_measure(

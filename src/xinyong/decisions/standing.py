@@ -14,12 +14,13 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from xinyong.domain.catalog import Catalog
-from xinyong.ledger.effective import subject_version
+from xinyong.ledger.effective import subject_kind_at
 from xinyong.ledger.schema import schemes
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.ledger_source import subject_records
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.store import load_stored_scheme
+from xinyong.ttl import TtlCache
 
 __all__ = ["SchemeRegistry", "SubjectStanding", "standing_of", "subject_kind"]
 
@@ -33,10 +34,19 @@ class SubjectStanding:
 
 
 class SchemeRegistry:
-    """Active scheme versions, parsed once per version and kept."""
+    """Active scheme versions, parsed once per version and kept.
 
-    def __init__(self) -> None:
+    Which versions are active is read from the ledger on every call, or, with ``cache_seconds``
+    (the service), at most that often and at once after :meth:`invalidate`.
+    """
+
+    def __init__(self, cache_seconds: float = 0.0) -> None:
         self._parsed: dict[tuple[str, str], LoadedScheme] = {}
+        self._active: TtlCache[str, tuple[tuple[str, str], ...]] = TtlCache(cache_seconds)
+
+    def invalidate(self) -> None:
+        """Forget which versions are active (a scheme was added or activated)."""
+        self._active.clear()
 
     def get(self, conn: Connection, scheme_id: str, version: str) -> LoadedScheme:
         """A stored version (parsed on first use)."""
@@ -47,12 +57,16 @@ class SchemeRegistry:
 
     def active(self, conn: Connection) -> list[LoadedScheme]:
         """Every active scheme, by id."""
-        rows = conn.execute(
-            select(schemes.c.scheme_id, schemes.c.version)
-            .where(schemes.c.active.is_(True))
-            .order_by(schemes.c.scheme_id)
-        ).all()
-        return [self.get(conn, str(r.scheme_id), str(r.version)) for r in rows]
+
+        def load() -> tuple[tuple[str, str], ...]:
+            rows = conn.execute(
+                select(schemes.c.scheme_id, schemes.c.version)
+                .where(schemes.c.active.is_(True))
+                .order_by(schemes.c.scheme_id)
+            ).all()
+            return tuple((str(r.scheme_id), str(r.version)) for r in rows)
+
+        return [self.get(conn, *key) for key in self._active.get("active", load)]
 
     def for_measure(self, conn: Connection, measure: str) -> LoadedScheme | None:
         """The active scheme that defines ``measure`` (ids are unique across active schemes)."""
@@ -64,8 +78,7 @@ class SchemeRegistry:
 
 def subject_kind(conn: Connection, subject_id: str, known_at: int | None) -> str | None:
     """The registered kind of a subject as known at a log size, or None if unregistered."""
-    row = subject_version(conn, subject_id, known_at)
-    return None if row is None else str(row.kind)
+    return subject_kind_at(conn, subject_id, known_at)
 
 
 def standing_of(

@@ -24,10 +24,15 @@ from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import inquiries, outbox, relying_parties
 
-__all__ = ["deliver_pending", "queue_corrections"]
+__all__ = ["correction_window_start", "deliver_pending", "queue_corrections"]
 
 Post = Callable[[str, bytes], int]
 """Send a JSON body to a URL; return the HTTP status (raise on a network error)."""
+
+
+def correction_window_start(window_days: int) -> str:
+    """The earliest ``made_at`` of a check whose answer is still corrected."""
+    return (datetime.now(UTC) - timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def queue_corrections(
@@ -39,7 +44,7 @@ def queue_corrections(
     window_days: int = 90,
 ) -> list[str]:
     """Re-decide recent checks about ``subject_id``; queue corrections; return their ids."""
-    since = (datetime.now(UTC) - timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
+    since = correction_window_start(window_days)
     latest = (
         select(
             inquiries.c.relying_party,

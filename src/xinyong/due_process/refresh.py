@@ -1,45 +1,96 @@
 """Keeping a subject current after anything changes its records.
 
 Each ledger event about a subject (records submitted, an objection decided or lapsed, a repair
-approved) calls :func:`refresh_subject`: the subject's standing under every active scheme is
+approved) calls :func:`refresh_subjects`: each subject's standing under every active scheme is
 recomputed, its list entries opened or closed (with notices), and corrections queued for the
 relying parties whose recent answers changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 from sqlalchemy import Connection, select
 
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
-from xinyong.due_process.corrections import queue_corrections
+from xinyong.due_process.corrections import correction_window_start, queue_corrections
 from xinyong.due_process.disclosure import update_listings
-from xinyong.ledger.append import read_head
-from xinyong.ledger.schema import listings
+from xinyong.ledger.append import read_head, read_size
+from xinyong.ledger.schema import inquiries, listings
 from xinyong.scoring.run import Engine, score_ledger, standings_from_table
 from xinyong.scoring.store import save_standings
 
-__all__ = ["refresh_all", "refresh_subject"]
+__all__ = ["refresh_all", "refresh_subjects"]
 
 
-def refresh_subject(
+def refresh_subjects(
     conn: Connection,
     registry: SchemeRegistry,
-    subject_id: str,
+    subject_ids: Iterable[str],
     today: date,
     catalog: Catalog | None,
     *,
     grace_days: int = 30,
     correction_window_days: int = 90,
 ) -> list[str]:
-    """Recompute listings and queue corrections for one subject; return queued message ids."""
-    head = read_head(conn)
+    """Recompute listings and queue corrections for some subjects; return queued message ids.
+
+    One call per batch of changes (a POST of records, a sweep): the open listings and the recent
+    checks of all the subjects are read in a few ``IN`` queries, and only subjects whose lists
+    changed or who were checked recently do any writing.
+    """
+    ids = sorted(set(subject_ids))
+    size = read_size(conn)
     for loaded in registry.active(conn):
-        standing = standing_of(conn, loaded, subject_id, today, head.size, catalog)
-        update_listings(conn, loaded, subject_id, standing.explanation, today, grace_days)
-    return queue_corrections(conn, registry, subject_id, today, catalog, correction_window_days)
+        listed = _open_lists(conn, loaded.scheme.id, ids)
+        for subject_id in ids:
+            standing = standing_of(conn, loaded, subject_id, today, size, catalog)
+            explanation = standing.explanation
+            now_on = set(explanation.standing.lists) if explanation is not None else set()
+            if now_on != listed.get(subject_id, set()):
+                update_listings(conn, loaded, subject_id, explanation, today, grace_days)
+    queued: list[str] = []
+    for subject_id in _recently_checked(conn, ids, correction_window_days):
+        queued += queue_corrections(
+            conn, registry, subject_id, today, catalog, correction_window_days
+        )
+    return queued
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _open_lists(conn: Connection, scheme_id: str, ids: list[str]) -> dict[str, set[str]]:
+    listed: dict[str, set[str]] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(
+            select(listings.c.subject_id, listings.c.list_id).where(
+                listings.c.scheme_id == scheme_id,
+                listings.c.subject_id.in_(chunk),
+                listings.c.delisted_on.is_(None),
+            )
+        ):
+            listed.setdefault(str(row.subject_id), set()).add(str(row.list_id))
+    return listed
+
+
+def _recently_checked(conn: Connection, ids: list[str], window_days: int) -> list[str]:
+    since = correction_window_start(window_days)
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            str(subject_id)
+            for (subject_id,) in conn.execute(
+                select(inquiries.c.subject_id)
+                .where(inquiries.c.subject_id.in_(chunk), inquiries.c.made_at >= since)
+                .distinct()
+            )
+        )
+    return sorted(found)
 
 
 def refresh_all(

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Table, insert, select
 
+from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
 from xinyong.ledger.schema import checkpoints, events, records, subjects
@@ -30,6 +31,7 @@ __all__ = [
     "read_checkpoint",
     "read_frontier",
     "read_head",
+    "read_size",
     "utc_now_text",
 ]
 
@@ -86,6 +88,15 @@ def read_head(conn: Connection) -> TreeHead:
     if row is None:
         return TreeHead(0, EMPTY_ROOT)
     return TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
+
+
+_SIZE = DriverStatement(select(checkpoints.c.size).order_by(checkpoints.c.size.desc()).limit(1), {})
+
+
+def read_size(conn: Connection) -> int:
+    """The ledger's size at its newest checkpoint (the per-check read of :func:`read_head`)."""
+    found = _SIZE.rows(conn, {})
+    return 0 if not found else int(found[0][0])
 
 
 def read_checkpoint(conn: Connection, size: int) -> TreeHead | None:

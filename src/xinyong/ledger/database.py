@@ -45,25 +45,32 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(ENV_VAR) or DEFAULT_URL
 
 
-def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
-    """Create an engine for the ledger and bring its schema to the newest revision."""
+def open_database(
+    url: str | None = None, *, migrate: bool = True, pool_size: int | None = None
+) -> Engine:
+    """Create an engine for the ledger and bring its schema to the newest revision.
+
+    ``pool_size`` keeps that many connections open (a server sizes it to its worker threads, so
+    that a busy moment does not open and close overflow connections on every request).
+    """
     resolved = make_url(resolve_url(url))
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if resolved.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(resolved.render_as_string(hide_password=False))
+        engine = _sqlite_engine(resolved.render_as_string(hide_password=False), pool)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare the
         # lookups of ingest (``subject_id IN (...)``) and PostgreSQL would switch them to a
         # generic plan that scans the table instead of using the index.
         connect_args = {"prepare_threshold": None} if "psycopg" in resolved.drivername else {}
-        engine = create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(resolved, pool_pre_ping=True, connect_args=connect_args, **pool)
         _install_pg_lock(engine)
     if migrate:
         upgrade(engine)
     return engine
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60})
+def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -22,11 +22,13 @@ from typing import Any
 
 import ibis.expr.types as ir
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Row,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -36,6 +38,7 @@ from sqlalchemy import (
 )
 
 from xinyong.domain.catalog import Catalog
+from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import events, records, subjects
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "current_subjects_expr",
     "effective_records",
     "effective_records_expr",
+    "subject_kind_at",
     "subject_version",
 ]
 
@@ -130,6 +134,29 @@ def subject_version(
     if known_at is not None:
         query = query.where(s.position < known_at)
     return conn.execute(query.order_by(s.position.desc()).limit(1)).first()
+
+
+_KIND = DriverStatement(
+    select(subjects.c.kind)
+    .where(
+        subjects.c.subject_id == bindparam("subject_id"),
+        subjects.c.position < bindparam("known_at", type_=BigInteger),
+    )
+    .order_by(subjects.c.position.desc())
+    .limit(1),
+    {"subject_id": "", "known_at": 0},
+)
+
+
+def subject_kind_at(conn: Connection, subject_id: str, known_at: int | None = None) -> str | None:
+    """The kind of a subject's newest version as known at a log size (None: unregistered).
+
+    The per-check lookup: one index search, compiled once (see :mod:`~xinyong.ledger.driver_sql`).
+    """
+    found = _KIND.rows(
+        conn, {"subject_id": subject_id, "known_at": 2**62 if known_at is None else known_at}
+    )
+    return None if not found else str(found[0][0])
 
 
 def current_subjects(known_at: int | None = None) -> Select[tuple[object, ...]]:

@@ -261,6 +261,7 @@ listings = Table(
     Column("public_from", Date, nullable=False),
     Column("delisted_on", Date),
     Index("ix_listings_public", "scheme_id", "list_id", "public_from"),
+    Index("ix_listings_subject", "subject_id", "scheme_id"),
 )
 """List memberships over time: when noticed, when public (after the grace period), when ended."""
 

@@ -9,13 +9,13 @@ known_at)``.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import BigInteger, Connection, Date, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import BigInteger, Connection, Date, and_, bindparam, exists, or_, select
 
 from xinyong.domain.catalog import Catalog
+from xinyong.ledger.driver_sql import DriverStatement, as_date
 from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
 from xinyong.ledger.schema import events, records
 from xinyong.scoring.records_file import RECORDS_SCHEMA
@@ -62,14 +62,15 @@ def subjects_table(conn: Connection, known_at: int | None) -> pa.Table:
     )
 
 
-_STATEMENTS: dict[int, tuple[Catalog | None, Select[Any], tuple[int, ...]]] = {}
+_STATEMENTS: dict[int, tuple[Catalog | None, DriverStatement, tuple[int, ...]]] = {}
 
 
-def _subject_statement(catalog: Catalog | None) -> tuple[Select[Any], tuple[int, ...]]:
+def _subject_statement(catalog: Catalog | None) -> tuple[DriverStatement, tuple[int, ...]]:
     """One subject's effective records as a statement built once, with bound parameters.
 
-    Building the statement costs more than SQLite's index search it runs; checks run it for
-    every request, so it is built once per catalog and only its parameters change.
+    Building and compiling the statement costs more than SQLite's index search it runs; checks run
+    it for every request, so it is compiled once per catalog (and dialect) and only its parameters
+    change.
     """
     cached = _STATEMENTS.get(id(catalog))
     if cached is not None and cached[0] is catalog:
@@ -90,13 +91,15 @@ def _subject_statement(catalog: Catalog | None) -> tuple[Select[Any], tuple[int,
         r.position < known_at,
         ~stopped,
     ]
+    placeholders: dict[str, object] = {"subject_id": "", "as_of": date.min, "known_at": 0}
     if catalog is not None:
         groups = catalog.codes_by_max_display()
         periods = tuple(days for days, _ in groups)
         for days, codes in groups:
             cutoff = bindparam(f"cutoff_{days}", type_=Date)
+            placeholders[f"cutoff_{days}"] = date.min
             conditions.append(~and_(r.code.in_(codes), r.occurred_at <= cutoff))
-    statement = (
+    statement = DriverStatement(
         select(
             r.position,
             r.record_id,
@@ -109,7 +112,8 @@ def _subject_statement(catalog: Catalog | None) -> tuple[Select[Any], tuple[int,
             r.attrs,
         )
         .where(*conditions)
-        .order_by(r.position)
+        .order_by(r.position),
+        placeholders,
     )
     _STATEMENTS[id(catalog)] = (catalog, statement, periods)
     return statement, periods
@@ -137,15 +141,25 @@ def subject_records(
         params[f"cutoff_{days}"] = as_of - timedelta(days=days)
     return [
         InputRecord(
-            record_id=row.record_id,
-            subject_id=row.subject_id,
-            subject_kind=row.subject_kind,
-            code=row.code,
-            occurred_at=row.occurred_at,
-            source=row.source,
-            case_id=row.case_id,
-            attrs=orjson.loads(row.attrs),
-            position=row.position,
+            record_id=record_id,
+            subject_id=subject,
+            subject_kind=kind,
+            code=code,
+            occurred_at=as_date(occurred_at),
+            source=source,
+            case_id=case_id,
+            attrs=orjson.loads(attrs),
+            position=position,
         )
-        for row in conn.execute(statement, params)
+        for (
+            position,
+            record_id,
+            subject,
+            kind,
+            code,
+            occurred_at,
+            source,
+            case_id,
+            attrs,
+        ) in statement.rows(conn, params)
     ]

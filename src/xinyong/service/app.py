@@ -7,14 +7,22 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from xinyong import __version__
-from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog, load_catalog
+from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
-from xinyong.service.ratelimit import TokenBuckets
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings
 
-__all__ = ["create_app"]
+__all__ = ["SERVICE_POOL_SIZE", "create_app", "open_service_database"]
+
+SERVICE_POOL_SIZE = 48
+"""Database connections a service keeps open: its request threads (AnyIO's default of 40), the
+inquiry log writer and the background worker, with room to spare."""
+
+
+def open_service_database(url: str | None) -> Engine:
+    """The ledger, with a connection pool sized for the service's threads."""
+    return open_database(url, pool_size=SERVICE_POOL_SIZE)
 
 
 def create_app(
@@ -34,13 +42,7 @@ def create_app(
         ),
     )
     app.state.engine = engine
-    app.state.context = Context(
-        engine=engine,
-        catalog=catalog or load_catalog(),
-        registry=SchemeRegistry(),
-        settings=settings,
-        buckets=TokenBuckets(settings.rate_per_second, settings.burst),
-    )
+    app.state.context = Context.create(engine, catalog or load_catalog(), settings)
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)
     return app

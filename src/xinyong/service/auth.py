@@ -8,27 +8,42 @@ document (``x-roles``), which is how the route-by-role test finds them.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
+from xinyong.service.context import Context
 from xinyong.service.keys import Principal, Role, authenticate
+from xinyong.ttl import MISSING as _MISSING
 
 __all__ = ["ROLE_KEY", "principal_of", "roles"]
 
 ROLE_KEY = "x-roles"
 
 
-def principal_of(request: Request) -> Principal:
-    """The caller: the key's principal, or the public when no key is given."""
+async def principal_of(request: Request) -> Principal:
+    """The caller: the key's principal, or the public when no key is given.
+
+    Keys are looked up in the service's short-lived cache first (keyed by the token's hash), so a
+    busy relying party costs one database read every ``cache_seconds``, not one per request.
+    """
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     token = token or request.headers.get("x-api-key", "").strip()
     if not token:
         return Principal(Role.PUBLIC)
-    engine = request.app.state.engine
-    with engine.connect() as conn:
-        principal = authenticate(conn, token)
+    ctx: Context = request.app.state.context
+
+    def load() -> Principal | None:
+        with ctx.engine.connect() as conn:
+            return authenticate(conn, token)
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    principal = ctx.principals.peek(digest)
+    if principal is _MISSING:
+        principal = await run_in_threadpool(ctx.principals.get, digest, load)
     if principal is None:
         raise HTTPException(
             401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
@@ -39,7 +54,7 @@ def principal_of(request: Request) -> Principal:
 def roles(*allowed: Role) -> dict[str, Any]:
     """Route keyword arguments admitting ``allowed`` roles (and publishing them)."""
 
-    def guard(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
+    async def guard(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
         if principal.role in allowed:
             return principal
         if principal.role is Role.PUBLIC:

@@ -8,10 +8,14 @@ from datetime import date
 from fastapi import Request
 from sqlalchemy import Engine
 
+from xinyong.decisions.checks import Registrations
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
+from xinyong.service.inquiry_log import InquiryLog
+from xinyong.service.keys import Principal
 from xinyong.service.ratelimit import TokenBuckets
 from xinyong.service.settings import ServiceSettings
+from xinyong.ttl import TtlCache
 
 __all__ = ["Context", "context"]
 
@@ -25,13 +29,38 @@ class Context:
     registry: SchemeRegistry
     settings: ServiceSettings
     buckets: TokenBuckets
+    registrations: Registrations
+    principals: TtlCache[str, Principal | None]
+    """Authenticated keys by the SHA-256 of the token (never the token itself)."""
+    inquiries: InquiryLog
+
+    @classmethod
+    def create(cls, engine: Engine, catalog: Catalog, settings: ServiceSettings) -> Context:
+        """A context with the caches sized by ``settings``."""
+        seconds = settings.cache_seconds
+        return cls(
+            engine=engine,
+            catalog=catalog,
+            registry=SchemeRegistry(seconds),
+            settings=settings,
+            buckets=TokenBuckets(settings.rate_per_second, settings.burst),
+            registrations=Registrations(seconds),
+            principals=TtlCache(seconds),
+            inquiries=InquiryLog(engine),
+        )
 
     def today(self) -> date:
         """The service's clock."""
         return self.settings.today()
 
+    def configuration_changed(self) -> None:
+        """Drop cached keys, registrations and active schemes (an operator changed them)."""
+        self.registry.invalidate()
+        self.registrations.invalidate()
+        self.principals.clear()
 
-def context(request: Request) -> Context:
+
+async def context(request: Request) -> Context:
     """FastAPI dependency: the app's context."""
     ctx: Context = request.app.state.context
     return ctx

@@ -37,6 +37,12 @@ SETTINGS = (
     Setting("grace_days", 30, "Days between the listing notice and publication of an entry."),
     Setting("rate_per_second", 50.0, "Checks per second per relying party (token bucket)."),
     Setting("burst", 100, "Bucket size: checks a relying party may send at once."),
+    Setting(
+        "cache_seconds",
+        2.0,
+        "How long keys, registrations and active schemes are cached; changes made through the "
+        "service apply at once, changes made elsewhere (the CLI) after at most this long.",
+    ),
 )
 
 
@@ -53,6 +59,7 @@ class ServiceSettings:
     grace_days: int = 30
     rate_per_second: float = 50.0
     burst: int = 100
+    cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""
 

@@ -15,7 +15,7 @@ import httpx
 from xinyong.due_process.corrections import deliver_pending
 from xinyong.due_process.objections import lapse_overdue
 from xinyong.ledger.database import WRITE_LOCK
-from xinyong.service.changes import after_change
+from xinyong.service.changes import after_changes
 from xinyong.service.context import Context
 
 __all__ = ["post_json", "start_worker", "sweep_once"]
@@ -35,10 +35,8 @@ def sweep_once(ctx: Context) -> tuple[list[str], int]:
     """Lapse overdue objections, refresh their subjects; return (lapsed ids, corrections)."""
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         lapsed = lapse_overdue(conn, ctx.today(), suppress=ctx.settings.suppress_on_lapse)
-    queued = 0
-    for subject_id in sorted({o.subject_id for o in lapsed}):
-        queued += len(after_change(ctx, subject_id))
-    return [o.objection_id for o in lapsed], queued
+    queued = after_changes(ctx, (o.subject_id for o in lapsed))
+    return [o.objection_id for o in lapsed], len(queued)
 
 
 def start_worker(

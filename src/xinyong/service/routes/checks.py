@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from xinyong.decisions.checks import (
-    NotRegistered,
-    UnknownMeasure,
-    decide_measure,
-    log_decision,
-)
+from xinyong.decisions.checks import Decision, NotRegistered, UnknownMeasure, decide_measure
 from xinyong.decisions.replay import UnknownDecision, replay_decision
-from xinyong.ledger.database import WRITE_LOCK
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
@@ -24,36 +23,65 @@ Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
 
-@router.get("/checks", tags=["relying parties"], **roles(Role.RELYING))
-def check(
+class CheckAnswer(BaseModel):
+    """The whole answer to a check: yes or no, and what makes it replayable."""
+
+    decision_id: str
+    subject: str
+    measure: str
+    applies: bool
+    scheme: str
+    version: str
+    as_of: date
+    made_at: str
+
+
+@router.get("/checks", tags=["relying parties"], response_model=CheckAnswer, **roles(Role.RELYING))
+async def check(
     ctx: Ctx,
     caller: Caller,
-    response: Response,
     subject: Annotated[str, Query(min_length=1, max_length=128, description="Full subject id.")],
     measure: Annotated[str, Query(min_length=1, max_length=128)],
-) -> dict[str, Any]:
-    """Does measure M apply to subject S now? Yes or no, with the decision id; nothing more."""
+) -> Response:
+    """Does measure M apply to subject S now? Yes or no, with the decision id; nothing more.
+
+    The decision is committed to the inquiry log before this answers (group commit: concurrent
+    checks share one transaction, and each waits for it).
+    """
     wait = ctx.buckets.take(caller.name)
     if wait > 0:
         raise HTTPException(
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
         )
     try:
-        # Decide in a read transaction, then log in a short write transaction that takes the
-        # write lock up front: upgrading a SQLite read transaction to a write fails at once
-        # ("database is locked") whenever another check committed in between.
-        with ctx.engine.connect() as conn, conn.begin():
-            decision, notice = decide_measure(
-                conn, ctx.registry, caller.name, subject, measure, ctx.today(), ctx.catalog
-            )
+        decision, notice = await run_in_threadpool(_decide, ctx, caller.name, subject, measure)
     except NotRegistered as exc:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:
         raise HTTPException(404, str(exc)) from exc
-    with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        log_decision(conn, decision, notice)
-    response.headers["Cache-Control"] = "no-store"
-    return decision.public()
+    await asyncio.wrap_future(ctx.inquiries.submit(decision, notice))
+    return Response(
+        orjson.dumps(decision.public()),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _decide(
+    ctx: Context, relying_party: str, subject: str, measure: str
+) -> tuple[Decision, dict[str, object] | None]:
+    """Decide in a read transaction: it never blocks writers, and nothing is written here."""
+    with ctx.engine.connect() as conn, conn.begin():
+        return decide_measure(
+            conn,
+            ctx.registry,
+            relying_party,
+            subject,
+            measure,
+            ctx.today(),
+            ctx.catalog,
+            ctx.registrations,
+        )
 
 
 @router.get("/decisions/{decision_id}", tags=["decisions"], **roles(Role.OPERATOR, Role.SUBJECT))

@@ -24,7 +24,7 @@ from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import parse_scheme
 from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.changes import after_change
+from xinyong.service.changes import after_changes
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role, create_key, revoke_key
 from xinyong.service.worker import sweep_once
@@ -89,6 +89,7 @@ def add_scheme_route(
         raise HTTPException(422, errors)
     with ctx.engine.begin() as conn:
         added = add_scheme(conn, loaded)
+    ctx.configuration_changed()
     return {
         "scheme": loaded.scheme.id,
         "version": loaded.version,
@@ -105,6 +106,7 @@ def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]
             activate_scheme(conn, scheme_id, version)
     except UnknownScheme as exc:
         raise HTTPException(404, str(exc)) from exc
+    ctx.configuration_changed()
     return {"scheme": scheme_id, "active": version}
 
 
@@ -135,6 +137,7 @@ def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
             key = create_key(conn, Role(body.role), body.name, body.label)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    ctx.configuration_changed()
     return {"key_id": key.key_id, "token": key.token, "role": key.role.value, "name": key.name}
 
 
@@ -144,6 +147,7 @@ def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
     with ctx.engine.begin() as conn:
         if not revoke_key(conn, key_id):
             raise HTTPException(404, "no such active key")
+    ctx.configuration_changed()
     return {"key_id": key_id, "status": "revoked"}
 
 
@@ -164,6 +168,7 @@ def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
                 created_at=utc_now_text(),
             )
         )
+    ctx.configuration_changed()
     return body.model_dump()
 
 
@@ -196,7 +201,7 @@ def decide_objection_route(
             except ObjectionError:
                 raise HTTPException(404, str(exc)) from exc
         raise HTTPException(409, str(exc)) from exc
-    corrections = after_change(ctx, objection.subject_id)
+    corrections = after_changes(ctx, [objection.subject_id])
     return {**objection.json(), "corrections_queued": len(corrections)}
 
 
@@ -224,7 +229,7 @@ def decide_repair_route(
             )
     except RepairError as exc:
         raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from exc
-    corrections = after_change(ctx, repair.subject_id)
+    corrections = after_changes(ctx, [repair.subject_id])
     return {**repair.json(), "corrections_queued": len(corrections)}
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from xinyong.ingest.records import ingest_rows
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.changes import after_change
+from xinyong.service.changes import after_changes
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role
 
@@ -35,11 +35,10 @@ def submit(ctx: Ctx, caller: Caller, body: RecordsIn) -> dict[str, Any]:
         today=ctx.today(),
         note=f"api source {caller.name}",
     )
-    touched = sorted({str(r.get("subject_id", "")).strip() for r in body.records} - {""})
     corrections = 0
     if report.accepted:
-        for subject_id in touched:
-            corrections += len(after_change(ctx, subject_id))
+        touched = {str(r.get("subject_id", "")).strip() for r in body.records} - {""}
+        corrections = len(after_changes(ctx, touched))
     return {
         "received": report.rows,
         "accepted": report.accepted,
