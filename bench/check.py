@@ -19,7 +19,9 @@ Phases (all in one run, so every ratio compares numbers taken under the same mac
    the same closed loop: ``--connections`` keep-alive connections, each sending the next
    request as soon as the previous answer is in, for ``--duration`` seconds after a warm-up;
    the requests are byte for byte the same (path, random subject, Bearer key). xinyong and bare
-   alternate ``--repeat`` times; throughput is the median, the ratio is median/median.
+   alternate ``--repeat`` times; throughput is the median, the ratio is median/median. The
+   xinyong server is started as ``xinyong serve`` starts it (uvicorn's app factory, settings from
+   a file), so ``--mixed-workers`` can run the mixed phase with several worker processes.
 4. **mixed load**: against the xinyong server, an open-loop client sends ``--rate`` checks per
    second on a fixed schedule (latency measured from the scheduled send time, so a stalled
    server cannot hide its queue), first alone and then while another process POSTs
@@ -54,7 +56,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -362,31 +363,43 @@ def serve(spec: dict[str, Any]) -> None:
     """Child process: serve ``spec['app']`` on ``spec['port']`` until SIGINT/SIGTERM."""
     import uvicorn
 
-    stop = threading.Event()
     if spec["app"] == "xinyong":
-        from xinyong.domain.catalog import load_catalog
-        from xinyong.service.app import create_app, open_service_database
-        from xinyong.service.settings import ServiceSettings
-        from xinyong.service.worker import start_worker
+        # As ``xinyong serve`` runs it: uvicorn's app factory, configured by the environment,
+        # with the per-party rate limit raised out of the way.
+        from xinyong.ledger.database import ENV_VAR
+        from xinyong.service.app import SETTINGS_ENV
 
-        settings = ServiceSettings(rate_per_second=1e9, burst=1_000_000_000)
-        app = create_app(open_service_database(spec["db"]), load_catalog(), settings)
-        start_worker(app.state.context, stop)  # as ``xinyong serve`` does
+        settings = Path(spec["log_dir"]) / "bench-service.toml"
+        settings.write_text("rate_per_second = 1e9\nburst = 1000000000\n", encoding="utf-8")
+        os.environ[ENV_VAR] = spec["db"]
+        os.environ[SETTINGS_ENV] = str(settings)
+        uvicorn.run(
+            "xinyong.service.app:app_from_environment",
+            factory=True,
+            host=HOST,
+            port=spec["port"],
+            workers=spec["workers"],
+            **UVICORN,
+        )
     else:
-        app = bare_app()
-    try:
-        uvicorn.run(app, host=HOST, port=spec["port"], workers=1, **UVICORN)
-    finally:
-        stop.set()
+        uvicorn.run(bare_app(), host=HOST, port=spec["port"], workers=1, **UVICORN)
 
 
 class Server:
     """A uvicorn child process."""
 
-    def __init__(self, app: str, db_url: str, log_dir: Path) -> None:
+    def __init__(self, app: str, db_url: str, log_dir: Path, workers: int = 1) -> None:
         self.app = app
         self.port = _free_port()
-        spec = json.dumps({"app": app, "port": self.port, "db": db_url})
+        spec = json.dumps(
+            {
+                "app": app,
+                "port": self.port,
+                "db": db_url,
+                "workers": workers,
+                "log_dir": str(log_dir),
+            }
+        )
         self.log_path = log_dir / f"server-{app}-{time.strftime('%Y%m%d-%H%M%S')}.log"
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -899,6 +912,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ingest-rate", type=float, default=1000.0, help="records/s")
     parser.add_argument("--ingest-batch", type=int, default=100, help="records per POST")
     parser.add_argument(
+        "--mixed-workers",
+        type=int,
+        default=1,
+        help="xinyong serve --workers in the mixed phase (the throughput phase uses 1 for both)",
+    )
+    parser.add_argument(
         "--phases", default="inproc,http,mixed", help="comma list of inproc, http, mixed"
     )
     parser.add_argument("--max-phase-seconds", type=float, default=600.0)
@@ -944,7 +963,15 @@ def main(argv: list[str] | None = None) -> int:
                 servers.pop("bare").stop()
                 results["http"]["server_exceptions"] = servers["xinyong"].exceptions()
             if "mixed" in phases:
-                _log(f"mixed: {args.rate} checks/s, {args.ingest_rate} records/s")
+                if args.mixed_workers != 1:
+                    servers.pop("xinyong").stop()
+                    servers["xinyong"] = Server(
+                        "xinyong", ledger.db_url, log_dir, args.mixed_workers
+                    )
+                _log(
+                    f"mixed: {args.rate} checks/s, {args.ingest_rate} records/s, "
+                    f"{args.mixed_workers} worker process(es)"
+                )
                 before = servers["xinyong"].exceptions()
                 results["mixed"] = mixed(servers["xinyong"], ledger, args)
                 after = servers["xinyong"].exceptions()

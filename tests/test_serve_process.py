@@ -35,7 +35,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_answers_a_check_over_http(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
     env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
     records = tmp_path / "records.csv"
     records.write_text(
@@ -48,9 +49,22 @@ def test_serve_answers_a_check_over_http(tmp_path: Path) -> None:
     _cli(env, "scheme", "add", str(SCHEME))
     _cli(env, "relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
     token = _cli(env, "keys", "create", "--role", "relying", "--name", "airline")
+    settings = tmp_path / "service.toml"
+    settings.write_text("rate_per_second = 0.001\nburst = 2\n", encoding="utf-8")
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "xinyong", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "xinyong",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--settings",
+            str(settings),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -82,7 +96,28 @@ def test_serve_answers_a_check_over_http(tmp_path: Path) -> None:
             == 401
         )
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"]
+        if workers == 1:  # the settings file applies: a burst of 2, then the limit
+            params = {"subject": PERSON, "measure": "restrict-flights"}
+            assert httpx.get(f"{base}/v1/checks", headers=headers, params=params).status_code == 200
+            limited = httpx.get(f"{base}/v1/checks", headers=headers, params=params)
+            assert limited.status_code == 429
+            assert int(limited.headers["retry-after"]) >= 1
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=15)
     assert token not in output  # keys never reach the logs
+
+
+def test_serve_refuses_a_bad_settings_file(tmp_path: Path) -> None:
+    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    settings = tmp_path / "service.toml"
+    settings.write_text("grace_days = -1\nbogus = 1\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "xinyong", "serve", "--settings", str(settings)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "service.toml" in result.stderr and "grace_days" in result.stderr

@@ -66,10 +66,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_db_or_exit(url: str | None, pool_size: int | None = None) -> Engine:
+def open_db_or_exit(url: str | None) -> Engine:
     """Open (and migrate) the ledger database, turning connection errors into exit 2."""
     try:
-        return open_database(url, pool_size=pool_size)
+        return open_database(url)
     except Exception as exc:  # the driver's own error types vary by database
         fail(f"cannot open the ledger database: {exc}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -59,24 +60,53 @@ def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes serving requests (one per core)."),
+    ] = 1,
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Settings TOML (name = value; see docs/service.md). Default: built-in defaults.",
+            show_default=False,
+        ),
+    ] = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
-    import threading
+    import os
 
     import uvicorn
 
-    from xinyong.service.app import SERVICE_POOL_SIZE, create_app
-    from xinyong.service.worker import start_worker
+    from xinyong.ledger.database import ENV_VAR, resolve_url
+    from xinyong.service.app import SETTINGS_ENV
+    from xinyong.service.settings import SettingsError, load_settings
 
-    app = create_app(open_db_or_exit(db, SERVICE_POOL_SIZE), load_catalog_or_exit(catalog))
-    stop = threading.Event()
-    start_worker(app.state.context, stop)
-    try:
-        # No access log: request lines carry subject ids in query strings.
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
-    finally:
-        stop.set()
+    # Check everything here, where an error can be reported plainly, before any worker starts.
+    open_db_or_exit(db).dispose()
+    load_catalog_or_exit(catalog)
+    if settings is not None:
+        try:
+            load_settings(settings)
+        except SettingsError as exc:
+            fail(str(exc))
+    # Every worker process builds the app from the environment (uvicorn's app factory).
+    os.environ[ENV_VAR] = resolve_url(db)
+    if catalog is not None:
+        os.environ["XINYONG_CATALOG"] = str(catalog.resolve())
+    if settings is not None:
+        os.environ[SETTINGS_ENV] = str(settings.resolve())
+    # No access log: request lines carry subject ids in query strings.
+    uvicorn.run(
+        "xinyong.service.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @keys_app.command("create")

@@ -104,8 +104,31 @@ def queue_corrections(
     return queued
 
 
+CLAIM_SECONDS = 120
+"""How long a claimed message is left to its claimant before another process may retry it."""
+
+
+def _claim(engine: Engine, message_id: str, seen_next_attempt: str) -> bool:
+    lease = (datetime.now(UTC) + timedelta(seconds=CLAIM_SECONDS)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.message_id == message_id,
+                outbox.c.delivered_at.is_(None),
+                outbox.c.next_attempt_at == seen_next_attempt,
+            )
+            .values(next_attempt_at=lease)
+        )
+    return bool(claimed.rowcount)
+
+
 def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, int]:
-    """Deliver due outbox messages to webhooks; return (delivered, failed)."""
+    """Deliver due outbox messages to webhooks; return (delivered, failed).
+
+    Safe to run in several processes at once: each message is claimed (its next attempt moved
+    :data:`CLAIM_SECONDS` ahead, if nobody moved it first) before it is sent.
+    """
     now = utc_now_text()
     with engine.connect() as conn:
         due = conn.execute(
@@ -113,6 +136,7 @@ def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, 
                 outbox.c.message_id,
                 outbox.c.payload,
                 outbox.c.attempts,
+                outbox.c.next_attempt_at,
                 relying_parties.c.webhook_url,
             )
             .join(relying_parties, relying_parties.c.name == outbox.c.relying_party)
@@ -122,6 +146,8 @@ def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, 
         ).all()
     delivered = failed = 0
     for message in due:
+        if not _claim(engine, message.message_id, str(message.next_attempt_at)):
+            continue  # another service process is delivering it
         error: str | None = None
         if not message.webhook_url:
             error = "the relying party has no webhook"

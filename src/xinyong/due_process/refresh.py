@@ -1,14 +1,15 @@
 """Keeping a subject current after anything changes its records.
 
 Each ledger event about a subject (records submitted, an objection decided or lapsed, a repair
-approved) calls :func:`refresh_subjects`: each subject's standing under every active scheme is
-recomputed, its list entries opened or closed (with notices), and corrections queued for the
-relying parties whose recent answers changed.
+approved) refreshes the subjects it touched: :func:`plan_refresh` recomputes each one's standing
+under every active scheme (reads only), and :func:`apply_refresh` opens or closes list entries
+(with notices) and queues corrections for the relying parties whose recent answers changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, select
@@ -19,40 +20,71 @@ from xinyong.due_process.corrections import correction_window_start, queue_corre
 from xinyong.due_process.disclosure import update_listings
 from xinyong.ledger.append import read_head, read_size
 from xinyong.ledger.schema import inquiries, listings
+from xinyong.schemes.load import LoadedScheme
+from xinyong.scoring.reference import Explanation
 from xinyong.scoring.run import Engine, score_ledger, standings_from_table
 from xinyong.scoring.store import save_standings
 
-__all__ = ["refresh_all", "refresh_subjects"]
+__all__ = ["RefreshPlan", "apply_refresh", "plan_refresh", "refresh_all"]
 
 
-def refresh_subjects(
+@dataclass(frozen=True, slots=True)
+class RefreshPlan:
+    """What a refresh must write, worked out from the ledger at log size ``size``."""
+
+    size: int
+    relist: list[tuple[LoadedScheme, str, Explanation | None]]
+    """Subjects whose list memberships changed, with their new explanation, per scheme."""
+    recheck: list[str]
+    """Subjects checked within the correction window (their answers are decided again)."""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write."""
+        return not self.relist and not self.recheck
+
+
+def plan_refresh(
     conn: Connection,
     registry: SchemeRegistry,
     subject_ids: Iterable[str],
+    today: date,
+    catalog: Catalog | None,
+    correction_window_days: int = 90,
+) -> RefreshPlan:
+    """Work out a refresh (reads only, so it can run outside the write lock).
+
+    The open listings and the recent checks of all the subjects are read with a few ``IN``
+    queries; only subjects whose lists changed or who were checked recently need any writing.
+    """
+    ids = sorted(set(subject_ids))
+    size = read_size(conn)
+    relist: list[tuple[LoadedScheme, str, Explanation | None]] = []
+    for loaded in registry.active(conn):
+        listed = _open_lists(conn, loaded.scheme.id, ids)
+        for subject_id in ids:
+            explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
+            now_on = set(explanation.standing.lists) if explanation is not None else set()
+            if now_on != listed.get(subject_id, set()):
+                relist.append((loaded, subject_id, explanation))
+    return RefreshPlan(size, relist, _recently_checked(conn, ids, correction_window_days))
+
+
+def apply_refresh(
+    conn: Connection,
+    registry: SchemeRegistry,
+    plan: RefreshPlan,
     today: date,
     catalog: Catalog | None,
     *,
     grace_days: int = 30,
     correction_window_days: int = 90,
 ) -> list[str]:
-    """Recompute listings and queue corrections for some subjects; return queued message ids.
-
-    One call per batch of changes (a POST of records, a sweep): the open listings and the recent
-    checks of all the subjects are read in a few ``IN`` queries, and only subjects whose lists
-    changed or who were checked recently do any writing.
-    """
-    ids = sorted(set(subject_ids))
-    size = read_size(conn)
-    for loaded in registry.active(conn):
-        listed = _open_lists(conn, loaded.scheme.id, ids)
-        for subject_id in ids:
-            standing = standing_of(conn, loaded, subject_id, today, size, catalog)
-            explanation = standing.explanation
-            now_on = set(explanation.standing.lists) if explanation is not None else set()
-            if now_on != listed.get(subject_id, set()):
-                update_listings(conn, loaded, subject_id, explanation, today, grace_days)
+    """Write a planned refresh (inside the write lock); return queued correction ids."""
+    for loaded, subject_id, explanation in plan.relist:
+        update_listings(conn, loaded, subject_id, explanation, today, grace_days)
     queued: list[str] = []
-    for subject_id in _recently_checked(conn, ids, correction_window_days):
+    for subject_id in plan.recheck:
         queued += queue_corrections(
             conn, registry, subject_id, today, catalog, correction_window_days
         )

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
+    "WRITE",
     "WRITE_LOCK",
     "open_database",
     "resolve_url",
@@ -33,8 +34,12 @@ __all__ = [
 
 DEFAULT_URL = "sqlite:///xinyong.db"
 ENV_VAR = "XINYONG_DATABASE_URL"
-WRITE_LOCK: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE"}
-"""Execution options for a connection that will append: take the write lock at BEGIN."""
+WRITE_LOCK: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE", "xinyong_append": True}
+"""Execution options for a connection that will append to the ledger: take the write lock at
+BEGIN (SQLite's single writer; on PostgreSQL an advisory lock serializing appends)."""
+WRITE: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE"}
+"""Execution options for a transaction that writes but never appends (the inquiry log): on SQLite
+it takes the writer lock at BEGIN, as any writer must; on PostgreSQL it runs beside appends."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
@@ -94,7 +99,7 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
 def _install_pg_lock(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("xinyong_begin") == WRITE_LOCK["xinyong_begin"]:
+        if conn.get_execution_options().get("xinyong_append"):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
 
 

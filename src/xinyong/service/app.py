@@ -3,6 +3,13 @@ operators and the public, under ``/v1``, with OpenAPI at ``/docs``."""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -11,13 +18,20 @@ from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
 from xinyong.service.routes import checks, me, operator, public, records
-from xinyong.service.settings import ServiceSettings
+from xinyong.service.settings import ServiceSettings, load_settings
+from xinyong.service.worker import start_worker
 
-__all__ = ["SERVICE_POOL_SIZE", "create_app", "open_service_database"]
+__all__ = [
+    "SERVICE_POOL_SIZE",
+    "SETTINGS_ENV",
+    "app_from_environment",
+    "create_app",
+    "open_service_database",
+]
 
 SERVICE_POOL_SIZE = 48
-"""Database connections a service keeps open: its request threads (AnyIO's default of 40), the
-inquiry log writer and the background worker, with room to spare."""
+"""Database connections a service keeps open: its request threads (``threads``, at most AnyIO's
+default of 40 in tests), the inquiry log writer and the background worker, with room to spare."""
 
 
 def open_service_database(url: str | None) -> Engine:
@@ -25,14 +39,50 @@ def open_service_database(url: str | None) -> Engine:
     return open_database(url, pool_size=SERVICE_POOL_SIZE)
 
 
+SETTINGS_ENV = "XINYONG_SERVICE_SETTINGS"
+"""A settings TOML file for :func:`app_from_environment` (how ``serve --workers`` passes it on)."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app as ``xinyong serve`` runs it, configured from the environment (an app factory for
+    uvicorn's worker processes): ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and
+    ``$XINYONG_SERVICE_SETTINGS``."""
+    path = os.environ.get(SETTINGS_ENV)
+    settings = load_settings(Path(path)) if path else ServiceSettings()
+    return create_app(open_service_database(None), load_catalog(), settings, background=True)
+
+
 def create_app(
     engine: Engine,
     catalog: Catalog | None = None,
     settings: ServiceSettings | None = None,
+    *,
+    background: bool = False,
 ) -> FastAPI:
-    """Build the app over an open ledger database."""
+    """Build the app over an open ledger database.
+
+    ``background`` runs correction delivery and deadline sweeps in a thread while the app is
+    served (``xinyong serve``); tests drive them directly instead.
+    """
     settings = settings or ServiceSettings()
+    threads = settings.threads
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Database work runs in AnyIO's worker threads. Its default of 40 suits blocking network
+        # calls; here the work is short and mostly holds the GIL, and 40 threads contending for
+        # it on a small machine spend more time switching than working.
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        stop = threading.Event()
+        if background:
+            start_worker(app.state.context, stop)
+        try:
+            yield
+        finally:
+            stop.set()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="xinyong decision service",
         version=__version__,
         description=(

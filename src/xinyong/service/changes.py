@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from xinyong.due_process.refresh import refresh_subjects
+from xinyong.due_process.refresh import apply_refresh, plan_refresh
+from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.service.context import Context
 
@@ -12,18 +13,30 @@ __all__ = ["after_changes"]
 
 
 def after_changes(ctx: Context, subject_ids: Iterable[str]) -> list[str]:
-    """Recompute the subjects' listings and queue corrections in one write transaction; return
-    the queued message ids."""
+    """Recompute the subjects' listings and queue corrections; return the queued message ids.
+
+    The standings are worked out in a read transaction, so the write lock (which every check's
+    inquiry log entry also needs) is held only to write what changed, usually nothing. If the
+    ledger grew in between, the plan is worked out again under the lock, so a slower refresh
+    never overwrites the result of a newer one.
+    """
     ids = sorted(set(subject_ids))
     if not ids:
         return []
+    today, window = ctx.today(), ctx.settings.correction_window_days
+    with ctx.engine.connect() as conn, conn.begin():
+        plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
+    if plan.empty:
+        return []
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        return refresh_subjects(
+        if read_size(conn) != plan.size:
+            plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
+        return apply_refresh(
             conn,
             ctx.registry,
-            ids,
-            ctx.today(),
+            plan,
+            today,
             ctx.catalog,
             grace_days=ctx.settings.grace_days,
-            correction_window_days=ctx.settings.correction_window_days,
+            correction_window_days=window,
         )

@@ -49,6 +49,16 @@ class Context:
             inquiries=InquiryLog(engine),
         )
 
+    @property
+    def local_database(self) -> bool:
+        """Whether the ledger is a local SQLite file.
+
+        Its point reads are then CPU work of a few microseconds, done on the event loop: handing
+        them to a worker thread costs more than the reads. A database server is read from a
+        worker thread, since a network round trip must not stall the loop.
+        """
+        return self.engine.dialect.name == "sqlite"
+
     def today(self) -> date:
         """The service's clock."""
         return self.settings.today()

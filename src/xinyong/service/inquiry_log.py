@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from sqlalchemy import Engine
 
 from xinyong.decisions.checks import Decision, log_decisions
-from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.database import WRITE
 
 __all__ = ["InquiryLog"]
 
@@ -91,5 +91,5 @@ class InquiryLog:
             done.set_result(None)
 
     def _write(self, batch: list[_Item]) -> None:
-        with self.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             log_decisions(conn, [(decision, notice) for decision, notice, _ in batch])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-__all__ = ["SETTINGS", "ServiceSettings", "Setting"]
+__all__ = ["SETTINGS", "ServiceSettings", "Setting", "SettingsError", "load_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,12 @@ SETTINGS = (
     Setting("rate_per_second", 50.0, "Checks per second per relying party (token bucket)."),
     Setting("burst", 100, "Bucket size: checks a relying party may send at once."),
     Setting(
+        "threads",
+        8,
+        "Worker threads for database work (requests wait for a free one); more suits a remote "
+        "PostgreSQL, fewer a local SQLite file.",
+    ),
+    Setting(
         "cache_seconds",
         2.0,
         "How long keys, registrations and active schemes are cached; changes made through the "
@@ -59,6 +68,7 @@ class ServiceSettings:
     grace_days: int = 30
     rate_per_second: float = 50.0
     burst: int = 100
+    threads: int = 8
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""
@@ -66,3 +76,43 @@ class ServiceSettings:
     def objection_deadline(self, source: str) -> int:
         """Days to decide an objection to a record of ``source``."""
         return self.objection_days_by_source.get(source, self.objection_days)
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used (the message names the file and the setting)."""
+
+
+def load_settings(path: Path) -> ServiceSettings:
+    """Settings from a TOML file of ``name = value`` pairs (names from :data:`SETTINGS`)."""
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+    known = {setting.name: setting.default for setting in SETTINGS}
+    chosen: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in known:
+            raise SettingsError(f"{path}: unknown setting {name!r} (known: {', '.join(known)})")
+        chosen[name] = _checked(path, name, value, known[name])
+    return ServiceSettings(**chosen)
+
+
+def _checked(path: Path, name: str, value: object, default: object) -> object:
+    wrong = SettingsError(f"{path}: {name} must be like {default!r}, not {value!r}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise wrong
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise wrong
+        return float(value)
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+    ):
+        raise wrong
+    return MappingProxyType(dict(value))

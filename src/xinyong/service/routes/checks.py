@@ -54,7 +54,10 @@ async def check(
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
         )
     try:
-        decision, notice = await run_in_threadpool(_decide, ctx, caller.name, subject, measure)
+        if ctx.local_database:
+            decision, notice = _decide(ctx, caller.name, subject, measure)
+        else:
+            decision, notice = await run_in_threadpool(_decide, ctx, caller.name, subject, measure)
     except NotRegistered as exc:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:

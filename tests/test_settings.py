@@ -1,0 +1,76 @@
+"""Service settings files: every documented setting can be set, mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xinyong.service.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "service.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
+    settings = load_settings(
+        _write(
+            tmp_path,
+            "objection_days = 20\n"
+            "objection_days_by_source = { court = 10, tax = 25 }\n"
+            "suppress_on_lapse = false\n"
+            "correction_window_days = 60\n"
+            "grace_days = 14\n"
+            "rate_per_second = 5\n"
+            "burst = 7\n"
+            "threads = 4\n"
+            "cache_seconds = 0.5\n",
+        )
+    )
+    assert settings.objection_deadline("court") == 10
+    assert settings.objection_deadline("bank") == 20
+    assert settings.suppress_on_lapse is False
+    assert (settings.correction_window_days, settings.grace_days) == (60, 14)
+    assert settings.rate_per_second == 5.0 and isinstance(settings.rate_per_second, float)
+    assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
+    assert {s.name for s in SETTINGS} == {
+        "objection_days",
+        "objection_days_by_source",
+        "suppress_on_lapse",
+        "correction_window_days",
+        "grace_days",
+        "rate_per_second",
+        "burst",
+        "threads",
+        "cache_seconds",
+    }
+
+
+def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
+    assert load_settings(_write(tmp_path, "")) == ServiceSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("bogus = 1\n", "bogus"),
+        ("grace_days = -3\n", "grace_days"),
+        ("grace_days = true\n", "grace_days"),
+        ('burst = "10"\n', "burst"),
+        ("suppress_on_lapse = 1\n", "suppress_on_lapse"),
+        ('objection_days_by_source = { court = "15" }\n', "objection_days_by_source"),
+        ("grace_days = \n", "service.toml"),
+    ],
+)
+def test_mistakes_name_the_file_and_setting(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_write(tmp_path, text))
+    assert "service.toml" in str(error.value) and named in str(error.value)
+
+
+def test_a_missing_file_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="nothing.toml"):
+        load_settings(tmp_path / "nothing.toml")
