@@ -74,6 +74,9 @@ RELYING_PARTY = "bench-airline"
 SOURCE = "bench-src"
 SCHEME = "judgment-defaulters"
 HOST = "127.0.0.1"
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_DATABASE = "xinyong_bench_check"
+"""``--backend postgres`` builds (and reuses) its ledger in this database on the local server."""
 UVICORN = {"loop": "asyncio", "http": "h11", "access_log": False, "log_level": "warning"}
 """Settings shared by both servers (one worker: ``uvicorn.run`` with an app object)."""
 WARMUP_SECONDS = 2.0
@@ -190,9 +193,12 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
     stem = f"p{args.people}-o{args.orgs}-y{args.years}-s{args.seed}"
     records_path = workdir / f"synth-{stem}.parquet"
     db_path = workdir / f"ledger-{stem}.db"
-    meta_path = workdir / f"ledger-{stem}.json"
     url = f"sqlite:///{db_path}"
-    if meta_path.exists() and db_path.exists():
+    meta_path = workdir / f"ledger-{stem}.json"
+    if args.backend == "postgres":
+        meta_path = workdir / f"ledger-{stem}-postgres.json"
+        url = f"{PG_SERVER}/{PG_DATABASE}"
+    if meta_path.exists() and (args.backend == "postgres" or db_path.exists()):
         meta = json.loads(meta_path.read_text())
         _log(f"reusing {db_path} (built {meta['built_at']})")
         return Ledger(
@@ -205,6 +211,8 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
         )
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), meta_path):
         stale.unlink(missing_ok=True)
+    if args.backend == "postgres":
+        _recreate_pg_database()
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not (records_path.exists() and subjects_path(records_path).exists()):
@@ -240,7 +248,10 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
                 )
             )
         with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            if args.backend == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                conn.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
     meta = {
@@ -254,12 +265,23 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
         "records_rejected": records_report.rejected,
         "timings": {k: round(v, 1) for k, v in timings.items()},
         "build_s": round(time.perf_counter() - started, 1),
-        "db_bytes": db_path.stat().st_size,
+        "backend": args.backend,
+        "db_bytes": db_path.stat().st_size if args.backend == "sqlite" else None,
         "relying_token": relying,
         "source_token": source,
     }
     meta_path.write_text(json.dumps(meta, indent=2))
     return Ledger(url, records_path, subjects_path(records_path), relying, source, meta)
+
+
+def _recreate_pg_database() -> None:
+    """Drop and create the benchmark's PostgreSQL database (never the tests' ``test``)."""
+    import psycopg
+
+    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
 
 
 def subject_ids(path: Path) -> list[str]:
@@ -897,6 +919,12 @@ def machine() -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=1_000_000, help="synthetic people")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help=f"ledger database: a SQLite file in --workdir, or {PG_DATABASE} on local PostgreSQL",
+    )
     parser.add_argument("--orgs", type=int, default=0, help="synthetic organizations")
     parser.add_argument("--years", type=int, default=1, help="years of conduct records")
     parser.add_argument("--seed", type=int, default=0)

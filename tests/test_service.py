@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.service_fixtures import OTHER, PERSON, Service, Webhook, make_service, webhook_server
+from tests.service_fixtures import (
+    OTHER,
+    PERSON,
+    SCHEME,
+    START,
+    Service,
+    Webhook,
+    make_service,
+    webhook_server,
+)
 from xinyong.due_process.corrections import deliver_pending
 from xinyong.service.auth import ROLE_KEY
 
@@ -204,7 +214,17 @@ async def test_end_to_end_due_process(service: Service, webhook: Webhook) -> Non
         final = (await client.get("/v1/me", headers=service.headers("subject"))).json()
         assert final["records"][0]["status"] == "revoked"
         assert final["objections"][0]["status"] == "upheld"
-        assert "objection-upheld" in {n["kind"] for n in final["notices"]}
+        upheld = next(n for n in final["notices"] if n["kind"] == "objection-upheld")
+        # the notice names the rules and scheme version the record counted under, and the rights
+        [before] = upheld["counted_under"]
+        assert (before["scheme"], before["version"]) == (first["scheme"], first["version"])
+        assert [r["counted"] for r in before["rules"]] == [True]
+        assert "restrict-flights" in before["measures"]
+        [now] = upheld["standing_now"]
+        assert now["version"] == first["version"]
+        assert "restrict-flights" not in now["measures"]
+        assert upheld["rights"]
+        assert upheld["reason"] == "the bank could not verify the contract"
         # and the first decision replays exactly as it was made
         replay = await client.get(
             f"/v1/decisions/{first['decision_id']}", headers=service.headers("subject")
@@ -235,6 +255,30 @@ async def test_objection_lapses_at_its_deadline(service: Service) -> None:
         assert report["objections"]["lapsed"] == 1
         # two checks, and the re-decision that found the answer changed (a correction)
         assert report["checks_per_relying_party"] == {"airline": 3}
+
+
+async def test_a_scheme_may_shorten_the_objection_deadline(service: Service) -> None:
+    shorter = SCHEME.read_text(encoding="utf-8").replace(
+        "\n[[grades]]", "\nobjection_days = 12\n\n[[grades]]", 1
+    )
+    assert "objection_days = 12" in shorter
+    async with service.client() as client:
+        added = await client.post(
+            "/v1/schemes",
+            headers={**service.headers("operator"), "content-type": "application/toml"},
+            content=shorter,
+        )
+        assert added.status_code == 201, added.text
+        await client.post(
+            "/v1/records", headers=service.headers("source"), json={"records": [DEFAULT]}
+        )
+        objection = await client.post(
+            "/v1/me/objections",
+            headers=service.headers("subject"),
+            json={"source": "bank", "record_id": "d1", "reason": "not mine"},
+        )
+        assert objection.status_code == 201, objection.text
+        assert objection.json()["deadline"] == str(START + timedelta(days=12))
 
 
 async def test_repair_waits_for_the_minimum_display_period(service: Service) -> None:

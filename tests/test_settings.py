@@ -34,7 +34,8 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.objection_deadline("bank") == 20
     assert settings.suppress_on_lapse is False
     assert (settings.correction_window_days, settings.grace_days) == (60, 14)
-    assert settings.rate_per_second == 5.0 and isinstance(settings.rate_per_second, float)
+    assert settings.rate_per_second == 5.0
+    assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert {s.name for s in SETTINGS} == {
         "objection_days",
@@ -68,9 +69,10 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
 def test_mistakes_name_the_file_and_setting(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(SettingsError) as error:
         load_settings(_write(tmp_path, text))
-    assert "service.toml" in str(error.value) and named in str(error.value)
+    assert "service.toml" in str(error.value)
+    assert named in str(error.value)
 
 
 def test_a_missing_file_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="nothing.toml"):
+    with pytest.raises(SettingsError, match=r"nothing\.toml"):
         load_settings(tmp_path / "nothing.toml")

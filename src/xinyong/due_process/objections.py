@@ -8,22 +8,27 @@
   the record (the FCRA deletes what cannot be verified in time); ``suppress_on_lapse=False``
   keeps it counting and only records the lapse.
 
-The default deadline is 30 days (FCRA §1681i); a source may have its own (the court list: 15).
+The deadline is the shortest that applies to the record: the service's (30 days by default, FCRA
+§1681i, or a particular source's), and that of every active scheme with a rule matching the
+record's code that sets ``objection_days`` (the court list: 15 days, SPC 2013 Art. 11).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from xinyong.due_process.notices import issue_notice
+from xinyong.due_process.notices import ActiveSchemes, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.schema import objections, records
+from xinyong.schemes.load import LoadedScheme
 
 __all__ = [
     "Objection",
@@ -33,6 +38,7 @@ __all__ = [
     "get_objection",
     "lapse_overdue",
     "list_objections",
+    "objection_days",
 ]
 
 
@@ -57,12 +63,17 @@ class Objection:
     decided_by: str | None = None
     decision_reason: str | None = None
 
+    @property
+    def key(self) -> str:
+        """The record objected to, as ``source/record_id``."""
+        return f"{self.source}/{self.record_id}"
+
     def json(self) -> dict[str, object]:
         """As served by the API."""
         return {
             "objection_id": self.objection_id,
             "subject_id": self.subject_id,
-            "record": f"{self.source}/{self.record_id}",
+            "record": self.key,
             "reason": self.reason,
             "evidence": self.evidence,
             "status": self.status,
@@ -76,6 +87,29 @@ class Objection:
 
 def _row(row: object) -> Objection:
     return Objection(**{name: getattr(row, name) for name in Objection.__dataclass_fields__})
+
+
+def objection_days(
+    conn: Connection,
+    active: Iterable[LoadedScheme],
+    source: str,
+    record_id: str,
+    service_days: int,
+) -> int:
+    """Days to decide an objection to a record: the shortest deadline that applies to it."""
+    row = conn.execute(
+        select(records.c.code).where(records.c.source == source, records.c.record_id == record_id)
+    ).first()
+    if row is None:
+        return service_days
+    code = str(row.code)
+    days = [
+        loaded.scheme.objection_days
+        for loaded in active
+        if loaded.scheme.objection_days is not None
+        and any(rule.matches(code) for rule in loaded.scheme.rules)
+    ]
+    return min([service_days, *days])
 
 
 def file_objection(
@@ -162,14 +196,20 @@ def decide_objection(
     reason: str,
     operator: str,
     today: date,
+    active: ActiveSchemes,
 ) -> Objection:
-    """Uphold (revoke the record) or reject an open objection. Call inside a write lock."""
+    """Uphold (revoke the record) or reject an open objection. Call inside a write lock.
+
+    The notice to the subject names the rules and scheme versions the record counted under
+    before the decision, and the standing after it.
+    """
     if not reason.strip():
         raise ObjectionError("a decision needs a written reason")
     objection = get_objection(conn, objection_id)
     if objection.status != "open":
         raise ObjectionError(f"objection {objection_id} is already {objection.status}")
     status = "upheld" if uphold else "rejected"
+    before = active.record_effect(conn, objection.subject_id, objection.key, today)
     if uphold:
         append_event(
             conn,
@@ -180,11 +220,18 @@ def decide_objection(
             actor=operator,
             reason=f"objection {objection_id} upheld: {reason}",
         )
-    return _close(conn, objection, status, reason, operator)
+    return _close(conn, objection, status, reason, operator, active, before, today)
 
 
 def _close(
-    conn: Connection, objection: Objection, status: str, reason: str, actor: str
+    conn: Connection,
+    objection: Objection,
+    status: str,
+    reason: str,
+    actor: str,
+    active: ActiveSchemes,
+    before: list[dict[str, Any]],
+    today: date,
 ) -> Objection:
     decided_at = utc_now_text()
     conn.execute(
@@ -199,16 +246,22 @@ def _close(
         f"objection-{status}",
         {
             "objection_id": objection.objection_id,
-            "record": f"{objection.source}/{objection.record_id}",
+            "record": objection.key,
             "decision": status,
             "reason": reason,
             "decided_by": actor,
+            "counted_under": before,
+            "standing_now": active.standings(
+                conn, objection.subject_id, today, [e["scheme"] for e in before]
+            ),
         },
     )
     return closed
 
 
-def lapse_overdue(conn: Connection, today: date, *, suppress: bool = True) -> list[Objection]:
+def lapse_overdue(
+    conn: Connection, today: date, active: ActiveSchemes, *, suppress: bool = True
+) -> list[Objection]:
     """Close every open objection past its deadline. Call inside a write lock."""
     overdue = [
         _row(row)
@@ -219,6 +272,7 @@ def lapse_overdue(conn: Connection, today: date, *, suppress: bool = True) -> li
     closed = []
     for objection in overdue:
         reason = f"not decided by its deadline {objection.deadline}"
+        before = active.record_effect(conn, objection.subject_id, objection.key, today)
         if suppress:
             append_event(
                 conn,
@@ -230,5 +284,5 @@ def lapse_overdue(conn: Connection, today: date, *, suppress: bool = True) -> li
                 reason=f"objection {objection.objection_id} {reason}",
             )
             reason += ": the record is suppressed"
-        closed.append(_close(conn, objection, "lapsed", reason, "system"))
+        closed.append(_close(conn, objection, "lapsed", reason, "system", active, before, today))
     return closed

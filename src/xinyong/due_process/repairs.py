@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, select, update
 
 from xinyong.domain.catalog import Catalog, Polarity
-from xinyong.due_process.notices import issue_notice
+from xinyong.due_process.notices import ActiveSchemes, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -139,8 +139,12 @@ def decide_repair(
     reason: str,
     operator: str,
     today: date,
+    active: ActiveSchemes,
 ) -> Repair:
-    """Approve (the record stops counting from today) or reject. Call inside a write lock."""
+    """Approve (the record stops counting from today) or reject. Call inside a write lock.
+
+    The notice names the rules and scheme versions the record counted under before the decision.
+    """
     if not reason.strip():
         raise RepairError("a decision needs a written reason")
     row = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).first()
@@ -150,6 +154,8 @@ def decide_repair(
     if repair.status != "open":
         raise RepairError(f"repair request {repair_id} is already {repair.status}")
     status = "approved" if approve else "rejected"
+    key = f"{repair.source}/{repair.record_id}"
+    before = active.record_effect(conn, repair.subject_id, key, today)
     if approve:
         append_event(
             conn,
@@ -173,10 +179,14 @@ def decide_repair(
         f"repair-{status}",
         {
             "repair_id": repair_id,
-            "record": f"{repair.source}/{repair.record_id}",
+            "record": key,
             "decision": status,
             "reason": reason,
             "effective_on": today.isoformat(),
+            "counted_under": before,
+            "standing_now": active.standings(
+                conn, repair.subject_id, today, [e["scheme"] for e in before]
+            ),
         },
     )
     final = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).one()

@@ -40,9 +40,18 @@ class LoadedScheme:
         return self.version[:12]
 
 
+_LATER_FIELDS = ("objection_days",)
+"""Scheme fields added after the first release: hashed only when set, so that adding a field to
+the model never changes the version of a scheme that does not use it."""
+
+
 def scheme_hash(scheme: Scheme) -> str:
     """SHA-256 of the scheme's canonical JSON form."""
-    data = orjson.dumps(scheme.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    canonical = scheme.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if canonical[name] is None:
+            del canonical[name]
+    data = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(data).hexdigest()
 
 

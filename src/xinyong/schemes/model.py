@@ -172,6 +172,9 @@ class Scheme(_Frozen):
     rules: tuple[Rule, ...] = ()
     lists: tuple[ListDef, ...] = ()
     measures: tuple[Measure, ...] = ()
+    objection_days: int | None = Field(default=None, ge=1, le=365)
+    """Days an operator has to decide an objection to a record this scheme's rules match (the
+    court list: 15); the service's setting applies when no active scheme sets it."""
 
     @field_validator("id")
     @classmethod

@@ -24,6 +24,7 @@ PostgreSQL agree even on integers too large for a double.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -275,8 +276,12 @@ def _normal_op(op: str) -> str:
     return "!=" if op == "<>" else op
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_predicate(text: str) -> Node:
-    """Parse a ``when`` predicate; raise PredicateError with the position on failure."""
+    """Parse a ``when`` predicate; raise PredicateError with the position on failure.
+
+    Parsed trees are immutable and kept: scoring one subject asks for every rule's predicate.
+    """
     if not text.strip():
         raise PredicateError("empty predicate", 1)
     return _Parser(text).parse()

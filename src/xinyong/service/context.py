@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from fastapi import Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from xinyong.decisions.checks import Registrations
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
+from xinyong.due_process.notices import ActiveSchemes
 from xinyong.service.inquiry_log import InquiryLog
 from xinyong.service.keys import Principal
 from xinyong.service.ratelimit import TokenBuckets
@@ -58,6 +59,10 @@ class Context:
         worker thread, since a network round trip must not stall the loop.
         """
         return self.engine.dialect.name == "sqlite"
+
+    def active_schemes(self, conn: Connection) -> ActiveSchemes:
+        """The scheme versions in force, with the catalog (for notices naming rules)."""
+        return ActiveSchemes(self.registry.active(conn), self.catalog)
 
     def today(self) -> date:
         """The service's clock."""

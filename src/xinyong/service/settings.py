@@ -26,8 +26,9 @@ SETTINGS = (
     Setting("objection_days", 30, "Days an operator has to decide an objection (FCRA: 30)."),
     Setting(
         "objection_days_by_source",
-        {"court": 15},
-        "Deadlines for particular sources (the court list: 15 days).",
+        {},
+        "Deadlines for particular sources, e.g. {tax = 20}. A scheme may set a shorter one for "
+        "the records its rules match (the court list: objection_days = 15).",
     ),
     Setting(
         "suppress_on_lapse",
@@ -61,7 +62,7 @@ class ServiceSettings:
 
     objection_days: int = 30
     objection_days_by_source: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType({"court": 15})
+        default_factory=lambda: MappingProxyType({})
     )
     suppress_on_lapse: bool = True
     correction_window_days: int = 90

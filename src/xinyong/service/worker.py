@@ -34,7 +34,9 @@ def post_json(url: str, body: bytes) -> int:
 def sweep_once(ctx: Context) -> tuple[list[str], int]:
     """Lapse overdue objections, refresh their subjects; return (lapsed ids, corrections)."""
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        lapsed = lapse_overdue(conn, ctx.today(), suppress=ctx.settings.suppress_on_lapse)
+        lapsed = lapse_overdue(
+            conn, ctx.today(), ctx.active_schemes(conn), suppress=ctx.settings.suppress_on_lapse
+        )
     queued = after_changes(ctx, (o.subject_id for o in lapsed))
     return [o.objection_id for o in lapsed], len(queued)
 

@@ -12,7 +12,12 @@ from sqlalchemy import Connection, select
 
 from xinyong.decisions.standing import standing_of
 from xinyong.due_process.notices import notices_for
-from xinyong.due_process.objections import ObjectionError, file_objection, list_objections
+from xinyong.due_process.objections import (
+    ObjectionError,
+    file_objection,
+    list_objections,
+    objection_days,
+)
 from xinyong.due_process.repairs import RepairError, list_repairs, request_repair
 from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import subject_version
@@ -171,6 +176,13 @@ def object_to_record(ctx: Ctx, caller: Caller, body: ObjectionIn) -> dict[str, o
     """Object to a record; the operator must decide by the deadline."""
     try:
         with ctx.engine.connect() as conn, conn.begin():
+            days = objection_days(
+                conn,
+                ctx.registry.active(conn),
+                body.source,
+                body.record_id,
+                ctx.settings.objection_deadline(body.source),
+            )
             objection = file_objection(
                 conn,
                 caller.name,
@@ -179,7 +191,7 @@ def object_to_record(ctx: Ctx, caller: Caller, body: ObjectionIn) -> dict[str, o
                 body.reason,
                 body.evidence,
                 ctx.today(),
-                ctx.settings.objection_deadline(body.source),
+                days,
             )
     except ObjectionError as exc:
         raise HTTPException(422, str(exc)) from exc

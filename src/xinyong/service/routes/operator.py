@@ -193,6 +193,7 @@ def decide_objection_route(
                 reason=body.reason,
                 operator=f"operator:{caller.key_id}",
                 today=ctx.today(),
+                active=ctx.active_schemes(conn),
             )
     except ObjectionError as exc:
         with ctx.engine.connect() as conn:
@@ -226,6 +227,7 @@ def decide_repair_route(
                 reason=body.reason,
                 operator=f"operator:{caller.key_id}",
                 today=ctx.today(),
+                active=ctx.active_schemes(conn),
             )
     except RepairError as exc:
         raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from exc
