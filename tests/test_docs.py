@@ -60,3 +60,20 @@ def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
     service.engine.dispose()
     for setting in SETTINGS:
         assert f"`{setting.name}`" in text, f"setting {setting.name} is not documented"
+
+
+def test_every_portal_page_and_form_is_documented() -> None:
+    from fastapi.routing import APIRoute
+
+    from xinyong.web import ROUTERS
+
+    text = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
+    pages = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert len(pages) > 20
+    for route in pages:
+        if "POST" in route.methods:
+            assert f"`POST {route.path}`" in text, f"form {route.path} is not in docs/web.md"
+        elif route.path.endswith(".json") and route.path not in ("/index.json", "/login.json"):
+            assert f"`{route.path.removesuffix('.json')}`" in text  # a twin of a documented page
+        else:
+            assert f"`{route.path}`" in text, f"page {route.path} is not in docs/web.md"

@@ -31,7 +31,14 @@ from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import InputRecord, Standing
 
-PILOT_IDS = ["fuzhou-jasmine", "judgment-defaulters", "rongcheng", "tax-credit", "xiamen-egret"]
+PILOT_IDS = [
+    "fuzhou-jasmine",
+    "judgment-defaulters",
+    "nosedive-gate",
+    "rongcheng",
+    "tax-credit",
+    "xiamen-egret",
+]
 AS_OF = date(2025, 6, 30)
 _ids = count(1)
 
@@ -133,7 +140,7 @@ def check(
 # ---------------------------------------------------------------- loading and lint
 
 
-def test_bundled_pilots_are_the_five_files() -> None:
+def test_bundled_pilots_are_the_six_files() -> None:
     pilots = bundled_pilots()
     assert list(pilots) == PILOT_IDS
     assert all(path.parent == PILOTS_DIR and path.suffix == ".toml" for path in pilots.values())
@@ -506,5 +513,54 @@ def test_fuzhou_jasmine_worked_example(con: ibis.BaseBackend) -> None:
             "p2": Expect(670.0, "GOOD", (), ("deposit-free-bikes",)),
             "p3": Expect(0.0, "LOW"),
             "p4": Expect(550.0, "FAIR"),
+        },
+    )
+
+
+# ---------------------------------------------------------------- nosedive-gate
+
+
+def test_nosedive_gate_worked_example(con: ibis.BaseBackend) -> None:
+    # EigenTrust from the seeds town-01, town-02, town-03 (p = 1/3 each, a = 0.15), 10 ratings
+    # of the prior 4.3, ratings count for 30 days; everyone's first interaction is 2025-05-01,
+    # so nobody is a newcomer (7 days) by June.
+    met = [
+        rec(who, "peer.interaction", "2025-05-01", "m0", counterpart=other)
+        for who, other in (
+            ("lacie", "town-01"),
+            ("town-01", "lacie"),
+            ("town-02", "lacie"),
+            ("town-03", "lacie"),
+        )
+    ]
+    records = [
+        *met,
+        # town-01 rates lacie 5 (+1 of local trust), town-02 rates her 4 (+0.5): both rows put
+        # all their trust on lacie.
+        rec("lacie", "peer.rating", "2025-06-20", "m1", rater="town-01", stars=5),
+        rec("lacie", "peer.rating", "2025-06-20", "m2", rater="town-02", stars=4),
+        # town-01 rated her 1 star on 2025-05-25: age 36, not below 30 days: ignored.
+        rec("lacie", "peer.rating", "2025-05-25", "m3", rater="town-01", stars=1),
+        # lacie and town-02 trade 1-star ratings on the same day: both are presumed
+        # retaliation and weigh 0 (so lacie still trusts nobody: her row, like town-03's, is p).
+        rec("town-02", "peer.rating", "2025-06-21", "m4", rater="lacie", stars=1),
+        rec("lacie", "peer.rating", "2025-06-21", "m4", rater="town-02", stars=1),
+    ]
+    # By symmetry every seed has t = s and lacie L: L = 0.85 * 2s, s = 0.85 (s + L) / 3 + 0.05,
+    # so s = 0.05 / 0.235 = 10/47, L = 17/47; n = 4 and W = 4t: W_town-01 = W_town-02 = 40/47.
+    # lacie: (10 * 4.3 + 40/47 * 5 + 40/47 * 4) / (10 + 80/47) = 2381/550 = 4.3291 -> 4.33,
+    # BOARDING: she may board, no housing discount.
+    # town-02: rated only by lacie's retaliation (weight 0): (10 * 4.3) / 10 = 4.3: BOARDING.
+    # town-01 and town-03: nobody rated them: the prior 4.3: BOARDING.
+    boarding = Expect(4.3, "BOARDING", (), ("board-flight",))
+    check(
+        con,
+        "nosedive-gate",
+        records,
+        {
+            "lacie": Expect(4.33, "BOARDING", (), ("board-flight",)),
+            "town-01": boarding,
+            "town-02": boarding,
+            "town-03": boarding,
         },
     )

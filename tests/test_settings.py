@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from xinyong.due_process.masking import MaskingPolicy, OrganizationMask, PersonIdMask
 from xinyong.service.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
 
 
@@ -24,6 +25,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "suppress_on_lapse = false\n"
             "correction_window_days = 60\n"
             "grace_days = 14\n"
+            "repair_days = 10\n"
+            'masking = { person_id = "hidden", organization = "name-only" }\n'
+            "session_minutes = 60\n"
             "rate_per_second = 5\n"
             "burst = 7\n"
             "threads = 4\n"
@@ -34,6 +38,10 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.objection_deadline("bank") == 20
     assert settings.suppress_on_lapse is False
     assert (settings.correction_window_days, settings.grace_days) == (60, 14)
+    assert (settings.repair_days, settings.session_minutes) == (10, 60)
+    assert settings.masking == MaskingPolicy(
+        person_id=PersonIdMask.HIDDEN, organization=OrganizationMask.NAME_ONLY
+    )
     assert settings.rate_per_second == 5.0
     assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
@@ -43,6 +51,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "suppress_on_lapse",
         "correction_window_days",
         "grace_days",
+        "repair_days",
+        "masking",
+        "session_minutes",
         "rate_per_second",
         "burst",
         "threads",
@@ -64,6 +75,8 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
         ("suppress_on_lapse = 1\n", "suppress_on_lapse"),
         ('objection_days_by_source = { court = "15" }\n', "objection_days_by_source"),
         ("grace_days = \n", "service.toml"),
+        ('masking = { person_id = "last-two" }\n', "masking: person_id must be one of"),
+        ('masking = "hidden"\n', "masking"),
     ],
 )
 def test_mistakes_name_the_file_and_setting(tmp_path: Path, text: str, named: str) -> None:

@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from xinyong import __version__
-from xinyong.cli import catalog, demo, export, ids, ingest, ledger, scheme, score, serve, synth
+from xinyong.cli import (
+    catalog,
+    demo,
+    export,
+    ids,
+    ingest,
+    lab,
+    ledger,
+    scheme,
+    score,
+    serve,
+    synth,
+)
 
 __all__ = ["app", "main"]
 
@@ -34,6 +46,7 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(serve.relying_app, name="relying")
 app.add_typer(serve.report_app, name="report")
 app.add_typer(serve.standings_app, name="standings")
+app.add_typer(lab.lab_app, name="lab")
 
 
 def _version(value: bool) -> None:

@@ -4,12 +4,16 @@ Synthesize a population, load its subjects, ingest its conduct records, verify t
 score every bundled pilot over the ledger, save the standings and print per pilot its grade
 distribution, list sizes and the measures in force. Re-running it is safe: the same seed gives
 the same records, which the ledger recognises as already present.
+
+``xinyong demo nosedive`` plays a scenario instead: the airport scene of "Nosedive"
+(:mod:`xinyong.cli.nosedive`), in temporary ledgers of its own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +30,7 @@ from xinyong.cli.common import (
     out,
     row_progress,
 )
+from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import Catalog
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
@@ -39,10 +44,23 @@ from xinyong.scoring.run import score_ledger, standings_from_table
 from xinyong.scoring.store import add_scheme, save_standings
 from xinyong.synth.dataset import DEFAULT_END, SynthConfig, generate, subjects_path, write
 
-__all__ = ["demo"]
+__all__ = ["Scenario", "demo"]
+
+
+class Scenario(StrEnum):
+    """Scenarios ``xinyong demo`` can play instead of the main job."""
+
+    NOSEDIVE = "nosedive"
 
 
 def demo(
+    scenario: Annotated[
+        Scenario | None,
+        typer.Argument(
+            help="A scenario to play instead of the main job: nosedive (the airport scene: a "
+            "rating cascade, the airline's gate check, and the same under safeguards)."
+        ),
+    ] = None,
     db: DbOption = None,
     people: Annotated[int, typer.Option(min=1, help="Synthetic people.")] = 2_000,
     orgs: Annotated[int, typer.Option(min=0, help="Synthetic organizations.")] = 200,
@@ -54,6 +72,9 @@ def demo(
 ) -> None:
     """Run the main job: synthetic population -> ledger -> verification -> pilots' standings."""
     catalog = load_catalog_or_exit(None)
+    if scenario is Scenario.NOSEDIVE:
+        nosedive_scene(catalog, seed)
+        return
     out_dir.mkdir(parents=True, exist_ok=True)
     records_file = out_dir / "conduct.parquet"
     config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed, end=DEFAULT_END)

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import orjson
+import pyarrow as pa
 import typer
 from rich.table import Table
+from sqlalchemy import Connection
 
 from xinyong.cli.common import (
     CatalogOption,
@@ -19,9 +21,14 @@ from xinyong.cli.common import (
     open_db_or_exit,
     out,
 )
+from xinyong.cli.peer import print_peer
+from xinyong.decisions.standing import peer_scores_of
 from xinyong.domain.catalog import Catalog
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
+from xinyong.peer.algorithms import compute_peer_scores
+from xinyong.peer.graph import graph_from_table
+from xinyong.peer.result import PeerScore
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
@@ -182,20 +189,43 @@ def explain(
         if records is not None:
             table = read_records_file(records)
             found = [r for r in input_records(records, table) if r.subject_id == subject]
+            peer = _peer_score(loaded, subject, day, table, None, cat)
         else:
             engine_db = open_db_or_exit(db)
             try:
                 with engine_db.connect() as conn:
-                    found = subject_records(conn, subject, day, read_head(conn).size, cat)
+                    size = read_head(conn).size
+                    found = subject_records(conn, subject, day, size, cat)
+                    peer = _peer_score(loaded, subject, day, None, (conn, size), cat)
             finally:
                 engine_db.dispose()
     except RecordsFileError as exc:
         fail(str(exc))
-    result = explain_subject(loaded.scheme, subject, found, day)
+    result = explain_subject(loaded.scheme, subject, found, day, peer)
     if as_json:
         out.print(orjson.dumps(explanation_json(result, loaded.version)).decode())
     else:
         _print_explanation(result, loaded)
+
+
+def _peer_score(
+    loaded: LoadedScheme,
+    subject: str,
+    day: date,
+    table: pa.Table | None,
+    ledger: tuple[Connection, int] | None,
+    catalog: Catalog,
+) -> PeerScore | None:
+    """The subject's peer score over the records file or the ledger (None without [peer])."""
+    section = loaded.scheme.peer
+    if section is None:
+        return None
+    if table is not None:
+        graph = graph_from_table(section, table, loaded.scheme.subject_kinds, day)
+        return compute_peer_scores(section, graph).explain(subject)
+    assert ledger is not None
+    conn, size = ledger
+    return peer_scores_of(conn, loaded, day, size, catalog).explain(subject)
 
 
 def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
@@ -241,9 +271,13 @@ def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
     for record, reason in result.ignored:
         skipped.add_row(record.key, record.code, str(record.occurred_at), "-", reason)
     out.print(skipped)
+    if result.peer is not None:
+        print_peer(result.peer, result.peer_points)
+    peer_text = f" + peer {result.peer_points:g}" if result.peer is not None else ""
     out.print(
-        f"base {result.base:g} + rule totals = {result.raw_score:g}; after floor/ceiling "
-        f"{result.clamped_score:g}; rounded {s.score:g} -> grade {result.grade_before_veto}"
+        f"base {result.base:g}{peer_text} + rule totals = {result.raw_score:g}; after "
+        f"floor/ceiling {result.clamped_score:g}; rounded {s.score:g} -> grade "
+        f"{result.grade_before_veto}"
     )
     for rule_id, grade in result.vetoes:
         out.print(f"veto: rule {rule_id} has a counting record: grade no better than {grade}")

@@ -30,6 +30,7 @@ __all__ = [
     "CatalogEntry",
     "CatalogError",
     "Polarity",
+    "RatingPolicy",
     "Severity",
     "load_catalog",
 ]
@@ -79,6 +80,16 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RatingPolicy:
+    """What ingest enforces on peer ratings (the catalog's ``[peer]`` table)."""
+
+    rating_window_days: int = 7
+    """A rating is accepted on the interaction's day or at most this many days after it."""
+    daily_ratings: int = 20
+    """At most this many ratings per rater and day."""
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """A loaded catalog: codes by name plus the guardrail configuration."""
 
@@ -87,6 +98,7 @@ class Catalog:
     codes: Mapping[str, CatalogEntry]
     protected_attributes: frozenset[str]
     source: Path
+    ratings: RatingPolicy = RatingPolicy()
 
     def __contains__(self, code: object) -> bool:
         return code in self.codes
@@ -123,7 +135,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 def _parse(data: dict[str, Any], path: Path) -> Catalog:
     where = str(path)
-    known_top = {"version", "title", "guardrails", "tiers", "codes"}
+    known_top = {"version", "title", "guardrails", "tiers", "codes", "peer"}
     for key in data:
         if key not in known_top:
             raise CatalogError(f"{where}: unknown top-level key {key!r}")
@@ -152,6 +164,24 @@ def _parse(data: dict[str, Any], path: Path) -> Catalog:
         codes=MappingProxyType(codes),
         protected_attributes=protected,
         source=path,
+        ratings=_rating_policy(data.get("peer", {}), f"{where}: [peer]"),
+    )
+
+
+def _rating_policy(raw: Any, where: str) -> RatingPolicy:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where} must be a table")
+    for key in raw:
+        if key not in ("rating_window", "daily_ratings"):
+            raise CatalogError(f"{where}: unknown key {key!r}")
+    default = RatingPolicy()
+    window = _duration(raw, "rating_window", where) if "rating_window" in raw else None
+    limit = raw.get("daily_ratings", default.daily_ratings)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise CatalogError(f"{where}: daily_ratings must be a whole number of at least 1")
+    return RatingPolicy(
+        rating_window_days=default.rating_window_days if window is None else window,
+        daily_ratings=limit,
     )
 
 

@@ -3,19 +3,21 @@
 When a subject first appears on a list, a listing notice (records, rules, measures, rights, the
 date of publication) goes to the subject and the entry becomes public ``grace_days`` later
 (default 30; the SPC's 2019 opinion allows 1-3 months). When the subject leaves the list the
-entry ends that day. Public views mask identifiers: a resident ID keeps its region prefix and
-check character, a person's name only the family name; organizations are shown in full, as
-registration data is public.
+entry ends that day. Public views mask identifiers by the service's masking policy
+(:mod:`~xinyong.due_process.masking`) and name an entry by a random ``entry_id``.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_, select, update
 
-from xinyong.domain.identifiers import looks_like_resident_id, mask_resident_id
+from xinyong.domain.identifiers import normalize
+from xinyong.due_process.masking import MaskingPolicy
 from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
@@ -23,40 +25,42 @@ from xinyong.ledger.schema import listings
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 
-__all__ = ["PublicEntry", "mask_id", "mask_name", "public_entries", "update_listings"]
-
-
-def mask_id(subject_id: str, kind: str) -> str:
-    """A subject id as the public may see it."""
-    if kind == "organization":
-        return subject_id
-    if looks_like_resident_id(subject_id):
-        return mask_resident_id(subject_id)
-    keep = min(2, len(subject_id) // 3)
-    return subject_id[:keep] + "*" * max(3, len(subject_id) - keep)
-
-
-def mask_name(name: str | None, kind: str) -> str:
-    """A display name as the public may see it: the family name only, for persons."""
-    if not name:
-        return ""
-    if kind == "organization":
-        return name
-    if name.isascii():
-        family = name.split()[-1] if " " in name else name[:1]
-        return f"{family} *"
-    return name[:1] + "*" * max(1, len(name) - 1)
+__all__ = ["Listing", "PublicEntry", "find_listing", "public_entries", "update_listings"]
 
 
 @dataclass(frozen=True, slots=True)
 class PublicEntry:
-    """One public list entry."""
+    """One public list entry: what anybody may see."""
 
+    entry_id: str
     subject: str
     name: str
     kind: str
     listed_on: date
     public_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A disclosed list entry with the subject it names (never shown as it is)."""
+
+    entry_id: str
+    subject_id: str
+    kind: str
+    display_name: str | None
+    listed_on: date
+    public_from: date
+
+    def public(self, policy: MaskingPolicy) -> PublicEntry:
+        """The entry as the public sees it under ``policy``."""
+        return PublicEntry(
+            self.entry_id,
+            policy.subject_id(self.subject_id, self.kind),
+            policy.name(self.display_name, self.kind),
+            self.kind,
+            self.listed_on,
+            self.public_from,
+        )
 
 
 def update_listings(
@@ -101,6 +105,7 @@ def update_listings(
                     listed_on=today,
                     noticed_at=utc_now_text(),
                     public_from=public_from,
+                    entry_id=uuid.uuid4().hex,
                 )
             )
         kinds = {lst.id: lst for lst in scheme.lists}
@@ -126,48 +131,100 @@ def update_listings(
     return opened
 
 
+def _disclosed(loaded: LoadedScheme, list_id: str, today: date) -> ColumnElement[bool] | None:
+    """The condition for a list's public entries, or None when the list is not disclosed."""
+    lst = next((x for x in loaded.scheme.lists if x.id == list_id), None)
+    if lst is None or not lst.disclose:
+        return None
+    return (
+        (listings.c.scheme_id == loaded.scheme.id)
+        & (listings.c.list_id == list_id)
+        & listings.c.delisted_on.is_(None)
+        & (listings.c.public_from <= today)
+    )
+
+
+def _listing_query(condition: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    who = current_subjects().subquery()
+    return (
+        select(
+            listings.c.entry_id,
+            listings.c.subject_id,
+            who.c.kind,
+            who.c.display_name,
+            listings.c.listed_on,
+            listings.c.public_from,
+        )
+        .join(who, who.c.subject_id == listings.c.subject_id)
+        .where(condition)
+    )
+
+
+def _listing(row: Row[Any]) -> Listing:
+    return Listing(
+        str(row.entry_id),
+        str(row.subject_id),
+        str(row.kind),
+        row.display_name,
+        row.listed_on,
+        row.public_from,
+    )
+
+
 def public_entries(
     conn: Connection,
     loaded: LoadedScheme,
     list_id: str,
     today: date,
     *,
+    policy: MaskingPolicy | None = None,
+    query: str = "",
+    newest_first: bool = True,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[PublicEntry]]:
-    """Disclosed, current entries of a list whose grace period is over, newest first."""
-    lst = next((x for x in loaded.scheme.lists if x.id == list_id), None)
-    if lst is None or not lst.disclose:
+    """Disclosed, current entries of a list whose grace period is over, masked by ``policy``.
+
+    ``query`` finds entries by full identifier, full name, or the visible part of the name
+    (:meth:`MaskingPolicy.matches`). Entries are ordered by listing date, newest first unless
+    ``newest_first`` is False; entries of one day in the order of their random ids, which says
+    nothing about the subjects.
+    """
+    policy = policy or MaskingPolicy()
+    condition = _disclosed(loaded, list_id, today)
+    if condition is None:
         return 0, []
-    who = current_subjects().subquery()
-    condition = (
-        (listings.c.scheme_id == loaded.scheme.id)
-        & (listings.c.list_id == list_id)
-        & listings.c.delisted_on.is_(None)
-        & (listings.c.public_from <= today)
+    by_date = listings.c.listed_on.desc() if newest_first else listings.c.listed_on.asc()
+    ordered = _listing_query(condition).order_by(by_date, listings.c.entry_id)
+    if not query.strip():
+        total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
+        rows = conn.execute(ordered.limit(limit).offset(offset)).all()
+        return int(total or 0), [_listing(r).public(policy) for r in rows]
+    # The database narrows the candidates (the id, or a name containing the query); the policy
+    # then keeps only what it lets a search find.
+    text = " ".join(query.split())
+    candidates = ordered.where(
+        or_(
+            listings.c.subject_id.in_(sorted({query.strip(), normalize(query)})),
+            func.lower(ordered.selected_columns.display_name).contains(
+                text.lower(), autoescape=True
+            ),
+        )
     )
-    total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
-    rows = conn.execute(
-        select(
-            listings.c.subject_id,
-            listings.c.listed_on,
-            listings.c.public_from,
-            who.c.kind,
-            who.c.display_name,
-        )
-        .join(who, who.c.subject_id == listings.c.subject_id)
-        .where(condition)
-        .order_by(listings.c.listed_on.desc(), listings.c.subject_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return int(total or 0), [
-        PublicEntry(
-            mask_id(r.subject_id, r.kind),
-            mask_name(r.display_name, r.kind),
-            r.kind,
-            r.listed_on,
-            r.public_from,
-        )
-        for r in rows
+    found = [
+        _listing(r)
+        for r in conn.execute(candidates)
+        if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
     ]
+    return len(found), [x.public(policy) for x in found[offset : offset + limit]]
+
+
+def find_listing(
+    conn: Connection, loaded: LoadedScheme, list_id: str, entry_id: str, today: date
+) -> Listing | None:
+    """A disclosed, current entry of a list by its public id (None when it is not public)."""
+    condition = _disclosed(loaded, list_id, today)
+    if condition is None:
+        return None
+    row = conn.execute(_listing_query(condition & (listings.c.entry_id == entry_id))).first()
+    return None if row is None else _listing(row)

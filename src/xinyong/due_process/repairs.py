@@ -22,7 +22,14 @@ from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.schema import records, repairs
 
-__all__ = ["Repair", "RepairError", "decide_repair", "list_repairs", "request_repair"]
+__all__ = [
+    "Repair",
+    "RepairError",
+    "decide_repair",
+    "list_repairs",
+    "repair_available_from",
+    "request_repair",
+]
 
 
 class RepairError(ValueError):

@@ -1,4 +1,5 @@
-"""The public transparency report: list sizes, inflow and outflow, objections, checks."""
+"""The public transparency report: list sizes (now and at the end of each month with a change),
+inflow and outflow, objections, checks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ __all__ = ["transparency_report"]
 
 def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def _sizes(inflow: Counter[str], outflow: Counter[str]) -> dict[str, int]:
+    """A list's size at the end of every month with an entry or exit."""
+    size, sizes = 0, {}
+    for month in sorted(set(inflow) | set(outflow)):
+        size += inflow[month] - outflow[month]
+        sizes[month] = size
+    return sizes
 
 
 def transparency_report(conn: Connection, today: date) -> dict[str, Any]:
@@ -59,6 +69,7 @@ def transparency_report(conn: Connection, today: date) -> dict[str, Any]:
                 "size": sizes.get(key, 0),
                 "inflow": dict(sorted(flows[key]["inflow"].items())),
                 "outflow": dict(sorted(flows[key]["outflow"].items())),
+                "sizes": _sizes(flows[key]["inflow"], flows[key]["outflow"]),
             }
             for key in sorted(flows)
         ],

@@ -8,6 +8,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from xinyong.peer.algorithms import compute_peer_scores
+from xinyong.peer.graph import graph_from_table
 from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.model import Scheme
 
@@ -29,14 +31,21 @@ def score_table(
     subjects: pa.Table | None = None,
     con: ibis.BaseBackend | None = None,
 ) -> pa.Table:
-    """Standings of ``scheme`` over an Arrow table of records (and subjects in ledger mode)."""
+    """Standings of ``scheme`` over an Arrow table of records (and subjects in ledger mode).
+
+    A scheme with ``[peer]`` first gets its peer scores from the vectorized algorithms.
+    """
     con = con or connect()
     # In-memory tables are scanned where they are (Arrow), not copied into DuckDB first.
     table = ibis.memtable(records)
     subject_table: ir.Table | None = None
     if subjects is not None:
         subject_table = ibis.memtable(subjects)
-    expr = compile_scheme(scheme, table, as_of, subject_table)
+    peer_table: ir.Table | None = None
+    if scheme.peer is not None:
+        graph = graph_from_table(scheme.peer, records, scheme.subject_kinds, as_of)
+        peer_table = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
+    expr = compile_scheme(scheme, table, as_of, subject_table, peer_table)
     result: pa.Table = con.to_pyarrow(expr)
     return result
 
@@ -54,4 +63,7 @@ def to_sql(scheme: Scheme, as_of: date, dialect: str) -> str:
         },
         name="records",
     )
-    return str(ibis.to_sql(compile_scheme(scheme, records, as_of), dialect=dialect))
+    peer = None
+    if scheme.peer is not None:
+        peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name="peer_scores")
+    return str(ibis.to_sql(compile_scheme(scheme, records, as_of, None, peer), dialect=dialect))

@@ -8,7 +8,10 @@ ingest leaves whole batches and running the same command again completes the job
 - the same key with different content is a *conflict*: rejected and reported, never overwritten
   (a furnisher corrects a record through a correction event, not by resending it);
 - a subject is registered the first time its id is seen; a record that contradicts the
-  registered kind of its subject is rejected.
+  registered kind of its subject is rejected;
+- a peer rating must pass the cross-record checks of :mod:`xinyong.peer.admission` (an
+  interaction of both parties, the rating window, once per interaction, the daily limit),
+  decided after duplicates are set aside, in the order of the rows.
 
 Lookups of existing keys happen inside the write lock. When this run is the only writer since it
 first saw a source that was empty, the lookups for that source are skipped: only this run's own
@@ -34,6 +37,8 @@ from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator, RowProblem
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import records, subjects
+from xinyong.peer.admission import RatingAdmission
+from xinyong.peer.ratings import PEER_CODES
 
 __all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
 
@@ -116,7 +121,7 @@ def ingest_records(
                 report.rejects.append(Reject.of(item.line, row.field, row.reason, item.values))
             else:
                 good.append((item.line, row))
-        _append(engine, good, run, report, note=f"ingest {path.name}")
+        _append(engine, good, run, report, catalog, note=f"ingest {path.name}")
         if progress is not None:
             progress(report.rows, total)
     report.rejected = len(report.rejects)
@@ -149,7 +154,7 @@ def ingest_rows(
             report.rejects.append(Reject.of(index, row.field, row.reason, raw))
         else:
             good.append((index, row))
-    _append(engine, good, _Run(), report, note=note)
+    _append(engine, good, _Run(), report, catalog, note=note)
     report.rejected = len(report.rejects)
     report.seconds = time.perf_counter() - started
     return report
@@ -160,6 +165,7 @@ def _append(
     good: Sequence[tuple[int, RecordRow]],
     run: _Run,
     report: IngestReport,
+    catalog: Catalog,
     note: str,
 ) -> None:
     # In-file duplicates and conflicts first: they need no database.
@@ -203,6 +209,8 @@ def _append(
         if not run.fresh_subjects:  # else every id not in run.kinds is new
             _known_kinds(conn, run, (row[2] for _, row in fresh))
         batch = Batch()
+        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
+        admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
         for line, row in fresh:
             stored = existing.get((row[0], row[1]))
             if stored is not None:
@@ -223,10 +231,7 @@ def _append(
                     del run.seen[(row[0], row[1])]
                 continue
             kind = run.kinds.get(row[2])
-            if kind is None:
-                run.kinds[row[2]] = row[3]
-                batch.subjects.append(subject_registration(row[2], row[3]))
-            elif kind != row[3]:
+            if kind is not None and kind != row[3]:
                 report.rejects.append(
                     Reject.of(
                         line,
@@ -237,6 +242,16 @@ def _append(
                 )
                 del run.seen[(row[0], row[1])]
                 continue
+            problem = admission.check(row) if admission is not None else None
+            if problem is not None:
+                report.rejects.append(
+                    Reject.of(line, problem.field, problem.reason, _row_dict(row))
+                )
+                del run.seen[(row[0], row[1])]
+                continue
+            if kind is None:
+                run.kinds[row[2]] = row[3]
+                batch.subjects.append(subject_registration(row[2], row[3]))
             batch.records.append(row)
         if len(batch):
             head = append_batch(conn, batch, note)

@@ -25,6 +25,7 @@ from xinyong.domain.identifiers import (
 )
 from xinyong.domain.records import SubjectKind
 from xinyong.ledger.append import RecordRow
+from xinyong.peer.ratings import PEER_CODES, peer_row_problem
 
 __all__ = [
     "OPTIONAL_FIELDS",
@@ -196,8 +197,13 @@ class RecordValidator:
 
     def validate(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
         """Validate one row; return the normalised record row or the first problem."""
-        row = self._fast(raw)
-        return row if row is not None else self._checked(raw)
+        fast = self._fast(raw)
+        row = fast if fast is not None else self._checked(raw)
+        if not isinstance(row, RowProblem) and row[4] in PEER_CODES:
+            problem = peer_row_problem(row[4], row[2], row[6], orjson.loads(row[7]))
+            if problem is not None:
+                return RowProblem(*problem)
+        return row
 
     def _fast(self, raw: Mapping[str, Any]) -> RecordRow | None:
         """The common case in one pass: every field already clean text or a date.

@@ -46,6 +46,7 @@ __all__ = [
     "standing_runs",
     "standings",
     "subjects",
+    "web_sessions",
 ]
 
 metadata = MetaData()
@@ -60,7 +61,7 @@ subjects = Table(
     Column("identifiers", Text, nullable=False),
     Column("recorded_at", String(32), nullable=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
-    Index("ix_subjects_subject_id", "subject_id"),
+    Index("ix_subjects_subject_position", "subject_id", "position"),
 )
 """Subject registrations and later versions (name, identifiers); the newest version wins."""
 
@@ -80,7 +81,7 @@ records = Table(
     Column("recorded_at", String(32), nullable=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     UniqueConstraint("source", "record_id", name="uq_records_source_record_id"),
-    Index("ix_records_subject_id", "subject_id"),
+    Index("ix_records_subject_position", "subject_id", "position"),
 )
 """Conduct records as furnished. Never updated or deleted."""
 
@@ -260,10 +261,13 @@ listings = Table(
     Column("noticed_at", String(32), nullable=False),
     Column("public_from", Date, nullable=False),
     Column("delisted_on", Date),
+    Column("entry_id", String(32)),
     Index("ix_listings_public", "scheme_id", "list_id", "public_from"),
     Index("ix_listings_subject", "subject_id", "scheme_id"),
+    Index("ix_listings_entry", "entry_id", unique=True),
 )
-"""List memberships over time: when noticed, when public (after the grace period), when ended."""
+"""List memberships over time: when noticed, when public (after the grace period), when ended.
+``entry_id`` is random: public pages name an entry by it, never by the subject's id."""
 
 outbox = Table(
     "outbox",
@@ -280,3 +284,15 @@ outbox = Table(
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
 )
 """Corrections to push to relying parties' webhooks; survives restarts, retried with backoff."""
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("key_id", String(24), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Index("ix_web_sessions_key", "key_id"),
+)
+"""Web portal sign-ins: the SHA-256 of a random session id (the cookie holds the id itself), the
+API key it was opened with, and when it ends. A revoked key ends its sessions."""

@@ -8,7 +8,9 @@ which values are example values (marked **UNSOURCED** where no primary source co
 - ``judgment-defaulters``: the Supreme People's Court list of judgment defaulters and the nine
   high-consumption restrictions;
 - ``tax-credit``: the enterprise tax credit rating (A/B/C/D, direct D for serious evasion);
-- ``xiamen-egret`` and ``fuzhou-jasmine``: 0-1000 city scores with incentives only.
+- ``xiamen-egret`` and ``fuzhou-jasmine``: 0-1000 city scores with incentives only;
+- ``nosedive-gate``: the fiction of Black Mirror's "Nosedive", a 0-5 peer score gating a flight
+  (4.2) and a housing discount (4.5), computed with EigenTrust and safeguards.
 
 Every pilot loads, lints without errors or guardrail warnings, and is checked against a worked
 example computed by hand in ``tests/test_pilots.py``.

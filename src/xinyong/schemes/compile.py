@@ -16,7 +16,10 @@ How each step of the semantics maps to relational operations:
   ``.str``, ``.bool`` give NULL for another JSON type), so SQL's three-valued logic is the
   predicate language's; a record counts only when the condition is TRUE (``coalesce(.., false)``);
 - *rule totals* are conditional sums in one ``GROUP BY subject_id``, clipped by ``cap``;
-- *rounding* reproduces Python's ``round(x, 2)`` bit for bit (see :func:`_round_2dp`).
+- *rounding* reproduces Python's ``round(x, 2)`` bit for bit (see :func:`_round_2dp`);
+- *peer scores* come from a ``peer`` table (``subject_id, peer_score``) that the caller computes
+  over the rating graph (:mod:`xinyong.peer.algorithms`); it is left-joined, and a subject
+  missing from it (nobody rated it) gets the section's prior.
 """
 
 from __future__ import annotations
@@ -153,8 +156,14 @@ def compile_scheme(
     records: ir.Table,
     as_of: date,
     subjects: ir.Table | None = None,
+    peer: ir.Table | None = None,
 ) -> ir.Table:
-    """The standings of ``scheme`` as of ``as_of`` as one Ibis expression."""
+    """The standings of ``scheme`` as of ``as_of`` as one Ibis expression.
+
+    ``peer`` (``subject_id, peer_score``) is required exactly when the scheme has ``[peer]``.
+    """
+    if (scheme.peer is None) != (peer is None):
+        raise ValueError(f"scheme {scheme.id}: a peer table goes with a [peer] section, only")
     t = ibis.literal(as_of, type="date")
     r = records.filter(
         records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
@@ -207,6 +216,12 @@ def compile_scheme(
         per_subject = chosen.left_join(per_subject, "subject_id").select(
             chosen.subject_id, *(per_subject[name] for name in aggregates)
         )
+    if scheme.peer is not None and peer is not None:
+        prior = float(scheme.peer.prior)
+        per_subject = per_subject.left_join(peer, "subject_id").select(
+            per_subject,
+            peer_score=peer.peer_score.cast("float64").fill_null(prior),
+        )
     return _standings(scheme, per_subject)
 
 
@@ -214,6 +229,8 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
     # Each stage is its own projection (Ibis keeps them as subqueries), so every value is
     # computed once and referenced by name instead of being inlined again and again.
     total: ir.FloatingValue = ibis.literal(float(scheme.base))
+    if scheme.peer is not None:
+        total = total + per_subject.peer_score * float(scheme.peer.weight)
     counting: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
         rule_total = per_subject[f"s{i}"].fill_null(0.0)

@@ -89,6 +89,23 @@ class Locator:
         )
         return self._key_line(key, 0, end) if key else None
 
+    def table_line(self, table: str, key: str | None) -> int | None:
+        """1-based line of ``key`` in the single table ``[table]`` (its header without a key)."""
+        for number, text in enumerate(self.lines):
+            match = _TABLE.match(text)
+            if match and not _HEADER.match(text) and match.group(1) == table:
+                end = next(
+                    (
+                        n
+                        for n in range(number + 1, len(self.lines))
+                        if _HEADER.match(self.lines[n]) or _TABLE.match(self.lines[n])
+                    ),
+                    len(self.lines),
+                )
+                found = self._key_line(key, number + 1, end) if key else None
+                return found or number + 1
+        return None
+
     def _key_line(self, key: str, start: int, end: int) -> int | None:
         pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
         for number in range(start, end):

@@ -12,7 +12,14 @@ under ``--strict``:
 - ``sanction-without-basis``: every punishment must name its legal basis;
 - ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes a grade or feeds a
   black list punishes forever;
-- ``unknown-code``: a rule matches no code of the catalog (when a catalog is given).
+- ``unknown-code``: a rule matches no code of the catalog (when a catalog is given);
+- ``status-weighting``: a peer score that weighs raters by their own score (``nosedive``), the
+  anti-pattern of the show: a falling score takes its holder's voice with it;
+- ``gate-without-path-back``: a measure that follows from the grade of a peer-scored scheme
+  whose ratings never expire (``[peer] valid_for`` unset): whoever falls below the line cannot
+  climb back, since old ratings count forever;
+- ``no-seeds``: ``eigentrust`` without pre-trusted seeds trusts everyone alike at the start,
+  which gives a ring of fake accounts the same footing as real people.
 """
 
 from __future__ import annotations
@@ -90,6 +97,11 @@ class _Report:
             table = f"[[{section}]] #{index + 1} ({ident})"
         line = self.locator.line(section, index, key)
         self.issues.append(Issue(severity, check, message, self.file, line, table, key or ""))
+
+    def add_peer(self, check: str, message: str, key: str) -> None:
+        """A guardrail warning about a key of the ``[peer]`` table."""
+        line = self.locator.table_line("peer", key)
+        self.issues.append(Issue(Severity.WARNING, check, message, self.file, line, "[peer]", key))
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:
@@ -215,7 +227,40 @@ def lint(
                 )
         if measure.kind == "sanction":
             _check_sanction(report, scheme, index)
+    _check_peer(report, scheme)
     return report.issues
+
+
+def _check_peer(report: _Report, scheme: Scheme) -> None:
+    peer = scheme.peer
+    if peer is None:
+        return
+    if peer.algorithm == "nosedive":
+        report.add_peer(
+            "status-weighting",
+            "raters are weighted by their own score (the Nosedive anti-pattern): a high "
+            "scorer's rating outweighs others', and a falling score takes its holder's voice "
+            "with it; use bayesian or eigentrust",
+            "algorithm",
+        )
+    if peer.algorithm == "eigentrust" and not peer.seeds:
+        report.add_peer(
+            "no-seeds",
+            "eigentrust without seeds starts from uniform trust: a ring of new accounts gets "
+            "the same footing as established people; name pre-trusted seeds",
+            "seeds",
+        )
+    if peer.valid_for is None and peer.weight != 0:
+        by_grade = {lst.id for lst in scheme.lists if lst.grades}
+        gates = [m.id for m in scheme.measures if m.grades or by_grade.intersection(m.lists)]
+        if gates:
+            report.add_peer(
+                "gate-without-path-back",
+                f"measure(s) {', '.join(gates)} follow from the grade of a peer score whose "
+                "ratings never expire: whoever falls below the line cannot climb back; set "
+                "valid_for",
+                "valid_for",
+            )
 
 
 def _check_grades(report: _Report, scheme: Scheme) -> None:

@@ -3,7 +3,9 @@
 A scheme (see ``docs/schemes.md`` for the full semantics with worked examples) starts every
 subject at ``base`` points, adds the points of each rule's counting records, clamps to
 ``[floor, ceiling]``, assigns the first grade whose ``min`` the score reaches, and derives list
-membership and measures from grades and counting records.
+membership and measures from grades and counting records. A scheme with a ``[peer]`` section also
+adds ``weight`` times the subject's peer score (0 to 5, computed over the rating graph by
+:mod:`xinyong.peer`) to the score.
 
 Structural errors (unknown keys, wrong types) are caught by pydantic here; cross-references and
 guardrails are checked by :mod:`xinyong.schemes.lint`.
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xinyong.domain.durations import parse_duration
 from xinyong.schemes.predicate import Node, parse_predicate
 
-__all__ = ["Grade", "ListDef", "Measure", "Rule", "Scheme"]
+__all__ = ["Grade", "ListDef", "Measure", "PeerSection", "Rule", "Safeguards", "Scheme"]
 
 _ID = re.compile(r"^[a-z0-9-]+$")
 _PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -28,6 +30,8 @@ SubjectKindName = Literal["person", "organization"]
 Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 """Numbers must be TOML numbers: ``points = "5"`` or ``points = true`` is an error."""
 Flag = Annotated[bool, Field(strict=True)]
+Share = Annotated[float, Field(allow_inf_nan=False, strict=True, ge=0, le=1)]
+"""A fraction of a rating's weight that is kept (0: ignored, 1: unchanged)."""
 
 
 class _Frozen(BaseModel):
@@ -158,6 +162,92 @@ class Measure(_Frozen):
         return _check_id(value, "measure id")
 
 
+def _duration(value: str | None) -> str | None:
+    if value is not None:
+        parse_duration(value)
+    return value
+
+
+class Safeguards(_Frozen):
+    """Discounts applied to ratings before any peer algorithm sees them; each is off when its
+    period or size is unset (``docs/schemes.md``, section 10)."""
+
+    retaliation_window: str | None = None
+    """A low rating given less than this after a low rating from the same person is
+    presumed retaliation."""
+    retaliation_stars: int = Field(default=2, ge=1, le=4, strict=True)
+    """Ratings of at most this many stars are *low*."""
+    retaliation_weight: Share = 0.0
+    collusion_size: int | None = Field(default=None, ge=3, le=50, strict=True)
+    """Mutual 5-star pairs sharing at least ``collusion_size - 2`` mutual 5-star partners (every
+    pair in a clique of this size does) are presumed collusion."""
+    collusion_weight: Share = 0.0
+    newcomer_period: str | None = None
+    """Ratings given less than this after the rater's first interaction are damped."""
+    newcomer_weight: Share = 0.25
+
+    @field_validator("retaliation_window", "newcomer_period")
+    @classmethod
+    def _periods(cls, value: str | None) -> str | None:
+        return _duration(value)
+
+    @property
+    def retaliation_days(self) -> int | None:
+        """``retaliation_window`` in days."""
+        return None if self.retaliation_window is None else parse_duration(self.retaliation_window)
+
+    @property
+    def newcomer_days(self) -> int | None:
+        """``newcomer_period`` in days."""
+        return None if self.newcomer_period is None else parse_duration(self.newcomer_period)
+
+
+class PeerSection(_Frozen):
+    """How a peer score (0 to 5) is computed from ratings and how much it adds to the score."""
+
+    algorithm: Literal["nosedive", "bayesian", "eigentrust"]
+    weight: Number = 1.0
+    """Points added to the score per star of peer score."""
+    valid_for: str | None = None
+    decay: Literal["step", "linear"] = "step"
+    prior: Number = Field(default=3.0, ge=0, le=5)
+    """The score of a subject nobody rated, and the mean the smoothing pulls towards."""
+    min_ratings: Number = Field(default=0.0, ge=0)
+    """The weight of the prior, in ratings (the Bayesian average's ``m``)."""
+    seeds: tuple[str, ...] = ()
+    """Pre-trusted subjects (``eigentrust``)."""
+    damping: Number = Field(default=0.15, gt=0, lt=1)
+    """The share of trust that flows back to the seeds on every step (``eigentrust``)."""
+    tolerance: Number = Field(default=1e-6, gt=0)
+    max_iterations: int = Field(default=200, ge=1, le=10_000, strict=True)
+    safeguards: Safeguards = Safeguards()
+
+    @field_validator("valid_for")
+    @classmethod
+    def _valid_for(cls, value: str | None) -> str | None:
+        return _duration(value)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not seed.strip() for seed in value):
+            raise ValueError("seeds must be subject ids, not empty strings")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PeerSection:
+        if self.decay == "linear" and self.valid_for is None:
+            raise ValueError("decay = 'linear' needs valid_for")
+        if self.seeds and self.algorithm != "eigentrust":
+            raise ValueError("seeds apply to algorithm = 'eigentrust' only")
+        return self
+
+    @property
+    def valid_days(self) -> int | None:
+        """``valid_for`` in days."""
+        return None if self.valid_for is None else parse_duration(self.valid_for)
+
+
 class Scheme(_Frozen):
     """A whole pilot scheme."""
 
@@ -175,6 +265,8 @@ class Scheme(_Frozen):
     objection_days: int | None = Field(default=None, ge=1, le=365)
     """Days an operator has to decide an objection to a record this scheme's rules match (the
     court list: 15); the service's setting applies when no active scheme sets it."""
+    peer: PeerSection | None = None
+    """The peer score and its weight; None: ratings do not count."""
 
     @field_validator("id")
     @classmethod

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from xinyong.peer.result import PeerScore
 from xinyong.scoring.reference import Explanation
 
-__all__ = ["explanation_json"]
+__all__ = ["explanation_json", "peer_json"]
+
+
+def peer_json(peer: PeerScore, points: float) -> dict[str, object]:
+    """A peer score with every rating behind it and what each safeguard discounted."""
+    return {
+        "algorithm": peer.algorithm,
+        "score": peer.score,
+        "points": points,
+        "prior": peer.prior,
+        "min_ratings": peer.min_ratings,
+        "iterations": peer.iterations,
+        "converged": peer.converged,
+        "ratings": [
+            {
+                "record": r.record,
+                "rater": r.rater,
+                "stars": r.stars,
+                "occurred_at": r.occurred_at.isoformat(),
+                "age_days": r.age_days,
+                "decay": r.decay,
+                "safeguard": r.safeguard,
+                "rater_weight": r.rater_weight,
+                "weight": r.weight,
+                "discounted": list(r.reasons),
+            }
+            for r in peer.ratings
+        ],
+    }
 
 
 def explanation_json(result: Explanation, version: str) -> dict[str, object]:
     """The explanation as a JSON-ready dict (also served by the API)."""
-    return {
+    result_json: dict[str, object] = {
         "subject_id": result.standing.subject_id,
         "scheme": result.scheme_id,
         "version": version,
@@ -56,3 +85,6 @@ def explanation_json(result: Explanation, version: str) -> dict[str, object]:
             for r, reason in result.ignored
         ],
     }
+    if result.peer is not None:
+        result_json["peer"] = peer_json(result.peer, result.peer_points)
+    return result_json

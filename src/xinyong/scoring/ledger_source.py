@@ -18,20 +18,33 @@ from xinyong.domain.catalog import Catalog
 from xinyong.ledger.driver_sql import DriverStatement, as_date
 from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
 from xinyong.ledger.schema import events, records
+from xinyong.peer.ratings import PEER_CODES
 from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.standing import InputRecord
 
-__all__ = ["SUBJECTS_SCHEMA", "effective_table", "subject_records", "subjects_table"]
+__all__ = [
+    "SUBJECTS_SCHEMA",
+    "effective_table",
+    "peer_table",
+    "subject_records",
+    "subjects_table",
+]
 
 SUBJECTS_SCHEMA = pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
 _CHUNK = 200_000
 
 
 def effective_table(
-    conn: Connection, as_of: date, known_at: int | None, catalog: Catalog | None
+    conn: Connection,
+    as_of: date,
+    known_at: int | None,
+    catalog: Catalog | None,
+    codes: tuple[str, ...] | None = None,
 ) -> pa.Table:
-    """Effective records as an Arrow table in :data:`RECORDS_SCHEMA`."""
+    """Effective records as an Arrow table in :data:`RECORDS_SCHEMA` (only ``codes``, if given)."""
     query = effective_records(as_of, known_at, catalog)
+    if codes is not None:
+        query = query.where(records.c.code.in_(codes))
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": _CHUNK})
     batches = []
     for rows in result.partitions(_CHUNK):
@@ -51,6 +64,13 @@ def effective_table(
             )
         )
     return pa.Table.from_batches(batches, schema=RECORDS_SCHEMA)
+
+
+def peer_table(
+    conn: Connection, as_of: date, known_at: int | None, catalog: Catalog | None
+) -> pa.Table:
+    """The effective interaction and rating records: what a peer score is computed from."""
+    return effective_table(conn, as_of, known_at, catalog, PEER_CODES)
 
 
 def subjects_table(conn: Connection, known_at: int | None) -> pa.Table:

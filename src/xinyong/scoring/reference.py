@@ -17,6 +17,11 @@ Evaluation at an as-of date ``t``:
    is the first whose ``min <= score`` (else the last), made no better than any veto of a rule
    with a counting record;
 5. lists by grade or by counting records of their rules; measures by grade or list.
+
+A scheme with a ``[peer]`` section adds ``weight × peer score`` to the raw score (step 4). The
+peer score comes from the whole rating graph, not from one subject's records, so callers pass
+it in: :func:`score_records` computes it with the reference peer algorithms
+(:mod:`xinyong.peer.reference`).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from xinyong.peer.reference import reference_peer_scores
+from xinyong.peer.result import PeerScore
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import evaluate
 from xinyong.scoring.standing import CountedRecord, InputRecord, RuleResult, Standing, round_score
 
-__all__ = ["Explanation", "explain_subject", "score_records", "score_subject"]
+__all__ = ["Explanation", "explain_subject", "score_records", "score_subject", "unrated_peer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,10 @@ class Explanation:
     grade_before_veto: str
     ignored: tuple[tuple[InputRecord, str], ...] = field(default=())
     """Records no rule saw, with the reason (other subject kind, after the as-of date...)."""
+    peer: PeerScore | None = None
+    """The peer score and the ratings behind it, for a scheme with a ``[peer]`` section."""
+    peer_points: float = 0.0
+    """``weight × peer score``: what the peer score added to the raw score."""
 
 
 def _cleared_by(
@@ -63,10 +74,29 @@ def _cleared_by(
     return None
 
 
+def unrated_peer(scheme: Scheme, subject_id: str) -> PeerScore:
+    """The peer score of a subject nobody rated under ``scheme``: its prior."""
+    if scheme.peer is None:
+        raise ValueError(f"scheme {scheme.id} has no [peer] section")
+    section = scheme.peer
+    return PeerScore.unrated(subject_id, section.algorithm, section.prior, section.min_ratings)
+
+
 def explain_subject(
-    scheme: Scheme, subject_id: str, records: Iterable[InputRecord], as_of: date
+    scheme: Scheme,
+    subject_id: str,
+    records: Iterable[InputRecord],
+    as_of: date,
+    peer: PeerScore | None = None,
 ) -> Explanation:
-    """Evaluate one subject and keep every step. ``records`` may include other subjects'."""
+    """Evaluate one subject and keep every step. ``records`` may include other subjects'.
+
+    ``peer`` is the subject's peer score; a scheme with a ``[peer]`` section needs it.
+    """
+    if scheme.peer is not None and peer is None:
+        raise ValueError(f"scheme {scheme.id} has a [peer] section: pass the peer score")
+    if scheme.peer is None and peer is not None:
+        raise ValueError(f"scheme {scheme.id} has no [peer] section: no peer score applies")
     considered: list[InputRecord] = []
     ignored: list[tuple[InputRecord, str]] = []
     for record in records:
@@ -124,7 +154,10 @@ def explain_subject(
     for number, record in enumerate(considered):
         if number not in matched:
             ignored.append((record, "matches no rule"))
-    raw = scheme.base + sum(result.total for result in results)
+    peer_points = 0.0
+    if scheme.peer is not None and peer is not None:
+        peer_points = scheme.peer.weight * peer.score
+    raw = scheme.base + peer_points + sum(result.total for result in results)
     clamped = raw
     if scheme.floor is not None:
         clamped = max(clamped, scheme.floor)
@@ -160,14 +193,20 @@ def explain_subject(
         vetoes=tuple(vetoes),
         grade_before_veto=scheme.grades[before].name,
         ignored=tuple(ignored),
+        peer=peer,
+        peer_points=peer_points,
     )
 
 
 def score_subject(
-    scheme: Scheme, subject_id: str, records: Iterable[InputRecord], as_of: date
+    scheme: Scheme,
+    subject_id: str,
+    records: Iterable[InputRecord],
+    as_of: date,
+    peer: PeerScore | None = None,
 ) -> Standing:
     """The standing of one subject."""
-    return explain_subject(scheme, subject_id, records, as_of).standing
+    return explain_subject(scheme, subject_id, records, as_of, peer).standing
 
 
 def score_records(
@@ -192,7 +231,18 @@ def score_records(
         }
     else:
         chosen = set(subjects)
+    peers: dict[str, PeerScore] = {}
+    if scheme.peer is not None:
+        peers = reference_peer_scores(scheme.peer, records, scheme.subject_kinds, as_of)
     return [
-        score_subject(scheme, subject_id, by_subject.get(subject_id, ()), as_of)
+        score_subject(
+            scheme,
+            subject_id,
+            by_subject.get(subject_id, ()),
+            as_of,
+            None
+            if scheme.peer is None
+            else peers.get(subject_id) or unrated_peer(scheme, subject_id),
+        )
         for subject_id in sorted(chosen)
     ]

@@ -27,6 +27,7 @@ __all__ = [
     "add_scheme",
     "load_stored_scheme",
     "save_standings",
+    "stored_versions",
 ]
 
 
@@ -86,6 +87,20 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
         .where(schemes.c.scheme_id == scheme_id, schemes.c.version == rows[0].version)
         .values(active=True)
     )
+
+
+def stored_versions(conn: Connection) -> list[dict[str, object]]:
+    """Every stored scheme version (id, version, name, when added, whether active)."""
+    rows = conn.execute(
+        select(
+            schemes.c.scheme_id,
+            schemes.c.version,
+            schemes.c.name,
+            schemes.c.added_at,
+            schemes.c.active,
+        ).order_by(schemes.c.scheme_id, schemes.c.added_at)
+    ).all()
+    return [dict(row._mapping) for row in rows]
 
 
 def load_stored_scheme(

@@ -1,5 +1,6 @@
 """The decision service: one FastAPI app serving relying parties, subjects, sources,
-operators and the public, under ``/v1``, with OpenAPI at ``/docs``."""
+operators and the public, under ``/v1``, with OpenAPI at ``/docs``; and the web portal's pages
+(:mod:`xinyong.web`) for people."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from xinyong.service.context import Context
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.worker import start_worker
+from xinyong.web import install as install_portal
 
 __all__ = [
     "SERVICE_POOL_SIZE",
@@ -95,4 +97,5 @@ def create_app(
     app.state.context = Context.create(engine, catalog or load_catalog(), settings)
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)
+    install_portal(app)
     return app

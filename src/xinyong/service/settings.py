@@ -10,6 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from xinyong.due_process.masking import MaskingPolicy
+
 __all__ = ["SETTINGS", "ServiceSettings", "Setting", "SettingsError", "load_settings"]
 
 
@@ -20,6 +22,9 @@ class Setting:
     name: str
     default: object
     help: str
+    parse: Callable[[object], object] | None = None
+    """Turns a TOML value into the setting's value, raising ValueError (default: the value
+    itself, checked against the type of ``default``)."""
 
 
 SETTINGS = (
@@ -39,6 +44,25 @@ SETTINGS = (
         "correction_window_days", 90, "How far back a changed answer is pushed to relying parties."
     ),
     Setting("grace_days", 30, "Days between the listing notice and publication of an entry."),
+    Setting(
+        "repair_days",
+        18,
+        "Days an operator should take to decide a repair request (the console highlights older "
+        "ones); Credit China's 2025 workflow: feedback in 10 working days, a decision in 3 more.",
+    ),
+    Setting(
+        "masking",
+        MaskingPolicy().table(),
+        "What the public pages show of a listed subject: person_id (region-and-check, "
+        "hide-last-four, hidden), person_name (family-name, full, hidden), organization (full, "
+        "name-only).",
+        MaskingPolicy.from_table,
+    ),
+    Setting(
+        "session_minutes",
+        480,
+        "How long a web portal sign-in lasts; revoking the key ends it at once.",
+    ),
     Setting("rate_per_second", 50.0, "Checks per second per relying party (token bucket)."),
     Setting("burst", 100, "Bucket size: checks a relying party may send at once."),
     Setting(
@@ -67,6 +91,9 @@ class ServiceSettings:
     suppress_on_lapse: bool = True
     correction_window_days: int = 90
     grace_days: int = 30
+    repair_days: int = 18
+    masking: MaskingPolicy = field(default_factory=MaskingPolicy)
+    session_minutes: int = 480
     rate_per_second: float = 50.0
     burst: int = 100
     threads: int = 8
@@ -89,16 +116,22 @@ def load_settings(path: Path) -> ServiceSettings:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: {exc}") from exc
-    known = {setting.name: setting.default for setting in SETTINGS}
+    known = {setting.name: setting for setting in SETTINGS}
     chosen: dict[str, Any] = {}
     for name, value in values.items():
         if name not in known:
             raise SettingsError(f"{path}: unknown setting {name!r} (known: {', '.join(known)})")
-        chosen[name] = _checked(path, name, value, known[name])
+        chosen[name] = _checked(path, known[name], value)
     return ServiceSettings(**chosen)
 
 
-def _checked(path: Path, name: str, value: object, default: object) -> object:
+def _checked(path: Path, setting: Setting, value: object) -> object:
+    name, default = setting.name, setting.default
+    if setting.parse is not None:
+        try:
+            return setting.parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"{path}: {name}: {exc}") from exc
     wrong = SettingsError(f"{path}: {name} must be like {default!r}, not {value!r}")
     if isinstance(default, bool):
         if not isinstance(value, bool):

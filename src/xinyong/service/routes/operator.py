@@ -11,22 +11,20 @@ from sqlalchemy import insert, select
 
 from xinyong.due_process.objections import (
     ObjectionError,
-    decide_objection,
     get_objection,
     list_objections,
 )
-from xinyong.due_process.repairs import RepairError, decide_repair, list_repairs
+from xinyong.due_process.repairs import RepairError, list_repairs
 from xinyong.ledger.append import read_head, utc_now_text
-from xinyong.ledger.database import WRITE_LOCK
-from xinyong.ledger.schema import relying_parties, schemes
+from xinyong.ledger.schema import relying_parties
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import parse_scheme
-from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme
+from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme, stored_versions
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.changes import after_changes
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role, create_key, revoke_key
+from xinyong.service.review import review_objection, review_repair
 from xinyong.service.worker import sweep_once
 
 router = APIRouter(prefix="/v1", tags=["operators"])
@@ -59,19 +57,10 @@ class RelyingPartyIn(BaseModel):
 
 
 @router.get("/schemes", **roles(Role.OPERATOR))
-def list_schemes(ctx: Ctx) -> list[dict[str, Any]]:
+def list_schemes(ctx: Ctx) -> list[dict[str, object]]:
     """Stored scheme versions."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                schemes.c.scheme_id,
-                schemes.c.version,
-                schemes.c.name,
-                schemes.c.added_at,
-                schemes.c.active,
-            ).order_by(schemes.c.scheme_id, schemes.c.added_at)
-        ).all()
-    return [dict(row._mapping) for row in rows]
+        return stored_versions(conn)
 
 
 @router.post("/schemes", status_code=201, **roles(Role.OPERATOR))
@@ -185,16 +174,13 @@ def decide_objection_route(
 ) -> dict[str, object]:
     """Uphold (revoke the record) or reject an objection, with a written reason."""
     try:
-        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            objection = decide_objection(
-                conn,
-                objection_id,
-                uphold=body.accept,
-                reason=body.reason,
-                operator=f"operator:{caller.key_id}",
-                today=ctx.today(),
-                active=ctx.active_schemes(conn),
-            )
+        objection, corrections = review_objection(
+            ctx,
+            objection_id,
+            uphold=body.accept,
+            reason=body.reason,
+            operator=f"operator:{caller.key_id}",
+        )
     except ObjectionError as exc:
         with ctx.engine.connect() as conn:
             try:
@@ -202,8 +188,7 @@ def decide_objection_route(
             except ObjectionError:
                 raise HTTPException(404, str(exc)) from exc
         raise HTTPException(409, str(exc)) from exc
-    corrections = after_changes(ctx, [objection.subject_id])
-    return {**objection.json(), "corrections_queued": len(corrections)}
+    return {**objection.json(), "corrections_queued": corrections}
 
 
 @router.get("/repairs", **roles(Role.OPERATOR))
@@ -219,20 +204,16 @@ def decide_repair_route(
 ) -> dict[str, object]:
     """Approve (the record stops counting today) or reject a repair request."""
     try:
-        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            repair = decide_repair(
-                conn,
-                repair_id,
-                approve=body.accept,
-                reason=body.reason,
-                operator=f"operator:{caller.key_id}",
-                today=ctx.today(),
-                active=ctx.active_schemes(conn),
-            )
+        repair, corrections = review_repair(
+            ctx,
+            repair_id,
+            approve=body.accept,
+            reason=body.reason,
+            operator=f"operator:{caller.key_id}",
+        )
     except RepairError as exc:
         raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from exc
-    corrections = after_changes(ctx, [repair.subject_id])
-    return {**repair.json(), "corrections_queued": len(corrections)}
+    return {**repair.json(), "corrections_queued": corrections}
 
 
 @router.post("/sweep", **roles(Role.OPERATOR))

@@ -50,7 +50,13 @@ def disclosed_list(
         ):
             raise HTTPException(404, "no such disclosed list")
         total, entries = public_entries(
-            conn, loaded, list_id, ctx.today(), limit=limit, offset=offset
+            conn,
+            loaded,
+            list_id,
+            ctx.today(),
+            policy=ctx.settings.masking,
+            limit=limit,
+            offset=offset,
         )
     return {
         "scheme": scheme_id,
@@ -58,6 +64,7 @@ def disclosed_list(
         "total": total,
         "entries": [
             {
+                "entry_id": e.entry_id,
                 "subject": e.subject,
                 "name": e.name,
                 "kind": e.kind,

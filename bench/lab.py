@@ -1,0 +1,128 @@
+"""Lab benchmark: how long experiments take, split between simulation and scoring.
+
+Two runs, as the issue states them:
+
+* **five schemes**: 100,000 people (and 5,000 organizations), 5 years by month, the five bundled
+  pilots (goal: under 2 minutes);
+* **one scheme at scale**: 1,000,000 people, 5 years by month, the Rongcheng pilot (goal: under
+  10 minutes).
+
+Each run reports wall time and the split between simulation (drawing the world, deciding acts,
+objections, repairs, metrics) and scoring (DuckDB executing the compiled schemes). As a baseline in
+the same process, the final step of the first run is also scored the way ``xinyong score`` does
+(``score_table``: compile the scheme, then execute) and the ratio to the lab's compile-once scorer
+is printed.
+
+Run as ``python bench/lab.py`` (``--help`` for options; ``--json`` for machine output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.engines.duckdb import score_table
+from xinyong.lab.experiment import load_experiment
+from xinyong.lab.run import run_experiment
+from xinyong.lab.scorer import StepScorer
+from xinyong.lab.world import build_world
+from xinyong.pilots import bundled_pilots
+from xinyong.schemes.load import load_scheme
+
+PILOTS = ("rongcheng", "judgment-defaulters", "tax-credit", "xiamen-egret", "fuzhou-jasmine")
+GOALS = {"five_schemes": 120.0, "one_scheme_at_scale": 600.0}
+
+
+def _experiment(people: int, organizations: int, pilots: tuple[str, ...], workdir: Path) -> Path:
+    schemes = "".join(f'[[schemes]]\npilot = "{p}"\n' for p in pilots)
+    path = workdir / f"bench-{people}-{len(pilots)}.toml"
+    path.write_text(
+        f'name = "bench {people} x {len(pilots)}"\nseed = 1\nstart = 2021-01-01\nyears = 5\n'
+        f'step = "1m"\n[population]\npeople = {people}\norganizations = {organizations}\n'
+        + schemes,
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(path: Path) -> dict[str, Any]:
+    experiment = load_experiment(path)
+    started = time.perf_counter()
+    result = run_experiment(experiment, path.parent)
+    wall = time.perf_counter() - started
+    return {
+        "people": experiment.population.people,
+        "schemes": len(experiment.schemes),
+        "steps": int(result.metrics.num_rows / max(len(experiment.schemes), 1)),
+        "wall_s": round(wall, 1),
+        "simulation_s": round(result.timings["simulation_s"], 1),
+        "scoring_s": round(result.timings["scoring_s"], 1),
+    }
+
+
+def _baseline(path: Path, repeat: int) -> dict[str, Any]:
+    """The final step scored by ``score_table`` (compile + execute) and by the lab's scorer."""
+    experiment = load_experiment(path)
+    world = build_world(experiment, load_catalog(), 0)
+    step = world.steps - 1
+    records = world.records.filter(pa.array(world.step <= step))
+    as_of = world.as_of(step)
+    scheme = load_scheme(bundled_pilots()["rongcheng"]).scheme
+    scorer = StepScorer(scheme)
+    engine, lab = [], []
+    for _ in range(repeat):
+        mark = time.perf_counter()
+        score_table(scheme, records, as_of, world.subjects)
+        engine.append(time.perf_counter() - mark)
+        mark = time.perf_counter()
+        scorer.score(records, world.subjects, as_of)
+        lab.append(time.perf_counter() - mark)
+    return {
+        "records": records.num_rows,
+        "score_table_median_s": round(statistics.median(engine), 3),
+        "step_scorer_median_s": round(statistics.median(lab), 3),
+        "ratio": round(statistics.median(engine) / statistics.median(lab), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=100_000, help="people, five-scheme run")
+    parser.add_argument("--big", type=int, default=1_000_000, help="people, one-scheme run")
+    parser.add_argument("--skip-big", action="store_true", help="only the five-scheme run")
+    parser.add_argument("--repeat", type=int, default=5, help="baseline repetitions")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"load_start": os.getloadavg(), "nproc": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        five = _experiment(args.people, args.people // 20, PILOTS, workdir)
+        results["baseline"] = _baseline(five, args.repeat)
+        results["five_schemes"] = _run(five)
+        if not args.skip_big:
+            big = _experiment(args.big, 0, ("rongcheng",), workdir)
+            results["one_scheme_at_scale"] = _run(big)
+    results["load_end"] = os.getloadavg()
+    for name, goal in GOALS.items():
+        if name in results:
+            results[name]["goal_s"] = goal
+            results[name]["met"] = results[name]["wall_s"] < goal
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for name, value in results.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The behaviour model of the lab: how simulated people respond to a scheme, and what goes wrong.
+
+Base rates of each catalog code by group come from :mod:`xinyong.synth.rates` (example values,
+labelled there as assumptions). On top of them, every parameter below has a default and a
+``basis``: a source, or the word *assumption* with what informed it. :data:`PARAMETERS` is the
+documented table (``docs/lab.md`` prints it, and a test checks the two agree).
+
+How the parameters act, per step and per scheme (the *arm*):
+
+- **Deterrence.** A potential adverse act (a record of a negative code, drawn for the whole
+  horizon before any arm runs) happens in an arm with probability
+  ``(1 - detection_elasticity * detection) * (1 - sanction_elasticity * sanctioned)``, where
+  ``detection`` is 1 when the arm's scheme has a rule that counts the code (0 otherwise) and
+  ``sanctioned`` is 1 for a subject under any sanction measure of the arm at the start of the
+  step. The control arm (no scheme) keeps every act. Every arm draws against the same uniform
+  number per act (common random numbers), so arms differ only by the scheme.
+- **Data errors.** ``error_rate`` of all records are wrong: half attached to another subject of
+  the same kind, half misdated by up to ``misdate_days``. Errors happen in every arm alike.
+- **Objections.** A subject newly listed because of an erroneous record objects with probability
+  ``objection_rate`` and wins with ``objection_win_rate``; the erroneous records stop counting
+  ``objection_days`` later.
+- **Repair.** Each step, every counting adverse record of a listed subject that is past its
+  catalog minimum display period is repaired with probability ``repair_rate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PARAMETERS", "Behaviour", "Parameter"]
+
+
+class Behaviour(BaseModel):
+    """Behaviour parameters of one experiment (defaults: :data:`PARAMETERS`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detection_elasticity: float = Field(default=0.10, ge=0, le=1)
+    sanction_elasticity: float = Field(default=0.30, ge=0, le=1)
+    error_rate: float = Field(default=0.02, ge=0, le=0.5)
+    misdate_days: int = Field(default=180, ge=0, le=3650)
+    objection_rate: float = Field(default=0.5, ge=0, le=1)
+    objection_win_rate: float = Field(default=0.8, ge=0, le=1)
+    objection_days: int = Field(default=30, ge=0, le=365)
+    repair_rate: float = Field(default=0.05, ge=0, le=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A documented behaviour parameter."""
+
+    name: str
+    meaning: str
+    basis: str
+
+    @property
+    def default(self) -> object:
+        """The default value (from :class:`Behaviour`)."""
+        return Behaviour.model_fields[self.name].default
+
+
+PARAMETERS = (
+    Parameter(
+        "detection_elasticity",
+        "share of potential adverse acts of a code deterred when the scheme counts that code",
+        "assumption: deterrence research finds the certainty of being caught matters more than "
+        "severity (Nagin, 'Deterrence in the Twenty-First Century', Crime and Justice 42, 2013); "
+        "the size of the effect here is not measured",
+    ),
+    Parameter(
+        "sanction_elasticity",
+        "share of potential adverse acts deterred while a subject is under a sanction measure",
+        "assumption: specific deterrence while sanctioned; no source measures it for these "
+        "measures",
+    ),
+    Parameter(
+        "error_rate",
+        "share of all records that are wrong (half on the wrong subject, half misdated)",
+        "assumption informed by the FTC's 2012 report to Congress under FACTA section 319: about "
+        "one consumer in five had a confirmed error in at least one credit report",
+    ),
+    Parameter(
+        "misdate_days",
+        "a misdated record is off by up to this many days, earlier or later",
+        "assumption",
+    ),
+    Parameter(
+        "objection_rate",
+        "share of wrongly listed subjects who object",
+        "assumption",
+    ),
+    Parameter(
+        "objection_win_rate",
+        "share of those objections upheld",
+        "assumption: an erroneous record should be removed on objection; the shortfall models "
+        "furnishers who wrongly verify it",
+    ),
+    Parameter(
+        "objection_days",
+        "days from the listing to the decision on the objection",
+        "the FCRA's 30-day reinvestigation period (15 U.S.C. 1681i); the SPC court list: 15",
+    ),
+    Parameter(
+        "repair_rate",
+        "monthly-step probability that an eligible adverse record of a listed subject is repaired",
+        "assumption",
+    ),
+)
+"""Every behaviour parameter, with its meaning and basis."""
+
+if {p.name for p in PARAMETERS} != set(Behaviour.model_fields):
+    raise AssertionError("every behaviour parameter must be documented in PARAMETERS")

@@ -1,0 +1,256 @@
+"""An experiment file: the population, the horizon, the schemes to compare, and the sweep.
+
+```toml
+name = "bundled pilots compared"
+seed = 7
+replicates = 2
+start = 2024-01-01
+years = 5
+step = "1m"
+
+[population]
+people = 100000
+organizations = 2000
+income_shares = { low = 0.3, middle = 0.5, high = 0.2 }    # optional: as synthesized
+
+[behaviour]                # optional: every parameter has a documented default
+error_rate = 0.02
+
+[[schemes]]
+pilot = "rongcheng"        # a bundled pilot ...
+[[schemes]]
+file = "my-scheme.toml"    # ... or a scheme file, relative to the experiment file
+```
+
+A sweep varies one scheme over a grid and ranks the variants against an objective (see
+:mod:`xinyong.lab.sweep`). Errors name the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xinyong.domain.durations import parse_duration
+from xinyong.lab.behaviour import Behaviour
+from xinyong.pilots import bundled_pilots
+from xinyong.schemes.issues import SchemeError
+from xinyong.schemes.load import LoadedScheme, load_scheme
+from xinyong.synth.population import INCOME_BANDS, REGIONS
+
+__all__ = [
+    "EXPERIMENTS_DIR",
+    "Constraint",
+    "Experiment",
+    "ExperimentError",
+    "Population",
+    "SchemeRef",
+    "Sweep",
+    "SweepParameter",
+    "bundled_experiments",
+    "load_experiment",
+    "resolve_scheme",
+]
+
+EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be run (the message names the file and key)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Population(_Frozen):
+    """Who is simulated: people and organizations, with optional group shares."""
+
+    people: int = Field(ge=1, le=20_000_000)
+    organizations: int = Field(default=0, ge=0, le=2_000_000)
+    income_shares: dict[str, float] | None = None
+    """People's income bands (low, middle, high); default: the synthetic regions' mixes."""
+    region_shares: dict[str, float] | None = None
+    """Region labels (north, south, east, west, central); default: the synthetic shares."""
+
+    @model_validator(mode="after")
+    def _shares(self) -> Population:
+        for name, shares, known in (
+            ("income_shares", self.income_shares, INCOME_BANDS),
+            ("region_shares", self.region_shares, tuple(r.label for r in REGIONS)),
+        ):
+            if shares is None:
+                continue
+            unknown = sorted(set(shares) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown group {unknown[0]!r} (known: {', '.join(known)})"
+                )
+            if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+                raise ValueError(f"{name} must be non-negative and sum to 1")
+        return self
+
+
+class SchemeRef(_Frozen):
+    """A bundled pilot by id, or a scheme file relative to the experiment file."""
+
+    pilot: str | None = None
+    file: str | None = None
+    label: str | None = None
+    """How the report names it (default: the scheme id)."""
+
+    @model_validator(mode="after")
+    def _one(self) -> SchemeRef:
+        if (self.pilot is None) == (self.file is None):
+            raise ValueError("give exactly one of pilot or file")
+        return self
+
+
+class SweepParameter(_Frozen):
+    """One axis of the grid: a rule's ``points`` or ``valid_for``, or a grade's ``min``."""
+
+    rule: str | None = None
+    grade: str | None = None
+    field: Literal["points", "valid_for", "min"]
+    values: tuple[float | int | str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _target(self) -> SweepParameter:
+        if (self.rule is None) == (self.grade is None):
+            raise ValueError("give exactly one of rule or grade")
+        if self.grade is not None and self.field != "min":
+            raise ValueError("a grade's swept field must be min")
+        if self.rule is not None and self.field == "min":
+            raise ValueError("a rule's swept field must be points or valid_for")
+        return self
+
+    @property
+    def label(self) -> str:
+        """``rule contract-default points`` / ``grade A min``."""
+        return f"rule {self.rule} {self.field}" if self.rule else f"grade {self.grade} min"
+
+
+class Constraint(_Frozen):
+    """``metric op value``, e.g. ``wrongful_listing_rate < 0.01``."""
+
+    metric: str
+    op: Literal["<", "<=", ">", ">="]
+    value: float
+
+    def holds(self, observed: float) -> bool:
+        """Whether an observed value satisfies the constraint (NaN never does)."""
+        if math.isnan(observed):
+            return False
+        return {
+            "<": observed < self.value,
+            "<=": observed <= self.value,
+            ">": observed > self.value,
+            ">=": observed >= self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+class Sweep(_Frozen):
+    """Vary one scheme over a grid; rank the variants by an objective under constraints."""
+
+    scheme: SchemeRef
+    parameters: tuple[SweepParameter, ...] = Field(min_length=1)
+    maximize: str | None = None
+    minimize: str | None = None
+    constraints: tuple[Constraint, ...] = ()
+
+    @model_validator(mode="after")
+    def _objective(self) -> Sweep:
+        if (self.maximize is None) == (self.minimize is None):
+            raise ValueError("give exactly one of maximize or minimize")
+        return self
+
+
+class Experiment(_Frozen):
+    """A whole experiment file."""
+
+    name: str
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    replicates: int = Field(default=1, ge=1, le=100)
+    start: date = date(2024, 1, 1)
+    years: int = Field(default=5, ge=1, le=30)
+    step: str = "1m"
+    population: Population
+    behaviour: Behaviour = Behaviour()
+    groups: tuple[Literal["income_band", "region"], ...] = ("income_band", "region")
+    """Group dimensions for disparate impact (people only)."""
+    schemes: tuple[SchemeRef, ...] = ()
+    sweep: Sweep | None = None
+    summary_months: int = Field(default=12, ge=1)
+    """The summary table averages each metric over this many final months."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        days = parse_duration(self.step)
+        if days < 1 or days > 366:
+            raise ValueError(f"step must be between 1 day and 1 year (got {self.step!r})")
+        if not self.schemes and self.sweep is None:
+            raise ValueError("name at least one scheme in [[schemes]] or a [sweep]")
+        return self
+
+    @property
+    def step_days(self) -> int:
+        """The step in days."""
+        return parse_duration(self.step)
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read and validate an experiment file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExperimentError(f"{path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ExperimentError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{path}: {'.'.join(str(part) for part in error['loc']) or 'top level'}: "
+            f"{_message(error)}"
+            for error in exc.errors()
+        ]
+        raise ExperimentError("\n".join(problems)) from None
+
+
+def _message(error: object) -> str:
+    found = dict(error) if isinstance(error, dict) else {}
+    if found.get("type") == "extra_forbidden":
+        return "unknown key"
+    if found.get("type") == "missing":
+        return "required key is missing"
+    text = str(found.get("msg", "invalid"))
+    return text.removeprefix("Value error, ")
+
+
+def resolve_scheme(ref: SchemeRef, base: Path) -> LoadedScheme:
+    """Load a referenced scheme (a bundled pilot, or a file relative to ``base``)."""
+    if ref.pilot is not None:
+        pilots = bundled_pilots()
+        if ref.pilot not in pilots:
+            raise ExperimentError(f"no bundled pilot {ref.pilot!r} (bundled: {', '.join(pilots)})")
+        path = pilots[ref.pilot]
+    else:
+        path = (base / str(ref.file)).resolve()
+    try:
+        return load_scheme(path)
+    except SchemeError as exc:
+        raise ExperimentError("\n".join(str(issue) for issue in exc.issues)) from None
+
+
+def bundled_experiments() -> dict[str, Path]:
+    """The example experiments shipped with xinyong, by file stem."""
+    return {path.stem: path for path in sorted(EXPERIMENTS_DIR.glob("*.toml"))}

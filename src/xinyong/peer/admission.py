@@ -1,0 +1,191 @@
+"""Admitting rating records at ingest: the checks that need other records.
+
+A rating (``peer.rating``, about the rated person, naming ``attrs.rater``) is accepted only:
+
+1. for an interaction both parties took part in: the ledger (or the same batch, earlier) holds
+   the rater's ``peer.interaction`` record with the rating's ``case_id`` naming the rated
+   person as counterpart, and the rated person's naming the rater;
+2. on the interaction's day or at most ``rating_window`` days after it (the date on the rater's
+   interaction record);
+3. once per rater and interaction;
+4. while the rater has given fewer than ``daily_ratings`` ratings that day.
+
+File ingest and the source API both go through :func:`xinyong.ingest.records._append`, which
+runs these checks inside the write lock, after duplicates are set aside (re-sending a rating
+that is already in the ledger is a duplicate, not a second rating), so two concurrent batches
+cannot both take the last rating of a day.
+
+Every lookup uses the ledger's index on ``subject_id``: a rater's ratings are filed under the
+people it rated, so its ratings of a day are found through its own interactions of the window
+before that day (a rating needs one), never by scanning all ratings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, exists, select
+
+from xinyong.domain.catalog import RatingPolicy
+from xinyong.ingest.validate import RowProblem
+from xinyong.ledger.append import RecordRow
+from xinyong.ledger.effective import VOIDING
+from xinyong.ledger.schema import events, records
+from xinyong.peer.ratings import INTERACTION, RATING
+
+__all__ = ["RatingAdmission"]
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Interaction:
+    counterpart: str
+    occurred_at: date
+
+
+def _attrs(row: RecordRow) -> dict[str, Any]:
+    parsed = orjson.loads(str(row[7]))
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+class RatingAdmission:
+    """The cross-record checks for one batch of new rows, in the batch's order.
+
+    Built inside the write lock with the rows about to be appended; it prefetches, per chunk
+    of subject ids, the interactions and ratings the checks need, then :meth:`check` decides
+    row by row and remembers what it admitted, so a rating may follow its interaction in the
+    same file.
+    """
+
+    def __init__(self, conn: Connection, policy: RatingPolicy, rows: Sequence[RecordRow]):
+        self.policy = policy
+        self.interactions: dict[tuple[str, str], _Interaction] = {}
+        self.rated: set[tuple[str, str]] = set()
+        self.daily: Counter[tuple[str, date]] = Counter()
+        ratings = [(row, _attrs(row)) for row in rows if row[4] == RATING]
+        if ratings:
+            self._prefetch(conn, ratings)
+
+    def _prefetch(self, conn: Connection, ratings: list[tuple[RecordRow, dict[str, Any]]]) -> None:
+        r, e = records.c, events.c
+        voided = exists().where(
+            e.source == r.source, e.record_id == r.record_id, e.event_type.in_(VOIDING)
+        )
+        # The interactions and earlier ratings of the batch's interaction ids, a few hundred
+        # ratings at a time: each query finds its rows through the subject_id index.
+        for start in range(0, len(ratings), _CHUNK // 2):
+            part = ratings[start : start + _CHUNK // 2]
+            people = sorted({str(a["rater"]) for _, a in part} | {str(row[2]) for row, _ in part})
+            cases = sorted({str(row[6]) for row, _ in part})
+            met = select(r.subject_id, r.case_id, r.attrs, r.occurred_at).where(
+                r.code == INTERACTION, r.subject_id.in_(people), r.case_id.in_(cases), ~voided
+            )
+            for hit in conn.execute(met):
+                counterpart = orjson.loads(hit.attrs).get("counterpart")
+                if isinstance(counterpart, str):
+                    self.interactions[(hit.subject_id, hit.case_id)] = _Interaction(
+                        counterpart, hit.occurred_at
+                    )
+            rated = sorted({str(row[2]) for row, _ in part})
+            given = select(r.case_id, r.attrs).where(
+                r.code == RATING, r.subject_id.in_(rated), r.case_id.in_(cases)
+            )
+            for found in conn.execute(given):
+                rater = orjson.loads(found.attrs).get("rater")
+                if isinstance(rater, str):
+                    self.rated.add((rater, found.case_id))
+        self._count_daily(conn, ratings)
+
+    def _count_daily(
+        self, conn: Connection, ratings: list[tuple[RecordRow, dict[str, Any]]]
+    ) -> None:
+        """Count the raters' ratings already in the ledger on the batch's days.
+
+        A rating on day D is filed under someone the rater met in ``[D - window, D]``: the
+        raters' interactions of that span name everyone whose ratings need counting.
+        """
+        r = records.c
+        window = timedelta(days=self.policy.rating_window_days)
+        days = [row[5] for row, _ in ratings]
+        first, last = min(days), max(days)
+        raters = {str(attrs["rater"]) for _, attrs in ratings}
+        met: set[str] = set()
+        for chunk in _chunks(raters):
+            query = select(r.attrs).where(
+                r.code == INTERACTION,
+                r.subject_id.in_(chunk),
+                r.occurred_at >= first - window,
+                r.occurred_at <= last,
+            )
+            for hit in conn.execute(query):
+                counterpart = orjson.loads(hit.attrs).get("counterpart")
+                if isinstance(counterpart, str):
+                    met.add(counterpart)
+        for chunk in _chunks(met):
+            query = select(r.attrs, r.occurred_at).where(
+                r.code == RATING,
+                r.subject_id.in_(chunk),
+                r.occurred_at >= first,
+                r.occurred_at <= last,
+            )
+            for hit in conn.execute(query):
+                rater = orjson.loads(hit.attrs).get("rater")
+                if isinstance(rater, str) and rater in raters:
+                    self.daily[(rater, hit.occurred_at)] += 1
+
+    def check(self, row: RecordRow) -> RowProblem | None:
+        """Admit one row (and remember it) or say which field is at fault."""
+        subject, code, day, case = str(row[2]), row[4], row[5], str(row[6])
+        assert isinstance(day, date)
+        if code == INTERACTION:
+            counterpart = str(_attrs(row)["counterpart"])
+            self.interactions[(subject, case)] = _Interaction(counterpart, day)
+            return None
+        if code != RATING:
+            return None
+        rater = str(_attrs(row)["rater"])
+        own = self.interactions.get((rater, case))
+        theirs = self.interactions.get((subject, case))
+        window = self.policy.rating_window_days
+        if (
+            own is None
+            or own.counterpart != subject
+            or theirs is None
+            or theirs.counterpart != rater
+        ):
+            return RowProblem(
+                "case_id",
+                f"no interaction {case!r} between rater {rater!r} and {subject!r}: both "
+                "parties' peer.interaction records must be in the ledger",
+            )
+        if day < own.occurred_at or (day - own.occurred_at).days > window:
+            return RowProblem(
+                "occurred_at",
+                f"{day} is outside the rating window of interaction {case!r} "
+                f"({own.occurred_at} to {window} days after it)",
+            )
+        if (rater, case) in self.rated:
+            return RowProblem(
+                "attrs.rater", f"rater {rater!r} has already rated interaction {case!r}"
+            )
+        if self.daily[(rater, day)] >= self.policy.daily_ratings:
+            return RowProblem(
+                "attrs.rater",
+                f"rater {rater!r} already gave {self.policy.daily_ratings} ratings on {day}, "
+                "the daily limit",
+            )
+        self.rated.add((rater, case))
+        self.daily[(rater, day)] += 1
+        return None

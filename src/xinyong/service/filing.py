@@ -1,0 +1,42 @@
+"""What a subject files about its own records: objections (with the deadline that applies to
+the record) and credit repair requests. Shared by the API (``/v1/me/...``) and the portal."""
+
+from __future__ import annotations
+
+from xinyong.due_process.objections import Objection, file_objection, objection_days
+from xinyong.due_process.repairs import Repair, request_repair
+from xinyong.service.context import Context
+
+__all__ = ["file_subject_objection", "file_subject_repair"]
+
+
+def file_subject_objection(
+    ctx: Context,
+    subject_id: str,
+    source: str,
+    record_id: str,
+    reason: str,
+    evidence: str | None,
+) -> Objection:
+    """File an objection; raises ObjectionError when the record is not the subject's, the reason
+    is empty or an objection to it is still open."""
+    with ctx.engine.connect() as conn, conn.begin():
+        days = objection_days(
+            conn,
+            ctx.registry.active(conn),
+            source,
+            record_id,
+            ctx.settings.objection_deadline(source),
+        )
+        return file_objection(
+            conn, subject_id, source, record_id, reason, evidence, ctx.today(), days
+        )
+
+
+def file_subject_repair(
+    ctx: Context, subject_id: str, source: str, record_id: str, reason: str
+) -> Repair:
+    """Apply for credit repair; raises RepairError before the minimum display period, for a
+    positive record or for a record that is not the subject's."""
+    with ctx.engine.connect() as conn, conn.begin():
+        return request_repair(conn, subject_id, source, record_id, reason, ctx.today(), ctx.catalog)

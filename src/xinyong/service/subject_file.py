@@ -1,0 +1,159 @@
+"""The subject's own file, as served by ``GET /v1/me`` and the portal's ``/me``: every record
+with its status, source and events, the standing and its explanation under each active scheme,
+every check made, notices, objections and repair requests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from xinyong.decisions.standing import standing_of
+from xinyong.domain.catalog import Polarity
+from xinyong.due_process.notices import notices_for
+from xinyong.due_process.objections import list_objections
+from xinyong.due_process.repairs import list_repairs, repair_available_from
+from xinyong.ledger.append import read_head
+from xinyong.ledger.effective import subject_version
+from xinyong.ledger.schema import events, inquiries, records
+from xinyong.scoring.explanation import explanation_json
+from xinyong.service.context import Context
+
+__all__ = ["subject_file"]
+
+
+def _lifecycle(conn: Connection, subject_id: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for e in conn.execute(
+        select(events)
+        .join(
+            records,
+            (records.c.source == events.c.source) & (records.c.record_id == events.c.record_id),
+        )
+        .where(records.c.subject_id == subject_id)
+        .order_by(events.c.position)
+    ):
+        found.setdefault(f"{e.source}/{e.record_id}", []).append(
+            {
+                "event": e.event_type,
+                "effective_on": e.effective_on.isoformat(),
+                "reason": e.reason,
+                "recorded_at": e.recorded_at,
+            }
+        )
+    return found
+
+
+def _status(
+    history: list[dict[str, Any]], expired: bool, counted: bool, disputed: bool, today: date
+) -> str:
+    status = "in force"
+    ended = [
+        h
+        for h in history
+        if h["event"] in ("revoked", "suppressed", "corrected")
+        or (h["event"] in ("repaired", "expired") and h["effective_on"] <= today.isoformat())
+    ]
+    if ended:
+        status = str(ended[-1]["event"])
+    elif expired:
+        status = "expired"
+    elif counted:
+        status = "counting"
+    if disputed and status in ("in force", "counting"):
+        status = "disputed"
+    return status
+
+
+def _records(
+    conn: Connection, ctx: Context, subject_id: str, counted: set[str], disputed: set[str]
+) -> list[dict[str, Any]]:
+    today = ctx.today()
+    lifecycle = _lifecycle(conn, subject_id)
+    out = []
+    for r in conn.execute(
+        select(records).where(records.c.subject_id == subject_id).order_by(records.c.occurred_at)
+    ):
+        key = f"{r.source}/{r.record_id}"
+        entry = ctx.catalog.get(r.code)
+        expired = entry is not None and (today - r.occurred_at).days >= entry.max_display_days
+        history = lifecycle.get(key, [])
+        negative = entry is None or entry.polarity is Polarity.NEGATIVE
+        out.append(
+            {
+                "record": key,
+                "code": r.code,
+                "description": entry.description if entry else "",
+                "occurred_at": r.occurred_at.isoformat(),
+                "source": r.source,
+                "case_id": r.case_id,
+                "attrs": orjson.loads(r.attrs),
+                "evidence": r.evidence,
+                "recorded_at": r.recorded_at,
+                "legal_basis": entry.legal_basis if entry else "",
+                "status": _status(history, expired, key in counted, key in disputed, today),
+                "repair_from": repair_available_from(r.occurred_at, r.code, ctx.catalog).isoformat()
+                if negative
+                else None,
+                "events": history,
+            }
+        )
+    return out
+
+
+def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, Any]:
+    """Everything the ledger holds about ``subject_id``, and everyone who checked them."""
+    today = ctx.today()
+    head = read_head(conn)
+    who = subject_version(conn, subject_id)
+    standings = []
+    counted: set[str] = set()
+    for loaded in ctx.registry.active(conn):
+        standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
+        if standing.explanation is None:
+            continue
+        counted |= {c.record.key for c in standing.explanation.records if c.counted}
+        standings.append(
+            {
+                "scheme": loaded.scheme.id,
+                "name": loaded.scheme.name,
+                **explanation_json(standing.explanation, loaded.version),
+            }
+        )
+    objections = list_objections(conn, subject_id=subject_id)
+    disputed = {o.key for o in objections if o.status == "open"}
+    checks = [
+        {
+            "decision_id": q.decision_id,
+            "relying_party": q.relying_party,
+            "measure": q.measure,
+            "applies": bool(q.applies),
+            "made_at": q.made_at,
+            "scheme": q.scheme_id,
+        }
+        for q in conn.execute(
+            select(inquiries)
+            .where(inquiries.c.subject_id == subject_id)
+            .order_by(inquiries.c.made_at.desc())
+        )
+    ]
+    return {
+        "subject": None
+        if who is None
+        else {
+            "id": who.subject_id,
+            "kind": who.kind,
+            "name": who.display_name,
+            "identifiers": orjson.loads(who.identifiers),
+        },
+        "as_of": today.isoformat(),
+        "ledger": head.token,
+        "records": _records(conn, ctx, subject_id, counted, disputed),
+        "standings": standings,
+        "checks": checks,
+        "notices": notices_for(conn, subject_id),
+        "objections": [o.json() for o in objections],
+        "repairs": [r.json() for r in list_repairs(conn, subject_id=subject_id)],
+    }

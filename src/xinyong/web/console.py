@@ -1,0 +1,254 @@
+"""The operator's console: the ledger head and its verification, stored schemes, relying
+parties and their check volumes, the transparency report, and the objection and repair queues
+with their deadlines, decided with a written reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection, func, select, tuple_
+from starlette.concurrency import run_in_threadpool
+
+from xinyong.due_process.objections import ObjectionError, list_objections
+from xinyong.due_process.repairs import RepairError, list_repairs
+from xinyong.due_process.transparency import transparency_report
+from xinyong.ledger.append import read_head
+from xinyong.ledger.schema import inquiries, records, relying_parties
+from xinyong.ledger.verify import verify_ledger
+from xinyong.scoring.store import stored_versions
+from xinyong.service.context import Context, context
+from xinyong.service.review import review_objection, review_repair
+from xinyong.web.access import OperatorVisitor, PageError, check_form
+from xinyong.web.templates import render
+from xinyong.web.twins import PageData, twin
+
+__all__ = ["router"]
+
+router = APIRouter()
+Ctx = Annotated[Context, Depends(context)]
+ObjectionStatus = Literal["open", "upheld", "rejected", "lapsed", "all"]
+RepairStatus = Literal["open", "approved", "rejected", "all"]
+
+
+def _parties(conn: Connection) -> list[dict[str, Any]]:
+    volumes = {
+        str(row.relying_party): (int(row.checks), str(row.last))
+        for row in conn.execute(
+            select(
+                inquiries.c.relying_party,
+                func.count().label("checks"),
+                func.max(inquiries.c.made_at).label("last"),
+            ).group_by(inquiries.c.relying_party)
+        )
+    }
+    return [
+        {
+            "name": row.name,
+            "measures": orjson.loads(row.measures),
+            "purpose": row.purpose,
+            "webhook": row.webhook_url is not None,
+            "checks": volumes.get(row.name, (0, None))[0],
+            "last_check": volumes.get(row.name, (0, None))[1],
+        }
+        for row in conn.execute(select(relying_parties).order_by(relying_parties.c.name))
+    ]
+
+
+def _repair_deadline(ctx: Context, filed_at: str) -> date:
+    return date.fromisoformat(filed_at[:10]) + timedelta(days=ctx.settings.repair_days)
+
+
+@twin(router, "/console", "console.html", private=True)
+def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
+    """The state of the service at a glance."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        head = read_head(conn)
+        objections = list_objections(conn, status="open")
+        repairs = list_repairs(conn, status="open")
+        data = {
+            "as_of": today.isoformat(),
+            "ledger": {
+                "size": head.size,
+                "root": head.root.hex(),
+                "committed_at": head.committed_at,
+                "token": head.token,
+            },
+            "queues": {
+                "objections": len(objections),
+                "objections_overdue": sum(o.deadline < today for o in objections),
+                "repairs": len(repairs),
+                "repairs_overdue": sum(_repair_deadline(ctx, r.filed_at) < today for r in repairs),
+            },
+            "schemes": stored_versions(conn),
+            "relying_parties": _parties(conn),
+            "report": transparency_report(conn, today),
+        }
+    return data
+
+
+@twin(router, "/console/verify", "verify.html", private=True)
+def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
+    """Recompute every hash and checkpoint of the ledger now (reads the whole ledger)."""
+    with ctx.engine.connect() as conn, conn.begin():
+        result = verify_ledger(conn)
+        head = read_head(conn)
+    return {
+        "ok": result.ok,
+        "size": result.size,
+        "root": result.root.hex(),
+        "checkpoints": result.checkpoints,
+        "head": head.token,
+        "problems": [str(p) for p in result.problems],
+        "truncated": result.truncated,
+    }
+
+
+def _facts(conn: Connection, keys: Iterable[tuple[str, str]], ctx: Context) -> dict[str, Any]:
+    """What the queues show of each record: code, description, date, source, legal basis."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    found = {}
+    for row in conn.execute(
+        select(records.c.source, records.c.record_id, records.c.code, records.c.occurred_at).where(
+            tuple_(records.c.source, records.c.record_id).in_(wanted)
+        )
+    ):
+        entry = ctx.catalog.get(row.code)
+        found[f"{row.source}/{row.record_id}"] = {
+            "code": row.code,
+            "description": entry.description if entry else "",
+            "occurred_at": row.occurred_at.isoformat(),
+            "legal_basis": entry.legal_basis if entry else "",
+        }
+    return found
+
+
+def build_objection_queue(ctx: Context, status: ObjectionStatus) -> PageData:
+    """Objections by deadline, each with its record and whether it is overdue."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        found = list_objections(conn, status=None if status == "all" else status)
+        facts = _facts(conn, ((o.source, o.record_id) for o in found), ctx)
+    return {
+        "as_of": today.isoformat(),
+        "status": status,
+        "objections": [
+            {
+                **o.json(),
+                "facts": facts.get(o.key),
+                "days_left": (o.deadline - today).days,
+                "overdue": o.status == "open" and o.deadline < today,
+            }
+            for o in found
+        ],
+    }
+
+
+def build_repair_queue(ctx: Context, status: RepairStatus) -> PageData:
+    """Repair requests, oldest first, each with its record and its deadline."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        found = list_repairs(conn, status=None if status == "all" else status)
+        facts = _facts(conn, ((r.source, r.record_id) for r in found), ctx)
+    rows = []
+    for r in found:
+        deadline = _repair_deadline(ctx, r.filed_at)
+        rows.append(
+            {
+                **r.json(),
+                "facts": facts.get(f"{r.source}/{r.record_id}"),
+                "deadline": deadline.isoformat(),
+                "days_left": (deadline - today).days,
+                "overdue": r.status == "open" and deadline < today,
+            }
+        )
+    return {"as_of": today.isoformat(), "status": status, "repairs": rows}
+
+
+@twin(router, "/console/objections", "objections.html", private=True)
+def objection_queue(
+    ctx: Ctx, session: OperatorVisitor, status: ObjectionStatus = "open"
+) -> PageData:
+    """The objection queue (default: open ones, by deadline)."""
+    return build_objection_queue(ctx, status)
+
+
+@twin(router, "/console/repairs", "repairs.html", private=True)
+def repair_queue(ctx: Ctx, session: OperatorVisitor, status: RepairStatus = "open") -> PageData:
+    """The repair queue (default: open requests)."""
+    return build_repair_queue(ctx, status)
+
+
+def _accepted(decision: str, yes: str, no: str) -> bool:
+    if decision not in (yes, no):
+        raise PageError(422, f"Choose {yes} or {no}.")
+    return decision == yes
+
+
+@router.post("/console/objections/{objection_id}/decision", include_in_schema=False)
+async def decide_objection_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    objection_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Uphold or reject an objection with a written reason."""
+    check_form(session, csrf)
+    uphold = _accepted(decision, "uphold", "reject")
+    try:
+        await run_in_threadpool(
+            lambda: review_objection(
+                ctx,
+                objection_id,
+                uphold=uphold,
+                reason=reason,
+                operator=f"operator:{session.principal.key_id}",
+            )
+        )
+    except ObjectionError as exc:
+        data = await run_in_threadpool(build_objection_queue, ctx, "open")
+        return render(
+            request, "objections.html", data, session, status=409, private=True, error=str(exc)
+        )
+    return RedirectResponse("/console/objections?done=decided", status_code=303)
+
+
+@router.post("/console/repairs/{repair_id}/decision", include_in_schema=False)
+async def decide_repair_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    repair_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Approve or reject a repair request with a written reason."""
+    check_form(session, csrf)
+    approve = _accepted(decision, "approve", "reject")
+    try:
+        await run_in_threadpool(
+            lambda: review_repair(
+                ctx,
+                repair_id,
+                approve=approve,
+                reason=reason,
+                operator=f"operator:{session.principal.key_id}",
+            )
+        )
+    except RepairError as exc:
+        data = await run_in_threadpool(build_repair_queue, ctx, "open")
+        return render(
+            request, "repairs.html", data, session, status=409, private=True, error=str(exc)
+        )
+    return RedirectResponse("/console/repairs?done=decided", status_code=303)

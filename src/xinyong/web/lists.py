@@ -1,0 +1,226 @@
+"""Public pages: the schemes and their disclosed lists, a list's entries (searchable, sortable,
+paginated, masked) and one entry: why it is there, until when, and how to contest it."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Connection
+
+from xinyong.decisions.standing import standing_of
+from xinyong.decisions.timeline import outlook, stops_counting_on
+from xinyong.due_process.disclosure import PublicEntry, find_listing, public_entries
+from xinyong.due_process.objections import objection_days
+from xinyong.due_process.repairs import repair_available_from
+from xinyong.ledger.append import read_size
+from xinyong.schemes.load import LoadedScheme
+from xinyong.schemes.model import ListDef
+from xinyong.scoring.reference import Explanation
+from xinyong.service.context import Context, context
+from xinyong.web.access import PageError
+from xinyong.web.twins import PageData, twin
+
+__all__ = ["active_scheme", "router"]
+
+router = APIRouter()
+Ctx = Annotated[Context, Depends(context)]
+
+
+def active_scheme(conn: Connection, ctx: Context, scheme_id: str) -> LoadedScheme:
+    """The active version of a scheme, or a 404 page."""
+    for loaded in ctx.registry.active(conn):
+        if loaded.scheme.id == scheme_id:
+            return loaded
+    raise PageError(404, f"There is no active scheme {scheme_id!r}.")
+
+
+def _disclosed_list(loaded: LoadedScheme, list_id: str) -> ListDef:
+    for lst in loaded.scheme.lists:
+        if lst.id == list_id and lst.disclose:
+            return lst
+    raise PageError(404, f"The scheme {loaded.scheme.id!r} publishes no list {list_id!r}.")
+
+
+def _entry(entry: PublicEntry) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "subject": entry.subject,
+        "name": entry.name,
+        "kind": entry.kind,
+        "listed_on": entry.listed_on.isoformat(),
+        "public_from": entry.public_from.isoformat(),
+    }
+
+
+@twin(router, "/", "home.html")
+def home(ctx: Ctx) -> PageData:
+    """The active schemes and the lists they publish, with the number of public entries."""
+    today = ctx.today()
+    schemes = []
+    with ctx.engine.connect() as conn:
+        for loaded in ctx.registry.active(conn):
+            lists = [
+                {
+                    "list": lst.id,
+                    "kind": lst.kind,
+                    "description": lst.description,
+                    "entries": public_entries(conn, loaded, lst.id, today, limit=0)[0],
+                }
+                for lst in loaded.scheme.lists
+                if lst.disclose
+            ]
+            schemes.append(
+                {
+                    "scheme": loaded.scheme.id,
+                    "name": loaded.scheme.name,
+                    "version": loaded.version,
+                    "lists": lists,
+                }
+            )
+    return {"as_of": today.isoformat(), "schemes": schemes}
+
+
+@twin(router, "/lists/{scheme_id}/{list_id}", "list.html")
+def list_page(
+    ctx: Ctx,
+    scheme_id: str,
+    list_id: str,
+    q: Annotated[
+        str, Query(max_length=200, description="Full id, full name or part of a shown name.")
+    ] = "",
+    order: Literal["newest", "oldest"] = "newest",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> PageData:
+    """A disclosed list: entries after notice and grace period, masked, newest first."""
+    today = ctx.today()
+    policy = ctx.settings.masking
+    with ctx.engine.connect() as conn:
+        loaded = active_scheme(conn, ctx, scheme_id)
+        lst = _disclosed_list(loaded, list_id)
+        total, entries = public_entries(
+            conn,
+            loaded,
+            list_id,
+            today,
+            policy=policy,
+            query=q,
+            newest_first=order == "newest",
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+    return {
+        "scheme": scheme_id,
+        "scheme_name": loaded.scheme.name,
+        "list": list_id,
+        "kind": lst.kind,
+        "description": lst.description,
+        "as_of": today.isoformat(),
+        "q": q,
+        "order": order,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, math.ceil(total / per_page)),
+        "total": total,
+        "entries": [_entry(e) for e in entries],
+        "masking": policy.table(),
+        "grace_days": ctx.settings.grace_days,
+    }
+
+
+def _reasons(
+    conn: Connection,
+    ctx: Context,
+    loaded: LoadedScheme,
+    lst: ListDef,
+    explanation: Explanation,
+) -> list[dict[str, Any]]:
+    """The counting records that keep the subject on the list (for a list by grade: every
+    counting record, since together they make the score)."""
+    by_grade = explanation.standing.grade in lst.grades
+    rules = {r.id: r for r in loaded.scheme.rules}
+    active = ctx.registry.active(conn)
+    found = []
+    for c in explanation.records:
+        if not c.counted or not (by_grade or c.rule_id in lst.rules):
+            continue
+        record = c.record
+        entry = ctx.catalog.get(record.code)
+        ends = stops_counting_on(c, loaded, ctx.catalog)
+        found.append(
+            {
+                "rule": c.rule_id,
+                "rule_description": rules[c.rule_id].description,
+                "code": record.code,
+                "description": entry.description if entry else "",
+                "legal_basis": entry.legal_basis if entry else "",
+                "occurred_at": record.occurred_at.isoformat(),
+                "source": record.source,
+                "points": round(c.contribution, 2),
+                "counts_until": ends.isoformat() if ends else None,
+                "repair_from": repair_available_from(
+                    record.occurred_at, record.code, ctx.catalog
+                ).isoformat(),
+                "objection_days": objection_days(
+                    conn,
+                    active,
+                    record.source,
+                    record.record_id,
+                    ctx.settings.objection_deadline(record.source),
+                ),
+            }
+        )
+    return found
+
+
+@twin(router, "/lists/{scheme_id}/{list_id}/{entry_id}", "entry.html")
+def entry_page(ctx: Ctx, scheme_id: str, list_id: str, entry_id: str) -> PageData:
+    """One public entry: the records and rules behind it, the measures and their legal basis,
+    when it ends if nothing new happens, and how to object or apply for repair."""
+    today = ctx.today()
+    policy = ctx.settings.masking
+    with ctx.engine.connect() as conn:
+        loaded = active_scheme(conn, ctx, scheme_id)
+        lst = _disclosed_list(loaded, list_id)
+        listing = find_listing(conn, loaded, list_id, entry_id, today)
+        if listing is None:
+            raise PageError(404, "This list has no such public entry (it may have ended).")
+        size = read_size(conn)
+        explanation = standing_of(
+            conn, loaded, listing.subject_id, today, size, ctx.catalog
+        ).explanation
+        on_list = explanation is not None and list_id in explanation.standing.lists
+        reasons: list[dict[str, Any]] = []
+        until = None
+        if explanation is not None and on_list:
+            reasons = _reasons(conn, ctx, loaded, lst, explanation)
+            steps = outlook(conn, loaded, listing.subject_id, explanation, size, ctx.catalog)
+            until = next((s.on for s in steps if list_id not in s.standing.lists), None)
+    return {
+        "scheme": scheme_id,
+        "scheme_name": loaded.scheme.name,
+        "version": loaded.version,
+        "list": list_id,
+        "kind": lst.kind,
+        "list_description": lst.description,
+        "as_of": today.isoformat(),
+        "entry": _entry(listing.public(policy)),
+        "on_list": on_list,
+        "grade": explanation.standing.grade if explanation is not None else None,
+        "by_grade": explanation is not None and explanation.standing.grade in lst.grades,
+        "reasons": reasons,
+        "ends_on": until.isoformat() if until else None,
+        "measures": [
+            {
+                "measure": m.id,
+                "kind": m.kind,
+                "description": m.description,
+                "basis": m.basis,
+            }
+            for m in loaded.scheme.measures
+            if list_id in m.lists
+        ],
+        "suppress_on_lapse": ctx.settings.suppress_on_lapse,
+    }

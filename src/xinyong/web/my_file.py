@@ -1,0 +1,192 @@
+"""The subject's own file in the portal: the API's file (:mod:`xinyong.service.subject_file`)
+with, per scheme, the score over the last year, the outlook (when counting records stop
+counting and the standing then, if nothing new happens) and the actions the scheme rewards;
+and the forms to object to a record and to apply for repair."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from xinyong.decisions.standing import standing_of
+from xinyong.decisions.timeline import OutlookStep, month_starts, outlook, score_history
+from xinyong.due_process.objections import ObjectionError
+from xinyong.due_process.repairs import RepairError
+from xinyong.ledger.append import read_size
+from xinyong.schemes.load import LoadedScheme
+from xinyong.scoring.reference import Explanation
+from xinyong.scoring.standing import Standing
+from xinyong.service.context import Context, context
+from xinyong.service.filing import file_subject_objection, file_subject_repair
+from xinyong.service.subject_file import subject_file
+from xinyong.web.access import SubjectVisitor, check_form
+from xinyong.web.charts import Chart, Reference, Series
+from xinyong.web.plain_language import rule_words
+from xinyong.web.templates import render
+from xinyong.web.twins import PageData, twin
+
+__all__ = ["router"]
+
+router = APIRouter()
+Ctx = Annotated[Context, Depends(context)]
+
+HISTORY_MONTHS = 12
+REPAIRABLE = ("counting", "in force", "disputed")
+"""Record statuses for which a repair request makes sense (not already ended)."""
+
+
+def _scheme_view(
+    number: int,
+    loaded: LoadedScheme,
+    explanation: Explanation,
+    history: list[tuple[date, Standing]],
+    ctx: Context,
+    steps: list[OutlookStep],
+) -> dict[str, Any]:
+    scheme = loaded.scheme
+    standing = explanation.standing
+    return {
+        "scheme": scheme.id,
+        "name": scheme.name,
+        "chart": Chart(
+            f"score-{number}",
+            f"Your score under {scheme.name}",
+            [day.isoformat() for day, _ in history],
+            [Series("score", [s.score for _, s in history])],
+            "points",
+            [
+                Reference(g.min, f"{g.name} from {g.min:g}")
+                for g in scheme.grades
+                if g.min is not None
+            ],
+            x_label="Date",
+        ),
+        "history": [
+            {"on": day.isoformat(), "score": s.score, "grade": s.grade} for day, s in history
+        ],
+        "outlook": [
+            {
+                "on": step.on.isoformat(),
+                "records_ending": list(step.ending),
+                "score": step.standing.score,
+                "grade": step.standing.grade,
+                "lists": list(step.standing.lists),
+                "measures": list(step.standing.measures),
+            }
+            for step in steps
+        ],
+        "rewarded": [
+            {"rule": r.id, "points": r.points, "words": rule_words(r, ctx.catalog)}
+            for r in scheme.rules
+            if r.points > 0
+        ],
+        "lists": [
+            {
+                "list": lst.id,
+                "kind": lst.kind,
+                "description": lst.description,
+                "public": lst.disclose,
+            }
+            for lst in scheme.lists
+            if lst.id in standing.lists
+        ],
+        "measures": [
+            {"measure": m.id, "kind": m.kind, "description": m.description, "basis": m.basis}
+            for m in scheme.measures
+            if m.id in standing.measures
+        ],
+    }
+
+
+def build_my_file(ctx: Context, subject_id: str) -> PageData:
+    """The subject's file with the portal's additions, read in one transaction."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        data = subject_file(conn, ctx, subject_id)
+        size = read_size(conn)
+        days = month_starts(today, HISTORY_MONTHS)
+        views = []
+        for number, loaded in enumerate(ctx.registry.active(conn)):
+            now = standing_of(conn, loaded, subject_id, today, size, ctx.catalog).explanation
+            if now is None:
+                continue
+            history = score_history(conn, loaded, subject_id, days, size, ctx.catalog)
+            steps = outlook(conn, loaded, subject_id, now, size, ctx.catalog)
+            views.append(_scheme_view(number, loaded, now, history, ctx, steps))
+    repairable = [
+        r["record"]
+        for r in data["records"]
+        if r["repair_from"] is not None
+        and r["repair_from"] <= today.isoformat()
+        and r["status"] in REPAIRABLE
+    ]
+    return {**data, "schemes": views, "repairable": repairable}
+
+
+@twin(router, "/me", "me.html", private=True)
+def my_file_page(ctx: Ctx, session: SubjectVisitor) -> PageData:
+    """Everything the ledger holds about the signed-in subject, explained."""
+    return build_my_file(ctx, session.principal.name)
+
+
+def _split(record: str) -> tuple[str, str]:
+    source, _, record_id = record.partition("/")
+    return source, record_id
+
+
+async def _again(request: Request, ctx: Context, session: SubjectVisitor, error: str) -> Response:
+    data = await run_in_threadpool(build_my_file, ctx, session.principal.name)
+    return render(request, "me.html", data, session, status=422, private=True, error=error)
+
+
+@router.post("/me/objections", include_in_schema=False, response_model=None)
+async def object_to_record(
+    request: Request,
+    ctx: Ctx,
+    session: SubjectVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    record: Annotated[str, Form(max_length=300)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+    evidence: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """File an objection from the form; back to the file, which lists it."""
+    check_form(session, csrf)
+    source, record_id = _split(record)
+    try:
+        await run_in_threadpool(
+            file_subject_objection,
+            ctx,
+            session.principal.name,
+            source,
+            record_id,
+            reason,
+            evidence.strip() or None,
+        )
+    except ObjectionError as exc:
+        return await _again(request, ctx, session, str(exc))
+    return RedirectResponse("/me?done=objection#objections", status_code=303)
+
+
+@router.post("/me/repairs", include_in_schema=False, response_model=None)
+async def ask_repair(
+    request: Request,
+    ctx: Ctx,
+    session: SubjectVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    record: Annotated[str, Form(max_length=300)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Apply for credit repair from the form; back to the file, which lists it."""
+    check_form(session, csrf)
+    source, record_id = _split(record)
+    try:
+        await run_in_threadpool(
+            file_subject_repair, ctx, session.principal.name, source, record_id, reason
+        )
+    except RepairError as exc:
+        return await _again(request, ctx, session, str(exc))
+    return RedirectResponse("/me?done=repair#repairs", status_code=303)

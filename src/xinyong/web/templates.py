@@ -1,0 +1,80 @@
+"""The portal's Jinja2 environment and how a page is rendered into a response.
+
+Templates render only what the page's data holds (the same data its JSON twin serves), plus
+who is signed in and the form tokens. Every HTML response carries a strict Content Security
+Policy: scripts and styles only from the portal's own ``/static``, no inline script, no framing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from xinyong.web.charts import bar_chart, line_chart
+from xinyong.web.sessions import WebSession
+
+__all__ = ["NOTICES", "SECURITY_HEADERS", "environment", "json_path", "render"]
+
+_HERE = Path(__file__).parent
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+NOTICES = {
+    "objection": "Your objection is filed; it is listed under “Your objections” with its deadline.",
+    "repair": "Your repair request is filed; it is listed under “Your repair requests”.",
+    "decided": "The decision is recorded and the subject has been sent a notice.",
+}
+"""Messages shown after a form succeeds (``?done=KEY``; never text taken from the request)."""
+
+environment = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    lstrip_blocks=True,
+)
+environment.globals.update(line_chart=line_chart, bar_chart=bar_chart)
+
+
+def json_path(path: str) -> str:
+    """The JSON twin of a page path (``/`` has ``/index.json``)."""
+    return "/index.json" if path == "/" else f"{path}.json"
+
+
+def render(
+    request: Request,
+    template: str,
+    page: dict[str, Any],
+    session: WebSession | None,
+    *,
+    status: int = 200,
+    private: bool = False,
+    notice: str = "",
+    error: str = "",
+) -> HTMLResponse:
+    """Render ``template`` with the page's data. ``private`` pages (a subject's file, the
+    console) are never stored by caches."""
+    path = request.url.path
+    html = environment.get_template(template).render(
+        page=page,
+        session=session,
+        csrf=session.csrf if session else "",
+        path=path,
+        twin=json_path(path) + (f"?{request.url.query}" if request.url.query else ""),
+        notice=notice or NOTICES.get(request.query_params.get("done", ""), ""),
+        error=error,
+    )
+    headers = dict(SECURITY_HEADERS)
+    if private:
+        headers["Cache-Control"] = "no-store"
+    return HTMLResponse(html, status_code=status, headers=headers)
