@@ -200,7 +200,7 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
         url = f"{PG_SERVER}/{PG_DATABASE}"
     if meta_path.exists() and (args.backend == "postgres" or db_path.exists()):
         meta = json.loads(meta_path.read_text())
-        _log(f"reusing {db_path} (built {meta['built_at']})")
+        _log(f"reusing {url if args.backend == 'postgres' else db_path} (built {meta['built_at']})")
         return Ledger(
             url,
             records_path,
