@@ -17,6 +17,8 @@ from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ingest.records import ingest_records
+from xinyong.ingest.reject_log import MAX_PER_INGEST, log_rejects, recent_rejects
+from xinyong.ingest.rejects import Reject
 from xinyong.ledger.database import open_database
 
 PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
@@ -360,3 +362,37 @@ def test_export_round_trip(ledger_url: str, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert runner.invoke(app, ["ingest", str(out), "--db", other]).exit_code == 0
     assert _count(other) == 2
+
+
+def test_rejects_are_logged_for_the_operator_without_values(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    rows = [GOOD[0], *(row for row, _ in BAD), GOOD[1]]
+    path = _write_csv(tmp_path / "in.csv", rows)
+    assert runner.invoke(app, ["ingest", str(path), "--db", ledger_url]).exit_code == 1
+    engine = open_database(ledger_url)
+    try:
+        with engine.connect() as conn:
+            total, logged = recent_rejects(conn)
+    finally:
+        engine.dispose()
+    quarantined = _rejects(path)
+    assert total == len(logged) == len(quarantined) > 0
+    assert {(r.line, r.field, r.reason) for r in logged} == {
+        (int(q["line"]), q["field"], q["reason"]) for q in quarantined
+    }
+    assert {r.origin for r in logged} == {f"file {path.name}"}
+
+
+def test_a_flood_of_rejects_is_logged_in_part(ledger_url: str) -> None:
+    engine = open_database(ledger_url)
+    try:
+        rejects = [Reject(i, "code", "unknown code", "{}") for i in range(1, MAX_PER_INGEST + 6)]
+        log_rejects(engine, "file flood.csv", "bank", rejects)
+        with engine.connect() as conn:
+            total, newest = recent_rejects(conn, limit=1)
+    finally:
+        engine.dispose()
+    assert total == MAX_PER_INGEST + 1
+    assert newest[0].field == "(more)"
+    assert newest[0].reason.startswith("5 more rejects")

@@ -648,6 +648,26 @@ async def test_console_shows_the_ledger_and_relying_parties(portal: Portal) -> N
     assert (verified["size"], verified["root"]) == (data["ledger"]["size"], data["ledger"]["root"])
 
 
+async def test_console_lists_rejected_input_without_its_values(portal: Portal) -> None:
+    async with portal.service.client() as source:
+        sent = await source.post(
+            "/v1/records",
+            headers=portal.service.headers("source"),
+            json={"records": [{"record_id": "r-bad", "subject_id": "110101SECRET-VALUE"}]},
+        )
+    assert sent.json()["rejected"]
+    async with _signed_in(portal, "operator") as operator:
+        data = (await operator.get("/console.json")).json()
+        html = Page((await operator.get("/console")).text)
+    newest = data["rejects"]["recent"][0]
+    assert data["rejects"]["total"] >= 1
+    assert (newest["source"], newest["line"]) == ("bank", 1)
+    assert newest["origin"] == "api source bank"
+    assert newest["field"] in html.text
+    assert "SECRET-VALUE" not in html.text  # rejected values are never shown or stored
+    assert "SECRET-VALUE" not in str(data)
+
+
 def test_existing_list_entries_get_public_ids(tmp_path: Path) -> None:
     """Migration 0006 gives every list entry made before it a distinct random id."""
     import sqlalchemy as sa

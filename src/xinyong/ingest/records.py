@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, select
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierKind, classify
 from xinyong.ingest.readers import BadLine, count_rows, read_batches
+from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator, RowProblem
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
@@ -126,6 +127,7 @@ def ingest_records(
             progress(report.rows, total)
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
+    log_rejects(engine, f"file {path.name}", source, report.rejects)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -156,6 +158,7 @@ def ingest_rows(
             good.append((index, row))
     _append(engine, good, _Run(), report, catalog, note=note)
     report.rejected = len(report.rejects)
+    log_rejects(engine, note, source, report.rejects)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     Float,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -33,6 +34,7 @@ __all__ = [
     "api_keys",
     "checkpoints",
     "events",
+    "ingest_rejects",
     "inquiries",
     "listings",
     "metadata",
@@ -268,6 +270,22 @@ listings = Table(
 )
 """List memberships over time: when noticed, when public (after the grace period), when ended.
 ``entry_id`` is random: public pages name an entry by it, never by the subject's id."""
+
+ingest_rejects = Table(
+    "ingest_rejects",
+    metadata,
+    Column("reject_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("received_at", String(32), nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("source", String(128)),
+    Column("line", BigInteger, nullable=False),
+    Column("field", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_ingest_rejects_received", "received_at"),
+)
+"""Rejected input rows for the operator: where, which line, which field, why. The rows' values
+are not kept here (they may hold personal data of someone else); they stay in the submitter's
+quarantine file or API answer."""
 
 outbox = Table(
     "outbox",

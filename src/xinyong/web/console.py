@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from xinyong.due_process.objections import ObjectionError, list_objections
 from xinyong.due_process.repairs import RepairError, list_repairs
 from xinyong.due_process.transparency import transparency_report
+from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.schema import inquiries, records, relying_parties
 from xinyong.ledger.verify import verify_ledger
@@ -59,6 +60,10 @@ def _parties(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
+REJECTS_SHOWN = 50
+"""The console shows the newest rejected input rows, up to this many."""
+
+
 def _repair_deadline(ctx: Context, filed_at: str) -> date:
     return date.fromisoformat(filed_at[:10]) + timedelta(days=ctx.settings.repair_days)
 
@@ -71,6 +76,7 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
         head = read_head(conn)
         objections = list_objections(conn, status="open")
         repairs = list_repairs(conn, status="open")
+        rejected, rejects = recent_rejects(conn, REJECTS_SHOWN)
         data = {
             "as_of": today.isoformat(),
             "ledger": {
@@ -85,6 +91,7 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
                 "repairs": len(repairs),
                 "repairs_overdue": sum(_repair_deadline(ctx, r.filed_at) < today for r in repairs),
             },
+            "rejects": {"total": rejected, "recent": [r.json() for r in rejects]},
             "schemes": stored_versions(conn),
             "relying_parties": _parties(conn),
             "report": transparency_report(conn, today),
