@@ -28,8 +28,11 @@ from xinyong.lab.metrics import churn, disparate_impact, gini
 from xinyong.lab.report import write_outputs
 from xinyong.lab.run import run_experiment
 from xinyong.lab.scorer import StepScorer
+from xinyong.lab.society import Society
 from xinyong.lab.sweep import rank_variants, sweep_variants
 from xinyong.lab.world import EPOCH, build_world
+from xinyong.peer.algorithms import compute_peer_scores
+from xinyong.peer.graph import graph_from_table
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import load_scheme
 
@@ -92,7 +95,7 @@ def test_churn_ignores_subjects_without_a_previous_grade() -> None:
 
 def test_bundled_experiments_are_valid() -> None:
     found = bundled_experiments()
-    assert set(found) == {"pilots", "rongcheng-sweep"}
+    assert set(found) == {"nosedive", "pilots", "rongcheng-sweep"}
     for path in found.values():
         experiment = load_experiment(path)
         for ref in experiment.schemes:
@@ -360,7 +363,78 @@ def test_cli_reports_a_bad_experiment(tmp_path: Path) -> None:
 def test_behaviour_defaults_are_documented() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "lab.md").read_text(encoding="utf-8")
     for parameter in PARAMETERS:
-        assert f"`{parameter.name}`" in docs
-        assert str(parameter.default) in docs
+        row = re.search(rf"^\| `{parameter.name}` \| ([^|]+) \|", docs, re.MULTILINE)
+        assert row is not None, parameter.name
+        assert float(row.group(1)) == float(str(parameter.default)), parameter.name
     for name, value in Behaviour().model_dump().items():
         assert value == next(p.default for p in PARAMETERS if p.name == name)
+
+
+PEER = """
+name = "peer town"
+seed = 9
+years = 1
+start = 2024-01-01
+step = "1w"
+[population]
+people = 300
+[behaviour]
+interactions_per_month = 8
+[[schemes]]
+pilot = "nosedive-gate"
+[[schemes]]
+pilot = "judgment-defaulters"
+"""
+
+
+def test_every_arm_keeps_its_own_grades_and_lists(tmp_path: Path) -> None:
+    experiment, path = _experiment(tmp_path)
+    metrics = run_experiment(experiment, path.parent).metrics
+    for arm, grades in (("rongcheng", ("AAA", "D")), ("judgment-defaulters", ("CLEAR", "LISTED"))):
+        rows = metrics.filter(pc.field("arm") == arm)
+        for grade in grades:
+            shares = rows[f"grade_share:{grade}"].to_pylist()
+            assert all(share is not None for share in shares), (arm, grade)
+    court = metrics.filter(pc.field("arm") == "judgment-defaulters")
+    assert court["list_size:defaulters"].to_pylist() == court["listed"].to_pylist()
+    inflow = pc.sum(court["list_inflow:defaulters"]).as_py()
+    outflow = pc.sum(court["list_outflow:defaulters"]).as_py()
+    assert inflow - outflow == court["listed"].to_pylist()[-1]
+
+
+def test_peer_schemes_rate_and_report_the_haywire_index(tmp_path: Path) -> None:
+    experiment, path = _experiment(tmp_path, PEER)
+    metrics = run_experiment(experiment, path.parent).metrics
+    gate = metrics.filter(pc.field("arm") == "nosedive-gate")
+    court = metrics.filter(pc.field("arm") == "judgment-defaulters")
+    haywire = gate["haywire_index"].to_pylist()
+    assert all(0.0 <= h <= 1.0 for h in haywire[1:])  # the first step has nothing to compare
+    assert all(math.isnan(h) for h in court["haywire_index"].to_pylist())
+    shares = [gate[f"grade_share:{g}"].to_pylist()[-1] for g in ("PRIME", "BOARDING", "GROUNDED")]
+    assert sum(shares) == pytest.approx(1.0)
+    assert shares != [0.0, 0.0, 1.0]  # ratings moved people off the prior
+
+
+def test_peer_scoring_in_the_lab_matches_the_engine(tmp_path: Path) -> None:
+    """Ratings from the simulated society scored by the lab's scorer and by ``score_table``."""
+    experiment, _ = _experiment(tmp_path, PEER)
+    world = build_world(experiment, load_catalog(), 0)
+    scheme = load_scheme(bundled_pilots()["nosedive-gate"]).scheme
+    society = Society(world, experiment.behaviour)
+    visible = np.full(world.population.size, 4.3)
+    for t in range(4):
+        society.step(t, visible)
+    as_of = world.as_of(3)
+    ratings = society.records(3, 30)
+    assert ratings.num_rows > 0
+    section = scheme.peer
+    assert section is not None
+    peer = compute_peer_scores(
+        section, graph_from_table(section, ratings, scheme.subject_kinds, as_of)
+    )
+    ours = StepScorer(scheme).score(ratings, world.subjects, as_of, peer.table())
+    engine = score_table(scheme, ratings, as_of, world.subjects)
+    ours, engine = ours.sort_by("subject_id"), engine.sort_by("subject_id")
+    for column in ("subject_id", "grade", "lists", "measures"):
+        assert ours[column].equals(engine[column]), column
+    assert np.allclose(ours["score"].to_numpy(), engine["score"].to_numpy())

@@ -23,8 +23,11 @@ import pyarrow.compute as pc
 from xinyong.lab.behaviour import Behaviour
 from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
 from xinyong.lab.scorer import StepScorer
+from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
-from xinyong.schemes.load import LoadedScheme
+from xinyong.peer.algorithms import compute_peer_scores
+from xinyong.peer.graph import graph_from_table
+from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
 __all__ = ["Arm", "control_violations"]
@@ -58,8 +61,17 @@ class Arm:
     black: frozenset[str] = field(init=False)
     sanctions: frozenset[str] = field(init=False)
     scorer: StepScorer = field(init=False)
+    society: Society | None = field(init=False)
+    visible: npt.NDArray[np.float64] = field(init=False)
+    """Each subject's current peer score under this arm (what raters see)."""
+    score_before: npt.NDArray[np.float64] = field(init=False)
     last_timings: dict[str, float] = field(init=False, default_factory=dict)
     _scoring: float = field(init=False, default=0.0)
+    _t: int = field(init=False, default=0)
+    _peer: pa.Table | None = field(init=False, default=None)
+    _members: dict[str, npt.NDArray[np.bool_]] = field(init=False, default_factory=dict)
+    """Per list id, who is on it after the last scoring (the truth scoring does not count)."""
+    members_before: dict[str, npt.NDArray[np.bool_]] = field(init=False, default_factory=dict)
     """Seconds the last step spent scoring (the engine) and on everything else."""
 
     def __post_init__(self) -> None:
@@ -81,16 +93,31 @@ class Arm:
         )
         self.black = frozenset(lst.id for lst in scheme.lists if lst.kind == "black")
         self.sanctions = frozenset(m.id for m in scheme.measures if m.kind == "sanction")
+        if scheme.peer is not None and scheme.peer.seeds:
+            # The scheme's seed ids name nobody here: the first people stand in for them.
+            stand_ins = world.population.subject_id[: self.behaviour.peer_seeds].to_pylist()
+            peer = scheme.peer.model_copy(update={"seeds": tuple(stand_ins)})
+            scheme = scheme.model_copy(update={"peer": peer})
+            self.loaded = LoadedScheme(
+                scheme, self.loaded.text, self.loaded.path, scheme_hash(scheme)
+            )
         self.scorer = StepScorer(scheme)
+        self.society = Society(world, self.behaviour) if scheme.peer is not None else None
+        prior = float(scheme.peer.prior) if scheme.peer is not None else 0.0
+        self.visible = np.full(size, prior)
+        self.score_before = np.full(size, np.nan)
 
     def step(self, t: int) -> dict[str, Any]:
         """Run step ``t``; return its metrics."""
         started = time.perf_counter()
         self._scoring = 0.0
+        self._t = t
         world, b = self.world, self.behaviour
         as_of = world.as_of(t)
         as_of_day = (as_of - EPOCH).days
         acts = self._decide_acts(t)
+        if self.society is not None:
+            self.society.step(t, self.visible)
         # As in the ledger: known by now, not voided (objection, repair), not expired at the
         # catalog's maximum display period; and, to spare the engine, only codes the scheme's
         # rules read (a record no rule matches or clears with changes no standing).
@@ -102,6 +129,7 @@ class Arm:
             & self.read_code[world.code]
         )
         scored, score, grade, listed, sanctions = self._score(counting, as_of)
+        members = self._members
         wrongful = self._wrongful(counting, listed, as_of)
 
         newly_wrongful = wrongful & (self.wrongful_since < 0)
@@ -113,11 +141,52 @@ class Arm:
         self._repair(t, counting, listed, as_of_day)
 
         metrics = self._metrics(t, scored, score, grade, listed, sanctions, wrongful, acts)
+        metrics["haywire_index"] = self._haywire(t, scored, score)
+        metrics.update(self._list_metrics(members, scored))
+        self.members_before = members
+        self.score_before = np.where(scored, score, np.nan)
         self.listed, self.sanctioned = listed, sanctions > 0
         self.grade = np.where(scored, grade, -1).astype(np.int16)
         total = time.perf_counter() - started
         self.last_timings = {"scoring_s": self._scoring, "simulation_s": total - self._scoring}
         return metrics
+
+    def _list_metrics(
+        self, members: dict[str, npt.NDArray[np.bool_]], scored: npt.NDArray[np.bool_]
+    ) -> dict[str, Any]:
+        """Per list: size, inflow and outflow; and the red lists' members per 1,000."""
+        n = max(int(scored.sum()), 1)
+        row: dict[str, Any] = {}
+        red = np.zeros(len(scored), np.bool_)
+        for lst in self.loaded.scheme.lists:
+            now = members[lst.id]
+            before = self.members_before.get(lst.id, np.zeros(len(now), np.bool_))
+            row[f"list_size:{lst.id}"] = int(now.sum())
+            row[f"list_inflow:{lst.id}"] = int((now & ~before).sum())
+            row[f"list_outflow:{lst.id}"] = int((~now & before).sum())
+            if lst.kind == "red":
+                red |= now
+        row["red_listed_per_1000"] = 1000.0 * float(red.sum()) / n
+        return row
+
+    def _haywire(
+        self, t: int, scored: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]
+    ) -> float:
+        """Share of scored subjects whose score fell by more than ``haywire_drop`` this step
+        with no new adverse record and no bad day of their own: a fall that others' ratings (or
+        their weights) caused. Only peer schemes fall that way; for others it is NaN."""
+        if self.society is None:
+            return math.nan
+        world = self.world
+        before = self.score_before
+        compared = scored & ~np.isnan(before)
+        if not compared.any():
+            return math.nan
+        own = self.society.bad_day.copy()
+        acted = (world.step == t) & self.kept & world.adverse
+        own[world.subject[acted]] = True
+        fell = compared & ~own & (before - score > self.behaviour.haywire_drop)
+        return float(fell.sum()) / float(compared.sum())
 
     def _decide_acts(self, t: int) -> int:
         """Which of step ``t``'s potential records happen here; return the adverse acts."""
@@ -149,10 +218,37 @@ class Arm:
         number of sanctions in force)."""
         world = self.world
         records = world.records.filter(pa.array(counting))
+        self._peer = None
+        if self.society is not None:
+            records, self._peer = self._with_ratings(records, as_of)
         mark = time.perf_counter()
-        table = self.scorer.score(records, world.subjects, as_of)
+        table = self.scorer.score(records, world.subjects, as_of, self._peer)
         self._scoring += time.perf_counter() - mark
         return self._arrays(table, world.population.size)
+
+    def _with_ratings(self, records: pa.Table, as_of: Any) -> tuple[pa.Table, pa.Table]:
+        """The arm's rating records joined to the others, and the peer scores they give (which
+        become what raters see next step)."""
+        assert self.society is not None
+        section = self.loaded.scheme.peer
+        assert section is not None
+        world = self.world
+        keep = int(world.max_display_days.max(initial=365))
+        if section.valid_days is not None:
+            keep = min(keep, section.valid_days)
+        ratings = self.society.records(self._t, keep)
+        mark = time.perf_counter()
+        graph = graph_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
+        peer = compute_peer_scores(section, graph)
+        self._scoring += time.perf_counter() - mark
+        index = _to_numpy(
+            pc.index_in(
+                pa.array(list(graph.nodes), pa.string()), value_set=world.population.subject_id
+            )
+        )
+        found = ~np.isnan(index.astype(np.float64))
+        self.visible[index[found].astype(np.int64)] = np.asarray(peer.score)[found]
+        return pa.concat_tables([records, ratings]), peer.table()
 
     def _arrays(
         self, table: pa.Table, size: int
@@ -177,6 +273,11 @@ class Arm:
         grade[index] = _to_numpy(pc.index_in(table["grade"], value_set=names)).astype(np.int16)
         listed = np.zeros(size, np.bool_)
         listed[index] = _any_member(table["lists"], self.black)
+        self._members = {}
+        for lst in scheme.lists:
+            member = np.zeros(size, np.bool_)
+            member[index] = _any_member(table["lists"], frozenset({lst.id}))
+            self._members[lst.id] = member
         sanctions = np.zeros(size, np.int32)
         sanctions[index] = _count_members(table["measures"], self.sanctions)
         return scored, score, grade, listed, sanctions
@@ -198,7 +299,7 @@ class Arm:
         )
         truth_subjects = world.subjects.take(pa.array(touched))
         mark = time.perf_counter()
-        table = self.scorer.score(truth_records, truth_subjects, as_of)
+        table = self.scorer.score(truth_records, truth_subjects, as_of, self._peer)
         self._scoring += time.perf_counter() - mark
         _, _, _, truly_listed, _ = self._arrays(table, world.population.size)
         wrongful[touched] = ~truly_listed[touched]
@@ -271,7 +372,6 @@ class Arm:
             "deterrence": 1.0 - acts / control if control else math.nan,
             "gini": gini(score[scored], None if scheme.floor is None else float(scheme.floor)),
             "churn": churn(self.grade[scored], grade[scored]),
-            "haywire_index": math.nan,
         }
         for i, g in enumerate(scheme.grades):
             row[f"grade_share:{g.name}"] = float((grade[scored] == i).sum()) / n

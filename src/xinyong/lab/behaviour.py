@@ -20,7 +20,8 @@ How the parameters act, per step and per scheme (the *arm*):
   ``objection_rate`` and wins with ``objection_win_rate``; the erroneous records stop counting
   ``objection_days`` later.
 - **Repair.** Each step, every counting adverse record of a listed subject that is past its
-  catalog minimum display period is repaired with probability ``repair_rate``.
+  catalog minimum display period is repaired with probability ``repair_rate`` (per 30 days).
+- **Ratings** (peer schemes only): see :mod:`xinyong.lab.society`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ class Behaviour(BaseModel):
     objection_win_rate: float = Field(default=0.8, ge=0, le=1)
     objection_days: int = Field(default=30, ge=0, le=365)
     repair_rate: float = Field(default=0.05, ge=0, le=1)
+    interactions_per_month: float = Field(default=2.0, ge=0, le=100)
+    herding: float = Field(default=0.5, ge=0, le=1)
+    rating_noise: float = Field(default=0.8, ge=0, le=5)
+    quality_mean: float = Field(default=4.2, ge=1, le=5)
+    quality_sd: float = Field(default=0.4, ge=0, le=5)
+    stigma_threshold: float = Field(default=4.2, ge=0, le=5)
+    stigma_penalty: float = Field(default=1.0, ge=0, le=4)
+    bad_day_rate: float = Field(default=0.02, ge=0, le=1)
+    bad_day_drop: float = Field(default=2.0, ge=0, le=4)
+    haywire_drop: float = Field(default=0.5, gt=0)
+    peer_seeds: int = Field(default=20, ge=0, le=100_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +116,68 @@ PARAMETERS = (
     ),
     Parameter(
         "repair_rate",
-        "monthly-step probability that an eligible adverse record of a listed subject is repaired",
+        "probability per 30 days that an eligible adverse record of a listed subject is repaired",
+        "assumption",
+    ),
+    Parameter(
+        "interactions_per_month",
+        "rated interactions per person per 30 days (peer schemes; partners drawn at random)",
+        "assumption",
+    ),
+    Parameter(
+        "herding",
+        "weight raters give the rated person's visible peer score instead of their own "
+        "impression (peer schemes)",
+        "assumption: the show's premise; herding on visible ratings is documented for online "
+        "ratings (Muchnik, Aral and Taylor, 'Social influence bias', Science 341, 2013)",
+    ),
+    Parameter(
+        "rating_noise",
+        "sd of a rater's impression around the rated person's quality, in stars",
+        "assumption",
+    ),
+    Parameter(
+        "quality_mean",
+        "mean latent quality of people's conduct in interactions, in stars",
+        "assumption",
+    ),
+    Parameter(
+        "quality_sd",
+        "sd of latent quality between people, in stars (clipped to 1-5)",
+        "assumption",
+    ),
+    Parameter(
+        "stigma_threshold",
+        "raters mark down anyone whose visible peer score is below this (the show's 4.2 line)",
+        "assumption: the show's plot; no measurement",
+    ),
+    Parameter(
+        "stigma_penalty",
+        "stars taken off a rating of someone below the stigma threshold",
+        "assumption: the show's plot; no measurement",
+    ),
+    Parameter(
+        "bad_day_rate",
+        "probability per 30 days that a person has a bad day: every interaction of that step "
+        "goes worse (peer schemes; the show's trigger)",
+        "assumption",
+    ),
+    Parameter(
+        "bad_day_drop",
+        "stars a bad day takes off the person's quality for that step",
+        "assumption",
+    ),
+    Parameter(
+        "haywire_drop",
+        "a score falling by more than this in one step, with no new adverse record and no bad "
+        "day of the subject's own, counts toward the haywire index (score units; stars for "
+        "peer schemes)",
+        "assumption",
+    ),
+    Parameter(
+        "peer_seeds",
+        "simulated people who stand in for an EigenTrust scheme's pre-trusted seeds (the "
+        "scheme's own seed ids name nobody in the simulation)",
         "assumption",
     ),
 )

@@ -23,7 +23,7 @@ from xinyong.lab.sweep import Ranked, rank_variants, sweep_variants
 from xinyong.lab.world import build_world
 from xinyong.schemes.load import LoadedScheme
 
-__all__ = ["LabResult", "Progress", "arms_of", "run_experiment", "summarize"]
+__all__ = ["LabResult", "Progress", "arms_of", "metrics_table", "run_experiment", "summarize"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: called as the run advances."""
@@ -93,7 +93,7 @@ def run_experiment(
                 rows.append({"replicate": replicate, **row})
                 if progress is not None:
                     progress(f"replicate {replicate + 1}", t * len(runs) + position + 1, total)
-    metrics = pa.Table.from_pylist(rows)
+    metrics = metrics_table(rows)
     summary = summarize(metrics, experiment)
     ranking = []
     if experiment.sweep is not None:
@@ -107,6 +107,15 @@ def run_experiment(
             experiment.sweep, {k: v for k, v in summary.items() if k in variants}
         )
     return LabResult(experiment, metrics, summary, ranking, timings)
+
+
+def metrics_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows as a table with every column any row has (arms name their grades and lists
+    differently; a row without a column gets null there)."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return pa.Table.from_pylist([{name: row.get(name) for name in columns} for row in rows])
 
 
 def summarize(metrics: pa.Table, experiment: Experiment) -> dict[str, dict[str, Any]]:

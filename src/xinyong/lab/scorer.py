@@ -5,7 +5,8 @@ takes about 0.3 s, longer than DuckDB needs to score a small population. The lab
 scheme at every step of its horizon (60 times for 5 years by month), so it compiles the scheme
 once, with the as-of date as a query parameter, and runs the same SQL each step: the same
 compiled expression as :func:`xinyong.engines.duckdb.score_table`, in ledger mode (every
-subject scored), executed by DuckDB.
+subject scored), executed by DuckDB. A peer scheme's scores come in as a table computed by the
+caller (:mod:`xinyong.peer.algorithms`), as the engine does.
 
 The date is bound by replacing the compiled literal of a sentinel date, which must occur in the
 SQL (it does wherever the scheme reads the date); a scheme whose SQL does not contain it would
@@ -33,8 +34,7 @@ class StepScorer:
     """Score one scheme over Arrow records and subjects at any date."""
 
     def __init__(self, scheme: Scheme, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        if scheme.peer is not None:
-            raise ValueError(f"scheme {scheme.id}: peer schemes are scored with score_table")
+        self.peer = scheme.peer is not None
         records = ibis.table(
             {
                 "subject_id": "string",
@@ -47,20 +47,34 @@ class StepScorer:
             name="lab_records",
         )
         subjects = ibis.table({"subject_id": "string", "kind": "string"}, name="lab_subjects")
-        sql = str(
-            ibis.to_sql(compile_scheme(scheme, records, _SENTINEL, subjects), dialect="duckdb")
-        )
+        peer = None
+        if self.peer:
+            peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name="lab_peer")
+        expr = compile_scheme(scheme, records, _SENTINEL, subjects, peer)
+        sql = str(ibis.to_sql(expr, dialect="duckdb"))
         if _SENTINEL_SQL not in sql:
             raise ValueError(f"scheme {scheme.id}: the as-of date is not in its compiled SQL")
         self.sql = sql.replace(_SENTINEL_SQL, "CAST($as_of AS DATE)")
         self.con = con or duckdb.connect()
 
-    def score(self, records: pa.Table, subjects: pa.Table, as_of: date) -> pa.Table:
-        """Standings (``subject_id, score, grade, lists, measures``) as of ``as_of``."""
-        self.con.register("lab_records", records)
-        self.con.register("lab_subjects", subjects)
+    def score(
+        self,
+        records: pa.Table,
+        subjects: pa.Table,
+        as_of: date,
+        peer: pa.Table | None = None,
+    ) -> pa.Table:
+        """Standings (``subject_id, score, grade, lists, measures``) as of ``as_of``; a peer
+        scheme also needs its peer scores (``subject_id, peer_score``) as of that date."""
+        if self.peer != (peer is not None):
+            raise ValueError("a peer table goes with a peer scheme, only")
+        tables = {"lab_records": records, "lab_subjects": subjects}
+        if peer is not None:
+            tables["lab_peer"] = peer
+        for name, table in tables.items():
+            self.con.register(name, table)
         try:
             return self.con.sql(self.sql, params={"as_of": as_of}).to_arrow_table()
         finally:
-            self.con.unregister("lab_records")
-            self.con.unregister("lab_subjects")
+            for name in tables:
+                self.con.unregister(name)

@@ -63,6 +63,8 @@ class World:
     """Per code index: the catalog's minimum display period (repair eligibility)."""
     max_display_days: npt.NDArray[np.int32]
     """Per code index: the catalog's maximum display period (a record expires after it)."""
+    peer_quality: npt.NDArray[np.float64]
+    """Per subject: latent quality in interactions, 1 to 5 stars (peer schemes' raters)."""
     steps: int
     start: date
     step_days: int
@@ -121,6 +123,10 @@ def build_world(experiment: Experiment, catalog: Catalog, replicate: int) -> Wor
         rng, experiment.behaviour, population, subject, true_day, step, first_day, step_days
     )
     uniform = rng.random(n)
+    behaviour = experiment.behaviour
+    quality = np.clip(
+        rng.normal(behaviour.quality_mean, behaviour.quality_sd, population.size), 1.0, 5.0
+    )
     listing_of = _fulfilment_links(raw, adverse)
     records = _scoring_table(raw, population, subject, day)
     subjects = pa.table(
@@ -147,6 +153,7 @@ def build_world(experiment: Experiment, catalog: Catalog, replicate: int) -> Wor
         listing_of=listing_of,
         min_display_days=min_display,
         max_display_days=max_display,
+        peer_quality=quality,
         steps=steps,
         start=experiment.start,
         step_days=step_days,
