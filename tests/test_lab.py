@@ -26,7 +26,7 @@ from xinyong.lab.experiment import (
 )
 from xinyong.lab.metrics import churn, disparate_impact, gini
 from xinyong.lab.report import write_outputs
-from xinyong.lab.run import run_experiment
+from xinyong.lab.run import arms_of, run_experiment
 from xinyong.lab.scorer import StepScorer
 from xinyong.lab.society import Society
 from xinyong.lab.sweep import rank_variants, sweep_variants
@@ -294,6 +294,24 @@ def test_rank_puts_constraint_failures_last() -> None:
     assert ranked[2].failed == ("disparate_impact >= 0.8",)
     with pytest.raises(ExperimentError, match="no metric"):
         rank_variants(experiment.sweep, {"x": {"deterrence": 1.0}})
+
+
+def test_a_sweep_naming_no_metric_fails_before_running(tmp_path: Path) -> None:
+    text = (
+        SMALL.split("[[schemes]]", maxsplit=1)[0]
+        + """
+[sweep]
+scheme = { pilot = "rongcheng" }
+maximize = "deterence"
+[[sweep.parameters]]
+rule = "fraud"
+field = "points"
+values = [-10]
+"""
+    )
+    experiment, path = _experiment(tmp_path, text)
+    with pytest.raises(ExperimentError, match="deterence"):
+        arms_of(experiment, path.parent)
 
 
 def test_sweep_of_an_unknown_rule_is_an_error() -> None:

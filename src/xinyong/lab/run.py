@@ -19,7 +19,7 @@ import pyarrow as pa
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.lab.arm import Arm
 from xinyong.lab.experiment import Experiment, resolve_scheme
-from xinyong.lab.sweep import Ranked, rank_variants, sweep_variants
+from xinyong.lab.sweep import Ranked, check_metric_names, rank_variants, sweep_variants
 from xinyong.lab.world import build_world
 from xinyong.schemes.load import LoadedScheme
 
@@ -51,6 +51,7 @@ def arms_of(experiment: Experiment, base: Path) -> list[tuple[str, LoadedScheme]
         loaded = resolve_scheme(ref, base)
         arms.append((ref.label or loaded.scheme.id, loaded))
     if experiment.sweep is not None:
+        check_metric_names(experiment.sweep)
         arms.extend(sweep_variants(resolve_scheme(experiment.sweep.scheme, base), experiment.sweep))
     labels = [label for label, _ in arms]
     duplicate = next((x for x in labels if labels.count(x) > 1), None)

@@ -20,7 +20,40 @@ from xinyong.lab.experiment import ExperimentError, Sweep
 from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.schemes.model import Scheme
 
-__all__ = ["Ranked", "rank_variants", "sweep_variants"]
+__all__ = [
+    "METRICS",
+    "METRIC_PREFIXES",
+    "Ranked",
+    "check_metric_names",
+    "rank_variants",
+    "sweep_variants",
+]
+
+METRICS = frozenset(
+    {
+        "scored", "listed", "listed_per_1000", "inflow", "outflow", "sanctions_per_1000",
+        "wrongful_listings", "wrongful_listing_rate", "time_to_clear_days", "violations",
+        "control_violations", "deterrence", "gini", "churn", "disparate_impact",
+        "haywire_index", "red_listed_per_1000",
+    }
+)  # fmt: skip
+"""The metrics every arm reports (``docs/lab.md``)."""
+METRIC_PREFIXES = (
+    "grade_share:",
+    "list_size:",
+    "list_inflow:",
+    "list_outflow:",
+    "disparate_impact:",
+)
+"""Metrics named after a scheme's grades and lists, or a group dimension."""
+
+
+def check_metric_names(sweep: Sweep) -> None:
+    """Refuse an objective or constraint naming no metric, before anything runs."""
+    for name in (sweep.maximize or sweep.minimize or "", *(c.metric for c in sweep.constraints)):
+        if name not in METRICS and not name.startswith(METRIC_PREFIXES):
+            known = ", ".join(sorted(METRICS))
+            raise ExperimentError(f"sweep: no metric {name!r} (metrics: {known})")
 
 
 def sweep_variants(base: LoadedScheme, sweep: Sweep) -> list[tuple[str, LoadedScheme]]:
