@@ -123,21 +123,26 @@ def test_eigentrust_gives_a_sybil_ring_no_weight() -> None:
     assert both(section(algorithm="bayesian"), records)["v"] == pytest.approx(2.0)
 
 
-def test_retaliation_flags_the_later_low_rating() -> None:
+def test_retaliation_flags_only_the_reply() -> None:
     guard = {"retaliation_window": "7d"}
     records = [
         rating("a", "b", 1, "2025-06-01"),  # first: stands
-        rating("b", "a", 2, "2025-06-03"),  # 2 days later: retaliation
+        rating("b", "a", 2, "2025-06-03"),  # 2 days later: a reply, presumed retaliation
         rating("c", "d", 1, "2025-06-01"),
         rating("d", "c", 1, "2025-06-10"),  # 9 days later: outside the window
         rating("e", "f", 1, "2025-06-05"),
-        rating("f", "e", 1, "2025-06-05"),  # the same day: both flagged
+        rating("f", "e", 1, "2025-06-05"),  # the same day, later in the input: the reply
+        rating("h", "g", 1, "2025-06-07"),  # later in the input but dated after g's: first
+        rating("g", "h", 1, "2025-06-06"),
     ]
     peer = section(algorithm="bayesian", safeguards=guard)
     flags = safeguard_flags(considered_ratings(peer, records, KINDS, AS_OF), peer.safeguards)
-    assert flags == [0, RETALIATION, 0, 0, RETALIATION, RETALIATION]
-    # b's retaliation weighs nothing: a keeps the prior 3.
-    assert both(peer, records)["a"] == 3.0
+    assert flags == [0, RETALIATION, 0, 0, 0, RETALIATION, RETALIATION, 0]
+    # b's reply weighs nothing: a keeps the prior 3; b keeps a's 1 star.
+    scores = both(peer, records)
+    assert (scores["a"], scores["b"]) == (3.0, 1.0)
+    # Rating back at once cancels nothing: f's reply is discounted, e's rating of f stands.
+    assert (scores["e"], scores["f"]) == (3.0, 1.0)
 
 
 def test_collusion_flags_a_clique_of_the_size() -> None:
@@ -259,6 +264,25 @@ def test_vectorized_agrees_with_the_reference(
     assert vectorized.score_of("nobody") == peer.prior
 
 
+@settings(max_examples=100, deadline=None)
+@given(records=rating_records(), window=st.sampled_from(["1d", "7d", "30d"]))
+def test_the_first_low_rating_between_two_people_always_keeps_its_weight(
+    records: list[InputRecord], window: str
+) -> None:
+    peer = section(algorithm="bayesian", safeguards={"retaliation_window": window})
+    found = considered_ratings(peer, records, KINDS, AS_OF)
+    flags = safeguard_flags(found, peer.safeguards)
+    first: dict[frozenset[str], tuple[date, int]] = {}
+    for index, r in enumerate(found.ratings):
+        if r.stars <= 2:
+            pair = frozenset((r.rater, r.rated))
+            first[pair] = min(first.get(pair, (r.occurred_at, index)), (r.occurred_at, index))
+    for _, index in first.values():
+        assert not flags[index] & RETALIATION
+    graph = RatingGraph.of(peer, found)
+    assert compute_peer_scores(peer, graph).discounts.flags.tolist() == flags
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     peer=sections(),
@@ -283,10 +307,19 @@ def test_incremental_updates_match_a_full_recomputation(
     for rater, rated, stars, back in updates:
         if rater % n == rated % n:
             continue
-        live.add_rating(NewRating(rater % n, rated % n, float(stars), day_number(AS_OF) - back))
+        day = day_number(AS_OF) - back
+        live.add_rating(NewRating(rater % n, rated % n, float(stars), day, key=f"new/{day}"))
     full = live.recompute()
     assert np.allclose(live.score, full.score, atol=1e-6)
     assert live.flags[: live.m].tolist() == full.discounts.flags.tolist()
+    for subject in [*graph.nodes, "nobody"]:
+        mine, theirs = live.explain(subject), full.explain(subject)
+        assert mine.score == pytest.approx(theirs.score, abs=1e-6)
+        assert [(r.record, r.rater, r.stars, r.occurred_at, r.reasons) for r in mine.ratings] == [
+            (r.record, r.rater, r.stars, r.occurred_at, r.reasons) for r in theirs.ratings
+        ]
+        for a, b in zip(mine.ratings, theirs.ratings, strict=True):
+            assert a.weight == pytest.approx(b.weight, abs=1e-6)
 
 
 def test_incremental_refuses_a_new_subject() -> None:

@@ -2,8 +2,9 @@
 
 The outcome is the point of the scene, so the test states it: under the show's mechanism the
 airline's gate check says yes before the bad day and no from the bad day on, with Lacie's score
-still falling ten days later; under the ``nosedive-gate`` pilot the check says yes every day,
-and the quarrels' mutual 1-star ratings are discounted as retaliation in her explanation.
+still falling ten days later; under the ``nosedive-gate`` pilot the check says yes every day:
+the 1-star ratings that reply to Lacie's own 1-star ratings are discounted as retaliation in her
+explanation, while the unprovoked ones and her own first ratings keep their weight.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from xinyong.cli.app import app
 from xinyong.cli.common import out
 from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import load_catalog
-from xinyong.peer.scene import QUARRELS, RATED_BACK
+from xinyong.peer.scene import LACIE, PROVOKED, QUARRELS
 
 
 def test_the_airport_scene() -> None:
@@ -45,8 +46,10 @@ def test_the_airport_scene() -> None:
     ]
     assert len(quarrels) == QUARRELS
     discounted = [r for r in quarrels if r.reasons]
-    assert len(discounted) == RATED_BACK
+    assert len(discounted) == PROVOKED
     assert all(r.weight == 0 and r.reasons[0].startswith("retaliation") for r in discounted)
+    assert all(r.weight > 0 for r in quarrels if not r.reasons)  # unprovoked: they count
+    assert all(r.rater != LACIE for r in quarrels)
     assert not any(r.reasons for r in show.explanation.ratings)
 
     assert "flipped from yes to no" in text

@@ -152,6 +152,12 @@ def test_lint_warns_about_status_weighting_and_gates_without_a_path_back() -> No
     forever = EXAMPLE.replace('valid_for = "30d"\n', "")
     head, peer = forever.split("[peer]")
     assert _checks(head + gate + "[peer]" + peer) == ["gate-without-path-back"]
+    # Ratings do expire, with the catalog's display period: the message says so, and when.
+    [gated] = lint(parse_scheme(head + gate + "[peer]" + peer), catalog=load_catalog())
+    assert "ratings count for the catalog's display period of peer.rating (1y)" in gated.message
+    assert "never" not in gated.message
+    [bare] = lint(parse_scheme(head + gate + "[peer]" + peer))
+    assert "ratings count as long as the catalog displays them" in bare.message
     assert (
         _checks(
             EXAMPLE.split("[peer]", maxsplit=1)[0] + gate + "[peer]" + EXAMPLE.split("[peer]")[1]
@@ -250,7 +256,10 @@ def test_explain_json_lists_ratings_and_discounts() -> None:
     (only,) = body["peer"]["ratings"]
     assert only["record"] == "app/2"
     assert only["weight"] == 0
-    assert only["discounted"][0].startswith("retaliation: a rating of 2 stars or less within 7")
+    assert only["discounted"] == [
+        "retaliation: a reply, less than 7 days after the rated person rated the rater 2 stars "
+        "or less, weight x0"
+    ]
     # r1 = (2*3 + 0) / (2 + 0) = 3; s1 = (2*3 + 1 + 5) / (2 + 2) = 3.
     assert result.standing.score == 3
     with pytest.raises(ValueError, match="has a \\[peer\\] section"):

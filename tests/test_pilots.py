@@ -541,8 +541,9 @@ def test_nosedive_gate_worked_example(con: ibis.BaseBackend) -> None:
         rec("lacie", "peer.rating", "2025-06-20", "m2", rater="town-02", stars=4),
         # town-01 rated her 1 star on 2025-05-25: age 36, not below 30 days: ignored.
         rec("lacie", "peer.rating", "2025-05-25", "m3", rater="town-01", stars=1),
-        # lacie and town-02 trade 1-star ratings on the same day: both are presumed
-        # retaliation and weigh 0 (so lacie still trusts nobody: her row, like town-03's, is p).
+        # lacie rates town-02 1 star, and town-02 rates her 1 star back the same day, after:
+        # the reply is presumed retaliation and weighs 0; lacie's rating, given first, stands
+        # (negative trust is cut to 0: lacie still trusts nobody, her row like town-03's is p).
         rec("town-02", "peer.rating", "2025-06-21", "m4", rater="lacie", stars=1),
         rec("lacie", "peer.rating", "2025-06-21", "m4", rater="town-02", stars=1),
     ]
@@ -550,7 +551,8 @@ def test_nosedive_gate_worked_example(con: ibis.BaseBackend) -> None:
     # so s = 0.05 / 0.235 = 10/47, L = 17/47; n = 4 and W = 4t: W_town-01 = W_town-02 = 40/47.
     # lacie: (10 * 4.3 + 40/47 * 5 + 40/47 * 4) / (10 + 80/47) = 2381/550 = 4.3291 -> 4.33,
     # BOARDING: she may board, no housing discount.
-    # town-02: rated only by lacie's retaliation (weight 0): (10 * 4.3) / 10 = 4.3: BOARDING.
+    # town-02: lacie's 1 star with W_lacie = 4 * 17/47 = 68/47:
+    # (10 * 4.3 + 68/47 * 1) / (10 + 68/47) = 2089/538 = 3.8829 -> 3.88, GROUNDED.
     # town-01 and town-03: nobody rated them: the prior 4.3: BOARDING.
     boarding = Expect(4.3, "BOARDING", (), ("board-flight",))
     check(
@@ -560,7 +562,7 @@ def test_nosedive_gate_worked_example(con: ibis.BaseBackend) -> None:
         {
             "lacie": Expect(4.33, "BOARDING", (), ("board-flight",)),
             "town-01": boarding,
-            "town-02": boarding,
+            "town-02": Expect(3.88, "GROUNDED"),
             "town-03": boarding,
         },
     )

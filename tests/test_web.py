@@ -15,11 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from tests.service_fixtures import OTHER, PERSON
+from tests.service_fixtures import OTHER, PERSON, SCHEME
 from tests.web_fixtures import OTHER_NAME, PERSON_NAME, Portal, form_token, seed_portal, sign_in
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameMask
+from xinyong.ingest.records import ingest_rows
+from xinyong.ledger.database import WRITE
+from xinyong.schemes.load import parse_scheme
+from xinyong.scoring.store import add_scheme
+from xinyong.service.changes import after_changes
 from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio
@@ -670,7 +676,6 @@ async def test_console_lists_rejected_input_without_its_values(portal: Portal) -
 
 def test_existing_list_entries_get_public_ids(tmp_path: Path) -> None:
     """Migration 0006 gives every list entry made before it a distinct random id."""
-    import sqlalchemy as sa
     from alembic import command
 
     from xinyong.ledger.database import _alembic_config, open_database
@@ -693,3 +698,140 @@ def test_existing_list_entries_get_public_ids(tmp_path: Path) -> None:
     assert len(ids) == 2
     assert len(set(ids)) == 2
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+# ---------------------------------------------------------------- review fixes (issue 5)
+
+
+async def test_a_refused_form_links_the_twin_of_the_page_it_shows(local_portal: Portal) -> None:
+    async with _signed_in(local_portal, "subject") as subject:
+        csrf = form_token((await subject.get("/me")).text)
+        refused = await subject.post(
+            "/me/objections", data={"csrf": csrf, "record": "bank/d1", "reason": " "}
+        )
+        assert refused.status_code == 422
+        links = Page(refused.text).links
+        assert "/me.json" in links
+        assert not any("/me/objections.json" in link for link in links)
+        assert (await subject.get("/me.json")).status_code == 200
+        forged = await subject.post("/me/repairs", data={"csrf": "forged", "record": "bank/d1"})
+        assert forged.status_code == 403  # an error page for a form: no twin to link
+        assert not any(link.endswith(".json") for link in Page(forged.text).links)
+    async with _signed_in(local_portal, "operator") as operator:
+        csrf = form_token((await operator.get("/console/repairs")).text)
+        missing = await operator.post(
+            "/console/repairs/nope/decision",
+            data={"csrf": csrf, "decision": "approve", "reason": "x"},
+        )
+        assert missing.status_code == 409
+        assert "/console/repairs.json" in Page(missing.text).links
+
+
+async def test_signing_in_again_closes_the_previous_session(local_portal: Portal) -> None:
+    async with local_portal.service.client() as client:
+        await sign_in(client, local_portal.tokens["subject"])
+        first = client.cookies[SESSION_COOKIE]
+        page = (await client.get("/login")).text
+        assert "Signing in again replaces that session" in page
+        await sign_in(client, local_portal.tokens["other-subject"])
+        second = client.cookies[SESSION_COOKIE]
+        assert second != first
+        assert (await client.get("/me.json")).json()["subject"]["id"] == OTHER
+        client.cookies.set(SESSION_COOKIE, first)
+        assert (await client.get("/me.json")).status_code == 401
+
+
+GRADED = "graded"
+THIRD = synthetic_resident_id(9, date(1987, 7, 7), 9)
+
+
+def _list_a_third_person_by_grade(portal: Portal) -> None:
+    """A second scheme whose black list admits by grade only, and a third person graded D there
+    by three court judgments (-150), with a volunteer service (+5) that counts for them."""
+    service = portal.service
+    ctx = service.app.state.context
+    text = SCHEME.read_text(encoding="utf-8").replace('id = "rongcheng"', f'id = "{GRADED}"')
+    text = text.replace('rules = ["contract-default", "court"]\n', "")
+    with service.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        add_scheme(conn, parse_scheme(text))
+    ctx.registry.invalidate()
+    rows: list[dict[str, Any]] = [
+        {
+            "record_id": f"t{n}",
+            "subject_id": THIRD,
+            "subject_kind": "person",
+            "code": "court.breach_judgment",
+            "occurred_at": f"2025-0{n + 4}-01",
+            "case_id": f"case-t{n}",
+            "attrs": {},
+        }
+        for n in range(3)
+    ]
+    rows.append(
+        {
+            "record_id": "t-good",
+            "subject_id": THIRD,
+            "subject_kind": "person",
+            "code": "civic.volunteer_service",
+            "occurred_at": "2025-07-01",
+            "attrs": {},
+        }
+    )
+    today = service.clock()
+    report = ingest_rows(service.engine, rows, ctx.catalog, source="court", today=today)
+    assert report.accepted == len(rows), report.rejects
+    after_changes(ctx, [THIRD])
+
+
+def _entry_id(portal: Portal, scheme: str) -> str:
+    with portal.service.engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT entry_id FROM listings WHERE scheme_id = :s AND subject_id = :p"),
+            {"s": scheme, "p": THIRD},
+        ).scalar_one()
+    return str(found)
+
+
+async def test_an_entry_in_its_grace_period_is_hidden_from_every_public_page(
+    local_portal: Portal,
+) -> None:
+    _list_a_third_person_by_grade(local_portal)
+    hidden = _entry_id(local_portal, GRADED)
+    async with local_portal.service.client() as public:
+        for path in (f"/lists/{GRADED}/blacklist", "/lists/rongcheng/blacklist", "/"):
+            for shown in (path, json_of(path)):
+                text = (await public.get(shown)).text
+                assert hidden not in text, shown
+                assert THIRD[:6] + "*" * 11 + THIRD[-1] not in text, shown
+        listed = (await public.get(f"/lists/{GRADED}/blacklist.json")).json()
+        assert listed["total"] == 0
+        home = (await public.get("/index.json")).json()
+        graded = next(s for s in home["schemes"] if s["scheme"] == GRADED)
+        assert graded["lists"][0]["entries"] == 0
+        entry = f"/lists/{GRADED}/blacklist/{hidden}"
+        assert (await public.get(entry)).status_code == 404
+        assert (await public.get(json_of(entry))).status_code == 404
+        local_portal.service.clock.advance(
+            local_portal.service.app.state.context.settings.grace_days
+        )
+        assert (await public.get(json_of(entry))).status_code == 200
+        assert (await public.get(f"/lists/{GRADED}/blacklist.json")).json()["total"] == 1
+
+
+async def test_an_entry_by_grade_publishes_only_what_counts_against_the_subject(
+    local_portal: Portal,
+) -> None:
+    _list_a_third_person_by_grade(local_portal)
+    local_portal.service.clock.advance(local_portal.service.app.state.context.settings.grace_days)
+    entry = f"/lists/{GRADED}/blacklist/{_entry_id(local_portal, GRADED)}"
+    async with local_portal.service.client() as public:
+        data = (await public.get(json_of(entry))).json()
+        page = Page((await public.get(entry)).text)
+    assert (data["grade"], data["by_grade"]) == ("D", True)
+    # 1000 - 3 * 50 + 5 = 855: D. The three judgments are the reason; the volunteer service,
+    # which counted for the subject, is not published.
+    assert [(r["code"], r["points"]) for r in data["reasons"]] == [
+        ("court.breach_judgment", -50)
+    ] * 3
+    assert "civic.volunteer_service" not in page.text
+    assert "count against the score" in page.text

@@ -77,8 +77,8 @@ def nosedive_scene(catalog: Catalog, seed: int) -> tuple[SceneRun, SceneRun]:
     out.print(
         f"{LACIE} after the bad day: {show.days[-1].score:.3f} under the show's mechanism, "
         f"{safeguarded.days[-1].score:.3f} under the pilot. Same society, same seed, same "
-        "quarrels: the mutual 1-star ratings of a quarrel are presumed retaliation and "
-        "ignored, the rest is smoothed towards the prior, raters weigh their trust from "
-        "seeds rather than their status, and the cascade never starts."
+        "quarrels: the 1-star ratings that answered her own are presumed retaliation and "
+        "ignored (hers, given first, stand), the rest is smoothed towards the prior, raters "
+        "weigh their trust from seeds rather than their status, and the cascade never starts."
     )
     return show, safeguarded

@@ -7,31 +7,42 @@ batch refresh in between.
 
 A scheme with a ``[peer]`` section also needs the subject's peer score, which depends on the
 whole rating graph: the graph's scores are computed once per scheme version, date and ledger
-checkpoint (its Merkle root names the exact ledger content) and kept for the next questions.
+checkpoint (its Merkle root names the exact ledger content), kept for the next questions and
+moved forward as ratings arrive (:mod:`xinyong.decisions.peer_cache`). A series of dates (a
+score history, an outlook) reads the rating records once for all of them
+(:func:`standings_on`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, select
 
+from xinyong.decisions.peer_cache import PeerCache
 from xinyong.domain.catalog import Catalog
-from xinyong.ledger.append import read_checkpoint
 from xinyong.ledger.effective import subject_kind_at
 from xinyong.ledger.schema import schemes
-from xinyong.peer.algorithms import PeerScores, compute_peer_scores
-from xinyong.peer.graph import graph_from_table
+from xinyong.peer.algorithms import PeerScores
 from xinyong.peer.result import PeerScore
+from xinyong.peer.timeline import PeerTimeline
 from xinyong.schemes.load import LoadedScheme
-from xinyong.scoring.ledger_source import peer_table, subject_records
+from xinyong.scoring.ledger_source import peer_spans, subject_records
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.store import load_stored_scheme
 from xinyong.ttl import TtlCache
 
-__all__ = ["SchemeRegistry", "SubjectStanding", "peer_scores_of", "standing_of", "subject_kind"]
+__all__ = [
+    "PEER_CACHE",
+    "SchemeRegistry",
+    "SubjectStanding",
+    "peer_scores_of",
+    "standing_of",
+    "standings_on",
+    "subject_kind",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +101,8 @@ def subject_kind(conn: Connection, subject_id: str, known_at: int | None) -> str
     return subject_kind_at(conn, subject_id, known_at)
 
 
-_PEER_CACHE: OrderedDict[tuple[object, ...], PeerScores] = OrderedDict()
-_PEER_CACHE_SIZE = 8
+PEER_CACHE = PeerCache()
+"""Peer runs kept for the next questions, and moved forward as ratings arrive."""
 
 
 def peer_scores_of(
@@ -102,29 +113,7 @@ def peer_scores_of(
     catalog: Catalog | None,
 ) -> PeerScores:
     """The peer scores of every subject under ``loaded`` as of a date, as known at a log size."""
-    section = loaded.scheme.peer
-    if section is None:
-        raise ValueError(f"scheme {loaded.scheme.id} has no [peer] section")
-    checkpoint = read_checkpoint(conn, known_at)
-    key = (
-        loaded.version,
-        as_of,
-        known_at,
-        None if checkpoint is None else checkpoint.root,
-        None if catalog is None else (catalog.source, catalog.version),
-    )
-    cached = _PEER_CACHE.get(key) if checkpoint is not None else None
-    if cached is not None:
-        _PEER_CACHE.move_to_end(key)
-        return cached
-    table = peer_table(conn, as_of, known_at, catalog)
-    graph = graph_from_table(section, table, loaded.scheme.subject_kinds, as_of)
-    scores = compute_peer_scores(section, graph)
-    if checkpoint is not None:
-        _PEER_CACHE[key] = scores
-        while len(_PEER_CACHE) > _PEER_CACHE_SIZE:
-            _PEER_CACHE.popitem(last=False)
-    return scores
+    return PEER_CACHE.scores(conn, loaded, as_of, known_at, catalog)
 
 
 def standing_of(
@@ -139,8 +128,49 @@ def standing_of(
     kind = subject_kind(conn, subject_id, known_at)
     if kind is None or kind not in loaded.scheme.subject_kinds:
         return SubjectStanding(loaded, None)
-    found = subject_records(conn, subject_id, as_of, known_at, catalog)
     peer: PeerScore | None = None
     if loaded.scheme.peer is not None:
-        peer = peer_scores_of(conn, loaded, as_of, known_at, catalog).explain(subject_id)
+        peer = PEER_CACHE.explain(conn, loaded, subject_id, as_of, known_at, catalog)
+    return _standing(conn, loaded, subject_id, as_of, known_at, catalog, peer)
+
+
+def standings_on(
+    conn: Connection,
+    loaded: LoadedScheme,
+    subject_id: str,
+    days: Sequence[date],
+    known_at: int,
+    catalog: Catalog | None,
+) -> Iterator[tuple[date, SubjectStanding]]:
+    """The subject's standing on each of ``days``, as :func:`standing_of` gives it.
+
+    Under a peer scheme the peer records of the whole period are read once
+    (:class:`~xinyong.peer.timeline.PeerTimeline`) and each day's rating graph is selected from
+    them: one read of the ledger for the series, one graph in memory at a time, and nothing
+    pushed out of the cache checks rely on.
+    """
+    kind = subject_kind(conn, subject_id, known_at)
+    if not days or kind is None or kind not in loaded.scheme.subject_kinds:
+        yield from ((day, SubjectStanding(loaded, None)) for day in days)
+        return
+    section = loaded.scheme.peer
+    timeline = None
+    if section is not None:
+        spans = peer_spans(conn, min(days), max(days), known_at, catalog)
+        timeline = PeerTimeline(section, loaded.scheme.subject_kinds, spans)
+    for day in days:
+        peer = None if timeline is None else timeline.scores_at(day).explain(subject_id)
+        yield day, _standing(conn, loaded, subject_id, day, known_at, catalog, peer)
+
+
+def _standing(
+    conn: Connection,
+    loaded: LoadedScheme,
+    subject_id: str,
+    as_of: date,
+    known_at: int,
+    catalog: Catalog | None,
+    peer: PeerScore | None,
+) -> SubjectStanding:
+    found = subject_records(conn, subject_id, as_of, known_at, catalog)
     return SubjectStanding(loaded, explain_subject(loaded.scheme, subject_id, found, as_of, peer))

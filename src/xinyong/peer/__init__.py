@@ -16,5 +16,7 @@ The modules, in the order data flows through them:
 - :mod:`~xinyong.peer.result`: what both give per subject: the score and every rating behind
   it, with the safeguards' discounts and why;
 - :mod:`~xinyong.peer.incremental`: updating scores after one new rating without recomputing;
+- :mod:`~xinyong.peer.timeline`: the rating graph of many dates from one read of the records;
+- :mod:`~xinyong.peer.pseudonyms`: raters as the rated subject sees them;
 - :mod:`~xinyong.peer.scene`: the airport scene of ``xinyong demo nosedive``.
 """

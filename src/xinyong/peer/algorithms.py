@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from xinyong.peer.graph import RatingGraph
 from xinyong.peer.result import PeerScore, RatingEffect
-from xinyong.peer.safeguards import Discounts, describe, discount_ratings
+from xinyong.peer.safeguards import Discounts, describe, discount_ratings, flag_factor
 from xinyong.schemes.model import PeerSection
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "compute_peer_scores",
     "eigentrust_weights",
     "local_trust",
+    "rating_effect",
     "received_matrices",
 ]
 
@@ -89,26 +90,20 @@ class PeerScores:
             self._by_rated["sorted"] = graph.rated[self._by_rated["order"]]
         order, rated = self._by_rated["order"], self._by_rated["sorted"]
         lo, hi = np.searchsorted(rated, index), np.searchsorted(rated, index, side="right")
-        effects = []
-        for e in order[lo:hi]:
-            decay = float(graph.decay[e])
-            share = float(self.discounts.factor[e])
-            weight = float(self.rater_weight[graph.rater[e]])
-            day = int(graph.day[e])
-            effects.append(
-                RatingEffect(
-                    record=graph.keys[e] if graph.keys else str(e),
-                    rater=graph.nodes[graph.rater[e]],
-                    stars=float(graph.stars[e]),
-                    occurred_at=_EPOCH + timedelta(days=day),
-                    age_days=graph.as_of_day - day,
-                    decay=decay,
-                    safeguard=share,
-                    rater_weight=weight,
-                    weight=decay * share * weight,
-                    reasons=describe(int(self.discounts.flags[e]), section.safeguards),
-                )
+        effects = [
+            rating_effect(
+                section,
+                record=graph.keys[e] if graph.keys else str(e),
+                rater=graph.nodes[graph.rater[e]],
+                stars=float(graph.stars[e]),
+                day=int(graph.day[e]),
+                as_of_day=graph.as_of_day,
+                decay=float(graph.decay[e]),
+                flags=int(self.discounts.flags[e]),
+                rater_weight=float(self.rater_weight[graph.rater[e]]),
             )
+            for e in order[lo:hi]
+        ]
         return PeerScore(
             subject_id=subject_id,
             algorithm=section.algorithm,
@@ -119,6 +114,35 @@ class PeerScores:
             iterations=self.iterations,
             converged=self.converged,
         )
+
+
+def rating_effect(
+    section: PeerSection,
+    *,
+    record: str,
+    rater: str,
+    stars: float,
+    day: int,
+    as_of_day: int,
+    decay: float,
+    flags: int,
+    rater_weight: float,
+) -> RatingEffect:
+    """One rating as its rated subject's explanation shows it (``day`` numbers, see
+    :func:`~xinyong.peer.graph.day_number`)."""
+    share = flag_factor(flags, section.safeguards)
+    return RatingEffect(
+        record=record,
+        rater=rater,
+        stars=stars,
+        occurred_at=_EPOCH + timedelta(days=day),
+        age_days=as_of_day - day,
+        decay=decay,
+        safeguard=share,
+        rater_weight=rater_weight,
+        weight=decay * share * rater_weight,
+        reasons=describe(flags, section.safeguards),
+    )
 
 
 def received_matrices(graph: RatingGraph, base: Vector) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -18,11 +18,13 @@ run and, for each new rating ``i → j``:
    moving the sums of the subjects the pushed node rated.
 
 Work is proportional to the part of the graph the change reaches at ``tolerance``, not to the
-graph. Results agree with a full recomputation to within a small multiple of ``tolerance``
-(a test checks it). A rating that brings a subject new to the graph changes ``n`` (and, without
-seeds, the pre-trust of everyone): :meth:`IncrementalPeer.add_rating` refuses it, and the caller
-recomputes in full. Without seeds a dangling row's pre-trust is everyone, so pushes through it
-cost O(n): incremental eigentrust is meant for seeded schemes.
+graph. Results agree with a full recomputation to within a small multiple of ``tolerance`` (a
+test checks it); :meth:`IncrementalPeer.explain` answers for one subject from the updated state
+as a full run's explanation would, and checks use it through
+:mod:`xinyong.decisions.peer_cache`. A rating that brings a subject new to the graph changes
+``n`` (and, without seeds, the pre-trust of everyone): :meth:`IncrementalPeer.add_rating`
+refuses it, and the caller recomputes in full. Without seeds a dangling row's pre-trust is
+everyone, so pushes through it cost O(n): incremental eigentrust is meant for seeded schemes.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from xinyong.peer.algorithms import PeerScores, compute_peer_scores, local_trust
+from xinyong.peer.algorithms import PeerScores, compute_peer_scores, local_trust, rating_effect
 from xinyong.peer.graph import RatingGraph
+from xinyong.peer.result import PeerScore
 from xinyong.peer.safeguards import (
     COLLUSION,
     NEWCOMER,
@@ -53,13 +56,14 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class NewRating:
-    """A rating to add: subject numbers, stars, day number and decay factor."""
+    """A rating to add: subject numbers, stars, day number, decay factor and record key."""
 
     rater: int
     rated: int
     stars: float
     day: int
     decay: float = 1.0
+    key: str = ""
 
 
 class IncrementalPeer:
@@ -104,6 +108,10 @@ class IncrementalPeer:
             self.mutual_ptr, self.mutual_idx = table.indptr, table.indices
         self.pushes = 0
         """Nodes the last update propagated through (a measure of its work)."""
+        self.iterations, self.converged = scores.iterations, scores.converged
+        self.added_keys: list[str] = []
+        self.extra_in: dict[int, list[int]] = defaultdict(list)
+        self._received: tuple[Ints, Ints] | None = None
         self.rows: dict[int, tuple[Ints, Floats]] = {}
         self.pretrust = _pretrust(graph)
         self.trust = sp.csr_matrix((self.n, self.n))
@@ -136,8 +144,11 @@ class IncrementalPeer:
         low = self.guard.retaliation_stars
         if window is None or self.stars[e] > low:
             return False
+        day = int(self.day[e])
         return any(
-            self.stars[o] <= low and 0 <= self.day[e] - self.day[o] < window
+            self.stars[o] <= low
+            and (int(self.day[o]), o) < (day, e)
+            and day - int(self.day[o]) < window
             for o in self._between(int(self.rated[e]), int(self.rater[e]))
         )
 
@@ -183,6 +194,8 @@ class IncrementalPeer:
         self.rater[e], self.rated[e], self.stars[e] = rating.rater, rating.rated, rating.stars
         self.day[e], self.decay[e], self.base[e] = rating.day, rating.decay, 0.0
         self.extra_out[rating.rater].append(e)
+        self.extra_in[rating.rated].append(e)
+        self.added_keys.append(rating.key)
         period = self.guard.newcomer_days
         young = period is not None and rating.day - int(self.first_day[rating.rater]) < period
         self.flags[e] = NEWCOMER if young else 0
@@ -296,6 +309,52 @@ class IncrementalPeer:
                     queue.append(j)
                     queued.add(j)
 
+    def explain(self, subject_id: str) -> PeerScore:
+        """One subject's score with every rating it received, as
+        :meth:`~xinyong.peer.algorithms.PeerScores.explain` gives it after a full run (the
+        iterations are the full run's the updates started from)."""
+        section = self.section
+        node = self.graph.index_of(subject_id)
+        if node is None:
+            return PeerScore.unrated(
+                subject_id, section.algorithm, section.prior, section.min_ratings
+            )
+        if self._received is None:
+            self._received = _adjacency(self.graph.rated, self.n)
+        pointers, edges = self._received
+        found = [*edges[pointers[node] : pointers[node + 1]].tolist(), *self.extra_in[node]]
+        effects = [
+            rating_effect(
+                section,
+                record=self._key(e),
+                rater=self.graph.nodes[int(self.rater[e])],
+                stars=float(self.stars[e]),
+                day=int(self.day[e]),
+                as_of_day=self.graph.as_of_day,
+                decay=float(self.decay[e]),
+                flags=int(self.flags[e]),
+                rater_weight=float(self.weight[self.rater[e]]),
+            )
+            for e in found
+        ]
+        return PeerScore(
+            subject_id=subject_id,
+            algorithm=section.algorithm,
+            score=float(self.score[node]),
+            prior=section.prior,
+            min_ratings=section.min_ratings,
+            ratings=tuple(effects),
+            iterations=self.iterations,
+            converged=self.converged,
+        )
+
+    def _key(self, e: int) -> str:
+        """The record key of rating ``e`` (its number when the graph has none)."""
+        base = self.graph.size
+        if e < base:
+            return self.graph.keys[e] if self.graph.keys else str(e)
+        return self.added_keys[e - base] or str(e)
+
     def recompute(self) -> PeerScores:
         """The same ratings, scored in full (the baseline an update is compared with)."""
         m = self.m
@@ -306,7 +365,9 @@ class IncrementalPeer:
             stars=self.stars[:m].copy(),
             day=self.day[:m].copy(),
             decay=self.decay[:m].copy(),
-            keys=(),
+            keys=[self._key(e) for e in range(m)]
+            if self.graph.keys or any(self.added_keys)
+            else (),
             _index={},
         )
         return compute_peer_scores(self.section, graph)

@@ -27,16 +27,21 @@ from xinyong.scoring.standing import InputRecord
 __all__ = ["reference_peer_scores", "safeguard_flags"]
 
 
-def _is_retaliation(rating: Rating, ratings: tuple[Rating, ...], guard: Safeguards) -> bool:
+def _is_retaliation(index: int, ratings: tuple[Rating, ...], guard: Safeguards) -> bool:
+    """Whether ``ratings[index]`` replies to an earlier low rating from the rated subject."""
+    rating = ratings[index]
     window = guard.retaliation_days
     if window is None or rating.stars > guard.retaliation_stars:
         return False
-    for other in ratings:
+    for position, other in enumerate(ratings):
+        earlier = other.occurred_at < rating.occurred_at or (
+            other.occurred_at == rating.occurred_at and position < index
+        )
         if (
             other.rater == rating.rated
             and other.rated == rating.rater
             and other.stars <= guard.retaliation_stars
-            and other.occurred_at <= rating.occurred_at
+            and earlier
             and (rating.occurred_at - other.occurred_at).days < window
         ):
             return True
@@ -56,9 +61,9 @@ def safeguard_flags(ratings: RatingSet, guard: Safeguards) -> list[int]:
     """Each rating's safeguard flags, in order."""
     partners = _mutual_partners(ratings.ratings)
     flags = []
-    for rating in ratings.ratings:
+    for index, rating in enumerate(ratings.ratings):
         flag = 0
-        if _is_retaliation(rating, ratings.ratings, guard):
+        if _is_retaliation(index, ratings.ratings, guard):
             flag |= RETALIATION
         size = guard.collusion_size
         if (

@@ -3,9 +3,11 @@
 Each safeguard flags ratings and multiplies their weight by the share the scheme keeps
 (``docs/schemes.md`` section 10):
 
-- *retaliation*: a low rating (at most ``retaliation_stars``) given on the same day as, or less
-  than ``retaliation_window`` after, a low rating from the same person. The later rating is the
-  presumed retaliation; two given the same day are both flagged, since neither came first;
+- *retaliation*: a low rating (at most ``retaliation_stars``) that *replies* to a low rating
+  the rater received from the rated person: it comes after that rating (a later day, or the same
+  day and later in the input, which is ledger order) and less than ``retaliation_window`` after
+  it. Only the reply is discounted: the first low rating of a pair keeps its weight, so rating
+  someone low first, or rating back at once, cancels nothing;
 - *collusion*: a 5-star rating between two subjects who rated each other 5 stars (a *mutual*
   pair) and share at least ``collusion_size - 2`` mutual 5-star partners. Every pair inside a
   clique of ``collusion_size`` qualifies, and so does any pair as densely tied;
@@ -49,8 +51,8 @@ def describe(flags: int, safeguards: Safeguards) -> tuple[str, ...]:
     reasons = []
     if flags & RETALIATION:
         reasons.append(
-            f"retaliation: a rating of {safeguards.retaliation_stars} stars or less within "
-            f"{safeguards.retaliation_days} days of one from the same person, "
+            f"retaliation: a reply, less than {safeguards.retaliation_days} days after the rated "
+            f"person rated the rater {safeguards.retaliation_stars} stars or less, "
             f"weight x{safeguards.retaliation_weight:g}"
         )
     if flags & COLLUSION:
@@ -109,7 +111,8 @@ def discount_ratings(graph: RatingGraph, safeguards: Safeguards) -> Discounts:
 
 
 def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.uint8]:
-    """1 for a low rating preceded (same day included) within ``window`` by the reverse one."""
+    """1 for a low rating that comes after a low rating in reverse, less than ``window`` days
+    after it ("after": a later day, or the same day and a later index in the graph)."""
     result = np.zeros(graph.size, dtype=np.uint8)
     low = np.flatnonzero(graph.stars <= stars)
     if low.size == 0 or window <= 0:
@@ -117,22 +120,23 @@ def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.
     n = np.int64(len(graph.nodes))
     pair = graph.rater[low] * n + graph.rated[low]
     reverse = graph.rated[low] * n + graph.rater[low]
-    # Dense pair ids, then one sorted key per (pair, day): the latest reverse low rating on or
-    # before each rating's day is one binary search away.
     pairs, pair_id = np.unique(pair, return_inverse=True)
-    span = np.int64(graph.day.max() - graph.day.min() + 1)
-    day = graph.day[low] - graph.day.min()
-    keys = np.sort(pair_id.astype(np.int64) * span + day)
+    # Every low rating gets its rank in time (by day, then by index: ``low`` is ascending), and
+    # one sorted key per (pair, rank): the latest reverse low rating ranked before a rating is
+    # one binary search away.
+    day = graph.day[low]
+    rank = np.empty(low.size, dtype=np.int64)
+    rank[np.argsort(day, kind="stable")] = np.arange(low.size, dtype=np.int64)
+    span = np.int64(low.size)
+    unsorted = pair_id.astype(np.int64) * span + rank
+    order = np.argsort(unsorted)
+    keys, key_day = unsorted[order], day[order]
     at = np.searchsorted(pairs, reverse)
     found = (at < len(pairs)) & (pairs[np.minimum(at, len(pairs) - 1)] == reverse)
-    target = at.astype(np.int64) * span + day
-    before = np.searchsorted(keys, target, side="right") - 1
-    ok = found & (before >= 0)
-    hit = np.zeros(low.size, dtype=bool)
-    candidate = keys[np.maximum(before, 0)]
-    same_pair = candidate // span == at
-    gap = day - candidate % span
-    hit[ok] = same_pair[ok] & (gap[ok] < window)
+    before = np.searchsorted(keys, at.astype(np.int64) * span + rank, side="left") - 1
+    candidate = np.maximum(before, 0)
+    same_pair = keys[candidate] // span == at
+    hit = found & (before >= 0) & same_pair & (day - key_day[candidate] < window)
     result[low[hit]] = 1
     return result
 

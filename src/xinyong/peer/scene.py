@@ -5,17 +5,21 @@ three: she works at being liked); after every interaction each party rates the o
 source API's path (:func:`xinyong.ingest.records.ingest_rows`), so every rating passes the
 admission checks. How people rate follows one rule from the show: a person whose score shows
 under 4.2 is rated by that score rather than by what they did (``stars = floor(score - 0.2)``,
-at least 1), and everyone else gets 4 or 5 stars. Then comes Lacie's bad day: twelve quarrels
-in which the other party gives her 1 star, and in nine of them she rates back 1 star the same
-day. Every day the airline checks the ``board-flight`` measure for her
-(:func:`xinyong.decisions.checks.check_measure`: logged, purpose-bound, replayable).
+at least 1), and everyone else gets 4 or 5 stars. Then comes Lacie's bad day: twelve quarrels.
+In nine of them she loses her temper and rates the other person 1 star first, and they rate her
+1 star back the same day; in the other three the other person rates her 1 star unprovoked.
+Every day the airline checks the ``board-flight`` measure for her
+(:func:`xinyong.decisions.checks.check_measure`: logged, purpose-bound, replayable). Rating
+records are named by opaque ids: a record id that named the interaction or the rater would tell
+the rated person who rated them (``docs/schemes.md`` section 10).
 
 The scene runs twice with the same seed: under the show's mechanism (the pilot with its
 ``[peer]`` table replaced by ``nosedive``, no smoothing and no safeguards) and under the
 bundled ``nosedive-gate`` pilot (EigenTrust, Bayesian smoothing, safeguards). Under the first,
 the bad day pushes Lacie under 4.2, the rule above takes over and her score keeps falling: the
-gate flips from yes to no. Under the second, the quarrels are retaliation and ignored, the rest
-is smoothed, and the gate stays open.
+gate flips from yes to no. Under the second, the nine replies to her own 1-star ratings are
+presumed retaliation and ignored (her ratings, given first, stand), the three unprovoked ones
+count but are smoothed with the rest, and the gate stays open.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ HISTORY_DAYS = 14
 AFTER_DAYS = 10
 """Days played after the bad day."""
 QUARRELS = 12
-RATED_BACK = 9
+PROVOKED = 9
+"""Quarrels in which Lacie rates the other person 1 star first and is rated 1 star back."""
 TOWN = 200
 LACIE_MEETINGS = 3
 _SHOW_PEER = """[peer]
@@ -150,6 +155,7 @@ class _Society:
         self.rng = random.Random(seed)
         self.people = [f"town-{i:02d}" for i in range(1, TOWN + 1)] + [LACIE]
         self.serial = 0
+        self.ids = random.Random(f"rating-ids-{seed}")
         self.registry = SchemeRegistry()
 
     def shown(self, day: date) -> dict[str, float]:
@@ -163,6 +169,18 @@ class _Society:
         rows.append(_interaction(f"{case}-{a}", a, b, case, day))
         rows.append(_interaction(f"{case}-{b}", b, a, case, day))
         return case
+
+    def rate(
+        self,
+        rows: list[dict[str, object]],
+        case: str,
+        rater: str,
+        rated: str,
+        day: date,
+        stars: int,
+    ) -> None:
+        rid = f"rating-{self.ids.getrandbits(64):016x}"
+        rows.append(_rating(rid, rater, rated, case, day, stars))
 
     def submit(self, rows: list[dict[str, object]], day: date) -> None:
         report = ingest_rows(
@@ -178,20 +196,16 @@ class _Society:
             count = LACIE_MEETINGS if person == LACIE else 1
             for other in self.rng.sample([p for p in self.people if p != person], count):
                 case = self.meet(rows, person, other, day)
-                rows.append(
-                    _rating(f"{case}-r1", person, other, case, day, _stars(self.rng, shown[other]))
-                )
-                rows.append(
-                    _rating(f"{case}-r2", other, person, case, day, _stars(self.rng, shown[person]))
-                )
+                self.rate(rows, case, person, other, day, _stars(self.rng, shown[other]))
+                self.rate(rows, case, other, person, day, _stars(self.rng, shown[person]))
 
     def bad_day(self, day: date, rows: list[dict[str, object]]) -> None:
         quarrelers = self.rng.sample(self.people[3:-1], QUARRELS)
         for number, other in enumerate(quarrelers):
             case = self.meet(rows, LACIE, other, day)
-            rows.append(_rating(f"{case}-q1", other, LACIE, case, day, 1))
-            if number < RATED_BACK:
-                rows.append(_rating(f"{case}-q2", LACIE, other, case, day, 1))
+            if number < PROVOKED:
+                self.rate(rows, case, LACIE, other, day, 1)  # first: it stands
+            self.rate(rows, case, other, LACIE, day, 1)
 
     def check(self, day: date) -> tuple[SceneDay, str, PeerScore]:
         with self.engine.begin() as conn:

@@ -16,8 +16,9 @@ under ``--strict``:
 - ``status-weighting``: a peer score that weighs raters by their own score (``nosedive``), the
   anti-pattern of the show: a falling score takes its holder's voice with it;
 - ``gate-without-path-back``: a measure that follows from the grade of a peer-scored scheme
-  whose ratings never expire (``[peer] valid_for`` unset): whoever falls below the line cannot
-  climb back, since old ratings count forever;
+  whose ``[peer]`` sets no ``valid_for``: ratings then count until the catalog stops displaying
+  them (a year for ``peer.rating`` in the bundled catalog), so whoever falls below the line
+  waits that long to climb back;
 - ``no-seeds``: ``eigentrust`` without pre-trusted seeds trusts everyone alike at the start,
   which gives a ring of fake accounts the same footing as real people.
 """
@@ -28,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.durations import format_days
+from xinyong.peer.ratings import RATING
 from xinyong.schemes.issues import Issue, Locator, Severity
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Scheme
@@ -227,11 +230,19 @@ def lint(
                 )
         if measure.kind == "sanction":
             _check_sanction(report, scheme, index)
-    _check_peer(report, scheme)
+    _check_peer(report, scheme, catalog)
     return report.issues
 
 
-def _check_peer(report: _Report, scheme: Scheme) -> None:
+def _rating_lifetime(catalog: Catalog | None) -> str:
+    """How long a rating counts without ``valid_for``: the catalog's display period."""
+    entry = catalog.get(RATING) if catalog is not None else None
+    if entry is None:
+        return "as long as the catalog displays them"
+    return f"for the catalog's display period of {RATING} ({format_days(entry.max_display_days)})"
+
+
+def _check_peer(report: _Report, scheme: Scheme, catalog: Catalog | None) -> None:
     peer = scheme.peer
     if peer is None:
         return
@@ -256,9 +267,9 @@ def _check_peer(report: _Report, scheme: Scheme) -> None:
         if gates:
             report.add_peer(
                 "gate-without-path-back",
-                f"measure(s) {', '.join(gates)} follow from the grade of a peer score whose "
-                "ratings never expire: whoever falls below the line cannot climb back; set "
-                "valid_for",
+                f"measure(s) {', '.join(gates)} follow from the grade of a peer score without "
+                f"valid_for: ratings count {_rating_lifetime(catalog)}, so whoever falls below "
+                "the line waits that long to climb back; set valid_for",
                 "valid_for",
             )
 

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.peer.result import PeerScore
 from xinyong.scoring.reference import Explanation
 
 __all__ = ["explanation_json", "peer_json"]
 
 
-def peer_json(peer: PeerScore, points: float) -> dict[str, object]:
-    """A peer score with every rating behind it and what each safeguard discounted."""
+def peer_json(
+    peer: PeerScore, points: float, raters: RaterLabels | None = None
+) -> dict[str, object]:
+    """A peer score with every rating behind it and what each safeguard discounted.
+
+    With ``raters`` (the rated subject's own view) each rater is a pseudonym, and the rater's
+    weight, the decay and the safeguard share are left out: only the resulting weight of each
+    rating and the reasons for its discounts are shown (:mod:`xinyong.peer.pseudonyms`).
+    """
+    ratings: list[dict[str, object]] = []
+    for r in peer.ratings:
+        shown: dict[str, object] = {
+            "record": r.record,
+            "rater": r.rater if raters is None else raters.label(r.rater),
+            "stars": r.stars,
+            "occurred_at": r.occurred_at.isoformat(),
+            "age_days": r.age_days,
+        }
+        if raters is None:
+            shown |= {"decay": r.decay, "safeguard": r.safeguard, "rater_weight": r.rater_weight}
+        ratings.append(shown | {"weight": r.weight, "discounted": list(r.reasons)})
     return {
         "algorithm": peer.algorithm,
         "score": peer.score,
@@ -18,26 +38,15 @@ def peer_json(peer: PeerScore, points: float) -> dict[str, object]:
         "min_ratings": peer.min_ratings,
         "iterations": peer.iterations,
         "converged": peer.converged,
-        "ratings": [
-            {
-                "record": r.record,
-                "rater": r.rater,
-                "stars": r.stars,
-                "occurred_at": r.occurred_at.isoformat(),
-                "age_days": r.age_days,
-                "decay": r.decay,
-                "safeguard": r.safeguard,
-                "rater_weight": r.rater_weight,
-                "weight": r.weight,
-                "discounted": list(r.reasons),
-            }
-            for r in peer.ratings
-        ],
+        "ratings": ratings,
     }
 
 
-def explanation_json(result: Explanation, version: str) -> dict[str, object]:
-    """The explanation as a JSON-ready dict (also served by the API)."""
+def explanation_json(
+    result: Explanation, version: str, raters: RaterLabels | None = None
+) -> dict[str, object]:
+    """The explanation as a JSON-ready dict (also served by the API); ``raters``: as the rated
+    subject sees it (see :func:`peer_json`)."""
     result_json: dict[str, object] = {
         "subject_id": result.standing.subject_id,
         "scheme": result.scheme_id,
@@ -86,5 +95,5 @@ def explanation_json(result: Explanation, version: str) -> dict[str, object]:
         ],
     }
     if result.peer is not None:
-        result_json["peer"] = peer_json(result.peer, result.peer_points)
+        result_json["peer"] = peer_json(result.peer, result.peer_points, raters)
     return result_json

@@ -12,20 +12,21 @@ from datetime import date, timedelta
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import BigInteger, Connection, Date, and_, bindparam, exists, or_, select
+from sqlalchemy import BigInteger, Connection, Date, and_, bindparam, exists, func, or_, select
 
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.driver_sql import DriverStatement, as_date
 from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
 from xinyong.ledger.schema import events, records
 from xinyong.peer.ratings import PEER_CODES
+from xinyong.peer.timeline import RecordSpan
 from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.standing import InputRecord
 
 __all__ = [
     "SUBJECTS_SCHEMA",
     "effective_table",
-    "peer_table",
+    "peer_spans",
     "subject_records",
     "subjects_table",
 ]
@@ -66,11 +67,72 @@ def effective_table(
     return pa.Table.from_batches(batches, schema=RECORDS_SCHEMA)
 
 
-def peer_table(
-    conn: Connection, as_of: date, known_at: int | None, catalog: Catalog | None
-) -> pa.Table:
-    """The effective interaction and rating records: what a peer score is computed from."""
-    return effective_table(conn, as_of, known_at, catalog, PEER_CODES)
+def peer_spans(
+    conn: Connection, start: date, end: date, known_at: int | None, catalog: Catalog | None
+) -> list[RecordSpan]:
+    """The interaction and rating records in force on some day from ``start`` to ``end``, each
+    with the first day it is no longer in force, in ledger order.
+
+    The same rules as :func:`~xinyong.ledger.effective.effective_records`, for every date of the
+    period at once: a record is in force from its ``occurred_at`` until its first ``repaired``
+    or ``expired`` event takes effect or its code's display period ends; a voided record never.
+    """
+    r, e = records.c, events.c
+    known = known_at if known_at is not None else 2**62
+    voided = exists().where(
+        e.source == r.source,
+        e.record_id == r.record_id,
+        e.position < known,
+        e.event_type.in_(VOIDING),
+    )
+    entries = {code: catalog.get(code) if catalog is not None else None for code in PEER_CODES}
+    display = {code: None if x is None else x.max_display_days for code, x in entries.items()}
+    query = (
+        select(
+            r.position,
+            r.record_id,
+            r.subject_id,
+            r.subject_kind,
+            r.code,
+            r.occurred_at,
+            r.source,
+            r.case_id,
+            r.attrs,
+        )
+        .where(r.code.in_(PEER_CODES), r.position < known, r.occurred_at <= end, ~voided)
+        .order_by(r.position)
+    )
+    ending: dict[tuple[str, str], date] = {}
+    for source, record_id, effective_on in conn.execute(
+        select(e.source, e.record_id, func.min(e.effective_on))
+        .join(records, and_(r.source == e.source, r.record_id == e.record_id))
+        .where(r.code.in_(PEER_CODES), e.position < known, e.event_type.in_(ENDING))
+        .group_by(e.source, e.record_id)
+    ):
+        ending[(source, record_id)] = as_date(effective_on)
+    found = []
+    for row in conn.execute(query):
+        occurred = as_date(row.occurred_at)
+        stops = [ending[key]] if (key := (row.source, row.record_id)) in ending else []
+        days = display[row.code]
+        if days is not None:
+            stops.append(occurred + timedelta(days=days))
+        stop = min(stops, default=None)
+        if stop is not None and stop <= start:
+            continue
+        record = InputRecord(
+            record_id=row.record_id,
+            subject_id=row.subject_id,
+            subject_kind=row.subject_kind,
+            code=row.code,
+            occurred_at=occurred,
+            source=row.source,
+            case_id=row.case_id,
+            attrs=orjson.loads(row.attrs),
+            position=row.position,
+        )
+        found.append(RecordSpan(record, stop))
+    return found
 
 
 def subjects_table(conn: Connection, known_at: int | None) -> pa.Table:

@@ -1,6 +1,9 @@
 """The subject's own file, as served by ``GET /v1/me`` and the portal's ``/me``: every record
 with its status, source and events, the standing and its explanation under each active scheme,
-every check made, notices, objections and repair requests."""
+every check made, notices, objections and repair requests.
+
+Ratings the subject received name their raters by pseudonym only (``rater 1``...), the same in
+the records and in the peer explanations (:mod:`xinyong.peer.pseudonyms`)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from xinyong.due_process.repairs import list_repairs, repair_available_from
 from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import events, inquiries, records
+from xinyong.peer.pseudonyms import RaterLabels
+from xinyong.peer.ratings import RATING
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.context import Context
 
@@ -67,8 +72,24 @@ def _status(
     return status
 
 
+def _shown(
+    code: str, case_id: str | None, attrs: dict[str, Any], raters: RaterLabels
+) -> tuple[str | None, dict[str, Any]]:
+    """A record's case id and attributes as its subject sees them: a rating names its rater by
+    pseudonym and hides its interaction (whose other party is the rater)."""
+    if code != RATING:
+        return case_id, attrs
+    rater = attrs.get("rater")
+    return None, ({**attrs, "rater": raters.label(rater)} if isinstance(rater, str) else attrs)
+
+
 def _records(
-    conn: Connection, ctx: Context, subject_id: str, counted: set[str], disputed: set[str]
+    conn: Connection,
+    ctx: Context,
+    subject_id: str,
+    counted: set[str],
+    disputed: set[str],
+    raters: RaterLabels,
 ) -> list[dict[str, Any]]:
     today = ctx.today()
     lifecycle = _lifecycle(conn, subject_id)
@@ -81,6 +102,7 @@ def _records(
         expired = entry is not None and (today - r.occurred_at).days >= entry.max_display_days
         history = lifecycle.get(key, [])
         negative = entry is None or entry.polarity is Polarity.NEGATIVE
+        case_id, attrs = _shown(r.code, r.case_id, orjson.loads(r.attrs), raters)
         out.append(
             {
                 "record": key,
@@ -88,8 +110,8 @@ def _records(
                 "description": entry.description if entry else "",
                 "occurred_at": r.occurred_at.isoformat(),
                 "source": r.source,
-                "case_id": r.case_id,
-                "attrs": orjson.loads(r.attrs),
+                "case_id": case_id,
+                "attrs": attrs,
                 "evidence": r.evidence,
                 "recorded_at": r.recorded_at,
                 "legal_basis": entry.legal_basis if entry else "",
@@ -110,16 +132,19 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
     who = subject_version(conn, subject_id)
     standings = []
     counted: set[str] = set()
+    raters = RaterLabels()
     for loaded in ctx.registry.active(conn):
         standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
         if standing.explanation is None:
             continue
         counted |= {c.record.key for c in standing.explanation.records if c.counted}
+        if standing.explanation.peer is not None:
+            counted |= {r.record for r in standing.explanation.peer.ratings}
         standings.append(
             {
                 "scheme": loaded.scheme.id,
                 "name": loaded.scheme.name,
-                **explanation_json(standing.explanation, loaded.version),
+                **explanation_json(standing.explanation, loaded.version, raters),
             }
         )
     objections = list_objections(conn, subject_id=subject_id)
@@ -150,7 +175,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
         },
         "as_of": today.isoformat(),
         "ledger": head.token,
-        "records": _records(conn, ctx, subject_id, counted, disputed),
+        "records": _records(conn, ctx, subject_id, counted, disputed, raters),
         "standings": standings,
         "checks": checks,
         "notices": notices_for(conn, subject_id),

@@ -225,7 +225,14 @@ async def decide_objection_form(
     except ObjectionError as exc:
         data = await run_in_threadpool(build_objection_queue, ctx, "open")
         return render(
-            request, "objections.html", data, session, status=409, private=True, error=str(exc)
+            request,
+            "objections.html",
+            data,
+            session,
+            status=409,
+            private=True,
+            error=str(exc),
+            shown="/console/objections",
         )
     return RedirectResponse("/console/objections?done=decided", status_code=303)
 
@@ -256,6 +263,13 @@ async def decide_repair_form(
     except RepairError as exc:
         data = await run_in_threadpool(build_repair_queue, ctx, "open")
         return render(
-            request, "repairs.html", data, session, status=409, private=True, error=str(exc)
+            request,
+            "repairs.html",
+            data,
+            session,
+            status=409,
+            private=True,
+            error=str(exc),
+            shown="/console/repairs",
         )
     return RedirectResponse("/console/repairs?done=decided", status_code=303)

@@ -137,14 +137,21 @@ def _reasons(
     lst: ListDef,
     explanation: Explanation,
 ) -> list[dict[str, Any]]:
-    """The counting records that keep the subject on the list (for a list by grade: every
-    counting record, since together they make the score)."""
+    """The counting records that keep the subject on the list: those of the list's rules and,
+    for a list by grade, those that pushed the grade there (on a black list the records that
+    took points away or capped the grade, on a red list those that added points); records that
+    counted the other way are no reason for the entry and are not published."""
     by_grade = explanation.standing.grade in lst.grades
     rules = {r.id: r for r in loaded.scheme.rules}
+    vetoing = {rule for rule, _ in explanation.vetoes}
     active = ctx.registry.active(conn)
     found = []
     for c in explanation.records:
-        if not c.counted or not (by_grade or c.rule_id in lst.rules):
+        if lst.kind == "black":
+            towards = c.contribution < 0 or c.rule_id in vetoing
+        else:
+            towards = c.contribution > 0
+        if not c.counted or not (c.rule_id in lst.rules or (by_grade and towards)):
             continue
         record = c.record
         entry = ctx.catalog.get(record.code)

@@ -61,7 +61,9 @@ def _form(
 ) -> HTMLResponse:
     token = new_login_token()
     page = {**_state(session), "next": next_path, "login_token": token}
-    response = render(request, "login.html", page, session, error=error, status=status)
+    response = render(
+        request, "login.html", page, session, error=error, status=status, shown="/login"
+    )
     set_cookie(request, response, LOGIN_COOKIE, token, _LOGIN_MINUTES * 60)
     return response
 
@@ -96,6 +98,8 @@ async def login(
             principal = authenticate(conn, token.strip())
             if principal is None or principal.role not in HOMES:
                 return principal, ""
+            if session is not None:  # signing in again replaces the session
+                close_session(conn, session)
             return principal, open_session(conn, principal, ctx.settings.session_minutes)
 
     principal, session_id = await run_in_threadpool(sign_in)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.decisions.standing import standing_of
-from xinyong.decisions.timeline import OutlookStep, month_starts, outlook, score_history
+from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
 from xinyong.due_process.objections import ObjectionError
 from xinyong.due_process.repairs import RepairError
 from xinyong.ledger.append import read_size
@@ -114,8 +114,9 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
             now = standing_of(conn, loaded, subject_id, today, size, ctx.catalog).explanation
             if now is None:
                 continue
-            history = score_history(conn, loaded, subject_id, days, size, ctx.catalog)
-            steps = outlook(conn, loaded, subject_id, now, size, ctx.catalog)
+            history, steps = history_and_outlook(
+                conn, loaded, subject_id, now, days, size, ctx.catalog
+            )
             views.append(_scheme_view(number, loaded, now, history, ctx, steps))
     repairable = [
         r["record"]
@@ -140,7 +141,9 @@ def _split(record: str) -> tuple[str, str]:
 
 async def _again(request: Request, ctx: Context, session: SubjectVisitor, error: str) -> Response:
     data = await run_in_threadpool(build_my_file, ctx, session.principal.name)
-    return render(request, "me.html", data, session, status=422, private=True, error=error)
+    return render(
+        request, "me.html", data, session, status=422, private=True, error=error, shown="/me"
+    )
 
 
 @router.post("/me/objections", include_in_schema=False, response_model=None)

@@ -3,7 +3,8 @@ cannot drift from what the evaluator does; ``docs/schemes.md`` gives the exact s
 
 Every sentence is built from one field of the scheme: points and what they apply to, how long
 a record counts and whether it fades, caps, what clears a record, vetoes on the grade, the grade
-bands, who is on each list and which measures follow.
+bands, who is on each list and which measures follow; for a scheme with a ``[peer]`` table, how
+ratings make the peer score (the algorithm, smoothing, how long a rating counts, the safeguards).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days
-from xinyong.schemes.model import Grade, ListDef, Measure, Rule, Scheme
+from xinyong.schemes.model import Grade, ListDef, Measure, PeerSection, Rule, Safeguards, Scheme
 
 __all__ = [
     "describe_scheme",
@@ -20,6 +21,7 @@ __all__ = [
     "grade_words",
     "list_words",
     "measure_words",
+    "peer_words",
     "rule_words",
 ]
 
@@ -116,6 +118,104 @@ def measure_words(measure: Measure) -> str:
     return f"{kind}: {what}. It applies to {applies}. Legal basis: {basis}."
 
 
+def _share(value: float) -> str:
+    return "none" if value == 0 else f"{value:.0%}"
+
+
+def _weighting(section: PeerSection) -> str:
+    name = f"Algorithm “{section.algorithm}”: "
+    if section.algorithm == "bayesian":
+        return name + "every rating weighs the same, whoever gives it."
+    if section.algorithm == "nosedive":
+        return name + (
+            "a rating weighs as much as the rater's own peer score, so highly rated people's "
+            "ratings count more and a falling score takes its holder's voice with it (the "
+            "mechanism of the series “Nosedive”)."
+        )
+    seeds = len(section.seeds)
+    start = (
+        f"the {seeds} pre-trusted account{'' if seeds == 1 else 's'} the scheme names"
+        if seeds
+        else "everyone alike (the scheme names no pre-trusted account)"
+    )
+    nobody = " A rater nobody trusts rates without weight." if seeds else ""
+    return name + (
+        "a rating weighs as much as the trust its rater has earned: trust starts from "
+        f"{start} and flows to the people they rate well, and on from them; at every step "
+        f"{section.damping:.0%} of it returns to where it started.{nobody}"
+    )
+
+
+def _smoothing(section: PeerSection) -> str:
+    prior = f"{section.prior:g} stars"
+    if section.min_ratings == 0:
+        return (
+            f"The peer score is the weighted average of the stars received; someone nobody "
+            f"rated has {prior}."
+        )
+    return (
+        f"The peer score is the weighted average of the stars received together with "
+        f"{section.min_ratings:g} ratings' worth of {prior}: someone nobody rated has {prior}, "
+        "and a few ratings move the score only a little."
+    )
+
+
+def _counting(section: PeerSection) -> str:
+    if section.valid_days is None:
+        return (
+            "The scheme sets no time limit on ratings (the catalog's display period still "
+            "ends them)."
+        )
+    fades = ", weighing less and less until then" if section.decay == "linear" else ""
+    return f"A rating counts for {duration_words(section.valid_days)} after it was given{fades}."
+
+
+def _safeguard_words(guard: Safeguards) -> list[str]:
+    found = []
+    window = guard.retaliation_days
+    if window is not None:
+        low = f"{guard.retaliation_stars} star{'' if guard.retaliation_stars == 1 else 's'}"
+        found.append(
+            f"A rating of {low} or less given less than {duration_words(window)} after the "
+            f"rated person rated the rater {low} or less is presumed retaliation and keeps "
+            f"{_share(guard.retaliation_weight)} of its weight; the rating it answers counts "
+            "in full."
+        )
+    if guard.collusion_size is not None:
+        found.append(
+            "5-star ratings between two people who rate each other 5 stars, inside a group of "
+            f"{guard.collusion_size} or more who all do so, are presumed collusion and keep "
+            f"{_share(guard.collusion_weight)} of their weight."
+        )
+    period = guard.newcomer_days
+    if period is not None:
+        found.append(
+            f"Ratings given less than {duration_words(period)} after the rater's first "
+            f"interaction (new accounts) keep {_share(guard.newcomer_weight)} of their weight."
+        )
+    return found or ["No safeguard discounts any rating."]
+
+
+def peer_words(section: PeerSection) -> dict[str, Any]:
+    """How ratings make the peer score, in plain words."""
+    return {
+        "algorithm": section.algorithm,
+        "prior": section.prior,
+        "min_ratings": section.min_ratings,
+        "valid_days": section.valid_days,
+        "seeds": len(section.seeds),
+        "words": [
+            "After every interaction each party may rate the other from 1 to 5 stars; "
+            "a rating is a record about the person rated, who sees it (but not who gave it) "
+            "in their file and may object to it.",
+            _weighting(section),
+            _smoothing(section),
+            _counting(section),
+        ],
+        "safeguards": _safeguard_words(section.safeguards),
+    }
+
+
 def describe_scheme(
     scheme: Scheme, catalog: Catalog | None, grace_days: int, objection_days: int
 ) -> dict[str, Any]:
@@ -129,6 +229,12 @@ def describe_scheme(
         "people" if kind == "person" else "organizations" for kind in scheme.subject_kinds
     )
     start = f"It scores {kinds}. Everyone starts at {_points(scheme.base)}"
+    if scheme.peer is not None:
+        weight = scheme.peer.weight
+        start += (
+            f" and gets {'' if weight >= 0 else 'minus '}{_points(abs(weight))} per star of "
+            "their peer score (0 to 5 stars, from the ratings other people give them)"
+        )
     summary = start + (f"; the score {' and '.join(bounds)}." if bounds else ".")
     days = min([objection_days, *([scheme.objection_days] if scheme.objection_days else [])])
     return {
@@ -137,6 +243,7 @@ def describe_scheme(
         "description": scheme.description,
         "summary": summary,
         "objection_days": days,
+        "peer": None if scheme.peer is None else peer_words(scheme.peer),
         "grades": [
             {"grade": g.name, "band": grade_words(scheme.grades, i), "description": g.description}
             for i, g in enumerate(scheme.grades)

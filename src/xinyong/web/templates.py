@@ -61,16 +61,27 @@ def render(
     private: bool = False,
     notice: str = "",
     error: str = "",
+    shown: str | None = None,
 ) -> HTMLResponse:
     """Render ``template`` with the page's data. ``private`` pages (a subject's file, the
-    console) are never stored by caches."""
+    console) are never stored by caches.
+
+    ``shown`` is the path of the page rendered when it is not the request's (a refused form
+    shows its page again): the JSON link then names that page's twin. A page rendered for a
+    form without ``shown`` (an error page) has no twin to link."""
     path = request.url.path
+    if shown is not None:
+        twin = json_path(shown)
+    elif request.method in ("GET", "HEAD"):
+        twin = json_path(path) + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        twin = ""
     html = environment.get_template(template).render(
         page=page,
         session=session,
         csrf=session.csrf if session else "",
         path=path,
-        twin=json_path(path) + (f"?{request.url.query}" if request.url.query else ""),
+        twin=twin,
         notice=notice or NOTICES.get(request.query_params.get("done", ""), ""),
         error=error,
     )

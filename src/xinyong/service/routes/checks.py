@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.decisions.checks import Decision, NotRegistered, UnknownMeasure, decide_measure
 from xinyong.decisions.replay import UnknownDecision, replay_decision
+from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
@@ -99,7 +100,9 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         raise HTTPException(404, "no such decision")
     explanation = None
     if replay.explanation is not None:
-        explanation = explanation_json(replay.explanation, replay.decision.version)
+        # The subject sees the raters behind a peer score by pseudonym only.
+        raters = RaterLabels() if caller.role is Role.SUBJECT else None
+        explanation = explanation_json(replay.explanation, replay.decision.version, raters)
     return {
         **replay.decision.public(),
         "relying_party": replay.decision.relying_party,
