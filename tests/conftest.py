@@ -4,6 +4,9 @@
 database created for this test session on the server at 127.0.0.1:5432 and dropped afterwards).
 PostgreSQL is a real server, not a mock: when it cannot be reached the tests fail, unless
 ``XINYONG_SKIP_POSTGRES=1`` says to skip them on a machine without one.
+
+``spark`` is the run's one Spark engine (``local[2]``; a JVM takes about 5 s to start), shared by
+every test marked ``spark``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+
+from xinyong.engines.spark_settings import SparkSettings
+
+if TYPE_CHECKING:
+    from xinyong.engines.spark import SparkEngine
 
 PG_ADMIN_URL = os.environ.get(
     "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -55,3 +64,15 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_server_url")
     _reset_pg(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkEngine]:
+    """The test run's Spark engine on ``local[2]``, stopped at the end of the run."""
+    from xinyong.engines.spark import spark_engine
+
+    engine = spark_engine(SparkSettings(master="local[2]"))
+    try:
+        yield engine
+    finally:
+        engine.session.stop()

@@ -157,7 +157,8 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
 attr_value = st.one_of(
     st.integers(-5, 20_000),
     st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
-    st.sampled_from(["online", "branch", "", "O'Brien", "10000"]),
+    # Strings that look like other JSON types must stay strings ("null" is not null).
+    st.sampled_from(["online", "branch", "", "O'Brien", "10000", "null", "true"]),
     st.booleans(),
     st.none(),
 )

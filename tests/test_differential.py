@@ -5,11 +5,15 @@ clearing, vetoes, predicates with nulls, ``not`` and ``in``, floors and ceilings
 with missing attributes, mistyped values and shared case ids; the two evaluators must give the
 same score (within 0.01), grade, lists and measures for every subject, in records-file mode and
 in ledger mode (every registered subject, with or without records).
+
+The same expression on Spark (tests marked ``spark``, on the run's one session) must give exactly
+DuckDB's standings, and so agree with the reference too. A Spark query costs about a second of
+planning and scheduling, so it gets fewer examples.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import orjson
@@ -22,7 +26,24 @@ from xinyong.engines.duckdb import score_table
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.reference import score_records
+from xinyong.scoring.run import STANDINGS_SCHEMA
 from xinyong.scoring.standing import InputRecord, Standing
+
+if TYPE_CHECKING:
+    from xinyong.engines.spark import SparkEngine
+
+
+def spark_score_table(
+    engine: SparkEngine,
+    scheme: Scheme,
+    records: pa.Table,
+    as_of: Any,
+    subjects: pa.Table | None = None,
+) -> pa.Table:
+    """:func:`xinyong.engines.spark.score_table`, imported when a Spark test runs."""
+    from xinyong.engines.spark import score_table as on_spark
+
+    return on_spark(engine, scheme, records, as_of, subjects)
 
 
 def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
@@ -72,18 +93,56 @@ def test_engines_agree_on_records(
     _assert_same(expected, actual)
 
 
+def _registered(model: Scheme, rows: list[dict[str, Any]]) -> tuple[pa.Table, list[str]]:
+    """Every test subject registered (kind from its records, else person), and those scored."""
+    kinds = {row["subject_id"]: row["subject_kind"] for row in rows}
+    registered = [{"subject_id": s, "kind": kinds.get(s, "person")} for s in SUBJECTS]
+    chosen = [s["subject_id"] for s in registered if s["kind"] in model.subject_kinds]
+    subjects = pa.Table.from_pylist(
+        registered, schema=pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
+    )
+    return subjects, chosen
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), rows=records())
 def test_engines_agree_in_ledger_mode(
     con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
 ) -> None:
     model = Scheme.model_validate(scheme)
-    kinds = {row["subject_id"]: row["subject_kind"] for row in rows}
-    registered = [{"subject_id": s, "kind": kinds.get(s, "person")} for s in SUBJECTS]
-    chosen = [s["subject_id"] for s in registered if s["kind"] in model.subject_kinds]
+    subjects, chosen = _registered(model, rows)
     expected = score_records(model, _inputs(rows), AS_OF, subjects=chosen)
-    subjects = pa.Table.from_pylist(
-        registered, schema=pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
-    )
     actual = _compiled(score_table(model, _arrow(rows), AS_OF, subjects, con=con))
     _assert_same(expected, actual)
+
+
+def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:
+    got = spark_result.cast(STANDINGS_SCHEMA)
+    want = duckdb_result.cast(STANDINGS_SCHEMA)
+    assert got.to_pylist() == want.to_pylist()
+
+
+@pytest.mark.spark
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=schemes(), rows=records())
+def test_spark_matches_duckdb_on_records(
+    spark: SparkEngine, con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
+    model = Scheme.model_validate(scheme)
+    on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF)
+    _identical(on_spark, score_table(model, _arrow(rows), AS_OF, con=con))
+    _assert_same(score_records(model, _inputs(rows), AS_OF), _compiled(on_spark))
+
+
+@pytest.mark.spark
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=schemes(), rows=records())
+def test_spark_matches_duckdb_in_ledger_mode(
+    spark: SparkEngine, con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
+    model = Scheme.model_validate(scheme)
+    subjects, chosen = _registered(model, rows)
+    on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF, subjects)
+    _identical(on_spark, score_table(model, _arrow(rows), AS_OF, subjects, con=con))
+    expected = score_records(model, _inputs(rows), AS_OF, subjects=chosen)
+    _assert_same(expected, _compiled(on_spark))

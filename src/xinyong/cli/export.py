@@ -1,4 +1,4 @@
-"""``xinyong export``: effective records to Parquet."""
+"""``xinyong export``: effective records to Parquet (one file, or partitioned by subject)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ __all__ = ["export"]
 
 
 def export(
-    out_path: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    out_path: Annotated[
+        Path,
+        typer.Option("--out", help="Parquet file to write (a directory with --partitions)."),
+    ],
     as_of: Annotated[
         str | None,
         typer.Option(help="Valid date YYYY-MM-DD (records in force on it).", show_default="today"),
@@ -40,12 +43,27 @@ def export(
         bool,
         typer.Option(help="Leave out records past their code's maximum display period."),
     ] = True,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Write a directory of N Parquet files, part=K/records.parquet, each with the "
+            "records of the subjects whose CRC-32 of the id modulo N is K, for batch engines "
+            "to read in parallel.",
+            show_default="one file",
+        ),
+    ] = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
-    """Write the effective records (as of a date, as known at a log size) for batch engines."""
-    if out_path.suffix.lower() not in (".parquet", ".pq"):
+    """Write the effective records (as of a date, as known at a log size) for batch engines.
+
+    Score the export with `xinyong score SCHEME --records OUT --engine duckdb|spark`.
+    """
+    if partitions is None and out_path.suffix.lower() not in (".parquet", ".pq"):
         fail(f"--out {out_path}: export writes Parquet; name the file *.parquet")
+    if partitions is not None and out_path.exists() and not out_path.is_dir():
+        fail(f"--out {out_path}: --partitions writes a directory, and this is a file")
     try:
         day = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
@@ -62,7 +80,9 @@ def export(
                 known_at,
                 cat,
                 progress=lambda done: bar.update(task, completed=done),
+                partitions=partitions,
             )
     finally:
         engine.dispose()
-    out.print(f"{out_path}: {rows:,} effective records as of {day}")
+    where = f" in {partitions} partitions" if partitions is not None else ""
+    out.print(f"{out_path}: {rows:,} effective records as of {day}{where}")

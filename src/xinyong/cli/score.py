@@ -36,7 +36,14 @@ from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
 from xinyong.scoring.records_file import RecordsFileError, input_records, read_records_file
 from xinyong.scoring.reference import Explanation, explain_subject
-from xinyong.scoring.run import Engine, score_file, score_ledger, standings_from_table
+from xinyong.scoring.run import (
+    Engine,
+    SparkSettings,
+    score_file,
+    score_ledger,
+    score_to_directory,
+    standings_from_table,
+)
 from xinyong.scoring.store import UnknownScheme, load_stored_scheme, save_standings
 from xinyong.tabular import UnsupportedFormat, write_table
 
@@ -45,8 +52,22 @@ __all__ = ["checked_scheme", "explain", "lint_command", "score"]
 AsOfOption = Annotated[str, typer.Option("--as-of", help="The as-of date, YYYY-MM-DD.")]
 RecordsOption = Annotated[
     Path | None,
-    typer.Option("--records", help="Score a records file (CSV, Parquet, JSON Lines) directly."),
+    typer.Option(
+        "--records",
+        help="Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files "
+        "(a partitioned export) directly.",
+    ),
 ]
+
+
+def _spark_settings(master: str | None, conf: list[str]) -> SparkSettings:
+    pairs = []
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--spark-conf {item!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return SparkSettings(master=master, conf=tuple(pairs))
 
 
 def _date(text: str, option: str) -> date:
@@ -89,16 +110,44 @@ def score(
     ] = None,
     as_of: AsOfOption = "",
     out_path: Annotated[
-        Path, typer.Option("--out", help="Output: .csv, .parquet or .jsonl; '-' for stdout.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Output: .csv, .parquet or .jsonl; '-' for stdout. With --engine spark and "
+            "--records, a path without an extension is a directory the executors write Parquet "
+            "files into (nothing is collected to the driver; rows not sorted).",
+        ),
     ] = Path("-"),
     engine: Annotated[
         Engine,
         typer.Option(
-            help="duckdb (compiled), python (reference), postgres (in the ledger database)."
+            help="duckdb (compiled), python (reference), postgres (in the ledger database), "
+            "spark (compiled, on Spark)."
         ),
     ] = (Engine.DUCKDB),
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL (spark://HOST:7077, yarn, local[4]). Default: $SPARK_REMOTE "
+            "(Spark Connect) when set, else local[N] with one thread per core.",
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="A Spark setting KEY=VALUE for the session (repeatable), e.g. "
+            "spark.driver.memory=8g.",
+        ),
+    ] = None,
     show_sql: Annotated[
-        bool, typer.Option("--show-sql", help="Print the compiled SQL for DuckDB and PostgreSQL.")
+        bool,
+        typer.Option(
+            "--show-sql",
+            help="Print the compiled SQL for DuckDB and PostgreSQL (and Spark with --engine "
+            "spark).",
+        ),
     ] = False,
     save: Annotated[
         bool, typer.Option("--save", help="Save the standings in the ledger database (--db).")
@@ -126,17 +175,36 @@ def score(
         loaded = checked_scheme(scheme, cat)
     elif scheme_id is None:
         fail("give a SCHEME file or --scheme ID")
+    if (spark_master or spark_conf) and engine is not Engine.SPARK:
+        fail("--spark-master and --spark-conf go with --engine spark")
+    spark = _spark_settings(spark_master, spark_conf or [])
     if show_sql and loaded is not None:
         for dialect in ("duckdb", "postgres"):
-            out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n")
+            out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n", markup=False)
+        if engine is Engine.SPARK:
+            from xinyong.engines.spark import to_sql as spark_sql
+
+            out.print(f"-- spark\n{spark_sql(loaded.scheme, day)};\n", markup=False)
         if out_path == Path("-"):
             return
     if save and db is None:
         fail("--save needs --db")
+    if _written_by_executors(engine, records, out_path):
+        assert loaded is not None
+        assert records is not None
+        try:
+            rows = score_to_directory(loaded.scheme, records, day, out_path, spark)
+        except (RecordsFileError, ValueError) as exc:
+            fail(str(exc))
+        err.print(
+            f"{out_path}: {rows:,} standings under {loaded.scheme.id} {loaded.short_version} "
+            f"as of {day} (spark; Parquet files written by the executors)"
+        )
+        return
     try:
         if records is not None:
             assert loaded is not None
-            table = score_file(loaded.scheme, records, day, engine)
+            table = score_file(loaded.scheme, records, day, engine, spark)
         else:
             engine_db = open_db_or_exit(db)
             try:
@@ -145,7 +213,9 @@ def score(
                         assert scheme_id is not None
                         stored = load_stored_scheme(conn, scheme_id)
                         loaded = _refuse_errors(stored, cat, strict=False)
-                    table, head = score_ledger(conn, loaded.scheme, day, engine, cat, known_at)
+                    table, head = score_ledger(
+                        conn, loaded.scheme, day, engine, cat, known_at, spark
+                    )
                     if save:
                         run = save_standings(
                             conn, loaded, day, head, engine.value, standings_from_table(table)
@@ -168,6 +238,11 @@ def score(
             f"{out_path}: {table.num_rows:,} standings under {loaded.scheme.id} "
             f"{loaded.short_version} as of {day} ({engine.value})"
         )
+
+
+def _written_by_executors(engine: Engine, records: Path | None, out: Path) -> bool:
+    """Spark writing a directory of standings itself (an --out without a file extension)."""
+    return engine is Engine.SPARK and records is not None and out != Path("-") and not out.suffix
 
 
 def explain(

@@ -22,7 +22,7 @@ from xinyong.ledger.append import read_head, read_size
 from xinyong.ledger.schema import inquiries, listings
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
-from xinyong.scoring.run import Engine, score_ledger, standings_from_table
+from xinyong.scoring.run import Engine, score_ledger_all, standings_from_table
 from xinyong.scoring.store import save_standings
 
 __all__ = ["RefreshPlan", "apply_refresh", "plan_refresh", "refresh_all"]
@@ -136,12 +136,15 @@ def refresh_all(
     """Batch refresh: every active scheme scored by DuckDB over the whole ledger, standings saved,
     list entries opened and closed (with notices to the newly listed).
 
+    The ledger is read once for all the schemes (:func:`~xinyong.scoring.run.score_ledger_all`),
+    as it stood when the refresh began, so every scheme's run records the same head.
     Returns the number of subjects whose list memberships changed, per scheme.
     """
     head = read_head(conn)
+    active = registry.active(conn)
+    tables = score_ledger_all(conn, [loaded.scheme for loaded in active], today, catalog, head.size)
     changed: dict[str, int] = {}
-    for loaded in registry.active(conn):
-        table, head = score_ledger(conn, loaded.scheme, today, Engine.DUCKDB, catalog, head.size)
+    for loaded, table in zip(active, tables, strict=True):
         rows = standings_from_table(table)
         save_standings(conn, loaded, today, head, Engine.DUCKDB.value, rows)
         open_rows = conn.execute(

@@ -4,6 +4,11 @@ Nothing leaves the database but the standings: the effective-records filter, the
 newest versions and the whole scheme run as one SQL query (see ``xinyong score --show-sql``).
 A scheme with ``[peer]`` is the exception: its rating records are read out, the rating graph is
 iterated in NumPy, and the peer scores join the query as a temporary table.
+
+Everything runs in one transaction without server-side prepared statements, so the engine works
+through PgBouncer in transaction mode too: there a temporary table created in one transaction
+may be gone (on another server connection) in the next, and a prepared statement may meet a
+server connection that already has one by that name.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def connect(url: str) -> ibis.BaseBackend:
         user=parsed.username,
         password=parsed.password,
         database=parsed.database,
+        prepare_threshold=None,
     )
 
 
@@ -49,29 +55,32 @@ def score_in_database(
     """Standings computed by PostgreSQL over the ledger tables as known at ``known_at``."""
     con = connect(url)
     try:
-        records = effective_records_expr(
-            con.table("records"), con.table("events"), as_of, known_at, catalog
-        )
-        subjects = current_subjects_expr(con.table("subjects"), known_at)
-        peer = None
-        if scheme.peer is not None:
-            # The rating graph is iterated in NumPy: only the peer records leave the database,
-            # and only the peer scores go back in (as a temporary table).
-            peer_records = con.to_pyarrow(
-                records.filter(records.code.isin(list(PEER_CODES))).select(
-                    "record_id",
-                    "source",
-                    "subject_id",
-                    "subject_kind",
-                    "code",
-                    "occurred_at",
-                    "case_id",
-                    "attrs",
-                )
+        with con.begin():  # one transaction: see the module's docstring
+            records = effective_records_expr(
+                con.table("records"), con.table("events"), as_of, known_at, catalog
             )
-            graph = graph_from_table(scheme.peer, peer_records, scheme.subject_kinds, as_of)
-            peer = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
-        result: pa.Table = con.to_pyarrow(compile_scheme(scheme, records, as_of, subjects, peer))
+            subjects = current_subjects_expr(con.table("subjects"), known_at)
+            peer = None
+            if scheme.peer is not None:
+                # The rating graph is iterated in NumPy: only the peer records leave the database,
+                # and only the peer scores go back in (as a temporary table).
+                peer_records = con.to_pyarrow(
+                    records.filter(records.code.isin(list(PEER_CODES))).select(
+                        "record_id",
+                        "source",
+                        "subject_id",
+                        "subject_kind",
+                        "code",
+                        "occurred_at",
+                        "case_id",
+                        "attrs",
+                    )
+                )
+                graph = graph_from_table(scheme.peer, peer_records, scheme.subject_kinds, as_of)
+                peer = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
+            result: pa.Table = con.to_pyarrow(
+                compile_scheme(scheme, records, as_of, subjects, peer)
+            )
     finally:
         con.disconnect()
     return result

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Table, insert, select
 
+from xinyong.ledger.bulk import insert_rows
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
@@ -168,21 +169,4 @@ def _columns(table: Table) -> tuple[str, ...]:
 
 
 def _bulk_insert(conn: Connection, table: Table, rows: Sequence[tuple[object, ...]]) -> None:
-    columns = _columns(table)
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(rows)
-        )
-    elif dialect == "postgresql":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-    else:
-        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+    insert_rows(conn, table, _columns(table), rows)

@@ -3,16 +3,24 @@
 The export streams the effective-records query in chunks into a Parquet file written through a
 temporary name, so a reader never sees half a file. ``occurred_at`` is a date column and ``attrs``
 canonical JSON text, the same shape ``xinyong ingest`` and ``xinyong score --records`` read.
+
+With ``partitions=N`` the export is a directory of N Parquet files, ``part=K/records.parquet``,
+each holding the records of the subjects whose :func:`subject_partition` is K: every subject's
+records are in one file, so a batch engine reads the files in parallel and each task sees whole
+subjects. The directory is written under a temporary name and renamed into place.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
@@ -20,7 +28,7 @@ from sqlalchemy import Connection
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.effective import effective_records
 
-__all__ = ["EXPORT_SCHEMA", "export_records"]
+__all__ = ["EXPORT_SCHEMA", "export_records", "subject_partition"]
 
 EXPORT_SCHEMA = pa.schema(
     [
@@ -39,6 +47,28 @@ EXPORT_SCHEMA = pa.schema(
 )
 
 
+def subject_partition(subject_id: str, partitions: int) -> int:
+    """The partition of a subject: CRC-32 of its UTF-8 id modulo ``partitions``.
+
+    CRC-32 is stable across processes and machines (Python's ``hash`` of a string is not) and
+    available in most engines, so another tool can find a subject's file the same way.
+    """
+    return zlib.crc32(subject_id.encode("utf-8")) % partitions
+
+
+def _batches(
+    conn: Connection, as_of: date, known_at: int | None, catalog: Catalog | None, chunk: int
+) -> Iterator[pa.Table]:
+    query = effective_records(as_of, known_at, catalog)
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": chunk})
+    for rows in result.partitions(chunk):
+        columns = list(zip(*rows, strict=True))
+        yield pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(columns, EXPORT_SCHEMA, strict=True)],
+            schema=EXPORT_SCHEMA,
+        )
+
+
 def export_records(
     conn: Connection,
     out: Path,
@@ -47,28 +77,31 @@ def export_records(
     catalog: Catalog | None = None,
     chunk: int = 100_000,
     progress: Callable[[int], None] | None = None,
+    partitions: int | None = None,
 ) -> int:
-    """Write the effective records to ``out`` (Parquet); return the number of rows."""
-    query = effective_records(as_of, known_at, catalog)
-    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": chunk})
+    """Write the effective records to ``out``; return the number of rows.
+
+    ``out`` is one Parquet file, or with ``partitions`` a directory of that many files split
+    by :func:`subject_partition` (replacing a previous export in that directory).
+    """
+    batches = _batches(conn, as_of, known_at, catalog, chunk)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if partitions is not None:
+        return _write_partitioned(batches, out, partitions, progress)
+    return _write_file(batches, out, progress)
+
+
+def _write_file(
+    batches: Iterator[pa.Table], out: Path, progress: Callable[[int], None] | None
+) -> int:
     fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     written = 0
     try:
         with pq.ParquetWriter(temp, EXPORT_SCHEMA) as writer:
-            for rows in result.partitions(chunk):
-                columns = list(zip(*rows, strict=True))
-                writer.write_table(
-                    pa.Table.from_arrays(
-                        [
-                            pa.array(col, type=f.type)
-                            for col, f in zip(columns, EXPORT_SCHEMA, strict=True)
-                        ],
-                        schema=EXPORT_SCHEMA,
-                    )
-                )
-                written += len(rows)
+            for table in batches:
+                writer.write_table(table)
+                written += table.num_rows
                 if progress is not None:
                     progress(written)
             if written == 0:
@@ -78,3 +111,58 @@ def export_records(
         Path(temp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _write_partitioned(
+    batches: Iterator[pa.Table],
+    out: Path,
+    partitions: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    if partitions < 1:
+        raise ValueError("partitions must be at least 1")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: a partitioned export goes to a directory, and this is a file")
+    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    writers: list[pq.ParquetWriter] = []
+    written = 0
+    try:
+        for k in range(partitions):
+            (temp / f"part={k:05d}").mkdir()
+            writers.append(
+                pq.ParquetWriter(temp / f"part={k:05d}" / "records.parquet", EXPORT_SCHEMA)
+            )
+        for table in batches:
+            ids = table.column("subject_id").to_pylist()
+            part = np.fromiter(
+                (subject_partition(s, partitions) for s in ids), dtype=np.int64, count=len(ids)
+            )
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+            ordered = table.take(pa.array(order))
+            for k in range(partitions):
+                if bounds[k + 1] > bounds[k]:
+                    writers[k].write_table(ordered.slice(bounds[k], bounds[k + 1] - bounds[k]))
+            written += table.num_rows
+            if progress is not None:
+                progress(written)
+        for writer in writers:
+            writer.close()
+        _replace_directory(temp, out)
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return written
+
+
+def _replace_directory(new: Path, out: Path) -> None:
+    """Put ``new`` at ``out``; an old export there is moved aside first, then deleted."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.replace(out, old / out.name)
+    os.replace(new, out)
+    if old is not None:
+        shutil.rmtree(old)

@@ -8,6 +8,11 @@ Spark (``xinyong.engines``).
 
 How each step of the semantics maps to relational operations:
 
+- *countable records*: only records that some rule could count (their code matches a rule
+  whose ``valid_for`` they are younger than) go on to the clearing join and the per-subject
+  sums; the subjects come from all the considered records (or the registered subjects in ledger
+  mode), so a subject with nothing countable still gets its base score. Most records are too
+  old or of a code the scheme ignores, and a batch engine then joins and shuffles only the rest;
 - *clearing*: the few records with a clearing code and a case are aggregated per
   ``(subject_id, case_id)`` into the latest clearing date of each distinct ``cleared_by`` set and
   joined back; a record is cleared when that date is on or after its own (every record is on or
@@ -34,7 +39,7 @@ import ibis.expr.types as ir
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
-__all__ = ["RECORD_COLUMNS", "compile_scheme"]
+__all__ = ["RECORD_COLUMNS", "compile_scheme", "compile_unbound"]
 
 RECORD_COLUMNS = ("subject_id", "subject_kind", "code", "occurred_at", "case_id", "attrs")
 
@@ -123,8 +128,39 @@ def _round_2dp(value: ir.FloatingValue) -> ir.FloatingValue:
     return (rounded / 100.0).cast("float64")
 
 
-def _clearing(r: ir.Table, scheme: Scheme) -> tuple[ir.Table, dict[tuple[str, ...], str]]:
-    """Add, per distinct ``cleared_by`` set, the latest date of a clearing record in the case.
+# A valid_for this long bounds nothing: no record is 1,000 years old.
+_FOREVER_DAYS = 365_000
+
+
+def _countable(scheme: Scheme, r: ir.Table, t: ir.DateScalar) -> ir.BooleanValue:
+    """True for a record some rule could count: its code matches and it is young enough.
+
+    Age below ``valid_days`` is written as a date bound on ``occurred_at`` (``> as_of -
+    valid``), which Parquet readers can use to skip row groups; the bound is computed from the
+    as-of literal in SQL, so a caller may substitute the date in the compiled text.
+    """
+    parts: list[ir.BooleanValue] = []
+    for rule in scheme.rules:
+        valid = rule.valid_days
+        if valid == 0:
+            continue  # nothing is younger than 0 days
+        condition = _match(rule, r.code)
+        if valid is not None and valid < _FOREVER_DAYS:
+            condition = condition & (r.occurred_at > t - ibis.interval(days=valid))
+        parts.append(condition)
+    if not parts:
+        return ibis.literal(False)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part
+    return result
+
+
+def _clearing(
+    considered: ir.Table, r: ir.Table, scheme: Scheme
+) -> tuple[ir.Table, dict[tuple[str, ...], str]]:
+    """Add to ``r``, per distinct ``cleared_by`` set, the latest date of a clearing record of
+    ``considered`` in the case.
 
     Only records with a case can be cleared, and only records with a clearing code clear: those
     few are aggregated per ``(subject_id, case_id)`` and joined back, which is far cheaper than
@@ -135,7 +171,9 @@ def _clearing(r: ir.Table, scheme: Scheme) -> tuple[ir.Table, dict[tuple[str, ..
         return r, {}
     names = {codes: f"cleared_on_{k}" for k, codes in enumerate(sets)}
     all_codes = sorted({code for codes in sets for code in codes})
-    clearers = r.filter(r.case_id.notnull(), r.case_id != "", r.code.isin(all_codes))
+    clearers = considered.filter(
+        considered.case_id.notnull(), considered.case_id != "", considered.code.isin(all_codes)
+    )
     latest = clearers.group_by(["subject_id", "case_id"]).aggregate(
         **{
             names[codes]: ibis.ifelse(
@@ -157,18 +195,24 @@ def compile_scheme(
     as_of: date,
     subjects: ir.Table | None = None,
     peer: ir.Table | None = None,
+    *,
+    ordered: bool = True,
 ) -> ir.Table:
     """The standings of ``scheme`` as of ``as_of`` as one Ibis expression.
 
     ``peer`` (``subject_id, peer_score``) is required exactly when the scheme has ``[peer]``.
+    Rows are sorted by ``subject_id`` unless ``ordered`` is false: on Spark a global sort runs
+    the whole query twice (its range partitioning samples the input first), and sorting the
+    standings in the driver is cheaper.
     """
     if (scheme.peer is None) != (peer is None):
         raise ValueError(f"scheme {scheme.id}: a peer table goes with a [peer] section, only")
     t = ibis.literal(as_of, type="date")
-    r = records.filter(
+    considered = records.filter(
         records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
     ).select("subject_id", "code", "occurred_at", "case_id", "attrs")
-    r, cleared_on = _clearing(r, scheme)
+    r = considered.filter(_countable(scheme, considered, t))
+    r, cleared_on = _clearing(considered, r, scheme)
     age = t.delta(r.occurred_at, unit="day")
     # JSONB: on PostgreSQL, Ibis's unwraps of plain JSON compile to invalid SQL with the
     # pinned sqlglot; DuckDB treats both the same.
@@ -206,23 +250,47 @@ def compile_scheme(
     for i in range(len(scheme.rules)):
         aggregates[f"s{i}"] = scored[f"p{i}"].sum()
         aggregates[f"a{i}"] = scored[f"c{i}"].any()
+    if subjects is not None:
+        chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
+    else:
+        chosen = considered
+    chosen = chosen.select("subject_id").distinct()
     if aggregates:
         per_subject = scored.group_by("subject_id").aggregate(**aggregates)
     else:
-        per_subject = scored.select("subject_id").distinct()
-    if subjects is not None:
-        chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
-        chosen = chosen.select("subject_id").distinct()
-        per_subject = chosen.left_join(per_subject, "subject_id").select(
-            chosen.subject_id, *(per_subject[name] for name in aggregates)
-        )
+        # No rules: nothing to sum, but the query still reads the records as of the date (so
+        # the as-of literal stays in the SQL, where the lab's StepScorer substitutes it).
+        per_subject = considered.select("subject_id").distinct()
+    per_subject = chosen.left_join(per_subject, "subject_id").select(
+        chosen.subject_id, *(per_subject[name] for name in aggregates)
+    )
     if scheme.peer is not None and peer is not None:
         prior = float(scheme.peer.prior)
         per_subject = per_subject.left_join(peer, "subject_id").select(
             per_subject,
             peer_score=peer.peer_score.cast("float64").fill_null(prior),
         )
-    return _standings(scheme, per_subject)
+    standings = _standings(scheme, per_subject)
+    return standings.order_by("subject_id") if ordered else standings
+
+
+def compile_unbound(scheme: Scheme, as_of: date) -> ir.Table:
+    """:func:`compile_scheme` over unbound ``records`` (and ``peer_scores``) tables, for SQL."""
+    records = ibis.table(
+        {
+            "subject_id": "string",
+            "subject_kind": "string",
+            "code": "string",
+            "occurred_at": "date",
+            "case_id": "string",
+            "attrs": "string",
+        },
+        name="records",
+    )
+    peer = None
+    if scheme.peer is not None:
+        peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name="peer_scores")
+    return compile_scheme(scheme, records, as_of, None, peer)
 
 
 def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
@@ -275,7 +343,7 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
         grade=grade,
         lists=_joined({lst.id: stage[f"l_{lst.id}"] for lst in scheme.lists}),
         measures=_joined(applies),
-    ).order_by("subject_id")
+    )
 
 
 def _in_grades(

@@ -23,7 +23,13 @@ import pyarrow.parquet as pq
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
 from xinyong.scoring.standing import InputRecord
 
-__all__ = ["RECORDS_SCHEMA", "RecordsFileError", "input_records", "read_records_file"]
+__all__ = [
+    "RECORDS_SCHEMA",
+    "RecordsFileError",
+    "input_records",
+    "parquet_files",
+    "read_records_file",
+]
 
 REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
 RECORDS_SCHEMA = pa.schema(
@@ -46,7 +52,14 @@ class RecordsFileError(ValueError):
 
 
 def read_records_file(path: Path) -> pa.Table:
-    """Read and check a records file into :data:`RECORDS_SCHEMA` (row order kept)."""
+    """Read and check a records file into :data:`RECORDS_SCHEMA` (row order kept).
+
+    A directory is read as Parquet files (a partitioned ``xinyong export``), in file order.
+    """
+    if path.is_dir():
+        files = parquet_files(path)
+        table = pa.concat_tables([pq.read_table(file) for file in files], promote_options="default")
+        return _checked(path, table, "row")
     try:
         fmt = detect_format(path)
     except FileError as exc:
@@ -68,6 +81,28 @@ def read_records_file(path: Path) -> pa.Table:
     else:
         table = _read_jsonl(path)
         unit = "line"
+    return _checked(path, table, unit)
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a dataset, in a stable order (hidden and temporary files skipped)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise RecordsFileError(f"{path}: no such file or directory")
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in (".parquet", ".pq")
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise RecordsFileError(f"{path}: no Parquet files in the directory")
+    return files
+
+
+def _checked(path: Path, table: pa.Table, unit: str) -> pa.Table:
     missing = [name for name in REQUIRED if name not in table.column_names]
     if missing:
         raise RecordsFileError(f"{path}: missing column(s) {', '.join(missing)}")

@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
 from xinyong.domain.catalog import Catalog
 from xinyong.engines import duckdb as duckdb_engine
 from xinyong.engines import postgres as postgres_engine
+from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.ledger_source import effective_table, subjects_table
-from xinyong.scoring.records_file import input_records, read_records_file
+from xinyong.scoring.records_file import input_records, parquet_files, read_records_file
+from xinyong.scoring.records_scan import check_records, normalised_records, scans_in_place
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import Standing
+
+if TYPE_CHECKING:
+    from xinyong.engines.spark import SparkEngine
 
 __all__ = [
     "STANDINGS_SCHEMA",
     "Engine",
+    "SparkSettings",
     "score_arrow",
     "score_file",
     "score_ledger",
+    "score_ledger_all",
+    "score_to_directory",
     "standings_from_table",
     "standings_table",
 ]
@@ -43,11 +54,22 @@ STANDINGS_SCHEMA = pa.schema(
 
 class Engine(StrEnum):
     """``duckdb``: the compiled expression on DuckDB; ``python``: the reference evaluator;
-    ``postgres``: the compiled expression inside the PostgreSQL ledger (ledger mode only)."""
+    ``postgres``: the compiled expression inside the PostgreSQL ledger (ledger mode only);
+    ``spark``: the compiled expression on Spark (the ``spark`` extra)."""
 
     DUCKDB = "duckdb"
     PYTHON = "python"
     POSTGRES = "postgres"
+    SPARK = "spark"
+
+
+def _spark(settings: SparkSettings | None) -> SparkEngine:
+    """This process's Spark engine; a clear error when PySpark is not installed."""
+    if importlib.util.find_spec("pyspark") is None:
+        raise ValueError("the spark engine needs PySpark: pip install 'xinyong[spark]'")
+    from xinyong.engines.spark import spark_engine
+
+    return spark_engine(settings)
 
 
 def standings_table(rows: Sequence[Standing]) -> pa.Table:
@@ -77,13 +99,19 @@ def score_arrow(
     engine: Engine,
     subjects: pa.Table | None = None,
     origin: Path | None = None,
+    spark: SparkSettings | None = None,
 ) -> pa.Table:
     """Score an Arrow table of records (and registered subjects in ledger mode)."""
     if engine is Engine.POSTGRES:
         raise ValueError("the postgres engine scores the ledger in place: use --db URL")
     if engine is Engine.DUCKDB:
         result = duckdb_engine.score_table(scheme, records, as_of, subjects)
-        return result.cast(STANDINGS_SCHEMA).sort_by("subject_id")
+        return result.cast(STANDINGS_SCHEMA)
+    if engine is Engine.SPARK:
+        from xinyong.engines.spark import score_table as spark_score_table
+
+        result = spark_score_table(_spark(spark), scheme, records, as_of, subjects)
+        return result.cast(STANDINGS_SCHEMA)
     inputs = list(input_records(origin or Path("<records>"), records))
     chosen = None
     if subjects is not None:
@@ -93,9 +121,65 @@ def score_arrow(
     return standings_table(score_records(scheme, inputs, as_of, chosen))
 
 
-def score_file(scheme: Scheme, path: Path, as_of: date, engine: Engine) -> pa.Table:
-    """Score a records file (CSV, Parquet, JSON Lines)."""
-    return score_arrow(scheme, read_records_file(path), as_of, engine, origin=path)
+def score_file(
+    scheme: Scheme,
+    path: Path,
+    as_of: date,
+    engine: Engine,
+    spark: SparkSettings | None = None,
+) -> pa.Table:
+    """Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files.
+
+    The batch engines scan Parquet in place (:mod:`xinyong.scoring.records_scan`); everything
+    else is read into Arrow first.
+    """
+    if engine in (Engine.DUCKDB, Engine.SPARK) and scans_in_place(path):
+        return _score_scan(scheme, path, as_of, engine, spark)
+    return score_arrow(scheme, read_records_file(path), as_of, engine, origin=path, spark=spark)
+
+
+def score_to_directory(
+    scheme: Scheme, path: Path, as_of: date, out: Path, spark: SparkSettings | None = None
+) -> int:
+    """Score Parquet records on Spark and let the executors write the standings to ``out`` as
+    Parquet files (replacing it); return the number of standings.
+
+    Nothing is collected to the driver, so the population is bounded by the cluster, not by one
+    process's memory. The files are not sorted.
+    """
+    if not scans_in_place(path):
+        raise ValueError(f"{path}: standings written by Spark need Parquet records")
+    from xinyong.engines.spark import write_standings
+
+    session = _spark(spark)
+    with session.views():
+        records = normalised_records(path, session.read_parquet(parquet_files(path)))
+        check_records(path, records, session.to_arrow)
+        write_standings(session, scheme, records, as_of, out)
+    return sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(out))
+
+
+def _score_scan(
+    scheme: Scheme, path: Path, as_of: date, engine: Engine, spark: SparkSettings | None
+) -> pa.Table:
+    files = parquet_files(path)
+    if engine is Engine.DUCKDB:
+        con = duckdb_engine.connect()
+        try:
+            records = normalised_records(path, duckdb_engine.read_parquet(con, files))
+            check_records(path, records, con.to_pyarrow)
+            result = duckdb_engine.score_expr(con, scheme, records, as_of)
+        finally:
+            con.disconnect()
+    else:
+        from xinyong.engines.spark import score_expr as spark_score_expr
+
+        session = _spark(spark)
+        with session.views():
+            records = normalised_records(path, session.read_parquet(files))
+            check_records(path, records, session.to_arrow)
+            result = spark_score_expr(session, scheme, records, as_of)
+    return result.cast(STANDINGS_SCHEMA)
 
 
 def score_ledger(
@@ -105,8 +189,14 @@ def score_ledger(
     engine: Engine,
     catalog: Catalog | None,
     known_at: int | None = None,
+    spark: SparkSettings | None = None,
 ) -> tuple[pa.Table, TreeHead]:
-    """Score every registered subject over the effective records; return the head used."""
+    """Score every registered subject over the effective records; return the head used.
+
+    On Spark, a PostgreSQL ledger is read over JDBC when the driver jar is available
+    (:func:`xinyong.engines.spark.jdbc_jar`); otherwise the effective records are read here and
+    handed to Spark as Arrow.
+    """
     head = read_head(conn)
     if known_at is not None and known_at != head.size:
         past = read_checkpoint(conn, known_at)
@@ -116,7 +206,35 @@ def score_ledger(
     if engine is Engine.POSTGRES:
         url = conn.engine.url.render_as_string(hide_password=False)
         table = postgres_engine.score_in_database(url, scheme, as_of, head.size, catalog)
+        # PostgreSQL orders text by the database's collation; standings go in code point order.
         return table.cast(STANDINGS_SCHEMA).sort_by("subject_id"), head
+    if engine is Engine.SPARK and conn.dialect.name == "postgresql":
+        session = _spark(spark)
+        from xinyong.engines.spark import score_ledger_jdbc
+
+        if jdbc_jar() is not None:
+            url = conn.engine.url.render_as_string(hide_password=False)
+            table = score_ledger_jdbc(session, url, scheme, as_of, head.size, catalog)
+            return table.cast(STANDINGS_SCHEMA), head
     records = effective_table(conn, as_of, head.size, catalog)
     subjects = subjects_table(conn, head.size)
-    return score_arrow(scheme, records, as_of, engine, subjects), head
+    return score_arrow(scheme, records, as_of, engine, subjects, spark=spark), head
+
+
+def score_ledger_all(
+    conn: Connection,
+    schemes: Sequence[Scheme],
+    as_of: date,
+    catalog: Catalog | None,
+    known_at: int,
+) -> list[pa.Table]:
+    """Every scheme's standings over the ledger as known at ``known_at``, in one pass.
+
+    The effective records and the subjects are read from the ledger once, and DuckDB scores
+    all the schemes over them in one query (:func:`xinyong.engines.duckdb.score_many`), rather
+    than reading the ledger and planning a query once per scheme.
+    """
+    records = effective_table(conn, as_of, known_at, catalog)
+    subjects = subjects_table(conn, known_at)
+    results = duckdb_engine.score_many(schemes, records, as_of, subjects)
+    return [result.cast(STANDINGS_SCHEMA) for result in results]

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import Connection, insert, select, update
 
 from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.ledger.bulk import insert_rows
 from xinyong.ledger.schema import schemes, standing_runs, standings
 from xinyong.schemes.load import LoadedScheme, parse_scheme
 from xinyong.scoring.standing import Standing
@@ -130,7 +131,8 @@ def save_standings(
     engine: str,
     rows: Sequence[Standing],
 ) -> StandingRun:
-    """Write a standings run in bulk."""
+    """Write a standings run in bulk (``COPY`` on PostgreSQL: a refresh writes one row per
+    subject, millions of them)."""
     run = StandingRun(
         str(uuid.uuid4()), loaded.scheme.id, loaded.version, as_of, head, engine, len(rows)
     )
@@ -147,9 +149,10 @@ def save_standings(
             computed_at=utc_now_text(),
         )
     )
-    if rows:
-        conn.execute(
-            insert(standings),
-            [{"run_id": run.run_id, **s.row()} for s in rows],
-        )
+    insert_rows(
+        conn,
+        standings,
+        ("run_id", "subject_id", "score", "grade", "lists", "measures"),
+        ((run.run_id, *s.row().values()) for s in rows),
+    )
     return run

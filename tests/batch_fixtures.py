@@ -1,0 +1,35 @@
+"""A small synthetic ledger for the batch tests: exports, scans, refreshes and Spark."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xinyong.cli.app import app
+from xinyong.synth import SynthConfig, generate
+from xinyong.synth.dataset import write
+
+runner = CliRunner()
+AS_OF = "2026-10-31"  # the end of the synthetic window
+
+
+def synthetic_ledger(url: str, directory: Path, people: int = 400, orgs: int = 40) -> None:
+    """Register and ingest a seeded synthetic population (three years of records)."""
+    dataset = generate(SynthConfig(people=people, organizations=orgs, years=3, seed=11))
+    records = directory / "conduct.parquet"
+    subjects = write(dataset, records)
+    loaded = runner.invoke(app, ["subjects", "load", str(subjects), "--db", url])
+    assert loaded.exit_code == 0, loaded.output
+    ingested = runner.invoke(app, ["ingest", str(records), "--db", url, "--today", "2026-12-31"])
+    assert ingested.exit_code == 0, ingested.output
+
+
+def score_cli(*args: str) -> list[dict[str, str]]:
+    """Run ``xinyong score ... --out FILE.csv`` and read the standings back."""
+    out = Path(args[args.index("--out") + 1])
+    result = runner.invoke(app, ["score", *args])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
