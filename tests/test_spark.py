@@ -67,6 +67,23 @@ def test_executors_write_the_standings(spark: SparkEngine, tmp_path: Path) -> No
         )
 
 
+def test_executors_never_replace_a_foreign_directory(tmp_path: Path) -> None:
+    records = tmp_path / "records.parquet"
+    pq.write_table(pa.table({"subject_id": ["s1"]}), records)
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    scheme = str(bundled_pilots()["rongcheng"])
+    result = runner.invoke(
+        app,
+        ["score", scheme, "--records", str(records), "--as-of", AS_OF, "--engine", "spark"]
+        + ["--out", str(out)],
+    )
+    assert result.exit_code == 2
+    assert "not replaced" in result.output
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
 def test_ledger_mode(
     spark: SparkEngine, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,6 +149,9 @@ def score_to_directory(
     """
     if not scans_in_place(path):
         raise ValueError(f"{path}: standings written by Spark need Parquet records")
+    if out.exists() and any(out.iterdir()) and not (out / "_SUCCESS").exists():
+        # Spark replaces the directory: never one that is not an earlier output of its own.
+        raise ValueError(f"--out {out}: not empty and not an earlier Spark output; not replaced")
     from xinyong.engines.spark import write_standings
 
     session = _spark(spark)
