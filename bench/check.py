@@ -274,6 +274,38 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
     return Ledger(url, records_path, subjects_path(records_path), relying, source, meta)
 
 
+def refresh_today(ledger: Ledger) -> dict[str, Any]:
+    """The batch refresh a deployment runs every day (``xinyong standings refresh``), unless
+    today's run exists: checks are answered from its stored standings."""
+    from xinyong.decisions.standing import SchemeRegistry
+    from xinyong.domain.catalog import load_catalog
+    from xinyong.due_process.refresh import refresh_all
+    from xinyong.ledger.database import WRITE_LOCK, open_database
+    from xinyong.ledger.schema import standing_runs
+
+    engine = open_database(ledger.db_url)
+    today = date.today()
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                standing_runs.select().where(
+                    standing_runs.c.scheme_id == SCHEME, standing_runs.c.as_of == today
+                )
+            ).first()
+        if found is not None:
+            _log(f"standings of {today} already refreshed")
+            return {"reused": True}
+        _log(f"standings refresh as of {today} (xinyong standings refresh)")
+        started = time.perf_counter()
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            changed = refresh_all(conn, SchemeRegistry(), today, load_catalog())
+        seconds = round(time.perf_counter() - started, 1)
+        _log(f"  {seconds} s, {changed} subjects changed lists")
+        return {"reused": False, "seconds": seconds, "changed": changed}
+    finally:
+        engine.dispose()
+
+
 def _recreate_pg_database() -> None:
     """Drop and create the benchmark's PostgreSQL database (never the tests' ``test``)."""
     import psycopg
@@ -295,8 +327,13 @@ def subject_ids(path: Path) -> list[str]:
 
 def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """A check as the route makes it, for ``--checks`` random subjects, one at a time: decide in
-    a read transaction (with the service's caches), then commit it to the inquiry log."""
+    a read transaction (with the service's caches), then commit it to the inquiry log and wait.
+
+    Twice: from the stored standings of today's refresh (``precomputed``, as the service does),
+    and computing every standing from the subject's records (``computed``, the path a check takes
+    for a subject whose records changed since the refresh)."""
     from xinyong.decisions.checks import Registrations, decide_measure
+    from xinyong.decisions.precomputed import PrecomputedStandings
     from xinyong.decisions.standing import SchemeRegistry
     from xinyong.domain.catalog import load_catalog
     from xinyong.ledger.database import open_database
@@ -311,18 +348,26 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
     rng = random.Random(args.seed)
     today = date.today()
 
-    def one(subject: str) -> bool:
+    async def one(subject: str, precomputed: PrecomputedStandings | None) -> bool:
         with engine.connect() as conn, conn.begin():
             decision, notice = decide_measure(
-                conn, registry, RELYING_PARTY, subject, MEASURE, today, catalog, registrations
+                conn,
+                registry,
+                RELYING_PARTY,
+                subject,
+                MEASURE,
+                today,
+                catalog,
+                registrations,
+                precomputed,
             )
-        inquiry_log.write(decision, notice)
+        await inquiry_log.record(decision, notice)
         return decision.applies
 
-    try:
+    async def series(precomputed: PrecomputedStandings | None) -> dict[str, Any]:
         warm_until = time.monotonic() + 30
         for _ in range(min(20, args.checks)):  # warm-up: scheme parse, statement caches
-            one(rng.choice(ids))
+            await one(rng.choice(ids), precomputed)
             if time.monotonic() > warm_until:
                 break
         load_before = _load()
@@ -332,25 +377,33 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
         for _ in range(args.checks):
             subject = rng.choice(ids)
             start = time.perf_counter_ns()
-            applies += one(subject)
+            applies += await one(subject, precomputed)
             latencies.append(time.perf_counter_ns() - start)
             if time.monotonic() > deadline:
                 break
-        result: dict[str, Any] = {
+        return {
             **_summary(latencies),
             "mean_ms": _ms(statistics.fmean(latencies)),
             "applies": applies,
             "load_before": load_before,
             "load_after": _load(),
         }
+
+    async def profile(precomputed: PrecomputedStandings) -> str:
+        profiler = cProfile.Profile()
+        sample = [rng.choice(ids) for _ in range(args.profile)]
+        profiler.enable()
+        for subject in sample:
+            await one(subject, precomputed)
+        profiler.disable()
+        return _profile_table(profiler, args.profile)
+
+    try:
+        precomputed = PrecomputedStandings(seconds)
+        result: dict[str, Any] = asyncio.run(series(precomputed))
+        result["computed"] = asyncio.run(series(None))
         if args.profile:
-            profiler = cProfile.Profile()
-            sample = [rng.choice(ids) for _ in range(args.profile)]
-            profiler.enable()
-            for subject in sample:
-                one(subject)
-            profiler.disable()
-            result["profile"] = _profile_table(profiler, args.profile)
+            result["profile"] = asyncio.run(profile(precomputed))
     finally:
         engine.dispose()
     return result
@@ -972,12 +1025,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     ledger = build_ledger(args)
     results["build"] = {k: v for k, v in ledger.meta.items() if not k.endswith("_token")}
+    results["refresh"] = refresh_today(ledger)
     ids = subject_ids(ledger.subjects_path)
     if "inproc" in phases:
         _log(f"in-process: {args.checks:,} checks")
         results["in_process"] = in_process(ledger, ids, args)
         r = results["in_process"]
-        _log(f"  p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
+        c = r["computed"]
+        _log(f"  precomputed: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
+        _log(f"  computed:    p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, max {c['max_ms']} ms")
     del ids
     if phases & {"http", "mixed"}:
         log_dir = Path(args.workdir)

@@ -48,7 +48,8 @@ def pg_server_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _reset_pg(url: str) -> None:
+def reset_pg(url: str) -> None:
+    """Drop every table of the test database (an empty ledger on the next open)."""
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
@@ -62,7 +63,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     url: str = request.getfixturevalue("pg_server_url")
-    _reset_pg(url)
+    reset_pg(url)
     return url
 
 

@@ -336,9 +336,9 @@ def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_pat
 def test_postgres_in_place_matches_duckdb(
     pg_server_url: str, records_csv: Path, tmp_path: Path
 ) -> None:
-    from tests.conftest import _reset_pg
+    from tests.conftest import reset_pg
 
-    _reset_pg(pg_server_url)
+    reset_pg(pg_server_url)
     _ingest(pg_server_url, records_csv, tmp_path)
     outputs = {}
     for engine in ("duckdb", "postgres", "python"):

@@ -13,7 +13,6 @@ replayed exactly.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,11 +20,15 @@ from datetime import date
 import orjson
 from sqlalchemy import Connection, insert, select
 
+from xinyong.decisions.decision_ids import new_decision_id
+from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.schema import inquiries, relying_parties
+from xinyong.schemes.load import LoadedScheme
+from xinyong.schemes.model import Measure
 from xinyong.ttl import TtlCache
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "Registrations",
     "UnknownMeasure",
     "check_measure",
+    "decide_from_stored",
     "decide_measure",
     "log_decision",
     "log_decisions",
@@ -104,28 +108,33 @@ class Registrations:
 _UNCACHED = Registrations()
 
 
-def decide_measure(
+def _purpose(
     conn: Connection,
     registry: SchemeRegistry,
+    registrations: Registrations,
     relying_party: str,
-    subject_id: str,
     measure: str,
-    today: date,
-    catalog: Catalog | None,
-    registrations: Registrations = _UNCACHED,
-) -> tuple[Decision, dict[str, object] | None]:
-    """Decide a check (reads only); return the decision and the adverse notice, if any."""
+) -> tuple[LoadedScheme, Measure]:
+    """The active scheme and definition of a measure the party may check (else an error)."""
     if measure not in registrations.measures(conn, relying_party):
         raise NotRegistered(f"{relying_party} is not registered for measure {measure!r}")
     loaded = registry.for_measure(conn, measure)
     if loaded is None:
         raise UnknownMeasure(f"no active scheme defines measure {measure!r}")
-    size = read_size(conn)
-    standing = standing_of(conn, loaded, subject_id, today, size, catalog)
-    explanation = standing.explanation
-    applies = explanation is not None and measure in explanation.standing.measures
-    decision = Decision(
-        decision_id=str(uuid.uuid4()),
+    return loaded, next(m for m in loaded.scheme.measures if m.id == measure)
+
+
+def _decision(
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    applies: bool,
+    loaded: LoadedScheme,
+    today: date,
+    size: int,
+) -> Decision:
+    return Decision(
+        decision_id=new_decision_id(),
         relying_party=relying_party,
         subject_id=subject_id,
         measure=measure,
@@ -136,7 +145,57 @@ def decide_measure(
         known_at=size,
         made_at=utc_now_text(),
     )
-    measure_def = next(m for m in loaded.scheme.measures if m.id == measure)
+
+
+def decide_from_stored(
+    conn: Connection,
+    registry: SchemeRegistry,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+    registrations: Registrations,
+    precomputed: PrecomputedStandings,
+) -> Decision | None:
+    """The decision from a stored standing that is still current (one read, a single statement,
+    so it needs no transaction); None when it must be computed: no current stored standing, or
+    a sanction applies and its adverse notice must name the records."""
+    loaded, measure_def = _purpose(conn, registry, registrations, relying_party, measure)
+    stored = precomputed.read(conn, loaded, subject_id, today)
+    if stored is None or (measure in stored.measures and measure_def.kind == "sanction"):
+        return None
+    applies = measure in stored.measures
+    return _decision(relying_party, subject_id, measure, applies, loaded, today, stored.size)
+
+
+def decide_measure(
+    conn: Connection,
+    registry: SchemeRegistry,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+    catalog: Catalog | None,
+    registrations: Registrations = _UNCACHED,
+    precomputed: PrecomputedStandings | None = None,
+) -> tuple[Decision, dict[str, object] | None]:
+    """Decide a check (reads only); return the decision and the adverse notice, if any.
+
+    With ``precomputed``, a stored standing that is still current answers the check in one read
+    (:func:`decide_from_stored`); otherwise, and whenever an adverse notice must name the
+    records, the standing is computed from the subject's records.
+    """
+    if precomputed is not None:
+        found = decide_from_stored(
+            conn, registry, relying_party, subject_id, measure, today, registrations, precomputed
+        )
+        if found is not None:
+            return found, None
+    loaded, measure_def = _purpose(conn, registry, registrations, relying_party, measure)
+    size = read_size(conn)
+    explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
+    applies = explanation is not None and measure in explanation.standing.measures
+    decision = _decision(relying_party, subject_id, measure, applies, loaded, today, size)
     notice: dict[str, object] | None = None
     if applies and measure_def.kind == "sanction" and explanation is not None:
         notice = {

@@ -76,7 +76,7 @@ _DATE_COLUMN = {"records": 5, "events": 3}
 
 def utc_now_text() -> str:
     """The current UTC time as stored in ``recorded_at`` (ISO 8601, microseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def read_head(conn: Connection) -> TreeHead:

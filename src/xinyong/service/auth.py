@@ -18,7 +18,7 @@ from xinyong.service.context import Context
 from xinyong.service.keys import Principal, Role, authenticate
 from xinyong.ttl import MISSING as _MISSING
 
-__all__ = ["ROLE_KEY", "principal_of", "roles"]
+__all__ = ["ROLE_KEY", "admit", "principal_of", "roles"]
 
 ROLE_KEY = "x-roles"
 
@@ -51,17 +51,20 @@ async def principal_of(request: Request) -> Principal:
     return principal
 
 
+def admit(principal: Principal, allowed: tuple[Role, ...]) -> Principal:
+    """The principal if its role is allowed; else 401 (no key) or 403 (a key of another role)."""
+    if principal.role in allowed:
+        return principal
+    if principal.role is Role.PUBLIC:
+        raise HTTPException(401, "an API key is required", headers={"WWW-Authenticate": "Bearer"})
+    raise HTTPException(403, f"a {principal.role.value} key may not do this")
+
+
 def roles(*allowed: Role) -> dict[str, Any]:
     """Route keyword arguments admitting ``allowed`` roles (and publishing them)."""
 
     async def guard(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
-        if principal.role in allowed:
-            return principal
-        if principal.role is Role.PUBLIC:
-            raise HTTPException(
-                401, "an API key is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-        raise HTTPException(403, f"a {principal.role.value} key may not do this")
+        return admit(principal, allowed)
 
     return {
         "dependencies": [Depends(guard)],

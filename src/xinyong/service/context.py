@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,6 +10,7 @@ from fastapi import Request
 from sqlalchemy import Connection, Engine
 
 from xinyong.decisions.checks import Registrations
+from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import ActiveSchemes
@@ -34,6 +36,10 @@ class Context:
     principals: TtlCache[str, Principal | None]
     """Authenticated keys by the SHA-256 of the token (never the token itself)."""
     inquiries: InquiryLog
+    precomputed: PrecomputedStandings
+    """Stored standings that answer checks in one read while they are current."""
+    kept: threading.local
+    """Per thread, a connection kept open for the thread's reads (:meth:`reader`)."""
 
     @classmethod
     def create(cls, engine: Engine, catalog: Catalog, settings: ServiceSettings) -> Context:
@@ -48,6 +54,8 @@ class Context:
             registrations=Registrations(seconds),
             principals=TtlCache(seconds),
             inquiries=InquiryLog(engine),
+            precomputed=PrecomputedStandings(seconds),
+            kept=threading.local(),
         )
 
     @property
@@ -59,6 +67,14 @@ class Context:
         worker thread, since a network round trip must not stall the loop.
         """
         return self.engine.dialect.name == "sqlite"
+
+    def reader(self) -> Connection:
+        """A connection kept open for this thread (the event loop's reads on SQLite): no pool
+        round trip per request. Use it inside ``with conn.begin():``."""
+        conn: Connection | None = getattr(self.kept, "conn", None)
+        if conn is None or conn.closed:
+            conn = self.kept.conn = self.engine.connect()
+        return conn
 
     def active_schemes(self, conn: Connection) -> ActiveSchemes:
         """The scheme versions in force, with the catalog (for notices naming rules)."""
@@ -72,6 +88,7 @@ class Context:
         """Drop cached keys, registrations and active schemes (an operator changed them)."""
         self.registry.invalidate()
         self.registrations.invalidate()
+        self.precomputed.invalidate()
         self.principals.clear()
 
 
