@@ -61,8 +61,11 @@ class Service:
         )
 
 
-def make_service(url: str, webhook: str | None = None) -> Service:
-    """A service with the example scheme active, a relying party and a key per role."""
+def make_service(url: str, webhook: str | None = None, *, ingest_process: bool = False) -> Service:
+    """A service with the example scheme active, a relying party and a key per role.
+
+    Submitted records are appended in the request's thread unless ``ingest_process`` (the
+    service's default, tested on its own: a worker process per test would slow every test)."""
     engine = open_database(url)
     clock = Clock()
     with engine.begin() as conn:
@@ -80,7 +83,10 @@ def make_service(url: str, webhook: str | None = None) -> Service:
             f"{'NULL' if webhook is None else repr(webhook)}, '2025-01-01T00:00:00Z')"
         )
     app = create_app(
-        engine, settings=ServiceSettings(today=clock, rate_per_second=1000, burst=1000)
+        engine,
+        settings=ServiceSettings(
+            today=clock, rate_per_second=1000, burst=1000, ingest_process=ingest_process
+        ),
     )
     return Service(app, engine, clock, tokens)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import shutil
+import sqlite3
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,12 +14,18 @@ from sqlalchemy import Engine
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.ledger.append import Batch, TreeHead, append_batch, read_head
-from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.database import (
+    INQUIRY_SCHEMA,
+    WRITE_LOCK,
+    ForeignInquiryLog,
+    inquiry_log_path,
+    open_database,
+)
 from xinyong.ledger.effective import EventType, current_subjects, effective_records
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.lifecycle import UnknownRecord, append_event
 from xinyong.ledger.merkle import EMPTY_ROOT
-from xinyong.ledger.schema import metadata
+from xinyong.ledger.schema import inquiries, metadata
 from xinyong.ledger.verify import parse_tree_head, verify_ledger
 
 
@@ -85,10 +94,77 @@ def test_heads_grow_and_verify(engine: Engine) -> None:
 def test_schema_matches_migrations(engine: Engine) -> None:
     inspector = sa.inspect(engine)
     for table in metadata.sorted_tables:
-        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        # A SQLite ledger keeps its inquiry log in the attached file.
+        own_file = engine.dialect.name == "sqlite" and table.name == "inquiries"
+        schema = INQUIRY_SCHEMA if own_file else None
+        migrated = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
         assert migrated == {c.name for c in table.columns}, table.name
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        indexes = {i["name"] for i in inspector.get_indexes(table.name, schema=schema)}
         assert {i.name for i in table.indexes} <= indexes
+
+
+def _inquiry(decision_id: str) -> dict[str, object]:
+    return {
+        "decision_id": decision_id,
+        "relying_party": "airline",
+        "subject_id": "ext:a",
+        "measure": "m",
+        "scheme_id": "s",
+        "version": "v",
+        "as_of": date(2025, 1, 1),
+        "known_at": 0,
+        "applies": False,
+        "made_at": "2025-01-01T00:00:00.000000Z",
+    }
+
+
+def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
+    """Revision 0009 moves a SQLite ledger's inquiries, rows and all, beside it."""
+    from alembic import command
+
+    from xinyong.ledger.database import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = open_database(url, migrate=False)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+    with engine.begin() as conn:
+        conn.execute(inquiries.insert(), [_inquiry("d1"), _inquiry("d2")])
+    engine.dispose()
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            main = conn.exec_driver_sql(
+                "SELECT name FROM main.sqlite_master WHERE name = 'inquiries'"
+            ).all()
+            moved = conn.exec_driver_sql(
+                f"SELECT decision_id FROM {INQUIRY_SCHEMA}.inquiries ORDER BY decision_id"
+            ).all()
+            conn.execute(inquiries.insert(), [_inquiry("d3")])  # unqualified: the log's file
+            conn.commit()
+        assert main == []
+        assert [r[0] for r in moved] == ["d1", "d2"]
+        assert inquiry_log_path(str(tmp_path / "ledger.db")) == tmp_path / "ledger-inquiries.db"
+        with sqlite3.connect(tmp_path / "ledger-inquiries.db") as raw:
+            assert raw.execute("SELECT count(*) FROM inquiries").fetchone() == (3,)
+    finally:
+        engine.dispose()
+
+
+def test_another_ledgers_inquiry_file_is_refused(tmp_path: Path) -> None:
+    for name in ("a.db", "b.db"):
+        open_database(f"sqlite:///{tmp_path / name}").dispose()
+    (tmp_path / "b-inquiries.db").unlink()
+    shutil.copy(tmp_path / "a-inquiries.db", tmp_path / "b-inquiries.db")
+    with pytest.raises(ForeignInquiryLog, match=r"b-inquiries\.db is the inquiry log of another"):
+        open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    (tmp_path / "b-inquiries.db").unlink()
+    fresh = tmp_path / "c.db"
+    shutil.copy(tmp_path / "a-inquiries.db", tmp_path / "c-inquiries.db")
+    with pytest.raises(Exception, match="already holds tables; it belongs to another ledger"):
+        open_database(f"sqlite:///{fresh}")
 
 
 def test_migrations_are_idempotent(ledger_url: str) -> None:

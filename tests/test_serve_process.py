@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_fixtures import PERSON, SCHEME
+from tests.service_fixtures import OTHER, PERSON, SCHEME
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,9 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
     _cli(env, "scheme", "add", str(SCHEME))
     _cli(env, "relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
     token = _cli(env, "keys", "create", "--role", "relying", "--name", "airline")
+    source = _cli(env, "keys", "create", "--role", "source", "--name", "bank")
     settings = tmp_path / "service.toml"
-    settings.write_text("rate_per_second = 0.001\nburst = 2\n", encoding="utf-8")
+    settings.write_text("rate_per_second = 0.001\nburst = 3\n", encoding="utf-8")
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -96,7 +97,29 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
             == 401
         )
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"]
-        if workers == 1:  # the settings file applies: a burst of 2, then the limit
+        # records are appended by the submission process; a check sees them at once
+        other = {
+            "record_id": "d2",
+            "subject_id": OTHER,
+            "subject_kind": "person",
+            "code": "court.defaulter",
+            "occurred_at": str(date.today() - timedelta(days=3)),
+        }
+        submitted = httpx.post(
+            f"{base}/v1/records",
+            headers={"Authorization": f"Bearer {source}"},
+            json={"records": [other]},
+            timeout=60,
+        )
+        assert submitted.status_code == 200, submitted.text
+        assert submitted.json()["accepted"] == 1
+        check = httpx.get(
+            f"{base}/v1/checks",
+            headers=headers,
+            params={"subject": OTHER, "measure": "restrict-flights"},
+        )
+        assert check.json()["applies"] is True
+        if workers == 1:  # the settings file applies: a burst of 3, then the limit
             params = {"subject": PERSON, "measure": "restrict-flights"}
             assert httpx.get(f"{base}/v1/checks", headers=headers, params=params).status_code == 200
             limited = httpx.get(f"{base}/v1/checks", headers=headers, params=params)

@@ -147,6 +147,40 @@ async def test_rate_limit(ledger_url: str) -> None:
     svc.engine.dispose()
 
 
+async def test_records_are_appended_by_the_submission_process(ledger_url: str) -> None:
+    """The service's default: a worker process appends the batch and refreshes its subjects."""
+    svc = make_service(ledger_url, ingest_process=True)
+    try:
+        async with svc.client() as client:
+            bad = {**DEFAULT, "record_id": "d2", "code": "no.such_code"}
+            submitted = await client.post(
+                "/v1/records", headers=svc.headers("source"), json={"records": [DEFAULT, bad]}
+            )
+            assert submitted.status_code == 200, submitted.text
+            report = submitted.json()
+            assert report["accepted"] == 1
+            assert [r["field"] for r in report["rejected"]] == ["code"]
+            assert (await _check(client, svc))["applies"] is True
+            mine = (await client.get("/v1/me", headers=svc.headers("subject"))).json()
+            assert "listing" in {n["kind"] for n in mine["notices"]}  # refreshed by the worker
+    finally:
+        svc.app.state.submissions.stop()
+        svc.engine.dispose()
+
+
+async def test_a_malformed_batch_is_refused_whole(service: Service) -> None:
+    async with service.client() as client:
+        h = {**service.headers("source"), "content-type": "application/json"}
+        broken = await client.post("/v1/records", headers=h, content=b'{"records": [')
+        assert broken.status_code == 422
+        assert broken.json()["detail"][0]["loc"][0] == "body"
+        empty = await client.post("/v1/records", headers=h, json={"records": []})
+        assert empty.status_code == 422
+        assert empty.json()["detail"][0]["loc"] == ["body", "records"]
+        head = (await client.get("/v1/ledger/head", headers=service.headers("operator"))).json()
+        assert head["size"] == 0  # nothing appended
+
+
 async def _check(client: httpx.AsyncClient, service: Service) -> dict[str, Any]:
     response = await client.get(
         "/v1/checks",

@@ -31,6 +31,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "rate_per_second = 5\n"
             "burst = 7\n"
             "threads = 4\n"
+            "ingest_process = false\n"
             "cache_seconds = 0.5\n",
         )
     )
@@ -45,6 +46,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.rate_per_second == 5.0
     assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
+    assert settings.ingest_process is False
     assert {s.name for s in SETTINGS} == {
         "objection_days",
         "objection_days_by_source",
@@ -57,6 +59,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "rate_per_second",
         "burst",
         "threads",
+        "ingest_process",
         "cache_seconds",
     }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.decisions.precomputed import PrecomputedStandings
@@ -26,6 +26,7 @@ from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import read_size, utc_now_text
+from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import inquiries, relying_parties
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
@@ -218,6 +219,36 @@ def log_decision(conn: Connection, decision: Decision, notice: dict[str, object]
     log_decisions(conn, [(decision, notice)])
 
 
+_LOGGED = (
+    "decision_id",
+    "relying_party",
+    "subject_id",
+    "measure",
+    "scheme_id",
+    "version",
+    "as_of",
+    "known_at",
+    "applies",
+    "made_at",
+)
+_INSERT_INQUIRY = DriverStatement(
+    insert(inquiries).values({name: bindparam(name) for name in _LOGGED}),
+    {
+        "decision_id": "",
+        "relying_party": "",
+        "subject_id": "",
+        "measure": "",
+        "scheme_id": "",
+        "version": "",
+        "as_of": date.min,
+        "known_at": 0,
+        "applies": False,
+        "made_at": "",
+    },
+)
+"""The inquiry log's insert, compiled once: it runs for every check."""
+
+
 def log_decisions(
     conn: Connection, logged: Sequence[tuple[Decision, dict[str, object] | None]]
 ) -> None:
@@ -226,23 +257,8 @@ def log_decisions(
         if notice is not None:
             issue_notice(conn, decision.subject_id, "adverse-check", notice)
     if logged:
-        conn.execute(
-            insert(inquiries),
-            [
-                {
-                    "decision_id": d.decision_id,
-                    "relying_party": d.relying_party,
-                    "subject_id": d.subject_id,
-                    "measure": d.measure,
-                    "scheme_id": d.scheme_id,
-                    "version": d.version,
-                    "as_of": d.as_of,
-                    "known_at": d.known_at,
-                    "applies": d.applies,
-                    "made_at": d.made_at,
-                }
-                for d, _ in logged
-            ],
+        _INSERT_INQUIRY.run_many(
+            conn, [{name: getattr(d, name) for name in _LOGGED} for d, _ in logged]
         )
 
 

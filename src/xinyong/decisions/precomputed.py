@@ -70,10 +70,15 @@ def _current_statement() -> DriverStatement:
         .select_from(records.join(events, and_(e.source == r.source, e.record_id == r.record_id)))
         .where(r.subject_id == subject, e.position >= since)
     )
+    # New subject versions and lifecycle events are rare: look for any at all first (one step to
+    # the end of an index), and for the subject's own only when there are some.
     changed = or_(
         exists().where(r.subject_id == subject, r.position >= since),
-        exists().where(s.subject_id == subject, s.position >= since),
-        exists(event_on_record),
+        and_(
+            exists().where(s.position >= since),
+            exists().where(s.subject_id == subject, s.position >= since),
+        ),
+        and_(exists().where(e.position >= since), exists(event_on_record)),
     )
     return DriverStatement(
         select(

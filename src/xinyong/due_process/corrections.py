@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from xinyong.decisions.checks import check_measure
+from xinyong.decisions.checks import decide_measure, log_decision
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import utc_now_text
@@ -68,13 +68,14 @@ def queue_corrections(
     queued = []
     for row in rows:
         try:
-            again = check_measure(
+            again, notice = decide_measure(
                 conn, registry, row.relying_party, subject_id, row.measure, today, catalog
             )
         except (LookupError, PermissionError):
             continue  # the measure or the registration is gone: nothing to correct against
         if again.applies == bool(row.applies):
-            continue
+            continue  # unchanged: nothing is logged (the party did not ask again)
+        log_decision(conn, again, notice)  # the corrected answer, replayable like any other
         message_id = str(uuid.uuid4())
         payload = {
             "type": "correction",

@@ -12,7 +12,6 @@ Transactions are begun explicitly so that an append can take the write lock up f
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,13 @@ from sqlalchemy.engine import make_url
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
+    "INQUIRY_SCHEMA",
     "WRITE",
     "WRITE_LOCK",
-    "WriterBusy",
+    "ForeignInquiryLog",
+    "inquiry_log_path",
+    "never_wait",
     "open_database",
-    "release_writer",
     "resolve_url",
     "upgrade",
 ]
@@ -44,13 +45,15 @@ BEGIN (SQLite's single writer; on PostgreSQL an advisory lock serializing append
 WRITE: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE"}
 """Execution options for a transaction that writes but never appends (the inquiry log): on SQLite
 it takes the writer lock at BEGIN, as any writer must; on PostgreSQL it runs beside appends.
-With ``"xinyong_nowait": True`` a SQLite writer that cannot have the lock at once gets
-:class:`WriterBusy` instead of waiting (see :func:`_begin_now`)."""
+(A SQLite writer that must never sleep in the busy handler uses :func:`never_wait`.)"""
 
 MMAP_BYTES = 1 << 36
 """How much of a SQLite ledger is read through a memory map (SQLite caps it at its build limit)."""
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _HOLDS_WRITER = "xinyong_holds_writer"
+_NOWAIT = "xinyong_nowait"
+INQUIRY_SCHEMA = "inquiry_log"
+"""The name a SQLite ledger's inquiry log file is attached as (:func:`inquiry_log_path`)."""
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
 
 
@@ -80,19 +83,71 @@ def open_database(
         _install_pg_lock(engine)
     if migrate:
         upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        _check_inquiry_file(engine)
     return engine
+
+
+class ForeignInquiryLog(RuntimeError):
+    """The inquiry log file beside a SQLite ledger belongs to another ledger."""
+
+
+def _check_inquiry_file(engine: Engine) -> None:
+    """Refuse a ledger whose attached inquiry log was written for another ledger (a file copied
+    or left behind): its subjects would be shown someone else's checks."""
+    with engine.connect() as conn:
+        names = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
+        tables = {
+            (schema, str(row[0]))
+            for schema in names & {"main", INQUIRY_SCHEMA}
+            for row in conn.exec_driver_sql(
+                f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table'"
+            )
+        }
+        if ("main", "ledger_identity") not in tables or (INQUIRY_SCHEMA, "log_owner") not in tables:
+            conn.rollback()
+            return  # not migrated yet, or no separate file
+        ledger = conn.exec_driver_sql("SELECT ledger_id FROM main.ledger_identity").scalar()
+        owner = conn.exec_driver_sql(f"SELECT ledger_id FROM {INQUIRY_SCHEMA}.log_owner").scalar()
+        conn.rollback()
+    if ledger != owner:
+        path = inquiry_log_path(engine.url.database)
+        raise ForeignInquiryLog(
+            f"{path} is the inquiry log of another ledger (ledger id {owner}, this ledger "
+            f"{ledger}); move it away or restore this ledger's own"
+        )
+
+
+def inquiry_log_path(database: str | None) -> Path | None:
+    """The inquiry log's file beside a SQLite ledger file (None for an in-memory ledger).
+
+    ``ledger.db`` keeps its inquiry log in ``ledger-inquiries.db``. Every check writes one row
+    there, while the ledger file is written only by appends: in one file, each of those commits
+    would empty every reader's page cache (a check's read took five times as long) and a check's
+    log entry would wait for the ledger's write lock whenever records are being appended. Each
+    connection attaches the file as :data:`INQUIRY_SCHEMA`; queries name ``inquiries`` as usual.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return path.with_name(f"{path.stem}-inquiries{path.suffix}")
 
 
 def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60}, **pool)
+    attached = inquiry_log_path(make_url(url).database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level; BEGIN is emitted below so we choose its kind.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if attached is not None:
+            cursor.execute(f"ATTACH DATABASE ? AS {INQUIRY_SCHEMA}", (str(attached),))
+            cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.journal_mode=WAL")
+            cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.synchronous=NORMAL")
+        cursor.execute("PRAGMA main.journal_mode=WAL")
+        cursor.execute("PRAGMA main.synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk appends touch 3 indexes
@@ -112,54 +167,29 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         begin = options.get("xinyong_begin", "BEGIN")
-        nowait = bool(options.get("xinyong_nowait"))
         if begin != "BEGIN" and not conn.info.get(_HOLDS_WRITER):
-            if not writer.acquire(blocking=not nowait):
-                raise WriterBusy("another writer of this process holds the ledger")
+            writer.acquire()
             conn.info[_HOLDS_WRITER] = writer
-        driver = conn.connection.driver_connection
-        if nowait:
-            _begin_now(conn, driver, begin)
-        else:
-            driver.execute(begin)  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
         held = record.info.pop(_HOLDS_WRITER, None)
         if held is not None:
             held.release()
+        if record.info.pop(_NOWAIT, False):
+            dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
     return engine
 
 
-class WriterBusy(RuntimeError):
-    """The SQLite write lock is taken (raised only under ``"xinyong_nowait": True``)."""
-
-
-def _begin_now(conn: Connection, driver: Any, begin: str) -> None:
-    """BEGIN without waiting: :class:`WriterBusy` if another process holds the write lock.
-
-    A writer on the event loop (the inquiry log) must never sleep in SQLite's busy handler, which
-    would stall every request; it tries again a fraction of a millisecond later instead.
-    """
-    driver.execute("PRAGMA busy_timeout=0")
-    try:
-        driver.execute(begin)
-    except sqlite3.OperationalError as exc:
-        release_writer(conn)
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise WriterBusy("another process holds the ledger's write lock") from exc
-        raise
-    finally:
-        driver.execute("PRAGMA busy_timeout=60000")
-
-
-def release_writer(conn: Connection) -> None:
-    """Let other writers of this process in, after a write transaction on a connection that is
-    kept rather than returned to the pool (where it would be released on check-in)."""
-    held = conn.info.pop(_HOLDS_WRITER, None)
-    if held is not None:
-        held.release()
+def never_wait(conn: Connection) -> None:
+    """Make a SQLite connection fail a write at once ("database is locked") when another
+    connection holds that file's write lock, instead of sleeping in SQLite's busy handler; for a
+    connection the caller keeps (the inquiry log on the event loop, which tries again later).
+    The usual timeout is restored when the connection goes back to the pool."""
+    conn.info[_NOWAIT] = True
+    conn.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
 
 
 def _install_pg_lock(engine: Engine) -> None:

@@ -15,7 +15,7 @@ are passed as such there). Rows come back as tuples in the driver's types; calle
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -81,6 +81,22 @@ class DriverStatement:
             else:
                 cursor.execute(compiled.sql, tuple(values[name] for name in compiled.order))
             return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def run_many(self, conn: Connection, params: Sequence[Mapping[str, object]]) -> None:
+        """Run once per parameter set (``executemany``) in ``conn``'s transaction."""
+        compiled = self._for(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            values = [
+                {**compiled.constants, **(_iso(p) if compiled.iso_dates else p)} for p in params
+            ]
+            if compiled.order is None:
+                cursor.executemany(compiled.sql, values)
+            else:
+                order = compiled.order
+                cursor.executemany(compiled.sql, [tuple(v[name] for name in order) for v in values])
         finally:
             cursor.close()
 

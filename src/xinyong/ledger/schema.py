@@ -36,6 +36,7 @@ __all__ = [
     "events",
     "ingest_rejects",
     "inquiries",
+    "ledger_identity",
     "listings",
     "metadata",
     "notices",
@@ -202,7 +203,15 @@ inquiries = Table(
     Index("ix_inquiries_party", "relying_party", "made_at"),
 )
 """Every check, written before its answer is returned: who asked what about whom, and the
-scheme version, as-of date and ledger size that produced the answer (enough to replay it)."""
+scheme version, as-of date and ledger size that produced the answer (enough to replay it). A SQLite
+ledger keeps it in its own file (:func:`xinyong.ledger.database.inquiry_log_path`)."""
+
+ledger_identity = Table(
+    "ledger_identity",
+    metadata,
+    Column("ledger_id", String(36), primary_key=True),
+)
+"""The ledger's id, recorded by its inquiry log file too (a SQLite ledger refuses another's)."""
 
 objections = Table(
     "objections",

@@ -23,6 +23,7 @@ from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
+from xinyong.service.submissions import SubmissionWorker
 from xinyong.service.worker import start_worker
 from xinyong.web import install as install_portal
 
@@ -81,10 +82,14 @@ def create_app(
         stop = threading.Event()
         if background:
             start_worker(app.state.context, stop)
+        if app.state.submissions is not None:
+            app.state.submissions.start()
         try:
             yield
         finally:
             stop.set()
+            if app.state.submissions is not None:
+                app.state.submissions.stop()
 
     app = ServiceApp(
         lifespan=lifespan,
@@ -98,6 +103,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.context = Context.create(engine, catalog or load_catalog(), settings)
+    app.state.submissions = SubmissionWorker(app.state.context) if settings.ingest_process else None
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)
     install_portal(app)

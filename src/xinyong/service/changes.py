@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from xinyong.due_process.refresh import apply_refresh, plan_refresh
 from xinyong.ledger.append import read_size
@@ -12,7 +13,7 @@ from xinyong.service.context import Context
 __all__ = ["after_changes"]
 
 
-def after_changes(ctx: Context, subject_ids: Iterable[str]) -> list[str]:
+def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None = None) -> list[str]:
     """Recompute the subjects' listings and queue corrections; return the queued message ids.
 
     The standings are worked out in a read transaction, so the write lock (which every check's
@@ -23,7 +24,7 @@ def after_changes(ctx: Context, subject_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(subject_ids))
     if not ids:
         return []
-    today, window = ctx.today(), ctx.settings.correction_window_days
+    today, window = today or ctx.today(), ctx.settings.correction_window_days
     with ctx.engine.connect() as conn, conn.begin():
         plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
     if plan.empty:

@@ -10,16 +10,15 @@ many checks; alone, a check waits for its own commit.
 Where the batch is written depends on the database:
 
 - **SQLite** (a local file): on the event loop itself, at the end of the loop iteration in which
-  the checks were decided. A commit of a batch takes a few tens of microseconds of SQLite's time
-  and no thread switch, so handing it to a thread would cost more than it saves. The loop never
-  waits for the lock: when another writer holds it (the ingest process appending records, an
-  operator's change) the attempt is repeated :data:`RETRY_SECONDS` later while the loop serves
-  other requests. The connection is kept (no pool round trip per batch) and checkpoints the
-  write-ahead log itself, after the commit that takes it past :data:`CHECKPOINT_PAGES`: a
-  checkpoint run by another thread is never complete while the loop keeps appending, so the log
-  would never start over, and every read of the ledger would search an ever longer log (measured:
-  a 200 MB log tripled the time of a check's read). A checkpoint of 1 MiB holds the loop about
-  a millisecond.
+  the checks were decided. A commit of a batch takes tens of microseconds of SQLite's time and no
+  thread switch, so handing it to a thread would cost more than it saves. The log has its own
+  file (:func:`~xinyong.ledger.database.inquiry_log_path`), so its commits neither wait for the
+  ledger's write lock while records are appended nor empty the ledger readers' page caches. The
+  loop never waits for a lock: when another process holds the log's (another worker) the attempt
+  is repeated :data:`RETRY_SECONDS` later while the loop serves other requests. The connection is
+  kept (no pool round trip per batch). It never checkpoints the write-ahead log itself, since a
+  checkpoint syncs the disk and, while records are appended, that took tens of milliseconds;
+  :meth:`InquiryLog._checkpoint` does it on a thread every :data:`CHECKPOINT_SECONDS`.
 - **A database server**: on a writer thread, since a commit is a network round trip that must not
   stall the loop; the batch is handed over once per commit, not once per check.
 
@@ -30,22 +29,32 @@ request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from xinyong.decisions.checks import Decision, log_decisions
-from xinyong.ledger.database import WRITE, WriterBusy, release_writer
+from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
 
-__all__ = ["CHECKPOINT_PAGES", "RETRY_SECONDS", "InquiryLog"]
+__all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
 
 log = logging.getLogger("xinyong.inquiries")
 
 RETRY_SECONDS = 0.0002
 """How soon a batch is tried again when SQLite's write lock is taken."""
-CHECKPOINT_PAGES = 256
-"""Write-ahead log pages (4 KiB each) after which the loop's writer checkpoints (SQLite)."""
+CHECKPOINT_SECONDS = 1.0
+"""How often the inquiry log's write-ahead log is checkpointed (SQLite)."""
+
+
+class WriterBusy(RuntimeError):
+    """Another connection holds the write lock of a file the batch writes to (SQLite)."""
+
 
 _Entry = tuple[Decision, dict[str, object] | None]
 _Item = tuple[Decision, dict[str, object] | None, "asyncio.Future[None]"]
@@ -64,6 +73,10 @@ class InquiryLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writing = False
         self._conn: Connection | None = None
+        self._paused = False
+        self._checkpointing = False
+        self._checkpointed = time.monotonic()
+        self._schema = INQUIRY_SCHEMA if inquiry_log_path(engine.url.database) else "main"
 
     async def record(self, decision: Decision, notice: dict[str, object] | None) -> None:
         """Log a decision; return once it is committed (or raise the error that prevented it)."""
@@ -79,22 +92,71 @@ class InquiryLog:
         await done
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> None:
-        if loop is not self._loop:
-            return
+        if loop is not self._loop or self._paused:
+            return  # a checkpoint is finishing: :meth:`_resume` takes the batch
         batch = self._pending[: self.max_batch]
-        entries = [(decision, notice) for decision, notice, _ in batch]
         if not self.inline:
             del self._pending[: len(batch)]
+            entries = [(decision, notice) for decision, notice, _ in batch]
             written = loop.run_in_executor(self._thread, self._commit, entries, False)
             written.add_done_callback(lambda result: self._release(loop, batch, result.result()))
             return
+        # Checks without an adverse notice write to the inquiry log's file only; a notice is
+        # written to the ledger's file too, whose lock an append may hold for a while. They are
+        # committed apart, so that plain checks never wait behind a ledger append.
+        plain = [item for item in batch if item[1] is None] or batch
         try:
-            outcomes = self._commit(entries, True)
+            outcomes = self._commit([(decision, notice) for decision, notice, _ in plain], True)
         except WriterBusy:
             loop.call_later(RETRY_SECONDS, self._take, loop)
             return
-        del self._pending[: len(batch)]
-        self._release(loop, batch, outcomes)
+        taken = {id(item) for item in plain}
+        self._pending = [item for item in self._pending if id(item) not in taken]
+        self._release(loop, plain, outcomes)
+        if not self._checkpointing and time.monotonic() - self._checkpointed > CHECKPOINT_SECONDS:
+            self._checkpointing = True
+            self._thread.submit(self._checkpoint, loop)
+
+    def _checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Copy the write-ahead log into the file, off the loop (a checkpoint syncs the disk).
+
+        First while checks go on; then, with the loop's writes paused, the few pages written in
+        the meantime, so that the next write starts the log over (with the loop appending all
+        the time, a checkpoint would otherwise never be complete and the log would grow without
+        end). Checks wait only for that second, short step; the loop serves requests meanwhile.
+        """
+        statement = f"PRAGMA {self._schema}.wal_checkpoint(PASSIVE)"
+        try:
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                assert driver is not None
+                driver.execute(statement)
+                paused = threading.Event()
+                loop.call_soon_threadsafe(self._pause, paused)
+                paused.wait(timeout=5.0)
+                try:
+                    driver.execute(statement)
+                finally:
+                    loop.call_soon_threadsafe(self._resume, loop)
+            finally:
+                raw.close()
+        except Exception:
+            log.exception("could not checkpoint the inquiry log")
+            with contextlib.suppress(RuntimeError):  # the loop may be closed
+                loop.call_soon_threadsafe(self._resume, loop)
+
+    def _pause(self, paused: threading.Event) -> None:
+        self._paused = True  # on the loop, so between two batches
+        paused.set()
+
+    def _resume(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._paused, self._checkpointing = False, False
+        self._checkpointed = time.monotonic()
+        if self._pending and loop is self._loop:
+            loop.call_soon(self._take, loop)
+        else:
+            self._writing = False
 
     def _release(
         self, loop: asyncio.AbstractEventLoop, batch: list[_Item], outcomes: _Outcomes
@@ -135,17 +197,37 @@ class InquiryLog:
             return
         conn = self._kept()
         try:
-            with conn.begin():
+            if any(notice is not None for _, notice in entries):
+                with conn.begin():
+                    log_decisions(conn, entries)
+                return
+            # Plain checks: BEGIN and COMMIT on the driver (SQLAlchemy's transaction bookkeeping
+            # costs more than SQLite's commit of a few rows).
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("BEGIN")
+            try:
                 log_decisions(conn, entries)
-        finally:
-            release_writer(conn)
+                driver.execute("COMMIT")
+            except BaseException:
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+                raise
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            message = str(exc.orig if isinstance(exc, OperationalError) else exc)
+            if "locked" in message or "busy" in message:
+                raise WriterBusy(message) from exc
+            raise
 
     def _kept(self) -> Connection:
-        """The connection the event loop writes with (SQLite), opened on first use."""
+        """The connection the event loop writes with (SQLite), opened on first use; a taken
+        lock fails its write at once (nothing may wait on the loop)."""
         if self._conn is None or self._conn.closed:
-            conn = self.engine.connect().execution_options(**WRITE, xinyong_nowait=True)
+            conn = self.engine.connect()
+            never_wait(conn)
+            # Never checkpoint on the loop: a checkpoint syncs the disk (see _checkpoint).
             conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-                f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}"
+                "PRAGMA wal_autocheckpoint=0"
             )
             self._conn = conn
         return self._conn

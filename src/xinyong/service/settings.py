@@ -72,6 +72,12 @@ SETTINGS = (
         "PostgreSQL, fewer a local SQLite file.",
     ),
     Setting(
+        "ingest_process",
+        True,
+        "Append submitted records (POST /v1/records) in a separate worker process, so that "
+        "checks are not slowed down while a batch is appended and its subjects refreshed.",
+    ),
+    Setting(
         "cache_seconds",
         2.0,
         "How long keys, registrations and active schemes are cached; changes made through the "
@@ -97,6 +103,7 @@ class ServiceSettings:
     rate_per_second: float = 50.0
     burst: int = 100
     threads: int = 8
+    ingest_process: bool = True
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""

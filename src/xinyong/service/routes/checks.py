@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,7 +27,7 @@ from xinyong.decisions.checks import (
 from xinyong.decisions.replay import UnknownDecision, replay_decision
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
-from xinyong.service.auth import admit, principal_of, roles
+from xinyong.service.auth import admit, principal_for, principal_of, roles
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role
 
@@ -58,29 +59,43 @@ async def serve_check(app: Starlette, scope: Scope, receive: Receive, send: Send
 
     Relying parties call it for every ticket sold or loan approved, and FastAPI's middleware
     layers, dependency resolution, validation and serialization cost several times the decision
-    itself. The endpoint does the same things by hand: the role guard of every route
-    (:func:`~xinyong.service.auth.admit`), the two query parameters checked as the OpenAPI
-    document declares them (422 in FastAPI's error shape), errors as ``{"detail": ...}``, the
-    rate limit, and the decision committed to the inquiry log before the answer (group commit:
-    concurrent checks share one transaction, and each waits for it). Its OpenAPI entry is
-    :data:`documented`. An unexpected error propagates to the server, which answers 500.
+    itself; so do Starlette's request and response objects. The endpoint does the same things by
+    hand on the ASGI scope: the role guard of every route (:func:`~xinyong.service.auth.admit`),
+    the two query parameters checked as the OpenAPI document declares them (422 in FastAPI's
+    error shape), errors as ``{"detail": ...}``, the rate limit, and the decision committed to
+    the inquiry log before the answer (group commit: concurrent checks share one transaction, and
+    each waits for it). Its OpenAPI entry is :data:`documented`. An unexpected error propagates
+    to the server, which answers 500.
     """
-    scope["app"] = app
-    request = Request(scope, receive)
     try:
-        response = await check(request)
+        body = await check(app.state.context, scope)
     except HTTPException as exc:
-        response = JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
+        await JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)(
+            scope, receive, send
+        )
+        return
     except RequestValidationError as exc:
-        response = JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
-    await response(scope, receive, send)
+        await JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)(scope, receive, send)
+        return
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
-async def check(request: Request) -> Response:
-    """Does measure M apply to subject S now? The decision, logged; see :func:`serve_check`."""
-    ctx: Context = request.app.state.context
-    caller = admit(await principal_of(request), (Role.RELYING,))
-    subject, measure = _query(request)
+async def check(ctx: Context, scope: Scope) -> bytes:
+    """Does measure M apply to subject S now? The decision, logged, as the JSON answer."""
+    authorization = api_key = ""
+    for name, value in scope["headers"]:  # the first of each, as Starlette reads them
+        if name == b"authorization" and not authorization:
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and not api_key:
+            api_key = value.decode("latin-1")
+    caller = admit(await principal_for(ctx, authorization, api_key), (Role.RELYING,))
+    subject, measure = _query(scope["query_string"])
     wait = ctx.buckets.take(caller.name)
     if wait > 0:
         raise HTTPException(
@@ -96,16 +111,13 @@ async def check(request: Request) -> Response:
     except UnknownMeasure as exc:
         raise HTTPException(404, str(exc)) from exc
     await ctx.inquiries.record(decision, notice)
-    return Response(
-        orjson.dumps(decision.public()),
-        media_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return orjson.dumps(decision.public())
 
 
-def _query(request: Request) -> tuple[str, str]:
-    """``subject`` and ``measure``, each required, 1 to 128 characters (else 422)."""
-    params = request.query_params
+def _query(query_string: bytes) -> tuple[str, str]:
+    """``subject`` and ``measure``, each required, 1 to 128 characters (else 422); a repeated
+    parameter counts by its last value, as in Starlette."""
+    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     values: list[str] = []
     errors: list[dict[str, Any]] = []
     for name in _LIMITS:

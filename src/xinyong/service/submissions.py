@@ -1,0 +1,151 @@
+"""Record submissions (``POST /v1/records``), in a process of their own.
+
+A batch of records is validated, appended, and then every touched subject's standing is worked
+out again to open or close list entries and queue corrections: tens of milliseconds of CPU per
+batch of a hundred. In the process that answers checks, that work holds the interpreter lock
+while checks wait, and a check that should take a fraction of a millisecond takes as long as the
+batch. So by default (setting ``ingest_process``) submissions run in one separate worker process
+with its own connection to the ledger: the service's event loop reads the request body, hands it
+over unparsed, and awaits the report; nothing about the answer changes. Batches are appended in the
+order they arrive, one at a time, as the ledger's single writer requires anyway.
+
+The worker is started with the app (``spawn``: a fresh interpreter, no copied threads or
+connections) and stopped with it; if it dies, the next submission starts another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from datetime import date
+from multiprocessing.reduction import ForkingPickler
+from types import MappingProxyType
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field, ValidationError
+
+from xinyong.domain.catalog import Catalog
+from xinyong.ingest.records import ingest_rows
+from xinyong.service.changes import after_changes
+from xinyong.service.context import Context
+from xinyong.service.settings import ServiceSettings
+
+__all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
+
+
+class RecordsIn(BaseModel):
+    """Records in the ledger's record fields; ``source`` may be omitted (it is the caller's)."""
+
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+def submit_body(ctx: Context, body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
+    """A request body as :class:`RecordsIn` describes it: (200, the report) once appended, or
+    (422, the problems in FastAPI's error shape) and nothing appended."""
+    try:
+        parsed = RecordsIn.model_validate_json(body)
+    except ValidationError as exc:
+        problems = [
+            {**error, "loc": ["body", *error["loc"]]}
+            for error in exc.errors(include_url=False, include_context=False)
+        ]
+        return 422, {"detail": jsonable_encoder(problems)}
+    return 200, submit_records(ctx, parsed.records, source, today)
+
+
+def submit_records(
+    ctx: Context, rows: Sequence[Mapping[str, Any]], source: str, today: date
+) -> dict[str, Any]:
+    """Append records under ``source``; refresh the touched subjects; the API's report."""
+    report = ingest_rows(
+        ctx.engine, rows, ctx.catalog, source=source, today=today, note=f"api source {source}"
+    )
+    corrections = 0
+    if report.accepted:
+        touched = {str(r.get("subject_id", "")).strip() for r in rows} - {""}
+        corrections = len(after_changes(ctx, touched, today))
+    return {
+        "received": report.rows,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "rejected": [
+            {"index": r.line, "field": r.field, "reason": r.reason} for r in report.rejects
+        ],
+        "ledger": report.head.token if report.head else None,
+        "corrections_queued": corrections,
+    }
+
+
+def _read_only(values: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(values)
+
+
+def _mapping_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _read_only, (dict(proxy),)
+
+
+# The catalog and the settings hold read-only mappings; send them to the worker as such.
+ForkingPickler.register(MappingProxyType, _mapping_proxy)
+
+_WORKER: dict[str, Context] = {}
+"""In the worker process: its own context (its engine, caches and catalog)."""
+
+
+WORKER_NICENESS = 10
+"""The worker's scheduling priority below the service's: when the cores are busy, a check (a
+fraction of a millisecond, someone waiting at a ticket counter) goes before a batch of records."""
+
+
+def _start_worker(url: str, catalog: Catalog, settings: ServiceSettings) -> None:
+    from xinyong.ledger.database import open_database
+
+    os.nice(WORKER_NICENESS)
+    _WORKER["context"] = Context.create(open_database(url, migrate=False), catalog, settings)
+
+
+def _submit_in_worker(body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
+    return submit_body(_WORKER["context"], body, source, today)
+
+
+class SubmissionWorker:
+    """The separate process that appends submitted records (see the module's docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._url = ctx.engine.url.render_as_string(hide_password=False)
+        self._catalog = ctx.catalog
+        # The clock is the service's: each submission carries its date.
+        self._settings = replace(ctx.settings, today=date.today)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the worker process (idempotent)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._url, self._catalog, self._settings),
+            )
+
+    async def submit(self, body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
+        """Submit a request body in the worker; wait for its status and report."""
+        self.start()
+        assert self._pool is not None
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, _submit_in_worker, body, source, today)
+        except BrokenProcessPool:
+            self.stop()  # the worker died (killed, out of memory): the next batch starts another
+            raise
+
+    def stop(self) -> None:
+        """Stop the worker once the batch in hand is done."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
