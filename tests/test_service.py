@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.service_fixtures import (
     OTHER,
@@ -166,6 +167,35 @@ async def test_records_are_appended_by_the_submission_process(ledger_url: str) -
     finally:
         svc.app.state.submissions.stop()
         svc.engine.dispose()
+
+
+async def test_adverse_notices_move_from_beside_the_log(service: Service) -> None:
+    """An adverse-check notice is written with its check (in the inquiry log's file on SQLite),
+    shown to the subject at once, and moved to ``notices`` without being duplicated."""
+    from xinyong.due_process.notices import move_pending_notices, notices_for
+    from xinyong.ledger.schema import notices, pending_notices
+
+    async with service.client() as client:
+        await client.post(
+            "/v1/records", headers=service.headers("source"), json={"records": [DEFAULT]}
+        )
+        assert (await _check(client, service))["applies"] is True
+
+    def adverse(table: Any) -> int:
+        with service.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(table.c.kind == "adverse-check")
+            return int(conn.execute(query.select_from(table)).scalar_one())
+
+    sqlite = service.engine.dialect.name == "sqlite"
+    assert (adverse(pending_notices), adverse(notices)) == ((1, 0) if sqlite else (0, 1))
+    with service.engine.connect() as conn, conn.begin():
+        shown = [n["kind"] for n in notices_for(conn, PERSON)].count("adverse-check")
+        if sqlite:
+            assert move_pending_notices(conn) == 1
+    assert shown == 1
+    assert (adverse(pending_notices), adverse(notices)) == (0, 1)
+    with service.engine.connect() as conn:
+        assert [n["kind"] for n in notices_for(conn, PERSON)].count("adverse-check") == 1
 
 
 async def test_a_malformed_batch_is_refused_whole(service: Service) -> None:

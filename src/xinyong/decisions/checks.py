@@ -27,7 +27,7 @@ from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
-from xinyong.ledger.schema import inquiries, relying_parties
+from xinyong.ledger.schema import inquiries, notices, pending_notices, relying_parties
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
 from xinyong.ttl import TtlCache
@@ -250,12 +250,17 @@ _INSERT_INQUIRY = DriverStatement(
 
 
 def log_decisions(
-    conn: Connection, logged: Sequence[tuple[Decision, dict[str, object] | None]]
+    conn: Connection,
+    logged: Sequence[tuple[Decision, dict[str, object] | None]],
+    *,
+    pending: bool = False,
 ) -> None:
-    """Write decisions to the inquiry log in one statement (and their adverse notices)."""
+    """Write decisions to the inquiry log in one statement (and their adverse notices, to
+    ``pending_notices`` beside the log with ``pending``, so that only the log's file is written)."""
+    table = pending_notices if pending else notices
     for decision, notice in logged:
         if notice is not None:
-            issue_notice(conn, decision.subject_id, "adverse-check", notice)
+            issue_notice(conn, decision.subject_id, "adverse-check", notice, table)
     if logged:
         _INSERT_INQUIRY.run_many(
             conn, [{name: getattr(d, name) for name in _LOGGED} for d, _ in logged]

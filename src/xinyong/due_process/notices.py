@@ -13,12 +13,12 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import read_size, utc_now_text
-from xinyong.ledger.schema import notices
+from xinyong.ledger.schema import notices, pending_notices
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 
@@ -117,12 +117,19 @@ class ActiveSchemes:
         return found
 
 
-def issue_notice(conn: Connection, subject_id: str, kind: str, body: Mapping[str, Any]) -> str:
-    """Store a notice to ``subject_id``; return its id."""
+def issue_notice(
+    conn: Connection,
+    subject_id: str,
+    kind: str,
+    body: Mapping[str, Any],
+    table: Table = notices,
+) -> str:
+    """Store a notice to ``subject_id``; return its id. ``table`` :data:`pending_notices` for an
+    adverse-check notice written with its check in the inquiry log's file."""
     notice_id = str(uuid.uuid4())
     payload = {**body, "rights": list(RIGHTS)}
     conn.execute(
-        insert(notices).values(
+        insert(table).values(
             notice_id=notice_id,
             subject_id=subject_id,
             kind=kind,
@@ -133,13 +140,31 @@ def issue_notice(conn: Connection, subject_id: str, kind: str, body: Mapping[str
     return notice_id
 
 
+_COLUMNS = "notice_id, subject_id, kind, created_at, body"
+
+
+def move_pending_notices(conn: Connection) -> int:
+    """Move notices written beside the inquiry log into :data:`notices` (SQLite; run inside a
+    transaction); return how many. A notice already moved is not moved twice, so a move cut
+    short (the two files commit one after the other) is simply finished by the next."""
+    moved = conn.exec_driver_sql(
+        f"INSERT OR IGNORE INTO main.notices ({_COLUMNS}) SELECT {_COLUMNS} FROM pending_notices"
+    ).rowcount
+    conn.exec_driver_sql(
+        "DELETE FROM pending_notices WHERE notice_id IN (SELECT notice_id FROM main.notices)"
+    )
+    return int(moved)
+
+
 def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
     """A subject's notices, newest first."""
-    rows = conn.execute(
-        select(notices.c.notice_id, notices.c.kind, notices.c.created_at, notices.c.body)
-        .where(notices.c.subject_id == subject_id)
-        .order_by(notices.c.created_at.desc())
-    ).all()
+    columns = ("notice_id", "kind", "created_at", "body")
+    stored, pending = (
+        select(*(table.c[name] for name in columns)).where(table.c.subject_id == subject_id)
+        for table in (notices, pending_notices)
+    )
+    both = stored.union(pending).subquery()  # a notice being moved may be in both for a moment
+    rows = conn.execute(select(both).order_by(both.c.created_at.desc())).all()
     return [
         {
             "notice_id": r.notice_id,

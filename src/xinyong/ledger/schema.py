@@ -42,6 +42,7 @@ __all__ = [
     "notices",
     "objections",
     "outbox",
+    "pending_notices",
     "records",
     "relying_parties",
     "repairs",
@@ -261,6 +262,19 @@ notices = Table(
     Index("ix_notices_subject", "subject_id", "created_at"),
 )
 """Notices to subjects (listing, adverse check, decisions), with records, rules and rights."""
+
+pending_notices = Table(
+    "pending_notices",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_pending_notices_subject", "subject_id"),
+)
+"""Adverse-check notices written with their checks in the inquiry log's file (SQLite), on their
+way to :data:`notices` (:func:`xinyong.due_process.notices.move_pending_notices`)."""
 
 listings = Table(
     "listings",

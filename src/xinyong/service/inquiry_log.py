@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from xinyong.decisions.checks import Decision, log_decisions
+from xinyong.due_process.notices import move_pending_notices
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
@@ -101,18 +102,13 @@ class InquiryLog:
             written = loop.run_in_executor(self._thread, self._commit, entries, False)
             written.add_done_callback(lambda result: self._release(loop, batch, result.result()))
             return
-        # Checks without an adverse notice write to the inquiry log's file only; a notice is
-        # written to the ledger's file too, whose lock an append may hold for a while. They are
-        # committed apart, so that plain checks never wait behind a ledger append.
-        plain = [item for item in batch if item[1] is None] or batch
         try:
-            outcomes = self._commit([(decision, notice) for decision, notice, _ in plain], True)
+            outcomes = self._commit([(decision, notice) for decision, notice, _ in batch], True)
         except WriterBusy:
             loop.call_later(RETRY_SECONDS, self._take, loop)
             return
-        taken = {id(item) for item in plain}
-        self._pending = [item for item in self._pending if id(item) not in taken]
-        self._release(loop, plain, outcomes)
+        del self._pending[: len(batch)]
+        self._release(loop, batch, outcomes)
         if not self._checkpointing and time.monotonic() - self._checkpointed > CHECKPOINT_SECONDS:
             self._checkpointing = True
             self._thread.submit(self._checkpoint, loop)
@@ -131,6 +127,8 @@ class InquiryLog:
             try:
                 driver = raw.driver_connection
                 assert driver is not None
+                if self._schema != "main":
+                    self._move_notices()
                 driver.execute(statement)
                 paused = threading.Event()
                 loop.call_soon_threadsafe(self._pause, paused)
@@ -145,6 +143,11 @@ class InquiryLog:
             log.exception("could not checkpoint the inquiry log")
             with contextlib.suppress(RuntimeError):  # the loop may be closed
                 loop.call_soon_threadsafe(self._resume, loop)
+
+    def _move_notices(self) -> None:
+        """Move adverse notices written beside the log into the ledger's ``notices``."""
+        with self.engine.connect() as conn, conn.begin():
+            move_pending_notices(conn)
 
     def _pause(self, paused: threading.Event) -> None:
         self._paused = True  # on the loop, so between two batches
@@ -197,17 +200,20 @@ class InquiryLog:
             return
         conn = self._kept()
         try:
+            # BEGIN and COMMIT on the driver: SQLAlchemy's transaction bookkeeping costs more than
+            # SQLite's commit of a few rows. Adverse notices go beside the log (pending_notices),
+            # so only the log's file is written: the ledger's lock, which appends hold for a
+            # while, is never waited for, and the ledger's readers keep their page caches.
+            pending = self._schema != "main"
             if any(notice is not None for _, notice in entries):
                 with conn.begin():
-                    log_decisions(conn, entries)
+                    log_decisions(conn, entries, pending=pending)
                 return
-            # Plain checks: BEGIN and COMMIT on the driver (SQLAlchemy's transaction bookkeeping
-            # costs more than SQLite's commit of a few rows).
             driver = conn.connection.driver_connection
             assert driver is not None
             driver.execute("BEGIN")
             try:
-                log_decisions(conn, entries)
+                log_decisions(conn, entries, pending=pending)
                 driver.execute("COMMIT")
             except BaseException:
                 if driver.in_transaction:
