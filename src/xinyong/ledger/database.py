@@ -146,6 +146,8 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
             cursor.execute(f"ATTACH DATABASE ? AS {INQUIRY_SCHEMA}", (str(attached),))
             cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.journal_mode=WAL")
             cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.synchronous=NORMAL")
+            # Its log starts over after each checkpoint; keep the file from staying large.
+            cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.journal_size_limit={64 << 20}")
         cursor.execute("PRAGMA main.journal_mode=WAL")
         cursor.execute("PRAGMA main.synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

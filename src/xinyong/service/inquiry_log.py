@@ -49,8 +49,10 @@ log = logging.getLogger("xinyong.inquiries")
 
 RETRY_SECONDS = 0.0002
 """How soon a batch is tried again when SQLite's write lock is taken."""
-CHECKPOINT_SECONDS = 1.0
-"""How often the inquiry log's write-ahead log is checkpointed (SQLite)."""
+CHECKPOINT_SECONDS = 10.0
+"""How often the inquiry log's write-ahead log is checkpointed (SQLite). Checks wait while the
+last pages are copied and the disk synced (1 to 40 ms measured here); every 10 s that touches
+well under 1 % of checks, where every second it set the p99 (30-40 ms)."""
 
 
 class WriterBusy(RuntimeError):
