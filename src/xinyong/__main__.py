@@ -4,4 +4,5 @@ from __future__ import annotations
 
 from xinyong.cli.app import main
 
-main()
+if __name__ == "__main__":  # not when a worker process (spawn) imports the parent's main module
+    main()
