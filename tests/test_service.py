@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,6 +169,28 @@ async def test_records_are_appended_by_the_submission_process(ledger_url: str) -
             assert "listing" in {n["kind"] for n in mine["notices"]}  # refreshed by the worker
     finally:
         svc.app.state.submissions.stop()
+        svc.engine.dispose()
+
+
+async def test_a_dead_submission_worker_is_replaced(tmp_path: Path) -> None:
+    """Killing the worker process loses nothing: the next batch starts another and is appended."""
+    svc = make_service(f"sqlite:///{tmp_path / 'ledger.db'}", ingest_process=True)
+    worker = svc.app.state.submissions
+    try:
+        async with svc.client() as client:
+            h = svc.headers("source")
+            first = await client.post("/v1/records", headers=h, json={"records": [DEFAULT]})
+            assert first.json()["accepted"] == 1
+            pid = worker.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            again = {**DEFAULT, "record_id": "d2", "subject_id": OTHER}
+            second = await client.post("/v1/records", headers=h, json={"records": [again]})
+            assert second.status_code == 200, second.text
+            assert second.json()["accepted"] == 1
+            assert worker.pid() not in (None, pid)
+    finally:
+        worker.stop()
         svc.engine.dispose()
 
 

@@ -10,7 +10,8 @@ over unparsed, and awaits the report; nothing about the answer changes. Batches 
 order they arrive, one at a time, as the ledger's single writer requires anyway.
 
 The worker is started with the app (``spawn``: a fresh interpreter, no copied threads or
-connections) and stopped with it; if it dies, the next submission starts another.
+connections) and stopped with it; if it dies, another is started and the batch in hand is
+submitted again (:meth:`SubmissionWorker.submit` says why that is safe).
 """
 
 from __future__ import annotations
@@ -134,15 +135,31 @@ class SubmissionWorker:
             )
 
     async def submit(self, body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
-        """Submit a request body in the worker; wait for its status and report."""
-        self.start()
-        assert self._pool is not None
+        """Submit a request body in the worker; wait for its status and report.
+
+        If the worker has died (killed, out of memory), another is started and the batch is
+        submitted once more. That is safe: a batch is appended in one transaction, so it was
+        appended whole or not at all, and a record appended again with the same content counts
+        as a duplicate, not as a second record.
+        """
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, _submit_in_worker, body, source, today)
-        except BrokenProcessPool:
-            self.stop()  # the worker died (killed, out of memory): the next batch starts another
-            raise
+        for attempt in (1, 2):
+            self.start()
+            assert self._pool is not None
+            try:
+                return await loop.run_in_executor(
+                    self._pool, _submit_in_worker, body, source, today
+                )
+            except BrokenProcessPool:
+                self.stop()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def pid(self) -> int | None:
+        """The worker process's id, once it runs (for operators and tests)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return next(iter(processes), None)
 
     def stop(self) -> None:
         """Stop the worker once the batch in hand is done."""
