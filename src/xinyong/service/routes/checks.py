@@ -24,6 +24,7 @@ from xinyong.decisions.checks import (
     decide_from_stored,
     decide_measure,
 )
+from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.replay import UnknownDecision, replay_decision
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
@@ -169,14 +170,19 @@ def _decide(
                 conn.rollback()
         if found is not None:
             return found, None
-        with conn.begin():
-            return _decide_on(conn, ctx, relying_party, subject, measure)
+        with conn.begin():  # the stored standing was just found not to do
+            return _decide_on(conn, ctx, relying_party, subject, measure, None)
     with ctx.engine.connect() as conn, conn.begin():
-        return _decide_on(conn, ctx, relying_party, subject, measure)
+        return _decide_on(conn, ctx, relying_party, subject, measure, ctx.precomputed)
 
 
 def _decide_on(
-    conn: Connection, ctx: Context, relying_party: str, subject: str, measure: str
+    conn: Connection,
+    ctx: Context,
+    relying_party: str,
+    subject: str,
+    measure: str,
+    precomputed: PrecomputedStandings | None,
 ) -> tuple[Decision, dict[str, object] | None]:
     return decide_measure(
         conn,
@@ -187,7 +193,7 @@ def _decide_on(
         ctx.today(),
         ctx.catalog,
         ctx.registrations,
-        ctx.precomputed,
+        precomputed,
     )
 
 
