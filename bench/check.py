@@ -887,7 +887,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
     """Medians over the rounds of the p99s (bare floor, checks alone, checks with ingest)."""
 
     def median(values: list[float | None]) -> float | None:
-        return None if any(v is None for v in values) else _ms_round(statistics.median(values))
+        return None if any(v is None for v in values) else round(statistics.median(values), 3)
 
     bare = [r["bare"]["p99_all_ms"] for r in rounds]
     alone = [r["xinyong"]["checks_alone"]["p99_all_ms"] for r in rounds]
@@ -904,10 +904,6 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
         "goal_p99_ms": GOAL_MIXED_P99_MS,
         "goal_met": bool(p99 is not None and p99 < GOAL_MIXED_P99_MS and achieved),
     }
-
-
-def _ms_round(value: float) -> float:
-    return round(value, 3)
 
 
 def _checks_spec(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
