@@ -57,6 +57,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -134,6 +135,42 @@ def _p99_all(latencies_ns: list[int], scheduled: int) -> float | None:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of a process and of each of its children (the submission worker)."""
+    out = {"server": _cpu_seconds(pid), "server disk MB read": _disk_read_mb(pid)}
+    out.update({f"waiting {k}": v for k, v in _run_queue_wait(pid).items()})
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError):
+        for child in children.read_text().split():
+            with contextlib.suppress(OSError):
+                out[f"child {child}"] = _cpu_seconds(int(child))
+                out[f"child {child} disk MB read"] = _disk_read_mb(int(child))
+    return out
+
+
+def _disk_read_mb(pid: int) -> float:
+    """Megabytes a process has made the disk read (page cache misses)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1]) / 1e6
+    return 0.0
+
+
+def _run_queue_wait(pid: int) -> dict[str, float]:
+    """Seconds each thread of a process has spent runnable but waiting for a core."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            name = (task / "comm").read_text().strip()
+            waited = int((task / "schedstat").read_text().split()[1]) / 1e9
+            out[name] = out.get(name, 0.0) + waited
+    return out
+
+
+def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
 
 
 def wait_idle(pid: int, limit: float = 300.0) -> float:
@@ -453,6 +490,11 @@ def serve(spec: dict[str, Any]) -> None:
         settings.write_text("rate_per_second = 1e9\nburst = 1000000000\n", encoding="utf-8")
         os.environ[ENV_VAR] = spec["db"]
         os.environ[SETTINGS_ENV] = str(settings)
+        if spec.get("diagnose"):
+            from xinyong.service.app import app_from_environment
+
+            uvicorn.run(Diagnosed(app_from_environment()), host=HOST, port=spec["port"], **UVICORN)
+            return
         uvicorn.run(
             "xinyong.service.app:app_from_environment",
             factory=True,
@@ -465,12 +507,147 @@ def serve(spec: dict[str, Any]) -> None:
         uvicorn.run(bare_app(), host=HOST, port=spec["port"], workers=1, **UVICORN)
 
 
+STATS_PATH = "/__bench/stats"
+
+
+class Diagnosed:
+    """The service wrapped to say where a slow check's time went (``--diagnose``): the time
+    each check spent inside the app, the garbage collector's pauses, and how late the event loop
+    ran a 1 ms timer (a stall: something held the loop or the process was not scheduled).
+    ``GET /__bench/stats`` returns them and starts over."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.inside: list[int] = []
+        self.gc_pauses: list[tuple[int, float]] = []
+        self.lags: list[int] = []
+        self._gc_started = 0
+        self._beat = time.perf_counter_ns()
+        self.stalls: dict[str, int] = {}
+        self.stall_times: list[tuple[float, float]] = []
+        self._monitor: asyncio.Task[None] | None = None
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter_ns()
+        else:
+            self.gc_pauses.append(
+                (info["generation"], _ms(time.perf_counter_ns() - self._gc_started))
+            )
+
+    async def _watch_loop(self) -> None:
+        loop_thread = threading.get_ident()
+        threading.Thread(target=self._watchdog, args=(loop_thread,), daemon=True).start()
+        while True:
+            started = time.perf_counter_ns()
+            await asyncio.sleep(0.001)
+            self._beat = time.perf_counter_ns()
+            lag = self._beat - started - 1_000_000
+            self.lags.append(lag)
+            if lag > 5_000_000:
+                self.stall_times.append((round(time.time(), 3), _ms(lag)))
+
+    def _watchdog(self, loop_thread: int) -> None:
+        """Where the loop thread is when it has not run its timer for 10 ms."""
+        import traceback
+
+        seen = 0
+        while True:
+            time.sleep(0.002)
+            if time.perf_counter_ns() - self._beat < 10_000_000 or self._beat == seen:
+                continue
+            seen = self._beat
+            frame = sys._current_frames().get(loop_thread)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-8:]
+            where = " < ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+            )
+            self.stalls[where] = self.stalls.get(where, 0) + 1
+
+    def stats(self) -> dict[str, Any]:
+        lags = np.asarray(self.lags or [0])
+        out = {
+            "inside": _summary(self.inside),
+            "gc": {
+                f"gen{g}": {
+                    "n": sum(1 for gen, _ in self.gc_pauses if gen == g),
+                    "max_ms": max((ms for gen, ms in self.gc_pauses if gen == g), default=0.0),
+                }
+                for g in (0, 1, 2)
+            },
+            "loop_lag": {
+                "p99_ms": _ms(float(np.percentile(lags, 99))),
+                "max_ms": _ms(float(lags.max())),
+                "over_5ms": int((lags > 5_000_000).sum()),
+            },
+        }
+        out["stalls"] = self.stalls
+        out["stall_times"] = self.stall_times
+        self.inside, self.gc_pauses, self.lags, self.stalls = [], [], [], {}
+        self.stall_times = []
+        return out
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._monitor is None:
+            self._monitor = asyncio.get_running_loop().create_task(self._watch_loop())
+        if scope["path"] == STATS_PATH:
+            body = orjson.dumps(self.stats())
+            headers = [(b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        started = time.perf_counter_ns()
+        await self.app(scope, receive, send)
+        if scope["path"] == "/v1/checks":
+            self.inside.append(time.perf_counter_ns() - started)
+
+
+def _log_diagnosis(result: dict[str, Any]) -> None:
+    found = result.get("diagnosis")
+    _log(f"    server CPU s: {result['server_cpu_s']}")
+    if found:
+        gc_ = ", ".join(f"{g} {v['n']}x max {v['max_ms']} ms" for g, v in found["gc"].items())
+        _log(
+            f"    inside the app: p99 {found['inside']['p99_ms']} ms, "
+            f"max {found['inside']['max_ms']} ms; loop lag p99 {found['loop_lag']['p99_ms']} ms, "
+            f"max {found['loop_lag']['max_ms']} ms, {found['loop_lag']['over_5ms']} over 5 ms; "
+            f"GC {gc_}"
+        )
+
+
+def _diagnosis(server: Server) -> dict[str, Any] | None:
+    return server_stats(server.port) if server.diagnose else None
+
+
+def server_stats(port: int) -> dict[str, Any]:
+    """What a ``Diagnosed`` server measured since the last call."""
+    with socket.create_connection((HOST, port), 10) as sock:
+        sock.sendall(f"GET {STATS_PATH} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += sock.recv(65536)
+    return dict(orjson.loads(body))
+
+
 class Server:
     """A uvicorn child process."""
 
-    def __init__(self, app: str, db_url: str, log_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self, app: str, db_url: str, log_dir: Path, workers: int = 1, diagnose: bool = False
+    ) -> None:
         self.app = app
         self.port = _free_port()
+        self.diagnose = diagnose and app == "xinyong" and workers == 1
         spec = json.dumps(
             {
                 "app": app,
@@ -478,6 +655,7 @@ class Server:
                 "db": db_url,
                 "workers": workers,
                 "log_dir": str(log_dir),
+                "diagnose": self.diagnose,
             }
         )
         self.log_path = log_dir / f"server-{app}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -584,12 +762,21 @@ def _wait_for_go() -> float:
     return float(line)
 
 
-async def closed_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
-    """``connections`` workers, each sending its next request when its answer is in."""
+def prepare(spec: dict[str, Any]) -> list[bytes]:
+    """The requests a load process will send, rendered before the start (so that no load
+    process is still busy preparing while another is measured)."""
+    if spec["mode"] == "open" and spec["kind"] == "records":
+        return _record_batches(spec, round(spec["rate"] * spec["duration"]))
+    total = 100_000 if spec["mode"] == "closed" else round(spec["rate"] * spec["duration"])
     ids = subject_ids(Path(spec["subjects"]))
     rng = random.Random(spec["seed"])
-    requests = [check_request(rng.choice(ids), spec["token"]) for _ in range(100_000)]
-    del ids
+    return [check_request(rng.choice(ids), spec["token"]) for _ in range(total)]
+
+
+async def closed_loop(
+    spec: dict[str, Any], requests: list[bytes], start_at: float
+) -> dict[str, Any]:
+    """``connections`` workers, each sending its next request when its answer is in."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, start_at - time.time()))
     begin = loop.time()
@@ -644,21 +831,14 @@ async def closed_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
     }
 
 
-async def open_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
+async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float) -> dict[str, Any]:
     """Requests on a fixed schedule (``rate`` per second), on a pool of connections.
 
     Latency counts from the scheduled send time: when every connection is busy the request
     waits for one (or a new one), and that wait is part of what the caller would see.
     """
-    rate, duration = spec["rate"], spec["duration"]
-    total = round(rate * duration)
-    if spec["kind"] == "checks":
-        ids = subject_ids(Path(spec["subjects"]))
-        rng = random.Random(spec["seed"])
-        requests = [check_request(rng.choice(ids), spec["token"]) for _ in range(total)]
-        del ids
-    else:
-        requests = _record_batches(spec, total)
+    rate = spec["rate"]
+    total = len(requests)
     loop = asyncio.get_running_loop()
     idle: list[Connection] = [await Connection.open(spec["port"]) for _ in range(spec["pool"])]
     opened = len(idle)
@@ -668,9 +848,11 @@ async def open_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
     statuses: dict[int, int] = {}
     accepted = 0
     errors = 0
+    late_by = time.time() - start_at
     await asyncio.sleep(max(0.0, start_at - time.time()))
     begin_ns = time.perf_counter_ns()
     begin = loop.time()
+    begin_wall = time.time()
 
     async def send(index: int, data: bytes) -> None:
         nonlocal opened, accepted, errors
@@ -734,6 +916,8 @@ async def open_loop(spec: dict[str, Any], start_at: float) -> dict[str, Any]:
         "connections_opened": opened,
         "latency": _summary(latencies),
         "service_latency": _summary(service),
+        "begin_wall": begin_wall,
+        "ready_late_by_s": round(late_by, 3),
     }
     if spec["kind"] == "records":
         result["records_accepted"] = accepted
@@ -777,11 +961,10 @@ def drive(spec: dict[str, Any]) -> None:
     The collector is off: a collection in the load generator would show as the server's latency.
     """
     gc.disable()
+    requests = prepare(spec)
     start_at = _wait_for_go()
-    if spec["mode"] == "closed":
-        result = asyncio.run(closed_loop(spec, start_at))
-    else:
-        result = asyncio.run(open_loop(spec, start_at))
+    run = closed_loop if spec["mode"] == "closed" else open_loop
+    result = asyncio.run(run(spec, requests, start_at))
     print(json.dumps(result), flush=True)
 
 
@@ -942,18 +1125,26 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     out: dict[str, Any] = {}
     load_before = _load()
     wait_idle(server.pid)
+    _diagnosis(server)
+    cpu = _tree_cpu_seconds(server.pid)
     (alone,) = run_drivers([checks], timeout)
     alone["load"] = _load()
+    alone["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
     alone["server_busy_after_s"] = wait_idle(server.pid)
+    alone["diagnosis"] = _diagnosis(server)
     out["checks_alone"] = alone
     _log(
         f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
         f"p99 {alone['p99_all_ms']} ms, {alone['completed_per_s']}/s, "
         f"{alone['not_ok']} not answered 200"
     )
+    _log_diagnosis(alone)
+    cpu = _tree_cpu_seconds(server.pid)
     both, ingested = run_drivers([{**checks, "seed": args.seed + 1}, ingest], timeout)
     both["load"] = _load()
+    both["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
     both["server_busy_after_s"] = wait_idle(server.pid)
+    both["diagnosis"] = _diagnosis(server)
     out["checks_with_ingest"] = both
     out["ingest"] = ingested
     _log(
@@ -962,6 +1153,7 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
         f"{both['not_ok']} not answered 200; "
         f"ingest {ingested['records_per_s']} records/s, statuses {ingested['statuses']}"
     )
+    _log_diagnosis(both)
     p99 = both["p99_all_ms"]
     achieved = (
         both["completed_per_s"] >= 0.95 * args.rate
@@ -1055,6 +1247,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-phase-seconds", type=float, default=600.0)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="wrap the xinyong server to report time inside the app, GC pauses and loop stalls",
+    )
     parser.add_argument("--worker", choices=("serve", "drive"), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -1091,7 +1288,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = Path(args.workdir)
         servers: dict[str, Server] = {}
         try:
-            servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir)
+            servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir, diagnose=args.diagnose)
             if "http" in phases:
                 servers["bare"] = Server("bare", ledger.db_url, log_dir)
                 _log(f"HTTP throughput: {args.connections} connections, {args.duration} s")

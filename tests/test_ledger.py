@@ -20,6 +20,7 @@ from xinyong.ledger.database import (
     ForeignInquiryLog,
     inquiry_log_path,
     open_database,
+    take_write_lock,
 )
 from xinyong.ledger.effective import EventType, current_subjects, effective_records
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
@@ -152,6 +153,71 @@ def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
         assert inquiry_log_path(str(tmp_path / "ledger.db")) == tmp_path / "ledger-inquiries.db"
         with sqlite3.connect(tmp_path / "ledger-inquiries.db") as raw:
             assert raw.execute("SELECT count(*) FROM inquiries").fetchone() == (3,)
+    finally:
+        engine.dispose()
+
+
+def _locked(path: Path) -> bool:
+    """Whether another connection holds the file's write lock."""
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return True
+    finally:
+        probe.close()
+    return False
+
+
+def test_each_file_is_write_locked_on_its_own(tmp_path: Path) -> None:
+    """An append holds the ledger file's lock, not the inquiry log's: checks go on being logged
+    while records are appended. A transaction that reads the log and then writes it takes the
+    log's lock first, and so is not undone by a check logged in between."""
+    ledger, log = tmp_path / "ledger.db", tmp_path / "ledger-inquiries.db"
+    engine = open_database(f"sqlite:///{ledger}")
+    try:
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            read_head(conn)
+            assert (_locked(ledger), _locked(log)) == (True, False)
+            with sqlite3.connect(log, isolation_level=None) as other:  # a check logged meanwhile
+                other.execute(
+                    "INSERT INTO inquiries VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        "d0",
+                        "airline",
+                        "ext:a",
+                        "m",
+                        "s",
+                        "v",
+                        "2025-01-01",
+                        0,
+                        0,
+                        "2025",
+                    ),
+                )
+            conn.execute(inquiries.insert(), [_inquiry("d1")])  # written unread: no lock needed
+        assert (_locked(ledger), _locked(log)) == (False, False)
+
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            take_write_lock(conn, INQUIRY_SCHEMA)
+            assert (_locked(ledger), _locked(log)) == (True, True)
+            seen = conn.execute(sa.select(sa.func.count()).select_from(inquiries)).scalar_one()
+            conn.execute(inquiries.insert(), [_inquiry("d2")])
+        assert seen == 2
+
+        # Without the lock, a read then a write of the log fails once a check came in between.
+        def read_then_write() -> None:
+            with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+                conn.execute(sa.select(sa.func.count()).select_from(inquiries)).scalar_one()
+                with sqlite3.connect(log, isolation_level=None) as other:
+                    other.execute("DELETE FROM inquiries WHERE decision_id = 'd0'")
+                conn.execute(inquiries.insert(), [_inquiry("d3")])
+
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            read_then_write()
     finally:
         engine.dispose()
 

@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from xinyong.decisions.checks import decide_measure, log_decision
+from xinyong.decisions.checks import Decision, decide_measure, log_decision
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import inquiries, outbox, relying_parties
 
-__all__ = ["correction_window_start", "deliver_pending", "queue_corrections"]
+__all__ = [
+    "Correction",
+    "correction_window_start",
+    "deliver_pending",
+    "plan_corrections",
+    "queue_correction",
+]
 
 Post = Callable[[str, bytes], int]
 """Send a JSON body to a URL; return the HTTP status (raise on a network error)."""
@@ -35,15 +42,29 @@ def correction_window_start(window_days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def queue_corrections(
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A relying party's latest answer about a subject that would now be different."""
+
+    relying_party: str
+    previous_decision_id: str
+    previous: bool
+    decision: Decision
+    """The new answer, decided as a check would be now (logged when the correction is queued)."""
+    notice: dict[str, object] | None
+    """The adverse notice of the new answer, if it applies a sanction."""
+
+
+def plan_corrections(
     conn: Connection,
     registry: SchemeRegistry,
     subject_id: str,
     today: date,
     catalog: Catalog | None,
     window_days: int = 90,
-) -> list[str]:
-    """Re-decide recent checks about ``subject_id``; queue corrections; return their ids."""
+) -> list[Correction]:
+    """Decide again the latest check of each relying party and measure about ``subject_id`` in
+    the window; return the ones whose answer changed (reads only)."""
     since = correction_window_start(window_days)
     latest = (
         select(
@@ -65,7 +86,7 @@ def queue_corrections(
         )
         .where(inquiries.c.subject_id == subject_id)
     ).all()
-    queued = []
+    planned = []
     for row in rows:
         try:
             again, notice = decide_measure(
@@ -75,34 +96,42 @@ def queue_corrections(
             continue  # the measure or the registration is gone: nothing to correct against
         if again.applies == bool(row.applies):
             continue  # unchanged: nothing is logged (the party did not ask again)
-        log_decision(conn, again, notice)  # the corrected answer, replayable like any other
-        message_id = str(uuid.uuid4())
-        payload = {
-            "type": "correction",
-            "decision_id": row.decision_id,
-            "new_decision_id": again.decision_id,
-            "subject": subject_id,
-            "measure": row.measure,
-            "previous": bool(row.applies),
-            "applies": again.applies,
-            "scheme": again.scheme_id,
-            "version": again.version,
-            "as_of": again.as_of.isoformat(),
-        }
-        now = utc_now_text()
-        conn.execute(
-            insert(outbox).values(
-                message_id=message_id,
-                relying_party=row.relying_party,
-                decision_id=row.decision_id,
-                payload=orjson.dumps(payload).decode(),
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-            )
+        planned.append(
+            Correction(row.relying_party, row.decision_id, bool(row.applies), again, notice)
         )
-        queued.append(message_id)
-    return queued
+    return planned
+
+
+def queue_correction(conn: Connection, correction: Correction) -> str:
+    """Log the new decision and queue the correction for delivery; return the message id."""
+    again = correction.decision
+    log_decision(conn, again, correction.notice)  # the corrected answer, replayable like any other
+    message_id = str(uuid.uuid4())
+    payload = {
+        "type": "correction",
+        "decision_id": correction.previous_decision_id,
+        "new_decision_id": again.decision_id,
+        "subject": again.subject_id,
+        "measure": again.measure,
+        "previous": correction.previous,
+        "applies": again.applies,
+        "scheme": again.scheme_id,
+        "version": again.version,
+        "as_of": again.as_of.isoformat(),
+    }
+    now = utc_now_text()
+    conn.execute(
+        insert(outbox).values(
+            message_id=message_id,
+            relying_party=correction.relying_party,
+            decision_id=correction.previous_decision_id,
+            payload=orjson.dumps(payload).decode(),
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
+    return message_id
 
 
 CLAIM_SECONDS = 120

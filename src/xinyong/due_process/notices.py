@@ -13,11 +13,12 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert, select
 
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import read_size, utc_now_text
+from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
 from xinyong.ledger.schema import notices, pending_notices
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
@@ -143,16 +144,24 @@ def issue_notice(
 _COLUMNS = "notice_id, subject_id, kind, created_at, body"
 
 
-def move_pending_notices(conn: Connection) -> int:
-    """Move notices written beside the inquiry log into :data:`notices` (SQLite; run inside a
-    transaction); return how many. A notice already moved is not moved twice, so a move cut
-    short (the two files commit one after the other) is simply finished by the next."""
-    moved = conn.exec_driver_sql(
-        f"INSERT OR IGNORE INTO main.notices ({_COLUMNS}) SELECT {_COLUMNS} FROM pending_notices"
-    ).rowcount
-    conn.exec_driver_sql(
-        "DELETE FROM pending_notices WHERE notice_id IN (SELECT notice_id FROM main.notices)"
-    )
+def move_pending_notices(engine: Engine) -> int:
+    """Move notices written beside the inquiry log into :data:`notices` (SQLite); return how
+    many were added.
+
+    Two transactions, one per file, each holding only its own file's write lock: first copy
+    (a notice already there is not copied twice), then delete what was copied. A move cut short
+    between the two is finished by the next; meanwhile :func:`notices_for` shows a notice once.
+    """
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        moved = conn.exec_driver_sql(
+            f"INSERT OR IGNORE INTO main.notices ({_COLUMNS}) "
+            f"SELECT {_COLUMNS} FROM pending_notices"
+        ).rowcount
+    with engine.connect() as conn, conn.begin():
+        take_write_lock(conn, INQUIRY_SCHEMA)
+        conn.exec_driver_sql(
+            "DELETE FROM pending_notices WHERE notice_id IN (SELECT notice_id FROM main.notices)"
+        )
     return int(moved)
 
 

@@ -16,7 +16,12 @@ from sqlalchemy import Connection, select
 
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
-from xinyong.due_process.corrections import correction_window_start, queue_corrections
+from xinyong.due_process.corrections import (
+    Correction,
+    correction_window_start,
+    plan_corrections,
+    queue_correction,
+)
 from xinyong.due_process.disclosure import update_listings
 from xinyong.ledger.append import read_head, read_size
 from xinyong.ledger.schema import inquiries, listings
@@ -35,13 +40,13 @@ class RefreshPlan:
     size: int
     relist: list[tuple[LoadedScheme, str, Explanation | None]]
     """Subjects whose list memberships changed, with their new explanation, per scheme."""
-    recheck: list[str]
-    """Subjects checked within the correction window (their answers are decided again)."""
+    corrections: list[Correction]
+    """Recent answers to relying parties that are now different (to log and push)."""
 
     @property
     def empty(self) -> bool:
         """Nothing to write."""
-        return not self.relist and not self.recheck
+        return not self.relist and not self.corrections
 
 
 def plan_refresh(
@@ -55,7 +60,8 @@ def plan_refresh(
     """Work out a refresh (reads only, so it can run outside the write lock).
 
     The open listings and the recent checks of all the subjects are read with a few ``IN``
-    queries; only subjects whose lists changed or who were checked recently need any writing.
+    queries; the recent answers of the subjects checked in the window are decided again. Only
+    changed lists and changed answers need any writing.
     """
     ids = sorted(set(subject_ids))
     size = read_size(conn)
@@ -67,28 +73,24 @@ def plan_refresh(
             now_on = set(explanation.standing.lists) if explanation is not None else set()
             if now_on != listed.get(subject_id, set()):
                 relist.append((loaded, subject_id, explanation))
-    return RefreshPlan(size, relist, _recently_checked(conn, ids, correction_window_days))
+    corrections = [
+        correction
+        for subject_id in _recently_checked(conn, ids, correction_window_days)
+        for correction in plan_corrections(
+            conn, registry, subject_id, today, catalog, correction_window_days
+        )
+    ]
+    return RefreshPlan(size, relist, corrections)
 
 
 def apply_refresh(
-    conn: Connection,
-    registry: SchemeRegistry,
-    plan: RefreshPlan,
-    today: date,
-    catalog: Catalog | None,
-    *,
-    grace_days: int = 30,
-    correction_window_days: int = 90,
+    conn: Connection, plan: RefreshPlan, today: date, *, grace_days: int = 30
 ) -> list[str]:
-    """Write a planned refresh (inside the write lock); return queued correction ids."""
+    """Write a planned refresh (inside the write lock, with the ledger still at the plan's
+    size); return the queued correction ids."""
     for loaded, subject_id, explanation in plan.relist:
         update_listings(conn, loaded, subject_id, explanation, today, grace_days)
-    queued: list[str] = []
-    for subject_id in plan.recheck:
-        queued += queue_corrections(
-            conn, registry, subject_id, today, catalog, correction_window_days
-        )
-    return queued
+    return [queue_correction(conn, correction) for correction in plan.corrections]
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -5,13 +5,16 @@ The default is an embedded SQLite file ``./xinyong.db``; any SQLAlchemy URL work
 
 SQLite is opened in WAL mode with ``synchronous=NORMAL``: a committed batch survives a killed
 process, readers never block the writer, and the ledger's own hashes detect anything worse.
-Transactions are begun explicitly so that an append can take the write lock up front
-(``BEGIN IMMEDIATE``) before it reads the tree head it extends.
+Transactions are begun explicitly so that an append can take the write lock up front before it
+reads the tree head it extends. A SQLite ledger is two files (the ledger and its inquiry log,
+:func:`inquiry_log_path`), each with its own write lock; a writer takes only the lock of the file
+it writes (:func:`take_write_lock`), never both by default as ``BEGIN IMMEDIATE`` would.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ __all__ = [
     "never_wait",
     "open_database",
     "resolve_url",
+    "take_write_lock",
     "upgrade",
 ]
 
@@ -41,10 +45,11 @@ DEFAULT_URL = "sqlite:///xinyong.db"
 ENV_VAR = "XINYONG_DATABASE_URL"
 WRITE_LOCK: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE", "xinyong_append": True}
 """Execution options for a connection that will append to the ledger: take the write lock at
-BEGIN (SQLite's single writer; on PostgreSQL an advisory lock serializing appends)."""
+BEGIN (SQLite's single writer of the ledger file; on PostgreSQL an advisory lock serializing
+appends)."""
 WRITE: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE"}
-"""Execution options for a transaction that writes but never appends (the inquiry log): on SQLite
-it takes the writer lock at BEGIN, as any writer must; on PostgreSQL it runs beside appends.
+"""Execution options for a transaction that writes but never appends: on SQLite it takes the
+ledger file's write lock at BEGIN, as any writer must; on PostgreSQL it runs beside appends.
 (A SQLite writer that must never sleep in the busy handler uses :func:`never_wait`.)"""
 
 MMAP_BYTES = 1 << 36
@@ -55,6 +60,12 @@ _NOWAIT = "xinyong_nowait"
 INQUIRY_SCHEMA = "inquiry_log"
 """The name a SQLite ledger's inquiry log file is attached as (:func:`inquiry_log_path`)."""
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
+_TAKE_LOCK = {
+    "main": "DELETE FROM main.alembic_version WHERE 0",
+    INQUIRY_SCHEMA: f"DELETE FROM {INQUIRY_SCHEMA}.log_owner WHERE 0",
+}
+"""Per file, a write that changes nothing: it takes that file's write lock and no other (SQLite's
+``BEGIN IMMEDIATE`` takes the lock of every attached file)."""
 
 
 def resolve_url(url: str | None) -> str:
@@ -172,7 +183,20 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
         if begin != "BEGIN" and not conn.info.get(_HOLDS_WRITER):
             writer.acquire()
             conn.info[_HOLDS_WRITER] = writer
-        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        if begin == "BEGIN IMMEDIATE" and attached is not None:
+            # The ledger file's lock only: the event loop keeps logging checks meanwhile.
+            driver.execute("BEGIN")
+            try:
+                driver.execute(_TAKE_LOCK["main"])
+            except sqlite3.OperationalError as exc:
+                driver.execute("ROLLBACK")
+                if "no such table" not in str(exc):
+                    raise
+                driver.execute(begin)  # not migrated yet
+            return
+        driver.execute(begin)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:
@@ -183,6 +207,22 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
     return engine
+
+
+def take_write_lock(conn: Connection, schema: str = INQUIRY_SCHEMA) -> None:
+    """Take the write lock of one file of a SQLite ledger now, in the open transaction.
+
+    For a transaction that must read a file and then write it: SQLite cannot turn a read
+    snapshot into a write if another connection wrote in between ("database is locked" at once,
+    no waiting helps), so such a transaction takes the lock before its first read of the file.
+    Writing a file without reading it first needs no call. A no-op where the file is not
+    separate (PostgreSQL, an in-memory ledger): the transaction's lock covers it.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    if schema != "main" and inquiry_log_path(conn.engine.url.database) is None:
+        return
+    conn.exec_driver_sql(_TAKE_LOCK[schema])
 
 
 def never_wait(conn: Connection) -> None:

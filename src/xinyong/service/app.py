@@ -83,7 +83,7 @@ def create_app(
         if background:
             start_worker(app.state.context, stop)
         if app.state.submissions is not None:
-            app.state.submissions.start()
+            await app.state.submissions.started()
         try:
             yield
         finally:
@@ -108,7 +108,17 @@ def create_app(
         app.include_router(router)
     install_portal(app)
     _document(app, checks.documented)
+    _prepare_routes(app)
     return app
+
+
+def _prepare_routes(app: FastAPI) -> None:
+    """Have FastAPI work out its included routes now: it does so lazily, on the event loop, while
+    the first request waits (tens of milliseconds of signature inspection, which also holds up
+    every check answered meanwhile)."""
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "root_path": ""}
+    for route in app.router.routes:
+        route.matches({**scope, "headers": [], "query_string": b""})
 
 
 class ServiceApp(FastAPI):

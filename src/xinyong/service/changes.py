@@ -7,7 +7,7 @@ from datetime import date
 
 from xinyong.due_process.refresh import apply_refresh, plan_refresh
 from xinyong.ledger.append import read_size
-from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE_LOCK, take_write_lock
 from xinyong.service.context import Context
 
 __all__ = ["after_changes"]
@@ -16,10 +16,12 @@ __all__ = ["after_changes"]
 def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None = None) -> list[str]:
     """Recompute the subjects' listings and queue corrections; return the queued message ids.
 
-    The standings are worked out in a read transaction, so the write lock (which every check's
-    inquiry log entry also needs) is held only to write what changed, usually nothing. If the
+    The standings, and the answers recent checks would get now, are worked out in a read
+    transaction, so the write lock is held only to write what changed, usually nothing. If the
     ledger grew in between, the plan is worked out again under the lock, so a slower refresh
-    never overwrites the result of a newer one.
+    never overwrites the result of a newer one. On SQLite the inquiry log's file is locked too
+    only when an answer changed (the corrected decision is logged there): otherwise checks go on
+    being logged while the records of a batch are refreshed.
     """
     ids = sorted(set(subject_ids))
     if not ids:
@@ -30,14 +32,11 @@ def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None =
     if plan.empty:
         return []
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        if read_size(conn) != plan.size:
+        stale = read_size(conn) != plan.size
+        if stale or plan.corrections:
+            # Corrections are logged beside the checks they correct (after reading them anew,
+            # if the ledger moved on): take the log's lock before reading it.
+            take_write_lock(conn, INQUIRY_SCHEMA)
+        if stale:
             plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
-        return apply_refresh(
-            conn,
-            ctx.registry,
-            plan,
-            today,
-            ctx.catalog,
-            grace_days=ctx.settings.grace_days,
-            correction_window_days=window,
-        )
+        return apply_refresh(conn, plan, today, grace_days=ctx.settings.grace_days)

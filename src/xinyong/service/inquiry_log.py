@@ -116,7 +116,8 @@ class InquiryLog:
             self._thread.submit(self._checkpoint, loop)
 
     def _checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Copy the write-ahead log into the file, off the loop (a checkpoint syncs the disk).
+        """Copy the write-ahead log into the file, off the loop (a checkpoint syncs the disk);
+        then move the adverse notices written beside the log to the ledger's ``notices``.
 
         First while checks go on; then, with the loop's writes paused, the few pages written in
         the meantime, so that the next write starts the log over (with the loop appending all
@@ -129,8 +130,6 @@ class InquiryLog:
             try:
                 driver = raw.driver_connection
                 assert driver is not None
-                if self._schema != "main":
-                    self._move_notices()
                 driver.execute(statement)
                 paused = threading.Event()
                 loop.call_soon_threadsafe(self._pause, paused)
@@ -145,11 +144,11 @@ class InquiryLog:
             log.exception("could not checkpoint the inquiry log")
             with contextlib.suppress(RuntimeError):  # the loop may be closed
                 loop.call_soon_threadsafe(self._resume, loop)
-
-    def _move_notices(self) -> None:
-        """Move adverse notices written beside the log into the ledger's ``notices``."""
-        with self.engine.connect() as conn, conn.begin():
-            move_pending_notices(conn)
+        if self._schema != "main":
+            try:
+                move_pending_notices(self.engine)
+            except Exception:  # they stay beside the log, shown from there; moved next time
+                log.exception("could not move the adverse notices written beside the log")
 
     def _pause(self, paused: threading.Event) -> None:
         self._paused = True  # on the loop, so between two batches

@@ -99,15 +99,34 @@ _WORKER: dict[str, Context] = {}
 
 
 WORKER_NICENESS = 10
-"""The worker's scheduling priority below the service's: when the cores are busy, a check (a
-fraction of a millisecond, someone waiting at a ticket counter) goes before a batch of records."""
+"""The worker's scheduling priority below the service's where the idle class is not available."""
+
+
+def _yield_to_checks() -> None:
+    """Put this process below the service in the scheduler: a check (a fraction of a
+    millisecond, someone waiting at a ticket counter) always goes before a batch of records.
+
+    On Linux the process joins the idle scheduling class: it runs whenever a core has nothing
+    else to do, and gives way at once when the service wakes up. A positive niceness only
+    lowers its share; measured here, a check still waited up to tens of milliseconds behind
+    a batch that way.
+    """
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:
+            pass
+    os.nice(WORKER_NICENESS)
 
 
 def _start_worker(url: str, catalog: Catalog, settings: ServiceSettings) -> None:
     from xinyong.ledger.database import open_database
 
-    os.nice(WORKER_NICENESS)
-    _WORKER["context"] = Context.create(open_database(url, migrate=False), catalog, settings)
+    _yield_to_checks()
+    ctx = _WORKER["context"] = Context.create(open_database(url, migrate=False), catalog, settings)
+    with ctx.engine.connect() as conn:  # load the schemes now, not with the first batch
+        ctx.registry.active(conn)
 
 
 def _submit_in_worker(body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
@@ -124,8 +143,19 @@ class SubmissionWorker:
         self._settings = replace(ctx.settings, today=date.today)
         self._pool: ProcessPoolExecutor | None = None
 
+    async def started(self) -> int:
+        """Start the worker process and wait until it is ready to append; return its pid.
+
+        A pool starts its process only at the first submission: on the event loop, while
+        checks are being answered, and that batch would wait for a new interpreter to import
+        everything and open the ledger. The service starts it before it serves instead.
+        """
+        self.start()
+        assert self._pool is not None
+        return await asyncio.get_running_loop().run_in_executor(self._pool, os.getpid)
+
     def start(self) -> None:
-        """Start the worker process (idempotent)."""
+        """Create the worker's pool (idempotent); its process starts at the first call."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 1,
