@@ -52,8 +52,6 @@ WRITE: dict[str, Any] = {"xinyong_begin": "BEGIN IMMEDIATE"}
 ledger file's write lock at BEGIN, as any writer must; on PostgreSQL it runs beside appends.
 (A SQLite writer that must never sleep in the busy handler uses :func:`never_wait`.)"""
 
-MMAP_BYTES = 1 << 36
-"""How much of a SQLite ledger is read through a memory map (SQLite caps it at its build limit)."""
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _HOLDS_WRITER = "xinyong_holds_writer"
 _NOWAIT = "xinyong_nowait"
@@ -164,9 +162,10 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk appends touch 3 indexes
-        # Reads through a memory map: a check's point reads land on random pages of a large file,
-        # and each page read without it is a system call (about half of a check's read time).
-        cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        # No memory map (mmap_size stays 0). It saves a system call per page read, but SQLite
+        # unmaps a file's whole mapping whenever another connection has committed to it, and a
+        # service reading a ledger that a worker appends to then spent 2 to 35 ms in munmap on
+        # every batch (bench/check.py, docs/benchmarks.md).
         cursor.close()
 
     # SQLite has one writer per file, and a writer that finds the file locked sleeps in SQLite's
