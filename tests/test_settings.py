@@ -32,6 +32,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "burst = 7\n"
             "threads = 4\n"
             "ingest_process = false\n"
+            "resident_files = false\n"
             "cache_seconds = 0.5\n",
         )
     )
@@ -47,6 +48,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
+    assert settings.resident_files is False
     assert {s.name for s in SETTINGS} == {
         "objection_days",
         "objection_days_by_source",
@@ -60,6 +62,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "burst",
         "threads",
         "ingest_process",
+        "resident_files",
         "cache_seconds",
     }
 

@@ -19,8 +19,9 @@ from starlette.types import Receive, Scope, Send
 
 from xinyong import __version__
 from xinyong.domain.catalog import Catalog, load_catalog
-from xinyong.ledger.database import open_database
+from xinyong.ledger.database import inquiry_log_path, open_database
 from xinyong.service.context import Context
+from xinyong.service.resident import ResidentFiles
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.submissions import SubmissionWorker
@@ -72,6 +73,7 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     threads = settings.threads
+    resident = _resident_files(engine) if settings.resident_files else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +81,10 @@ def create_app(
         # calls; here the work is short and mostly holds the GIL, and 40 threads contending for
         # it on a small machine spend more time switching than working.
         to_thread.current_default_thread_limiter().total_tokens = threads
+        await to_thread.run_sync(app.state.context.inquiries.recover)
         stop = threading.Event()
+        if resident is not None:
+            resident.start()
         if background:
             start_worker(app.state.context, stop)
         if app.state.submissions is not None:
@@ -90,6 +95,9 @@ def create_app(
             stop.set()
             if app.state.submissions is not None:
                 app.state.submissions.stop()
+            app.state.context.inquiries.close()
+            if resident is not None:
+                resident.stop()
 
     app = ServiceApp(
         lifespan=lifespan,
@@ -110,6 +118,15 @@ def create_app(
     _document(app, checks.documented)
     _prepare_routes(app)
     return app
+
+
+def _resident_files(engine: Engine) -> ResidentFiles | None:
+    """The ledger's files to keep in memory while serving (a SQLite ledger in a file)."""
+    database = engine.url.database
+    log_file = inquiry_log_path(database)
+    if engine.dialect.name != "sqlite" or not database or log_file is None:
+        return None
+    return ResidentFiles([Path(database), log_file])
 
 
 def _prepare_routes(app: FastAPI) -> None:

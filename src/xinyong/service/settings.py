@@ -78,6 +78,12 @@ SETTINGS = (
         "checks are not slowed down while a batch is appended and its subjects refreshed.",
     ),
     Setting(
+        "resident_files",
+        True,
+        "Keep a SQLite ledger's files mapped in the service's memory (up to half the machine's), "
+        "so that a check never waits for a page read from disk.",
+    ),
+    Setting(
         "cache_seconds",
         2.0,
         "How long keys, registrations and active schemes are cached; changes made through the "
@@ -104,6 +110,7 @@ class ServiceSettings:
     burst: int = 100
     threads: int = 8
     ingest_process: bool = True
+    resident_files: bool = True
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""
