@@ -91,7 +91,11 @@ class SpillFile:
         """Append decisions (one ``write``: the kernel has them before any answer leaves)."""
         if self._fd is None:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a starting process is importing a file of this name
+                os.close(fd)
+                raise
             self._fd = fd
         data = _encode(entries)
         written = os.write(self._fd, data)
