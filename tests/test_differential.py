@@ -3,11 +3,12 @@
 Hypothesis generates schemes using every feature (prefix and ``*`` matches, caps, linear decay,
 clearing, vetoes, predicates with nulls, ``not`` and ``in``, floors and ceilings) and records
 with missing attributes, mistyped values and shared case ids; the two evaluators must give the
-same score (within 0.01), grade, lists and measures for every subject, in records-file mode and
+same score (within one cent), grade, lists and measures for every subject, in records-file mode and
 in ledger mode (every registered subject, with or without records).
 
-The same expression on Spark (tests marked ``spark``, on the run's one session) must give exactly
-DuckDB's standings, and so agree with the reference too. A Spark query costs about a second of
+The same expression on Spark (tests marked ``spark``, on the run's one session) must give DuckDB's
+standings (the score up to a rounding tie summed in another order), and so agree with the
+reference too. A Spark query costs about a second of
 planning and scheduling, so it gets fewer examples.
 """
 
@@ -76,10 +77,16 @@ def con() -> ibis.BaseBackend:
     return ibis.duckdb.connect()
 
 
+CENT = 0.01 + 1e-9
+"""The score tolerance, one cent inclusive: engines add a subject's points in different orders
+(Spark merges partial sums across partitions), and a score whose exact sum lies on a rounding tie
+can then round one cent apart (72.47 on Spark, 72.48 on DuckDB, found by this test)."""
+
+
 def _assert_same(expected: list[Standing], actual: list[Standing]) -> None:
     assert [s.subject_id for s in actual] == [s.subject_id for s in expected]
     for want, got in zip(expected, actual, strict=True):
-        assert got.same_as(want), (want, got)
+        assert got.same_as(want, tolerance=CENT), (want, got)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,9 +124,17 @@ def test_engines_agree_in_ledger_mode(
 
 
 def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:
-    got = spark_result.cast(STANDINGS_SCHEMA)
-    want = duckdb_result.cast(STANDINGS_SCHEMA)
-    assert got.to_pylist() == want.to_pylist()
+    """Spark's standings are DuckDB's: same rows, grades, lists and measures, and the same score
+    up to a rounding tie summed in another order (:data:`CENT`)."""
+    got = spark_result.cast(STANDINGS_SCHEMA).to_pylist()
+    want = duckdb_result.cast(STANDINGS_SCHEMA).to_pylist()
+    assert [{**row, "score": None} for row in got] == [{**row, "score": None} for row in want]
+    for g, w in zip(got, want, strict=True):
+        scores = g["score"], w["score"]
+        same_score = scores[0] == scores[1] or (
+            None not in scores and abs(scores[0] - scores[1]) <= CENT
+        )
+        assert same_score, (g, w)
 
 
 @pytest.mark.spark
