@@ -4,6 +4,7 @@ spill file left by a dead process is imported once, and a live process's file is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from datetime import date
@@ -114,5 +115,24 @@ def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
             assert conn.scalar(sa.select(sa.func.count()).select_from(pending_notices)) == 1
         assert recover_spills(engine, log_file) == 0  # the live one is still locked
         live.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_spill_file_the_log_refuses_is_kept_and_the_start_goes_on(tmp_path: Path) -> None:
+    engine, log_file = _ledger(tmp_path)
+    try:
+        bad = _decision()
+        row = {
+            **dataclasses.asdict(bad),
+            "relying_party": None,
+            "as_of": "2026-11-26",
+            "notice": None,
+        }
+        path = spill_path(log_file, 999_999_998)
+        path.write_bytes(orjson.dumps(row) + b"\n")
+        assert recover_spills(engine, log_file) == 0  # NOT NULL: logged, not raised
+        assert path.exists()
+        assert _logged(engine) == []
     finally:
         engine.dispose()

@@ -83,7 +83,8 @@ class InquiryLog:
         self._paused = False
         self._checkpointing = False
         self._checkpointed = time.monotonic()
-        log_file = inquiry_log_path(engine.url.database)
+        log_file = inquiry_log_path(engine.url.database) if self.inline else None
+        self._log_file = log_file
         self._schema = INQUIRY_SCHEMA if log_file else "main"
         self._spill = SpillFile(spill_path(log_file, os.getpid())) if log_file else None
         self._spilled: list[_Entry] = []
@@ -203,8 +204,7 @@ class InquiryLog:
     def recover(self) -> int:
         """Import spill files left by service processes that died (at start, before serving);
         return how many checks were added to the log."""
-        log_file = inquiry_log_path(self.engine.url.database)
-        return 0 if log_file is None else recover_spills(self.engine, log_file)
+        return 0 if self._log_file is None else recover_spills(self.engine, self._log_file)
 
     def close(self) -> None:
         """Release the spill file (after the service has stopped answering checks)."""

@@ -136,7 +136,11 @@ def recover_spills(engine: Engine, log_file: Path) -> int:
             except BlockingIOError:
                 continue  # its process is alive and will commit it
             data = path.read_bytes()
-            added += _import(engine, _decode(data, path))
+            try:
+                added += _import(engine, _decode(data, path))
+            except Exception:  # keep it for a person to look at; the service still starts
+                log.exception("%s: could not import the checks in it; left in place", path)
+                continue
             path.unlink()
         finally:
             os.close(fd)
