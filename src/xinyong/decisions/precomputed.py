@@ -26,7 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import BigInteger, Connection, Date, String, and_, bindparam, exists, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+)
 
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import checkpoints, events, records, standing_runs, standings, subjects
@@ -70,15 +81,28 @@ def _current_statement() -> DriverStatement:
         .select_from(records.join(events, and_(e.source == r.source, e.record_id == r.record_id)))
         .where(r.subject_id == subject, e.position >= since)
     )
-    # New subject versions and lifecycle events are rare: look for any at all first (one step to
-    # the end of an index), and for the subject's own only when there are some.
-    changed = or_(
-        exists().where(r.subject_id == subject, r.position >= since),
-        and_(
-            exists().where(s.position >= since),
-            exists().where(s.subject_id == subject, s.position >= since),
+    # Each kind of entry is looked for in two steps: any at all since the run (one step to the end
+    # of an index), then the subject's own, only when there are some. A quiet ledger costs three
+    # one-step probes; new subject versions and lifecycle events are rare even while records are
+    # appended. The steps are a CASE condition because there they short-circuit: in a result
+    # column SQLite evaluates both sides of AND and OR, and the subject's lifecycle events (a
+    # join over its records) cost more than the rest of the statement.
+    changed = case(
+        (
+            or_(
+                and_(
+                    exists().where(r.position >= since),
+                    exists().where(r.subject_id == subject, r.position >= since),
+                ),
+                and_(
+                    exists().where(s.position >= since),
+                    exists().where(s.subject_id == subject, s.position >= since),
+                ),
+                and_(exists().where(e.position >= since), exists(event_on_record)),
+            ),
+            1,
         ),
-        and_(exists().where(e.position >= since), exists(event_on_record)),
+        else_=0,
     )
     return DriverStatement(
         select(
