@@ -32,6 +32,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "burst = 7\n"
             "threads = 4\n"
             "ingest_process = false\n"
+            "inquiry_process = false\n"
             "resident_files = false\n"
             "cache_seconds = 0.5\n",
         )
@@ -48,6 +49,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
+    assert settings.inquiry_process is False
     assert settings.resident_files is False
     assert {s.name for s in SETTINGS} == {
         "objection_days",
@@ -62,6 +64,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "burst",
         "threads",
         "ingest_process",
+        "inquiry_process",
         "resident_files",
         "cache_seconds",
     }

@@ -21,6 +21,7 @@ from xinyong import __version__
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.ledger.database import inquiry_log_path, open_database
 from xinyong.service.context import Context
+from xinyong.service.inquiry_writer import InquiryWriter
 from xinyong.service.resident import ResidentFiles
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
@@ -89,6 +90,8 @@ def create_app(
             start_worker(app.state.context, stop)
         if app.state.submissions is not None:
             await app.state.submissions.started()
+        if isinstance(app.state.context.inquiries, InquiryWriter):
+            await app.state.context.inquiries.started()
         try:
             yield
         finally:

@@ -14,7 +14,9 @@ from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import ActiveSchemes
+from xinyong.ledger.database import inquiry_log_path
 from xinyong.service.inquiry_log import InquiryLog
+from xinyong.service.inquiry_writer import InquiryWriter
 from xinyong.service.keys import Principal
 from xinyong.service.ratelimit import TokenBuckets
 from xinyong.service.settings import ServiceSettings
@@ -35,7 +37,9 @@ class Context:
     registrations: Registrations
     principals: TtlCache[str, Principal | None]
     """Authenticated keys by the SHA-256 of the token (never the token itself)."""
-    inquiries: InquiryLog
+    inquiries: InquiryLog | InquiryWriter
+    """The inquiry log: written by a process of its own for a SQLite file (setting
+    ``inquiry_process``), else by this one."""
     precomputed: PrecomputedStandings
     """Stored standings that answer checks in one read while they are current."""
     kept: threading.local
@@ -53,7 +57,7 @@ class Context:
             buckets=TokenBuckets(settings.rate_per_second, settings.burst),
             registrations=Registrations(seconds),
             principals=TtlCache(seconds),
-            inquiries=InquiryLog(engine),
+            inquiries=_inquiry_log(engine, settings),
             precomputed=PrecomputedStandings(seconds),
             kept=threading.local(),
         )
@@ -90,6 +94,11 @@ class Context:
         self.registrations.invalidate()
         self.precomputed.invalidate()
         self.principals.clear()
+
+
+def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog | InquiryWriter:
+    separate = settings.inquiry_process and inquiry_log_path(engine.url.database) is not None
+    return InquiryWriter(engine) if separate else InquiryLog(engine)
 
 
 async def context(request: Request) -> Context:

@@ -37,6 +37,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine
@@ -47,7 +48,7 @@ from xinyong.due_process.notices import move_pending_notices
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
 from xinyong.service.inquiry_spill import SpillFile, recover_spills, spill_path
 
-__all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
+__all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog", "Outcomes"]
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -66,6 +67,8 @@ class WriterBusy(RuntimeError):
 _Entry = tuple[Decision, dict[str, object] | None]
 _Item = tuple[Decision, dict[str, object] | None, "asyncio.Future[None]"]
 _Outcomes = list[BaseException | None]
+Outcomes = _Outcomes
+"""One per decision of a batch: None when it was committed, else the error."""
 
 
 class InquiryLog:
@@ -92,16 +95,36 @@ class InquiryLog:
 
     async def record(self, decision: Decision, notice: dict[str, object] | None) -> None:
         """Log a decision; return once it is committed (or raise the error that prevented it)."""
+        (done,) = self._enqueue([(decision, notice)])
+        await done
+
+    async def record_all(self, entries: Sequence[_Entry]) -> _Outcomes:
+        """Log decisions; return once all are committed, with one outcome per decision (None,
+        or the error that prevented it)."""
+        outcomes: _Outcomes = []
+        for done in self._enqueue(entries):
+            try:
+                await done
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def _enqueue(self, entries: Sequence[_Entry]) -> list[asyncio.Future[None]]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (an app served again, as in tests)
             self._loop, self._pending, self._writing = loop, [], False
-        done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((decision, notice, done))
+        futures: list[asyncio.Future[None]] = []
+        for decision, notice in entries:
+            done: asyncio.Future[None] = loop.create_future()
+            self._pending.append((decision, notice, done))
+            futures.append(done)
         if not self._writing:
             self._writing = True
             # Let the requests that are already runnable join this batch before it is taken.
             loop.call_soon(self._take, loop)
-        await done
+        return futures
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> None:
         if loop is not self._loop:

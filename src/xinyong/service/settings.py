@@ -78,6 +78,12 @@ SETTINGS = (
         "checks are not slowed down while a batch is appended and its subjects refreshed.",
     ),
     Setting(
+        "inquiry_process",
+        True,
+        "Write a SQLite ledger's inquiry log (every check, before its answer) in a separate "
+        "writer process, so that the service's event loop only decides checks.",
+    ),
+    Setting(
         "resident_files",
         True,
         "Keep a SQLite ledger's files mapped in the service's memory (up to half the machine's), "
@@ -110,6 +116,7 @@ class ServiceSettings:
     burst: int = 100
     threads: int = 8
     ingest_process: bool = True
+    inquiry_process: bool = True
     resident_files: bool = True
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
