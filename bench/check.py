@@ -318,10 +318,15 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
 
 def refresh_today(ledger: Ledger) -> dict[str, Any]:
     """The batch refresh a deployment runs every day (``xinyong standings refresh``), unless
-    today's run exists: checks are answered from its stored standings."""
+    today's run exists and holds at the ledger's size: checks are answered from its stored
+    standings. (A mixed phase appends records; without a new refresh the next invocation's
+    checks on those subjects would compute their standings, and runs would not compare.)"""
+    from sqlalchemy import func, select
+
     from xinyong.decisions.standing import SchemeRegistry
     from xinyong.domain.catalog import load_catalog
     from xinyong.due_process.refresh import refresh_all
+    from xinyong.ledger.append import read_size
     from xinyong.ledger.database import WRITE_LOCK, open_database
     from xinyong.ledger.schema import standing_runs
 
@@ -329,13 +334,14 @@ def refresh_today(ledger: Ledger) -> dict[str, Any]:
     today = date.today()
     try:
         with engine.connect() as conn:
-            found = conn.execute(
-                standing_runs.select().where(
+            newest = conn.execute(
+                select(func.max(standing_runs.c.known_at)).where(
                     standing_runs.c.scheme_id == SCHEME, standing_runs.c.as_of == today
                 )
-            ).first()
-        if found is not None:
-            _log(f"standings of {today} already refreshed")
+            ).scalar()
+            size = read_size(conn)
+        if newest is not None and newest >= size:
+            _log(f"standings of {today} already refreshed at the ledger's size {size:,}")
             return {"reused": True}
         _log(f"standings refresh as of {today} (xinyong standings refresh)")
         started = time.perf_counter()

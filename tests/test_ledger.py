@@ -157,6 +157,51 @@ def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_standings_are_kept_in_their_keys_order(tmp_path: Path) -> None:
+    """Revision 0011 rebuilds a SQLite ledger's standings without row ids, rows and all."""
+    from alembic import command
+
+    from xinyong.ledger.database import _alembic_config
+    from xinyong.ledger.schema import standings
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = open_database(url, migrate=False)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")
+    rows = [
+        {"run_id": run, "subject_id": who, "score": 1.5, "grade": "A", "lists": "", "measures": m}
+        for run, who, m in [("r2", "b", "x"), ("r1", "b", ""), ("r1", "a", "x;y")]
+    ]
+    with engine.begin() as conn:
+        conn.execute(standings.insert(), rows)
+    engine.dispose()
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            (sql,) = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'standings'"
+            ).one()
+            indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(standings)")}
+            kept = conn.execute(sa.select(standings).order_by("run_id", "subject_id")).all()
+            plan = " ".join(
+                str(r[3])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT measures FROM standings "
+                    "WHERE run_id = 'r1' AND subject_id = 'a'"
+                )
+            )
+        assert sql.rstrip().endswith("WITHOUT ROWID")
+        assert "ix_standings_subject" in indexes
+        assert [tuple(r) for r in kept] == sorted(
+            (r["run_id"], r["subject_id"], 1.5, "A", "", r["measures"]) for r in rows
+        )
+        assert "PRIMARY KEY" in plan  # one search, in the key's own B-tree
+    finally:
+        engine.dispose()
+
+
 def _locked(path: Path) -> bool:
     """Whether another connection holds the file's write lock."""
     probe = sqlite3.connect(path, timeout=0, isolation_level=None)

@@ -155,8 +155,10 @@ standings = Table(
     Column("lists", Text, nullable=False),
     Column("measures", Text, nullable=False),
     Index("ix_standings_subject", "subject_id"),
+    sqlite_with_rowid=False,
 )
-"""Standings per subject and run; reproducible from the run's scheme version and ledger head."""
+"""Standings per subject and run; reproducible from the run's scheme version and ledger head.
+SQLite keeps them in their primary key's B-tree (revision 0011): a check reads one by its key."""
 
 # ------------------------------------------------------------------ decision service state
 # Operational tables of the decision service. They are not part of the hashed log: what they
