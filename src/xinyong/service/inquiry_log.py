@@ -10,8 +10,9 @@ many checks; alone, a check waits for its own commit.
 Where the batch is written depends on the database:
 
 - **SQLite** (a local file): on the event loop itself, at the end of the loop iteration in which
-  the checks were decided. A commit of a batch takes tens of microseconds of SQLite's time and no
-  thread switch, so handing it to a thread would cost more than it saves. The log has its own
+  the checks were decided. In the service that loop is the inquiry writer's, a process of its own
+  (:mod:`xinyong.service.inquiry_writer`), so that the service's loop only decides checks; a
+  thread would not do, as the interpreter lock changes hands at every row. The log has its own
   file (:func:`~xinyong.ledger.database.inquiry_log_path`), so its commits neither wait for the
   ledger's write lock while records are appended nor empty the ledger readers' page caches. The
   loop never waits for a lock: when another process holds the log's (another worker) the attempt
@@ -48,7 +49,7 @@ from xinyong.due_process.notices import move_pending_notices
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
 from xinyong.service.inquiry_spill import SpillFile, recover_spills, spill_path
 
-__all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog", "Outcomes"]
+__all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -67,8 +68,6 @@ class WriterBusy(RuntimeError):
 _Entry = tuple[Decision, dict[str, object] | None]
 _Item = tuple[Decision, dict[str, object] | None, "asyncio.Future[None]"]
 _Outcomes = list[BaseException | None]
-Outcomes = _Outcomes
-"""One per decision of a batch: None when it was committed, else the error."""
 
 
 class InquiryLog:
