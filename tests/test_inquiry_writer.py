@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from tests.service_fixtures import PERSON, make_service
 from xinyong.decisions.checks import Decision
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, pending_notices
+from xinyong.service import inquiry_writer
 from xinyong.service.inquiry_writer import InquiryNotLogged, InquiryWriter
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -78,6 +79,7 @@ async def test_each_check_is_committed_by_the_writer_before_it_returns(tmp_path:
             kinds = conn.scalars(sa.select(pending_notices.c.kind)).all()
         assert kinds == ["adverse-check"]
     finally:
+        await writer.stop()
         writer.close()
     assert writer.pid() is None
     engine.dispose()
@@ -102,6 +104,7 @@ async def test_a_refused_check_fails_alone(tmp_path: Path) -> None:
         assert outcomes[1:] == [None, None]
         assert _logged(engine) == {first.decision_id, *(d.decision_id for d in others)}
     finally:
+        await writer.stop()
         writer.close()
     engine.dispose()
 
@@ -124,6 +127,42 @@ async def test_a_dead_writer_fails_what_it_had_not_confirmed(tmp_path: Path) -> 
         await writer.record(later, None)  # in the service's own process now
         assert later.decision_id in _logged(engine)
     finally:
+        await writer.stop()
+        writer.close()
+    engine.dispose()
+
+
+async def test_a_writer_that_cannot_start_is_reported_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer dies opening the log: started() says so without waiting out its timeout."""
+    monkeypatch.setattr(inquiry_writer, "START_SECONDS", 3600.0)
+    writer = InquiryWriter(create_engine(f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}"))
+    assert await asyncio.wait_for(writer.started(), 60) is None
+    assert writer.pid() is None
+    assert "did not start" in caplog.text
+    await writer.stop()
+    writer.close()
+
+
+async def test_a_writer_that_stops_answering_is_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inquiry_writer, "ANSWER_SECONDS", 0.5)
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    writer = InquiryWriter(engine)
+    pid = await writer.started()
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGSTOP)  # alive, its socket open, and silent
+        with pytest.raises(InquiryNotLogged, match="stopped before confirming"):
+            await asyncio.wait_for(writer.record(_decision("ext:stuck"), None), 60)
+        assert writer.pid() is None
+        later = _decision("ext:later")
+        await writer.record(later, None)
+        assert later.decision_id in _logged(engine)
+    finally:
+        await writer.stop()
         writer.close()
     engine.dispose()
 

@@ -82,23 +82,26 @@ def create_app(
         # calls; here the work is short and mostly holds the GIL, and 40 threads contending for
         # it on a small machine spend more time switching than working.
         to_thread.current_default_thread_limiter().total_tokens = threads
-        await to_thread.run_sync(app.state.context.inquiries.recover)
+        inquiries = app.state.context.inquiries
+        await to_thread.run_sync(inquiries.recover)
         stop = threading.Event()
-        if resident is not None:
-            resident.start()
-        if background:
-            start_worker(app.state.context, stop)
-        if app.state.submissions is not None:
-            await app.state.submissions.started()
-        if isinstance(app.state.context.inquiries, InquiryWriter):
-            await app.state.context.inquiries.started()
         try:
+            if resident is not None:
+                resident.start()
+            if background:
+                start_worker(app.state.context, stop)
+            if app.state.submissions is not None:
+                await app.state.submissions.started()
+            if isinstance(inquiries, InquiryWriter):
+                await inquiries.started()
             yield
         finally:
             stop.set()
             if app.state.submissions is not None:
                 app.state.submissions.stop()
-            app.state.context.inquiries.close()
+            if isinstance(inquiries, InquiryWriter):
+                await inquiries.stop()
+            inquiries.close()
             if resident is not None:
                 resident.stop()
 

@@ -17,9 +17,10 @@ the log before its answer leaves, so every reader (the subject's file, replay, t
 sweep) finds it there. Up to :data:`IN_FLIGHT` messages are on their way at once (the writer
 commits them together); with only one, the loop sat idle while a commit was under way.
 
-If the writer dies, the checks of the message in flight fail: whether they were committed is not
-known, so they are not answered. The service then logs checks in its own process (after importing
-the dead writer's spill file) and says so in its log.
+If the writer dies, or does not answer a message within :data:`ANSWER_SECONDS`, the checks it
+had not confirmed fail: whether they were committed is not known, so they are not answered. The
+service then logs checks in its own process (after importing the writer's spill file) and says so
+in its log; the same if the writer cannot start.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ from sqlalchemy import Engine
 from xinyong.decisions.checks import Decision
 from xinyong.service.inquiry_log import InquiryLog
 
-__all__ = ["IN_FLIGHT", "MAX_MESSAGE", "START_SECONDS", "InquiryNotLogged", "InquiryWriter"]
+__all__ = [
+    "ANSWER_SECONDS",
+    "IN_FLIGHT",
+    "MAX_MESSAGE",
+    "START_SECONDS",
+    "STOP_SECONDS",
+    "InquiryNotLogged",
+    "InquiryWriter",
+]
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -52,11 +61,16 @@ IN_FLIGHT = 4
 """Messages sent and not yet answered, at most; further checks collect for the next."""
 START_SECONDS = 120.0
 """How long the service waits for a new writer to open the log."""
+ANSWER_SECONDS = 30.0
+"""How long a message may wait for the writer's answer before the writer is given up."""
 STOP_SECONDS = 30.0
 """How long the service waits at shutdown for the writer to commit what it holds."""
+READY = "ready"
+"""The writer's first message: the log is open."""
 
 _Notice = dict[str, object] | None
 _Item = tuple[Decision, _Notice, "asyncio.Future[None]"]
+_Rows = list[tuple[tuple[Any, ...], _Notice]]
 _row = attrgetter(*(field.name for field in fields(Decision)))
 """A decision as a plain tuple of its fields (pickled several times faster than the object)."""
 
@@ -69,10 +83,10 @@ class _Frames(asyncio.Protocol):
     """Length-prefixed pickles over a stream socket, in both directions."""
 
     def __init__(
-        self, on_message: Callable[[Any], None], on_lost: Callable[[BaseException], None]
+        self, on_message: Callable[[Any], None], on_end: Callable[[BaseException], None]
     ) -> None:
         self._on_message = on_message
-        self._on_lost = on_lost
+        self._on_end = on_end
         self._buffer = bytearray()
         self.transport: asyncio.Transport | None = None
 
@@ -81,7 +95,8 @@ class _Frames(asyncio.Protocol):
         self.transport = transport
 
     def send(self, message: object) -> None:
-        assert self.transport is not None
+        if self.transport is None or self.transport.is_closing():
+            return
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.transport.write(len(payload).to_bytes(4, "big") + payload)
 
@@ -97,12 +112,13 @@ class _Frames(asyncio.Protocol):
             self._on_message(message)
 
     def eof_received(self) -> bool:
-        # Keep the socket open for writing: the writer still answers what it holds.
-        self._on_lost(EOFError("the other side closed the socket"))
+        # The other side is done sending. Keep our direction open: the writer still answers
+        # what it holds (the service's side gives the writer up at once, see InquiryWriter._lost).
+        self._on_end(EOFError("the other side closed the socket"))
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._on_lost(exc or EOFError("the socket was closed"))
+        self._on_end(exc or EOFError("the socket was closed"))
 
 
 class InquiryWriter:
@@ -120,16 +136,18 @@ class InquiryWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Future[None] | None = None
         self._pending: list[_Item] = []
-        self._in_flight: dict[int, list[_Item]] = {}
+        self._in_flight: dict[int, tuple[float, list[_Item]]] = {}
         self._sent = 0
-        self._sending = False
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def recover(self) -> int:
         """Import spill files left by processes that died (before :meth:`started`)."""
         return self.local.recover()
 
-    async def started(self) -> int:
-        """Start the writer process and wait until it has opened the log; return its pid."""
+    async def started(self) -> int | None:
+        """Start the writer process and wait until it has opened the log; return its pid, or
+        None when it could not start (checks are then logged in this process)."""
         context = multiprocessing.get_context("spawn")
         ours, theirs = socket.socketpair()
         url = self.engine.url.render_as_string(hide_password=False)
@@ -140,15 +158,19 @@ class InquiryWriter:
         theirs.close()
         loop = asyncio.get_running_loop()
         self._loop, self._process, self._ready = loop, process, loop.create_future()
+        self._pending, self._in_flight, self._scheduled = [], {}, False
         _, self._frames = await loop.connect_accepted_socket(
             lambda: _Frames(self._on_reply, self._lost), sock=ours
         )
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), START_SECONDS)
         except TimeoutError:
-            self._lost(TimeoutError(f"the writer did not start within {START_SECONDS:.0f} s"))
+            self._lost(TimeoutError(f"it did not open the log within {START_SECONDS:.0f} s"))
+        except Exception:  # _lost: the writer died while starting, and has been reported
+            pass
         if self._frames is None:
-            raise RuntimeError("the inquiry writer did not start")
+            return None
+        loop.call_later(1.0, self._watch)
         assert process.pid is not None
         return process.pid
 
@@ -164,38 +186,56 @@ class InquiryWriter:
             return
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((decision, notice, done))
-        if len(self._in_flight) < IN_FLIGHT and not self._sending:
-            self._sending = True
+        if len(self._in_flight) < IN_FLIGHT and not self._scheduled:
+            self._scheduled = True
             # Let the requests that are already runnable join this message before it is sent.
-            loop.call_soon(self._send)
+            loop.call_soon(self._send_scheduled)
         await done
 
+    def _send_scheduled(self) -> None:
+        self._scheduled = False
+        self._send()
+
     def _send(self) -> None:
-        self._sending = False
         if len(self._in_flight) >= IN_FLIGHT or not self._pending or self._frames is None:
             return
         batch = self._pending[:MAX_MESSAGE]
         del self._pending[: len(batch)]
         self._sent += 1
-        self._in_flight[self._sent] = batch
+        assert self._loop is not None
+        self._in_flight[self._sent] = (self._loop.time(), batch)
         self._frames.send((self._sent, [(_row(d), notice) for d, notice, _ in batch]))
 
     def _on_reply(self, message: Any) -> None:
-        if message == "ready":
+        if message == READY:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
             return
         number, outcomes = message
-        batch = self._in_flight.pop(number)
-        for (_, _, done), outcome in zip(batch, outcomes, strict=True):
-            if done.cancelled():
+        sent = self._in_flight.get(number)
+        if sent is None or len(sent[1]) != len(outcomes):
+            self._lost(RuntimeError(f"an answer that matches no message ({number})"))
+            return
+        del self._in_flight[number]
+        for (_, _, done), outcome in zip(sent[1], outcomes, strict=True):
+            if done.done():
                 continue
             if outcome is None:
                 done.set_result(None)
             else:
                 done.set_exception(InquiryNotLogged(outcome))
-        if self._pending:
-            self._send()
+        self._send()
+
+    def _watch(self) -> None:
+        """Give the writer up when a message has waited too long for its answer (a writer
+        stopped or stuck never closes its socket)."""
+        if self._frames is None or self._loop is None:
+            return
+        now = self._loop.time()
+        if any(now - sent > ANSWER_SECONDS for sent, _ in self._in_flight.values()):
+            self._lost(TimeoutError(f"a message waited more than {ANSWER_SECONDS:.0f} s"))
+            return
+        self._loop.call_later(1.0, self._watch)
 
     def _lost(self, exc: BaseException) -> None:
         """The writer is gone: fail the messages in flight, log the rest in this process."""
@@ -204,16 +244,19 @@ class InquiryWriter:
         if process is None:  # closed on purpose, or already handled
             return
         log.error(
-            "the inquiry writer (pid %s) stopped (%s); checks are logged in the service's "
-            "process from now on",
+            "the inquiry writer (pid %s) stopped or did not start (%s); checks are logged in "
+            "the service's process from now on",
             process.pid,
             exc,
         )
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(InquiryNotLogged(str(exc)))
+            self._ready.exception()  # retrieved: started() reports it by returning None
         if frames is not None and frames.transport is not None:
             frames.transport.abort()
         if process.is_alive():
             process.kill()
-        for batch in self._in_flight.values():
+        for _, batch in self._in_flight.values():
             for _, _, done in batch:
                 if not done.done():
                     done.set_exception(
@@ -222,12 +265,17 @@ class InquiryWriter:
         self._in_flight = {}
         pending, self._pending = self._pending, []
         if loop is not None and not loop.is_closed():
-            loop.create_task(self._take_over(pending))
+            task = loop.create_task(self._take_over(process, pending))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _take_over(self, pending: list[_Item]) -> None:
-        """Import the dead writer's spill file, then log what was waiting for it here."""
+    async def _take_over(self, process: BaseProcess, pending: list[_Item]) -> None:
+        """Import the writer's spill file once it has exited (it holds a lock on the file until
+        then), then log what was waiting for it here."""
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self.local.recover)
+            await loop.run_in_executor(None, process.join, 10.0)
+            await loop.run_in_executor(None, self.local.recover)
         except Exception:
             log.exception("could not import the inquiry writer's spill file")
         outcomes = await self.local.record_all([(d, n) for d, n, _ in pending])
@@ -239,9 +287,9 @@ class InquiryWriter:
             else:
                 done.set_exception(outcome)
 
-    def close(self) -> None:
+    async def stop(self) -> None:
         """Stop the writer once it has committed what it holds (after the service has stopped
-        answering checks)."""
+        answering checks); checks still waiting for it fail."""
         frames, process = self._frames, self._process
         self._frames = self._process = None
         if frames is not None and frames.transport is not None:
@@ -249,22 +297,38 @@ class InquiryWriter:
             with contextlib.suppress(OSError, RuntimeError):
                 frames.transport.write_eof()
         if process is not None:
-            process.join(STOP_SECONDS)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, process.join, STOP_SECONDS)
             if process.is_alive():
                 log.error("the inquiry writer did not stop in %.0f s; killed", STOP_SECONDS)
                 process.kill()
-                process.join(5)
+                await loop.run_in_executor(None, process.join, 5.0)
         if frames is not None and frames.transport is not None:
-            with contextlib.suppress(RuntimeError):  # the loop may be closed
-                frames.transport.close()
+            frames.transport.close()
+        stopped = InquiryNotLogged("the service stopped before the check was logged")
+        for _, batch in self._in_flight.values():
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(stopped)
+        for _, _, done in self._pending:
+            if not done.done():
+                done.set_exception(stopped)
+        self._in_flight, self._pending = {}, []
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Release what this process holds for the log (after :meth:`stop`)."""
         self.local.close()
 
 
 def serve_writer(url: str, sock: socket.socket) -> None:
     """The writer process: log the checks the service sends until the service closes the
     socket (at its stop, or by dying)."""
-    # Ctrl+C reaches the whole process group; the service stops the writer when it is done.
+    # Signals to stop reach the whole process group (Ctrl+C, systemd's stop); the writer
+    # finishes when the service, done answering, closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from xinyong.ledger.database import open_database
 
     engine = open_database(url, migrate=False)
@@ -281,9 +345,8 @@ async def _serve(inquiry_log: InquiryLog, sock: socket.socket) -> None:
     ended: asyncio.Future[None] = loop.create_future()
     writing: set[asyncio.Task[None]] = set()
 
-    def on_message(message: tuple[int, list[tuple[tuple[Any, ...], _Notice]]]) -> None:
-        number, rows = message
-        task = loop.create_task(_write(inquiry_log, frames, number, rows))
+    def on_message(message: tuple[int, _Rows]) -> None:
+        task = loop.create_task(_write(inquiry_log, frames, *message))
         writing.add(task)
         task.add_done_callback(writing.discard)
 
@@ -291,20 +354,21 @@ async def _serve(inquiry_log: InquiryLog, sock: socket.socket) -> None:
         if not ended.done():
             ended.set_result(None)
 
-    _, frames = await loop.connect_accepted_socket(lambda: _Frames(on_message, on_end), sock=sock)
-    frames.send("ready")
+    frames = _Frames(on_message, on_end)
+    await loop.connect_accepted_socket(lambda: frames, sock=sock)
+    frames.send(READY)
     await ended
     if writing:
         await asyncio.gather(*writing, return_exceptions=True)
 
 
-async def _write(
-    inquiry_log: InquiryLog,
-    frames: _Frames,
-    number: int,
-    rows: list[tuple[tuple[Any, ...], _Notice]],
-) -> None:
-    outcomes = await inquiry_log.record_all([(Decision(*row), notice) for row, notice in rows])
-    reply = [None if o is None else f"{o.__class__.__name__}: {o}" for o in outcomes]
-    if frames.transport is not None and not frames.transport.is_closing():
-        frames.send((number, reply))
+async def _write(inquiry_log: InquiryLog, frames: _Frames, number: int, rows: _Rows) -> None:
+    """Commit a message's checks and answer it: one outcome per check, None or the error."""
+    try:
+        decided = [(Decision(*row), notice) for row, notice in rows]
+        outcomes = await inquiry_log.record_all(decided)
+        reply = [None if o is None else f"{o.__class__.__name__}: {o}" for o in outcomes]
+    except Exception as exc:
+        log.exception("could not log a message of %d checks", len(rows))
+        reply = [f"{exc.__class__.__name__}: {exc}"] * len(rows)
+    frames.send((number, reply))
