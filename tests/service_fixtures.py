@@ -15,6 +15,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from xinyong.decisions.checks import Decision
+from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.schemes.load import load_scheme
@@ -27,6 +29,22 @@ SCHEME = Path(__file__).parent / "data" / "example_scheme.toml"
 PERSON = synthetic_resident_id(9, date(1985, 5, 5), 7)
 OTHER = synthetic_resident_id(9, date(1986, 6, 6), 8)
 START = date(2025, 6, 30)
+
+
+def logged_decision(subject: str = "ext:a", applies: bool = False) -> Decision:
+    """A fresh decision to write to the inquiry log (its own id, fixed other fields)."""
+    return Decision(
+        decision_id=new_decision_id(),
+        relying_party="airline",
+        subject_id=subject,
+        measure="no-flights",
+        applies=applies,
+        scheme_id="court",
+        version="v1",
+        as_of=date(2026, 11, 26),
+        known_at=7,
+        made_at="2026-11-26T12:00:00.000000Z",
+    )
 
 
 @dataclass

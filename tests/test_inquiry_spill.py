@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import os
 import threading
-from datetime import date
 from pathlib import Path
 
 import orjson
@@ -15,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from xinyong.decisions.checks import Decision, log_decisions
-from xinyong.decisions.decision_ids import new_decision_id
+from tests.service_fixtures import logged_decision
+from xinyong.decisions.checks import log_decisions
 from xinyong.ledger.database import inquiry_log_path, open_database
 from xinyong.ledger.schema import inquiries, pending_notices
 from xinyong.service.inquiry_log import InquiryLog
@@ -28,21 +27,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _decision(subject: str = "ext:a", applies: bool = False) -> Decision:
-    return Decision(
-        decision_id=new_decision_id(),
-        relying_party="airline",
-        subject_id=subject,
-        measure="no-flights",
-        applies=applies,
-        scheme_id="court",
-        version="v1",
-        as_of=date(2026, 11, 26),
-        known_at=7,
-        made_at="2026-11-26T12:00:00.000000Z",
-    )
 
 
 def _logged(engine: Engine) -> list[str]:
@@ -61,11 +45,11 @@ async def test_checks_during_a_pause_are_answered_from_the_spill_file(tmp_path: 
     engine, log_file = _ledger(tmp_path)
     log = InquiryLog(engine)
     try:
-        first = _decision()
+        first = logged_decision()
         await log.record(first, None)  # the log's table, as usual
         paused = threading.Event()
         log._pause(paused)
-        during = [_decision("ext:b"), _decision("ext:c", applies=True)]
+        during = [logged_decision("ext:b"), logged_decision("ext:c", applies=True)]
         notice = {"decision_id": during[1].decision_id, "measure": "no-flights"}
         await asyncio.wait_for(
             asyncio.gather(log.record(during[0], None), log.record(during[1], notice)), 5
@@ -77,7 +61,7 @@ async def test_checks_during_a_pause_are_answered_from_the_spill_file(tmp_path: 
         assert [line["notice"] for line in lines] == [None, notice]
 
         log._resume(asyncio.get_running_loop())
-        after = _decision("ext:d")
+        after = logged_decision("ext:d")
         await asyncio.wait_for(log.record(after, None), 5)
         assert _logged(engine) == sorted(d.decision_id for d in [first, *during, after])
         assert spilled.stat().st_size == 0
@@ -92,7 +76,7 @@ async def test_checks_during_a_pause_are_answered_from_the_spill_file(tmp_path: 
 def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
     engine, log_file = _ledger(tmp_path)
     try:
-        committed, lost = _decision("ext:a"), _decision("ext:b", applies=True)
+        committed, lost = logged_decision("ext:a"), logged_decision("ext:b", applies=True)
         with engine.connect() as conn, conn.begin():
             log_decisions(conn, [(committed, None)])
         # A process died after committing one of its spilled checks but not the other, and
@@ -105,7 +89,7 @@ def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
         # A live process's file is its own to commit.
         live_path = spill_path(log_file, os.getpid() + 1)
         live = SpillFile(live_path)
-        live.write([(_decision("ext:c"), None)])
+        live.write([(logged_decision("ext:c"), None)])
 
         assert recover_spills(engine, log_file) == 1
         assert _logged(engine) == sorted([committed.decision_id, lost.decision_id])
@@ -122,7 +106,7 @@ def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
 def test_a_spill_file_the_log_refuses_is_kept_and_the_start_goes_on(tmp_path: Path) -> None:
     engine, log_file = _ledger(tmp_path)
     try:
-        bad = _decision()
+        bad = logged_decision()
         row = {
             **dataclasses.asdict(bad),
             "relying_party": None,

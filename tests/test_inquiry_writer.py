@@ -8,16 +8,14 @@ import asyncio
 import dataclasses
 import os
 import signal
-from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine
 
-from tests.service_fixtures import PERSON, make_service
+from tests.service_fixtures import PERSON, logged_decision, make_service
 from xinyong.decisions.checks import Decision
-from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, pending_notices
 from xinyong.service import inquiry_writer
@@ -29,21 +27,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _decision(subject: str = "ext:a") -> Decision:
-    return Decision(
-        decision_id=new_decision_id(),
-        relying_party="airline",
-        subject_id=subject,
-        measure="no-flights",
-        applies=False,
-        scheme_id="court",
-        version="v1",
-        as_of=date(2026, 11, 26),
-        known_at=7,
-        made_at="2026-11-26T12:00:00.000000Z",
-    )
 
 
 def _logged(engine: Engine) -> set[str]:
@@ -66,7 +49,7 @@ async def test_each_check_is_committed_by_the_writer_before_it_returns(tmp_path:
     try:
         assert pid != os.getpid()
         assert writer.pid() == pid
-        decisions = [_decision(f"ext:{i}") for i in range(300)]
+        decisions = [logged_decision(f"ext:{i}") for i in range(300)]
         notice = {"decision_id": decisions[0].decision_id, "measure": "no-flights"}
 
         async def one(decision: Decision) -> bool:
@@ -90,10 +73,10 @@ async def test_a_refused_check_fails_alone(tmp_path: Path) -> None:
     writer = InquiryWriter(engine)
     await writer.started()
     try:
-        first = _decision()
+        first = logged_decision()
         await writer.record(first, None)
         again = dataclasses.replace(first, subject_id="ext:b")  # the same decision id
-        others = [_decision("ext:c"), _decision("ext:d")]
+        others = [logged_decision("ext:c"), logged_decision("ext:d")]
         outcomes = await asyncio.gather(
             writer.record(again, None),
             *(writer.record(d, None) for d in others),
@@ -117,13 +100,13 @@ async def test_a_dead_writer_fails_what_it_had_not_confirmed(tmp_path: Path) -> 
     pid = await writer.started()
     try:
         os.kill(pid, signal.SIGSTOP)  # the writer holds the message without answering
-        sent = asyncio.ensure_future(writer.record(_decision("ext:lost"), None))
+        sent = asyncio.ensure_future(writer.record(logged_decision("ext:lost"), None))
         await _until(lambda: writer._in_flight)
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(InquiryNotLogged, match="stopped before confirming"):
             await sent
         assert writer.pid() is None
-        later = _decision("ext:later")
+        later = logged_decision("ext:later")
         await writer.record(later, None)  # in the service's own process now
         assert later.decision_id in _logged(engine)
     finally:
@@ -156,9 +139,9 @@ async def test_a_writer_that_stops_answering_is_given_up(
     try:
         os.kill(pid, signal.SIGSTOP)  # alive, its socket open, and silent
         with pytest.raises(InquiryNotLogged, match="stopped before confirming"):
-            await asyncio.wait_for(writer.record(_decision("ext:stuck"), None), 60)
+            await asyncio.wait_for(writer.record(logged_decision("ext:stuck"), None), 60)
         assert writer.pid() is None
-        later = _decision("ext:later")
+        later = logged_decision("ext:later")
         await writer.record(later, None)
         assert later.decision_id in _logged(engine)
     finally:

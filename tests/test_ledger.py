@@ -122,18 +122,24 @@ def _inquiry(decision_id: str) -> dict[str, object]:
     }
 
 
-def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
-    """Revision 0009 moves a SQLite ledger's inquiries, rows and all, beside it."""
+def _ledger_at(url: str, revision: str) -> Engine:
+    """A new ledger migrated only up to ``revision`` (to test the revisions after it)."""
     from alembic import command
 
     from xinyong.ledger.database import _alembic_config
 
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
     engine = open_database(url, migrate=False)
     config = _alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0008")
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
+    """Revision 0009 moves a SQLite ledger's inquiries, rows and all, beside it."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = _ledger_at(url, "0008")
     with engine.begin() as conn:
         conn.execute(inquiries.insert(), [_inquiry("d1"), _inquiry("d2")])
     engine.dispose()
@@ -159,17 +165,10 @@ def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
 
 def test_standings_are_kept_in_their_keys_order(tmp_path: Path) -> None:
     """Revision 0011 rebuilds a SQLite ledger's standings without row ids, rows and all."""
-    from alembic import command
-
-    from xinyong.ledger.database import _alembic_config
     from xinyong.ledger.schema import standings
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    engine = open_database(url, migrate=False)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0010")
+    engine = _ledger_at(url, "0010")
     rows = [
         {"run_id": run, "subject_id": who, "score": 1.5, "grade": "A", "lists": "", "measures": m}
         for run, who, m in [("r2", "b", "x"), ("r1", "b", ""), ("r1", "a", "x;y")]

@@ -32,7 +32,7 @@ import multiprocessing
 import pickle
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from multiprocessing.process import BaseProcess
 from operator import attrgetter
@@ -217,13 +217,7 @@ class InquiryWriter:
             self._lost(RuntimeError(f"an answer that matches no message ({number})"))
             return
         del self._in_flight[number]
-        for (_, _, done), outcome in zip(sent[1], outcomes, strict=True):
-            if done.done():
-                continue
-            if outcome is None:
-                done.set_result(None)
-            else:
-                done.set_exception(InquiryNotLogged(outcome))
+        _settle(sent[1], [None if o is None else InquiryNotLogged(o) for o in outcomes])
         self._send()
 
     def _watch(self) -> None:
@@ -256,12 +250,9 @@ class InquiryWriter:
             frames.transport.abort()
         if process.is_alive():
             process.kill()
+        lost = InquiryNotLogged("the inquiry writer stopped before confirming this check")
         for _, batch in self._in_flight.values():
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_exception(
-                        InquiryNotLogged("the inquiry writer stopped before confirming this check")
-                    )
+            _settle(batch, [lost] * len(batch))
         self._in_flight = {}
         pending, self._pending = self._pending, []
         if loop is not None and not loop.is_closed():
@@ -278,14 +269,7 @@ class InquiryWriter:
             await loop.run_in_executor(None, self.local.recover)
         except Exception:
             log.exception("could not import the inquiry writer's spill file")
-        outcomes = await self.local.record_all([(d, n) for d, n, _ in pending])
-        for (_, _, done), outcome in zip(pending, outcomes, strict=True):
-            if done.done():
-                continue
-            if outcome is None:
-                done.set_result(None)
-            else:
-                done.set_exception(outcome)
+        _settle(pending, await self.local.record_all([(d, n) for d, n, _ in pending]))
 
     async def stop(self) -> None:
         """Stop the writer once it has committed what it holds (after the service has stopped
@@ -306,13 +290,8 @@ class InquiryWriter:
         if frames is not None and frames.transport is not None:
             frames.transport.close()
         stopped = InquiryNotLogged("the service stopped before the check was logged")
-        for _, batch in self._in_flight.values():
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_exception(stopped)
-        for _, _, done in self._pending:
-            if not done.done():
-                done.set_exception(stopped)
+        for batch in [*(batch for _, batch in self._in_flight.values()), self._pending]:
+            _settle(batch, [stopped] * len(batch))
         self._in_flight, self._pending = {}, []
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -320,6 +299,17 @@ class InquiryWriter:
     def close(self) -> None:
         """Release what this process holds for the log (after :meth:`stop`)."""
         self.local.close()
+
+
+def _settle(items: Sequence[_Item], outcomes: Sequence[BaseException | None]) -> None:
+    """Release the requests waiting for ``items``: each with its outcome (None: logged)."""
+    for (_, _, done), outcome in zip(items, outcomes, strict=True):
+        if done.done():
+            continue
+        if outcome is None:
+            done.set_result(None)
+        else:
+            done.set_exception(outcome)
 
 
 def serve_writer(url: str, sock: socket.socket) -> None:
