@@ -384,9 +384,8 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
     from xinyong.decisions.precomputed import PrecomputedStandings
     from xinyong.decisions.standing import SchemeRegistry
     from xinyong.domain.catalog import load_catalog
-    from xinyong.ledger.database import inquiry_log_path, open_database
+    from xinyong.ledger.database import open_database
     from xinyong.service.inquiry_log import InquiryLog
-    from xinyong.service.resident import ResidentFiles
     from xinyong.service.settings import ServiceSettings
 
     engine = open_database(ledger.db_url)
@@ -447,21 +446,13 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
         profiler.disable()
         return _profile_table(profiler, args.profile)
 
-    # As the service keeps them (setting resident_files): this machine pages out file data that
-    # nobody maps after about a minute, and the reads would measure the disk.
-    database = engine.url.database
-    assert database is not None
-    log_file = inquiry_log_path(database)
-    resident = ResidentFiles([Path(database), *([log_file] if log_file else [])])
     try:
-        resident.refresh()
         precomputed = PrecomputedStandings(seconds)
         result: dict[str, Any] = asyncio.run(series(precomputed))
         result["computed"] = asyncio.run(series(None))
         if args.profile:
             result["profile"] = asyncio.run(profile(precomputed))
     finally:
-        resident.stop()
         engine.dispose()
     return result
 

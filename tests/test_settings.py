@@ -33,7 +33,6 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "threads = 4\n"
             "ingest_process = false\n"
             "inquiry_process = false\n"
-            "resident_files = false\n"
             "cache_seconds = 0.5\n",
         )
     )
@@ -50,7 +49,6 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
     assert settings.inquiry_process is False
-    assert settings.resident_files is False
     assert {s.name for s in SETTINGS} == {
         "objection_days",
         "objection_days_by_source",
@@ -65,7 +63,6 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "threads",
         "ingest_process",
         "inquiry_process",
-        "resident_files",
         "cache_seconds",
     }
 

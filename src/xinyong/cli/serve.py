@@ -81,6 +81,7 @@ def serve(
 
     from xinyong.ledger.database import ENV_VAR, resolve_url
     from xinyong.service.app import SETTINGS_ENV
+    from xinyong.service.lifeline import PARENT_ENV
     from xinyong.service.settings import SettingsError, load_settings
 
     # Check everything here, where an error can be reported plainly, before any worker starts.
@@ -97,6 +98,10 @@ def serve(
         os.environ["XINYONG_CATALOG"] = str(catalog.resolve())
     if settings is not None:
         os.environ[SETTINGS_ENV] = str(settings.resolve())
+    if workers > 1:  # uvicorn's worker processes end with this one (see service/lifeline.py)
+        os.environ[PARENT_ENV] = str(os.getpid())
+    else:
+        os.environ.pop(PARENT_ENV, None)
     # No access log: request lines carry subject ids in query strings.
     uvicorn.run(
         "xinyong.service.app:app_from_environment",

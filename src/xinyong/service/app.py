@@ -4,9 +4,10 @@ operators and the public, under ``/v1``, with OpenAPI at ``/docs``; and the web 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from starlette.types import Receive, Scope, Send
 
 from xinyong import __version__
 from xinyong.domain.catalog import Catalog, load_catalog
-from xinyong.ledger.database import inquiry_log_path, open_database
+from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
 from xinyong.service.inquiry_writer import InquiryWriter
-from xinyong.service.resident import ResidentFiles
+from xinyong.service.lifeline import PARENT_ENV, follow_parent
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.submissions import SubmissionWorker
@@ -55,6 +56,9 @@ def app_from_environment() -> FastAPI:
     """The app as ``xinyong serve`` runs it, configured from the environment (an app factory for
     uvicorn's worker processes): ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and
     ``$XINYONG_SERVICE_SETTINGS``."""
+    supervisor = os.environ.get(PARENT_ENV)
+    if supervisor:  # a worker process of ``serve --workers N``: end with the supervisor
+        follow_parent(int(supervisor))
     path = os.environ.get(SETTINGS_ENV)
     settings = load_settings(Path(path)) if path else ServiceSettings()
     return create_app(open_service_database(None), load_catalog(), settings, background=True)
@@ -74,7 +78,6 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     threads = settings.threads
-    resident = _resident_files(engine) if settings.resident_files else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,14 +89,15 @@ def create_app(
         await to_thread.run_sync(inquiries.recover)
         stop = threading.Event()
         try:
-            if resident is not None:
-                resident.start()
             if background:
                 start_worker(app.state.context, stop)
+            # The helper processes start side by side (each imports the package anew).
+            helpers: list[Awaitable[int | None]] = []
             if app.state.submissions is not None:
-                await app.state.submissions.started()
+                helpers.append(app.state.submissions.started())
             if isinstance(inquiries, InquiryWriter):
-                await inquiries.started()
+                helpers.append(inquiries.started())
+            await asyncio.gather(*helpers)
             yield
         finally:
             stop.set()
@@ -102,8 +106,6 @@ def create_app(
             if isinstance(inquiries, InquiryWriter):
                 await inquiries.stop()
             inquiries.close()
-            if resident is not None:
-                resident.stop()
 
     app = ServiceApp(
         lifespan=lifespan,
@@ -124,15 +126,6 @@ def create_app(
     _document(app, checks.documented)
     _prepare_routes(app)
     return app
-
-
-def _resident_files(engine: Engine) -> ResidentFiles | None:
-    """The ledger's files to keep in memory while serving (a SQLite ledger in a file)."""
-    database = engine.url.database
-    log_file = inquiry_log_path(database)
-    if engine.dialect.name != "sqlite" or not database or log_file is None:
-        return None
-    return ResidentFiles([Path(database), log_file])
 
 
 def _prepare_routes(app: FastAPI) -> None:

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import socket
@@ -42,6 +43,7 @@ from sqlalchemy import Engine
 
 from xinyong.decisions.checks import Decision
 from xinyong.service.inquiry_log import InquiryLog
+from xinyong.service.lifeline import follow_parent
 
 __all__ = [
     "ANSWER_SECONDS",
@@ -152,7 +154,10 @@ class InquiryWriter:
         ours, theirs = socket.socketpair()
         url = self.engine.url.render_as_string(hide_password=False)
         process = context.Process(
-            target=serve_writer, args=(url, theirs), name="xinyong-inquiry-writer", daemon=True
+            target=serve_writer,
+            args=(url, theirs, os.getpid()),
+            name="xinyong-inquiry-writer",
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -312,13 +317,14 @@ def _settle(items: Sequence[_Item], outcomes: Sequence[BaseException | None]) ->
             done.set_exception(outcome)
 
 
-def serve_writer(url: str, sock: socket.socket) -> None:
+def serve_writer(url: str, sock: socket.socket, parent: int | None = None) -> None:
     """The writer process: log the checks the service sends until the service closes the
     socket (at its stop, or by dying)."""
     # Signals to stop reach the whole process group (Ctrl+C, systemd's stop); the writer
     # finishes when the service, done answering, closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    follow_parent(parent)  # a service killed outright never closes the socket
     from xinyong.ledger.database import open_database
 
     engine = open_database(url, migrate=False)

@@ -84,12 +84,6 @@ SETTINGS = (
         "writer process, so that the service's event loop only decides checks.",
     ),
     Setting(
-        "resident_files",
-        True,
-        "Keep a SQLite ledger's files mapped in the service's memory (up to half the machine's), "
-        "so that a check never waits for a page read from disk.",
-    ),
-    Setting(
         "cache_seconds",
         2.0,
         "How long keys, registrations and active schemes are cached; changes made through the "
@@ -117,7 +111,6 @@ class ServiceSettings:
     threads: int = 8
     ingest_process: bool = True
     inquiry_process: bool = True
-    resident_files: bool = True
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""

@@ -35,6 +35,7 @@ from xinyong.domain.catalog import Catalog
 from xinyong.ingest.records import ingest_rows
 from xinyong.service.changes import after_changes
 from xinyong.service.context import Context
+from xinyong.service.lifeline import follow_parent
 from xinyong.service.settings import ServiceSettings
 
 __all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
@@ -120,9 +121,10 @@ def _yield_to_checks() -> None:
     os.nice(WORKER_NICENESS)
 
 
-def _start_worker(url: str, catalog: Catalog, settings: ServiceSettings) -> None:
+def _start_worker(url: str, catalog: Catalog, settings: ServiceSettings, parent: int) -> None:
     from xinyong.ledger.database import open_database
 
+    follow_parent(parent)
     _yield_to_checks()
     ctx = _WORKER["context"] = Context.create(open_database(url, migrate=False), catalog, settings)
     with ctx.engine.connect() as conn:  # load the schemes now, not with the first batch
@@ -161,7 +163,7 @@ class SubmissionWorker:
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self._url, self._catalog, self._settings),
+                initargs=(self._url, self._catalog, self._settings, os.getpid()),
             )
 
     async def submit(self, body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -32,6 +33,7 @@ from xinyong.service.auth import admit, principal_for, principal_of, roles
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role
 
+log = logging.getLogger("xinyong.checks")
 router = APIRouter(prefix="/v1")
 Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
@@ -111,7 +113,15 @@ async def check(ctx: Context, scope: Scope) -> bytes:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:
         raise HTTPException(404, str(exc)) from exc
-    await ctx.inquiries.record(decision, notice)
+    try:
+        await ctx.inquiries.record(decision, notice)
+    except Exception as exc:  # not in the log, so not answered: the caller may ask again
+        log.exception("a check could not be logged")
+        raise HTTPException(
+            503,
+            "the check could not be written to the inquiry log, so it is not answered; try again",
+            headers={"Retry-After": "1"},
+        ) from exc
     return orjson.dumps(decision.public())
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -42,5 +43,13 @@ async def submit(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
     if worker is None:
         status, report = await run_in_threadpool(submit_body, ctx, body, caller.name, today)
     else:
-        status, report = await worker.submit(body, caller.name, today)
+        try:
+            status, report = await worker.submit(body, caller.name, today)
+        except BrokenProcessPool as exc:  # died twice: appended whole or not at all
+            raise HTTPException(
+                503,
+                "the submission worker stopped; submit the batch again (records appended "
+                "already count as duplicates)",
+                headers={"Retry-After": "1"},
+            ) from exc
     return JSONResponse(report, status)

@@ -1,0 +1,54 @@
+"""Processes that end with the process that started them.
+
+``xinyong serve`` runs helper processes: uvicorn's worker processes under its supervisor (with
+``--workers N``), and in each worker the record submission process and the inquiry writer. When
+their parent is killed (``kill -9``, the out-of-memory killer) nothing tells them: uvicorn's
+worker keeps both ends of its health-check pipe, a process pool's worker both ends of its queue,
+so none of them ever reads an end of file. An orphaned worker would keep answering on the port,
+and an orphaned helper keep the ledger open, while a new service starts beside them.
+
+So each helper watches its parent: a daemon thread looks every :data:`POLL_SECONDS` whether the
+process it was started by is still its parent (a dead parent's children are adopted by init or a
+subreaper), and ends the process at once when it is not. That is safe: everything a helper has
+acknowledged is committed, and what it had not acknowledged is nobody's to lose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+__all__ = ["EXIT_CODE", "PARENT_ENV", "POLL_SECONDS", "follow_parent"]
+
+log = logging.getLogger("xinyong.lifeline")
+
+POLL_SECONDS = 0.25
+"""How often a helper looks for its parent."""
+PARENT_ENV = "XINYONG_SUPERVISOR_PID"
+"""Set by ``xinyong serve --workers N`` to its own pid, so that uvicorn's worker processes (which
+build the app from the environment) know that they have a supervisor to follow."""
+EXIT_CODE = 70
+"""The exit status of a process that ended because its parent had died."""
+
+
+def follow_parent(parent: int | None = None) -> threading.Thread | None:
+    """End this process when ``parent`` (default: the current parent) is no longer its parent.
+
+    Returns the watching thread, or None when ``parent`` is not this process's parent (nothing
+    to follow: the process was started some other way).
+    """
+    expected = os.getppid() if parent is None else parent
+    if os.getppid() != expected:
+        return None
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(POLL_SECONDS):
+            if os.getppid() != expected:
+                log.error("parent process %d is gone; pid %d exits", expected, os.getpid())
+                os._exit(EXIT_CODE)
+
+    thread = threading.Thread(target=watch, name="xinyong-lifeline", daemon=True)
+    thread.start()
+    return thread
