@@ -15,17 +15,20 @@ from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidComponent
 
+from tests.identifier_strategies import spelled
 from xinyong.domain.identifiers import (
     USCC_ALPHABET,
+    USCC_REGISTRATION,
     IdentifierCheck,
     IdentifierKind,
+    IdentifierRefused,
+    canonical_subject_id,
     classify,
     is_synthetic,
     looks_like_resident_id,
     looks_like_uscc,
     mask_resident_id,
     mask_uscc,
-    normalize,
     organization_code_check_char,
     resident_id_check_digit,
     resident_id_problem,
@@ -94,15 +97,94 @@ def test_organization_code_check_maps_ten_and_eleven() -> None:
     assert organization_code_check_char("00000000") == "0"
 
 
-def test_normalize() -> None:
-    assert normalize("  1101-0519 4912 3100 2x \n") == "11010519491231002X"
-    assert normalize("9135 0100-m000 100y43") == "91350100M000100Y43"
-
-
-def test_validators_normalize_first() -> None:
-    assert resident_id_problem(" 110105 19491231 002x ") is None
-    assert uscc_problem("91-350100-M000100Y43") is None
+def test_validators_read_the_canonical_form() -> None:
+    assert resident_id_problem(" 11010519491231002x ") is None
+    assert resident_id_problem("１１０１０５１９４９１２３１００２ｘ") is None  # full width
+    assert uscc_problem("\u300091350100m000100y43") is None  # ideographic space, lower case
     assert classify("11010519491231002x").value == "11010519491231002X"
+
+
+def test_nothing_inside_a_value_is_removed() -> None:
+    assert resident_id_problem("110105 19491231 002X") == "wrong length (20, expected 18)"
+    assert classify("110105 19491231002X").reason == "bad character ' ' at position 7"
+    assert classify("91-350100M000100Y43").reason == "bad character '-' at position 3"
+
+
+# ---------------------------------------------------------------- canonical subject ids
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("11010519491231002x", "11010519491231002X"),
+        (" 11010519491231002X\t\n", "11010519491231002X"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
+        ("\u300011010519491231002X\u3000", "11010519491231002X"),
+        ("91350100m000100y43", "91350100M000100Y43"),
+        ("ext:a", "ext:a"),  # an external id keeps its case
+        ("Ext.A-1@b_2", "Ext.A-1@b_2"),
+        (110105194912310021 // 10, "11010519491231002"),  # a JSON number: its digits
+    ],
+)
+def test_canonical_subject_ids(given: object, canonical: str) -> None:
+    assert canonical_subject_id(given) == canonical
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("", "empty"),
+        ("  ", "empty"),
+        ("11010519491231002X\u200b", "bad character U+200B (ZERO WIDTH SPACE) at position 19"),
+        ("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "bad character U+0661 (ARABIC-INDIC DIGIT ONE) at position 1"),
+        ("1101 0519 4912 3100 2X", "bad character ' ' at position 5"),
+        (
+            "110105-19491231-002X",
+            "resident ID written with separators: give its 18 characters only",
+        ),
+        ("9135.0100.M000100Y43", "USCC written with separators: give its 18 characters only"),
+        ("11010519491231002\x00", "bad character U+0000 (unnamed) at position 18"),
+        ("110105194912310021", "resident ID: bad check digit (expected 'X', got '1')"),
+        ("91350100M000100Y44", "USCC: bad check character (expected '3', got '4')"),
+        ("01110000600037341L", "USCC: unknown registration authority '0' at position 1"),
+        (".hidden", "bad character '.' at position 1"),
+        ("a" * 129, "longer than 128 characters"),
+        (None, "must be text, got NoneType"),
+        (True, "must be text, got bool"),
+    ],
+)
+def test_refused_subject_ids(given: object, reason: str) -> None:
+    with pytest.raises(IdentifierRefused) as refused:
+        canonical_subject_id(given)
+    assert refused.value.reason == reason
+
+
+def test_a_subject_id_must_fit_its_kind() -> None:
+    assert canonical_subject_id("11010519491231002x", "person") == "11010519491231002X"
+    with pytest.raises(IdentifierRefused, match="names a person"):
+        canonical_subject_id("11010519491231002X", "organization")
+    with pytest.raises(IdentifierRefused, match="names an organization"):
+        canonical_subject_id("91350100M000100Y43", "person")
+    assert canonical_subject_id("ext:a", "organization") == "ext:a"
+
+
+def test_the_uscc_registration_table() -> None:
+    # GB 32100-2015 Appendix A, and the authorities added since (docs/identifiers.md).
+    assert set(USCC_REGISTRATION) == set("123456789ANY")
+    assert set(USCC_REGISTRATION["9"]) == {"1", "2", "3"}
+    assert set(USCC_REGISTRATION["5"]) == {"1", "2", "3", "9"}
+    assert set(USCC_REGISTRATION["1"]) == {"1", "2", "3", "9"}
+    first17 = "94350100M000100Y4"  # industry and commerce has no category 4
+    number = first17 + stdnum_uscc_check(first17)
+    assert uscc_problem(number) == (
+        "entity category '4' at position 2 does not exist under registration authority '9' "
+        "(known: 1, 2, 3)"
+    )
+    first17 = "9135A100M000100Y4"  # the division code is six digits
+    number = first17 + stdnum_uscc_check(first17)
+    assert uscc_problem(number) == (
+        "division code (positions 3-8) must be digits, got 'A' at position 5"
+    )
 
 
 # ---------------------------------------------------------------- reasons
@@ -199,7 +281,8 @@ def test_classify_reasons_follow_the_plausible_type() -> None:
     assert classify("91350100M000100Y4").reason == "wrong length (17, expected 18)"
     # Neither: the resident reason.
     assert classify("1101051949123100IX").reason == "bad character 'I' at position 17"
-    assert classify("abc!").reason == "wrong length (4, expected 18)"
+    assert classify("abc!").reason == "bad character '!' at position 4"
+    assert classify("abcd").reason == "wrong length (4, expected 18)"
 
 
 def test_looks_like() -> None:
@@ -216,7 +299,7 @@ def test_looks_like() -> None:
 
 def test_mask_resident_id() -> None:
     assert mask_resident_id("11010519491231002X") == "110105***********X"
-    assert mask_resident_id(" 340524-19800101001x") == "340524***********X"
+    assert mask_resident_id(" 34052419800101001x") == "340524***********X"
     # Anything else is masked entirely.
     assert mask_resident_id("1101051949") == "**********"
 
@@ -334,27 +417,27 @@ def test_corrupted_resident_ids_agree_with_stdnum(number: str) -> None:
     assert (resident_id_problem(number) is None) == stdnum_resident_valid_ignoring_place(number)
 
 
+REGISTRATIONS = sorted(a + c for a, categories in USCC_REGISTRATION.items() for c in categories)
+
+
 @st.composite
 def usccs(draw: st.DrawFn) -> str:
-    """A USCC with a check character computed by stdnum; sometimes with letters up front."""
-    head = draw(
-        st.one_of(
-            st.text(alphabet=string.digits, min_size=8, max_size=8),
-            st.text(alphabet=USCC_ALPHABET, min_size=8, max_size=8),
-        )
-    )
+    """A USCC with a check character computed by stdnum: a registration authority and category
+    from the table (letters included: Y, A, N), a division code of digits."""
+    head = draw(st.sampled_from(REGISTRATIONS))
+    head += draw(st.text(alphabet=string.digits, min_size=6, max_size=6))
     first17 = head + draw(st.text(alphabet=USCC_ALPHABET, min_size=9, max_size=9))
     return first17 + stdnum_uscc_check(first17)
 
 
 def stdnum_uscc_valid_relaxed(number: str) -> bool:
-    """stdnum's verdict, without its rule that the first 8 characters are digits."""
-    if uscc.is_valid(number):
-        return True
+    """stdnum's length, alphabet and check character, without its rule that the first eight
+    characters are digits, plus the registration table and a division code of digits."""
     return (
         len(number) == 18
         and all(char in USCC_ALPHABET for char in number)
-        and not number[:8].isdigit()
+        and number[:2] in REGISTRATIONS
+        and number[2:8].isdigit()
         and stdnum_uscc_check(number[:17]) == number[17]
     )
 
@@ -364,12 +447,32 @@ def test_valid_usccs_agree_with_stdnum(number: str) -> None:
     assert uscc_problem(number) is None
     assert uscc_check_char(number[:17]) == number[17]
     # stdnum is stricter: it requires digits in the first eight positions.
-    assert uscc.is_valid(number) == number[:8].isdigit()
+    assert uscc.is_valid(number) == number[:2].isdigit()
 
 
 @given(corrupted(usccs(), USCC_ALPHABET + "IOSVZ"))
 def test_corrupted_usccs_agree_with_stdnum(number: str) -> None:
     assert (uscc_problem(number) is None) == stdnum_uscc_valid_relaxed(number)
+    if uscc.is_valid(number):  # whatever stdnum accepts and the table knows, we accept
+        assert (uscc_problem(number) is None) == (number[:2] in REGISTRATIONS)
+
+
+@given(st.one_of(resident_ids(), usccs()).flatmap(lambda n: st.tuples(st.just(n), spelled(n))))
+def test_every_spelling_of_a_valid_id_has_one_canonical_form(pair: tuple[str, str]) -> None:
+    number, variant = pair
+    if resident_id_problem(number) is not None and uscc_problem(number) is not None:
+        return  # a resident ID with a birth year before 1800
+    assert canonical_subject_id(variant) == canonical_subject_id(number) == number
+
+
+@given(
+    st.one_of(resident_ids(), usccs()),
+    st.integers(1, 17),
+    st.sampled_from([" ", "-", "\u200b", "\u00ad", "\ufeff", "\x00", "١", "〇", "é"]),
+)
+def test_anything_inside_an_id_is_refused(number: str, at: int, inserted: str) -> None:
+    with pytest.raises(IdentifierRefused, match=r"bad character|separators"):
+        canonical_subject_id(number[:at] + inserted + number[at:])
 
 
 @given(st.integers(0, 9999), birth_dates, st.integers(0, 999))

@@ -49,11 +49,12 @@ def test_search_finds_full_values_and_visible_parts_only() -> None:
     policy = MaskingPolicy()
     found = [
         q
-        for q in ("110105 1949 1231 002x", RESIDENT, "王小明", "王", " 王小明 ", "")
+        for q in (RESIDENT.lower(), f" {RESIDENT} ", RESIDENT, "王小明", "王", " 王小明 ", "")
         if policy.matches(q, RESIDENT, "王小明", "person")
     ]
-    assert found == ["110105 1949 1231 002x", RESIDENT, "王小明", "王", " 王小明 ", ""]
-    hidden = ("110105", "1949", RESIDENT[:-1], "小明", "王小", "明")
+    assert found == [RESIDENT.lower(), f" {RESIDENT} ", RESIDENT, "王小明", "王", " 王小明 ", ""]
+    # Parts, and a number with anything inside it, find nobody.
+    hidden = ("110105", "1949", RESIDENT[:-1], "小明", "王小", "明", "110105 1949 1231 002x")
     assert not [q for q in hidden if policy.matches(q, RESIDENT, "王小明", "person")]
     assert policy.matches("trading", USCC, "Example Trading Co.", "organization")
 

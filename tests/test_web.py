@@ -17,6 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.identifier_strategies import FULL_WIDTH
 from tests.service_fixtures import OTHER, PERSON, SCHEME
 from tests.web_fixtures import OTHER_NAME, PERSON_NAME, Portal, form_token, seed_portal, sign_in
 from xinyong.domain.identifiers import synthetic_resident_id
@@ -498,7 +499,11 @@ async def test_search_finds_full_ids_and_names_but_no_hidden_part(portal: Portal
         assert await _found(client, q=PERSON_NAME) == ["王**"]
         assert await _found(client, q="王") == ["王**"]
         assert await _found(client, q=OTHER_NAME) == ["李*"]
-        for hidden in (PERSON[:10], PERSON[6:14], "小明", "王小", "%", "_"):
+        wide = "".join(FULL_WIDTH.get(c, c) for c in PERSON)
+        for spelling in (wide, f"\u3000{PERSON} ", PERSON.lower()):  # one id, its canonical form
+            assert await _found(client, q=spelling) == ["王**"], spelling
+        inner = f"{PERSON[:6]} {PERSON[6:]}"  # nothing inside an id is ignored
+        for hidden in (PERSON[:10], PERSON[6:14], "小明", "王小", "%", "_", inner):
             assert await _found(client, q=hidden) == [], hidden
         page = (await client.get("/lists/rongcheng/blacklist", params={"q": PERSON})).text
         for echo in (f"q={PERSON}", f'value="{PERSON}"', f"“{PERSON}”"):  # the query, echoed

@@ -24,6 +24,7 @@ from xinyong.cli.common import (
 from xinyong.cli.peer import print_peer
 from xinyong.decisions.standing import peer_scores_of
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import compute_peer_scores
@@ -258,6 +259,10 @@ def explain(
     if not as_of:
         fail("--as-of YYYY-MM-DD is required")
     day = _date(as_of, "--as-of")
+    try:
+        subject = canonical_subject_id(subject)
+    except IdentifierRefused as exc:
+        fail(f"--subject: not a subject id: {exc.reason}")
     cat = load_catalog_or_exit(catalog)
     loaded = checked_scheme(scheme, cat)
     try:

@@ -8,6 +8,14 @@ Two identifiers name every subject xinyong keeps records on:
   registration authority, entity category, 6-digit division code, 9-character organization code
   and a MOD 31 check character, all from the alphabet ``0-9A-HJ-NPQRTUWXY``.
 
+Every identifier that enters xinyong, from a file, the API, a check, a search or the shell, goes
+through one function, :func:`canonical_subject_id`: it returns the one canonical form (Unicode
+NFKC, no surrounding whitespace, the resident ID's ``x`` and the USCC's letters upper-cased) or
+refuses the value with a reason (:class:`IdentifierRefused`). Nothing else is removed: a value
+with a space, a hyphen, an invisible character or a non-ASCII digit inside is refused, never
+guessed at, so two spellings can never become two subjects and a check can never answer "does
+not apply" about a malformed number.
+
 Validation functions return ``None`` for a valid value or a short reason a person can act on
 (``"bad check digit (expected 'X', got '3')"``); they never raise on bad input.
 
@@ -19,22 +27,29 @@ tests and the simulation lab use only these.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = [
+    "MAX_LENGTH",
     "SYNTHETIC_PREFIX",
     "USCC_ALPHABET",
+    "USCC_REGISTRATION",
     "IdentifierCheck",
     "IdentifierKind",
+    "IdentifierRefused",
+    "canonical_subject_id",
     "classify",
     "is_synthetic",
     "looks_like_resident_id",
     "looks_like_uscc",
     "mask_resident_id",
     "mask_uscc",
-    "normalize",
     "organization_code_check_char",
     "resident_id_check_digit",
     "resident_id_problem",
@@ -66,6 +81,76 @@ _USCC_DIVISION = slice(2, 8)
 _USCC_ORG_BODY = slice(8, 16)
 
 
+MAX_LENGTH = 128
+"""The longest subject id (the ledger's column)."""
+
+USCC_REGISTRATION: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        authority: MappingProxyType(categories)
+        for authority, categories in {
+            "1": {"1": "organ", "2": "public institution", "3": "mass organization", "9": "other"},
+            "2": {"1": "resident foreign news agency", "9": "other"},
+            "3": {
+                "1": "law firm",
+                "2": "notary office",
+                "3": "grassroots legal service",
+                "4": "judicial appraisal institution",
+                "5": "arbitration commission",
+                "9": "other",
+            },
+            "4": {"1": "foreign cultural centre", "9": "other"},
+            "5": {
+                "1": "social group",
+                "2": "private non-enterprise unit",
+                "3": "foundation",
+                "9": "other",
+            },
+            "6": {
+                "1": "foreign tourism office",
+                "2": "Hong Kong, Macao or Taiwan tourism office",
+                "9": "other",
+            },
+            "7": {"1": "religious venue", "2": "religious college", "9": "other"},
+            "8": {"1": "grassroots trade union", "9": "other"},
+            "9": {"1": "enterprise", "2": "individual business", "3": "farmers' cooperative"},
+            "A": {"1": "military public institution", "9": "other"},
+            "N": {
+                "1": "group-level collective economic organization",
+                "2": "village-level collective economic organization",
+                "3": "township-level collective economic organization",
+                "9": "other",
+            },
+            "Y": {"1": "other"},
+        }.items()
+    }
+)
+"""USCC position 1 (registration authority) and, per authority, position 2 (entity category).
+
+GB 32100-2015 Appendix A assigns 1 (establishment offices), 5 (civil affairs), 9 (industry and
+commerce, now market regulation) and Y (other); the authorities added since by the national
+credit code administration are 2 (foreign affairs), 3 (justice), 4 (culture), 6 (tourism),
+7 (religious affairs), 8 (trade unions), A (the Central Military Commission's establishment
+office) and N (agriculture), with the categories listed (table of the national unified social
+credit code data service; public sources disagree on some of them, see docs/identifiers.md).
+"""
+
+_OPAQUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+"""An external id that is neither a resident ID nor a USCC: ASCII letters and digits, and
+``. _ : @ -`` after the first character."""
+
+
+_SEPARATORS = re.compile(r"[._:@-]")
+_USCC_CHARS = frozenset(USCC_ALPHABET)
+
+
+class IdentifierRefused(ValueError):
+    """An identifier that has no canonical form; ``reason`` says what is wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class IdentifierKind(StrEnum):
     """What an identifier names: a natural person or an organization."""
 
@@ -91,12 +176,61 @@ class IdentifierCheck:
         return self.kind is not None
 
 
-def normalize(value: str) -> str:
-    """Return the compact form: no surrounding whitespace, no inner spaces or hyphens, uppercase.
+def _prepared(value: str) -> str:
+    """NFKC, surrounding whitespace removed, upper case: the form every check reads.
 
-    People write ``1101 0519 4912 3100 2x``; the check only ever sees ``11010519491231002X``.
+    Full-width digits and letters become ASCII (NFKC); nothing inside the value is removed, so
+    ``1101 0519...`` keeps its space and is refused for it.
     """
-    return value.strip().replace(" ", "").replace("-", "").upper()
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+def canonical_subject_id(value: object, kind: str | None = None) -> str:
+    """The canonical form of a subject id, or :class:`IdentifierRefused` with the reason.
+
+    A value of 18 letters and digits must be a valid resident ID or USCC (upper-cased); any
+    other value is an opaque external id of ASCII letters, digits and ``. _ : @ -`` (its case
+    kept: it is the furnisher's), unless it is a resident ID or USCC with separators added.
+    ``kind`` (``person`` or ``organization``), when given, must fit: a person is not named by
+    a USCC, nor an organization by a resident ID.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a number in JSON or Parquet: its decimal digits
+    if not isinstance(value, str):
+        raise IdentifierRefused(f"must be text, got {type(value).__name__}")
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        raise IdentifierRefused("empty")
+    if len(text) > MAX_LENGTH:
+        raise IdentifierRefused(f"longer than {MAX_LENGTH} characters")
+    for index, char in enumerate(text):
+        if not char.isascii() or not (char.isalnum() or char in "._:@-"):
+            raise IdentifierRefused(_bad_character(char, index))
+    upper = text.upper()
+    if len(text) == LENGTH and upper.isalnum():
+        check = classify(upper)
+        if check.kind is None:
+            if kind == "organization":  # the reason for what an organization must mean
+                raise IdentifierRefused(f"USCC: {uscc_problem(upper)}")
+            raise IdentifierRefused(f"{_plausible(upper)}: {check.reason}")
+        if kind == "person" and check.kind is IdentifierKind.USCC:
+            raise IdentifierRefused("a USCC names an organization, not a person")
+        if kind == "organization" and check.kind is IdentifierKind.RESIDENT_ID:
+            raise IdentifierRefused("a resident ID names a person, not an organization")
+        return upper
+    if not _OPAQUE.fullmatch(text):
+        raise IdentifierRefused(_bad_character(text[0], 0))
+    bare = _SEPARATORS.sub("", upper)
+    if len(bare) == LENGTH and (looks_like_resident_id(bare) or set(bare) <= _USCC_CHARS):
+        # "110105-19491231-002X" would otherwise be an external id beside the person's own
+        raise IdentifierRefused(
+            f"{_plausible(bare)} written with separators: give its 18 characters only"
+        )
+    return text
+
+
+def _plausible(number: str) -> str:
+    return "resident ID" if looks_like_resident_id(number) or number.isdigit() else "USCC"
 
 
 def resident_id_check_digit(first17: str) -> str:
@@ -136,7 +270,7 @@ def resident_id_problem(value: str) -> str | None:
     calendar date from 1800 on; whether it lies in the future is deliberately not checked, so the
     answer never depends on the day the check runs.
     """
-    number = normalize(value)
+    number = _prepared(value)
     if len(number) != LENGTH:
         return _wrong_length(number)
     for index, char in enumerate(number):
@@ -155,15 +289,30 @@ def resident_id_problem(value: str) -> str | None:
 def uscc_problem(value: str) -> str | None:
     """Return why ``value`` is not a valid USCC, or None when it is.
 
-    Checks, in order: length, characters, check character. The embedded organization-code check
-    is left to :func:`uscc_strict_problem`.
+    Checks, in order: length, characters, registration authority and entity category
+    (:data:`USCC_REGISTRATION`), a division code of digits, check character. The embedded
+    organization-code check is left to :func:`uscc_strict_problem`.
     """
-    number = normalize(value)
+    number = _prepared(value)
     if len(number) != LENGTH:
         return _wrong_length(number)
     for index, char in enumerate(number):
         if char not in _USCC_VALUE:
             return _bad_character(char, index)
+    categories = USCC_REGISTRATION.get(number[0])
+    if categories is None:
+        return f"unknown registration authority {number[0]!r} at position 1"
+    if number[1] not in categories:
+        return (
+            f"entity category {number[1]!r} at position 2 does not exist under registration "
+            f"authority {number[0]!r} (known: {', '.join(categories)})"
+        )
+    for index in range(_USCC_DIVISION.start, _USCC_DIVISION.stop):
+        if number[index] not in _DIGITS:
+            return (
+                f"division code (positions 3-8) must be digits, got {number[index]!r} at "
+                f"position {index + 1}"
+            )
     expected = uscc_check_char(number[:-1])
     if number[-1] != expected:
         return f"bad check character (expected {expected!r}, got {number[-1]!r})"
@@ -182,7 +331,7 @@ def uscc_strict_problem(value: str) -> str | None:
     problem = uscc_problem(value)
     if problem is not None:
         return problem
-    number = normalize(value)
+    number = _prepared(value)
     # Every USCC character is a digit or a capital letter, so the body always has a check.
     expected = organization_code_check_char(number[_USCC_ORG_BODY])
     if number[16] != expected:
@@ -192,7 +341,7 @@ def uscc_strict_problem(value: str) -> str | None:
 
 def looks_like_resident_id(value: str) -> bool:
     """True when ``value`` has the shape of a resident ID: 17 digits, then a digit or X."""
-    number = normalize(value)
+    number = _prepared(value)
     return (
         len(number) == LENGTH
         and all(char in _DIGITS for char in number[:-1])
@@ -202,7 +351,7 @@ def looks_like_resident_id(value: str) -> bool:
 
 def looks_like_uscc(value: str) -> bool:
     """True when ``value`` is 18 USCC characters and does not have the shape of a resident ID."""
-    number = normalize(value)
+    number = _prepared(value)
     return (
         len(number) == LENGTH
         and all(char in _USCC_VALUE for char in number)
@@ -217,9 +366,13 @@ def classify(value: str) -> IdentifierCheck:
     resident-ID check but passes the USCC one is a USCC). An invalid value gets the reason for
     the type it most plausibly meant: a resident ID when it has that shape, a USCC when every
     character is in the USCC alphabet, else a resident ID (whose reasons name length and
-    characters, the most useful hints for a mistyped number).
+    characters, the most useful hints for a mistyped number). A character that belongs to
+    neither (a space, a hyphen, a non-ASCII digit) is named first: nothing is removed.
     """
-    number = normalize(value)
+    number = _prepared(value)
+    for index, char in enumerate(number):
+        if not (char.isascii() and char.isalnum()):
+            return IdentifierCheck(number, None, _bad_character(char, index))
     person_problem = resident_id_problem(number)
     if person_problem is None:
         return IdentifierCheck(number, IdentifierKind.RESIDENT_ID, None)
@@ -301,7 +454,7 @@ def mask_resident_id(value: str) -> str:
     single out a person, are hidden. A value without the shape of a resident ID is masked
     entirely, so a malformed number can never leak through a disclosure page.
     """
-    number = normalize(value)
+    number = _prepared(value)
     if not looks_like_resident_id(number):
         return "*" * len(number)
     return number[:6] + "*" * (LENGTH - 7) + number[-1]
@@ -332,4 +485,7 @@ def _wrong_length(number: str) -> str:
 
 def _bad_character(char: str, index: int) -> str:
     # Positions are 1-based, as printed on cards and in the standards.
-    return f"bad character {char!r} at position {index + 1}"
+    if char.isascii() and char.isprintable():
+        return f"bad character {char!r} at position {index + 1}"
+    name = unicodedata.name(char, "unnamed")
+    return f"bad character U+{ord(char):04X} ({name}) at position {index + 1}"

@@ -16,8 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_, select, update
 
-from xinyong.domain.identifiers import normalize
-from xinyong.due_process.masking import MaskingPolicy
+from xinyong.due_process.masking import MaskingPolicy, searched_id
 from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
@@ -205,7 +204,7 @@ def public_entries(
     text = " ".join(query.split())
     candidates = ordered.where(
         or_(
-            listings.c.subject_id.in_(sorted({query.strip(), normalize(query)})),
+            listings.c.subject_id == (searched_id(query) or ""),
             func.lower(ordered.selected_columns.display_name).contains(
                 text.lower(), autoescape=True
             ),

@@ -22,9 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from xinyong.domain.identifiers import looks_like_resident_id, mask_resident_id, normalize
+from xinyong.domain.identifiers import (
+    IdentifierRefused,
+    canonical_subject_id,
+    looks_like_resident_id,
+    mask_resident_id,
+)
 
-__all__ = ["MaskingPolicy", "OrganizationMask", "PersonIdMask", "PersonNameMask"]
+__all__ = ["MaskingPolicy", "OrganizationMask", "PersonIdMask", "PersonNameMask", "searched_id"]
 
 _HIDDEN = "***"
 
@@ -97,7 +102,7 @@ class MaskingPolicy:
             return _HIDDEN
         if looks_like_resident_id(subject_id):
             if self.person_id is PersonIdMask.HIDE_LAST_FOUR:
-                return normalize(subject_id)[:-4] + "****"
+                return subject_id[:-4] + "****"
             return mask_resident_id(subject_id)
         keep = min(2, len(subject_id) // 3)
         return subject_id[:keep] + "*" * max(3, len(subject_id) - keep)
@@ -138,7 +143,16 @@ class MaskingPolicy:
         wanted = " ".join(query.split()).casefold()
         if not wanted:
             return True
-        if query.strip() == subject_id or normalize(query) == subject_id:
+        if searched_id(query) == subject_id:
             return True
         full = " ".join((name or "").split()).casefold()
         return wanted == full or wanted in self.visible_name(name, kind).casefold()
+
+
+def searched_id(query: str) -> str | None:
+    """The subject id a search box's text names, in canonical form; None when the text is not
+    an id (a name, a part of one, or a malformed number, which never finds anybody)."""
+    try:
+        return canonical_subject_id(query)
+    except IdentifierRefused:
+        return None

@@ -19,7 +19,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, func, select
 
-from xinyong.domain.identifiers import normalize, resident_id_problem, uscc_problem
+from xinyong.domain.identifiers import (
+    IdentifierRefused,
+    canonical_subject_id,
+    resident_id_problem,
+    uscc_problem,
+)
 from xinyong.ingest.readers import BadLine, read_batches
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import RowProblem, check_subject_id
@@ -65,7 +70,7 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
         return RowProblem("kind", "missing")
     if kind not in _KINDS:
         return RowProblem("kind", f"unknown subject kind {kind!r}: use person or organization")
-    checked = check_subject_id(str(subject_id).strip(), str(kind))
+    checked = check_subject_id(subject_id, str(kind))
     if isinstance(checked, RowProblem):
         return checked
     identifiers: dict[str, Any] = {}
@@ -87,10 +92,15 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
             return RowProblem(f"identifiers.{name}", "must be non-empty text")
         check = _IDENTIFIER_CHECKS.get(name)
         if check is not None:
-            problem = check(value)
+            where = name if name in raw else f"identifiers.{name}"
+            try:
+                canonical = canonical_subject_id(value)
+            except IdentifierRefused as exc:
+                return RowProblem(where, exc.reason)
+            problem = check(canonical)
             if problem:
-                return RowProblem(name if name in raw else f"identifiers.{name}", problem)
-            identifiers[name] = normalize(value)
+                return RowProblem(where, problem)
+            identifiers[name] = canonical
     if "resident_id" in identifiers and kind != "person":
         return RowProblem("resident_id", "only persons have a resident ID")
     if "uscc" in identifiers and kind != "organization":

@@ -15,17 +15,10 @@ from typing import Any, cast
 import orjson
 
 from xinyong.domain.catalog import CODE_PATTERN, Catalog
-from xinyong.domain.identifiers import (
-    USCC_ALPHABET,
-    looks_like_resident_id,
-    looks_like_uscc,
-    normalize,
-    resident_id_problem,
-    uscc_problem,
-)
+from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.records import SubjectKind
 from xinyong.ledger.append import RecordRow
-from xinyong.peer.ratings import PEER_CODES, peer_row_problem
+from xinyong.peer.ratings import INTERACTION, PEER_CODES, peer_row_problem
 
 __all__ = [
     "OPTIONAL_FIELDS",
@@ -78,31 +71,15 @@ def _text(value: Any, name: str, limit: int, *, required: bool) -> str | RowProb
     return _text(str(value), name, limit, required=required)
 
 
-def _uscc_shaped(value: str) -> bool:
-    # An all-digit 18-character organization id is USCC-shaped too (looks_like_uscc, meant for
-    # telling the two formats apart, would call it a resident ID).
-    text = normalize(value)
-    return looks_like_uscc(text) or (len(text) == 18 and all(c in USCC_ALPHABET for c in text))
-
-
-def check_subject_id(subject_id: str, kind: str) -> str | RowProblem:
-    """Normalise a subject id that is a resident ID or USCC and check its check digit.
-
-    Ids of any other shape are opaque external ids and pass as they are. An 18-character id
-    that has the shape of a resident ID (for a person) or a USCC (for an organization) must be
-    valid: a mistyped ID number would otherwise silently create a second subject.
-    """
-    if kind == SubjectKind.PERSON and looks_like_resident_id(subject_id):
-        problem = resident_id_problem(subject_id)
-        return (
-            RowProblem("subject_id", f"resident ID: {problem}")
-            if problem
-            else normalize(subject_id)
-        )
-    if kind == SubjectKind.ORGANIZATION and _uscc_shaped(subject_id):
-        problem = uscc_problem(subject_id)
-        return RowProblem("subject_id", f"USCC: {problem}") if problem else normalize(subject_id)
-    return subject_id
+def check_subject_id(
+    subject_id: object, kind: str | None, field: str = "subject_id"
+) -> str | RowProblem:
+    """The canonical subject id (:func:`~xinyong.domain.identifiers.canonical_subject_id`), or
+    the problem with it, named under ``field``."""
+    try:
+        return canonical_subject_id(subject_id, kind)
+    except IdentifierRefused as exc:
+        return RowProblem(field, exc.reason)
 
 
 def parse_attrs(
@@ -200,10 +177,27 @@ class RecordValidator:
         fast = self._fast(raw)
         row = fast if fast is not None else self._checked(raw)
         if not isinstance(row, RowProblem) and row[4] in PEER_CODES:
-            problem = peer_row_problem(row[4], row[2], row[6], orjson.loads(row[7]))
-            if problem is not None:
-                return RowProblem(*problem)
+            return self._peer(row)
         return row
+
+    def _peer(self, row: RecordRow) -> RecordRow | RowProblem:
+        """An interaction or rating names another subject in its attributes: that id is put in
+        canonical form like the record's own."""
+        attrs = orjson.loads(row[7])
+        problem = peer_row_problem(row[4], row[2], row[6], attrs)
+        if problem is not None:
+            return RowProblem(*problem)
+        other = "counterpart" if row[4] == INTERACTION else "rater"
+        checked = check_subject_id(attrs[other], None, f"attrs.{other}")
+        if isinstance(checked, RowProblem):
+            return checked
+        if checked == row[2]:
+            return RowProblem(f"attrs.{other}", f"names the record's own subject {row[2]!r}")
+        if checked == attrs[other]:
+            return row
+        attrs[other] = checked
+        text = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
+        return (*row[:7], text, row[8])
 
     def _fast(self, raw: Mapping[str, Any]) -> RecordRow | None:
         """The common case in one pass: every field already clean text or a date.

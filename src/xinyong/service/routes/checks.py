@@ -27,6 +27,7 @@ from xinyong.decisions.checks import (
 )
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.replay import UnknownDecision, replay_decision
+from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import admit, principal_for, principal_of, roles
@@ -53,7 +54,10 @@ class CheckAnswer(BaseModel):
 
 
 CHECKS_PATH = "/v1/checks"
-_LIMITS = {"subject": "Full subject id.", "measure": "A measure the caller is registered for."}
+_LIMITS = {
+    "subject": "Full subject id (resident ID, USCC or external id).",
+    "measure": "A measure the caller is registered for.",
+}
 
 
 async def serve_check(app: Starlette, scope: Scope, receive: Receive, send: Send) -> None:
@@ -126,8 +130,9 @@ async def check(ctx: Context, scope: Scope) -> bytes:
 
 
 def _query(query_string: bytes) -> tuple[str, str]:
-    """``subject`` and ``measure``, each required, 1 to 128 characters (else 422); a repeated
-    parameter counts by its last value, as in Starlette."""
+    """``subject`` (in canonical form) and ``measure``, each required, 1 to 128 characters, the
+    subject a valid id (else 422, and nothing logged); a repeated parameter counts by its last
+    value, as in Starlette."""
     params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     values: list[str] = []
     errors: list[dict[str, Any]] = []
@@ -149,6 +154,18 @@ def _query(query_string: bytes) -> tuple[str, str]:
                 }
             )
         values.append(value or "")
+    if not errors:
+        try:
+            values[0] = canonical_subject_id(values[0])
+        except IdentifierRefused as exc:  # never "does not apply" about a malformed id
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ["query", "subject"],
+                    "msg": f"Value error, not a subject id: {exc.reason}",
+                    "input": values[0],
+                }
+            )
     if errors:
         raise RequestValidationError(errors)
     return values[0], values[1]
@@ -223,9 +240,12 @@ def _check_described(
     """Does measure M apply to subject S now? Yes or no, with the decision id; nothing more.
 
     Only full subject ids, no listing or search; an unknown subject gets the same "no" as a known
-    one. The check is written to the inquiry log (with the scheme version, as-of date and ledger
-    size, for replay) before the answer is returned. 403 for a measure the caller is not
-    registered for, 404 for a measure no active scheme defines, 429 over the rate limit.
+    one. The subject is read in its canonical form (Unicode NFKC, outer spaces removed, the
+    resident ID's x and a USCC's letters upper-cased); a value that is not a valid id is a 422
+    naming what is wrong, and no check is logged. The check is written to the inquiry log (with
+    the scheme version, as-of date and ledger size, for replay) before the answer is returned.
+    403 for a measure the caller is not registered for, 404 for a measure no active scheme
+    defines, 429 over the rate limit.
     """
     raise NotImplementedError("served by serve_check")
 
