@@ -422,7 +422,7 @@ def test_tax_credit_direct_d_needs_both_thresholds(con: ibis.BaseBackend) -> Non
 
 # ---------------------------------------------------------------- xiamen egret
 
-XIAMEN_BOTH = ("library-deposit-free", "park-first-pay-later")
+XIAMEN_BOTH = ("park-first-pay-later", "xiamen-library-deposit-free")
 
 
 def test_xiamen_egret_worked_example(con: ibis.BaseBackend) -> None:
@@ -465,7 +465,7 @@ def test_xiamen_egret_worked_example(con: ibis.BaseBackend) -> None:
 
 # ---------------------------------------------------------------- fuzhou jasmine
 
-FUZHOU_TOP = ("deposit-free-bikes", "green-channel", "library-deposit-free")
+FUZHOU_TOP = ("fuzhou-deposit-free-bikes", "fuzhou-green-channel", "fuzhou-library-deposit-free")
 
 
 def test_fuzhou_jasmine_worked_example(con: ibis.BaseBackend) -> None:
@@ -510,7 +510,7 @@ def test_fuzhou_jasmine_worked_example(con: ibis.BaseBackend) -> None:
         records,
         {
             "p1": Expect(960.0, "EXCELLENT", (), FUZHOU_TOP),
-            "p2": Expect(670.0, "GOOD", (), ("deposit-free-bikes",)),
+            "p2": Expect(670.0, "GOOD", (), ("fuzhou-deposit-free-bikes",)),
             "p3": Expect(0.0, "LOW"),
             "p4": Expect(550.0, "FAIR"),
         },

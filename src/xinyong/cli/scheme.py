@@ -19,7 +19,13 @@ from xinyong.cli.common import (
 )
 from xinyong.cli.score import checked_scheme
 from xinyong.ledger.schema import schemes
-from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme
+from xinyong.scoring.store import (
+    MeasureTaken,
+    UnknownScheme,
+    activate_scheme,
+    add_scheme,
+    deactivate_scheme,
+)
 
 __all__ = ["scheme_app"]
 
@@ -33,12 +39,15 @@ def add(
     activate: Annotated[bool, typer.Option(help="Make this version the active one.")] = True,
     catalog: CatalogOption = None,
 ) -> None:
-    """Store a scheme under its content hash (refused when it has lint errors)."""
+    """Store a scheme under its content hash (refused when it has lint errors, or when a measure
+    it defines belongs to another active scheme)."""
     loaded = checked_scheme(file, load_catalog_or_exit(catalog))
     engine = open_db_or_exit(db)
     try:
         with engine.begin() as conn:
             added = add_scheme(conn, loaded, activate=activate)
+    except MeasureTaken as exc:
+        fail(str(exc))
     finally:
         engine.dispose()
     state = "added" if added else "already stored"
@@ -78,13 +87,31 @@ def activate_command(
     version: Annotated[str, typer.Argument(help="Version hash or a unique prefix of it.")],
     db: DbOption = None,
 ) -> None:
-    """Make a stored version the active one."""
+    """Make a stored version the active one (refused when a measure it defines belongs to
+    another active scheme)."""
     engine = open_db_or_exit(db)
     try:
         with engine.begin() as conn:
             activate_scheme(conn, scheme_id, version)
-    except UnknownScheme as exc:
+    except (UnknownScheme, MeasureTaken) as exc:
         fail(str(exc))
     finally:
         engine.dispose()
     out.print(f"{scheme_id}: version {version} is active")
+
+
+@scheme_app.command("deactivate")
+def deactivate_command(
+    scheme_id: Annotated[str, typer.Argument(help="Scheme id.")],
+    db: DbOption = None,
+) -> None:
+    """Make no version of a scheme active: its measures stop applying to every check."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.begin() as conn:
+            deactivate_scheme(conn, scheme_id)
+    except UnknownScheme as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    out.print(f"{scheme_id}: no version is active")

@@ -7,19 +7,19 @@ from typing import Annotated
 
 import orjson
 import typer
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from xinyong.cli.common import (
     CatalogOption,
     DbOption,
+    err,
     fail,
     load_catalog_or_exit,
     open_db_or_exit,
     out,
 )
 from xinyong.due_process.transparency import transparency_report
-from xinyong.ledger.append import utc_now_text
-from xinyong.ledger.schema import api_keys, relying_parties
+from xinyong.ledger.schema import api_keys
 from xinyong.service.keys import Role, create_key, revoke_key
 
 __all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app"]
@@ -178,22 +178,21 @@ def relying_add(
     webhook: Annotated[str | None, typer.Option(help="URL that receives corrections.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Register a relying party for the measures its purpose needs."""
+    """Register a relying party for the measures its purpose needs (warns about a measure no
+    active scheme defines)."""
+    from xinyong.decisions.relying import register_relying_party
+
     engine = open_db_or_exit(db)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                insert(relying_parties).values(
-                    name=name,
-                    measures=orjson.dumps(sorted(set(measure))).decode(),
-                    purpose=purpose,
-                    webhook_url=webhook,
-                    created_at=utc_now_text(),
-                )
-            )
+            done = register_relying_party(conn, name, measure, purpose, webhook)
+    except ValueError as exc:
+        fail(str(exc))
     finally:
         engine.dispose()
-    out.print(f"{name}: registered for {', '.join(sorted(set(measure)))}")
+    for warning in done.warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
+    out.print(f"{done.name}: registered for {', '.join(done.measures)}")
 
 
 @report_app.command("transparency")

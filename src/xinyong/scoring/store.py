@@ -22,10 +22,13 @@ from xinyong.schemes.load import LoadedScheme, parse_scheme
 from xinyong.scoring.standing import Standing
 
 __all__ = [
+    "MeasureTaken",
     "StandingRun",
     "UnknownScheme",
     "activate_scheme",
+    "active_measures",
     "add_scheme",
+    "deactivate_scheme",
     "load_stored_scheme",
     "save_standings",
     "stored_versions",
@@ -34,6 +37,26 @@ __all__ = [
 
 class UnknownScheme(LookupError):
     """No stored scheme (or version) by that id."""
+
+
+class MeasureTaken(ValueError):
+    """A scheme defines a measure that another active scheme owns.
+
+    A relying party is registered for a measure and checks it by id, so each id has exactly one
+    owner among the active schemes; a new version of the same scheme keeps its own.
+    """
+
+    def __init__(self, scheme_id: str, taken: dict[str, str]) -> None:
+        self.scheme_id = scheme_id
+        self.taken = taken
+        """Measure id to the active scheme that owns it."""
+        owners = "; ".join(
+            f"{m!r} belongs to active scheme {o!r}" for m, o in sorted(taken.items())
+        )
+        super().__init__(
+            f"scheme {scheme_id!r} cannot be activated: {owners}. Rename the measure, or "
+            f"deactivate the scheme that owns it first (xinyong scheme deactivate ID)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +97,10 @@ def add_scheme(conn: Connection, loaded: LoadedScheme, activate: bool = True) ->
 
 
 def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
-    """Make ``version`` the active version of ``scheme_id`` (a version prefix is accepted)."""
+    """Make ``version`` the active version of ``scheme_id`` (a version prefix is accepted).
+
+    :class:`MeasureTaken` when one of its measures is defined by another active scheme.
+    """
     rows = conn.execute(
         select(schemes.c.version).where(
             schemes.c.scheme_id == scheme_id, schemes.c.version.startswith(version)
@@ -82,12 +108,44 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
     ).all()
     if len(rows) != 1:
         raise UnknownScheme(f"scheme {scheme_id!r} has {len(rows)} versions matching {version!r}")
+    wanted = {m.id for m in load_stored_scheme(conn, scheme_id, rows[0].version).scheme.measures}
+    taken = {
+        measure: other
+        for other, measures in active_measures(conn).items()
+        if other != scheme_id
+        for measure in measures & wanted
+    }
+    if taken:
+        raise MeasureTaken(scheme_id, taken)
     conn.execute(update(schemes).where(schemes.c.scheme_id == scheme_id).values(active=False))
     conn.execute(
         update(schemes)
         .where(schemes.c.scheme_id == scheme_id, schemes.c.version == rows[0].version)
         .values(active=True)
     )
+
+
+def deactivate_scheme(conn: Connection, scheme_id: str) -> None:
+    """Make no version of ``scheme_id`` active: its measures stop applying, and their ids are
+    free for another scheme."""
+    done = conn.execute(
+        update(schemes)
+        .where(schemes.c.scheme_id == scheme_id, schemes.c.active.is_(True))
+        .values(active=False)
+    )
+    if not done.rowcount:
+        raise UnknownScheme(f"no active scheme {scheme_id!r}")
+
+
+def active_measures(conn: Connection) -> dict[str, frozenset[str]]:
+    """The measure ids of every active scheme, by scheme id."""
+    rows = conn.execute(select(schemes.c.scheme_id).where(schemes.c.active.is_(True))).all()
+    return {
+        str(row.scheme_id): frozenset(
+            m.id for m in load_stored_scheme(conn, str(row.scheme_id)).scheme.measures
+        )
+        for row in rows
+    }
 
 
 def stored_versions(conn: Connection) -> list[dict[str, object]]:

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select
 
+from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
 from xinyong.due_process.objections import (
     ObjectionError,
     get_objection,
     list_objections,
 )
 from xinyong.due_process.repairs import RepairError, list_repairs
-from xinyong.ledger.append import read_head, utc_now_text
-from xinyong.ledger.schema import relying_parties
+from xinyong.ledger.append import read_head
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import parse_scheme
-from xinyong.scoring.store import UnknownScheme, activate_scheme, add_scheme, stored_versions
+from xinyong.scoring.store import (
+    MeasureTaken,
+    UnknownScheme,
+    activate_scheme,
+    add_scheme,
+    deactivate_scheme,
+    stored_versions,
+)
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
 from xinyong.service.keys import Principal, Role, create_key, revoke_key
@@ -67,7 +72,8 @@ def list_schemes(ctx: Ctx) -> list[dict[str, object]]:
 def add_scheme_route(
     ctx: Ctx, source: Annotated[str, Body(media_type="application/toml")]
 ) -> dict[str, Any]:
-    """Add a scheme (TOML in the body) and make it the active version; lint errors refuse it."""
+    """Add a scheme (TOML in the body) and make it the active version; lint errors refuse it
+    (422), and so does a measure that another active scheme owns (409)."""
     try:
         loaded = parse_scheme(source)
     except SchemeError as exc:
@@ -76,8 +82,11 @@ def add_scheme_route(
     errors = [str(i) for i in issues if i.severity is Severity.ERROR]
     if errors:
         raise HTTPException(422, errors)
-    with ctx.engine.begin() as conn:
-        added = add_scheme(conn, loaded)
+    try:
+        with ctx.engine.begin() as conn:
+            added = add_scheme(conn, loaded)
+    except MeasureTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
     ctx.configuration_changed()
     return {
         "scheme": loaded.scheme.id,
@@ -89,14 +98,30 @@ def add_scheme_route(
 
 @router.post("/schemes/{scheme_id}/activate", **roles(Role.OPERATOR))
 def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]) -> dict[str, str]:
-    """Make a stored version active."""
+    """Make a stored version active (409 when a measure it defines belongs to another active
+    scheme)."""
     try:
         with ctx.engine.begin() as conn:
             activate_scheme(conn, scheme_id, version)
     except UnknownScheme as exc:
         raise HTTPException(404, str(exc)) from exc
+    except MeasureTaken as exc:
+        raise HTTPException(409, str(exc)) from exc
     ctx.configuration_changed()
     return {"scheme": scheme_id, "active": version}
+
+
+@router.post("/schemes/{scheme_id}/deactivate", **roles(Role.OPERATOR))
+def deactivate(ctx: Ctx, scheme_id: str) -> dict[str, object]:
+    """Make no version of a scheme active: its measures stop applying, and their ids are free
+    for another scheme."""
+    try:
+        with ctx.engine.begin() as conn:
+            deactivate_scheme(conn, scheme_id)
+    except UnknownScheme as exc:
+        raise HTTPException(404, str(exc)) from exc
+    ctx.configuration_changed()
+    return {"scheme": scheme_id, "active": None}
 
 
 @router.get("/catalog", **roles(Role.OPERATOR))
@@ -142,23 +167,25 @@ def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
 
 @router.post("/relying-parties", status_code=201, **roles(Role.OPERATOR))
 def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
-    """Register a relying party for the measures it needs."""
-    with ctx.engine.begin() as conn:
-        if conn.execute(
-            select(relying_parties.c.name).where(relying_parties.c.name == body.name)
-        ).first():
-            raise HTTPException(409, "a relying party with that name exists")
-        conn.execute(
-            insert(relying_parties).values(
-                name=body.name,
-                measures=orjson.dumps(sorted(set(body.measures))).decode(),
-                purpose=body.purpose,
-                webhook_url=body.webhook_url,
-                created_at=utc_now_text(),
+    """Register a relying party for the measures it needs (409 when the name is taken); the
+    answer warns about measures that no active scheme defines."""
+    try:
+        with ctx.engine.begin() as conn:
+            done = register_relying_party(
+                conn, body.name, body.measures, body.purpose, body.webhook_url
             )
-        )
+    except AlreadyRegistered as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
     ctx.configuration_changed()
-    return body.model_dump()
+    return {
+        "name": done.name,
+        "measures": list(done.measures),
+        "purpose": done.purpose,
+        "webhook_url": done.webhook_url,
+        "warnings": done.warnings(),
+    }
 
 
 @router.get("/objections", **roles(Role.OPERATOR))
