@@ -49,12 +49,39 @@ def test_partitioned_export_splits_by_subject(ledger_url: str, tmp_path: Path) -
     assert split.equals(whole)
     # a new export replaces the old directory as a whole
     _export(ledger_url, parts, "--partitions", "2")
-    assert sorted(p.name for p in parts.iterdir()) == ["part=00000", "part=00001"]
+    assert sorted(p.name for p in parts.iterdir()) == [
+        "_xinyong_export.json",
+        "part=00000",
+        "part=00001",
+    ]
     refused = runner.invoke(
         app, ["export", "--out", str(single), "--partitions", "2", "--db", ledger_url]
     )
     assert refused.exit_code == 2
     assert "writes a directory" in refused.output
+
+
+def test_an_export_never_replaces_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    synthetic_ledger(url, tmp_path)
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("years of work", encoding="utf-8")
+    refused = runner.invoke(app, ["export", "--out", str(mine), "--partitions", "2", "--db", url])
+    assert refused.exit_code == 2
+    assert "not an earlier export" in refused.output
+    assert (mine / "chapter1.tex").read_text(encoding="utf-8") == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".thesis")) == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _export(url, empty, "--partitions", "2")  # an empty directory will do
+    _export(url, empty, "--partitions", "3")  # and so does an earlier export
+    assert sorted(p.name for p in empty.iterdir()) == [
+        "_xinyong_export.json",
+        "part=00000",
+        "part=00001",
+        "part=00002",
+    ]
 
 
 @pytest.mark.parametrize("pilot", ["rongcheng", "tax-credit"])

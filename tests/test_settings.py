@@ -33,6 +33,8 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "threads = 4\n"
             "ingest_process = false\n"
             "inquiry_process = false\n"
+            "max_body_bytes = 4096\n"
+            "body_seconds = 5\n"
             "cache_seconds = 0.5\n",
         )
     )
@@ -49,6 +51,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
     assert settings.inquiry_process is False
+    assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
     assert {s.name for s in SETTINGS} == {
         "objection_days",
         "objection_days_by_source",
@@ -63,6 +66,8 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "threads",
         "ingest_process",
         "inquiry_process",
+        "max_body_bytes",
+        "body_seconds",
         "cache_seconds",
     }
 

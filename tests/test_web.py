@@ -757,6 +757,8 @@ def _list_a_third_person_by_grade(portal: Portal) -> None:
     ctx = service.app.state.context
     text = SCHEME.read_text(encoding="utf-8").replace('id = "rongcheng"', f'id = "{GRADED}"')
     text = text.replace('rules = ["contract-default", "court"]\n', "")
+    # a measure belongs to one active scheme: this one's is its own
+    text = text.replace('id = "restrict-flights"', 'id = "graded-restrict-flights"')
     with service.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         add_scheme(conn, parse_scheme(text))
     ctx.registry.invalidate()

@@ -82,6 +82,8 @@ def export(
                 progress=lambda done: bar.update(task, completed=done),
                 partitions=partitions,
             )
+    except ValueError as exc:  # a target the export will not overwrite
+        fail(str(exc))
     finally:
         engine.dispose()
     where = f" in {partitions} partitions" if partitions is not None else ""

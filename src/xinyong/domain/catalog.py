@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from xinyong.domain.durations import DurationError, parse_duration
+from xinyong.domain.toml_text import parse_toml
 
 __all__ = [
     "BUNDLED_CATALOG",
@@ -124,10 +125,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
         env = os.environ.get("XINYONG_CATALOG")
         path = Path(env) if env else BUNDLED_CATALOG
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CatalogError(f"{path}: catalog file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot read the catalog ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML: {exc}") from exc
     return _parse(data, path)

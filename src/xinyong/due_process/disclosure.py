@@ -24,7 +24,18 @@ from xinyong.ledger.schema import listings
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 
-__all__ = ["Listing", "PublicEntry", "find_listing", "public_entries", "update_listings"]
+__all__ = [
+    "MAX_OFFSET",
+    "Listing",
+    "PublicEntry",
+    "find_listing",
+    "public_entries",
+    "update_listings",
+]
+
+MAX_OFFSET = 1_000_000_000
+"""The largest offset into a public list a request may ask for (a larger one is refused before
+it reaches the database, which cannot hold every integer)."""
 
 
 @dataclass(frozen=True, slots=True)

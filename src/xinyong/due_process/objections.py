@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.notices import ActiveSchemes, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
@@ -123,6 +124,9 @@ def file_objection(
     deadline_days: int,
 ) -> Objection:
     """File an objection to one of the subject's own records."""
+    plain_or_raise(
+        ObjectionError, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
+    )
     if not reason.strip():
         raise ObjectionError("an objection needs a reason")
     owner = conn.execute(
@@ -203,6 +207,7 @@ def decide_objection(
     The notice to the subject names the rules and scheme versions the record counted under
     before the decision, and the standing after it.
     """
+    plain_or_raise(ObjectionError, objection_id=objection_id, reason=reason)
     if not reason.strip():
         raise ObjectionError("a decision needs a written reason")
     objection = get_objection(conn, objection_id)

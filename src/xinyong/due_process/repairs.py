@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, select, update
 
 from xinyong.domain.catalog import Catalog, Polarity
+from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.notices import ActiveSchemes, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
@@ -87,6 +88,7 @@ def request_repair(
     catalog: Catalog,
 ) -> Repair:
     """Apply for repair of one of the subject's own records."""
+    plain_or_raise(RepairError, source=source, record_id=record_id, reason=reason)
     row = conn.execute(
         select(records.c.subject_id, records.c.code, records.c.occurred_at).where(
             records.c.source == source, records.c.record_id == record_id
@@ -152,6 +154,7 @@ def decide_repair(
 
     The notice names the rules and scheme versions the record counted under before the decision.
     """
+    plain_or_raise(RepairError, repair_id=repair_id, reason=reason)
     if not reason.strip():
         raise RepairError("a decision needs a written reason")
     row = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).first()

@@ -9,19 +9,22 @@ that cannot be parsed at all (bad JSON, wrong number of CSV fields) comes out as
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow.parquet as pq
+
+from xinyong.domain.json_text import JsonRefused, parse_json
 
 __all__ = [
     "FORMATS",
     "BadLine",
     "FileError",
     "RawRow",
+    "check_utf8",
     "count_rows",
     "detect_format",
     "read_batches",
@@ -50,11 +53,13 @@ class RawRow:
 
 @dataclass(frozen=True, slots=True)
 class BadLine:
-    """A line that could not be parsed into a row."""
+    """A line that could not be parsed into a row (``field`` names the column at fault when
+    one is, as for text that is not UTF-8)."""
 
     line: int
     reason: str
     text: str
+    field: str = "(line)"
 
 
 def detect_format(path: Path) -> str:
@@ -98,11 +103,68 @@ def _missing(path: Path, header: Sequence[str], required: Sequence[str]) -> None
         raise FileError(f"{path}: missing column(s) {', '.join(absent)}; found {', '.join(header)}")
 
 
+SAMPLE_BYTES = 1 << 16
+"""How much of a text file is read first to tell whether it is UTF-8 at all."""
+_ESCAPED = re.compile("[\udc80-\udcff]")
+"""A byte that was not UTF-8, kept by the ``surrogateescape`` error handler."""
+
+
+def check_utf8(path: Path) -> None:
+    """Refuse a text file that is not UTF-8 as a whole, before anything of it is committed.
+
+    A file saved in another encoding (GBK and GB18030 are common for Chinese spreadsheets) fails
+    on every line with a Chinese character; saying so at once, with the way to convert it, beats
+    a reject for every row. The first :data:`SAMPLE_BYTES` decide: when some of its lines with
+    non-ASCII characters are UTF-8, the file is, and a line that is not (pasted from elsewhere)
+    is a reject of its own row; when none of them is, the file is refused.
+    """
+    try:
+        with path.open("rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
+    except OSError as exc:
+        raise FileError(f"{path}: {exc.strerror}") from exc
+    lines = sample.split(b"\n")
+    if len(sample) == SAMPLE_BYTES:
+        lines = lines[:-1]  # may end inside a character
+    first_bad: int | None = None
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            first_bad = first_bad or number
+        else:
+            return  # a UTF-8 file
+    if first_bad is None:
+        return
+    line = lines[first_bad - 1]
+    hint = ""
+    try:
+        line.decode("gb18030")
+        hint = "; it reads as GB18030/GBK: convert it first (iconv -f GB18030 -t UTF-8)"
+    except UnicodeDecodeError:
+        pass
+    byte = next(b for b in line if b >= 0x80)
+    raise FileError(f"{path}: line {first_bad}: not UTF-8 text (byte 0x{byte:02x}){hint}")
+
+
+def _undecoded(header: Sequence[str], fields: Sequence[str]) -> BadLine | None:
+    for name, value in zip(header, fields, strict=False):
+        found = _ESCAPED.search(value)
+        if found is not None:
+            byte = ord(found.group()) - 0xDC00
+            text = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return BadLine(0, f"not UTF-8 text (byte 0x{byte:02x})", text, name)
+    return None
+
+
 def _csv_batches(
     path: Path, required: Sequence[str], batch_size: int
 ) -> Iterator[list[RawRow | BadLine]]:
+    check_utf8(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise FileError(f"{path}: {exc.strerror}") from exc
     with handle:
@@ -111,7 +173,7 @@ def _csv_batches(
             header = next(reader)
         except StopIteration:
             raise FileError(f"{path}: empty file (no header line)") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise FileError(f"{path}: line 1: {exc}") from exc
         header = [name.strip() for name in header]
         _missing(path, header, required)
@@ -128,12 +190,13 @@ def _csv_batches(
                 batch.append(BadLine(start, f"unparsable CSV: {exc}", ""))
                 last_line = reader.line_num
                 continue
-            except UnicodeDecodeError as exc:
-                raise FileError(f"{path}: after line {last_line}: not UTF-8 text ({exc})") from exc
             last_line = reader.line_num
             if not fields:  # blank line
                 continue
-            if len(fields) != width:
+            undecoded = _undecoded(header, fields)
+            if undecoded is not None:
+                batch.append(BadLine(start, undecoded.reason, undecoded.text, undecoded.field))
+            elif len(fields) != width:
                 text = ",".join(fields)
                 batch.append(
                     BadLine(start, f"has {len(fields)} fields, the header has {width}", text)
@@ -168,6 +231,7 @@ def _parquet_batches(
 
 
 def _jsonl_batches(path: Path, batch_size: int) -> Iterator[list[RawRow | BadLine]]:
+    check_utf8(path)
     batch: list[RawRow | BadLine] = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -175,8 +239,8 @@ def _jsonl_batches(path: Path, batch_size: int) -> Iterator[list[RawRow | BadLin
             if not text:
                 continue
             try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
+                value = parse_json(text)
+            except JsonRefused as exc:
                 batch.append(BadLine(number, f"bad JSON: {exc}", _preview(text)))
             else:
                 if isinstance(value, dict):

@@ -115,7 +115,7 @@ def ingest_records(
         for item in raw_batch:
             report.rows += 1
             if isinstance(item, BadLine):
-                report.rejects.append(Reject.of(item.line, "(line)", item.reason, item.text))
+                report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
                 continue
             row = validator.validate(item.values)
             if isinstance(row, RowProblem):

@@ -1,6 +1,8 @@
 """The quarantine file: rejected rows with line number, field and reason.
 
-``FILE.rejects.csv`` is written once, at the end, through a temporary file renamed into place,
+``FILE.rejects.csv`` holds the raw rows, which a person opens in a spreadsheet: a value that a
+spreadsheet would run as a formula is written as text (:func:`spreadsheet_safe`). It is written
+once, at the end, through a temporary file renamed into place,
 so a killed ingest never leaves a half-written quarantine behind. A run with no rejects removes a
 stale quarantine file from an earlier run of the same input.
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Reject", "rejects_path", "write_rejects"]
+__all__ = ["FORMULA_STARTS", "Reject", "rejects_path", "spreadsheet_safe", "write_rejects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,16 @@ class Reject:
         return cls(line, field, reason, text)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection")."""
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a cell no spreadsheet runs: one that would start a formula gets a leading
+    apostrophe, which spreadsheets show as text and hide."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def rejects_path(path: Path) -> Path:
     """Where the rejects of ``path`` go: ``FILE.rejects.csv`` beside it."""
     return path.with_name(path.name + ".rejects.csv")
@@ -59,7 +71,8 @@ def write_rejects(path: Path, rejects: Sequence[Reject]) -> Path | None:
             writer = csv.writer(handle)
             writer.writerow(["line", "field", "reason", "row"])
             for reject in sorted(rejects, key=lambda r: r.line):
-                writer.writerow([reject.line, reject.field, reject.reason, reject.row])
+                cells = (reject.field, reject.reason, reject.row)
+                writer.writerow([reject.line, *(spreadsheet_safe(cell) for cell in cells)])
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from xinyong.domain.identifiers import (
     resident_id_problem,
     uscc_problem,
 )
+from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.readers import BadLine, read_batches
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import RowProblem, check_subject_id
@@ -78,8 +79,8 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
     if not _blank(raw_ids):
         if isinstance(raw_ids, str):
             try:
-                raw_ids = orjson.loads(raw_ids)
-            except orjson.JSONDecodeError as exc:
+                raw_ids = parse_json(raw_ids)
+            except JsonRefused as exc:
                 return RowProblem("identifiers", f"bad JSON: {exc}")
         if not isinstance(raw_ids, dict):
             return RowProblem("identifiers", "must be a JSON object of name: value")
@@ -159,7 +160,7 @@ def load_subjects(engine: Engine, path: Path, batch_size: int = 50_000) -> Subje
         for item in raw_batch:
             report.rows += 1
             if isinstance(item, BadLine):
-                report.rejects.append(Reject.of(item.line, "(line)", item.reason, item.text))
+                report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
                 continue
             ignored.update(k for k in item.values if k not in SUBJECT_COLUMNS)
             row = validate_subject(item.values)

@@ -6,6 +6,7 @@ the checks is the order of the fields; the first failing field is reported.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import orjson
 
 from xinyong.domain.catalog import CODE_PATTERN, Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
+from xinyong.domain.json_text import INT_MAX, INT_MIN, JsonRefused, parse_json
 from xinyong.domain.records import SubjectKind
 from xinyong.ledger.append import RecordRow
 from xinyong.peer.ratings import INTERACTION, PEER_CODES, peer_row_problem
@@ -49,8 +51,6 @@ class RowProblem:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CLEAN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 """Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-"""JSON integers must fit 64 bits (what orjson, DuckDB and PostgreSQL can hold)."""
 _SCALARS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean"}
 
 
@@ -90,8 +90,8 @@ def parse_attrs(
         return {}
     if isinstance(value, str):
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
+            value = parse_json(value)
+        except JsonRefused as exc:
             return RowProblem("attrs", f"bad JSON: {exc}")
     if not isinstance(value, dict):
         return RowProblem("attrs", f"must be a JSON object, got {type(value).__name__}")
@@ -104,8 +104,10 @@ def parse_attrs(
             )
         if item is not None and not isinstance(item, str | int | float | bool):
             return RowProblem(f"attrs.{key}", f"must be a scalar, got {type(item).__name__}")
-        if type(item) is int and not _INT_MIN <= item <= _INT_MAX:
+        if type(item) is int and not INT_MIN <= item <= INT_MAX:
             return RowProblem(f"attrs.{key}", "number out of the 64-bit range")
+        if type(item) is float and not math.isfinite(item):
+            return RowProblem(f"attrs.{key}", f"must be a finite number, got {item}")
         expected = declared.get(key)
         if expected is not None and item is not None and not _has_type(item, expected):
             return RowProblem(f"attrs.{key}", f"must be a {expected}, got {_json_type(item)}")
@@ -253,8 +255,8 @@ class RecordValidator:
         else:
             if type(attrs) is str:
                 try:
-                    attrs = orjson.loads(attrs)
-                except orjson.JSONDecodeError:
+                    attrs = parse_json(attrs)
+                except JsonRefused:
                     return None
             if type(attrs) is not dict:
                 return None
@@ -266,6 +268,8 @@ class RecordValidator:
                     not key
                     or key.lower() in protected
                     or (value is not None and type(value) not in _SCALARS)
+                    or (type(value) is float and not math.isfinite(value))
+                    or (type(value) is int and not INT_MIN <= value <= INT_MAX)
                     or (
                         expected is not None
                         and value is not None

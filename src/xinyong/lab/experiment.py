@@ -19,7 +19,7 @@ error_rate = 0.02
 [[schemes]]
 pilot = "rongcheng"        # a bundled pilot ...
 [[schemes]]
-file = "my-scheme.toml"    # ... or a scheme file, relative to the experiment file
+file = "my-scheme.toml"    # ... or a scheme file beside the experiment file (or below it)
 ```
 
 A sweep varies one scheme over a grid and ranks the variants against an objective (see
@@ -37,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xinyong.domain.durations import parse_duration
+from xinyong.domain.toml_text import parse_toml
 from xinyong.lab.behaviour import Behaviour
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.issues import SchemeError
@@ -210,7 +211,7 @@ class Experiment(_Frozen):
 def load_experiment(path: Path) -> Experiment:
     """Read and validate an experiment file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ExperimentError(f"{path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -244,11 +245,34 @@ def resolve_scheme(ref: SchemeRef, base: Path) -> LoadedScheme:
             raise ExperimentError(f"no bundled pilot {ref.pilot!r} (bundled: {', '.join(pilots)})")
         path = pilots[ref.pilot]
     else:
-        path = (base / str(ref.file)).resolve()
+        path = scheme_file(str(ref.file), base)
     try:
         return load_scheme(path)
     except SchemeError as exc:
         raise ExperimentError("\n".join(str(issue) for issue in exc.issues)) from None
+
+
+def scheme_file(name: str, base: Path) -> Path:
+    """The scheme file an experiment names: a ``.toml`` file in the experiment's directory (or
+    below it), or else a bundled pilot's file by name. An absolute path, or one that leaves the
+    directory, is refused: an experiment from somebody else must not make the lab read (and
+    quote, in its errors) any file the user can read."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or relative.suffix != ".toml":
+        raise ExperimentError(
+            f"scheme file {name!r}: name a .toml file beside the experiment (no absolute path, "
+            "no '..'), or a bundled pilot with pilot = ID"
+        )
+    root = base.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):  # a symbolic link that leads out
+        raise ExperimentError(f"scheme file {name!r} leads out of {root}")
+    if path.is_file():
+        return path
+    bundled = {p.name: p for p in bundled_pilots().values()}
+    if relative.name in bundled and len(relative.parts) == 1:
+        return bundled[relative.name]
+    raise ExperimentError(f"scheme file {name!r}: no such file in {root} or among the pilots")
 
 
 def bundled_experiments() -> dict[str, Path]:

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
@@ -28,7 +29,11 @@ from sqlalchemy import Connection
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.effective import effective_records
 
-__all__ = ["EXPORT_SCHEMA", "export_records", "subject_partition"]
+__all__ = ["EXPORT_MARKER", "EXPORT_SCHEMA", "export_records", "subject_partition"]
+
+EXPORT_MARKER = "_xinyong_export.json"
+"""Written into a partitioned export's directory: an export replaces only a directory that holds
+it (or an empty one). Readers of the dataset skip files starting with ``_``."""
 
 EXPORT_SCHEMA = pa.schema(
     [
@@ -123,6 +128,11 @@ def _write_partitioned(
         raise ValueError("partitions must be at least 1")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: a partitioned export goes to a directory, and this is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MARKER).is_file():
+        raise ValueError(
+            f"{out}: the directory exists and is not an earlier export (no {EXPORT_MARKER}); "
+            "name a new or empty directory: nothing that the export did not write is replaced"
+        )
     temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     writers: list[pq.ParquetWriter] = []
     written = 0
@@ -148,6 +158,10 @@ def _write_partitioned(
                 progress(written)
         for writer in writers:
             writer.close()
+        (temp / EXPORT_MARKER).write_text(
+            orjson.dumps({"partitions": partitions, "rows": written}).decode() + "\n",
+            encoding="utf-8",
+        )
         _replace_directory(temp, out)
     except BaseException:
         for writer in writers:
@@ -158,7 +172,8 @@ def _write_partitioned(
 
 
 def _replace_directory(new: Path, out: Path) -> None:
-    """Put ``new`` at ``out``; an old export there is moved aside first, then deleted."""
+    """Put ``new`` at ``out``; an old export there (or an empty directory) is moved aside
+    first, then deleted."""
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))

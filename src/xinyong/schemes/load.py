@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from xinyong.domain.toml_text import parse_toml
 from xinyong.schemes.issues import Issue, Locator, SchemeError, Severity
 from xinyong.schemes.model import Scheme
 
@@ -70,7 +71,7 @@ def parse_scheme(text: str, path: Path | None = None) -> LoadedScheme:
     """Validate scheme text (``path`` is only used in messages)."""
     where = str(path) if path is not None else "<scheme>"
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise SchemeError(

@@ -20,6 +20,11 @@ means ``x = a or x = b`` and ``x not in (...)`` its negation, as in SQL.
 
 Numbers compare as 64-bit floats in every evaluator, so the Python reference, DuckDB and
 PostgreSQL agree even on integers too large for a double.
+
+Limits: parentheses and ``not`` nest at most :data:`MAX_NESTING` deep, and a predicate has at
+most :data:`MAX_TERMS` comparisons. A run of ``and`` (or of ``or``) is kept as a balanced tree
+(the operators are associative in three-valued logic too), so no evaluator or compiler ever
+recurses deeper than a few dozen levels, whatever the predicate.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 from typing import Union
 
 __all__ = [
+    "MAX_NESTING",
+    "MAX_TERMS",
     "And",
     "Compare",
     "In",
@@ -151,10 +158,36 @@ def _tokens(text: str) -> list[_Token]:
     return tokens
 
 
+MAX_NESTING = 32
+"""How deep parentheses and ``not`` may nest in one predicate."""
+MAX_TERMS = 256
+"""How many comparisons one predicate may hold."""
+
+
+def _balanced(kind: type[And] | type[Or], nodes: list[Node]) -> Node:
+    """``a op b op c op ...`` as a tree of depth log2(n)."""
+    while len(nodes) > 1:
+        paired = [kind(nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
+        nodes = paired + ([nodes[-1]] if len(nodes) % 2 else [])
+    return nodes[0]
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.index = 0
+        self.depth = 0
+        self.terms = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(f"nested more than {MAX_NESTING} levels deep")
+
+    def term(self) -> None:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            self.fail(f"more than {MAX_TERMS} comparisons in one predicate")
 
     @property
     def current(self) -> _Token:
@@ -188,27 +221,33 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        node = self.and_()
+        nodes = [self.and_()]
         while self.accept("keyword", "or"):
-            node = Or(node, self.and_())
-        return node
+            nodes.append(self.and_())
+        return _balanced(Or, nodes)
 
     def and_(self) -> Node:
-        node = self.unary()
+        nodes = [self.unary()]
         while self.accept("keyword", "and"):
-            node = And(node, self.unary())
-        return node
+            nodes.append(self.unary())
+        return _balanced(And, nodes)
 
     def unary(self) -> Node:
         if self.accept("keyword", "not"):
-            return Not(self.unary())
+            self.nest()
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
         if self.accept("punct", "("):
+            self.nest()
             node = self.or_()
             self.expect("punct", ")", "')'")
+            self.depth -= 1
             return node
+        self.term()
         token = self.current
         if token.kind == "word":
             self.take()

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
 from xinyong.scoring.standing import InputRecord
 
@@ -220,8 +221,8 @@ def input_records(path: Path, table: pa.Table) -> Iterator[InputRecord]:
     for index in range(table.num_rows):
         text = columns["attrs"][index]
         try:
-            attrs = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            attrs = parse_json(text)
+        except JsonRefused as exc:
             raise RecordsFileError(f"{path}: row {index + 1}: attrs: bad JSON: {exc}") from exc
         if not isinstance(attrs, dict):
             raise RecordsFileError(f"{path}: row {index + 1}: attrs: must be a JSON object")

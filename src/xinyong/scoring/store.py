@@ -103,7 +103,7 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
     """
     rows = conn.execute(
         select(schemes.c.version).where(
-            schemes.c.scheme_id == scheme_id, schemes.c.version.startswith(version)
+            schemes.c.scheme_id == scheme_id, schemes.c.version.startswith(version, autoescape=True)
         )
     ).all()
     if len(rows) != 1:
@@ -170,7 +170,7 @@ def load_stored_scheme(
     if version is None:
         query = query.where(schemes.c.active.is_(True))
     else:
-        query = query.where(schemes.c.version.startswith(version))
+        query = query.where(schemes.c.version.startswith(version, autoescape=True))
     rows = conn.execute(query).all()
     if len(rows) != 1:
         what = f"version {version!r}" if version else "an active version"

@@ -24,11 +24,13 @@ from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
 from xinyong.service.inquiry_writer import InquiryWriter
 from xinyong.service.lifeline import PARENT_ENV, follow_parent
+from xinyong.service.request_guard import RequestGuard
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.submissions import SubmissionWorker
 from xinyong.service.worker import start_worker
 from xinyong.web import install as install_portal
+from xinyong.web.api_docs import install_api_docs
 
 __all__ = [
     "SERVICE_POOL_SIZE",
@@ -109,6 +111,9 @@ def create_app(
 
     app = ServiceApp(
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        docs_url=None,
+        redoc_url=None,
         title="xinyong decision service",
         version=__version__,
         description=(
@@ -122,7 +127,9 @@ def create_app(
     app.state.submissions = SubmissionWorker(app.state.context) if settings.ingest_process else None
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)
+    install_api_docs(app)  # before the portal: its /static mount would take /static/api
     install_portal(app)
+    app.add_middleware(RequestGuard, body_seconds=settings.body_seconds)
     _document(app, checks.documented)
     _prepare_routes(app)
     return app

@@ -3,8 +3,14 @@ the record) and credit repair requests. Shared by the API (``/v1/me/...``) and t
 
 from __future__ import annotations
 
-from xinyong.due_process.objections import Objection, file_objection, objection_days
-from xinyong.due_process.repairs import Repair, request_repair
+from xinyong.domain.text import plain_or_raise
+from xinyong.due_process.objections import (
+    Objection,
+    ObjectionError,
+    file_objection,
+    objection_days,
+)
+from xinyong.due_process.repairs import Repair, RepairError, request_repair
 from xinyong.service.context import Context
 
 __all__ = ["file_subject_objection", "file_subject_repair"]
@@ -20,6 +26,9 @@ def file_subject_objection(
 ) -> Objection:
     """File an objection; raises ObjectionError when the record is not the subject's, the reason
     is empty or an objection to it is still open."""
+    plain_or_raise(
+        ObjectionError, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
+    )
     with ctx.engine.connect() as conn, conn.begin():
         days = objection_days(
             conn,
@@ -38,5 +47,6 @@ def file_subject_repair(
 ) -> Repair:
     """Apply for credit repair; raises RepairError before the minimum display period, for a
     positive record or for a record that is not the subject's."""
+    plain_or_raise(RepairError, source=source, record_id=record_id, reason=reason)
     with ctx.engine.connect() as conn, conn.begin():
         return request_repair(conn, subject_id, source, record_id, reason, ctx.today(), ctx.catalog)

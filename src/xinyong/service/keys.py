@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,8 +105,8 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     """The principal of a token, or None for an unknown, malformed or revoked key."""
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
-    if prefix != "xy" or not key_id or not secret:
-        return None
+    if prefix != "xy" or not re.fullmatch(r"[0-9a-f]{16}", key_id) or not secret:
+        return None  # key ids are 16 hex digits: nothing else is looked up
     row = conn.execute(
         select(
             api_keys.c.secret_hash, api_keys.c.role, api_keys.c.name, api_keys.c.revoked_at

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from xinyong.domain.toml_text import parse_toml
 from xinyong.due_process.masking import MaskingPolicy
 
 __all__ = ["SETTINGS", "ServiceSettings", "Setting", "SettingsError", "load_settings"]
@@ -84,6 +85,17 @@ SETTINGS = (
         "writer process, so that the service's event loop only decides checks.",
     ),
     Setting(
+        "max_body_bytes",
+        16 << 20,
+        "The largest request body accepted (413 beyond it, refused before it is read or parsed); "
+        "a batch of 10,000 records of 1.5 KB fits.",
+    ),
+    Setting(
+        "body_seconds",
+        30.0,
+        "How long a request body may take to arrive in between two of its parts (408 after).",
+    ),
+    Setting(
         "cache_seconds",
         2.0,
         "How long keys, registrations and active schemes are cached; changes made through the "
@@ -111,6 +123,8 @@ class ServiceSettings:
     threads: int = 8
     ingest_process: bool = True
     inquiry_process: bool = True
+    max_body_bytes: int = 16 << 20
+    body_seconds: float = 30.0
     cache_seconds: float = 2.0
     today: Callable[[], date] = date.today
     """The clock (tests move it forward to pass deadlines)."""
@@ -127,7 +141,7 @@ class SettingsError(ValueError):
 def load_settings(path: Path) -> ServiceSettings:
     """Settings from a TOML file of ``name = value`` pairs (names from :data:`SETTINGS`)."""
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        values = parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: {exc}") from exc
     known = {setting.name: setting for setting in SETTINGS}

@@ -29,9 +29,10 @@ from types import MappingProxyType
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.records import ingest_rows
 from xinyong.service.changes import after_changes
 from xinyong.service.context import Context
@@ -44,6 +45,8 @@ __all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
 class RecordsIn(BaseModel):
     """Records in the ledger's record fields; ``source`` may be omitted (it is the caller's)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
 
 
@@ -51,7 +54,16 @@ def submit_body(ctx: Context, body: bytes, source: str, today: date) -> tuple[in
     """A request body as :class:`RecordsIn` describes it: (200, the report) once appended, or
     (422, the problems in FastAPI's error shape) and nothing appended."""
     try:
-        parsed = RecordsIn.model_validate_json(body)
+        parsed = RecordsIn.model_validate(parse_json(body))
+    except JsonRefused as exc:  # as FastAPI words a body it cannot read
+        problem = {
+            "type": "json_invalid",
+            "loc": ["body", exc.pos],
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": exc.msg},
+        }
+        return 422, {"detail": [problem]}
     except ValidationError as exc:
         problems = [
             {**error, "loc": ["body", *error["loc"]]}

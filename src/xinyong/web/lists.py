@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import outlook, stops_counting_on
-from xinyong.due_process.disclosure import PublicEntry, find_listing, public_entries
+from xinyong.due_process.disclosure import MAX_OFFSET, PublicEntry, find_listing, public_entries
 from xinyong.due_process.objections import objection_days
 from xinyong.due_process.repairs import repair_available_from
 from xinyong.ledger.append import read_size
@@ -25,6 +25,8 @@ from xinyong.web.twins import PageData, twin
 __all__ = ["active_scheme", "router"]
 
 router = APIRouter()
+MAX_PAGE = MAX_OFFSET // 200
+"""The last page a list may be asked for (at the most entries per page)."""
 Ctx = Annotated[Context, Depends(context)]
 
 
@@ -91,7 +93,7 @@ def list_page(
         str, Query(max_length=200, description="Full id, full name or part of a shown name.")
     ] = "",
     order: Literal["newest", "oldest"] = "newest",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> PageData:
     """A disclosed list: entries after notice and grace period, masked, newest first."""

@@ -32,10 +32,12 @@ from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import admit, principal_for, principal_of, roles
 from xinyong.service.context import Context, context
+from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Principal, Role
+from xinyong.service.links import link, linked
 
 log = logging.getLogger("xinyong.checks")
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
@@ -231,7 +233,11 @@ route-by-role test see the check route like any other."""
 
 
 @documented.get(
-    "/checks", tags=["relying parties"], response_model=CheckAnswer, **roles(Role.RELYING)
+    "/checks",
+    tags=["relying parties"],
+    response_model=CheckAnswer,
+    **roles(Role.RELYING),
+    **linked(200, "The decision", Replay=link("replay_decision", decision_id="decision_id")),
 )
 def _check_described(
     subject: Annotated[str, Query(min_length=1, max_length=128, description=_LIMITS["subject"])],
@@ -250,7 +256,12 @@ def _check_described(
     raise NotImplementedError("served by serve_check")
 
 
-@router.get("/decisions/{decision_id}", tags=["decisions"], **roles(Role.OPERATOR, Role.SUBJECT))
+@router.get(
+    "/decisions/{decision_id}",
+    tags=["decisions"],
+    operation_id="replay_decision",
+    **roles(Role.OPERATOR, Role.SUBJECT),
+)
 def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
     """Replay a decision exactly as it was made, with its explanation."""
     try:

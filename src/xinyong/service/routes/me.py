@@ -6,17 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from xinyong.domain.text import PLAIN_TEXT_PATTERN
 from xinyong.due_process.objections import ObjectionError, list_objections
 from xinyong.due_process.repairs import RepairError
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
 from xinyong.service.filing import file_subject_objection, file_subject_repair
+from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Principal, Role
+from xinyong.service.links import link, linked
 from xinyong.service.subject_file import subject_file
 
-router = APIRouter(prefix="/v1/me", tags=["subjects"])
+router = APIRouter(prefix="/v1/me", tags=["subjects"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
@@ -24,18 +27,22 @@ Caller = Annotated[Principal, Depends(principal_of)]
 class ObjectionIn(BaseModel):
     """An objection to one record of one's own file."""
 
-    source: str = Field(min_length=1, max_length=64)
-    record_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=1, max_length=5000)
-    evidence: str | None = Field(default=None, max_length=5000)
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=64)
+    record_id: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=200)
+    reason: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=5000)
+    evidence: str | None = Field(pattern=PLAIN_TEXT_PATTERN, default=None, max_length=5000)
 
 
 class RepairIn(BaseModel):
     """A credit repair request for one record of one's own file."""
 
-    source: str = Field(min_length=1, max_length=64)
-    record_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=5000)
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=64)
+    record_id: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=200)
+    reason: str = Field(pattern=PLAIN_TEXT_PATTERN, default="", max_length=5000)
 
 
 @router.get("", **roles(Role.SUBJECT))
@@ -45,7 +52,14 @@ def my_file(ctx: Ctx, caller: Caller) -> dict[str, Any]:
         return subject_file(conn, ctx, caller.name)
 
 
-@router.post("/objections", status_code=201, **roles(Role.SUBJECT))
+@router.post(
+    "/objections",
+    status_code=201,
+    **roles(Role.SUBJECT),
+    **linked(
+        201, "The objection filed", Decide=link("decide_objection", objection_id="objection_id")
+    ),
+)
 def object_to_record(ctx: Ctx, caller: Caller, body: ObjectionIn) -> dict[str, object]:
     """Object to a record; the operator must decide by the deadline."""
     try:
@@ -64,7 +78,12 @@ def my_objections(ctx: Ctx, caller: Caller) -> list[dict[str, object]]:
         return [o.json() for o in list_objections(conn, subject_id=caller.name)]
 
 
-@router.post("/repairs", status_code=201, **roles(Role.SUBJECT))
+@router.post(
+    "/repairs",
+    status_code=201,
+    **roles(Role.SUBJECT),
+    **linked(201, "The request filed", Decide=link("decide_repair", repair_id="repair_id")),
+)
 def ask_repair(ctx: Ctx, caller: Caller, body: RepairIn) -> dict[str, object]:
     """Apply for credit repair of a record past its minimum display period."""
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
+from xinyong.domain.text import PLAIN_TEXT_PATTERN
 from xinyong.due_process.objections import (
     ObjectionError,
     get_objection,
@@ -28,11 +29,13 @@ from xinyong.scoring.store import (
 )
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
+from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Principal, Role, create_key, revoke_key
+from xinyong.service.links import link, linked
 from xinyong.service.review import review_objection, review_repair
 from xinyong.service.worker import sweep_once
 
-router = APIRouter(prefix="/v1", tags=["operators"])
+router = APIRouter(prefix="/v1", tags=["operators"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
@@ -40,25 +43,33 @@ Caller = Annotated[Principal, Depends(principal_of)]
 class Decision(BaseModel):
     """An operator's decision, always with a written reason."""
 
+    model_config = ConfigDict(extra="forbid")
+
     accept: bool = Field(description="Uphold the objection / approve the repair.")
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=5000)
 
 
 class KeyIn(BaseModel):
     """A key to create."""
 
+    model_config = ConfigDict(extra="forbid")
+
     role: Literal["operator", "source", "relying", "subject"]
-    name: str = Field(default="", max_length=128)
-    label: str = Field(default="", max_length=200)
+    name: str = Field(pattern=PLAIN_TEXT_PATTERN, default="", max_length=128)
+    label: str = Field(pattern=PLAIN_TEXT_PATTERN, default="", max_length=200)
 
 
 class RelyingPartyIn(BaseModel):
     """A relying party and the measures it may check (its permissible purpose)."""
 
-    name: str = Field(min_length=1, max_length=128)
-    measures: list[str] = Field(min_length=1)
-    purpose: str = Field(min_length=1, max_length=2000)
-    webhook_url: str | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=128)
+    measures: list[
+        Annotated[str, Field(min_length=1, max_length=128, pattern=PLAIN_TEXT_PATTERN)]
+    ] = Field(min_length=1)
+    purpose: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=2000)
+    webhook_url: str | None = Field(pattern=PLAIN_TEXT_PATTERN, default=None, max_length=2000)
 
 
 @router.get("/schemes", **roles(Role.OPERATOR))
@@ -68,7 +79,17 @@ def list_schemes(ctx: Ctx) -> list[dict[str, object]]:
         return stored_versions(conn)
 
 
-@router.post("/schemes", status_code=201, **roles(Role.OPERATOR))
+@router.post(
+    "/schemes",
+    status_code=201,
+    **roles(Role.OPERATOR),
+    **linked(
+        201,
+        "The scheme version, stored and active",
+        Activate=link("activate_scheme", body={"version": "version"}, scheme_id="scheme"),
+        Deactivate=link("deactivate_scheme", scheme_id="scheme"),
+    ),
+)
 def add_scheme_route(
     ctx: Ctx, source: Annotated[str, Body(media_type="application/toml")]
 ) -> dict[str, Any]:
@@ -96,7 +117,9 @@ def add_scheme_route(
     }
 
 
-@router.post("/schemes/{scheme_id}/activate", **roles(Role.OPERATOR))
+@router.post(
+    "/schemes/{scheme_id}/activate", operation_id="activate_scheme", **roles(Role.OPERATOR)
+)
 def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]) -> dict[str, str]:
     """Make a stored version active (409 when a measure it defines belongs to another active
     scheme)."""
@@ -111,7 +134,9 @@ def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]
     return {"scheme": scheme_id, "active": version}
 
 
-@router.post("/schemes/{scheme_id}/deactivate", **roles(Role.OPERATOR))
+@router.post(
+    "/schemes/{scheme_id}/deactivate", operation_id="deactivate_scheme", **roles(Role.OPERATOR)
+)
 def deactivate(ctx: Ctx, scheme_id: str) -> dict[str, object]:
     """Make no version of a scheme active: its measures stop applying, and their ids are free
     for another scheme."""
@@ -143,7 +168,12 @@ def catalog(ctx: Ctx) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/keys", status_code=201, **roles(Role.OPERATOR))
+@router.post(
+    "/keys",
+    status_code=201,
+    **roles(Role.OPERATOR),
+    **linked(201, "The key and its token", Revoke=link("revoke_key", key_id="key_id")),
+)
 def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
     """Create an API key; the token is shown only in this response."""
     try:
@@ -155,7 +185,7 @@ def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
     return {"key_id": key.key_id, "token": key.token, "role": key.role.value, "name": key.name}
 
 
-@router.delete("/keys/{key_id}", **roles(Role.OPERATOR))
+@router.delete("/keys/{key_id}", operation_id="revoke_key", **roles(Role.OPERATOR))
 def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
     """Revoke a key."""
     with ctx.engine.begin() as conn:
@@ -195,7 +225,11 @@ def objection_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, obj
         return [o.json() for o in list_objections(conn, status=status)]
 
 
-@router.post("/objections/{objection_id}/decision", **roles(Role.OPERATOR))
+@router.post(
+    "/objections/{objection_id}/decision",
+    operation_id="decide_objection",
+    **roles(Role.OPERATOR),
+)
 def decide_objection_route(
     ctx: Ctx, caller: Caller, objection_id: str, body: Decision
 ) -> dict[str, object]:
@@ -225,7 +259,7 @@ def repair_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object
         return [r.json() for r in list_repairs(conn, status=status)]
 
 
-@router.post("/repairs/{repair_id}/decision", **roles(Role.OPERATOR))
+@router.post("/repairs/{repair_id}/decision", operation_id="decide_repair", **roles(Role.OPERATOR))
 def decide_repair_route(
     ctx: Ctx, caller: Caller, repair_id: str, body: Decision
 ) -> dict[str, object]:

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import text
 
-from xinyong.due_process.disclosure import public_entries
+from xinyong.due_process.disclosure import MAX_OFFSET, public_entries
 from xinyong.due_process.transparency import transparency_report
 from xinyong.service.auth import roles
 from xinyong.service.context import Context, context
+from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Role
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
 
 
@@ -40,7 +41,7 @@ def disclosed_list(
     scheme_id: str,
     list_id: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Disclosed entries of a list after notice and grace period, identifiers masked."""
     with ctx.engine.connect() as conn:

@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.context import Context, context
+from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Principal, Role
 from xinyong.service.submissions import RecordsIn, SubmissionWorker, submit_body
 
-router = APIRouter(prefix="/v1", tags=["sources"])
+router = APIRouter(prefix="/v1", tags=["sources"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
