@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from xinyong.domain.id_columns import RefusedId, canonical_id_column
 from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
 from xinyong.scoring.standing import InputRecord
@@ -162,6 +163,10 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         bad = _first_bad(pc.equal(pc.utf8_trim_whitespace(columns[name]), ""))
         if bad is not None:
             raise _fail(path, unit, bad, name, "missing")
+    try:  # the same id however a file spells it, as when it is ingested
+        columns["subject_id"] = canonical_id_column(columns["subject_id"])
+    except RefusedId as exc:
+        raise _fail(path, unit, exc.row, "subject_id", exc.reason) from None
     bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(_KINDS))))
     if bad is not None:
         value = columns["subject_kind"][bad].as_py()
