@@ -490,7 +490,7 @@ def serve(spec: dict[str, Any]) -> None:
         # As ``xinyong serve`` runs it: uvicorn's app factory, configured by the environment,
         # with the per-party rate limit raised out of the way.
         from xinyong.ledger.database import ENV_VAR
-        from xinyong.service.app import SETTINGS_ENV
+        from xinyong.service.factory import SETTINGS_ENV
 
         settings = Path(spec["log_dir"]) / "bench-service.toml"
         settings.write_text("rate_per_second = 1e9\nburst = 1000000000\n", encoding="utf-8")
@@ -502,7 +502,7 @@ def serve(spec: dict[str, Any]) -> None:
             uvicorn.run(Diagnosed(app_from_environment()), host=HOST, port=spec["port"], **UVICORN)
             return
         uvicorn.run(
-            "xinyong.service.app:app_from_environment",
+            "xinyong.service.factory:app_from_environment",
             factory=True,
             host=HOST,
             port=spec["port"],

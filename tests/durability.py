@@ -1,7 +1,7 @@
 """A harness that crashes a real ``xinyong serve`` under load and counts what it lost.
 
-One :class:`Trial` runs against a service started as the operator would start it (``python -m
-xinyong serve`` in a process group of its own, over HTTP on a local port):
+One trial (:meth:`Durability.trial`) runs against a service started as the operator would start
+it (``python -m xinyong serve`` in a process group of its own, over HTTP on a local port):
 
 1. streams of record submissions (``POST /v1/records``) and checks (``GET /v1/checks``) run on
    threads, and every answer is noted with its status; a 2xx answer is an acknowledgement;
@@ -11,10 +11,12 @@ xinyong serve`` in a process group of its own, over HTTP on a local port):
 3. at a random moment one ``kill -9`` hits the service's main process, one of its helper
    processes (uvicorn workers, the submission worker, the inquiry writer, multiprocessing's
    resource tracker) or the whole process group;
-4. the service is started again and the harness proves that every acknowledged record is in the
-   ledger with its exact content, every acknowledged check is in the inquiry log and in its
-   subject's ``/v1/me``, ``ledger verify`` passes, no answer is a 5xx once the crash is over,
-   and no process outlived its parent by more than :data:`ORPHAN_SECONDS`.
+4. just before the kill, a second reader (a new connection) must already see every record
+   acknowledged so far; the service is started again and the harness proves that every
+   acknowledged record is in the ledger with its exact content, every acknowledged check is in
+   the inquiry log and in its subject's ``/v1/me``, ``ledger verify`` passes, no answer is a
+   5xx once the crash is over, and no process outlived its parent by more than
+   :data:`ORPHAN_SECONDS`.
 
 Everything is seeded from one number (:class:`Durability`'s ``seed``) except the scheduler's
 timing, which is the point: every run crashes the service at other moments.
@@ -186,7 +188,7 @@ class Durability:
 
     # -- the service -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
         """Start ``xinyong serve`` in a process group of its own; wait until it is ready."""
         self.port = free_port()
         log = (self.tmp / "serve.log").open("ab")
@@ -196,6 +198,8 @@ class Durability:
             command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        if not wait:
+            return
         deadline = time.monotonic() + START_SECONDS
         while True:
             assert self.server.poll() is None, f"serve exited: {self.log_tail()}"
@@ -225,10 +229,32 @@ class Durability:
         assert self.server is not None
         return set(process_tree(self.server.pid))
 
+    def strays(self) -> list[str]:
+        """Processes of this ledger's service that are not below the running service: orphans
+        (found by the database URL in their environment, whoever their parent is now)."""
+        mine = {os.getpid(), *process_tree(os.getpid())}  # the test and its CLI commands
+        if self.server is not None and self.server.poll() is None:
+            mine |= {self.server.pid, *process_tree(self.server.pid)}
+        marker = f"XINYONG_DATABASE_URL={self.url}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in mine:
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if marker in environ.split(b"\0") and alive(int(entry.name)):
+                found.append(f"{entry.name} ({_name(int(entry.name))})")
+        return found
+
     def stop(self) -> None:
-        """Kill what is left of the service (its whole group)."""
+        """Kill what is left of the service (its whole group), after making sure that nothing
+        of an earlier service is still running outside it."""
         if self.server is None:
             return
+        strays = self.strays()
+        assert not strays, f"processes outlived the service that started them: {strays}"
         with suppress(ProcessLookupError):
             os.killpg(self.server.pid, signal.SIGKILL)
         self.server.wait(timeout=30)
@@ -295,6 +321,10 @@ class Durability:
             return None  # not acknowledged: the service was down or the connection cut
         with self.ack.lock:
             self.ack.requests += 1
+            if 400 <= answer.status_code < 500:  # the harness only sends what must succeed
+                self.ack.errors.append(
+                    (time.monotonic(), f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+                )
             if answer.status_code >= 500:
                 self.ack.errors.append(
                     (time.monotonic(), f"{method} {path}: {answer.status_code} {answer.text[:200]}")
@@ -360,6 +390,7 @@ class Durability:
         killed_at = 0.0
         with self.load():
             time.sleep(wait)
+            unseen = self.unseen_by_a_second_reader()
             tree = process_tree(self.server.pid)
             names = {pid: _name(pid) for pid in [self.server.pid, *tree]}
             if kind == "helper" and not tree:  # a service without helper processes
@@ -376,7 +407,7 @@ class Durability:
                 os.killpg(victim, signal.SIGKILL)
             killed_at = time.monotonic()
             victim_name = names.get(victim, "?")
-            orphans = self._orphans(below(tree, victim), killed_at)
+            orphans = self._orphans(below(tree, victim), killed_at, strays=kind != "helper")
             time.sleep(self.rng.uniform(0.5, 2.5))  # load goes on (refused, or served by the rest)
         self.stop()
         self.start()
@@ -395,16 +426,77 @@ class Durability:
         self.trials.append(trial)
         problems = self.verify(killed_at, kind)
         trial["lost"] = problems["lost"]
+        assert not unseen, f"acknowledged, yet a second reader does not see them: {unseen[:5]}"
+        assert trial["records_acknowledged"] > 0, "no record was acknowledged in the trial"
+        assert trial["checks_acknowledged"] > 0, "no check was acknowledged in the trial"
         assert not orphans, f"processes outlived their parent: {orphans}"
         assert not problems["failures"], "\n".join(problems["failures"])
         return trial
 
-    def _orphans(self, watched: set[int], killed_at: float) -> list[int]:
-        """The processes below a killed one still running :data:`ORPHAN_SECONDS` later."""
+    def kill_while_starting(self) -> dict[str, Any]:
+        """Start the service and ``kill -9`` its main process at a random moment of its start
+        (its workers and helpers importing, opening the ledger, starting theirs); nothing of it
+        may run :data:`ORPHAN_SECONDS` later."""
+        # A moment in a random stage: wait for some of its processes to exist, then a little.
+        full = 3 if self.workers == 1 else 1 + 3 * self.workers  # and the resource tracker
+        stage = self.rng.randint(0, full)
+        started = time.monotonic()
+        self.start(wait=False)
+        assert self.server is not None
+        while len(process_tree(self.server.pid)) < stage and time.monotonic() - started < 60:
+            time.sleep(0.02)
+        time.sleep(self.rng.uniform(0.0, 0.5))
+        wait = time.monotonic() - started
+        tree = process_tree(self.server.pid)
+        os.kill(self.server.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        self.server.wait(timeout=30)
+        orphans = self._orphans(set(tree), killed_at, strays=True)
+        with suppress(ProcessLookupError):
+            os.killpg(self.server.pid, signal.SIGKILL)  # whatever is left, for the next trial
+        self.server = None
+        trial = {
+            "kind": "starting",
+            "workers": self.workers,
+            "killed_after_s": round(wait, 2),
+            "processes": len(tree) + 1,
+            "orphans": orphans,
+        }
+        self.trials.append(trial)
+        assert not orphans, f"processes outlived their parent: {orphans}"
+        return trial
+
+    def unseen_by_a_second_reader(self) -> list[str]:
+        """Acknowledged records that a new connection to the ledger does not see while the
+        service runs (the symptom of a deleted write-ahead log: the service writes on into a
+        file nobody else can read)."""
+        with self.ack.lock:
+            acknowledged = list(self.ack.records)
+        engine = open_database(self.url, migrate=False)
+        try:
+            with engine.connect() as conn:
+                seen = {
+                    str(row[0])
+                    for row in conn.execute(
+                        select(records.c.record_id).where(records.c.source == "bank")
+                    )
+                }
+        finally:
+            engine.dispose()
+        return [record_id for record_id in acknowledged if record_id not in seen]
+
+    def _orphans(self, watched: set[int], killed_at: float, *, strays: bool) -> list[str]:
+        """The processes below a killed one still running :data:`ORPHAN_SECONDS` later (with
+        ``strays``, when the service itself is dead: any process of it at all)."""
+
+        def left() -> list[str]:
+            found = [f"{p} ({_name(p)})" for p in sorted(watched) if alive(p)]
+            return found + (self.strays() if strays else [])
+
         deadline = killed_at + ORPHAN_SECONDS
-        while time.monotonic() < deadline and any(alive(p) for p in watched):
+        while time.monotonic() < deadline and left():
             time.sleep(0.05)
-        return sorted(p for p in watched if alive(p))
+        return left()
 
     def verify(self, killed_at: float, kind: str) -> dict[str, Any]:
         """What the running service and the ledger hold against what was acknowledged."""

@@ -67,3 +67,13 @@ def test_nothing_acknowledged_is_lost(
     assert sum(t["records_acknowledged"] for t in run.trials) > 0
     assert sum(t["checks_acknowledged"] for t in run.trials) > 0
     assert sum(t["lost"] for t in run.trials) == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_service_killed_while_it_starts_leaves_nothing_behind(
+    tmp_path: Path, workers: int
+) -> None:
+    run = Durability(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, workers, SEED + workers)
+    run.prepare()
+    for _ in range(TRIALS + 1):
+        print(f"seed {SEED + workers}: {run.kill_while_starting()}")

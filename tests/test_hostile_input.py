@@ -410,3 +410,37 @@ def test_no_portal_form_answers_5xx_to_hostile_values(ledger_url: str, tmp_path:
     fuzz()
     portal.service.engine.dispose()
     print(f"{sent} hostile form posts, 0 answered 5xx")
+
+
+def test_a_scheme_with_control_characters_is_refused(service: Service) -> None:
+    text = SCHEME.read_text(encoding="utf-8")
+    nul = text.replace('name = "', 'name = "X\\u0000 ', 1)
+    bell = text.replace('id = "court"', 'id = "court"\ndescription = "a\\u0007"', 1)
+    operator = {**service.headers("operator"), "content-type": "application/toml"}
+    statuses = _run(
+        _statuses(
+            service,
+            [
+                ("POST", "/v1/schemes", {"content": body, "headers": operator})
+                for body in (nul, bell)
+            ],
+        )
+    )
+    assert statuses == [422, 422]
+    with service.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM schemes").scalar() == 1
+
+
+def test_a_check_refuses_control_characters_around_the_subject(service: Service) -> None:
+    relying = {"headers": service.headers("relying")}
+    statuses = _run(
+        _statuses(
+            service,
+            [
+                ("GET", "/v1/checks?subject=%1Fext:a%1F&measure=restrict-flights", relying),
+                ("GET", "/v1/checks?subject=%C2%85ext:a&measure=restrict-flights", relying),
+                ("GET", "/v1/checks?subject=00000420000208002&measure=restrict-flights", relying),
+            ],
+        )
+    )
+    assert statuses == [422, 422, 422]

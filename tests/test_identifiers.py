@@ -123,7 +123,7 @@ def test_nothing_inside_a_value_is_removed() -> None:
         ("91350100m000100y43", "91350100M000100Y43"),
         ("ext:a", "ext:a"),  # an external id keeps its case
         ("Ext.A-1@b_2", "Ext.A-1@b_2"),
-        (110105194912310021 // 10, "11010519491231002"),  # a JSON number: its digits
+        (1234567, "1234567"),  # a JSON number: its digits
     ],
 )
 def test_canonical_subject_ids(given: object, canonical: str) -> None:
@@ -143,7 +143,16 @@ def test_canonical_subject_ids(given: object, canonical: str) -> None:
             "resident ID written with separators: give its 18 characters only",
         ),
         ("9135.0100.M000100Y43", "USCC written with separators: give its 18 characters only"),
-        ("11010519491231002\x00", "bad character U+0000 (unnamed) at position 18"),
+        ("11010519491231002\x00", "control character U+0000 at position 18"),
+        ("\x1f11010519491231002X\x1f", "control character U+001F at position 1"),
+        (
+            "110105194912310",
+            "resident ID: wrong length (15, expected 18); a first-generation"
+            " 15-digit ID: give the 18-digit number",
+        ),
+        ("11010519491231002", "resident ID: wrong length (17, expected 18)"),
+        ("11010519491231002X0", "resident ID: wrong length (19, expected 18)"),
+        ("1101051949123100x", "resident ID: wrong length (17, expected 18)"),
         ("110105194912310021", "resident ID: bad check digit (expected 'X', got '1')"),
         ("91350100M000100Y44", "USCC: bad check character (expected '3', got '4')"),
         ("01110000600037341L", "USCC: unknown registration authority '0' at position 1"),
@@ -157,6 +166,15 @@ def test_refused_subject_ids(given: object, reason: str) -> None:
     with pytest.raises(IdentifierRefused) as refused:
         canonical_subject_id(given)
     assert refused.value.reason == reason
+
+
+def test_an_all_digit_code_that_reads_both_ways_follows_the_kind() -> None:
+    code = "913205834410125844"  # a valid USCC whose digits also make a valid resident ID
+    assert uscc_strict_problem(code) is None
+    assert resident_id_problem(code) is None
+    assert canonical_subject_id(code, "organization") == code
+    assert canonical_subject_id(code, "person") == code
+    assert canonical_subject_id(code) == code
 
 
 def test_a_subject_id_must_fit_its_kind() -> None:
@@ -471,7 +489,7 @@ def test_every_spelling_of_a_valid_id_has_one_canonical_form(pair: tuple[str, st
     st.sampled_from([" ", "-", "\u200b", "\u00ad", "\ufeff", "\x00", "١", "〇", "é"]),
 )
 def test_anything_inside_an_id_is_refused(number: str, at: int, inserted: str) -> None:
-    with pytest.raises(IdentifierRefused, match=r"bad character|separators"):
+    with pytest.raises(IdentifierRefused, match=r"bad character|separators|control character"):
         canonical_subject_id(number[:at] + inserted + number[at:])
 
 

@@ -19,7 +19,7 @@ from xinyong.decisions.checks import log_decisions
 from xinyong.ledger.database import inquiry_log_path, open_database
 from xinyong.ledger.schema import inquiries, pending_notices
 from xinyong.service.inquiry_log import InquiryLog
-from xinyong.service.inquiry_spill import SpillFile, recover_spills, spill_path
+from xinyong.service.inquiry_spill import SpillFile, recover_spill, recover_spills, spill_path
 
 pytestmark = pytest.mark.anyio
 
@@ -81,15 +81,15 @@ def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
             log_decisions(conn, [(committed, None)])
         # A process died after committing one of its spilled checks but not the other, and
         # in the middle of writing a third line.
-        dead = SpillFile(spill_path(log_file, 999_999_999))
+        dead = SpillFile(log_file, 999_999_999)
         dead.write([(committed, None), (lost, {"decision_id": lost.decision_id})])
         dead.close()
         with dead.path.open("ab") as f:
             f.write(b'{"decision_id": "cut sh')
         # A live process's file is its own to commit.
-        live_path = spill_path(log_file, os.getpid() + 1)
-        live = SpillFile(live_path)
+        live = SpillFile(log_file, os.getpid() + 1)
         live.write([(logged_decision("ext:c"), None)])
+        live_path = live.path
 
         assert recover_spills(engine, log_file) == 1
         assert _logged(engine) == sorted([committed.decision_id, lost.decision_id])
@@ -118,5 +118,42 @@ def test_a_spill_file_the_log_refuses_is_kept_and_the_start_goes_on(tmp_path: Pa
         assert recover_spills(engine, log_file) == 0  # NOT NULL: logged, not raised
         assert path.exists()
         assert _logged(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_reused_pid_never_touches_the_file_a_dead_process_left(tmp_path: Path) -> None:
+    engine, log_file = _ledger(tmp_path)
+    try:
+        left = logged_decision("ext:a")
+        dead = SpillFile(log_file, 4242)
+        dead.write([(left, None)])
+        os.close(dead._fd)  # killed: its file stays, not yet imported
+        again = SpillFile(log_file, 4242)  # a new process that got the same pid
+        again.write([])
+        again.keep_only([])
+        assert again.path != dead.path
+        assert dead.path.read_bytes().count(b"decision_id") == 1
+        again.close()
+        assert recover_spills(engine, log_file) == 1
+        assert _logged(engine) == [left.decision_id]
+    finally:
+        engine.dispose()
+
+
+def test_a_spill_file_imported_by_another_process_meanwhile_is_skipped(tmp_path: Path) -> None:
+    engine, log_file = _ledger(tmp_path)
+    try:
+        dead = SpillFile(log_file, 4243)
+        dead.write([(logged_decision("ext:a"), None)])
+        os.close(dead._fd)
+        fd = os.open(dead.path, os.O_RDWR)  # one worker opened it first...
+        try:
+            assert recover_spills(engine, log_file) == 1  # ...another imported and removed it
+            assert not dead.path.exists()
+            assert recover_spill(engine, dead.path, fd) == 0  # the first finds it gone
+        finally:
+            os.close(fd)
+        assert len(_logged(engine)) == 1  # imported once
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ import sys
 import time
 
 from tests.durability import alive
-from xinyong.service.lifeline import EXIT_CODE, POLL_SECONDS, follow_parent
+from xinyong.service.lifeline import EXIT_CODE, POLL_SECONDS
 
 CHILD = (
     "import time; from xinyong.service.lifeline import follow_parent; "
@@ -39,6 +39,23 @@ def test_a_helper_exits_soon_after_its_parent_is_killed() -> None:
         parent.communicate()
 
 
-def test_nothing_to_follow_when_the_given_parent_is_not_ours() -> None:
-    assert follow_parent(os.getpid()) is None  # this process is not its own parent
-    assert EXIT_CODE != 0
+def test_a_helper_whose_parent_died_while_it_started_exits_at_once() -> None:
+    # pid 1 is not this child's parent: as if the parent had died before the helper began
+    code = "from xinyong.service.lifeline import run_helper; run_helper(1, 'time:sleep', 600)"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, timeout=60
+    )
+    assert done.returncode == EXIT_CODE
+    assert time.monotonic() - started < 30  # not the 600 s sleep
+
+
+def test_a_helper_runs_its_target_while_its_parent_lives() -> None:
+    code = (
+        "import os; from xinyong.service.lifeline import run_helper; "
+        "run_helper(os.getppid(), 'builtins:print', 'ran', POLL_SECONDS)"
+    ).replace("POLL_SECONDS", repr(POLL_SECONDS))
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"ran {POLL_SECONDS}")

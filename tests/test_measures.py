@@ -4,6 +4,7 @@ none defines."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,5 +150,36 @@ def test_registering_for_an_undefined_measure_warns(tmp_path: Path) -> None:
         with engine.begin() as conn:
             done = register_relying_party(conn, "bank", ["restrict-flights"], "loans")
         assert done.warnings() == []
+    finally:
+        engine.dispose()
+
+
+def test_two_schemes_taking_one_measure_at_once_cannot_both_win(ledger_url: str) -> None:
+    engine = open_database(ledger_url)
+    first = parse_scheme(TAKER)
+    second = parse_scheme(TAKER.replace('id = "copycat"', 'id = "copycat-2"', 1))
+    outcome: list[BaseException | None] = []
+    try:
+        with engine.begin() as conn:
+            add_scheme(conn, first)  # holds the schemes lock until it commits
+
+            def other() -> None:
+                try:
+                    with engine.begin() as conn2:
+                        add_scheme(conn2, second)
+                except BaseException as exc:  # the refusal is the expected outcome
+                    outcome.append(exc)
+                else:
+                    outcome.append(None)
+
+            racer = threading.Thread(target=other)
+            racer.start()
+            racer.join(timeout=1.0)
+            assert racer.is_alive()  # waiting for the lock, not deciding on a stale read
+        racer.join(timeout=60)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], MeasureTaken)
+        with engine.connect() as conn:
+            assert set(active_measures(conn)) == {"copycat"}
     finally:
         engine.dispose()

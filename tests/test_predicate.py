@@ -114,3 +114,41 @@ def test_sql_agrees_with_python(
     expr = t.select(t.i, v=_predicate(node, t.attrs.cast(dt.JSON(binary=True)))).order_by("i")
     got = [row["v"] for row in con.to_pyarrow(expr).to_pylist()]
     assert got == [evaluate(node, r) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "amount in (" + ", ".join(str(n) for n in range(256)) + ")",
+        " or ".join(f"amount = {n}" for n in range(256)),
+        " and ".join(f"amount != {n}" for n in range(256)),
+        "(" * 32 + "amount = 5" + ")" * 32,
+        "not " * 32 + "amount = 5",
+    ],
+)
+def test_the_largest_predicates_compile_and_agree(con: ibis.BaseBackend, text: str) -> None:
+    node = parse_predicate(text)
+    rows = [{"amount": 5}, {"amount": 300}, {}, {"amount": "5"}]
+    table = ibis.memtable(
+        pa.table({"i": list(range(len(rows))), "attrs": [orjson.dumps(r).decode() for r in rows]})
+    )
+    expr = table.select(
+        table.i, v=_predicate(node, table.attrs.cast(dt.JSON(binary=True)))
+    ).order_by("i")
+    assert [row["v"] for row in con.to_pyarrow(expr).to_pylist()] == [
+        evaluate(node, r) for r in rows
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("amount in (" + ", ".join(str(n) for n in range(257)) + ")", "more than 256 comparisons"),
+        ("(" * 33 + "amount = 5" + ")" * 33, "nested more than 32 levels deep"),
+        ("not " * 33 + "amount = 5", "nested more than 32 levels deep"),
+        ("(" * 3000 + "amount = 5" + ")" * 3000, "nested more than 32 levels deep"),
+    ],
+)
+def test_larger_predicates_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(PredicateError, match=message):
+        parse_predicate(text)

@@ -80,7 +80,7 @@ def serve(
     import uvicorn
 
     from xinyong.ledger.database import ENV_VAR, resolve_url
-    from xinyong.service.app import SETTINGS_ENV
+    from xinyong.service.factory import SETTINGS_ENV
     from xinyong.service.lifeline import PARENT_ENV
     from xinyong.service.settings import SettingsError, load_settings
 
@@ -104,7 +104,7 @@ def serve(
         os.environ.pop(PARENT_ENV, None)
     # No access log: request lines carry subject ids in query strings.
     uvicorn.run(
-        "xinyong.service.app:app_from_environment",
+        "xinyong.service.factory:app_from_environment",
         factory=True,
         host=host,
         port=port,

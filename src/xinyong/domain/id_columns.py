@@ -82,9 +82,10 @@ def _already_canonical(values: pa.Array) -> pa.BooleanArray:
     alnum18 = pc.match_substring_regex(values, r"^[0-9A-Za-z]{18}$")
     bare = pc.utf8_upper(pc.replace_substring_regex(values, r"[._:@-]", ""))
     separated = pc.match_substring_regex(bare, _BARE_ID)  # an id with separators put in
+    number_like = pc.match_substring_regex(values, r"^[0-9Xx]{15,19}$")
     opaque = pc.and_(
         pc.match_substring_regex(values, _OPAQUE),
-        pc.invert(pc.or_(alnum18, separated)),
+        pc.invert(pc.or_(pc.or_(alnum18, separated), number_like)),
     )
     result = opaque.to_numpy(zero_copy_only=False).copy()
     upper18 = pc.match_substring_regex(values, r"^[0-9A-Z]{18}$")

@@ -35,6 +35,8 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
+from xinyong.domain.text import text_problem
+
 __all__ = [
     "MAX_LENGTH",
     "SYNTHETIC_PREFIX",
@@ -140,6 +142,9 @@ _OPAQUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 
 
 _SEPARATORS = re.compile(r"[._:@-]")
+_NUMBER_LIKE = re.compile(r"(?=[0-9X]{15,19}$)[0-9]*X?[0-9]*")
+"""15 to 19 digits (one of them may be an X): a resident ID mistyped, or one of the first,
+15-digit generation; never an external id, so that a check never answers "does not apply"."""
 _USCC_CHARS = frozenset(USCC_ALPHABET)
 
 
@@ -198,7 +203,11 @@ def canonical_subject_id(value: object, kind: str | None = None) -> str:
         value = str(value)  # a number in JSON or Parquet: its decimal digits
     if not isinstance(value, str):
         raise IdentifierRefused(f"must be text, got {type(value).__name__}")
-    text = unicodedata.normalize("NFKC", value).strip()
+    normal = unicodedata.normalize("NFKC", value)
+    problem = text_problem(normal)
+    if problem is not None:  # before trimming: a control character is never whitespace here
+        raise IdentifierRefused(problem)
+    text = normal.strip()
     if not text:
         raise IdentifierRefused("empty")
     if len(text) > MAX_LENGTH:
@@ -208,16 +217,16 @@ def canonical_subject_id(value: object, kind: str | None = None) -> str:
             raise IdentifierRefused(_bad_character(char, index))
     upper = text.upper()
     if len(text) == LENGTH and upper.isalnum():
-        check = classify(upper)
-        if check.kind is None:
-            if kind == "organization":  # the reason for what an organization must mean
-                raise IdentifierRefused(f"USCC: {uscc_problem(upper)}")
-            raise IdentifierRefused(f"{_plausible(upper)}: {check.reason}")
-        if kind == "person" and check.kind is IdentifierKind.USCC:
-            raise IdentifierRefused("a USCC names an organization, not a person")
-        if kind == "organization" and check.kind is IdentifierKind.RESIDENT_ID:
-            raise IdentifierRefused("a resident ID names a person, not an organization")
-        return upper
+        return _number(upper, kind)
+    if _NUMBER_LIKE.fullmatch(upper):  # a digit dropped or added, or a 15-digit first ID
+        raise IdentifierRefused(
+            f"resident ID: wrong length ({len(upper)}, expected 18)"
+            + (
+                "; a first-generation 15-digit ID: give the 18-digit number"
+                if len(upper) == 15
+                else ""
+            )
+        )
     if not _OPAQUE.fullmatch(text):
         raise IdentifierRefused(_bad_character(text[0], 0))
     bare = _SEPARATORS.sub("", upper)
@@ -227,6 +236,29 @@ def canonical_subject_id(value: object, kind: str | None = None) -> str:
             f"{_plausible(bare)} written with separators: give its 18 characters only"
         )
     return text
+
+
+def _number(upper: str, kind: str | None) -> str:
+    """An 18-character value: a valid resident ID or USCC fitting ``kind``, else refused.
+
+    An all-digit code can be both (a USCC whose digits happen to form a date and a matching
+    check digit); the kind, when known, says which is meant.
+    """
+    person, organization = resident_id_problem(upper), uscc_problem(upper)
+    if kind == "organization":
+        if organization is None:
+            return upper
+        if person is None:
+            raise IdentifierRefused("a resident ID names a person, not an organization")
+        raise IdentifierRefused(f"USCC: {organization}")
+    if person is None:
+        return upper
+    if organization is None:
+        if kind == "person":
+            raise IdentifierRefused("a USCC names an organization, not a person")
+        return upper
+    check = classify(upper)
+    raise IdentifierRefused(f"{_plausible(upper)}: {check.reason}")
 
 
 def _plausible(number: str) -> str:

@@ -10,8 +10,8 @@ with the position of the problem:
 * a key given twice in one object;
 * ``NaN``, ``Infinity`` and numbers too large for a double (``1e400``);
 * integers outside 64 bits (what DuckDB, PostgreSQL and orjson hold);
-* control characters in strings other than tab, line feed and carriage return (a NUL cannot be
-  stored in PostgreSQL text, and none of them belongs in a record).
+* control characters in strings (C0, DEL, C1) other than tab, line feed and carriage return (a
+  NUL cannot be stored in PostgreSQL text, and none of them belongs in a record).
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ __all__ = ["INT_MAX", "INT_MIN", "JsonRefused", "parse_json"]
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 """The integers a JSON number may hold (signed and unsigned 64 bits)."""
 
-_CONTROL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])")
+_CONTROL_ESCAPE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])"
+)
 """A ``\\u`` escape of a control character (an even run of backslashes before it is text)."""
+_RAW_CONTROL = re.compile(r"[\x7f-\x9f]")
 
 
 class JsonRefused(json.JSONDecodeError):
@@ -67,6 +70,9 @@ def parse_json(data: bytes | str) -> Any:
     if control is not None:
         escape = text[control.end() - 6 : control.end()]
         raise JsonRefused(f"control character {escape} in a string", text, control.end() - 6)
+    raw = _RAW_CONTROL.search(text)  # DEL and C1 are valid JSON unescaped, but not text
+    if raw is not None:
+        raise JsonRefused(f"control character U+{ord(raw.group()):04X}", text, raw.start())
     return _DECODER.decode(text)
 
 

@@ -1,4 +1,5 @@
-"""Plain text as xinyong stores it: no control characters but tab, line feed and carriage return.
+"""Plain text as xinyong stores it: no control characters (C0, DEL, C1) but tab, line feed and
+carriage return.
 
 A NUL cannot be stored in PostgreSQL text at all (the database refuses the whole statement), and
 no other control character belongs in a name, a reason or an id; every entry point (paths, query
@@ -12,8 +13,8 @@ import re
 
 __all__ = ["PLAIN_TEXT_PATTERN", "plain_or_raise", "text_problem"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-PLAIN_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 """The same rule as a JSON Schema pattern, for API documents (a JSON body cannot carry a lone
 surrogate at all: :mod:`xinyong.domain.json_text` refuses it)."""
 

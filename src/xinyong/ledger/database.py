@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "WRITE",
     "WRITE_LOCK",
     "ForeignInquiryLog",
+    "hold_lock",
     "inquiry_log_path",
     "never_wait",
     "open_database",
@@ -58,6 +60,7 @@ _NOWAIT = "xinyong_nowait"
 INQUIRY_SCHEMA = "inquiry_log"
 """The name a SQLite ledger's inquiry log file is attached as (:func:`inquiry_log_path`)."""
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
+_PG_NAMED_LOCKS = 0x78796E6C  # "xynl": the first half of the keys of hold_lock's locks
 _TAKE_LOCK = {
     "main": "DELETE FROM main.alembic_version WHERE 0",
     INQUIRY_SCHEMA: f"DELETE FROM {INQUIRY_SCHEMA}.log_owner WHERE 0",
@@ -222,6 +225,19 @@ def take_write_lock(conn: Connection, schema: str = INQUIRY_SCHEMA) -> None:
     if schema != "main" and inquiry_log_path(conn.engine.url.database) is None:
         return
     conn.exec_driver_sql(_TAKE_LOCK[schema])
+
+
+def hold_lock(conn: Connection, name: str) -> None:
+    """Serialise the open transaction with every other that holds the lock ``name``, until it
+    ends; for a transaction that reads rows, decides, then writes (two of them interleaved
+    would both decide on what they read before the other's write). Call it before the first
+    read. PostgreSQL: a transaction-scoped advisory lock; SQLite: the ledger file's write lock,
+    which a single writer holds anyway."""
+    if conn.dialect.name == "sqlite":
+        take_write_lock(conn, "main")
+        return
+    key = zlib.crc32(f"xinyong:{name}".encode()) - (1 << 31)  # a signed 32-bit key
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_NAMED_LOCKS}, {key})")
 
 
 def never_wait(conn: Connection) -> None:

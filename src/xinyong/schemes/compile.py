@@ -90,9 +90,10 @@ def _predicate(node: Node, attrs: ir.JSONValue) -> ir.BooleanValue:
         return _compare(_attr(attrs, node.name, node.value), node.op, node.value)
     if isinstance(node, In):
         parts = [_compare(_attr(attrs, node.name, v), "=", v) for v in node.values]
+        while len(parts) > 1:  # a balanced tree: a long list must not nest SQL deeply
+            paired = [parts[i] | parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+            parts = paired + ([parts[-1]] if len(parts) % 2 else [])
         result = parts[0]
-        for part in parts[1:]:
-            result = result | part
         return ~result if node.negated else result
     if isinstance(node, IsNull):
         test = _is_null(attrs, node.name)

@@ -161,7 +161,7 @@ def _tokens(text: str) -> list[_Token]:
 MAX_NESTING = 32
 """How deep parentheses and ``not`` may nest in one predicate."""
 MAX_TERMS = 256
-"""How many comparisons one predicate may hold."""
+"""How many comparisons one predicate may hold (each value of an ``in`` list is one)."""
 
 
 def _balanced(kind: type[And] | type[Or], nodes: list[Node]) -> Node:
@@ -284,6 +284,7 @@ class _Parser:
             self.expect("punct", "(", "'(' after 'in'")
             values = [self.required_literal()]
             while self.accept("punct", ","):
+                self.term()  # each listed value is one more comparison
                 values.append(self.required_literal())
             self.expect("punct", ")", "')' or ','")
             return In(name, tuple(values), negated)

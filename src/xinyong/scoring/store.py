@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from xinyong.ledger.append import TreeHead, utc_now_text
 from xinyong.ledger.bulk import insert_rows
+from xinyong.ledger.database import hold_lock
 from xinyong.ledger.schema import schemes, standing_runs, standings
 from xinyong.schemes.load import LoadedScheme, parse_scheme
 from xinyong.scoring.standing import Standing
@@ -33,6 +34,10 @@ __all__ = [
     "save_standings",
     "stored_versions",
 ]
+
+
+SCHEMES_LOCK = "schemes"
+"""Held while scheme versions are added, activated or deactivated (:func:`hold_lock`)."""
 
 
 class UnknownScheme(LookupError):
@@ -74,6 +79,7 @@ class StandingRun:
 
 def add_scheme(conn: Connection, loaded: LoadedScheme, activate: bool = True) -> bool:
     """Store a scheme version; return False when that exact version was already stored."""
+    hold_lock(conn, SCHEMES_LOCK)
     scheme = loaded.scheme
     exists = conn.execute(
         select(schemes.c.version).where(
@@ -101,6 +107,7 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
 
     :class:`MeasureTaken` when one of its measures is defined by another active scheme.
     """
+    hold_lock(conn, SCHEMES_LOCK)  # two activations must not both see the measure free
     rows = conn.execute(
         select(schemes.c.version).where(
             schemes.c.scheme_id == scheme_id, schemes.c.version.startswith(version, autoescape=True)
@@ -128,6 +135,7 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
 def deactivate_scheme(conn: Connection, scheme_id: str) -> None:
     """Make no version of ``scheme_id`` active: its measures stop applying, and their ids are
     free for another scheme."""
+    hold_lock(conn, SCHEMES_LOCK)
     done = conn.execute(
         update(schemes)
         .where(schemes.c.scheme_id == scheme_id, schemes.c.active.is_(True))

@@ -22,8 +22,8 @@ from xinyong import __version__
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
+from xinyong.service.factory import SETTINGS_ENV
 from xinyong.service.inquiry_writer import InquiryWriter
-from xinyong.service.lifeline import PARENT_ENV, follow_parent
 from xinyong.service.request_guard import RequestGuard
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
@@ -34,7 +34,6 @@ from xinyong.web.api_docs import install_api_docs
 
 __all__ = [
     "SERVICE_POOL_SIZE",
-    "SETTINGS_ENV",
     "app_from_environment",
     "create_app",
     "open_service_database",
@@ -50,17 +49,10 @@ def open_service_database(url: str | None) -> Engine:
     return open_database(url, pool_size=SERVICE_POOL_SIZE)
 
 
-SETTINGS_ENV = "XINYONG_SERVICE_SETTINGS"
-"""A settings TOML file for :func:`app_from_environment` (how ``serve --workers`` passes it on)."""
-
-
 def app_from_environment() -> FastAPI:
-    """The app as ``xinyong serve`` runs it, configured from the environment (an app factory for
-    uvicorn's worker processes): ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and
-    ``$XINYONG_SERVICE_SETTINGS``."""
-    supervisor = os.environ.get(PARENT_ENV)
-    if supervisor:  # a worker process of ``serve --workers N``: end with the supervisor
-        follow_parent(int(supervisor))
+    """The app as ``xinyong serve`` runs it, configured from the environment:
+    ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and ``$XINYONG_SERVICE_SETTINGS`` (uvicorn
+    calls it through :func:`xinyong.service.factory.app_from_environment`)."""
     path = os.environ.get(SETTINGS_ENV)
     settings = load_settings(Path(path)) if path else ServiceSettings()
     return create_app(open_service_database(None), load_catalog(), settings, background=True)

@@ -47,7 +47,7 @@ from sqlalchemy.exc import OperationalError
 from xinyong.decisions.checks import Decision, log_decisions
 from xinyong.due_process.notices import move_pending_notices
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
-from xinyong.service.inquiry_spill import SpillFile, recover_spills, spill_path
+from xinyong.service.inquiry_spill import SpillFile, recover_spills
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
 
@@ -88,7 +88,7 @@ class InquiryLog:
         log_file = inquiry_log_path(engine.url.database) if self.inline else None
         self._log_file = log_file
         self._schema = INQUIRY_SCHEMA if log_file else "main"
-        self._spill = SpillFile(spill_path(log_file, os.getpid())) if log_file else None
+        self._spill = SpillFile(log_file, os.getpid()) if log_file else None
         self._spilled: list[_Entry] = []
         """Checks answered from the spill file during a pause, still to be committed."""
 

@@ -9,7 +9,8 @@ and answered; once the pause is over the batch is committed to the log like any 
 file emptied. A check is therefore always in the log before its answer leaves: in the table, or
 in this file until it reaches the table.
 
-Each service process keeps its own file (``<ledger>-inquiries.<pid>.spill``) and holds an
+Each service process keeps its own file (``<ledger>-inquiries.<pid>.spill``, created exclusively:
+a file of that name left by a dead process whose pid was reused gets another name) and holds an
 exclusive ``flock`` on it for its lifetime. A file left by a process that died before its batch
 reached the table is imported by the next process to open the ledger (:func:`recover_spills`);
 decisions already in the table are skipped, so importing twice adds nothing.
@@ -32,16 +33,18 @@ from xinyong.decisions.checks import Decision, log_decisions
 from xinyong.ledger.database import INQUIRY_SCHEMA, take_write_lock
 from xinyong.ledger.schema import inquiries
 
-__all__ = ["SpillFile", "recover_spills", "spill_path"]
+__all__ = ["SpillFile", "recover_spill", "recover_spills", "spill_path"]
 
 log = logging.getLogger("xinyong.inquiries")
 
 _Entry = tuple[Decision, dict[str, object] | None]
 
 
-def spill_path(log_file: Path, pid: int) -> Path:
-    """The spill file of process ``pid`` beside the inquiry log file ``log_file``."""
-    return log_file.with_name(f"{log_file.stem}.{pid}.spill")
+def spill_path(log_file: Path, pid: int, attempt: int = 0) -> Path:
+    """The spill file of process ``pid`` beside the inquiry log file ``log_file`` (``attempt``:
+    the how-manieth name tried, when an earlier one was taken)."""
+    suffix = f"{pid}" if attempt == 0 else f"{pid}-{attempt}"
+    return log_file.with_name(f"{log_file.stem}.{suffix}.spill")
 
 
 def _encode(entries: Iterable[_Entry]) -> bytes:
@@ -83,20 +86,29 @@ def _decode(data: bytes, path: Path) -> list[_Entry]:
 class SpillFile:
     """This process's spill file, opened and locked on first use."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, log_file: Path, pid: int) -> None:
+        self.log_file, self.pid = log_file, pid
+        self.path = spill_path(log_file, pid)
         self._fd: int | None = None
+
+    def _create(self) -> int:
+        """Create this process's file, never opening one that exists: a dead process with the
+        same pid may have left checks in it that are not yet imported."""
+        for attempt in range(1000):
+            path = spill_path(self.log_file, self.pid, attempt)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            except FileExistsError:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else holds it
+            self.path = path
+            return fd
+        raise OSError(f"{self.path}: 1,000 spill files of this pid already exist")
 
     def write(self, entries: Sequence[_Entry]) -> None:
         """Append decisions (one ``write``: the kernel has them before any answer leaves)."""
         if self._fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # a starting process is importing a file of this name
-                os.close(fd)
-                raise
-            self._fd = fd
+            self._fd = self._create()
         data = _encode(entries)
         written = os.write(self._fd, data)
         if written != len(data):
@@ -131,20 +143,37 @@ def recover_spills(engine: Engine, log_file: Path) -> int:
         except FileNotFoundError:
             continue
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its process is alive and will commit it
-            data = path.read_bytes()
-            try:
-                added += _import(engine, _decode(data, path))
-            except Exception:  # keep it for a person to look at; the service still starts
-                log.exception("%s: could not import the checks in it; left in place", path)
-                continue
-            path.unlink()
+            added += recover_spill(engine, path, fd)
         finally:
             os.close(fd)
     return added
+
+
+def recover_spill(engine: Engine, path: Path, fd: int) -> int:
+    """Import one spill file, open as ``fd``, unless its process lives or another process has
+    imported it since it was opened (several workers start at once)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # its process is alive and will commit it
+    if os.fstat(fd).st_nlink == 0:
+        return 0  # imported and removed meanwhile
+    try:
+        added = _import(engine, _decode(_read_all(fd), path))
+    except Exception:  # keep it for a person to look at; the service still starts
+        log.exception("%s: could not import the checks in it; left in place", path)
+        return 0
+    path.unlink()
+    return added
+
+
+def _read_all(fd: int) -> bytes:
+    """The whole file, read through the descriptor holding its lock (not by its name)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _import(engine: Engine, entries: list[_Entry]) -> int:

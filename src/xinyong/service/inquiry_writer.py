@@ -43,7 +43,7 @@ from sqlalchemy import Engine
 
 from xinyong.decisions.checks import Decision
 from xinyong.service.inquiry_log import InquiryLog
-from xinyong.service.lifeline import follow_parent
+from xinyong.service.lifeline import run_helper
 
 __all__ = [
     "ANSWER_SECONDS",
@@ -154,8 +154,8 @@ class InquiryWriter:
         ours, theirs = socket.socketpair()
         url = self.engine.url.render_as_string(hide_password=False)
         process = context.Process(
-            target=serve_writer,
-            args=(url, theirs, os.getpid()),
+            target=run_helper,
+            args=(os.getpid(), f"{__name__}:serve_writer", url, theirs),
             name="xinyong-inquiry-writer",
             daemon=True,
         )
@@ -317,14 +317,15 @@ def _settle(items: Sequence[_Item], outcomes: Sequence[BaseException | None]) ->
             done.set_exception(outcome)
 
 
-def serve_writer(url: str, sock: socket.socket, parent: int | None = None) -> None:
+def serve_writer(url: str, sock: socket.socket) -> None:
     """The writer process: log the checks the service sends until the service closes the
     socket (at its stop, or by dying)."""
     # Signals to stop reach the whole process group (Ctrl+C, systemd's stop); the writer
     # finishes when the service, done answering, closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    follow_parent(parent)  # a service killed outright never closes the socket
+    # (started by run_helper: a service killed outright never closes the socket, so the writer
+    # follows the service's process instead)
     from xinyong.ledger.database import open_database
 
     engine = open_database(url, migrate=False)

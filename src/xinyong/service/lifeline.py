@@ -15,11 +15,13 @@ acknowledged is committed, and what it had not acknowledged is nobody's to lose.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
+from typing import Any
 
-__all__ = ["EXIT_CODE", "PARENT_ENV", "POLL_SECONDS", "follow_parent"]
+__all__ = ["EXIT_CODE", "PARENT_ENV", "POLL_SECONDS", "follow_parent", "run_helper"]
 
 log = logging.getLogger("xinyong.lifeline")
 
@@ -32,15 +34,16 @@ EXIT_CODE = 70
 """The exit status of a process that ended because its parent had died."""
 
 
-def follow_parent(parent: int | None = None) -> threading.Thread | None:
-    """End this process when ``parent`` (default: the current parent) is no longer its parent.
+def follow_parent(parent: int | None = None) -> threading.Thread:
+    """End this process when ``parent`` (default: the current parent) is no longer its parent;
+    at once when it already is not (it died while this process was starting).
 
-    Returns the watching thread, or None when ``parent`` is not this process's parent (nothing
-    to follow: the process was started some other way).
+    Returns the watching thread.
     """
     expected = os.getppid() if parent is None else parent
     if os.getppid() != expected:
-        return None
+        log.error("parent process %d is gone; pid %d exits", expected, os.getpid())
+        os._exit(EXIT_CODE)
     stop = threading.Event()
 
     def watch() -> None:
@@ -52,3 +55,15 @@ def follow_parent(parent: int | None = None) -> threading.Thread | None:
     thread = threading.Thread(target=watch, name="xinyong-lifeline", daemon=True)
     thread.start()
     return thread
+
+
+def run_helper(parent: int, target: str, *args: Any) -> Any:
+    """Follow ``parent``, then import ``target`` (``"module:function"``) and call it.
+
+    The entry point of every helper process: a spawned process imports its target's module
+    before it runs anything, and a helper's module takes seconds to import; started here, the
+    helper follows its parent from its first moment, whatever it imports next.
+    """
+    follow_parent(parent)
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)

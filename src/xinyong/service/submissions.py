@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import pickle
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,13 +32,11 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xinyong.domain.catalog import Catalog
 from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.records import ingest_rows
 from xinyong.service.changes import after_changes
 from xinyong.service.context import Context
-from xinyong.service.lifeline import follow_parent
-from xinyong.service.settings import ServiceSettings
+from xinyong.service.lifeline import run_helper
 
 __all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
 
@@ -133,10 +132,12 @@ def _yield_to_checks() -> None:
     os.nice(WORKER_NICENESS)
 
 
-def _start_worker(url: str, catalog: Catalog, settings: ServiceSettings, parent: int) -> None:
+def _start_worker(setup: bytes) -> None:
+    """Open the worker's ledger (``setup``: the pickled URL, catalog and settings, unpickled here
+    so that the process follows its parent before it imports what they need)."""
     from xinyong.ledger.database import open_database
 
-    follow_parent(parent)
+    url, catalog, settings = pickle.loads(setup)
     _yield_to_checks()
     ctx = _WORKER["context"] = Context.create(open_database(url, migrate=False), catalog, settings)
     with ctx.engine.connect() as conn:  # load the schemes now, not with the first batch
@@ -174,8 +175,12 @@ class SubmissionWorker:
             self._pool = ProcessPoolExecutor(
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self._url, self._catalog, self._settings, os.getpid()),
+                initializer=run_helper,
+                initargs=(
+                    os.getpid(),
+                    f"{__name__}:_start_worker",
+                    ForkingPickler.dumps((self._url, self._catalog, self._settings)).tobytes(),
+                ),
             )
 
     async def submit(self, body: bytes, source: str, today: date) -> tuple[int, dict[str, Any]]:
