@@ -175,3 +175,29 @@ def test_operator_upholds_and_the_entry_leaves_the_list(live: Live, browser: Bro
     expect(public.locator("#results tbody tr")).to_have_count(1)
     expect(public.locator("#results tbody")).not_to_contain_text("王")
     _shot(public, "public-list-after-upholding")
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")]
+)
+def test_api_documentation_renders_offline(
+    live: Live, browser: Browser, path: str, ready: str
+) -> None:
+    page = browser.new_page()
+    requested: list[str] = []
+    refused: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{live.url}{path}")
+    expect(page.locator(ready).first).to_contain_text("xinyong decision service", timeout=30_000)
+    _shot(page, f"api{path.replace('/', '-')}")
+    assert requested
+    assert all(
+        url.startswith(live.url) or url.startswith(("data:", "blob:")) for url in requested
+    ), [url for url in requested if not url.startswith(live.url)]
+    assert refused == []

@@ -3,7 +3,9 @@ the package: nothing is loaded from a CDN, so the pages work offline and the ope
 origin runs no third party's script.
 
 The scripts and styles come from the ``fastapi-offline`` package (Swagger UI and ReDoc as
-released upstream, MIT and Apache-2.0); the pages start them with a script of ours in
+released upstream, MIT and Apache-2.0; ReDoc's reference to its vendor's logo on a CDN is
+replaced by an empty image, and Swagger UI's online validator is turned off); the pages start
+them with a script of ours in
 ``/static``, so no inline script is needed. Their Content Security Policy is the portal's, with
 the two relaxations these viewers need and no more: inline styles (both set style attributes,
 ReDoc injects a stylesheet) and images from ``data:`` URLs (Swagger UI's icons), and ReDoc's
@@ -12,7 +14,10 @@ search index runs in a ``blob:`` worker.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import functools
+import importlib.resources
+
+from fastapi import FastAPI, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -62,8 +67,29 @@ def _page(template: str, title: str) -> HTMLResponse:
     )
 
 
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+"""The one address ReDoc's bundle loads by itself (the vendor's logo under the menu)."""
+
+
+@functools.cache
+def _redoc_bundle() -> bytes:
+    """ReDoc's bundle with its logo's address made an empty ``data:`` URL: the image fails to
+    load and ReDoc hides it, and nothing is asked of another origin."""
+    bundle = (importlib.resources.files("fastapi_offline") / "static" / "redoc.standalone.js")
+    return bundle.read_bytes().replace(REDOC_LOGO, b"data:,")
+
+
 def install_api_docs(app: FastAPI) -> None:
     """Serve ``/docs`` and ``/redoc`` (create ``app`` with ``docs_url=None, redoc_url=None``)."""
+
+    @app.get(f"{ASSETS}/redoc.standalone.js", include_in_schema=False)
+    def redoc_bundle() -> Response:
+        return Response(
+            _redoc_bundle(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     app.mount(ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="api-assets")
 
     @app.get("/docs", include_in_schema=False)

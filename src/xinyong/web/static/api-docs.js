@@ -9,6 +9,7 @@
       deepLinking: true,
       presets: [window.SwaggerUIBundle.presets.apis],
       layout: "BaseLayout",
+      validatorUrl: null, // the default sends the document's address to swagger.io
     });
   }
   var redoc = document.getElementById("redoc");
