@@ -232,13 +232,13 @@ class Durability:
     def strays(self) -> list[str]:
         """Processes of this ledger's service that are not below the running service: orphans
         (found by the database URL in their environment, whoever their parent is now)."""
-        mine = {os.getpid(), *process_tree(os.getpid())}  # the test and its CLI commands
+        roots = {os.getpid()}  # the test and the CLI commands it runs
         if self.server is not None and self.server.poll() is None:
-            mine |= {self.server.pid, *process_tree(self.server.pid)}
+            roots.add(self.server.pid)
         marker = f"XINYONG_DATABASE_URL={self.url}".encode()
         found = []
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) in mine:
+            if not entry.name.isdigit() or _has_ancestor(int(entry.name), roots):
                 continue
             try:
                 environ = (entry / "environ").read_bytes()
@@ -554,6 +554,22 @@ class Durability:
 
 
 _SETTINGS = "XINYONG_SERVICE_SETTINGS"
+
+
+def _has_ancestor(pid: int, ancestors: set[int]) -> bool:
+    """Whether ``pid`` is one of ``ancestors`` or below one of them, now (from /proc)."""
+    current = pid
+    for _ in range(64):
+        if current in ancestors:
+            return True
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            return False
+        current = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if current <= 1:
+            return False
+    return False
 
 
 def _name(pid: int) -> str:
