@@ -75,7 +75,7 @@ REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 def _redoc_bundle() -> bytes:
     """ReDoc's bundle with its logo's address made an empty ``data:`` URL: the image fails to
     load and ReDoc hides it, and nothing is asked of another origin."""
-    bundle = (importlib.resources.files("fastapi_offline") / "static" / "redoc.standalone.js")
+    bundle = importlib.resources.files("fastapi_offline") / "static" / "redoc.standalone.js"
     return bundle.read_bytes().replace(REDOC_LOGO, b"data:,")
 
 
