@@ -79,8 +79,13 @@ HOST = "127.0.0.1"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DATABASE = "xinyong_bench_check"
 """``--backend postgres`` builds (and reuses) its ledger in this database on the local server."""
-UVICORN = {"loop": "asyncio", "http": "h11", "access_log": False, "log_level": "warning"}
-"""Settings shared by both servers (one worker: ``uvicorn.run`` with an app object)."""
+UVICORN = {
+    "loop": "asyncio",
+    "http": "xinyong.service.http_protocol:NoDelayH11Protocol",  # as ``xinyong serve`` runs
+    "access_log": False,
+    "log_level": "warning",
+}
+"""Settings shared by both servers."""
 WARMUP_SECONDS = 2.0
 REQUEST_TIMEOUT = 30.0
 MAX_OPEN_CONNECTIONS = 128
@@ -509,8 +514,18 @@ def serve(spec: dict[str, Any]) -> None:
             workers=spec["workers"],
             **UVICORN,
         )
-    else:
-        uvicorn.run(bare_app(), host=HOST, port=spec["port"], workers=1, **UVICORN)
+    elif spec["workers"] == 1:
+        uvicorn.run(bare_app(), host=HOST, port=spec["port"], **UVICORN)
+    else:  # worker processes import the app by name
+        uvicorn.run(
+            "check:bare_app",
+            factory=True,
+            app_dir=str(Path(__file__).parent),
+            host=HOST,
+            port=spec["port"],
+            workers=spec["workers"],
+            **UVICORN,
+        )
 
 
 STATS_PATH = "/__bench/stats"
@@ -1216,6 +1231,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _worker_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise SystemExit(f"--workers: a comma list of positive counts, not {text!r}")
+    return counts
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=1_000_000, help="synthetic people")
@@ -1240,10 +1262,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ingest-rate", type=float, default=1000.0, help="records/s")
     parser.add_argument("--ingest-batch", type=int, default=100, help="records per POST")
     parser.add_argument(
+        "--workers",
+        default="1",
+        help="comma list of worker process counts for the throughput phase (both servers)",
+    )
+    parser.add_argument(
         "--mixed-workers",
         type=int,
         default=1,
-        help="xinyong serve --workers in the mixed phase (the throughput phase uses 1 for both)",
+        help="xinyong serve --workers in the mixed phase",
     )
     parser.add_argument(
         "--mixed-repeat", type=int, default=3, help="rounds of the mixed phase (medians)"
@@ -1294,19 +1321,24 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = Path(args.workdir)
         servers: dict[str, Server] = {}
         try:
-            servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir, diagnose=args.diagnose)
             if "http" in phases:
-                servers["bare"] = Server("bare", ledger.db_url, log_dir)
-                _log(f"HTTP throughput: {args.connections} connections, {args.duration} s")
-                results["http"] = throughput(servers, ledger, args)
-                servers.pop("bare").stop()
-                results["http"]["server_exceptions"] = servers["xinyong"].exceptions()
-            if "mixed" in phases:
-                if args.mixed_workers != 1:
-                    servers.pop("xinyong").stop()
+                results["http"] = {}
+                for workers in _worker_counts(args.workers):
                     servers["xinyong"] = Server(
-                        "xinyong", ledger.db_url, log_dir, args.mixed_workers
+                        "xinyong", ledger.db_url, log_dir, workers, diagnose=args.diagnose
                     )
+                    servers["bare"] = Server("bare", ledger.db_url, log_dir, workers)
+                    _log(
+                        f"HTTP throughput: {args.connections} connections, {args.duration} s, "
+                        f"{workers} worker process(es) each"
+                    )
+                    measured = throughput(servers, ledger, args)
+                    measured["server_exceptions"] = servers["xinyong"].exceptions()
+                    results["http"][str(workers)] = measured
+                    for name in ("bare", "xinyong"):
+                        servers.pop(name).stop()
+            if "mixed" in phases:
+                servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir, args.mixed_workers)
                 results["mixed_rounds"] = []
                 for round_ in range(1, args.mixed_repeat + 1):
                     # The floor: the same open-loop client against the bare endpoint.
@@ -1351,12 +1383,12 @@ def print_report(results: dict[str, Any]) -> None:
         )
         if "profile" in r:
             print(r["profile"])
-    if "http" in results:
-        h = results["http"]
+    for workers, h in results.get("http", {}).items():
         m = h["median_requests_per_s"]
         print(
-            f"HTTP: xinyong {m['xinyong']:,.0f} req/s, bare {m['bare']:,.0f} req/s, "
-            f"ratio {h['ratio']} (goal >= {GOAL_RATIO}: {'met' if h['goal_met'] else 'NOT met'})"
+            f"HTTP, {workers} worker(s) each: xinyong {m['xinyong']:,.0f} req/s, bare "
+            f"{m['bare']:,.0f} req/s, ratio {h['ratio']} {h['ratio_per_pair']} "
+            f"(goal >= {GOAL_RATIO}: {'met' if h['goal_met'] else 'NOT met'})"
         )
     if "mixed" in results:
         x = results["mixed"]

@@ -81,6 +81,7 @@ def serve(
 
     from xinyong.ledger.database import ENV_VAR, resolve_url
     from xinyong.service.factory import SETTINGS_ENV
+    from xinyong.service.http_protocol import HTTP_PROTOCOL
     from xinyong.service.lifeline import PARENT_ENV
     from xinyong.service.settings import SettingsError, load_settings
 
@@ -109,6 +110,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=HTTP_PROTOCOL,
         log_level="info",
         access_log=False,
     )

@@ -13,7 +13,7 @@ replayed exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, insert, select
 
 from xinyong.decisions.decision_ids import new_decision_id
-from xinyong.decisions.precomputed import PrecomputedStandings
+from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import counted_records, issue_notice
@@ -30,19 +30,24 @@ from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import inquiries, notices, pending_notices, relying_parties
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
-from xinyong.ttl import TtlCache
+from xinyong.ttl import MISSING, Missing, TtlCache
 
 __all__ = [
+    "INSERT_INQUIRY",
     "Decision",
     "NotRegistered",
+    "Purpose",
     "Registrations",
     "UnknownMeasure",
     "check_measure",
     "decide_from_stored",
     "decide_measure",
+    "inquiry_rows",
     "log_decision",
     "log_decisions",
+    "purpose",
     "registered_measures",
+    "stored_decision",
 ]
 
 
@@ -101,6 +106,10 @@ class Registrations:
         """The measures ``relying_party`` may check."""
         return self._cache.get(relying_party, lambda: registered_measures(conn, relying_party))
 
+    def peek(self, relying_party: str) -> frozenset[str] | Missing:
+        """The cached measures of ``relying_party``, or :data:`~xinyong.ttl.MISSING`."""
+        return self._cache.peek(relying_party)
+
     def invalidate(self) -> None:
         """Forget cached registrations (a party was registered or changed)."""
         self._cache.clear()
@@ -109,17 +118,36 @@ class Registrations:
 _UNCACHED = Registrations()
 
 
-def _purpose(
-    conn: Connection,
+Purpose = tuple[LoadedScheme, Measure]
+"""The active scheme that defines a measure, and the measure."""
+
+
+def purpose(
+    conn: Connection | None,
     registry: SchemeRegistry,
     registrations: Registrations,
     relying_party: str,
     measure: str,
-) -> tuple[LoadedScheme, Measure]:
-    """The active scheme and definition of a measure the party may check (else an error)."""
-    if measure not in registrations.measures(conn, relying_party):
+) -> Purpose | Missing:
+    """The active scheme and definition of a measure the party may check (else an error).
+
+    Without ``conn`` only what is cached is used: :data:`~xinyong.ttl.MISSING` when something
+    must be read first.
+    """
+    measures = (
+        registrations.peek(relying_party)
+        if conn is None
+        else registrations.measures(conn, relying_party)
+    )
+    if measures is MISSING:
+        return MISSING
+    if measure not in measures:
         raise NotRegistered(f"{relying_party} is not registered for measure {measure!r}")
-    loaded = registry.for_measure(conn, measure)
+    loaded = (
+        registry.peek_for_measure(measure) if conn is None else registry.for_measure(conn, measure)
+    )
+    if loaded is MISSING:
+        return MISSING
     if loaded is None:
         raise UnknownMeasure(f"no active scheme defines measure {measure!r}")
     return loaded, next(m for m in loaded.scheme.measures if m.id == measure)
@@ -161,8 +189,23 @@ def decide_from_stored(
     """The decision from a stored standing that is still current (one read, a single statement,
     so it needs no transaction); None when it must be computed: no current stored standing, or
     a sanction applies and its adverse notice must name the records."""
-    loaded, measure_def = _purpose(conn, registry, registrations, relying_party, measure)
-    stored = precomputed.read(conn, loaded, subject_id, today)
+    found = purpose(conn, registry, registrations, relying_party, measure)
+    assert found is not MISSING  # read through conn
+    stored = precomputed.read(conn, found[0], subject_id, today)
+    return stored_decision(found, stored, relying_party, subject_id, measure, today)
+
+
+def stored_decision(
+    found: Purpose,
+    stored: Precomputed | None,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+) -> Decision | None:
+    """The decision a stored standing gives (:func:`decide_from_stored`); None when the
+    standing must be computed."""
+    loaded, measure_def = found
     if stored is None or (measure in stored.measures and measure_def.kind == "sanction"):
         return None
     applies = measure in stored.measures
@@ -187,12 +230,14 @@ def decide_measure(
     records, the standing is computed from the subject's records.
     """
     if precomputed is not None:
-        found = decide_from_stored(
+        stored = decide_from_stored(
             conn, registry, relying_party, subject_id, measure, today, registrations, precomputed
         )
-        if found is not None:
-            return found, None
-    loaded, measure_def = _purpose(conn, registry, registrations, relying_party, measure)
+        if stored is not None:
+            return stored, None
+    found = purpose(conn, registry, registrations, relying_party, measure)
+    assert found is not MISSING  # read through conn
+    loaded, measure_def = found
     size = read_size(conn)
     explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
     applies = explanation is not None and measure in explanation.standing.measures
@@ -231,7 +276,7 @@ _LOGGED = (
     "applies",
     "made_at",
 )
-_INSERT_INQUIRY = DriverStatement(
+INSERT_INQUIRY = DriverStatement(
     insert(inquiries).values({name: bindparam(name) for name in _LOGGED}),
     {
         "decision_id": "",
@@ -246,7 +291,12 @@ _INSERT_INQUIRY = DriverStatement(
         "made_at": "",
     },
 )
-"""The inquiry log's insert, compiled once: it runs for every check."""
+"""The inquiry log's insert, compiled once: it runs for every check (with :func:`inquiry_rows`)."""
+
+
+def inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
+    """The rows of :data:`INSERT_INQUIRY` that log ``decisions``."""
+    return [{name: getattr(d, name) for name in _LOGGED} for d in decisions]
 
 
 def log_decisions(
@@ -262,9 +312,7 @@ def log_decisions(
         if notice is not None:
             issue_notice(conn, decision.subject_id, "adverse-check", notice, table)
     if logged:
-        _INSERT_INQUIRY.run_many(
-            conn, [{name: getattr(d, name) for name in _LOGGED} for d, _ in logged]
-        )
+        INSERT_INQUIRY.run_many(conn, inquiry_rows(d for d, _ in logged))
 
 
 def check_measure(

@@ -23,11 +23,14 @@ anywhere in the ledger can change it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Date,
     String,
@@ -35,16 +38,18 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    func,
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
 
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import checkpoints, events, records, standing_runs, standings, subjects
 from xinyong.schemes.load import LoadedScheme
-from xinyong.ttl import TtlCache
+from xinyong.ttl import MISSING, Missing, TtlCache
 
-__all__ = ["Precomputed", "PrecomputedStandings"]
+__all__ = ["CURRENT", "CURRENT_MANY", "Precomputed", "PrecomputedStandings", "Run", "current"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +73,11 @@ _RUN = DriverStatement(
 )
 
 
-def _current_statement() -> DriverStatement:
-    subject = bindparam("subject_id", type_=String)
+def _current_columns(subject: ColumnElement[str]) -> list[ColumnElement[Any]]:
+    """The ledger's size, the stored measures of ``subject`` and whether it changed since."""
     since = bindparam("since", type_=BigInteger)
     r, s, e = records.c, subjects.c, events.c
-    head = select(checkpoints.c.size).order_by(checkpoints.c.size.desc()).limit(1)
+    head = select(func.max(checkpoints.c.size))
     stored = select(standings.c.measures).where(
         standings.c.run_id == bindparam("run_id"), standings.c.subject_id == subject
     )
@@ -81,40 +86,80 @@ def _current_statement() -> DriverStatement:
         .select_from(records.join(events, and_(e.source == r.source, e.record_id == r.record_id)))
         .where(r.subject_id == subject, e.position >= since)
     )
-    # Each kind of entry is looked for in two steps: any at all since the run (one step to the end
-    # of an index), then the subject's own, only when there are some. A quiet ledger costs three
-    # one-step probes; new subject versions and lifecycle events are rare even while records are
-    # appended. The steps are a CASE condition because there they short-circuit: in a result
-    # column SQLite evaluates both sides of AND and OR, and the subject's lifecycle events (a
-    # join over its records) cost more than the rest of the statement.
+
+    def newest(position: ColumnElement[int]) -> ColumnElement[bool]:
+        # The newest entry of a table against the run, as max(): one step to the end of the
+        # primary key whatever the planner estimates (PostgreSQL planned EXISTS (position >= K)
+        # as a sequential scan, expecting a third of the table to match). An empty table counts
+        # as -1, not NULL, so that AND need not look at its other side.
+        return func.coalesce(select(func.max(position)).scalar_subquery(), -1) >= since
+
+    # Each kind of entry is looked for in two steps: is there any at all since the run, then the
+    # subject's own, only when there are some. A quiet ledger costs three one-step probes; new
+    # subject versions and lifecycle events are rare even while records are appended. The steps
+    # are a CASE condition because there they short-circuit (SQLite evaluates both sides of AND
+    # and OR in a result column; PostgreSQL runs an InitPlan only when its value is needed), and
+    # the subject's lifecycle events (a join over its records) cost more than the rest.
     changed = case(
         (
             or_(
                 and_(
-                    exists().where(r.position >= since),
+                    newest(r.position),
                     exists().where(r.subject_id == subject, r.position >= since),
                 ),
                 and_(
-                    exists().where(s.position >= since),
+                    newest(s.position),
                     exists().where(s.subject_id == subject, s.position >= since),
                 ),
-                and_(exists().where(e.position >= since), exists(event_on_record)),
+                and_(newest(e.position), exists(event_on_record)),
             ),
             1,
         ),
         else_=0,
     )
+    return [
+        head.scalar_subquery().label("head"),
+        stored.scalar_subquery().label("measures"),
+        changed.label("changed"),
+    ]
+
+
+CURRENT = DriverStatement(
+    select(*_current_columns(bindparam("subject_id", type_=String))),
+    {"subject_id": "", "since": 0, "run_id": ""},
+)
+"""The one read that tells whether a stored standing is current (:meth:`PrecomputedStandings.probe`
+gives its parameters, :func:`current` reads its row)."""
+
+
+def _current_many() -> DriverStatement:
+    given = (
+        func.unnest(bindparam("subject_ids", type_=postgresql.ARRAY(String)))
+        .table_valued("subject_id")
+        .render_derived()
+        .alias("given")
+    )
     return DriverStatement(
-        select(
-            head.scalar_subquery().label("head"),
-            stored.scalar_subquery().label("measures"),
-            changed.label("changed"),
-        ),
-        {"subject_id": "", "since": 0, "run_id": ""},
+        select(given.c.subject_id, *_current_columns(given.c.subject_id)).select_from(given),
+        {"subject_ids": [""], "since": 0, "run_id": ""},
     )
 
 
-_CURRENT = _current_statement()
+CURRENT_MANY = _current_many()
+""":data:`CURRENT` for many subjects of one run at once (PostgreSQL): one row per given subject,
+the subject first. The ledger-wide probes run once for all of them. The service reads the stored
+standings of concurrent checks this way (:mod:`xinyong.service.stored_reads`)."""
+
+Run = tuple[str, int]
+"""A stored run: its id and the ledger size it was computed at."""
+
+
+def current(row: Sequence[Any]) -> Precomputed | None:
+    """The stored standing in a row of :data:`CURRENT`, if it is still current."""
+    head, measures, changed = row
+    if measures is None or changed:
+        return None
+    return Precomputed(int(head), frozenset(m for m in str(measures).split(";") if m))
 
 
 class PrecomputedStandings:
@@ -123,7 +168,7 @@ class PrecomputedStandings:
     that are still current."""
 
     def __init__(self, cache_seconds: float = 0.0) -> None:
-        self._runs: TtlCache[tuple[str, str, date], tuple[str, int] | None] = TtlCache(
+        self._runs: TtlCache[tuple[str, str, date], Run | None] = TtlCache(
             cache_seconds, max_entries=1_000
         )
 
@@ -131,27 +176,35 @@ class PrecomputedStandings:
         """Forget which runs exist (a refresh was saved through this process)."""
         self._runs.clear()
 
+    def probe(
+        self, conn: Connection | None, loaded: LoadedScheme, subject_id: str, as_of: date
+    ) -> dict[str, object] | Missing | None:
+        """The parameters of :data:`CURRENT` for ``subject_id``; None when no stored standing can
+        answer (a peer scheme, no run for the date). Without ``conn`` only what is cached is
+        used: :data:`~xinyong.ttl.MISSING` when the run must first be looked up."""
+        if loaded.scheme.peer is not None:
+            return None
+        key = (loaded.scheme.id, loaded.version, as_of)
+        if conn is None:
+            run = self._runs.peek(key)
+            if run is MISSING:
+                return MISSING
+        else:
+            run = self._runs.get(key, lambda: _newest_run(conn, *key))
+        if run is None:
+            return None
+        return {"subject_id": subject_id, "since": run[1], "run_id": run[0]}
+
     def read(
         self, conn: Connection, loaded: LoadedScheme, subject_id: str, as_of: date
     ) -> Precomputed | None:
         """The stored standing of ``subject_id`` if it is current; None when it must be computed."""
-        if loaded.scheme.peer is not None:
+        params = self.probe(conn, loaded, subject_id, as_of)
+        if params is None or params is MISSING:
             return None
-        key = (loaded.scheme.id, loaded.version, as_of)
-        run = self._runs.get(key, lambda: _newest_run(conn, *key))
-        if run is None:
-            return None
-        run_id, known_at = run
-        head, measures, changed = _CURRENT.rows(
-            conn, {"subject_id": subject_id, "since": known_at, "run_id": run_id}
-        )[0]
-        if measures is None or changed:
-            return None
-        return Precomputed(int(head), frozenset(m for m in str(measures).split(";") if m))
+        return current(CURRENT.rows(conn, params)[0])
 
 
-def _newest_run(
-    conn: Connection, scheme_id: str, version: str, as_of: date
-) -> tuple[str, int] | None:
+def _newest_run(conn: Connection, scheme_id: str, version: str, as_of: date) -> Run | None:
     found = _RUN.rows(conn, {"scheme_id": scheme_id, "version": version, "as_of": as_of})
     return None if not found else (str(found[0][0]), int(found[0][1]))

@@ -32,7 +32,7 @@ from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.ledger_source import peer_spans, subject_records
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.store import load_stored_scheme
-from xinyong.ttl import TtlCache
+from xinyong.ttl import MISSING, Missing, TtlCache
 
 __all__ = [
     "PEER_CACHE",
@@ -90,10 +90,22 @@ class SchemeRegistry:
 
     def for_measure(self, conn: Connection, measure: str) -> LoadedScheme | None:
         """The active scheme that defines ``measure`` (ids are unique across active schemes)."""
-        for loaded in self.active(conn):
-            if any(m.id == measure for m in loaded.scheme.measures):
-                return loaded
-        return None
+        return _defining(self.active(conn), measure)
+
+    def peek_for_measure(self, measure: str) -> LoadedScheme | Missing | None:
+        """:meth:`for_measure` from what is cached, or :data:`~xinyong.ttl.MISSING` when the
+        active versions (or one of them) must first be read."""
+        keys = self._active.peek("active")
+        if keys is MISSING or any(key not in self._parsed for key in keys):
+            return MISSING
+        return _defining([self._parsed[key] for key in keys], measure)
+
+
+def _defining(active: list[LoadedScheme], measure: str) -> LoadedScheme | None:
+    for loaded in active:
+        if any(m.id == measure for m in loaded.scheme.measures):
+            return loaded
+    return None
 
 
 def subject_kind(conn: Connection, subject_id: str, known_at: int | None) -> str | None:

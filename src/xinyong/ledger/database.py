@@ -35,7 +35,9 @@ __all__ = [
     "WRITE_LOCK",
     "ForeignInquiryLog",
     "hold_lock",
+    "inquiry_log_file",
     "inquiry_log_path",
+    "libpq_url",
     "never_wait",
     "open_database",
     "resolve_url",
@@ -143,6 +145,22 @@ def inquiry_log_path(database: str | None) -> Path | None:
         return None
     path = Path(database)
     return path.with_name(f"{path.stem}-inquiries{path.suffix}")
+
+
+def libpq_url(engine: Engine) -> str | None:
+    """The connection string for a psycopg connection of its own to the engine's PostgreSQL
+    database (None for another database or driver)."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return None
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def inquiry_log_file(engine: Engine) -> Path | None:
+    """The file of the ledger's inquiry log, if it has one of its own (a SQLite ledger file);
+    None for a database server, where the log is a table like any other."""
+    if engine.dialect.name != "sqlite":
+        return None
+    return inquiry_log_path(engine.url.database)
 
 
 def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:

@@ -70,16 +70,23 @@ class DriverStatement:
             self._compiled[key] = found
         return found
 
+    def driver_call(
+        self, dialect: Dialect, params: Mapping[str, object]
+    ) -> tuple[str, Mapping[str, object] | tuple[object, ...]]:
+        """The SQL and the values to give the dialect's driver for ``params`` (for a caller that
+        runs it on a driver connection of its own, such as an asynchronous one)."""
+        compiled = self._for(dialect)
+        values = {**compiled.constants, **(_iso(params) if compiled.iso_dates else params)}
+        if compiled.order is None:
+            return compiled.sql, values
+        return compiled.sql, tuple(values[name] for name in compiled.order)
+
     def rows(self, conn: Connection, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
         """Run with ``params`` (every placeholder name) in ``conn``'s transaction."""
-        compiled = self._for(conn.dialect)
-        values = {**compiled.constants, **(_iso(params) if compiled.iso_dates else params)}
+        sql, values = self.driver_call(conn.dialect, params)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            if compiled.order is None:
-                cursor.execute(compiled.sql, values)
-            else:
-                cursor.execute(compiled.sql, tuple(values[name] for name in compiled.order))
+            cursor.execute(sql, values)
             return list(cursor.fetchall())
         finally:
             cursor.close()

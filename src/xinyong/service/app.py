@@ -82,7 +82,10 @@ def create_app(
         inquiries = app.state.context.inquiries
         await to_thread.run_sync(inquiries.recover)
         stop = threading.Event()
+        stored_reads = app.state.context.stored_reads
         try:
+            if stored_reads is not None:
+                await stored_reads.open()
             if background:
                 start_worker(app.state.context, stop)
             # The helper processes start side by side (each imports the package anew).
@@ -100,6 +103,8 @@ def create_app(
             if isinstance(inquiries, InquiryWriter):
                 await inquiries.stop()
             inquiries.close()
+            if stored_reads is not None:
+                await stored_reads.close()
 
     app = ServiceApp(
         lifespan=lifespan,

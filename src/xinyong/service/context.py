@@ -14,12 +14,13 @@ from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import ActiveSchemes
-from xinyong.ledger.database import inquiry_log_path
+from xinyong.ledger.database import inquiry_log_file
 from xinyong.service.inquiry_log import InquiryLog
 from xinyong.service.inquiry_writer import InquiryWriter
 from xinyong.service.keys import Principal
 from xinyong.service.ratelimit import TokenBuckets
 from xinyong.service.settings import ServiceSettings
+from xinyong.service.stored_reads import StoredReads, stored_reads_for
 from xinyong.ttl import TtlCache
 
 __all__ = ["Context", "context"]
@@ -42,6 +43,8 @@ class Context:
     ``inquiry_process``), else by this one."""
     precomputed: PrecomputedStandings
     """Stored standings that answer checks in one read while they are current."""
+    stored_reads: StoredReads | None
+    """PostgreSQL: reads of stored standings on the event loop (opened by the app's lifespan)."""
     kept: threading.local
     """Per thread, a connection kept open for the thread's reads (:meth:`reader`)."""
 
@@ -59,6 +62,7 @@ class Context:
             principals=TtlCache(seconds),
             inquiries=_inquiry_log(engine, settings),
             precomputed=PrecomputedStandings(seconds),
+            stored_reads=stored_reads_for(engine, settings.read_connections),
             kept=threading.local(),
         )
 
@@ -97,7 +101,7 @@ class Context:
 
 
 def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog | InquiryWriter:
-    separate = settings.inquiry_process and inquiry_log_path(engine.url.database) is not None
+    separate = settings.inquiry_process and inquiry_log_file(engine) is not None
     return InquiryWriter(engine) if separate else InquiryLog(engine)
 
 

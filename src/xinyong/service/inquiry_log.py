@@ -22,8 +22,11 @@ Where the batch is written depends on the database:
   :meth:`InquiryLog._checkpoint` does it on a thread every :data:`CHECKPOINT_SECONDS`. While
   that checkpoint's last step holds the log's writes, checks are answered from the spill file
   (:mod:`xinyong.service.inquiry_spill`) and committed to the table right after.
-- **A database server**: on a writer thread, since a commit is a network round trip that must not
-  stall the loop; the batch is handed over once per commit, not once per check.
+- **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
+  that the loop goes on serving while the commit makes its round trip. A batch that carries an
+  adverse notice (rare: a sanction that applies) goes to a writer thread, as below.
+- **Another database server**: on a writer thread, since a commit is a network round trip that
+  must not stall the loop; the batch is handed over once per commit, not once per check.
 
 If a batch fails, its checks are retried one by one so that one bad decision fails only its own
 request.
@@ -40,13 +43,21 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from xinyong.decisions.checks import Decision, log_decisions
+from xinyong.decisions.checks import INSERT_INQUIRY, Decision, inquiry_rows, log_decisions
 from xinyong.due_process.notices import move_pending_notices
-from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
+from xinyong.ledger.database import (
+    INQUIRY_SCHEMA,
+    WRITE,
+    inquiry_log_file,
+    libpq_url,
+    never_wait,
+)
 from xinyong.service.inquiry_spill import SpillFile, recover_spills
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
@@ -85,11 +96,15 @@ class InquiryLog:
         self._paused = False
         self._checkpointing = False
         self._checkpointed = time.monotonic()
-        log_file = inquiry_log_path(engine.url.database) if self.inline else None
+        log_file = inquiry_log_file(engine)
         self._log_file = log_file
         self._schema = INQUIRY_SCHEMA if log_file else "main"
         self._spill = SpillFile(log_file, os.getpid()) if log_file else None
         self._spilled: list[_Entry] = []
+        self._libpq = libpq_url(engine)
+        """PostgreSQL through psycopg: batches are written from the event loop."""
+        self._aconn: psycopg.AsyncConnection[Any] | None = None
+        self._aconn_loop: asyncio.AbstractEventLoop | None = None
         """Checks answered from the spill file during a pause, still to be committed."""
 
     async def record(self, decision: Decision, notice: dict[str, object] | None) -> None:
@@ -141,8 +156,12 @@ class InquiryLog:
         if not self.inline:
             del self._pending[: len(batch)]
             entries = [(decision, notice) for decision, notice, _ in batch]
-            written = loop.run_in_executor(self._thread, self._commit, entries, False)
-            written.add_done_callback(lambda result: self._release(loop, batch, result.result()))
+            commit: asyncio.Future[_Outcomes]
+            if self._libpq is not None and all(notice is None for _, notice in entries):
+                commit = loop.create_task(self._commit_on_loop(entries))
+            else:  # adverse notices are rare: written through SQLAlchemy, on the thread
+                commit = loop.run_in_executor(self._thread, self._commit, entries, False)
+            commit.add_done_callback(lambda result: self._release(loop, batch, result.result()))
             return
         try:
             outcomes = self._commit([(decision, notice) for decision, notice, _ in batch], True)
@@ -229,9 +248,13 @@ class InquiryLog:
         return 0 if self._log_file is None else recover_spills(self.engine, self._log_file)
 
     def close(self) -> None:
-        """Release the spill file (after the service has stopped answering checks)."""
+        """Release the spill file and the kept connection (after the service has stopped
+        answering checks)."""
         if self._spill is not None:
             self._spill.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _pause(self, paused: threading.Event) -> None:
         self._paused = True  # on the loop, so between two batches
@@ -280,8 +303,13 @@ class InquiryLog:
 
     def _write(self, entries: list[_Entry], nowait: bool) -> None:
         if not nowait:
-            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                log_decisions(conn, entries)
+            conn = self._server_conn()
+            try:
+                with conn.begin():
+                    log_decisions(conn, entries)
+            except Exception:
+                conn.invalidate()  # whatever went wrong, the next batch starts on a new one
+                raise
             return
         conn = self._kept()
         try:
@@ -309,6 +337,37 @@ class InquiryLog:
             if "locked" in message or "busy" in message:
                 raise WriterBusy(message) from exc
             raise
+
+    async def _commit_on_loop(self, entries: list[_Entry]) -> _Outcomes:
+        """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
+        through psycopg); one outcome per entry, as :meth:`_commit`."""
+        rows = inquiry_rows(decision for decision, _ in entries)
+        try:
+            if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
+                assert self._libpq is not None
+                self._aconn = await psycopg.AsyncConnection.connect(self._libpq)
+                self._aconn_loop = self._loop
+            calls = [INSERT_INQUIRY.driver_call(self.engine.dialect, row) for row in rows]
+            async with self._aconn.transaction():
+                await self._aconn.cursor().executemany(calls[0][0], [v for _, v in calls])
+        except Exception as exc:
+            if self._aconn is not None and self._aconn.broken:
+                await self._aconn.close()
+            if len(entries) == 1:
+                log.exception("could not log a check")
+                return [exc]
+            outcomes: _Outcomes = []
+            for entry in entries:  # isolate the failure to the checks that cause it
+                outcomes += await self._commit_on_loop([entry])
+            return outcomes
+        return [None] * len(entries)
+
+    def _server_conn(self) -> Connection:
+        """The connection the writer thread commits batches with (a database server): kept, so
+        that a batch costs its transaction only, not a pool checkout and a ping."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**WRITE)
+        return self._conn
 
     def _kept(self) -> Connection:
         """The connection the event loop writes with (SQLite), opened on first use; a taken

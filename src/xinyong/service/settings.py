@@ -73,6 +73,12 @@ SETTINGS = (
         "PostgreSQL, fewer a local SQLite file.",
     ),
     Setting(
+        "read_connections",
+        4,
+        "PostgreSQL: connections per web worker that read stored standings for checks from the "
+        "event loop (each request holds one for one statement).",
+    ),
+    Setting(
         "ingest_process",
         True,
         "Append submitted records (POST /v1/records) in a separate worker process, so that "
@@ -121,6 +127,7 @@ class ServiceSettings:
     rate_per_second: float = 50.0
     burst: int = 100
     threads: int = 8
+    read_connections: int = 4
     ingest_process: bool = True
     inquiry_process: bool = True
     max_body_bytes: int = 16 << 20

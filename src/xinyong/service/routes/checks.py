@@ -114,7 +114,23 @@ async def check(ctx: Context, scope: Scope) -> bytes:
         if ctx.local_database:
             decision, notice = _decide(ctx, caller.name, subject, measure)
         else:
-            decision, notice = await run_in_threadpool(_decide, ctx, caller.name, subject, measure)
+            stored = None
+            if ctx.stored_reads is not None:
+                stored = await ctx.stored_reads.decide(
+                    ctx.registry,
+                    ctx.registrations,
+                    ctx.precomputed,
+                    caller.name,
+                    subject,
+                    measure,
+                    ctx.today(),
+                )
+            if stored is not None:
+                decision, notice = stored, None
+            else:
+                decision, notice = await run_in_threadpool(
+                    _decide, ctx, caller.name, subject, measure
+                )
     except NotRegistered as exc:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:

@@ -1,0 +1,168 @@
+"""Checks answered from stored standings on the event loop, when the ledger is on PostgreSQL.
+
+On a database server every read is a network round trip. The general path
+(:func:`~xinyong.decisions.checks.decide_measure`) runs on a worker thread with a pooled
+SQLAlchemy connection: a thread handoff, a ping, BEGIN and COMMIT around the reads, and each
+statement parsed and planned again. A check that a stored standing answers needs one statement,
+:data:`~xinyong.decisions.precomputed.CURRENT`, which needs no transaction. Here it runs on an
+asynchronous psycopg connection from a small pool (autocommit, the statement prepared once per
+connection), without leaving the event loop, and for all the checks waiting at that moment in one
+statement (:class:`StoredReads`).
+
+Everything else such a check needs comes from the service's caches: the caller's registered
+measures, the active scheme of the measure, the newest stored run. When one of them must be read,
+when the stored standing does not answer, or when the read fails, the check takes the general
+path, which reads and fills the caches. The answer is the same either way: the same functions
+decide (:func:`~xinyong.decisions.checks.purpose`,
+:func:`~xinyong.decisions.checks.stored_decision`, :func:`~xinyong.decisions.precomputed.current`);
+only the way the statement reaches the server differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine
+
+from xinyong.decisions.checks import (
+    Decision,
+    Registrations,
+    purpose,
+    stored_decision,
+)
+from xinyong.decisions.precomputed import (
+    CURRENT_MANY,
+    Precomputed,
+    PrecomputedStandings,
+    current,
+)
+from xinyong.decisions.standing import SchemeRegistry
+from xinyong.ledger.database import libpq_url
+from xinyong.ttl import MISSING, Missing
+
+__all__ = ["StoredReads", "stored_reads_for"]
+
+log = logging.getLogger("xinyong.checks")
+
+
+MAX_BATCH = 256
+"""The most subjects read in one statement."""
+
+_Waiting = list[tuple[str, "asyncio.Future[Precomputed | Missing | None]"]]
+
+
+class StoredReads:
+    """A pool of asynchronous connections that read stored standings for checks, in batches.
+
+    Checks that arrive together are read together: the subjects waiting when a connection is
+    free go in one statement (:data:`~xinyong.decisions.precomputed.CURRENT_MANY`), so that the
+    server starts one execution for all of them and the ledger-wide probes run once. Alone, a
+    check is a batch of one. At most ``size`` statements are in flight; meanwhile the next
+    batch collects.
+    """
+
+    def __init__(self, engine: Engine, conninfo: str, size: int) -> None:
+        self._dialect = engine.dialect
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=size,
+            max_size=size,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0},
+            name="xinyong-stored-reads",
+        )
+        self._lanes = size
+        self._pending: dict[tuple[str, int], _Waiting] = {}
+        self._flushing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        """Connect (on the event loop that will use the pool)."""
+        await self._pool.open(wait=True, timeout=30.0)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self._pool.close()
+
+    async def decide(
+        self,
+        registry: SchemeRegistry,
+        registrations: Registrations,
+        precomputed: PrecomputedStandings,
+        relying_party: str,
+        subject_id: str,
+        measure: str,
+        today: date,
+    ) -> Decision | None:
+        """The decision from a current stored standing, read on the event loop; None when the
+        check must take the general path. Raises as the general path would for a measure the
+        caller may not check or that no active scheme defines (known from the caches)."""
+        found = purpose(None, registry, registrations, relying_party, measure)
+        if found is MISSING:
+            return None
+        params = precomputed.probe(None, found[0], subject_id, today)
+        if params is None or params is MISSING:
+            return None
+        stored = await self._read(str(params["run_id"]), int(str(params["since"])), subject_id)
+        if stored is MISSING:
+            return None
+        return stored_decision(found, stored, relying_party, subject_id, measure, today)
+
+    def _read(
+        self, run_id: str, since: int, subject_id: str
+    ) -> asyncio.Future[Precomputed | Missing | None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Precomputed | Missing | None] = loop.create_future()
+        self._pending.setdefault((run_id, since), []).append((subject_id, done))
+        if not self._flushing:
+            self._flushing = True
+            # Let the requests that are already runnable join this batch before it is taken.
+            loop.call_soon(self._flush)
+        return done
+
+    def _flush(self) -> None:
+        self._flushing = False
+        while self._pending and self._lanes > 0:
+            key = next(iter(self._pending))
+            waiting = self._pending[key]
+            batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
+            if rest:
+                self._pending[key] = rest
+            else:
+                del self._pending[key]
+            self._lanes -= 1
+            task = asyncio.get_running_loop().create_task(self._run(*key, batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, run_id: str, since: int, batch: _Waiting) -> None:
+        subjects = sorted({subject for subject, _ in batch})
+        params = {"subject_ids": subjects, "since": since, "run_id": run_id}
+        sql, values = CURRENT_MANY.driver_call(self._dialect, params)
+        found: dict[str, Precomputed | Missing | None] = {}
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(sql, values)
+                for subject, *row in await cursor.fetchall():
+                    found[subject] = current(row)
+        except psycopg.Error:
+            log.warning(
+                "stored standings could not be read; the checks are computed", exc_info=True
+            )
+        finally:
+            self._lanes += 1
+            for subject, done in batch:
+                if not done.done():
+                    done.set_result(found.get(subject, MISSING))
+            if self._pending and not self._flushing:
+                self._flush()
+
+
+def stored_reads_for(engine: Engine, size: int) -> StoredReads | None:
+    """Reads on the event loop for a PostgreSQL ledger reached through psycopg, else None."""
+    conninfo = libpq_url(engine)
+    return None if conninfo is None else StoredReads(engine, conninfo, size)
