@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from tests.conftest import reset_pg
 from tests.service_fixtures import SCHEME
-from xinyong.decisions.checks import Decision, Registrations, decide_from_stored, decide_measure
+from xinyong.decisions.checks import Decision, Registrations, decide_measure
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog, load_catalog
@@ -118,14 +118,10 @@ def _decide(
 
 async def _decide_on_loop(engine: Engine, subjects: list[str], day: date) -> list[Decision | None]:
     """The service's path on PostgreSQL: stored standings read from the event loop, all the
-    subjects' checks at once (so in one batch), with caches filled as a running service has them."""
+    subjects' checks at once (so in one batch), starting with empty caches (filled once for all
+    of them, as a running service does when its entries expire)."""
     registry, registrations = SchemeRegistry(60), Registrations(60)
     precomputed = PrecomputedStandings(60)
-    with engine.connect() as conn:
-        for subject in subjects:
-            decide_from_stored(
-                conn, registry, PARTY, subject, MEASURES[0], day, registrations, precomputed
-            )
     reads = stored_reads_for(engine, 1)
     assert reads is not None
     await reads.open()

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql
 
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
@@ -33,6 +34,7 @@ from xinyong.schemes.model import Measure
 from xinyong.ttl import MISSING, Missing, TtlCache
 
 __all__ = [
+    "INSERT_INQUIRIES",
     "INSERT_INQUIRY",
     "Decision",
     "NotRegistered",
@@ -42,7 +44,7 @@ __all__ = [
     "check_measure",
     "decide_from_stored",
     "decide_measure",
-    "inquiry_rows",
+    "inquiry_columns",
     "log_decision",
     "log_decisions",
     "purpose",
@@ -291,12 +293,38 @@ INSERT_INQUIRY = DriverStatement(
         "made_at": "",
     },
 )
-"""The inquiry log's insert, compiled once: it runs for every check (with :func:`inquiry_rows`)."""
+"""The inquiry log's insert, compiled once: it runs for every check ."""
 
 
-def inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
+def _inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
     """The rows of :data:`INSERT_INQUIRY` that log ``decisions``."""
     return [{name: getattr(d, name) for name in _LOGGED} for d in decisions]
+
+
+def _insert_inquiries() -> DriverStatement:
+    given = (
+        func.unnest(
+            *(bindparam(name, type_=postgresql.ARRAY(inquiries.c[name].type)) for name in _LOGGED)
+        )
+        .table_valued(*_LOGGED)
+        .render_derived()
+        .alias("given")
+    )
+    return DriverStatement(
+        insert(inquiries).from_select(list(_LOGGED), select(*given.c)),
+        {name: [value] for name, value in INSERT_INQUIRY.placeholders.items()},
+    )
+
+
+INSERT_INQUIRIES = _insert_inquiries()
+""":data:`INSERT_INQUIRY` for a whole batch in one statement (PostgreSQL: one execution, and in
+autocommit mode one commit, with no BEGIN and COMMIT round trips), with
+:func:`inquiry_columns`."""
+
+
+def inquiry_columns(decisions: Sequence[Decision]) -> dict[str, object]:
+    """The parameters of :data:`INSERT_INQUIRIES` that log ``decisions``: a list per column."""
+    return {name: [getattr(d, name) for d in decisions] for name in _LOGGED}
 
 
 def log_decisions(
@@ -312,7 +340,7 @@ def log_decisions(
         if notice is not None:
             issue_notice(conn, decision.subject_id, "adverse-check", notice, table)
     if logged:
-        INSERT_INQUIRY.run_many(conn, inquiry_rows(d for d, _ in logged))
+        INSERT_INQUIRY.run_many(conn, _inquiry_rows(d for d, _ in logged))
 
 
 def check_measure(

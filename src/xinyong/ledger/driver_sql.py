@@ -49,6 +49,11 @@ class DriverStatement:
         self._compiled: dict[tuple[str, str], _Compiled] = {}
         self._lock = threading.Lock()
 
+    @property
+    def placeholders(self) -> dict[str, object]:
+        """A value of the right type for each parameter."""
+        return dict(self._placeholders)
+
     def _for(self, dialect: Dialect) -> _Compiled:
         key = (dialect.name, dialect.driver)
         found = self._compiled.get(key)

@@ -49,7 +49,12 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from xinyong.decisions.checks import INSERT_INQUIRY, Decision, inquiry_rows, log_decisions
+from xinyong.decisions.checks import (
+    INSERT_INQUIRIES,
+    Decision,
+    inquiry_columns,
+    log_decisions,
+)
 from xinyong.due_process.notices import move_pending_notices
 from xinyong.ledger.database import (
     INQUIRY_SCHEMA,
@@ -341,15 +346,17 @@ class InquiryLog:
     async def _commit_on_loop(self, entries: list[_Entry]) -> _Outcomes:
         """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
         through psycopg); one outcome per entry, as :meth:`_commit`."""
-        rows = inquiry_rows(decision for decision, _ in entries)
+        columns = inquiry_columns([decision for decision, _ in entries])
+        sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, columns)
         try:
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
-                self._aconn = await psycopg.AsyncConnection.connect(self._libpq)
+                self._aconn = await psycopg.AsyncConnection.connect(
+                    self._libpq, autocommit=True, prepare_threshold=0
+                )
                 self._aconn_loop = self._loop
-            calls = [INSERT_INQUIRY.driver_call(self.engine.dialect, row) for row in rows]
-            async with self._aconn.transaction():
-                await self._aconn.cursor().executemany(calls[0][0], [v for _, v in calls])
+            # One statement in autocommit mode: committed (and durable) when it returns.
+            await self._aconn.execute(sql, values)
         except Exception as exc:
             if self._aconn is not None and self._aconn.broken:
                 await self._aconn.close()

@@ -25,11 +25,13 @@ import logging
 from datetime import date
 
 import psycopg
+from anyio import to_thread
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
 from xinyong.decisions.checks import (
     Decision,
+    Purpose,
     Registrations,
     purpose,
     stored_decision,
@@ -66,7 +68,9 @@ class StoredReads:
     """
 
     def __init__(self, engine: Engine, conninfo: str, size: int) -> None:
+        self._engine = engine
         self._dialect = engine.dialect
+        self._refilling: asyncio.Future[None] | None = None
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=size,
@@ -100,17 +104,54 @@ class StoredReads:
     ) -> Decision | None:
         """The decision from a current stored standing, read on the event loop; None when the
         check must take the general path. Raises as the general path would for a measure the
-        caller may not check or that no active scheme defines (known from the caches)."""
-        found = purpose(None, registry, registrations, relying_party, measure)
-        if found is MISSING:
+        caller may not check or that no active scheme defines (known from the caches).
+
+        When a cache entry it needs has expired, the entries are read again on a worker thread
+        first, once for all the checks that find them missing at the same moment (every
+        ``cache_seconds``, a whole wave of concurrent checks would otherwise be computed).
+        """
+        cached = _cached(
+            registry, registrations, precomputed, relying_party, subject_id, measure, today
+        )
+        if cached is MISSING:
+            await self._refill(registry, registrations, precomputed, relying_party, measure, today)
+            cached = _cached(
+                registry, registrations, precomputed, relying_party, subject_id, measure, today
+            )
+        if cached is MISSING:
             return None
-        params = precomputed.probe(None, found[0], subject_id, today)
-        if params is None or params is MISSING:
+        found, params = cached
+        if params is None:
             return None
         stored = await self._read(str(params["run_id"]), int(str(params["since"])), subject_id)
         if stored is MISSING:
             return None
         return stored_decision(found, stored, relying_party, subject_id, measure, today)
+
+    async def _refill(
+        self,
+        registry: SchemeRegistry,
+        registrations: Registrations,
+        precomputed: PrecomputedStandings,
+        relying_party: str,
+        measure: str,
+        today: date,
+    ) -> None:
+        """Read the cache entries a check needs, on a worker thread; concurrent callers wait
+        for the refill under way instead of starting their own."""
+
+        def fill() -> None:
+            try:
+                with self._engine.connect() as conn:
+                    found = purpose(conn, registry, registrations, relying_party, measure)
+                    assert found is not MISSING  # read through conn
+                    precomputed.probe(conn, found[0], "", today)
+            except Exception:  # the check takes the general path, which reports it
+                log.debug("could not refill the caches of a check", exc_info=True)
+
+        if self._refilling is None or self._refilling.done():
+            self._refilling = asyncio.ensure_future(to_thread.run_sync(fill))
+        await asyncio.shield(self._refilling)
 
     def _read(
         self, run_id: str, since: int, subject_id: str
@@ -160,6 +201,24 @@ class StoredReads:
                     done.set_result(found.get(subject, MISSING))
             if self._pending and not self._flushing:
                 self._flush()
+
+
+def _cached(
+    registry: SchemeRegistry,
+    registrations: Registrations,
+    precomputed: PrecomputedStandings,
+    relying_party: str,
+    subject_id: str,
+    measure: str,
+    today: date,
+) -> tuple[Purpose, dict[str, object] | None] | Missing:
+    """From the caches only: the measure's scheme and the parameters of the stored standing's
+    read (None: no stored standing answers), or MISSING when an entry must be read first."""
+    found = purpose(None, registry, registrations, relying_party, measure)
+    if found is MISSING:
+        return MISSING
+    params = precomputed.probe(None, found[0], subject_id, today)
+    return MISSING if params is MISSING else (found, params)
 
 
 def stored_reads_for(engine: Engine, size: int) -> StoredReads | None:
