@@ -78,6 +78,7 @@ SCHEME = "judgment-defaulters"
 HOST = "127.0.0.1"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DATABASE = "xinyong_bench_check"
+"""The prefix of the benchmark's databases on the local server: one per synthetic ledger."""
 """``--backend postgres`` builds (and reuses) its ledger in this database on the local server."""
 UVICORN = {
     "loop": "asyncio",
@@ -240,7 +241,7 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
     meta_path = workdir / f"ledger-{stem}.json"
     if args.backend == "postgres":
         meta_path = workdir / f"ledger-{stem}-postgres.json"
-        url = f"{PG_SERVER}/{PG_DATABASE}"
+        url = f"{PG_SERVER}/{_pg_database(stem)}"
     if meta_path.exists() and (args.backend == "postgres" or db_path.exists()):
         meta = json.loads(meta_path.read_text())
         _log(f"reusing {url if args.backend == 'postgres' else db_path} (built {meta['built_at']})")
@@ -259,7 +260,7 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
             stale.unlink(missing_ok=True)
     meta_path.unlink(missing_ok=True)
     if args.backend == "postgres":
-        _recreate_pg_database()
+        _recreate_pg_database(_pg_database(stem))
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not (records_path.exists() and subjects_path(records_path).exists()):
@@ -359,14 +360,18 @@ def refresh_today(ledger: Ledger) -> dict[str, Any]:
         engine.dispose()
 
 
-def _recreate_pg_database() -> None:
-    """Drop and create the benchmark's PostgreSQL database (never the tests' ``test``)."""
+def _pg_database(stem: str) -> str:
+    return f"{PG_DATABASE}_{stem.replace('-', '_')}"
+
+
+def _recreate_pg_database(name: str) -> None:
+    """Drop and create one of the benchmark's PostgreSQL databases (never the tests' ``test``)."""
     import psycopg
 
     admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
 def subject_ids(path: Path) -> list[str]:
@@ -1245,7 +1250,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--backend",
         choices=("sqlite", "postgres"),
         default="sqlite",
-        help=f"ledger database: a SQLite file in --workdir, or {PG_DATABASE} on local PostgreSQL",
+        help=f"ledger database: a SQLite file in --workdir, or {PG_DATABASE}_* on local PostgreSQL",
     )
     parser.add_argument("--orgs", type=int, default=0, help="synthetic organizations")
     parser.add_argument("--years", type=int, default=1, help="years of conduct records")

@@ -1,9 +1,10 @@
-"""``xinyong serve``, ``xinyong keys``, ``xinyong relying add`` and ``xinyong report``."""
+"""``xinyong serve``, ``xinyong worker``, ``xinyong keys``, ``xinyong relying add``,
+``xinyong report`` and ``xinyong standings``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -22,7 +23,10 @@ from xinyong.due_process.transparency import transparency_report
 from xinyong.ledger.schema import api_keys
 from xinyong.service.keys import Role, create_key, revoke_key
 
-__all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app"]
+if TYPE_CHECKING:
+    from xinyong.service.settings import ServiceSettings
+
+__all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app", "worker"]
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 relying_app = typer.Typer(help="Register relying parties and their measures.", no_args_is_help=True)
@@ -56,6 +60,76 @@ def standings_refresh(
         out.print(f"{scheme_id}: {count:,} subjects changed lists")
 
 
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings",
+        help="Settings TOML (name = value; see docs/service.md). Default: built-in defaults.",
+        show_default=False,
+    ),
+]
+
+
+def worker(
+    db: DbOption = None,
+    settings: SettingsOption = None,
+    catalog: CatalogOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run each step once, print what it did and exit.")
+    ] = False,
+    parent: Annotated[int, typer.Option(hidden=True)] = 0,
+) -> None:
+    """Run background work: corrections pushed to relying parties' webhooks, overdue objections
+    lapsed, the day's standings stored. Any number of workers may run against one ledger;
+    `xinyong serve` starts one unless given --no-worker."""
+    import signal
+    import threading
+
+    from xinyong.service.lifeline import follow_parent
+
+    if parent:  # started by ``xinyong serve``: end with it
+        follow_parent(parent)
+    import os
+
+    from xinyong.due_process.corrections import deliver_pending
+    from xinyong.service.context import Context
+    from xinyong.service.factory import SETTINGS_ENV
+    from xinyong.service.worker import post_json, refresh_once, run_worker, sweep_once
+
+    if settings is None and os.environ.get(SETTINGS_ENV):  # as ``xinyong serve`` passes them
+        settings = Path(os.environ[SETTINGS_ENV])
+    ctx = Context.create(
+        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings)
+    )
+    try:
+        if once:
+            refreshed = refresh_once(ctx) if ctx.settings.daily_refresh else None
+            lapsed, queued = sweep_once(ctx)
+            delivered, failed = deliver_pending(ctx.engine, post_json)
+            out.print(f"standings refreshed: {'no' if refreshed is None else refreshed}")
+            out.print(f"objections lapsed: {len(lapsed)}, corrections queued: {queued}")
+            out.print(f"corrections delivered: {delivered}, to retry: {failed}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        err.print("xinyong worker: running (Ctrl-C to stop)")
+        run_worker(ctx, stop)
+    finally:
+        ctx.engine.dispose()
+
+
+def _settings_or_exit(path: Path | None) -> ServiceSettings:
+    from xinyong.service.settings import ServiceSettings, SettingsError, load_settings
+
+    if path is None:
+        return ServiceSettings()
+    try:
+        return load_settings(path)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
 def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -64,18 +138,20 @@ def serve(
         int,
         typer.Option(min=1, help="Processes serving requests (one per core)."),
     ] = 1,
-    settings: Annotated[
-        Path | None,
-        typer.Option(
-            "--settings",
-            help="Settings TOML (name = value; see docs/service.md). Default: built-in defaults.",
-            show_default=False,
-        ),
-    ] = None,
+    settings: SettingsOption = None,
     catalog: CatalogOption = None,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Start one background worker beside the web workers (see `xinyong worker`).",
+        ),
+    ] = True,
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
     import os
+    import subprocess
+    import sys
 
     import uvicorn
 
@@ -83,16 +159,11 @@ def serve(
     from xinyong.service.factory import SETTINGS_ENV
     from xinyong.service.http_protocol import HTTP_PROTOCOL
     from xinyong.service.lifeline import PARENT_ENV
-    from xinyong.service.settings import SettingsError, load_settings
 
     # Check everything here, where an error can be reported plainly, before any worker starts.
     open_db_or_exit(db).dispose()
     load_catalog_or_exit(catalog)
-    if settings is not None:
-        try:
-            load_settings(settings)
-        except SettingsError as exc:
-            fail(str(exc))
+    _settings_or_exit(settings)
     # Every worker process builds the app from the environment (uvicorn's app factory).
     os.environ[ENV_VAR] = resolve_url(db)
     if catalog is not None:
@@ -103,17 +174,30 @@ def serve(
         os.environ[PARENT_ENV] = str(os.getpid())
     else:
         os.environ.pop(PARENT_ENV, None)
-    # No access log: request lines carry subject ids in query strings.
-    uvicorn.run(
-        "xinyong.service.factory:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=HTTP_PROTOCOL,
-        log_level="info",
-        access_log=False,
-    )
+    helper = None
+    if background:  # configured by the same environment; it ends with this process
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "xinyong", "worker", "--parent", str(os.getpid())]
+        )
+    try:
+        # No access log: request lines carry subject ids in query strings.
+        uvicorn.run(
+            "xinyong.service.factory:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http=HTTP_PROTOCOL,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if helper is not None:
+            helper.terminate()
+            try:
+                helper.wait(10)
+            except subprocess.TimeoutExpired:
+                helper.kill()
 
 
 @keys_app.command("create")

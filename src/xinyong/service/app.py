@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +27,6 @@ from xinyong.service.request_guard import RequestGuard
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.submissions import SubmissionWorker
-from xinyong.service.worker import start_worker
 from xinyong.web import install as install_portal
 from xinyong.web.api_docs import install_api_docs
 
@@ -55,21 +53,16 @@ def app_from_environment() -> FastAPI:
     calls it through :func:`xinyong.service.factory.app_from_environment`)."""
     path = os.environ.get(SETTINGS_ENV)
     settings = load_settings(Path(path)) if path else ServiceSettings()
-    return create_app(open_service_database(None), load_catalog(), settings, background=True)
+    return create_app(open_service_database(None), load_catalog(), settings)
 
 
 def create_app(
     engine: Engine,
     catalog: Catalog | None = None,
     settings: ServiceSettings | None = None,
-    *,
-    background: bool = False,
 ) -> FastAPI:
-    """Build the app over an open ledger database.
-
-    ``background`` runs correction delivery and deadline sweeps in a thread while the app is
-    served (``xinyong serve``); tests drive them directly instead.
-    """
+    """Build the app over an open ledger database (background work is not its business: see
+    :mod:`xinyong.service.worker`)."""
     settings = settings or ServiceSettings()
     threads = settings.threads
 
@@ -81,13 +74,10 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = threads
         inquiries = app.state.context.inquiries
         await to_thread.run_sync(inquiries.recover)
-        stop = threading.Event()
         stored_reads = app.state.context.stored_reads
         try:
             if stored_reads is not None:
                 await stored_reads.open()
-            if background:
-                start_worker(app.state.context, stop)
             # The helper processes start side by side (each imports the package anew).
             helpers: list[Awaitable[int | None]] = []
             if app.state.submissions is not None:
@@ -97,7 +87,6 @@ def create_app(
             await asyncio.gather(*helpers)
             yield
         finally:
-            stop.set()
             if app.state.submissions is not None:
                 app.state.submissions.stop()
             if isinstance(inquiries, InquiryWriter):

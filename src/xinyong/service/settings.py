@@ -73,6 +73,12 @@ SETTINGS = (
         "PostgreSQL, fewer a local SQLite file.",
     ),
     Setting(
+        "daily_refresh",
+        True,
+        "Background workers store each day's standings of the active schemes (as "
+        "`xinyong standings refresh` does), so that checks are answered from them.",
+    ),
+    Setting(
         "read_connections",
         4,
         "PostgreSQL: connections per web worker that read stored standings for checks from the "
@@ -127,6 +133,7 @@ class ServiceSettings:
     rate_per_second: float = 50.0
     burst: int = 100
     threads: int = 8
+    daily_refresh: bool = True
     read_connections: int = 4
     ingest_process: bool = True
     inquiry_process: bool = True
