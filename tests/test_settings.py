@@ -31,6 +31,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "rate_per_second = 5\n"
             "burst = 7\n"
             "threads = 4\n"
+            'redis_url = "redis://127.0.0.1:6379/3"\n'
+            "daily_refresh = false\n"
+            "read_connections = 2\n"
             "ingest_process = false\n"
             "inquiry_process = false\n"
             "max_body_bytes = 4096\n"
@@ -51,8 +54,13 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
     assert settings.inquiry_process is False
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    assert (settings.daily_refresh, settings.read_connections) == (False, 2)
     assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
     assert {s.name for s in SETTINGS} == {
+        "redis_url",
+        "daily_refresh",
+        "read_connections",
         "objection_days",
         "objection_days_by_source",
         "suppress_on_lapse",

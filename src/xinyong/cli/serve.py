@@ -156,7 +156,7 @@ def serve(
     import uvicorn
 
     from xinyong.ledger.database import ENV_VAR, resolve_url
-    from xinyong.service.factory import SETTINGS_ENV
+    from xinyong.service.factory import SETTINGS_ENV, WORKERS_ENV
     from xinyong.service.http_protocol import HTTP_PROTOCOL
     from xinyong.service.lifeline import PARENT_ENV
 
@@ -170,6 +170,7 @@ def serve(
         os.environ["XINYONG_CATALOG"] = str(catalog.resolve())
     if settings is not None:
         os.environ[SETTINGS_ENV] = str(settings.resolve())
+    os.environ[WORKERS_ENV] = str(workers)
     if workers > 1:  # uvicorn's worker processes end with this one (see service/lifeline.py)
         os.environ[PARENT_ENV] = str(os.getpid())
     else:

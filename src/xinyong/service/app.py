@@ -21,8 +21,9 @@ from xinyong import __version__
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.ledger.database import open_database
 from xinyong.service.context import Context
-from xinyong.service.factory import SETTINGS_ENV
+from xinyong.service.factory import SETTINGS_ENV, WORKERS_ENV
 from xinyong.service.inquiry_writer import InquiryWriter
+from xinyong.service.ratelimit import SharedBuckets
 from xinyong.service.request_guard import RequestGuard
 from xinyong.service.routes import checks, me, operator, public, records
 from xinyong.service.settings import ServiceSettings, load_settings
@@ -53,16 +54,19 @@ def app_from_environment() -> FastAPI:
     calls it through :func:`xinyong.service.factory.app_from_environment`)."""
     path = os.environ.get(SETTINGS_ENV)
     settings = load_settings(Path(path)) if path else ServiceSettings()
-    return create_app(open_service_database(None), load_catalog(), settings)
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    return create_app(open_service_database(None), load_catalog(), settings, workers=workers)
 
 
 def create_app(
     engine: Engine,
     catalog: Catalog | None = None,
     settings: ServiceSettings | None = None,
+    *,
+    workers: int = 1,
 ) -> FastAPI:
-    """Build the app over an open ledger database (background work is not its business: see
-    :mod:`xinyong.service.worker`)."""
+    """Build the app over an open ledger database, for one of ``workers`` web worker processes
+    (background work is not its business: see :mod:`xinyong.service.worker`)."""
     settings = settings or ServiceSettings()
     threads = settings.threads
 
@@ -94,6 +98,8 @@ def create_app(
             inquiries.close()
             if stored_reads is not None:
                 await stored_reads.close()
+            if isinstance(app.state.context.buckets, SharedBuckets):
+                await app.state.context.buckets.close()
 
     app = ServiceApp(
         lifespan=lifespan,
@@ -109,7 +115,7 @@ def create_app(
         ),
     )
     app.state.engine = engine
-    app.state.context = Context.create(engine, catalog or load_catalog(), settings)
+    app.state.context = Context.create(engine, catalog or load_catalog(), settings, workers)
     app.state.submissions = SubmissionWorker(app.state.context) if settings.ingest_process else None
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fastapi import Request
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from xinyong.decisions.checks import Registrations
 from xinyong.decisions.precomputed import PrecomputedStandings
@@ -15,10 +15,11 @@ from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.notices import ActiveSchemes
 from xinyong.ledger.database import inquiry_log_file
+from xinyong.ledger.schema import ledger_identity
 from xinyong.service.inquiry_log import InquiryLog
 from xinyong.service.inquiry_writer import InquiryWriter
 from xinyong.service.keys import Principal
-from xinyong.service.ratelimit import TokenBuckets
+from xinyong.service.ratelimit import RateLimiter, SharedBuckets, TokenBuckets
 from xinyong.service.settings import ServiceSettings
 from xinyong.service.stored_reads import StoredReads, stored_reads_for
 from xinyong.ttl import TtlCache
@@ -34,7 +35,7 @@ class Context:
     catalog: Catalog
     registry: SchemeRegistry
     settings: ServiceSettings
-    buckets: TokenBuckets
+    buckets: RateLimiter
     registrations: Registrations
     principals: TtlCache[str, Principal | None]
     """Authenticated keys by the SHA-256 of the token (never the token itself)."""
@@ -49,15 +50,18 @@ class Context:
     """Per thread, a connection kept open for the thread's reads (:meth:`reader`)."""
 
     @classmethod
-    def create(cls, engine: Engine, catalog: Catalog, settings: ServiceSettings) -> Context:
-        """A context with the caches sized by ``settings``."""
+    def create(
+        cls, engine: Engine, catalog: Catalog, settings: ServiceSettings, workers: int = 1
+    ) -> Context:
+        """A context with the caches sized by ``settings``, for one of ``workers`` web worker
+        processes (they share the rate limits)."""
         seconds = settings.cache_seconds
         return cls(
             engine=engine,
             catalog=catalog,
             registry=SchemeRegistry(seconds),
             settings=settings,
-            buckets=TokenBuckets(settings.rate_per_second, settings.burst),
+            buckets=_rate_limiter(engine, settings, workers),
             registrations=Registrations(seconds),
             principals=TtlCache(seconds),
             inquiries=_inquiry_log(engine, settings),
@@ -98,6 +102,15 @@ class Context:
         self.registrations.invalidate()
         self.precomputed.invalidate()
         self.principals.clear()
+
+
+def _rate_limiter(engine: Engine, settings: ServiceSettings, workers: int) -> RateLimiter:
+    rate, burst = settings.rate_per_second, settings.burst
+    if not settings.redis_url:
+        return TokenBuckets.share(rate, burst, workers)
+    with engine.connect() as conn:  # one namespace per ledger in a shared Redis
+        ledger_id = conn.execute(select(ledger_identity.c.ledger_id)).scalar_one()
+    return SharedBuckets(settings.redis_url, str(ledger_id), rate, burst)
 
 
 def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog | InquiryWriter:

@@ -16,10 +16,13 @@ from xinyong.service.lifeline import PARENT_ENV, follow_parent
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["SETTINGS_ENV", "app_from_environment"]
+__all__ = ["SETTINGS_ENV", "WORKERS_ENV", "app_from_environment"]
 
 SETTINGS_ENV = "XINYONG_SERVICE_SETTINGS"
 """A settings TOML file for :func:`app_from_environment` (how ``serve --workers`` passes it on)."""
+WORKERS_ENV = "XINYONG_WEB_WORKERS"
+"""How many web worker processes serve the deployment (they divide the rate limits between them
+unless a shared store holds them)."""
 
 
 def app_from_environment() -> FastAPI:

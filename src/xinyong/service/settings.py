@@ -67,6 +67,12 @@ SETTINGS = (
     Setting("rate_per_second", 50.0, "Checks per second per relying party (token bucket)."),
     Setting("burst", 100, "Bucket size: checks a relying party may send at once."),
     Setting(
+        "redis_url",
+        "",
+        "Redis holding the rate limits, shared by every web worker (e.g. "
+        "redis://127.0.0.1:6379/0). Without it the limits are divided between the workers.",
+    ),
+    Setting(
         "threads",
         8,
         "Worker threads for database work (requests wait for a free one); more suits a remote "
@@ -132,6 +138,7 @@ class ServiceSettings:
     session_minutes: int = 480
     rate_per_second: float = 50.0
     burst: int = 100
+    redis_url: str = ""
     threads: int = 8
     daily_refresh: bool = True
     read_connections: int = 4
@@ -175,6 +182,10 @@ def _checked(path: Path, setting: Setting, value: object) -> object:
         except ValueError as exc:
             raise SettingsError(f"{path}: {name}: {exc}") from exc
     wrong = SettingsError(f"{path}: {name} must be like {default!r}, not {value!r}")
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise wrong
+        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise wrong

@@ -35,6 +35,7 @@ from xinyong.service.context import Context, context
 from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.keys import Principal, Role
 from xinyong.service.links import link, linked
+from xinyong.service.ratelimit import RateLimiterDown
 
 log = logging.getLogger("xinyong.checks")
 router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
@@ -105,7 +106,13 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             api_key = value.decode("latin-1")
     caller = admit(await principal_for(ctx, authorization, api_key), (Role.RELYING,))
     subject, measure = _query(scope["query_string"])
-    wait = ctx.buckets.take(caller.name)
+    try:
+        wait = await ctx.buckets.take(caller.name)
+    except RateLimiterDown as exc:
+        log.error("%s", exc)
+        raise HTTPException(
+            503, "the rate limiter is unavailable; try again", headers={"Retry-After": "1"}
+        ) from exc
     if wait > 0:
         raise HTTPException(
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
