@@ -23,12 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.strategies import AS_OF, SUBJECTS, records, schemes
+from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.schemes.model import Scheme
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.run import STANDINGS_SCHEMA
-from xinyong.scoring.standing import InputRecord, Standing
+from xinyong.scoring.standing import Standing
 
 if TYPE_CHECKING:
     from xinyong.engines.spark import SparkEngine

@@ -28,7 +28,6 @@ from xinyong.domain.identifiers import (
     looks_like_resident_id,
     looks_like_uscc,
     mask_resident_id,
-    mask_uscc,
     organization_code_check_char,
     resident_id_check_digit,
     resident_id_problem,
@@ -320,10 +319,6 @@ def test_mask_resident_id() -> None:
     assert mask_resident_id(" 34052419800101001x") == "340524***********X"
     # Anything else is masked entirely.
     assert mask_resident_id("1101051949") == "**********"
-
-
-def test_mask_uscc_is_public() -> None:
-    assert mask_uscc("91350100M000100Y43") == "91350100M000100Y43"
 
 
 # ---------------------------------------------------------------- synthetic numbers

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from xinyong.domain.records import InputRecord
 from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
 from xinyong.peer.incremental import IncrementalPeer, NewRating
@@ -26,7 +27,6 @@ from xinyong.peer.ratings import considered_ratings
 from xinyong.peer.reference import reference_peer_scores, safeguard_flags
 from xinyong.peer.safeguards import COLLUSION, NEWCOMER, RETALIATION
 from xinyong.schemes.model import PeerSection
-from xinyong.scoring.standing import InputRecord
 
 AS_OF = date(2025, 6, 30)
 KINDS = ("person",)

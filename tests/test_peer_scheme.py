@@ -24,6 +24,8 @@ from tests.strategies import AS_OF, SUBJECTS, records, schemes
 from xinyong.decisions.checks import check_measure
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.domain.records import InputRecord
 from xinyong.due_process.notices import ActiveSchemes
 from xinyong.due_process.objections import decide_objection, file_objection
 from xinyong.engines.duckdb import score_table, to_sql
@@ -37,9 +39,8 @@ from xinyong.schemes.lint import lint
 from xinyong.schemes.load import load_scheme, parse_scheme
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.explanation import explanation_json
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.reference import explain_subject, score_records
-from xinyong.scoring.standing import InputRecord, Standing
+from xinyong.scoring.standing import Standing
 
 EXAMPLE = """id = "ex-peer"
 name = "Peer average"

@@ -22,14 +22,15 @@ import pyarrow as pa
 import pytest
 
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.pilots import PILOTS_DIR, bundled_pilots
 from xinyong.schemes.issues import Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.scoring.reference import score_records
-from xinyong.scoring.standing import InputRecord, Standing
+from xinyong.scoring.standing import Standing
 
 PILOT_IDS = [
     "fuzhou-jasmine",

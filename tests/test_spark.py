@@ -19,12 +19,12 @@ import xinyong.engines.spark as spark_module
 from tests.batch_fixtures import AS_OF, runner, score_cli, synthetic_ledger
 from tests.test_batch import _bad_dataset
 from xinyong.cli.app import app
+from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.engines.duckdb import score_table as duckdb_score_table
 from xinyong.engines.spark import SparkEngine, score_table
 from xinyong.engines.spark_settings import jdbc_jar
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.model import Scheme
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 
 pytestmark = pytest.mark.spark
 

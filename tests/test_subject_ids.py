@@ -25,7 +25,8 @@ from tests.service_fixtures import Service, make_service
 from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
-from xinyong.ingest.validate import RecordValidator, RowProblem
+from xinyong.domain.row_problem import RowProblem
+from xinyong.ingest.validate import RecordValidator
 from xinyong.service.keys import Role, create_key
 
 LISTED = synthetic_resident_id(9, date(1985, 5, 5), 18)

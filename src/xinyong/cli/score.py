@@ -25,6 +25,7 @@ from xinyong.cli.peer import print_peer
 from xinyong.decisions.standing import peer_scores_of
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
+from xinyong.domain.record_table import RecordsFileError, input_records
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import compute_peer_scores
@@ -35,7 +36,7 @@ from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
 from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
-from xinyong.scoring.records_file import RecordsFileError, input_records, read_records_file
+from xinyong.scoring.records_file import read_records_file
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.run import (
     Engine,

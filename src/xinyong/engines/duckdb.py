@@ -11,9 +11,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.peer_records import PEER_CODES
 from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.peer.graph import graph_from_table
-from xinyong.peer.ratings import PEER_CODES
 from xinyong.schemes.compile import compile_scheme, compile_unbound
 from xinyong.schemes.model import Scheme
 

@@ -20,10 +20,10 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.peer_records import PEER_CODES
 from xinyong.ledger.effective import current_subjects_expr, effective_records_expr
 from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.peer.graph import graph_from_table
-from xinyong.peer.ratings import PEER_CODES
 from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.model import Scheme
 

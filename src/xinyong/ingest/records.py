@@ -31,15 +31,16 @@ from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierKind, classify
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.readers import BadLine, count_rows, read_batches
 from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
-from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator, RowProblem
+from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
-from xinyong.peer.ratings import PEER_CODES
 
 __all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
 

@@ -26,9 +26,11 @@ from xinyong.domain.identifiers import (
     uscc_problem,
 )
 from xinyong.domain.json_text import JsonRefused, parse_json
+from xinyong.domain.records import SUBJECT_KINDS
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.readers import BadLine, read_batches
 from xinyong.ingest.rejects import Reject, write_rejects
-from xinyong.ingest.validate import RowProblem, check_subject_id
+from xinyong.ingest.validate import check_subject_id
 from xinyong.ledger.append import Batch, SubjectRow, TreeHead, append_batch
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import subjects
@@ -37,7 +39,6 @@ __all__ = ["SUBJECT_COLUMNS", "SubjectsReport", "load_subjects", "validate_subje
 
 SUBJECT_COLUMNS = ("subject_id", "kind", "display_name", "identifiers", "resident_id", "uscc")
 _IDENTIFIER_CHECKS = {"resident_id": resident_id_problem, "uscc": uscc_problem}
-_KINDS = ("person", "organization")
 
 
 @dataclass(slots=True)
@@ -69,7 +70,7 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
     kind = raw.get("kind")
     if _blank(kind):
         return RowProblem("kind", "missing")
-    if kind not in _KINDS:
+    if kind not in SUBJECT_KINDS:
         return RowProblem("kind", f"unknown subject kind {kind!r}: use person or organization")
     checked = check_subject_id(subject_id, str(kind))
     if isinstance(checked, RowProblem):

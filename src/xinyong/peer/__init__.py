@@ -4,7 +4,8 @@ A rating is a conduct record about the *rated* subject (so it appears in their f
 objected to like any record); an interaction record of each party proves that both took part.
 The modules, in the order data flows through them:
 
-- :mod:`~xinyong.peer.ratings`: the record codes, and which rating records count at a date;
+- :mod:`~xinyong.peer.ratings`: which rating records count at a date (the records themselves:
+  :mod:`xinyong.domain.peer_records`);
 - :mod:`~xinyong.peer.admission`: the cross-record checks at ingest (interaction, once per
   interaction, window, daily limit);
 - :mod:`~xinyong.peer.graph`: the ratings as arrays (the rating graph);

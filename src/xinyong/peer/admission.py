@@ -32,11 +32,11 @@ import orjson
 from sqlalchemy import Connection, exists, select
 
 from xinyong.domain.catalog import RatingPolicy
-from xinyong.ingest.validate import RowProblem
+from xinyong.domain.peer_records import INTERACTION, RATING
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
 from xinyong.ledger.effective import VOIDING
 from xinyong.ledger.schema import events, records
-from xinyong.peer.ratings import INTERACTION, RATING
 
 __all__ = ["RatingAdmission"]
 

@@ -35,11 +35,11 @@ from sqlalchemy import Engine, insert
 from xinyong.decisions.checks import check_measure
 from xinyong.decisions.standing import SchemeRegistry, peer_scores_of, standing_of
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE, open_database
 from xinyong.ledger.schema import relying_parties
-from xinyong.peer.ratings import INTERACTION, RATING
 from xinyong.peer.result import PeerScore
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import LoadedScheme, load_scheme, parse_scheme

@@ -39,9 +39,7 @@ import ibis.expr.types as ir
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
-__all__ = ["RECORD_COLUMNS", "compile_scheme", "compile_unbound"]
-
-RECORD_COLUMNS = ("subject_id", "subject_kind", "code", "occurred_at", "case_id", "attrs")
+__all__ = ["compile_scheme", "compile_unbound"]
 
 
 def _match(rule: Rule, code: ir.StringValue) -> ir.BooleanValue:

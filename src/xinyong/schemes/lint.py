@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days
-from xinyong.peer.ratings import RATING
+from xinyong.domain.peer_records import RATING
 from xinyong.schemes.issues import Issue, Locator, Severity
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Scheme

@@ -10,8 +10,6 @@ record would silently change somebody's standing.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import orjson
@@ -21,36 +19,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from xinyong.domain.id_columns import RefusedId, canonical_id_column
-from xinyong.domain.json_text import JsonRefused, parse_json
+from xinyong.domain.record_table import RECORDS_SCHEMA, RecordsFileError
+from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
-from xinyong.scoring.standing import InputRecord
 
-__all__ = [
-    "RECORDS_SCHEMA",
-    "RecordsFileError",
-    "input_records",
-    "parquet_files",
-    "read_records_file",
-]
+__all__ = ["REQUIRED", "parquet_files", "read_records_file"]
 
 REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
-RECORDS_SCHEMA = pa.schema(
-    [
-        ("record_id", pa.string()),
-        ("source", pa.string()),
-        ("subject_id", pa.string()),
-        ("subject_kind", pa.string()),
-        ("code", pa.string()),
-        ("occurred_at", pa.date32()),
-        ("case_id", pa.string()),
-        ("attrs", pa.string()),
-    ]
-)
-_KINDS = ("person", "organization")
-
-
-class RecordsFileError(ValueError):
-    """A records file that cannot be scored; the message names the file, row and field."""
 
 
 def read_records_file(path: Path) -> pa.Table:
@@ -167,7 +142,7 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         columns["subject_id"] = canonical_id_column(columns["subject_id"])
     except RefusedId as exc:
         raise _fail(path, unit, exc.row, "subject_id", exc.reason) from None
-    bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(_KINDS))))
+    bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(SUBJECT_KINDS))))
     if bad is not None:
         value = columns["subject_kind"][bad].as_py()
         raise _fail(
@@ -218,27 +193,3 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         ],
         schema=RECORDS_SCHEMA,
     )
-
-
-def input_records(path: Path, table: pa.Table) -> Iterator[InputRecord]:
-    """The rows of a normalised table as :class:`InputRecord`, attrs parsed and checked."""
-    columns = {name: table.column(name).to_pylist() for name in RECORDS_SCHEMA.names}
-    for index in range(table.num_rows):
-        text = columns["attrs"][index]
-        try:
-            attrs = parse_json(text)
-        except JsonRefused as exc:
-            raise RecordsFileError(f"{path}: row {index + 1}: attrs: bad JSON: {exc}") from exc
-        if not isinstance(attrs, dict):
-            raise RecordsFileError(f"{path}: row {index + 1}: attrs: must be a JSON object")
-        occurred: date = columns["occurred_at"][index]
-        yield InputRecord(
-            record_id=columns["record_id"][index] or str(index + 1),
-            subject_id=columns["subject_id"][index],
-            subject_kind=columns["subject_kind"][index],
-            code=columns["code"][index],
-            occurred_at=occurred,
-            source=columns["source"][index] or "",
-            case_id=columns["case_id"][index],
-            attrs=attrs,
-        )

@@ -31,11 +31,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from xinyong.domain.records import InputRecord
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import evaluate
-from xinyong.scoring.standing import CountedRecord, InputRecord, RuleResult, Standing, round_score
+from xinyong.scoring.standing import CountedRecord, RuleResult, Standing, round_score
 
 __all__ = ["Explanation", "explain_subject", "score_records", "score_subject", "unrated_peer"]
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Polarity
+from xinyong.domain.peer_records import RATING
 from xinyong.due_process.notices import notices_for
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs, repair_available_from
@@ -22,7 +23,6 @@ from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.peer.pseudonyms import RaterLabels
-from xinyong.peer.ratings import RATING
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.context import Context
 
