@@ -6,5 +6,7 @@
 * :mod:`~xinyong.lab.arm`: one scheme run step by step with the production engine;
 * :mod:`~xinyong.lab.metrics`: the metrics;
 * :mod:`~xinyong.lab.sweep`: parameter grids and their ranking;
-* :mod:`~xinyong.lab.run`: the run; :mod:`~xinyong.lab.report`: the HTML report and files.
+* :mod:`~xinyong.lab.run`: the run; :mod:`~xinyong.lab.report`: the HTML report and files;
+* :mod:`~xinyong.lab.nosedive_scene`: the airport scene of ``xinyong demo nosedive``, played
+  through the real ledger, admission checks and relying-party checks rather than columnar.
 """

@@ -18,6 +18,8 @@ The modules, in the order data flows through them:
   it, with the safeguards' discounts and why;
 - :mod:`~xinyong.peer.incremental`: updating scores after one new rating without recomputing;
 - :mod:`~xinyong.peer.timeline`: the rating graph of many dates from one read of the records;
-- :mod:`~xinyong.peer.pseudonyms`: raters as the rated subject sees them;
-- :mod:`~xinyong.peer.scene`: the airport scene of ``xinyong demo nosedive``.
+- :mod:`~xinyong.peer.pseudonyms`: raters as the rated subject sees them.
+
+The airport scene of ``xinyong demo nosedive`` plays these on a small society through the
+ledger and the checks: :mod:`xinyong.lab.nosedive_scene`.
 """

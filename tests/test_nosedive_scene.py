@@ -15,7 +15,7 @@ from xinyong.cli.app import app
 from xinyong.cli.common import out
 from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import load_catalog
-from xinyong.peer.scene import LACIE, PROVOKED, QUARRELS
+from xinyong.lab.nosedive_scene import LACIE, PROVOKED, QUARRELS
 
 
 def test_the_airport_scene() -> None:
