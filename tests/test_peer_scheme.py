@@ -26,7 +26,7 @@ from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.domain.records import InputRecord
-from xinyong.due_process.notices import ActiveSchemes
+from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.objections import decide_objection, file_objection
 from xinyong.engines.duckdb import score_table, to_sql
 from xinyong.ingest.records import ingest_rows

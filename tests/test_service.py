@@ -197,7 +197,7 @@ async def test_a_dead_submission_worker_is_replaced(tmp_path: Path) -> None:
 async def test_adverse_notices_move_from_beside_the_log(service: Service) -> None:
     """An adverse-check notice is written with its check (in the inquiry log's file on SQLite),
     shown to the subject at once, and moved to ``notices`` without being duplicated."""
-    from xinyong.due_process.notices import move_pending_notices, notices_for
+    from xinyong.decisions.notices import move_pending_notices, notices_for
     from xinyong.ledger.schema import notices, pending_notices
 
     async with service.client() as client:

@@ -45,7 +45,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from xinyong.decisions.checks import Decision, log_decisions
-from xinyong.due_process.notices import move_pending_notices
+from xinyong.decisions.notices import move_pending_notices
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, inquiry_log_path, never_wait
 from xinyong.service.inquiry_spill import SpillFile, recover_spills
 

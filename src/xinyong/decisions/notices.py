@@ -1,29 +1,31 @@
 """Notices to subjects: every adverse step names its records, rules, scheme version and rights.
 
 A notice is stored and shown in the subject's file. Its body is JSON so that the portal, the API
-and an export can all render it.
+and an export can all render it. Checks write adverse-check notices here, and due process writes
+its own (objections, repairs, disclosure) through the same :func:`issue_notice`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, insert, select
 
-from xinyong.decisions.standing import standing_of
-from xinyong.domain.catalog import Catalog
-from xinyong.ledger.append import read_size, utc_now_text
+from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
 from xinyong.ledger.schema import notices, pending_notices
-from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 
-__all__ = ["RIGHTS", "ActiveSchemes", "counted_records", "issue_notice", "notices_for"]
+__all__ = [
+    "RIGHTS",
+    "counted_records",
+    "issue_notice",
+    "move_pending_notices",
+    "notices_for",
+]
 
 RIGHTS = (
     "You may see your whole file, including every record, its source, and everyone who checked "
@@ -48,74 +50,6 @@ def counted_records(explanation: Explanation) -> list[dict[str, Any]]:
         for c in explanation.records
         if c.counted
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveSchemes:
-    """The scheme versions in force and the catalog: what a notice about one record needs to
-    name the rules the record counts under."""
-
-    schemes: Sequence[LoadedScheme]
-    catalog: Catalog | None
-
-    def record_effect(
-        self, conn: Connection, subject_id: str, record_key: str, today: date
-    ) -> list[dict[str, Any]]:
-        """Per active scheme whose rules see the record: the version, the rules and what the
-        record contributed, and the subject's grade, lists and measures, as of ``today``."""
-        size = read_size(conn)
-        effects = []
-        for loaded in self.schemes:
-            explanation = standing_of(
-                conn, loaded, subject_id, today, size, self.catalog
-            ).explanation
-            if explanation is None:
-                continue
-            seen = [c for c in explanation.records if c.record.key == record_key]
-            if not seen:
-                continue
-            effects.append(
-                {
-                    "scheme": loaded.scheme.id,
-                    "version": loaded.version,
-                    "rules": [
-                        {
-                            "rule": c.rule_id,
-                            "counted": c.counted,
-                            "contribution": round(c.contribution, 2),
-                        }
-                        for c in seen
-                    ],
-                    "grade": explanation.standing.grade,
-                    "lists": list(explanation.standing.lists),
-                    "measures": list(explanation.standing.measures),
-                }
-            )
-        return effects
-
-    def standings(
-        self, conn: Connection, subject_id: str, today: date, scheme_ids: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """The subject's grade, lists and measures under the named active schemes, now."""
-        size = read_size(conn)
-        found = []
-        for loaded in self.schemes:
-            if loaded.scheme.id not in scheme_ids:
-                continue
-            explanation = standing_of(
-                conn, loaded, subject_id, today, size, self.catalog
-            ).explanation
-            if explanation is not None:
-                found.append(
-                    {
-                        "scheme": loaded.scheme.id,
-                        "version": loaded.version,
-                        "grade": explanation.standing.grade,
-                        "lists": list(explanation.standing.lists),
-                        "measures": list(explanation.standing.measures),
-                    }
-                )
-        return found
 
 
 def issue_notice(
