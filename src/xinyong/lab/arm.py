@@ -25,8 +25,7 @@ from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
 from xinyong.lab.scorer import StepScorer
 from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
+from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
@@ -238,12 +237,12 @@ class Arm:
             keep = min(keep, section.valid_days)
         ratings = self.society.records(self._t, keep)
         mark = time.perf_counter()
-        graph = graph_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
-        peer = compute_peer_scores(section, graph)
+        peer = peer_scores_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
         self._scoring += time.perf_counter() - mark
         index = _to_numpy(
             pc.index_in(
-                pa.array(list(graph.nodes), pa.string()), value_set=world.population.subject_id
+                pa.array(list(peer.graph.nodes), pa.string()),
+                value_set=world.population.subject_id,
             )
         )
         found = ~np.isnan(index.astype(np.float64))
