@@ -16,6 +16,7 @@ import pytest
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.engines.duckdb import score_table
+from xinyong.engines.step_scorer import StepScorer
 from xinyong.lab.behaviour import PARAMETERS, Behaviour
 from xinyong.lab.experiment import (
     Experiment,
@@ -27,7 +28,6 @@ from xinyong.lab.experiment import (
 from xinyong.lab.metrics import churn, disparate_impact, gini
 from xinyong.lab.report import write_outputs
 from xinyong.lab.run import arms_of, run_experiment
-from xinyong.lab.scorer import StepScorer
 from xinyong.lab.society import Society
 from xinyong.lab.sweep import rank_variants, sweep_variants
 from xinyong.lab.world import EPOCH, build_world

@@ -3,7 +3,7 @@
 Each step the arm decides which of the step's potential acts happen under its scheme
 (deterrence), applies objections and repairs decided earlier, scores every subject with the
 compiled scheme on DuckDB (the expression of the duckdb engine of ``xinyong score``, compiled
-once: :mod:`xinyong.lab.scorer`) as of the step's last day, and reports its metrics. The
+once: :mod:`xinyong.engines.step_scorer`) as of the step's last day, and reports its metrics. The
 *truth* (the same scheme over the same records without the erroneous ones, for the subjects
 that have an erroneous record) tells wrongful listings apart.
 """
@@ -20,9 +20,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.engines.step_scorer import StepScorer
 from xinyong.lab.behaviour import Behaviour
 from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
-from xinyong.lab.scorer import StepScorer
 from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
 from xinyong.peer.algorithms import peer_scores_from_table
