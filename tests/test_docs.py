@@ -1,8 +1,10 @@
-"""Tested documentation: the CLI reference is current, the README and CI agree."""
+"""Tested documentation: the CLI reference is current, the README and CI agree, the layers page
+is the import contract."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from xinyong.cli.app import app
@@ -42,6 +44,15 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     tests = _readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci.splitlines()
+
+
+def test_architecture_doc_shows_the_layers_contract() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    shown = doc.split("```text\n", 1)[1].split("\n```", 1)[0].splitlines()
+    assert shown == [layer.replace("xinyong.", "") for layer in layers]
 
 
 def test_ledger_doc_counts_the_bundled_codes() -> None:
