@@ -28,8 +28,7 @@ from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.record_table import RecordsFileError, input_records
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
+from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
@@ -302,8 +301,8 @@ def _peer_score(
     if section is None:
         return None
     if table is not None:
-        graph = graph_from_table(section, table, loaded.scheme.subject_kinds, day)
-        return compute_peer_scores(section, graph).explain(subject)
+        scores = peer_scores_from_table(section, table, loaded.scheme.subject_kinds, day)
+        return scores.explain(subject)
     assert ledger is not None
     conn, size = ledger
     return peer_scores_of(conn, loaded, day, size, catalog).explain(subject)
