@@ -67,6 +67,32 @@ predicate = st.recursive(
 )
 
 
+def _rule(draw: st.DrawFn, i: int, grades: list[str]) -> dict[str, Any]:
+    """Rule ``i`` of a drawn scheme."""
+    rule: dict[str, Any] = {
+        "id": f"r{i}",
+        "match": draw(st.sampled_from(PATTERNS)),
+        "points": draw(
+            st.one_of(
+                st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3])
+            )
+        ),
+    }
+    if draw(st.booleans()):
+        rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
+        if draw(st.booleans()):
+            rule["decay"] = "linear"
+    if draw(st.booleans()):
+        rule["cap"] = float(draw(st.integers(0, 150)))
+    if draw(st.booleans()):
+        rule["when"] = draw(predicate)
+    if draw(st.booleans()):
+        rule["cleared_by"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        rule["veto"] = draw(st.sampled_from(grades))
+    return rule
+
+
 @st.composite
 def schemes(draw: st.DrawFn) -> dict[str, Any]:
     """A scheme as the dict a TOML file would parse to."""
@@ -82,30 +108,7 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
     names = ["AAA", "A", "C", "D"][:n_grades]
     grades = [{"name": n, "min": float(m)} for n, m in zip(names, mins, strict=False)]
     grades.append({"name": names[-1]})
-    rules = []
-    for i in range(draw(st.integers(0, 5))):
-        rule: dict[str, Any] = {
-            "id": f"r{i}",
-            "match": draw(st.sampled_from(PATTERNS)),
-            "points": draw(
-                st.one_of(
-                    st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3])
-                )
-            ),
-        }
-        if draw(st.booleans()):
-            rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
-            if draw(st.booleans()):
-                rule["decay"] = "linear"
-        if draw(st.booleans()):
-            rule["cap"] = float(draw(st.integers(0, 150)))
-        if draw(st.booleans()):
-            rule["when"] = draw(predicate)
-        if draw(st.booleans()):
-            rule["cleared_by"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=2))
-        if draw(st.integers(0, 3)) == 0:
-            rule["veto"] = draw(st.sampled_from(names))
-        rules.append(rule)
+    rules = [_rule(draw, i, names) for i in range(draw(st.integers(0, 5)))]
     rule_ids = [r["id"] for r in rules]
     lists = []
     for i in range(draw(st.integers(0, 3))):

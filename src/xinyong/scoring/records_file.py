@@ -126,6 +126,27 @@ def _strings(table: pa.Table, name: str) -> pa.ChunkedArray:
     return pc.cast(column, pa.string())
 
 
+def _dates(path: Path, table: pa.Table, unit: str) -> pa.ChunkedArray:
+    """``occurred_at`` as dates: a date or timestamp column cast, text parsed as YYYY-MM-DD."""
+    occurred = table.column("occurred_at")
+    if pa.types.is_date32(occurred.type):
+        return occurred
+    if pa.types.is_timestamp(occurred.type) or pa.types.is_date64(occurred.type):
+        return pc.cast(occurred, pa.date32())
+    text = _strings(table, "occurred_at")
+    valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
+    bad = _first_bad(pc.invert(valid))
+    if bad is not None:
+        raise _fail(
+            path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD"
+        )
+    parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
+    bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
+    if bad is not None:
+        raise _fail(path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day")
+    return pc.cast(parsed, pa.date32())
+
+
 def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
     n = table.num_rows
     columns: dict[str, pa.ChunkedArray] = {}
@@ -148,29 +169,7 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         raise _fail(
             path, unit, bad, "subject_kind", f"must be person or organization, got {value!r}"
         )
-    occurred = table.column("occurred_at")
-    if not pa.types.is_date32(occurred.type):
-        if pa.types.is_timestamp(occurred.type) or pa.types.is_date64(occurred.type):
-            occurred = pc.cast(occurred, pa.date32())
-        else:
-            text = _strings(table, "occurred_at")
-            valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
-            bad = _first_bad(pc.invert(valid))
-            if bad is not None:
-                raise _fail(
-                    path,
-                    unit,
-                    bad,
-                    "occurred_at",
-                    f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD",
-                )
-            parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
-            bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
-            if bad is not None:
-                raise _fail(
-                    path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day"
-                )
-            occurred = pc.cast(parsed, pa.date32())
+    occurred = _dates(path, table, unit)
     bad = _first_bad(pc.is_null(occurred))
     if bad is not None:
         raise _fail(path, unit, bad, "occurred_at", "missing")
