@@ -54,8 +54,8 @@ import pyarrow.parquet as pq
 
 import xinyong.pilots
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.record_table import input_records
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring.records_file import input_records
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.run import Engine, SparkSettings, score_file, standings_from_table
 from xinyong.synth.conduct import generate_conduct

@@ -67,6 +67,7 @@ import sqlalchemy as sa
 
 import xinyong.pilots
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.record_table import input_records
 from xinyong.engines.duckdb import connect, score_table
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
@@ -78,7 +79,7 @@ from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.load import load_scheme
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.ledger_source import subject_records
-from xinyong.scoring.records_file import input_records, read_records_file
+from xinyong.scoring.records_file import read_records_file
 from xinyong.scoring.reference import score_records, score_subject
 from xinyong.scoring.standing import Standing
 

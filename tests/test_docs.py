@@ -1,8 +1,10 @@
-"""Tested documentation: the CLI reference is current, the README and CI agree."""
+"""Tested documentation: the CLI reference is current, the README and CI agree, the layers page
+is the import contract."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from xinyong.cli.app import app
@@ -44,13 +46,22 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert tests in ci.splitlines()
 
 
+def test_architecture_doc_shows_the_layers_contract() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    shown = doc.split("```text\n", 1)[1].split("\n```", 1)[0].splitlines()
+    assert shown == [layer.replace("xinyong.", "") for layer in layers]
+
+
 def test_ledger_doc_counts_the_bundled_codes() -> None:
     codes = len(load_catalog().codes)
     assert f"lists {codes}\ncodes" in (ROOT / "docs" / "ledger.md").read_text(encoding="utf-8")
 
 
 def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
-    from tests.service_fixtures import make_service
+    from tests.support.service_fixtures import make_service
     from xinyong.service.settings import SETTINGS
 
     text = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")

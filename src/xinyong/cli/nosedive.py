@@ -1,7 +1,7 @@
 """``xinyong demo nosedive``: the airport scene, printed.
 
-The scene itself (:mod:`xinyong.peer.scene`) runs through the real ledger, admission checks,
-peer algorithms and relying-party checks; this module only shows what happened.
+The scene itself (:mod:`xinyong.lab.nosedive_scene`) runs through the real ledger, admission
+checks, peer algorithms and relying-party checks; this module only shows what happened.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rich.table import Table
 from xinyong.cli.common import err, out
 from xinyong.cli.peer import peer_ratings_table
 from xinyong.domain.catalog import Catalog
+from xinyong.lab.nosedive_scene import AIRLINE, GATE, LACIE, SceneRun, play_scene
 from xinyong.peer.result import PeerScore
-from xinyong.peer.scene import AIRLINE, GATE, LACIE, SceneRun, play_scene
 from xinyong.schemes.lint import lint
 
 __all__ = ["nosedive_scene"]

@@ -25,17 +25,17 @@ from xinyong.cli.peer import print_peer
 from xinyong.decisions.standing import peer_scores_of
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
+from xinyong.domain.record_table import RecordsFileError, input_records
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
+from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
 from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
-from xinyong.scoring.records_file import RecordsFileError, input_records, read_records_file
+from xinyong.scoring.records_file import read_records_file
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.run import (
     Engine,
@@ -166,10 +166,7 @@ def score(
     if not as_of:
         fail("--as-of YYYY-MM-DD is required")
     day = _date(as_of, "--as-of")
-    if records is not None and (db is not None or scheme_id is not None):
-        fail("give either --records FILE or --db URL, not both")
-    if records is None and db is None:
-        fail("give --records FILE (score a file) or --db URL (score the ledger)")
+    _check_source(records, db, scheme_id)
     cat = load_catalog_or_exit(catalog)
     loaded: LoadedScheme | None = None
     if scheme is not None:
@@ -180,12 +177,7 @@ def score(
         fail("--spark-master and --spark-conf go with --engine spark")
     spark = _spark_settings(spark_master, spark_conf or [])
     if show_sql and loaded is not None:
-        for dialect in ("duckdb", "postgres"):
-            out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n", markup=False)
-        if engine is Engine.SPARK:
-            from xinyong.engines.spark import to_sql as spark_sql
-
-            out.print(f"-- spark\n{spark_sql(loaded.scheme, day)};\n", markup=False)
+        _print_sql(loaded, day, engine)
         if out_path == Path("-"):
             return
     if save and db is None:
@@ -193,52 +185,98 @@ def score(
     if _written_by_executors(engine, records, out_path):
         assert loaded is not None
         assert records is not None
-        try:
-            rows = score_to_directory(loaded.scheme, records, day, out_path, spark)
-        except (RecordsFileError, ValueError) as exc:
-            fail(str(exc))
-        err.print(
-            f"{out_path}: {rows:,} standings under {loaded.scheme.id} {loaded.short_version} "
-            f"as of {day} (spark; Parquet files written by the executors)"
-        )
+        _score_to_directory(loaded, records, day, out_path, spark)
         return
     try:
         if records is not None:
             assert loaded is not None
             table = score_file(loaded.scheme, records, day, engine, spark)
         else:
-            engine_db = open_db_or_exit(db)
-            try:
-                with engine_db.connect() as conn, conn.begin():
-                    if loaded is None:
-                        assert scheme_id is not None
-                        stored = load_stored_scheme(conn, scheme_id)
-                        loaded = _refuse_errors(stored, cat, strict=False)
-                    table, head = score_ledger(
-                        conn, loaded.scheme, day, engine, cat, known_at, spark
-                    )
-                    if save:
-                        run = save_standings(
-                            conn, loaded, day, head, engine.value, standings_from_table(table)
-                        )
-                        err.print(
-                            f"saved run {run.run_id}: {run.subjects:,} standings of "
-                            f"{run.scheme_id} {run.version[:12]} as of {day} at ledger "
-                            f"{head.token}"
-                        )
-            finally:
-                engine_db.dispose()
+            table, loaded = _score_db(
+                db, loaded, scheme_id, cat, day, engine, known_at, spark, save
+            )
     except (RecordsFileError, UnknownScheme, ValueError) as exc:
         fail(str(exc))
+    _write_standings(table, out_path, f"{loaded.scheme.id} {loaded.short_version}", day, engine)
+
+
+def _check_source(records: Path | None, db: str | None, scheme_id: str | None) -> None:
+    """Exactly one of a records file and a ledger database."""
+    if records is not None and (db is not None or scheme_id is not None):
+        fail("give either --records FILE or --db URL, not both")
+    if records is None and db is None:
+        fail("give --records FILE (score a file) or --db URL (score the ledger)")
+
+
+def _write_standings(
+    table: pa.Table, out_path: Path, scheme: str, day: date, engine: Engine
+) -> None:
     try:
         write_table(table, out_path)
     except UnsupportedFormat as exc:
         fail(str(exc))
     if out_path != Path("-"):
         err.print(
-            f"{out_path}: {table.num_rows:,} standings under {loaded.scheme.id} "
-            f"{loaded.short_version} as of {day} ({engine.value})"
+            f"{out_path}: {table.num_rows:,} standings under {scheme} as of {day} ({engine.value})"
         )
+
+
+def _print_sql(loaded: LoadedScheme, day: date, engine: Engine) -> None:
+    """``--show-sql``: the compiled SQL for DuckDB and PostgreSQL (and Spark when it runs)."""
+    for dialect in ("duckdb", "postgres"):
+        out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n", markup=False)
+    if engine is Engine.SPARK:
+        from xinyong.engines.spark import to_sql as spark_sql
+
+        out.print(f"-- spark\n{spark_sql(loaded.scheme, day)};\n", markup=False)
+
+
+def _score_to_directory(
+    loaded: LoadedScheme, records: Path, day: date, out_path: Path, spark: SparkSettings
+) -> None:
+    """Spark's executors write the standings of a Parquet dataset to ``out_path``."""
+    try:
+        rows = score_to_directory(loaded.scheme, records, day, out_path, spark)
+    except (RecordsFileError, ValueError) as exc:
+        fail(str(exc))
+    err.print(
+        f"{out_path}: {rows:,} standings under {loaded.scheme.id} {loaded.short_version} "
+        f"as of {day} (spark; Parquet files written by the executors)"
+    )
+
+
+def _score_db(
+    db: str | None,
+    loaded: LoadedScheme | None,
+    scheme_id: str | None,
+    catalog: Catalog,
+    day: date,
+    engine: Engine,
+    known_at: int | None,
+    spark: SparkSettings,
+    save: bool,
+) -> tuple[pa.Table, LoadedScheme]:
+    """``score --db``: the standings under a scheme file or a stored scheme (``--scheme ID``),
+    saved in the ledger database with ``--save``."""
+    engine_db = open_db_or_exit(db)
+    try:
+        with engine_db.connect() as conn, conn.begin():
+            if loaded is None:
+                assert scheme_id is not None
+                stored = load_stored_scheme(conn, scheme_id)
+                loaded = _refuse_errors(stored, catalog, strict=False)
+            table, head = score_ledger(conn, loaded.scheme, day, engine, catalog, known_at, spark)
+            if save:
+                run = save_standings(
+                    conn, loaded, day, head, engine.value, standings_from_table(table)
+                )
+                err.print(
+                    f"saved run {run.run_id}: {run.subjects:,} standings of "
+                    f"{run.scheme_id} {run.version[:12]} as of {day} at ledger {head.token}"
+                )
+    finally:
+        engine_db.dispose()
+    return table, loaded
 
 
 def _written_by_executors(engine: Engine, records: Path | None, out: Path) -> bool:
@@ -301,8 +339,8 @@ def _peer_score(
     if section is None:
         return None
     if table is not None:
-        graph = graph_from_table(section, table, loaded.scheme.subject_kinds, day)
-        return compute_peer_scores(section, graph).explain(subject)
+        scores = peer_scores_from_table(section, table, loaded.scheme.subject_kinds, day)
+        return scores.explain(subject)
     assert ledger is not None
     conn, size = ledger
     return peer_scores_of(conn, loaded, day, size, catalog).explain(subject)

@@ -1,1 +1,1 @@
-"""Decisions: checks of measures for relying parties, the inquiry log, replay."""
+"""Decisions: checks of measures for relying parties, the inquiry log, notices, replay."""

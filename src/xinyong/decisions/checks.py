@@ -22,10 +22,10 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql
 
 from xinyong.decisions.decision_ids import new_decision_id
+from xinyong.decisions.notices import counted_records, issue_notice
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
-from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import inquiries, notices, pending_notices, relying_parties

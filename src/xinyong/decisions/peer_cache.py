@@ -36,6 +36,8 @@ import orjson
 from sqlalchemy import Connection, and_, exists, select
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.records import InputRecord
 from xinyong.ledger.append import read_checkpoint
 from xinyong.ledger.driver_sql import as_date
 from xinyong.ledger.effective import effective_records
@@ -43,12 +45,11 @@ from xinyong.ledger.schema import events, records
 from xinyong.peer.algorithms import PeerScores, compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
 from xinyong.peer.incremental import IncrementalPeer, NewRating
-from xinyong.peer.ratings import PEER_CODES, RatingSet, considered_ratings
+from xinyong.peer.ratings import RatingSet, considered_ratings
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import PeerSection
 from xinyong.scoring.ledger_source import peer_spans
-from xinyong.scoring.standing import InputRecord
 
 __all__ = ["PeerCache"]
 

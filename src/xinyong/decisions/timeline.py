@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from xinyong.decisions.standing import standings_on
 from xinyong.domain.catalog import Catalog
-from xinyong.peer.ratings import RATING
+from xinyong.domain.peer_records import RATING
 from xinyong.peer.result import RatingEffect
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import PeerSection

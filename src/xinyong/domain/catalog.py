@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from xinyong.domain.durations import DurationError, parse_duration
+from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.domain.toml_text import parse_toml
 
 __all__ = [
@@ -42,7 +43,6 @@ CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """Dotted lowercase codes with at least two parts: ``court.defaulter``."""
 
 _ATTR_TYPES = frozenset({"number", "string", "boolean"})
-_SUBJECT_KINDS = ("person", "organization")
 
 
 class Severity(StrEnum):
@@ -217,9 +217,9 @@ def _parse_entry(
         polarity = Polarity(raw.get("polarity", "negative"))
     except ValueError as exc:
         raise CatalogError(f"{where}: {exc}") from exc
-    kinds = tuple(raw.get("subject_kinds", _SUBJECT_KINDS))
-    if not kinds or any(k not in _SUBJECT_KINDS for k in kinds):
-        raise CatalogError(f"{where}: subject_kinds must be a non-empty subset of {_SUBJECT_KINDS}")
+    kinds = tuple(raw.get("subject_kinds", SUBJECT_KINDS))
+    if not kinds or any(k not in SUBJECT_KINDS for k in kinds):
+        raise CatalogError(f"{where}: subject_kinds must be a non-empty subset of {SUBJECT_KINDS}")
     tier_min, tier_max = tiers[severity.value]
     min_days = _duration(raw, "min_display", where) if "min_display" in raw else tier_min
     max_days = _duration(raw, "max_display", where) if "max_display" in raw else tier_max

@@ -51,7 +51,6 @@ __all__ = [
     "looks_like_resident_id",
     "looks_like_uscc",
     "mask_resident_id",
-    "mask_uscc",
     "organization_code_check_char",
     "resident_id_check_digit",
     "resident_id_problem",
@@ -490,11 +489,6 @@ def mask_resident_id(value: str) -> str:
     if not looks_like_resident_id(number):
         return "*" * len(number)
     return number[:6] + "*" * (LENGTH - 7) + number[-1]
-
-
-def mask_uscc(value: str) -> str:
-    """Return a USCC unchanged: organizations' codes are public registration data."""
-    return value
 
 
 def _org_value(char: str) -> int:

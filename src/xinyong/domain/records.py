@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import orjson
 
 __all__ = [
+    "SUBJECT_KINDS",
     "AttrValue",
-    "ConductRecord",
+    "InputRecord",
     "SubjectKind",
     "canonical_attrs",
 ]
@@ -35,24 +37,28 @@ class SubjectKind(StrEnum):
     ORGANIZATION = "organization"
 
 
+SUBJECT_KINDS = tuple(kind.value for kind in SubjectKind)
+"""``("person", "organization")``."""
+
+
 @dataclass(frozen=True, slots=True)
-class ConductRecord:
-    """A validated conduct record, as furnished (before the ledger stamps it)."""
+class InputRecord:
+    """A conduct record as the evaluators read it (scoring, peer algorithms, explanations)."""
 
     record_id: str
     subject_id: str
-    subject_kind: SubjectKind
+    subject_kind: str
     code: str
     occurred_at: date
-    source: str
+    source: str = ""
     case_id: str | None = None
-    attrs: Mapping[str, AttrValue] = field(default_factory=dict)
-    evidence: str | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    position: int | None = None
 
     @property
-    def attrs_json(self) -> str:
-        """The attributes in their canonical JSON form (sorted keys, no spaces)."""
-        return canonical_attrs(self.attrs)
+    def key(self) -> str:
+        """``source/record_id`` (or the record id alone for a file without sources)."""
+        return f"{self.source}/{self.record_id}" if self.source else self.record_id
 
 
 def canonical_attrs(attrs: Mapping[str, AttrValue]) -> str:

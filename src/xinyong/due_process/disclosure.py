@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_, select, update
 
+from xinyong.decisions.notices import counted_records, issue_notice
 from xinyong.due_process.masking import MaskingPolicy, searched_id
-from xinyong.due_process.notices import counted_records, issue_notice
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
 from xinyong.ledger.schema import listings

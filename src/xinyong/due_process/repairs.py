@@ -15,9 +15,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, select, update
 
+from xinyong.decisions.notices import issue_notice
 from xinyong.domain.catalog import Catalog, Polarity
 from xinyong.domain.text import plain_or_raise
-from xinyong.due_process.notices import ActiveSchemes, issue_notice
+from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event

@@ -11,10 +11,8 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
-from xinyong.peer.ratings import PEER_CODES
-from xinyong.schemes.compile import compile_scheme, compile_unbound
+from xinyong.engines.backend import IbisBackend, standings_expr
+from xinyong.schemes.compile import compile_unbound
 from xinyong.schemes.model import Scheme
 
 __all__ = ["connect", "read_parquet", "score_expr", "score_many", "score_table", "to_sql"]
@@ -39,19 +37,11 @@ def score_table(
 
     A scheme with ``[peer]`` first gets its peer scores from the vectorized algorithms.
     """
-    con = con or connect()
+    backend = IbisBackend(con or connect())
     # In-memory tables are scanned where they are (Arrow), not copied into DuckDB first.
-    table = ibis.memtable(records)
-    subject_table: ir.Table | None = None
-    if subjects is not None:
-        subject_table = ibis.memtable(subjects)
-    peer_table: ir.Table | None = None
-    if scheme.peer is not None:
-        graph = graph_from_table(scheme.peer, records, scheme.subject_kinds, as_of)
-        peer_table = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
-    expr = compile_scheme(scheme, table, as_of, subject_table, peer_table)
-    result: pa.Table = con.to_pyarrow(expr)
-    return result
+    subject_table = backend.from_arrow(subjects) if subjects is not None else None
+    expr = standings_expr(backend, scheme, backend.from_arrow(records), as_of, subject_table)
+    return backend.to_arrow(expr)
 
 
 def score_many(
@@ -70,18 +60,16 @@ def score_many(
     """
     if not schemes:
         return []
-    con = con or connect()
-    table = ibis.memtable(records)
-    subject_table = ibis.memtable(subjects) if subjects is not None else None
-    parts = []
-    for index, scheme in enumerate(schemes):
-        peer_table: ir.Table | None = None
-        if scheme.peer is not None:
-            graph = graph_from_table(scheme.peer, records, scheme.subject_kinds, as_of)
-            peer_table = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
-        standings = compile_scheme(scheme, table, as_of, subject_table, peer_table)
-        parts.append(standings.mutate(scheme_index=ibis.literal(index, type="int32")))
-    result: pa.Table = con.to_pyarrow(ibis.union(*parts, distinct=False))
+    backend = IbisBackend(con or connect())
+    table = backend.from_arrow(records)
+    subject_table = backend.from_arrow(subjects) if subjects is not None else None
+    parts = [
+        standings_expr(backend, scheme, table, as_of, subject_table).mutate(
+            scheme_index=ibis.literal(index, type="int32")
+        )
+        for index, scheme in enumerate(schemes)
+    ]
+    result = backend.to_arrow(ibis.union(*parts, distinct=False))
     index_column = result.column("scheme_index")
     standings_only = result.drop_columns(["scheme_index"])
     return [
@@ -100,13 +88,8 @@ def score_expr(con: ibis.BaseBackend, scheme: Scheme, records: ir.Table, as_of: 
 
     A scheme with ``[peer]`` reads only the rating records out for the peer algorithms.
     """
-    peer_table: ir.Table | None = None
-    if scheme.peer is not None:
-        ratings = con.to_pyarrow(records.filter(records.code.isin(list(PEER_CODES))))
-        graph = graph_from_table(scheme.peer, ratings, scheme.subject_kinds, as_of)
-        peer_table = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
-    result: pa.Table = con.to_pyarrow(compile_scheme(scheme, records, as_of, None, peer_table))
-    return result
+    backend = IbisBackend(con)
+    return backend.to_arrow(standings_expr(backend, scheme, records, as_of))
 
 
 def to_sql(scheme: Scheme, as_of: date, dialect: str) -> str:

@@ -3,7 +3,8 @@
 Nothing leaves the database but the standings: the effective-records filter, the subjects'
 newest versions and the whole scheme run as one SQL query (see ``xinyong score --show-sql``).
 A scheme with ``[peer]`` is the exception: its rating records are read out, the rating graph is
-iterated in NumPy, and the peer scores join the query as a temporary table.
+iterated in NumPy, and the peer scores join the query as a temporary table
+(:func:`~xinyong.engines.backend.peer_scores_table`).
 
 Everything runs in one transaction without server-side prepared statements, so the engine works
 through PgBouncer in transaction mode too: there a temporary table created in one transaction
@@ -20,11 +21,8 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from xinyong.domain.catalog import Catalog
+from xinyong.engines.backend import IbisBackend, standings_expr
 from xinyong.ledger.effective import current_subjects_expr, effective_records_expr
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
-from xinyong.peer.ratings import PEER_CODES
-from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.model import Scheme
 
 __all__ = ["connect", "score_in_database"]
@@ -54,33 +52,14 @@ def score_in_database(
 ) -> pa.Table:
     """Standings computed by PostgreSQL over the ledger tables as known at ``known_at``."""
     con = connect(url)
+    backend = IbisBackend(con)
     try:
         with con.begin():  # one transaction: see the module's docstring
             records = effective_records_expr(
                 con.table("records"), con.table("events"), as_of, known_at, catalog
             )
             subjects = current_subjects_expr(con.table("subjects"), known_at)
-            peer = None
-            if scheme.peer is not None:
-                # The rating graph is iterated in NumPy: only the peer records leave the database,
-                # and only the peer scores go back in (as a temporary table).
-                peer_records = con.to_pyarrow(
-                    records.filter(records.code.isin(list(PEER_CODES))).select(
-                        "record_id",
-                        "source",
-                        "subject_id",
-                        "subject_kind",
-                        "code",
-                        "occurred_at",
-                        "case_id",
-                        "attrs",
-                    )
-                )
-                graph = graph_from_table(scheme.peer, peer_records, scheme.subject_kinds, as_of)
-                peer = ibis.memtable(compute_peer_scores(scheme.peer, graph).table())
-            result: pa.Table = con.to_pyarrow(
-                compile_scheme(scheme, records, as_of, subjects, peer)
-            )
+            result = backend.to_arrow(standings_expr(backend, scheme, records, as_of, subjects))
     finally:
         con.disconnect()
     return result

@@ -36,12 +36,10 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from xinyong.domain.catalog import Catalog
+from xinyong.engines.backend import standings_expr
 from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
 from xinyong.engines.spark_sql import SchemeSparkCompiler
 from xinyong.ledger.effective import current_subjects_expr, effective_records_expr
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
-from xinyong.peer.ratings import PEER_CODES
 from xinyong.schemes.compile import compile_scheme, compile_unbound
 from xinyong.schemes.model import Scheme
 
@@ -54,17 +52,6 @@ __all__ = [
     "to_sql",
     "write_standings",
 ]
-
-_PEER_COLUMNS = (
-    "record_id",
-    "source",
-    "subject_id",
-    "subject_kind",
-    "code",
-    "occurred_at",
-    "case_id",
-    "attrs",
-)
 
 
 def _session(settings: SparkSettings) -> Any:
@@ -119,7 +106,8 @@ def _quarter_of_memory() -> str:
 
 
 class SparkEngine:
-    """A Spark session with an Ibis backend whose SQL keeps xinyong's semantics."""
+    """A Spark session with an Ibis backend whose SQL keeps xinyong's semantics (a
+    :class:`~xinyong.engines.backend.Backend`)."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -233,12 +221,7 @@ def score_expr(
     A scheme with ``[peer]`` brings only the rating records to the driver, where the rating
     graph is iterated in NumPy; the peer scores go back as a small table.
     """
-    peer: ir.Table | None = None
-    if scheme.peer is not None:
-        ratings = records.filter(records.code.isin(list(PEER_CODES))).select(*_PEER_COLUMNS)
-        graph = graph_from_table(scheme.peer, engine.to_arrow(ratings), scheme.subject_kinds, as_of)
-        peer = engine.from_arrow(compute_peer_scores(scheme.peer, graph).table())
-    standings = compile_scheme(scheme, records, as_of, subjects, peer, ordered=False)
+    standings = standings_expr(engine, scheme, records, as_of, subjects, ordered=False)
     return engine.to_arrow(standings).sort_by("subject_id")
 
 

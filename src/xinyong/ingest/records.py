@@ -31,15 +31,16 @@ from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierKind, classify
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.readers import BadLine, count_rows, read_batches
 from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
-from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator, RowProblem
+from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
-from xinyong.peer.ratings import PEER_CODES
 
 __all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
 
@@ -171,7 +172,41 @@ def _append(
     catalog: Catalog,
     note: str,
 ) -> None:
-    # In-file duplicates and conflicts first: they need no database.
+    fresh = _first_seen(good, run, report)
+    if not fresh:
+        return
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        size = _head_size(conn)
+        existing = _existing(conn, _rows_to_look_up(conn, fresh, run, size))
+        if not run.fresh_subjects:  # else every id not in run.kinds is new
+            _known_kinds(conn, run, (row[2] for _, row in fresh))
+        batch = Batch()
+        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
+        admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
+        for line, row in fresh:
+            stored = existing.get((row[0], row[1]))
+            if not _admitted(line, row, stored, run, admission, report):
+                continue
+            if row[2] not in run.kinds:
+                run.kinds[row[2]] = row[3]
+                batch.subjects.append(subject_registration(row[2], row[3]))
+            batch.records.append(row)
+        if len(batch):
+            head = append_batch(conn, batch, note)
+            report.head = head
+            report.batches += 1
+            report.accepted += len(batch.records)
+            report.new_subjects += len(batch.subjects)
+            run.last_size = head.size
+        else:
+            run.last_size = size
+
+
+def _first_seen(
+    good: Sequence[tuple[int, RecordRow]], run: _Run, report: IngestReport
+) -> list[tuple[int, RecordRow]]:
+    """The rows whose key this run has not seen; in-file duplicates and conflicts are counted
+    (and conflicts rejected) here, without the database."""
     fresh: list[tuple[int, RecordRow]] = []
     for line, row in good:
         key = (row[0], row[1])
@@ -193,78 +228,69 @@ def _append(
                     _row_dict(row),
                 )
             )
-    if not fresh:
-        return
-    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        size = _head_size(conn)
-        if run.last_size < 0:
-            run.fresh_subjects = size == 0 or not _any_subject(conn)
-        elif size != run.last_size:  # someone else wrote since our last batch
-            run.fresh_sources.clear()
-            run.fresh_subjects = False
-        to_check = [row for _, row in fresh if row[0] not in run.fresh_sources]
-        for src in {row[0] for row in to_check} - run.checked_sources:
-            run.checked_sources.add(src)
-            if (size == run.last_size or run.last_size < 0) and not _source_exists(conn, src):
-                run.fresh_sources.add(src)
-        to_check = [row for row in to_check if row[0] not in run.fresh_sources]
-        existing = _existing(conn, to_check)
-        if not run.fresh_subjects:  # else every id not in run.kinds is new
-            _known_kinds(conn, run, (row[2] for _, row in fresh))
-        batch = Batch()
-        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
-        admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
-        for line, row in fresh:
-            stored = existing.get((row[0], row[1]))
-            if stored is not None:
-                if stored == row:
-                    report.duplicates += 1
-                else:
-                    report.conflicts += 1
-                    report.rejects.append(
-                        Reject.of(
-                            line,
-                            "record_id",
-                            f"conflict: record_id {row[1]!r} of source "
-                            f"{row[0]!r} is already in the ledger with different content; "
-                            "send a correction instead",
-                            _row_dict(row),
-                        )
-                    )
-                    del run.seen[(row[0], row[1])]
-                continue
-            kind = run.kinds.get(row[2])
-            if kind is not None and kind != row[3]:
-                report.rejects.append(
-                    Reject.of(
-                        line,
-                        "subject_kind",
-                        f"subject {row[2]!r} is registered as {kind}, not {row[3]}",
-                        _row_dict(row),
-                    )
-                )
-                del run.seen[(row[0], row[1])]
-                continue
-            problem = admission.check(row) if admission is not None else None
-            if problem is not None:
-                report.rejects.append(
-                    Reject.of(line, problem.field, problem.reason, _row_dict(row))
-                )
-                del run.seen[(row[0], row[1])]
-                continue
-            if kind is None:
-                run.kinds[row[2]] = row[3]
-                batch.subjects.append(subject_registration(row[2], row[3]))
-            batch.records.append(row)
-        if len(batch):
-            head = append_batch(conn, batch, note)
-            report.head = head
-            report.batches += 1
-            report.accepted += len(batch.records)
-            report.new_subjects += len(batch.subjects)
-            run.last_size = head.size
-        else:
-            run.last_size = size
+    return fresh
+
+
+def _rows_to_look_up(
+    conn: Connection, fresh: Sequence[tuple[int, RecordRow]], run: _Run, size: int
+) -> list[RecordRow]:
+    """The rows whose keys may already be in the ledger: those of sources that existed before
+    this run, or that someone else has written to since (the run's state is brought up to date
+    with the ledger at ``size``)."""
+    if run.last_size < 0:
+        run.fresh_subjects = size == 0 or not _any_subject(conn)
+    elif size != run.last_size:  # someone else wrote since our last batch
+        run.fresh_sources.clear()
+        run.fresh_subjects = False
+    to_check = [row for _, row in fresh if row[0] not in run.fresh_sources]
+    for src in {row[0] for row in to_check} - run.checked_sources:
+        run.checked_sources.add(src)
+        if (size == run.last_size or run.last_size < 0) and not _source_exists(conn, src):
+            run.fresh_sources.add(src)
+    return [row for row in to_check if row[0] not in run.fresh_sources]
+
+
+def _admitted(
+    line: int,
+    row: RecordRow,
+    stored: RecordRow | None,
+    run: _Run,
+    admission: RatingAdmission | None,
+    report: IngestReport,
+) -> bool:
+    """Whether a row first seen in this run goes into the ledger; when not, it is counted as a
+    duplicate of ``stored`` (the ledger's row with its key) or rejected, and forgotten by the run
+    unless it is a duplicate."""
+    if stored is not None and stored == row:
+        report.duplicates += 1
+        return False
+    if stored is not None:
+        report.conflicts += 1
+        problem: RowProblem | None = RowProblem(
+            "record_id",
+            f"conflict: record_id {row[1]!r} of source {row[0]!r} is already in the ledger "
+            "with different content; send a correction instead",
+        )
+    else:
+        problem = _cross_record_problem(row, run, admission)
+    if problem is None:
+        return True
+    report.rejects.append(Reject.of(line, problem.field, problem.reason, _row_dict(row)))
+    del run.seen[(row[0], row[1])]
+    return False
+
+
+def _cross_record_problem(
+    row: RecordRow, run: _Run, admission: RatingAdmission | None
+) -> RowProblem | None:
+    """What the ledger's other records say against a new row: its subject registered as another
+    kind, or a rating the admission checks refuse."""
+    kind = run.kinds.get(row[2])
+    if kind is not None and kind != row[3]:
+        return RowProblem(
+            "subject_kind", f"subject {row[2]!r} is registered as {kind}, not {row[3]}"
+        )
+    return admission.check(row) if admission is not None else None
 
 
 def _row_dict(row: RecordRow) -> dict[str, object]:

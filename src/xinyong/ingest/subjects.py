@@ -26,9 +26,11 @@ from xinyong.domain.identifiers import (
     uscc_problem,
 )
 from xinyong.domain.json_text import JsonRefused, parse_json
+from xinyong.domain.records import SUBJECT_KINDS
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.readers import BadLine, read_batches
 from xinyong.ingest.rejects import Reject, write_rejects
-from xinyong.ingest.validate import RowProblem, check_subject_id
+from xinyong.ingest.validate import check_subject_id
 from xinyong.ledger.append import Batch, SubjectRow, TreeHead, append_batch
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import subjects
@@ -37,7 +39,6 @@ __all__ = ["SUBJECT_COLUMNS", "SubjectsReport", "load_subjects", "validate_subje
 
 SUBJECT_COLUMNS = ("subject_id", "kind", "display_name", "identifiers", "resident_id", "uscc")
 _IDENTIFIER_CHECKS = {"resident_id": resident_id_problem, "uscc": uscc_problem}
-_KINDS = ("person", "organization")
 
 
 @dataclass(slots=True)
@@ -69,11 +70,46 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
     kind = raw.get("kind")
     if _blank(kind):
         return RowProblem("kind", "missing")
-    if kind not in _KINDS:
+    if kind not in SUBJECT_KINDS:
         return RowProblem("kind", f"unknown subject kind {kind!r}: use person or organization")
     checked = check_subject_id(subject_id, str(kind))
     if isinstance(checked, RowProblem):
         return checked
+    identifiers = _identifiers(raw, str(kind))
+    if isinstance(identifiers, RowProblem):
+        return identifiers
+    given_name = raw.get("display_name")
+    display = None if _blank(given_name) else str(given_name).strip()
+    if display is not None and len(display) > 300:
+        return RowProblem("display_name", "longer than 300 characters")
+    return (
+        checked,
+        str(kind),
+        display,
+        orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS).decode(),
+    )
+
+
+def _identifiers(raw: Mapping[str, Any], kind: str) -> dict[str, Any] | RowProblem:
+    """The subject's identifiers (``identifiers`` JSON and the ``resident_id`` and ``uscc``
+    columns) in canonical form, each checked, and fitting the subject's kind."""
+    identifiers = _given_identifiers(raw)
+    if isinstance(identifiers, RowProblem):
+        return identifiers
+    for name, value in list(identifiers.items()):
+        checked = _identifier(raw, name, value)
+        if isinstance(checked, RowProblem):
+            return checked
+        identifiers[name] = checked
+    if "resident_id" in identifiers and kind != "person":
+        return RowProblem("resident_id", "only persons have a resident ID")
+    if "uscc" in identifiers and kind != "organization":
+        return RowProblem("uscc", "only organizations have a Unified Social Credit Code")
+    return identifiers
+
+
+def _given_identifiers(raw: Mapping[str, Any]) -> dict[str, Any] | RowProblem:
+    """The ``identifiers`` object, with the ``resident_id`` and ``uscc`` columns over it."""
     identifiers: dict[str, Any] = {}
     raw_ids = raw.get("identifiers")
     if not _blank(raw_ids):
@@ -88,34 +124,23 @@ def validate_subject(raw: Mapping[str, Any]) -> SubjectRow | RowProblem:
     for name in ("resident_id", "uscc"):
         if not _blank(raw.get(name)):
             identifiers[name] = raw[name]
-    for name, value in list(identifiers.items()):
-        if not isinstance(value, str) or not value.strip():
-            return RowProblem(f"identifiers.{name}", "must be non-empty text")
-        check = _IDENTIFIER_CHECKS.get(name)
-        if check is not None:
-            where = name if name in raw else f"identifiers.{name}"
-            try:
-                canonical = canonical_subject_id(value)
-            except IdentifierRefused as exc:
-                return RowProblem(where, exc.reason)
-            problem = check(canonical)
-            if problem:
-                return RowProblem(where, problem)
-            identifiers[name] = canonical
-    if "resident_id" in identifiers and kind != "person":
-        return RowProblem("resident_id", "only persons have a resident ID")
-    if "uscc" in identifiers and kind != "organization":
-        return RowProblem("uscc", "only organizations have a Unified Social Credit Code")
-    given_name = raw.get("display_name")
-    display = None if _blank(given_name) else str(given_name).strip()
-    if display is not None and len(display) > 300:
-        return RowProblem("display_name", "longer than 300 characters")
-    return (
-        checked,
-        str(kind),
-        display,
-        orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS).decode(),
-    )
+    return identifiers
+
+
+def _identifier(raw: Mapping[str, Any], name: str, value: Any) -> str | RowProblem:
+    """One identifier checked: a resident ID or USCC in canonical form, any other as given."""
+    if not isinstance(value, str) or not value.strip():
+        return RowProblem(f"identifiers.{name}", "must be non-empty text")
+    check = _IDENTIFIER_CHECKS.get(name)
+    if check is None:
+        return value
+    where = name if name in raw else f"identifiers.{name}"
+    try:
+        canonical = canonical_subject_id(value)
+    except IdentifierRefused as exc:
+        return RowProblem(where, exc.reason)
+    problem = check(canonical)
+    return RowProblem(where, problem) if problem else canonical
 
 
 def _current(conn: Connection, ids: Sequence[str]) -> dict[str, SubjectRow]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -18,36 +17,19 @@ import orjson
 from xinyong.domain.catalog import CODE_PATTERN, Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.json_text import INT_MAX, INT_MIN, JsonRefused, parse_json
+from xinyong.domain.peer_records import INTERACTION, PEER_CODES, peer_row_problem
 from xinyong.domain.records import SubjectKind
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
-from xinyong.peer.ratings import INTERACTION, PEER_CODES, peer_row_problem
 
-__all__ = [
-    "OPTIONAL_FIELDS",
-    "REQUIRED_FIELDS",
-    "RecordValidator",
-    "RowProblem",
-    "check_subject_id",
-    "parse_attrs",
-]
+__all__ = ["REQUIRED_FIELDS", "RecordValidator", "check_subject_id", "parse_attrs"]
 
 REQUIRED_FIELDS = ("record_id", "subject_id", "subject_kind", "code", "occurred_at", "source")
-OPTIONAL_FIELDS = ("case_id", "attrs", "evidence")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _KINDS = {kind.value for kind in SubjectKind}
 _EARLIEST = date(1900, 1, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    """Why a row was rejected: the field at fault and what is wrong with it."""
-
-    field: str
-    reason: str
-
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CLEAN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 """Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
@@ -188,7 +170,7 @@ class RecordValidator:
         attrs = orjson.loads(row[7])
         problem = peer_row_problem(row[4], row[2], row[6], attrs)
         if problem is not None:
-            return RowProblem(*problem)
+            return problem
         other = "counterpart" if row[4] == INTERACTION else "rater"
         checked = check_subject_id(attrs[other], None, f"attrs.{other}")
         if isinstance(checked, RowProblem):

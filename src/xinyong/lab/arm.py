@@ -3,7 +3,7 @@
 Each step the arm decides which of the step's potential acts happen under its scheme
 (deterrence), applies objections and repairs decided earlier, scores every subject with the
 compiled scheme on DuckDB (the expression of the duckdb engine of ``xinyong score``, compiled
-once: :mod:`xinyong.lab.scorer`) as of the step's last day, and reports its metrics. The
+once: :mod:`xinyong.engines.step_scorer`) as of the step's last day, and reports its metrics. The
 *truth* (the same scheme over the same records without the erroneous ones, for the subjects
 that have an erroneous record) tells wrongful listings apart.
 """
@@ -20,13 +20,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.engines.step_scorer import StepScorer
 from xinyong.lab.behaviour import Behaviour
 from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
-from xinyong.lab.scorer import StepScorer
 from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
-from xinyong.peer.algorithms import compute_peer_scores
-from xinyong.peer.graph import graph_from_table
+from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
@@ -238,12 +237,12 @@ class Arm:
             keep = min(keep, section.valid_days)
         ratings = self.society.records(self._t, keep)
         mark = time.perf_counter()
-        graph = graph_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
-        peer = compute_peer_scores(section, graph)
+        peer = peer_scores_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
         self._scoring += time.perf_counter() - mark
         index = _to_numpy(
             pc.index_in(
-                pa.array(list(graph.nodes), pa.string()), value_set=world.population.subject_id
+                pa.array(list(peer.graph.nodes), pa.string()),
+                value_set=world.population.subject_id,
             )
         )
         found = ~np.isnan(index.astype(np.float64))

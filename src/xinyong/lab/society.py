@@ -28,10 +28,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.peer_records import INTERACTION, RATING
+from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.lab.behaviour import Behaviour
 from xinyong.lab.world import EPOCH, World
-from xinyong.peer.ratings import INTERACTION, RATING
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 
 __all__ = ["Society"]
 

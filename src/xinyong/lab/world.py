@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.domain.catalog import Catalog, Polarity
+from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.lab.behaviour import Behaviour
 from xinyong.lab.experiment import Experiment
 from xinyong.scoring.ledger_source import SUBJECTS_SCHEMA
-from xinyong.scoring.records_file import RECORDS_SCHEMA
 from xinyong.synth.conduct import generate_conduct
 from xinyong.synth.population import INCOME_BANDS, REGIONS, Population, generate_population
 

@@ -276,7 +276,7 @@ pending_notices = Table(
     Index("ix_pending_notices_subject", "subject_id"),
 )
 """Adverse-check notices written with their checks in the inquiry log's file (SQLite), on their
-way to :data:`notices` (:func:`xinyong.due_process.notices.move_pending_notices`)."""
+way to :data:`notices` (:func:`xinyong.decisions.notices.move_pending_notices`)."""
 
 listings = Table(
     "listings",

@@ -140,6 +140,28 @@ def verify_ledger(
         if progress is not None and expected % 10_000 == 0:
             progress(expected)
     size = frontier.size
+    _check_end(result, heads, size, against)
+    result.size = size
+    result.root = frontier.root()
+    return result
+
+
+def _check_against(result: Verification, frontier: Frontier, against: TreeHead) -> None:
+    if frontier.root() != against.root:
+        result.add(
+            Problem(
+                None,
+                f"the first {against.size} entries no longer hash to the outside tree head "
+                f"{against.token}: history was rewritten",
+            )
+        )
+
+
+def _check_end(
+    result: Verification, heads: dict[int, bytes], size: int, against: TreeHead | None
+) -> None:
+    """What the end of the log says: checkpoints beyond it, entries after the last checkpoint,
+    an outside tree head that it no longer reaches."""
     beyond = sorted(s for s in heads if s > size)
     if beyond:
         result.add(
@@ -169,17 +191,3 @@ def verify_ledger(
                     f"tree head {against.token}: it shrank",
                 )
             )
-    result.size = size
-    result.root = frontier.root()
-    return result
-
-
-def _check_against(result: Verification, frontier: Frontier, against: TreeHead) -> None:
-    if frontier.root() != against.root:
-        result.add(
-            Problem(
-                None,
-                f"the first {against.size} entries no longer hash to the outside tree head "
-                f"{against.token}: history was rewritten",
-            )
-        )

@@ -4,7 +4,8 @@ A rating is a conduct record about the *rated* subject (so it appears in their f
 objected to like any record); an interaction record of each party proves that both took part.
 The modules, in the order data flows through them:
 
-- :mod:`~xinyong.peer.ratings`: the record codes, and which rating records count at a date;
+- :mod:`~xinyong.peer.ratings`: which rating records count at a date (the records themselves:
+  :mod:`xinyong.domain.peer_records`);
 - :mod:`~xinyong.peer.admission`: the cross-record checks at ingest (interaction, once per
   interaction, window, daily limit);
 - :mod:`~xinyong.peer.graph`: the ratings as arrays (the rating graph);
@@ -17,6 +18,8 @@ The modules, in the order data flows through them:
   it, with the safeguards' discounts and why;
 - :mod:`~xinyong.peer.incremental`: updating scores after one new rating without recomputing;
 - :mod:`~xinyong.peer.timeline`: the rating graph of many dates from one read of the records;
-- :mod:`~xinyong.peer.pseudonyms`: raters as the rated subject sees them;
-- :mod:`~xinyong.peer.scene`: the airport scene of ``xinyong demo nosedive``.
+- :mod:`~xinyong.peer.pseudonyms`: raters as the rated subject sees them.
+
+The airport scene of ``xinyong demo nosedive`` plays these on a small society through the
+ledger and the checks: :mod:`xinyong.lab.nosedive_scene`.
 """

@@ -32,11 +32,11 @@ import orjson
 from sqlalchemy import Connection, exists, select
 
 from xinyong.domain.catalog import RatingPolicy
-from xinyong.ingest.validate import RowProblem
+from xinyong.domain.peer_records import INTERACTION, RATING
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
 from xinyong.ledger.effective import VOIDING
 from xinyong.ledger.schema import events, records
-from xinyong.peer.ratings import INTERACTION, RATING
 
 __all__ = ["RatingAdmission"]
 
@@ -156,6 +156,14 @@ class RatingAdmission:
         if code != RATING:
             return None
         rater = str(_attrs(row)["rater"])
+        problem = self._rating_problem(rater, subject, day, case)
+        if problem is None:
+            self.rated.add((rater, case))
+            self.daily[(rater, day)] += 1
+        return problem
+
+    def _rating_problem(self, rater: str, subject: str, day: date, case: str) -> RowProblem | None:
+        """What the rules above say against a rating of ``subject`` by ``rater``."""
         own = self.interactions.get((rater, case))
         theirs = self.interactions.get((subject, case))
         window = self.policy.rating_window_days
@@ -186,6 +194,4 @@ class RatingAdmission:
                 f"rater {rater!r} already gave {self.policy.daily_ratings} ratings on {day}, "
                 "the daily limit",
             )
-        self.rated.add((rater, case))
-        self.daily[(rater, day)] += 1
         return None

@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import scipy.sparse as sp
 
-from xinyong.peer.graph import RatingGraph
+from xinyong.peer.graph import RatingGraph, graph_from_table
 from xinyong.peer.result import PeerScore, RatingEffect
 from xinyong.peer.safeguards import Discounts, describe, discount_ratings, flag_factor
 from xinyong.schemes.model import PeerSection
@@ -42,6 +42,7 @@ __all__ = [
     "compute_peer_scores",
     "eigentrust_weights",
     "local_trust",
+    "peer_scores_from_table",
     "rating_effect",
     "received_matrices",
 ]
@@ -243,3 +244,10 @@ def compute_peer_scores(section: PeerSection, graph: RatingGraph) -> PeerScores:
         iterations=iterations,
         converged=converged,
     )
+
+
+def peer_scores_from_table(
+    section: PeerSection, records: pa.Table, kinds: tuple[str, ...], as_of: date
+) -> PeerScores:
+    """Every subject's peer score over an Arrow table of records (``RECORDS_SCHEMA``)."""
+    return compute_peer_scores(section, graph_from_table(section, records, kinds, as_of))

@@ -16,9 +16,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xinyong.peer.ratings import PEER_CODES, RatingSet, considered_ratings
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.record_table import input_records
+from xinyong.peer.ratings import RatingSet, considered_ratings
 from xinyong.schemes.model import PeerSection
-from xinyong.scoring.records_file import input_records
 
 __all__ = ["RatingGraph", "day_number", "graph_from_table"]
 

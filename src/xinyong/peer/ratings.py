@@ -1,10 +1,6 @@
-"""Rating and interaction records, and which ratings count for a peer score at a date.
+"""Which rating records count for a peer score at a date.
 
-An interaction between A and B is furnished as two ``peer.interaction`` records with the same
-``case_id`` (the interaction id): one about A with ``attrs.counterpart = B``, one about B with
-``attrs.counterpart = A``. A rating of B by A is a ``peer.rating`` record about B (the rated),
-with ``attrs.rater = A``, ``attrs.stars`` 1 to 5 and the interaction id as ``case_id``.
-
+The records themselves (codes, fields) are described in :mod:`xinyong.domain.peer_records`.
 A rating *counts* at an as-of date ``t`` (``docs/schemes.md`` section 10) when it is of a kind
 the scheme scores, ``occurred_at <= t``, its age is below the section's ``valid_for`` (if set),
 it names a rater other than the rated subject and its stars are a number from 1 to 5. A
@@ -17,25 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
+from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
+from xinyong.domain.records import InputRecord
 from xinyong.schemes.model import PeerSection
-from xinyong.scoring.standing import InputRecord
 
-__all__ = [
-    "INTERACTION",
-    "PEER_CODES",
-    "RATING",
-    "Rating",
-    "RatingSet",
-    "considered_ratings",
-    "peer_row_problem",
-    "rating_stars",
-]
-
-INTERACTION = "peer.interaction"
-RATING = "peer.rating"
-PEER_CODES = (INTERACTION, RATING)
+__all__ = ["Rating", "RatingSet", "considered_ratings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,38 +41,6 @@ class RatingSet:
     ratings: tuple[Rating, ...]
     first_interaction: dict[str, date]
     as_of: date
-
-
-def rating_stars(value: object) -> float | None:
-    """The stars of a rating's ``attrs.stars`` when they are a number from 1 to 5."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if 1 <= value <= 5 else None
-
-
-def peer_row_problem(
-    code: str, subject_id: str, case_id: str | None, attrs: Any
-) -> tuple[str, str] | None:
-    """``(field, reason)`` for what is wrong with one interaction or rating row on its own."""
-    if code not in (INTERACTION, RATING):
-        return None
-    if not case_id:
-        return ("case_id", "missing: the interaction id goes in case_id")
-    other = "counterpart" if code == INTERACTION else "rater"
-    value = attrs.get(other) if isinstance(attrs, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        return (f"attrs.{other}", "missing: the other person's subject id")
-    if value == subject_id:
-        return (f"attrs.{other}", f"names the record's own subject {subject_id!r}")
-    if code == RATING:
-        stars = attrs.get("stars")
-        if (
-            isinstance(stars, bool)
-            or not isinstance(stars, int | float)
-            or stars not in range(1, 6)
-        ):
-            return ("attrs.stars", f"must be a whole number from 1 to 5, got {stars!r}")
-    return None
 
 
 def considered_ratings(

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
+from xinyong.domain.records import InputRecord
 from xinyong.peer.ratings import Rating, RatingSet, considered_ratings
 from xinyong.peer.result import PeerScore, RatingEffect, smoothed_mean
 from xinyong.peer.safeguards import (
@@ -22,7 +23,6 @@ from xinyong.peer.safeguards import (
     flag_factor,
 )
 from xinyong.schemes.model import PeerSection, Safeguards
-from xinyong.scoring.standing import InputRecord
 
 __all__ = ["reference_peer_scores", "safeguard_flags"]
 

@@ -20,11 +20,11 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
+from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
+from xinyong.domain.records import InputRecord
 from xinyong.peer.algorithms import PeerScores, compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
-from xinyong.peer.ratings import INTERACTION, RATING, rating_stars
 from xinyong.schemes.model import PeerSection
-from xinyong.scoring.standing import InputRecord
 
 __all__ = ["PeerTimeline", "RecordSpan"]
 

@@ -13,7 +13,7 @@ which values are example values (marked **UNSOURCED** where no primary source co
   (4.2) and a housing discount (4.5), computed with EigenTrust and safeguards.
 
 Every pilot loads, lints without errors or guardrail warnings, and is checked against a worked
-example computed by hand in ``tests/test_pilots.py``.
+example computed by hand in ``tests/pilots/test_pilots.py``.
 """
 
 from __future__ import annotations

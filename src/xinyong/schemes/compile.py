@@ -39,9 +39,7 @@ import ibis.expr.types as ir
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
-__all__ = ["RECORD_COLUMNS", "compile_scheme", "compile_unbound"]
-
-RECORD_COLUMNS = ("subject_id", "subject_kind", "code", "occurred_at", "case_id", "attrs")
+__all__ = ["compile_scheme", "compile_unbound"]
 
 
 def _match(rule: Rule, code: ir.StringValue) -> ir.BooleanValue:
@@ -190,6 +188,38 @@ def _clearing(
     return joined, names
 
 
+def _rule_terms(
+    rule: Rule,
+    r: ir.Table,
+    age: ir.IntegerValue,
+    attrs: ir.JSONValue | None,
+    cleared_on: dict[tuple[str, ...], str],
+) -> tuple[ir.BooleanValue, ir.FloatingValue]:
+    """Whether each record counts for ``rule``, and the points it adds when it does."""
+    condition = _match(rule, r.code)
+    valid = rule.valid_days
+    if valid is not None:
+        condition = condition & (age < valid)
+    codes = tuple(sorted(set(rule.cleared_by)))
+    if codes:
+        latest = r[cleared_on[codes]]
+        condition = condition & ~(latest.notnull() & (latest >= r.occurred_at))
+    predicate = rule.predicate
+    if predicate is not None:
+        assert attrs is not None
+        # CASE, not AND: the JSON is only parsed for records the rest already admits.
+        condition = ibis.ifelse(
+            condition.fill_null(False), _predicate(predicate, attrs).fill_null(False), False
+        )
+    counts = condition.fill_null(False)
+    points = ibis.literal(float(rule.points))
+    if valid == 0:  # nothing is younger than 0 days; avoid dividing by zero below
+        return ibis.literal(False), ibis.literal(0.0)
+    if rule.decay == "linear" and valid is not None:
+        return counts, points * (1.0 - age.cast("float64") / float(valid))
+    return counts, points
+
+
 def compile_scheme(
     scheme: Scheme,
     records: ir.Table,
@@ -220,30 +250,7 @@ def compile_scheme(
     attrs = r.attrs.cast(dt.JSON(binary=True)) if any(rule.when for rule in scheme.rules) else None
     columns: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
-        condition = _match(rule, r.code)
-        valid = rule.valid_days
-        if valid is not None:
-            condition = condition & (age < valid)
-        codes = tuple(sorted(set(rule.cleared_by)))
-        if codes:
-            latest = r[cleared_on[codes]]
-            condition = condition & ~(latest.notnull() & (latest >= r.occurred_at))
-        predicate = rule.predicate
-        if predicate is not None:
-            assert attrs is not None
-            # CASE, not AND: the JSON is only parsed for records the rest already admits.
-            condition = ibis.ifelse(
-                condition.fill_null(False), _predicate(predicate, attrs).fill_null(False), False
-            )
-        counts = condition.fill_null(False)
-        points = ibis.literal(float(rule.points))
-        if valid == 0:  # nothing is younger than 0 days; avoid dividing by zero below
-            counts = ibis.literal(False)
-            amount: ir.FloatingValue = ibis.literal(0.0)
-        elif rule.decay == "linear" and valid is not None:
-            amount = points * (1.0 - age.cast("float64") / float(valid))
-        else:
-            amount = points
+        counts, amount = _rule_terms(rule, r, age, attrs, cleared_on)
         columns[f"c{i}"] = counts
         columns[f"p{i}"] = ibis.ifelse(counts, amount, 0.0)
     scored = r.select(r.subject_id, **columns) if columns else r.select(r.subject_id)

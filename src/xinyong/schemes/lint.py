@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days
-from xinyong.peer.ratings import RATING
+from xinyong.domain.peer_records import RATING
 from xinyong.schemes.issues import Issue, Locator, Severity
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Scheme
@@ -121,9 +121,17 @@ def lint(
     scheme = loaded.scheme
     _check_grades(report, scheme)
     _check_ids(report, scheme)
+    _check_rules(report, scheme, protected, catalog)
+    _check_lists(report, scheme)
+    _check_measures(report, scheme)
+    _check_peer(report, scheme, catalog)
+    return report.issues
+
+
+def _check_rules(
+    report: _Report, scheme: Scheme, protected: frozenset[str], catalog: Catalog | None
+) -> None:
     grades = {g.name for g in scheme.grades}
-    rules = {r.id for r in scheme.rules}
-    lists = {lst.id: lst for lst in scheme.lists}
     punitive = {rule_id for lst in scheme.lists if lst.kind == "black" for rule_id in lst.rules}
     for index, rule in enumerate(scheme.rules):
         if rule.veto is not None and rule.veto not in grades:
@@ -178,6 +186,11 @@ def lint(
                     index,
                     "cleared_by",
                 )
+
+
+def _check_lists(report: _Report, scheme: Scheme) -> None:
+    grades = {g.name for g in scheme.grades}
+    rules = {r.id for r in scheme.rules}
     for index, lst in enumerate(scheme.lists):
         for grade in lst.grades:
             if grade not in grades:
@@ -207,6 +220,11 @@ def lint(
                 "lists",
                 index,
             )
+
+
+def _check_measures(report: _Report, scheme: Scheme) -> None:
+    grades = {g.name for g in scheme.grades}
+    lists = {lst.id: lst for lst in scheme.lists}
     for index, measure in enumerate(scheme.measures):
         for grade in measure.grades:
             if grade not in grades:
@@ -230,8 +248,6 @@ def lint(
                 )
         if measure.kind == "sanction":
             _check_sanction(report, scheme, index)
-    _check_peer(report, scheme, catalog)
-    return report.issues
 
 
 def _rating_lifetime(catalog: Catalog | None) -> str:

@@ -377,32 +377,43 @@ def evaluate(node: Node, attrs: Mapping[str, object]) -> bool | None:
     if isinstance(node, Compare):
         return _compare(attrs.get(node.name, _MISSING), node.op, node.value)
     if isinstance(node, In):
-        value = attrs.get(node.name, _MISSING)
-        result: bool | None = False
-        for literal in node.values:
-            outcome = _compare(value, "=", literal)
-            if outcome:
-                result = True
-                break
-            if outcome is None:
-                result = None
-        if node.negated:
-            return None if result is None else not result
-        return result
+        return _in(node, attrs)
     if isinstance(node, IsNull):
         is_null = attrs.get(node.name, _MISSING) in (_MISSING, None)
         return not is_null if node.negated else is_null
     if isinstance(node, Not):
         inner = evaluate(node.arg, attrs)
         return None if inner is None else not inner
+    return _and(node, attrs) if isinstance(node, And) else _or(node, attrs)
+
+
+def _in(node: In, attrs: Mapping[str, object]) -> bool | None:
+    value = attrs.get(node.name, _MISSING)
+    result: bool | None = False
+    for literal in node.values:
+        outcome = _compare(value, "=", literal)
+        if outcome:
+            result = True
+            break
+        if outcome is None:
+            result = None
+    if node.negated:
+        return None if result is None else not result
+    return result
+
+
+def _and(node: And, attrs: Mapping[str, object]) -> bool | None:
     left = evaluate(node.left, attrs)
-    if isinstance(node, And):
-        if left is False:
-            return False
-        right = evaluate(node.right, attrs)
-        if right is False:
-            return False
-        return None if left is None or right is None else True
+    if left is False:
+        return False
+    right = evaluate(node.right, attrs)
+    if right is False:
+        return False
+    return None if left is None or right is None else True
+
+
+def _or(node: Or, attrs: Mapping[str, object]) -> bool | None:
+    left = evaluate(node.left, attrs)
     if left is True:
         return True
     right = evaluate(node.right, attrs)

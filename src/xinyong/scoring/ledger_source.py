@@ -15,13 +15,13 @@ import pyarrow as pa
 from sqlalchemy import BigInteger, Connection, Date, and_, bindparam, exists, func, or_, select
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.domain.records import InputRecord
 from xinyong.ledger.driver_sql import DriverStatement, as_date
 from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
 from xinyong.ledger.schema import events, records
-from xinyong.peer.ratings import PEER_CODES
 from xinyong.peer.timeline import RecordSpan
-from xinyong.scoring.records_file import RECORDS_SCHEMA
-from xinyong.scoring.standing import InputRecord
 
 __all__ = [
     "SUBJECTS_SCHEMA",

@@ -10,8 +10,6 @@ record would silently change somebody's standing.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import orjson
@@ -21,36 +19,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from xinyong.domain.id_columns import RefusedId, canonical_id_column
-from xinyong.domain.json_text import JsonRefused, parse_json
+from xinyong.domain.record_table import RECORDS_SCHEMA, RecordsFileError
+from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
-from xinyong.scoring.standing import InputRecord
 
-__all__ = [
-    "RECORDS_SCHEMA",
-    "RecordsFileError",
-    "input_records",
-    "parquet_files",
-    "read_records_file",
-]
+__all__ = ["REQUIRED", "parquet_files", "read_records_file"]
 
 REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
-RECORDS_SCHEMA = pa.schema(
-    [
-        ("record_id", pa.string()),
-        ("source", pa.string()),
-        ("subject_id", pa.string()),
-        ("subject_kind", pa.string()),
-        ("code", pa.string()),
-        ("occurred_at", pa.date32()),
-        ("case_id", pa.string()),
-        ("attrs", pa.string()),
-    ]
-)
-_KINDS = ("person", "organization")
-
-
-class RecordsFileError(ValueError):
-    """A records file that cannot be scored; the message names the file, row and field."""
 
 
 def read_records_file(path: Path) -> pa.Table:
@@ -151,6 +126,27 @@ def _strings(table: pa.Table, name: str) -> pa.ChunkedArray:
     return pc.cast(column, pa.string())
 
 
+def _dates(path: Path, table: pa.Table, unit: str) -> pa.ChunkedArray:
+    """``occurred_at`` as dates: a date or timestamp column cast, text parsed as YYYY-MM-DD."""
+    occurred = table.column("occurred_at")
+    if pa.types.is_date32(occurred.type):
+        return occurred
+    if pa.types.is_timestamp(occurred.type) or pa.types.is_date64(occurred.type):
+        return pc.cast(occurred, pa.date32())
+    text = _strings(table, "occurred_at")
+    valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
+    bad = _first_bad(pc.invert(valid))
+    if bad is not None:
+        raise _fail(
+            path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD"
+        )
+    parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
+    bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
+    if bad is not None:
+        raise _fail(path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day")
+    return pc.cast(parsed, pa.date32())
+
+
 def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
     n = table.num_rows
     columns: dict[str, pa.ChunkedArray] = {}
@@ -167,35 +163,13 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         columns["subject_id"] = canonical_id_column(columns["subject_id"])
     except RefusedId as exc:
         raise _fail(path, unit, exc.row, "subject_id", exc.reason) from None
-    bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(_KINDS))))
+    bad = _first_bad(pc.invert(pc.is_in(columns["subject_kind"], pa.array(SUBJECT_KINDS))))
     if bad is not None:
         value = columns["subject_kind"][bad].as_py()
         raise _fail(
             path, unit, bad, "subject_kind", f"must be person or organization, got {value!r}"
         )
-    occurred = table.column("occurred_at")
-    if not pa.types.is_date32(occurred.type):
-        if pa.types.is_timestamp(occurred.type) or pa.types.is_date64(occurred.type):
-            occurred = pc.cast(occurred, pa.date32())
-        else:
-            text = _strings(table, "occurred_at")
-            valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
-            bad = _first_bad(pc.invert(valid))
-            if bad is not None:
-                raise _fail(
-                    path,
-                    unit,
-                    bad,
-                    "occurred_at",
-                    f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD",
-                )
-            parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
-            bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
-            if bad is not None:
-                raise _fail(
-                    path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day"
-                )
-            occurred = pc.cast(parsed, pa.date32())
+    occurred = _dates(path, table, unit)
     bad = _first_bad(pc.is_null(occurred))
     if bad is not None:
         raise _fail(path, unit, bad, "occurred_at", "missing")
@@ -218,27 +192,3 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         ],
         schema=RECORDS_SCHEMA,
     )
-
-
-def input_records(path: Path, table: pa.Table) -> Iterator[InputRecord]:
-    """The rows of a normalised table as :class:`InputRecord`, attrs parsed and checked."""
-    columns = {name: table.column(name).to_pylist() for name in RECORDS_SCHEMA.names}
-    for index in range(table.num_rows):
-        text = columns["attrs"][index]
-        try:
-            attrs = parse_json(text)
-        except JsonRefused as exc:
-            raise RecordsFileError(f"{path}: row {index + 1}: attrs: bad JSON: {exc}") from exc
-        if not isinstance(attrs, dict):
-            raise RecordsFileError(f"{path}: row {index + 1}: attrs: must be a JSON object")
-        occurred: date = columns["occurred_at"][index]
-        yield InputRecord(
-            record_id=columns["record_id"][index] or str(index + 1),
-            subject_id=columns["subject_id"][index],
-            subject_kind=columns["subject_kind"][index],
-            code=columns["code"][index],
-            occurred_at=occurred,
-            source=columns["source"][index] or "",
-            case_id=columns["case_id"][index],
-            attrs=attrs,
-        )

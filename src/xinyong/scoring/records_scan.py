@@ -18,11 +18,11 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from xinyong.scoring.records_file import REQUIRED, RecordsFileError
+from xinyong.domain.record_table import RecordsFileError
+from xinyong.domain.records import SUBJECT_KINDS
+from xinyong.scoring.records_file import REQUIRED
 
 __all__ = ["check_records", "normalised_records", "scans_in_place"]
-
-_KINDS = ("person", "organization")
 
 
 def scans_in_place(path: Path) -> bool:
@@ -77,7 +77,7 @@ def _failing(records: ir.Table) -> list[ir.BooleanValue]:
     return [
         records.subject_id.isnull() | (records.subject_id.strip() == ""),
         records.code.isnull() | (records.code.strip() == ""),
-        ~records.subject_kind.isin(list(_KINDS)).fill_null(False),
+        ~records.subject_kind.isin(list(SUBJECT_KINDS)).fill_null(False),
         records.occurred_at.isnull(),
     ]
 

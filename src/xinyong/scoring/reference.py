@@ -31,11 +31,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from xinyong.domain.records import InputRecord
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import evaluate
-from xinyong.scoring.standing import CountedRecord, InputRecord, RuleResult, Standing, round_score
+from xinyong.scoring.standing import CountedRecord, RuleResult, Standing, round_score
 
 __all__ = ["Explanation", "explain_subject", "score_records", "score_subject", "unrated_peer"]
 
@@ -97,17 +98,7 @@ def explain_subject(
         raise ValueError(f"scheme {scheme.id} has a [peer] section: pass the peer score")
     if scheme.peer is None and peer is not None:
         raise ValueError(f"scheme {scheme.id} has no [peer] section: no peer score applies")
-    considered: list[InputRecord] = []
-    ignored: list[tuple[InputRecord, str]] = []
-    for record in records:
-        if record.subject_id != subject_id:
-            continue
-        if record.subject_kind not in scheme.subject_kinds:
-            ignored.append((record, f"subject kind {record.subject_kind} is not scored"))
-        elif record.occurred_at > as_of:
-            ignored.append((record, f"occurs after the as-of date {as_of}"))
-        else:
-            considered.append(record)
+    considered, ignored = _considered(scheme, subject_id, records, as_of)
     by_case: dict[str, list[InputRecord]] = defaultdict(list)
     for record in considered:
         if record.case_id:
@@ -117,39 +108,9 @@ def explain_subject(
     vetoes: list[tuple[str, str]] = []
     matched: set[int] = set()
     for rule in scheme.rules:
-        valid = rule.valid_days
-        predicate = rule.predicate
-        total = 0.0
-        count = 0
-        for number, record in enumerate(considered):
-            if not rule.matches(record.code):
-                continue
-            matched.add(number)
-            age = (as_of - record.occurred_at).days
-            reason = ""
-            if predicate is not None:
-                outcome = evaluate(predicate, record.attrs)
-                if outcome is not True:
-                    reason = "predicate unknown" if outcome is None else "predicate false"
-            if not reason and valid is not None and age >= valid:
-                reason = f"expired (age {age} days, valid for {valid})"
-            if not reason:
-                clearer = _cleared_by(rule, record, by_case, as_of)
-                if clearer is not None:
-                    reason = f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"
-            if reason:
-                seen.append(CountedRecord(record, rule.id, False, age, reason=reason))
-                continue
-            factor = 1.0 - age / valid if rule.decay == "linear" and valid else 1.0
-            contribution = rule.points * factor
-            total += contribution
-            count += 1
-            seen.append(CountedRecord(record, rule.id, True, age, factor, contribution))
-        capped = total
-        if rule.cap is not None:
-            capped = min(max(total, -rule.cap), rule.cap)
-        results.append(RuleResult(rule.id, count, total, capped, capped != total))
-        if count and rule.veto is not None:
+        result = _apply_rule(rule, considered, by_case, as_of, seen, matched)
+        results.append(result)
+        if result.count and rule.veto is not None:
             vetoes.append((rule.id, rule.veto))
     for number, record in enumerate(considered):
         if number not in matched:
@@ -168,21 +129,9 @@ def explain_subject(
     index = max([before, *(scheme.grade_index(grade) for _, grade in vetoes)])
     grade = scheme.grades[index].name
     counting_rules = {result.rule_id for result in results if result.count}
-    lists = tuple(
-        sorted(
-            lst.id
-            for lst in scheme.lists
-            if grade in lst.grades or counting_rules.intersection(lst.rules)
-        )
-    )
-    measures = tuple(
-        sorted(
-            m.id for m in scheme.measures if grade in m.grades or set(lists).intersection(m.lists)
-        )
-    )
-    standing = Standing(subject_id, score, grade, lists, measures)
+    lists, measures = _lists_and_measures(scheme, grade, counting_rules)
     return Explanation(
-        standing=standing,
+        standing=Standing(subject_id, score, grade, lists, measures),
         scheme_id=scheme.id,
         as_of=as_of,
         base=scheme.base,
@@ -196,6 +145,97 @@ def explain_subject(
         peer=peer,
         peer_points=peer_points,
     )
+
+
+def _considered(
+    scheme: Scheme, subject_id: str, records: Iterable[InputRecord], as_of: date
+) -> tuple[list[InputRecord], list[tuple[InputRecord, str]]]:
+    """The subject's records the rules see (step 1), and the others with why not."""
+    considered: list[InputRecord] = []
+    ignored: list[tuple[InputRecord, str]] = []
+    for record in records:
+        if record.subject_id != subject_id:
+            continue
+        if record.subject_kind not in scheme.subject_kinds:
+            ignored.append((record, f"subject kind {record.subject_kind} is not scored"))
+        elif record.occurred_at > as_of:
+            ignored.append((record, f"occurs after the as-of date {as_of}"))
+        else:
+            considered.append(record)
+    return considered, ignored
+
+
+def _apply_rule(
+    rule: Rule,
+    considered: Sequence[InputRecord],
+    by_case: dict[str, list[InputRecord]],
+    as_of: date,
+    seen: list[CountedRecord],
+    matched: set[int],
+) -> RuleResult:
+    """One rule over the considered records (steps 2 and 3): each record it sees goes to
+    ``seen`` and its number to ``matched``."""
+    valid = rule.valid_days
+    total = 0.0
+    count = 0
+    for number, record in enumerate(considered):
+        if not rule.matches(record.code):
+            continue
+        matched.add(number)
+        age = (as_of - record.occurred_at).days
+        reason = _not_counted(rule, record, age, by_case, as_of)
+        if reason:
+            seen.append(CountedRecord(record, rule.id, False, age, reason=reason))
+            continue
+        factor = 1.0 - age / valid if rule.decay == "linear" and valid else 1.0
+        contribution = rule.points * factor
+        total += contribution
+        count += 1
+        seen.append(CountedRecord(record, rule.id, True, age, factor, contribution))
+    capped = total
+    if rule.cap is not None:
+        capped = min(max(total, -rule.cap), rule.cap)
+    return RuleResult(rule.id, count, total, capped, capped != total)
+
+
+def _not_counted(
+    rule: Rule,
+    record: InputRecord,
+    age: int,
+    by_case: dict[str, list[InputRecord]],
+    as_of: date,
+) -> str:
+    """Why a record the rule matches does not count (empty when it counts)."""
+    if rule.predicate is not None:
+        outcome = evaluate(rule.predicate, record.attrs)
+        if outcome is not True:
+            return "predicate unknown" if outcome is None else "predicate false"
+    valid = rule.valid_days
+    if valid is not None and age >= valid:
+        return f"expired (age {age} days, valid for {valid})"
+    clearer = _cleared_by(rule, record, by_case, as_of)
+    if clearer is not None:
+        return f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"
+    return ""
+
+
+def _lists_and_measures(
+    scheme: Scheme, grade: str, counting_rules: set[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Lists by grade or by counting records of their rules; measures by grade or list (step 5)."""
+    lists = tuple(
+        sorted(
+            lst.id
+            for lst in scheme.lists
+            if grade in lst.grades or counting_rules.intersection(lst.rules)
+        )
+    )
+    measures = tuple(
+        sorted(
+            m.id for m in scheme.measures if grade in m.grades or set(lists).intersection(m.lists)
+        )
+    )
+    return lists, measures
 
 
 def score_subject(

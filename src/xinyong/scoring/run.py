@@ -14,13 +14,14 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.record_table import input_records
 from xinyong.engines import duckdb as duckdb_engine
 from xinyong.engines import postgres as postgres_engine
 from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.ledger_source import effective_table, subjects_table
-from xinyong.scoring.records_file import input_records, parquet_files, read_records_file
+from xinyong.scoring.records_file import parquet_files, read_records_file
 from xinyong.scoring.records_scan import check_records, normalised_records, scans_in_place
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import Standing

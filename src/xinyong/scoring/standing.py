@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
 
-__all__ = ["CountedRecord", "InputRecord", "RuleResult", "Standing", "round_score"]
+from xinyong.domain.records import InputRecord
+
+__all__ = ["CountedRecord", "RuleResult", "Standing", "round_score"]
 
 
 def round_score(value: float) -> float:
@@ -20,26 +19,6 @@ def round_score(value: float) -> float:
     """
     result = round(value, 2)
     return 0.0 if result == 0 else result  # no "-0.0" in output
-
-
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    """A conduct record as the evaluators read it."""
-
-    record_id: str
-    subject_id: str
-    subject_kind: str
-    code: str
-    occurred_at: date
-    source: str = ""
-    case_id: str | None = None
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-    position: int | None = None
-
-    @property
-    def key(self) -> str:
-        """``source/record_id`` (or the record id alone for a file without sources)."""
-        return f"{self.source}/{self.record_id}" if self.source else self.record_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from xinyong.decisions.checks import Registrations
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
-from xinyong.due_process.notices import ActiveSchemes
+from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.database import inquiry_log_file
 from xinyong.ledger.schema import ledger_identity
 from xinyong.service.inquiry_log import InquiryLog

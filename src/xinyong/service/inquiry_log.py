@@ -55,7 +55,7 @@ from xinyong.decisions.checks import (
     inquiry_columns,
     log_decisions,
 )
-from xinyong.due_process.notices import move_pending_notices
+from xinyong.decisions.notices import move_pending_notices
 from xinyong.ledger.database import (
     INQUIRY_SCHEMA,
     WRITE,

@@ -13,16 +13,16 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from xinyong.decisions.notices import notices_for
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Polarity
-from xinyong.due_process.notices import notices_for
+from xinyong.domain.peer_records import RATING
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs, repair_available_from
 from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.peer.pseudonyms import RaterLabels
-from xinyong.peer.ratings import RATING
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.context import Context
 

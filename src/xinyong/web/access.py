@@ -1,7 +1,7 @@
 """Who may see a portal page: the public, a signed-in subject, a signed-in operator.
 
 Portal pages are kept out of the OpenAPI document (they are not an API), so the route-by-role
-test of the API does not see them; ``tests/test_web.py`` tries every page with every kind of
+test of the API does not see them; ``tests/web/test_web.py`` tries every page with every kind of
 visitor instead. A page that needs a sign-in sends an anonymous visitor to the sign-in page (its
 JSON twin answers 401); a visitor signed in with another role gets 403.
 """

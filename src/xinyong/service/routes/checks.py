@@ -106,38 +106,9 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             api_key = value.decode("latin-1")
     caller = admit(await principal_for(ctx, authorization, api_key), (Role.RELYING,))
     subject, measure = _query(scope["query_string"])
+    await _within_limit(ctx, caller.name)
     try:
-        wait = await ctx.buckets.take(caller.name)
-    except RateLimiterDown as exc:
-        log.error("%s", exc)
-        raise HTTPException(
-            503, "the rate limiter is unavailable; try again", headers={"Retry-After": "1"}
-        ) from exc
-    if wait > 0:
-        raise HTTPException(
-            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
-        )
-    try:
-        if ctx.local_database:
-            decision, notice = _decide(ctx, caller.name, subject, measure)
-        else:
-            stored = None
-            if ctx.stored_reads is not None:
-                stored = await ctx.stored_reads.decide(
-                    ctx.registry,
-                    ctx.registrations,
-                    ctx.precomputed,
-                    caller.name,
-                    subject,
-                    measure,
-                    ctx.today(),
-                )
-            if stored is not None:
-                decision, notice = stored, None
-            else:
-                decision, notice = await run_in_threadpool(
-                    _decide, ctx, caller.name, subject, measure
-                )
+        decision, notice = await _answer(ctx, caller.name, subject, measure)
     except NotRegistered as exc:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:
@@ -152,6 +123,43 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             headers={"Retry-After": "1"},
         ) from exc
     return orjson.dumps(decision.public())
+
+
+async def _within_limit(ctx: Context, relying_party: str) -> None:
+    """Take a token of the party's rate limit (else 429, or 503 when it cannot be reached)."""
+    try:
+        wait = await ctx.buckets.take(relying_party)
+    except RateLimiterDown as exc:
+        log.error("%s", exc)
+        raise HTTPException(
+            503, "the rate limiter is unavailable; try again", headers={"Retry-After": "1"}
+        ) from exc
+    if wait > 0:
+        raise HTTPException(
+            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
+        )
+
+
+async def _answer(
+    ctx: Context, relying_party: str, subject: str, measure: str
+) -> tuple[Decision, dict[str, object] | None]:
+    """The decision and its adverse notice: on the event loop for a SQLite file; on
+    PostgreSQL from a stored standing read on the loop, else on a worker thread."""
+    if ctx.local_database:
+        return _decide(ctx, relying_party, subject, measure)
+    if ctx.stored_reads is not None:
+        stored = await ctx.stored_reads.decide(
+            ctx.registry,
+            ctx.registrations,
+            ctx.precomputed,
+            relying_party,
+            subject,
+            measure,
+            ctx.today(),
+        )
+        if stored is not None:
+            return stored, None
+    return await run_in_threadpool(_decide, ctx, relying_party, subject, measure)
 
 
 def _query(query_string: bytes) -> tuple[str, str]:

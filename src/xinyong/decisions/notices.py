@@ -1,0 +1,119 @@
+"""Notices to subjects: every adverse step names its records, rules, scheme version and rights.
+
+A notice is stored and shown in the subject's file. Its body is JSON so that the portal, the API
+and an export can all render it. Checks write adverse-check notices here, and due process writes
+its own (objections, repairs, disclosure) through the same :func:`issue_notice`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, insert, select
+
+from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
+from xinyong.ledger.schema import notices, pending_notices
+from xinyong.scoring.reference import Explanation
+
+__all__ = [
+    "RIGHTS",
+    "counted_records",
+    "issue_notice",
+    "move_pending_notices",
+    "notices_for",
+]
+
+RIGHTS = (
+    "You may see your whole file, including every record, its source, and everyone who checked "
+    "a measure about you.",
+    "You may object to any record; an objection not decided by its deadline suppresses the record.",
+    "You may ask for a person, not a program, to review any decision.",
+    "After a record's minimum display period you may apply for credit repair.",
+)
+"""The rights every notice states (FCRA adverse-action notice, GDPR Art. 22 and Recital 71)."""
+
+
+def counted_records(explanation: Explanation) -> list[dict[str, Any]]:
+    """The records that counted, as shown in notices."""
+    return [
+        {
+            "record": c.record.key,
+            "code": c.record.code,
+            "occurred_at": c.record.occurred_at.isoformat(),
+            "rule": c.rule_id,
+            "contribution": round(c.contribution, 2),
+        }
+        for c in explanation.records
+        if c.counted
+    ]
+
+
+def issue_notice(
+    conn: Connection,
+    subject_id: str,
+    kind: str,
+    body: Mapping[str, Any],
+    table: Table = notices,
+) -> str:
+    """Store a notice to ``subject_id``; return its id. ``table`` :data:`pending_notices` for an
+    adverse-check notice written with its check in the inquiry log's file."""
+    notice_id = str(uuid.uuid4())
+    payload = {**body, "rights": list(RIGHTS)}
+    conn.execute(
+        insert(table).values(
+            notice_id=notice_id,
+            subject_id=subject_id,
+            kind=kind,
+            created_at=utc_now_text(),
+            body=orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
+        )
+    )
+    return notice_id
+
+
+_COLUMNS = "notice_id, subject_id, kind, created_at, body"
+
+
+def move_pending_notices(engine: Engine) -> int:
+    """Move notices written beside the inquiry log into :data:`notices` (SQLite); return how
+    many were added.
+
+    Two transactions, one per file, each holding only its own file's write lock: first copy
+    (a notice already there is not copied twice), then delete what was copied. A move cut short
+    between the two is finished by the next; meanwhile :func:`notices_for` shows a notice once.
+    """
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        moved = conn.exec_driver_sql(
+            f"INSERT OR IGNORE INTO main.notices ({_COLUMNS}) "
+            f"SELECT {_COLUMNS} FROM pending_notices"
+        ).rowcount
+    with engine.connect() as conn, conn.begin():
+        take_write_lock(conn, INQUIRY_SCHEMA)
+        conn.exec_driver_sql(
+            "DELETE FROM pending_notices WHERE notice_id IN (SELECT notice_id FROM main.notices)"
+        )
+    return int(moved)
+
+
+def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    """A subject's notices, newest first."""
+    columns = ("notice_id", "kind", "created_at", "body")
+    stored, pending = (
+        select(*(table.c[name] for name in columns)).where(table.c.subject_id == subject_id)
+        for table in (notices, pending_notices)
+    )
+    both = stored.union(pending).subquery()  # a notice being moved may be in both for a moment
+    rows = conn.execute(select(both).order_by(both.c.created_at.desc())).all()
+    return [
+        {
+            "notice_id": r.notice_id,
+            "kind": r.kind,
+            "created_at": r.created_at,
+            **orjson.loads(r.body),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,364 @@
+"""``xinyong score``, ``explain``, ``lint`` and ``scheme``: files, ledgers, engines, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from xinyong.cli.app import app
+from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.effective import EventType
+from xinyong.ledger.lifecycle import append_event
+
+SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
+P1 = synthetic_resident_id(7, date(1980, 1, 1), 1)
+P2 = synthetic_resident_id(7, date(1981, 1, 1), 2)
+P3 = synthetic_resident_id(7, date(1982, 1, 1), 3)
+HEADER = [
+    "record_id",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "source",
+    "case_id",
+    "attrs",
+    "evidence",
+]
+ROWS = [
+    # P1: a contract default of 20,000 at a branch, 300 days before the as-of date, valid 3y
+    # with linear decay: -20 * (1 - 300/1095) = -14.520548; it also vetoes to C and lists.
+    [
+        "r1",
+        P1,
+        "person",
+        "finance.contract_default",
+        "2024-09-03",
+        "bank",
+        "k1",
+        '{"amount": 20000, "channel": "branch"}',
+        "",
+    ],
+    # P1: blood donations: 7 x 5 = 35, capped at 30
+    *[
+        [
+            f"b{i}",
+            P1,
+            "person",
+            "civic.blood_donation",
+            "2025-01-0" + str(i + 1),
+            "redcross",
+            "",
+            "{}",
+            "",
+        ]
+        for i in range(7)
+    ],
+    # P2: the same default, but repaid later in the same case: cleared
+    [
+        "r2",
+        P2,
+        "person",
+        "finance.contract_default",
+        "2024-09-03",
+        "bank",
+        "k2",
+        '{"amount": 20000, "channel": "branch"}',
+        "",
+    ],
+    ["r3", P2, "person", "finance.repaid", "2024-12-01", "bank", "k2", "{}", ""],
+    # P3: an online default (predicate false) and a court listing 3 years old (expired, 2y)
+    [
+        "r4",
+        P3,
+        "person",
+        "finance.contract_default",
+        "2025-01-01",
+        "bank",
+        "",
+        '{"amount": 50000, "channel": "online"}',
+        "",
+    ],
+    ["r5", P3, "person", "court.defaulter", "2022-06-30", "court", "c5", "{}", ""],
+]
+AS_OF = "2025-06-30"
+# P1: 1000 - 14.520548 + 30 = 1015.479452 -> 1015.48 -> grade A (>= 1000), vetoed to C
+EXPECTED = {
+    P1: ("1015.48", "C", "blacklist", "restrict-flights"),
+    P2: ("1000", "A", "", ""),
+    P3: ("1000", "A", "", ""),
+}
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def records_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(ROWS)
+    return path
+
+
+def _read(path: Path) -> dict[str, tuple[str, str, str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["subject_id"] for r in rows] == sorted(r["subject_id"] for r in rows)
+    return {r["subject_id"]: (r["score"], r["grade"], r["lists"], r["measures"]) for r in rows}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "python"])
+def test_score_a_records_file(records_csv: Path, tmp_path: Path, engine: str) -> None:
+    out = tmp_path / "standings.csv"
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(SCHEME),
+            "--records",
+            str(records_csv),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+            "--engine",
+            engine,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert _read(out) == EXPECTED
+    assert "bare-score-sanction" in result.output  # the example blacklist admits grade D
+
+
+def test_score_parquet_output_and_stdout(records_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "standings.parquet"
+    args = ["score", str(SCHEME), "--records", str(records_csv), "--as-of", AS_OF]
+    assert runner.invoke(app, [*args, "--out", str(out)]).exit_code == 0
+    table = pq.read_table(out)
+    assert table.column_names == ["subject_id", "score", "grade", "lists", "measures"]
+    assert table.column("score").to_pylist()[0] == pytest.approx(1015.48)
+    stdout = runner.invoke(app, [*args, "--out", "-"])
+    assert stdout.stdout.splitlines()[0] == '"subject_id","score","grade","lists","measures"'
+
+
+def test_show_sql(records_csv: Path) -> None:
+    result = runner.invoke(
+        app, ["score", str(SCHEME), "--records", str(records_csv), "--as-of", AS_OF, "--show-sql"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "-- duckdb" in result.output
+    assert "-- postgres" in result.output
+    assert "JSONB_TYPEOF" in result.output  # the PostgreSQL form of a typed attribute read
+
+
+def test_explain(records_csv: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            str(SCHEME),
+            "--subject",
+            P1,
+            "--as-of",
+            AS_OF,
+            "--records",
+            str(records_csv),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.splitlines()[-1])
+    assert data["score"] == 1015.48
+    assert data["grade_before_veto"] == "A"
+    assert data["vetoes"] == [{"rule": "contract-default", "grade": "C"}]
+    default = next(r for r in data["records"] if r["rule"] == "contract-default")
+    assert default["factor"] == pytest.approx(1 - 300 / 1095)
+    good = next(r for r in data["rules"] if r["rule"] == "good")
+    assert (good["total"], good["capped_total"], good["capped"]) == (35, 30, True)
+    text = runner.invoke(
+        app,
+        ["explain", str(SCHEME), "--subject", P2, "--as-of", AS_OF, "--records", str(records_csv)],
+        env={"COLUMNS": "250"},
+    )
+    assert "cleared by bank/r3 (finance.repaid, 2024-12-01)" in text.output
+    p3 = runner.invoke(
+        app,
+        [
+            "explain",
+            str(SCHEME),
+            "--subject",
+            P3,
+            "--as-of",
+            AS_OF,
+            "--records",
+            str(records_csv),
+            "--json",
+        ],
+    )
+    reasons = {r["record"]: r["reason"] for r in json.loads(p3.output.splitlines()[-1])["records"]}
+    assert reasons["bank/r4"] == "predicate false"
+    assert reasons["court/r5"].startswith("expired")
+
+
+def test_lint_errors_are_located_and_refused(tmp_path: Path, records_csv: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        SCHEME.read_text(encoding="utf-8")
+        .replace('veto = "C"', 'veto = "Z"')
+        .replace('rules = ["contract-default", "court"]', 'rules = ["nope"]'),
+        encoding="utf-8",
+    )
+    lines = bad.read_text(encoding="utf-8").splitlines()
+    veto_line = next(i for i, text in enumerate(lines, 1) if text.startswith("veto"))
+    result = runner.invoke(app, ["lint", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f"bad.toml:{veto_line}: error [unknown-grade] [[rules]] #1 (contract-default) veto"
+        in result.output
+    )
+    assert "[unknown-rule] [[lists]] #1 (blacklist) rules: unknown rule 'nope'" in result.output
+    scored = runner.invoke(
+        app, ["score", str(bad), "--records", str(records_csv), "--as-of", AS_OF]
+    )
+    assert scored.exit_code == 2
+    assert "nothing was scored" in scored.output
+
+
+def test_lint_strict_and_clean(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["lint", str(SCHEME)]).exit_code == 0
+    assert runner.invoke(app, ["lint", str(SCHEME), "--strict"]).exit_code == 1
+    broken = tmp_path / "broken.toml"
+    broken.write_text('id = "x"\nname = "x"\nbase = "lots"\n[[grades]]\nname = "A"\n')
+    result = runner.invoke(app, ["lint", str(broken)])
+    assert result.exit_code == 1
+    assert "broken.toml:3: error [schema] base" in result.output
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (["x", P1, "person", "a.b", "2024-13-01", "s", "", "{}", ""], "occurred_at"),
+        (["x", P1, "alien", "a.b", "2024-01-01", "s", "", "{}", ""], "subject_kind"),
+        (["x", "", "person", "a.b", "2024-01-01", "s", "", "{}", ""], "subject_id"),
+    ],
+)
+def test_bad_records_file_is_refused(tmp_path: Path, row: list[str], message: str) -> None:
+    path = tmp_path / "bad.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([HEADER, ROWS[0], row])
+    result = runner.invoke(app, ["score", str(SCHEME), "--records", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 2
+    assert f"bad.csv: data row 2: {message}" in result.output
+
+
+def _ingest(ledger_url: str, records_csv: Path, tmp_path: Path) -> None:
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text(
+        f"subject_id,kind\n{P1},person\n{P2},person\n{P3},person\n"
+        f"{synthetic_resident_id(7, date(1990, 1, 1), 5)},person\n"
+    )
+    assert (
+        runner.invoke(app, ["subjects", "load", str(subjects), "--db", ledger_url]).exit_code == 0
+    )
+    result = runner.invoke(
+        app, ["ingest", str(records_csv), "--db", ledger_url, "--today", "2025-12-31"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_path: Path) -> None:
+    _ingest(ledger_url, records_csv, tmp_path)
+    added = runner.invoke(app, ["scheme", "add", str(SCHEME), "--db", ledger_url])
+    assert added.exit_code == 0, added.output
+    head = json.loads(runner.invoke(app, ["ledger", "head", "--db", ledger_url, "--json"]).output)
+    out = tmp_path / "standings.csv"
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "--db",
+            ledger_url,
+            "--scheme",
+            "rongcheng",
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    standings = _read(out)
+    assert len(standings) == 4  # every registered person, with or without records
+    assert standings[P1] == EXPECTED[P1]
+    # an upheld objection revokes P1's default: the standing changes ...
+    engine = open_database(ledger_url)
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        append_event(
+            conn,
+            EventType.REVOKED,
+            "bank",
+            "r1",
+            effective_on=date(2025, 7, 1),
+            actor="operator",
+            reason="objection upheld",
+        )
+    engine.dispose()
+    after = tmp_path / "after.csv"
+    args = ["score", str(SCHEME), "--db", ledger_url, "--as-of", AS_OF]
+    assert runner.invoke(app, [*args, "--out", str(after)]).exit_code == 0
+    assert _read(after)[P1] == ("1030", "A", "", "")
+    # ... and replaying as the ledger stood before gives the saved standing back
+    replay = tmp_path / "replay.csv"
+    result = runner.invoke(app, [*args, "--known-at", str(head["size"]), "--out", str(replay)])
+    assert result.exit_code == 0, result.output
+    assert _read(replay) == standings
+    db = sa.create_engine(ledger_url)
+    with db.connect() as conn:
+        run = conn.exec_driver_sql("SELECT known_at, engine, subjects FROM standing_runs").one()
+        saved = conn.exec_driver_sql("SELECT count(*) FROM standings").scalar()
+    db.dispose()
+    assert tuple(run) == (head["size"], "duckdb", 4)
+    assert saved == 4
+
+
+@pytest.mark.postgres
+def test_postgres_in_place_matches_duckdb(
+    pg_server_url: str, records_csv: Path, tmp_path: Path
+) -> None:
+    from tests.support.postgres import reset_pg
+
+    reset_pg(pg_server_url)
+    _ingest(pg_server_url, records_csv, tmp_path)
+    outputs = {}
+    for engine in ("duckdb", "postgres", "python"):
+        out = tmp_path / f"{engine}.csv"
+        result = runner.invoke(
+            app,
+            [
+                "score",
+                str(SCHEME),
+                "--db",
+                pg_server_url,
+                "--as-of",
+                AS_OF,
+                "--engine",
+                engine,
+                "--out",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outputs[engine] = _read(out)
+    assert outputs["duckdb"] == outputs["postgres"] == outputs["python"]
+    assert outputs["postgres"][P1] == EXPECTED[P1]

@@ -1,0 +1,79 @@
+"""Acknowledged means durable: a real ``xinyong serve`` killed under load loses nothing.
+
+Each configuration (SQLite and PostgreSQL, one and two worker processes, with and without helper
+processes) is crashed :data:`TRIALS` times with CLI commands running beside it; the kinds of
+kill (the main process, one helper process at random, the whole process group) take turns
+across configurations, so that each kind meets each backend. ``tests/support/durability.py`` says
+what each trial proves. ``XINYONG_DURABILITY_TRIALS`` runs more trials, ``XINYONG_DURABILITY_SEED``
+repeats a seed and ``XINYONG_DURABILITY_LOAD_SECONDS`` loads longer before each kill (the figures
+in docs/service.md come from such a run).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.support.durability import KILL_KINDS, Durability
+from tests.support.postgres import reset_pg
+
+pytestmark = [pytest.mark.slow, pytest.mark.durability]
+
+TRIALS = int(os.environ.get("XINYONG_DURABILITY_TRIALS", "2"))
+SEED = int(os.environ.get("XINYONG_DURABILITY_SEED", str(random.randrange(10**6))))
+
+CONFIGURATIONS = [
+    pytest.param("sqlite", 1, True, 0, id="sqlite-1-helpers"),
+    pytest.param("sqlite", 2, True, 1, id="sqlite-2-helpers"),
+    pytest.param("sqlite", 1, False, 2, id="sqlite-1-in-process"),
+    pytest.param("postgresql", 1, True, 1, id="postgresql-1-helpers", marks=pytest.mark.postgres),
+    pytest.param("postgresql", 2, True, 2, id="postgresql-2-helpers", marks=pytest.mark.postgres),
+]
+"""(backend, worker processes, helper processes, first kind of kill): with helpers, records are
+appended by the submission worker and a SQLite inquiry log is written by the inquiry writer (the
+defaults); without, by the service's own process (``ingest_process = false``,
+``inquiry_process = false``)."""
+
+
+@pytest.mark.parametrize(("backend", "workers", "helpers", "first"), CONFIGURATIONS)
+def test_nothing_acknowledged_is_lost(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    backend: str,
+    workers: int,
+    helpers: bool,
+    first: int,
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("pg_server_url")
+        reset_pg(url)
+    seed = SEED + 10 * first + workers
+    run = Durability(url, tmp_path, workers, seed)
+    run.prepare(helpers=helpers)
+    run.start()
+    try:
+        for n in range(TRIALS):
+            trial = run.trial(KILL_KINDS[(first + n) % len(KILL_KINDS)])
+            print(f"seed {seed}: {trial}")
+    except AssertionError as exc:
+        raise AssertionError(f"seed {seed}, trials {run.trials}: {exc}\n{run.log_tail()}") from exc
+    finally:
+        run.stop()
+    assert sum(t["records_acknowledged"] for t in run.trials) > 0
+    assert sum(t["checks_acknowledged"] for t in run.trials) > 0
+    assert sum(t["lost"] for t in run.trials) == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_service_killed_while_it_starts_leaves_nothing_behind(
+    tmp_path: Path, workers: int
+) -> None:
+    run = Durability(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, workers, SEED + workers)
+    run.prepare()
+    for _ in range(TRIALS + 1):
+        print(f"seed {SEED + workers}: {run.kill_while_starting()}")

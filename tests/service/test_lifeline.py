@@ -1,0 +1,61 @@
+"""A helper process ends when the process that started it is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.support.durability import alive
+from xinyong.service.lifeline import EXIT_CODE, POLL_SECONDS
+
+CHILD = (
+    "import time; from xinyong.service.lifeline import follow_parent; "
+    "assert follow_parent() is not None; print('ready', flush=True); time.sleep(600)"
+)
+PARENT = (
+    "import subprocess, sys, time; "
+    f"child = subprocess.Popen([sys.executable, '-c', {CHILD!r}], stdout=subprocess.PIPE); "
+    "child.stdout.readline(); print(child.pid, flush=True); time.sleep(600)"
+)
+
+
+def test_a_helper_exits_soon_after_its_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert alive(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        while alive(child) and time.monotonic() - killed < 5:
+            time.sleep(0.01)
+        assert not alive(child), "the child outlived its parent by 5 s"
+        assert time.monotonic() - killed < 2 * POLL_SECONDS + 0.5
+    finally:
+        parent.kill()
+        parent.communicate()
+
+
+def test_a_helper_whose_parent_died_while_it_started_exits_at_once() -> None:
+    # pid 1 is not this child's parent: as if the parent had died before the helper began
+    code = "from xinyong.service.lifeline import run_helper; run_helper(1, 'time:sleep', 600)"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, timeout=60
+    )
+    assert done.returncode == EXIT_CODE
+    assert time.monotonic() - started < 30  # not the 600 s sleep
+
+
+def test_a_helper_runs_its_target_while_its_parent_lives() -> None:
+    code = (
+        "import os; from xinyong.service.lifeline import run_helper; "
+        "run_helper(os.getppid(), 'builtins:print', 'ran', POLL_SECONDS)"
+    ).replace("POLL_SECONDS", repr(POLL_SECONDS))
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"ran {POLL_SECONDS}")

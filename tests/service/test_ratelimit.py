@@ -1,0 +1,126 @@
+"""One rate limit per relying party, however many web workers serve the deployment.
+
+Redis runs at 127.0.0.1:6379 on the project's machines (``.ci/run`` starts it); each test uses a
+namespace of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.service_fixtures import PERSON, SCHEME
+from xinyong.service.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def test_two_workers_sharing_redis_grant_one_burst_between_them() -> None:
+    namespace = uuid.uuid4().hex
+
+    async def run() -> list[float]:
+        workers = [SharedBuckets(REDIS, namespace, rate=0.001, burst=25) for _ in range(2)]
+        try:
+            waits = [await workers[i % 2].take("airline") for i in range(60)]
+            other = await workers[0].take("bank")  # another party has its own bucket
+        finally:
+            for worker in workers:
+                await worker.close()
+        assert other == 0.0
+        return waits
+
+    waits = asyncio.run(run())
+    # Leases of 2 tokens (10 % of 25); each worker may keep one unspent: 24 or 25 granted.
+    granted = sum(1 for wait in waits if wait == 0.0)
+    assert 23 <= granted <= 25
+    assert all(wait > 0 for wait in waits[granted + 2 :])
+
+
+def test_an_unreachable_redis_refuses_rather_than_lets_through() -> None:
+    async def run() -> None:
+        limiter = SharedBuckets("redis://127.0.0.1:1/0", "x", rate=10, burst=10)
+        with pytest.raises(RateLimiterDown):
+            await limiter.take("airline")
+        await limiter.close()
+
+    asyncio.run(run())
+
+
+def test_without_a_shared_store_workers_divide_the_limit() -> None:
+    shares = [TokenBuckets.share(rate=10.0, burst=7, workers=2) for _ in range(2)]
+    assert [(s.rate, s.burst) for s in shares] == [(5.0, 3), (5.0, 3)]
+    allowed = sum(s.take_now("airline", now=0.0) == 0.0 for s in shares for _ in range(10))
+    assert allowed == 6  # never more than the burst of 7 together
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "divided"])
+def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) -> None:
+    db = tmp_path / "ledger.db"
+    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{db}"}
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "xinyong", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    cli("scheme", "add", str(SCHEME))
+    cli("relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
+    token = cli("keys", "create", "--role", "relying", "--name", "airline")
+    settings = tmp_path / "service.toml"
+    redis = f'redis_url = "{REDIS}"\n' if shared else ""
+    settings.write_text(f"rate_per_second = 0.001\nburst = 4\n{redis}", encoding="utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xinyong", "serve", "--port", str(port), "--workers", "2"]
+        + ["--settings", str(settings), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _ready(base):
+            assert server.poll() is None, "serve exited"
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+        statuses: Counter[int] = Counter()
+        for _ in range(24):  # a new connection each time: the kernel spreads them over workers
+            answer = httpx.get(
+                f"{base}/v1/checks",
+                params={"subject": PERSON, "measure": "restrict-flights"},
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+            )
+            statuses[answer.status_code] += 1
+        assert set(statuses) <= {200, 429}, statuses
+        if shared:  # exactly the burst, wherever the checks landed
+            assert statuses[200] == 4, statuses
+        else:  # each worker has half the burst: never more than the limit together
+            assert 2 <= statuses[200] <= 4, statuses
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ready", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -1,0 +1,152 @@
+"""A running decision service over a seeded ledger, and a webhook receiver, for API tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from xinyong.decisions.checks import Decision
+from xinyong.decisions.decision_ids import new_decision_id
+from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ledger.database import open_database
+from xinyong.schemes.load import load_scheme
+from xinyong.scoring.store import add_scheme
+from xinyong.service.app import create_app
+from xinyong.service.keys import Role, create_key
+from xinyong.service.settings import ServiceSettings
+
+SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
+PERSON = synthetic_resident_id(9, date(1985, 5, 5), 7)
+OTHER = synthetic_resident_id(9, date(1986, 6, 6), 8)
+START = date(2025, 6, 30)
+
+
+def logged_decision(subject: str = "ext:a", applies: bool = False) -> Decision:
+    """A fresh decision to write to the inquiry log (its own id, fixed other fields)."""
+    return Decision(
+        decision_id=new_decision_id(),
+        relying_party="airline",
+        subject_id=subject,
+        measure="no-flights",
+        applies=applies,
+        scheme_id="court",
+        version="v1",
+        as_of=date(2026, 11, 26),
+        known_at=7,
+        made_at="2026-11-26T12:00:00.000000Z",
+    )
+
+
+@dataclass
+class Clock:
+    """A clock the tests move forward."""
+
+    day: date = START
+
+    def __call__(self) -> date:
+        return self.day
+
+    def advance(self, days: int) -> None:
+        self.day += timedelta(days=days)
+
+
+@dataclass
+class Service:
+    """The app, its database and a key per role."""
+
+    app: FastAPI
+    engine: Engine
+    clock: Clock
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, role: str) -> dict[str, str]:
+        token = self.tokens.get(role)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://xinyong.test"
+        )
+
+
+def make_service(
+    url: str,
+    webhook: str | None = None,
+    *,
+    ingest_process: bool = False,
+    inquiry_process: bool = False,
+) -> Service:
+    """A service with the example scheme active, a relying party and a key per role.
+
+    Submitted records are appended in the request's thread unless ``ingest_process``, and checks
+    logged by the service's own process unless ``inquiry_process`` (the service's defaults, each
+    tested on its own: a worker process per test would slow every test)."""
+    engine = open_database(url)
+    clock = Clock()
+    with engine.begin() as conn:
+        add_scheme(conn, load_scheme(SCHEME))
+        tokens = {
+            "operator": create_key(conn, Role.OPERATOR, label="test").token,
+            "source": create_key(conn, Role.SOURCE, "bank").token,
+            "relying": create_key(conn, Role.RELYING, "airline").token,
+            "subject": create_key(conn, Role.SUBJECT, PERSON).token,
+            "other-subject": create_key(conn, Role.SUBJECT, OTHER).token,
+        }
+        conn.exec_driver_sql(
+            "INSERT INTO relying_parties (name, measures, purpose, webhook_url, created_at) "
+            f"VALUES ('airline', '[\"restrict-flights\"]', 'ticket sales', "
+            f"{'NULL' if webhook is None else repr(webhook)}, '2025-01-01T00:00:00Z')"
+        )
+    app = create_app(
+        engine,
+        settings=ServiceSettings(
+            today=clock,
+            rate_per_second=1000,
+            burst=1000,
+            ingest_process=ingest_process,
+            inquiry_process=inquiry_process,
+        ),
+    )
+    return Service(app, engine, clock, tokens)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        self.server.received.append(json.loads(self.rfile.read(length)))  # type: ignore[attr-defined]
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Webhook:
+    url: str
+    received: list[dict[str, Any]]
+
+
+def webhook_server() -> Iterator[Webhook]:
+    """A real HTTP server on localhost that records what it receives."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/hook", server.received)  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()

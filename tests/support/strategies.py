@@ -1,0 +1,220 @@
+"""Hypothesis strategies for schemes and records that exercise every feature of the semantics."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+CODES = [
+    "court.defaulter",
+    "court.performed",
+    "finance.default",
+    "finance.repaid",
+    "finance.loan.late",
+    "tax.evasion",
+    "civic.blood",
+]
+PATTERNS = ["*", "court.*", "finance.*", "finance.loan.*", "tax.*", "civic.*", *CODES]
+ATTRS = ["amount", "channel", "flag", "n"]
+AS_OF = date(2024, 6, 30)
+SUBJECTS = ["s1", "s2", "s3", "s4", "s5"]
+
+literal = st.one_of(
+    st.integers(-5, 20_000).map(float),
+    st.sampled_from([0.5, 10_000.0, -1.25]),
+    st.sampled_from(["online", "branch", "", "O'Brien", "10000"]),
+    st.booleans(),
+)
+
+
+def _lit_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else str(int(value))
+    text = str(value).replace("'", "''")
+    return f"'{text}'"
+
+
+@st.composite
+def _atom(draw: st.DrawFn) -> str:
+    name = draw(st.sampled_from(ATTRS))
+    kind = draw(st.sampled_from(["cmp", "cmp", "cmp", "in", "null", "rcmp"]))
+    if kind == "cmp":
+        op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">=", "<>"]))
+        return f"{name} {op} {_lit_text(draw(literal))}"
+    if kind == "rcmp":
+        op = draw(st.sampled_from(["<", ">=", "="]))
+        return f"{_lit_text(draw(literal))} {op} {name}"
+    if kind == "in":
+        values = draw(st.lists(literal, min_size=1, max_size=3))
+        neg = draw(st.sampled_from(["", "not "]))
+        return f"{name} {neg}in ({', '.join(_lit_text(v) for v in values)})"
+    neg = draw(st.sampled_from(["", "not "]))
+    return f"{name} is {neg}null"
+
+
+predicate = st.recursive(
+    _atom(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: f"({p[0]}) and ({p[1]})"),
+        st.tuples(inner, inner).map(lambda p: f"({p[0]}) OR ({p[1]})"),
+        inner.map(lambda p: f"not ({p})"),
+    ),
+    max_leaves=4,
+)
+
+
+def _rule(draw: st.DrawFn, i: int, grades: list[str]) -> dict[str, Any]:
+    """Rule ``i`` of a drawn scheme."""
+    rule: dict[str, Any] = {
+        "id": f"r{i}",
+        "match": draw(st.sampled_from(PATTERNS)),
+        "points": draw(
+            st.one_of(
+                st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3])
+            )
+        ),
+    }
+    if draw(st.booleans()):
+        rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
+        if draw(st.booleans()):
+            rule["decay"] = "linear"
+    if draw(st.booleans()):
+        rule["cap"] = float(draw(st.integers(0, 150)))
+    if draw(st.booleans()):
+        rule["when"] = draw(predicate)
+    if draw(st.booleans()):
+        rule["cleared_by"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        rule["veto"] = draw(st.sampled_from(grades))
+    return rule
+
+
+@st.composite
+def schemes(draw: st.DrawFn) -> dict[str, Any]:
+    """A scheme as the dict a TOML file would parse to."""
+    n_grades = draw(st.integers(1, 4))
+    mins = sorted(
+        draw(
+            st.lists(
+                st.integers(800, 1100), min_size=n_grades - 1, max_size=n_grades - 1, unique=True
+            )
+        ),
+        reverse=True,
+    )
+    names = ["AAA", "A", "C", "D"][:n_grades]
+    grades = [{"name": n, "min": float(m)} for n, m in zip(names, mins, strict=False)]
+    grades.append({"name": names[-1]})
+    rules = [_rule(draw, i, names) for i in range(draw(st.integers(0, 5)))]
+    rule_ids = [r["id"] for r in rules]
+    lists = []
+    for i in range(draw(st.integers(0, 3))):
+        lists.append(
+            {
+                "id": f"l{i}",
+                "kind": draw(st.sampled_from(["black", "red"])),
+                "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
+                "rules": draw(st.lists(st.sampled_from(rule_ids), max_size=2, unique=True))
+                if rule_ids
+                else [],
+            }
+        )
+    list_ids = [x["id"] for x in lists]
+    measures = []
+    for i in range(draw(st.integers(0, 3))):
+        measures.append(
+            {
+                "id": f"m{i}",
+                "kind": draw(st.sampled_from(["sanction", "reward"])),
+                "lists": draw(st.lists(st.sampled_from(list_ids), max_size=2, unique=True))
+                if list_ids
+                else [],
+                "grades": draw(st.lists(st.sampled_from(names), max_size=2, unique=True)),
+                "basis": "test basis",
+            }
+        )
+    scheme: dict[str, Any] = {
+        "id": "gen",
+        "name": "generated",
+        "base": float(draw(st.sampled_from([0, 100, 1000, 1000.5]))),
+        "grades": grades,
+        "rules": rules,
+        "lists": lists,
+        "measures": measures,
+    }
+    kinds = draw(st.sampled_from([None, ["person"], ["organization"], ["person", "organization"]]))
+    if kinds is not None:
+        scheme["subject_kinds"] = kinds
+    if draw(st.booleans()):
+        scheme["floor"] = float(draw(st.sampled_from([0, 900, 950])))
+    if draw(st.booleans()):
+        scheme["ceiling"] = float(draw(st.sampled_from([1000, 1050, 1200])))
+        if scheme.get("floor", 0) > scheme["ceiling"]:
+            del scheme["floor"]
+    return scheme
+
+
+attr_value = st.one_of(
+    st.integers(-5, 20_000),
+    st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
+    # Strings that look like other JSON types must stay strings ("null" is not null).
+    st.sampled_from(["online", "branch", "", "O'Brien", "10000", "null", "true"]),
+    st.booleans(),
+    st.none(),
+)
+
+
+# Ages on and around every valid_for boundary the schemes use, and some in the future.
+ages = st.one_of(
+    st.integers(-40, 1300),
+    st.sampled_from(
+        [
+            -1,
+            0,
+            1,
+            13,
+            14,
+            15,
+            29,
+            30,
+            31,
+            179,
+            180,
+            181,
+            364,
+            365,
+            366,
+            399,
+            400,
+            401,
+            1094,
+            1095,
+            1096,
+        ]
+    ),
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Records of a few subjects, with shared case ids and missing attributes."""
+    rows = []
+    kinds = {s: draw(st.sampled_from(["person", "organization"])) for s in SUBJECTS}
+    for i in range(draw(st.integers(0, 30))):
+        subject = draw(st.sampled_from(SUBJECTS))
+        rows.append(
+            {
+                "record_id": f"R{i}",
+                "source": "test",
+                "subject_id": subject,
+                "subject_kind": kinds[subject],
+                "code": draw(st.sampled_from(CODES)),
+                "occurred_at": AS_OF - timedelta(days=draw(ages)),
+                "case_id": draw(st.sampled_from([None, "", "c1", "c2", "c3"])),
+                "attrs": draw(st.dictionaries(st.sampled_from(ATTRS), attr_value, max_size=4)),
+            }
+        )
+    return rows
