@@ -1,0 +1,107 @@
+"""Every benchmark under bench/ runs end to end at a tiny size, so that none breaks unnoticed.
+
+Not a measurement: each run is seconds long on a toy input, and only its completion and the
+shape of its report are checked (the figures are in docs/benchmarks.md, measured at full size).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _run(script: str, *args: str, timeout: float = 600) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _json(text: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(text[text.index("{") :])
+    return result
+
+
+def test_check_benchmark(tmp_path: Path) -> None:
+    out = _run(
+        "check.py",
+        *("--people", "400", "--checks", "30", "--duration", "1", "--repeat", "1"),
+        *("--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100", "--workers", "1,2"),
+        *("--workdir", str(tmp_path), "--json"),
+    )
+    result = _json(out)
+    assert result["in_process"]["n"] == 30
+    assert set(result["http"]) == {"1", "2"}
+    for measured in result["http"].values():
+        assert measured["median_requests_per_s"]["xinyong"] > 0
+        assert measured["ratio"] > 0
+    assert result["mixed"]["rounds"] == 1
+
+
+@pytest.mark.postgres
+def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
+    out = _run(
+        "check.py",
+        *("--backend", "postgres", "--people", "300", "--checks", "20"),
+        *("--phases", "inproc", "--workdir", str(tmp_path), "--json"),
+    )
+    assert _json(out)["in_process"]["n"] == 20
+    db = "postgresql+psycopg://postgres@127.0.0.1:5432/xinyong_bench_check_p300_o0_y1_s0"
+    plans = _run("check_plans.py", "--db", db, "--subjects", "4")
+    assert "CURRENT_MANY" in plans
+    assert "computed check (" in plans
+
+
+@pytest.mark.postgres
+def test_ingest_benchmark(tmp_path: Path) -> None:
+    out = _run(
+        "ingest.py",
+        *("--rows", "2000", "--repeat", "1", "--engines", "sqlite,postgresql"),
+        *("--workdir", str(tmp_path), "--json"),
+    )
+    assert "ratio" in out or "raw" in out
+
+
+def test_score_benchmark(tmp_path: Path) -> None:
+    out = _run(
+        "score.py",
+        *("--people", "300", "--orgs", "30", "--years", "1", "--repeat", "1"),
+        *("--latency-subjects", "10", "--no-memory-children", "--workdir", str(tmp_path)),
+    )
+    assert "ratio" in out or "pandas" in out
+
+
+def test_peer_benchmark() -> None:
+    out = _run(
+        "peer.py",
+        *("--subjects", "300", "--ratings", "2000", "--repeat", "1", "--updates", "3"),
+    )
+    assert "ratings" in out
+
+
+def test_lab_benchmark() -> None:
+    out = _run("lab.py", "--people", "300", "--skip-big", "--repeat", "1")
+    assert out.strip()
+
+
+def test_scale_benchmark(tmp_path: Path) -> None:
+    out = _run(
+        "scale.py",
+        *("--sizes", "0.002", "--engines", "duckdb", "--chunk", "1000", "--sample", "20"),
+        *("--workdir", str(tmp_path)),
+    )
+    assert out.strip()
