@@ -21,6 +21,7 @@ import argparse
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, create_engine, event, select
 
 from xinyong.decisions.checks import (
@@ -28,7 +29,7 @@ from xinyong.decisions.checks import (
     Decision,
     Registrations,
     decide_measure,
-    inquiry_columns,
+    inquiry_json,
 )
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.decisions.precomputed import CURRENT_MANY
@@ -79,7 +80,11 @@ def main() -> int:
         measure = party.measures.strip('[]"').split('","')[0]
         conn.rollback()
 
-        params = {"subject_ids": ids, "since": int(run.known_at), "run_id": str(run.run_id)}
+        params = {
+            "subject_ids": orjson.dumps(ids).decode(),
+            "since": int(run.known_at),
+            "run_id": str(run.run_id),
+        }
         sql, values = CURRENT_MANY.driver_call(conn.dialect, params)
         lines, totals["stored, per batch"] = explain(conn, sql, values)
         show(f"Stored standings of {len(ids)} subjects (CURRENT_MANY)", sql, lines)
@@ -100,7 +105,7 @@ def main() -> int:
             )
             for s in ids
         ]
-        sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, inquiry_columns(decisions))
+        sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, {"rows": inquiry_json(decisions)})
         lines, totals["inquiries, per batch"] = explain(conn, sql, values)
         show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)
         conn.rollback()

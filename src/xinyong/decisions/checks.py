@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, column, func, insert, select
 from sqlalchemy.dialects import postgresql
 
 from xinyong.decisions.decision_ids import new_decision_id
@@ -44,7 +44,7 @@ __all__ = [
     "check_measure",
     "decide_from_stored",
     "decide_measure",
-    "inquiry_columns",
+    "inquiry_json",
     "log_decision",
     "log_decisions",
     "purpose",
@@ -303,28 +303,27 @@ def _inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
 
 def _insert_inquiries() -> DriverStatement:
     given = (
-        func.unnest(
-            *(bindparam(name, type_=postgresql.ARRAY(inquiries.c[name].type)) for name in _LOGGED)
-        )
-        .table_valued(*_LOGGED)
-        .render_derived()
+        func.json_to_recordset(bindparam("rows", type_=postgresql.JSON))
+        .table_valued(*(column(name, inquiries.c[name].type) for name in _LOGGED))
+        .render_derived(with_types=True)
         .alias("given")
     )
     return DriverStatement(
         insert(inquiries).from_select(list(_LOGGED), select(*given.c)),
-        {name: [value] for name, value in INSERT_INQUIRY.placeholders.items()},
+        {"rows": "[]"},
     )
 
 
 INSERT_INQUIRIES = _insert_inquiries()
 """:data:`INSERT_INQUIRY` for a whole batch in one statement (PostgreSQL: one execution, and in
-autocommit mode one commit, with no BEGIN and COMMIT round trips), with
-:func:`inquiry_columns`."""
+autocommit mode one commit, with no BEGIN and COMMIT round trips). Its one parameter, ``rows``,
+is the batch as a JSON array (:func:`inquiry_json`): serialised in one call, where a list per
+column would be adapted value by value."""
 
 
-def inquiry_columns(decisions: Sequence[Decision]) -> dict[str, object]:
-    """The parameters of :data:`INSERT_INQUIRIES` that log ``decisions``: a list per column."""
-    return {name: [getattr(d, name) for d in decisions] for name in _LOGGED}
+def inquiry_json(decisions: Iterable[Decision]) -> str:
+    """The ``rows`` parameter of :data:`INSERT_INQUIRIES` that logs ``decisions``."""
+    return orjson.dumps(_inquiry_rows(decisions)).decode()
 
 
 def log_decisions(

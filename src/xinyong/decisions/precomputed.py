@@ -37,6 +37,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     exists,
     func,
     or_,
@@ -134,19 +135,20 @@ gives its parameters, :func:`current` reads its row)."""
 
 def _current_many() -> DriverStatement:
     given = (
-        func.unnest(bindparam("subject_ids", type_=postgresql.ARRAY(String)))
-        .table_valued("subject_id")
+        func.json_array_elements_text(bindparam("subject_ids", type_=postgresql.JSON))
+        .table_valued(column("value", String))
         .render_derived()
         .alias("given")
     )
     return DriverStatement(
-        select(given.c.subject_id, *_current_columns(given.c.subject_id)).select_from(given),
-        {"subject_ids": [""], "since": 0, "run_id": ""},
+        select(given.c.value, *_current_columns(given.c.value)).select_from(given),
+        {"subject_ids": "[]", "since": 0, "run_id": ""},
     )
 
 
 CURRENT_MANY = _current_many()
-""":data:`CURRENT` for many subjects of one run at once (PostgreSQL): one row per given subject,
+""":data:`CURRENT` for many subjects of one run at once (PostgreSQL; ``subject_ids`` a JSON array
+of ids, serialised in one call): one row per given subject,
 the subject first. The ledger-wide probes run once for all of them. The service reads the stored
 standings of concurrent checks this way (:mod:`xinyong.service.stored_reads`)."""
 

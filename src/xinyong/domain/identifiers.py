@@ -136,6 +136,8 @@ credit code data service; public sources disagree on some of them, see docs/iden
 """
 
 _OPAQUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+_ALLOWED = re.compile(r"[A-Za-z0-9._:@-]*")
+"""Every character allowed somewhere in an id (ASCII letters and digits, ``. _ : @ -``)."""
 """An external id that is neither a resident ID nor a USCC: ASCII letters and digits, and
 ``. _ : @ -`` after the first character."""
 
@@ -211,9 +213,10 @@ def canonical_subject_id(value: object, kind: str | None = None) -> str:
         raise IdentifierRefused("empty")
     if len(text) > MAX_LENGTH:
         raise IdentifierRefused(f"longer than {MAX_LENGTH} characters")
-    for index, char in enumerate(text):
-        if not char.isascii() or not (char.isalnum() or char in "._:@-"):
-            raise IdentifierRefused(_bad_character(char, index))
+    if not _ALLOWED.fullmatch(text):
+        for index, char in enumerate(text):
+            if not char.isascii() or not (char.isalnum() or char in "._:@-"):
+                raise IdentifierRefused(_bad_character(char, index))
     upper = text.upper()
     if len(text) == LENGTH and upper.isalnum():
         return _number(upper, kind)
@@ -243,16 +246,16 @@ def _number(upper: str, kind: str | None) -> str:
     An all-digit code can be both (a USCC whose digits happen to form a date and a matching
     check digit); the kind, when known, says which is meant.
     """
-    person, organization = resident_id_problem(upper), uscc_problem(upper)
     if kind == "organization":
+        organization = uscc_problem(upper)
         if organization is None:
             return upper
-        if person is None:
+        if resident_id_problem(upper) is None:
             raise IdentifierRefused("a resident ID names a person, not an organization")
         raise IdentifierRefused(f"USCC: {organization}")
-    if person is None:
+    if resident_id_problem(upper) is None:
         return upper
-    if organization is None:
+    if uscc_problem(upper) is None:
         if kind == "person":
             raise IdentifierRefused("a USCC names an organization, not a person")
         return upper

@@ -52,7 +52,7 @@ from sqlalchemy.exc import OperationalError
 from xinyong.decisions.checks import (
     INSERT_INQUIRIES,
     Decision,
-    inquiry_columns,
+    inquiry_json,
     log_decisions,
 )
 from xinyong.decisions.notices import move_pending_notices
@@ -346,8 +346,8 @@ class InquiryLog:
     async def _commit_on_loop(self, entries: list[_Entry]) -> _Outcomes:
         """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
         through psycopg); one outcome per entry, as :meth:`_commit`."""
-        columns = inquiry_columns([decision for decision, _ in entries])
-        sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, columns)
+        rows = inquiry_json(decision for decision, _ in entries)
+        sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, {"rows": rows})
         try:
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None

@@ -24,6 +24,7 @@ import asyncio
 import logging
 from datetime import date
 
+import orjson
 import psycopg
 from anyio import to_thread
 from psycopg_pool import AsyncConnectionPool
@@ -181,7 +182,7 @@ class StoredReads:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, run_id: str, since: int, batch: _Waiting) -> None:
-        subjects = sorted({subject for subject, _ in batch})
+        subjects = orjson.dumps(sorted({subject for subject, _ in batch})).decode()
         params = {"subject_ids": subjects, "since": since, "run_id": run_id}
         sql, values = CURRENT_MANY.driver_call(self._dialect, params)
         found: dict[str, Precomputed | Missing | None] = {}
