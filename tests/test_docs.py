@@ -62,7 +62,7 @@ def test_ledger_doc_counts_the_bundled_codes() -> None:
 
 def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
     from tests.support.service_fixtures import make_service
-    from xinyong.service.settings import SETTINGS
+    from xinyong.application.settings import SETTINGS
 
     text = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
     service = make_service(f"sqlite:///{tmp_path / 'l.db'}")

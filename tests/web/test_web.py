@@ -26,13 +26,13 @@ from tests.support.web_fixtures import (
     seed_portal,
     sign_in,
 )
+from xinyong.application.changes import after_changes
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameMask
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import WRITE
 from xinyong.schemes.load import parse_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.changes import after_changes
 from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio

@@ -148,7 +148,7 @@ def _current_many() -> DriverStatement:
 CURRENT_MANY = _current_many()
 """:data:`CURRENT` for many subjects of one run at once (PostgreSQL): one row per given subject,
 the subject first. The ledger-wide probes run once for all of them. The service reads the stored
-standings of concurrent checks this way (:mod:`xinyong.service.stored_reads`)."""
+standings of concurrent checks this way (:mod:`xinyong.application.stored_reads`)."""
 
 Run = tuple[str, int]
 """A stored run: its id and the ledger size it was computed at."""

@@ -32,11 +32,11 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from xinyong.application.changes import after_changes
+from xinyong.application.context import Context
+from xinyong.application.lifeline import run_helper
 from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.records import ingest_rows
-from xinyong.service.changes import after_changes
-from xinyong.service.context import Context
-from xinyong.service.lifeline import run_helper
 
 __all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
 

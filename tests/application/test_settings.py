@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from xinyong.application.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
 from xinyong.due_process.masking import MaskingPolicy, OrganizationMask, PersonIdMask
-from xinyong.service.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
 
 
 def _write(tmp_path: Path, text: str) -> Path:
