@@ -69,8 +69,8 @@ def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
     for path in service.app.openapi()["paths"]:
         assert f"{path}" in text, f"{path} is not in docs/service.md"
     service.engine.dispose()
-    for setting in SETTINGS:
-        assert f"`{setting.name}`" in text, f"setting {setting.name} is not documented"
+    for name in SETTINGS:
+        assert f"`{name}`" in text, f"setting {name} is not documented"
 
 
 def test_every_portal_page_and_form_is_documented() -> None:

@@ -473,7 +473,7 @@ async def test_the_masking_policy_is_a_setting(local_portal: Portal) -> None:
     ctx = local_portal.service.app.state.context
     policy = MaskingPolicy(person_id=PersonIdMask.HIDDEN, person_name=PersonNameMask.FULL)
     local_portal.service.app.state.context = replace(
-        ctx, settings=replace(ctx.settings, masking=policy)
+        ctx, settings=ctx.settings.model_copy(update={"masking": policy})
     )
     async with local_portal.service.client() as client:
         listed = (await client.get("/lists/rongcheng/blacklist.json")).json()

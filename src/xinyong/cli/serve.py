@@ -64,7 +64,8 @@ SettingsOption = Annotated[
     Path | None,
     typer.Option(
         "--settings",
-        help="Settings TOML (name = value; see docs/service.md). Default: built-in defaults.",
+        help="Settings TOML (name = value; see docs/service.md); XINYONG_<NAME> environment "
+        "variables override it. Default: built-in defaults.",
         show_default=False,
     ),
 ]
@@ -120,10 +121,8 @@ def worker(
 
 
 def _settings_or_exit(path: Path | None) -> ServiceSettings:
-    from xinyong.application.settings import ServiceSettings, SettingsError, load_settings
+    from xinyong.application.settings import SettingsError, load_settings
 
-    if path is None:
-        return ServiceSettings()
     try:
         return load_settings(path)
     except SettingsError as exc:

@@ -35,10 +35,11 @@ def open_service_database(url: str | None) -> Engine:
 
 def app_from_environment() -> FastAPI:
     """The app as ``xinyong serve`` runs it, configured from the environment:
-    ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and ``$XINYONG_SERVICE_SETTINGS`` (uvicorn
-    calls it through :func:`xinyong.server.factory.app_from_environment`)."""
+    ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG``, ``$XINYONG_SERVICE_SETTINGS`` (the settings
+    file) and the settings' own ``$XINYONG_<NAME>`` variables (uvicorn calls it through
+    :func:`xinyong.server.factory.app_from_environment`)."""
     path = os.environ.get(SETTINGS_ENV)
-    settings = load_settings(Path(path)) if path else ServiceSettings()
+    settings = load_settings(Path(path) if path else None)
     workers = int(os.environ.get(WORKERS_ENV, "1"))
     return create_app(open_service_database(None), load_catalog(), settings, workers=workers)
 

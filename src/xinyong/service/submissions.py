@@ -23,7 +23,6 @@ import pickle
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from datetime import date
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
@@ -155,7 +154,7 @@ class SubmissionWorker:
         self._url = ctx.engine.url.render_as_string(hide_password=False)
         self._catalog = ctx.catalog
         # The clock is the service's: each submission carries its date.
-        self._settings = replace(ctx.settings, today=date.today)
+        self._settings = ctx.settings.model_copy(update={"today": date.today})
         self._pool: ProcessPoolExecutor | None = None
 
     async def started(self) -> int:
