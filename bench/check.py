@@ -219,6 +219,7 @@ class Ledger:
 
 def build_ledger(args: argparse.Namespace) -> Ledger:
     """Build the ledger (or reuse a finished build in ``--workdir``)."""
+    from xinyong.application.keys import Role, create_key
     from xinyong.domain.catalog import load_catalog
     from xinyong.ingest.records import ingest_records
     from xinyong.ingest.subjects import load_subjects
@@ -228,7 +229,6 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
     from xinyong.pilots import bundled_pilots
     from xinyong.schemes.load import load_scheme
     from xinyong.scoring.store import add_scheme
-    from xinyong.service.keys import Role, create_key
     from xinyong.synth import SynthConfig, generate, subjects_path
     from xinyong.synth.dataset import write
 
@@ -390,13 +390,13 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
     Twice: from the stored standings of today's refresh (``precomputed``, as the service does),
     and computing every standing from the subject's records (``computed``, the path a check takes
     for a subject whose records changed since the refresh)."""
+    from xinyong.application.inquiry_log import InquiryLog
+    from xinyong.application.settings import ServiceSettings
     from xinyong.decisions.checks import Registrations, decide_measure
     from xinyong.decisions.precomputed import PrecomputedStandings
     from xinyong.decisions.standing import SchemeRegistry
     from xinyong.domain.catalog import load_catalog
     from xinyong.ledger.database import open_database
-    from xinyong.service.inquiry_log import InquiryLog
-    from xinyong.service.settings import ServiceSettings
 
     engine = open_database(ledger.db_url)
     seconds = ServiceSettings().cache_seconds
@@ -500,19 +500,19 @@ def serve(spec: dict[str, Any]) -> None:
         # As ``xinyong serve`` runs it: uvicorn's app factory, configured by the environment,
         # with the per-party rate limit raised out of the way.
         from xinyong.ledger.database import ENV_VAR
-        from xinyong.service.factory import SETTINGS_ENV
+        from xinyong.server import SETTINGS_ENV
 
         settings = Path(spec["log_dir"]) / "bench-service.toml"
         settings.write_text("rate_per_second = 1e9\nburst = 1000000000\n", encoding="utf-8")
         os.environ[ENV_VAR] = spec["db"]
         os.environ[SETTINGS_ENV] = str(settings)
         if spec.get("diagnose"):
-            from xinyong.service.app import app_from_environment
+            from xinyong.server.app import app_from_environment
 
             uvicorn.run(Diagnosed(app_from_environment()), host=HOST, port=spec["port"], **UVICORN)
             return
         uvicorn.run(
-            "xinyong.service.factory:app_from_environment",
+            "xinyong.server.factory:app_from_environment",
             factory=True,
             host=HOST,
             port=spec["port"],

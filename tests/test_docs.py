@@ -62,15 +62,15 @@ def test_ledger_doc_counts_the_bundled_codes() -> None:
 
 def test_every_route_and_setting_is_documented(tmp_path: Path) -> None:
     from tests.support.service_fixtures import make_service
-    from xinyong.service.settings import SETTINGS
+    from xinyong.application.settings import SETTINGS
 
     text = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
     service = make_service(f"sqlite:///{tmp_path / 'l.db'}")
     for path in service.app.openapi()["paths"]:
         assert f"{path}" in text, f"{path} is not in docs/service.md"
     service.engine.dispose()
-    for setting in SETTINGS:
-        assert f"`{setting.name}`" in text, f"setting {setting.name} is not documented"
+    for name in SETTINGS:
+        assert f"`{name}`" in text, f"setting {name} is not documented"
 
 
 def test_every_portal_page_and_form_is_documented() -> None:

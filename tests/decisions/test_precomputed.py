@@ -7,7 +7,7 @@ day of the check; for every subject (and an unregistered id) and every measure, 
 the shortcut must equal the decision computed from the records, and the shortcut must actually be
 taken for every subject that did not change (so the comparison cannot pass by never using it).
 On PostgreSQL the same holds for the service's read from the event loop
-(:mod:`xinyong.service.stored_reads`).
+(:mod:`xinyong.application.stored_reads`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 
 from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import SCHEME
+from xinyong.application.stored_reads import stored_reads_for
 from xinyong.decisions.checks import Decision, Registrations, decide_measure
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
@@ -37,7 +38,6 @@ from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.schema import records, relying_parties
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.stored_reads import stored_reads_for
 
 TODAY = date(2025, 6, 30)
 PEOPLE = [synthetic_resident_id(9, date(1980 + i, 1 + i, 1 + i), i) for i in range(6)]

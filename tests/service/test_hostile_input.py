@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 from tests.support.service_fixtures import SCHEME, Service, make_service
 from tests.support.web_fixtures import Portal, form_token, seed_portal, sign_in
+from xinyong.application.keys import Role, create_key
+from xinyong.application.settings import ServiceSettings
 from xinyong.cli.app import app as cli
 from xinyong.ledger.database import open_database
-from xinyong.service.app import create_app
+from xinyong.server.app import create_app
 from xinyong.service.auth import ROLE_KEY
-from xinyong.service.keys import Role, create_key
-from xinyong.service.settings import ServiceSettings
 
 runner = CliRunner()
 DEEP = 'when = "' + "(" * 3000 + "amount > 1" + ")" * 3000 + '"'

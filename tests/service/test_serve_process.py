@@ -146,3 +146,21 @@ def test_serve_refuses_a_bad_settings_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "service.toml" in result.stderr
     assert "grace_days" in result.stderr
+
+
+def test_serve_refuses_a_bad_settings_variable(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "XINYONG_BURST": "many",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "xinyong", "serve"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "XINYONG_BURST: burst" in result.stderr

@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 
 from tests.support.identifier_strategies import FULL_WIDTH, spelled
 from tests.support.service_fixtures import Service, make_service
+from xinyong.application.keys import Role, create_key
 from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.validate import RecordValidator
-from xinyong.service.keys import Role, create_key
 
 LISTED = synthetic_resident_id(9, date(1985, 5, 5), 18)
 """A person whose resident ID ends in X."""

@@ -45,12 +45,12 @@ import orjson
 from sqlalchemy import select
 
 from tests.support.service_fixtures import SCHEME
+from xinyong.application.keys import Role, create_key
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, records
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.keys import Role, create_key
 
 ORPHAN_SECONDS = 2.0
 """How long a helper process may outlive the process that started it."""

@@ -15,15 +15,15 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from xinyong.application.keys import Role, create_key
+from xinyong.application.settings import ServiceSettings
 from xinyong.decisions.checks import Decision
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.app import create_app
-from xinyong.service.keys import Role, create_key
-from xinyong.service.settings import ServiceSettings
+from xinyong.server.app import create_app
 
 SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
 PERSON = synthetic_resident_id(9, date(1985, 5, 5), 7)

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 
 from tests.support.service_fixtures import OTHER, PERSON, START, Service, make_service
+from xinyong.application.changes import after_changes
 from xinyong.decisions.checks import check_measure
 from xinyong.ingest.records import ingest_rows
 from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.database import WRITE_LOCK
-from xinyong.service.changes import after_changes
 
 PERSON_NAME = "王小明"
 OTHER_NAME = "李四"

@@ -26,13 +26,13 @@ from tests.support.web_fixtures import (
     seed_portal,
     sign_in,
 )
+from xinyong.application.changes import after_changes
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameMask
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import WRITE
 from xinyong.schemes.load import parse_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.changes import after_changes
 from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio
@@ -473,7 +473,7 @@ async def test_the_masking_policy_is_a_setting(local_portal: Portal) -> None:
     ctx = local_portal.service.app.state.context
     policy = MaskingPolicy(person_id=PersonIdMask.HIDDEN, person_name=PersonNameMask.FULL)
     local_portal.service.app.state.context = replace(
-        ctx, settings=replace(ctx.settings, masking=policy)
+        ctx, settings=ctx.settings.model_copy(update={"masking": policy})
     )
     async with local_portal.service.client() as client:
         listed = (await client.get("/lists/rongcheng/blacklist.json")).json()

@@ -21,6 +21,7 @@ from tests.support.pages import Page, check_page
 from tests.support.peer_rows import interaction, ledger_rating
 from tests.support.service_fixtures import Service, make_service
 from tests.support.web_fixtures import sign_in
+from xinyong.application.keys import Role, create_key
 from xinyong.decisions.checks import check_measure
 from xinyong.ingest.records import ingest_rows
 from xinyong.ingest.subjects import load_subjects
@@ -29,7 +30,6 @@ from xinyong.ledger.schema import relying_parties
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import add_scheme
-from xinyong.service.keys import Role, create_key
 
 pytestmark = pytest.mark.anyio
 GATE = "nosedive-gate"

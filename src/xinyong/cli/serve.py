@@ -10,6 +10,7 @@ import orjson
 import typer
 from sqlalchemy import select
 
+from xinyong.application.keys import Role, create_key, revoke_key
 from xinyong.cli.common import (
     CatalogOption,
     DbOption,
@@ -21,10 +22,9 @@ from xinyong.cli.common import (
 )
 from xinyong.due_process.transparency import transparency_report
 from xinyong.ledger.schema import api_keys
-from xinyong.service.keys import Role, create_key, revoke_key
 
 if TYPE_CHECKING:
-    from xinyong.service.settings import ServiceSettings
+    from xinyong.application.settings import ServiceSettings
 
 __all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app", "worker"]
 
@@ -64,7 +64,8 @@ SettingsOption = Annotated[
     Path | None,
     typer.Option(
         "--settings",
-        help="Settings TOML (name = value; see docs/service.md). Default: built-in defaults.",
+        help="Settings TOML (name = value; see docs/service.md); XINYONG_<NAME> environment "
+        "variables override it. Default: built-in defaults.",
         show_default=False,
     ),
 ]
@@ -85,15 +86,15 @@ def worker(
     import signal
     import threading
 
-    from xinyong.service.lifeline import follow_parent
+    from xinyong.application.lifeline import follow_parent
 
     if parent:  # started by ``xinyong serve``: end with it
         follow_parent(parent)
     import os
 
+    from xinyong.application.context import Context
     from xinyong.due_process.corrections import deliver_pending
-    from xinyong.service.context import Context
-    from xinyong.service.factory import SETTINGS_ENV
+    from xinyong.server import SETTINGS_ENV
     from xinyong.service.worker import post_json, refresh_once, run_worker, sweep_once
 
     if settings is None and os.environ.get(SETTINGS_ENV):  # as ``xinyong serve`` passes them
@@ -120,10 +121,8 @@ def worker(
 
 
 def _settings_or_exit(path: Path | None) -> ServiceSettings:
-    from xinyong.service.settings import ServiceSettings, SettingsError, load_settings
+    from xinyong.application.settings import SettingsError, load_settings
 
-    if path is None:
-        return ServiceSettings()
     try:
         return load_settings(path)
     except SettingsError as exc:
@@ -155,10 +154,10 @@ def serve(
 
     import uvicorn
 
+    from xinyong.application.lifeline import PARENT_ENV
     from xinyong.ledger.database import ENV_VAR, resolve_url
-    from xinyong.service.factory import SETTINGS_ENV, WORKERS_ENV
+    from xinyong.server import SETTINGS_ENV, WORKERS_ENV
     from xinyong.service.http_protocol import HTTP_PROTOCOL
-    from xinyong.service.lifeline import PARENT_ENV
 
     # Check everything here, where an error can be reported plainly, before any worker starts.
     open_db_or_exit(db).dispose()
@@ -171,7 +170,7 @@ def serve(
     if settings is not None:
         os.environ[SETTINGS_ENV] = str(settings.resolve())
     os.environ[WORKERS_ENV] = str(workers)
-    if workers > 1:  # uvicorn's worker processes end with this one (see service/lifeline.py)
+    if workers > 1:  # uvicorn's worker processes end with this one (see application/lifeline.py)
         os.environ[PARENT_ENV] = str(os.getpid())
     else:
         os.environ.pop(PARENT_ENV, None)
@@ -183,7 +182,7 @@ def serve(
     try:
         # No access log: request lines carry subject ids in query strings.
         uvicorn.run(
-            "xinyong.service.factory:app_from_environment",
+            "xinyong.server.factory:app_from_environment",
             factory=True,
             host=host,
             port=port,

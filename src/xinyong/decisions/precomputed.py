@@ -150,7 +150,7 @@ CURRENT_MANY = _current_many()
 """:data:`CURRENT` for many subjects of one run at once (PostgreSQL; ``subject_ids`` a JSON array
 of ids, serialised in one call): one row per given subject,
 the subject first. The ledger-wide probes run once for all of them. The service reads the stored
-standings of concurrent checks this way (:mod:`xinyong.service.stored_reads`)."""
+standings of concurrent checks this way (:mod:`xinyong.application.stored_reads`)."""
 
 Run = tuple[str, int]
 """A stored run: its id and the ledger size it was computed at."""

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from xinyong.decisions.notices import issue_notice
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.append import utc_now_text
@@ -34,7 +35,6 @@ from xinyong.schemes.load import LoadedScheme
 
 __all__ = [
     "Objection",
-    "ObjectionError",
     "decide_objection",
     "file_objection",
     "get_objection",
@@ -42,10 +42,6 @@ __all__ = [
     "list_objections",
     "objection_days",
 ]
-
-
-class ObjectionError(ValueError):
-    """An objection that cannot be filed or decided (the message says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +120,20 @@ def file_objection(
     today: date,
     deadline_days: int,
 ) -> Objection:
-    """File an objection to one of the subject's own records."""
+    """File an objection to one of the subject's own records; NotAllowed for a record that is
+    not the subject's, no reason, or a record whose objection is still open."""
     plain_or_raise(
-        ObjectionError, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
+        NotAllowed, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
     )
     if not reason.strip():
-        raise ObjectionError("an objection needs a reason")
+        raise NotAllowed("an objection needs a reason")
     owner = conn.execute(
         select(records.c.subject_id).where(
             records.c.source == source, records.c.record_id == record_id
         )
     ).first()
     if owner is None or owner.subject_id != subject_id:
-        raise ObjectionError(f"no record {source}/{record_id} in your file")
+        raise NotAllowed(f"no record {source}/{record_id} in your file")
     open_one = conn.execute(
         select(objections.c.objection_id).where(
             objections.c.source == source,
@@ -145,7 +142,7 @@ def file_objection(
         )
     ).first()
     if open_one is not None:
-        raise ObjectionError(f"objection {open_one.objection_id} on this record is still open")
+        raise NotAllowed(f"objection {open_one.objection_id} on this record is still open")
     objection = Objection(
         objection_id=str(uuid.uuid4()),
         subject_id=subject_id,
@@ -174,10 +171,10 @@ def file_objection(
 
 
 def get_objection(conn: Connection, objection_id: str) -> Objection:
-    """One objection by id."""
+    """One objection by id (NotFound when there is none)."""
     row = conn.execute(select(objections).where(objections.c.objection_id == objection_id)).first()
     if row is None:
-        raise ObjectionError(f"no objection {objection_id}")
+        raise NotFound(f"no objection {objection_id}")
     return _row(row)
 
 
@@ -206,14 +203,16 @@ def decide_objection(
     """Uphold (revoke the record) or reject an open objection. Call inside a write lock.
 
     The notice to the subject names the rules and scheme versions the record counted under
-    before the decision, and the standing after it.
+    before the decision, and the standing after it. NotFound for an unknown objection,
+    AlreadyDecided for one decided already, NotAllowed without a written reason.
     """
-    plain_or_raise(ObjectionError, objection_id=objection_id, reason=reason)
+    plain_or_raise(NotFound, objection_id=objection_id)  # no objection has such an id
+    plain_or_raise(NotAllowed, reason=reason)
     if not reason.strip():
-        raise ObjectionError("a decision needs a written reason")
+        raise NotAllowed("a decision needs a written reason")
     objection = get_objection(conn, objection_id)
     if objection.status != "open":
-        raise ObjectionError(f"objection {objection_id} is already {objection.status}")
+        raise AlreadyDecided(f"objection {objection_id} is already {objection.status}")
     status = "upheld" if uphold else "rejected"
     before = active.record_effect(conn, objection.subject_id, objection.key, today)
     if uphold:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, update
 
 from xinyong.decisions.notices import issue_notice
 from xinyong.domain.catalog import Catalog, Polarity
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.append import utc_now_text
@@ -26,16 +27,11 @@ from xinyong.ledger.schema import records, repairs
 
 __all__ = [
     "Repair",
-    "RepairError",
     "decide_repair",
     "list_repairs",
     "repair_available_from",
     "request_repair",
 ]
-
-
-class RepairError(ValueError):
-    """A repair request that cannot be filed or decided (the message says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +84,22 @@ def request_repair(
     today: date,
     catalog: Catalog,
 ) -> Repair:
-    """Apply for repair of one of the subject's own records."""
-    plain_or_raise(RepairError, source=source, record_id=record_id, reason=reason)
+    """Apply for repair of one of the subject's own records; NotAllowed for a record that is
+    not the subject's, a positive record, or before the minimum display period."""
+    plain_or_raise(NotAllowed, source=source, record_id=record_id, reason=reason)
     row = conn.execute(
         select(records.c.subject_id, records.c.code, records.c.occurred_at).where(
             records.c.source == source, records.c.record_id == record_id
         )
     ).first()
     if row is None or row.subject_id != subject_id:
-        raise RepairError(f"no record {source}/{record_id} in your file")
+        raise NotAllowed(f"no record {source}/{record_id} in your file")
     entry = catalog.get(row.code)
     if entry is not None and entry.polarity is Polarity.POSITIVE:
-        raise RepairError("only records of dishonest conduct are repaired")
+        raise NotAllowed("only records of dishonest conduct are repaired")
     available = repair_available_from(row.occurred_at, row.code, catalog)
     if today < available:
-        raise RepairError(
+        raise NotAllowed(
             f"repair of {row.code} may be requested from {available} (minimum "
             "display period of its severity tier)"
         )
@@ -154,16 +151,19 @@ def decide_repair(
     """Approve (the record stops counting from today) or reject. Call inside a write lock.
 
     The notice names the rules and scheme versions the record counted under before the decision.
+    NotFound for an unknown request, AlreadyDecided for one decided already, NotAllowed without a
+    written reason.
     """
-    plain_or_raise(RepairError, repair_id=repair_id, reason=reason)
+    plain_or_raise(NotFound, repair_id=repair_id)  # no repair request has such an id
+    plain_or_raise(NotAllowed, reason=reason)
     if not reason.strip():
-        raise RepairError("a decision needs a written reason")
+        raise NotAllowed("a decision needs a written reason")
     row = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).first()
     if row is None:
-        raise RepairError(f"no repair request {repair_id}")
+        raise NotFound(f"no repair request {repair_id}")
     repair = _row(row)
     if repair.status != "open":
-        raise RepairError(f"repair request {repair_id} is already {repair.status}")
+        raise AlreadyDecided(f"repair request {repair_id} is already {repair.status}")
     status = "approved" if approve else "rejected"
     key = f"{repair.source}/{repair.record_id}"
     before = active.record_effect(conn, repair.subject_id, key, today)

@@ -1,14 +1,13 @@
 """The decision service: one FastAPI app serving relying parties, subjects, sources,
-operators and the public, under ``/v1``, with OpenAPI at ``/docs``; and the web portal's pages
-(:mod:`xinyong.web`) for people."""
+operators and the public, under ``/v1``, with its OpenAPI document at ``/openapi.json``. The
+deployment's app is this one with the portal's pages and the API's documentation installed
+(:mod:`xinyong.server.app`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
@@ -18,44 +17,17 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from xinyong import __version__
+from xinyong.application.context import Context
+from xinyong.application.inquiry_writer import InquiryWriter
+from xinyong.application.ratelimit import SharedBuckets
+from xinyong.application.settings import ServiceSettings
 from xinyong.domain.catalog import Catalog, load_catalog
-from xinyong.ledger.database import open_database
-from xinyong.service.context import Context
-from xinyong.service.factory import SETTINGS_ENV, WORKERS_ENV
-from xinyong.service.inquiry_writer import InquiryWriter
-from xinyong.service.ratelimit import SharedBuckets
+from xinyong.service import refusals
 from xinyong.service.request_guard import RequestGuard
 from xinyong.service.routes import checks, me, operator, public, records
-from xinyong.service.settings import ServiceSettings, load_settings
 from xinyong.service.submissions import SubmissionWorker
-from xinyong.web import install as install_portal
-from xinyong.web.api_docs import install_api_docs
 
-__all__ = [
-    "SERVICE_POOL_SIZE",
-    "app_from_environment",
-    "create_app",
-    "open_service_database",
-]
-
-SERVICE_POOL_SIZE = 48
-"""Database connections a service keeps open: its request threads (``threads``, at most AnyIO's
-default of 40 in tests), the inquiry log writer and the background worker, with room to spare."""
-
-
-def open_service_database(url: str | None) -> Engine:
-    """The ledger, with a connection pool sized for the service's threads."""
-    return open_database(url, pool_size=SERVICE_POOL_SIZE)
-
-
-def app_from_environment() -> FastAPI:
-    """The app as ``xinyong serve`` runs it, configured from the environment:
-    ``$XINYONG_DATABASE_URL``, ``$XINYONG_CATALOG`` and ``$XINYONG_SERVICE_SETTINGS`` (uvicorn
-    calls it through :func:`xinyong.service.factory.app_from_environment`)."""
-    path = os.environ.get(SETTINGS_ENV)
-    settings = load_settings(Path(path)) if path else ServiceSettings()
-    workers = int(os.environ.get(WORKERS_ENV, "1"))
-    return create_app(open_service_database(None), load_catalog(), settings, workers=workers)
+__all__ = ["create_app"]
 
 
 def create_app(
@@ -64,9 +36,12 @@ def create_app(
     settings: ServiceSettings | None = None,
     *,
     workers: int = 1,
+    installs: Iterable[Callable[[FastAPI], None]] = (),
 ) -> FastAPI:
     """Build the app over an open ledger database, for one of ``workers`` web worker processes
-    (background work is not its business: see :mod:`xinyong.service.worker`)."""
+    (background work is not its business: see :mod:`xinyong.service.worker`). Each of
+    ``installs`` adds to the app what else it serves, in order, before its routes are prepared
+    (the portal and the API's documentation: :func:`xinyong.server.app.create_app`)."""
     settings = settings or ServiceSettings()
     threads = settings.threads
 
@@ -119,8 +94,9 @@ def create_app(
     app.state.submissions = SubmissionWorker(app.state.context) if settings.ingest_process else None
     for router in (public.router, checks.router, me.router, operator.router, records.router):
         app.include_router(router)
-    install_api_docs(app)  # before the portal: its /static mount would take /static/api
-    install_portal(app)
+    refusals.install(app)
+    for install in installs:
+        install(app)
     app.add_middleware(RequestGuard, body_seconds=settings.body_seconds)
     _document(app, checks.documented)
     _prepare_routes(app)

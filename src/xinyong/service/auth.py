@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from xinyong.service.context import Context
-from xinyong.service.keys import Principal, Role, authenticate
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role, authenticate
 from xinyong.ttl import MISSING as _MISSING
 
 __all__ = ["ROLE_KEY", "admit", "principal_for", "principal_of", "roles"]

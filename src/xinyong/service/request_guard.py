@@ -4,7 +4,7 @@ that arrives in time.
 Two kinds of hostile input used to reach the database and come back as a 500: text no database
 can store (a NUL in a path segment or a query parameter, invalid UTF-8) and bodies that never
 end. :class:`RequestGuard` refuses the first with a 400 or 422 naming the part at fault, and
-gives a body that stops arriving :attr:`~xinyong.service.settings.ServiceSettings.body_seconds`
+gives a body that stops arriving :attr:`~xinyong.application.settings.ServiceSettings.body_seconds`
 a 408. (The size of a body is capped by FastAPI's own ``max_body_size``: 413, before parsing.)
 """
 

@@ -23,7 +23,6 @@ import pickle
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from datetime import date
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
@@ -32,11 +31,11 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from xinyong.application.changes import after_changes
+from xinyong.application.context import Context
+from xinyong.application.lifeline import run_helper
 from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.ingest.records import ingest_rows
-from xinyong.service.changes import after_changes
-from xinyong.service.context import Context
-from xinyong.service.lifeline import run_helper
 
 __all__ = ["RecordsIn", "SubmissionWorker", "submit_body", "submit_records"]
 
@@ -155,7 +154,7 @@ class SubmissionWorker:
         self._url = ctx.engine.url.render_as_string(hide_password=False)
         self._catalog = ctx.catalog
         # The clock is the service's: each submission carries its date.
-        self._settings = replace(ctx.settings, today=date.today)
+        self._settings = ctx.settings.model_copy(update={"today": date.today})
         self._pool: ProcessPoolExecutor | None = None
 
     async def started(self) -> int:

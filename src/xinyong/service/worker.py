@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select
 
+from xinyong.application.changes import after_changes
+from xinyong.application.context import Context
 from xinyong.due_process.corrections import deliver_pending
 from xinyong.due_process.objections import lapse_overdue
 from xinyong.due_process.refresh import refresh_all
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE_LOCK, hold_lock
 from xinyong.ledger.schema import standing_runs
-from xinyong.service.changes import after_changes
-from xinyong.service.context import Context
 
 __all__ = ["Intervals", "post_json", "refresh_once", "run_worker", "sweep_once"]
 

@@ -13,8 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from xinyong.service.context import Context
-from xinyong.service.keys import Role
+from xinyong.application.context import Context
+from xinyong.application.keys import Role
 from xinyong.web.sessions import SESSION_COOKIE, WebSession, find_session, same_token
 
 __all__ = [

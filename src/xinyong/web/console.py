@@ -14,18 +14,20 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, func, select, tuple_
 from starlette.concurrency import run_in_threadpool
 
-from xinyong.due_process.objections import ObjectionError, list_objections
-from xinyong.due_process.repairs import RepairError, list_repairs
+from xinyong.application.context import Context
+from xinyong.application.review import review_objection, review_repair
+from xinyong.domain.refusals import Refused
+from xinyong.due_process.objections import list_objections
+from xinyong.due_process.repairs import list_repairs
 from xinyong.due_process.transparency import transparency_report
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.schema import inquiries, records, relying_parties
 from xinyong.ledger.verify import verify_ledger
 from xinyong.scoring.store import stored_versions
-from xinyong.service.context import Context, context
-from xinyong.service.review import review_objection, review_repair
 from xinyong.web.access import OperatorVisitor, PageError, check_form
-from xinyong.web.templates import render
+from xinyong.web.dependencies import context
+from xinyong.web.refusals import refused_form
 from xinyong.web.twins import PageData, twin
 
 __all__ = ["router"]
@@ -222,18 +224,9 @@ async def decide_objection_form(
                 operator=f"operator:{session.principal.key_id}",
             )
         )
-    except ObjectionError as exc:
+    except Refused as exc:
         data = await run_in_threadpool(build_objection_queue, ctx, "open")
-        return render(
-            request,
-            "objections.html",
-            data,
-            session,
-            status=409,
-            private=True,
-            error=str(exc),
-            shown="/console/objections",
-        )
+        return refused_form(request, exc, "objections.html", data, session, "/console/objections")
     return RedirectResponse("/console/objections?done=decided", status_code=303)
 
 
@@ -260,16 +253,7 @@ async def decide_repair_form(
                 operator=f"operator:{session.principal.key_id}",
             )
         )
-    except RepairError as exc:
+    except Refused as exc:
         data = await run_in_threadpool(build_repair_queue, ctx, "open")
-        return render(
-            request,
-            "repairs.html",
-            data,
-            session,
-            status=409,
-            private=True,
-            error=str(exc),
-            shown="/console/repairs",
-        )
+        return refused_form(request, exc, "repairs.html", data, session, "/console/repairs")
     return RedirectResponse("/console/repairs?done=decided", status_code=303)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection
 
+from xinyong.application.context import Context
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import outlook, stops_counting_on
 from xinyong.due_process.disclosure import MAX_OFFSET, PublicEntry, find_listing, public_entries
@@ -18,8 +19,8 @@ from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import ListDef
 from xinyong.scoring.reference import Explanation
-from xinyong.service.context import Context, context
 from xinyong.web.access import PageError
+from xinyong.web.dependencies import context
 from xinyong.web.twins import PageData, twin
 
 __all__ = ["active_scheme", "router"]

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role, authenticate
 from xinyong.ledger.database import WRITE
-from xinyong.service.context import Context, context
-from xinyong.service.keys import Principal, Role, authenticate
 from xinyong.web.access import PageError, Visitor, check_form
+from xinyong.web.dependencies import context
 from xinyong.web.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,

@@ -1,4 +1,4 @@
-"""The subject's own file in the portal: the API's file (:mod:`xinyong.service.subject_file`)
+"""The subject's own file in the portal: the API's file (:mod:`xinyong.application.subject_file`)
 with, per scheme, the score over the last year, the outlook (when counting records stop
 counting and the standing then, if nothing new happens) and the actions the scheme rewards;
 and the forms to object to a record and to apply for repair."""
@@ -12,21 +12,21 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from xinyong.application.context import Context
+from xinyong.application.filing import file_subject_objection, file_subject_repair
+from xinyong.application.subject_file import subject_file
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
-from xinyong.due_process.objections import ObjectionError
-from xinyong.due_process.repairs import RepairError
+from xinyong.domain.refusals import Refused
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 from xinyong.scoring.standing import Standing
-from xinyong.service.context import Context, context
-from xinyong.service.filing import file_subject_objection, file_subject_repair
-from xinyong.service.subject_file import subject_file
 from xinyong.web.access import SubjectVisitor, check_form
 from xinyong.web.charts import Chart, Reference, Series
+from xinyong.web.dependencies import context
 from xinyong.web.plain_language import rule_words
-from xinyong.web.templates import render
+from xinyong.web.refusals import refused_form
 from xinyong.web.twins import PageData, twin
 
 __all__ = ["router"]
@@ -139,11 +139,11 @@ def _split(record: str) -> tuple[str, str]:
     return source, record_id
 
 
-async def _again(request: Request, ctx: Context, session: SubjectVisitor, error: str) -> Response:
+async def _again(
+    request: Request, ctx: Context, session: SubjectVisitor, refusal: Refused
+) -> Response:
     data = await run_in_threadpool(build_my_file, ctx, session.principal.name)
-    return render(
-        request, "me.html", data, session, status=422, private=True, error=error, shown="/me"
-    )
+    return refused_form(request, refusal, "me.html", data, session, "/me")
 
 
 @router.post("/me/objections", include_in_schema=False, response_model=None)
@@ -169,8 +169,8 @@ async def object_to_record(
             reason,
             evidence.strip() or None,
         )
-    except ObjectionError as exc:
-        return await _again(request, ctx, session, str(exc))
+    except Refused as exc:
+        return await _again(request, ctx, session, exc)
     return RedirectResponse("/me?done=objection#objections", status_code=303)
 
 
@@ -190,6 +190,6 @@ async def ask_repair(
         await run_in_threadpool(
             file_subject_repair, ctx, session.principal.name, source, record_id, reason
         )
-    except RepairError as exc:
-        return await _again(request, ctx, session, str(exc))
+    except Refused as exc:
+        return await _again(request, ctx, session, exc)
     return RedirectResponse("/me?done=repair#repairs", status_code=303)

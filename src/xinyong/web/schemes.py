@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from xinyong.service.context import Context, context
+from xinyong.application.context import Context
+from xinyong.web.dependencies import context
 from xinyong.web.lists import active_scheme
 from xinyong.web.plain_language import describe_scheme
 from xinyong.web.twins import PageData, twin

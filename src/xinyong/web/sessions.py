@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request, Response
 from sqlalchemy import Connection, delete, insert, select
 
+from xinyong.application.keys import Principal, Role
 from xinyong.ledger.schema import api_keys, web_sessions
-from xinyong.service.keys import Principal, Role
 
 __all__ = [
     "LOGIN_COOKIE",

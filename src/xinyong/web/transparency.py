@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from xinyong.application.context import Context
 from xinyong.due_process.transparency import transparency_report
-from xinyong.service.context import Context, context
 from xinyong.web.charts import Chart, Series
+from xinyong.web.dependencies import context
 from xinyong.web.twins import PageData, twin
 
 __all__ = ["router"]

@@ -18,6 +18,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role
+from xinyong.application.ratelimit import RateLimiterDown
 from xinyong.decisions.checks import (
     Decision,
     NotRegistered,
@@ -31,11 +34,9 @@ from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import admit, principal_for, principal_of, roles
-from xinyong.service.context import Context, context
+from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
-from xinyong.service.keys import Principal, Role
 from xinyong.service.links import link, linked
-from xinyong.service.ratelimit import RateLimiterDown
 
 log = logging.getLogger("xinyong.checks")
 router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)

@@ -1,23 +1,24 @@
 """The subject's own file: records and their status, standings with explanations, lists,
-measures, every check made on them, notices; objections and repair requests."""
+measures, every check made on them, notices; objections and repair requests (a refused one is
+answered by :mod:`xinyong.service.refusals`: 422)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from xinyong.application.context import Context
+from xinyong.application.filing import file_subject_objection, file_subject_repair
+from xinyong.application.keys import Principal, Role
+from xinyong.application.subject_file import subject_file
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
-from xinyong.due_process.objections import ObjectionError, list_objections
-from xinyong.due_process.repairs import RepairError
+from xinyong.due_process.objections import list_objections
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.context import Context, context
-from xinyong.service.filing import file_subject_objection, file_subject_repair
+from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
-from xinyong.service.keys import Principal, Role
 from xinyong.service.links import link, linked
-from xinyong.service.subject_file import subject_file
 
 router = APIRouter(prefix="/v1/me", tags=["subjects"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
@@ -62,12 +63,9 @@ def my_file(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 )
 def object_to_record(ctx: Ctx, caller: Caller, body: ObjectionIn) -> dict[str, object]:
     """Object to a record; the operator must decide by the deadline."""
-    try:
-        objection = file_subject_objection(
-            ctx, caller.name, body.source, body.record_id, body.reason, body.evidence
-        )
-    except ObjectionError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    objection = file_subject_objection(
+        ctx, caller.name, body.source, body.record_id, body.reason, body.evidence
+    )
     return objection.json()
 
 
@@ -86,8 +84,5 @@ def my_objections(ctx: Ctx, caller: Caller) -> list[dict[str, object]]:
 )
 def ask_repair(ctx: Ctx, caller: Caller, body: RepairIn) -> dict[str, object]:
     """Apply for credit repair of a record past its minimum display period."""
-    try:
-        repair = file_subject_repair(ctx, caller.name, body.source, body.record_id, body.reason)
-    except RepairError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    repair = file_subject_repair(ctx, caller.name, body.source, body.record_id, body.reason)
     return repair.json()

@@ -1,4 +1,5 @@
-"""Operator routes: schemes, catalog, keys, relying parties, review of objections and repairs."""
+"""Operator routes: schemes, catalog, keys, relying parties, review of objections and repairs
+(a refused decision or key is answered by :mod:`xinyong.service.refusals`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role, create_key, revoke_key
+from xinyong.application.review import review_objection, review_repair
 from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
-from xinyong.due_process.objections import (
-    ObjectionError,
-    get_objection,
-    list_objections,
-)
-from xinyong.due_process.repairs import RepairError, list_repairs
+from xinyong.due_process.objections import list_objections
+from xinyong.due_process.repairs import list_repairs
 from xinyong.ledger.append import read_head
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
@@ -28,11 +28,9 @@ from xinyong.scoring.store import (
     stored_versions,
 )
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.context import Context, context
+from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
-from xinyong.service.keys import Principal, Role, create_key, revoke_key
 from xinyong.service.links import link, linked
-from xinyong.service.review import review_objection, review_repair
 from xinyong.service.worker import sweep_once
 
 router = APIRouter(prefix="/v1", tags=["operators"], route_class=StrictJsonRoute)
@@ -175,12 +173,10 @@ def catalog(ctx: Ctx) -> list[dict[str, Any]]:
     **linked(201, "The key and its token", Revoke=link("revoke_key", key_id="key_id")),
 )
 def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
-    """Create an API key; the token is shown only in this response."""
-    try:
-        with ctx.engine.begin() as conn:
-            key = create_key(conn, Role(body.role), body.name, body.label)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    """Create an API key; the token is shown only in this response (422 for a name the key
+    cannot be bound to)."""
+    with ctx.engine.begin() as conn:
+        key = create_key(conn, Role(body.role), body.name, body.label)
     ctx.configuration_changed()
     return {"key_id": key.key_id, "token": key.token, "role": key.role.value, "name": key.name}
 
@@ -233,22 +229,15 @@ def objection_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, obj
 def decide_objection_route(
     ctx: Ctx, caller: Caller, objection_id: str, body: Decision
 ) -> dict[str, object]:
-    """Uphold (revoke the record) or reject an objection, with a written reason."""
-    try:
-        objection, corrections = review_objection(
-            ctx,
-            objection_id,
-            uphold=body.accept,
-            reason=body.reason,
-            operator=f"operator:{caller.key_id}",
-        )
-    except ObjectionError as exc:
-        with ctx.engine.connect() as conn:
-            try:
-                get_objection(conn, objection_id)
-            except ObjectionError:
-                raise HTTPException(404, str(exc)) from exc
-        raise HTTPException(409, str(exc)) from exc
+    """Uphold (revoke the record) or reject an objection, with a written reason (404 for an
+    unknown objection, 409 for one decided already)."""
+    objection, corrections = review_objection(
+        ctx,
+        objection_id,
+        uphold=body.accept,
+        reason=body.reason,
+        operator=f"operator:{caller.key_id}",
+    )
     return {**objection.json(), "corrections_queued": corrections}
 
 
@@ -263,17 +252,15 @@ def repair_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object
 def decide_repair_route(
     ctx: Ctx, caller: Caller, repair_id: str, body: Decision
 ) -> dict[str, object]:
-    """Approve (the record stops counting today) or reject a repair request."""
-    try:
-        repair, corrections = review_repair(
-            ctx,
-            repair_id,
-            approve=body.accept,
-            reason=body.reason,
-            operator=f"operator:{caller.key_id}",
-        )
-    except RepairError as exc:
-        raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from exc
+    """Approve (the record stops counting today) or reject a repair request (404 for an unknown
+    request, 409 for one decided already)."""
+    repair, corrections = review_repair(
+        ctx,
+        repair_id,
+        approve=body.accept,
+        reason=body.reason,
+        operator=f"operator:{caller.key_id}",
+    )
     return {**repair.json(), "corrections_queued": corrections}
 
 

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import text
 
+from xinyong.application.context import Context
+from xinyong.application.keys import Role
 from xinyong.due_process.disclosure import MAX_OFFSET, public_entries
 from xinyong.due_process.transparency import transparency_report
 from xinyong.service.auth import roles
-from xinyong.service.context import Context, context
+from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
-from xinyong.service.keys import Role
 
 router = APIRouter(route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role
 from xinyong.service.auth import principal_of, roles
-from xinyong.service.context import Context, context
+from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
-from xinyong.service.keys import Principal, Role
 from xinyong.service.submissions import RecordsIn, SubmissionWorker, submit_body
 
 router = APIRouter(prefix="/v1", tags=["sources"], route_class=StrictJsonRoute)

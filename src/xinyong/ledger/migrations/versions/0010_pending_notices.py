@@ -4,7 +4,7 @@ A check whose sanction applies sends the subject a notice. Written to ``notices`
 file) it would make every check-answering process take the ledger's write lock, which record
 appends hold for a while, and empty every reader's page cache. So the notice is written with the
 check, in the inquiry log's file (``pending_notices``), and moved to ``notices`` in batches about
-every few seconds (:meth:`xinyong.service.inquiry_log.InquiryLog._checkpoint`); until then the
+every few seconds (:meth:`xinyong.application.inquiry_log.InquiryLog._checkpoint`); until then the
 subject's file shows it from ``pending_notices``. Without a separate file (PostgreSQL, an
 in-memory ledger) the table is created beside ``notices`` and stays empty.
 

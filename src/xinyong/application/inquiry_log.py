@@ -11,7 +11,7 @@ Where the batch is written depends on the database:
 
 - **SQLite** (a local file): on the event loop itself, at the end of the loop iteration in which
   the checks were decided. In the service that loop is the inquiry writer's, a process of its own
-  (:mod:`xinyong.service.inquiry_writer`), so that the service's loop only decides checks; a
+  (:mod:`xinyong.application.inquiry_writer`), so that the service's loop only decides checks; a
   thread would not do, as the interpreter lock changes hands at every row. The log has its own
   file (:func:`~xinyong.ledger.database.inquiry_log_path`), so its commits neither wait for the
   ledger's write lock while records are appended nor empty the ledger readers' page caches. The
@@ -21,7 +21,7 @@ Where the batch is written depends on the database:
   checkpoint syncs the disk and, while records are appended, that took tens of milliseconds;
   :meth:`InquiryLog._checkpoint` does it on a thread every :data:`CHECKPOINT_SECONDS`. While
   that checkpoint's last step holds the log's writes, checks are answered from the spill file
-  (:mod:`xinyong.service.inquiry_spill`) and committed to the table right after.
+  (:mod:`xinyong.application.inquiry_spill`) and committed to the table right after.
 - **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
   that the loop goes on serving while the commit makes its round trip. A batch that carries an
   adverse notice (rare: a sanction that applies) goes to a writer thread, as below.
@@ -49,6 +49,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from xinyong.application.inquiry_spill import SpillFile, recover_spills
 from xinyong.decisions.checks import (
     INSERT_INQUIRIES,
     Decision,
@@ -63,7 +64,6 @@ from xinyong.ledger.database import (
     libpq_url,
     never_wait,
 )
-from xinyong.service.inquiry_spill import SpillFile, recover_spills
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
 

@@ -9,10 +9,10 @@ import sys
 import time
 
 from tests.support.durability import alive
-from xinyong.service.lifeline import EXIT_CODE, POLL_SECONDS
+from xinyong.application.lifeline import EXIT_CODE, POLL_SECONDS
 
 CHILD = (
-    "import time; from xinyong.service.lifeline import follow_parent; "
+    "import time; from xinyong.application.lifeline import follow_parent; "
     "assert follow_parent() is not None; print('ready', flush=True); time.sleep(600)"
 )
 PARENT = (
@@ -41,7 +41,7 @@ def test_a_helper_exits_soon_after_its_parent_is_killed() -> None:
 
 def test_a_helper_whose_parent_died_while_it_started_exits_at_once() -> None:
     # pid 1 is not this child's parent: as if the parent had died before the helper began
-    code = "from xinyong.service.lifeline import run_helper; run_helper(1, 'time:sleep', 600)"
+    code = "from xinyong.application.lifeline import run_helper; run_helper(1, 'time:sleep', 600)"
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", code], check=False, capture_output=True, timeout=60
@@ -52,7 +52,7 @@ def test_a_helper_whose_parent_died_while_it_started_exits_at_once() -> None:
 
 def test_a_helper_runs_its_target_while_its_parent_lives() -> None:
     code = (
-        "import os; from xinyong.service.lifeline import run_helper; "
+        "import os; from xinyong.application.lifeline import run_helper; "
         "run_helper(os.getppid(), 'builtins:print', 'ran', POLL_SECONDS)"
     ).replace("POLL_SECONDS", repr(POLL_SECONDS))
     done = subprocess.run(

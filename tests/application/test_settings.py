@@ -1,13 +1,21 @@
-"""Service settings files: every documented setting can be set, mistakes are named."""
+"""Service settings: every documented setting can be set in a file or an environment variable,
+mistakes are named with where they were made, and the settings cannot be changed once made."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from xinyong.due_process.masking import MaskingPolicy, OrganizationMask, PersonIdMask
-from xinyong.service.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
+from xinyong.application.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
+from xinyong.due_process.masking import (
+    MaskingPolicy,
+    OrganizationMask,
+    PersonIdMask,
+    PersonNameMask,
+)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -57,7 +65,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
     assert (settings.daily_refresh, settings.read_connections) == (False, 2)
     assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
-    assert {s.name for s in SETTINGS} == {
+    assert set(SETTINGS) == {
         "redis_url",
         "daily_refresh",
         "read_connections",
@@ -108,3 +116,51 @@ def test_mistakes_name_the_file_and_setting(tmp_path: Path, text: str, named: st
 def test_a_missing_file_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"nothing\.toml"):
         load_settings(tmp_path / "nothing.toml")
+
+
+def test_every_setting_is_described() -> None:
+    for name in SETTINGS:
+        assert ServiceSettings.model_fields[name].description, name
+
+
+def test_the_clock_is_no_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="unknown setting 'today'"):
+        load_settings(_write(tmp_path, 'today = "2030-01-01"\n'))
+    monkeypatch.setenv("XINYONG_TODAY", "2030-01-01")
+    assert load_settings().today == date.today
+    assert ServiceSettings(today=lambda: date(2030, 1, 1)).today() == date(2030, 1, 1)
+
+
+def test_variables_override_the_file_and_arguments_override_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "burst = 7\ngrace_days = 14\n")
+    monkeypatch.setenv("XINYONG_BURST", "9")
+    monkeypatch.setenv("xinyong_rate_per_second", "2.5")  # the names' case does not matter
+    monkeypatch.setenv("XINYONG_OBJECTION_DAYS_BY_SOURCE", '{"tax": 20}')
+    monkeypatch.setenv("XINYONG_MASKING", '{"person_name": "hidden"}')
+    monkeypatch.setenv("XINYONG_SERVICE_SETTINGS", str(path))  # not a setting: ignored
+    settings = load_settings(path)
+    assert (settings.burst, settings.grace_days, settings.rate_per_second) == (9, 14, 2.5)
+    assert settings.objection_deadline("tax") == 20
+    assert settings.masking == MaskingPolicy(person_name=PersonNameMask.HIDDEN)
+    assert load_settings().burst == 9  # the variables apply without a file too
+    assert ServiceSettings(burst=3).burst == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [("ten", "burst"), ("-1", "burst"), ('{"person_id": "last-two"}', "masking")],
+)
+def test_a_bad_variable_is_named(monkeypatch: pytest.MonkeyPatch, value: str, named: str) -> None:
+    monkeypatch.setenv(f"XINYONG_{named.upper()}", value)
+    with pytest.raises(SettingsError, match=f"^XINYONG_{named.upper()}: {named}: "):
+        load_settings()
+
+
+def test_settings_cannot_change(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, "objection_days_by_source = { tax = 20 }\n"))
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.burst = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.objection_days_by_source["tax"] = 1  # type: ignore[index]

@@ -1,7 +1,7 @@
 """The spill file: checks logged while the inquiry log's file cannot be written.
 
 Every few seconds the inquiry log's write-ahead log is checkpointed, and for the last step the
-log's writes must pause (:meth:`xinyong.service.inquiry_log.InquiryLog._checkpoint`). That step
+log's writes must pause (:meth:`xinyong.application.inquiry_log.InquiryLog._checkpoint`). That step
 syncs the disk twice; with records being appended meanwhile it took up to 60 ms here, and every
 check waiting for its log entry waited that long. Instead, during the pause each batch of checks
 is appended to a plain file beside the log (one JSON line per decision, one ``write`` per batch)

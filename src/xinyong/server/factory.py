@@ -1,7 +1,7 @@
 """The app factory uvicorn's worker processes call (``xinyong serve``): light to import.
 
 A worker process of ``serve --workers N`` must start following its supervisor before anything
-else (:mod:`xinyong.service.lifeline`): importing the service takes seconds, and a supervisor
+else (:mod:`xinyong.application.lifeline`): importing the service takes seconds, and a supervisor
 killed meanwhile would leave a worker that goes on to serve the port alone. So uvicorn is given
 this module, which imports nothing heavy, follows the supervisor, and only then builds the app.
 """
@@ -11,25 +11,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from xinyong.service.lifeline import PARENT_ENV, follow_parent
+from xinyong.application.lifeline import PARENT_ENV, follow_parent
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["SETTINGS_ENV", "WORKERS_ENV", "app_from_environment"]
-
-SETTINGS_ENV = "XINYONG_SERVICE_SETTINGS"
-"""A settings TOML file for :func:`app_from_environment` (how ``serve --workers`` passes it on)."""
-WORKERS_ENV = "XINYONG_WEB_WORKERS"
-"""How many web worker processes serve the deployment (they divide the rate limits between them
-unless a shared store holds them)."""
+__all__ = ["app_from_environment"]
 
 
 def app_from_environment() -> FastAPI:
-    """The service's app, configured from the environment (uvicorn's app factory)."""
+    """The deployment's app, configured from the environment (uvicorn's app factory)."""
     supervisor = os.environ.get(PARENT_ENV)
     if supervisor:  # a worker process of ``serve --workers N``: end with the supervisor
         follow_parent(int(supervisor))
-    from xinyong.service import app
+    from xinyong.server import app
 
     return app.app_from_environment()

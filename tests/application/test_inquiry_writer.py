@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine
 
 from tests.support.service_fixtures import PERSON, logged_decision, make_service
+from xinyong.application import inquiry_writer
+from xinyong.application.inquiry_writer import InquiryNotLogged, InquiryWriter
 from xinyong.decisions.checks import Decision
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, pending_notices
-from xinyong.service import inquiry_writer
-from xinyong.service.inquiry_writer import InquiryNotLogged, InquiryWriter
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

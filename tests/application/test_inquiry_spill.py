@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from tests.support.service_fixtures import logged_decision
+from xinyong.application.inquiry_log import InquiryLog
+from xinyong.application.inquiry_spill import SpillFile, recover_spill, recover_spills, spill_path
 from xinyong.decisions.checks import log_decisions
 from xinyong.ledger.database import inquiry_log_path, open_database
 from xinyong.ledger.schema import inquiries, pending_notices
-from xinyong.service.inquiry_log import InquiryLog
-from xinyong.service.inquiry_spill import SpillFile, recover_spill, recover_spills, spill_path
 
 pytestmark = pytest.mark.anyio
 

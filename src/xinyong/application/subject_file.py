@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from xinyong.application.context import Context
 from xinyong.decisions.notices import notices_for
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Polarity
@@ -24,7 +25,6 @@ from xinyong.ledger.effective import subject_version
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
-from xinyong.service.context import Context
 
 __all__ = ["subject_file"]
 

@@ -1,4 +1,9 @@
-"""What every request handler needs: the database, catalog, schemes, settings and clock."""
+"""What every use case and request handler needs: the database, catalog, schemes, settings and
+clock, and the long-lived state of a running service (caches, the inquiry log, the rate limits).
+
+One :class:`Context` is built per process (:meth:`Context.create`): by the app that serves the
+API and the portal, by a background worker and by the submission process. Both transports read
+the app's one context from its state (``request.app.state.context``)."""
 
 from __future__ import annotations
 
@@ -6,9 +11,14 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 
-from fastapi import Request
 from sqlalchemy import Connection, Engine, select
 
+from xinyong.application.inquiry_log import InquiryLog
+from xinyong.application.inquiry_writer import InquiryWriter
+from xinyong.application.keys import Principal
+from xinyong.application.ratelimit import RateLimiter, SharedBuckets, TokenBuckets
+from xinyong.application.settings import ServiceSettings
+from xinyong.application.stored_reads import StoredReads, stored_reads_for
 from xinyong.decisions.checks import Registrations
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
@@ -16,15 +26,9 @@ from xinyong.domain.catalog import Catalog
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.database import inquiry_log_file
 from xinyong.ledger.schema import ledger_identity
-from xinyong.service.inquiry_log import InquiryLog
-from xinyong.service.inquiry_writer import InquiryWriter
-from xinyong.service.keys import Principal
-from xinyong.service.ratelimit import RateLimiter, SharedBuckets, TokenBuckets
-from xinyong.service.settings import ServiceSettings
-from xinyong.service.stored_reads import StoredReads, stored_reads_for
 from xinyong.ttl import TtlCache
 
-__all__ = ["Context", "context"]
+__all__ = ["Context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +120,3 @@ def _rate_limiter(engine: Engine, settings: ServiceSettings, workers: int) -> Ra
 def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog | InquiryWriter:
     separate = settings.inquiry_process and inquiry_log_file(engine) is not None
     return InquiryWriter(engine) if separate else InquiryLog(engine)
-
-
-async def context(request: Request) -> Context:
-    """FastAPI dependency: the app's context."""
-    ctx: Context = request.app.state.context
-    return ctx

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from xinyong.application.context import Context
 from xinyong.due_process.refresh import apply_refresh, plan_refresh
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE_LOCK, take_write_lock
-from xinyong.service.context import Context
 
 __all__ = ["after_changes"]
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.support.service_fixtures import PERSON, SCHEME
-from xinyong.service.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
+from xinyong.application.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -24,6 +24,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, insert, select, update
 
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
+from xinyong.domain.refusals import NotAllowed
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import api_keys
 
@@ -65,16 +66,16 @@ def _digest(secret: str) -> str:
 
 def create_key(conn: Connection, role: Role, name: str = "", label: str = "") -> ApiKey:
     """Create a key for ``role`` bound to ``name`` (source, relying party or subject; a
-    subject's id in its canonical form). ValueError when the name will not do."""
+    subject's id in its canonical form). NotAllowed when the name will not do."""
     if role is Role.PUBLIC:
-        raise ValueError("the public needs no key")
+        raise NotAllowed("the public needs no key")
     if role is not Role.OPERATOR and not name:
-        raise ValueError(f"a {role.value} key must be bound to a name")
+        raise NotAllowed(f"a {role.value} key must be bound to a name")
     if role is Role.SUBJECT:  # the name every check and record of the subject uses
         try:
             name = canonical_subject_id(name)
         except IdentifierRefused as exc:
-            raise ValueError(f"not a subject id: {exc.reason}") from exc
+            raise NotAllowed(f"not a subject id: {exc.reason}") from exc
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     conn.execute(

@@ -1,13 +1,15 @@
 """An operator's decisions on objections and repair requests, with the refresh that follows
-every change (listings, corrections to relying parties). Shared by the API and the console."""
+every change (listings, corrections to relying parties). The API
+(``POST /v1/objections/{id}/decision``, ``/v1/repairs/{id}/decision``) and the console's forms run
+these same functions."""
 
 from __future__ import annotations
 
+from xinyong.application.changes import after_changes
+from xinyong.application.context import Context
 from xinyong.due_process.objections import Objection, decide_objection
 from xinyong.due_process.repairs import Repair, decide_repair
 from xinyong.ledger.database import WRITE_LOCK
-from xinyong.service.changes import after_changes
-from xinyong.service.context import Context
 
 __all__ = ["review_objection", "review_repair"]
 
@@ -17,7 +19,7 @@ def review_objection(
 ) -> tuple[Objection, int]:
     """Uphold or reject an objection; return it and the number of corrections queued.
 
-    Raises ObjectionError (unknown, already decided, no reason).
+    Raises NotFound (no such objection), AlreadyDecided or NotAllowed (no written reason).
     """
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         objection = decide_objection(
@@ -37,7 +39,7 @@ def review_repair(
 ) -> tuple[Repair, int]:
     """Approve or reject a repair request; return it and the number of corrections queued.
 
-    Raises RepairError (unknown, already decided, no reason).
+    Raises NotFound (no such request), AlreadyDecided or NotAllowed (no written reason).
     """
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         repair = decide_repair(

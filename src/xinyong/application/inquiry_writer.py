@@ -8,7 +8,7 @@ thread does not help, since the interpreter lock changes hands at every row (mea
 checks per second than on the loop).
 
 So by default (setting ``inquiry_process``) a writer process owns the log's writes. It runs the
-same group commit as before (:class:`~xinyong.service.inquiry_log.InquiryLog`, with its
+same group commit as before (:class:`~xinyong.application.inquiry_log.InquiryLog`, with its
 checkpoints and spill file) on an event loop of its own. The service's loop collects the checks
 decided in one iteration, sends them as one message over a socket pair (a length and a pickle of
 plain tuples, through asyncio's transports, so neither side ever blocks on the socket), and
@@ -41,9 +41,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from xinyong.application.inquiry_log import InquiryLog
+from xinyong.application.lifeline import run_helper
 from xinyong.decisions.checks import Decision
-from xinyong.service.inquiry_log import InquiryLog
-from xinyong.service.lifeline import run_helper
 
 __all__ = [
     "ANSWER_SECONDS",
@@ -127,7 +127,7 @@ class InquiryWriter:
     """The service's side of the writer process (see the module's docstring).
 
     Until :meth:`started` (and after the writer is lost) checks are logged in this process by an
-    :class:`~xinyong.service.inquiry_log.InquiryLog`, which also imports spill files at start.
+    :class:`~xinyong.application.inquiry_log.InquiryLog`, which also imports spill files at start.
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -1,0 +1,281 @@
+"""Service settings, declared once (a pydantic-settings model): each with its type, default,
+bounds and description, read by the app, the background worker and ``xinyong serve``, and listed
+in docs/service.md (a test holds the two together).
+
+Where a value comes from, the first that has it:
+
+1. arguments given to :class:`ServiceSettings` (tests, and whatever builds settings in code);
+2. an environment variable ``XINYONG_<NAME>`` (``XINYONG_RATE_PER_SECOND=10``; a table as JSON,
+   ``XINYONG_OBJECTION_DAYS_BY_SOURCE='{"tax": 20}'``);
+3. the settings file, ``--settings FILE`` (TOML, ``name = value``; :class:`SettingsFile`);
+4. the default.
+
+:func:`load_settings` reads the last three and names the file or the variable, and the setting,
+in every :class:`SettingsError`. A file is read strictly, as written by a person: an unknown
+name is refused, and so is a value of another type (``burst = "10"``, ``grace_days = true``); an
+environment variable is text, read as its setting's type.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, NonNegativeInt, PlainValidator, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from xinyong.domain.toml_text import parse_toml
+from xinyong.due_process.masking import MaskingPolicy
+
+__all__ = [
+    "ENV_PREFIX",
+    "SETTINGS",
+    "ServiceSettings",
+    "SettingsError",
+    "SettingsFile",
+    "load_settings",
+]
+
+ENV_PREFIX = "XINYONG_"
+"""Environment variables ``XINYONG_<NAME>`` set the setting ``name``."""
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used (the message names the file or variable, and the setting)."""
+
+
+def _read_only(value: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(value))
+
+
+def _masking_policy(value: object) -> MaskingPolicy:
+    return value if isinstance(value, MaskingPolicy) else MaskingPolicy.from_table(value)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of one running service, immutable once made."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    objection_days: NonNegativeInt = Field(
+        default=30, description="Days an operator has to decide an objection (FCRA: 30)."
+    )
+    objection_days_by_source: Annotated[
+        Mapping[str, NonNegativeInt], AfterValidator(_read_only)
+    ] = Field(
+        default_factory=lambda: MappingProxyType({}),
+        description="Deadlines for particular sources, e.g. {tax = 20}. A scheme may set a "
+        "shorter one for the records its rules match (the court list: objection_days = 15).",
+    )
+    suppress_on_lapse: bool = Field(
+        default=True,
+        description="Suppress a record whose objection was not decided by its deadline.",
+    )
+    correction_window_days: NonNegativeInt = Field(
+        default=90, description="How far back a changed answer is pushed to relying parties."
+    )
+    grace_days: NonNegativeInt = Field(
+        default=30, description="Days between the listing notice and publication of an entry."
+    )
+    repair_days: NonNegativeInt = Field(
+        default=18,
+        description="Days an operator should take to decide a repair request (the console "
+        "highlights older ones); Credit China's 2025 workflow: feedback in 10 working days, a "
+        "decision in 3 more.",
+    )
+    masking: Annotated[MaskingPolicy, PlainValidator(_masking_policy)] = Field(
+        default_factory=MaskingPolicy,
+        description="What the public pages show of a listed subject: person_id "
+        "(region-and-check, hide-last-four, hidden), person_name (family-name, full, hidden), "
+        "organization (full, name-only).",
+    )
+    session_minutes: NonNegativeInt = Field(
+        default=480,
+        description="How long a web portal sign-in lasts; revoking the key ends it at once.",
+    )
+    rate_per_second: float = Field(
+        default=50.0, ge=0, description="Checks per second per relying party (token bucket)."
+    )
+    burst: NonNegativeInt = Field(
+        default=100, description="Bucket size: checks a relying party may send at once."
+    )
+    redis_url: str = Field(
+        default="",
+        description="Redis holding the rate limits, shared by every web worker (e.g. "
+        "redis://127.0.0.1:6379/0). Without it the limits are divided between the workers.",
+    )
+    threads: NonNegativeInt = Field(
+        default=8,
+        description="Worker threads for database work (requests wait for a free one); more "
+        "suits a remote PostgreSQL, fewer a local SQLite file.",
+    )
+    daily_refresh: bool = Field(
+        default=True,
+        description="Background workers store each day's standings of the active schemes (as "
+        "`xinyong standings refresh` does), so that checks are answered from them.",
+    )
+    read_connections: NonNegativeInt = Field(
+        default=4,
+        description="PostgreSQL: connections per web worker that read stored standings for "
+        "checks from the event loop (each request holds one for one statement).",
+    )
+    ingest_process: bool = Field(
+        default=True,
+        description="Append submitted records (POST /v1/records) in a separate worker process, "
+        "so that checks are not slowed down while a batch is appended and its subjects "
+        "refreshed.",
+    )
+    inquiry_process: bool = Field(
+        default=True,
+        description="Write a SQLite ledger's inquiry log (every check, before its answer) in a "
+        "separate writer process, so that the service's event loop only decides checks.",
+    )
+    max_body_bytes: NonNegativeInt = Field(
+        default=16 << 20,
+        description="The largest request body accepted (413 beyond it, refused before it is "
+        "read or parsed); a batch of 10,000 records of 1.5 KB fits.",
+    )
+    body_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a request body may take to arrive in between two of its parts "
+        "(408 after).",
+    )
+    cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long keys, registrations and active schemes are cached; changes made "
+        "through the service apply at once, changes made elsewhere (the CLI) after at most "
+        "this long.",
+    )
+    today: Callable[[], date] = Field(
+        default=date.today,
+        exclude=True,
+        description="The clock (tests move it forward to pass deadlines); not a setting: no "
+        "file or variable sets it.",
+    )
+
+    def objection_deadline(self, source: str) -> int:
+        """Days to decide an objection to a record of ``source``."""
+        return self.objection_days_by_source.get(source, self.objection_days)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``XINYONG_*`` variables, then the file :func:`load_settings` reads;
+        no ``.env`` file and no secrets directory."""
+        file = _FILE.get()
+        return (init_settings, _Environment(settings_cls), *(() if file is None else (file,)))
+
+
+_CLOCK = "today"
+SETTINGS: tuple[str, ...] = tuple(name for name in ServiceSettings.model_fields if name != _CLOCK)
+"""The settings' names in declaration order (the clock is not one)."""
+
+_FILE: ContextVar[SettingsFile | None] = ContextVar("xinyong_settings_file", default=None)
+"""The settings file of the :func:`load_settings` call in progress (a source needs it, and
+pydantic-settings builds its sources in a class method)."""
+
+
+class _Environment(EnvSettingsSource):
+    """``XINYONG_<NAME>`` variables, for the settings only (never the clock)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name == _CLOCK:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+def _strict(name: str) -> TypeAdapter[Any]:
+    """The setting's type with its bounds and validators (``Annotated``)."""
+    return TypeAdapter(ServiceSettings.model_fields[name].rebuild_annotation())
+
+
+_STRICT = {name: _strict(name) for name in SETTINGS}
+"""Each setting's type and bounds, checked strictly: how a value in the file is read."""
+
+
+def _problem(name: str, error: Mapping[str, Any]) -> str:
+    """``name`` (with the key of a table's value) and what is wrong with its value."""
+    where = ".".join([name, *(str(part) for part in error["loc"])])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "value_error":  # a message of ours (the masking policy's)
+        return f"{where}: {message}"
+    return f"{where}: {message}, not {error['input']!r}"
+
+
+class SettingsFile(TomlConfigSettingsSource):
+    """A settings TOML file of ``name = value`` pairs, every name a setting and every value of
+    the setting's type (else :class:`SettingsError` naming the file and the setting)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        if not path.is_file():
+            raise SettingsError(f"{path}: no such file")
+        super().__init__(settings_cls, toml_file=path)
+        for name, value in self.toml_data.items():
+            if name not in _STRICT:
+                known = ", ".join(SETTINGS)
+                raise SettingsError(f"{path}: unknown setting {name!r} (known: {known})")
+            try:
+                _STRICT[name].validate_python(value, strict=True)
+            except PydanticValidationError as exc:
+                raise SettingsError(f"{path}: {_problem(name, exc.errors()[0])}") from exc
+
+    def _read_file(self, path: Path | Traversable) -> dict[str, Any]:
+        """The file, parsed as every xinyong TOML file is (:func:`parse_toml`)."""
+        try:
+            return parse_toml(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from exc
+
+
+def load_settings(path: Path | None = None) -> ServiceSettings:
+    """The settings: ``XINYONG_<NAME>`` environment variables over the TOML file at ``path``
+    (when given) over the defaults. SettingsError names the file or variable and the setting."""
+    file = None if path is None else SettingsFile(ServiceSettings, path)
+    with _reading(file):
+        try:
+            return ServiceSettings()
+        except PydanticValidationError as exc:
+            raise SettingsError("; ".join(_explained(exc, path))) from exc
+
+
+@contextmanager
+def _reading(file: SettingsFile | None) -> Iterator[None]:
+    token = _FILE.set(file)
+    try:
+        yield
+    finally:
+        _FILE.reset(token)
+
+
+def _explained(exc: PydanticValidationError, path: Path | None) -> Iterator[str]:
+    """Each problem with where its value came from: a variable, else the file."""
+    variables = {name.upper() for name in os.environ}
+    for error in exc.errors():
+        name, *inside = error["loc"] or ("",)
+        variable = f"{ENV_PREFIX}{name}".upper()
+        where = variable if variable in variables else str(path)
+        yield f"{where}: {_problem(str(name), {**error, 'loc': inside})}"

@@ -1,0 +1,38 @@
+"""Why a request is refused, by kind: the use cases raise these, each transport answers them.
+
+::
+
+    Refused                 a request refused; the message says why, in words for people
+    ├── NotFound            what the request names does not exist (an objection, a repair
+    │                       request)
+    ├── AlreadyDecided      the objection or repair request was decided already: a decision is
+    │                       final, and a second one would overwrite it
+    └── NotAllowed          the request as made breaks a rule: no reason given, a record that is
+                            not one's own, repair asked before the minimum display period or of
+                            a positive record, an objection to a record whose objection is open,
+                            a key that cannot be bound to the name given, text that is not plain
+
+The API answers them 404, 409 and 422 (:mod:`xinyong.service.refusals`); the portal shows the
+form's page again with the reason (:mod:`xinyong.web.refusals`). The kind decides the answer,
+never the wording of the message. They are ``ValueError``\\ s, as the errors they replace were.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AlreadyDecided", "NotAllowed", "NotFound", "Refused"]
+
+
+class Refused(ValueError):
+    """A request refused; the message says why, in words for the person who made it."""
+
+
+class NotFound(Refused):
+    """What the request names does not exist."""
+
+
+class AlreadyDecided(Refused):
+    """An objection or repair request that was decided already."""
+
+
+class NotAllowed(Refused):
+    """A request that breaks a rule as made (the message names the rule)."""
