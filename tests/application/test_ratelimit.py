@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.service_fixtures import PERSON, SCHEME
+from tests.support.serving import free_port, ready, start_serve, wait_until
 from xinyong.application.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -84,23 +83,11 @@ def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) ->
     settings = tmp_path / "service.toml"
     redis = f'redis_url = "{REDIS}"\n' if shared else ""
     settings.write_text(f"rate_per_second = 0.001\nburst = 4\n{redis}", encoding="utf-8")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = subprocess.Popen(
-        [sys.executable, "-m", "xinyong", "serve", "--port", str(port), "--workers", "2"]
-        + ["--settings", str(settings), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = start_serve(env, port, "--workers", "2", "--settings", str(settings), "--no-worker")
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while not _ready(base):
-            assert server.poll() is None, "serve exited"
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
+        wait_until(server, lambda: ready(port), "serve answers")
         statuses: Counter[int] = Counter()
         for _ in range(24):  # a new connection each time: the kernel spreads them over workers
             answer = httpx.get(
@@ -117,10 +104,3 @@ def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) ->
     finally:
         server.terminate()
         server.wait(15)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/ready", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False

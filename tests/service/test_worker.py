@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +12,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.service_fixtures import SCHEME
+from tests.support.serving import free_port, ready, start_serve, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,21 +73,12 @@ def test_worker_once_stores_the_days_standings_once(tmp_path: Path) -> None:
 
 def test_serve_runs_one_worker_that_ends_with_it(tmp_path: Path) -> None:
     env, db = _ledger(tmp_path)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = subprocess.Popen(
-        [sys.executable, "-m", "xinyong", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = start_serve(env, port, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while _runs_today(db) == 0 or not _ready(port):
-            assert server.poll() is None, "serve exited"
-            assert time.monotonic() < deadline, "no worker stored today's standings"
-            time.sleep(0.2)
+        wait_until(
+            server, lambda: ready(port) and _runs_today(db) > 0, "a worker stores the standings"
+        )
         workers = _workers_of(env["XINYONG_DATABASE_URL"])
         assert len(workers) == 1, workers  # one for the deployment, not one per web worker
         os.kill(server.pid, signal.SIGKILL)
@@ -101,10 +91,3 @@ def test_serve_runs_one_worker_that_ends_with_it(tmp_path: Path) -> None:
         if server.poll() is None:
             server.kill()
             server.wait(10)
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
