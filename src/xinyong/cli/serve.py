@@ -93,9 +93,10 @@ def worker(
     import os
 
     from xinyong.application.context import Context
+    from xinyong.application.sweeps import refresh_once, sweep_once
     from xinyong.due_process.corrections import deliver_pending
     from xinyong.server import SETTINGS_ENV
-    from xinyong.service.worker import post_json, refresh_once, run_worker, sweep_once
+    from xinyong.worker import post_json, run_worker
 
     if settings is None and os.environ.get(SETTINGS_ENV):  # as ``xinyong serve`` passes them
         settings = Path(os.environ[SETTINGS_ENV])

@@ -39,7 +39,7 @@ def create_app(
     installs: Iterable[Callable[[FastAPI], None]] = (),
 ) -> FastAPI:
     """Build the app over an open ledger database, for one of ``workers`` web worker processes
-    (background work is not its business: see :mod:`xinyong.service.worker`). Each of
+    (background work is not its business: see :mod:`xinyong.worker`). Each of
     ``installs`` adds to the app what else it serves, in order, before its routes are prepared
     (the portal and the API's documentation: :func:`xinyong.server.app.create_app`)."""
     settings = settings or ServiceSettings()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, create_key, revoke_key
 from xinyong.application.review import review_objection, review_repair
+from xinyong.application.sweeps import sweep_once
 from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
 from xinyong.due_process.objections import list_objections
@@ -31,7 +32,6 @@ from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.links import link, linked
-from xinyong.service.worker import sweep_once
 
 router = APIRouter(prefix="/v1", tags=["operators"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
