@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -39,10 +40,32 @@ def test_two_workers_sharing_redis_grant_one_burst_between_them() -> None:
         return waits
 
     waits = asyncio.run(run())
-    # Leases of 2 tokens (10 % of 25); each worker may keep one unspent: 24 or 25 granted.
-    granted = sum(1 for wait in waits if wait == 0.0)
-    assert 23 <= granted <= 25
-    assert all(wait > 0 for wait in waits[granted + 2 :])
+    assert waits[:25] == [0.0] * 25  # one burst between them, exactly
+    assert all(wait > 0 for wait in waits[25:])
+
+
+def test_workers_never_hold_tokens_that_outlive_the_refill() -> None:
+    """A review found leased tokens kept by idle workers while the shared bucket refilled
+    behind them: 8 workers admitted 173 checks where a burst of 100 allowed 101."""
+    namespace = uuid.uuid4().hex
+
+    async def run() -> tuple[int, float]:
+        workers = [SharedBuckets(REDIS, namespace, rate=50, burst=100) for _ in range(8)]
+        try:
+            for worker in workers:
+                assert await worker.take("airline") == 0.0
+            await asyncio.sleep(2.5)  # the bucket is full again
+            started = time.monotonic()
+            admitted = 0
+            for i in range(400):
+                admitted += await workers[i % 8].take("airline") == 0.0
+            return admitted, time.monotonic() - started
+        finally:
+            for worker in workers:
+                await worker.close()
+
+    admitted, seconds = asyncio.run(run())
+    assert admitted <= 100 + 50 * seconds + 1
 
 
 def test_an_unreachable_redis_refuses_rather_than_lets_through() -> None:
@@ -53,6 +76,22 @@ def test_an_unreachable_redis_refuses_rather_than_lets_through() -> None:
         await limiter.close()
 
     asyncio.run(run())
+
+
+def test_serve_refuses_more_workers_than_the_burst_without_redis(tmp_path: Path) -> None:
+    settings = tmp_path / "service.toml"
+    settings.write_text("burst = 1\n", encoding="utf-8")
+    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "xinyong", "serve", "--workers", "2", "--settings", str(settings)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot be divided between 2 workers" in done.stderr
 
 
 def test_without_a_shared_store_workers_divide_the_limit() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -451,3 +452,24 @@ async def test_concurrent_checks_do_not_fail(service: Service) -> None:
 
         codes = await asyncio.gather(*(one() for _ in range(100)))
     assert set(codes) == {200}
+
+
+def test_an_app_served_twice_answers_checks_each_time(ledger_url: str) -> None:
+    """Its lifespan opens what the PostgreSQL check path keeps (a pool of readers, a connection
+    for the inquiry log) anew each time it is served, on a new event loop, as tests and
+    embedders do."""
+    svc = make_service(ledger_url)
+
+    async def serve_once() -> int:
+        async with svc.app.router.lifespan_context(svc.app), svc.client() as client:
+            answer = await client.get(
+                "/v1/checks",
+                params={"subject": PERSON, "measure": "restrict-flights"},
+                headers=svc.headers("relying"),
+            )
+            return answer.status_code
+
+    try:
+        assert [asyncio.run(serve_once()) for _ in range(2)] == [200, 200]
+    finally:
+        svc.engine.dispose()

@@ -81,6 +81,16 @@ def test_serve_runs_one_worker_that_ends_with_it(tmp_path: Path) -> None:
         )
         workers = _workers_of(env["XINYONG_DATABASE_URL"])
         assert len(workers) == 1, workers  # one for the deployment, not one per web worker
+        os.kill(workers[0], signal.SIGKILL)  # serve starts another
+        wait_until(
+            server,
+            lambda: (
+                len(_workers_of(env["XINYONG_DATABASE_URL"])) == 1
+                and _workers_of(env["XINYONG_DATABASE_URL"]) != workers
+            ),
+            "a new worker",
+            seconds=30,
+        )
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
         gone_by = time.monotonic() + 2.0

@@ -110,6 +110,7 @@ class InquiryLog:
         """PostgreSQL through psycopg: batches are written from the event loop."""
         self._aconn: psycopg.AsyncConnection[Any] | None = None
         self._aconn_loop: asyncio.AbstractEventLoop | None = None
+        self._commits: set[asyncio.Future[_Outcomes]] = set()
         """Checks answered from the spill file during a pause, still to be committed."""
 
     async def record(self, decision: Decision, notice: dict[str, object] | None) -> None:
@@ -166,7 +167,11 @@ class InquiryLog:
                 commit = loop.create_task(self._commit_on_loop(entries))
             else:  # adverse notices are rare: written through SQLAlchemy, on the thread
                 commit = loop.run_in_executor(self._thread, self._commit, entries, False)
-            commit.add_done_callback(lambda result: self._release(loop, batch, result.result()))
+            commit.add_done_callback(
+                lambda done: self._release(loop, batch, _outcomes(done, batch))
+            )
+            self._commits.add(commit)
+            commit.add_done_callback(self._commits.discard)
             return
         try:
             outcomes = self._commit([(decision, notice) for decision, notice, _ in batch], True)
@@ -346,9 +351,9 @@ class InquiryLog:
     async def _commit_on_loop(self, entries: list[_Entry]) -> _Outcomes:
         """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
         through psycopg); one outcome per entry, as :meth:`_commit`."""
-        rows = inquiry_json(decision for decision, _ in entries)
-        sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, {"rows": rows})
         try:
+            rows = inquiry_json(decision for decision, _ in entries)
+            sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, {"rows": rows})
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
                 self._aconn = await psycopg.AsyncConnection.connect(
@@ -360,14 +365,22 @@ class InquiryLog:
         except Exception as exc:
             if self._aconn is not None and self._aconn.broken:
                 await self._aconn.close()
-            if len(entries) == 1:
-                log.exception("could not log a check")
-                return [exc]
+            if len(entries) == 1 or isinstance(exc, psycopg.OperationalError):
+                # One check, or the database out of reach: trying each check again on its
+                # own would only make every check in the batch wait for the same failure.
+                log.exception("could not log %d check(s)", len(entries))
+                return [exc] * len(entries)
             outcomes: _Outcomes = []
             for entry in entries:  # isolate the failure to the checks that cause it
                 outcomes += await self._commit_on_loop([entry])
             return outcomes
         return [None] * len(entries)
+
+    async def aclose(self) -> None:
+        """Close the asynchronous connection (PostgreSQL), on the loop that used it."""
+        if self._aconn is not None and not self._aconn.closed:
+            await self._aconn.close()
+        self._aconn = None
 
     def _server_conn(self) -> Connection:
         """The connection the writer thread commits batches with (a database server): kept, so
@@ -388,3 +401,12 @@ class InquiryLog:
             )
             self._conn = conn
         return self._conn
+
+
+def _outcomes(done: asyncio.Future[_Outcomes], batch: list[_Item]) -> _Outcomes:
+    """A commit's outcomes; if the commit itself failed or was cancelled, its error for every
+    check of the batch (never left waiting)."""
+    if done.cancelled():
+        return [RuntimeError("the inquiry log's commit was cancelled")] * len(batch)
+    error = done.exception()
+    return [error] * len(batch) if error is not None else done.result()

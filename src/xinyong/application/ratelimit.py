@@ -4,14 +4,15 @@ for the whole deployment however many web workers serve it.
 Each worker process keeps its own state, so a bucket in memory limits one worker only, and
 ``serve --workers N`` would allow N times the rate. Two ways to hold one limit:
 
-- :class:`SharedBuckets` (setting ``redis_url``): the bucket lives in Redis and is updated by a
-  Lua script, atomically for every worker on every machine, on Redis's clock. A worker takes
-  tokens in small leases (at most :data:`LEASE_SHARE` of the burst at a time) and spends them
-  locally, so most checks do not wait for Redis; every token spent was granted by the shared
-  bucket, so together the workers never exceed the limit.
+- :class:`SharedBuckets` (setting ``redis_url``): the bucket lives in Redis and every check
+  takes its token there, through a Lua script that runs atomically for every worker on every
+  machine, on Redis's clock. (Tokens leased ahead to a worker would save the round trip, but a
+  lease outlives the refill behind it: eight workers holding leases admitted 173 checks where
+  the burst allowed 101.)
 - :class:`TokenBuckets` alone: the limit is divided between the workers (each has ``rate / N``
-  and ``burst / N``, at least one). They never exceed it together, but a relying party whose
-  connections all land on one worker gets only that worker's share.
+  and ``burst // N``). They never exceed it together, but a relying party whose connections all
+  land on one worker gets only that worker's share; ``xinyong serve`` refuses more workers than
+  the burst without ``redis_url``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import threading
 import time
 from typing import Any, Protocol
 
-__all__ = ["LEASE_SHARE", "RateLimiter", "RateLimiterDown", "SharedBuckets", "TokenBuckets"]
-
-LEASE_SHARE = 0.1
-"""The largest part of the burst a worker leases at once from the shared bucket."""
+__all__ = ["RateLimiter", "RateLimiterDown", "SharedBuckets", "TokenBuckets"]
 
 
 class RateLimiterDown(RuntimeError):
@@ -49,7 +47,7 @@ class TokenBuckets:
     @classmethod
     def share(cls, rate: float, burst: int, workers: int) -> TokenBuckets:
         """This worker's share of a limit divided between ``workers`` processes."""
-        return cls(rate / workers, max(1, burst // workers))
+        return cls(rate / workers, burst // workers)
 
     async def take(self, name: str) -> float:
         """Take one token; return 0 when allowed, else the seconds until one is available."""
@@ -68,23 +66,26 @@ class TokenBuckets:
             return (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
 
 
-_LEASE = """
-local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local granted = math.min(want, math.floor(tokens))
-tokens = tokens - granted
+local granted = 0
+if tokens >= 1 then
+  granted = 1
+  tokens = tokens - 1
+end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 if rate > 0 then
   redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 end
 return {granted, tostring(tokens)}
 """
-"""Grant up to ``want`` whole tokens from the bucket; return (granted, tokens left)."""
+"""Take one token from the bucket if there is one; return (1 or 0, tokens left)."""
 
 
 class SharedBuckets:
@@ -95,35 +96,28 @@ class SharedBuckets:
         self.namespace = namespace
         self.rate = rate
         self.burst = burst
-        self.lease = max(1, math.floor(burst * LEASE_SHARE))
-        self._leased: dict[str, int] = {}
         self._client: Any = None
         self._script: Any = None
 
     async def take(self, name: str) -> float:
         """Take one token; return 0 when allowed, else the seconds until one is available.
         Raises :class:`RateLimiterDown` when Redis cannot be reached."""
-        left = self._leased.get(name, 0)
-        if left > 0:
-            self._leased[name] = left - 1
-            return 0.0
-        granted, tokens = await self._grant(name)
-        if granted > 0:
-            self._leased[name] = granted - 1
+        granted, tokens = await self._take(name)
+        if granted:
             return 0.0
         return (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
 
-    async def _grant(self, name: str) -> tuple[int, float]:
+    async def _take(self, name: str) -> tuple[int, float]:
         from redis.asyncio import Redis
         from redis.exceptions import RedisError
 
         try:
             if self._script is None:
                 self._client = Redis.from_url(self.url, socket_timeout=2.0)
-                self._script = self._client.register_script(_LEASE)
+                self._script = self._client.register_script(_TAKE)
             granted, tokens = await self._script(
                 keys=[f"xinyong:rate:{self.namespace}:{name}"],
-                args=[self.rate, self.burst, self.lease],
+                args=[self.rate, self.burst],
             )
         except (RedisError, OSError) as exc:
             raise RateLimiterDown(f"the rate limiter's Redis is unreachable: {exc}") from exc

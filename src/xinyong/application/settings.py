@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, NonNegativeInt, PlainValidator, TypeAdapter
+from pydantic import AfterValidator, Field, NonNegativeInt, PlainValidator, PositiveInt, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -130,7 +130,7 @@ class ServiceSettings(BaseSettings):
         description="Background workers store each day's standings of the active schemes (as "
         "`xinyong standings refresh` does), so that checks are answered from them.",
     )
-    read_connections: NonNegativeInt = Field(
+    read_connections: PositiveInt = Field(
         default=4,
         description="PostgreSQL: connections per web worker that read stored standings for "
         "checks from the event loop (each request holds one for one statement).",

@@ -25,7 +25,6 @@ import logging
 from datetime import date
 
 import orjson
-import psycopg
 from anyio import to_thread
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
@@ -72,26 +71,33 @@ class StoredReads:
         self._engine = engine
         self._dialect = engine.dialect
         self._refilling: asyncio.Future[None] | None = None
-        self._pool = AsyncConnectionPool(
-            conninfo,
-            min_size=size,
-            max_size=size,
-            open=False,
-            kwargs={"autocommit": True, "prepare_threshold": 0},
-            name="xinyong-stored-reads",
-        )
+        self._conninfo = conninfo
+        self._size = size
+        self._pool: AsyncConnectionPool | None = None
         self._lanes = size
         self._pending: dict[tuple[str, int], _Waiting] = {}
         self._flushing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
-        """Connect (on the event loop that will use the pool)."""
+        """Connect, on the event loop that will use the pool (a new pool each time the app is
+        served)."""
+        self._refilling = None
+        self._lanes, self._pending, self._flushing = self._size, {}, False
+        self._pool = AsyncConnectionPool(
+            self._conninfo,
+            min_size=self._size,
+            max_size=self._size,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0},
+            name="xinyong-stored-reads",
+        )
         await self._pool.open(wait=True, timeout=30.0)
 
     async def close(self) -> None:
         """Close every connection."""
-        await self._pool.close()
+        if self._pool is not None:
+            await self._pool.close()
 
     async def decide(
         self,
@@ -172,26 +178,26 @@ class StoredReads:
             key = next(iter(self._pending))
             waiting = self._pending[key]
             batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
-            if rest:
+            del self._pending[key]
+            if rest:  # to the back of the queue: another run's checks go next
                 self._pending[key] = rest
-            else:
-                del self._pending[key]
             self._lanes -= 1
             task = asyncio.get_running_loop().create_task(self._run(*key, batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, run_id: str, since: int, batch: _Waiting) -> None:
-        subjects = orjson.dumps(sorted({subject for subject, _ in batch})).decode()
-        params = {"subject_ids": subjects, "since": since, "run_id": run_id}
-        sql, values = CURRENT_MANY.driver_call(self._dialect, params)
         found: dict[str, Precomputed | Missing | None] = {}
         try:
+            subjects = orjson.dumps(sorted({subject for subject, _ in batch})).decode()
+            params = {"subject_ids": subjects, "since": since, "run_id": run_id}
+            sql, values = CURRENT_MANY.driver_call(self._dialect, params)
+            assert self._pool is not None, "open() first"
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(sql, values)
                 for subject, *row in await cursor.fetchall():
                     found[subject] = current(row)
-        except psycopg.Error:
+        except Exception:  # whatever it was, the checks take the general path
             log.warning(
                 "stored standings could not be read; the checks are computed", exc_info=True
             )

@@ -150,7 +150,6 @@ def serve(
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
     import os
-    import subprocess
     import sys
 
     import uvicorn
@@ -163,7 +162,12 @@ def serve(
     # Check everything here, where an error can be reported plainly, before any worker starts.
     open_db_or_exit(db).dispose()
     load_catalog_or_exit(catalog)
-    _settings_or_exit(settings)
+    chosen = _settings_or_exit(settings)
+    if workers > 1 and not chosen.redis_url and chosen.burst < workers:
+        fail(
+            f"burst {chosen.burst} cannot be divided between {workers} workers (each would "
+            "allow none): set redis_url to share one limit, or a larger burst"
+        )
     # Every worker process builds the app from the environment (uvicorn's app factory).
     os.environ[ENV_VAR] = resolve_url(db)
     if catalog is not None:
@@ -177,7 +181,7 @@ def serve(
         os.environ.pop(PARENT_ENV, None)
     helper = None
     if background:  # configured by the same environment; it ends with this process
-        helper = subprocess.Popen(
+        helper = _KeptRunning(
             [sys.executable, "-m", "xinyong", "worker", "--parent", str(os.getpid())]
         )
     try:
@@ -194,11 +198,46 @@ def serve(
         )
     finally:
         if helper is not None:
-            helper.terminate()
-            try:
-                helper.wait(10)
-            except subprocess.TimeoutExpired:
-                helper.kill()
+            helper.stop()
+
+
+class _KeptRunning:
+    """A child process started again when it ends (after 1, 2, 4 ... up to 60 s), until
+    :meth:`stop`: the background worker of ``xinyong serve``, which must not stay dead when
+    the out-of-memory killer or an unreachable database ends it."""
+
+    def __init__(self, command: list[str]) -> None:
+        import subprocess
+        import threading
+
+        self._command = command
+        self._stopped = threading.Event()
+        self._process = subprocess.Popen(command)
+        threading.Thread(target=self._watch, name="xinyong-keep-worker", daemon=True).start()
+
+    def _watch(self) -> None:
+        import subprocess
+
+        pause = 1.0
+        while not self._stopped.wait(1.0):
+            code = self._process.poll()
+            if code is None:
+                continue
+            err.print(f"[yellow]the background worker ended ({code}); starting it again[/]")
+            if self._stopped.wait(pause):
+                return
+            pause = min(60.0, pause * 2)
+            self._process = subprocess.Popen(self._command)
+
+    def stop(self) -> None:
+        import subprocess
+
+        self._stopped.set()
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
 
 @keys_app.command("create")

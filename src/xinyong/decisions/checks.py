@@ -308,9 +308,11 @@ def _insert_inquiries() -> DriverStatement:
         .render_derived(with_types=True)
         .alias("given")
     )
+    # A decision id is random: one already there is this decision, logged by a commit whose
+    # answer was lost, so it counts as logged.
+    statement = postgresql.insert(inquiries).from_select(list(_LOGGED), select(*given.c))
     return DriverStatement(
-        insert(inquiries).from_select(list(_LOGGED), select(*given.c)),
-        {"rows": "[]"},
+        statement.on_conflict_do_nothing(index_elements=["decision_id"]), {"rows": "[]"}
     )
 
 

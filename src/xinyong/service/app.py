@@ -71,6 +71,8 @@ def create_app(
             if isinstance(inquiries, InquiryWriter):
                 await inquiries.stop()
             inquiries.close()
+            if not isinstance(inquiries, InquiryWriter):
+                await inquiries.aclose()
             if stored_reads is not None:
                 await stored_reads.close()
             if isinstance(app.state.context.buckets, SharedBuckets):
