@@ -110,14 +110,38 @@ def demo(
             _summary(conn, config.end, report.accepted, report.duplicates, catalog)
             head = read_head(conn)
         err.print(f"[bold]5/5[/] scoring every bundled pilot as of {config.end}")
-        _score_pilots(engine, config.end, catalog)
+        listed = _score_pilots(engine, config.end, catalog)
     finally:
         engine.dispose()
     out.print(f"ledger verified: {verification.size:,} entries, checkpoint {head.token}")
+    _next_steps(db, listed, config.end)
 
 
-def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
-    """Store, score and save every bundled pilot; print what each one does to the population."""
+def _next_steps(db: str | None, listed: tuple[str, str] | None, as_of: date) -> None:
+    """What to run next, with a listed subject to look at."""
+    where = f" --db {db}" if db else ""
+    out.print("\n[bold]next:[/]")
+    out.print(
+        f"  xinyong serve{where}\n"
+        "      then open http://127.0.0.1:8000/ (the public lists and the transparency report)"
+        " and http://127.0.0.1:8000/docs (the API)"
+    )
+    if listed is not None:
+        pilot, subject = listed
+        out.print(
+            f"  xinyong explain {bundled_pilots()[pilot]} --subject {subject} "
+            f"--as-of {as_of}{where}\n      why this subject is on {pilot}'s list, record by record"
+        )
+    out.print(
+        "  xinyong lab run pilots --out lab-pilots\n"
+        "      the pilots compared on a simulated population: open lab-pilots/report.html"
+    )
+
+
+def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> tuple[str, str] | None:
+    """Store, score and save every bundled pilot; print what each one does to the population.
+    Return a pilot and a subject on one of its black lists (else any list), if there is one."""
+    listed: dict[str, tuple[str, str]] = {}
     for pilot_id, path in bundled_pilots().items():
         loaded = load_scheme(path)
         with engine.begin() as conn:
@@ -143,6 +167,9 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
             table_out.add_row(grade.name, f"{count:,}", f"{share:.1%}")
         out.print(table_out)
         kinds = {lst.id: lst.kind for lst in scheme.lists}
+        for row in rows:
+            for name in row.lists:
+                listed.setdefault(str(kinds[name]), (pilot_id, row.subject_id))
         list_text = ", ".join(f"{name} ({kinds[name]}): {lists.get(name, 0):,}" for name in kinds)
         out.print(f"  lists: {list_text or '-'}")
         measure_kind = {m.id: m.kind for m in scheme.measures}
@@ -150,6 +177,7 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
             f"{name} ({measure_kind[name]}): {count:,}" for name, count in sorted(measures.items())
         )
         out.print(f"  measures in force: {measure_text or '-'}")
+    return listed.get("black") or next(iter(listed.values()), None)
 
 
 def _summary(conn: Connection, as_of: date, added: int, present: int, catalog: Catalog) -> None:
