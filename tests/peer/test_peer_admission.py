@@ -15,6 +15,8 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
+from tests.support.peer_rows import interaction as meet
+from tests.support.peer_rows import ledger_rating
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.ingest.records import ingest_records, ingest_rows
 from xinyong.ingest.rejects import rejects_path
@@ -23,28 +25,8 @@ from xinyong.ledger.database import open_database
 TODAY = date(2025, 6, 30)
 
 
-def meet(rid: str, who: str, other: str, case: str, day: str) -> dict[str, Any]:
-    return {
-        "record_id": rid,
-        "subject_id": who,
-        "subject_kind": "person",
-        "code": "peer.interaction",
-        "occurred_at": day,
-        "case_id": case,
-        "attrs": {"counterpart": other},
-    }
-
-
 def rate(rid: str, rater: str, rated: str, case: str, day: str, stars: Any = 4) -> dict[str, Any]:
-    return {
-        "record_id": rid,
-        "subject_id": rated,
-        "subject_kind": "person",
-        "code": "peer.rating",
-        "occurred_at": day,
-        "case_id": case,
-        "attrs": {"rater": rater, "stars": stars},
-    }
+    return dict(ledger_rating(rid, rater, rated, case, day, stars))
 
 
 def both(case: str, a: str, b: str, day: str) -> list[dict[str, Any]]:

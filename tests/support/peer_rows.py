@@ -19,7 +19,7 @@ def interaction(rid: str, who: str, other: str, case: str, day: str) -> dict[str
 
 
 def ledger_rating(
-    rid: str, rater: str, rated: str, case: str, day: str, stars: int
+    rid: str, rater: str, rated: str, case: str, day: str, stars: object
 ) -> dict[str, object]:
     """A rating of ``rated`` by ``rater`` in interaction ``case``, as a submitted row."""
     return {
