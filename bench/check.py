@@ -298,8 +298,9 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
         with engine.connect() as conn:
             if args.backend == "sqlite":
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
+            else:  # every table, committed (the ledger's own were analysed after their loads)
                 conn.exec_driver_sql("ANALYZE")
+                conn.commit()
     finally:
         engine.dispose()
     meta = {

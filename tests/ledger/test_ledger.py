@@ -164,7 +164,8 @@ def test_inquiries_move_to_their_own_file(tmp_path: Path) -> None:
 
 
 def test_standings_are_kept_in_their_keys_order(tmp_path: Path) -> None:
-    """Revision 0011 rebuilds a SQLite ledger's standings without row ids, rows and all."""
+    """Revision 0011 rebuilds a SQLite ledger's standings without row ids, rows and all; 0012
+    adds what adverse notices name, empty for the runs already stored."""
     from xinyong.ledger.schema import standings
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -194,7 +195,7 @@ def test_standings_are_kept_in_their_keys_order(tmp_path: Path) -> None:
         assert sql.rstrip().endswith("WITHOUT ROWID")
         assert "ix_standings_subject" in indexes
         assert [tuple(r) for r in kept] == sorted(
-            (r["run_id"], r["subject_id"], 1.5, "A", "", r["measures"]) for r in rows
+            (r["run_id"], r["subject_id"], 1.5, "A", "", r["measures"], None) for r in rows
         )
         assert "PRIMARY KEY" in plan  # one search, in the key's own B-tree
     finally:

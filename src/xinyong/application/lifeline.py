@@ -18,10 +18,19 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import runpy
+import sys
 import threading
 from typing import Any
 
-__all__ = ["EXIT_CODE", "PARENT_ENV", "POLL_SECONDS", "follow_parent", "run_helper"]
+__all__ = [
+    "EXIT_CODE",
+    "PARENT_ENV",
+    "POLL_SECONDS",
+    "follow_parent",
+    "helper_command",
+    "run_helper",
+]
 
 log = logging.getLogger("xinyong.lifeline")
 
@@ -67,3 +76,23 @@ def run_helper(parent: int, target: str, *args: Any) -> Any:
     follow_parent(parent)
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)(*args)
+
+
+def helper_command(module: str, *args: str) -> list[str]:
+    """The command line that runs ``python -m module args...`` as a helper of this process:
+    following it from its first instruction, before the seconds its imports can take (a process
+    that only follows its parent once its own code runs outlives a parent killed meanwhile)."""
+    return [sys.executable, "-m", __spec__.name, str(os.getpid()), module, *args]
+
+
+def _main(argv: list[str]) -> None:
+    """``python -m xinyong.application.lifeline PARENT MODULE [ARGS...]``: follow ``PARENT``,
+    then run ``MODULE`` as ``python -m MODULE ARGS...`` would."""
+    parent, module, *rest = argv
+    follow_parent(int(parent))
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
 from xinyong.decisions.checks import (
-    Decision,
+    Checked,
     Purpose,
     Registrations,
     purpose,
@@ -108,8 +108,9 @@ class StoredReads:
         subject_id: str,
         measure: str,
         today: date,
-    ) -> Decision | None:
-        """The decision from a current stored standing, read on the event loop; None when the
+    ) -> Checked | None:
+        """The decision (and adverse notice) from a current stored standing, read on the event
+        loop; None when the
         check must take the general path. Raises as the general path would for a measure the
         caller may not check or that no active scheme defines (known from the caches).
 

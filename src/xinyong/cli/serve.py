@@ -150,11 +150,10 @@ def serve(
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
     import os
-    import sys
 
     import uvicorn
 
-    from xinyong.application.lifeline import PARENT_ENV
+    from xinyong.application.lifeline import PARENT_ENV, helper_command
     from xinyong.ledger.database import ENV_VAR, resolve_url
     from xinyong.server import SETTINGS_ENV, WORKERS_ENV
     from xinyong.service.http_protocol import HTTP_PROTOCOL
@@ -181,9 +180,7 @@ def serve(
         os.environ.pop(PARENT_ENV, None)
     helper = None
     if background:  # configured by the same environment; it ends with this process
-        helper = _KeptRunning(
-            [sys.executable, "-m", "xinyong", "worker", "--parent", str(os.getpid())]
-        )
+        helper = _KeptRunning(helper_command("xinyong", "worker", "--parent", str(os.getpid())))
     try:
         # No access log: request lines carry subject ids in query strings.
         uvicorn.run(

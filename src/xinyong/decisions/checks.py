@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, column, func, insert, select
 from sqlalchemy.dialects import postgresql
 
 from xinyong.decisions.decision_ids import new_decision_id
-from xinyong.decisions.notices import counted_records, issue_notice
+from xinyong.decisions.notices import adverse_facts, issue_notice
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
@@ -36,11 +37,13 @@ from xinyong.ttl import MISSING, Missing, TtlCache
 __all__ = [
     "INSERT_INQUIRIES",
     "INSERT_INQUIRY",
+    "Checked",
     "Decision",
     "NotRegistered",
     "Purpose",
     "Registrations",
     "UnknownMeasure",
+    "adverse_notice",
     "check_measure",
     "decide_from_stored",
     "decide_measure",
@@ -123,6 +126,9 @@ _UNCACHED = Registrations()
 Purpose = tuple[LoadedScheme, Measure]
 """The active scheme that defines a measure, and the measure."""
 
+Checked = tuple[Decision, dict[str, object] | None]
+"""A decision, and the adverse notice to its subject when a sanction applies."""
+
 
 def purpose(
     conn: Connection | None,
@@ -187,10 +193,11 @@ def decide_from_stored(
     today: date,
     registrations: Registrations,
     precomputed: PrecomputedStandings,
-) -> Decision | None:
-    """The decision from a stored standing that is still current (one read, a single statement,
-    so it needs no transaction); None when it must be computed: no current stored standing, or
-    a sanction applies and its adverse notice must name the records."""
+) -> Checked | None:
+    """The decision (and adverse notice) from a stored standing that is still current (one
+    read, a single statement, so it needs no transaction); None when it must be computed: no
+    current stored standing, or a sanction applies and the run did not store what its notice
+    names."""
     found = purpose(conn, registry, registrations, relying_party, measure)
     assert found is not MISSING  # read through conn
     stored = precomputed.read(conn, found[0], subject_id, today)
@@ -204,14 +211,40 @@ def stored_decision(
     subject_id: str,
     measure: str,
     today: date,
-) -> Decision | None:
-    """The decision a stored standing gives (:func:`decide_from_stored`); None when the
-    standing must be computed."""
+) -> Checked | None:
+    """The decision (and adverse notice) a stored standing gives (:func:`decide_from_stored`);
+    None when the standing must be computed."""
     loaded, measure_def = found
-    if stored is None or (measure in stored.measures and measure_def.kind == "sanction"):
+    if stored is None:
         return None
     applies = measure in stored.measures
-    return _decision(relying_party, subject_id, measure, applies, loaded, today, stored.size)
+    if not (applies and measure_def.kind == "sanction"):
+        decision = _decision(
+            relying_party, subject_id, measure, applies, loaded, today, stored.size
+        )
+        return decision, None
+    if stored.adverse is None:  # a run saved without what the notice names
+        return None
+    decision = _decision(relying_party, subject_id, measure, True, loaded, today, stored.size)
+    return decision, adverse_notice(decision, found, orjson.loads(stored.adverse))
+
+
+def adverse_notice(decision: Decision, found: Purpose, facts: dict[str, Any]) -> dict[str, object]:
+    """The notice to the subject of a check whose sanction applies: the measure, its legal
+    basis, the scheme version and date, and what :func:`~xinyong.decisions.notices.adverse_facts`
+    names (the lists and the records that counted)."""
+    loaded, measure_def = found
+    return {
+        "decision_id": decision.decision_id,
+        "relying_party": decision.relying_party,
+        "measure": decision.measure,
+        "description": measure_def.description,
+        "basis": measure_def.basis,
+        "scheme": loaded.scheme.id,
+        "version": loaded.version,
+        "as_of": decision.as_of.isoformat(),
+        **facts,
+    }
 
 
 def decide_measure(
@@ -224,7 +257,7 @@ def decide_measure(
     catalog: Catalog | None,
     registrations: Registrations = _UNCACHED,
     precomputed: PrecomputedStandings | None = None,
-) -> tuple[Decision, dict[str, object] | None]:
+) -> Checked:
     """Decide a check (reads only); return the decision and the adverse notice, if any.
 
     With ``precomputed``, a stored standing that is still current answers the check in one read
@@ -236,7 +269,7 @@ def decide_measure(
             conn, registry, relying_party, subject_id, measure, today, registrations, precomputed
         )
         if stored is not None:
-            return stored, None
+            return stored
     found = purpose(conn, registry, registrations, relying_party, measure)
     assert found is not MISSING  # read through conn
     loaded, measure_def = found
@@ -246,18 +279,7 @@ def decide_measure(
     decision = _decision(relying_party, subject_id, measure, applies, loaded, today, size)
     notice: dict[str, object] | None = None
     if applies and measure_def.kind == "sanction" and explanation is not None:
-        notice = {
-            "decision_id": decision.decision_id,
-            "relying_party": relying_party,
-            "measure": measure,
-            "description": measure_def.description,
-            "basis": measure_def.basis,
-            "scheme": loaded.scheme.id,
-            "version": loaded.version,
-            "as_of": today.isoformat(),
-            "lists": list(explanation.standing.lists),
-            "records": counted_records(explanation),
-        }
+        notice = adverse_notice(decision, found, adverse_facts(explanation))
     return decision, notice
 
 

@@ -21,6 +21,7 @@ from xinyong.scoring.reference import Explanation
 
 __all__ = [
     "RIGHTS",
+    "adverse_facts",
     "counted_records",
     "issue_notice",
     "move_pending_notices",
@@ -50,6 +51,13 @@ def counted_records(explanation: Explanation) -> list[dict[str, Any]]:
         for c in explanation.records
         if c.counted
     ]
+
+
+def adverse_facts(explanation: Explanation) -> dict[str, Any]:
+    """What an adverse-check notice names about the standing: the lists the subject is on and
+    the records that counted. Stored with a batch refresh's standings (as JSON), so that a
+    sanctioned check answered from the stored standing names the same."""
+    return {"lists": list(explanation.standing.lists), "records": counted_records(explanation)}
 
 
 def issue_notice(

@@ -59,6 +59,8 @@ class Precomputed:
 
     size: int
     measures: frozenset[str]
+    adverse: str | None = None
+    """What an adverse notice names (JSON), stored for a subject a sanction applies to."""
 
 
 _RUN = DriverStatement(
@@ -79,9 +81,15 @@ def _current_columns(subject: ColumnElement[str]) -> list[ColumnElement[Any]]:
     since = bindparam("since", type_=BigInteger)
     r, s, e = records.c, subjects.c, events.c
     head = select(func.max(checkpoints.c.size))
-    stored = select(standings.c.measures).where(
-        standings.c.run_id == bindparam("run_id"), standings.c.subject_id == subject
-    )
+
+    def stored(value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # One scalar subquery per column: each is a step down the primary key to the same row.
+        return (
+            select(value)
+            .where(standings.c.run_id == bindparam("run_id"), standings.c.subject_id == subject)
+            .scalar_subquery()
+        )
+
     event_on_record = (
         select(e.position)
         .select_from(records.join(events, and_(e.source == r.source, e.record_id == r.record_id)))
@@ -120,8 +128,9 @@ def _current_columns(subject: ColumnElement[str]) -> list[ColumnElement[Any]]:
     )
     return [
         head.scalar_subquery().label("head"),
-        stored.scalar_subquery().label("measures"),
+        stored(standings.c.measures).label("measures"),
         changed.label("changed"),
+        stored(standings.c.adverse).label("adverse"),
     ]
 
 
@@ -158,10 +167,11 @@ Run = tuple[str, int]
 
 def current(row: Sequence[Any]) -> Precomputed | None:
     """The stored standing in a row of :data:`CURRENT`, if it is still current."""
-    head, measures, changed = row
+    head, measures, changed, adverse = row
     if measures is None or changed:
         return None
-    return Precomputed(int(head), frozenset(m for m in str(measures).split(";") if m))
+    measured = frozenset(m for m in str(measures).split(";") if m)
+    return Precomputed(int(head), measured, None if adverse is None else str(adverse))
 
 
 class PrecomputedStandings:

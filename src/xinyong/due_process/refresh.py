@@ -8,14 +8,17 @@ under every active scheme (reads only), and :func:`apply_refresh` opens or close
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import orjson
 from sqlalchemy import Connection, select
 
-from xinyong.decisions.standing import SchemeRegistry, standing_of
+from xinyong.decisions.notices import adverse_facts
+from xinyong.decisions.standing import SchemeRegistry, standings_of_many
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.chunks import chunked
 from xinyong.due_process.corrections import (
     Correction,
     correction_window_start,
@@ -68,8 +71,9 @@ def plan_refresh(
     relist: list[tuple[LoadedScheme, str, Explanation | None]] = []
     for loaded in registry.active(conn):
         listed = _open_lists(conn, loaded.scheme.id, ids)
+        found = standings_of_many(conn, loaded, ids, today, size, catalog)
         for subject_id in ids:
-            explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
+            explanation = found[subject_id].explanation
             now_on = set(explanation.standing.lists) if explanation is not None else set()
             if now_on != listed.get(subject_id, set()):
                 relist.append((loaded, subject_id, explanation))
@@ -93,14 +97,9 @@ def apply_refresh(
     return [queue_correction(conn, correction) for correction in plan.corrections]
 
 
-def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _open_lists(conn: Connection, scheme_id: str, ids: list[str]) -> dict[str, set[str]]:
     listed: dict[str, set[str]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         for row in conn.execute(
             select(listings.c.subject_id, listings.c.list_id).where(
                 listings.c.scheme_id == scheme_id,
@@ -115,7 +114,7 @@ def _open_lists(conn: Connection, scheme_id: str, ids: list[str]) -> dict[str, s
 def _recently_checked(conn: Connection, ids: list[str], window_days: int) -> list[str]:
     since = correction_window_start(window_days)
     found: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         found.update(
             str(subject_id)
             for (subject_id,) in conn.execute(
@@ -148,7 +147,6 @@ def refresh_all(
     changed: dict[str, int] = {}
     for loaded, table in zip(active, tables, strict=True):
         rows = standings_from_table(table)
-        save_standings(conn, loaded, today, head, Engine.DUCKDB.value, rows)
         open_rows = conn.execute(
             select(listings.c.subject_id, listings.c.list_id).where(
                 listings.c.scheme_id == loaded.scheme.id, listings.c.delisted_on.is_(None)
@@ -157,14 +155,25 @@ def refresh_all(
         listed: dict[str, set[str]] = {}
         for row in open_rows:
             listed.setdefault(str(row.subject_id), set()).add(str(row.list_id))
-        count = 0
-        for standing in rows:
-            if set(standing.lists) != listed.pop(standing.subject_id, set()):
-                found = standing_of(conn, loaded, standing.subject_id, today, head.size, catalog)
-                update_listings(
-                    conn, loaded, standing.subject_id, found.explanation, today, grace_days
-                )
-                count += 1
+        relisted = [s.subject_id for s in rows if set(s.lists) != listed.pop(s.subject_id, set())]
+        # The explanations of the relisted (their notices) and of the subjects a sanction applies
+        # to (what a check's adverse notice names, stored with the standing; checks under a peer
+        # scheme are always computed, see decisions.precomputed).
+        sanctions = {m.id for m in loaded.scheme.measures if m.kind == "sanction"}
+        if loaded.scheme.peer is not None:
+            sanctions.clear()
+        sanctioned = [s.subject_id for s in rows if sanctions.intersection(s.measures)]
+        found = standings_of_many(conn, loaded, relisted + sanctioned, today, head.size, catalog)
+        adverse = {
+            subject_id: orjson.dumps(adverse_facts(explanation)).decode()
+            for subject_id in sanctioned
+            if (explanation := found[subject_id].explanation) is not None
+        }
+        save_standings(conn, loaded, today, head, Engine.DUCKDB.value, rows, adverse)
+        for subject_id in relisted:
+            explanation = found[subject_id].explanation
+            update_listings(conn, loaded, subject_id, explanation, today, grace_days)
+        count = len(relisted)
         for subject_id in listed:  # listed subjects no longer scored at all
             update_listings(conn, loaded, subject_id, None, today, grace_days)
             count += 1

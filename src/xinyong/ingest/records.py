@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.chunks import chunked
 from xinyong.domain.identifiers import IdentifierKind, classify
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
@@ -38,13 +39,11 @@ from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.database import WRITE_LOCK, after_bulk_load
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
 __all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
-
-_LOOKUP_CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -129,6 +128,7 @@ def ingest_records(
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
     log_rejects(engine, f"file {path.name}", source, report.rejects)
+    after_bulk_load(engine, report.accepted)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -322,15 +322,10 @@ def _source_exists(conn: Connection, source: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def _chunks(items: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _known_kinds(conn: Connection, run: _Run, subject_ids: Iterable[str]) -> None:
     """Load the registered kind of every id not yet in the run's cache."""
     unknown = sorted({sid for sid in subject_ids if sid not in run.kinds})
-    for chunk in _chunks(unknown):
+    for chunk in chunked(unknown):
         query = select(subjects.c.subject_id, subjects.c.kind).where(
             subjects.c.subject_id.in_(chunk)
         )
@@ -346,7 +341,7 @@ def _existing(conn: Connection, rows: Sequence[RecordRow]) -> dict[tuple[str, st
         by_source.setdefault(row[0], set()).add(row[1])
     cols = records.c
     for source, ids in sorted(by_source.items()):
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunked(sorted(ids)):
             query = select(
                 cols.source,
                 cols.record_id,

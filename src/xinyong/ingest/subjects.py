@@ -32,7 +32,7 @@ from xinyong.ingest.readers import BadLine, read_batches
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import check_subject_id
 from xinyong.ledger.append import Batch, SubjectRow, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.database import WRITE_LOCK, after_bulk_load
 from xinyong.ledger.schema import subjects
 
 __all__ = ["SUBJECT_COLUMNS", "SubjectsReport", "load_subjects", "validate_subject"]
@@ -220,6 +220,7 @@ def load_subjects(engine: Engine, path: Path, batch_size: int = 50_000) -> Subje
                 batch.subjects.append(row)
             if len(batch):
                 report.head = append_batch(conn, batch, f"subjects load {path.name}")
+    after_bulk_load(engine, report.added + report.updated)
     report.ignored_columns = tuple(sorted(ignored))
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)

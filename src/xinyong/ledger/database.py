@@ -28,12 +28,14 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 __all__ = [
+    "ANALYZE_AFTER_ROWS",
     "DEFAULT_URL",
     "ENV_VAR",
     "INQUIRY_SCHEMA",
     "WRITE",
     "WRITE_LOCK",
     "ForeignInquiryLog",
+    "after_bulk_load",
     "hold_lock",
     "inquiry_log_file",
     "inquiry_log_path",
@@ -227,6 +229,26 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
     return engine
+
+
+ANALYZE_AFTER_ROWS = 10_000
+"""Rows appended in one load from which PostgreSQL's statistics are refreshed at once."""
+
+
+def after_bulk_load(engine: Engine, rows: int) -> None:
+    """Refresh PostgreSQL's planner statistics of the ledger's tables after a load of ``rows``.
+
+    Until autovacuum's next analyze (which waits for a share of the table to change, and whose
+    counter a cancelled ANALYZE resets), a database filled by one large load has no statistics
+    for the new rows: the planner then guessed that an ``IN`` list of a hundred subject ids
+    matched half of ``subjects`` and read the whole table, for every batch submitted through the
+    API (docs/benchmarks.md). ANALYZE samples a fixed number of rows, so it takes about as long
+    for a billion rows as for a million. SQLite plans these lookups by its indexes.
+    """
+    if engine.dialect.name != "postgresql" or rows < ANALYZE_AFTER_ROWS:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE records, subjects, events")
 
 
 def take_write_lock(conn: Connection, schema: str = INQUIRY_SCHEMA) -> None:

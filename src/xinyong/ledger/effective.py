@@ -16,6 +16,7 @@ record for every valid time: it should never have counted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,7 @@ from sqlalchemy import (
 )
 
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.chunks import chunked
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import events, records, subjects
 
@@ -50,6 +52,7 @@ __all__ = [
     "effective_records",
     "effective_records_expr",
     "subject_kind_at",
+    "subject_kinds_at",
     "subject_version",
 ]
 
@@ -157,6 +160,22 @@ def subject_kind_at(conn: Connection, subject_id: str, known_at: int | None = No
         conn, {"subject_id": subject_id, "known_at": 2**62 if known_at is None else known_at}
     )
     return None if not found else str(found[0][0])
+
+
+def subject_kinds_at(
+    conn: Connection, subject_ids: Sequence[str], known_at: int | None = None
+) -> dict[str, str]:
+    """:func:`subject_kind_at` for many subjects (a few ``IN`` queries); unregistered ids are
+    left out."""
+    s = subjects.c
+    kinds: dict[str, str] = {}
+    for chunk in chunked(sorted(set(subject_ids))):
+        query = select(s.subject_id, s.kind).where(s.subject_id.in_(chunk))
+        if known_at is not None:
+            query = query.where(s.position < known_at)
+        for subject_id, kind in conn.execute(query.order_by(s.position)):
+            kinds[str(subject_id)] = str(kind)  # the newest version comes last
+    return kinds
 
 
 def current_subjects(known_at: int | None = None) -> Select[tuple[object, ...]]:

@@ -154,11 +154,15 @@ standings = Table(
     Column("grade", String(64), nullable=False),
     Column("lists", Text, nullable=False),
     Column("measures", Text, nullable=False),
+    Column("adverse", Text, nullable=True),
     Index("ix_standings_subject", "subject_id"),
     sqlite_with_rowid=False,
 )
 """Standings per subject and run; reproducible from the run's scheme version and ledger head.
-SQLite keeps them in their primary key's B-tree (revision 0011): a check reads one by its key."""
+SQLite keeps them in their primary key's B-tree (revision 0011): a check reads one by its key.
+``adverse`` (revision 0012): for a subject a sanction applies to, what its adverse notice names
+(JSON ``{"lists": [...], "records": [...]}``), so that such a check is answered from the stored
+standing too; NULL otherwise."""
 
 # ------------------------------------------------------------------ decision service state
 # Operational tables of the decision service. They are not part of the hashed log: what they

@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import Connection, exists, select
 
 from xinyong.domain.catalog import RatingPolicy
+from xinyong.domain.chunks import IN_CHUNK, chunked
 from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
@@ -39,8 +40,6 @@ from xinyong.ledger.effective import VOIDING
 from xinyong.ledger.schema import events, records
 
 __all__ = ["RatingAdmission"]
-
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +53,8 @@ def _attrs(row: RecordRow) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
-    ordered = sorted(set(items))
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start : start + _CHUNK]
+def _chunks(items: Iterable[str]) -> Iterable[Sequence[str]]:
+    return chunked(sorted(set(items)))
 
 
 class RatingAdmission:
@@ -85,8 +82,7 @@ class RatingAdmission:
         )
         # The interactions and earlier ratings of the batch's interaction ids, a few hundred
         # ratings at a time: each query finds its rows through the subject_id index.
-        for start in range(0, len(ratings), _CHUNK // 2):
-            part = ratings[start : start + _CHUNK // 2]
+        for part in chunked(ratings, IN_CHUNK // 2):
             people = sorted({str(a["rater"]) for _, a in part} | {str(row[2]) for row, _ in part})
             cases = sorted({str(row[6]) for row, _ in part})
             met = select(r.subject_id, r.case_id, r.attrs, r.occurred_at).where(

@@ -9,9 +9,10 @@ recomputed later and compared.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -196,9 +197,12 @@ def save_standings(
     head: TreeHead,
     engine: str,
     rows: Sequence[Standing],
+    adverse: Mapping[str, str] = MappingProxyType({}),
 ) -> StandingRun:
     """Write a standings run in bulk (``COPY`` on PostgreSQL: a refresh writes one row per
-    subject, millions of them)."""
+    subject, millions of them). ``adverse`` gives, per subject a sanction applies to, what its
+    adverse notice names (the ``adverse`` column); a subject without it has its sanctioned
+    checks computed."""
     run = StandingRun(
         str(uuid.uuid4()), loaded.scheme.id, loaded.version, as_of, head, engine, len(rows)
     )
@@ -218,7 +222,7 @@ def save_standings(
     insert_rows(
         conn,
         standings,
-        ("run_id", "subject_id", "score", "grade", "lists", "measures"),
-        ((run.run_id, *s.row().values()) for s in rows),
+        ("run_id", "subject_id", "score", "grade", "lists", "measures", "adverse"),
+        ((run.run_id, *s.row().values(), adverse.get(s.subject_id)) for s in rows),
     )
     return run

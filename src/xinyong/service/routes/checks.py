@@ -159,7 +159,7 @@ async def _answer(
             ctx.today(),
         )
         if stored is not None:
-            return stored, None
+            return stored
     return await run_in_threadpool(_decide, ctx, relying_party, subject, measure)
 
 
@@ -230,7 +230,7 @@ def _decide(
             if conn.in_transaction():  # a cache was filled through SQLAlchemy
                 conn.rollback()
         if found is not None:
-            return found, None
+            return found
         with conn.begin():  # the stored standing was just found not to do
             return _decide_on(conn, ctx, relying_party, subject, measure, None)
     with ctx.engine.connect() as conn, conn.begin():
