@@ -105,7 +105,9 @@ def main() -> int:
             )
             for s in ids
         ]
-        sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, {"rows": inquiry_json(decisions)})
+        sql, values = INSERT_INQUIRIES.driver_call(
+            conn.dialect, inquiry_json((d, None) for d in decisions)
+        )
         lines, totals["inquiries, per batch"] = explain(conn, sql, values)
         show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)
         conn.rollback()

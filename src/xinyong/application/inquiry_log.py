@@ -23,8 +23,8 @@ Where the batch is written depends on the database:
   that checkpoint's last step holds the log's writes, checks are answered from the spill file
   (:mod:`xinyong.application.inquiry_spill`) and committed to the table right after.
 - **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
-  that the loop goes on serving while the commit makes its round trip. A batch that carries an
-  adverse notice (rare: a sanction that applies) goes to a writer thread, as below.
+  that the loop goes on serving while the commit makes its round trip; the batch's adverse
+  notices (a sanction that applies) are written by the same statement, in the same commit.
 - **Another database server**: on a writer thread, since a commit is a network round trip that
   must not stall the loop; the batch is handed over once per commit, not once per check.
 
@@ -163,9 +163,9 @@ class InquiryLog:
             del self._pending[: len(batch)]
             entries = [(decision, notice) for decision, notice, _ in batch]
             commit: asyncio.Future[_Outcomes]
-            if self._libpq is not None and all(notice is None for _, notice in entries):
+            if self._libpq is not None:
                 commit = loop.create_task(self._commit_on_loop(entries))
-            else:  # adverse notices are rare: written through SQLAlchemy, on the thread
+            else:
                 commit = loop.run_in_executor(self._thread, self._commit, entries, False)
             commit.add_done_callback(
                 lambda done: self._release(loop, batch, _outcomes(done, batch))
@@ -352,8 +352,8 @@ class InquiryLog:
         """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
         through psycopg); one outcome per entry, as :meth:`_commit`."""
         try:
-            rows = inquiry_json(decision for decision, _ in entries)
-            sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, {"rows": rows})
+            params = inquiry_json(entries)
+            sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
                 self._aconn = await psycopg.AsyncConnection.connect(

@@ -19,11 +19,12 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, column, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, column, func, insert, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from xinyong.decisions.decision_ids import new_decision_id
-from xinyong.decisions.notices import adverse_facts, issue_notice
+from xinyong.decisions.notices import NOTICE_COLUMNS, adverse_facts, issue_notice, notice_row
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
@@ -324,30 +325,54 @@ def _inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
 
 
 def _insert_inquiries() -> DriverStatement:
-    given = (
-        func.json_to_recordset(bindparam("rows", type_=postgresql.JSON))
-        .table_valued(*(column(name, inquiries.c[name].type) for name in _LOGGED))
-        .render_derived(with_types=True)
-        .alias("given")
-    )
+    def given(name: str, table: Table, columns: Sequence[str]) -> TableValuedAlias:
+        return (
+            func.json_to_recordset(bindparam(name, type_=postgresql.JSON))
+            .table_valued(*(column(c, table.c[c].type) for c in columns))
+            .render_derived(with_types=True)
+            .alias(f"given_{name}")
+        )
+
     # A decision id is random: one already there is this decision, logged by a commit whose
-    # answer was lost, so it counts as logged.
-    statement = postgresql.insert(inquiries).from_select(list(_LOGGED), select(*given.c))
-    return DriverStatement(
-        statement.on_conflict_do_nothing(index_elements=["decision_id"]), {"rows": "[]"}
+    # answer was lost, so it counts as logged. The notices are written by a data-modifying
+    # WITH, which PostgreSQL runs exactly once, in the statement's own transaction.
+    written = given("notices", notices, NOTICE_COLUMNS)
+    noticed = (
+        postgresql.insert(notices)
+        .from_select(list(NOTICE_COLUMNS), select(*written.c))
+        .on_conflict_do_nothing(index_elements=["notice_id"])
+        .cte("noticed")
     )
+    logged = given("rows", inquiries, _LOGGED)
+    statement = (
+        postgresql.insert(inquiries)
+        .from_select(list(_LOGGED), select(*logged.c))
+        .on_conflict_do_nothing(index_elements=["decision_id"])
+        .add_cte(noticed)
+    )
+    return DriverStatement(statement, {"rows": "[]", "notices": "[]"})
 
 
 INSERT_INQUIRIES = _insert_inquiries()
-""":data:`INSERT_INQUIRY` for a whole batch in one statement (PostgreSQL: one execution, and in
-autocommit mode one commit, with no BEGIN and COMMIT round trips). Its one parameter, ``rows``,
-is the batch as a JSON array (:func:`inquiry_json`): serialised in one call, where a list per
-column would be adapted value by value."""
+""":data:`INSERT_INQUIRY` for a whole batch in one statement, with the batch's adverse notices
+(PostgreSQL: one execution, and in autocommit mode one commit, with no BEGIN and COMMIT round
+trips). Its parameters are JSON arrays (:func:`inquiry_json`), each serialised in one call where
+a list per column would be adapted value by value: ``rows`` the decisions, ``notices`` the rows
+of ``notices`` (:func:`~xinyong.decisions.notices.notice_row`)."""
 
 
-def inquiry_json(decisions: Iterable[Decision]) -> str:
-    """The ``rows`` parameter of :data:`INSERT_INQUIRIES` that logs ``decisions``."""
-    return orjson.dumps(_inquiry_rows(decisions)).decode()
+def inquiry_json(logged: Iterable[Checked]) -> dict[str, str]:
+    """The parameters of :data:`INSERT_INQUIRIES` that log ``logged`` and their notices."""
+    entries = list(logged)
+    written = [
+        notice_row(decision.subject_id, "adverse-check", notice)
+        for decision, notice in entries
+        if notice is not None
+    ]
+    return {
+        "rows": orjson.dumps(_inquiry_rows(d for d, _ in entries)).decode(),
+        "notices": orjson.dumps(written).decode(),
+    }
 
 
 def log_decisions(

@@ -20,11 +20,13 @@ from xinyong.ledger.schema import notices, pending_notices
 from xinyong.scoring.reference import Explanation
 
 __all__ = [
+    "NOTICE_COLUMNS",
     "RIGHTS",
     "adverse_facts",
     "counted_records",
     "issue_notice",
     "move_pending_notices",
+    "notice_row",
     "notices_for",
 ]
 
@@ -69,21 +71,27 @@ def issue_notice(
 ) -> str:
     """Store a notice to ``subject_id``; return its id. ``table`` :data:`pending_notices` for an
     adverse-check notice written with its check in the inquiry log's file."""
-    notice_id = str(uuid.uuid4())
+    row = notice_row(subject_id, kind, body)
+    conn.execute(insert(table).values(row))
+    return row["notice_id"]
+
+
+def notice_row(subject_id: str, kind: str, body: Mapping[str, Any]) -> dict[str, str]:
+    """A new notice as a row of :data:`notices`: its id, and its body with the rights."""
     payload = {**body, "rights": list(RIGHTS)}
-    conn.execute(
-        insert(table).values(
-            notice_id=notice_id,
-            subject_id=subject_id,
-            kind=kind,
-            created_at=utc_now_text(),
-            body=orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
-        )
-    )
-    return notice_id
+    return {
+        "notice_id": str(uuid.uuid4()),
+        "subject_id": subject_id,
+        "kind": kind,
+        "created_at": utc_now_text(),
+        "body": orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
+    }
 
 
-_COLUMNS = "notice_id, subject_id, kind, created_at, body"
+NOTICE_COLUMNS = ("notice_id", "subject_id", "kind", "created_at", "body")
+"""The columns of :data:`notices` (and of :data:`pending_notices`), as :func:`notice_row` fills
+them."""
+_COLUMNS = ", ".join(NOTICE_COLUMNS)
 
 
 def move_pending_notices(engine: Engine) -> int:
