@@ -58,6 +58,7 @@ from xinyong.decisions.checks import (
 )
 from xinyong.decisions.notices import move_pending_notices
 from xinyong.ledger.database import (
+    CHECK_CONNECTION,
     INQUIRY_SCHEMA,
     WRITE,
     inquiry_log_file,
@@ -356,9 +357,7 @@ class InquiryLog:
             sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
-                self._aconn = await psycopg.AsyncConnection.connect(
-                    self._libpq, autocommit=True, prepare_threshold=0
-                )
+                self._aconn = await psycopg.AsyncConnection.connect(self._libpq, **CHECK_CONNECTION)
                 self._aconn_loop = self._loop
             # One statement in autocommit mode: committed (and durable) when it returns.
             await self._aconn.execute(sql, values)

@@ -43,7 +43,7 @@ from xinyong.decisions.precomputed import (
     current,
 )
 from xinyong.decisions.standing import SchemeRegistry
-from xinyong.ledger.database import libpq_url
+from xinyong.ledger.database import CHECK_CONNECTION, libpq_url
 from xinyong.ttl import MISSING, Missing
 
 __all__ = ["StoredReads", "stored_reads_for"]
@@ -89,7 +89,7 @@ class StoredReads:
             min_size=self._size,
             max_size=self._size,
             open=False,
-            kwargs={"autocommit": True, "prepare_threshold": 0},
+            kwargs=dict(CHECK_CONNECTION),
             name="xinyong-stored-reads",
         )
         await self._pool.open(wait=True, timeout=30.0)

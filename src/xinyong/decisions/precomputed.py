@@ -109,17 +109,19 @@ def _current_columns(subject: ColumnElement[str]) -> list[ColumnElement[Any]]:
     # are a CASE condition because there they short-circuit (SQLite evaluates both sides of AND
     # and OR in a result column; PostgreSQL runs an InitPlan only when its value is needed), and
     # the subject's lifecycle events (a join over its records) cost more than the rest.
+    def newest_of_subject(position: ColumnElement[int], subject_id: ColumnElement[str]) -> Any:
+        # The subject's newest entry, also as max(): one step down the (subject_id, position)
+        # index. Written as EXISTS (subject_id = S AND position >= K), a plan made without K's
+        # value (the generic plan the service's connections use, see stored_reads) walked the
+        # primary key from K instead, through every entry appended since the run.
+        found = select(func.max(position)).where(subject_id == subject).scalar_subquery()
+        return func.coalesce(found, -1) >= since
+
     changed = case(
         (
             or_(
-                and_(
-                    newest(r.position),
-                    exists().where(r.subject_id == subject, r.position >= since),
-                ),
-                and_(
-                    newest(s.position),
-                    exists().where(s.subject_id == subject, s.position >= since),
-                ),
+                and_(newest(r.position), newest_of_subject(r.position, r.subject_id)),
+                and_(newest(s.position), newest_of_subject(s.position, s.subject_id)),
                 and_(newest(e.position), exists(event_on_record)),
             ),
             1,

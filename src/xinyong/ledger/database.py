@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 __all__ = [
     "ANALYZE_AFTER_ROWS",
+    "CHECK_CONNECTION",
     "DEFAULT_URL",
     "ENV_VAR",
     "INQUIRY_SCHEMA",
@@ -147,6 +148,20 @@ def inquiry_log_path(database: str | None) -> Path | None:
         return None
     path = Path(database)
     return path.with_name(f"{path.stem}-inquiries{path.suffix}")
+
+
+CHECK_CONNECTION: dict[str, Any] = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "options": "-c plan_cache_mode=force_generic_plan",
+}
+"""psycopg's keyword arguments for the connections that serve checks from the event loop
+(stored standings, the inquiry log): one statement per batch, committed when it returns;
+prepared on first use; and planned once. With PostgreSQL's default plan cache mode the stored
+standings' read was planned again at every execution (its JSON parameter never lets the
+generic plan look cheaper than a custom one), which cost more of the server's time than the
+execution; its statement is written so that the plan made without the parameters' values uses
+the same indexes (see decisions/precomputed.py)."""
 
 
 def libpq_url(engine: Engine) -> str | None:
