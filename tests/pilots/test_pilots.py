@@ -27,7 +27,7 @@ from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.pilots import PILOTS_DIR, bundled_pilots
 from xinyong.schemes.issues import Severity
-from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import Standing
@@ -153,7 +153,7 @@ def test_pilot_loads_and_lints_clean(pilot_id: str) -> None:
     assert loaded.scheme.id == pilot_id
     assert len(loaded.version) == 64
     catalog = load_catalog()
-    issues = lint(loaded, DEFAULT_PROTECTED | catalog.protected_attributes, catalog)
+    issues = lint(loaded, catalog)
     # No errors and no guardrail warnings at all: no pilot needs an exemption.
     assert [str(issue) for issue in issues] == []
     assert not [issue for issue in issues if issue.severity is Severity.ERROR]

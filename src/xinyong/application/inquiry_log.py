@@ -60,6 +60,7 @@ from xinyong.decisions.notices import move_pending_notices
 from xinyong.ledger.database import (
     CHECK_CONNECTION,
     INQUIRY_SCHEMA,
+    PLAN_ONCE,
     WRITE,
     inquiry_log_file,
     libpq_url,
@@ -358,6 +359,7 @@ class InquiryLog:
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
                 self._aconn = await psycopg.AsyncConnection.connect(self._libpq, **CHECK_CONNECTION)
+                await self._aconn.execute(PLAN_ONCE)
                 self._aconn_loop = self._loop
             # One statement in autocommit mode: committed (and durable) when it returns.
             await self._aconn.execute(sql, values)

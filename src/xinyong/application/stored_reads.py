@@ -23,8 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
+from typing import Any
 
 import orjson
+import psycopg
 from anyio import to_thread
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
@@ -43,7 +45,7 @@ from xinyong.decisions.precomputed import (
     current,
 )
 from xinyong.decisions.standing import SchemeRegistry
-from xinyong.ledger.database import CHECK_CONNECTION, libpq_url
+from xinyong.ledger.database import CHECK_CONNECTION, PLAN_ONCE, libpq_url
 from xinyong.ttl import MISSING, Missing
 
 __all__ = ["StoredReads", "stored_reads_for"]
@@ -90,6 +92,7 @@ class StoredReads:
             max_size=self._size,
             open=False,
             kwargs=dict(CHECK_CONNECTION),
+            configure=_plan_once,
             name="xinyong-stored-reads",
         )
         await self._pool.open(wait=True, timeout=30.0)
@@ -209,6 +212,10 @@ class StoredReads:
                     done.set_result(found.get(subject, MISSING))
             if self._pending and not self._flushing:
                 self._flush()
+
+
+async def _plan_once(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute(PLAN_ONCE)
 
 
 def _cached(

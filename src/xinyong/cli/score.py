@@ -31,7 +31,7 @@ from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.issues import SchemeError, Severity
-from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
 from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
@@ -90,8 +90,7 @@ def checked_scheme(path: Path, catalog: Catalog | None, strict: bool = False) ->
 
 
 def _refuse_errors(loaded: LoadedScheme, catalog: Catalog | None, strict: bool) -> LoadedScheme:
-    protected = DEFAULT_PROTECTED | (catalog.protected_attributes if catalog else frozenset())
-    issues = lint(loaded, protected, catalog)
+    issues = lint(loaded, catalog)
     for issue in issues:
         err.print(str(issue), markup=False)
     blocking = [i for i in issues if i.severity is Severity.ERROR or strict]
@@ -424,7 +423,7 @@ def lint_command(
                 out.print(str(issue), markup=False)
             failed = True
             continue
-        issues = lint(loaded, DEFAULT_PROTECTED | cat.protected_attributes, cat)
+        issues = lint(loaded, cat)
         for issue in issues:
             out.print(str(issue), markup=False)
         if any(i.severity is Severity.ERROR or strict for i in issues):

@@ -24,7 +24,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from xinyong.decisions.decision_ids import new_decision_id
-from xinyong.decisions.notices import NOTICE_COLUMNS, adverse_facts, issue_notice, notice_row
+from xinyong.decisions.notices import (
+    ADVERSE_CHECK,
+    NOTICE_COLUMNS,
+    adverse_facts,
+    adverse_notice_id,
+    issue_notice,
+    notice_row,
+)
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
@@ -365,7 +372,9 @@ def inquiry_json(logged: Iterable[Checked]) -> dict[str, str]:
     """The parameters of :data:`INSERT_INQUIRIES` that log ``logged`` and their notices."""
     entries = list(logged)
     written = [
-        notice_row(decision.subject_id, "adverse-check", notice)
+        notice_row(
+            decision.subject_id, ADVERSE_CHECK, notice, adverse_notice_id(decision.decision_id)
+        )
         for decision, notice in entries
         if notice is not None
     ]
@@ -386,7 +395,8 @@ def log_decisions(
     table = pending_notices if pending else notices
     for decision, notice in logged:
         if notice is not None:
-            issue_notice(conn, decision.subject_id, "adverse-check", notice, table)
+            notice_id = adverse_notice_id(decision.decision_id)
+            issue_notice(conn, decision.subject_id, ADVERSE_CHECK, notice, table, notice_id)
     if logged:
         INSERT_INQUIRY.run_many(conn, _inquiry_rows(d for d, _ in logged))
 

@@ -20,9 +20,11 @@ from xinyong.ledger.schema import notices, pending_notices
 from xinyong.scoring.reference import Explanation
 
 __all__ = [
+    "ADVERSE_CHECK",
     "NOTICE_COLUMNS",
     "RIGHTS",
     "adverse_facts",
+    "adverse_notice_id",
     "counted_records",
     "issue_notice",
     "move_pending_notices",
@@ -68,19 +70,35 @@ def issue_notice(
     kind: str,
     body: Mapping[str, Any],
     table: Table = notices,
+    notice_id: str | None = None,
 ) -> str:
     """Store a notice to ``subject_id``; return its id. ``table`` :data:`pending_notices` for an
     adverse-check notice written with its check in the inquiry log's file."""
-    row = notice_row(subject_id, kind, body)
+    row = notice_row(subject_id, kind, body, notice_id)
     conn.execute(insert(table).values(row))
     return row["notice_id"]
 
 
-def notice_row(subject_id: str, kind: str, body: Mapping[str, Any]) -> dict[str, str]:
-    """A new notice as a row of :data:`notices`: its id, and its body with the rights."""
+ADVERSE_CHECK = "adverse-check"
+"""The kind of the notice a check whose sanction applies sends its subject."""
+
+_NOTICE_IDS = uuid.UUID("8f7d9c2e-5b1a-4f3e-9d6c-0a1b2c3d4e5f")
+
+
+def adverse_notice_id(decision_id: str) -> str:
+    """The id of a check's adverse notice, derived from the decision's: a batch written again
+    after its commit's reply was lost adds no second notice (``ON CONFLICT (notice_id)``)."""
+    return str(uuid.uuid5(_NOTICE_IDS, decision_id))
+
+
+def notice_row(
+    subject_id: str, kind: str, body: Mapping[str, Any], notice_id: str | None = None
+) -> dict[str, str]:
+    """A new notice as a row of :data:`notices`: its id (new unless given), and its body with
+    the rights."""
     payload = {**body, "rights": list(RIGHTS)}
     return {
-        "notice_id": str(uuid.uuid4()),
+        "notice_id": notice_id or str(uuid.uuid4()),
         "subject_id": subject_id,
         "kind": kind,
         "created_at": utc_now_text(),

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from xinyong.domain.durations import DurationError, parse_duration
+from xinyong.domain.protected import protected_term
 from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.domain.toml_text import parse_toml
 
@@ -212,6 +213,9 @@ def _parse_entry(
     where = f"{where} ({code})"
     if not CODE_PATTERN.match(code):
         raise CatalogError(f"{where}: code must be dotted lowercase like 'court.defaulter'")
+    named = protected_term(code, protected)
+    if named is not None:
+        raise CatalogError(f"{where}: {named.reason()}: no conduct record may be about it")
     try:
         severity = Severity(_text(raw, "severity", where))
         polarity = Polarity(raw.get("polarity", "negative"))
@@ -231,8 +235,9 @@ def _parse_entry(
     for name, kind in attrs.items():
         if kind not in _ATTR_TYPES:
             raise CatalogError(f"{where}: attrs.{name}: type must be one of {sorted(_ATTR_TYPES)}")
-        if name.lower() in protected:
-            raise CatalogError(f"{where}: attrs.{name}: protected attribute may not be collected")
+        match = protected_term(name, protected)
+        if match is not None:
+            raise CatalogError(f"{where}: attrs.{name}: {match.reason()} and may not be collected")
     return CatalogEntry(
         code=code,
         description=_text(raw, "description", where),

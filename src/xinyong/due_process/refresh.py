@@ -8,7 +8,8 @@ under every active scheme (reads only), and :func:`apply_refresh` opens or close
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from xinyong.decisions.notices import adverse_facts
-from xinyong.decisions.standing import SchemeRegistry, standings_of_many
+from xinyong.decisions.standing import SchemeRegistry, SubjectStanding, standings_of_many
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.chunks import chunked
 from xinyong.due_process.corrections import (
@@ -31,9 +32,12 @@ from xinyong.ledger.schema import inquiries, listings
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 from xinyong.scoring.run import Engine, score_ledger_all, standings_from_table
+from xinyong.scoring.standing import Standing
 from xinyong.scoring.store import save_standings
 
 __all__ = ["RefreshPlan", "apply_refresh", "plan_refresh", "refresh_all"]
+
+log = logging.getLogger("xinyong.refresh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,27 @@ def _recently_checked(conn: Connection, ids: list[str], window_days: int) -> lis
     return sorted(found)
 
 
+def _adverse(
+    rows: Sequence[Standing], sanctioned: list[str], found: Mapping[str, SubjectStanding]
+) -> dict[str, str]:
+    """What the adverse notices of the sanctioned subjects name, for the subjects whose
+    explanation (the reference evaluator) gives the measures and lists the batch scoring gave.
+    The engines agree by contract; should they not, the subject's sanctioned checks are computed
+    (nothing stored), never answered from the batch with a notice that does not support it."""
+    batch = {s.subject_id: s for s in rows}
+    adverse: dict[str, str] = {}
+    for subject_id in sanctioned:
+        explanation, stored = found[subject_id].explanation, batch[subject_id]
+        if explanation is None or (explanation.standing.measures, explanation.standing.lists) != (
+            stored.measures,
+            stored.lists,
+        ):
+            log.warning("the batch and the reference evaluator disagree on %s", subject_id)
+            continue
+        adverse[subject_id] = orjson.dumps(adverse_facts(explanation)).decode()
+    return adverse
+
+
 def refresh_all(
     conn: Connection,
     registry: SchemeRegistry,
@@ -164,11 +189,7 @@ def refresh_all(
             sanctions.clear()
         sanctioned = [s.subject_id for s in rows if sanctions.intersection(s.measures)]
         found = standings_of_many(conn, loaded, relisted + sanctioned, today, head.size, catalog)
-        adverse = {
-            subject_id: orjson.dumps(adverse_facts(explanation)).decode()
-            for subject_id in sanctioned
-            if (explanation := found[subject_id].explanation) is not None
-        }
+        adverse = _adverse(rows, sanctioned, found)
         save_standings(conn, loaded, today, head, Engine.DUCKDB.value, rows, adverse)
         for subject_id in relisted:
             explanation = found[subject_id].explanation

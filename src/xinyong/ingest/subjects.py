@@ -220,9 +220,9 @@ def load_subjects(engine: Engine, path: Path, batch_size: int = 50_000) -> Subje
                 batch.subjects.append(row)
             if len(batch):
                 report.head = append_batch(conn, batch, f"subjects load {path.name}")
-    after_bulk_load(engine, report.added + report.updated)
     report.ignored_columns = tuple(sorted(ignored))
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
+    after_bulk_load(engine, report.added + report.updated)
     report.seconds = time.perf_counter() - started
     return report

@@ -18,6 +18,7 @@ from xinyong.domain.catalog import CODE_PATTERN, Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.json_text import INT_MAX, INT_MIN, JsonRefused, parse_json
 from xinyong.domain.peer_records import INTERACTION, PEER_CODES, peer_row_problem
+from xinyong.domain.protected import protected_term
 from xinyong.domain.records import SubjectKind
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
@@ -80,10 +81,9 @@ def parse_attrs(
     for key, item in value.items():
         if not key:
             return RowProblem("attrs", "empty attribute name")
-        if key.lower() in protected:
-            return RowProblem(
-                f"attrs.{key}", "protected attribute (GDPR Art. 9 category) may not be collected"
-            )
+        match = protected_term(key, protected)
+        if match is not None:
+            return RowProblem(f"attrs.{key}", f"{match.reason()} and may not be collected")
         if item is not None and not isinstance(item, str | int | float | bool):
             return RowProblem(f"attrs.{key}", f"must be a scalar, got {type(item).__name__}")
         if type(item) is int and not INT_MIN <= item <= INT_MAX:
@@ -248,7 +248,7 @@ class RecordValidator:
                 expected = declared.get(key)
                 if (
                     not key
-                    or key.lower() in protected
+                    or protected_term(key, protected) is not None
                     or (value is not None and type(value) not in _SCALARS)
                     or (type(value) is float and not math.isfinite(value))
                     or (type(value) is int and not INT_MIN <= value <= INT_MAX)

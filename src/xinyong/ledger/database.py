@@ -13,6 +13,7 @@ it writes (:func:`take_write_lock`), never both by default as ``BEGIN IMMEDIATE`
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
     "ANALYZE_AFTER_ROWS",
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
     "INQUIRY_SCHEMA",
+    "PLAN_ONCE",
     "WRITE",
     "WRITE_LOCK",
     "ForeignInquiryLog",
@@ -47,6 +50,8 @@ __all__ = [
     "take_write_lock",
     "upgrade",
 ]
+
+log = logging.getLogger("xinyong.ledger")
 
 DEFAULT_URL = "sqlite:///xinyong.db"
 ENV_VAR = "XINYONG_DATABASE_URL"
@@ -150,18 +155,19 @@ def inquiry_log_path(database: str | None) -> Path | None:
     return path.with_name(f"{path.stem}-inquiries{path.suffix}")
 
 
-CHECK_CONNECTION: dict[str, Any] = {
-    "autocommit": True,
-    "prepare_threshold": 0,
-    "options": "-c plan_cache_mode=force_generic_plan",
-}
+CHECK_CONNECTION: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
 """psycopg's keyword arguments for the connections that serve checks from the event loop
-(stored standings, the inquiry log): one statement per batch, committed when it returns;
-prepared on first use; and planned once. With PostgreSQL's default plan cache mode the stored
-standings' read was planned again at every execution (its JSON parameter never lets the
-generic plan look cheaper than a custom one), which cost more of the server's time than the
-execution; its statement is written so that the plan made without the parameters' values uses
-the same indexes (see decisions/precomputed.py)."""
+(stored standings, the inquiry log): one statement per batch, committed when it returns, and
+prepared on first use. Each such connection then runs :data:`PLAN_ONCE`."""
+
+PLAN_ONCE = "SET plan_cache_mode = force_generic_plan"
+"""Run on each connection that serves checks: its prepared statements are planned once. With
+PostgreSQL's default plan cache mode the stored standings' read was planned again at every
+execution (its JSON parameter never lets the generic plan look cheaper), which cost more of the
+server's time than the execution; its statement is written so that the plan made without the
+parameters' values uses the same indexes (see decisions/precomputed.py). A ``SET``, not an
+``options`` connection parameter: that would replace the options of the deployment's own URL
+(a ``search_path``, say)."""
 
 
 def libpq_url(engine: Engine) -> str | None:
@@ -262,8 +268,11 @@ def after_bulk_load(engine: Engine, rows: int) -> None:
     """
     if engine.dialect.name != "postgresql" or rows < ANALYZE_AFTER_ROWS:
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE records, subjects, events")
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE records, subjects, events")
+    except SQLAlchemyError:  # the load is committed; autovacuum will analyse in time
+        log.warning("could not refresh the planner's statistics after a load", exc_info=True)
 
 
 def take_write_lock(conn: Connection, schema: str = INQUIRY_SCHEMA) -> None:

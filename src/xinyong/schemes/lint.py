@@ -3,8 +3,10 @@
 Errors make a scheme unusable (``xinyong score`` refuses it). Guardrail warnings become errors
 under ``--strict``:
 
-- ``protected-attribute``: a rule reads a GDPR Art. 9 category (ethnicity, political opinion,
-  religion, union membership, health, sex life or orientation, biometrics...);
+- ``protected-attribute``: a rule's code pattern, an attribute it reads or a value it compares
+  with names a protected characteristic (:mod:`xinyong.domain.protected`: ethnicity, religion,
+  political opinion, union membership, health, pregnancy, sex, sexual orientation, genetic and
+  biometric data, in English, pinyin or Chinese);
 - ``bare-score-sanction``: a sanction follows from grades alone. "A low score alone is never the
   basis for credit penalties" (Rongcheng's current rules), and the EU AI Act Art. 5(1)(c) forbids
   detrimental treatment from a social score; a sanction must rest on a specific record (a list
@@ -31,49 +33,13 @@ from collections.abc import Iterable
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days
 from xinyong.domain.peer_records import RATING
+from xinyong.domain.protected import ProtectedMatch, protected_term, protected_terms
 from xinyong.schemes.issues import Issue, Locator, Severity
 from xinyong.schemes.load import LoadedScheme
-from xinyong.schemes.model import Scheme
-from xinyong.schemes.predicate import attribute_names
+from xinyong.schemes.model import Rule, Scheme
+from xinyong.schemes.predicate import attribute_names, literal_values
 
-__all__ = ["DEFAULT_PROTECTED", "lint"]
-
-DEFAULT_PROTECTED = frozenset(
-    {
-        "ethnicity",
-        "ethnic_group",
-        "race",
-        "nationality_ethnic",
-        "minzu",
-        "religion",
-        "religious_belief",
-        "belief",
-        "philosophical_belief",
-        "political_opinion",
-        "political_affiliation",
-        "party",
-        "party_member",
-        "political_views",
-        "union_member",
-        "trade_union",
-        "union_membership",
-        "health",
-        "health_status",
-        "disability",
-        "medical_condition",
-        "diagnosis",
-        "sex_life",
-        "sexual_orientation",
-        "orientation",
-        "biometric",
-        "biometrics",
-        "genetic",
-        "genetic_data",
-        "face_template",
-        "fingerprint",
-    }
-)
-"""GDPR Art. 9 categories; the bundled catalog's ``guardrails.protected_attributes`` agrees."""
+__all__ = ["lint"]
 
 
 class _Report:
@@ -111,28 +77,37 @@ def _duplicates(names: Iterable[str]) -> set[str]:
     return {name for name, count in Counter(names).items() if count > 1}
 
 
-def lint(
-    loaded: LoadedScheme,
-    protected: frozenset[str] = DEFAULT_PROTECTED,
-    catalog: Catalog | None = None,
-) -> list[Issue]:
-    """All errors and guardrail warnings of a structurally valid scheme."""
+def lint(loaded: LoadedScheme, catalog: Catalog | None = None) -> list[Issue]:
+    """All errors and guardrail warnings of a structurally valid scheme (the catalog's own
+    protected names count besides :mod:`xinyong.domain.protected`)."""
     report = _Report(loaded)
     scheme = loaded.scheme
     _check_grades(report, scheme)
     _check_ids(report, scheme)
-    _check_rules(report, scheme, protected, catalog)
+    _check_rules(report, scheme, catalog)
     _check_lists(report, scheme)
     _check_measures(report, scheme)
     _check_peer(report, scheme, catalog)
     return report.issues
 
 
-def _check_rules(
-    report: _Report, scheme: Scheme, protected: frozenset[str], catalog: Catalog | None
-) -> None:
+def _protected_reads(rule: Rule, extra: frozenset[str]) -> list[tuple[str, ProtectedMatch]]:
+    """What a rule reads that is protected: (the key it is written under, the match)."""
+    found: list[tuple[str, ProtectedMatch]] = []
+    match = protected_term(rule.match, extra)
+    if match is not None:
+        found.append(("match", match))
+    if rule.predicate is not None:
+        names = dict.fromkeys(attribute_names(rule.predicate))
+        values = dict.fromkeys(v for v in literal_values(rule.predicate) if isinstance(v, str))
+        found += [("when", m) for m in protected_terms([*names, *values], extra)]
+    return found
+
+
+def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> None:
     grades = {g.name for g in scheme.grades}
     punitive = {rule_id for lst in scheme.lists if lst.kind == "black" for rule_id in lst.rules}
+    extra = catalog.protected_attributes if catalog is not None else frozenset()
     for index, rule in enumerate(scheme.rules):
         if rule.veto is not None and rule.veto not in grades:
             report.add(
@@ -143,17 +118,15 @@ def _check_rules(
                 index,
                 "veto",
             )
-        if rule.predicate is not None:
-            read = sorted({n for n in attribute_names(rule.predicate) if n.lower() in protected})
-            if read:
-                report.add(
-                    Severity.WARNING,
-                    "protected-attribute",
-                    f"reads protected attribute(s) {', '.join(read)} (GDPR Art. 9)",
-                    "rules",
-                    index,
-                    "when",
-                )
+        for key, match in _protected_reads(rule, extra):
+            report.add(
+                Severity.WARNING,
+                "protected-attribute",
+                f"{match.reason()}: no scheme may score it (GDPR Art. 9, PIPL Art. 28)",
+                "rules",
+                index,
+                key,
+            )
         if rule.valid_for is None and (
             rule.points < 0 or rule.veto is not None or rule.id in punitive
         ):

@@ -338,6 +338,19 @@ def attribute_names(node: Node) -> Iterator[str]:
         yield from attribute_names(node.right)
 
 
+def literal_values(node: Node) -> Iterator[Literal]:
+    """Every literal a predicate compares with, in order of appearance (with repeats)."""
+    if isinstance(node, Compare):
+        yield node.value
+    elif isinstance(node, In):
+        yield from node.values
+    elif isinstance(node, Not):
+        yield from literal_values(node.arg)
+    elif isinstance(node, And | Or):
+        yield from literal_values(node.left)
+        yield from literal_values(node.right)
+
+
 # ---------------------------------------------------------------- three-valued evaluation
 
 _MISSING = object()

@@ -18,7 +18,7 @@ from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.ledger.append import read_head
 from xinyong.schemes.issues import SchemeError, Severity
-from xinyong.schemes.lint import DEFAULT_PROTECTED, lint
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import parse_scheme
 from xinyong.scoring.store import (
     MeasureTaken,
@@ -97,7 +97,7 @@ def add_scheme_route(
         loaded = parse_scheme(source)
     except SchemeError as exc:
         raise HTTPException(422, [str(i) for i in exc.issues]) from exc
-    issues = lint(loaded, DEFAULT_PROTECTED | ctx.catalog.protected_attributes, ctx.catalog)
+    issues = lint(loaded, ctx.catalog)
     errors = [str(i) for i in issues if i.severity is Severity.ERROR]
     if errors:
         raise HTTPException(422, errors)
