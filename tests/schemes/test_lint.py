@@ -109,3 +109,33 @@ def test_ids_and_versions() -> None:
     reformatted = parse_scheme("# a comment\n" + HEAD.replace(" = ", "=") + GRADES)
     assert one.version == reformatted.version  # the version hashes meaning, not formatting
     assert one.version != parse_scheme(HEAD.replace("100", "101") + GRADES).version
+
+
+def _sanction_with_basis(basis: str) -> str:
+    return (
+        HEAD
+        + GRADES
+        + '[[rules]]\nid = "r"\nmatch = "court.defaulter"\npoints = -5\nvalid_for = "1y"\n'
+        '[[lists]]\nid = "l"\nkind = "black"\nrules = ["r"]\n'
+        f'[[measures]]\nid = "m"\nkind = "sanction"\nlists = ["l"]\nbasis = "{basis}"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "basis", ["", " ", "none", "N/A", "n/a.", "TODO", "tbd", "?", "待定", "无"]
+)
+def test_a_basis_that_names_nothing_is_a_finding(basis: str) -> None:
+    checks = [(c, line) for _, c, line in _checks(_sanction_with_basis(basis))]
+    assert ("sanction-without-basis", 22) in checks  # the line of basis
+
+
+@pytest.mark.parametrize(
+    "basis",
+    [
+        "Civil Procedure Law Art. 262",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
+        "Nonexistent Act s. 1",
+    ],
+)
+def test_a_basis_that_names_a_law_passes(basis: str) -> None:
+    assert "sanction-without-basis" not in {c for _, c, _ in _checks(_sanction_with_basis(basis))}

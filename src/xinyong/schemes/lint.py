@@ -11,7 +11,8 @@ under ``--strict``:
   basis for credit penalties" (Rongcheng's current rules), and the EU AI Act Art. 5(1)(c) forbids
   detrimental treatment from a social score; a sanction must rest on a specific record (a list
   with ``rules``);
-- ``sanction-without-basis``: every punishment must name its legal basis;
+- ``sanction-without-basis``: every punishment must name its legal basis ("none", "n/a",
+  "TODO", "待定" and other placeholders name none);
 - ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes a grade or feeds a
   black list punishes forever;
 - ``unknown-code``: a rule matches no code of the catalog (when a catalog is given);
@@ -27,6 +28,7 @@ under ``--strict``:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -39,7 +41,7 @@ from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import attribute_names, literal_values
 
-__all__ = ["lint"]
+__all__ = ["lint", "names_nothing"]
 
 
 class _Report:
@@ -324,13 +326,28 @@ def _check_ids(report: _Report, scheme: Scheme) -> None:
             )
 
 
+_NO_BASIS = re.compile(
+    r"(none|n/?a|na|nil|null|tbd|tbc|todo|fixme|xxx|\?+|-+|unknown|not applicable|"
+    r"placeholder|see above|various|misc|无|暂无|待定|待补充|不适用|略)"
+)
+"""What a ``basis`` may say and still name nothing (whole text, case and punctuation aside)."""
+
+
+def names_nothing(basis: str | None) -> bool:
+    """Whether a legal basis is empty or a placeholder ("none", "n/a", "TODO", "待定"...)."""
+    text = (basis or "").strip().strip(".。:：;；").strip().lower()
+    return not text or _NO_BASIS.fullmatch(text) is not None
+
+
 def _check_sanction(report: _Report, scheme: Scheme, index: int) -> None:
     measure = scheme.measures[index]
-    if not (measure.basis or "").strip():
+    if names_nothing(measure.basis):
+        stated = (measure.basis or "").strip()
+        given = f" ({stated!r} names none)" if stated else ""
         report.add(
             Severity.WARNING,
             "sanction-without-basis",
-            "a sanction must name its legal basis",
+            f"a sanction must name its legal basis{given}",
             "measures",
             index,
             "basis",
