@@ -95,11 +95,6 @@ def _same(fast: Checked, slow: Checked) -> None:
         assert {**fast[1], "decision_id": ""} == {**slow[1], "decision_id": ""}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @settings(
     max_examples=40,
     deadline=None,

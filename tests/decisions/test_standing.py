@@ -39,11 +39,6 @@ FIRM = "91350100M000100Y43"
 FIRM_RECORD = {"who": 0, "code": "court.defaulter", "days_ago": 3, "amount": 500, "channel": "x"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @settings(
     max_examples=40,
     deadline=None,

@@ -35,6 +35,19 @@ __all__ = [
     "subjects_table",
 ]
 
+_INPUT_COLUMNS = (
+    records.c.position,
+    records.c.record_id,
+    records.c.subject_id,
+    records.c.subject_kind,
+    records.c.code,
+    records.c.occurred_at,
+    records.c.source,
+    records.c.case_id,
+    records.c.attrs,
+)
+"""The columns an :class:`InputRecord` is made of, in :func:`_input_record`'s order."""
+
 SUBJECTS_SCHEMA = pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
 _CHUNK = 200_000
 
@@ -92,17 +105,7 @@ def peer_spans(
     entries = {code: catalog.get(code) if catalog is not None else None for code in PEER_CODES}
     display = {code: None if x is None else x.max_display_days for code, x in entries.items()}
     query = (
-        select(
-            r.position,
-            r.record_id,
-            r.subject_id,
-            r.subject_kind,
-            r.code,
-            r.occurred_at,
-            r.source,
-            r.case_id,
-            r.attrs,
-        )
+        select(*_INPUT_COLUMNS)
         .where(r.code.in_(PEER_CODES), r.position < known, r.occurred_at <= end, ~voided)
         .order_by(r.position)
     )
@@ -186,19 +189,7 @@ def _subject_statement(catalog: Catalog | None) -> tuple[DriverStatement, tuple[
             placeholders[f"cutoff_{days}"] = date.min
             conditions.append(~and_(r.code.in_(codes), r.occurred_at <= cutoff))
     statement = DriverStatement(
-        select(
-            r.position,
-            r.record_id,
-            r.subject_id,
-            r.subject_kind,
-            r.code,
-            r.occurred_at,
-            r.source,
-            r.case_id,
-            r.attrs,
-        )
-        .where(*conditions)
-        .order_by(r.position),
+        select(*_INPUT_COLUMNS).where(*conditions).order_by(r.position),
         placeholders,
     )
     _STATEMENTS[id(catalog)] = (catalog, statement, periods)
@@ -239,17 +230,7 @@ def subjects_records(
     (the refresh after a batch of records touches a hundred subjects at once). Every given id
     is a key, with no records if it has none."""
     r = records.c
-    query = effective_records(as_of, known_at, catalog).with_only_columns(
-        r.position,
-        r.record_id,
-        r.subject_id,
-        r.subject_kind,
-        r.code,
-        r.occurred_at,
-        r.source,
-        r.case_id,
-        r.attrs,
-    )
+    query = effective_records(as_of, known_at, catalog).with_only_columns(*_INPUT_COLUMNS)
     found: dict[str, list[InputRecord]] = {subject_id: [] for subject_id in subject_ids}
     for chunk in chunked(sorted(found)):
         for row in conn.execute(query.where(r.subject_id.in_(chunk))):
