@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.overridden import override_args
 from tests.support.service_fixtures import PERSON, SCHEME
 from tests.support.serving import free_port, ready, start_serve, wait_until
 from xinyong.application.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
@@ -116,7 +117,7 @@ def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) ->
             text=True,
         ).stdout.strip()
 
-    cli("scheme", "add", str(SCHEME))
+    cli("scheme", "add", str(SCHEME), *override_args(SCHEME))
     cli("relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
     token = cli("keys", "create", "--role", "relying", "--name", "airline")
     settings = tmp_path / "service.toml"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.overridden import add_overridden, overridden_body, override_args, overrides_for
 from tests.support.service_fixtures import SCHEME, make_service
 from xinyong.cli.app import app
 from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
@@ -20,7 +21,6 @@ from xinyong.scoring.store import (
     MeasureTaken,
     activate_scheme,
     active_measures,
-    add_scheme,
     deactivate_scheme,
 )
 
@@ -41,9 +41,9 @@ def test_an_active_measure_cannot_be_taken_over(ledger_url: str) -> None:
     engine = open_database(ledger_url)
     try:
         with engine.begin() as conn:
-            add_scheme(conn, load_scheme(SCHEME))
+            add_overridden(conn, load_scheme(SCHEME))
         with pytest.raises(MeasureTaken) as taken, engine.begin() as conn:
-            add_scheme(conn, parse_scheme(TAKER))
+            add_overridden(conn, parse_scheme(TAKER))
         assert taken.value.taken == {"restrict-flights": "rongcheng"}
         assert "'restrict-flights' belongs to active scheme 'rongcheng'" in str(taken.value)
         with engine.connect() as conn:  # refused whole: not even stored
@@ -53,17 +53,17 @@ def test_an_active_measure_cannot_be_taken_over(ledger_url: str) -> None:
         # a new version of the owner keeps its measures
         newer = SCHEME.read_text(encoding="utf-8").replace("base = 1000", "base = 1001")
         with engine.begin() as conn:
-            add_scheme(conn, parse_scheme(newer))
+            add_overridden(conn, parse_scheme(newer))
         # stored but inactive, the other scheme still cannot be activated beside the owner
         with engine.begin() as conn:
-            add_scheme(conn, parse_scheme(TAKER), activate=False)
+            add_overridden(conn, parse_scheme(TAKER), activate=False)
         version = parse_scheme(TAKER).version
         with pytest.raises(MeasureTaken), engine.begin() as conn:
-            activate_scheme(conn, "copycat", version)
+            activate_scheme(conn, "copycat", version, overrides=overrides_for(parse_scheme(TAKER)))
         # once the owner is deactivated the measure is free
         with engine.begin() as conn:
             deactivate_scheme(conn, "rongcheng")
-            activate_scheme(conn, "copycat", version)
+            activate_scheme(conn, "copycat", version, overrides=overrides_for(parse_scheme(TAKER)))
             assert active_measures(conn) == {"copycat": frozenset({"restrict-flights"})}
     finally:
         engine.dispose()
@@ -73,12 +73,17 @@ def test_the_cli_says_who_owns_the_measure(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     taker = tmp_path / "copycat.toml"
     taker.write_text(TAKER, encoding="utf-8")
-    assert runner.invoke(app, ["scheme", "add", str(SCHEME), "--db", url]).exit_code == 0
-    refused = runner.invoke(app, ["scheme", "add", str(taker), "--db", url])
+    assert (
+        runner.invoke(
+            app, ["scheme", "add", str(SCHEME), "--db", url, *override_args(SCHEME)]
+        ).exit_code
+        == 0
+    )
+    refused = runner.invoke(app, ["scheme", "add", str(taker), "--db", url, *override_args(taker)])
     assert refused.exit_code == 2
     assert "belongs to active scheme 'rongcheng'" in refused.output
     assert runner.invoke(app, ["scheme", "deactivate", "rongcheng", "--db", url]).exit_code == 0
-    again = runner.invoke(app, ["scheme", "add", str(taker), "--db", url])
+    again = runner.invoke(app, ["scheme", "add", str(taker), "--db", url, *override_args(taker)])
     assert again.exit_code == 0, again.output
 
 
@@ -90,8 +95,8 @@ def test_the_api_refuses_a_measure_taken_over(tmp_path: Path) -> None:
             operator = service.headers("operator")
             posted = await client.post(
                 "/v1/schemes",
-                content=TAKER,
-                headers={**operator, "content-type": "application/toml"},
+                json=overridden_body(TAKER),
+                headers=operator,
             )
             assert posted.status_code == 409, posted.text
             assert "rongcheng" in posted.json()["detail"]
@@ -105,8 +110,8 @@ def test_the_api_refuses_a_measure_taken_over(tmp_path: Path) -> None:
             assert check.status_code == 404  # nobody defines it now
             posted = await client.post(
                 "/v1/schemes",
-                content=TAKER,
-                headers={**operator, "content-type": "application/toml"},
+                json=overridden_body(TAKER),
+                headers=operator,
             )
             assert posted.status_code == 201, posted.text
             missing = await client.post("/v1/schemes/rongcheng/deactivate", headers=operator)
@@ -118,7 +123,12 @@ def test_the_api_refuses_a_measure_taken_over(tmp_path: Path) -> None:
 
 def test_registering_for_an_undefined_measure_warns(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    assert runner.invoke(app, ["scheme", "add", str(SCHEME), "--db", url]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["scheme", "add", str(SCHEME), "--db", url, *override_args(SCHEME)]
+        ).exit_code
+        == 0
+    )
     added = runner.invoke(
         app,
         [
@@ -161,12 +171,12 @@ def test_two_schemes_taking_one_measure_at_once_cannot_both_win(ledger_url: str)
     outcome: list[BaseException | None] = []
     try:
         with engine.begin() as conn:
-            add_scheme(conn, first)  # holds the schemes lock until it commits
+            add_overridden(conn, first)  # holds the schemes lock until it commits
 
             def other() -> None:
                 try:
                     with engine.begin() as conn2:
-                        add_scheme(conn2, second)
+                        add_overridden(conn2, second)
                 except BaseException as exc:  # the refusal is the expected outcome
                     outcome.append(exc)
                 else:

@@ -139,3 +139,26 @@ def test_a_basis_that_names_nothing_is_a_finding(basis: str) -> None:
 )
 def test_a_basis_that_names_a_law_passes(basis: str) -> None:
     assert "sanction-without-basis" not in {c for _, c, _ in _checks(_sanction_with_basis(basis))}
+
+
+def test_a_period_beyond_the_catalog_is_no_expiry_and_an_error() -> None:
+    from tests.support.findings import FOREVER, LAWFUL
+
+    catalog = load_catalog()
+    with_catalog = {(i.severity.value, i.ref) for i in lint(parse_scheme(FOREVER), catalog)}
+    assert with_catalog == {
+        ("warning", "no-expiry@rules.court.valid_for"),
+        ("error", "outlives-catalog@rules.court.valid_for"),
+    }
+    # without a catalog, five years is the longest any record may count
+    assert [i.ref for i in lint(parse_scheme(FOREVER))] == ["no-expiry@rules.court.valid_for"]
+    five = LAWFUL.replace('valid_for = "2y"', 'valid_for = "5y"')
+    assert lint(parse_scheme(five), catalog) == []  # court.defaulter is shown 5 years
+    longer = LAWFUL.replace('valid_for = "2y"', 'valid_for = "1826d"')
+    assert [i.check for i in lint(parse_scheme(longer), catalog)] == [
+        "no-expiry",
+        "outlives-catalog",
+    ]
+    # a pattern over codes with different periods: only longer than all of them is an error
+    pattern = LAWFUL.replace('match = "court.defaulter"', 'match = "court.*"')
+    assert lint(parse_scheme(pattern), catalog) == []

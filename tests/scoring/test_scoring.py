@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.support.overridden import override_args
 from xinyong.cli.app import app
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import WRITE_LOCK, open_database
@@ -278,7 +279,9 @@ def _ingest(ledger_url: str, records_csv: Path, tmp_path: Path) -> None:
 
 def test_ledger_mode_save_and_replay(ledger_url: str, records_csv: Path, tmp_path: Path) -> None:
     _ingest(ledger_url, records_csv, tmp_path)
-    added = runner.invoke(app, ["scheme", "add", str(SCHEME), "--db", ledger_url])
+    added = runner.invoke(
+        app, ["scheme", "add", str(SCHEME), "--db", ledger_url, *override_args(SCHEME)]
+    )
     assert added.exit_code == 0, added.output
     head = json.loads(runner.invoke(app, ["ledger", "head", "--db", ledger_url, "--json"]).output)
     out = tmp_path / "standings.csv"

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.overridden import override_args
 from tests.support.service_fixtures import OTHER, PERSON, SCHEME
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
         encoding="utf-8",
     )
     _cli(env, "ingest", str(records))
-    _cli(env, "scheme", "add", str(SCHEME))
+    _cli(env, "scheme", "add", str(SCHEME), *override_args(SCHEME))
     _cli(env, "relying", "add", "airline", "--measure", "restrict-flights", "--purpose", "tickets")
     token = _cli(env, "keys", "create", "--role", "relying", "--name", "airline")
     source = _cli(env, "keys", "create", "--role", "source", "--name", "bank")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.support.overridden import OFFICIAL, overridden_body
 from tests.support.service_fixtures import (
     OTHER,
     PERSON,
@@ -130,8 +131,14 @@ async def test_checks_are_purpose_bound_and_reveal_nothing(service: Service) -> 
             "version",
             "as_of",
             "made_at",
+            "overrides",
         }
-        assert "score" not in unknown.text
+        # the example scheme lists by grade: activated only despite that, and every check says so
+        assert [(o["finding"], o["official"]) for o in body["overrides"]] == [
+            ("bare-score-sanction@measures.restrict-flights.lists", OFFICIAL)
+        ]
+        told = {k: v for k, v in body.items() if k != "overrides"}  # the findings name "score"
+        assert "score" not in str(told)
 
 
 async def test_rate_limit(ledger_url: str) -> None:
@@ -227,6 +234,8 @@ async def test_adverse_notices_move_from_beside_the_log(service: Service) -> Non
 
 async def test_a_malformed_batch_is_refused_whole(service: Service) -> None:
     async with service.client() as client:
+        operator = service.headers("operator")
+        before = (await client.get("/v1/ledger/head", headers=operator)).json()["size"]
         h = {**service.headers("source"), "content-type": "application/json"}
         broken = await client.post("/v1/records", headers=h, content=b'{"records": [')
         assert broken.status_code == 422
@@ -234,8 +243,8 @@ async def test_a_malformed_batch_is_refused_whole(service: Service) -> None:
         empty = await client.post("/v1/records", headers=h, json={"records": []})
         assert empty.status_code == 422
         assert empty.json()["detail"][0]["loc"] == ["body", "records"]
-        head = (await client.get("/v1/ledger/head", headers=service.headers("operator"))).json()
-        assert head["size"] == 0  # nothing appended
+        head = (await client.get("/v1/ledger/head", headers=operator)).json()
+        assert head["size"] == before  # nothing appended (the scheme's override is the one entry)
 
 
 async def _check(client: httpx.AsyncClient, service: Service) -> dict[str, Any]:
@@ -356,8 +365,8 @@ async def test_a_scheme_may_shorten_the_objection_deadline(service: Service) -> 
     async with service.client() as client:
         added = await client.post(
             "/v1/schemes",
-            headers={**service.headers("operator"), "content-type": "application/toml"},
-            content=shorter,
+            headers=service.headers("operator"),
+            json=overridden_body(shorter),
         )
         assert added.status_code == 201, added.text
         await client.post(
@@ -431,7 +440,7 @@ async def test_batch_refresh_lists_and_publishes_after_grace(service: Service) -
         entry = public["entries"][0]
         assert entry["subject"] == PERSON[:6] + "*" * 11 + PERSON[-1]  # masked
         assert PERSON not in str(public)
-        service.clock.advance(400)  # the 3-year default decays, the catalog's 1 year expires it
+        service.clock.advance(3 * 365 + 10)  # the default counts 3 years (the catalog allows 5)
         assert refresh() == {"rongcheng": 1}
         assert (await client.get("/v1/lists/rongcheng/blacklist")).json()["total"] == 0
         assert refresh() == {"rongcheng": 0}

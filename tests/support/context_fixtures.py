@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import OTHER, PERSON, SCHEME, START, Clock
 from tests.support.web_fixtures import RECORDS
 from xinyong.application.changes import after_changes
@@ -11,7 +12,6 @@ from xinyong.domain.catalog import load_catalog
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import open_database
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring.store import add_scheme
 
 
 def seeded_context(url: str, clock: Clock | None = None) -> Context:
@@ -20,7 +20,7 @@ def seeded_context(url: str, clock: Clock | None = None) -> Context:
     ``START``). Close with :func:`close_context`."""
     engine = open_database(url)
     with engine.begin() as conn:
-        add_scheme(conn, load_scheme(SCHEME))
+        add_overridden(conn, load_scheme(SCHEME))
     settings = ServiceSettings(today=clock or Clock(), inquiry_process=False)
     ctx = Context.create(engine, load_catalog(), settings)
     report = ingest_rows(engine, RECORDS, ctx.catalog, source="bank", today=START)

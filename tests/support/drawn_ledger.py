@@ -10,6 +10,7 @@ import pytest
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from tests.support.overridden import add_overridden
 from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import SCHEME
 from xinyong.domain.catalog import Catalog, load_catalog
@@ -21,7 +22,6 @@ from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.schema import records, relying_parties
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring.store import add_scheme
 
 __all__ = [
     "CODES",
@@ -81,7 +81,7 @@ def drawn_row(n: int, drawn: dict[str, Any]) -> dict[str, Any]:
 def new_ledger(url: str) -> tuple[Engine, Catalog]:
     engine = open_database(url)
     with engine.begin() as conn:
-        add_scheme(conn, load_scheme(SCHEME))
+        add_overridden(conn, load_scheme(SCHEME))
         conn.execute(
             relying_parties.insert().values(
                 name=PARTY,

@@ -44,13 +44,13 @@ import httpx
 import orjson
 from sqlalchemy import select
 
+from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import SCHEME
 from xinyong.application.keys import Role, create_key
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, records
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring.store import add_scheme
 
 ORPHAN_SECONDS = 2.0
 """How long a helper process may outlive the process that started it."""
@@ -167,7 +167,7 @@ class Durability:
         engine = open_database(self.url)
         try:
             with engine.begin() as conn:
-                add_scheme(conn, load_scheme(SCHEME))
+                add_overridden(conn, load_scheme(SCHEME))
                 self.tokens["source"] = create_key(conn, Role.SOURCE, "bank").token
                 self.tokens["relying"] = create_key(conn, Role.RELYING, "airline").token
                 for subject in self.subjects:

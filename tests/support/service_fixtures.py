@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from tests.support.overridden import add_overridden
 from xinyong.application.keys import Role, create_key
 from xinyong.application.settings import ServiceSettings
 from xinyong.decisions.checks import Decision
@@ -22,7 +23,6 @@ from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring.store import add_scheme
 from xinyong.server.app import create_app
 
 SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
@@ -94,7 +94,7 @@ def make_service(
     engine = open_database(url)
     clock = Clock()
     with engine.begin() as conn:
-        add_scheme(conn, load_scheme(SCHEME))
+        add_overridden(conn, load_scheme(SCHEME))
         tokens = {
             "operator": create_key(conn, Role.OPERATOR, label="test").token,
             "source": create_key(conn, Role.SOURCE, "bank").token,

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.identifier_strategies import FULL_WIDTH
+from tests.support.overridden import add_overridden
 from tests.support.pages import Page, check_page
 from tests.support.service_fixtures import OTHER, PERSON, SCHEME
 from tests.support.web_fixtures import (
@@ -32,7 +33,6 @@ from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameM
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import WRITE
 from xinyong.schemes.load import parse_scheme
-from xinyong.scoring.store import add_scheme
 from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio
@@ -389,14 +389,13 @@ async def test_my_file_page_and_twin(portal: Portal) -> None:
         True,
     )
     [view] = data["schemes"]
-    # If nothing new happens: the default leaves at the end of its 1-year display period
-    # (2026-03-01), then the volunteer record (2026-04-01); 1000 + 5, then 1000, both grade A.
+    # If nothing new happens: the volunteer record leaves at the end of its display period
+    # (2026-04-01): the decayed default alone, still vetoed to C; then the default at the end
+    # of its valid_for, 3 years after 2025-03-01 (the catalog would show it 5): 1000, grade A.
     steps = [(s["on"], s["records_ending"], s["score"], s["grade"]) for s in view["outlook"]]
-    assert steps == [
-        ("2026-03-01", ["bank/d1"], 1005.0, "A"),
-        ("2026-04-01", ["bank/v1"], 1000.0, "A"),
-    ]
-    assert all(s["lists"] == [] for s in view["outlook"])
+    assert steps[0] == ("2026-04-01", ["bank/v1"], round(1000 - 20 * (1 - 396 / 1095), 2), "C")
+    assert steps[1:] == [("2028-02-29", ["bank/d1"], 1000.0, "A")]
+    assert [s["lists"] for s in view["outlook"]] == [["blacklist"], []]
     assert [r["rule"] for r in view["rewarded"]] == ["good"]
     history = {h["on"]: h["score"] for h in view["history"]}
     assert next(iter(history)) == "2024-07-01"
@@ -683,7 +682,7 @@ def _list_a_third_person_by_grade(portal: Portal) -> None:
     # a measure belongs to one active scheme: this one's is its own
     text = text.replace('id = "restrict-flights"', 'id = "graded-restrict-flights"')
     with service.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        add_scheme(conn, parse_scheme(text))
+        add_overridden(conn, parse_scheme(text))
     ctx.registry.invalidate()
     rows: list[dict[str, Any]] = [
         {

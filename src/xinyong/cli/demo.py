@@ -145,7 +145,7 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> tuple[str, s
     for pilot_id, path in bundled_pilots().items():
         loaded = load_scheme(path)
         with engine.begin() as conn:
-            add_scheme(conn, loaded)
+            add_scheme(conn, loaded, catalog=catalog)
             table, head = score_ledger(conn, loaded.scheme, as_of, ScoringEngine.DUCKDB, catalog)
             rows = standings_from_table(table)
             run = save_standings(conn, loaded, as_of, head, "duckdb", rows)

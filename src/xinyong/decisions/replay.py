@@ -17,6 +17,7 @@ from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import inquiries
 from xinyong.scoring.reference import Explanation
+from xinyong.scoring.store import recorded_overrides
 
 __all__ = ["Replay", "UnknownDecision", "load_decision", "replay_decision"]
 
@@ -32,6 +33,8 @@ class Replay:
     decision: Decision
     applies: bool
     explanation: Explanation | None
+    overrides: tuple[dict[str, str], ...] = ()
+    """The guardrail findings the decision's scheme version was activated despite."""
 
     @property
     def reproduced(self) -> bool:
@@ -69,4 +72,7 @@ def replay_decision(
     )
     explanation = standing.explanation
     applies = explanation is not None and decision.measure in explanation.standing.measures
-    return Replay(decision, applies, explanation)
+    overrides = tuple(
+        r.public() for r in recorded_overrides(conn, decision.scheme_id, decision.version)
+    )
+    return Replay(decision, applies, explanation, overrides)

@@ -31,7 +31,7 @@ from xinyong.peer.timeline import PeerTimeline
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.ledger_source import peer_spans, subject_records, subjects_records
 from xinyong.scoring.reference import Explanation, explain_subject
-from xinyong.scoring.store import load_stored_scheme
+from xinyong.scoring.store import load_stored_scheme, recorded_overrides
 from xinyong.ttl import MISSING, Missing, TtlCache
 
 __all__ = [
@@ -64,6 +64,7 @@ class SchemeRegistry:
     def __init__(self, cache_seconds: float = 0.0) -> None:
         self._parsed: dict[tuple[str, str], LoadedScheme] = {}
         self._active: TtlCache[str, tuple[tuple[str, str], ...]] = TtlCache(cache_seconds)
+        self._overrides: dict[tuple[str, str], tuple[dict[str, str], ...]] = {}
 
     def invalidate(self) -> None:
         """Forget which versions are active (a scheme was added or activated)."""
@@ -85,9 +86,19 @@ class SchemeRegistry:
                 .where(schemes.c.active.is_(True))
                 .order_by(schemes.c.scheme_id)
             ).all()
-            return tuple((str(r.scheme_id), str(r.version)) for r in rows)
+            keys = tuple((str(r.scheme_id), str(r.version)) for r in rows)
+            found: dict[tuple[str, str], list[dict[str, str]]] = {}
+            for r in recorded_overrides(conn):
+                found.setdefault((r.scheme_id, r.version), []).append(r.public())
+            self._overrides = {key: tuple(found.get(key, ())) for key in keys}
+            return keys
 
         return [self.get(conn, *key) for key in self._active.get("active", load)]
+
+    def overrides(self, scheme_id: str, version: str) -> tuple[dict[str, str], ...]:
+        """The overrides an active version was activated under, as read with the active
+        versions (a check decided under it returns them)."""
+        return self._overrides.get((scheme_id, version), ())
 
     def for_measure(self, conn: Connection, measure: str) -> LoadedScheme | None:
         """The active scheme that defines ``measure`` (ids are unique across active schemes)."""

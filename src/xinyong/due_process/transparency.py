@@ -1,5 +1,5 @@
 """The public transparency report: list sizes (now and at the end of each month with a change),
-inflow and outflow, objections, checks."""
+inflow and outflow, objections, checks, and the schemes activated despite guardrail findings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from xinyong.ledger.schema import inquiries, listings, objections
+from xinyong.ledger.schema import inquiries, listings, objections, schemes
+from xinyong.scoring.store import recorded_overrides
 
 __all__ = ["transparency_report"]
 
@@ -83,4 +84,25 @@ def transparency_report(conn: Connection, today: date) -> dict[str, Any]:
             "median_days_to_decision": round(statistics.median(days), 2) if days else None,
         },
         "checks_per_relying_party": {str(k): int(v) for k, v in sorted(checks.items())},
+        "overrides": _overrides(conn),
     }
+
+
+def _overrides(conn: Connection) -> list[dict[str, Any]]:
+    """Every scheme version activated despite a guardrail finding, with the reason and the
+    official responsible, and whether that version is in force now."""
+    active = {
+        (str(r.scheme_id), str(r.version))
+        for r in conn.execute(
+            select(schemes.c.scheme_id, schemes.c.version).where(schemes.c.active.is_(True))
+        )
+    }
+    return [
+        {
+            "scheme": r.scheme_id,
+            "version": r.version,
+            "active": (r.scheme_id, r.version) in active,
+            **r.public(),
+        }
+        for r in recorded_overrides(conn)
+    ]

@@ -38,11 +38,13 @@ from xinyong.domain.catalog import Catalog
 from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
-from xinyong.ledger.database import WRITE, open_database
+from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.ledger.schema import relying_parties
 from xinyong.peer.result import PeerScore
 from xinyong.pilots import bundled_pilots
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme, parse_scheme
+from xinyong.schemes.overrides import Override, guardrail_findings, make_override
 from xinyong.scoring.store import add_scheme
 
 __all__ = [
@@ -219,11 +221,22 @@ class _Society:
         return SceneDay(day, peer.score, decision.applies, low), decision.decision_id, peer
 
 
+def _lab_overrides(loaded: LoadedScheme, catalog: Catalog) -> list[Override]:
+    """The lab's overrides of a variant's guardrail findings (the show's mechanism weights raters
+    by status on purpose): recorded in the scene's own throwaway ledger like any other."""
+    return [
+        make_override(
+            finding.ref, "the lab reproduces this design to measure what it does", "xinyong lab"
+        )
+        for finding in guardrail_findings(lint(loaded, catalog))
+    ]
+
+
 def _play(loaded: LoadedScheme, catalog: Catalog, seed: int, folder: Path) -> SceneRun:
     engine = open_database(f"sqlite:///{folder / (loaded.scheme.id + '.db')}")
     try:
-        with engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            add_scheme(conn, loaded)
+        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            add_scheme(conn, loaded, catalog=catalog, overrides=_lab_overrides(loaded, catalog))
             conn.execute(
                 insert(relying_parties).values(
                     name=AIRLINE,

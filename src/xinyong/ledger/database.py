@@ -40,6 +40,7 @@ __all__ = [
     "WRITE_LOCK",
     "ForeignInquiryLog",
     "after_bulk_load",
+    "hold_append_lock",
     "hold_lock",
     "inquiry_log_file",
     "inquiry_log_path",
@@ -302,6 +303,17 @@ def hold_lock(conn: Connection, name: str) -> None:
         return
     key = zlib.crc32(f"xinyong:{name}".encode()) - (1 << 31)  # a signed 32-bit key
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_NAMED_LOCKS}, {key})")
+
+
+def hold_append_lock(conn: Connection) -> None:
+    """Take the lock that :data:`WRITE_LOCK` takes at BEGIN, in an open transaction, for one
+    that may append (a no-op when it holds it already). Take it before any named lock
+    (:func:`hold_lock`), as a ``WRITE_LOCK`` transaction does, so that no two transactions wait
+    for each other's."""
+    if conn.dialect.name == "sqlite":
+        take_write_lock(conn, "main")
+    elif not conn.get_execution_options().get("xinyong_append"):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
 
 
 def never_wait(conn: Connection) -> None:

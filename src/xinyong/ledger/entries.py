@@ -65,4 +65,7 @@ def entry_label(table: str, values: Sequence[object]) -> str:
         return f"subject {row['subject_id']}"
     if table == "records":
         return f"record {row['source']}/{row['record_id']} (subject {row['subject_id']})"
+    source = str(row["source"])
+    if source.startswith("#"):  # not a furnished record: #scheme/ID@VERSION
+        return f"{row['event_type']} event on {source[1:]} {row['record_id']}"
     return f"{row['event_type']} event on record {row['source']}/{row['record_id']}"

@@ -28,6 +28,14 @@ class Issue:
     line: int | None = None
     table: str = ""
     key: str = ""
+    where: str = ""
+    """Where the finding is, by ids rather than lines: ``measures.rail_ban.grades``,
+    ``peer.algorithm`` (what an override names, with :attr:`ref`)."""
+
+    @property
+    def ref(self) -> str:
+        """``check@where`` (or the check alone): the finding as an override names it."""
+        return f"{self.check}@{self.where}" if self.where else self.check
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")

@@ -14,7 +14,12 @@ under ``--strict``:
 - ``sanction-without-basis``: every punishment must name its legal basis ("none", "n/a",
   "TODO", "待定" and other placeholders name none);
 - ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes a grade or feeds a
-  black list punishes forever;
+  black list punishes forever (a ``valid_for`` longer than the longest display period, such as
+  "100y", is no expiry either);
+- ``outlives-catalog`` (an error): a rule's ``valid_for`` is longer than the catalog's maximum
+  display period of every code it matches; a record stops counting when the catalog says so, in
+  every mode, so the rule would promise what the ledger cannot give (a pattern over codes with
+  different periods counts each code's records for the shorter of the two);
 - ``unknown-code``: a rule matches no code of the catalog (when a catalog is given);
 - ``status-weighting``: a peer score that weighs raters by their own score (``nosedive``), the
   anti-pattern of the show: a falling score takes its holder's voice with it;
@@ -60,19 +65,24 @@ class _Report:
         index: int | None = None,
         key: str | None = None,
     ) -> None:
-        table = ""
+        table = where = ""
         if section is not None and index is not None:
             items = getattr(self.scheme, section)
             item = items[index]
             ident = getattr(item, "id", None) or getattr(item, "name", "")
             table = f"[[{section}]] #{index + 1} ({ident})"
+            where = ".".join(part for part in (section, str(ident), key) if part)
         line = self.locator.line(section, index, key)
-        self.issues.append(Issue(severity, check, message, self.file, line, table, key or ""))
+        self.issues.append(
+            Issue(severity, check, message, self.file, line, table, key or "", where)
+        )
 
     def add_peer(self, check: str, message: str, key: str) -> None:
         """A guardrail warning about a key of the ``[peer]`` table."""
         line = self.locator.table_line("peer", key)
-        self.issues.append(Issue(Severity.WARNING, check, message, self.file, line, "[peer]", key))
+        self.issues.append(
+            Issue(Severity.WARNING, check, message, self.file, line, "[peer]", key, f"peer.{key}")
+        )
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:
@@ -129,9 +139,9 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 index,
                 key,
             )
-        if rule.valid_for is None and (
-            rule.points < 0 or rule.veto is not None or rule.id in punitive
-        ):
+        punishes = rule.points < 0 or rule.veto is not None or rule.id in punitive
+        valid_days = rule.valid_days
+        if punishes and valid_days is None:
             report.add(
                 Severity.WARNING,
                 "no-expiry",
@@ -141,6 +151,29 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 index,
                 "points",
             )
+        elif punishes and valid_days is not None and valid_days > _longest_display(catalog):
+            report.add(
+                Severity.WARNING,
+                "no-expiry",
+                f"valid_for {rule.valid_for!r} is not an expiry: it outlives the longest "
+                f"display period {_longest_text(catalog)}",
+                "rules",
+                index,
+                "valid_for",
+            )
+        if catalog is not None and valid_days is not None:
+            shown = {c: e.max_display_days for c, e in catalog.codes.items() if rule.matches(c)}
+            if shown and valid_days > max(shown.values()):
+                periods = ", ".join(f"{c} ({format_days(d)})" for c, d in sorted(shown.items()))
+                report.add(
+                    Severity.ERROR,
+                    "outlives-catalog",
+                    f"valid_for {rule.valid_for!r} is longer than the catalog displays {periods}: "
+                    "a record stops counting when its display period ends, so shorten valid_for",
+                    "rules",
+                    index,
+                    "valid_for",
+                )
         if catalog is not None and not any(rule.matches(code) for code in catalog.codes):
             report.add(
                 Severity.WARNING,
@@ -231,6 +264,23 @@ def _rating_lifetime(catalog: Catalog | None) -> str:
     if entry is None:
         return "as long as the catalog displays them"
     return f"for the catalog's display period of {RATING} ({format_days(entry.max_display_days)})"
+
+
+LONGEST_DISPLAY_DAYS = 5 * 365
+"""Without a catalog, the longest any record may count against someone: five years, the
+longest display period of the bundled catalog (the court's list of judgment defaulters) and the
+retention of negative data in PBOC credit reports."""
+
+
+def _longest_display(catalog: Catalog | None) -> int:
+    if catalog is None or not catalog.codes:
+        return LONGEST_DISPLAY_DAYS
+    return max(entry.max_display_days for entry in catalog.codes.values())
+
+
+def _longest_text(catalog: Catalog | None) -> str:
+    where = "of the catalog" if catalog is not None and catalog.codes else "of any record"
+    return f"{where} ({format_days(_longest_display(catalog))})"
 
 
 def _check_peer(report: _Report, scheme: Scheme, catalog: Catalog | None) -> None:

@@ -9,22 +9,31 @@ recomputed later and compared.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 
+import orjson
 from sqlalchemy import Connection, insert, select, update
 
-from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.domain.catalog import Catalog
+from xinyong.ledger.append import Batch, TreeHead, append_batch, utc_now_text
 from xinyong.ledger.bulk import insert_rows
-from xinyong.ledger.database import hold_lock
-from xinyong.ledger.schema import schemes, standing_runs, standings
+from xinyong.ledger.database import hold_append_lock, hold_lock
+from xinyong.ledger.schema import events, schemes, standing_runs, standings
+from xinyong.schemes.issues import Issue, Severity
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, parse_scheme
+from xinyong.schemes.overrides import Override, guardrail_findings, match_overrides
 from xinyong.scoring.standing import Standing
 
 __all__ = [
+    "OVERRIDE_EVENT",
+    "GuardrailsUnmet",
     "MeasureTaken",
+    "RecordedOverride",
+    "SchemeRefused",
     "StandingRun",
     "UnknownScheme",
     "activate_scheme",
@@ -32,6 +41,7 @@ __all__ = [
     "add_scheme",
     "deactivate_scheme",
     "load_stored_scheme",
+    "recorded_overrides",
     "save_standings",
     "stored_versions",
 ]
@@ -41,8 +51,69 @@ SCHEMES_LOCK = "schemes"
 """Held while scheme versions are added, activated or deactivated (:func:`hold_lock`)."""
 
 
+OVERRIDE_EVENT = "override"
+"""The ledger event that records an override: an operator activated a scheme version despite a
+guardrail finding. It references ``#scheme/ID@VERSION``, a name no furnished record can have (a
+source is letters, digits and ``_.:-``), so it never touches a record's standing."""
+_OVERRIDE_SOURCE = "#scheme"
+
+
 class UnknownScheme(LookupError):
     """No stored scheme (or version) by that id."""
+
+
+class SchemeRefused(ValueError):
+    """A scheme with lint errors: it is never stored, and a stored version that has them under
+    the catalog in force is never activated."""
+
+    def __init__(self, scheme_id: str, errors: list[Issue]) -> None:
+        self.scheme_id = scheme_id
+        self.errors = errors
+        super().__init__(
+            f"scheme {scheme_id!r} has {len(errors)} error(s): " + "; ".join(str(e) for e in errors)
+        )
+
+
+class GuardrailsUnmet(ValueError):
+    """A scheme version with guardrail findings that no override covers: not activated."""
+
+    def __init__(self, scheme_id: str, version: str, findings: list[Issue]) -> None:
+        self.scheme_id = scheme_id
+        self.version = version
+        self.findings = findings
+        super().__init__(
+            f"scheme {scheme_id!r} {version[:12]} is not activated: {len(findings)} guardrail "
+            "finding(s) need an override, each with a reason and the name of the official "
+            "responsible: " + "; ".join(f"{f.ref}: {f.message}" for f in findings)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOverride:
+    """An override as the ledger holds it."""
+
+    scheme_id: str
+    version: str
+    finding: str
+    """The finding's ``check@where`` reference."""
+    check: str
+    message: str
+    reason: str
+    official: str
+    operator: str
+    """Who recorded it (the operator's key name, or the CLI user)."""
+    effective_on: date
+    position: int
+
+    def public(self) -> dict[str, str]:
+        """What the public, relying parties and subjects are shown."""
+        return {
+            "finding": self.finding,
+            "message": self.message,
+            "reason": self.reason,
+            "official": self.official,
+            "recorded_on": self.effective_on.isoformat(),
+        }
 
 
 class MeasureTaken(ValueError):
@@ -78,8 +149,25 @@ class StandingRun:
     subjects: int
 
 
-def add_scheme(conn: Connection, loaded: LoadedScheme, activate: bool = True) -> bool:
-    """Store a scheme version; return False when that exact version was already stored."""
+def add_scheme(
+    conn: Connection,
+    loaded: LoadedScheme,
+    activate: bool = True,
+    *,
+    catalog: Catalog | None = None,
+    overrides: Sequence[Override] = (),
+    operator: str = "",
+    today: date | None = None,
+) -> bool:
+    """Store a scheme version and, with ``activate``, pass it through the activation gate
+    (:func:`activate_scheme`); return False when that exact version was already stored.
+
+    :class:`SchemeRefused` when it has lint errors under ``catalog``: nothing is stored.
+    """
+    errors = [i for i in lint(loaded, catalog) if i.severity is Severity.ERROR]
+    if errors:
+        raise SchemeRefused(loaded.scheme.id, errors)
+    hold_append_lock(conn)  # an activation may append overrides: the ledger's lock first
     hold_lock(conn, SCHEMES_LOCK)
     scheme = loaded.scheme
     exists = conn.execute(
@@ -99,15 +187,39 @@ def add_scheme(conn: Connection, loaded: LoadedScheme, activate: bool = True) ->
             )
         )
     if activate:
-        activate_scheme(conn, scheme.id, loaded.version)
+        activate_scheme(
+            conn,
+            scheme.id,
+            loaded.version,
+            catalog=catalog,
+            overrides=overrides,
+            operator=operator,
+            today=today,
+        )
     return exists is None
 
 
-def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
-    """Make ``version`` the active version of ``scheme_id`` (a version prefix is accepted).
+def activate_scheme(
+    conn: Connection,
+    scheme_id: str,
+    version: str,
+    *,
+    catalog: Catalog | None = None,
+    overrides: Sequence[Override] = (),
+    operator: str = "",
+    today: date | None = None,
+) -> list[RecordedOverride]:
+    """Make ``version`` the active version of ``scheme_id`` (a version prefix is accepted), and
+    return the overrides it is active under.
 
-    :class:`MeasureTaken` when one of its measures is defined by another active scheme.
+    The gate: :class:`SchemeRefused` when the version has lint errors under ``catalog``;
+    :class:`GuardrailsUnmet` when a guardrail finding has no override, given now or recorded at
+    an earlier activation of the same version (:class:`~xinyong.schemes.overrides.OverrideError`
+    for an override that names no finding); :class:`MeasureTaken` when one of its measures is
+    defined by another active scheme. New overrides are appended to the ledger in the same
+    transaction (it takes the ledger's append lock).
     """
+    hold_append_lock(conn)  # overrides are appended: the ledger's lock before the named one
     hold_lock(conn, SCHEMES_LOCK)  # two activations must not both see the measure free
     rows = conn.execute(
         select(schemes.c.version).where(
@@ -116,7 +228,19 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
     ).all()
     if len(rows) != 1:
         raise UnknownScheme(f"scheme {scheme_id!r} has {len(rows)} versions matching {version!r}")
-    wanted = {m.id for m in load_stored_scheme(conn, scheme_id, rows[0].version).scheme.measures}
+    full = str(rows[0].version)
+    loaded = load_stored_scheme(conn, scheme_id, full)
+    issues = lint(loaded, catalog)
+    errors = [i for i in issues if i.severity is Severity.ERROR]
+    if errors:
+        raise SchemeRefused(scheme_id, errors)
+    covered, uncovered = match_overrides(guardrail_findings(issues), overrides)
+    recorded = recorded_overrides(conn, scheme_id, full)
+    done = {r.finding for r in recorded}
+    uncovered = [i for i in uncovered if i.ref not in done]
+    if uncovered:
+        raise GuardrailsUnmet(scheme_id, full, uncovered)
+    wanted = {m.id for m in loaded.scheme.measures}
     taken = {
         measure: other
         for other, measures in active_measures(conn).items()
@@ -125,12 +249,89 @@ def activate_scheme(conn: Connection, scheme_id: str, version: str) -> None:
     }
     if taken:
         raise MeasureTaken(scheme_id, taken)
+    fresh: dict[str, tuple[Issue, Override]] = {}
+    for issue, override in covered:
+        if issue.ref not in done:
+            fresh.setdefault(issue.ref, (issue, override))
+    if fresh:
+        _record_overrides(conn, scheme_id, full, fresh.values(), operator, today)
+        recorded = recorded_overrides(conn, scheme_id, full)
     conn.execute(update(schemes).where(schemes.c.scheme_id == scheme_id).values(active=False))
     conn.execute(
         update(schemes)
-        .where(schemes.c.scheme_id == scheme_id, schemes.c.version == rows[0].version)
+        .where(schemes.c.scheme_id == scheme_id, schemes.c.version == full)
         .values(active=True)
     )
+    return recorded
+
+
+def _record_overrides(
+    conn: Connection,
+    scheme_id: str,
+    version: str,
+    decided: Iterable[tuple[Issue, Override]],
+    operator: str,
+    today: date | None,
+) -> None:
+    day = today or datetime.now(UTC).date()
+    rows = [
+        (
+            OVERRIDE_EVENT,
+            _OVERRIDE_SOURCE,
+            f"{scheme_id}@{version}",
+            day,
+            override.official,
+            override.reason,
+            orjson.dumps(
+                {
+                    "check": issue.check,
+                    "finding": issue.ref,
+                    "message": issue.message,
+                    "operator": operator,
+                },
+                option=orjson.OPT_SORT_KEYS,
+            ).decode(),
+        )
+        for issue, override in decided
+    ]
+    append_batch(conn, Batch(events=rows), f"override {scheme_id}@{version[:12]}")
+
+
+def recorded_overrides(
+    conn: Connection, scheme_id: str | None = None, version: str | None = None
+) -> list[RecordedOverride]:
+    """The overrides in the ledger, of one version, of every version of one scheme, or all,
+    in the order they were recorded."""
+    query = select(events).where(
+        events.c.event_type == OVERRIDE_EVENT, events.c.source == _OVERRIDE_SOURCE
+    )
+    if scheme_id is not None and version is not None:
+        query = query.where(events.c.record_id == f"{scheme_id}@{version}")
+    elif scheme_id is not None:
+        query = query.where(events.c.record_id.startswith(f"{scheme_id}@", autoescape=True))
+    found = []
+    for row in conn.execute(query.order_by(events.c.position)):
+        attrs = orjson.loads(row.attrs)
+        owner, _, full = str(row.record_id).rpartition("@")
+        found.append(
+            RecordedOverride(
+                scheme_id=owner,
+                version=full,
+                finding=str(attrs.get("finding", "")),
+                check=str(attrs.get("check", "")),
+                message=str(attrs.get("message", "")),
+                reason=str(row.reason),
+                official=str(row.actor),
+                operator=str(attrs.get("operator", "")),
+                effective_on=_as_date(row.effective_on),
+                position=int(row.position),
+            )
+        )
+    return found
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def deactivate_scheme(conn: Connection, scheme_id: str) -> None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +44,16 @@ Ctx = Annotated[Context, Depends(context)]
 Caller = Annotated[Principal, Depends(principal_of)]
 
 
+class OverrideOut(BaseModel):
+    """A guardrail finding the scheme version was activated despite."""
+
+    finding: str
+    message: str
+    reason: str
+    official: str
+    recorded_on: date
+
+
 class CheckAnswer(BaseModel):
     """The whole answer to a check: yes or no, and what makes it replayable."""
 
@@ -55,6 +65,11 @@ class CheckAnswer(BaseModel):
     version: str
     as_of: date
     made_at: str
+    overrides: list[OverrideOut] = Field(
+        default_factory=list,
+        description="Present when the scheme version was activated despite guardrail "
+        "findings: each finding, why, and the official responsible.",
+    )
 
 
 CHECKS_PATH = "/v1/checks"
@@ -123,7 +138,11 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             "the check could not be written to the inquiry log, so it is not answered; try again",
             headers={"Retry-After": "1"},
         ) from exc
-    return orjson.dumps(decision.public())
+    answer = decision.public()
+    overrides = ctx.registry.overrides(decision.scheme_id, decision.version)
+    if overrides:  # the version was activated despite guardrail findings: say so every time
+        answer["overrides"] = overrides
+    return orjson.dumps(answer)
 
 
 async def _within_limit(ctx: Context, relying_party: str) -> None:
@@ -314,5 +333,6 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         "known_at": replay.decision.known_at,
         "replayed_applies": replay.applies,
         "reproduced": replay.reproduced,
+        "overrides": list(replay.overrides),
         "explanation": explanation,
     }

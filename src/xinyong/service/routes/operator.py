@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, create_key, revoke_key
@@ -17,15 +20,27 @@ from xinyong.domain.text import PLAIN_TEXT_PATTERN
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.ledger.append import read_head
-from xinyong.schemes.issues import SchemeError, Severity
+from xinyong.ledger.database import WRITE_LOCK
+from xinyong.schemes.issues import SchemeError
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import parse_scheme
+from xinyong.schemes.overrides import (
+    MAX_OFFICIAL,
+    MAX_REASON,
+    Override,
+    OverrideError,
+    make_override,
+)
 from xinyong.scoring.store import (
+    GuardrailsUnmet,
     MeasureTaken,
+    RecordedOverride,
+    SchemeRefused,
     UnknownScheme,
     activate_scheme,
     add_scheme,
     deactivate_scheme,
+    recorded_overrides,
     stored_versions,
 )
 from xinyong.service.auth import principal_of, roles
@@ -70,6 +85,46 @@ class RelyingPartyIn(BaseModel):
     webhook_url: str | None = Field(pattern=PLAIN_TEXT_PATTERN, default=None, max_length=2000)
 
 
+class OverrideIn(BaseModel):
+    """Activate despite a guardrail finding: why, and who is responsible."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    finding: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=PLAIN_TEXT_PATTERN,
+        description="A guardrail check (every finding of it), or CHECK@WHERE as a refusal "
+        "lists the finding.",
+    )
+    reason: str = Field(min_length=1, max_length=MAX_REASON, pattern=PLAIN_TEXT_PATTERN)
+    official: str = Field(
+        min_length=1,
+        max_length=MAX_OFFICIAL,
+        pattern=PLAIN_TEXT_PATTERN,
+        description="The name of the official responsible.",
+    )
+
+
+class SchemeIn(BaseModel):
+    """A scheme to add, as JSON: its TOML source, and the overrides to activate it with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, description="The scheme's TOML text.")
+    activate: bool = True
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=100)
+
+
+class ActivateIn(BaseModel):
+    """A stored version to make active, and the overrides to activate it with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64, pattern=PLAIN_TEXT_PATTERN)
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=100)
+
+
 @router.get("/schemes", **roles(Role.OPERATOR))
 def list_schemes(ctx: Ctx) -> list[dict[str, object]]:
     """Stored scheme versions."""
@@ -77,40 +132,156 @@ def list_schemes(ctx: Ctx) -> list[dict[str, object]]:
         return stored_versions(conn)
 
 
+@router.get("/schemes/overrides", **roles(Role.OPERATOR))
+def list_overrides(ctx: Ctx) -> list[dict[str, object]]:
+    """Every override in the ledger: which version was activated despite which finding, why,
+    by whom, and which operator recorded it."""
+    with ctx.engine.connect() as conn:
+        found = recorded_overrides(conn)
+    return [
+        {"scheme": r.scheme_id, "version": r.version, "operator": r.operator, **r.public()}
+        for r in found
+    ]
+
+
+_SCHEME_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/toml": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {
+                    key: value
+                    for key, value in SchemeIn.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    ).items()
+                    if key != "$defs"  # OverrideIn is a component: ActivateIn uses it
+                }
+            },
+        },
+    }
+}
+
+
+def _with_body(route: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Route arguments with the request body documented besides the roles."""
+    return {**route, "openapi_extra": {**route["openapi_extra"], **body}}
+
+
+async def _scheme_in(request: Request) -> SchemeIn:
+    """The body as TOML text (activate, no overrides), or as a :class:`SchemeIn` in JSON."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    body = await request.body()
+    if kind == "application/json":
+        try:
+            return SchemeIn.model_validate(await request.json())
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ["body", exc.pos],
+                        "msg": "JSON decode error",
+                        "input": {},
+                        "ctx": {"error": exc.msg},
+                    }
+                ]
+            ) from exc
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]
+            ) from exc
+    try:
+        return SchemeIn(source=body.decode("utf-8"))
+    except (UnicodeDecodeError, ValidationError) as exc:
+        raise HTTPException(422, "the body is not a scheme: send TOML text in UTF-8") from exc
+
+
+def _gate_refusal(exc: Exception) -> HTTPException:
+    """The answer when the activation gate refuses (422 with the findings, 409 a taken
+    measure, 404 an unknown version)."""
+    if isinstance(exc, GuardrailsUnmet):
+        return HTTPException(
+            422,
+            {
+                "message": str(exc).partition(": ")[0]
+                + ": guardrail findings need an override (finding, reason, official)",
+                "findings": [
+                    {"finding": f.ref, "check": f.check, "message": f.message, "line": f.line}
+                    for f in exc.findings
+                ],
+            },
+        )
+    if isinstance(exc, SchemeRefused):
+        return HTTPException(422, [str(i) for i in exc.errors])
+    if isinstance(exc, UnknownScheme):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, MeasureTaken):
+        return HTTPException(409, str(exc))
+    return HTTPException(422, str(exc))
+
+
+def _overrides(given: list[OverrideIn]) -> list[Override]:
+    try:
+        return [make_override(o.finding, o.reason, o.official) for o in given]
+    except OverrideError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
 @router.post(
     "/schemes",
     status_code=201,
-    **roles(Role.OPERATOR),
+    **_with_body(roles(Role.OPERATOR), _SCHEME_BODY),
     **linked(
         201,
-        "The scheme version, stored and active",
+        "The scheme version, stored and (unless activate is false) active",
         Activate=link("activate_scheme", body={"version": "version"}, scheme_id="scheme"),
         Deactivate=link("deactivate_scheme", scheme_id="scheme"),
     ),
 )
-def add_scheme_route(
-    ctx: Ctx, source: Annotated[str, Body(media_type="application/toml")]
-) -> dict[str, Any]:
-    """Add a scheme (TOML in the body) and make it the active version; lint errors refuse it
-    (422), and so does a measure that another active scheme owns (409)."""
+async def add_scheme_route(ctx: Ctx, caller: Caller, request: Request) -> dict[str, Any]:
+    """Add a scheme and make it the active version: its TOML as ``application/toml``, or as
+    JSON with ``activate`` and ``overrides``. Lint errors refuse it (422, nothing stored);
+    guardrail findings refuse it too (422 listing each finding), unless every one has an
+    override with a reason and the official responsible, which is recorded in the ledger and
+    published; a measure another active scheme owns is a 409."""
+    given = await _scheme_in(request)
     try:
-        loaded = parse_scheme(source)
+        loaded = parse_scheme(given.source)
     except SchemeError as exc:
         raise HTTPException(422, [str(i) for i in exc.issues]) from exc
+    overrides = _overrides(given.overrides)
+    if overrides and not given.activate:
+        raise HTTPException(422, "overrides are given when activating: drop activate=false")
     issues = lint(loaded, ctx.catalog)
-    errors = [str(i) for i in issues if i.severity is Severity.ERROR]
-    if errors:
-        raise HTTPException(422, errors)
+
+    def store() -> tuple[bool, list[RecordedOverride]]:
+        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            added = add_scheme(conn, loaded, activate=False, catalog=ctx.catalog)
+            recorded: list[RecordedOverride] = []
+            if given.activate:
+                recorded = activate_scheme(
+                    conn,
+                    loaded.scheme.id,
+                    loaded.version,
+                    catalog=ctx.catalog,
+                    overrides=overrides,
+                    operator=caller.name,
+                    today=ctx.today(),
+                )
+            return added, recorded
+
     try:
-        with ctx.engine.begin() as conn:
-            added = add_scheme(conn, loaded)
-    except MeasureTaken as exc:
-        raise HTTPException(409, str(exc)) from exc
+        added, recorded = await run_in_threadpool(store)
+    except (GuardrailsUnmet, SchemeRefused, MeasureTaken, UnknownScheme, OverrideError) as exc:
+        raise _gate_refusal(exc) from exc
     ctx.configuration_changed()
     return {
         "scheme": loaded.scheme.id,
         "version": loaded.version,
         "added": added,
+        "active": given.activate,
+        "overrides": [r.public() for r in recorded],
         "warnings": [str(i) for i in issues],
     }
 
@@ -118,18 +289,30 @@ def add_scheme_route(
 @router.post(
     "/schemes/{scheme_id}/activate", operation_id="activate_scheme", **roles(Role.OPERATOR)
 )
-def activate(ctx: Ctx, scheme_id: str, version: Annotated[str, Body(embed=True)]) -> dict[str, str]:
-    """Make a stored version active (409 when a measure it defines belongs to another active
-    scheme)."""
+def activate(ctx: Ctx, caller: Caller, scheme_id: str, body: ActivateIn) -> dict[str, Any]:
+    """Make a stored version active, through the same gate as adding one: 422 with the findings
+    that no override covers (overrides recorded at an earlier activation of the version still
+    count), 409 when a measure it defines belongs to another active scheme."""
+    overrides = _overrides(body.overrides)
     try:
-        with ctx.engine.begin() as conn:
-            activate_scheme(conn, scheme_id, version)
-    except UnknownScheme as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except MeasureTaken as exc:
-        raise HTTPException(409, str(exc)) from exc
+        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+            recorded = activate_scheme(
+                conn,
+                scheme_id,
+                body.version,
+                catalog=ctx.catalog,
+                overrides=overrides,
+                operator=caller.name,
+                today=ctx.today(),
+            )
+    except (GuardrailsUnmet, SchemeRefused, MeasureTaken, UnknownScheme, OverrideError) as exc:
+        raise _gate_refusal(exc) from exc
     ctx.configuration_changed()
-    return {"scheme": scheme_id, "active": version}
+    return {
+        "scheme": scheme_id,
+        "active": body.version,
+        "overrides": [r.public() for r in recorded],
+    }
 
 
 @router.post(

@@ -1,0 +1,130 @@
+"""The activation gate: guardrail findings, and the overrides that let a scheme past them.
+
+A scheme with lint errors never scores. A scheme with guardrail findings (a protected
+characteristic, a sanction from a bare score or without a legal basis, a penalty without expiry, a
+peer score without seeds or weighted by status, a gate with no path back) is not activated unless
+an operator overrides every finding with a reason and the name of the official responsible.
+:mod:`xinyong.scoring.store` records each override in the ledger; the scheme's public page, the
+transparency report and every check decided under that version show it.
+
+An override names a finding by its check (``bare-score-sanction``: every finding of that check)
+or by its reference (``bare-score-sanction@measures.rail_ban.grades``: that one finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from xinyong.domain.text import text_problem
+from xinyong.schemes.issues import Issue, Severity
+
+__all__ = [
+    "GUARDRAILS",
+    "MAX_OFFICIAL",
+    "MAX_REASON",
+    "Override",
+    "OverrideError",
+    "guardrail_findings",
+    "make_override",
+    "match_overrides",
+    "parse_override",
+]
+
+GUARDRAILS = frozenset(
+    {
+        "protected-attribute",
+        "bare-score-sanction",
+        "sanction-without-basis",
+        "no-expiry",
+        "no-seeds",
+        "status-weighting",
+        "gate-without-path-back",
+    }
+)
+"""The lint checks a scheme may be activated despite, only with an override on the record."""
+
+MAX_REASON = 2000
+MAX_OFFICIAL = 128
+
+
+class OverrideError(ValueError):
+    """An override that cannot be recorded: no reason, no official, or no such finding."""
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An operator's decision to activate a scheme despite a guardrail finding."""
+
+    finding: str
+    """A check (every finding of it) or a finding's ``check@where`` reference."""
+    reason: str
+    official: str
+    """The name of the official responsible for the decision."""
+
+    def covers(self, issue: Issue) -> bool:
+        """Whether this override names ``issue``."""
+        return self.finding in (issue.check, issue.ref)
+
+
+def guardrail_findings(issues: Iterable[Issue]) -> list[Issue]:
+    """The findings that need an override to activate (warnings of a guardrail check)."""
+    return [i for i in issues if i.severity is Severity.WARNING and i.check in GUARDRAILS]
+
+
+def make_override(finding: str, reason: str, official: str) -> Override:
+    """An override with its fields checked and trimmed (:class:`OverrideError` says why not):
+    the same for the CLI and the API."""
+    finding, reason, official = finding.strip(), reason.strip(), official.strip()
+    check = finding.partition("@")[0]
+    if check not in GUARDRAILS:
+        known = ", ".join(sorted(GUARDRAILS))
+        raise OverrideError(
+            f"override {finding!r}: not a guardrail finding (an override names one of {known}, "
+            "optionally with @WHERE as the finding lists it)"
+        )
+    for name, value, limit in (
+        ("reason", reason, MAX_REASON),
+        ("official", official, MAX_OFFICIAL),
+    ):
+        if not value:
+            raise OverrideError(f"override {finding!r}: the {name} is empty")
+        if len(value) > limit:
+            raise OverrideError(f"override {finding!r}: the {name} is over {limit} characters")
+        problem = text_problem(value)
+        if problem is not None:
+            raise OverrideError(f"override {finding!r}: the {name} has a {problem}")
+    return Override(finding, reason, official)
+
+
+def parse_override(text: str, official: str) -> Override:
+    """``FINDING=REASON`` as given on the command line, for ``official``."""
+    finding, equals, reason = text.partition("=")
+    if not equals:
+        raise OverrideError(f"override {text!r}: write FINDING=REASON")
+    return make_override(finding, reason, official)
+
+
+def match_overrides(
+    findings: Sequence[Issue], overrides: Sequence[Override]
+) -> tuple[list[tuple[Issue, Override]], list[Issue]]:
+    """Each finding with the first override naming it, and the findings none names.
+
+    An override that names no finding is refused: a typo must not pass for a decision.
+    """
+    for override in overrides:
+        if not any(override.covers(issue) for issue in findings):
+            refs = ", ".join(sorted({i.ref for i in findings})) or "none"
+            raise OverrideError(
+                f"override {override.finding!r} names no finding of this scheme (its findings: "
+                f"{refs})"
+            )
+    covered: list[tuple[Issue, Override]] = []
+    uncovered: list[Issue] = []
+    for issue in findings:
+        chosen = next((o for o in overrides if o.covers(issue)), None)
+        if chosen is None:
+            uncovered.append(issue)
+        else:
+            covered.append((issue, chosen))
+    return covered, uncovered
