@@ -9,6 +9,7 @@ m = 30, y = 365 days, and a record counts while its age is *below* ``valid_for``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pytest
 
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
@@ -54,13 +56,21 @@ class Expect:
     measures: tuple[str, ...] = ()
 
 
+def adult(subject: str) -> str:
+    """A person's test name (``p1``) as an adult's resident ID (born 1980): pilots with
+    ``[eligibility] min_age`` score only persons whose ID shows their age."""
+    if re.fullmatch(r"p\d+", subject) is None:
+        return subject
+    return synthetic_resident_id(3702, date(1980, 1, 1), int(subject[1:]))
+
+
 def rec(
     subject: str, code: str, day: str, case: str | None = None, kind: str = "person", **attrs: Any
 ) -> InputRecord:
-    """A record; ``day`` is YYYY-MM-DD."""
+    """A record; ``day`` is YYYY-MM-DD; a person ``pN`` is an adult (:func:`adult`)."""
     return InputRecord(
         record_id=f"r{next(_ids)}",
-        subject_id=subject,
+        subject_id=adult(subject) if kind == "person" else subject,
         subject_kind=kind,
         code=code,
         occurred_at=date.fromisoformat(day),
@@ -125,10 +135,13 @@ def check(
 ) -> None:
     """Both evaluators give exactly the hand-computed standings, subjects in id order."""
     scheme = _pilot(pilot_id).scheme
-    want = [
-        Standing(subject, e.score, e.grade, e.lists, e.measures)
-        for subject, e in sorted(expected.items())
-    ]
+    want = sorted(
+        (
+            Standing(adult(subject), e.score, e.grade, e.lists, e.measures)
+            for subject, e in expected.items()
+        ),
+        key=lambda s: s.subject_id,
+    )
     reference = score_records(scheme, records, as_of)
     assert reference == want
     compiled = _compiled(score_table(scheme, _arrow(records), as_of, con=con))
@@ -567,3 +580,17 @@ def test_nosedive_gate_worked_example(con: ibis.BaseBackend) -> None:
             "town-03": boarding,
         },
     )
+
+
+def test_rongcheng_scores_adults_only(con: ibis.BaseBackend) -> None:
+    """Rongcheng scores adults (its header): a 10-year-old with a blood donation is not graded
+    AAA and red-listed; someone turning 18 on the as-of date is scored; a person whose age
+    no resident ID shows is not."""
+    child = synthetic_resident_id(3702, date(2015, 6, 30), 1)
+    turning = synthetic_resident_id(3702, date(2007, 6, 30), 2)
+    almost = synthetic_resident_id(3702, date(2007, 7, 1), 3)
+    records = [
+        rec(subject, "civic.blood_donation", "2025-06-01")
+        for subject in (child, turning, almost, "ext:unknown-age")
+    ]
+    check(con, "rongcheng", records, {turning: Expect(1010.0, "A")})

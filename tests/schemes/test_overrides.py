@@ -26,6 +26,9 @@ OFFICIAL = "Li Ming, deputy director"
         ("no-expiry", "a\x00b", OFFICIAL, r"control character U\+0000"),
         ("no-expiry", "x" * 2001, OFFICIAL, "over 2000 characters"),
         ("unknown-code", "ok", OFFICIAL, "not a guardrail finding"),
+        ("no-expiry", "n/a", OFFICIAL, "says nothing"),
+        ("no-expiry", "because", "\u200b", "the official is empty"),
+        ("no-expiry", "because", "-", "says nothing"),
     ],
 )
 def test_an_override_needs_a_reason_and_an_official(

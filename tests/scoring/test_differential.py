@@ -101,11 +101,12 @@ def test_engines_agree_on_records(
     _assert_same(expected, actual)
 
 
-def _registered(model: Scheme, rows: list[dict[str, Any]]) -> tuple[pa.Table, list[str]]:
-    """Every test subject registered (kind from its records, else person), and those scored."""
+def _registered(model: Scheme, rows: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, str]]:
+    """Every test subject registered (kind from its records, else person), and those of the
+    scheme's kinds, with their kinds."""
     kinds = {row["subject_id"]: row["subject_kind"] for row in rows}
     registered = [{"subject_id": s, "kind": kinds.get(s, "person")} for s in SUBJECTS]
-    chosen = [s["subject_id"] for s in registered if s["kind"] in model.subject_kinds]
+    chosen = {s["subject_id"]: s["kind"] for s in registered if s["kind"] in model.subject_kinds}
     subjects = pa.Table.from_pylist(
         registered, schema=pa.schema([("subject_id", pa.string()), ("kind", pa.string())])
     )

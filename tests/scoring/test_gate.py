@@ -5,18 +5,23 @@ the ledger (verifiable like any entry) and listed."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from tests.support.findings import FINDINGS, FOREVER, LAWFUL
 from xinyong.cli.app import app
+from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import load_catalog
 from xinyong.ledger.database import open_database
+from xinyong.ledger.schema import schemes
 from xinyong.pilots import bundled_pilots
+from xinyong.schemes.lint import lint
 from xinyong.schemes.load import load_scheme, parse_scheme
-from xinyong.schemes.overrides import make_override
+from xinyong.schemes.overrides import guardrail_findings, make_override
 from xinyong.scoring.store import (
     GuardrailsUnmet,
     SchemeRefused,
@@ -222,7 +227,9 @@ def test_the_store_gate_without_the_cli(ledger_url: str) -> None:
     try:
         with pytest.raises(GuardrailsUnmet) as unmet, engine.begin() as conn:
             add_scheme(conn, loaded)
-        assert [f.ref for f in unmet.value.findings] == ["protected-attribute@rules.court.when"]
+        assert [f.ref for f in unmet.value.findings] == [
+            "protected-attribute@rules.court.when.minzu_code"
+        ]
         override = make_override("protected-attribute", "court order 12/2026", OFFICIAL)
         with engine.begin() as conn:
             recorded = add_scheme(conn, loaded, overrides=[override], operator="ops")
@@ -230,7 +237,7 @@ def test_the_store_gate_without_the_cli(ledger_url: str) -> None:
             deactivate_scheme(conn, "gate-test")
             again = activate_scheme(conn, "gate-test", loaded.version)
         assert [(r.finding, r.operator) for r in again] == [
-            ("protected-attribute@rules.court.when", "ops")
+            ("protected-attribute@rules.court.when.minzu_code", "ops")
         ]
         with engine.begin() as conn:  # a lawful scheme needs nothing and records nothing
             fine = LAWFUL.replace('id = "gate-test"', 'id = "fine"').replace("gate-no", "fine-no")
@@ -249,3 +256,45 @@ def test_bundled_pilots_need_no_override(ledger_url: str) -> None:
             assert recorded_overrides(conn) == []
     finally:
         engine.dispose()
+
+
+def test_a_version_active_without_the_gate_decides_nothing(ledger_url: str) -> None:
+    """A version made active before the gate existed (or under another catalog) is not used
+    until it passes the gate: its measures are defined by no active scheme meanwhile."""
+    engine = open_database(ledger_url)
+    loaded = parse_scheme(FINDINGS["bare-score-sanction"])
+    try:
+        with engine.begin() as conn:
+            add_scheme(conn, loaded, activate=False)
+            conn.execute(update(schemes).values(active=True))  # as an older release did
+        with engine.connect() as conn:
+            assert SchemeRegistry().active(conn) == []
+            assert SchemeRegistry().for_measure(conn, "gate-no-flights") is None
+        override = make_override("bare-score-sanction", "the council voted for it", OFFICIAL)
+        with engine.begin() as conn:
+            activate_scheme(conn, "gate-test", loaded.version, overrides=[override])
+        with engine.connect() as conn:
+            assert [s.version for s in SchemeRegistry().active(conn)] == [loaded.version]
+        # a catalog that protects more blocks it again, until overridden under that catalog
+        strict = replace(load_catalog(), protected_attributes=frozenset({"hukou"}))
+        hukou = FINDINGS["bare-score-sanction"].replace(
+            'valid_for = "2y"\n', 'valid_for = "2y"\nwhen = "hukou = \'rural\'"\n'
+        )
+        with engine.begin() as conn:
+            add_scheme(conn, parse_scheme(hukou), overrides=[override])
+        with engine.connect() as conn:
+            assert len(SchemeRegistry().active(conn)) == 1
+            assert SchemeRegistry(catalog=strict).active(conn) == []
+    finally:
+        engine.dispose()
+
+
+def test_two_protected_attributes_in_one_rule_need_two_overrides() -> None:
+    text = FINDINGS["protected-attribute"].replace(
+        "when = \"minzu_code = 'x'\"", "when = \"minzu_code = 'x' and religion = 'y'\""
+    )
+    refs = sorted(f.ref for f in guardrail_findings(lint(parse_scheme(text))))
+    assert refs == [
+        "protected-attribute@rules.court.when.minzu_code",
+        "protected-attribute@rules.court.when.religion",
+    ]

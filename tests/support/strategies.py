@@ -7,6 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from xinyong.domain.identifiers import synthetic_resident_id
+
 CODES = [
     "court.defaulter",
     "court.performed",
@@ -15,11 +17,24 @@ CODES = [
     "finance.loan.late",
     "tax.evasion",
     "civic.blood",
+    "consent.given",
+    "consent.withdrawn",
 ]
 PATTERNS = ["*", "court.*", "finance.*", "finance.loan.*", "tax.*", "civic.*", *CODES]
 ATTRS = ["amount", "channel", "flag", "n"]
 AS_OF = date(2024, 6, 30)
-SUBJECTS = ["s1", "s2", "s3", "s4", "s5"]
+SUBJECTS = [
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+    "s5",
+    synthetic_resident_id(3702, date(2006, 6, 30), 1),  # 18 on AS_OF, that very day
+    synthetic_resident_id(3702, date(2006, 7, 1), 2),  # 18 the day after
+    synthetic_resident_id(3702, date(1990, 1, 1), 3),
+]
+"""Subject ids: four without an age (not resident IDs) and three resident IDs around the
+eighteenth birthday on :data:`AS_OF`."""
 
 literal = st.one_of(
     st.integers(-5, 20_000).map(float),
@@ -148,6 +163,20 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
     kinds = draw(st.sampled_from([None, ["person"], ["organization"], ["person", "organization"]]))
     if kinds is not None:
         scheme["subject_kinds"] = kinds
+    eligibility = draw(
+        st.sampled_from(
+            [
+                None,
+                None,
+                {"min_age": 18},
+                {"consent": "required"},
+                {"min_age": 18, "consent": "required"},
+                {"min_age": 34},
+            ]
+        )
+    )
+    if eligibility is not None:
+        scheme["eligibility"] = eligibility
     if draw(st.booleans()):
         scheme["floor"] = float(draw(st.sampled_from([0, 900, 950])))
     if draw(st.booleans()):

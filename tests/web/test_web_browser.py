@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -201,3 +202,31 @@ def test_api_documentation_renders_offline(
         url.startswith(live.url) or url.startswith(("data:", "blob:")) for url in requested
     ), [url for url in requested if not url.startswith(live.url)]
     assert refused == []
+
+
+def test_a_subject_sees_why_a_scheme_does_not_score_them(live: Live, browser: Browser) -> None:
+    """A scheme that scores only those who consent: the subject, who never consented, reads on
+    their own file that it does not score them and why, and the scheme's page says whom it
+    scores."""
+    from tests.support.findings import LAWFUL
+
+    text = LAWFUL.replace('id = "gate-test"', 'id = "consenting"').replace(
+        "[[grades]]", '[eligibility]\nconsent = "required"\n\n[[grades]]', 1
+    )
+    added = httpx.post(
+        f"{live.url}/v1/schemes",
+        content=text,
+        headers={
+            "Authorization": f"Bearer {live.portal.tokens['operator']}",
+            "content-type": "application/toml",
+        },
+    )
+    assert added.status_code == 201, added.text
+    page = browser.new_page()
+    _sign_in(page, live, "subject")
+    notice = page.locator("article[aria-labelledby=not-scored-consenting]")
+    expect(notice).to_contain_text("This scheme does not score you")
+    expect(notice).to_contain_text("no consent is in force")
+    _shot(page, "subject-not-scored")
+    page.goto(f"{live.url}/schemes/consenting")
+    expect(page.locator("main")).to_contain_text("who have consented to it")

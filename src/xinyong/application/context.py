@@ -63,7 +63,7 @@ class Context:
         return cls(
             engine=engine,
             catalog=catalog,
-            registry=SchemeRegistry(seconds),
+            registry=SchemeRegistry(seconds, catalog),
             settings=settings,
             buckets=_rate_limiter(engine, settings, workers),
             registrations=Registrations(seconds),

@@ -131,10 +131,19 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
     head = read_head(conn)
     who = subject_version(conn, subject_id)
     standings = []
+    not_scored = []
     counted: set[str] = set()
     raters = RaterLabels()
     for loaded in ctx.registry.active(conn):
         standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
+        if standing.ineligible is not None:
+            not_scored.append(
+                {
+                    "scheme": loaded.scheme.id,
+                    "name": loaded.scheme.name,
+                    "reason": standing.ineligible,
+                }
+            )
         if standing.explanation is None:
             continue
         counted |= {c.record.key for c in standing.explanation.records if c.counted}
@@ -177,6 +186,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
         "ledger": head.token,
         "records": _records(conn, ctx, subject_id, counted, disputed, raters),
         "standings": standings,
+        "not_scored": not_scored,
         "checks": checks,
         "notices": notices_for(conn, subject_id),
         "objections": [o.json() for o in objections],

@@ -22,7 +22,7 @@ from xinyong.cli.common import (
     out,
 )
 from xinyong.cli.peer import print_peer
-from xinyong.decisions.standing import peer_scores_of
+from xinyong.decisions.standing import peer_scores_of, subject_kind
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.record_table import RecordsFileError, input_records
@@ -30,6 +30,7 @@ from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.peer.result import PeerScore
+from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
@@ -302,6 +303,7 @@ def explain(
         fail(f"--subject: not a subject id: {exc.reason}")
     cat = load_catalog_or_exit(catalog)
     loaded = checked_scheme(scheme, cat)
+    registered: str | None = None
     try:
         if records is not None:
             table = read_records_file(records)
@@ -313,11 +315,22 @@ def explain(
                 with engine_db.connect() as conn:
                     size = read_head(conn).size
                     found = subject_records(conn, subject, day, size, cat)
+                    registered = subject_kind(conn, subject, size)
                     peer = _peer_score(loaded, subject, day, None, (conn, size), cat)
             finally:
                 engine_db.dispose()
     except RecordsFileError as exc:
         fail(str(exc))
+    kinds = {registered} if registered else {r.subject_kind for r in found}
+    reasons = [ineligibility(loaded.scheme, subject, k, found, day) for k in sorted(kinds)]
+    if reasons and None not in reasons:
+        reason = str(reasons[0])
+        if as_json:
+            told = {"subject": subject, "scheme": loaded.scheme.id, "scored": False}
+            out.print(orjson.dumps({**told, "reason": reason}).decode())
+        else:
+            out.print(f"{subject} is not scored by {loaded.scheme.id}: {reason}", markup=False)
+        return
     result = explain_subject(loaded.scheme, subject, found, day, peer)
     if as_json:
         out.print(orjson.dumps(explanation_json(result, loaded.version)).decode())

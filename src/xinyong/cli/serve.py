@@ -53,7 +53,9 @@ def standings_refresh(
     engine = open_db_or_exit(db)
     try:
         with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            changed = refresh_all(conn, SchemeRegistry(), date.today(), cat, grace_days=grace_days)
+            changed = refresh_all(
+                conn, SchemeRegistry(catalog=cat), date.today(), cat, grace_days=grace_days
+            )
     finally:
         engine.dispose()
     for scheme_id, count in changed.items():

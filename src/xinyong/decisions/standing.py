@@ -15,6 +15,7 @@ score history, an outlook) reads the rating records once for all of them
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,16 +24,25 @@ from sqlalchemy import Connection, select
 
 from xinyong.decisions.peer_cache import PeerCache
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.records import InputRecord
 from xinyong.ledger.effective import subject_kind_at, subject_kinds_at
 from xinyong.ledger.schema import schemes
 from xinyong.peer.algorithms import PeerScores
 from xinyong.peer.result import PeerScore
 from xinyong.peer.timeline import PeerTimeline
+from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.ledger_source import peer_spans, subject_records, subjects_records
 from xinyong.scoring.reference import Explanation, explain_subject
-from xinyong.scoring.store import load_stored_scheme, recorded_overrides
+from xinyong.scoring.store import (
+    gate_findings,
+    load_stored_scheme,
+    recorded_overrides,
+    unmet,
+)
 from xinyong.ttl import MISSING, Missing, TtlCache
+
+log = logging.getLogger("xinyong.schemes")
 
 __all__ = [
     "PEER_CACHE",
@@ -52,6 +62,8 @@ class SubjectStanding:
 
     loaded: LoadedScheme
     explanation: Explanation | None
+    ineligible: str | None = None
+    """Why the scheme may not score the subject (its ``[eligibility]``), when that is why."""
 
 
 class SchemeRegistry:
@@ -61,8 +73,11 @@ class SchemeRegistry:
     (the service), at most that often and at once after :meth:`invalidate`.
     """
 
-    def __init__(self, cache_seconds: float = 0.0) -> None:
+    def __init__(self, cache_seconds: float = 0.0, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog
+        """The catalog in force: the gate is checked again under it (see :meth:`active`)."""
         self._parsed: dict[tuple[str, str], LoadedScheme] = {}
+        self._unmet: dict[tuple[tuple[str, str], int], list[str]] = {}
         self._active: TtlCache[str, tuple[tuple[str, str], ...]] = TtlCache(cache_seconds)
         self._overrides: dict[tuple[str, str], tuple[dict[str, str], ...]] = {}
 
@@ -90,14 +105,39 @@ class SchemeRegistry:
             found: dict[tuple[str, str], list[dict[str, str]]] = {}
             for r in recorded_overrides(conn):
                 found.setdefault((r.scheme_id, r.version), []).append(r.public())
-            self._overrides = {key: tuple(found.get(key, ())) for key in keys}
-            return keys
+            for key, given in found.items():
+                # A version's overrides only grow; a slower, older read never shrinks them,
+                # and a version stays known after another is activated (checks decided under
+                # it may still be answered).
+                if len(given) >= len(self._overrides.get(key, ())):
+                    self._overrides[key] = tuple(given)
+            return tuple(key for key in keys if not self._blocked(conn, key, found.get(key, [])))
 
         return [self.get(conn, *key) for key in self._active.get("active", load)]
 
+    def _blocked(self, conn: Connection, key: tuple[str, str], given: list[dict[str, str]]) -> bool:
+        """Whether an active version fails the gate under :attr:`catalog`: activated before
+        the gate existed, or under another catalog. It then decides nothing (its measures are
+        answered as defined by no active scheme) until it is activated again through the gate;
+        the refusal is logged once per version and count of overrides."""
+        cached = (key, len(given))
+        if cached not in self._unmet:
+            findings = gate_findings(self.get(conn, *key), self.catalog)
+            left = unmet(findings, (o["finding"] for o in given))
+            self._unmet[cached] = [f.ref for f in left]
+            if left:
+                log.error(
+                    "scheme %s %s is active but decides nothing: no override on the record "
+                    "for %s; activate it again through the gate (xinyong scheme activate)",
+                    key[0],
+                    key[1][:12],
+                    ", ".join(f.ref for f in left),
+                )
+        return bool(self._unmet[cached])
+
     def overrides(self, scheme_id: str, version: str) -> tuple[dict[str, str], ...]:
-        """The overrides an active version was activated under, as read with the active
-        versions (a check decided under it returns them)."""
+        """The overrides a version was activated under, as read with the active versions
+        (a check decided under it returns them)."""
         return self._overrides.get((scheme_id, version), ())
 
     def for_measure(self, conn: Connection, measure: str) -> LoadedScheme | None:
@@ -155,7 +195,7 @@ def standing_of(
     peer: PeerScore | None = None
     if loaded.scheme.peer is not None:
         peer = PEER_CACHE.explain(conn, loaded, subject_id, as_of, known_at, catalog)
-    return _standing(conn, loaded, subject_id, as_of, known_at, catalog, peer)
+    return _standing(conn, loaded, subject_id, kind, as_of, known_at, catalog, peer)
 
 
 def standings_of_many(
@@ -177,10 +217,9 @@ def standings_of_many(
     scored = [s for s in ids if kinds.get(s) in loaded.scheme.subject_kinds]
     found = subjects_records(conn, scored, as_of, known_at, catalog)
     return {
-        s: SubjectStanding(
-            loaded,
-            explain_subject(loaded.scheme, s, found[s], as_of, None) if s in found else None,
-        )
+        s: _explained(loaded, s, kinds[s], found[s], as_of, None)
+        if s in found
+        else SubjectStanding(loaded, None)
         for s in ids
     }
 
@@ -211,17 +250,33 @@ def standings_on(
         timeline = PeerTimeline(section, loaded.scheme.subject_kinds, spans)
     for day in days:
         peer = None if timeline is None else timeline.scores_at(day).explain(subject_id)
-        yield day, _standing(conn, loaded, subject_id, day, known_at, catalog, peer)
+        yield day, _standing(conn, loaded, subject_id, kind, day, known_at, catalog, peer)
 
 
 def _standing(
     conn: Connection,
     loaded: LoadedScheme,
     subject_id: str,
+    kind: str,
     as_of: date,
     known_at: int,
     catalog: Catalog | None,
     peer: PeerScore | None,
 ) -> SubjectStanding:
     found = subject_records(conn, subject_id, as_of, known_at, catalog)
+    return _explained(loaded, subject_id, kind, found, as_of, peer)
+
+
+def _explained(
+    loaded: LoadedScheme,
+    subject_id: str,
+    kind: str,
+    found: Sequence[InputRecord],
+    as_of: date,
+    peer: PeerScore | None,
+) -> SubjectStanding:
+    """The standing from the subject's records, or why the scheme may not score the subject."""
+    reason = ineligibility(loaded.scheme, subject_id, kind, found, as_of)
+    if reason is not None:
+        return SubjectStanding(loaded, None, reason)
     return SubjectStanding(loaded, explain_subject(loaded.scheme, subject_id, found, as_of, peer))

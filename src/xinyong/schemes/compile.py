@@ -36,6 +36,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from xinyong.schemes.eligibility import eligible_subjects
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
@@ -239,9 +240,10 @@ def compile_scheme(
     if (scheme.peer is None) != (peer is None):
         raise ValueError(f"scheme {scheme.id}: a peer table goes with a [peer] section, only")
     t = ibis.literal(as_of, type="date")
-    considered = records.filter(
+    kinded = records.filter(
         records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
-    ).select("subject_id", "code", "occurred_at", "case_id", "attrs")
+    )
+    considered = kinded.select("subject_id", "code", "occurred_at", "case_id", "attrs")
     r = considered.filter(_countable(scheme, considered, t))
     r, cleared_on = _clearing(considered, r, scheme)
     age = t.delta(r.occurred_at, unit="day")
@@ -260,8 +262,11 @@ def compile_scheme(
         aggregates[f"a{i}"] = scored[f"c{i}"].any()
     if subjects is not None:
         chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
+        chosen = chosen.select("subject_id", "kind")
     else:
-        chosen = considered
+        chosen = kinded.select("subject_id", kind=kinded.subject_kind)
+    if scheme.eligibility is not None:
+        chosen = eligible_subjects(scheme, chosen.distinct(), considered, t)
     chosen = chosen.select("subject_id").distinct()
     if aggregates:
         per_subject = scored.group_by("subject_id").aggregate(**aggregates)

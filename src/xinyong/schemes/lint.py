@@ -64,14 +64,17 @@ class _Report:
         section: str | None = None,
         index: int | None = None,
         key: str | None = None,
+        detail: str = "",
     ) -> None:
+        """One finding; ``detail`` tells apart two findings of one check at one key (the
+        attribute a ``when`` reads), so that each needs its own override."""
         table = where = ""
         if section is not None and index is not None:
             items = getattr(self.scheme, section)
             item = items[index]
             ident = getattr(item, "id", None) or getattr(item, "name", "")
             table = f"[[{section}]] #{index + 1} ({ident})"
-            where = ".".join(part for part in (section, str(ident), key) if part)
+            where = ".".join(part for part in (section, str(ident), key, detail) if part)
         line = self.locator.line(section, index, key)
         self.issues.append(
             Issue(severity, check, message, self.file, line, table, key or "", where)
@@ -138,6 +141,7 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 "rules",
                 index,
                 key,
+                detail=match.name,
             )
         punishes = rule.points < 0 or rule.veto is not None or rule.id in punitive
         valid_days = rule.valid_days

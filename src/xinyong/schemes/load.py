@@ -41,7 +41,7 @@ class LoadedScheme:
         return self.version[:12]
 
 
-_LATER_FIELDS = ("objection_days", "peer")
+_LATER_FIELDS = ("objection_days", "peer", "eligibility")
 """Scheme fields added after the first release: hashed only when set, so that adding a field to
 the model never changes the version of a scheme that does not use it."""
 
@@ -115,6 +115,10 @@ def _issue(error: Any, data: dict[str, Any], locator: Locator, where: str) -> Is
         key = ".".join(inner[1:] if name == "peer.safeguards" else inner)
         line = locator.table_line(name, key.split(".")[0] if key else None)
         return Issue(Severity.ERROR, "schema", message, where, line, f"[{name}]", key)
+    if loc and loc[0] == "eligibility":
+        key = ".".join(str(part) for part in loc[1:])
+        line = locator.table_line("eligibility", key or None)
+        return Issue(Severity.ERROR, "schema", message, where, line, "[eligibility]", key)
     if loc and loc[0] in _SECTIONS and len(loc) >= 2 and isinstance(loc[1], int):
         section, index = str(loc[0]), int(loc[1])
         table = table_label(data, section, index)

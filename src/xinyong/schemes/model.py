@@ -21,7 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xinyong.domain.durations import parse_duration
 from xinyong.schemes.predicate import Node, parse_predicate
 
-__all__ = ["Grade", "ListDef", "Measure", "PeerSection", "Rule", "Safeguards", "Scheme"]
+__all__ = [
+    "Eligibility",
+    "Grade",
+    "ListDef",
+    "Measure",
+    "PeerSection",
+    "Rule",
+    "Safeguards",
+    "Scheme",
+]
 
 _ID = re.compile(r"^[a-z0-9-]+$")
 _PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -248,6 +257,18 @@ class PeerSection(_Frozen):
         return None if self.valid_for is None else parse_duration(self.valid_for)
 
 
+class Eligibility(_Frozen):
+    """Who a scheme may score at all (``[eligibility]``): an ineligible subject gets no score,
+    grade, list or measure under it (:mod:`xinyong.schemes.eligibility`)."""
+
+    min_age: int | None = Field(default=None, ge=1, le=150, strict=True)
+    """Persons only: full years on the as-of date, read from the resident ID's birth date; a
+    person whose age cannot be read (no resident ID) is not eligible."""
+    consent: Literal["required", "not-required"] = "not-required"
+    """``required``: only subjects whose latest consent record (``consent.given`` or
+    ``consent.withdrawn``) on or before the as-of date gives consent are scored."""
+
+
 class Scheme(_Frozen):
     """A whole pilot scheme."""
 
@@ -267,10 +288,14 @@ class Scheme(_Frozen):
     court list: 15); the service's setting applies when no active scheme sets it."""
     peer: PeerSection | None = None
     """The peer score and its weight; None: ratings do not count."""
+    eligibility: Eligibility | None = None
+    """Who may be scored; None: every subject of ``subject_kinds``."""
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
+        if len(value) > 64:  # the ledger keeps scheme ids in 64 characters
+            raise ValueError("scheme id is longer than 64 characters")
         return _check_id(value, "scheme id")
 
     @field_validator("subject_kinds")

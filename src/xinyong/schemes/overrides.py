@@ -13,11 +13,13 @@ or by its reference (``bare-score-sanction@measures.rail_ban.grades``: that one 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from xinyong.domain.text import text_problem
 from xinyong.schemes.issues import Issue, Severity
+from xinyong.schemes.lint import names_nothing
 
 __all__ = [
     "GUARDRAILS",
@@ -75,7 +77,7 @@ def guardrail_findings(issues: Iterable[Issue]) -> list[Issue]:
 def make_override(finding: str, reason: str, official: str) -> Override:
     """An override with its fields checked and trimmed (:class:`OverrideError` says why not):
     the same for the CLI and the API."""
-    finding, reason, official = finding.strip(), reason.strip(), official.strip()
+    finding, reason, official = finding.strip(), _visible(reason), _visible(official)
     check = finding.partition("@")[0]
     if check not in GUARDRAILS:
         known = ", ".join(sorted(GUARDRAILS))
@@ -94,7 +96,15 @@ def make_override(finding: str, reason: str, official: str) -> Override:
         problem = text_problem(value)
         if problem is not None:
             raise OverrideError(f"override {finding!r}: the {name} has a {problem}")
+        if names_nothing(value) or not any(char.isalpha() for char in value):
+            raise OverrideError(f"override {finding!r}: the {name} {value!r} says nothing")
     return Override(finding, reason, official)
+
+
+def _visible(text: str) -> str:
+    """``text`` without format characters (zero-width spaces, direction marks) and without
+    white space at either end: what a reader of the public page sees."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
 
 
 def parse_override(text: str, official: str) -> Override:

@@ -27,13 +27,14 @@ it in: :func:`score_records` computes it with the reference peer algorithms
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from xinyong.domain.records import InputRecord
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
+from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.model import Rule, Scheme
 from xinyong.schemes.predicate import evaluate
 from xinyong.scoring.standing import CountedRecord, RuleResult, Standing, round_score
@@ -253,24 +254,33 @@ def score_records(
     scheme: Scheme,
     records: Sequence[InputRecord],
     as_of: date,
-    subjects: Iterable[str] | None = None,
+    subjects: Mapping[str, str] | None = None,
 ) -> list[Standing]:
     """Standings for every subject, sorted by subject id.
 
     Without ``subjects`` (records-file mode) the subjects scored are those with at least one
-    record of the scheme's kinds on or before ``as_of``; with it (ledger mode) exactly those.
+    record of the scheme's kinds on or before ``as_of``; with it (ledger mode: subject id to
+    kind) exactly those; in both, only those the scheme's ``[eligibility]`` admits.
     """
     by_subject: dict[str, list[InputRecord]] = defaultdict(list)
     for record in records:
         by_subject[record.subject_id].append(record)
+    kinds: dict[str, set[str]] = defaultdict(set)
     if subjects is None:
-        chosen = {
-            r.subject_id
-            for r in records
-            if r.subject_kind in scheme.subject_kinds and r.occurred_at <= as_of
-        }
+        for r in records:
+            if r.subject_kind in scheme.subject_kinds and r.occurred_at <= as_of:
+                kinds[r.subject_id].add(r.subject_kind)
     else:
-        chosen = set(subjects)
+        for subject_id, kind in subjects.items():
+            kinds[subject_id].add(kind)
+    chosen = {
+        subject_id
+        for subject_id, held in kinds.items()
+        if any(
+            ineligibility(scheme, subject_id, kind, by_subject.get(subject_id, ()), as_of) is None
+            for kind in held
+        )
+    }
     peers: dict[str, PeerScore] = {}
     if scheme.peer is not None:
         peers = reference_peer_scores(scheme.peer, records, scheme.subject_kinds, as_of)

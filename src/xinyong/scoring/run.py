@@ -116,9 +116,11 @@ def score_arrow(
     inputs = list(input_records(origin or Path("<records>"), records))
     chosen = None
     if subjects is not None:
-        chosen = [
-            s["subject_id"] for s in subjects.to_pylist() if s["kind"] in scheme.subject_kinds
-        ]
+        chosen = {
+            s["subject_id"]: s["kind"]
+            for s in subjects.to_pylist()
+            if s["kind"] in scheme.subject_kinds
+        }
     return standings_table(score_records(scheme, inputs, as_of, chosen))
 
 

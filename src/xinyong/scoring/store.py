@@ -40,10 +40,12 @@ __all__ = [
     "active_measures",
     "add_scheme",
     "deactivate_scheme",
+    "gate_findings",
     "load_stored_scheme",
     "recorded_overrides",
     "save_standings",
     "stored_versions",
+    "unmet",
 ]
 
 
@@ -237,7 +239,7 @@ def activate_scheme(
     covered, uncovered = match_overrides(guardrail_findings(issues), overrides)
     recorded = recorded_overrides(conn, scheme_id, full)
     done = {r.finding for r in recorded}
-    uncovered = [i for i in uncovered if i.ref not in done]
+    uncovered = unmet(uncovered, done)
     if uncovered:
         raise GuardrailsUnmet(scheme_id, full, uncovered)
     wanted = {m.id for m in loaded.scheme.measures}
@@ -263,6 +265,20 @@ def activate_scheme(
         .values(active=True)
     )
     return recorded
+
+
+def unmet(findings: Sequence[Issue], recorded: Iterable[str]) -> list[Issue]:
+    """The findings (lint errors and guardrail findings) that no recorded override covers:
+    while there are any, the version may not decide a check."""
+    done = set(recorded)
+    return [f for f in findings if f.severity is Severity.ERROR or f.ref not in done]
+
+
+def gate_findings(loaded: LoadedScheme, catalog: Catalog | None) -> list[Issue]:
+    """What the activation gate looks at: the lint errors and guardrail findings of a version
+    under ``catalog``."""
+    issues = lint(loaded, catalog)
+    return [i for i in issues if i.severity is Severity.ERROR] + guardrail_findings(issues)
 
 
 def _record_overrides(

@@ -228,7 +228,13 @@ def describe_scheme(
     kinds = " and ".join(
         "people" if kind == "person" else "organizations" for kind in scheme.subject_kinds
     )
-    start = f"It scores {kinds}. Everyone starts at {_points(scheme.base)}"
+    rules = scheme.eligibility
+    who = ""
+    if rules is not None and rules.min_age is not None:
+        who += f" aged {rules.min_age} or over (by the birth date in their resident ID)"
+    if rules is not None and rules.consent == "required":
+        who += " who have consented to it (consent can be withdrawn at any time)"
+    start = f"It scores {kinds}{who}. Everyone starts at {_points(scheme.base)}"
     if scheme.peer is not None:
         weight = scheme.peer.weight
         start += (

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
@@ -112,7 +112,7 @@ class SchemeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(min_length=1, description="The scheme's TOML text.")
-    activate: bool = True
+    activate: StrictBool = True
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=100)
 
 
