@@ -472,7 +472,11 @@ def test_peer_scoring_in_the_lab_matches_the_engine(tmp_path: Path) -> None:
     """Ratings from the simulated society scored by the lab's scorer and by ``score_table``."""
     experiment, _ = _experiment(tmp_path, PEER)
     world = build_world(experiment, load_catalog(), 0)
-    scheme = load_scheme(bundled_pilots()["nosedive-gate"]).scheme
+    pilot = load_scheme(bundled_pilots()["nosedive-gate"]).scheme
+    assert pilot.peer is not None
+    stand_ins = tuple(world.population.subject_id[: experiment.behaviour.peer_seeds].to_pylist())
+    seeded = pilot.peer.model_copy(update={"seeds": stand_ins})  # as the lab's arms do
+    scheme = pilot.model_copy(update={"peer": seeded})
     society = Society(world, experiment.behaviour)
     visible = np.full(world.population.size, 4.3)
     for t in range(4):

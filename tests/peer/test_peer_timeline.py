@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,7 @@ from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.peer.graph import RatingGraph, graph_from_table
-from xinyong.peer.ratings import considered_ratings
+from xinyong.peer.ratings import SeedsAbsent, considered_ratings
 from xinyong.peer.timeline import PeerTimeline, RecordSpan
 from xinyong.schemes.model import PeerSection
 from xinyong.scoring.ledger_source import effective_table, peer_spans
@@ -77,7 +78,12 @@ def test_the_graph_of_a_date_is_the_graph_of_the_records_in_force(
     for days in back:
         day = AS_OF - timedelta(days=days)
         in_force = [s.record for s in found if s.stops is None or day < s.stops]
-        want = RatingGraph.of(peer, considered_ratings(peer, in_force, KINDS, day))
+        try:
+            want = RatingGraph.of(peer, considered_ratings(peer, in_force, KINDS, day))
+        except SeedsAbsent:  # the timeline refuses the same dates
+            with pytest.raises(SeedsAbsent):
+                timeline.graph_at(day)
+            continue
         got = timeline.graph_at(day)
         assert_same_graph(got, want)
         mine, theirs = compute_peer_scores(peer, got), compute_peer_scores(peer, want)

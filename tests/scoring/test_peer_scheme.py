@@ -15,6 +15,7 @@ from typing import Any
 import ibis
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE, WRITE_LOCK, open_database
 from xinyong.ledger.schema import relying_parties
+from xinyong.peer.ratings import SeedsAbsent
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.issues import SchemeError
 from xinyong.schemes.lint import lint
@@ -229,7 +231,12 @@ def test_engines_agree_with_a_peer_score(
 ) -> None:
     model = Scheme.model_validate({**scheme, "peer": peer})
     everything = rows + ratings
-    expected = score_records(model, [InputRecord(**r) for r in everything], AS_OF)
+    try:
+        expected = score_records(model, [InputRecord(**r) for r in everything], AS_OF)
+    except SeedsAbsent:  # seeds who rated nobody: both engines refuse
+        with pytest.raises(SeedsAbsent):
+            score_table(model, _arrow(everything), AS_OF)
+        return
     actual = _standings(score_table(model, _arrow(everything), AS_OF))
     assert [s.subject_id for s in actual] == [s.subject_id for s in expected]
     for want, got in zip(expected, actual, strict=True):
@@ -411,3 +418,33 @@ def test_explain_prints_the_ratings_behind_a_peer_score(tmp_path: Path) -> None:
     assert "peer score 3.0000" in result.output
     as_json = CliRunner().invoke(app, [*args, "--json"])
     assert orjson.loads(as_json.output)["peer"]["ratings"][0]["weight"] == 0
+
+
+def test_seeds_who_rated_nobody_are_an_error_not_a_prior_for_everyone(tmp_path: Path) -> None:
+    seeded = EXAMPLE.replace(
+        'algorithm = "bayesian"', 'algorithm = "eigentrust"\nseeds = ["town-01", "town-02"]'
+    )
+    model = parse_scheme(seeded).scheme
+    rows = [_rating("1", "r1", "s1", 5, "2025-06-05"), _rating("2", "r2", "s1", 1, "2025-06-06")]
+    with pytest.raises(SeedsAbsent, match="none of the peer seeds"):
+        score_records(model, [InputRecord(**r) for r in rows], DOC_AS_OF)
+    with pytest.raises(SeedsAbsent):
+        score_table(model, _arrow(rows), DOC_AS_OF)
+    # one seed who rates someone is enough for trust to flow
+    ok = [*rows, _rating("3", "town-01", "r1", 5, "2025-06-07")]
+    assert score_records(model, [InputRecord(**r) for r in ok], DOC_AS_OF)
+    scheme_file = tmp_path / "seeded.toml"
+    scheme_file.write_text(seeded, encoding="utf-8")
+    from typer.testing import CliRunner
+
+    from xinyong.cli.app import app
+
+    records = tmp_path / "ratings.parquet"
+    pq.write_table(_arrow(rows), records)
+    told = CliRunner().invoke(
+        app,
+        ["score", str(scheme_file), "--records", str(records), "--as-of", str(DOC_AS_OF)],
+    )
+    assert told.exit_code == 2, told.output
+    assert "none of the peer seeds (town-01, town-02) rated anyone" in told.output
+    assert "Traceback" not in told.output

@@ -29,6 +29,7 @@ from xinyong.domain.record_table import RecordsFileError, input_records
 from xinyong.engines.duckdb import to_sql
 from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import peer_scores_from_table
+from xinyong.peer.ratings import SeedsAbsent
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.issues import SchemeError, Severity
@@ -319,7 +320,7 @@ def explain(
                     peer = _peer_score(loaded, subject, day, None, (conn, size), cat)
             finally:
                 engine_db.dispose()
-    except RecordsFileError as exc:
+    except (RecordsFileError, SeedsAbsent) as exc:
         fail(str(exc))
     kinds = {registered} if registered else {r.subject_kind for r in found}
     reasons = [ineligibility(loaded.scheme, subject, k, found, day) for k in sorted(kinds)]

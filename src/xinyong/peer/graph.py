@@ -63,7 +63,9 @@ class RatingGraph:
 
     @classmethod
     def of(cls, section: PeerSection, ratings: RatingSet) -> RatingGraph:
-        """The graph of a set of counting ratings (seeds from the scheme's section)."""
+        """The graph of a set of counting ratings (seeds from the scheme's section;
+        :class:`~xinyong.peer.ratings.SeedsAbsent` when none of them takes part)."""
+        ratings.check_seeds(section.seeds, section.prior)
         items = ratings.ratings
         nodes = sorted({r.rater for r in items} | {r.rated for r in items} | set(section.seeds))
         index = {node: i for i, node in enumerate(nodes)}

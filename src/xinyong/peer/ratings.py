@@ -10,7 +10,7 @@ before ``t``: the start of its account for new-account damping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +18,13 @@ from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
 from xinyong.domain.records import InputRecord
 from xinyong.schemes.model import PeerSection
 
-__all__ = ["Rating", "RatingSet", "considered_ratings"]
+__all__ = ["Rating", "RatingSet", "SeedsAbsent", "considered_ratings", "seeds_absent"]
+
+
+class SeedsAbsent(ValueError):
+    """An ``eigentrust`` scheme whose seeds rated nobody in the ratings that count: trust would
+    never leave them, every rater would weigh nothing and everyone would get the prior. An error
+    when scoring, never a silent prior for everyone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,23 @@ class RatingSet:
     ratings: tuple[Rating, ...]
     first_interaction: dict[str, date]
     as_of: date
+
+    def check_seeds(self, seeds: tuple[str, ...], prior: float) -> None:
+        """:class:`SeedsAbsent` when there are ratings and seeds, and no seed rated anyone."""
+        if not seeds or not self.ratings:
+            return
+        if {r.rater for r in self.ratings}.isdisjoint(seeds):
+            raise seeds_absent(seeds, len(self.ratings), self.as_of, prior)
+
+
+def seeds_absent(seeds: Sequence[str], ratings: int, as_of: date, prior: float) -> SeedsAbsent:
+    """The error for seeds of whom none rated anyone among ``ratings`` counting ratings."""
+    shown = ", ".join(seeds[:5]) + (", ..." if len(seeds) > 5 else "")
+    return SeedsAbsent(
+        f"none of the peer seeds ({shown}) rated anyone in the {ratings} ratings that count on "
+        f"{as_of.isoformat()}: trust would never reach a rater and everyone would get the "
+        f"prior {prior:g}; name seeds who take part"
+    )
 
 
 def considered_ratings(

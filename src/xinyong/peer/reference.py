@@ -139,6 +139,7 @@ def reference_peer_scores(
 ) -> dict[str, PeerScore]:
     """The peer score of every subject that rated, was rated or is a seed."""
     found = considered_ratings(section, records, kinds, as_of)
+    found.check_seeds(section.seeds, section.prior)
     guard = section.safeguards
     flags = safeguard_flags(found, guard)
     based = [

@@ -24,6 +24,7 @@ from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
 from xinyong.domain.records import InputRecord
 from xinyong.peer.algorithms import PeerScores, compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
+from xinyong.peer.ratings import seeds_absent
 from xinyong.schemes.model import PeerSection
 
 __all__ = ["PeerTimeline", "RecordSpan"]
@@ -83,6 +84,9 @@ class PeerTimeline:
             counting &= today - self.day < valid
         chosen = np.flatnonzero(counting)
         raters, rated = self.rater[chosen], self.rated[chosen]
+        if self.seeds.size and chosen.size and not np.isin(self.seeds, raters).any():
+            seeds = [self.ids[i] for i in self.seeds.tolist()]
+            raise seeds_absent(seeds, int(chosen.size), as_of, self.section.prior)
         nodes = np.unique(np.concatenate([raters, rated, self.seeds]))
         day = self.day[chosen]
         in_force = (self.met_day <= today) & (today < self.met_stops)

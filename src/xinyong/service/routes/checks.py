@@ -32,6 +32,7 @@ from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.replay import UnknownDecision, replay_decision
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.peer.pseudonyms import RaterLabels
+from xinyong.peer.ratings import SeedsAbsent
 from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import admit, principal_for, principal_of, roles
 from xinyong.service.dependencies import context
@@ -129,6 +130,9 @@ async def check(ctx: Context, scope: Scope) -> bytes:
         raise HTTPException(403, str(exc)) from exc
     except UnknownMeasure as exc:
         raise HTTPException(404, str(exc)) from exc
+    except SeedsAbsent as exc:  # the scheme cannot decide: never a silent prior for everyone
+        log.error("%s", exc)
+        raise HTTPException(503, f"the scheme cannot decide this measure now: {exc}") from exc
     try:
         await ctx.inquiries.record(decision, notice)
     except Exception as exc:  # not in the log, so not answered: the caller may ask again
