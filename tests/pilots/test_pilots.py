@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import orjson
 import pyarrow as pa
 import pytest
 
+from tests.support.input_table import input_table
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
-from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.pilots import PILOTS_DIR, bundled_pilots
@@ -85,23 +84,6 @@ def org(subject: str, code: str, day: str, case: str | None = None, **attrs: Any
     return rec(subject, code, day, case, "organization", **attrs)
 
 
-def _arrow(records: list[InputRecord]) -> pa.Table:
-    rows = [
-        {
-            "record_id": r.record_id,
-            "source": r.source,
-            "subject_id": r.subject_id,
-            "subject_kind": r.subject_kind,
-            "code": r.code,
-            "occurred_at": r.occurred_at,
-            "case_id": r.case_id,
-            "attrs": orjson.dumps(dict(r.attrs), option=orjson.OPT_SORT_KEYS).decode(),
-        }
-        for r in records
-    ]
-    return pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA)
-
-
 def _compiled(table: pa.Table) -> list[Standing]:
     return [
         Standing(
@@ -144,7 +126,7 @@ def check(
     )
     reference = score_records(scheme, records, as_of)
     assert reference == want
-    compiled = _compiled(score_table(scheme, _arrow(records), as_of, con=con))
+    compiled = _compiled(score_table(scheme, input_table(records), as_of, con=con))
     assert [s.subject_id for s in compiled] == [s.subject_id for s in want]
     for got, exp in zip(compiled, want, strict=True):
         assert got.score == pytest.approx(exp.score, abs=1e-9), got

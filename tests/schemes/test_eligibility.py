@@ -7,13 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.input_table import input_table
 from xinyong.cli.app import app
 from xinyong.domain.identifiers import synthetic_resident_id
-from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.pilots import bundled_pilots
@@ -68,25 +67,8 @@ def test_of_age_on_the_birthday(birth: date, as_of: date, of: bool) -> None:
     records = [_record(subject, "civic.blood_donation", as_of)]
     scored = [s.subject_id for s in score_records(scheme, records, as_of)]
     assert scored == ([subject] if of else [])
-    compiled = score_table(scheme, _arrow(records), as_of).column("subject_id").to_pylist()
+    compiled = score_table(scheme, input_table(records), as_of).column("subject_id").to_pylist()
     assert compiled == scored
-
-
-def _arrow(records: list[InputRecord]) -> pa.Table:
-    rows = [
-        {
-            "record_id": r.record_id,
-            "source": r.source,
-            "subject_id": r.subject_id,
-            "subject_kind": r.subject_kind,
-            "code": r.code,
-            "occurred_at": r.occurred_at,
-            "case_id": r.case_id,
-            "attrs": "{}",
-        }
-        for r in records
-    ]
-    return pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA)
 
 
 def adult(n: int) -> str:
@@ -111,7 +93,7 @@ def test_consent_is_the_latest_consent_record() -> None:
     ]
     want = sorted([adult(1), "91350100M000100Y43"])
     assert [s.subject_id for s in score_records(scheme, records, day)] == want
-    compiled = score_table(scheme, _arrow(records), day)
+    compiled = score_table(scheme, input_table(records), day)
     assert sorted(compiled.column("subject_id").to_pylist()) == want
     why = ineligibility(scheme, adult(2), "person", records, day)
     assert why is not None
