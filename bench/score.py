@@ -100,6 +100,7 @@ ARROW_VIEW = "bench_records"
 # fmt: off
 EXPECTED_PILOT: dict[str, Any] = {
     "subject_kinds": ("person",),
+    "eligibility": {"min_age": 18, "consent": "required"},
     "base": 1000.0,
     "floor": 0.0,
     "ceiling": None,
@@ -152,6 +153,7 @@ def pilot_summary(scheme: Scheme) -> dict[str, Any]:
 
     return {
         "subject_kinds": tuple(scheme.subject_kinds),
+        "eligibility": None if scheme.eligibility is None else scheme.eligibility.model_dump(),
         "base": float(scheme.base),
         "floor": number(scheme.floor),
         "ceiling": number(scheme.ceiling),
@@ -213,7 +215,7 @@ WITH considered AS NOT MATERIALIZED (
     WHERE subject_kind = 'person' AND occurred_at <= DATE '{as_of}'
 ),
 scored_subjects AS (
-    SELECT DISTINCT subject_id FROM considered
+{eligible}
 ),
 relevant AS (
     SELECT subject_id, code, occurred_at, case_id, attrs
@@ -294,6 +296,21 @@ FROM listed
 ORDER BY subject_id
 """
 
+# [eligibility]: persons 18 or over on the as-of date (full years from the resident ID's birth
+# date: a year less while this year's birthday is still to come) whose latest consent record is
+# a consent.given (a withdrawal on the same day wins).
+ELIGIBLE_SQL = """
+    SELECT subject_id FROM considered
+    WHERE regexp_full_match(subject_id, '[0-9]{{17}}[0-9X]')
+    GROUP BY subject_id
+    HAVING year(DATE '{as_of}') - CAST(substr(subject_id, 7, 4) AS INTEGER)
+           - CASE WHEN month(DATE '{as_of}') * 100 + day(DATE '{as_of}')
+                       < CAST(substr(subject_id, 11, 4) AS INTEGER) THEN 1 ELSE 0 END >= 18
+       AND max(occurred_at) FILTER (WHERE code = 'consent.given') IS NOT NULL
+       AND coalesce(max(occurred_at) FILTER (WHERE code = 'consent.given')
+                    > max(occurred_at) FILTER (WHERE code = 'consent.withdrawn'), true)
+"""
+
 # A diagnostic, not the ceiling: the same pilot in one pass over every record, without reading
 # only the scheme's codes first (the shape of the compiled query, written by hand).
 HAND_SQL_ONE_PASS = """
@@ -351,6 +368,9 @@ per_subject AS (
                           'finance.fraud') AND age < 1095)
                 OR (code = 'utility.equipment_damage' AND age < 365)) AS black
     FROM live
+    WHERE subject_id IN (
+{eligible}
+    )
     GROUP BY subject_id
 ),
 listed AS (
@@ -375,7 +395,8 @@ ORDER BY subject_id
 
 def hand_sql(template: str, records: str, as_of: date) -> str:
     """A hand-written query over the table or view ``records``."""
-    return template.format(records=records, as_of=as_of.isoformat())
+    eligible = ELIGIBLE_SQL.format(as_of=as_of.isoformat())
+    return template.format(records=records, as_of=as_of.isoformat(), eligible=eligible)
 
 
 # ------------------------------------------------------------------------------ (c) pandas
@@ -411,12 +432,28 @@ def _json_number(text: str, key: str) -> float:
     return float(value)
 
 
+def _eligible(df: pd.DataFrame, day: pd.Timestamp) -> pd.Index:
+    """Persons 18 or over by their resident ID whose latest consent record gives consent."""
+    ids = pd.Series(df["subject_id"].unique())
+    ids = ids[ids.str.fullmatch(r"[0-9]{17}[0-9X]")]
+    born_year = ids.str.slice(6, 10).astype(int)
+    born_md = ids.str.slice(10, 14).astype(int)
+    age = day.year - born_year - (day.month * 100 + day.day < born_md).astype(int)
+    adults = set(ids[age >= 18])
+    consent = df[df["code"].isin(["consent.given", "consent.withdrawn"])]
+    latest = consent.groupby(["subject_id", "code"])["occurred"].max().unstack("code")
+    latest = latest.reindex(columns=["consent.given", "consent.withdrawn"])
+    given, withdrawn = latest["consent.given"], latest["consent.withdrawn"]
+    consenting = set(latest.index[given.notna() & (withdrawn.isna() | (given > withdrawn))])
+    return pd.Index(sorted(adults & consenting))
+
+
 def score_pandas(df: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """The rongcheng pilot in plain pandas over the records frame (``table.to_pandas()``)."""
     day = pd.Timestamp(as_of)
     df = df.assign(occurred=pd.to_datetime(df["occurred_at"]))
     df = df[(df["subject_kind"] == "person") & (df["occurred"] <= day)]
-    subjects = pd.Index(df["subject_id"].unique())
+    subjects = _eligible(df, day)
 
     # Latest clearing record per subject, case and clearing code.
     has_case = df["case_id"].notna() & (df["case_id"] != "")

@@ -23,6 +23,7 @@ import pytest
 
 from tests.support.input_table import input_table
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.consent import CONSENT_GIVEN
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
@@ -117,6 +118,10 @@ def check(
 ) -> None:
     """Both evaluators give exactly the hand-computed standings, subjects in id order."""
     scheme = _pilot(pilot_id).scheme
+    if scheme.eligibility is not None and scheme.eligibility.consent == "required":
+        # every person in these examples consented long ago (consent itself is tested below)
+        people = sorted({r.subject_id for r in records if r.subject_kind == "person"})
+        records = [*records, *(rec(p, CONSENT_GIVEN, "2020-01-01") for p in people)]
     want = sorted(
         (
             Standing(adult(subject), e.score, e.grade, e.lists, e.measures)
@@ -576,3 +581,18 @@ def test_rongcheng_scores_adults_only(con: ibis.BaseBackend) -> None:
         for subject in (child, turning, almost, "ext:unknown-age")
     ]
     check(con, "rongcheng", records, {turning: Expect(1010.0, "A")})
+
+
+def test_rongcheng_scores_only_those_who_consent(con: ibis.BaseBackend) -> None:
+    """Opting out keeps the records but gives no score (Rongcheng's current rules)."""
+    scheme = _pilot("rongcheng").scheme
+    never, withdrew = adult("p1"), adult("p2")
+    records = [
+        rec("p1", "civic.blood_donation", "2025-06-01"),
+        rec("p2", "civic.blood_donation", "2025-06-01"),
+        rec("p2", CONSENT_GIVEN, "2024-01-01"),
+        rec("p2", "consent.withdrawn", "2025-01-01"),
+    ]
+    assert score_records(scheme, records, AS_OF) == []
+    assert score_table(scheme, input_table(records), AS_OF, con=con).num_rows == 0
+    assert never != withdrew

@@ -23,6 +23,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
 from xinyong.domain.records import InputRecord
 from xinyong.schemes.model import Scheme
 
@@ -34,8 +35,6 @@ __all__ = [
     "of_age",
 ]
 
-CONSENT_GIVEN = "consent.given"
-CONSENT_WITHDRAWN = "consent.withdrawn"
 _RESIDENT_ID = "^[0-9]{17}[0-9X]$"
 _RESIDENT = re.compile(_RESIDENT_ID)
 _NEVER = 99_999_999

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.domain.catalog import Catalog, CatalogEntry
+from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
 from xinyong.synth.population import ORGANIZATION, PERSON, Population
 from xinyong.synth.rates import (
     FULFILMENTS,
@@ -71,6 +72,13 @@ RECORDS_SCHEMA = pa.schema(
 )
 """Columns of the records file, in order."""
 
+
+CONSENT_SHARE = 0.9
+"""Assumption: the share of people who consent to be scored, once adult (Rongcheng's scheme is
+opt-in; no participation rate is sourced in shared/docs/DOMAIN.md)."""
+WITHDRAWAL_SHARE = 0.05
+"""Assumption: the share of those who later withdraw their consent within the window."""
+_CONSENT_SOURCE = "credit-office"
 
 _MAX_FULFILMENT_PROBABILITY = 0.97
 _DELAY_SIGMA = 0.8
@@ -139,10 +147,44 @@ def generate_conduct(
                     _draw_code(builder, rate, entry, kind, per_year * years)
         if progress is not None:
             progress(done, steps)
+    _draw_consent(builder)  # after every code: the other records are as they were without it
     table = _assemble(builder)
     if progress is not None:
         progress(steps, steps)
     return table
+
+
+def _draw_consent(builder: _Builder) -> None:
+    """Consent to be scored (``consent.given``), for :data:`CONSENT_SHARE` of the people, in
+    the two months after they are adult or the window opens; later withdrawn
+    (``consent.withdrawn``) by :data:`WITHDRAWAL_SHARE` of them."""
+    population, rng, catalog = builder.population, builder.rng, builder.catalog
+    given, withdrawn = catalog.get(CONSENT_GIVEN), catalog.get(CONSENT_WITHDRAWN)
+    if given is None or withdrawn is None or PERSON not in given.subject_kinds:
+        return
+    subject = np.flatnonzero(rng.random(population.people) < CONSENT_SHARE).astype(np.int64)
+    start = np.maximum(builder.first_day, population.adult_from[subject])
+    day = (start + rng.integers(0, 61, size=subject.size)).astype(np.int32)
+    inside = day <= builder.last_day
+    subject, day = subject[inside], day[inside]
+    leaving = rng.random(subject.size) < WITHDRAWAL_SHARE
+    later = (day[leaving] + rng.integers(1, 731, size=int(leaving.sum()))).astype(np.int32)
+    kept = later <= builder.last_day
+    for code, who, when in (
+        (CONSENT_GIVEN, subject, day),
+        (CONSENT_WITHDRAWN, subject[leaving][kept], later[kept]),
+    ):
+        builder.chunks.append(
+            _Chunk(
+                code=builder.code_index(code),
+                source=_CONSENT_SOURCE,
+                evidence=False,
+                subject=who,
+                day=when,
+                case_id=pa.nulls(len(who), pa.string()),
+                attrs=_attrs_json({}, len(who)),
+            )
+        )
 
 
 def _draw_code(
