@@ -247,7 +247,10 @@ def test_incremental_updates_match_a_full_recomputation(
 ) -> None:
     everyone = [met(person, "2025-01-01") for person in PEOPLE]
     found = considered_ratings(peer, everyone + records, KINDS, AS_OF)
-    graph = RatingGraph.of(peer, found)
+    try:
+        graph = RatingGraph.of(peer, found)
+    except SeedsAbsent:  # no graph to update (the refusal is tested against the reference)
+        return
     if graph.size == 0 or peer.valid_days == 0:
         return
     live = IncrementalPeer(compute_peer_scores(peer, graph))
