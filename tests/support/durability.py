@@ -44,6 +44,7 @@ import httpx
 import orjson
 from sqlalchemy import select
 
+from tests.support.findings import FINDINGS
 from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import SCHEME
 from xinyong.application.keys import Role, create_key
@@ -51,6 +52,7 @@ from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, records
 from xinyong.schemes.load import load_scheme
+from xinyong.scoring.store import recorded_overrides
 
 ORPHAN_SECONDS = 2.0
 """How long a helper process may outlive the process that started it."""
@@ -64,6 +66,15 @@ CLI_COMMANDS = (
     ("export", "--out", "{tmp}/export-{n}.parquet"),
     ("standings", "refresh"),
     ("report", "transparency"),
+    (  # an activation through the gate appends its override beside the service's writers
+        "scheme",
+        "add",
+        "{tmp}/gate.toml",
+        "--override",
+        "bare-score-sanction=activated under load",
+        "--official",
+        "Test Official",
+    ),
 )
 CODES = ("finance.contract_default", "court.defaulter", "civic.volunteer_service")
 MEASURE = "restrict-flights"
@@ -129,6 +140,8 @@ class Acknowledged:
     checks: dict[str, str] = field(default_factory=dict)
     """Decision id to subject id."""
     errors: list[tuple[float, str]] = field(default_factory=list)
+    activations: int = 0
+    """``scheme add`` runs that exited 0: activated through the gate, with its override."""
     """(monotonic time, what) for every 5xx and every answer that breaks the contract."""
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -179,6 +192,7 @@ class Durability:
                 )
         finally:
             engine.dispose()
+        (self.tmp / "gate.toml").write_text(FINDINGS["bare-score-sanction"], encoding="utf-8")
         settings = self.tmp / "service.toml"
         text = "rate_per_second = 100000\nburst = 100000\n"
         if not helpers:
@@ -370,6 +384,9 @@ class Durability:
             timeout=300,
             check=False,
         )
+        if filled[:2] == ["scheme", "add"] and result.returncode == 0:
+            with self.ack.lock:
+                self.ack.activations += 1
         if check:
             assert result.returncode == 0, f"xinyong {' '.join(filled)}: {result.stderr}"
         elif result.returncode != 0:
@@ -515,6 +532,7 @@ class Durability:
                     row.decision_id: row.subject_id
                     for row in conn.execute(select(inquiries.c.decision_id, inquiries.c.subject_id))
                 }
+                overridden = recorded_overrides(conn, "gate-test")
         finally:
             engine.dispose()
         for record_id, sent in self.ack.records.items():
@@ -528,6 +546,9 @@ class Durability:
             if logged.get(decision_id) != subject:
                 lost += 1
                 failures.append(f"acknowledged check {decision_id} is not in the inquiry log")
+        if self.ack.activations and not overridden:
+            lost += 1
+            failures.append("an acknowledged activation's override is not in the ledger")
         seen = self._checks_in_files()
         for decision_id, subject in self.ack.checks.items():
             if decision_id not in seen.get(subject, set()):
