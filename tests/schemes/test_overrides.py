@@ -29,6 +29,8 @@ OFFICIAL = "Li Ming, deputy director"
         ("no-expiry", "n/a", OFFICIAL, "says nothing"),
         ("no-expiry", "because", "\u200b", "the official is empty"),
         ("no-expiry", "because", "-", "says nothing"),
+        ("no-expiry", "for 11010519491231002X only", OFFICIAL, "contains a resident ID"),
+        ("no-expiry", "ok", "Firm 91350100M000100Y43", "contains a resident ID or a USCC"),
     ],
 )
 def test_an_override_needs_a_reason_and_an_official(

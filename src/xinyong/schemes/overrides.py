@@ -13,10 +13,12 @@ or by its reference (``bare-score-sanction@measures.rail_ban.grades``: that one 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.text import text_problem
 from xinyong.schemes.issues import Issue, Severity
 from xinyong.schemes.lint import names_nothing
@@ -98,7 +100,27 @@ def make_override(finding: str, reason: str, official: str) -> Override:
             raise OverrideError(f"override {finding!r}: the {name} has a {problem}")
         if names_nothing(value) or not any(char.isalpha() for char in value):
             raise OverrideError(f"override {finding!r}: the {name} {value!r} says nothing")
+        if _names_a_subject(value):
+            raise OverrideError(
+                f"override {finding!r}: the {name} contains a resident ID or a USCC; an "
+                "override is published and kept for good, so name no subject in it"
+            )
     return Override(finding, reason, official)
+
+
+_ID_LIKE = re.compile(r"[0-9A-Za-z]{18}")
+
+
+def _names_a_subject(text: str) -> bool:
+    """Whether ``text`` contains a valid resident ID or USCC (a canonical subject id that is
+    not an external one)."""
+    for token in _ID_LIKE.findall(unicodedata.normalize("NFKC", text)):
+        try:
+            canonical_subject_id(token)
+        except IdentifierRefused:
+            continue
+        return True
+    return False
 
 
 def _visible(text: str) -> str:
