@@ -1,5 +1,6 @@
-"""Background work of a deployment: deliver corrections, lapse overdue objections, refresh the
-day's standings. It runs in ``xinyong worker`` processes (``xinyong serve`` starts one), never in
+"""Background work of a deployment: deliver signed webhook messages (corrections to relying
+parties, disputes to sources), lapse overdue objections, refresh the day's standings.
+It runs in ``xinyong worker`` processes (``xinyong serve`` starts one), never in
 the web workers, so that ``serve --workers N`` does it once, not N times.
 
 Any number of worker processes may run against one ledger. Each step is safe to run in several
@@ -14,13 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from xinyong.application.context import Context
 from xinyong.application.sweeps import refresh_once, sweep_once
-from xinyong.due_process.corrections import deliver_pending
+from xinyong.due_process.outbox import deliver_pending
 
 __all__ = ["Intervals", "post_json", "run_worker"]
 
@@ -38,11 +40,9 @@ class Intervals:
     scheme activated since)."""
 
 
-def post_json(url: str, body: bytes) -> int:
-    """POST a JSON body; return the status code."""
-    response = httpx.post(
-        url, content=body, timeout=10, headers={"content-type": "application/json"}
-    )
+def post_json(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+    """POST a JSON body with its (signature) headers; return the status code."""
+    response = httpx.post(url, content=body, timeout=10, headers=dict(headers))
     return response.status_code
 
 

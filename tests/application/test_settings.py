@@ -34,6 +34,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "correction_window_days = 60\n"
             "grace_days = 14\n"
             "repair_days = 10\n"
+            "review_days = 12\n"
+            "appeal_days = 9\n"
+            "dispute_extension_days = 16\n"
             'masking = { person_id = "hidden", organization = "name-only" }\n'
             "session_minutes = 60\n"
             "rate_per_second = 5\n"
@@ -54,6 +57,11 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.suppress_on_lapse is False
     assert (settings.correction_window_days, settings.grace_days) == (60, 14)
     assert (settings.repair_days, settings.session_minutes) == (10, 60)
+    assert (settings.review_days, settings.appeal_days, settings.dispute_extension_days) == (
+        12,
+        9,
+        16,
+    )
     assert settings.masking == MaskingPolicy(
         person_id=PersonIdMask.HIDDEN, organization=OrganizationMask.NAME_ONLY
     )
@@ -66,6 +74,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert (settings.daily_refresh, settings.read_connections) == (False, 2)
     assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
     assert set(SETTINGS) == {
+        "review_days",
+        "appeal_days",
+        "dispute_extension_days",
         "redis_url",
         "daily_refresh",
         "read_connections",

@@ -20,12 +20,14 @@ from tests.support.service_fixtures import (
     PERSON,
     SCHEME,
     START,
+    WEBHOOK_SECRET,
     Service,
     Webhook,
     make_service,
     webhook_server,
 )
-from xinyong.due_process.corrections import deliver_pending
+from xinyong.due_process.outbox import deliver_pending
+from xinyong.worker import post_json
 from xinyong.service.auth import ROLE_KEY
 
 pytestmark = pytest.mark.anyio
@@ -294,6 +296,8 @@ async def test_end_to_end_due_process(service: Service, webhook: Webhook) -> Non
         assert disputed["records"][0]["status"] == "disputed"
         queue = (await client.get("/v1/objections", headers=service.headers("operator"))).json()
         assert [o["objection_id"] for o in queue] == [objection.json()["objection_id"]]
+        told = (await client.get("/v1/disputes", headers=service.headers("source"))).json()
+        assert [o["objection_id"] for o in told] == [objection.json()["objection_id"]]
         decided = await client.post(
             f"/v1/objections/{objection.json()['objection_id']}/decision",
             headers=service.headers("operator"),
@@ -303,8 +307,11 @@ async def test_end_to_end_due_process(service: Service, webhook: Webhook) -> Non
         assert decided.json()["status"] == "upheld"
         assert decided.json()["corrections_queued"] == 1
         # the relying party's webhook receives the correction
-        delivered, failed = deliver_pending(service.engine, _post)
-        assert (delivered, failed) == (1, 0)
+        delivered, failed = deliver_pending(service.engine, post_json)
+        # the bank registered no webhook: its notice of the dispute waits (it read it below)
+        assert (delivered, failed) == (1, 1)
+        [signed] = webhook.verified(WEBHOOK_SECRET)  # signed as Standard Webhooks specify
+        assert signed == webhook.received[0]
         assert webhook.received[0]["decision_id"] == first["decision_id"]
         assert webhook.received[0]["applies"] is False
         # the check now says the sanction does not apply
@@ -409,12 +416,6 @@ async def test_repair_waits_for_the_minimum_display_period(service: Service) -> 
         )
         assert approved.json()["status"] == "approved"
         assert (await _check(client, service))["applies"] is False
-
-
-def _post(url: str, body: bytes) -> int:
-    return httpx.post(
-        url, content=body, headers={"content-type": "application/json"}, timeout=5
-    ).status_code
 
 
 async def test_batch_refresh_lists_and_publishes_after_grace(service: Service) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from standardwebhooks import Webhook as StandardWebhook
 
 from tests.support.overridden import add_overridden
 from xinyong.application.keys import Role, create_key
@@ -29,6 +30,8 @@ SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
 PERSON = synthetic_resident_id(9, date(1985, 5, 5), 7)
 OTHER = synthetic_resident_id(9, date(1986, 6, 6), 8)
 START = date(2025, 6, 30)
+WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" + "KzLl5fcnhJk="
+"""The airline's webhook secret (Standard Webhooks form)."""
 
 
 def logged_decision(subject: str = "ext:a", applies: bool = False) -> Decision:
@@ -103,9 +106,10 @@ def make_service(
             "other-subject": create_key(conn, Role.SUBJECT, OTHER).token,
         }
         conn.exec_driver_sql(
-            "INSERT INTO relying_parties (name, measures, purpose, webhook_url, created_at) "
-            f"VALUES ('airline', '[\"restrict-flights\"]', 'ticket sales', "
-            f"{'NULL' if webhook is None else repr(webhook)}, '2025-01-01T00:00:00Z')"
+            "INSERT INTO relying_parties (name, measures, purpose, webhook_url, created_at, "
+            "webhook_secret) VALUES ('airline', '[\"restrict-flights\"]', 'ticket sales', "
+            f"{'NULL' if webhook is None else repr(webhook)}, '2025-01-01T00:00:00Z', "
+            f"'{WEBHOOK_SECRET}')"
         )
     app = create_app(
         engine,
@@ -121,11 +125,11 @@ def make_service(
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
-        self.server.received.append(json.loads(self.rfile.read(length)))  # type: ignore[attr-defined]
+        body = self.rfile.read(length)
+        self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
+        self.server.raw.append((self.path, body, dict(self.headers.items())))  # type: ignore[attr-defined]
         self.send_response(204)
         self.end_headers()
 
@@ -137,16 +141,28 @@ class _Receiver(BaseHTTPRequestHandler):
 class Webhook:
     url: str
     received: list[dict[str, Any]]
+    raw: list[tuple[str, bytes, dict[str, str]]]
+    """Each delivery as sent: path, body, headers."""
+
+    def verified(self, secret: str) -> list[Any]:
+        """Every delivery's payload, after Standard Webhooks' own library verified its
+        signature with ``secret`` (raises for one that does not verify)."""
+        return [StandardWebhook(secret).verify(body, headers) for _, body, headers in self.raw]
 
 
 def webhook_server() -> Iterator[Webhook]:
     """A real HTTP server on localhost that records what it receives."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     server.received = []  # type: ignore[attr-defined]
+    server.raw = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/hook", server.received)  # type: ignore[attr-defined]
+        yield Webhook(
+            f"http://127.0.0.1:{server.server_address[1]}/hook",
+            server.received,  # type: ignore[attr-defined]
+            server.raw,  # type: ignore[attr-defined]
+        )
     finally:
         server.shutdown()
         server.server_close()

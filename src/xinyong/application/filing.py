@@ -1,16 +1,27 @@
-"""What a subject files about its own records: objections (with the deadline that applies to
-the record) and credit repair requests. The API (``POST /v1/me/objections``, ``/v1/me/repairs``)
-and the portal's forms (``/me/objections``, ``/me/repairs``) run these same functions."""
+"""What a subject files: objections (with the deadline that applies to the record, the source
+told in the same transaction) and information added to them, credit repair requests, requests
+for human review and appeals. The API (``POST /v1/me/objections``, ``/v1/me/repairs``,
+``/v1/me/reviews``, ``/v1/me/appeals``, ``/v1/me/objections/{id}/information``) and the
+portal's forms (``/me/...``) run these same functions."""
 
 from __future__ import annotations
 
 from xinyong.application.context import Context
 from xinyong.domain.refusals import NotAllowed
 from xinyong.domain.text import plain_or_raise
+from xinyong.due_process.appeals import Appeal, file_appeal
+from xinyong.due_process.disputes import add_information, notify_furnisher
 from xinyong.due_process.objections import Objection, file_objection, objection_days
 from xinyong.due_process.repairs import Repair, request_repair
+from xinyong.due_process.reviews import Review, request_review
 
-__all__ = ["file_subject_objection", "file_subject_repair"]
+__all__ = [
+    "add_objection_information",
+    "file_subject_appeal",
+    "file_subject_objection",
+    "file_subject_repair",
+    "file_subject_review",
+]
 
 
 def file_subject_objection(
@@ -34,8 +45,25 @@ def file_subject_objection(
             record_id,
             ctx.settings.objection_deadline(source),
         )
-        return file_objection(
+        objection = file_objection(
             conn, subject_id, source, record_id, reason, evidence, ctx.today(), days
+        )
+        notify_furnisher(conn, objection)
+        return objection
+
+
+def add_objection_information(
+    ctx: Context, subject_id: str, objection_id: str, information: str
+) -> Objection:
+    """Add information to an open objection: its deadline extends once, the source is told."""
+    with ctx.engine.connect() as conn, conn.begin():
+        return add_information(
+            conn,
+            subject_id,
+            objection_id,
+            information,
+            ctx.today(),
+            ctx.settings.dispute_extension_days,
         )
 
 
@@ -47,3 +75,38 @@ def file_subject_repair(
     plain_or_raise(NotAllowed, source=source, record_id=record_id, reason=reason)
     with ctx.engine.connect() as conn, conn.begin():
         return request_repair(conn, subject_id, source, record_id, reason, ctx.today(), ctx.catalog)
+
+
+def file_subject_review(
+    ctx: Context, subject_id: str, target_kind: str, target: str, reason: str
+) -> Review:
+    """Ask for a person to review a check, a listing or a standing about oneself."""
+    with ctx.engine.connect() as conn, conn.begin():
+        active = {loaded.scheme.id for loaded in ctx.registry.active(conn)}
+        return request_review(
+            conn,
+            subject_id,
+            target_kind,
+            target,
+            reason,
+            ctx.today(),
+            ctx.settings.review_days,
+            active,
+        )
+
+
+def file_subject_appeal(
+    ctx: Context, subject_id: str, target_kind: str, target_id: str, reason: str
+) -> Appeal:
+    """Appeal a rejected objection or repair request, once, within the appeal period."""
+    with ctx.engine.connect() as conn, conn.begin():
+        return file_appeal(
+            conn,
+            subject_id,
+            target_kind,
+            target_id,
+            reason,
+            ctx.today(),
+            ctx.settings.appeal_days,
+            ctx.settings.review_days,
+        )

@@ -49,6 +49,14 @@ class Principal:
     name: str = ""
     key_id: str = ""
 
+    @property
+    def actor(self) -> str:
+        """Who acted, as decisions and ledger events record it: the role and the key's name,
+        or the key's id when it has no name (``operator:Zhang Wei``, ``operator:k_3f2a``). Two
+        keys of one name are one person: an appeal cannot go to the same operator's other
+        key."""
+        return f"{self.role.value}:{self.name or self.key_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:

@@ -99,6 +99,21 @@ class ServiceSettings(BaseSettings):
         "highlights older ones); Credit China's 2025 workflow: feedback in 10 working days, a "
         "decision in 3 more.",
     )
+    review_days: NonNegativeInt = Field(
+        default=15,
+        description="Days an operator has to decide a request for human review of a decision "
+        "or listing (GDPR Art. 12(3): one month; PIPL Art. 50 asks for a timely answer).",
+    )
+    appeal_days: NonNegativeInt = Field(
+        default=15,
+        description="Days after an objection or repair decision within which the subject may "
+        "appeal it (once); the appeal is decided by another operator, within review_days.",
+    )
+    dispute_extension_days: NonNegativeInt = Field(
+        default=15,
+        description="Days an objection's deadline is extended, once, when the subject adds "
+        "information before it (FCRA §1681i(a)(1)(B)).",
+    )
     masking: Annotated[MaskingPolicy, PlainValidator(_masking_policy)] = Field(
         default_factory=MaskingPolicy,
         description="What the public pages show of a listed subject: person_id "

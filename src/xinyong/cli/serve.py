@@ -96,7 +96,7 @@ def worker(
 
     from xinyong.application.context import Context
     from xinyong.application.sweeps import refresh_once, sweep_once
-    from xinyong.due_process.corrections import deliver_pending
+    from xinyong.due_process.outbox import deliver_pending
     from xinyong.server import SETTINGS_ENV
     from xinyong.worker import post_json, run_worker
 
@@ -112,7 +112,7 @@ def worker(
             delivered, failed = deliver_pending(ctx.engine, post_json)
             out.print(f"standings refreshed: {'no' if refreshed is None else refreshed}")
             out.print(f"objections lapsed: {len(lapsed)}, corrections queued: {queued}")
-            out.print(f"corrections delivered: {delivered}, to retry: {failed}")
+            out.print(f"webhook messages delivered: {delivered}, to retry: {failed}")
             return
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -300,7 +300,9 @@ def relying_add(
     name: Annotated[str, typer.Argument(help="The relying party's name.")],
     measure: Annotated[list[str], typer.Option("--measure", help="A measure it may check.")],
     purpose: Annotated[str, typer.Option(help="Its permissible purpose, in words.")],
-    webhook: Annotated[str | None, typer.Option(help="URL that receives corrections.")] = None,
+    webhook: Annotated[
+        str | None, typer.Option(help="URL that receives corrections (signed).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Register a relying party for the measures its purpose needs (warns about a measure no
@@ -318,6 +320,7 @@ def relying_add(
     for warning in done.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     out.print(f"{done.name}: registered for {', '.join(done.measures)}")
+    out.print(f"webhook secret (verifies the signature of every message): {done.webhook_secret}")
 
 
 @report_app.command("transparency")

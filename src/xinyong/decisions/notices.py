@@ -36,8 +36,12 @@ RIGHTS = (
     "You may see your whole file, including every record, its source, and everyone who checked "
     "a measure about you.",
     "You may object to any record; an objection not decided by its deadline suppresses the record.",
-    "You may ask for a person, not a program, to review any decision.",
+    "You may ask for a person, not a program, to review any decision or listing about you: "
+    "from your file (/me#reviews) or POST /v1/me/reviews; a reviewer decides by a deadline, "
+    "with a written reason.",
     "After a record's minimum display period you may apply for credit repair.",
+    "A rejected objection or repair request may be appealed once, within its appeal period "
+    "(/me#appeals or POST /v1/me/appeals); another operator decides.",
 )
 """The rights every notice states (FCRA adverse-action notice, GDPR Art. 22 and Recital 71)."""
 

@@ -12,13 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import relying_parties
+from xinyong.ledger.webhook_secrets import new_webhook_secret
 from xinyong.scoring.store import active_measures
 
-__all__ = ["AlreadyRegistered", "Registration", "register_relying_party"]
+__all__ = [
+    "AlreadyRegistered",
+    "Registration",
+    "register_relying_party",
+    "rotate_webhook_secret",
+]
 
 
 class AlreadyRegistered(ValueError):
@@ -34,6 +40,9 @@ class Registration:
     purpose: str
     webhook_url: str | None
     undefined: tuple[str, ...]
+    webhook_secret: str
+    """Signs every message to its webhook (Standard Webhooks); shown to the operator to hand
+    to the party."""
 
     def warnings(self) -> list[str]:
         """What the operator should know about the registration, in words."""
@@ -71,8 +80,21 @@ def register_relying_party(
             purpose=purpose,
             webhook_url=webhook_url,
             created_at=utc_now_text(),
+            webhook_secret=(secret := new_webhook_secret()),
         )
     )
     defined = set().union(*active_measures(conn).values())
     undefined = tuple(m for m in wanted if m not in defined)
-    return Registration(name, wanted, purpose, webhook_url, undefined)
+    return Registration(name, wanted, purpose, webhook_url, undefined, secret)
+
+
+def rotate_webhook_secret(conn: Connection, name: str) -> str:
+    """Give a relying party a new webhook secret and return it (LookupError for an unknown
+    party); messages sent from now on are signed with it."""
+    secret = new_webhook_secret()
+    done = conn.execute(
+        update(relying_parties).where(relying_parties.c.name == name).values(webhook_secret=secret)
+    )
+    if not done.rowcount:
+        raise LookupError(f"no relying party named {name!r}")
+    return secret

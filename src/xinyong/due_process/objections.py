@@ -60,6 +60,12 @@ class Objection:
     decided_at: str | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
+    furnisher_verdict: str | None = None
+    furnisher_statement: str | None = None
+    furnisher_evidence: str | None = None
+    answered_at: str | None = None
+    added_information: str | None = None
+    extended_at: str | None = None
 
     @property
     def key(self) -> str:
@@ -80,6 +86,16 @@ class Objection:
             "decided_at": self.decided_at,
             "decided_by": self.decided_by,
             "decision_reason": self.decision_reason,
+            "furnisher": None
+            if self.answered_at is None
+            else {
+                "verdict": self.furnisher_verdict,
+                "statement": self.furnisher_statement,
+                "evidence": self.furnisher_evidence,
+                "answered_at": self.answered_at,
+            },
+            "added_information": self.added_information,
+            "extended_at": self.extended_at,
         }
 
 
@@ -179,10 +195,16 @@ def get_objection(conn: Connection, objection_id: str) -> Objection:
 
 
 def list_objections(
-    conn: Connection, *, status: str | None = None, subject_id: str | None = None
+    conn: Connection,
+    *,
+    status: str | None = None,
+    subject_id: str | None = None,
+    source: str | None = None,
 ) -> list[Objection]:
     """Objections, oldest deadline first."""
     query = select(objections).order_by(objections.c.deadline, objections.c.filed_at)
+    if source is not None:
+        query = query.where(objections.c.source == source)
     if status is not None:
         query = query.where(objections.c.status == status)
     if subject_id is not None:

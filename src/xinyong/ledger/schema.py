@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "appeals",
     "checkpoints",
     "events",
     "ingest_rejects",
@@ -46,7 +47,9 @@ __all__ = [
     "records",
     "relying_parties",
     "repairs",
+    "reviews",
     "schemes",
+    "sources",
     "standing_runs",
     "standings",
     "subjects",
@@ -190,8 +193,21 @@ relying_parties = Table(
     Column("purpose", Text, nullable=False),
     Column("webhook_url", Text),
     Column("created_at", String(32), nullable=False),
+    Column("webhook_secret", Text),
 )
-"""Relying parties and the measures they are registered for (their permissible purpose)."""
+"""Relying parties and the measures they are registered for (their permissible purpose);
+``webhook_secret`` signs what is pushed to their webhook (Standard Webhooks)."""
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+"""Furnishers' webhooks: where a source is told that a subject disputes one of its records.
+A source needs no row here to submit records; without one it reads its disputes from the API."""
 
 inquiries = Table(
     "inquiries",
@@ -235,6 +251,12 @@ objections = Table(
     Column("decided_at", String(32)),
     Column("decided_by", String(128)),
     Column("decision_reason", Text),
+    Column("furnisher_verdict", String(16)),
+    Column("furnisher_statement", Text),
+    Column("furnisher_evidence", Text),
+    Column("answered_at", String(32)),
+    Column("added_information", Text),
+    Column("extended_at", String(32)),
     Index("ix_objections_subject", "subject_id"),
     Index("ix_objections_status", "status", "deadline"),
 )
@@ -256,6 +278,48 @@ repairs = Table(
     Index("ix_repairs_subject", "subject_id"),
 )
 """Credit repair requests: open, approved, rejected."""
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("decided_at", String(32)),
+    Column("decided_by", String(128)),
+    Column("decision_reason", Text),
+    Column("voided", Text),
+    Index("ix_reviews_subject", "subject_id"),
+    Index("ix_reviews_status", "status", "deadline"),
+)
+"""Requests for a person to review an automated decision (a check, a listing, a standing):
+open, confirmed or changed (``voided``: the records the reviewer found wrong, JSON)."""
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("appeal_id", String(36), primary_key=True),
+    Column("subject_id", String(128), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target_id", String(36), nullable=False),
+    Column("first_decided_by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("decided_at", String(32)),
+    Column("decided_by", String(128)),
+    Column("decision_reason", Text),
+    UniqueConstraint("target_kind", "target_id", name="uq_appeals_target"),
+    Index("ix_appeals_subject", "subject_id"),
+    Index("ix_appeals_status", "status", "deadline"),
+)
+"""Appeals of objection and repair decisions (one per decision): open, granted, dismissed."""
 
 notices = Table(
     "notices",
@@ -328,9 +392,13 @@ outbox = Table(
     Column("next_attempt_at", String(32), nullable=False),
     Column("delivered_at", String(32)),
     Column("last_error", Text),
+    Column("recipient_kind", String(16), nullable=False, server_default="relying"),
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
 )
-"""Corrections to push to relying parties' webhooks; survives restarts, retried with backoff."""
+"""Messages to push to webhooks, signed, retried with backoff, surviving restarts: corrections
+to relying parties (``recipient_kind`` ``relying``, ``relying_party`` the party,
+``decision_id`` the corrected decision) and disputes to the sources that furnished the record
+(``source``, the source's name, the objection's id)."""
 
 web_sessions = Table(
     "web_sessions",

@@ -24,7 +24,7 @@ from xinyong.application.settings import ServiceSettings
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.service import refusals
 from xinyong.service.request_guard import RequestGuard
-from xinyong.service.routes import checks, me, operator, public, records
+from xinyong.service.routes import checks, disputes, me, operator, public, records
 from xinyong.service.submissions import SubmissionWorker
 
 __all__ = ["create_app"]
@@ -94,7 +94,14 @@ def create_app(
     app.state.engine = engine
     app.state.context = Context.create(engine, catalog or load_catalog(), settings, workers)
     app.state.submissions = SubmissionWorker(app.state.context) if settings.ingest_process else None
-    for router in (public.router, checks.router, me.router, operator.router, records.router):
+    for router in (
+        public.router,
+        checks.router,
+        me.router,
+        operator.router,
+        records.router,
+        disputes.router,
+    ):
         app.include_router(router)
     refusals.install(app)
     for install in installs:

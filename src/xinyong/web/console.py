@@ -221,7 +221,7 @@ async def decide_objection_form(
                 objection_id,
                 uphold=uphold,
                 reason=reason,
-                operator=f"operator:{session.principal.key_id}",
+                operator=session.principal.actor,
             )
         )
     except Refused as exc:
@@ -250,7 +250,7 @@ async def decide_repair_form(
                 repair_id,
                 approve=approve,
                 reason=reason,
-                operator=f"operator:{session.principal.key_id}",
+                operator=session.principal.actor,
             )
         )
     except Refused as exc:

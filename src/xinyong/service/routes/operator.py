@@ -13,12 +13,24 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, create_key, revoke_key
-from xinyong.application.review import review_objection, review_repair
+from xinyong.application.review import (
+    review_appeal,
+    review_objection,
+    review_repair,
+    review_request,
+)
 from xinyong.application.sweeps import sweep_once
-from xinyong.decisions.relying import AlreadyRegistered, register_relying_party
+from xinyong.decisions.relying import (
+    AlreadyRegistered,
+    register_relying_party,
+    rotate_webhook_secret,
+)
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
+from xinyong.due_process.appeals import list_appeals
+from xinyong.due_process.disputes import register_source_webhook
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
+from xinyong.due_process.reviews import list_reviews
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import WRITE_LOCK
 from xinyong.schemes.issues import SchemeError
@@ -60,6 +72,30 @@ class Decision(BaseModel):
 
     accept: bool = Field(description="Uphold the objection / approve the repair.")
     reason: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=5000)
+
+
+class ReviewDecision(BaseModel):
+    """A reviewer's decision: confirm, or change by voiding the records found wrong."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    change: bool = Field(description="Change the decision (void the records in `void`).")
+    reason: str = Field(pattern=PLAIN_TEXT_PATTERN, min_length=1, max_length=5000)
+    void: list[Annotated[str, Field(min_length=3, max_length=300, pattern=PLAIN_TEXT_PATTERN)]] = (
+        Field(
+            default_factory=list,
+            max_length=1000,
+            description="SOURCE/RECORD_ID of the subject's records that stop counting.",
+        )
+    )
+
+
+class SourceIn(BaseModel):
+    """Where a source is told of disputes of its records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str | None = Field(pattern=PLAIN_TEXT_PATTERN, default=None, max_length=2000)
 
 
 class KeyIn(BaseModel):
@@ -266,7 +302,7 @@ async def add_scheme_route(ctx: Ctx, caller: Caller, request: Request) -> dict[s
                     loaded.version,
                     catalog=ctx.catalog,
                     overrides=overrides,
-                    operator=caller.name,
+                    operator=caller.actor,
                     today=ctx.today(),
                 )
             return added, recorded
@@ -302,7 +338,7 @@ def activate(ctx: Ctx, caller: Caller, scheme_id: str, body: ActivateIn) -> dict
                 body.version,
                 catalog=ctx.catalog,
                 overrides=overrides,
-                operator=caller.name,
+                operator=caller.actor,
                 today=ctx.today(),
             )
     except (GuardrailsUnmet, SchemeRefused, MeasureTaken, UnknownScheme, OverrideError) as exc:
@@ -393,8 +429,30 @@ def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
         "measures": list(done.measures),
         "purpose": done.purpose,
         "webhook_url": done.webhook_url,
+        "webhook_secret": done.webhook_secret,
         "warnings": done.warnings(),
     }
+
+
+@router.post("/relying-parties/{name}/webhook-secret", **roles(Role.OPERATOR))
+def new_party_secret(ctx: Ctx, name: str) -> dict[str, str]:
+    """Give a relying party a new webhook secret (404 for an unknown party); messages sent from
+    now on are signed with it, and the old one stops verifying."""
+    try:
+        with ctx.engine.begin() as conn:
+            secret = rotate_webhook_secret(conn, name)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return {"name": name, "webhook_secret": secret}
+
+
+@router.put("/sources/{name}", **roles(Role.OPERATOR))
+def register_source(ctx: Ctx, name: str, body: SourceIn) -> dict[str, object]:
+    """Set the webhook where a source is told of disputes of its records, with a new signing
+    secret (shown in this answer)."""
+    with ctx.engine.begin() as conn:
+        secret = register_source_webhook(conn, name, body.webhook_url)
+    return {"name": name, "webhook_url": body.webhook_url, "webhook_secret": secret}
 
 
 @router.get("/objections", **roles(Role.OPERATOR))
@@ -419,7 +477,7 @@ def decide_objection_route(
         objection_id,
         uphold=body.accept,
         reason=body.reason,
-        operator=f"operator:{caller.key_id}",
+        operator=caller.actor,
     )
     return {**objection.json(), "corrections_queued": corrections}
 
@@ -442,9 +500,52 @@ def decide_repair_route(
         repair_id,
         approve=body.accept,
         reason=body.reason,
-        operator=f"operator:{caller.key_id}",
+        operator=caller.actor,
     )
     return {**repair.json(), "corrections_queued": corrections}
+
+
+@router.get("/reviews", **roles(Role.OPERATOR))
+def review_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object]]:
+    """Requests for human review by deadline (default: the open ones)."""
+    with ctx.engine.connect() as conn:
+        return [r.json() for r in list_reviews(conn, status=status)]
+
+
+@router.post("/reviews/{review_id}/decision", operation_id="decide_review", **roles(Role.OPERATOR))
+def decide_review_route(
+    ctx: Ctx, caller: Caller, review_id: str, body: ReviewDecision
+) -> dict[str, object]:
+    """Confirm a decision under review, or change it by voiding the subject's records found
+    wrong, with a written reason (404 unknown, 409 decided already)."""
+    review, corrections = review_request(
+        ctx,
+        review_id,
+        change=body.change,
+        reason=body.reason,
+        operator=caller.actor,
+        void=body.void,
+    )
+    return {**review.json(), "corrections_queued": corrections}
+
+
+@router.get("/appeals", **roles(Role.OPERATOR))
+def appeal_queue(ctx: Ctx, status: str | None = "open") -> list[dict[str, object]]:
+    """Appeals by deadline (default: the open ones)."""
+    with ctx.engine.connect() as conn:
+        return [a.json() for a in list_appeals(conn, status=status)]
+
+
+@router.post("/appeals/{appeal_id}/decision", operation_id="decide_appeal", **roles(Role.OPERATOR))
+def decide_appeal_route(
+    ctx: Ctx, caller: Caller, appeal_id: str, body: Decision
+) -> dict[str, object]:
+    """Grant (the record is revoked, or repaired) or dismiss an appeal, with a written reason;
+    422 when the caller made the decision appealed (another operator decides)."""
+    appeal, corrections = review_appeal(
+        ctx, appeal_id, grant=body.accept, reason=body.reason, operator=caller.actor
+    )
+    return {**appeal.json(), "corrections_queued": corrections}
 
 
 @router.post("/sweep", **roles(Role.OPERATOR))
