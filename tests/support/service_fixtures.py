@@ -100,6 +100,7 @@ def make_service(
         add_overridden(conn, load_scheme(SCHEME))
         tokens = {
             "operator": create_key(conn, Role.OPERATOR, label="test").token,
+            "second-operator": create_key(conn, Role.OPERATOR, "Li Na", "appeals").token,
             "source": create_key(conn, Role.SOURCE, "bank").token,
             "relying": create_key(conn, Role.RELYING, "airline").token,
             "subject": create_key(conn, Role.SUBJECT, PERSON).token,

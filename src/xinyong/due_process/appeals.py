@@ -101,7 +101,8 @@ def file_appeal(
         raise NotAllowed(
             f"only a rejected {target_kind} can be appealed; this one is {first.status}"
         )
-    last_day = date.fromisoformat(str(first.decided_at)[:10]) + timedelta(days=appeal_days)
+    decided_on = first.decided_on or date.fromisoformat(str(first.decided_at)[:10])
+    last_day = decided_on + timedelta(days=appeal_days)
     if today > last_day:
         raise NotAllowed(f"the {target_kind} decision could be appealed until {last_day}")
     taken = conn.execute(

@@ -264,7 +264,13 @@ def _close(
     conn.execute(
         update(objections)
         .where(objections.c.objection_id == objection.objection_id)
-        .values(status=status, decided_at=decided_at, decided_by=actor, decision_reason=reason)
+        .values(
+            status=status,
+            decided_at=decided_at,
+            decided_on=today,
+            decided_by=actor,
+            decision_reason=reason,
+        )
     )
     closed = get_objection(conn, objection.objection_id)
     issue_notice(

@@ -181,7 +181,11 @@ def decide_repair(
         update(repairs)
         .where(repairs.c.repair_id == repair_id)
         .values(
-            status=status, decided_at=utc_now_text(), decided_by=operator, decision_reason=reason
+            status=status,
+            decided_at=utc_now_text(),
+            decided_on=today,
+            decided_by=operator,
+            decision_reason=reason,
         )
     )
     issue_notice(

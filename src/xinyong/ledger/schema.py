@@ -251,6 +251,7 @@ objections = Table(
     Column("decided_at", String(32)),
     Column("decided_by", String(128)),
     Column("decision_reason", Text),
+    Column("decided_on", Date),
     Column("furnisher_verdict", String(16)),
     Column("furnisher_statement", Text),
     Column("furnisher_evidence", Text),
@@ -275,6 +276,7 @@ repairs = Table(
     Column("decided_at", String(32)),
     Column("decided_by", String(128)),
     Column("decision_reason", Text),
+    Column("decided_on", Date),
     Index("ix_repairs_subject", "subject_id"),
 )
 """Credit repair requests: open, approved, rejected."""

@@ -4,6 +4,8 @@
 - ``appeals``: one appeal per objection or repair decision, decided by another operator;
 - ``sources``: a furnisher's webhook and its signing secret;
 - ``objections``: the furnisher's answer, information the subject added, the one extension;
+- ``objections.decided_on``, ``repairs.decided_on``: the service's date of a decision, from
+  which its appeal period runs (NULL for decisions made before: their ``decided_at``);
 - ``relying_parties.webhook_secret``: corrections are signed too (a secret is made for every
   party registered before this revision; the operator reads it with ``xinyong keys``);
 - ``outbox.recipient_kind``: a message goes to a relying party or to a source.
@@ -69,7 +71,10 @@ def upgrade() -> None:
         sa.Column("webhook_secret", sa.Text(), nullable=False),
         sa.Column("created_at", sa.String(32), nullable=False),
     )
+    with op.batch_alter_table("repairs") as batch:
+        batch.add_column(sa.Column("decided_on", sa.Date()))
     with op.batch_alter_table("objections") as batch:
+        batch.add_column(sa.Column("decided_on", sa.Date()))
         batch.add_column(sa.Column("furnisher_verdict", sa.String(16)))
         batch.add_column(sa.Column("furnisher_statement", sa.Text()))
         batch.add_column(sa.Column("furnisher_evidence", sa.Text()))
@@ -104,8 +109,11 @@ def downgrade() -> None:
             "furnisher_evidence",
             "furnisher_statement",
             "furnisher_verdict",
+            "decided_on",
         ):
             batch.drop_column(name)
+    with op.batch_alter_table("repairs") as batch:
+        batch.drop_column("decided_on")
     op.drop_table("sources")
     op.drop_table("appeals")
     op.drop_table("reviews")
