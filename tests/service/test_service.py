@@ -309,12 +309,9 @@ async def test_end_to_end_due_process(service: Service, webhook: Webhook) -> Non
         # the bank registered no webhook: its notice of the dispute waits (GET /v1/disputes)
         assert (delivered, failed) == (1, 1)
         [signed] = webhook.verified(WEBHOOK_SECRET)  # signed as Standard Webhooks specify
-        assert signed == webhook.received[0]
-        assert webhook.received[0]["decision_id"] == first["decision_id"]
-        assert webhook.received[0]["applies"] is False
+        assert (signed["decision_id"], signed["applies"]) == (first["decision_id"], False)
         # the check now says the sanction does not apply
-        second = await _check(client, service)
-        assert second["applies"] is False
+        assert (await _check(client, service))["applies"] is False
         # the file shows all of it
         final = (await client.get("/v1/me", headers=service.headers("subject"))).json()
         assert final["records"][0]["status"] == "revoked"
