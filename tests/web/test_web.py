@@ -74,7 +74,14 @@ async def _entry_ids(client: httpx.AsyncClient) -> dict[str, str]:
 
 PUBLIC = ["/", "/lists/rongcheng/blacklist", "/schemes/rongcheng", "/transparency", "/login"]
 SUBJECT = ["/me"]
-OPERATOR = ["/console", "/console/objections", "/console/repairs", "/console/verify"]
+OPERATOR = [
+    "/console",
+    "/console/objections",
+    "/console/repairs",
+    "/console/reviews",
+    "/console/appeals",
+    "/console/verify",
+]
 
 
 @asynccontextmanager
@@ -111,8 +118,13 @@ async def test_every_page_admits_exactly_its_roles(portal: Portal, visitor: str)
         forms = {
             "/me/objections": "subject",
             "/me/repairs": "subject",
+            "/me/reviews": "subject",
+            "/me/appeals": "subject",
+            "/me/objections/x/information": "subject",
             "/console/objections/x/decision": "operator",
             "/console/repairs/x/decision": "operator",
+            "/console/reviews/x/decision": "operator",
+            "/console/appeals/x/decision": "operator",
         }
         for path, role in forms.items():
             posted = await client.post(path, data={"csrf": "forged"})

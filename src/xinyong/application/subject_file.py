@@ -18,7 +18,7 @@ from xinyong.decisions.notices import notices_for
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Polarity
 from xinyong.domain.peer_records import RATING
-from xinyong.due_process.appeals import list_appeals
+from xinyong.due_process.appeals import appealable, list_appeals
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs, repair_available_from
 from xinyong.due_process.reviews import list_reviews
@@ -195,4 +195,5 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
         "repairs": [r.json() for r in list_repairs(conn, subject_id=subject_id)],
         "reviews": [r.json() for r in list_reviews(conn, subject_id=subject_id)],
         "appeals": [a.json() for a in list_appeals(conn, subject_id=subject_id)],
+        "appealable": appealable(conn, subject_id, today, ctx.settings.appeal_days),
     }

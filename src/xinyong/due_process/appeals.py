@@ -27,7 +27,15 @@ from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.schema import appeals, objections, repairs
 
-__all__ = ["APPEALABLE", "Appeal", "decide_appeal", "file_appeal", "get_appeal", "list_appeals"]
+__all__ = [
+    "APPEALABLE",
+    "Appeal",
+    "appealable",
+    "decide_appeal",
+    "file_appeal",
+    "get_appeal",
+    "list_appeals",
+]
 
 APPEALABLE = {"objection": objections, "repair": repairs}
 """The decisions that can be appealed, by kind, and where they are kept."""
@@ -101,8 +109,9 @@ def file_appeal(
         raise NotAllowed(
             f"only a rejected {target_kind} can be appealed; this one is {first.status}"
         )
-    decided_on = first.decided_on or date.fromisoformat(str(first.decided_at)[:10])
-    last_day = decided_on + timedelta(days=appeal_days)
+    last_day = (first.decided_on or date.fromisoformat(str(first.decided_at)[:10])) + timedelta(
+        days=appeal_days
+    )
     if today > last_day:
         raise NotAllowed(f"the {target_kind} decision could be appealed until {last_day}")
     taken = conn.execute(
@@ -135,6 +144,45 @@ def file_appeal(
     except IntegrityError as exc:  # filed twice at once: the other one is in
         raise NotAllowed("this decision was appealed already: once only") from exc
     return appeal
+
+
+def appealable(
+    conn: Connection, subject_id: str, today: date, appeal_days: int
+) -> list[dict[str, str]]:
+    """The subject's decisions that can be appealed today: rejected, not appealed yet, within
+    the appeal period; each with its kind, id, record and last day."""
+    appealed = {
+        (str(row.target_kind), str(row.target_id))
+        for row in conn.execute(
+            select(appeals.c.target_kind, appeals.c.target_id).where(
+                appeals.c.subject_id == subject_id
+            )
+        )
+    }
+    found = []
+    for kind, table in APPEALABLE.items():
+        key = table.c.objection_id if kind == "objection" else table.c.repair_id
+        for row in conn.execute(
+            select(
+                key.label("id"),
+                table.c.source,
+                table.c.record_id,
+                table.c.decided_on,
+                table.c.decided_at,
+            ).where(table.c.subject_id == subject_id, table.c.status == "rejected")
+        ):
+            decided_on = row.decided_on or date.fromisoformat(str(row.decided_at)[:10])
+            until = decided_on + timedelta(days=appeal_days)
+            if today <= until and (kind, str(row.id)) not in appealed:
+                found.append(
+                    {
+                        "kind": kind,
+                        "id": str(row.id),
+                        "record": f"{row.source}/{row.record_id}",
+                        "until": until.isoformat(),
+                    }
+                )
+    return found
 
 
 def get_appeal(conn: Connection, appeal_id: str) -> Appeal:

@@ -41,6 +41,7 @@ __all__ = [
     "get_review",
     "list_reviews",
     "request_review",
+    "reviewable_listings",
 ]
 
 TARGET_KINDS = ("check", "listing", "standing")
@@ -196,6 +197,19 @@ def list_reviews(
     if subject_id is not None:
         query = query.where(reviews.c.subject_id == subject_id)
     return [_row(row) for row in conn.execute(query)]
+
+
+def reviewable_listings(conn: Connection, subject_id: str) -> list[str]:
+    """The lists the subject is or was on, as ``SCHEME/LIST``."""
+    return [
+        f"{row.scheme_id}/{row.list_id}"
+        for row in conn.execute(
+            select(listings.c.scheme_id, listings.c.list_id)
+            .where(listings.c.subject_id == subject_id)
+            .distinct()
+            .order_by(listings.c.scheme_id, listings.c.list_id)
+        )
+    ]
 
 
 def _own_records(conn: Connection, subject_id: str, keys: Sequence[str]) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """The operator's console: the ledger head and its verification, stored schemes, relying
-parties and their check volumes, the transparency report, and the objection and repair queues
-with their deadlines, decided with a written reason."""
+parties and their check volumes, the transparency report, and the queues (objections, repair
+requests, requests for human review, appeals) with their deadlines, decided with a written
+reason."""
 
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ from sqlalchemy import Connection, func, select, tuple_
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
-from xinyong.application.review import review_objection, review_repair
+from xinyong.application.review import (
+    review_appeal,
+    review_objection,
+    review_repair,
+    review_request,
+)
 from xinyong.domain.refusals import Refused
+from xinyong.due_process.appeals import list_appeals
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
+from xinyong.due_process.reviews import list_reviews
 from xinyong.due_process.transparency import transparency_report
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
@@ -36,6 +44,10 @@ router = APIRouter()
 Ctx = Annotated[Context, Depends(context)]
 ObjectionStatus = Literal["open", "upheld", "rejected", "lapsed", "all"]
 RepairStatus = Literal["open", "approved", "rejected", "all"]
+ReviewStatus = Literal["open", "confirmed", "changed", "all"]
+AppealStatus = Literal["open", "granted", "dismissed", "all"]
+RECORDS_SHOWN = 200
+"""A review lists the subject's records to void, up to this many (newest first)."""
 
 
 def _parties(conn: Connection) -> list[dict[str, Any]]:
@@ -78,6 +90,8 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
         head = read_head(conn)
         objections = list_objections(conn, status="open")
         repairs = list_repairs(conn, status="open")
+        reviews = list_reviews(conn, status="open")
+        appeals = list_appeals(conn, status="open")
         rejected, rejects = recent_rejects(conn, REJECTS_SHOWN)
         data = {
             "as_of": today.isoformat(),
@@ -92,6 +106,10 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
                 "objections_overdue": sum(o.deadline < today for o in objections),
                 "repairs": len(repairs),
                 "repairs_overdue": sum(_repair_deadline(ctx, r.filed_at) < today for r in repairs),
+                "reviews": len(reviews),
+                "reviews_overdue": sum(r.deadline < today for r in reviews),
+                "appeals": len(appeals),
+                "appeals_overdue": sum(a.deadline < today for a in appeals),
             },
             "rejects": {"total": rejected, "recent": [r.json() for r in rejects]},
             "schemes": stored_versions(conn),
@@ -257,3 +275,125 @@ async def decide_repair_form(
         data = await run_in_threadpool(build_repair_queue, ctx, "open")
         return refused_form(request, exc, "repairs.html", data, session, "/console/repairs")
     return RedirectResponse("/console/repairs?done=decided", status_code=303)
+
+
+def _subject_records(conn: Connection, subject_id: str) -> list[dict[str, str]]:
+    """The subject's records a reviewer may void, newest first."""
+    return [
+        {
+            "key": f"{row.source}/{row.record_id}",
+            "code": str(row.code),
+            "occurred_at": row.occurred_at.isoformat(),
+        }
+        for row in conn.execute(
+            select(records.c.source, records.c.record_id, records.c.code, records.c.occurred_at)
+            .where(records.c.subject_id == subject_id)
+            .order_by(records.c.occurred_at.desc())
+            .limit(RECORDS_SHOWN)
+        )
+    ]
+
+
+def build_review_queue(ctx: Context, status: ReviewStatus) -> PageData:
+    """Requests for human review by deadline, each with the subject's records."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        found = list_reviews(conn, status=None if status == "all" else status)
+        rows = [
+            {
+                **r.json(),
+                "records": _subject_records(conn, r.subject_id) if r.status == "open" else [],
+                "days_left": (r.deadline - today).days,
+                "overdue": r.status == "open" and r.deadline < today,
+            }
+            for r in found
+        ]
+    return {"as_of": today.isoformat(), "status": status, "reviews": rows}
+
+
+def build_appeal_queue(ctx: Context, status: AppealStatus) -> PageData:
+    """Appeals by deadline, each with who decided first (who may not decide the appeal)."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn, conn.begin():
+        found = list_appeals(conn, status=None if status == "all" else status)
+    return {
+        "as_of": today.isoformat(),
+        "status": status,
+        "appeals": [
+            {
+                **a.json(),
+                "days_left": (a.deadline - today).days,
+                "overdue": a.status == "open" and a.deadline < today,
+            }
+            for a in found
+        ],
+    }
+
+
+@twin(router, "/console/reviews", "reviews.html", private=True)
+def review_queue(ctx: Ctx, session: OperatorVisitor, status: ReviewStatus = "open") -> PageData:
+    """The queue of requests for human review (default: open ones, by deadline)."""
+    return build_review_queue(ctx, status)
+
+
+@twin(router, "/console/appeals", "appeals.html", private=True)
+def appeal_queue(ctx: Ctx, session: OperatorVisitor, status: AppealStatus = "open") -> PageData:
+    """The queue of appeals (default: open ones, by deadline)."""
+    return build_appeal_queue(ctx, status)
+
+
+@router.post("/console/reviews/{review_id}/decision", include_in_schema=False)
+async def decide_review_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    review_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+    void: Annotated[list[str] | None, Form(max_length=300)] = None,
+) -> Response:
+    """Confirm or change a decision under review, with a written reason."""
+    check_form(session, csrf)
+    change = _accepted(decision, "change", "confirm")
+    try:
+        await run_in_threadpool(
+            lambda: review_request(
+                ctx,
+                review_id,
+                change=change,
+                reason=reason,
+                operator=session.principal.actor,
+                void=void or [],
+            )
+        )
+    except Refused as exc:
+        data = await run_in_threadpool(build_review_queue, ctx, "open")
+        return refused_form(request, exc, "reviews.html", data, session, "/console/reviews")
+    return RedirectResponse("/console/reviews?done=decided", status_code=303)
+
+
+@router.post("/console/appeals/{appeal_id}/decision", include_in_schema=False)
+async def decide_appeal_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    appeal_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Grant or dismiss an appeal, with a written reason (not by the first decision's
+    operator)."""
+    check_form(session, csrf)
+    grant = _accepted(decision, "grant", "dismiss")
+    try:
+        await run_in_threadpool(
+            lambda: review_appeal(
+                ctx, appeal_id, grant=grant, reason=reason, operator=session.principal.actor
+            )
+        )
+    except Refused as exc:
+        data = await run_in_threadpool(build_appeal_queue, ctx, "open")
+        return refused_form(request, exc, "appeals.html", data, session, "/console/appeals")
+    return RedirectResponse("/console/appeals?done=decided", status_code=303)

@@ -1,7 +1,8 @@
 """The subject's own file in the portal: the API's file (:mod:`xinyong.application.subject_file`)
 with, per scheme, the score over the last year, the outlook (when counting records stop
 counting and the standing then, if nothing new happens) and the actions the scheme rewards;
-and the forms to object to a record and to apply for repair."""
+and the forms to object to a record (and add information to an objection), to apply for
+repair, to ask for a person to review a decision, and to appeal."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
-from xinyong.application.filing import file_subject_objection, file_subject_repair
+from xinyong.application.filing import (
+    add_objection_information,
+    file_subject_appeal,
+    file_subject_objection,
+    file_subject_repair,
+    file_subject_review,
+)
 from xinyong.application.subject_file import subject_file
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
 from xinyong.domain.refusals import Refused
+from xinyong.due_process.reviews import reviewable_listings
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
@@ -118,6 +126,7 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
                 conn, loaded, subject_id, now, days, size, ctx.catalog
             )
             views.append(_scheme_view(number, loaded, now, history, ctx, steps))
+        listed = reviewable_listings(conn, subject_id)
     repairable = [
         r["record"]
         for r in data["records"]
@@ -125,7 +134,30 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
         and r["repair_from"] <= today.isoformat()
         and r["status"] in REPAIRABLE
     ]
-    return {**data, "schemes": views, "repairable": repairable}
+    return {
+        **data,
+        "schemes": views,
+        "repairable": repairable,
+        "reviewable": _reviewable(data, listed),
+    }
+
+
+def _reviewable(data: dict[str, Any], listed: list[str]) -> list[dict[str, str]]:
+    """What the subject may ask a person to review, as the form's options."""
+    options = [
+        {
+            "value": f"check:{c['decision_id']}",
+            "label": f"{c['relying_party']}'s check of {c['measure']}, {c['made_at'][:10]} "
+            f"({'applies' if c['applies'] else 'does not apply'})",
+        }
+        for c in data["checks"]
+    ]
+    options += [{"value": f"listing:{key}", "label": f"Listing on {key}"} for key in listed]
+    options += [
+        {"value": f"standing:{s['scheme']}", "label": f"Your score and grade under {s['name']}"}
+        for s in data["standings"]
+    ]
+    return options
 
 
 @twin(router, "/me", "me.html", private=True)
@@ -193,3 +225,65 @@ async def ask_repair(
     except Refused as exc:
         return await _again(request, ctx, session, exc)
     return RedirectResponse("/me?done=repair#repairs", status_code=303)
+
+
+@router.post("/me/objections/{objection_id}/information", include_in_schema=False)
+async def add_information(
+    request: Request,
+    ctx: Ctx,
+    session: SubjectVisitor,
+    objection_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    information: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Add information to an open objection: the source is told, the deadline extends once."""
+    check_form(session, csrf)
+    try:
+        await run_in_threadpool(
+            add_objection_information, ctx, session.principal.name, objection_id, information
+        )
+    except Refused as exc:
+        return await _again(request, ctx, session, exc)
+    return RedirectResponse("/me?done=information#objections", status_code=303)
+
+
+@router.post("/me/reviews", include_in_schema=False, response_model=None)
+async def ask_review(
+    request: Request,
+    ctx: Ctx,
+    session: SubjectVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=400)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Ask for a person to review a decision, from the form; back to the file, which lists it."""
+    check_form(session, csrf)
+    kind, _, target = decision.partition(":")
+    try:
+        await run_in_threadpool(
+            file_subject_review, ctx, session.principal.name, kind, target, reason
+        )
+    except Refused as exc:
+        return await _again(request, ctx, session, exc)
+    return RedirectResponse("/me?done=review#reviews", status_code=303)
+
+
+@router.post("/me/appeals", include_in_schema=False, response_model=None)
+async def appeal(
+    request: Request,
+    ctx: Ctx,
+    session: SubjectVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    decision: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Appeal a rejected objection or repair request, from the form."""
+    check_form(session, csrf)
+    kind, _, target_id = decision.partition(":")
+    try:
+        await run_in_threadpool(
+            file_subject_appeal, ctx, session.principal.name, kind, target_id, reason
+        )
+    except Refused as exc:
+        return await _again(request, ctx, session, exc)
+    return RedirectResponse("/me?done=appeal#appeals", status_code=303)

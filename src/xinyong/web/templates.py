@@ -33,6 +33,11 @@ SECURITY_HEADERS = {
 NOTICES = {
     "objection": "Your objection is filed; it is listed under “Your objections” with its deadline.",
     "repair": "Your repair request is filed; it is listed under “Your repair requests”.",
+    "information": "Your information is added and sent to the source; the deadline is extended.",
+    "review": "Your request is filed: a person will review the decision by the deadline shown "
+    "under “Your requests for review”.",
+    "appeal": "Your appeal is filed: another operator decides it by the deadline shown under "
+    "“Your appeals”.",
     "decided": "The decision is recorded and the subject has been sent a notice.",
 }
 """Messages shown after a form succeeds (``?done=KEY``; never text taken from the request)."""
