@@ -1,5 +1,6 @@
 """The portal in a real browser: Debian's Chromium driven by Playwright against a real uvicorn
-server over a seeded SQLite ledger. Each test saves screenshots under ``tests/artifacts/``.
+server over a seeded ledger, on SQLite and PostgreSQL. Each test saves screenshots under
+``tests/artifacts/``.
 
 The flow of the issue: browse and search the public list; a subject signs in, reads the
 explanation and files an objection; the operator upholds it in the console; the public list no
@@ -8,30 +9,11 @@ longer shows the entry.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import httpx
 import pytest
-import uvicorn
 
-from tests.support.web_fixtures import OTHER_NAME, Portal, seed_portal
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support.browser import CHROMIUM, Live, shot, sign_in_as
+from tests.support.web_fixtures import OTHER_NAME
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,63 +24,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-
-@dataclass
-class Live:
-    """A seeded portal served on a local port."""
-
-    portal: Portal
-    url: str
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    portal = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(portal.service.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield Live(portal, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        portal.service.engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page: Page, live: Live, role: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Your key").fill(live.portal.tokens[role])
-    page.get_by_role("button", name="Sign in").click()
+    from playwright.sync_api import Browser, Page, expect
 
 
 def _object(page: Page) -> None:
@@ -118,40 +44,40 @@ def test_browse_and_search_the_public_list(live: Live, browser: Browser) -> None
     page.get_by_role("link", name="Black list “blacklist”").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Black list “blacklist”")
     expect(page.locator("#results tbody tr")).to_have_count(2)
-    _shot(page, "public-list")
+    shot(page, "public-list")
     page.get_by_label("Search by full identifier or name").fill(OTHER_NAME)
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("status").filter(has_text="found for")).to_contain_text("1 entry")
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(page.locator("#results tbody")).to_contain_text("李*")
     assert "q=" in page.url  # htmx kept the address of the search
-    _shot(page, "public-list-search")
+    shot(page, "public-list-search")
     page.get_by_role("link", name="Why listed").click()
     expect(page.get_by_role("heading", name="Why this entry is on the list")).to_be_visible()
     expect(page.locator("main")).to_contain_text("court.breach_judgment")
-    _shot(page, "public-entry")
+    shot(page, "public-entry")
 
 
 def test_subject_reads_the_explanation_and_objects(live: Live, browser: Browser) -> None:
     page = browser.new_page()
-    _sign_in(page, live, "subject")
+    sign_in_as(page, live, "subject")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your file")
     expect(page.get_by_role("heading", name="Your standing")).to_be_visible()
     expect(page.locator("main")).to_contain_text("grade C")
     expect(page.get_by_role("img", name="Your score under")).to_be_visible()
     expect(page.get_by_role("heading", name="What would lift your grade")).to_be_visible()
-    _shot(page, "subject-file")
+    shot(page, "subject-file")
     _object(page)
     expect(page.get_by_role("status").filter(has_text="objection is filed")).to_be_visible()
     objections = page.locator("section[aria-labelledby=objections] tbody")
     expect(objections).to_contain_text("The loan was never mine.")
     expect(objections).to_contain_text("open")
-    _shot(page, "subject-objection-filed")
+    shot(page, "subject-objection-filed")
 
 
 def test_operator_upholds_and_the_entry_leaves_the_list(live: Live, browser: Browser) -> None:
     subject = browser.new_context().new_page()
-    _sign_in(subject, live, "subject")
+    sign_in_as(subject, live, "subject")
     _object(subject)
     expect(subject.get_by_role("status").filter(has_text="objection is filed")).to_be_visible()
 
@@ -160,22 +86,22 @@ def test_operator_upholds_and_the_entry_leaves_the_list(live: Live, browser: Bro
     assert _entries(public) == 2
 
     operator = browser.new_context().new_page()
-    _sign_in(operator, live, "operator")
+    sign_in_as(operator, live, "operator")
     expect(operator.get_by_role("heading", level=1)).to_have_text("Operator console")
-    _shot(operator, "console")
+    shot(operator, "console")
     operator.get_by_role("link", name="Objections").first.click()
     expect(operator.get_by_role("heading", name="bank/d1")).to_be_visible()
-    _shot(operator, "console-objections")
+    shot(operator, "console-objections")
     operator.get_by_label("Uphold (revoke the record)").check()
     operator.get_by_label("Written reason").fill("The bank could not verify the contract.")
     operator.get_by_role("button", name="Decide").click()
     expect(operator.get_by_role("status")).to_contain_text("decision is recorded")
-    _shot(operator, "console-objection-upheld")
+    shot(operator, "console-objection-upheld")
 
     public.reload()
     expect(public.locator("#results tbody tr")).to_have_count(1)
     expect(public.locator("#results tbody")).not_to_contain_text("王")
-    _shot(public, "public-list-after-upholding")
+    shot(public, "public-list-after-upholding")
 
 
 @pytest.mark.parametrize(
@@ -196,7 +122,7 @@ def test_api_documentation_renders_offline(
     )
     page.goto(f"{live.url}{path}")
     expect(page.locator(ready).first).to_contain_text("xinyong decision service", timeout=30_000)
-    _shot(page, f"api{path.replace('/', '-')}")
+    shot(page, f"api{path.replace('/', '-')}")
     assert requested
     assert all(
         url.startswith(live.url) or url.startswith(("data:", "blob:")) for url in requested
@@ -223,10 +149,10 @@ def test_a_subject_sees_why_a_scheme_does_not_score_them(live: Live, browser: Br
     )
     assert added.status_code == 201, added.text
     page = browser.new_page()
-    _sign_in(page, live, "subject")
+    sign_in_as(page, live, "subject")
     notice = page.locator("article[aria-labelledby=not-scored-consenting]")
     expect(notice).to_contain_text("This scheme does not score you")
     expect(notice).to_contain_text("no consent is in force")
-    _shot(page, "subject-not-scored")
+    shot(page, "subject-not-scored")
     page.goto(f"{live.url}/schemes/consenting")
     expect(page.locator("main")).to_contain_text("who have consented to it")

@@ -294,14 +294,29 @@ def _subject_records(conn: Connection, subject_id: str) -> list[dict[str, str]]:
     ]
 
 
+def _checks(conn: Connection, decision_ids: Iterable[str]) -> dict[str, str]:
+    """What each reviewed check answered, in words."""
+    wanted = sorted(set(decision_ids))
+    if not wanted:
+        return {}
+    return {
+        str(row.decision_id): f"{row.relying_party}'s check of {row.measure} under "
+        f"{row.scheme_id} {row.version} as of {row.as_of}: "
+        f"{'applies' if row.applies else 'does not apply'}"
+        for row in conn.execute(select(inquiries).where(inquiries.c.decision_id.in_(wanted)))
+    }
+
+
 def build_review_queue(ctx: Context, status: ReviewStatus) -> PageData:
     """Requests for human review by deadline, each with the subject's records."""
     today = ctx.today()
     with ctx.engine.connect() as conn, conn.begin():
         found = list_reviews(conn, status=None if status == "all" else status)
+        checks = _checks(conn, (r.target for r in found if r.target_kind == "check"))
         rows = [
             {
                 **r.json(),
+                "what": checks.get(r.target, ""),
                 "records": _subject_records(conn, r.subject_id) if r.status == "open" else [],
                 "days_left": (r.deadline - today).days,
                 "overdue": r.status == "open" and r.deadline < today,
