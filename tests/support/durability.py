@@ -3,8 +3,10 @@
 One trial (:meth:`Durability.trial`) runs against a service started as the operator would start
 it (``python -m xinyong serve`` in a process group of its own, over HTTP on a local port):
 
-1. streams of record submissions (``POST /v1/records``) and checks (``GET /v1/checks``) run on
-   threads, and every answer is noted with its status; a 2xx answer is an acknowledgement;
+1. streams of record submissions (``POST /v1/records``), checks (``GET /v1/checks``) and due
+   process (a subject's request for human review, ``POST /v1/me/reviews``, and an operator's
+   decision on it) run on threads, and every answer is noted with its status; a 2xx answer is
+   an acknowledgement;
 2. beside them, CLI commands open the same ledger (``ledger head``, ``ledger verify``,
    ``export``, ``standings refresh``, ``report transparency``), as an operator's shell or cron
    would;
@@ -14,7 +16,8 @@ it (``python -m xinyong serve`` in a process group of its own, over HTTP on a lo
 4. just before the kill, a second reader (a new connection) must already see every record
    acknowledged so far; the service is started again and the harness proves that every
    acknowledged record is in the ledger with its exact content, every acknowledged check is in
-   the inquiry log and in its subject's ``/v1/me``, ``ledger verify`` passes, no answer is a
+   the inquiry log and in its subject's ``/v1/me``, every acknowledged request for review is
+   stored (decided, if its decision was acknowledged), ``ledger verify`` passes, no answer is a
    5xx once the crash is over, and no process outlived its parent by more than
    :data:`ORPHAN_SECONDS`.
 
@@ -50,7 +53,7 @@ from tests.support.service_fixtures import SCHEME
 from xinyong.application.keys import Role, create_key
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
-from xinyong.ledger.schema import inquiries, records
+from xinyong.ledger.schema import inquiries, records, reviews
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import recorded_overrides
 
@@ -142,6 +145,8 @@ class Acknowledged:
     errors: list[tuple[float, str]] = field(default_factory=list)
     activations: int = 0
     """``scheme add`` runs that exited 0: activated through the gate, with its override."""
+    reviews: dict[str, str] = field(default_factory=dict)
+    """Request for review id to its acknowledged status (open, confirmed)."""
     """(monotonic time, what) for every 5xx and every answer that breaks the contract."""
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -183,6 +188,7 @@ class Durability:
                 add_overridden(conn, load_scheme(SCHEME))
                 self.tokens["source"] = create_key(conn, Role.SOURCE, "bank").token
                 self.tokens["relying"] = create_key(conn, Role.RELYING, "airline").token
+                self.tokens["operator"] = create_key(conn, Role.OPERATOR, "Wang Fang").token
                 for subject in self.subjects:
                     self.tokens[subject] = create_key(conn, Role.SUBJECT, subject).token
                 conn.exec_driver_sql(
@@ -326,6 +332,64 @@ class Durability:
                 with self.ack.lock:
                     self.ack.checks[body["decision_id"]] = subject
 
+    def ask_and_review(self, client: httpx.Client, stop: threading.Event) -> None:
+        """A subject asks for human review of their standing; an operator confirms it. A
+        request left open by a crash (committed, its answer lost) is decided first."""
+        subject = self.subjects[0]
+        mine = {"Authorization": f"Bearer {self.tokens[subject]}"}
+        staff = {"Authorization": f"Bearer {self.tokens['operator']}"}
+        decide = {"change": False, "reason": "confirmed under load"}
+        while not stop.is_set():
+            body = {
+                "kind": "standing",
+                "target": "rongcheng",
+                "reason": f"review {next(self.numbers)}",
+            }
+            asked = self._try(client, "POST", "/v1/me/reviews", mine, json=body)
+            if asked is None:
+                continue
+            if asked.status_code == 201:
+                review_id = asked.json()["review_id"]
+                with self.ack.lock:
+                    self.ack.reviews[review_id] = "open"
+                pending = [review_id]
+            elif asked.status_code == 422 and "still open" in asked.text:
+                listed = self._try(client, "GET", "/v1/me/reviews", mine)
+                if listed is None or not listed.is_success:
+                    continue
+                pending = [r["review_id"] for r in listed.json() if r["status"] == "open"]
+            else:
+                continue  # a 5xx: noted by _try
+            for review_id in pending:
+                path = f"/v1/reviews/{review_id}/decision"
+                decided = self._try(client, "POST", path, staff, json=decide, expected=(200, 409))
+                if decided is not None and decided.status_code == 200:
+                    with self.ack.lock:
+                        self.ack.reviews[review_id] = "confirmed"
+
+    def _try(
+        self,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        expected: tuple[int, ...] = (200, 201, 422),
+        **kw: Any,
+    ) -> httpx.Response | None:
+        """A due-process request: an answer not in ``expected`` breaks the contract."""
+        try:
+            answer = client.request(method, self.base + path, headers=headers, **kw)
+        except httpx.TransportError:
+            return None
+        with self.ack.lock:
+            self.ack.requests += 1
+            if answer.status_code not in expected:
+                self.ack.errors.append(
+                    (time.monotonic(), f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+                )
+        return answer
+
     def _send(
         self, client: httpx.Client, method: str, path: str, headers: dict[str, str], **kw: Any
     ) -> httpx.Response | None:
@@ -349,11 +413,12 @@ class Durability:
     def load(self, *, cli: bool = True) -> Iterator[None]:
         """Submissions, checks and (with ``cli``) CLI commands, until the block ends."""
         stop = threading.Event()
-        clients = [httpx.Client(timeout=30) for _ in range(3)]
+        clients = [httpx.Client(timeout=30) for _ in range(4)]
         threads = [
             threading.Thread(target=self.post_records, args=(clients[0], stop)),
             threading.Thread(target=self.make_checks, args=(clients[1], stop)),
             threading.Thread(target=self.make_checks, args=(clients[2], stop)),
+            threading.Thread(target=self.ask_and_review, args=(clients[3], stop)),
         ]
         if cli:
             threads.append(threading.Thread(target=self.run_cli, args=(stop,)))
@@ -533,6 +598,10 @@ class Durability:
                     for row in conn.execute(select(inquiries.c.decision_id, inquiries.c.subject_id))
                 }
                 overridden = recorded_overrides(conn, "gate-test")
+                reviewed = {
+                    row.review_id: row.status
+                    for row in conn.execute(select(reviews.c.review_id, reviews.c.status))
+                }
         finally:
             engine.dispose()
         for record_id, sent in self.ack.records.items():
@@ -546,6 +615,9 @@ class Durability:
             if logged.get(decision_id) != subject:
                 lost += 1
                 failures.append(f"acknowledged check {decision_id} is not in the inquiry log")
+        missing = self._lost_reviews(reviewed)
+        lost += len(missing)
+        failures += missing
         if self.ack.activations and not overridden:
             lost += 1
             failures.append("an acknowledged activation's override is not in the ledger")
@@ -562,6 +634,16 @@ class Durability:
                 failures.append(f"{at - killed_at:+.2f} s from the kill: {what}")
         self.ack.errors.clear()
         return {"lost": lost, "failures": failures}
+
+    def _lost_reviews(self, stored: dict[str, str]) -> list[str]:
+        """Acknowledged requests for review (and decisions on them) that are not stored."""
+        lost = []
+        for review_id, status in self.ack.reviews.items():
+            if review_id not in stored:
+                lost.append(f"acknowledged request for review {review_id} is not stored")
+            elif status == "confirmed" and stored[review_id] != "confirmed":
+                lost.append(f"acknowledged decision on review {review_id} is not stored")
+        return lost
 
     def _checks_in_files(self) -> dict[str, set[str]]:
         seen: dict[str, set[str]] = {}

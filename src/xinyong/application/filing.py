@@ -2,7 +2,12 @@
 told in the same transaction) and information added to them, credit repair requests, requests
 for human review and appeals. The API (``POST /v1/me/objections``, ``/v1/me/repairs``,
 ``/v1/me/reviews``, ``/v1/me/appeals``, ``/v1/me/objections/{id}/information``) and the
-portal's forms (``/me/...``) run these same functions."""
+portal's forms (``/me/...``) run these same functions.
+
+Each files in a transaction that takes the database's write lock at its start (``BEGIN
+IMMEDIATE`` on SQLite): it reads before it writes (is the record the subject's, is an objection
+open), and a SQLite transaction that began as a reader cannot become a writer once another
+connection has written meanwhile ("database is locked" at once, whatever the busy timeout)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from xinyong.due_process.disputes import add_information, notify_furnisher
 from xinyong.due_process.objections import Objection, file_objection, objection_days
 from xinyong.due_process.repairs import Repair, request_repair
 from xinyong.due_process.reviews import Review, request_review
+from xinyong.ledger.database import WRITE
 
 __all__ = [
     "add_objection_information",
@@ -37,7 +43,7 @@ def file_subject_objection(
     plain_or_raise(
         NotAllowed, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
     )
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         days = objection_days(
             conn,
             ctx.registry.active(conn),
@@ -56,7 +62,7 @@ def add_objection_information(
     ctx: Context, subject_id: str, objection_id: str, information: str
 ) -> Objection:
     """Add information to an open objection: its deadline extends once, the source is told."""
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         return add_information(
             conn,
             subject_id,
@@ -73,7 +79,7 @@ def file_subject_repair(
     """Apply for credit repair; NotAllowed before the minimum display period, for a positive
     record or for a record that is not the subject's."""
     plain_or_raise(NotAllowed, source=source, record_id=record_id, reason=reason)
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         return request_repair(conn, subject_id, source, record_id, reason, ctx.today(), ctx.catalog)
 
 
@@ -81,7 +87,7 @@ def file_subject_review(
     ctx: Context, subject_id: str, target_kind: str, target: str, reason: str
 ) -> Review:
     """Ask for a person to review a check, a listing or a standing about oneself."""
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         active = {loaded.scheme.id for loaded in ctx.registry.active(conn)}
         return request_review(
             conn,
@@ -99,7 +105,7 @@ def file_subject_appeal(
     ctx: Context, subject_id: str, target_kind: str, target_id: str, reason: str
 ) -> Appeal:
     """Appeal a rejected objection or repair request, once, within the appeal period."""
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         return file_appeal(
             conn,
             subject_id,
