@@ -160,6 +160,8 @@ async def test_a_person_reviews_a_check_and_the_relying_party_is_corrected(
     assert notice["voided"] == ["bank/d1"]
     assert notice["standing_now"][0]["lists"] == []
     assert any("/me#reviews" in right for right in notice["rights"])  # the notices link to it
+    report = (await client.get("/v1/transparency")).json()
+    assert report["reviews"] == {"filed": 1, "open": 0, "confirmed": 0, "changed": 1, "overdue": 0}
 
 
 async def test_a_listing_review_is_confirmed_with_a_reason(
@@ -308,6 +310,8 @@ async def test_an_appeal_goes_to_another_operator_once(
     mine = (await _as(client, service, "subject", "GET", "/v1/me")).json()
     assert [r["status"] for r in mine["records"]] == ["revoked"]
     assert _notice(mine, "appeal-granted")["first_decided_by"] == appeal["first_decided_by"]
+    report = (await client.get("/v1/transparency")).json()
+    assert (report["appeals"]["filed"], report["appeals"]["granted"]) == (1, 1)
 
 
 async def test_an_appeal_has_a_deadline_and_only_a_rejection_is_appealed(
@@ -412,6 +416,8 @@ async def test_the_source_is_told_answers_and_the_deadline_extends_once(
     assert _notice(mine, "dispute-answered")["verdict"] == "accurate"
     queue = (await _as(client, service, "operator", "GET", "/v1/objections")).json()
     assert queue[0]["furnisher"]["verdict"] == "accurate"
+    report = (await client.get("/v1/transparency")).json()
+    assert report["furnisher_answers"] == {"accurate": 1, "inaccurate": 0, "none": 0}
 
 
 async def test_a_source_that_finds_its_record_inaccurate_ends_the_dispute(

@@ -1,5 +1,6 @@
 """The public transparency report: list sizes (now and at the end of each month with a change),
-inflow and outflow, objections, checks, and the schemes activated despite guardrail findings."""
+inflow and outflow, objections (and the sources' answers to them), requests for human review,
+appeals, checks, and the schemes activated despite guardrail findings."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections import Counter, defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
-from xinyong.ledger.schema import inquiries, listings, objections, schemes
+from xinyong.ledger.schema import appeals, inquiries, listings, objections, reviews, schemes
 from xinyong.scoring.store import recorded_overrides
 
 __all__ = ["transparency_report"]
@@ -83,6 +84,9 @@ def transparency_report(conn: Connection, today: date) -> dict[str, Any]:
             "overdue": int(overdue or 0),
             "median_days_to_decision": round(statistics.median(days), 2) if days else None,
         },
+        "furnisher_answers": _answers(conn),
+        "reviews": _queue(conn, reviews, ("open", "confirmed", "changed"), today),
+        "appeals": _queue(conn, appeals, ("open", "granted", "dismissed"), today),
         "checks_per_relying_party": {str(k): int(v) for k, v in sorted(checks.items())},
         "overrides": _overrides(conn),
     }
@@ -106,3 +110,30 @@ def _overrides(conn: Connection) -> list[dict[str, Any]]:
         }
         for r in recorded_overrides(conn)
     ]
+
+
+def _queue(
+    conn: Connection, table: Table, statuses: tuple[str, ...], today: date
+) -> dict[str, int]:
+    """How many requests of a queue are in each status, filed in all, and open past their
+    deadline."""
+    found = Counter(str(r.status) for r in conn.execute(select(table.c.status)))
+    overdue = conn.execute(
+        select(func.count())
+        .select_from(table)
+        .where(table.c.status == "open", table.c.deadline < today)
+    ).scalar()
+    return {
+        "filed": sum(found.values()),
+        **{status: found.get(status, 0) for status in statuses},
+        "overdue": int(overdue or 0),
+    }
+
+
+def _answers(conn: Connection) -> dict[str, int]:
+    """How the sources answered the disputes of their records (``none``: not answered)."""
+    found = Counter(
+        str(r.furnisher_verdict or "none")
+        for r in conn.execute(select(objections.c.furnisher_verdict))
+    )
+    return {verdict: found.get(verdict, 0) for verdict in ("accurate", "inaccurate", "none")}
