@@ -3,11 +3,13 @@ PostgreSQL: who may ask, who decides, the deadlines, and what reaches the relyin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.support.service_fixtures import (
     PERSON,
@@ -17,6 +19,7 @@ from tests.support.service_fixtures import (
     make_service,
     webhook_server,
 )
+from xinyong.application.keys import Role, create_key
 from xinyong.due_process.outbox import deliver_pending
 from xinyong.worker import post_json
 
@@ -493,3 +496,177 @@ async def test_webhook_secrets_are_given_and_rotated(
         client, service, "operator", "POST", "/v1/relying-parties/nope/webhook-secret"
     )
     assert missing.status_code == 404
+
+
+async def _appealed(client: httpx.AsyncClient, service: Service) -> str:
+    objection_id = await _rejected_objection(client, service)
+    appealed = await _as(
+        client,
+        service,
+        "subject",
+        "POST",
+        "/v1/me/appeals",
+        kind="objection",
+        id=objection_id,
+        reason="I attach the bank's own receipt of repayment.",
+    )
+    assert appealed.status_code == 201, appealed.text
+    return f"/v1/appeals/{appealed.json()['appeal_id']}/decision"
+
+
+def _operator_key(service: Service, name: str) -> dict[str, str]:
+    """An operator key made as on the server (the API makes none)."""
+    with service.engine.begin() as conn:
+        token = create_key(conn, Role.OPERATOR, name).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_an_operator_cannot_decide_the_appeal_of_their_own_decision_with_another_key(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    minted = await client.post(
+        "/v1/keys", headers=service.headers("operator"), json={"role": "operator", "name": "X"}
+    )
+    assert minted.status_code == 422  # operator keys are made on the server only
+    path = await _appealed(client, service)
+    decision = {"accept": True, "reason": "fine"}
+    unnamed = await client.post(path, headers=_operator_key(service, ""), json=decision)
+    assert unnamed.status_code == 422
+    assert "names its operator" in unnamed.text
+    # the first decision was made with an unnamed key: recorded by its key id, and that key
+    # may not decide even after it is given a name elsewhere; a second key of the second
+    # operator's name, spelled otherwise, is the second operator
+    first = (await _as(client, service, "operator", "GET", "/v1/appeals")).json()[0]
+    assert first["first_decided_by"].startswith("operator:")
+    with service.engine.begin() as conn:  # as if Li Na had made the first decision
+        conn.execute(
+            sa.text("UPDATE appeals SET first_decided_by = 'operator:Li Na'"),
+        )
+    for spelled in ("li  na", "LI NA", "Ｌｉ Ｎａ"):
+        same = await client.post(path, headers=_operator_key(service, spelled), json=decision)
+        assert same.status_code == 422, spelled
+        assert "another operator decides" in same.text
+    other = await client.post(path, headers=_operator_key(service, "Zhang Wei"), json=decision)
+    assert other.status_code == 200, other.text
+
+
+async def test_a_decision_recorded_by_key_id_is_that_keys(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    """Before operators were named, decisions recorded the key's id."""
+    path = await _appealed(client, service)
+    with service.engine.connect() as conn:
+        key_id = conn.execute(
+            sa.text("SELECT key_id FROM api_keys WHERE name = 'Li Na'")
+        ).scalar_one()
+    with service.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE appeals SET first_decided_by = 'operator:{key_id}'"))
+    refused = await _as(
+        client, service, "second-operator", "POST", path, accept=True, reason="mine"
+    )
+    assert refused.status_code == 422
+    assert "another operator decides" in refused.text
+
+
+async def test_filings_at_once_open_one_review(service: Service, client: httpx.AsyncClient) -> None:
+    body = {"kind": "standing", "target": "rongcheng", "reason": "my grade"}
+    answers = await asyncio.gather(
+        *(
+            client.post("/v1/me/reviews", headers=service.headers("subject"), json=body)
+            for _ in range(6)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 422, 422, 422, 422, 422]
+
+
+async def test_a_source_answers_again_after_the_subject_adds_information(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    filed = await _as(
+        client,
+        service,
+        "subject",
+        "POST",
+        "/v1/me/objections",
+        source="bank",
+        record_id="d1",
+        reason="Never my loan.",
+    )
+    objection_id = filed.json()["objection_id"]
+    answer = f"/v1/disputes/{objection_id}/answer"
+    first = await _as(
+        client, service, "source", "POST", answer, verdict="accurate", statement="signed"
+    )
+    assert first.status_code == 200
+    again = await _as(client, service, "source", "POST", answer, verdict="accurate", statement="x")
+    assert again.status_code == 409
+    added = await _as(
+        client,
+        service,
+        "subject",
+        "POST",
+        f"/v1/me/objections/{objection_id}/information",
+        information="The signature is a copy from another contract.",
+    )
+    assert added.status_code == 200
+    second = await _as(
+        client,
+        service,
+        "source",
+        "POST",
+        answer,
+        verdict="inaccurate",
+        statement="The signature was copied; the record is withdrawn.",
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["status"] == "upheld"
+
+
+async def test_a_review_does_not_void_a_void_record_and_sources_are_named_as_ingest_names_them(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    await _as(
+        client,
+        service,
+        "subject",
+        "POST",
+        "/v1/me/reviews",
+        kind="standing",
+        target="rongcheng",
+        reason="my grade",
+    )
+    filed = await _as(
+        client,
+        service,
+        "subject",
+        "POST",
+        "/v1/me/objections",
+        source="bank",
+        record_id="d1",
+        reason="Never my loan.",
+    )
+    await _as(
+        client,
+        service,
+        "operator",
+        "POST",
+        f"/v1/objections/{filed.json()['objection_id']}/decision",
+        accept=True,
+        reason="unverifiable",
+    )
+    [review] = (await _as(client, service, "operator", "GET", "/v1/reviews")).json()
+    void = await _as(
+        client,
+        service,
+        "operator",
+        "POST",
+        f"/v1/reviews/{review['review_id']}/decision",
+        change=True,
+        reason="wrong",
+        void=["bank/d1"],
+    )
+    assert void.status_code == 422
+    assert "void" in void.text
+    for bad in ("b" * 65, "bank name", "%ED%A0%80"):
+        refused = await _as(client, service, "operator", "PUT", f"/v1/sources/{bad}")
+        assert refused.status_code == 422, bad

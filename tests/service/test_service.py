@@ -306,8 +306,8 @@ async def test_end_to_end_due_process(service: Service, webhook: Webhook) -> Non
         assert decided.json()["corrections_queued"] == 1
         # the relying party's webhook receives the correction
         delivered, failed = deliver_pending(service.engine, post_json)
-        # the bank registered no webhook: its notice of the dispute waits (GET /v1/disputes)
-        assert (delivered, failed) == (1, 1)
+        # the bank has no webhook: its notice of the dispute waits, untried (GET /v1/disputes)
+        assert (delivered, failed) == (1, 0)
         [signed] = webhook.verified(WEBHOOK_SECRET)  # signed as Standard Webhooks specify
         assert (signed["decision_id"], signed["applies"]) == (first["decision_id"], False)
         # the check now says the sanction does not apply

@@ -7,9 +7,15 @@ portal's forms (``/me/...``) run these same functions.
 Each files in a transaction that takes the database's write lock at its start (``BEGIN
 IMMEDIATE`` on SQLite): it reads before it writes (is the record the subject's, is an objection
 open), and a SQLite transaction that began as a reader cannot become a writer once another
-connection has written meanwhile ("database is locked" at once, whatever the busy timeout)."""
+connection has written meanwhile ("database is locked" at once, whatever the busy timeout). On
+PostgreSQL a lock named after the subject serialises the subject's filings instead."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
 
 from xinyong.application.context import Context
 from xinyong.domain.refusals import NotAllowed
@@ -19,7 +25,7 @@ from xinyong.due_process.disputes import add_information, notify_furnisher
 from xinyong.due_process.objections import Objection, file_objection, objection_days
 from xinyong.due_process.repairs import Repair, request_repair
 from xinyong.due_process.reviews import Review, request_review
-from xinyong.ledger.database import WRITE
+from xinyong.ledger.database import WRITE, hold_lock
 
 __all__ = [
     "add_objection_information",
@@ -28,6 +34,15 @@ __all__ = [
     "file_subject_repair",
     "file_subject_review",
 ]
+
+
+@contextmanager
+def _filing(ctx: Context, subject_id: str) -> Iterator[Connection]:
+    """A transaction for one of the subject's filings, serialised with the subject's others:
+    two filings at once must not both find no open objection (or review) and both add one."""
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        hold_lock(conn, f"filing:{subject_id}")
+        yield conn
 
 
 def file_subject_objection(
@@ -43,7 +58,7 @@ def file_subject_objection(
     plain_or_raise(
         NotAllowed, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
     )
-    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _filing(ctx, subject_id) as conn:
         days = objection_days(
             conn,
             ctx.registry.active(conn),
@@ -62,7 +77,7 @@ def add_objection_information(
     ctx: Context, subject_id: str, objection_id: str, information: str
 ) -> Objection:
     """Add information to an open objection: its deadline extends once, the source is told."""
-    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _filing(ctx, subject_id) as conn:
         return add_information(
             conn,
             subject_id,
@@ -79,7 +94,7 @@ def file_subject_repair(
     """Apply for credit repair; NotAllowed before the minimum display period, for a positive
     record or for a record that is not the subject's."""
     plain_or_raise(NotAllowed, source=source, record_id=record_id, reason=reason)
-    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _filing(ctx, subject_id) as conn:
         return request_repair(conn, subject_id, source, record_id, reason, ctx.today(), ctx.catalog)
 
 
@@ -87,7 +102,7 @@ def file_subject_review(
     ctx: Context, subject_id: str, target_kind: str, target: str, reason: str
 ) -> Review:
     """Ask for a person to review a check, a listing or a standing about oneself."""
-    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _filing(ctx, subject_id) as conn:
         active = {loaded.scheme.id for loaded in ctx.registry.active(conn)}
         return request_review(
             conn,
@@ -105,7 +120,7 @@ def file_subject_appeal(
     ctx: Context, subject_id: str, target_kind: str, target_id: str, reason: str
 ) -> Appeal:
     """Appeal a rejected objection or repair request, once, within the appeal period."""
-    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _filing(ctx, subject_id) as conn:
         return file_appeal(
             conn,
             subject_id,

@@ -25,10 +25,20 @@ from sqlalchemy import Connection, insert, select, update
 
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.refusals import NotAllowed
+from xinyong.domain.sources import source_problem
+from xinyong.due_process.appeals import Decider
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import api_keys
 
-__all__ = ["ApiKey", "Principal", "Role", "authenticate", "create_key", "revoke_key"]
+__all__ = [
+    "MAX_OPERATOR_NAME",
+    "ApiKey",
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_key",
+    "revoke_key",
+]
 
 
 class Role(StrEnum):
@@ -52,10 +62,14 @@ class Principal:
     @property
     def actor(self) -> str:
         """Who acted, as decisions and ledger events record it: the role and the key's name,
-        or the key's id when it has no name (``operator:Zhang Wei``, ``operator:k_3f2a``). Two
-        keys of one name are one person: an appeal cannot go to the same operator's other
-        key."""
+        or the key's id when it has no name (``operator:Zhang Wei``). Two keys of one name
+        are one person: an appeal cannot go to the same operator's other key."""
         return f"{self.role.value}:{self.name or self.key_id}"
+
+    @property
+    def decider(self) -> Decider:
+        """This operator as an appeal's decider."""
+        return Decider(self.name, self.key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,10 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+MAX_OPERATOR_NAME = 100
+"""``operator:NAME`` is what decisions and ledger events record, in columns of 128."""
+
+
 def create_key(conn: Connection, role: Role, name: str = "", label: str = "") -> ApiKey:
     """Create a key for ``role`` bound to ``name`` (source, relying party or subject; a
     subject's id in its canonical form). NotAllowed when the name will not do."""
@@ -79,6 +97,12 @@ def create_key(conn: Connection, role: Role, name: str = "", label: str = "") ->
         raise NotAllowed("the public needs no key")
     if role is not Role.OPERATOR and not name:
         raise NotAllowed(f"a {role.value} key must be bound to a name")
+    if role is Role.OPERATOR:  # the person: decisions record it, appeals compare it
+        name = " ".join(name.split())
+        if len(name) > MAX_OPERATOR_NAME:
+            raise NotAllowed(f"an operator's name has at most {MAX_OPERATOR_NAME} characters")
+    if role is Role.SOURCE and (problem := source_problem(name)) is not None:
+        raise NotAllowed(problem)
     if role is Role.SUBJECT:  # the name every check and record of the subject uses
         try:
             name = canonical_subject_id(name)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from xinyong.application.changes import after_changes
 from xinyong.application.context import Context
 from xinyong.due_process.active_schemes import ActiveSchemes
-from xinyong.due_process.appeals import Appeal, decide_appeal
+from xinyong.due_process.appeals import Appeal, Decider, decide_appeal
 from xinyong.due_process.disputes import Verdict, answer_dispute
 from xinyong.due_process.objections import Objection, decide_objection
 from xinyong.due_process.repairs import Repair, decide_repair
@@ -119,12 +119,12 @@ def review_request(
 
 
 def review_appeal(
-    ctx: Context, appeal_id: str, *, grant: bool, reason: str, operator: str
+    ctx: Context, appeal_id: str, *, grant: bool, reason: str, decider: Decider
 ) -> tuple[Appeal, int]:
     """Grant or dismiss an appeal; return it and the number of corrections queued.
 
-    Raises NotFound, AlreadyDecided or NotAllowed (no reason, or ``operator`` made the decision
-    appealed).
+    Raises NotFound, AlreadyDecided or NotAllowed (no reason, ``decider`` made the decision
+    appealed or has no name on their key).
     """
     return _review(
         ctx,
@@ -133,7 +133,7 @@ def review_appeal(
             appeal_id,
             grant=grant,
             reason=reason,
-            operator=operator,
+            decider=decider,
             today=ctx.today(),
             active=active,
         ),

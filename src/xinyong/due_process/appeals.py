@@ -3,14 +3,20 @@
 within ``review_days``.
 
 The rule that a second person decides is enforced here, not left to the console: the operator
-who made the first decision cannot decide its appeal (operators are told apart by their key's
-name, or by the key when it has none). Granting does what the first decision would have done had
-it gone the other way: the record is revoked (an objection) or stops counting from today (a
-repair). A database constraint keeps a decision to one appeal even when two are filed at once.
+who made the first decision cannot decide its appeal. Operators are told apart by the name on
+their key, compared without regard to case, width or spacing, and by the key itself (a decision
+recorded by key id, as before names were used, is its key's); an appeal is decided only with a
+named key, and operator keys are made only on the server (``xinyong keys create``), never
+through the API, so that one operator cannot mint another's name.
+
+Granting does what the first decision would have done had it gone the other way: the record is
+revoked (an objection) or stops counting from today (a repair). A database constraint keeps a
+decision to one appeal even when two are filed at once.
 """
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,6 +36,7 @@ from xinyong.ledger.schema import appeals, objections, repairs
 __all__ = [
     "APPEALABLE",
     "Appeal",
+    "Decider",
     "appealable",
     "decide_appeal",
     "file_appeal",
@@ -73,6 +80,31 @@ class Appeal:
             "decided_by": self.decided_by,
             "decision_reason": self.decision_reason,
         }
+
+
+def _same(actor: str) -> str:
+    """An actor as compared: NFKC, case-folded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", actor).casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Decider:
+    """The operator deciding an appeal: the name on their key and the key."""
+
+    name: str
+    key_id: str
+
+    @property
+    def actor(self) -> str:
+        """As decisions record it."""
+        return f"operator:{self.name or self.key_id}"
+
+    def made(self, decided_by: str) -> bool:
+        """Whether this operator made a decision recorded as ``decided_by``."""
+        mine = {_same(f"operator:{self.key_id}")}
+        if self.name:
+            mine.add(_same(f"operator:{self.name}"))
+        return _same(decided_by) in mine
 
 
 def _row(row: Row[object]) -> Appeal:
@@ -212,7 +244,7 @@ def decide_appeal(
     *,
     grant: bool,
     reason: str,
-    operator: str,
+    decider: Decider,
     today: date,
     active: ActiveSchemes,
 ) -> Appeal:
@@ -220,7 +252,7 @@ def decide_appeal(
     operator other than the first decision's. Call inside a write lock.
 
     NotFound for an unknown appeal, AlreadyDecided for one decided already, NotAllowed without a
-    written reason or when ``operator`` made the decision appealed.
+    written reason, when ``decider`` made the decision appealed, or has no name on their key.
     """
     plain_or_raise(NotAllowed, reason=reason)
     if not reason.strip():
@@ -228,10 +260,16 @@ def decide_appeal(
     appeal = get_appeal(conn, appeal_id)
     if appeal.status != "open":
         raise AlreadyDecided(f"appeal {appeal_id} is already {appeal.status}")
-    if operator == appeal.first_decided_by:
+    if decider.made(appeal.first_decided_by):
         raise NotAllowed(
             f"you decided the {appeal.target_kind} appealed: another operator decides the appeal"
         )
+    if not decider.name:
+        raise NotAllowed(
+            "an appeal is decided with a key that names its operator (xinyong keys create "
+            "--role operator --name NAME)"
+        )
+    operator = decider.actor
     first = _target(conn, appeal.target_kind, appeal.target_id)
     assert first is not None  # an appeal names a stored decision
     key = f"{first.source}/{first.record_id}"

@@ -7,7 +7,8 @@ again if the subject adds information.
   source is told of every dispute and of no dispute that was not filed.
 - The source answers once, while the objection is open: ``accurate`` (with what shows it; the
   operator still decides, and sees the answer) or ``inaccurate`` (the record is revoked at once
-  and the objection upheld, decided by the source).
+  and the objection upheld, decided by the source). Once more after the subject added
+  information: that is what telling it of the information is for.
 - Information the subject adds before the deadline extends it, once, by
   ``dispute_extension_days`` (15 by default; FCRA §1681i(a)(1)(B)).
 - An objection still open at its deadline lapses as any other: its record stops counting.
@@ -18,10 +19,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, insert, update
 
 from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.sources import source_problem
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.objections import Objection, decide_objection, get_objection
@@ -66,17 +68,26 @@ def notify_furnisher(conn: Connection, objection: Objection, kind: str = "disput
 
 def register_source_webhook(conn: Connection, source: str, webhook_url: str | None) -> str:
     """Set where ``source`` is told of disputes, with a new signing secret; return the secret
-    (messages still queued are signed with it when they are sent)."""
-    plain_or_raise(NotAllowed, source=source, webhook_url=webhook_url or "")
-    if not source.strip():
-        raise NotAllowed("a source needs a name")
+    (messages still queued are signed with it when they are sent). Call inside a write lock."""
+    problem = source_problem(source)
+    if problem is not None:
+        raise NotAllowed(problem)
+    plain_or_raise(NotAllowed, webhook_url=webhook_url or "")
     secret = new_webhook_secret()
-    conn.execute(delete(sources).where(sources.c.name == source))
-    conn.execute(
-        insert(sources).values(
-            name=source, webhook_url=webhook_url, webhook_secret=secret, created_at=utc_now_text()
-        )
+    updated = conn.execute(
+        update(sources)
+        .where(sources.c.name == source)
+        .values(webhook_url=webhook_url, webhook_secret=secret)
     )
+    if not updated.rowcount:
+        conn.execute(
+            insert(sources).values(
+                name=source,
+                webhook_url=webhook_url,
+                webhook_secret=secret,
+                created_at=utc_now_text(),
+            )
+        )
     return secret
 
 
@@ -115,8 +126,13 @@ def answer_dispute(
     objection = _of_source(conn, objection_id, source)
     if objection.status != "open":
         raise AlreadyDecided(f"the objection is already {objection.status}")
-    if objection.answered_at is not None:
-        raise AlreadyDecided(f"the source answered already, at {objection.answered_at}")
+    if objection.answered_at is not None and (
+        objection.extended_at is None or objection.answered_at >= objection.extended_at
+    ):
+        raise AlreadyDecided(
+            f"the source answered already, at {objection.answered_at}; it may answer again "
+            "only after the subject adds information"
+        )
     conn.execute(
         update(objections)
         .where(objections.c.objection_id == objection_id)
@@ -179,15 +195,21 @@ def add_information(
         raise NotAllowed(f"the objection's deadline {objection.deadline} has passed")
     if objection.extended_at is not None:
         raise NotAllowed("information was added already: the deadline extends once")
-    conn.execute(
+    added = conn.execute(
         update(objections)
-        .where(objections.c.objection_id == objection_id)
+        .where(
+            objections.c.objection_id == objection_id,
+            objections.c.status == "open",  # not decided meanwhile (PostgreSQL re-reads the
+            objections.c.extended_at.is_(None),  # row after a concurrent update commits)
+        )
         .values(
             added_information=information.strip(),
             extended_at=utc_now_text(),
             deadline=objection.deadline + timedelta(days=extension_days),
         )
     )
+    if not added.rowcount:
+        raise NotAllowed("the objection was decided or extended meanwhile")
     extended = get_objection(conn, objection_id)
     notify_furnisher(conn, extended, "dispute-information")
     return extended

@@ -3,7 +3,10 @@
 Two kinds of recipient: relying parties (corrections of answers they received) and sources
 (disputes of records they furnished). A message is a row queued in the same transaction as the
 change it reports, so it is sent if and only if that change is committed; delivery retries with
-exponential backoff (up to an hour apart) until the webhook answers 2xx.
+exponential backoff (up to an hour apart) until the webhook answers 2xx, the message due longest
+first, so that one recipient's failing webhook does not hold up the others'. A message to a
+recipient without a webhook waits, untried, until one is registered (a source reads its disputes
+from ``GET /v1/disputes`` meanwhile).
 
 Every message is signed as `Standard Webhooks <https://www.standardwebhooks.com/>`_ specify
 (``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
@@ -117,8 +120,14 @@ def _due(engine: Engine, limit: int) -> Sequence[Any]:
                 ),
             )
             .select_from(outbox.outerjoin(relying_parties, parties).outerjoin(sources, furnishers))
-            .where(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= utc_now_text())
-            .order_by(outbox.c.created_at)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.next_attempt_at <= utc_now_text(),
+                # a recipient without a webhook reads its messages from the API: they wait (no
+                # attempts, no backoff) until it registers one
+                func.coalesce(relying_parties.c.webhook_url, sources.c.webhook_url).is_not(None),
+            )
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
             .limit(limit)
         ).all()
 
@@ -132,8 +141,8 @@ def _send(message: Any, post: Post) -> str | None:
     if not secret:
         return f"the {who} has no webhook secret: make one to sign its messages"
     body = str(message.payload).encode()
-    headers = signed_headers(str(secret), str(message.message_id), body, datetime.now(UTC))
     try:
+        headers = signed_headers(str(secret), str(message.message_id), body, datetime.now(UTC))
         status = post(str(url), body, headers)
     except Exception as exc:  # any network failure: retry later
         return f"{type(exc).__name__}: {exc}"

@@ -30,9 +30,9 @@ from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.append import utc_now_text
-from xinyong.ledger.effective import EventType
+from xinyong.ledger.effective import VOIDING, EventType
 from xinyong.ledger.lifecycle import append_event
-from xinyong.ledger.schema import inquiries, listings, records, reviews
+from xinyong.ledger.schema import events, inquiries, listings, records, reviews
 
 __all__ = [
     "TARGET_KINDS",
@@ -227,6 +227,16 @@ def _own_records(conn: Connection, subject_id: str, keys: Sequence[str]) -> list
     for source, record_id in wanted:
         if (source, record_id) not in owned:
             raise NotAllowed(f"no record {source}/{record_id} in the subject's file")
+    void = conn.execute(
+        select(events.c.source, events.c.record_id)
+        .where(
+            tuple_(events.c.source, events.c.record_id).in_(wanted),
+            events.c.event_type.in_(VOIDING),
+        )
+        .limit(1)
+    ).first()
+    if void is not None:
+        raise NotAllowed(f"record {void.source}/{void.record_id} counts no more: it is void")
     return wanted
 
 
@@ -245,7 +255,8 @@ def decide_review(
     (``SOURCE/RECORD_ID``, the subject's own). Call inside a write lock.
 
     NotFound for an unknown request, AlreadyDecided for one decided already, NotAllowed without
-    a written reason, for a change that names no record, or a confirmation that names some.
+    a written reason, for a change that names no record, a record not the subject's or void
+    already, or a confirmation that names some.
     """
     plain_or_raise(NotAllowed, reason=reason, **{f"void[{i}]": v for i, v in enumerate(void)})
     if not reason.strip():

@@ -21,6 +21,7 @@ from xinyong.domain.peer_records import INTERACTION, PEER_CODES, peer_row_proble
 from xinyong.domain.protected import protected_term
 from xinyong.domain.records import SubjectKind
 from xinyong.domain.row_problem import RowProblem
+from xinyong.domain.sources import source_problem
 from xinyong.ledger.append import RecordRow
 
 __all__ = ["REQUIRED_FIELDS", "RecordValidator", "check_subject_id", "parse_attrs"]
@@ -28,7 +29,6 @@ __all__ = ["REQUIRED_FIELDS", "RecordValidator", "check_subject_id", "parse_attr
 REQUIRED_FIELDS = ("record_id", "subject_id", "subject_kind", "code", "occurred_at", "source")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _KINDS = {kind.value for kind in SubjectKind}
 _EARLIEST = date(1900, 1, 1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -142,8 +142,8 @@ class RecordValidator:
     """Turns raw rows into ledger record rows, or says what is wrong with them."""
 
     def __init__(self, catalog: Catalog, source: str | None = None, today: date | None = None):
-        if source is not None and not _SOURCE.match(source):
-            raise ValueError(f"bad source name {source!r}: letters, digits and _.:- only")
+        if source is not None and (problem := source_problem(source)) is not None:
+            raise ValueError(problem)
         self.catalog = catalog
         self.source = source
         self.today = today or date.today()
@@ -317,11 +317,9 @@ class RecordValidator:
         assert source is not None
         valid_source = self._sources.get(source)
         if valid_source is None:
-            valid_source = self._sources[source] = bool(_SOURCE.match(source))
+            valid_source = self._sources[source] = source_problem(source) is None
         if not valid_source:
-            return RowProblem(
-                "source", f"bad source name {source!r}: letters, digits and _.:- only"
-            )
+            return RowProblem("source", str(source_problem(source)))
         case_id = _text(raw.get("case_id"), "case_id", 200, required=False)
         if isinstance(case_id, RowProblem):
             return case_id

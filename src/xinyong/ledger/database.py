@@ -102,7 +102,13 @@ def open_database(
         # lookups of ingest (``subject_id IN (...)``) and PostgreSQL would switch them to a
         # generic plan that scans the table instead of using the index.
         connect_args = {"prepare_threshold": None} if "psycopg" in resolved.drivername else {}
-        engine = create_engine(resolved, pool_pre_ping=True, connect_args=connect_args, **pool)
+        engine = create_engine(
+            resolved,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+            hide_parameters=True,  # an error's text may be logged: it must not carry values
+            **pool,
+        )
         _install_pg_lock(engine)
     if migrate:
         upgrade(engine)
@@ -188,7 +194,7 @@ def inquiry_log_file(engine: Engine) -> Path | None:
 
 
 def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60}, **pool)
+    engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True, **pool)
     attached = inquiry_log_path(make_url(url).database)
 
     @event.listens_for(engine, "connect")

@@ -405,7 +405,7 @@ async def decide_appeal_form(
     try:
         await run_in_threadpool(
             lambda: review_appeal(
-                ctx, appeal_id, grant=grant, reason=reason, operator=session.principal.actor
+                ctx, appeal_id, grant=grant, reason=reason, decider=session.principal.decider
             )
         )
     except Refused as exc:

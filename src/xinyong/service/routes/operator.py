@@ -32,7 +32,7 @@ from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.due_process.reviews import list_reviews
 from xinyong.ledger.append import read_head
-from xinyong.ledger.database import WRITE_LOCK
+from xinyong.ledger.database import WRITE, WRITE_LOCK, hold_lock
 from xinyong.schemes.issues import SchemeError
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import parse_scheme
@@ -103,7 +103,11 @@ class KeyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["operator", "source", "relying", "subject"]
+    role: Literal["source", "relying", "subject"] = Field(
+        description="Operator keys are made on the server (`xinyong keys create --role operator "
+        "--name NAME`), never through the API: one operator cannot mint another's name, which "
+        "appeals rely on."
+    )
     name: str = Field(pattern=PLAIN_TEXT_PATTERN, default="", max_length=128)
     label: str = Field(pattern=PLAIN_TEXT_PATTERN, default="", max_length=200)
 
@@ -415,7 +419,8 @@ def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
     """Register a relying party for the measures it needs (409 when the name is taken); the
     answer warns about measures that no active scheme defines."""
     try:
-        with ctx.engine.begin() as conn:
+        with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            hold_lock(conn, "relying-parties")  # reads the names taken, then adds one
             done = register_relying_party(
                 conn, body.name, body.measures, body.purpose, body.webhook_url
             )
@@ -450,7 +455,8 @@ def new_party_secret(ctx: Ctx, name: str) -> dict[str, str]:
 def register_source(ctx: Ctx, name: str, body: SourceIn) -> dict[str, object]:
     """Set the webhook where a source is told of disputes of its records, with a new signing
     secret (shown in this answer)."""
-    with ctx.engine.begin() as conn:
+    with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        hold_lock(conn, f"source:{name}")  # updates the source's row, or adds it
         secret = register_source_webhook(conn, name, body.webhook_url)
     return {"name": name, "webhook_url": body.webhook_url, "webhook_secret": secret}
 
@@ -543,7 +549,7 @@ def decide_appeal_route(
     """Grant (the record is revoked, or repaired) or dismiss an appeal, with a written reason;
     422 when the caller made the decision appealed (another operator decides)."""
     appeal, corrections = review_appeal(
-        ctx, appeal_id, grant=body.accept, reason=body.reason, operator=caller.actor
+        ctx, appeal_id, grant=body.accept, reason=body.reason, decider=caller.decider
     )
     return {**appeal.json(), "corrections_queued": corrections}
 

@@ -7,7 +7,8 @@
 - ``objections.decided_on``, ``repairs.decided_on``: the service's date of a decision, from
   which its appeal period runs (NULL for decisions made before: their ``decided_at``);
 - ``relying_parties.webhook_secret``: corrections are signed too (a secret is made for every
-  party registered before this revision; the operator reads it with ``xinyong keys``);
+  party registered before this revision; nobody can read it: the operator makes a new one to
+  hand over, ``POST /v1/relying-parties/{name}/webhook-secret``);
 - ``outbox.recipient_kind``: a message goes to a relying party or to a source.
 
 Revision ID: 0013
