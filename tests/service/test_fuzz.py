@@ -3,19 +3,23 @@
 Schemathesis generates requests for every operation from the schema (valid and invalid
 parameters and bodies); each is sent with a key of a role the operation admits, so the fuzzing
 reaches the handlers instead of stopping at 401/403. The stateful run follows the document's
-links (a key created, then revoked; an objection filed, then decided; a check made, then
-replayed), so that operations on existing resources are reached too, on SQLite and PostgreSQL.
+links (a key created, then revoked; an objection filed, then decided or answered by its source;
+a review or an appeal asked, then decided; a check made, then replayed), so that operations on
+existing resources are reached too, on SQLite and PostgreSQL, each example on a service of its
+own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import PERSON, START, Service, make_service
 from xinyong.ingest.records import ingest_rows
 from xinyong.service.auth import ROLE_KEY
@@ -64,19 +68,50 @@ def _fuzz(operation: schemathesis.APIOperation, headers: dict[str, str]) -> None
     call()
 
 
-def test_no_server_errors_along_the_links(ledger_url: str) -> None:
-    svc = make_service(ledger_url)
-    record = {
-        "record_id": "d1",
-        "subject_id": PERSON,
-        "subject_kind": "person",
-        "code": "finance.contract_default",
-        "occurred_at": str(START),
-        "attrs": {"amount": 20000, "channel": "branch"},
-    }
-    report = ingest_rows(svc.engine, [record], svc.app.state.context.catalog, source="bank")
-    assert report.accepted == 1  # something for the subject to object to
-    schema = schemathesis.openapi.from_asgi("/openapi.json", svc.app)
+RECORD = {
+    "record_id": "d1",
+    "subject_id": PERSON,
+    "subject_kind": "person",
+    "code": "finance.contract_default",
+    "occurred_at": str(START),
+    "attrs": {"amount": 20000, "channel": "branch"},
+}
+
+
+class _Fresh:
+    """An ASGI app that is a new service, from the same seed, for every example: Hypothesis
+    replays choices and requires that the same choices meet the same answers (an objection
+    filed in an earlier example would make the same request a refusal in a later one, and an
+    empty bundle a "flaky strategy")."""
+
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.url, self.tmp, self.made = url, tmp, 0
+        self.svc = self._make()
+
+    def _make(self) -> Service:
+        self.made += 1
+        if self.url.startswith("sqlite"):
+            url = f"sqlite:///{self.tmp / f'ledger-{self.made}.db'}"
+        else:
+            reset_pg(self.url)
+            url = self.url
+        svc = make_service(url)
+        catalog = svc.app.state.context.catalog
+        report = ingest_rows(svc.engine, [RECORD], catalog, source="bank")
+        assert report.accepted == 1  # something for the subject to object to
+        return svc
+
+    def renew(self) -> None:
+        self.svc.engine.dispose()
+        self.svc = self._make()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.svc.app(scope, receive, send)
+
+
+def test_no_server_errors_along_the_links(ledger_url: str, tmp_path: Path) -> None:
+    fresh = _Fresh(ledger_url, tmp_path)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fresh)
     # valid requests, so that resources get created and the links have something to follow
     schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
     links = sum(
@@ -88,21 +123,26 @@ def test_no_server_errors_along_the_links(ledger_url: str) -> None:
     assert links >= 5
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            fresh.renew()
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
-            return {"headers": _role_headers(svc, case.operation)}
+            return {"headers": _role_headers(fresh.svc, case.operation)}
 
         def validate_response(
             self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: object
         ) -> None:
             assert response.status_code < 500, (case.method, case.path, response.text[:300])
 
-    Machine.run(
-        settings=settings(
-            max_examples=40,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
+    try:
+        Machine.run(
+            settings=settings(
+                max_examples=40,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
         )
-    )
-    svc.engine.dispose()
+    finally:
+        fresh.svc.engine.dispose()
