@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: the seeded portal served on SQLite and PostgreSQL, and
+"""Fixtures of the browser tests: the seeded portal served on SQLite (and on PostgreSQL), and
 Chromium."""
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def live(ledger_url: str, tmp_path: Path) -> Iterator[Live]:
+def live(tmp_path: Path) -> Iterator[Live]:
+    """The portal on SQLite, for what does not depend on the database."""
+    yield from serve_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+
+
+@pytest.fixture
+def live_any(ledger_url: str, tmp_path: Path) -> Iterator[Live]:
+    """The portal on SQLite and on PostgreSQL, for the flows that write."""
     yield from serve_portal(ledger_url, tmp_path)
 
 

@@ -43,10 +43,10 @@ def _object(page: Page, reason: str) -> None:
     _status(page, "objection is filed")
 
 
-def test_a_person_reviews_a_check_and_changes_it(live: Live, browser: Browser) -> None:
-    assert live.check()["applies"] is True
+def test_a_person_reviews_a_check_and_changes_it(live_any: Live, browser: Browser) -> None:
+    assert live_any.check()["applies"] is True
     subject = browser.new_context().new_page()
-    sign_in_as(subject, live, "subject")
+    sign_in_as(subject, live_any, "subject")
     form = subject.locator("form[action='/me/reviews']")
     form.get_by_label("Decision", exact=True).select_option(index=0)
     form.get_by_label("What you think is wrong").fill("A program cannot know the loan was forged.")
@@ -54,35 +54,35 @@ def test_a_person_reviews_a_check_and_changes_it(live: Live, browser: Browser) -
     _status(subject, "a person will review")
     reviews = subject.locator("section[aria-labelledby=reviews] tbody")
     expect(reviews).to_contain_text("open")
-    shot(subject, f"review-asked-{live.engine_name}")
+    shot(subject, f"review-asked-{live_any.engine_name}")
 
     operator = browser.new_context().new_page()
-    sign_in_as(operator, live, "operator")
+    sign_in_as(operator, live_any, "operator")
     operator.get_by_role("link", name="Requests for human review").click()
     expect(operator.get_by_role("heading", level=1)).to_have_text("Requests for human review")
     operator.get_by_label("Change (the records chosen below stop counting)").check()
     operator.get_by_label("bank/d1").check()
     operator.get_by_label("Written reason").fill("The contract was signed with a forged card.")
-    shot(operator, f"review-queue-{live.engine_name}")
+    shot(operator, f"review-queue-{live_any.engine_name}")
     operator.get_by_role("button", name="Decide").click()
     _status(operator, "decision is recorded")
 
-    assert live.check()["applies"] is False
+    assert live_any.check()["applies"] is False
     subject.reload()
     expect(reviews).to_contain_text("changed")
     expect(reviews).to_contain_text("forged card")
     expect(subject.locator("section[aria-labelledby=notices]")).to_contain_text("Review changed")
-    shot(subject, f"review-changed-{live.engine_name}")
+    shot(subject, f"review-changed-{live_any.engine_name}")
 
 
-def test_an_appeal_is_decided_by_another_operator(live: Live, browser: Browser) -> None:
+def test_an_appeal_is_decided_by_another_operator(live_any: Live, browser: Browser) -> None:
     subject = browser.new_context().new_page()
-    sign_in_as(subject, live, "subject")
+    sign_in_as(subject, live_any, "subject")
     _object(subject, "The loan was repaid in full.")
 
     first = browser.new_context().new_page()
-    sign_in_as(first, live, "operator")
-    first.goto(f"{live.url}/console/objections")
+    sign_in_as(first, live_any, "operator")
+    first.goto(f"{live_any.url}/console/objections")
     first.get_by_label("Reject (the record stands)").check()
     first.get_by_label("Written reason").fill("The bank's statement shows no repayment.")
     first.get_by_role("button", name="Decide").click()
@@ -96,15 +96,15 @@ def test_an_appeal_is_decided_by_another_operator(live: Live, browser: Browser) 
     _status(subject, "another operator decides")
     expect(subject.locator("#appeal").locator("..")).to_contain_text("No decision can be appealed")
 
-    first.goto(f"{live.url}/console/appeals")
+    first.goto(f"{live_any.url}/console/appeals")
     first.get_by_label("Grant (the record stops counting)").check()
     first.get_by_label("Written reason").fill("I was wrong.")
     first.get_by_role("button", name="Decide").click()
     expect(first.get_by_role("alert")).to_contain_text("another operator decides the appeal")
-    shot(first, f"appeal-refused-to-first-operator-{live.engine_name}")
+    shot(first, f"appeal-refused-to-first-operator-{live_any.engine_name}")
 
     second = browser.new_context().new_page()
-    sign_in_as(second, live, "second-operator")
+    sign_in_as(second, live_any, "second-operator")
     second.get_by_role("link", name="Appeals").first.click()
     second.get_by_label("Grant (the record stops counting)").check()
     second.get_by_label("Written reason").fill("The receipt predates the reported default.")
@@ -115,26 +115,26 @@ def test_an_appeal_is_decided_by_another_operator(live: Live, browser: Browser) 
     appeals = subject.locator("section[aria-labelledby=appeals] tbody")
     expect(appeals).to_contain_text("granted")
     expect(subject.locator("section[aria-labelledby=records]")).to_contain_text("revoked")
-    shot(subject, f"appeal-granted-{live.engine_name}")
+    shot(subject, f"appeal-granted-{live_any.engine_name}")
 
 
-def test_the_source_is_told_and_answers(live: Live, browser: Browser, webhook: Webhook) -> None:
-    operator = {"Authorization": f"Bearer {live.portal.tokens['operator']}"}
+def test_the_source_is_told_and_answers(live_any: Live, browser: Browser, webhook: Webhook) -> None:
+    operator = {"Authorization": f"Bearer {live_any.portal.tokens['operator']}"}
     registered = httpx.put(
-        f"{live.url}/v1/sources/bank", headers=operator, json={"webhook_url": webhook.url}
+        f"{live_any.url}/v1/sources/bank", headers=operator, json={"webhook_url": webhook.url}
     )
     secret = registered.json()["webhook_secret"]
     subject = browser.new_context().new_page()
-    sign_in_as(subject, live, "subject")
+    sign_in_as(subject, live_any, "subject")
     _object(subject, "Never my loan.")
-    engine = live.portal.service.engine
+    engine = live_any.portal.service.engine
     assert deliver_pending(engine, post_json) == (1, 0)
     [told] = webhook.verified(secret)
     assert (told["type"], told["record_id"]) == ("dispute", "d1")
 
-    source = {"Authorization": f"Bearer {live.portal.tokens['source']}"}
+    source = {"Authorization": f"Bearer {live_any.portal.tokens['source']}"}
     answered = httpx.post(
-        f"{live.url}/v1/disputes/{told['objection_id']}/answer",
+        f"{live_any.url}/v1/disputes/{told['objection_id']}/answer",
         headers=source,
         json={
             "verdict": "accurate",
@@ -154,7 +154,7 @@ def test_the_source_is_told_and_answers(live: Live, browser: Browser, webhook: W
     _status(subject, "deadline is extended")
     expect(objections.locator("tbody")).to_contain_text("(extended)")
     expect(objections.locator("tbody")).not_to_contain_text(deadline)
-    shot(subject, f"dispute-answered-{live.engine_name}")
+    shot(subject, f"dispute-answered-{live_any.engine_name}")
     assert deliver_pending(engine, post_json) == (1, 0)
     assert webhook.verified(secret)[1]["added_information"] == (
         "The signature differs from my ID card."

@@ -1,6 +1,6 @@
 """The portal in a real browser: Debian's Chromium driven by Playwright against a real uvicorn
-server over a seeded ledger, on SQLite and PostgreSQL. Each test saves screenshots under
-``tests/artifacts/``.
+server over a seeded ledger (SQLite; eligibility on PostgreSQL too). Each test saves screenshots
+under ``tests/artifacts/``.
 
 The flow of the issue: browse and search the public list; a subject signs in, reads the
 explanation and files an objection; the operator upholds it in the console; the public list no
@@ -130,7 +130,7 @@ def test_api_documentation_renders_offline(
     assert refused == []
 
 
-def test_a_subject_sees_why_a_scheme_does_not_score_them(live: Live, browser: Browser) -> None:
+def test_a_subject_sees_why_a_scheme_does_not_score_them(live_any: Live, browser: Browser) -> None:
     """A scheme that scores only those who consent: the subject, who never consented, reads on
     their own file that it does not score them and why, and the scheme's page says whom it
     scores."""
@@ -140,19 +140,19 @@ def test_a_subject_sees_why_a_scheme_does_not_score_them(live: Live, browser: Br
         "[[grades]]", '[eligibility]\nconsent = "required"\n\n[[grades]]', 1
     )
     added = httpx.post(
-        f"{live.url}/v1/schemes",
+        f"{live_any.url}/v1/schemes",
         content=text,
         headers={
-            "Authorization": f"Bearer {live.portal.tokens['operator']}",
+            "Authorization": f"Bearer {live_any.portal.tokens['operator']}",
             "content-type": "application/toml",
         },
     )
     assert added.status_code == 201, added.text
     page = browser.new_page()
-    sign_in_as(page, live, "subject")
+    sign_in_as(page, live_any, "subject")
     notice = page.locator("article[aria-labelledby=not-scored-consenting]")
     expect(notice).to_contain_text("This scheme does not score you")
     expect(notice).to_contain_text("no consent is in force")
     shot(page, "subject-not-scored")
-    page.goto(f"{live.url}/schemes/consenting")
+    page.goto(f"{live_any.url}/schemes/consenting")
     expect(page.locator("main")).to_contain_text("who have consented to it")
