@@ -80,13 +80,10 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DATABASE = "xinyong_bench_check"
 """The prefix of the benchmark's databases on the local server: one per synthetic ledger."""
 """``--backend postgres`` builds (and reuses) its ledger in this database on the local server."""
-UVICORN = {
-    "loop": "asyncio",
-    "http": "xinyong.service.http_protocol:NoDelayH11Protocol",  # as ``xinyong serve`` runs
-    "access_log": False,
-    "log_level": "warning",
-}
-"""Settings shared by both servers."""
+UVICORN = {"access_log": False, "log_level": "warning"}
+"""Settings shared by both servers, besides the HTTP parser and loop (``--http``)."""
+HTTP_ENV = "XINYONG_BENCH_HTTP"
+"""How ``--http`` reaches the server processes."""
 WARMUP_SECONDS = 2.0
 REQUEST_TIMEOUT = 30.0
 MAX_OPEN_CONNECTIONS = 128
@@ -494,8 +491,14 @@ def bare_app() -> Any:
 
 
 def serve(spec: dict[str, Any]) -> None:
-    """Child process: serve ``spec['app']`` on ``spec['port']`` until SIGINT/SIGTERM."""
+    """Child process: serve ``spec['app']`` on ``spec['port']`` until SIGINT/SIGTERM, both apps
+    with the parser and loop ``xinyong serve --http`` would run."""
     import uvicorn
+
+    from xinyong.service.http_protocol import uvicorn_options
+
+    parser = os.environ.get(HTTP_ENV, "httptools")
+    options: dict[str, Any] = {**UVICORN, **uvicorn_options(parser)}  # type: ignore[arg-type]
 
     if spec["app"] == "xinyong":
         # As ``xinyong serve`` runs it: uvicorn's app factory, configured by the environment,
@@ -510,7 +513,7 @@ def serve(spec: dict[str, Any]) -> None:
         if spec.get("diagnose"):
             from xinyong.server.app import app_from_environment
 
-            uvicorn.run(Diagnosed(app_from_environment()), host=HOST, port=spec["port"], **UVICORN)
+            uvicorn.run(Diagnosed(app_from_environment()), host=HOST, port=spec["port"], **options)
             return
         uvicorn.run(
             "xinyong.server.factory:app_from_environment",
@@ -518,10 +521,10 @@ def serve(spec: dict[str, Any]) -> None:
             host=HOST,
             port=spec["port"],
             workers=spec["workers"],
-            **UVICORN,
+            **options,
         )
     elif spec["workers"] == 1:
-        uvicorn.run(bare_app(), host=HOST, port=spec["port"], **UVICORN)
+        uvicorn.run(bare_app(), host=HOST, port=spec["port"], **options)
     else:  # worker processes import the app by name
         uvicorn.run(
             "check:bare_app",
@@ -530,7 +533,7 @@ def serve(spec: dict[str, Any]) -> None:
             host=HOST,
             port=spec["port"],
             workers=spec["workers"],
-            **UVICORN,
+            **options,
         )
 
 
@@ -1284,6 +1287,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--phases", default="inproc,http,mixed", help="comma list of inproc, http, mixed"
     )
+    parser.add_argument(
+        "--http",
+        choices=("httptools", "h11"),
+        default="httptools",
+        help="HTTP parser of both servers (as xinyong serve --http; httptools runs on uvloop)",
+    )
     parser.add_argument("--max-phase-seconds", type=float, default=600.0)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
@@ -1304,6 +1313,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "drive":
         drive(json.loads(args.spec))
         return 0
+    os.environ[HTTP_ENV] = args.http  # the server processes inherit it
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from multiprocessing.process import BaseProcess
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine
 
@@ -93,8 +93,8 @@ class _Frames(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream socket's transport; uvloop's do not subclass asyncio.Transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def send(self, message: object) -> None:
         if self.transport is None or self.transport.is_closing():

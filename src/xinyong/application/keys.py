@@ -26,7 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.refusals import NotAllowed
 from xinyong.domain.sources import source_problem
-from xinyong.due_process.appeals import Decider
+from xinyong.due_process.deciders import Decider
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.schema import api_keys
 

@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 from xinyong.application.changes import after_changes
 from xinyong.application.context import Context
 from xinyong.due_process.active_schemes import ActiveSchemes
-from xinyong.due_process.appeals import Appeal, Decider, decide_appeal
+from xinyong.due_process.appeals import Appeal, decide_appeal
+from xinyong.due_process.deciders import Decider
 from xinyong.due_process.disputes import Verdict, answer_dispute
 from xinyong.due_process.objections import Objection, decide_objection
 from xinyong.due_process.repairs import Repair, decide_repair

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -123,6 +124,13 @@ def worker(
         ctx.engine.dispose()
 
 
+class HttpParser(StrEnum):
+    """The HTTP parsers ``xinyong serve`` offers (see :mod:`xinyong.service.http_protocol`)."""
+
+    HTTPTOOLS = "httptools"
+    H11 = "h11"
+
+
 def _settings_or_exit(path: Path | None) -> ServiceSettings:
     from xinyong.application.settings import SettingsError, load_settings
 
@@ -149,6 +157,10 @@ def serve(
             help="Start one background worker beside the web workers (see `xinyong worker`).",
         ),
     ] = True,
+    http: Annotated[
+        HttpParser,
+        typer.Option(help="HTTP parser: httptools (C, with uvloop) or h11 (pure Python)."),
+    ] = HttpParser.HTTPTOOLS,
 ) -> None:
     """Run the decision service (FastAPI on uvicorn; OpenAPI at /docs)."""
     import os
@@ -158,7 +170,7 @@ def serve(
     from xinyong.application.lifeline import PARENT_ENV, helper_command
     from xinyong.ledger.database import ENV_VAR, resolve_url
     from xinyong.server import SETTINGS_ENV, WORKERS_ENV
-    from xinyong.service.http_protocol import HTTP_PROTOCOL
+    from xinyong.service.http_protocol import uvicorn_options
 
     # Check everything here, where an error can be reported plainly, before any worker starts.
     open_db_or_exit(db).dispose()
@@ -191,7 +203,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            http=HTTP_PROTOCOL,
+            **uvicorn_options(http.value),
             log_level="info",
             access_log=False,
         )

@@ -16,7 +16,6 @@ decision to one appeal even when two are filed at once.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,6 +27,7 @@ from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
+from xinyong.due_process.deciders import Decider
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -36,7 +36,6 @@ from xinyong.ledger.schema import appeals, objections, repairs
 __all__ = [
     "APPEALABLE",
     "Appeal",
-    "Decider",
     "appealable",
     "decide_appeal",
     "file_appeal",
@@ -80,31 +79,6 @@ class Appeal:
             "decided_by": self.decided_by,
             "decision_reason": self.decision_reason,
         }
-
-
-def _same(actor: str) -> str:
-    """An actor as compared: NFKC, case-folded, spaces collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", actor).casefold().split())
-
-
-@dataclass(frozen=True, slots=True)
-class Decider:
-    """The operator deciding an appeal: the name on their key and the key."""
-
-    name: str
-    key_id: str
-
-    @property
-    def actor(self) -> str:
-        """As decisions record it."""
-        return f"operator:{self.name or self.key_id}"
-
-    def made(self, decided_by: str) -> bool:
-        """Whether this operator made a decision recorded as ``decided_by``."""
-        mine = {_same(f"operator:{self.key_id}")}
-        if self.name:
-            mine.add(_same(f"operator:{self.name}"))
-        return _same(decided_by) in mine
 
 
 def _row(row: Row[object]) -> Appeal:
