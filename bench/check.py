@@ -337,6 +337,11 @@ def refresh_today(ledger: Ledger) -> dict[str, Any]:
     engine = open_database(ledger.db_url)
     today = date.today()
     try:
+        if engine.dialect.name == "postgresql":
+            # What autovacuum does on a deployment's server; this machine's runs with it off,
+            # and earlier runs grew the inquiry log (and records) since the build's ANALYZE.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
         with engine.connect() as conn:
             newest = conn.execute(
                 select(func.max(standing_runs.c.known_at)).where(

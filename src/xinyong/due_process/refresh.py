@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from xinyong.decisions.notices import adverse_facts
 from xinyong.decisions.standing import SchemeRegistry, SubjectStanding, standings_of_many
@@ -115,18 +115,29 @@ def _open_lists(conn: Connection, scheme_id: str, ids: list[str]) -> dict[str, s
     return listed
 
 
+_CHECKED_PG = text(
+    "SELECT s.id FROM unnest(CAST(:ids AS varchar[])) AS s(id) WHERE EXISTS ("
+    "SELECT 1 FROM inquiries q WHERE q.subject_id = s.id AND q.made_at >= :since)"
+)
+"""PostgreSQL: one indexed probe per subject, a plan that does not depend on the inquiry log's
+statistics. As one ``IN`` list it scanned the whole log when they were stale (a log grown since
+the last ``ANALYZE``, a server without autovacuum): 124 ms per batch of 100 subjects, 4 ms so."""
+
+
 def _recently_checked(conn: Connection, ids: list[str], window_days: int) -> list[str]:
+    """The subjects among ``ids`` checked in the window."""
     since = correction_window_start(window_days)
     found: set[str] = set()
     for chunk in chunked(ids):
-        found.update(
-            str(subject_id)
-            for (subject_id,) in conn.execute(
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(_CHECKED_PG, {"ids": list(chunk), "since": since})
+        else:  # SQLite plans the IN list on the index whatever it knows
+            rows = conn.execute(
                 select(inquiries.c.subject_id)
                 .where(inquiries.c.subject_id.in_(chunk), inquiries.c.made_at >= since)
                 .distinct()
             )
-        )
+        found.update(str(subject_id) for (subject_id,) in rows)
     return sorted(found)
 
 
