@@ -1359,7 +1359,9 @@ def main(argv: list[str] | None = None) -> int:
                     for name in ("bare", "xinyong"):
                         servers.pop(name).stop()
             if "mixed" in phases:
-                servers["xinyong"] = Server("xinyong", ledger.db_url, log_dir, args.mixed_workers)
+                servers["xinyong"] = Server(
+                    "xinyong", ledger.db_url, log_dir, args.mixed_workers, diagnose=args.diagnose
+                )
                 results["mixed_rounds"] = []
                 for round_ in range(1, args.mixed_repeat + 1):
                     # The floor: the same open-loop client against the bare endpoint.
