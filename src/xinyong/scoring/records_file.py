@@ -91,8 +91,28 @@ def _csv_header(path: Path) -> list[str]:
         return [name.strip() for name in next(csv.reader(handle), [])]
 
 
+_TEXT_FIELDS = (
+    "record_id",
+    "source",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "case_id",
+    "attrs",
+    "evidence",
+)
+"""Record fields read as text from JSON Lines (a number is its text; ``attrs`` an object's
+canonical JSON)."""
+
+
 def _read_jsonl(path: Path) -> pa.Table:
+    """The lines as a table whose columns are every field any line has: a field missing from a
+    line is null for that line only, whichever line comes first (a table typed from the first
+    line would drop ``case_id`` or ``attrs`` from every line when the first has none)."""
     rows: list[dict[str, object]] = []
+    lines: list[int] = []
+    names: dict[str, None] = {}
     for batch in read_batches(path, REQUIRED):
         for item in batch:
             if isinstance(item, BadLine):
@@ -101,11 +121,31 @@ def _read_jsonl(path: Path) -> pa.Table:
             attrs = values.get("attrs")
             if isinstance(attrs, dict):
                 values["attrs"] = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
-            for key in ("record_id", "occurred_at"):
-                if key in values and values[key] is not None:
-                    values[key] = str(values[key])
+            for key in _TEXT_FIELDS:
+                value = values.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values[key] = str(value)
+            names.update(dict.fromkeys(values))
             rows.append(values)
-    return pa.Table.from_pylist(rows) if rows else RECORDS_SCHEMA.empty_table()
+            lines.append(item.line)
+    if not rows:
+        return RECORDS_SCHEMA.empty_table()
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        data = [row.get(name) for row in rows]
+        try:
+            columns[name] = pa.array(data, type=pa.string() if name in _TEXT_FIELDS else None)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            line = next(
+                (n for n, v in zip(lines, data, strict=True) if not isinstance(v, str | None)),
+                lines[0],
+            )
+            raise RecordsFileError(
+                f"{path}: line {line}: {name}: not text"
+                if name in _TEXT_FIELDS
+                else f"{path}: {name}: values of different types ({exc})"
+            ) from exc
+    return pa.table(columns)
 
 
 def _fail(path: Path, unit: str, index: int, field: str, message: str) -> RecordsFileError:
