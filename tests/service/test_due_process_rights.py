@@ -4,7 +4,7 @@ PostgreSQL: who may ask, who decides, the deadlines, and what reaches the relyin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,44 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.service_fixtures import (
+    DEFAULT,
     PERSON,
     WEBHOOK_SECRET,
     Service,
     Webhook,
-    make_service,
-    webhook_server,
 )
 from xinyong.application.keys import Role, create_key
 from xinyong.due_process.outbox import deliver_pending
 from xinyong.worker import post_json
 
 pytestmark = pytest.mark.anyio
-DEFAULT = {
-    "record_id": "d1",
-    "subject_id": PERSON,
-    "subject_kind": "person",
-    "code": "finance.contract_default",
-    "occurred_at": "2025-03-01",
-    "case_id": "loan-1",
-    "attrs": {"amount": 20000, "channel": "branch"},
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    yield from webhook_server()
-
-
-@pytest.fixture
-def service(ledger_url: str, webhook: Webhook) -> Iterator[Service]:
-    svc = make_service(ledger_url, webhook.url)
-    yield svc
-    svc.engine.dispose()
 
 
 @pytest.fixture

@@ -22,11 +22,6 @@ def _override(finding: str, reason: str = "ordered by the provincial office") ->
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def service(ledger_url: str) -> Iterator[Service]:
     svc = make_service(ledger_url)
     yield svc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 
 from tests.support.overridden import OFFICIAL, overridden_body
 from tests.support.service_fixtures import (
+    DEFAULT,
     OTHER,
     PERSON,
     SCHEME,
@@ -24,7 +24,6 @@ from tests.support.service_fixtures import (
     Service,
     Webhook,
     make_service,
-    webhook_server,
 )
 from xinyong.due_process.outbox import deliver_pending
 from xinyong.service.auth import ROLE_KEY
@@ -32,32 +31,6 @@ from xinyong.worker import post_json
 
 pytestmark = pytest.mark.anyio
 ROLES = ["public", "operator", "source", "relying", "subject"]
-DEFAULT = {
-    "record_id": "d1",
-    "subject_id": PERSON,
-    "subject_kind": "person",
-    "code": "finance.contract_default",
-    "occurred_at": "2025-03-01",
-    "case_id": "loan-1",
-    "attrs": {"amount": 20000, "channel": "branch"},
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    yield from webhook_server()
-
-
-@pytest.fixture
-def service(ledger_url: str, webhook: Webhook) -> Iterator[Service]:
-    svc = make_service(ledger_url, webhook.url)
-    yield svc
-    svc.engine.dispose()
 
 
 def _fill(path: str) -> str:

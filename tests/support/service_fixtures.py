@@ -32,6 +32,16 @@ OTHER = synthetic_resident_id(9, date(1986, 6, 6), 8)
 START = date(2025, 6, 30)
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" + "KzLl5fcnhJk="
 """The airline's webhook secret (Standard Webhooks form)."""
+DEFAULT = {
+    "record_id": "d1",
+    "subject_id": PERSON,
+    "subject_kind": "person",
+    "code": "finance.contract_default",
+    "occurred_at": "2025-03-01",
+    "case_id": "loan-1",
+    "attrs": {"amount": 20000, "channel": "branch"},
+}
+"""The bank's record that puts :data:`PERSON` on the example scheme's black list."""
 
 
 def logged_decision(subject: str = "ext:a", applies: bool = False) -> Decision:

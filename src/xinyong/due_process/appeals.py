@@ -28,6 +28,7 @@ from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.deciders import Decider
+from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -204,11 +205,7 @@ def list_appeals(
     conn: Connection, *, status: str | None = None, subject_id: str | None = None
 ) -> list[Appeal]:
     """Appeals, oldest deadline first."""
-    query = select(appeals).order_by(appeals.c.deadline, appeals.c.filed_at)
-    if status is not None:
-        query = query.where(appeals.c.status == status)
-    if subject_id is not None:
-        query = query.where(appeals.c.subject_id == subject_id)
+    query = by_deadline(appeals, status=status, subject_id=subject_id)
     return [_row(row) for row in conn.execute(query)]
 
 

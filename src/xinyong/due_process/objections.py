@@ -27,6 +27,7 @@ from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
+from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -202,13 +203,7 @@ def list_objections(
     source: str | None = None,
 ) -> list[Objection]:
     """Objections, oldest deadline first."""
-    query = select(objections).order_by(objections.c.deadline, objections.c.filed_at)
-    if source is not None:
-        query = query.where(objections.c.source == source)
-    if status is not None:
-        query = query.where(objections.c.status == status)
-    if subject_id is not None:
-        query = query.where(objections.c.subject_id == subject_id)
+    query = by_deadline(objections, status=status, subject_id=subject_id, source=source)
     return [_row(row) for row in conn.execute(query)]
 
 

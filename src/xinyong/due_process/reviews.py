@@ -29,6 +29,7 @@ from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
+from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import VOIDING, EventType
 from xinyong.ledger.lifecycle import append_event
@@ -191,11 +192,7 @@ def list_reviews(
     conn: Connection, *, status: str | None = None, subject_id: str | None = None
 ) -> list[Review]:
     """Requests for review, oldest deadline first."""
-    query = select(reviews).order_by(reviews.c.deadline, reviews.c.filed_at)
-    if status is not None:
-        query = query.where(reviews.c.status == status)
-    if subject_id is not None:
-        query = query.where(reviews.c.subject_id == subject_id)
+    query = by_deadline(reviews, status=status, subject_id=subject_id)
     return [_row(row) for row in conn.execute(query)]
 
 
