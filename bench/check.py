@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import functools
 import gc
 import io
 import json
@@ -187,6 +188,30 @@ def wait_idle(pid: int, limit: float = 300.0) -> float:
         quiet = quiet + 1 if now - last < 0.05 else 0
         last = now
     return round(time.monotonic() - started, 1)
+
+
+def wait_quiet(limit: float = 120.0) -> float:
+    """Wait until the whole machine is nearly idle (PostgreSQL's backends and a server's
+    background work included, which :func:`wait_idle` does not see): two half-seconds in a row
+    with the CPUs at least 90 % idle. Returns the seconds waited."""
+    started = time.monotonic()
+    quiet = 0
+    last = _cpu_times()
+    while time.monotonic() - started < limit and quiet < 2:
+        time.sleep(0.5)
+        now = _cpu_times()
+        busy, total = now[0] - last[0], now[1] - last[1]
+        quiet = quiet + 1 if total and busy / total < 0.1 else 0
+        last = now
+    return round(time.monotonic() - started, 1)
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def _free_port() -> int:
@@ -495,6 +520,168 @@ def bare_app() -> Any:
     return Starlette(routes=[Route("/v1/checks", checks, methods=["GET"])])
 
 
+FLOOR_TABLE = "bench_floor_inquiries"
+"""The durable floor's log (PostgreSQL): one row per answered request, nothing else."""
+FLOOR_LANES = int(os.environ.get("XINYONG_BENCH_FLOOR_LANES", "1"))
+"""Batches the durable floor writes at once, each on its own connection (1: one at a time, as
+the service's inquiry log)."""
+FLOOR_ENV = "XINYONG_BENCH_FLOOR_DB"
+"""How the libpq address of the ledger reaches the durable floor's worker processes."""
+
+
+class _Grouped:
+    """One statement for all the requests waiting when a connection is free (group commit, or
+    one read for many subjects), at most :data:`FLOOR_LANES` at a time on kept asynchronous
+    psycopg connections (autocommit, prepared and planned once): the floors' way to reach
+    PostgreSQL, as the service's inquiry log and stored reads do. The statement's parameters are
+    ``subjects``, the array of the waiting requests' subjects, and ``run_id``."""
+
+    def __init__(self, conninfo: str, sql: str, run_id: str | None = None) -> None:
+        self.conninfo, self.sql, self.run_id = conninfo, sql, run_id
+        self.pending: list[tuple[str, asyncio.Future[None]]] = []
+        self.idle: list[Any] = []
+        self.taking = False
+
+    async def open(self) -> None:
+        """Connect every lane now (at start, as the service opens its pools): a lane that
+        connected on first use would make the first batches wait for the connection."""
+        import psycopg
+
+        lanes = []
+        for _ in range(FLOOR_LANES):
+            lane = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, prepare_threshold=0
+            )
+            await lane.execute("SET plan_cache_mode = force_generic_plan")  # as the service
+            lanes.append(lane)
+        self.idle = lanes
+
+    async def __call__(self, subject: str) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self.pending.append((subject, done))
+        if not self.taking:
+            self.taking = True
+            loop.call_soon(self._take)  # the requests already runnable join the batch
+        await done
+
+    def _take(self) -> None:
+        self.taking = False
+        while self.pending and self.idle:
+            batch = self.pending[:1000]
+            del self.pending[: len(batch)]
+            task = asyncio.get_running_loop().create_task(self._run(self.idle.pop(), batch))
+            task.add_done_callback(functools.partial(_settle, batch=batch))
+
+    async def _run(self, lane: Any, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+        try:
+            subjects = [subject for subject, _ in batch]
+            params = {"subjects": subjects, "run_id": self.run_id}
+            cursor = await lane.execute(self.sql, params)
+            if cursor.description is not None:
+                await cursor.fetchall()
+        finally:
+            self.idle.append(lane)
+            self._take()
+
+
+def _settle(done: asyncio.Task[None], *, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+    error = done.exception()
+    for _, future in batch:
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def _floor(read: bool) -> Any:
+    """A floor as a raw ASGI app: less than the bare Starlette endpoint does per request (no
+    routing, no request or response objects), plus the statements."""
+    from urllib.parse import parse_qsl
+
+    conninfo = os.environ[FLOOR_ENV]
+    log = _Grouped(
+        conninfo,
+        f"INSERT INTO {FLOOR_TABLE} (subject_id, made_at) "
+        "SELECT s, now() FROM unnest(%(subjects)s::text[]) AS s",
+    )
+    stored = None
+    if read:
+        import psycopg
+
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute(
+                "SELECT run_id FROM standing_runs ORDER BY computed_at DESC LIMIT 1"
+            ).fetchone()
+        stored = _Grouped(
+            conninfo,
+            # One index search per subject (an IN list on the key's second column would be
+            # planned as a scan of the whole run when planned without the values).
+            "SELECT s.subject_id, s.measures, s.adverse FROM unnest(%(subjects)s::text[]) AS u(id) "
+            "JOIN standings AS s ON s.run_id = %(run_id)s AND s.subject_id = u.id",
+            row[0] if row else "",
+        )
+    body = orjson.dumps(BARE_BODY)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                for grouped in (log, stored):
+                    if grouped is not None:
+                        await grouped.open()
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        subject = dict(parse_qsl(scope["query_string"].decode("latin-1"))).get("subject", "")
+        if stored is not None:
+            await stored(subject)
+        await log(subject)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def floor_app() -> Any:
+    """The durable floor (PostgreSQL): the bare endpoint's answer, given only once a row for
+    the request is durable in the ledger's database, written as a check's inquiry is.
+
+    The contract asks that a check be answered only after its inquiry is durable. This endpoint
+    does that and nothing else (a raw ASGI app: no routing, no key, no decision, no read), with
+    the service's group commit
+    (:class:`_Grouped`: one autocommit ``INSERT`` of ``unnest`` arrays for the requests waiting
+    when a connection is free). It is hand-written against psycopg and imports nothing of
+    xinyong, so no design that logs every check can do less per check on this machine: its
+    throughput against the bare endpoint's bounds the ratio any such server can reach.
+    """
+    return _floor(read=False)
+
+
+def floor_read_app() -> Any:
+    """The check's floor (PostgreSQL): :func:`floor_app` that first reads the subject's stored
+    standing by its primary key (one statement for the requests waiting, as the service's stored
+    reads), as a check answered from stored standings must, but without the service's probes
+    for changes since the run, its key, its rate limit or its decision."""
+    return _floor(read=True)
+
+
+def create_floor_table(db_url: str) -> None:
+    """An empty log for the durable floor, in the ledger's database (PostgreSQL)."""
+    import psycopg
+
+    with psycopg.connect(_libpq(db_url), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        conn.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
+            "subject_id text NOT NULL, made_at timestamptz NOT NULL)"
+        )
+
+
+def _libpq(db_url: str) -> str:
+    return db_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def serve(spec: dict[str, Any]) -> None:
     """Child process: serve ``spec['app']`` on ``spec['port']`` until SIGINT/SIGTERM, both apps
     with the parser and loop ``xinyong serve --http`` would run."""
@@ -528,11 +715,17 @@ def serve(spec: dict[str, Any]) -> None:
             workers=spec["workers"],
             **options,
         )
-    elif spec["workers"] == 1:
-        uvicorn.run(bare_app(), host=HOST, port=spec["port"], **options)
+        return
+    factory = {"bare": "bare_app", "floor": "floor_app", "floor-read": "floor_read_app"}[
+        spec["app"]
+    ]
+    if spec["app"].startswith("floor"):
+        os.environ[FLOOR_ENV] = _libpq(spec["db"])
+    if spec["workers"] == 1:
+        uvicorn.run(globals()[factory](), host=HOST, port=spec["port"], **options)
     else:  # worker processes import the app by name
         uvicorn.run(
-            "check:bare_app",
+            f"check:{factory}",
             factory=True,
             app_dir=str(Path(__file__).parent),
             host=HOST,
@@ -800,9 +993,10 @@ def _wait_for_go() -> float:
 def prepare(spec: dict[str, Any]) -> list[bytes]:
     """The requests a load process will send, rendered before the start (so that no load
     process is still busy preparing while another is measured)."""
+    seconds = spec["duration"] + spec.get("warmup", 0.0)  # open loop: warm-up requests first
     if spec["mode"] == "open" and spec["kind"] == "records":
-        return _record_batches(spec, round(spec["rate"] * spec["duration"]))
-    total = 100_000 if spec["mode"] == "closed" else round(spec["rate"] * spec["duration"])
+        return _record_batches(spec, round(spec["rate"] * seconds))
+    total = 100_000 if spec["mode"] == "closed" else round(spec["rate"] * seconds)
     ids = subject_ids(Path(spec["subjects"]))
     rng = random.Random(spec["seed"])
     return [check_request(rng.choice(ids), spec["token"]) for _ in range(total)]
@@ -870,10 +1064,13 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
     """Requests on a fixed schedule (``rate`` per second), on a pool of connections.
 
     Latency counts from the scheduled send time: when every connection is busy the request
-    waits for one (or a new one), and that wait is part of what the caller would see.
+    waits for one (or a new one), and that wait is part of what the caller would see. The
+    requests of the first ``warmup`` seconds are sent on the same schedule but not counted (a
+    server's first requests run code paths and fill caches for the first time).
     """
     rate = spec["rate"]
-    total = len(requests)
+    warm = round(rate * spec.get("warmup", 0.0))
+    total = len(requests) - warm
     loop = asyncio.get_running_loop()
     idle: list[Connection] = [await Connection.open(spec["port"]) for _ in range(spec["pool"])]
     opened = len(idle)
@@ -917,6 +1114,11 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
                 conn.close()
                 conn = await Connection.open(spec["port"])
             done = time.perf_counter_ns()
+            if index < warm:
+                async with freed:
+                    idle.append(conn)
+                    freed.notify()
+                return
             statuses[status] = statuses.get(status, 0) + 1
             if status == 200:
                 latencies.append(done - scheduled)
@@ -933,9 +1135,10 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(index, data)))
-    sent_seconds = loop.time() - begin
+    measured_from = begin + warm / rate
+    sent_seconds = loop.time() - measured_from
     await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 5)
-    seconds = loop.time() - begin
+    seconds = loop.time() - measured_from
     for conn in idle:
         conn.close()
     result = {
@@ -1046,10 +1249,11 @@ def throughput(
     servers: dict[str, Server], ledger: Ledger, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Closed-loop throughput of both servers, alternating, ``--repeat`` times."""
-    runs: dict[str, list[dict[str, Any]]] = {"xinyong": [], "bare": []}
+    apps = [app for app in ("xinyong", "floor-read", "floor", "bare") if app in servers]
+    runs: dict[str, list[dict[str, Any]]] = {app: [] for app in apps}
     load_before = _load()
     for repeat in range(args.repeat):
-        for app in ("xinyong", "bare"):
+        for app in apps:
             spec = {
                 "mode": "closed",
                 "port": servers[app].port,
@@ -1058,9 +1262,9 @@ def throughput(
                 "seed": args.seed + repeat,
                 "connections": args.connections,
                 "duration": args.duration,
-                "warmup": WARMUP_SECONDS,
+                "warmup": args.warmup,
             }
-            (result,) = run_drivers([spec], args.duration + WARMUP_SECONDS + 120)
+            (result,) = run_drivers([spec], args.duration + args.warmup + 120)
             result["load"] = _load()
             result["server_busy_after_s"] = wait_idle(servers[app].pid)
             runs[app].append(result)
@@ -1070,7 +1274,18 @@ def throughput(
             )
     medians = {app: statistics.median(r["requests_per_s"] for r in rs) for app, rs in runs.items()}
     ratio = medians["xinyong"] / medians["bare"] if medians["bare"] else float("nan")
+    floor: dict[str, Any] = {}
+    for app in ("floor", "floor-read"):  # what logging (and reading) leaves of the bare endpoint
+        if app in medians:
+            key = app.replace("-", "_")
+            floor[f"{key}_ratio"] = round(medians[app] / medians["bare"], 3)
+            floor[f"{key}_ratio_per_pair"] = [
+                round(f["requests_per_s"] / b["requests_per_s"], 3)
+                for f, b in zip(runs[app], runs["bare"], strict=True)
+            ]
+            floor[f"xinyong_to_{key}"] = round(medians["xinyong"] / medians[app], 3)
     return {
+        **floor,
         "connections": args.connections,
         "duration_s": args.duration,
         "repeat": args.repeat,
@@ -1092,7 +1307,9 @@ def open_checks(server: Server, ledger: Ledger, args: argparse.Namespace) -> dic
     """Open-loop checks at ``--rate`` alone (against the bare endpoint: the floor that the
     machine and this client set for any server)."""
     wait_idle(server.pid)
+    waited = wait_quiet()
     (alone,) = run_drivers([_checks_spec(server, ledger, args)], args.duration + 200)
+    alone["waited_quiet_s"] = waited
     alone["load"] = _load()
     _log(
         f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
@@ -1105,9 +1322,18 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
     """Medians over the rounds of the p99s (bare floor, checks alone, checks with ingest)."""
 
     def median(values: list[float | None]) -> float | None:
-        return None if any(v is None for v in values) else round(statistics.median(values), 3)
+        known = [v for v in values if v is not None]
+        return round(statistics.median(known), 3) if known and len(known) == len(values) else None
 
     bare = [r["bare"]["p99_all_ms"] for r in rounds]
+    floor: dict[str, Any] = {}
+    if all("floor" in r for r in rounds):
+        durable = [r["floor"]["alone"]["p99_all_ms"] for r in rounds]
+        loaded = [r["floor"]["with_ingest"]["p99_all_ms"] for r in rounds]
+        floor = {
+            "floor_alone_p99_ms": {"median": median(durable), "runs": durable},
+            "floor_with_ingest_p99_ms": {"median": median(loaded), "runs": loaded},
+        }
     alone = [r["xinyong"]["checks_alone"]["p99_all_ms"] for r in rounds]
     both = [r["xinyong"]["checks_with_ingest"]["p99_all_ms"] for r in rounds]
     achieved = all(r["xinyong"]["rates_achieved"] for r in rounds)
@@ -1115,6 +1341,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
     return {
         "rounds": len(rounds),
         "bare_alone_p99_ms": {"median": median(bare), "runs": bare},
+        **floor,
         "checks_alone_p99_ms": {"median": median(alone), "runs": alone},
         "checks_with_ingest_p99_ms": {"median": p99, "runs": both},
         "records_per_s": [r["xinyong"]["ingest"]["records_per_s"] for r in rounds],
@@ -1126,6 +1353,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
 
 def _checks_spec(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     return {
+        "warmup": args.warmup,
         "mode": "open",
         "kind": "checks",
         "port": server.port,
@@ -1139,30 +1367,67 @@ def _checks_spec(server: Server, ledger: Ledger, args: argparse.Namespace) -> di
     }
 
 
-def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
-    """Open-loop checks at ``--rate``, alone and then with ingest at ``--ingest-rate``."""
-    checks = _checks_spec(server, ledger, args)
-    batches_per_s = args.ingest_rate / args.ingest_batch
-    ingest = {
+def _ingest_spec(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "warmup": args.warmup,
         "mode": "open",
         "kind": "records",
         "port": server.port,
         "records": str(ledger.records_path),
         "token": ledger.source_token,
         "seed": args.seed,
-        "rate": batches_per_s,
+        "rate": args.ingest_rate / args.ingest_batch,
         "batch": args.ingest_batch,
         "duration": args.duration,
         "pool": 4,
         "max_connections": 16,
     }
+
+
+def floor_alone(floor: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    """The durable floor's latency at ``--rate`` checks/s, alone (run before the service's
+    mixed runs of the round, whose ingest leaves the service and PostgreSQL busy afterwards)."""
+    wait_idle(floor.pid)
+    waited = wait_quiet()
+    (alone,) = run_drivers([_checks_spec(floor, ledger, args)], args.duration + 200)
+    alone["waited_quiet_s"] = waited
+    _log(
+        f"  durable floor alone: p50 {alone['latency']['p50_ms']} ms, p99 {alone['p99_all_ms']} ms"
+    )
+    return alone
+
+
+def floor_with_ingest(
+    floor: Server, service: Server, ledger: Ledger, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The durable floor's latency at ``--rate`` checks/s while the records of the mixed phase
+    are ingested through the service's API into the same database."""
+    wait_idle(service.pid)
+    waited = wait_quiet()
+    checks = {**_checks_spec(floor, ledger, args), "seed": args.seed + 1}
+    timeout = args.duration + REQUEST_TIMEOUT + 180
+    both, ingested = run_drivers([checks, _ingest_spec(service, ledger, args)], timeout)
+    both["waited_quiet_s"] = waited
+    _log(
+        f"  durable floor with ingest: p50 {both['latency']['p50_ms']} ms, p99 "
+        f"{both['p99_all_ms']} ms ({ingested['records_per_s']} records/s)"
+    )
+    return both, ingested
+
+
+def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    """Open-loop checks at ``--rate``, alone and then with ingest at ``--ingest-rate``."""
+    checks = _checks_spec(server, ledger, args)
+    ingest = _ingest_spec(server, ledger, args)
     timeout = args.duration + REQUEST_TIMEOUT + 180
     out: dict[str, Any] = {}
     load_before = _load()
     wait_idle(server.pid)
+    waited = wait_quiet()
     _diagnosis(server)
     cpu = _tree_cpu_seconds(server.pid)
     (alone,) = run_drivers([checks], timeout)
+    alone["waited_quiet_s"] = waited
     alone["load"] = _load()
     alone["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
     alone["server_busy_after_s"] = wait_idle(server.pid)
@@ -1271,6 +1536,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=int, default=0, help="cProfile N more checks")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP run")
     parser.add_argument("--repeat", type=int, default=3, help="throughput pairs")
+    parser.add_argument(
+        "--warmup", type=float, default=WARMUP_SECONDS, help="seconds before each HTTP run counts"
+    )
     parser.add_argument("--connections", type=int, default=32, help="closed-loop connections")
     parser.add_argument("--rate", type=float, default=500.0, help="checks/s in the mixed phase")
     parser.add_argument("--ingest-rate", type=float, default=1000.0, help="records/s")
@@ -1349,6 +1617,10 @@ def main(argv: list[str] | None = None) -> int:
                         "xinyong", ledger.db_url, log_dir, workers, diagnose=args.diagnose
                     )
                     servers["bare"] = Server("bare", ledger.db_url, log_dir, workers)
+                    if args.backend == "postgres":
+                        create_floor_table(ledger.db_url)
+                        for name in ("floor-read", "floor"):
+                            servers[name] = Server(name, ledger.db_url, log_dir, workers)
                     _log(
                         f"HTTP throughput: {args.connections} connections, {args.duration} s, "
                         f"{workers} worker process(es) each"
@@ -1356,7 +1628,7 @@ def main(argv: list[str] | None = None) -> int:
                     measured = throughput(servers, ledger, args)
                     measured["server_exceptions"] = servers["xinyong"].exceptions()
                     results["http"][str(workers)] = measured
-                    for name in ("bare", "xinyong"):
+                    for name in list(servers):
                         servers.pop(name).stop()
             if "mixed" in phases:
                 servers["xinyong"] = Server(
@@ -1371,17 +1643,38 @@ def main(argv: list[str] | None = None) -> int:
                         floor = open_checks(bare, ledger, args)
                     finally:
                         bare.stop()
-                    _log(
-                        f"mixed round {round_}: {args.rate} checks/s, {args.ingest_rate} "
-                        f"records/s, {args.mixed_workers} worker process(es)"
-                    )
-                    before = servers["xinyong"].exceptions()
-                    measured = mixed(servers["xinyong"], ledger, args)
-                    after = servers["xinyong"].exceptions()
-                    measured["server_exceptions"] = {
-                        k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)
-                    }
-                    results["mixed_rounds"].append({"bare": floor, "xinyong": measured})
+                    durable = None
+                    if args.backend == "postgres":
+                        create_floor_table(ledger.db_url)
+                        durable = Server("floor", ledger.db_url, log_dir, args.mixed_workers)
+                    try:
+                        alone = None if durable is None else floor_alone(durable, ledger, args)
+                        _log(
+                            f"mixed round {round_}: {args.rate} checks/s, {args.ingest_rate} "
+                            f"records/s, {args.mixed_workers} worker process(es)"
+                        )
+                        before = servers["xinyong"].exceptions()
+                        measured = mixed(servers["xinyong"], ledger, args)
+                        after = servers["xinyong"].exceptions()
+                        measured["server_exceptions"] = {
+                            k: v - before.get(k, 0)
+                            for k, v in after.items()
+                            if v > before.get(k, 0)
+                        }
+                        round_result = {"bare": floor, "xinyong": measured}
+                        if durable is not None and alone is not None:
+                            both, ingested = floor_with_ingest(
+                                durable, servers["xinyong"], ledger, args
+                            )
+                            round_result["floor"] = {
+                                "alone": alone,
+                                "with_ingest": both,
+                                "ingest": ingested,
+                            }
+                    finally:
+                        if durable is not None:
+                            durable.stop()
+                    results["mixed_rounds"].append(round_result)
                 results["mixed"] = mixed_summary(results["mixed_rounds"], args)
         finally:
             for server in servers.values():
@@ -1413,6 +1706,13 @@ def print_report(results: dict[str, Any]) -> None:
             f"{m['bare']:,.0f} req/s, ratio {h['ratio']} {h['ratio_per_pair']} "
             f"(goal >= {GOAL_RATIO}: {'met' if h['goal_met'] else 'NOT met'})"
         )
+        for app in ("floor", "floor-read"):
+            if app in m:
+                key = app.replace("-", "_")
+                print(
+                    f"  {app} {m[app]:,.0f} req/s: {app} / bare {h[f'{key}_ratio']} "
+                    f"{h[f'{key}_ratio_per_pair']}, xinyong / {app} {h[f'xinyong_to_{key}']}"
+                )
     if "mixed" in results:
         x = results["mixed"]
         f, a, b = (
@@ -1426,6 +1726,12 @@ def print_report(results: dict[str, Any]) -> None:
             f"{b['median']} ms {b['runs']}, records/s {x['records_per_s']} "
             f"(goal p99 < {GOAL_MIXED_P99_MS} ms: {'met' if x['goal_met'] else 'NOT met'})"
         )
+        if "floor_alone_p99_ms" in x:
+            d, e = x["floor_alone_p99_ms"], x["floor_with_ingest_p99_ms"]
+            print(
+                f"  durable floor p99: alone {d['median']} ms {d['runs']}; with ingest "
+                f"{e['median']} ms {e['runs']}"
+            )
     print(f"load average: start {results['load_start']}, end {results['load_end']}")
 
 

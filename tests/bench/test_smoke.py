@@ -39,7 +39,8 @@ def _json(text: str) -> dict[str, Any]:
 def test_check_benchmark(tmp_path: Path) -> None:
     out = _run(
         "check.py",
-        *("--people", "400", "--checks", "30", "--duration", "1", "--repeat", "1"),
+        *("--people", "400", "--checks", "30", "--duration", "1", "--warmup", "0.2"),
+        *("--repeat", "1"),
         # two workers: the servers' app factories; the mixed phase serves one worker in process
         *("--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100", "--workers", "2"),
         *("--workdir", str(tmp_path), "--json"),
@@ -58,9 +59,16 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     out = _run(
         "check.py",
         *("--backend", "postgres", "--people", "300", "--checks", "20"),
-        *("--phases", "inproc", "--workdir", str(tmp_path), "--json"),
+        *("--phases", "inproc,http", "--duration", "0.5", "--warmup", "0.2", "--repeat", "1"),
+        *("--workdir", str(tmp_path), "--json"),
     )
-    assert _json(out)["in_process"]["n"] == 20
+    result = _json(out)
+    assert result["in_process"]["n"] == 20
+    http = result["http"]["1"]  # xinyong, the two floors and the bare endpoint
+    assert set(http["median_requests_per_s"]) == {"xinyong", "floor-read", "floor", "bare"}
+    assert all(rate > 0 for rate in http["median_requests_per_s"].values())
+    assert http["floor_ratio"] > 0
+    assert http["floor_read_ratio"] > 0
     db = "postgresql+psycopg://postgres@127.0.0.1:5432/xinyong_bench_check_p300_o0_y1_s0"
     plans = _run("check_plans.py", "--db", db, "--subjects", "4")
     assert "CURRENT_MANY" in plans
