@@ -7,6 +7,11 @@ PostgreSQL is a real server, not a mock: when it cannot be reached the tests fai
 
 ``spark`` is the run's one Spark engine (``local[2]``; a JVM takes about 5 s to start), shared by
 every test marked ``spark``.
+
+The suite runs on as many pytest-xdist workers as the machine has cores (``-n auto``, with
+``--dist loadgroup``); each worker has its own session, so its own PostgreSQL database. The tests
+that share something a worker cannot have alone run on one worker: every ``spark`` test (one
+JVM for the run), and the benchmark smoke runs (their ledgers have fixed database names).
 """
 
 from __future__ import annotations
@@ -26,9 +31,24 @@ from xinyong.engines.spark_settings import SparkSettings
 if TYPE_CHECKING:
     from xinyong.engines.spark import SparkEngine
 
+# pytest-xdist's workers inherit COLUMNS and LINES from their launcher; Rich would fix every
+# console's size to them when the CLI is imported, and the tests that widen it (CliRunner's
+# env) would then wrap at 80 columns on a worker and not in a single process.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 PG_ADMIN_URL = os.environ.get(
     "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that must share one xdist worker (see the module's docstring)."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif item.nodeid.startswith("tests/bench/"):
+            item.add_marker(pytest.mark.xdist_group("bench"))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ planning and scheduling, so it gets fewer examples.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -21,15 +22,16 @@ import orjson
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.support.strategies import AS_OF, SUBJECTS, records, schemes
+from tests.support.standings import CENT, assert_same, standings_of
+from tests.support.strategies import AS_OF, MONTH_ENDS, SUBJECTS, records, schemes
 from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.domain.records import InputRecord
 from xinyong.engines.duckdb import score_table
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.run import STANDINGS_SCHEMA
-from xinyong.scoring.standing import Standing
 
 if TYPE_CHECKING:
     from xinyong.engines.spark import SparkEngine
@@ -60,34 +62,9 @@ def _inputs(rows: list[dict[str, Any]]) -> list[InputRecord]:
     return [InputRecord(**row) for row in rows]
 
 
-def _compiled(result: pa.Table) -> list[Standing]:
-    return [
-        Standing(
-            r["subject_id"],
-            r["score"],
-            r["grade"],
-            tuple(x for x in r["lists"].split(";") if x),
-            tuple(x for x in r["measures"].split(";") if x),
-        )
-        for r in result.to_pylist()
-    ]
-
-
 @pytest.fixture(scope="module")
 def con() -> ibis.BaseBackend:
     return ibis.duckdb.connect()
-
-
-CENT = 0.01 + 1e-9
-"""The score tolerance, one cent inclusive: engines add a subject's points in different orders
-(Spark merges partial sums across partitions), and a score whose exact sum lies on a rounding tie
-can then round one cent apart (72.47 on Spark, 72.48 on DuckDB, found by this test)."""
-
-
-def _assert_same(expected: list[Standing], actual: list[Standing]) -> None:
-    assert [s.subject_id for s in actual] == [s.subject_id for s in expected]
-    for want, got in zip(expected, actual, strict=True):
-        assert got.same_as(want, tolerance=CENT), (want, got)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,8 +74,8 @@ def test_engines_agree_on_records(
 ) -> None:
     model = Scheme.model_validate(scheme)
     expected = score_records(model, _inputs(rows), AS_OF)
-    actual = _compiled(score_table(model, _arrow(rows), AS_OF, con=con))
-    _assert_same(expected, actual)
+    actual = standings_of(score_table(model, _arrow(rows), AS_OF, con=con))
+    assert_same(expected, actual)
 
 
 def _registered(model: Scheme, rows: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, str]]:
@@ -121,8 +98,24 @@ def test_engines_agree_in_ledger_mode(
     model = Scheme.model_validate(scheme)
     subjects, chosen = _registered(model, rows)
     expected = score_records(model, _inputs(rows), AS_OF, subjects=chosen)
-    actual = _compiled(score_table(model, _arrow(rows), AS_OF, subjects, con=con))
-    _assert_same(expected, actual)
+    actual = standings_of(score_table(model, _arrow(rows), AS_OF, subjects, con=con))
+    assert_same(expected, actual)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=schemes(), as_of=st.sampled_from(MONTH_ENDS), data=st.data())
+def test_calendar_terms_agree_at_month_ends(
+    con: ibis.BaseBackend, scheme: dict[str, Any], as_of: date, data: st.DataObject
+) -> None:
+    """Calendar months and years as of month ends and 29 February, with records dated where
+    the terms end: both evaluators, in records-file and in ledger mode."""
+    rows = data.draw(records(as_of))
+    model = Scheme.model_validate(scheme)
+    expected = score_records(model, _inputs(rows), as_of)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, con=con)))
+    subjects, chosen = _registered(model, rows)
+    expected = score_records(model, _inputs(rows), as_of, subjects=chosen)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
 
 
 def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:
@@ -148,7 +141,7 @@ def test_spark_matches_duckdb_on_records(
     model = Scheme.model_validate(scheme)
     on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF)
     _identical(on_spark, score_table(model, _arrow(rows), AS_OF, con=con))
-    _assert_same(score_records(model, _inputs(rows), AS_OF), _compiled(on_spark))
+    assert_same(score_records(model, _inputs(rows), AS_OF), standings_of(on_spark))
 
 
 @pytest.mark.spark
@@ -162,4 +155,4 @@ def test_spark_matches_duckdb_in_ledger_mode(
     on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF, subjects)
     _identical(on_spark, score_table(model, _arrow(rows), AS_OF, subjects, con=con))
     expected = score_records(model, _inputs(rows), AS_OF, subjects=chosen)
-    _assert_same(expected, _compiled(on_spark))
+    assert_same(expected, standings_of(on_spark))

@@ -4,12 +4,16 @@ optional field."""
 
 from __future__ import annotations
 
+import csv
 import random
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -17,6 +21,7 @@ from typer.testing import CliRunner
 from tests.support.service_fixtures import PERSON, SCHEME
 from tests.support.strategies import records
 from xinyong.cli.app import app
+from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.scoring.records_file import read_records_file
 
 OPTIONAL = ("source", "case_id", "attrs")
@@ -83,3 +88,76 @@ def test_a_first_line_without_a_case_id_does_not_drop_the_others(tmp_path: Path)
         answers.append(result.stdout.strip().splitlines()[-1])
     assert answers[0] == answers[1]
     assert answers[0].endswith(',"A","",""'), answers[0]
+
+
+AS_OF = date(2025, 6, 30)
+OTHER = synthetic_resident_id(9, date(1990, 2, 2), 8)
+AS_INGESTED = [
+    # Two years old: past the catalog's display period of civic.volunteer_service (one year),
+    # so shown neither in the ledger nor, now, from the file (it was +5 from the file).
+    {"record_id": "v1", "subject_id": PERSON, "code": "civic.volunteer_service",
+     "occurred_at": "2023-06-01"},
+    {"record_id": "c1", "subject_id": PERSON, "code": "court.breach_judgment",
+     "occurred_at": "2025-05-01", "case_id": "k1"},
+    # Only a record after the as-of date: scored at the base score in both modes.
+    {"record_id": "c2", "subject_id": OTHER, "code": "court.breach_judgment",
+     "occurred_at": "2025-07-01"},
+]  # fmt: skip
+
+
+def _score(*args: str, stdin: bytes | None = None) -> list[str]:
+    result = CliRunner().invoke(
+        app, ["score", str(SCHEME), "--as-of", str(AS_OF), *args], input=stdin
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    rows = [
+        {"source": "court", "subject_kind": "person", "case_id": "", "attrs": "{}", **row}
+        for row in AS_INGESTED
+    ]
+    table = pa.Table.from_pylist(rows)
+    paths = {fmt: folder / f"records.{fmt}" for fmt in ("csv", "jsonl", "parquet")}
+    pacsv.write_csv(table, paths["csv"])
+    paths["jsonl"].write_bytes(b"\n".join(orjson.dumps(row) for row in rows))
+    pq.write_table(table, paths["parquet"])
+    return paths
+
+
+def test_a_file_is_scored_as_if_it_had_been_ingested(tmp_path: Path) -> None:
+    paths = _files(tmp_path)
+    from_file = _score("--records", str(paths["csv"]))
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ingested = CliRunner().invoke(
+        app, ["ingest", str(paths["csv"]), "--db", db, "--today", "2025-12-31"]
+    )
+    assert ingested.exit_code == 0, ingested.output
+    assert from_file == _score("--db", db)
+    standings = {row["subject_id"]: row for row in csv.DictReader(from_file)}
+    assert float(standings[PERSON]["score"]) == 950.0, standings  # -50, and not +5
+    assert float(standings[OTHER]["score"]) == 1000.0, standings
+
+
+def test_standard_input_is_read_as_the_file_is(tmp_path: Path) -> None:
+    paths = _files(tmp_path)
+    expected = _score("--records", str(paths["csv"]))
+    for path in paths.values():
+        assert _score("--records", "-", stdin=path.read_bytes()) == expected, path.suffix
+
+
+def test_a_file_naming_one_subject_with_two_kinds_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "subject_id,subject_kind,code,occurred_at\n"
+        f"{PERSON},person,court.breach_judgment,2025-01-01\n"
+        f"{PERSON},organization,court.breach_judgment,2025-01-02\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["score", str(SCHEME), "--records", str(path), "--as-of", str(AS_OF)]
+    )
+    assert result.exit_code != 0
+    assert "data row 2: subject_kind: subject" in result.output, result.output
+    assert "Traceback" not in result.output

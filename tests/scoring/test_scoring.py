@@ -7,6 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -15,9 +16,12 @@ from typer.testing import CliRunner
 from tests.support.overridden import override_args
 from xinyong.cli.app import app
 from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
+from xinyong.schemes.model import Scheme
+from xinyong.scoring.run import Engine, score_arrow
 
 SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
 P1 = synthetic_resident_id(7, date(1980, 1, 1), 1)
@@ -365,3 +369,31 @@ def test_postgres_in_place_matches_duckdb(
         outputs[engine] = _read(out)
     assert outputs["duckdb"] == outputs["postgres"] == outputs["python"]
     assert outputs["postgres"][P1] == EXPECTED[P1]
+
+
+_EXPIRY = {
+    "id": "ex-valid-for",
+    "name": "Expiry",
+    "base": 100,
+    "grades": [{"name": "A", "min": 100}, {"name": "B"}],
+    "rules": [{"id": "late-fee", "match": "utility.late_fee", "points": -20, "valid_for": "1y"}],
+}
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_worked_example_of_a_calendar_term(engine: str) -> None:
+    """docs/schemes.md 8.3: a year is a calendar year; 29 February + 1y is 28 February."""
+    days = {"s1": date(2024, 7, 1), "s2": date(2024, 6, 30), "s3": date(2024, 2, 29)}
+    rows = [
+        {"record_id": s, "source": "t", "subject_id": s, "subject_kind": "person",
+         "code": "utility.late_fee", "occurred_at": day, "case_id": None, "attrs": "{}"}
+        for s, day in days.items()
+    ]  # fmt: skip
+    table = score_arrow(
+        Scheme.model_validate(_EXPIRY),
+        pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA),
+        date(2025, 6, 30),
+        Engine(engine),
+    )
+    grades = {r["subject_id"]: (r["score"], r["grade"]) for r in table.to_pylist()}
+    assert grades == {"s1": (80.0, "B"), "s2": (100.0, "A"), "s3": (100.0, "A")}

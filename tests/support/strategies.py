@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from xinyong.domain.durations import add_months
 from xinyong.domain.identifiers import synthetic_resident_id
 
 CODES = [
@@ -23,6 +24,18 @@ CODES = [
 PATTERNS = ["*", "court.*", "finance.*", "finance.loan.*", "tax.*", "civic.*", *CODES]
 ATTRS = ["amount", "channel", "flag", "n"]
 AS_OF = date(2024, 6, 30)
+TERMS = ["0d", "30d", "2w", "0m", "1m", "6m", "13m", "1y", "400d", "2y", "3y"]
+"""The rules' ``valid_for``: days, weeks, and calendar months and years."""
+MONTH_ENDS = [
+    date(2024, 2, 29),
+    date(2024, 3, 31),
+    date(2024, 1, 31),
+    date(2023, 12, 31),
+    date(2025, 2, 28),
+    date(2024, 6, 30),
+    date(2024, 4, 30),
+]
+"""As-of dates where calendar terms clamp: month ends, and 29 February."""
 SUBJECTS = [
     "s1",
     "s2",
@@ -94,7 +107,7 @@ def _rule(draw: st.DrawFn, i: int, grades: list[str]) -> dict[str, Any]:
         ),
     }
     if draw(st.booleans()):
-        rule["valid_for"] = draw(st.sampled_from(["0d", "30d", "2w", "6m", "1y", "400d", "3y"]))
+        rule["valid_for"] = draw(st.sampled_from(TERMS))
         if draw(st.booleans()):
             rule["decay"] = "linear"
     if draw(st.booleans()):
@@ -227,9 +240,21 @@ ages = st.one_of(
 )
 
 
+def _calendar_ages(as_of: date) -> list[int]:
+    """Ages (days before ``as_of``) of the records whose calendar terms end on or next to
+    ``as_of``: k months back, a day either side, for every term the schemes use."""
+    found = set()
+    for months in (1, 6, 12, 13, 24, 36):
+        back = (as_of - add_months(as_of, -months)).days
+        found.update((back - 1, back, back + 1, back + 2))
+    return sorted(found)
+
+
 @st.composite
-def records(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Records of a few subjects, with shared case ids and missing attributes."""
+def records(draw: st.DrawFn, as_of: date = AS_OF) -> list[dict[str, Any]]:
+    """Records of a few subjects, with shared case ids and missing attributes; their dates
+    biased to the ends of the terms the schemes use, counted from ``as_of``."""
+    dated = st.one_of(ages, st.sampled_from(_calendar_ages(as_of)))
     rows = []
     kinds = {s: draw(st.sampled_from(["person", "organization"])) for s in SUBJECTS}
     for i in range(draw(st.integers(0, 30))):
@@ -241,7 +266,7 @@ def records(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "subject_id": subject,
                 "subject_kind": kinds[subject],
                 "code": draw(st.sampled_from(CODES)),
-                "occurred_at": AS_OF - timedelta(days=draw(ages)),
+                "occurred_at": as_of - timedelta(days=draw(dated)),
                 "case_id": draw(st.sampled_from([None, "", "c1", "c2", "c3"])),
                 "attrs": draw(st.dictionaries(st.sampled_from(ATTRS), attr_value, max_size=4)),
             }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -35,9 +39,10 @@ from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
+from xinyong.scoring.as_ingested import displayed, named_subjects
 from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.ledger_source import subject_records
-from xinyong.scoring.records_file import read_records_file
+from xinyong.scoring.records_file import read_records_file, save_stream
 from xinyong.scoring.reference import Explanation, explain_subject
 from xinyong.scoring.run import (
     Engine,
@@ -58,7 +63,8 @@ RecordsOption = Annotated[
     typer.Option(
         "--records",
         help="Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files "
-        "(a partitioned export) directly.",
+        "(a partitioned export) directly; - reads standard input (its format told by its first "
+        "bytes).",
     ),
 ]
 
@@ -168,6 +174,7 @@ def score(
         fail("--as-of YYYY-MM-DD is required")
     day = _date(as_of, "--as-of")
     _check_source(records, db, scheme_id)
+    records = _from_stdin(records)
     cat = load_catalog_or_exit(catalog)
     loaded: LoadedScheme | None = None
     if scheme is not None:
@@ -186,12 +193,12 @@ def score(
     if _written_by_executors(engine, records, out_path):
         assert loaded is not None
         assert records is not None
-        _score_to_directory(loaded, records, day, out_path, spark)
+        _score_to_directory(loaded, records, day, out_path, spark, cat)
         return
     try:
         if records is not None:
             assert loaded is not None
-            table = score_file(loaded.scheme, records, day, engine, spark)
+            table = score_file(loaded.scheme, records, day, engine, spark, cat)
         else:
             table, loaded = _score_db(
                 db, loaded, scheme_id, cat, day, engine, known_at, spark, save
@@ -199,6 +206,16 @@ def score(
     except (RecordsFileError, UnknownScheme, ValueError) as exc:
         fail(str(exc))
     _write_standings(table, out_path, f"{loaded.scheme.id} {loaded.short_version}", day, engine)
+
+
+def _from_stdin(records: Path | None) -> Path | None:
+    """``--records -``: standard input saved to a temporary file, removed when the command
+    exits (the readers need a file: Parquet is read from its end)."""
+    if records != Path("-"):
+        return records
+    folder = Path(tempfile.mkdtemp(prefix="xinyong-stdin-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return save_stream(sys.stdin.buffer, folder)
 
 
 def _check_source(records: Path | None, db: str | None, scheme_id: str | None) -> None:
@@ -233,11 +250,16 @@ def _print_sql(loaded: LoadedScheme, day: date, engine: Engine) -> None:
 
 
 def _score_to_directory(
-    loaded: LoadedScheme, records: Path, day: date, out_path: Path, spark: SparkSettings
+    loaded: LoadedScheme,
+    records: Path,
+    day: date,
+    out_path: Path,
+    spark: SparkSettings,
+    catalog: Catalog,
 ) -> None:
     """Spark's executors write the standings of a Parquet dataset to ``out_path``."""
     try:
-        rows = score_to_directory(loaded.scheme, records, day, out_path, spark)
+        rows = score_to_directory(loaded.scheme, records, day, out_path, spark, catalog)
     except (RecordsFileError, ValueError) as exc:
         fail(str(exc))
     err.print(
@@ -305,10 +327,14 @@ def explain(
     cat = load_catalog_or_exit(catalog)
     loaded = checked_scheme(scheme, cat)
     registered: str | None = None
+    records = _from_stdin(records)
     try:
         if records is not None:
-            table = read_records_file(records)
+            named = read_records_file(records)
+            table = displayed(named, day, cat)  # as if ingested: what the catalog still shows
             found = [r for r in input_records(records, table) if r.subject_id == subject]
+            kinds = named_subjects(named).to_pydict()
+            registered = dict(zip(kinds["subject_id"], kinds["kind"], strict=True)).get(subject)
             peer = _peer_score(loaded, subject, day, table, None, cat)
         else:
             engine_db = open_db_or_exit(db)

@@ -66,13 +66,12 @@ def stops_counting_on(
     end of the rule's ``valid_for`` or of the code's maximum display period, whichever is
     first (None: it counts for ever)."""
     rule = next(r for r in loaded.scheme.rules if r.id == counted.rule_id)
-    periods = [rule.valid_days] if rule.valid_days is not None else []
+    occurred = counted.record.occurred_at
+    ends = [rule.term.ends_on(occurred)] if rule.term is not None else []
     entry = catalog.get(counted.record.code) if catalog is not None else None
     if entry is not None:
-        periods.append(entry.max_display_days)
-    if not periods:
-        return None
-    return counted.record.occurred_at + timedelta(days=min(periods))
+        ends.append(occurred + timedelta(days=entry.max_display_days))
+    return min(ends, default=None)
 
 
 def rating_stops_counting_on(

@@ -83,13 +83,20 @@ def read_parquet(con: ibis.BaseBackend, paths: Sequence[Path]) -> ir.Table:
     return con.read_parquet([str(p) for p in paths])
 
 
-def score_expr(con: ibis.BaseBackend, scheme: Scheme, records: ir.Table, as_of: date) -> pa.Table:
-    """Standings of ``scheme`` over a table DuckDB scans (records-file mode).
+def score_expr(
+    con: ibis.BaseBackend,
+    scheme: Scheme,
+    records: ir.Table,
+    as_of: date,
+    subjects: ir.Table | None = None,
+) -> pa.Table:
+    """Standings of ``scheme`` over a table DuckDB scans (records-file mode), of ``subjects``
+    if given (``subject_id, kind``).
 
     A scheme with ``[peer]`` reads only the rating records out for the peer algorithms.
     """
     backend = IbisBackend(con)
-    return backend.to_arrow(standings_expr(backend, scheme, records, as_of))
+    return backend.to_arrow(standings_expr(backend, scheme, records, as_of, subjects))
 
 
 def to_sql(scheme: Scheme, as_of: date, dialect: str) -> str:

@@ -226,7 +226,12 @@ def score_expr(
 
 
 def write_standings(
-    engine: SparkEngine, scheme: Scheme, records: ir.Table, as_of: date, directory: Path
+    engine: SparkEngine,
+    scheme: Scheme,
+    records: ir.Table,
+    as_of: date,
+    directory: Path,
+    subjects: ir.Table | None = None,
 ) -> None:
     """Standings of a scheme without ``[peer]``, written by the executors to ``directory``.
 
@@ -235,7 +240,7 @@ def write_standings(
     """
     if scheme.peer is not None:
         raise ValueError(f"scheme {scheme.id}: a [peer] scheme is scored through the driver")
-    engine.write_parquet(compile_scheme(scheme, records, as_of, ordered=False), directory)
+    engine.write_parquet(compile_scheme(scheme, records, as_of, subjects, ordered=False), directory)
 
 
 def score_table(

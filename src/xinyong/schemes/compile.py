@@ -10,9 +10,10 @@ How each step of the semantics maps to relational operations:
 
 - *countable records*: only records that some rule could count (their code matches a rule
   whose ``valid_for`` they are younger than) go on to the clearing join and the per-subject
-  sums; the subjects come from all the considered records (or the registered subjects in ledger
-  mode), so a subject with nothing countable still gets its base score. Most records are too
-  old or of a code the scheme ignores, and a batch engine then joins and shuffles only the rest;
+  sums; the subjects come from every record of the scheme's kinds, whatever its date (or the
+  registered subjects in ledger mode), so a subject with nothing countable still gets its base
+  score. Most records are too old or of a code the scheme ignores, and a batch engine then
+  joins and shuffles only the rest;
 - *clearing*: the few records with a clearing code and a case are aggregated per
   ``(subject_id, case_id)`` into the latest clearing date of each distinct ``cleared_by`` set and
   joined back; a record is cleared when that date is on or after its own (every record is on or
@@ -135,18 +136,21 @@ _FOREVER_DAYS = 365_000
 def _countable(scheme: Scheme, r: ir.Table, t: ir.DateScalar) -> ir.BooleanValue:
     """True for a record some rule could count: its code matches and it is young enough.
 
-    Age below ``valid_days`` is written as a date bound on ``occurred_at`` (``> as_of -
-    valid``), which Parquet readers can use to skip row groups; the bound is computed from the
-    as-of literal in SQL, so a caller may substitute the date in the compiled text.
+    A rule's term is written as a date bound on ``occurred_at`` (``> as_of - days``; for
+    calendar months 31 days a month, a bound that every counting record meets), which Parquet
+    readers can use to skip row groups; the bound is computed from the as-of literal in SQL, so
+    a caller may substitute the date in the compiled text.
     """
     parts: list[ir.BooleanValue] = []
     for rule in scheme.rules:
-        valid = rule.valid_days
-        if valid == 0:
+        term = rule.term
+        if term is not None and term.most_days == 0:
             continue  # nothing is younger than 0 days
         condition = _match(rule, r.code)
-        if valid is not None and valid < _FOREVER_DAYS:
-            condition = condition & (r.occurred_at > t - ibis.interval(days=valid))
+        if term is not None and term.most_days < _FOREVER_DAYS:
+            # Exact for days; for calendar months a bound that keeps every record that counts
+            # (no month is longer than 31 days), made exact by the rule's own condition.
+            condition = condition & (r.occurred_at > t - ibis.interval(days=term.most_days))
         parts.append(condition)
     if not parts:
         return ibis.literal(False)
@@ -192,15 +196,25 @@ def _clearing(
 def _rule_terms(
     rule: Rule,
     r: ir.Table,
+    t: ir.DateScalar,
     age: ir.IntegerValue,
     attrs: ir.JSONValue | None,
     cleared_on: dict[tuple[str, ...], str],
 ) -> tuple[ir.BooleanValue, ir.FloatingValue]:
     """Whether each record counts for ``rule``, and the points it adds when it does."""
     condition = _match(rule, r.code)
-    valid = rule.valid_days
-    if valid is not None:
-        condition = condition & (age < valid)
+    term = rule.term
+    length: ir.NumericValue | None = None
+    if term is not None and term.months is not None:
+        # Calendar months: the term ends on the record's date plus the months, the day of the
+        # month clamped to the month's end (DuckDB, PostgreSQL and Spark 3 all clamp).
+        ends = (r.occurred_at + ibis.interval(months=term.months)).cast("date")
+        condition = condition & (t < ends)
+        length = ends.delta(r.occurred_at, unit="day")
+    elif term is not None:
+        assert term.days is not None
+        condition = condition & (age < term.days)
+        length = ibis.literal(term.days)
     codes = tuple(sorted(set(rule.cleared_by)))
     if codes:
         latest = r[cleared_on[codes]]
@@ -214,10 +228,10 @@ def _rule_terms(
         )
     counts = condition.fill_null(False)
     points = ibis.literal(float(rule.points))
-    if valid == 0:  # nothing is younger than 0 days; avoid dividing by zero below
+    if term is not None and term.most_days == 0:  # nothing counts; never divide by zero below
         return ibis.literal(False), ibis.literal(0.0)
-    if rule.decay == "linear" and valid is not None:
-        return counts, points * (1.0 - age.cast("float64") / float(valid))
+    if rule.decay == "linear" and length is not None:
+        return counts, points * (1.0 - age.cast("float64") / length.cast("float64"))
     return counts, points
 
 
@@ -252,7 +266,7 @@ def compile_scheme(
     attrs = r.attrs.cast(dt.JSON(binary=True)) if any(rule.when for rule in scheme.rules) else None
     columns: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
-        counts, amount = _rule_terms(rule, r, age, attrs, cleared_on)
+        counts, amount = _rule_terms(rule, r, t, age, attrs, cleared_on)
         columns[f"c{i}"] = counts
         columns[f"p{i}"] = ibis.ifelse(counts, amount, 0.0)
     scored = r.select(r.subject_id, **columns) if columns else r.select(r.subject_id)
@@ -263,8 +277,9 @@ def compile_scheme(
     if subjects is not None:
         chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
         chosen = chosen.select("subject_id", "kind")
-    else:
-        chosen = kinded.select("subject_id", kind=kinded.subject_kind)
+    else:  # every subject a record names, whatever its date (as ingest registers them)
+        named = records.filter(records.subject_kind.isin(list(scheme.subject_kinds)))
+        chosen = named.select("subject_id", kind=named.subject_kind)
     if scheme.eligibility is not None:
         chosen = eligible_subjects(scheme, chosen.distinct(), considered, t)
     chosen = chosen.select("subject_id").distinct()

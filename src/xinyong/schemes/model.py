@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xinyong.domain.durations import parse_duration
+from xinyong.domain.durations import Term, parse_duration, parse_term
 from xinyong.schemes.predicate import Node, parse_predicate
 
 __all__ = [
@@ -122,8 +122,14 @@ class Rule(_Frozen):
 
     @property
     def valid_days(self) -> int | None:
-        """``valid_for`` in days."""
+        """``valid_for`` in the catalog's fixed days (``m`` 30, ``y`` 365): to compare with the
+        catalog's periods; scoring reads :attr:`term`."""
         return None if self.valid_for is None else parse_duration(self.valid_for)
+
+    @property
+    def term(self) -> Term | None:
+        """``valid_for`` as a legal term: days, or calendar months and years."""
+        return None if self.valid_for is None else parse_term(self.valid_for)
 
     @property
     def predicate(self) -> Node | None:

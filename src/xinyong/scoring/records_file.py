@@ -10,7 +10,9 @@ record would silently change somebody's standing.
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -23,7 +25,7 @@ from xinyong.domain.record_table import RECORDS_SCHEMA, RecordsFileError
 from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
 
-__all__ = ["REQUIRED", "parquet_files", "read_records_file"]
+__all__ = ["REQUIRED", "parquet_files", "read_records_file", "save_stream"]
 
 REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
 
@@ -59,6 +61,23 @@ def read_records_file(path: Path) -> pa.Table:
         table = _read_jsonl(path)
         unit = "line"
     return _checked(path, table, unit)
+
+
+def save_stream(stream: BinaryIO, folder: Path) -> Path:
+    """A records file read from ``stream`` (standard input) saved in ``folder``, named by its
+    format as its first bytes tell it: Parquet's magic number, a JSON object (JSON Lines), else
+    CSV. It is then read like any file, against the same schema."""
+    head = stream.read(_SNIFF)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    suffix = ".parquet" if head.startswith(b"PAR1") else ".jsonl" if text[:1] == b"{" else ".csv"
+    path = folder / f"stdin{suffix}"
+    with path.open("wb") as out:
+        out.write(head)
+        shutil.copyfileobj(stream, out)
+    return path
+
+
+_SNIFF = 4096
 
 
 def parquet_files(path: Path) -> list[Path]:
@@ -216,6 +235,7 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
     attrs = pc.fill_null(columns["attrs"], "{}")
     attrs = pc.if_else(pc.equal(pc.utf8_trim_whitespace(attrs), ""), "{}", attrs)
     case_id = pc.if_else(pc.equal(columns["case_id"], ""), None, columns["case_id"])
+    _one_kind_each(path, unit, columns["subject_id"], columns["subject_kind"])
     record_id = columns["record_id"]
     if record_id.null_count == n and n:
         record_id = pa.chunked_array([pa.array([str(i + 1) for i in range(n)])])
@@ -232,3 +252,25 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         ],
         schema=RECORDS_SCHEMA,
     )
+
+
+def _one_kind_each(path: Path, unit: str, subject: pa.ChunkedArray, kind: pa.ChunkedArray) -> None:
+    """Refuse a file that names one subject as a person and as an organization (ingest would
+    reject the later rows: a subject is registered with one kind)."""
+    pairs = pa.table({"subject_id": subject, "kind": kind})
+    kinds = pairs.group_by("subject_id").aggregate([("kind", "count_distinct")])
+    if len(kinds) == 0 or pc.max(kinds.column("kind_count_distinct")).as_py() <= 1:
+        return
+    first: dict[str, str] = {}
+    for index, (subject_id, subject_kind) in enumerate(
+        zip(subject.to_pylist(), kind.to_pylist(), strict=True)
+    ):
+        seen = first.setdefault(subject_id, subject_kind)
+        if seen != subject_kind:
+            raise _fail(
+                path,
+                unit,
+                index,
+                "subject_kind",
+                f"subject {subject_id!r} is {seen} in an earlier {unit}, not {subject_kind}",
+            )

@@ -93,6 +93,7 @@ def check_records(path: Path, records: ir.Table, execute: Callable[[ir.Table], p
     counts = execute(records.aggregate(**{f"n{i}": c.sum() for i, c in enumerate(failing)}))
     found = {i: int(counts.column(f"n{i}")[0].as_py() or 0) for i in range(len(failing))}
     if not any(found.values()):
+        _one_kind_each(path, records, execute)
         return
     firsts = execute(
         records.aggregate(
@@ -106,3 +107,16 @@ def check_records(path: Path, records: ir.Table, execute: Callable[[ir.Table], p
             where = f" (first record_id {first})" if first is not None else ""
             messages.append(f"{_CHECKS[i]}: {count:,} row(s){where}")
     raise RecordsFileError(f"{path}: " + "; ".join(messages))
+
+
+def _one_kind_each(path: Path, records: ir.Table, execute: Callable[[ir.Table], pa.Table]) -> None:
+    """Refuse a dataset that names one subject as a person and as an organization (ingest would
+    reject the later rows: a subject is registered with one kind)."""
+    kinds = records.group_by("subject_id").aggregate(kinds=records.subject_kind.nunique())
+    mixed = execute(kinds.filter(kinds.kinds > 1).select("subject_id").order_by("subject_id"))
+    if mixed.num_rows:
+        first = mixed.column("subject_id")[0].as_py()
+        raise RecordsFileError(
+            f"{path}: subject_kind: {mixed.num_rows:,} subject(s) named both as person and as "
+            f"organization (first subject_id {first})"
+        )

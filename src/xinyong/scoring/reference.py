@@ -8,11 +8,12 @@ a property-based test checks that they do.
 Evaluation at an as-of date ``t``:
 
 1. consider the subject's records of the scheme's kinds with ``occurred_at <= t``;
-2. a record counts for a rule when its code matches, the predicate is true, its age in days is
-   below ``valid_for`` and it is not cleared (another record of the subject with the same
-   non-empty ``case_id``, a code in ``cleared_by`` and a date between the record's own and ``t``);
-3. it contributes ``points`` (times ``1 - age/valid_days`` under linear decay); a rule's total is
-   clipped to ``[-cap, cap]``;
+2. a record counts for a rule when its code matches, the predicate is true, ``t`` is before
+   the end of its ``valid_for`` term (days, or calendar months and years from its date) and it
+   is not cleared (another record of the subject with the same non-empty ``case_id``, a code in
+   ``cleared_by`` and a date between the record's own and ``t``);
+3. it contributes ``points`` (times ``1 - age/length`` under linear decay, ``length`` the days of
+   its own term); a rule's total is clipped to ``[-cap, cap]``;
 4. score = base + rule totals, clamped to ``[floor, ceiling]``, rounded to 2 decimals; the grade
    is the first whose ``min <= score`` (else the last), made no better than any veto of a rule
    with a counting record;
@@ -176,7 +177,7 @@ def _apply_rule(
 ) -> RuleResult:
     """One rule over the considered records (steps 2 and 3): each record it sees goes to
     ``seen`` and its number to ``matched``."""
-    valid = rule.valid_days
+    term = rule.term
     total = 0.0
     count = 0
     for number, record in enumerate(considered):
@@ -188,7 +189,9 @@ def _apply_rule(
         if reason:
             seen.append(CountedRecord(record, rule.id, False, age, reason=reason))
             continue
-        factor = 1.0 - age / valid if rule.decay == "linear" and valid else 1.0
+        factor = 1.0
+        if rule.decay == "linear" and term is not None:  # counting, so the term is not empty
+            factor = 1.0 - age / term.length_from(record.occurred_at)
         contribution = rule.points * factor
         total += contribution
         count += 1
@@ -211,9 +214,12 @@ def _not_counted(
         outcome = evaluate(rule.predicate, record.attrs)
         if outcome is not True:
             return "predicate unknown" if outcome is None else "predicate false"
-    valid = rule.valid_days
-    if valid is not None and age >= valid:
-        return f"expired (age {age} days, valid for {valid})"
+    term = rule.term
+    if term is not None and as_of >= term.ends_on(record.occurred_at):
+        return (
+            f"expired (age {age} days, valid for {term.text}: until "
+            f"{term.ends_on(record.occurred_at)})"
+        )
     clearer = _cleared_by(rule, record, by_case, as_of)
     if clearer is not None:
         return f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"
@@ -258,8 +264,8 @@ def score_records(
 ) -> list[Standing]:
     """Standings for every subject, sorted by subject id.
 
-    Without ``subjects`` (records-file mode) the subjects scored are those with at least one
-    record of the scheme's kinds on or before ``as_of``; with it (ledger mode: subject id to
+    Without ``subjects`` the subjects scored are those named by a record of the scheme's kinds,
+    whatever its date (the subjects ingest would register); with it (ledger mode: subject id to
     kind) exactly those; in both, only those the scheme's ``[eligibility]`` admits.
     """
     by_subject: dict[str, list[InputRecord]] = defaultdict(list)
@@ -268,7 +274,7 @@ def score_records(
     kinds: dict[str, set[str]] = defaultdict(set)
     if subjects is None:
         for r in records:
-            if r.subject_kind in scheme.subject_kinds and r.occurred_at <= as_of:
+            if r.subject_kind in scheme.subject_kinds:
                 kinds[r.subject_id].add(r.subject_kind)
     else:
         for subject_id, kind in subjects.items():

@@ -20,6 +20,12 @@ from xinyong.engines import postgres as postgres_engine
 from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.schemes.model import Scheme
+from xinyong.scoring.as_ingested import (
+    displayed,
+    displayed_expr,
+    named_subjects,
+    named_subjects_expr,
+)
 from xinyong.scoring.ledger_source import effective_table, subjects_table
 from xinyong.scoring.records_file import parquet_files, read_records_file
 from xinyong.scoring.records_scan import check_records, normalised_records, scans_in_place
@@ -130,19 +136,30 @@ def score_file(
     as_of: date,
     engine: Engine,
     spark: SparkSettings | None = None,
+    catalog: Catalog | None = None,
 ) -> pa.Table:
-    """Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files.
+    """Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files as if it
+    had been ingested (:mod:`xinyong.scoring.as_ingested`): the records ``catalog`` still shows
+    on ``as_of``, every subject the file names.
 
     The batch engines scan Parquet in place (:mod:`xinyong.scoring.records_scan`); everything
     else is read into Arrow first.
     """
     if engine in (Engine.DUCKDB, Engine.SPARK) and scans_in_place(path):
-        return _score_scan(scheme, path, as_of, engine, spark)
-    return score_arrow(scheme, read_records_file(path), as_of, engine, origin=path, spark=spark)
+        return _score_scan(scheme, path, as_of, engine, spark, catalog)
+    table = read_records_file(path)
+    shown = displayed(table, as_of, catalog)
+    subjects = named_subjects(table)
+    return score_arrow(scheme, shown, as_of, engine, subjects, origin=path, spark=spark)
 
 
 def score_to_directory(
-    scheme: Scheme, path: Path, as_of: date, out: Path, spark: SparkSettings | None = None
+    scheme: Scheme,
+    path: Path,
+    as_of: date,
+    out: Path,
+    spark: SparkSettings | None = None,
+    catalog: Catalog | None = None,
 ) -> int:
     """Score Parquet records on Spark and let the executors write the standings to ``out`` as
     Parquet files (replacing it); return the number of standings.
@@ -161,12 +178,18 @@ def score_to_directory(
     with session.views():
         records = normalised_records(path, session.read_parquet(parquet_files(path)))
         check_records(path, records, session.to_arrow)
-        write_standings(session, scheme, records, as_of, out)
+        shown = displayed_expr(records, as_of, catalog)
+        write_standings(session, scheme, shown, as_of, out, named_subjects_expr(records))
     return sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(out))
 
 
 def _score_scan(
-    scheme: Scheme, path: Path, as_of: date, engine: Engine, spark: SparkSettings | None
+    scheme: Scheme,
+    path: Path,
+    as_of: date,
+    engine: Engine,
+    spark: SparkSettings | None,
+    catalog: Catalog | None,
 ) -> pa.Table:
     files = parquet_files(path)
     if engine is Engine.DUCKDB:
@@ -174,7 +197,9 @@ def _score_scan(
         try:
             records = normalised_records(path, duckdb_engine.read_parquet(con, files))
             check_records(path, records, con.to_pyarrow)
-            result = duckdb_engine.score_expr(con, scheme, records, as_of)
+            shown = displayed_expr(records, as_of, catalog)
+            subjects = named_subjects_expr(records)
+            result = duckdb_engine.score_expr(con, scheme, shown, as_of, subjects)
         finally:
             con.disconnect()
     else:
@@ -184,7 +209,9 @@ def _score_scan(
         with session.views():
             records = normalised_records(path, session.read_parquet(files))
             check_records(path, records, session.to_arrow)
-            result = spark_score_expr(session, scheme, records, as_of)
+            shown = displayed_expr(records, as_of, catalog)
+            subjects = named_subjects_expr(records)
+            result = spark_score_expr(session, scheme, shown, as_of, subjects)
     return result.cast(STANDINGS_SCHEMA)
 
 
