@@ -1307,7 +1307,7 @@ def open_checks(server: Server, ledger: Ledger, args: argparse.Namespace) -> dic
     """Open-loop checks at ``--rate`` alone (against the bare endpoint: the floor that the
     machine and this client set for any server)."""
     wait_idle(server.pid)
-    waited = wait_quiet()
+    waited = wait_quiet(args.quiet_limit)
     (alone,) = run_drivers([_checks_spec(server, ledger, args)], args.duration + 200)
     alone["waited_quiet_s"] = waited
     alone["load"] = _load()
@@ -1388,7 +1388,7 @@ def floor_alone(floor: Server, ledger: Ledger, args: argparse.Namespace) -> dict
     """The durable floor's latency at ``--rate`` checks/s, alone (run before the service's
     mixed runs of the round, whose ingest leaves the service and PostgreSQL busy afterwards)."""
     wait_idle(floor.pid)
-    waited = wait_quiet()
+    waited = wait_quiet(args.quiet_limit)
     (alone,) = run_drivers([_checks_spec(floor, ledger, args)], args.duration + 200)
     alone["waited_quiet_s"] = waited
     _log(
@@ -1403,7 +1403,7 @@ def floor_with_ingest(
     """The durable floor's latency at ``--rate`` checks/s while the records of the mixed phase
     are ingested through the service's API into the same database."""
     wait_idle(service.pid)
-    waited = wait_quiet()
+    waited = wait_quiet(args.quiet_limit)
     checks = {**_checks_spec(floor, ledger, args), "seed": args.seed + 1}
     timeout = args.duration + REQUEST_TIMEOUT + 180
     both, ingested = run_drivers([checks, _ingest_spec(service, ledger, args)], timeout)
@@ -1423,7 +1423,7 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     out: dict[str, Any] = {}
     load_before = _load()
     wait_idle(server.pid)
-    waited = wait_quiet()
+    waited = wait_quiet(args.quiet_limit)
     _diagnosis(server)
     cpu = _tree_cpu_seconds(server.pid)
     (alone,) = run_drivers([checks], timeout)
@@ -1538,6 +1538,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="throughput pairs")
     parser.add_argument(
         "--warmup", type=float, default=WARMUP_SECONDS, help="seconds before each HTTP run counts"
+    )
+    parser.add_argument(
+        "--quiet-limit",
+        type=float,
+        default=120.0,
+        help="longest wait for an idle machine before a latency run (0: do not wait)",
     )
     parser.add_argument("--connections", type=int, default=32, help="closed-loop connections")
     parser.add_argument("--rate", type=float, default=500.0, help="checks/s in the mixed phase")

@@ -5,13 +5,13 @@ database created for this test session on the server at 127.0.0.1:5432 and dropp
 PostgreSQL is a real server, not a mock: when it cannot be reached the tests fail, unless
 ``XINYONG_SKIP_POSTGRES=1`` says to skip them on a machine without one.
 
-``spark`` is the run's one Spark engine (``local[2]``; a JVM takes about 5 s to start), shared by
-every test marked ``spark``.
+``spark`` is a test worker's one Spark engine (``local[2]``; a JVM takes about 5 s to start),
+shared by every test marked ``spark`` that the worker runs.
 
-The suite runs on as many pytest-xdist workers as the machine has cores (``-n auto``, with
-``--dist loadgroup``); each worker has its own session, so its own PostgreSQL database. The tests
-that share something a worker cannot have alone run on one worker: every ``spark`` test (one
-JVM for the run), and the benchmark smoke runs (their ledgers have fixed database names).
+The suite runs on as many pytest-xdist workers as the machine has cores (``-n auto``): each
+worker has its own session, so its own PostgreSQL database and, when it runs a ``spark`` test,
+its own JVM. Nothing else is shared between tests (the benchmark smoke runs' databases are named
+by their benchmark and size, each run by one test).
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ for _name in ("COLUMNS", "LINES"):
 PG_ADMIN_URL = os.environ.get(
     "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that must share one xdist worker (see the module's docstring)."""
-    for item in items:
-        if item.get_closest_marker("spark") is not None:
-            item.add_marker(pytest.mark.xdist_group("spark"))
-        elif item.nodeid.startswith("tests/bench/"):
-            item.add_marker(pytest.mark.xdist_group("bench"))
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +72,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkEngine]:
-    """The test run's Spark engine on ``local[2]``, stopped at the end of the run."""
+    """This worker's Spark engine on ``local[2]``, stopped at the end of the run."""
     from xinyong.engines.spark import spark_engine
 
     engine = spark_engine(SparkSettings(master="local[2]"))

@@ -40,6 +40,7 @@ def test_check_benchmark(tmp_path: Path) -> None:
     out = _run(
         "check.py",
         *("--people", "400", "--checks", "30", "--duration", "1", "--warmup", "0.2"),
+        *("--quiet-limit", "0"),  # the other test workers keep the machine busy
         *("--repeat", "1"),
         # two workers: the servers' app factories; the mixed phase serves one worker in process
         *("--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100", "--workers", "2"),
@@ -60,6 +61,7 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
         "check.py",
         *("--backend", "postgres", "--people", "300", "--checks", "20"),
         *("--phases", "inproc,http", "--duration", "0.5", "--warmup", "0.2", "--repeat", "1"),
+        *("--quiet-limit", "0"),
         *("--workdir", str(tmp_path), "--json"),
     )
     result = _json(out)

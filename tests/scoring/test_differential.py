@@ -102,7 +102,7 @@ def test_engines_agree_in_ledger_mode(
     assert_same(expected, actual)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), as_of=st.sampled_from(MONTH_ENDS), data=st.data())
 def test_calendar_terms_agree_at_month_ends(
     con: ibis.BaseBackend, scheme: dict[str, Any], as_of: date, data: st.DataObject
@@ -133,7 +133,7 @@ def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:
 
 
 @pytest.mark.spark
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), rows=records())
 def test_spark_matches_duckdb_on_records(
     spark: SparkEngine, con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]

@@ -126,7 +126,7 @@ def _from_ledger(url: str, model: Scheme, engine: Engine, catalog: Catalog) -> l
     return standings_of(table)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), drawn=records(), days=periods)
 def test_files_and_a_sqlite_ledger_agree(
     scheme: dict[str, Any], drawn: list[dict[str, Any]], days: dict[str, int]

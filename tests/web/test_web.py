@@ -390,8 +390,9 @@ async def test_my_file_page_and_twin(portal: Portal) -> None:
         ("bank/v1", "counting"),
     ]
     [standing] = data["standings"]
-    # 1000 - 20 * (1 - 151/1095) (linear decay, age 151 days) + 5 (volunteer service)
-    assert standing["score"] == round(1000 - 20 * (1 - 151 / 1095) + 5, 2)
+    # 1000 - 20 * (1 - 151/1096) (linear decay, age 151 days of a 3-year term that holds 29
+    # February 2028) + 5 (volunteer service)
+    assert standing["score"] == round(1000 - 20 * (1 - 151 / 1096) + 5, 2)
     assert standing["grade"] == "C"  # the contract default's veto
     assert re.search(rf"Score {standing['score']} , grade C", page.text)
     [check] = data["checks"]
@@ -405,8 +406,8 @@ async def test_my_file_page_and_twin(portal: Portal) -> None:
     # (2026-04-01): the decayed default alone, still vetoed to C; then the default at the end
     # of its valid_for, 3 years after 2025-03-01 (the catalog would show it 5): 1000, grade A.
     steps = [(s["on"], s["records_ending"], s["score"], s["grade"]) for s in view["outlook"]]
-    assert steps[0] == ("2026-04-01", ["bank/v1"], round(1000 - 20 * (1 - 396 / 1095), 2), "C")
-    assert steps[1:] == [("2028-02-29", ["bank/d1"], 1000.0, "A")]
+    assert steps[0] == ("2026-04-01", ["bank/v1"], round(1000 - 20 * (1 - 396 / 1096), 2), "C")
+    assert steps[1:] == [("2028-03-01", ["bank/d1"], 1000.0, "A")]  # 3 calendar years on
     assert [s["lists"] for s in view["outlook"]] == [["blacklist"], []]
     assert [r["rule"] for r in view["rewarded"]] == ["good"]
     history = {h["on"]: h["score"] for h in view["history"]}
