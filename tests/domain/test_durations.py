@@ -51,3 +51,9 @@ def test_elsewhere_a_month_stays_thirty_days() -> None:
     assert parse_term("3y").nominal_days == 1095
     with pytest.raises(DurationError, match="expected a whole number and a unit"):
         parse_term("2 years")
+
+
+def test_a_term_longer_than_the_calendar_never_ends() -> None:
+    """As in SQL, where such a record simply counts: no overflow in the reference evaluator."""
+    assert parse_term("3000000d").ends_on(date(2024, 1, 1)) == date.max
+    assert parse_term("8000y").ends_on(date(2024, 1, 1)) == date.max

@@ -43,6 +43,10 @@ def add_months(day: date, months: int) -> date:
     the month reached."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
+    if year > date.max.year:  # a term longer than the calendar: it never ends
+        return date.max
+    if year < date.min.year:
+        return date.min
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
@@ -61,6 +65,8 @@ class Term:
         if self.months is not None:
             return add_months(start, self.months)
         assert self.days is not None
+        if self.days > (date.max - start).days:  # a term longer than the calendar: never ends
+            return date.max
         return start + timedelta(days=self.days)
 
     def length_from(self, start: date) -> int:

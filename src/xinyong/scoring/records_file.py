@@ -49,13 +49,16 @@ def read_records_file(path: Path) -> pa.Table:
         table = pq.read_table(path)
         unit = "row"
     elif fmt == "csv":
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in _csv_header(path)},
-                strings_can_be_null=False,
-            ),
-        )
+        try:
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in _csv_header(path)},
+                    strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:  # an empty file, a row with too many fields...
+            raise RecordsFileError(f"{path}: not a readable CSV file: {exc}") from exc
         unit = "data row"
     else:
         table = _read_jsonl(path)
