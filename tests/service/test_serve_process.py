@@ -77,7 +77,7 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # slow to start beside the other test worker
         while True:
             try:
                 if httpx.get(f"{base}/ready", timeout=1).status_code == 200:

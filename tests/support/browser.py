@@ -68,7 +68,7 @@ def serve_portal(url: str, tmp_path: Path) -> Iterator[Live]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # slow to start beside the other test worker
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
