@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,9 +100,31 @@ def _write(folder: Path, rows: list[dict[str, Any]]) -> dict[str, Path]:
     return paths
 
 
-def _scratch() -> tempfile.TemporaryDirectory[str]:
-    """A new folder per example (function-scoped fixtures outlive hypothesis's examples)."""
-    return tempfile.TemporaryDirectory(prefix="xinyong-file-ledger-")
+@dataclass(frozen=True)
+class _Case:
+    """One example written out: the scheme, the files, the catalog, and the reference's
+    standings from the CSV file."""
+
+    model: Scheme
+    folder: Path
+    catalog: Catalog
+    paths: dict[str, Path]
+    rows: int
+    expected: list[Standing]
+
+
+@contextmanager
+def _case(
+    scheme: dict[str, Any], drawn: list[dict[str, Any]], days: dict[str, int]
+) -> Iterator[_Case]:
+    """The example in a new folder (function-scoped fixtures outlive hypothesis's examples)."""
+    model = Scheme.model_validate(scheme)
+    rows = _valid_ids(drawn)
+    with tempfile.TemporaryDirectory(prefix="xinyong-file-ledger-") as name:
+        folder = Path(name)
+        catalog = _catalog(folder, days)
+        paths = _write(folder, rows)
+        yield _Case(model, folder, catalog, paths, len(rows), _expected(model, paths, catalog))
 
 
 def _expected(model: Scheme, paths: dict[str, Path], catalog: Catalog) -> list[Standing]:
@@ -131,19 +156,14 @@ def _from_ledger(url: str, model: Scheme, engine: Engine, catalog: Catalog) -> l
 def test_files_and_a_sqlite_ledger_agree(
     scheme: dict[str, Any], drawn: list[dict[str, Any]], days: dict[str, int]
 ) -> None:
-    model = Scheme.model_validate(scheme)
-    rows = _valid_ids(drawn)
-    with _scratch() as name:
-        folder = Path(name)
-        catalog = _catalog(folder, days)
-        paths = _write(folder, rows)
-        expected = _expected(model, paths, catalog)
+    with _case(scheme, drawn, days) as case:
+        model, catalog, paths, expected = case.model, case.catalog, case.paths, case.expected
         for fmt, path in paths.items():
             for engine in (Engine.DUCKDB, Engine.PYTHON):
                 found = standings_of(score_file(model, path, AS_OF, engine, catalog=catalog))
                 assert_same(expected, found, f"{fmt} file on {engine.value}")
-        url = f"sqlite:///{folder / 'ledger.db'}"
-        _ledger(url, paths, catalog, len(rows))
+        url = f"sqlite:///{case.folder / 'ledger.db'}"
+        _ledger(url, paths, catalog, case.rows)
         for engine in (Engine.DUCKDB, Engine.PYTHON):
             assert_same(expected, _from_ledger(url, model, engine, catalog), f"ledger {engine}")
 
@@ -157,15 +177,10 @@ def test_a_postgresql_ledger_agrees_with_the_file(
     drawn: list[dict[str, Any]],
     days: dict[str, int],
 ) -> None:
-    model = Scheme.model_validate(scheme)
-    rows = _valid_ids(drawn)
-    with _scratch() as name:
-        folder = Path(name)
-        catalog = _catalog(folder, days)
-        paths = _write(folder, rows)
-        expected = _expected(model, paths, catalog)
+    with _case(scheme, drawn, days) as case:
+        model, catalog, paths, expected = case.model, case.catalog, case.paths, case.expected
         reset_pg(pg_server_url)
-        _ledger(pg_server_url, paths, catalog, len(rows))
+        _ledger(pg_server_url, paths, catalog, case.rows)
         for engine in (Engine.DUCKDB, Engine.PYTHON, Engine.POSTGRES):
             found = _from_ledger(pg_server_url, model, engine, catalog)
             assert_same(expected, found, f"postgresql ledger on {engine.value}")
@@ -181,17 +196,12 @@ def test_spark_agrees_on_files_and_ledgers(
     drawn: list[dict[str, Any]],
     days: dict[str, int],
 ) -> None:
-    model = Scheme.model_validate(scheme)
-    rows = _valid_ids(drawn)
-    with _scratch() as name:
-        folder = Path(name)
-        catalog = _catalog(folder, days)
-        paths = _write(folder, rows)
-        expected = _expected(model, paths, catalog)
+    with _case(scheme, drawn, days) as case:
+        model, catalog, paths, expected = case.model, case.catalog, case.paths, case.expected
         for fmt in ("parquet", "csv"):  # scanned in place, and read into Arrow
             found = score_file(model, paths[fmt], AS_OF, Engine.SPARK, catalog=catalog)
             assert_same(expected, standings_of(found), f"{fmt} file on spark")
         reset_pg(pg_server_url)
-        _ledger(pg_server_url, paths, catalog, len(rows))
+        _ledger(pg_server_url, paths, catalog, case.rows)
         found_pg = _from_ledger(pg_server_url, model, Engine.SPARK, catalog)
         assert_same(expected, found_pg, "postgresql ledger on spark")

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
 from tests.support.peer_rows import interaction, ledger_rating
+from tests.support.standings import standings_of
 from tests.support.strategies import AS_OF, SUBJECTS, records, schemes
 from xinyong.decisions.checks import check_measure
 from xinyong.decisions.standing import SchemeRegistry, standing_of
@@ -86,19 +87,6 @@ def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(data, schema=RECORDS_SCHEMA)
 
 
-def _standings(table: pa.Table) -> list[Standing]:
-    return [
-        Standing(
-            r["subject_id"],
-            r["score"],
-            r["grade"],
-            tuple(x for x in r["lists"].split(";") if x),
-            tuple(x for x in r["measures"].split(";") if x),
-        )
-        for r in table.to_pylist()
-    ]
-
-
 # ---------------------------------------------------------------- the file format
 
 
@@ -111,7 +99,7 @@ def test_docs_worked_example_10_1() -> None:
     ]
     want = [Standing("s1", 3.75, "LOW")]
     assert score_records(scheme, [InputRecord(**r) for r in rows], DOC_AS_OF) == want
-    assert _standings(score_table(scheme, _arrow(rows), DOC_AS_OF)) == want
+    assert standings_of(score_table(scheme, _arrow(rows), DOC_AS_OF)) == want
     thin = parse_scheme(EXAMPLE.replace("min_ratings = 2", "min_ratings = 0")).scheme
     assert score_records(thin, [InputRecord(**r) for r in rows], DOC_AS_OF) == [
         Standing("s1", 4.5, "HIGH")
@@ -237,7 +225,7 @@ def test_engines_agree_with_a_peer_score(
         with pytest.raises(SeedsAbsent):
             score_table(model, _arrow(everything), AS_OF)
         return
-    actual = _standings(score_table(model, _arrow(everything), AS_OF))
+    actual = standings_of(score_table(model, _arrow(everything), AS_OF))
     assert [s.subject_id for s in actual] == [s.subject_id for s in expected]
     for want, got in zip(expected, actual, strict=True):
         assert got.same_as(want), (want, got)
@@ -370,7 +358,7 @@ def test_the_ledger_scores_peer_schemes_with_every_engine(gate_ledger: Engine) -
     with gate_ledger.connect() as conn:
         for engine in engines:
             table, _ = score_ledger(conn, scheme, date(2025, 6, 30), engine, load_catalog())
-            results[engine] = _standings(table)
+            results[engine] = standings_of(table)
     for engine in engines:
         assert results[engine] == results[ScoringEngine.PYTHON]
     lacie = next(s for s in results[ScoringEngine.PYTHON] if s.subject_id == "lacie")

@@ -243,7 +243,7 @@ ages = st.one_of(
 def _calendar_ages(as_of: date) -> list[int]:
     """Ages (days before ``as_of``) of the records whose calendar terms end on or next to
     ``as_of``: k months back, a day either side, for every term the schemes use."""
-    found = set()
+    found: set[int] = set()
     for months in (1, 6, 12, 13, 24, 36):
         back = (as_of - add_months(as_of, -months)).days
         found.update((back - 1, back, back + 1, back + 2))
