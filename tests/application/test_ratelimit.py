@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.overridden import override_args
 from tests.support.service_fixtures import PERSON, SCHEME
-from tests.support.serving import free_port, ready, start_serve, wait_until
+from tests.support.serving import free_port, ready, start_serve, stop_serve, wait_until
 from xinyong.application.ratelimit import RateLimiterDown, SharedBuckets, TokenBuckets
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -142,5 +142,4 @@ def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) ->
         else:  # each worker has half the burst: never more than the limit together
             assert 2 <= statuses[200] <= 4, statuses
     finally:
-        server.terminate()
-        server.wait(15)
+        stop_serve(server)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from tests.support.overridden import override_args
 from tests.support.service_fixtures import OTHER, PERSON, SCHEME
+from tests.support.serving import STOP_SECONDS, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +28,6 @@ def _cli(env: dict[str, str], *args: str) -> str:
         text=True,
     )
     return result.stdout.strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -56,7 +50,7 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
     # redis_url), so give each room for the checks below, wherever they land.
     burst = 3 if workers == 1 else 20
     settings.write_text(f"rate_per_second = 0.001\nburst = {burst}\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -131,7 +125,7 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
             assert int(limited.headers["retry-after"]) >= 1
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=15)
+        output, _ = server.communicate(timeout=STOP_SECONDS)
     assert token not in output  # keys never reach the logs
 
 

@@ -57,8 +57,11 @@ from xinyong.ledger.schema import inquiries, records, reviews
 from xinyong.schemes.load import load_scheme
 from xinyong.scoring.store import recorded_overrides
 
-ORPHAN_SECONDS = 2.0
-"""How long a helper process may outlive the process that started it."""
+ORPHAN_SECONDS = 5.0
+"""How long a helper process may outlive the process that started it: a helper looks for its
+parent every quarter second, but multiprocessing's resource tracker ends only once every helper
+has closed its pipe and it has cleaned up after them, and with the suite's other worker loading
+both cores that has taken over 2 s."""
 SETTLE_SECONDS = 2.0
 """After a helper is killed, how long requests in flight may still fail (503)."""
 START_SECONDS = 90.0

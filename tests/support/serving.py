@@ -10,7 +10,12 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-__all__ = ["free_port", "ready", "start_serve", "wait_until"]
+__all__ = ["STOP_SECONDS", "free_port", "ready", "start_serve", "stop_serve", "wait_until"]
+
+STOP_SECONDS = 60.0
+"""How long a service under test may take to stop after SIGTERM: idle it takes about a second,
+but with the suite's other workers loading both cores its processes' imports and shutdowns have
+taken over 15 s."""
 
 
 def free_port() -> int:
@@ -47,3 +52,15 @@ def wait_until(
         assert server.poll() is None, "serve exited"
         assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s"
         time.sleep(0.2)
+
+
+def stop_serve(server: subprocess.Popen[bytes]) -> None:
+    """Stop ``server`` as an operator would (SIGTERM) and wait for it; if it has not stopped
+    within :data:`STOP_SECONDS`, kill it (its helpers follow it) and fail."""
+    server.terminate()
+    try:
+        server.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(STOP_SECONDS)
+        raise AssertionError(f"serve did not stop within {STOP_SECONDS:.0f} s of SIGTERM") from None
