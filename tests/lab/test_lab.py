@@ -252,7 +252,7 @@ def test_deterrence_matches_the_model(tmp_path: Path) -> None:
     world = build_world(experiment, load_catalog(), 0)
     scheme = load_scheme(bundled_pilots()["rongcheng"]).scheme
     counted = np.array(
-        [any(r.matches(c) and r.points < 0 for r in scheme.rules) for c in world.codes]
+        [any(r.matches(c) and r.unit_points < 0 for r in scheme.rules) for c in world.codes]
     )
     acts = world.adverse & ~world.erroneous
     expected = 0.5 * counted[world.code[acts]].mean()

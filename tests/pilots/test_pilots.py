@@ -169,7 +169,7 @@ def test_pilot_is_documented(pilot_id: str) -> None:
     assert all(lst.description for lst in scheme.lists)
     assert all(measure.description for measure in scheme.measures)
     assert all(m.basis for m in scheme.measures if m.kind == "sanction")
-    assert all(rule.valid_for for rule in scheme.rules if rule.points < 0)
+    assert all(rule.valid_for for rule in scheme.rules if rule.unit_points < 0)
     docs = Path(__file__).resolve().parents[2] / "docs" / "schemes.md"
     assert f"`{pilot_id}`" in docs.read_text(encoding="utf-8")
 
@@ -208,8 +208,7 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         # the record's date and the as-of date): cleared, 0
         rec("p1", "court.breach_judgment", "2024-09-15", "J1", amount=50000),
         rec("p1", "court.judgment_performed", "2025-01-20", "J1"),
-        # bank arrears 2025-02-01, 3 months: bank-arrears -10, bank-arrears-2m -10,
-        # bank-arrears-3m -10:                                                       -30
+        # bank arrears 2025-02-01, 3 months: bank-arrears 3 x -10:                   -30
         rec("p1", "finance.bank_arrears", "2025-02-01", "L3", amount=3000, months=3),
         # late utility fee 2025-01-10: age 171 >= 90 (3m): expired, 0
         rec("p1", "utility.late_fee", "2025-01-10", "U1"),
@@ -229,8 +228,8 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         *[rec("p2", "civic.volunteer_service", f"2025-0{m}-15", hours=4) for m in range(1, 6)],
         # p3: fraud 2023-11-01 (age 607 < 1095): -30; utility theft 2024-06-01 (age 394 >=
         # 365): expired; equipment damage on the as-of date (age 0): -100; bank arrears
-        # 2025-05-01 without `months`: bank-arrears -10 only (months >= 2 is unknown, so the
-        # stacked rules do not count).
+        # 2025-05-01 without `months`: bank-arrears-unknown -10 (one month; bank-arrears
+        # needs the months it counts).
         # 1000 - 30 - 100 - 10 = 860 >= 850 -> B, yet on the black list by its records
         # (fraud, equipment-damage): both sanctions.
         rec("p3", "finance.fraud", "2023-11-01", amount=20000),
@@ -296,9 +295,15 @@ def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
         # the nine restrictions apply.
         org("o1", "court.defaulter", "2024-01-15", "C1", amount=2_000_000, ground=1),
         org("o1", "court.defaulter", "2025-03-01", "C4", ground=2, aggravated=True),
-        # p1: aggravated listing 2022-03-01: age 1217 >= 730, so the 2-year listing rule no
-        # longer counts, but 1217 < 1825 (5y): aggravated-listing -1 -> -1 -> LISTED.
-        rec("p1", "court.defaulter", "2022-03-01", "C2", ground=2, aggravated=True),
+        # p1: aggravated listing 2022-03-01 for the 5 years the court decided: both rules
+        # count until 2027-03-01: -2 -> -1 -> LISTED.
+        rec("p1", "court.defaulter", "2022-03-01", "C2", ground=2, aggravated=True, term_years=5),
+        # p4: the same listing without a decided term: 2 years for the listing rule, 3 for
+        # the aggravated one, both over by 2025-03-01. 0 -> CLEAR.
+        rec("p4", "court.defaulter", "2022-03-01", "C6", ground=2, aggravated=True),
+        # p5: extended by 1 year (term_years = 3) on 2022-07-01: counts until 2025-07-01,
+        # the day after the as-of date. -1 -> LISTED.
+        rec("p5", "court.defaulter", "2022-07-01", "C7", ground=2, aggravated=True, term_years=3),
         # p2: listed 2024-06-01 in case C3 and performed 2025-02-01 in the same case:
         # cleared (removal on performance). 0 -> CLEAR.
         rec("p2", "court.defaulter", "2024-06-01", "C3", ground=4, aggravated=False),
@@ -318,14 +323,17 @@ def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
             "p1": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
             "p2": Expect(0.0, "CLEAR"),
             "p3": Expect(0.0, "CLEAR"),
+            "p4": Expect(0.0, "CLEAR"),
+            "p5": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
         },
     )
 
 
 def test_judgment_defaulters_term_boundary(con: ibis.BaseBackend) -> None:
-    # Listed 2023-07-01, not aggravated. As of 2025-06-29 the age is 729 < 730: listed; as of
-    # 2025-06-30 the age is 730, not below 730: the term is over.
-    records = [rec("p1", "court.defaulter", "2023-07-01", "C1")]
+    # Listed 2023-06-30, not aggravated: two calendar years end on 2025-06-30, 731 days later
+    # (29 February 2024 lies between; a term of 730 days would end it a day early). Listed as
+    # of 2025-06-29; as of 2025-06-30 the term is over.
+    records = [rec("p1", "court.defaulter", "2023-06-30", "C1")]
     listed = Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS)
     check(con, "judgment-defaulters", records, {"p1": listed}, as_of=date(2025, 6, 29))
     check(con, "judgment-defaulters", records, {"p1": Expect(0.0, "CLEAR")})

@@ -162,3 +162,49 @@ def test_a_period_beyond_the_catalog_is_no_expiry_and_an_error() -> None:
     # a pattern over codes with different periods: only longer than all of them is an error
     pattern = LAWFUL.replace('match = "court.defaulter"', 'match = "court.*"')
     assert lint(parse_scheme(pattern), catalog) == []
+
+
+def test_terms_and_points_from_attributes_are_checked_against_the_catalog() -> None:
+    def rule(points: str, valid_for: str, match: str = "finance.bank_arrears") -> str:
+        return (
+            HEAD + GRADES + f'[[rules]]\nid = "r"\nmatch = "{match}"\npoints = {points}\n'
+            f"valid_for = {valid_for}\n"
+        )
+
+    years = '{ attr = "months", unit = "m", default = "1m", max = "12m" }'
+    assert _checks(rule('{ per = "months", each = -10, max_units = 3 }', years)) == []
+    wrong = _checks(rule('{ per = "channel", each = -10 }', '"1y"', "finance.contract_default"))
+    assert wrong == [("error", "attribute-type", 12)]
+    unknown = _checks(
+        rule("-10", '{ attr = "term_years", unit = "y", default = "1y", max = "1y" }')
+    )
+    assert unknown == [("warning", "unknown-attribute", 13)]
+    # the longest term a record can get is the one the guardrails see
+    forever = _checks(rule("-10", '{ attr = "months", unit = "y", default = "1y", max = "9y" }'))
+    assert [check for _, check, _ in forever] == ["no-expiry", "outlives-catalog"]
+
+
+@pytest.mark.parametrize(
+    "valid_for",
+    [
+        '{ attr = "n", unit = "y", default = "30d", max = "5y" }',  # days for a calendar unit
+        '{ attr = "n", unit = "y", default = "2y", max = "30m" }',  # not whole years
+        '{ attr = "n", unit = "y", default = "6y", max = "5y" }',  # default beyond max
+        '{ attr = "bad name", unit = "y", default = "2y", max = "5y" }',
+        '{ attr = "n", unit = "q", default = "2y", max = "5y" }',
+    ],
+)
+def test_a_bad_term_from_an_attribute_is_refused(valid_for: str) -> None:
+    with pytest.raises(SchemeError) as info:
+        parse_scheme(
+            HEAD
+            + GRADES
+            + f'[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\nvalid_for = {valid_for}\n'
+        )
+    assert info.value.issues[0].key.startswith("valid_for")
+
+
+def test_bad_points_per_unit_are_refused() -> None:
+    for points in ('{ per = "n", each = 1, max_units = 0 }', '{ per = "n" }', "{ each = 1 }"):
+        with pytest.raises(SchemeError):
+            parse_scheme(HEAD + GRADES + f'[[rules]]\nid = "r"\nmatch = "*"\npoints = {points}\n')

@@ -1,7 +1,8 @@
 """The compiled relational engine and the reference evaluator agree on every scheme.
 
 Hypothesis generates schemes using every feature (prefix and ``*`` matches, caps, linear decay,
-clearing, vetoes, predicates with nulls, ``not`` and ``in``, floors and ceilings) and records
+clearing, vetoes, predicates with nulls, ``not`` and ``in``, floors and ceilings, points and
+terms read from the records' attributes) and records
 with missing attributes, mistyped values and shared case ids; the two evaluators must give the
 same score (within one cent), grade, lists and measures for every subject, in records-file mode and
 in ledger mode (every registered subject, with or without records).
@@ -118,6 +119,27 @@ def test_calendar_terms_agree_at_month_ends(
     assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scheme=schemes(attributed=True),
+    as_of=st.sampled_from([AS_OF, *MONTH_ENDS]),
+    data=st.data(),
+)
+def test_terms_and_points_from_attributes_agree(
+    con: ibis.BaseBackend, scheme: dict[str, Any], as_of: date, data: st.DataObject
+) -> None:
+    """``valid_for = {attr ...}`` and ``points = {per ...}``: whole, fractional, negative,
+    missing and mistyped values, terms at and past ``max``, units past ``max_units``; both
+    evaluators, in records-file and in ledger mode."""
+    rows = data.draw(records(as_of))
+    model = Scheme.model_validate(scheme)
+    expected = score_records(model, _inputs(rows), as_of)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, con=con)))
+    subjects, chosen = _registered(model, rows)
+    expected = score_records(model, _inputs(rows), as_of, subjects=chosen)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
+
+
 def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:
     """Spark's standings are DuckDB's: same rows, grades, lists and measures, and the same score
     up to a rounding tie summed in another order (:data:`CENT`)."""
@@ -142,6 +164,17 @@ def test_spark_matches_duckdb_on_records(
     on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF)
     _identical(on_spark, score_table(model, _arrow(rows), AS_OF, con=con))
     assert_same(score_records(model, _inputs(rows), AS_OF), standings_of(on_spark))
+
+
+@pytest.mark.spark
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=schemes(attributed=True), rows=records())
+def test_spark_matches_duckdb_on_attributed_terms_and_points(
+    spark: SparkEngine, con: ibis.BaseBackend, scheme: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
+    model = Scheme.model_validate(scheme)
+    on_spark = spark_score_table(spark, model, _arrow(rows), AS_OF)
+    _identical(on_spark, score_table(model, _arrow(rows), AS_OF, con=con))
 
 
 @pytest.mark.spark

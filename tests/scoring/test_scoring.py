@@ -7,6 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,10 +18,12 @@ from tests.support.overridden import override_args
 from xinyong.cli.app import app
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.domain.records import InputRecord
 from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.schemes.model import Scheme
+from xinyong.scoring.reference import explain_subject
 from xinyong.scoring.run import Engine, score_arrow
 
 SCHEME = Path(__file__).parents[1] / "data" / "example_scheme.toml"
@@ -397,3 +400,65 @@ def test_the_worked_example_of_a_calendar_term(engine: str) -> None:
     )
     grades = {r["subject_id"]: (r["score"], r["grade"]) for r in table.to_pylist()}
     assert grades == {"s1": (80.0, "B"), "s2": (100.0, "A"), "s3": (100.0, "A")}
+
+
+_ATTRIBUTED = {
+    "id": "ex-attributed",
+    "name": "Terms and points from attributes",
+    "base": 100,
+    "grades": [{"name": "A", "min": 100}, {"name": "B"}],
+    "rules": [
+        {
+            "id": "listing",
+            "match": "court.defaulter",
+            "points": -100,
+            "valid_for": {"attr": "term_years", "unit": "y", "default": "2y", "max": "5y"},
+        },
+        {
+            "id": "arrears",
+            "match": "finance.bank_arrears",
+            "points": {"per": "months", "each": -10, "max_units": 3},
+            "valid_for": "1y",
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_worked_example_of_terms_and_points_from_attributes(engine: str) -> None:
+    """docs/schemes.md 8.13, and what the explanation says of each record."""
+    listed, arrears = date(2022, 7, 1), date(2025, 1, 10)
+    given = {
+        "s1": ("court.defaulter", listed, '{"term_years": 3}'),
+        "s2": ("court.defaulter", listed, "{}"),
+        "s3": ("court.defaulter", date(2021, 7, 1), '{"term_years": 9}'),
+        "s4": ("court.defaulter", listed, '{"term_years": 2.5}'),
+        "s5": ("finance.bank_arrears", arrears, '{"months": 2}'),
+        "s6": ("finance.bank_arrears", arrears, '{"months": 7}'),
+        "s7": ("finance.bank_arrears", arrears, '{"months": "2"}'),
+    }
+    rows = [
+        {"record_id": s, "source": "t", "subject_id": s, "subject_kind": "person", "code": code,
+         "occurred_at": day, "case_id": None, "attrs": attrs}
+        for s, (code, day, attrs) in given.items()
+    ]  # fmt: skip
+    scheme = Scheme.model_validate(_ATTRIBUTED)
+    as_of = date(2025, 6, 30)
+    table = score_arrow(
+        scheme, pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA), as_of, Engine(engine)
+    )
+    scores = {r["subject_id"]: r["score"] for r in table.to_pylist()}
+    assert scores == {"s1": 0, "s2": 100, "s3": 0, "s4": 100, "s5": 80, "s6": 70, "s7": 100}
+    records = [InputRecord(**{**row, "attrs": orjson.loads(row["attrs"])}) for row in rows]
+    seen = {
+        c.record.subject_id: c
+        for s in given
+        for c in explain_subject(scheme, s, records, as_of).records
+    }
+    assert (seen["s1"].term, seen["s1"].ends_on) == ("3y", date(2025, 7, 1))
+    assert (seen["s3"].term, seen["s3"].ends_on) == ("5y", date(2026, 7, 1))
+    assert seen["s4"].term == "2y"
+    assert seen["s4"].reason.startswith("expired")
+    assert (seen["s6"].units, seen["s6"].contribution) == (3.0, -30.0)
+    assert not seen["s7"].counted
+    assert "months is missing or not a number" in seen["s7"].reason

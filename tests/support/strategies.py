@@ -26,6 +26,15 @@ ATTRS = ["amount", "channel", "flag", "n"]
 AS_OF = date(2024, 6, 30)
 TERMS = ["0d", "30d", "2w", "0m", "1m", "6m", "13m", "1y", "400d", "2y", "3y"]
 """The rules' ``valid_for``: days, weeks, and calendar months and years."""
+TERMS_FROM = [
+    {"attr": "n", "unit": "y", "default": "2y", "max": "5y"},
+    {"attr": "n", "unit": "m", "default": "1m", "max": "13m"},
+    {"attr": "n", "unit": "y", "default": "6m", "max": "3y"},
+    {"attr": "amount", "unit": "d", "default": "30d", "max": "400d"},
+    {"attr": "n", "unit": "w", "default": "2w", "max": "20w"},
+    {"attr": "n", "unit": "y", "default": "0y", "max": "0y"},
+]
+"""``valid_for`` read from a record's attribute (``n`` is often a small whole number)."""
 MONTH_ENDS = [
     date(2024, 2, 29),
     date(2024, 3, 31),
@@ -95,24 +104,34 @@ predicate = st.recursive(
 )
 
 
-def _rule(draw: st.DrawFn, i: int, grades: list[str]) -> dict[str, Any]:
-    """Rule ``i`` of a drawn scheme."""
+def _rule(draw: st.DrawFn, i: int, grades: list[str], attributed: bool) -> dict[str, Any]:
+    """Rule ``i`` of a drawn scheme (``attributed``: most read their points or their term
+    from the record's attributes, and few have a predicate)."""
+    often = 3 if attributed else 1  # in four
+    points = draw(
+        st.one_of(st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3]))
+    )
     rule: dict[str, Any] = {
         "id": f"r{i}",
         "match": draw(st.sampled_from(PATTERNS)),
-        "points": draw(
-            st.one_of(
-                st.integers(-120, 60).map(float), st.sampled_from([-12.5, 0.25, -0.125, 33.3])
-            )
-        ),
+        "points": points,
     }
-    if draw(st.booleans()):
-        rule["valid_for"] = draw(st.sampled_from(TERMS))
+    if draw(st.integers(0, 3)) < often:  # points per unit of an attribute
+        per: dict[str, Any] = {"per": draw(st.sampled_from(["n", "n", "amount"])), "each": points}
+        if draw(st.booleans()):
+            per["max_units"] = draw(st.sampled_from([1.0, 3.0, 2.5, 100.0]))
+        rule["points"] = per
+    if attributed and draw(st.integers(0, 3)) < often:
+        rule["valid_for"] = draw(st.sampled_from(TERMS_FROM))
+        if draw(st.booleans()):
+            rule["decay"] = "linear"
+    elif draw(st.booleans()):
+        rule["valid_for"] = draw(st.sampled_from(TERMS + TERMS_FROM))
         if draw(st.booleans()):
             rule["decay"] = "linear"
     if draw(st.booleans()):
         rule["cap"] = float(draw(st.integers(0, 150)))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) < (1 if attributed else 2):
         rule["when"] = draw(predicate)
     if draw(st.booleans()):
         rule["cleared_by"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=2))
@@ -122,8 +141,9 @@ def _rule(draw: st.DrawFn, i: int, grades: list[str]) -> dict[str, Any]:
 
 
 @st.composite
-def schemes(draw: st.DrawFn) -> dict[str, Any]:
-    """A scheme as the dict a TOML file would parse to."""
+def schemes(draw: st.DrawFn, attributed: bool = False) -> dict[str, Any]:
+    """A scheme as the dict a TOML file would parse to (``attributed``: its rules read their
+    points and terms from the records, see :func:`_rule`)."""
     n_grades = draw(st.integers(1, 4))
     mins = sorted(
         draw(
@@ -136,7 +156,7 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
     names = ["AAA", "A", "C", "D"][:n_grades]
     grades = [{"name": n, "min": float(m)} for n, m in zip(names, mins, strict=False)]
     grades.append({"name": names[-1]})
-    rules = [_rule(draw, i, names) for i in range(draw(st.integers(0, 5)))]
+    rules = [_rule(draw, i, names, attributed) for i in range(draw(st.integers(0, 5)))]
     rule_ids = [r["id"] for r in rules]
     lists = []
     for i in range(draw(st.integers(0, 3))):
@@ -200,6 +220,8 @@ def schemes(draw: st.DrawFn) -> dict[str, Any]:
 
 
 attr_value = st.one_of(
+    # Terms and units: small whole numbers, a fraction, a whole float, a negative.
+    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 12, 13, 1.5, 2.0, -1, 1e300]),
     st.integers(-5, 20_000),
     st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
     # Strings that look like other JSON types must stay strings ("null" is not null).
@@ -207,6 +229,10 @@ attr_value = st.one_of(
     st.booleans(),
     st.none(),
 )
+
+
+units = st.sampled_from([0, 1, 2, 3, 3, 5, 6, 12, 2.5, 2.0, 7, -1, None, "3"])
+"""Values of ``n``: whole numbers around the terms' and units' limits, and ones that give none."""
 
 
 # Ages on and around every valid_for boundary the schemes use, and some in the future.
@@ -271,4 +297,6 @@ def records(draw: st.DrawFn, as_of: date = AS_OF) -> list[dict[str, Any]]:
                 "attrs": draw(st.dictionaries(st.sampled_from(ATTRS), attr_value, max_size=4)),
             }
         )
+        if draw(st.booleans()):  # a term or a count, as the rules that read ``n`` expect
+            rows[-1]["attrs"]["n"] = draw(units)
     return rows

@@ -392,7 +392,17 @@ def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
         f"{result.as_of}: score {s.score:g}, grade {s.grade}"
     )
     table = Table(title="Records that counted")
-    for column in ("record", "code", "date", "rule", "age (days)", "factor", "contribution"):
+    for column in (
+        "record",
+        "code",
+        "date",
+        "rule",
+        "age (days)",
+        "term",
+        "units",
+        "factor",
+        "contribution",
+    ):
         table.add_column(column)
     for c in result.records:
         if c.counted:
@@ -402,6 +412,8 @@ def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
                 str(c.record.occurred_at),
                 c.rule_id,
                 str(c.age_days),
+                f"{c.term} (until {c.ends_on})" if c.term else "-",
+                "-" if c.units is None else f"{c.units:g}",
                 f"{c.factor:.4f}",
                 f"{c.contribution:+g}",
             )

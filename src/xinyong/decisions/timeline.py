@@ -59,15 +59,12 @@ def month_starts(today: date, months: int) -> list[date]:
     return [*days, today] if first == today else [*days, first, today]
 
 
-def stops_counting_on(
-    counted: CountedRecord, loaded: LoadedScheme, catalog: Catalog | None
-) -> date | None:
+def stops_counting_on(counted: CountedRecord, catalog: Catalog | None) -> date | None:
     """The first day a counting record no longer counts for its rule, if nothing happens: the
     end of the rule's ``valid_for`` or of the code's maximum display period, whichever is
     first (None: it counts for ever)."""
-    rule = next(r for r in loaded.scheme.rules if r.id == counted.rule_id)
     occurred = counted.record.occurred_at
-    ends = [rule.term.ends_on(occurred)] if rule.term is not None else []
+    ends = [counted.ends_on] if counted.ends_on is not None else []
     entry = catalog.get(counted.record.code) if catalog is not None else None
     if entry is not None:
         ends.append(occurred + timedelta(days=entry.max_display_days))
@@ -96,7 +93,7 @@ def _ending(
     ending: dict[date, set[str]] = defaultdict(set)
     for counted in now.records:
         if counted.counted:
-            day = stops_counting_on(counted, loaded, catalog)
+            day = stops_counting_on(counted, catalog)
             if day is not None and day > now.as_of:
                 ending[day].add(counted.record.key)
     section = loaded.scheme.peer

@@ -83,7 +83,7 @@ class Arm:
         self.grade = np.full(size, -1, np.int16)
         self.wrongful_since = np.full(size, -1, np.int32)
         self.counted_code = np.array(
-            [any(r.matches(c) and r.points < 0 for r in scheme.rules) for c in world.codes],
+            [any(r.matches(c) and r.unit_points < 0 for r in scheme.rules) for c in world.codes],
             dtype=np.bool_,
         )
         self.read_code = np.array(

@@ -37,8 +37,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from xinyong.domain.durations import parse_term
 from xinyong.schemes.eligibility import eligible_subjects
-from xinyong.schemes.model import Rule, Scheme
+from xinyong.schemes.model import PointsPer, Rule, Scheme, TermFrom
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
 __all__ = ["compile_scheme", "compile_unbound"]
@@ -143,7 +144,7 @@ def _countable(scheme: Scheme, r: ir.Table, t: ir.DateScalar) -> ir.BooleanValue
     """
     parts: list[ir.BooleanValue] = []
     for rule in scheme.rules:
-        term = rule.term
+        term = rule.longest_term
         if term is not None and term.most_days == 0:
             continue  # nothing is younger than 0 days
         condition = _match(rule, r.code)
@@ -193,6 +194,36 @@ def _clearing(
     return joined, names
 
 
+def _term_end(
+    rule: Rule, r: ir.Table, t: ir.DateScalar, age: ir.IntegerValue, attrs: ir.JSONValue | None
+) -> tuple[ir.BooleanValue, ir.NumericValue] | None:
+    """Whether each record is inside its term under ``rule``, and the term's length in days
+    (None: no ``valid_for``, it counts for ever)."""
+    spec = rule.valid_for
+    if spec is None:
+        return None
+    if isinstance(spec, TermFrom):
+        assert attrs is not None
+        value = attrs[spec.attr].float
+        # At most the max's count, so that floor() never meets a number too big for an integer.
+        bounded = ibis.least(value, ibis.literal(float(spec.most_units)))
+        whole = ((value >= 0) & (bounded.floor().cast("float64") == bounded)).fill_null(False)
+        base = ibis.ifelse(whole, bounded * float(spec.size), float(spec.default_base))
+        if spec.calendar:
+            months = base.cast("int32").as_interval("M")
+            ends = (r.occurred_at + months).cast("date")
+            return t < ends, ends.delta(r.occurred_at, unit="day")
+        return age < base, base
+    term = parse_term(spec)
+    if term.months is not None:
+        # Calendar months: the term ends on the record's date plus the months, the day of the
+        # month clamped to the month's end (DuckDB, PostgreSQL and Spark 3 all clamp).
+        ends = (r.occurred_at + ibis.interval(months=term.months)).cast("date")
+        return t < ends, ends.delta(r.occurred_at, unit="day")
+    assert term.days is not None
+    return age < term.days, ibis.literal(term.days)
+
+
 def _rule_terms(
     rule: Rule,
     r: ir.Table,
@@ -202,19 +233,13 @@ def _rule_terms(
     cleared_on: dict[tuple[str, ...], str],
 ) -> tuple[ir.BooleanValue, ir.FloatingValue]:
     """Whether each record counts for ``rule``, and the points it adds when it does."""
+    longest = rule.longest_term
+    if longest is not None and longest.most_days == 0:  # nothing counts
+        return ibis.literal(False), ibis.literal(0.0)
     condition = _match(rule, r.code)
-    term = rule.term
-    length: ir.NumericValue | None = None
-    if term is not None and term.months is not None:
-        # Calendar months: the term ends on the record's date plus the months, the day of the
-        # month clamped to the month's end (DuckDB, PostgreSQL and Spark 3 all clamp).
-        ends = (r.occurred_at + ibis.interval(months=term.months)).cast("date")
-        condition = condition & (t < ends)
-        length = ends.delta(r.occurred_at, unit="day")
-    elif term is not None:
-        assert term.days is not None
-        condition = condition & (age < term.days)
-        length = ibis.literal(term.days)
+    within = _term_end(rule, r, t, age, attrs)
+    if within is not None:
+        condition = condition & within[0]
     codes = tuple(sorted(set(rule.cleared_by)))
     if codes:
         latest = r[cleared_on[codes]]
@@ -226,12 +251,19 @@ def _rule_terms(
         condition = ibis.ifelse(
             condition.fill_null(False), _predicate(predicate, attrs).fill_null(False), False
         )
+    points: ir.FloatingValue = ibis.literal(float(rule.unit_points))
+    if isinstance(rule.points, PointsPer):
+        assert attrs is not None
+        units = attrs[rule.points.per].float
+        condition = condition & (units >= 0).fill_null(False)
+        if rule.points.max_units is not None:
+            units = ibis.least(units, ibis.literal(float(rule.points.max_units)))
+        points = points * units
     counts = condition.fill_null(False)
-    points = ibis.literal(float(rule.points))
-    if term is not None and term.most_days == 0:  # nothing counts; never divide by zero below
-        return ibis.literal(False), ibis.literal(0.0)
-    if rule.decay == "linear" and length is not None:
-        return counts, points * (1.0 - age.cast("float64") / length.cast("float64"))
+    if rule.decay == "linear" and within is not None:
+        # A term of 0 days counts nothing; NULLIF keeps every engine from dividing by zero.
+        length = within[1].cast("float64").nullif(0.0)
+        return counts, points * (1.0 - age.cast("float64") / length)
     return counts, points
 
 
@@ -263,7 +295,8 @@ def compile_scheme(
     age = t.delta(r.occurred_at, unit="day")
     # JSONB: on PostgreSQL, Ibis's unwraps of plain JSON compile to invalid SQL with the
     # pinned sqlglot; DuckDB treats both the same.
-    attrs = r.attrs.cast(dt.JSON(binary=True)) if any(rule.when for rule in scheme.rules) else None
+    reads = any(rule.attributes_read for rule in scheme.rules)
+    attrs = r.attrs.cast(dt.JSON(binary=True)) if reads else None
     columns: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
         counts, amount = _rule_terms(rule, r, t, age, attrs, cleared_on)

@@ -21,6 +21,9 @@ under ``--strict``:
   every mode, so the rule would promise what the ledger cannot give (a pattern over codes with
   different periods counts each code's records for the shorter of the two);
 - ``unknown-code``: a rule matches no code of the catalog (when a catalog is given);
+- ``attribute-type`` (an error): ``points = {per ...}`` or ``valid_for = {attr ...}`` reads an
+  attribute that the catalog declares as a string or a boolean for a code the rule matches;
+- ``unknown-attribute``: such an attribute is declared by no code the rule matches;
 - ``status-weighting``: a peer score that weighs raters by their own score (``nosedive``), the
   anti-pattern of the show: a falling score takes its holder's voice with it;
 - ``gate-without-path-back``: a measure that follows from the grade of a peer-scored scheme
@@ -43,7 +46,7 @@ from xinyong.domain.peer_records import RATING
 from xinyong.domain.protected import ProtectedMatch, protected_term, protected_terms
 from xinyong.schemes.issues import Issue, Locator, Severity
 from xinyong.schemes.load import LoadedScheme
-from xinyong.schemes.model import Rule, Scheme
+from xinyong.schemes.model import PointsPer, Rule, Scheme, TermFrom
 from xinyong.schemes.predicate import attribute_names, literal_values
 
 __all__ = ["lint", "names_nothing"]
@@ -116,7 +119,54 @@ def _protected_reads(rule: Rule, extra: frozenset[str]) -> list[tuple[str, Prote
         names = dict.fromkeys(attribute_names(rule.predicate))
         values = dict.fromkeys(v for v in literal_values(rule.predicate) if isinstance(v, str))
         found += [("when", m) for m in protected_terms([*names, *values], extra)]
+    for key, name in _numbers_read(rule):
+        match = protected_term(name, extra)
+        if match is not None:
+            found.append((key, match))
     return found
+
+
+def _numbers_read(rule: Rule) -> list[tuple[str, str]]:
+    """(key, attribute) for each number a rule reads besides its predicate: ``points = {per}``
+    and ``valid_for = {attr}``."""
+    found = []
+    if isinstance(rule.points, PointsPer):
+        found.append(("points", rule.points.per))
+    if isinstance(rule.valid_for, TermFrom):
+        found.append(("valid_for", rule.valid_for.attr))
+    return found
+
+
+def _check_numbers(report: _Report, index: int, rule: Rule, catalog: Catalog) -> None:
+    """The attributes a rule reads as numbers must be numbers in the catalog."""
+    matched = {code: entry for code, entry in catalog.codes.items() if rule.matches(code)}
+    for key, name in _numbers_read(rule):
+        declared = {code: e.attrs[name] for code, e in matched.items() if name in e.attrs}
+        wrong = sorted(f"{code} ({kind})" for code, kind in declared.items() if kind != "number")
+        if wrong:
+            report.add(
+                Severity.ERROR,
+                "attribute-type",
+                f"{key} reads {name!r} as a number, but the catalog declares it as "
+                f"{', '.join(wrong)}",
+                "rules",
+                index,
+                key,
+            )
+        elif matched and not declared:
+            report.add(
+                Severity.WARNING,
+                "unknown-attribute",
+                f"{key} reads {name!r}, which no code the rule matches declares: "
+                + (
+                    "every record gets the default term"
+                    if key == "valid_for"
+                    else "no record carries it, so none counts"
+                ),
+                "rules",
+                index,
+                key,
+            )
 
 
 def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> None:
@@ -143,7 +193,7 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 key,
                 detail=match.name,
             )
-        punishes = rule.points < 0 or rule.veto is not None or rule.id in punitive
+        punishes = rule.unit_points < 0 or rule.veto is not None or rule.id in punitive
         valid_days = rule.valid_days
         if punishes and valid_days is None:
             report.add(
@@ -159,7 +209,7 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
             report.add(
                 Severity.WARNING,
                 "no-expiry",
-                f"valid_for {rule.valid_for!r} is not an expiry: it outlives the longest "
+                f"valid_for {rule.valid_for_text!r} is not an expiry: it outlives the longest "
                 f"display period {_longest_text(catalog)}",
                 "rules",
                 index,
@@ -172,12 +222,15 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 report.add(
                     Severity.ERROR,
                     "outlives-catalog",
-                    f"valid_for {rule.valid_for!r} is longer than the catalog displays {periods}: "
+                    f"valid_for {rule.valid_for_text!r} is longer than the catalog displays "
+                    f"{periods}: "
                     "a record stops counting when its display period ends, so shorten valid_for",
                     "rules",
                     index,
                     "valid_for",
                 )
+        if catalog is not None:
+            _check_numbers(report, index, rule, catalog)
         if catalog is not None and not any(rule.matches(code) for code in catalog.codes):
             report.add(
                 Severity.WARNING,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from xinyong.domain.toml_text import parse_toml
 from xinyong.schemes.issues import Issue, Locator, SchemeError, Severity
-from xinyong.schemes.model import Scheme
+from xinyong.schemes.model import UNION_TAGS, Scheme
 
 __all__ = ["LoadedScheme", "load_scheme", "parse_scheme", "scheme_hash"]
 
@@ -97,7 +97,7 @@ def table_label(data: dict[str, Any], section: str, index: int) -> str:
 
 
 def _issue(error: Any, data: dict[str, Any], locator: Locator, where: str) -> Issue:
-    loc = tuple(error.get("loc", ()))
+    loc = tuple(part for part in error.get("loc", ()) if part not in UNION_TAGS)
     message = str(error.get("msg", "invalid"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

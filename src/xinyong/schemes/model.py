@@ -14,22 +14,35 @@ guardrails are checked by :mod:`xinyong.schemes.lint`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from xinyong.domain.durations import Term, parse_duration, parse_term
-from xinyong.schemes.predicate import Node, parse_predicate
+from xinyong.schemes.predicate import Node, attribute_names, number_value, parse_predicate
 
 __all__ = [
+    "ATTRIBUTE_NAME",
+    "UNION_TAGS",
     "Eligibility",
     "Grade",
     "ListDef",
     "Measure",
     "PeerSection",
+    "PointsPer",
     "Rule",
     "Safeguards",
     "Scheme",
+    "TermFrom",
 ]
 
 _ID = re.compile(r"^[a-z0-9-]+$")
@@ -71,13 +84,159 @@ class Grade(_Frozen):
         return value
 
 
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""An attribute's name, as a ``when`` predicate writes it."""
+
+
+def _attribute(value: str) -> str:
+    if not ATTRIBUTE_NAME.match(value):
+        raise ValueError(f"an attribute name is letters, digits and _ (got {value!r})")
+    return value
+
+
+class PointsPer(_Frozen):
+    """Points that scale with a number the record carries: ``each`` per unit of the attribute
+    ``per``, for at most ``max_units`` units (Rongcheng's "-10 per month in arrears")."""
+
+    per: str
+    each: Number
+    max_units: Number | None = Field(default=None, gt=0)
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, value: str) -> str:
+        return _attribute(value)
+
+    def units(self, attrs: Mapping[str, object]) -> float | None:
+        """The units a record's attributes give: the attribute's number, at most ``max_units``;
+        None when it is missing, not a number or negative (the record then does not count)."""
+        value = number_value(attrs.get(self.per))
+        if value is None or value < 0:
+            return None
+        return value if self.max_units is None else min(value, self.max_units)
+
+    @property
+    def text(self) -> str:
+        """How the scheme file writes it, in short."""
+        most = "" if self.max_units is None else f", at most {self.max_units:g}"
+        return f"{self.each:g} per {self.per}{most}"
+
+
+_TERM_UNITS = {"d": (1, False), "w": (7, False), "m": (1, True), "y": (12, True)}
+"""Each unit in the term's base: (days or calendar months, whether calendar months)."""
+
+
+class TermFrom(_Frozen):
+    """A term read from the record (``valid_for = { attr = "term_years", unit = "y", default =
+    "2y", max = "5y" }``): the court decides how many years an aggravated listing is extended.
+
+    A record's term is its attribute's number of ``unit``s when that is a whole number from 0
+    up, ``max`` when it is a number at least ``max`` (so a court's "7 years" counts for the
+    longest term the scheme allows), and ``default`` otherwise (missing, null, not a number,
+    negative or a fraction).
+    """
+
+    attr: str
+    unit: Literal["d", "w", "m", "y"]
+    default: str
+    max: str
+
+    @field_validator("attr")
+    @classmethod
+    def _attr(cls, value: str) -> str:
+        return _attribute(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TermFrom:
+        size, calendar = _TERM_UNITS[self.unit]
+        for key in ("default", "max"):
+            term = parse_term(getattr(self, key))
+            if (term.months is not None) != calendar:
+                family = "months or years (m, y)" if calendar else "days or weeks (d, w)"
+                raise ValueError(f"{key} must be in {family}, as unit {self.unit!r} is")
+        if self._base(self.max) % size:
+            raise ValueError(f"max must be a whole number of {self.unit!r} (got {self.max!r})")
+        if self._base(self.default) > self._base(self.max):
+            raise ValueError(f"default {self.default!r} is longer than max {self.max!r}")
+        return self
+
+    @staticmethod
+    def _base(text: str) -> int:
+        term = parse_term(text)
+        return term.months if term.months is not None else term.days or 0
+
+    @property
+    def size(self) -> int:
+        """One ``unit`` in days (``d``, ``w``) or calendar months (``m``, ``y``)."""
+        return _TERM_UNITS[self.unit][0]
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the term is in calendar months (``m``, ``y``) rather than days."""
+        return _TERM_UNITS[self.unit][1]
+
+    @property
+    def default_base(self) -> int:
+        """``default`` in days or calendar months (as :attr:`calendar`)."""
+        return self._base(self.default)
+
+    @property
+    def most_units(self) -> int:
+        """``max`` in ``unit``s."""
+        return self._base(self.max) // self.size
+
+    @property
+    def longest(self) -> Term:
+        """The longest term a record can get: ``max``."""
+        return parse_term(self.max)
+
+    def term(self, attrs: Mapping[str, object]) -> Term:
+        """The term of a record with these attributes."""
+        value = number_value(attrs.get(self.attr))
+        if value is not None and value >= self.most_units:
+            count = self.most_units
+        elif value is not None and value >= 0 and value.is_integer():
+            count = int(value)
+        else:
+            return parse_term(self.default)
+        base = count * self.size
+        if self.calendar:
+            text = f"{base // 12}y" if base % 12 == 0 else f"{base}m"
+            return Term(None, base, text)
+        return Term(base, None, f"{count}{self.unit}")
+
+    @property
+    def text(self) -> str:
+        """How the scheme file writes it, in short."""
+        return f"{self.attr} ({self.unit}; default {self.default}, at most {self.max})"
+
+
+UNION_TAGS = frozenset({"number", "per_unit", "duration", "term_from"})
+"""The branches of ``points`` and ``valid_for``: chosen by the value's type (a table or not), so
+that an error names the one the file meant; loaders drop them from an error's location."""
+
+
+def _table_or(other: str, table: str) -> Callable[[object], str]:
+    return lambda value: table if isinstance(value, dict | BaseModel) else other
+
+
+Points = Annotated[
+    Annotated[Number, Tag("number")] | Annotated[PointsPer, Tag("per_unit")],
+    Discriminator(_table_or("number", "per_unit")),
+]
+ValidFor = Annotated[
+    Annotated[str, Tag("duration")] | Annotated[TermFrom, Tag("term_from")],
+    Discriminator(_table_or("duration", "term_from")),
+]
+
+
 class Rule(_Frozen):
     """Points for the records that match a code pattern and a predicate."""
 
     id: str
     match: str
-    points: Number
-    valid_for: str | None = None
+    points: Points
+    valid_for: ValidFor | None = None
     decay: Literal["step", "linear"] = "step"
     cap: Number | None = Field(default=None, ge=0)
     when: str | None = None
@@ -102,8 +261,8 @@ class Rule(_Frozen):
 
     @field_validator("valid_for")
     @classmethod
-    def _valid_for(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _valid_for(cls, value: str | TermFrom | None) -> str | TermFrom | None:
+        if isinstance(value, str):
             parse_duration(value)  # "0d" is allowed: no record is young enough to count
         return value
 
@@ -121,15 +280,49 @@ class Rule(_Frozen):
         return self
 
     @property
-    def valid_days(self) -> int | None:
-        """``valid_for`` in the catalog's fixed days (``m`` 30, ``y`` 365): to compare with the
-        catalog's periods; scoring reads :attr:`term`."""
-        return None if self.valid_for is None else parse_duration(self.valid_for)
+    def longest_term(self) -> Term | None:
+        """The longest term a record can get under ``valid_for`` (a term read from the record:
+        its ``max``); None without ``valid_for``."""
+        if isinstance(self.valid_for, TermFrom):
+            return self.valid_for.longest
+        return None if self.valid_for is None else parse_term(self.valid_for)
 
     @property
-    def term(self) -> Term | None:
-        """``valid_for`` as a legal term: days, or calendar months and years."""
+    def valid_days(self) -> int | None:
+        """:attr:`longest_term` in the catalog's fixed days (``m`` 30, ``y`` 365): to compare
+        with the catalog's periods; scoring reads :meth:`term_for`."""
+        longest = self.longest_term
+        return None if longest is None else longest.nominal_days
+
+    @property
+    def valid_for_text(self) -> str | None:
+        """``valid_for`` as a person reads it in a message."""
+        if isinstance(self.valid_for, TermFrom):
+            return self.valid_for.text
+        return self.valid_for
+
+    def term_for(self, attrs: Mapping[str, object]) -> Term | None:
+        """The legal term of a record with these attributes: days, or calendar months and
+        years; None without ``valid_for`` (it counts for ever)."""
+        if isinstance(self.valid_for, TermFrom):
+            return self.valid_for.term(attrs)
         return None if self.valid_for is None else parse_term(self.valid_for)
+
+    @property
+    def unit_points(self) -> float:
+        """The points of one record, or of one unit of a record under ``points = {per ...}``:
+        its sign says whether the rule rewards or punishes."""
+        return self.points.each if isinstance(self.points, PointsPer) else self.points
+
+    @property
+    def attributes_read(self) -> tuple[str, ...]:
+        """Every attribute the rule reads: its predicate's, its points' and its term's."""
+        names = [] if self.predicate is None else list(attribute_names(self.predicate))
+        if isinstance(self.points, PointsPer):
+            names.append(self.points.per)
+        if isinstance(self.valid_for, TermFrom):
+            names.append(self.valid_for.attr)
+        return tuple(dict.fromkeys(names))
 
     @property
     def predicate(self) -> Node | None:

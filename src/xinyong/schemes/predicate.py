@@ -49,6 +49,7 @@ __all__ = [
     "PredicateError",
     "attribute_names",
     "evaluate",
+    "number_value",
     "parse_predicate",
 ]
 
@@ -375,6 +376,13 @@ def _typed(value: object) -> tuple[str, object] | None:
     if isinstance(value, str):
         return ("string", value)
     return ("other", value)
+
+
+def number_value(value: object) -> float | None:
+    """An attribute's value as a number, or None when it is missing, null or another JSON type
+    (a boolean is not a number): what the compiled engines' ``.float`` unwrap reads."""
+    typed = _typed(value)
+    return typed[1] if typed is not None and typed[0] == "number" else None  # type: ignore[return-value]
 
 
 def _compare(value: object, op: str, literal: Literal) -> bool | None:

@@ -80,6 +80,9 @@ def explanation_json(
                 "age_days": c.age_days,
                 "factor": c.factor,
                 "contribution": c.contribution,
+                "units": c.units,
+                "term": c.term or None,
+                "ends_on": None if c.ends_on is None else c.ends_on.isoformat(),
                 "reason": c.reason,
             }
             for c in result.records

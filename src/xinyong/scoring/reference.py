@@ -12,8 +12,10 @@ Evaluation at an as-of date ``t``:
    the end of its ``valid_for`` term (days, or calendar months and years from its date) and it
    is not cleared (another record of the subject with the same non-empty ``case_id``, a code in
    ``cleared_by`` and a date between the record's own and ``t``);
-3. it contributes ``points`` (times ``1 - age/length`` under linear decay, ``length`` the days of
-   its own term); a rule's total is clipped to ``[-cap, cap]``;
+3. it contributes ``points`` (under ``points = {per ...}``: ``each`` times the record's units),
+   times ``1 - age/length`` under linear decay (``length`` the days of its own term, which a
+   ``valid_for = {attr ...}`` reads from the record); a rule's total is clipped to
+   ``[-cap, cap]``;
 4. score = base + rule totals, clamped to ``[floor, ceiling]``, rounded to 2 decimals; the grade
    is the first whose ``min <= score`` (else the last), made no better than any veto of a rule
    with a counting record;
@@ -36,7 +38,7 @@ from xinyong.domain.records import InputRecord
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.eligibility import ineligibility
-from xinyong.schemes.model import Rule, Scheme
+from xinyong.schemes.model import PointsPer, Rule, Scheme
 from xinyong.schemes.predicate import evaluate
 from xinyong.scoring.standing import CountedRecord, RuleResult, Standing, round_score
 
@@ -177,7 +179,6 @@ def _apply_rule(
 ) -> RuleResult:
     """One rule over the considered records (steps 2 and 3): each record it sees goes to
     ``seen`` and its number to ``matched``."""
-    term = rule.term
     total = 0.0
     count = 0
     for number, record in enumerate(considered):
@@ -185,17 +186,33 @@ def _apply_rule(
             continue
         matched.add(number)
         age = (as_of - record.occurred_at).days
-        reason = _not_counted(rule, record, age, by_case, as_of)
+        term = rule.term_for(record.attrs)
+        ends = None if term is None else term.ends_on(record.occurred_at)
+        term_text = "" if term is None else term.text
+        per = rule.points if isinstance(rule.points, PointsPer) else None
+        units = None if per is None else per.units(record.attrs)
+        reason = _not_counted(rule, record, age, by_case, as_of, ends, term_text)
+        if not reason and per is not None and units is None:
+            reason = f"{per.per} is missing or not a number from 0 up"
         if reason:
-            seen.append(CountedRecord(record, rule.id, False, age, reason=reason))
+            seen.append(
+                CountedRecord(
+                    record, rule.id, False, age, reason=reason, term=term_text, ends_on=ends
+                )
+            )
             continue
         factor = 1.0
         if rule.decay == "linear" and term is not None:  # counting, so the term is not empty
             factor = 1.0 - age / term.length_from(record.occurred_at)
-        contribution = rule.points * factor
+        points = rule.unit_points if per is None or units is None else per.each * units
+        contribution = points * factor
         total += contribution
         count += 1
-        seen.append(CountedRecord(record, rule.id, True, age, factor, contribution))
+        seen.append(
+            CountedRecord(
+                record, rule.id, True, age, factor, contribution, "", term_text, ends, units
+            )
+        )
     capped = total
     if rule.cap is not None:
         capped = min(max(total, -rule.cap), rule.cap)
@@ -208,18 +225,16 @@ def _not_counted(
     age: int,
     by_case: dict[str, list[InputRecord]],
     as_of: date,
+    ends: date | None,
+    term: str,
 ) -> str:
     """Why a record the rule matches does not count (empty when it counts)."""
     if rule.predicate is not None:
         outcome = evaluate(rule.predicate, record.attrs)
         if outcome is not True:
             return "predicate unknown" if outcome is None else "predicate false"
-    term = rule.term
-    if term is not None and as_of >= term.ends_on(record.occurred_at):
-        return (
-            f"expired (age {age} days, valid for {term.text}: until "
-            f"{term.ends_on(record.occurred_at)})"
-        )
+    if ends is not None and as_of >= ends:
+        return f"expired (age {age} days, valid for {term}: until {ends})"
     clearer = _cleared_by(rule, record, by_case, as_of)
     if clearer is not None:
         return f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"

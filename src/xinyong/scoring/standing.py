@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from xinyong.domain.records import InputRecord
 
@@ -33,6 +34,13 @@ class CountedRecord:
     contribution: float = 0.0
     reason: str = ""
     """Why it did not count: ``expired``, ``cleared by ...``, ``predicate false``..."""
+    term: str = ""
+    """The record's term under the rule (``2y``; read from the record under
+    ``valid_for = {attr ...}``); empty: it counts for ever."""
+    ends_on: date | None = None
+    """The first day the term no longer covers (None: never)."""
+    units: float | None = None
+    """Under ``points = {per ...}``: the units the record's attribute gave."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ def _reasons(
             continue
         record = c.record
         entry = ctx.catalog.get(record.code)
-        ends = stops_counting_on(c, loaded, ctx.catalog)
+        ends = stops_counting_on(c, ctx.catalog)
         found.append(
             {
                 "rule": c.rule_id,

@@ -33,7 +33,7 @@ from xinyong.scoring.standing import Standing
 from xinyong.web.access import SubjectVisitor, check_form
 from xinyong.web.charts import Chart, Reference, Series
 from xinyong.web.dependencies import context
-from xinyong.web.plain_language import rule_words
+from xinyong.web.plain_language import points_shown, rule_words
 from xinyong.web.refusals import refused_form
 from xinyong.web.twins import PageData, twin
 
@@ -88,9 +88,9 @@ def _scheme_view(
             for step in steps
         ],
         "rewarded": [
-            {"rule": r.id, "points": r.points, "words": rule_words(r, ctx.catalog)}
+            {"rule": r.id, "points": points_shown(r), "words": rule_words(r, ctx.catalog)}
             for r in scheme.rules
-            if r.points > 0
+            if r.unit_points > 0
         ],
         "lists": [
             {

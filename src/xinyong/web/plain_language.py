@@ -13,7 +13,16 @@ from typing import Any
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days
-from xinyong.schemes.model import Grade, ListDef, Measure, PeerSection, Rule, Safeguards, Scheme
+from xinyong.schemes.model import (
+    Grade,
+    ListDef,
+    Measure,
+    PeerSection,
+    Rule,
+    Safeguards,
+    Scheme,
+    TermFrom,
+)
 
 __all__ = [
     "describe_scheme",
@@ -22,6 +31,7 @@ __all__ = [
     "list_words",
     "measure_words",
     "peer_words",
+    "points_shown",
     "rule_words",
 ]
 
@@ -35,8 +45,41 @@ def duration_words(days: int) -> str:
     return f"{count} {_UNITS[unit]}{'' if count == 1 else 's'}"
 
 
+def _term_words(text: str) -> str:
+    """A term as the scheme writes it, in words: ``730d`` -> ``730 days``, ``2y`` -> ``2 years``
+    (a calendar term is not a number of days)."""
+    count, unit = int(text[:-1]), text[-1]
+    return f"{count} {_UNITS[unit]}{'' if count == 1 else 's'}"
+
+
 def _points(value: float) -> str:
     return f"{value:g} point{'' if abs(value) == 1 else 's'}"
+
+
+def points_shown(rule: Rule) -> float | dict[str, Any]:
+    """A rule's ``points`` as the scheme file gives them (a number, or ``per``, ``each`` and
+    ``max_units``)."""
+    return rule.points if isinstance(rule.points, float) else rule.points.model_dump()
+
+
+def _points_words(rule: Rule) -> str:
+    each = rule.unit_points
+    if each == 0:
+        return " counts without points"
+    verb = "takes away" if each < 0 else "adds"
+    if isinstance(rule.points, float):
+        return f" {verb} {_points(abs(each))}"
+    most = rule.points.max_units
+    limit = "" if most is None else f", for at most {most:g}"
+    return f" {verb} {_points(abs(each))} for each unit of its “{rule.points.per}”{limit}"
+
+
+def _term_from_words(spec: TermFrom) -> str:
+    return (
+        f"; it counts for the number of {_UNITS[spec.unit]}s its “{spec.attr}” gives (at most "
+        f"{_term_words(spec.max)}; {_term_words(spec.default)} when it gives none) after the "
+        "day it happened"
+    )
 
 
 def _what(rule: Rule, catalog: Catalog | None) -> str:
@@ -54,14 +97,12 @@ def rule_words(rule: Rule, catalog: Catalog | None) -> str:
     parts = [_what(rule, catalog)]
     if rule.when:
         parts.append(f" for which {rule.when}")
-    if rule.points < 0:
-        parts.append(f" takes away {_points(-rule.points)}")
-    elif rule.points > 0:
-        parts.append(f" adds {_points(rule.points)}")
-    else:
-        parts.append(" counts without points")
-    if rule.valid_days is not None:
-        parts.append(f"; it counts for {duration_words(rule.valid_days)} after the day it happened")
+    parts.append(_points_words(rule))
+    if rule.valid_for is not None:
+        if isinstance(rule.valid_for, TermFrom):
+            parts.append(_term_from_words(rule.valid_for))
+        else:
+            parts.append(f"; it counts for {_term_words(rule.valid_for)} after the day it happened")
         if rule.decay == "linear":
             parts.append(", weighing less and less until then")
     else:
@@ -257,7 +298,7 @@ def describe_scheme(
         "rules": [
             {
                 "rule": r.id,
-                "points": r.points,
+                "points": points_shown(r),
                 "words": rule_words(r, catalog),
                 "description": r.description,
             }
