@@ -173,7 +173,9 @@ def test_terms_and_points_from_attributes_are_checked_against_the_catalog() -> N
 
     years = '{ attr = "months", unit = "m", default = "1m", max = "12m" }'
     assert _checks(rule('{ per = "months", each = -10, max_units = 3 }', years)) == []
-    wrong = _checks(rule('{ per = "channel", each = -10 }', '"1y"', "finance.contract_default"))
+    wrong = _checks(
+        rule('{ per = "channel", each = -10, max_units = 1 }', '"1y"', "finance.contract_default")
+    )
     assert wrong == [("error", "attribute-type", 12)]
     unknown = _checks(
         rule("-10", '{ attr = "term_years", unit = "y", default = "1y", max = "1y" }')
@@ -192,6 +194,7 @@ def test_terms_and_points_from_attributes_are_checked_against_the_catalog() -> N
         '{ attr = "n", unit = "y", default = "6y", max = "5y" }',  # default beyond max
         '{ attr = "bad name", unit = "y", default = "2y", max = "5y" }',
         '{ attr = "n", unit = "q", default = "2y", max = "5y" }',
+        '{ attr = "n", unit = "y", default = "2y", max = "1001y" }',
     ],
 )
 def test_a_bad_term_from_an_attribute_is_refused(valid_for: str) -> None:
@@ -205,6 +208,19 @@ def test_a_bad_term_from_an_attribute_is_refused(valid_for: str) -> None:
 
 
 def test_bad_points_per_unit_are_refused() -> None:
-    for points in ('{ per = "n", each = 1, max_units = 0 }', '{ per = "n" }', "{ each = 1 }"):
+    for points in (
+        '{ per = "n", each = 1, max_units = 0 }',
+        '{ per = "n", each = 1 }',  # without a bound
+        '{ per = "n", each = 1, max_units = 1e7 }',
+        '{ per = "n" }',
+        "{ each = 1, max_units = 1 }",
+    ):
         with pytest.raises(SchemeError):
             parse_scheme(HEAD + GRADES + f'[[rules]]\nid = "r"\nmatch = "*"\npoints = {points}\n')
+
+
+def test_a_misspelt_key_is_named_even_when_it_is_a_branch_name() -> None:
+    body = '[[rules]]\nid = "r"\nmatch = "*"\npoints = 1\nnumber = 3\n'
+    with pytest.raises(SchemeError) as info:
+        parse_scheme(HEAD + GRADES + body)
+    assert info.value.issues[0].key == "number"

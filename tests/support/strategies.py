@@ -118,8 +118,7 @@ def _rule(draw: st.DrawFn, i: int, grades: list[str], attributed: bool) -> dict[
     }
     if draw(st.integers(0, 3)) < often:  # points per unit of an attribute
         per: dict[str, Any] = {"per": draw(st.sampled_from(["n", "n", "amount"])), "each": points}
-        if draw(st.booleans()):
-            per["max_units"] = draw(st.sampled_from([1.0, 3.0, 2.5, 100.0]))
+        per["max_units"] = draw(st.sampled_from([1.0, 3.0, 2.5, 100.0, 1e6]))
         rule["points"] = per
     if attributed and draw(st.integers(0, 3)) < often:
         rule["valid_for"] = draw(st.sampled_from(TERMS_FROM))
@@ -221,7 +220,7 @@ def schemes(draw: st.DrawFn, attributed: bool = False) -> dict[str, Any]:
 
 attr_value = st.one_of(
     # Terms and units: small whole numbers, a fraction, a whole float, a negative.
-    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 12, 13, 1.5, 2.0, -1, 1e300]),
+    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 12, 13, 1.5, 2.0, -1, 1e300, -1e300, -0.0]),
     st.integers(-5, 20_000),
     st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
     # Strings that look like other JSON types must stay strings ("null" is not null).
@@ -231,7 +230,7 @@ attr_value = st.one_of(
 )
 
 
-units = st.sampled_from([0, 1, 2, 3, 3, 5, 6, 12, 2.5, 2.0, 7, -1, None, "3"])
+units = st.sampled_from([0, 1, 2, 3, 3, 5, 6, 12, 2.5, 2.0, 7, -1, None, "3", 1e300, -1e300])
 """Values of ``n``: whole numbers around the terms' and units' limits, and ones that give none."""
 
 

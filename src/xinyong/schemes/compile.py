@@ -205,8 +205,9 @@ def _term_end(
     if isinstance(spec, TermFrom):
         assert attrs is not None
         value = attrs[spec.attr].float
-        # At most the max's count, so that floor() never meets a number too big for an integer.
-        bounded = ibis.least(value, ibis.literal(float(spec.most_units)))
+        # Between -1 and the max's count, so that floor() never meets a number too big for an
+        # integer (DuckDB casts it even where the value >= 0 guard is false); -1 stays negative.
+        bounded = ibis.greatest(ibis.least(value, ibis.literal(float(spec.most_units))), -1.0)
         whole = ((value >= 0) & (bounded.floor().cast("float64") == bounded)).fill_null(False)
         base = ibis.ifelse(whole, bounded * float(spec.size), float(spec.default_base))
         if spec.calendar:
@@ -256,9 +257,7 @@ def _rule_terms(
         assert attrs is not None
         units = attrs[rule.points.per].float
         condition = condition & (units >= 0).fill_null(False)
-        if rule.points.max_units is not None:
-            units = ibis.least(units, ibis.literal(float(rule.points.max_units)))
-        points = points * units
+        points = points * ibis.least(units, ibis.literal(float(rule.points.max_units)))
     counts = condition.fill_null(False)
     if rule.decay == "linear" and within is not None:
         # A term of 0 days counts nothing; NULLIF keeps every engine from dividing by zero.

@@ -97,7 +97,13 @@ def table_label(data: dict[str, Any], section: str, index: int) -> str:
 
 
 def _issue(error: Any, data: dict[str, Any], locator: Locator, where: str) -> Issue:
-    loc = tuple(part for part in error.get("loc", ()) if part not in UNION_TAGS)
+    raw = tuple(error.get("loc", ()))
+    # A union's branch tag follows its field (``points.number``): not a key of the file.
+    loc = tuple(
+        part
+        for i, part in enumerate(raw)
+        if not (part in UNION_TAGS and i and raw[i - 1] in ("points", "valid_for"))
+    )
     message = str(error.get("msg", "invalid"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

@@ -32,6 +32,8 @@ from xinyong.schemes.predicate import Node, attribute_names, number_value, parse
 
 __all__ = [
     "ATTRIBUTE_NAME",
+    "LONGEST_TERM_DAYS",
+    "MAX_UNITS",
     "UNION_TAGS",
     "Eligibility",
     "Grade",
@@ -94,13 +96,21 @@ def _attribute(value: str) -> str:
     return value
 
 
+MAX_UNITS = 1_000_000
+"""The most ``max_units`` may be."""
+LONGEST_TERM_DAYS = 365_000
+"""No ``valid_for = {attr ...}`` may reach further than a thousand years."""
+
+
 class PointsPer(_Frozen):
     """Points that scale with a number the record carries: ``each`` per unit of the attribute
     ``per``, for at most ``max_units`` units (Rongcheng's "-10 per month in arrears")."""
 
     per: str
     each: Number
-    max_units: Number | None = Field(default=None, gt=0)
+    max_units: Number = Field(gt=0, le=MAX_UNITS)
+    """Required: a record's number is data, and one record must not move a score without
+    bound (nor overflow an engine's arithmetic)."""
 
     @field_validator("per")
     @classmethod
@@ -113,13 +123,12 @@ class PointsPer(_Frozen):
         value = number_value(attrs.get(self.per))
         if value is None or value < 0:
             return None
-        return value if self.max_units is None else min(value, self.max_units)
+        return min(value, self.max_units)
 
     @property
     def text(self) -> str:
         """How the scheme file writes it, in short."""
-        most = "" if self.max_units is None else f", at most {self.max_units:g}"
-        return f"{self.each:g} per {self.per}{most}"
+        return f"{self.each:g} per {self.per}, at most {self.max_units:g}"
 
 
 _TERM_UNITS = {"d": (1, False), "w": (7, False), "m": (1, True), "y": (12, True)}
@@ -158,6 +167,8 @@ class TermFrom(_Frozen):
             raise ValueError(f"max must be a whole number of {self.unit!r} (got {self.max!r})")
         if self._base(self.default) > self._base(self.max):
             raise ValueError(f"default {self.default!r} is longer than max {self.max!r}")
+        if parse_term(self.max).most_days > LONGEST_TERM_DAYS:
+            raise ValueError(f"max {self.max!r} is longer than a thousand years")
         return self
 
     @staticmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from xinyong.domain.catalog import Catalog
-from xinyong.domain.durations import format_days
+from xinyong.domain.durations import format_days, parse_term
 from xinyong.schemes.model import (
     Grade,
     ListDef,
@@ -48,7 +48,8 @@ def duration_words(days: int) -> str:
 def _term_words(text: str) -> str:
     """A term as the scheme writes it, in words: ``730d`` -> ``730 days``, ``2y`` -> ``2 years``
     (a calendar term is not a number of days)."""
-    count, unit = int(text[:-1]), text[-1]
+    clean = parse_term(text).text
+    count, unit = int(clean[:-1]), clean[-1]
     return f"{count} {_UNITS[unit]}{'' if count == 1 else 's'}"
 
 
@@ -70,8 +71,8 @@ def _points_words(rule: Rule) -> str:
     if isinstance(rule.points, float):
         return f" {verb} {_points(abs(each))}"
     most = rule.points.max_units
-    limit = "" if most is None else f", for at most {most:g}"
-    return f" {verb} {_points(abs(each))} for each unit of its “{rule.points.per}”{limit}"
+    per = rule.points.per
+    return f" {verb} {_points(abs(each))} for each unit of its “{per}”, for at most {most:g}"
 
 
 def _term_from_words(spec: TermFrom) -> str:
