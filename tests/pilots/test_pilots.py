@@ -208,7 +208,8 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         # the record's date and the as-of date): cleared, 0
         rec("p1", "court.breach_judgment", "2024-09-15", "J1", amount=50000),
         rec("p1", "court.judgment_performed", "2025-01-20", "J1"),
-        # bank arrears 2025-02-01, 3 months: bank-arrears 3 x -10:                   -30
+        # bank arrears 2025-02-01, 3 months: bank-arrears -10, bank-arrears-2m -10,
+        # bank-arrears-3m -10:                                                       -30
         rec("p1", "finance.bank_arrears", "2025-02-01", "L3", amount=3000, months=3),
         # late utility fee 2025-01-10: age 171 >= 90 (3m): expired, 0
         rec("p1", "utility.late_fee", "2025-01-10", "U1"),
@@ -228,8 +229,8 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         *[rec("p2", "civic.volunteer_service", f"2025-0{m}-15", hours=4) for m in range(1, 6)],
         # p3: fraud 2023-11-01 (age 607 < 1095): -30; utility theft 2024-06-01 (age 394 >=
         # 365): expired; equipment damage on the as-of date (age 0): -100; bank arrears
-        # 2025-05-01 without `months`: bank-arrears-unknown -10 (one month; bank-arrears
-        # needs the months it counts).
+        # 2025-05-01 without `months`: bank-arrears -10 only (months >= 2 is unknown, so the
+        # stacked rules do not count).
         # 1000 - 30 - 100 - 10 = 860 >= 850 -> B, yet on the black list by its records
         # (fraud, equipment-damage): both sanctions.
         rec("p3", "finance.fraud", "2023-11-01", amount=20000),
