@@ -103,6 +103,17 @@ def test_engines_agree_in_ledger_mode(
     assert_same(expected, actual)
 
 
+def _agree_in_both_modes(
+    con: ibis.BaseBackend, model: Scheme, rows: list[dict[str, Any]], as_of: date
+) -> None:
+    """The reference and DuckDB give the same standings, in records-file and in ledger mode."""
+    expected = score_records(model, _inputs(rows), as_of)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, con=con)))
+    subjects, chosen = _registered(model, rows)
+    expected = score_records(model, _inputs(rows), as_of, subjects=chosen)
+    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), as_of=st.sampled_from(MONTH_ENDS), data=st.data())
 def test_calendar_terms_agree_at_month_ends(
@@ -110,13 +121,7 @@ def test_calendar_terms_agree_at_month_ends(
 ) -> None:
     """Calendar months and years as of month ends and 29 February, with records dated where
     the terms end: both evaluators, in records-file and in ledger mode."""
-    rows = data.draw(records(as_of))
-    model = Scheme.model_validate(scheme)
-    expected = score_records(model, _inputs(rows), as_of)
-    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, con=con)))
-    subjects, chosen = _registered(model, rows)
-    expected = score_records(model, _inputs(rows), as_of, subjects=chosen)
-    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
+    _agree_in_both_modes(con, Scheme.model_validate(scheme), data.draw(records(as_of)), as_of)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -131,13 +136,7 @@ def test_terms_and_points_from_attributes_agree(
     """``valid_for = {attr ...}`` and ``points = {per ...}``: whole, fractional, negative,
     missing and mistyped values, terms at and past ``max``, units past ``max_units``; both
     evaluators, in records-file and in ledger mode."""
-    rows = data.draw(records(as_of))
-    model = Scheme.model_validate(scheme)
-    expected = score_records(model, _inputs(rows), as_of)
-    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, con=con)))
-    subjects, chosen = _registered(model, rows)
-    expected = score_records(model, _inputs(rows), as_of, subjects=chosen)
-    assert_same(expected, standings_of(score_table(model, _arrow(rows), as_of, subjects, con=con)))
+    _agree_in_both_modes(con, Scheme.model_validate(scheme), data.draw(records(as_of)), as_of)
 
 
 def _identical(spark_result: pa.Table, duckdb_result: pa.Table) -> None:

@@ -280,7 +280,7 @@ def records(draw: st.DrawFn, as_of: date = AS_OF) -> list[dict[str, Any]]:
     """Records of a few subjects, with shared case ids and missing attributes; their dates
     biased to the ends of the terms the schemes use, counted from ``as_of``."""
     dated = st.one_of(ages, st.sampled_from(_calendar_ages(as_of)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     kinds = {s: draw(st.sampled_from(["person", "organization"])) for s in SUBJECTS}
     for i in range(draw(st.integers(0, 30))):
         subject = draw(st.sampled_from(SUBJECTS))
