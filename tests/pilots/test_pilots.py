@@ -314,6 +314,12 @@ def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
         # A performance in another case (C9) clears nothing and counts for no rule.
         rec("p3", "court.defaulter", "2023-05-01", "C5", ground=4, aggravated=False),
         rec("p3", "court.judgment_performed", "2024-01-01", "C9"),
+        # p6, p7: Art. 10's other grounds end a listing too: a settlement performed (C8), and
+        # a withdrawal by the applicant (C10). 0 -> CLEAR.
+        rec("p6", "court.defaulter", "2024-06-01", "C8", ground=6),
+        rec("p6", "court.settlement_performed", "2025-01-01", "C8", amount=50_000),
+        rec("p7", "court.defaulter", "2024-06-01", "C10", ground=1),
+        rec("p7", "court.listing_withdrawn", "2025-02-01", "C10", reason="applicant_request"),
     ]
     check(
         con,
@@ -326,6 +332,8 @@ def test_judgment_defaulters_worked_example(con: ibis.BaseBackend) -> None:
             "p3": Expect(0.0, "CLEAR"),
             "p4": Expect(0.0, "CLEAR"),
             "p5": Expect(-1.0, "LISTED", ("defaulters",), NINE_RESTRICTIONS),
+            "p6": Expect(0.0, "CLEAR"),
+            "p7": Expect(0.0, "CLEAR"),
         },
     )
 
@@ -430,6 +438,46 @@ def test_tax_credit_direct_d_needs_both_thresholds(con: ibis.BaseBackend) -> Non
     )
 
 
+def test_tax_credit_grade_m_and_tax_crimes(con: ibis.BaseBackend) -> None:
+    records = [
+        # o1: newly established 2025-03-01 (in its first year): 100 would be A, the rule
+        # assigns M. Not on the A-grade list (that is by grade).
+        org("o1", "tax.new_taxpayer", "2025-03-01"),
+        # o2: newly established, and four invoice frauds: 100 - 80 = 20 would be D, but a new
+        # enterprise is M whatever its score (Announcement 2018 No. 8, Art. 1(1)).
+        org("o2", "tax.new_taxpayer", "2025-03-01"),
+        *[org("o2", "tax.invoice_fraud", f"2025-0{m}-10") for m in range(2, 6)],
+        # o3: newly established and convicted of a tax crime: direct D overrides M.
+        org("o3", "tax.new_taxpayer", "2025-03-01"),
+        org("o3", "tax.crime", "2025-05-01", offence="false_vat_invoices", amount=300_000),
+        # o4: no revenue in the year, 100 points: no better than M -> M.
+        org("o4", "tax.no_revenue", "2025-01-01"),
+        # o5: no revenue and two invoice frauds: 100 - 40 = 60 -> C, already worse than M.
+        org("o5", "tax.no_revenue", "2025-01-01"),
+        org("o5", "tax.invoice_fraud", "2025-02-01"),
+        org("o5", "tax.invoice_fraud", "2025-03-01"),
+        # o6: established 2024-06-01: its first year ended on 2025-06-01 -> A by score.
+        org("o6", "tax.new_taxpayer", "2024-06-01"),
+        # o7: tax crime 2023-07-01: the 2-year veto lasts until 2025-07-01, the day after the
+        # as-of date: 100 but D.
+        org("o7", "tax.crime", "2023-07-01", offence="export_rebate_fraud"),
+    ]
+    check(
+        con,
+        "tax-credit",
+        records,
+        {
+            "o1": Expect(100.0, "M"),
+            "o2": Expect(20.0, "M"),
+            "o3": Expect(100.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
+            "o4": Expect(100.0, "M"),
+            "o5": Expect(60.0, "C"),
+            "o6": Expect(100.0, "A", ("a-grade",), ("vat-invoices-3-months",)),
+            "o7": Expect(100.0, "D", ("direct-d",), DIRECT_D_SANCTIONS),
+        },
+    )
+
+
 # ---------------------------------------------------------------- xiamen egret
 
 XIAMEN_BOTH = ("park-first-pay-later", "xiamen-library-deposit-free")
@@ -468,6 +516,34 @@ def test_xiamen_egret_worked_example(con: ibis.BaseBackend) -> None:
             "p1": Expect(618.0, "A", (), XIAMEN_BOTH),
             "p2": Expect(555.04, "B", (), ("park-first-pay-later",)),
             "p3": Expect(490.0, "C"),
+            "p4": Expect(600.0, "A", (), XIAMEN_BOTH),
+        },
+    )
+
+
+def test_xiamen_egret_counts_breached_credit_commitments(con: ibis.BaseBackend) -> None:
+    records = [
+        # p1: a commitment 2025-01-01 (K1) breached 2025-03-01: 600 - 50 = 550 -> B.
+        rec("p1", "commitment.made", "2025-01-01", "K1", matter="licence"),
+        rec("p1", "commitment.breached", "2025-03-01", "K1", matter="licence"),
+        # p2: a commitment kept (no breach) changes nothing: 600 -> A. A breach of 2024-06-30
+        # ended its calendar year on 2025-06-30, the as-of date.
+        rec("p2", "commitment.made", "2025-01-01", "K2"),
+        rec("p2", "commitment.breached", "2024-06-30", "K3"),
+        # p3: listed for 3 years by the court (term_years) on 2022-07-01: -150 until
+        # 2025-07-01 -> 450, C; p4's listing ended by a performed settlement.
+        rec("p3", "court.defaulter", "2022-07-01", "D1", term_years=3),
+        rec("p4", "court.defaulter", "2025-01-01", "D2"),
+        rec("p4", "court.settlement_performed", "2025-02-01", "D2"),
+    ]
+    check(
+        con,
+        "xiamen-egret",
+        records,
+        {
+            "p1": Expect(550.0, "B", (), ("park-first-pay-later",)),
+            "p2": Expect(600.0, "A", (), XIAMEN_BOTH),
+            "p3": Expect(450.0, "C"),
             "p4": Expect(600.0, "A", (), XIAMEN_BOTH),
         },
     )

@@ -34,6 +34,30 @@ def test_grade_order() -> None:
     assert ("error", "grade-order", 13) in found  # a grade without min before the last
 
 
+def test_assigned_grades() -> None:
+    grades = (
+        '[[grades]]\nname = "A"\nmin = 90\n[[grades]]\nname = "M"\nassigned = true\n'
+        '[[grades]]\nname = "N"\nassigned = true\nmin = 50\n'
+        '[[grades]]\nname = "Q"\nassigned = true\n[[grades]]\nname = "D"\n'
+    )
+    rules = (
+        '[[rules]]\nid = "new"\nmatch = "tax.new_taxpayer"\npoints = 0\ngrade = "M"\n'
+        'valid_for = "1y"\n'
+        '[[rules]]\nid = "odd"\nmatch = "tax.no_revenue"\npoints = 0\ngrade = "Z"\n'
+        'valid_for = "1y"\n'
+    )
+    found = _checks(HEAD + grades + rules)
+    assert ("error", "assigned-grade", 13) in found  # N: an assigned grade with a min
+    assert ("warning", "assigned-grade", 16) in found  # Q: no rule gives it
+    assert ("error", "unknown-grade", 29) in found  # grade = "Z"
+    # M is reached only by the rule; D, the last scored grade, needs no min
+    assert not [f for f in found if f[1] == "grade-order"]
+    with pytest.raises(SchemeError, match="not both"):
+        parse_scheme(HEAD + GRADES + rules.replace('grade = "Z"', 'grade = "A"\nveto = "D"'))
+    with pytest.raises(SchemeError, match="reached by score"):
+        parse_scheme(HEAD + '[[grades]]\nname = "M"\nassigned = true\n')
+
+
 def test_references_and_duplicates() -> None:
     text = (
         HEAD

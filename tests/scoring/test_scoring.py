@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -462,3 +463,71 @@ def test_the_worked_example_of_terms_and_points_from_attributes(engine: str) -> 
     assert (seen["s6"].units, seen["s6"].contribution) == (3.0, -30.0)
     assert not seen["s7"].counted
     assert "months is missing or not a number" in seen["s7"].reason
+
+
+_ASSIGNED: dict[str, Any] = {
+    "id": "ex-assigned",
+    "name": "Assigned grades",
+    "subject_kinds": ["organization"],
+    "base": 100,
+    "grades": [
+        {"name": "A", "min": 90},
+        {"name": "B", "min": 70},
+        {"name": "M", "assigned": True},
+        {"name": "C", "min": 40},
+        {"name": "D"},
+    ],
+    "rules": [
+        {"id": "new-enterprise", "match": "tax.new_taxpayer", "points": 0, "grade": "M",
+         "valid_for": "1y"},
+        {"id": "no-revenue", "match": "tax.no_revenue", "points": 0, "veto": "M",
+         "valid_for": "1y"},
+        {"id": "tax-crime", "match": "tax.crime", "points": 0, "veto": "D", "valid_for": "2y"},
+        {"id": "invoice-fraud", "match": "tax.invoice_fraud", "points": -40, "valid_for": "1y"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_worked_example_of_assigned_grades(engine: str) -> None:
+    """docs/schemes.md 8.14, and how the explanation tells the steps apart."""
+    given = {
+        "o1": [("tax.new_taxpayer", "2025-03-01")],
+        "o2": [
+            ("tax.new_taxpayer", "2025-03-01"),
+            ("tax.invoice_fraud", "2025-04-01"),
+            ("tax.invoice_fraud", "2025-05-01"),
+        ],
+        "o3": [("tax.new_taxpayer", "2025-03-01"), ("tax.crime", "2025-05-01")],
+        "o4": [("tax.no_revenue", "2025-01-01")],
+        "o5": [("tax.no_revenue", "2025-01-01"), ("tax.invoice_fraud", "2025-04-01")],
+        "o6": [("tax.new_taxpayer", "2024-06-01")],
+    }
+    rows = [
+        {"record_id": f"{s}-{i}", "source": "t", "subject_id": s,
+         "subject_kind": "organization", "code": code, "occurred_at": date.fromisoformat(day),
+         "case_id": None, "attrs": "{}"}
+        for s, records in given.items()
+        for i, (code, day) in enumerate(records)
+    ]  # fmt: skip
+    scheme = Scheme.model_validate(_ASSIGNED)
+    as_of = date(2025, 6, 30)
+    table = score_arrow(
+        scheme, pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA), as_of, Engine(engine)
+    )
+    got = {r["subject_id"]: (r["score"], r["grade"]) for r in table.to_pylist()}
+    assert got == {
+        "o1": (100, "M"),
+        "o2": (20, "M"),
+        "o3": (100, "D"),
+        "o4": (100, "M"),
+        "o5": (60, "C"),
+        "o6": (100, "A"),
+    }
+    records = [InputRecord(**{**row, "attrs": {}}) for row in rows]
+    o3 = explain_subject(scheme, "o3", records, as_of)
+    assert (o3.score_grade, o3.grade_before_veto, o3.standing.grade) == ("A", "M", "D")
+    assert o3.assignments == (("new-enterprise", "M"),)
+    assert o3.vetoes == (("tax-crime", "D"),)
+    o5 = explain_subject(scheme, "o5", records, as_of)
+    assert (o5.score_grade, o5.standing.grade, o5.assignments) == ("C", "C", ())

@@ -136,6 +136,8 @@ def _rule(draw: st.DrawFn, i: int, grades: list[str], attributed: bool) -> dict[
         rule["cleared_by"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=2))
     if draw(st.integers(0, 3)) == 0:
         rule["veto"] = draw(st.sampled_from(grades))
+    elif draw(st.integers(0, 3)) == 0:
+        rule["grade"] = draw(st.sampled_from(grades))
     return rule
 
 
@@ -155,6 +157,9 @@ def schemes(draw: st.DrawFn, attributed: bool = False) -> dict[str, Any]:
     names = ["AAA", "A", "C", "D"][:n_grades]
     grades = [{"name": n, "min": float(m)} for n, m in zip(names, mins, strict=False)]
     grades.append({"name": names[-1]})
+    if draw(st.integers(0, 2)) == 0:  # a grade only rules give, anywhere in the order
+        grades.insert(draw(st.integers(0, len(grades))), {"name": "M", "assigned": True})
+        names = [*names, "M"]
     rules = [_rule(draw, i, names, attributed) for i in range(draw(st.integers(0, 5)))]
     rule_ids = [r["id"] for r in rules]
     lists = []

@@ -446,8 +446,10 @@ def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
     out.print(
         f"base {result.base:g}{peer_text} + rule totals = {result.raw_score:g}; after "
         f"floor/ceiling {result.clamped_score:g}; rounded {s.score:g} -> grade "
-        f"{result.grade_before_veto}"
+        f"{result.score_grade}"
     )
+    for rule_id, grade in result.assignments:
+        out.print(f"grade: rule {rule_id} has a counting record: grade {grade} in its place")
     for rule_id, grade in result.vetoes:
         out.print(f"veto: rule {rule_id} has a counting record: grade no better than {grade}")
     out.print(

@@ -372,16 +372,7 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
         total = ibis.least(total, scheme.ceiling)
     stage = per_subject.select("subject_id", total=total.cast("float64"), **counting)
     stage = stage.mutate(score=_round_2dp(stage.total))
-    last = len(scheme.grades) - 1
-    branches = [(stage.score >= g.min, i) for i, g in enumerate(scheme.grades) if g.min is not None]
-    grade_index: ir.IntegerValue = (
-        ibis.cases(*branches, else_=last) if branches else ibis.literal(last)
-    )
-    for i, rule in enumerate(scheme.rules):
-        if rule.veto is not None:
-            veto = scheme.grade_index(rule.veto)
-            grade_index = ibis.greatest(grade_index, ibis.ifelse(stage[f"k{i}"], veto, 0))
-    stage = stage.mutate(grade_index=grade_index)
+    stage = stage.mutate(grade_index=_grade_index(scheme, stage))
     index_of = {rule.id: i for i, rule in enumerate(scheme.rules)}
     members: dict[str, ir.BooleanValue] = {}
     for lst in scheme.lists:
@@ -404,6 +395,36 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
         lists=_joined({lst.id: stage[f"l_{lst.id}"] for lst in scheme.lists}),
         measures=_joined(applies),
     )
+
+
+def _grade_index(scheme: Scheme, stage: ir.Table) -> ir.IntegerValue:
+    """The final grade's index: the score's grade, replaced by the worst grade a counting rule
+    assigns, made no better than any counting rule's veto (docs/schemes.md, step 4)."""
+    last = scheme.lowest_scored_grade
+    branches = [
+        (stage.score >= g.min, i)
+        for i, g in ((i, scheme.grades[i]) for i in scheme.scored_grades)
+        if g.min is not None
+    ]
+    grade_index: ir.IntegerValue = (
+        ibis.cases(*branches, else_=last) if branches else ibis.literal(last)
+    )
+    assigned = [
+        (stage[f"k{i}"], scheme.grade_index(rule.grade))
+        for i, rule in enumerate(scheme.rules)
+        if rule.grade is not None
+    ]
+    if assigned:
+        # The worst grade any counting rule assigns replaces the score's grade.
+        worst_assigned: ir.IntegerValue = ibis.literal(-1)
+        for counts, index in assigned:
+            worst_assigned = ibis.greatest(worst_assigned, ibis.ifelse(counts, index, -1))
+        grade_index = ibis.ifelse(worst_assigned >= 0, worst_assigned, grade_index)
+    for i, rule in enumerate(scheme.rules):
+        if rule.veto is not None:
+            veto = scheme.grade_index(rule.veto)
+            grade_index = ibis.greatest(grade_index, ibis.ifelse(stage[f"k{i}"], veto, 0))
+    return grade_index
 
 
 def _in_grades(

@@ -13,9 +13,9 @@ under ``--strict``:
   with ``rules``);
 - ``sanction-without-basis``: every punishment must name its legal basis ("none", "n/a",
   "TODO", "待定" and other placeholders name none);
-- ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes a grade or feeds a
-  black list punishes forever (a ``valid_for`` longer than the longest display period, such as
-  "100y", is no expiry either);
+- ``no-expiry``: a rule without ``valid_for`` that lowers a score, vetoes or assigns a grade or
+  feeds a black list punishes forever (a ``valid_for`` longer than the longest display period,
+  such as "100y", is no expiry either);
 - ``outlives-catalog`` (an error): a rule's ``valid_for`` is longer than the catalog's maximum
   display period of every code it matches; a record stops counting when the catalog says so, in
   every mode, so the rule would promise what the ledger cannot give (a pattern over codes with
@@ -174,15 +174,16 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
     punitive = {rule_id for lst in scheme.lists if lst.kind == "black" for rule_id in lst.rules}
     extra = catalog.protected_attributes if catalog is not None else frozenset()
     for index, rule in enumerate(scheme.rules):
-        if rule.veto is not None and rule.veto not in grades:
-            report.add(
-                Severity.ERROR,
-                "unknown-grade",
-                f"veto names unknown grade {rule.veto!r}",
-                "rules",
-                index,
-                "veto",
-            )
+        for key, named in (("veto", rule.veto), ("grade", rule.grade)):
+            if named is not None and named not in grades:
+                report.add(
+                    Severity.ERROR,
+                    "unknown-grade",
+                    f"{key} names unknown grade {named!r}",
+                    "rules",
+                    index,
+                    key,
+                )
         for key, match in _protected_reads(rule, extra):
             report.add(
                 Severity.WARNING,
@@ -193,7 +194,12 @@ def _check_rules(report: _Report, scheme: Scheme, catalog: Catalog | None) -> No
                 key,
                 detail=match.name,
             )
-        punishes = rule.unit_points < 0 or rule.veto is not None or rule.id in punitive
+        punishes = (
+            rule.unit_points < 0
+            or rule.veto is not None
+            or rule.grade is not None
+            or rule.id in punitive
+        )
         valid_days = rule.valid_days
         if punishes and valid_days is None:
             report.add(
@@ -373,14 +379,35 @@ def _check_peer(report: _Report, scheme: Scheme, catalog: Catalog | None) -> Non
 
 
 def _check_grades(report: _Report, scheme: Scheme) -> None:
-    last = len(scheme.grades) - 1
-    previous: float | None = None
+    given = {r.grade for r in scheme.rules} | {r.veto for r in scheme.rules}
     for index, grade in enumerate(scheme.grades):
+        if grade.assigned and grade.min is not None:
+            report.add(
+                Severity.ERROR,
+                "assigned-grade",
+                "an assigned grade has no min: only a rule's grade or veto gives it",
+                "grades",
+                index,
+                "min",
+            )
+        elif grade.assigned and grade.name not in given:
+            report.add(
+                Severity.WARNING,
+                "assigned-grade",
+                "no rule's grade or veto names this assigned grade: nobody can get it",
+                "grades",
+                index,
+                "assigned",
+            )
+    last = scheme.lowest_scored_grade
+    previous: float | None = None
+    for index in scheme.scored_grades:
+        grade = scheme.grades[index]
         if grade.min is None and index != last:
             report.add(
                 Severity.ERROR,
                 "grade-order",
-                "only the last grade may omit min",
+                "only the last grade scored by points may omit min",
                 "grades",
                 index,
                 "min",

@@ -44,6 +44,8 @@ class LoadedScheme:
 _LATER_FIELDS = ("objection_days", "peer", "eligibility")
 """Scheme fields added after the first release: hashed only when set, so that adding a field to
 the model never changes the version of a scheme that does not use it."""
+_LATER_PART_FIELDS = {"grades": ("assigned", False), "rules": ("grade", None)}
+"""The same for fields of grades and rules: (field, its default)."""
 
 
 def scheme_hash(scheme: Scheme) -> str:
@@ -52,6 +54,10 @@ def scheme_hash(scheme: Scheme) -> str:
     for name in _LATER_FIELDS:
         if canonical[name] is None:
             del canonical[name]
+    for part, (name, default) in _LATER_PART_FIELDS.items():
+        for item in canonical[part]:
+            if item[name] == default:
+                del item[name]
     data = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(data).hexdigest()
 

@@ -72,10 +72,14 @@ def _check_id(value: str, what: str) -> str:
 
 
 class Grade(_Frozen):
-    """A grade band; ``min`` None only on the last grade."""
+    """A grade band; ``min`` None only on the last grade scored by points and on an
+    ``assigned`` grade."""
 
     name: str
     min: Number | None = None
+    assigned: bool = False
+    """Given only by a rule's ``grade`` or ``veto``, never by the score (the tax rating's M for
+    a newly established firm)."""
     description: str = ""
 
     @field_validator("name")
@@ -253,6 +257,8 @@ class Rule(_Frozen):
     when: str | None = None
     cleared_by: tuple[str, ...] = ()
     veto: str | None = None
+    grade: str | None = None
+    """A subject with a counting record gets this grade in place of its score's grade."""
     description: str = ""
 
     @field_validator("id")
@@ -288,6 +294,8 @@ class Rule(_Frozen):
     def _linear_needs_valid_for(self) -> Rule:
         if self.decay == "linear" and self.valid_for is None:
             raise ValueError("decay = 'linear' needs valid_for")
+        if self.grade is not None and self.veto is not None:
+            raise ValueError("a rule either assigns a grade or vetoes one, not both")
         return self
 
     @property
@@ -519,15 +527,29 @@ class Scheme(_Frozen):
     def _bounds(self) -> Scheme:
         if self.floor is not None and self.ceiling is not None and self.floor > self.ceiling:
             raise ValueError("floor is above ceiling")
+        if all(grade.assigned for grade in self.grades):
+            raise ValueError("at least one grade must be reached by score (not assigned)")
         return self
 
     def grade_index(self, name: str) -> int:
         """Position of a grade, 0 for the best."""
         return [g.name for g in self.grades].index(name)
 
+    @property
+    def scored_grades(self) -> tuple[int, ...]:
+        """Indexes of the grades a score can reach (every grade but the ``assigned`` ones)."""
+        return tuple(i for i, grade in enumerate(self.grades) if not grade.assigned)
+
+    @property
+    def lowest_scored_grade(self) -> int:
+        """The grade of a score below every ``min``: the last grade that is not ``assigned``."""
+        return self.scored_grades[-1]
+
     def grade_for(self, score: float) -> int:
-        """Index of the first grade whose ``min <= score`` (the last grade otherwise)."""
-        for index, grade in enumerate(self.grades):
+        """Index of the first scored grade whose ``min <= score`` (the last scored grade
+        otherwise)."""
+        for index in self.scored_grades:
+            grade = self.grades[index]
             if grade.min is not None and grade.min <= score:
                 return index
-        return len(self.grades) - 1
+        return self.lowest_scored_grade

@@ -56,6 +56,8 @@ def explanation_json(
         "raw_score": result.raw_score,
         "score": result.standing.score,
         "grade": result.standing.grade,
+        "score_grade": result.score_grade,
+        "assignments": [{"rule": r, "grade": g} for r, g in result.assignments],
         "grade_before_veto": result.grade_before_veto,
         "vetoes": [{"rule": r, "grade": g} for r, g in result.vetoes],
         "lists": list(result.standing.lists),

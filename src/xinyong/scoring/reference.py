@@ -17,8 +17,9 @@ Evaluation at an as-of date ``t``:
    ``valid_for = {attr ...}`` reads from the record); a rule's total is clipped to
    ``[-cap, cap]``;
 4. score = base + rule totals, clamped to ``[floor, ceiling]``, rounded to 2 decimals; the grade
-   is the first whose ``min <= score`` (else the last), made no better than any veto of a rule
-   with a counting record;
+   is the first scored (not ``assigned``) grade whose ``min <= score`` (else the last scored
+   one), replaced by the worst ``grade`` of a rule with a counting record, then made no better
+   than any veto of a rule with a counting record;
 5. lists by grade or by counting records of their rules; measures by grade or list.
 
 A scheme with a ``[peer]`` section adds ``weight × peer score`` to the raw score (step 4). The
@@ -59,6 +60,10 @@ class Explanation:
     records: tuple[CountedRecord, ...]
     vetoes: tuple[tuple[str, str], ...]
     """(rule id, grade) for every veto that applied."""
+    assignments: tuple[tuple[str, str], ...]
+    """(rule id, grade) for every rule whose ``grade`` replaced the score's grade."""
+    score_grade: str
+    """The grade the score reaches, before any rule assigns or vetoes one."""
     grade_before_veto: str
     ignored: tuple[tuple[InputRecord, str], ...] = field(default=())
     """Records no rule saw, with the reason (other subject kind, after the as-of date...)."""
@@ -87,6 +92,19 @@ def unrated_peer(scheme: Scheme, subject_id: str) -> PeerScore:
     return PeerScore.unrated(subject_id, section.algorithm, section.prior, section.min_ratings)
 
 
+def _grades(
+    scheme: Scheme,
+    score: float,
+    assignments: Sequence[tuple[str, str]],
+    vetoes: Sequence[tuple[str, str]],
+) -> tuple[int, int, int]:
+    """The score's grade, the grade after assignments and the final grade after vetoes."""
+    scored = before = scheme.grade_for(score)
+    if assignments:
+        before = max(scheme.grade_index(grade) for _, grade in assignments)
+    return scored, before, max([before, *(scheme.grade_index(grade) for _, grade in vetoes)])
+
+
 def explain_subject(
     scheme: Scheme,
     subject_id: str,
@@ -110,12 +128,15 @@ def explain_subject(
     results: list[RuleResult] = []
     seen: list[CountedRecord] = []
     vetoes: list[tuple[str, str]] = []
+    assignments: list[tuple[str, str]] = []
     matched: set[int] = set()
     for rule in scheme.rules:
         result = _apply_rule(rule, considered, by_case, as_of, seen, matched)
         results.append(result)
         if result.count and rule.veto is not None:
             vetoes.append((rule.id, rule.veto))
+        if result.count and rule.grade is not None:
+            assignments.append((rule.id, rule.grade))
     for number, record in enumerate(considered):
         if number not in matched:
             ignored.append((record, "matches no rule"))
@@ -129,8 +150,7 @@ def explain_subject(
     if scheme.ceiling is not None:
         clamped = min(clamped, scheme.ceiling)
     score = round_score(clamped)
-    before = scheme.grade_for(score)
-    index = max([before, *(scheme.grade_index(grade) for _, grade in vetoes)])
+    scored, before, index = _grades(scheme, score, assignments, vetoes)
     grade = scheme.grades[index].name
     counting_rules = {result.rule_id for result in results if result.count}
     lists, measures = _lists_and_measures(scheme, grade, counting_rules)
@@ -144,6 +164,8 @@ def explain_subject(
         rules=tuple(results),
         records=tuple(seen),
         vetoes=tuple(vetoes),
+        assignments=tuple(assignments),
+        score_grade=scheme.grades[scored].name,
         grade_before_veto=scheme.grades[before].name,
         ignored=tuple(ignored),
         peer=peer,

@@ -116,13 +116,17 @@ def rule_words(rule: Rule, catalog: Catalog | None) -> str:
         parts.append(f" A later record of {codes} in the same case ends it.")
     if rule.veto:
         parts.append(f" While such a record counts, the grade can be no better than {rule.veto}.")
+    if rule.grade:
+        parts.append(f" While such a record counts, the grade is {rule.grade}, whatever the score.")
     return "".join(parts)
 
 
 def grade_words(grades: tuple[Grade, ...], index: int) -> str:
     """The score band of one grade."""
     grade = grades[index]
-    above = grades[index - 1].min if index > 0 else None
+    if grade.assigned:
+        return "given by a record, not by the score"
+    above = next((g.min for g in reversed(grades[:index]) if not g.assigned), None)
     if grade.min is None:
         return f"below {above:g} points" if above is not None else "every score"
     if above is None:
