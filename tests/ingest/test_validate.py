@@ -63,3 +63,34 @@ def test_fast_path_agrees(rows: list[dict[str, Any]], forced: str | None) -> Non
         if fast is not None:
             assert fast == checked
         assert validator.validate(raw) == checked
+
+
+def test_a_relation_names_a_person_in_canonical_form_with_a_well_formed_end() -> None:
+    validator = RecordValidator(CATALOG, source="registry", today=date(2026, 1, 1))
+
+    def relation(**attrs: Any) -> Any:
+        return validator.validate(
+            {
+                "record_id": "rel",
+                "subject_id": ORG,
+                "subject_kind": "organization",
+                "code": "relation.actual_controller",
+                "occurred_at": "2024-01-02",
+                "attrs": attrs,
+            }
+        )
+
+    accepted = relation(person=" " + PERSON.lower(), until="2025-12-31")
+    assert '"person":"' + PERSON + '"' in accepted[7]
+    for attrs, field in (
+        ({}, "attrs.person"),
+        ({"person": ORG}, "attrs.person"),  # an organisation is no person
+        ({"person": "bad id!"}, "attrs.person"),
+        ({"person": PERSON, "until": "20251231"}, "attrs.until"),
+        ({"person": PERSON, "until": "2025-02-30"}, "attrs.until"),
+        ({"person": PERSON, "until": "2024-01-01"}, "attrs.until"),  # before the start
+        ({"person": PERSON, "until": 2025}, "attrs.until"),
+    ):
+        problem = relation(**attrs)
+        assert getattr(problem, "field", None) == field, (attrs, problem)
+    assert relation(person=PERSON, until="2024-01-02")[4] == "relation.actual_controller"

@@ -58,6 +58,18 @@ def test_assigned_grades() -> None:
         parse_scheme(HEAD + '[[grades]]\nname = "M"\nassigned = true\n')
 
 
+def test_a_measure_extended_in_a_scheme_without_organizations() -> None:
+    measure = (
+        '[[measures]]\nid = "m"\nkind = "reward"\ngrades = ["A"]\n'
+        'extends_to = ["legal_representative"]\n'
+    )
+    people = HEAD + 'subject_kinds = ["person"]\n' + GRADES + measure
+    assert ("warning", "extends-without-organizations", 14) in _checks(people)
+    assert not [c for c in _checks(HEAD + GRADES + measure) if c[1].startswith("extends")]
+    with pytest.raises(SchemeError, match="extends_to"):
+        parse_scheme(HEAD + GRADES + measure.replace("legal_representative", "cousin"))
+
+
 def test_references_and_duplicates() -> None:
     text = (
         HEAD

@@ -9,6 +9,7 @@ from xinyong.application.context import Context
 from xinyong.due_process.refresh import apply_refresh, plan_refresh
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE_LOCK, take_write_lock
+from xinyong.ledger.related_index import people_named_by
 
 __all__ = ["after_changes"]
 
@@ -28,6 +29,8 @@ def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None =
         return []
     today, window = today or ctx.today(), ctx.settings.correction_window_days
     with ctx.engine.connect() as conn, conn.begin():
+        # a measure that extends to an organisation's people: their answers may change too
+        ids = sorted(set(ids) | people_named_by(conn, ids))
         plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
     if plan.empty:
         return []

@@ -11,10 +11,11 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from xinyong.application.context import Context
 from xinyong.decisions.notices import notices_for
+from xinyong.decisions.related import related_facts, related_measure, relations_of
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Polarity
 from xinyong.domain.peer_records import RATING
@@ -24,6 +25,7 @@ from xinyong.due_process.repairs import list_repairs, repair_available_from
 from xinyong.due_process.reviews import list_reviews
 from xinyong.ledger.append import read_head
 from xinyong.ledger.effective import subject_version
+from xinyong.ledger.related_index import relation_records_naming
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.peer.pseudonyms import RaterLabels
 from xinyong.scoring.explanation import explanation_json
@@ -31,7 +33,13 @@ from xinyong.scoring.explanation import explanation_json
 __all__ = ["subject_file"]
 
 
-def _lifecycle(conn: Connection, subject_id: str) -> dict[str, list[dict[str, Any]]]:
+def _about(subject_id: str, naming: list[int]) -> ColumnElement[bool]:
+    """The subject's own records, and the relation records (at ``naming``) that name them."""
+    own = records.c.subject_id == subject_id
+    return or_(own, records.c.position.in_(naming)) if naming else own
+
+
+def _lifecycle(conn: Connection, about: ColumnElement[bool]) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for e in conn.execute(
         select(events)
@@ -39,7 +47,7 @@ def _lifecycle(conn: Connection, subject_id: str) -> dict[str, list[dict[str, An
             records,
             (records.c.source == events.c.source) & (records.c.record_id == events.c.record_id),
         )
-        .where(records.c.subject_id == subject_id)
+        .where(about)
         .order_by(events.c.position)
     ):
         found.setdefault(f"{e.source}/{e.record_id}", []).append(
@@ -94,10 +102,12 @@ def _records(
     raters: RaterLabels,
 ) -> list[dict[str, Any]]:
     today = ctx.today()
-    lifecycle = _lifecycle(conn, subject_id)
+    naming = [position for position, _ in relation_records_naming(conn, subject_id)]
+    about = _about(subject_id, naming)
+    lifecycle = _lifecycle(conn, about)
     out = []
     for r in conn.execute(
-        select(records).where(records.c.subject_id == subject_id).order_by(records.c.occurred_at)
+        select(records).where(about).order_by(records.c.occurred_at, records.c.position)
     ):
         key = f"{r.source}/{r.record_id}"
         entry = ctx.catalog.get(r.code)
@@ -108,6 +118,7 @@ def _records(
         out.append(
             {
                 "record": key,
+                "about": r.subject_id,
                 "code": r.code,
                 "description": entry.description if entry else "",
                 "occurred_at": r.occurred_at.isoformat(),
@@ -125,6 +136,43 @@ def _records(
             }
         )
     return out
+
+
+def _related(
+    conn: Connection, ctx: Context, subject_id: str, size: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The roles the subject holds in organisations today, and the measures that reach them
+    through those roles (:mod:`xinyong.decisions.related`)."""
+    today = ctx.today()
+    held = relations_of(conn, subject_id, today, size, ctx.catalog)
+    reaching = []
+    for loaded in ctx.registry.active(conn) if held else ():
+        for measure in loaded.scheme.measures:
+            found = related_measure(
+                conn, loaded, measure, subject_id, today, size, ctx.catalog, held
+            )
+            if found is not None:
+                reaching.append(
+                    {
+                        "scheme": loaded.scheme.id,
+                        "measure": measure.id,
+                        "kind": measure.kind,
+                        "description": measure.description,
+                        "basis": measure.basis,
+                        **related_facts(found)["related"],
+                    }
+                )
+    relations = [
+        {
+            "organization": r.organization,
+            "role": r.role,
+            "since": r.since.isoformat(),
+            "until": r.until.isoformat() if r.until else None,
+            "record": r.record,
+        }
+        for r in held
+    ]
+    return {"relations": relations, "related_measures": reaching}
 
 
 def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, Any]:
@@ -158,6 +206,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
                 **explanation_json(standing.explanation, loaded.version, raters),
             }
         )
+    related = _related(conn, ctx, subject_id, head.size)
     objections = list_objections(conn, subject_id=subject_id)
     disputed = {o.key for o in objections if o.status == "open"}
     checks = [
@@ -189,6 +238,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
         "records": _records(conn, ctx, subject_id, counted, disputed, raters),
         "standings": standings,
         "not_scored": not_scored,
+        **related,
         "checks": checks,
         "notices": notices_for(conn, subject_id),
         "objections": [o.json() for o in objections],

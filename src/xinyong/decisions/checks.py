@@ -33,8 +33,10 @@ from xinyong.decisions.notices import (
     notice_row,
 )
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
+from xinyong.decisions.related import related_facts, related_measure
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.identifiers import mask_organization_id
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import inquiries, notices, pending_notices, relying_parties
@@ -86,10 +88,14 @@ class Decision:
     as_of: date
     known_at: int
     made_at: str
+    reason: str | None = None
+    """Set when the measure applies through the subject's role in an organisation
+    (:mod:`~xinyong.decisions.related`): the role, the organisation masked and its lists. Not
+    logged: a replay derives it again from the log size."""
 
     def public(self) -> dict[str, object]:
         """What the relying party is told."""
-        return {
+        answer: dict[str, object] = {
             "decision_id": self.decision_id,
             "subject": self.subject_id,
             "measure": self.measure,
@@ -99,6 +105,9 @@ class Decision:
             "as_of": self.as_of.isoformat(),
             "made_at": self.made_at,
         }
+        if self.reason is not None:
+            answer["reason"] = self.reason
+        return answer
 
 
 def registered_measures(conn: Connection, relying_party: str) -> frozenset[str]:
@@ -177,6 +186,7 @@ def _decision(
     loaded: LoadedScheme,
     today: date,
     size: int,
+    reason: str | None = None,
 ) -> Decision:
     return Decision(
         decision_id=new_decision_id(),
@@ -189,6 +199,7 @@ def _decision(
         as_of=today,
         known_at=size,
         made_at=utc_now_text(),
+        reason=reason,
     )
 
 
@@ -226,6 +237,8 @@ def stored_decision(
     if stored is None:
         return None
     applies = measure in stored.measures
+    if not applies and measure_def.extends_to:
+        return None  # it may apply through the subject's role in an organisation
     if not (applies and measure_def.kind == "sanction"):
         decision = _decision(
             relying_party, subject_id, measure, applies, loaded, today, stored.size
@@ -284,10 +297,21 @@ def decide_measure(
     size = read_size(conn)
     explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
     applies = explanation is not None and measure in explanation.standing.measures
-    decision = _decision(relying_party, subject_id, measure, applies, loaded, today, size)
+    related = None
+    if not applies:
+        related = related_measure(conn, loaded, measure_def, subject_id, today, size, catalog)
+    reason = None
+    if related is not None:
+        applies, reason = True, related.reason(mask_organization_id(related.organization))
+    decision = _decision(relying_party, subject_id, measure, applies, loaded, today, size, reason)
     notice: dict[str, object] | None = None
-    if applies and measure_def.kind == "sanction" and explanation is not None:
-        notice = adverse_notice(decision, found, adverse_facts(explanation))
+    if decision.applies and measure_def.kind == "sanction":
+        if related is not None:
+            facts = related_facts(related)
+        else:
+            assert explanation is not None
+            facts = adverse_facts(explanation)
+        notice = adverse_notice(decision, found, facts)
     return decision, notice
 
 

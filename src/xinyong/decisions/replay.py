@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from xinyong.decisions.checks import Decision
+from xinyong.decisions.related import RelatedMeasure, related_measure
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.ledger.schema import inquiries
@@ -35,6 +36,8 @@ class Replay:
     explanation: Explanation | None
     overrides: tuple[dict[str, str], ...] = ()
     """The guardrail findings the decision's scheme version was activated despite."""
+    related: RelatedMeasure | None = None
+    """How the measure applied through the subject's role in an organisation, if it did."""
 
     @property
     def reproduced(self) -> bool:
@@ -72,7 +75,14 @@ def replay_decision(
     )
     explanation = standing.explanation
     applies = explanation is not None and decision.measure in explanation.standing.measures
+    related = None
+    measure = next((m for m in loaded.scheme.measures if m.id == decision.measure), None)
+    if not applies and measure is not None:
+        related = related_measure(
+            conn, loaded, measure, decision.subject_id, decision.as_of, decision.known_at, catalog
+        )
+        applies = related is not None
     overrides = tuple(
         r.public() for r in recorded_overrides(conn, decision.scheme_id, decision.version)
     )
-    return Replay(decision, applies, explanation, overrides)
+    return Replay(decision, applies, explanation, overrides, related)

@@ -50,6 +50,7 @@ __all__ = [
     "is_synthetic",
     "looks_like_resident_id",
     "looks_like_uscc",
+    "mask_organization_id",
     "mask_resident_id",
     "organization_code_check_char",
     "resident_id_check_digit",
@@ -492,6 +493,18 @@ def mask_resident_id(value: str) -> str:
     if not looks_like_resident_id(number):
         return "*" * len(number)
     return number[:6] + "*" * (LENGTH - 7) + number[-1]
+
+
+def mask_organization_id(value: str) -> str:
+    """Mask an organisation's id where it is named beside someone else (the organisation a
+    person represents, in a check on the person): a USCC keeps its registration authority,
+    category and region (the first 8 characters) and its check character, as a resident ID
+    keeps its region and check; any other id keeps at most its first two characters."""
+    number = _prepared(value)
+    if looks_like_uscc(number):
+        return number[:8] + "*" * (LENGTH - 9) + number[-1]
+    keep = min(2, len(number) // 3)
+    return number[:keep] + "*" * max(3, len(number) - keep)
 
 
 def _org_value(char: str) -> int:

@@ -20,6 +20,7 @@ from xinyong.domain.json_text import INT_MAX, INT_MIN, JsonRefused, parse_json
 from xinyong.domain.peer_records import INTERACTION, PEER_CODES, peer_row_problem
 from xinyong.domain.protected import protected_term
 from xinyong.domain.records import SubjectKind
+from xinyong.domain.relations import RELATION_PREFIX, relation_row_problem
 from xinyong.domain.row_problem import RowProblem
 from xinyong.domain.sources import source_problem
 from xinyong.ledger.append import RecordRow
@@ -162,7 +163,25 @@ class RecordValidator:
         row = fast if fast is not None else self._checked(raw)
         if not isinstance(row, RowProblem) and row[4] in PEER_CODES:
             return self._peer(row)
+        if not isinstance(row, RowProblem) and row[4].startswith(RELATION_PREFIX):
+            return self._relation(row)
         return row
+
+    def _relation(self, row: RecordRow) -> RecordRow | RowProblem:
+        """A relation names a person in its attributes: that id is put in canonical form like
+        the record's own (:mod:`xinyong.domain.relations`)."""
+        attrs = orjson.loads(row[7])
+        problem = relation_row_problem(row[4], row[3], row[5], attrs)
+        if problem is not None:
+            return problem
+        checked = check_subject_id(attrs["person"], "person", "attrs.person")
+        if isinstance(checked, RowProblem):
+            return checked
+        if checked == attrs["person"]:
+            return row
+        attrs["person"] = checked
+        text = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
+        return (*row[:7], text, row[8])
 
     def _peer(self, row: RecordRow) -> RecordRow | RowProblem:
         """An interaction or rating names another subject in its attributes: that id is put in

@@ -30,6 +30,8 @@ under ``--strict``:
   whose ``[peer]`` sets no ``valid_for``: ratings then count until the catalog stops displaying
   them (a year for ``peer.rating`` in the bundled catalog), so whoever falls below the line
   waits that long to climb back;
+- ``extends-without-organizations``: a measure ``extends_to`` related parties in a scheme that
+  scores no organizations, so it reaches nobody;
 - ``no-seeds``: ``eigentrust`` without pre-trusted seeds trusts everyone alike at the start,
   which gives a ring of fake accounts the same footing as real people.
 """
@@ -40,7 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from xinyong.domain.catalog import Catalog
+from xinyong.domain.catalog import Catalog, Polarity
 from xinyong.domain.durations import format_days
 from xinyong.domain.peer_records import RATING
 from xinyong.domain.protected import ProtectedMatch, protected_term, protected_terms
@@ -319,6 +321,16 @@ def _check_measures(report: _Report, scheme: Scheme) -> None:
                 )
         if measure.kind == "sanction":
             _check_sanction(report, scheme, index)
+        if measure.extends_to and "organization" not in scheme.subject_kinds:
+            report.add(
+                Severity.WARNING,
+                "extends-without-organizations",
+                "extends_to reaches the people of organisations the measure applies to, but "
+                "the scheme scores no organizations: it reaches nobody",
+                "measures",
+                index,
+                "extends_to",
+            )
 
 
 def _rating_lifetime(catalog: Catalog | None) -> str:
@@ -336,13 +348,18 @@ retention of negative data in PBOC credit reports."""
 
 
 def _longest_display(catalog: Catalog | None) -> int:
-    if catalog is None or not catalog.codes:
-        return LONGEST_DISPLAY_DAYS
-    return max(entry.max_display_days for entry in catalog.codes.values())
+    """The longest a record may count against someone: the longest display period of the
+    catalog's negative codes (a relation or a consent is shown longer, but is no misconduct)."""
+    negative = (
+        []
+        if catalog is None
+        else [e.max_display_days for e in catalog.codes.values() if e.polarity is Polarity.NEGATIVE]
+    )
+    return max(negative) if negative else LONGEST_DISPLAY_DAYS
 
 
 def _longest_text(catalog: Catalog | None) -> str:
-    where = "of the catalog" if catalog is not None and catalog.codes else "of any record"
+    where = "of the catalog's negative codes" if catalog is not None else "of any record"
     return f"{where} ({format_days(_longest_display(catalog))})"
 
 

@@ -44,8 +44,12 @@ class LoadedScheme:
 _LATER_FIELDS = ("objection_days", "peer", "eligibility")
 """Scheme fields added after the first release: hashed only when set, so that adding a field to
 the model never changes the version of a scheme that does not use it."""
-_LATER_PART_FIELDS = {"grades": ("assigned", False), "rules": ("grade", None)}
-"""The same for fields of grades and rules: (field, its default)."""
+_LATER_PART_FIELDS: tuple[tuple[str, str, object], ...] = (
+    ("grades", "assigned", False),
+    ("rules", "grade", None),
+    ("measures", "extends_to", []),
+)
+"""The same for fields of grades, rules and measures: (part, field, its default)."""
 
 
 def scheme_hash(scheme: Scheme) -> str:
@@ -54,7 +58,7 @@ def scheme_hash(scheme: Scheme) -> str:
     for name in _LATER_FIELDS:
         if canonical[name] is None:
             del canonical[name]
-    for part, (name, default) in _LATER_PART_FIELDS.items():
+    for part, name, default in _LATER_PART_FIELDS:
         for item in canonical[part]:
             if item[name] == default:
                 del item[name]

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from xinyong.domain.durations import Term, parse_duration, parse_term
+from xinyong.domain.relations import Role
 from xinyong.schemes.predicate import Node, attribute_names, number_value, parse_predicate
 
 __all__ = [
@@ -382,11 +383,21 @@ class Measure(_Frozen):
     grades: tuple[str, ...] = ()
     description: str = ""
     basis: str | None = None
+    extends_to: tuple[Role, ...] = ()
+    """Roles in an organisation the measure applies to (the SPC's restrictions bind a listed
+    organisation's legal representative, principal persons in charge and actual controller):
+    a person holding one of them in an organisation the measure applies to is subject to it
+    too (:mod:`xinyong.decisions.related`)."""
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
         return _check_id(value, "measure id")
+
+    @field_validator("extends_to")
+    @classmethod
+    def _roles(cls, value: tuple[Role, ...]) -> tuple[Role, ...]:
+        return tuple(dict.fromkeys(value))
 
 
 def _duration(value: str | None) -> str | None:

@@ -29,6 +29,7 @@ from xinyong.decisions.checks import (
     decide_measure,
 )
 from xinyong.decisions.precomputed import PrecomputedStandings
+from xinyong.decisions.related import related_facts
 from xinyong.decisions.replay import UnknownDecision, replay_decision
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.peer.pseudonyms import RaterLabels
@@ -66,6 +67,12 @@ class CheckAnswer(BaseModel):
     version: str
     as_of: date
     made_at: str
+    reason: str | None = Field(
+        default=None,
+        description="Present when the measure applies to the subject through their role in an "
+        "organisation it applies to (a measure's extends_to): the role, the organisation "
+        "(masked) and the lists it is on.",
+    )
     overrides: list[OverrideOut] = Field(
         default_factory=list,
         description="Present when the scheme version was activated despite guardrail "
@@ -300,6 +307,8 @@ def _check_described(
 ) -> CheckAnswer:
     """Does measure M apply to subject S now? Yes or no, with the decision id; nothing more.
 
+    A measure that extends to related parties also applies to a person who holds one of its
+    roles in an organisation the measure applies to; the answer then gives the reason.
     Only full subject ids, no listing or search; an unknown subject gets the same "no" as a known
     one. The subject is read in its canonical form (Unicode NFKC, outer spaces removed, the
     resident ID's x and a USCC's letters upper-cased); a value that is not a valid id is a 422
@@ -326,6 +335,9 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         raise HTTPException(404, "no such decision") from exc
     if caller.role is Role.SUBJECT and replay.decision.subject_id != caller.name:
         raise HTTPException(404, "no such decision")
+    related = None
+    if replay.related is not None:  # the operator or the person it is about: named in full
+        related = related_facts(replay.related)["related"]
     explanation = None
     if replay.explanation is not None:
         # The subject sees the raters behind a peer score by pseudonym only.
@@ -339,4 +351,5 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         "reproduced": replay.reproduced,
         "overrides": list(replay.overrides),
         "explanation": explanation,
+        "related": related,
     }

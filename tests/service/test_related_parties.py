@@ -1,0 +1,194 @@
+"""Measures that reach a listed organisation's people: the check, its replay, the person's file,
+the adverse notice, an objection to the relation, and a relation that has ended."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.overridden import overridden_body
+from tests.support.service_fixtures import PERSON, SCHEME, Service
+from tests.support.web_fixtures import sign_in
+from xinyong.domain.identifiers import mask_organization_id, synthetic_resident_id, synthetic_uscc
+
+pytestmark = pytest.mark.anyio
+
+ORG = synthetic_uscc(1101, 42)
+FORMER = synthetic_resident_id(9, date(1970, 1, 1), 3)
+"""A person who was the legal representative until 2024."""
+EXTENDED = (
+    SCHEME.read_text(encoding="utf-8")
+    .replace('subject_kinds = ["person"]', 'subject_kinds = ["person", "organization"]')
+    .replace(
+        'description = "No purchase of flight tickets"',
+        'description = "No purchase of flight tickets"\n'
+        'extends_to = ["legal_representative", "actual_controller"]',
+    )
+)
+"""The example scheme with its sanction extended to a listed organisation's people."""
+
+
+def _record(record_id: str, subject: str, kind: str, code: str, day: str, **attrs: Any) -> dict:
+    return {
+        "record_id": record_id,
+        "subject_id": subject,
+        "subject_kind": kind,
+        "code": code,
+        "occurred_at": day,
+        "case_id": "k-" + record_id,
+        "attrs": attrs,
+    }
+
+
+async def _check(client: httpx.AsyncClient, service: Service, subject: str) -> dict[str, Any]:
+    answer = await client.get(
+        "/v1/checks",
+        params={"subject": subject, "measure": "restrict-flights"},
+        headers=service.headers("relying"),
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_a_listed_organisations_representative_is_subject_to_the_measure(
+    service: Service,
+) -> None:
+    assert "extends_to" in EXTENDED
+    async with service.client() as client:
+        posted = await client.post(
+            "/v1/schemes", json=overridden_body(EXTENDED), headers=service.headers("operator")
+        )
+        assert posted.status_code == 201, posted.text
+        # Before anything is recorded the person is not subject to it.
+        assert (await _check(client, service, PERSON))["applies"] is False
+        records = [
+            # the organisation: a breach judgment puts it on the black list
+            _record("o1", ORG, "organization", "court.breach_judgment", "2025-03-01"),
+            # PERSON has been its legal representative since 2020 (id in lower case: made
+            # canonical at ingest); FORMER was until 2024-12-31
+            _record(
+                "rel1",
+                ORG,
+                "organization",
+                "relation.legal_representative",
+                "2020-01-01",
+                person=PERSON.lower(),
+            ),
+            _record(
+                "rel2",
+                ORG,
+                "organization",
+                "relation.legal_representative",
+                "2015-01-01",
+                person=FORMER,
+                until="2024-12-31",
+            ),
+            # malformed relations are refused with the field named
+            _record("bad1", ORG, "organization", "relation.principal", "2020-01-01"),
+            _record(
+                "bad2", ORG, "organization", "relation.principal", "2020-01-01", person=ORG
+            ),
+            _record(
+                "bad3",
+                ORG,
+                "organization",
+                "relation.principal",
+                "2020-01-01",
+                person=PERSON,
+                until="2019-12-31",
+            ),
+            _record("bad4", PERSON, "person", "relation.principal", "2020-01-01", person=FORMER),
+        ]
+        submitted = await client.post(
+            "/v1/records", headers=service.headers("source"), json={"records": records}
+        )
+        assert submitted.status_code == 200, submitted.text
+        assert submitted.json()["accepted"] == 3
+        # the airline's earlier "no" about PERSON is corrected: the organisation's change
+        # reaches the people its relation records name
+        assert submitted.json()["corrections_queued"] == 1
+        refused = [r["field"] for r in submitted.json()["rejected"]]
+        assert refused == ["attrs.person", "attrs.person", "attrs.until", "code"]
+
+        answer = await _check(client, service, PERSON)
+        assert answer["applies"] is True
+        masked = mask_organization_id(ORG)
+        assert ORG not in answer["reason"]
+        assert answer["reason"] == f"as legal representative of {masked}, listed under blacklist"
+        # the organisation itself: applies, for its own reasons, with no reason given
+        own = await _check(client, service, ORG)
+        assert own["applies"] is True
+        assert "reason" not in own
+        # a former representative is not reached
+        assert (await _check(client, service, FORMER))["applies"] is False
+
+        # The replay derives the same answer, naming the relation in full to the operator.
+        replay = (
+            await client.get(
+                f"/v1/decisions/{answer['decision_id']}", headers=service.headers("operator")
+            )
+        ).json()
+        assert replay["reproduced"] is True
+        assert replay["related"]["organization"] == ORG
+        assert replay["related"]["role"] == "legal_representative"
+        assert replay["related"]["record"] == "bank/rel1"
+
+        # The person's file shows the relation record, the role and the measure it brings, and
+        # the adverse notice says why.
+        mine = (await client.get("/v1/me", headers=service.headers("subject"))).json()
+        [relation] = [r for r in mine["records"] if r["code"] == "relation.legal_representative"]
+        assert (relation["record"], relation["about"]) == ("bank/rel1", ORG)
+        assert relation["attrs"]["person"] == PERSON
+        assert mine["relations"] == [
+            {
+                "organization": ORG,
+                "role": "legal_representative",
+                "since": "2020-01-01",
+                "until": None,
+                "record": "bank/rel1",
+            }
+        ]
+        [reaching] = mine["related_measures"]
+        assert (reaching["measure"], reaching["organization"]) == ("restrict-flights", ORG)
+        assert reaching["lists"] == ["blacklist"]
+        notice = next(n for n in mine["notices"] if n["kind"] == "adverse-check")
+        assert notice["related"]["organization"] == ORG
+        # ... and so does the portal's page of it
+        await sign_in(client, service.tokens["subject"])
+        page = (await client.get("/me")).text
+        assert "Your roles in organisations" in page
+        assert f"legal representative of <code>{ORG}</code> since 2020-01-01" in page
+        assert "No purchase of flight tickets, as legal representative of" in page
+
+        # The person objects to the relation record; upheld, the measure no longer reaches them.
+        objection = await client.post(
+            "/v1/me/objections",
+            headers=service.headers("subject"),
+            json={"source": "bank", "record_id": "rel1", "reason": "I resigned in 2019"},
+        )
+        assert objection.status_code == 201, objection.text
+        # ... but not to the organisation's own record
+        not_mine = await client.post(
+            "/v1/me/objections",
+            headers=service.headers("subject"),
+            json={"source": "bank", "record_id": "o1", "reason": "not me"},
+        )
+        assert not_mine.status_code in (403, 404, 409, 422), not_mine.text
+        decided = await client.post(
+            f"/v1/objections/{objection.json()['objection_id']}/decision",
+            headers=service.headers("operator"),
+            json={"accept": True, "reason": "the registry shows a new representative"},
+        )
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["corrections_queued"] == 1  # the airline's "yes" about PERSON
+        assert (await _check(client, service, PERSON))["applies"] is False
+        # the first decision still replays as it was made
+        again = (
+            await client.get(
+                f"/v1/decisions/{answer['decision_id']}", headers=service.headers("operator")
+            )
+        ).json()
+        assert again["reproduced"] is True
