@@ -31,7 +31,9 @@ EXTENDED = (
 """The example scheme with its sanction extended to a listed organisation's people."""
 
 
-def _record(record_id: str, subject: str, kind: str, code: str, day: str, **attrs: Any) -> dict:
+def _record(
+    record_id: str, subject: str, kind: str, code: str, day: str, **attrs: Any
+) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "subject_id": subject,
@@ -53,6 +55,56 @@ async def _check(client: httpx.AsyncClient, service: Service, subject: str) -> d
     return dict(answer.json())
 
 
+async def _submit(client: httpx.AsyncClient, service: Service) -> None:
+    """The organisation's listing, its two representatives and four malformed relations."""
+    records = [
+        # the organisation: a breach judgment puts it on the black list
+        _record("o1", ORG, "organization", "court.breach_judgment", "2025-03-01"),
+        # PERSON has been its legal representative since 2020 (id in lower case: made
+        # canonical at ingest); FORMER was until 2024-12-31
+        _record(
+            "rel1",
+            ORG,
+            "organization",
+            "relation.legal_representative",
+            "2020-01-01",
+            person=PERSON.lower(),
+        ),
+        _record(
+            "rel2",
+            ORG,
+            "organization",
+            "relation.legal_representative",
+            "2015-01-01",
+            person=FORMER,
+            until="2024-12-31",
+        ),
+        # malformed relations are refused with the field named
+        _record("bad1", ORG, "organization", "relation.principal", "2020-01-01"),
+        _record("bad2", ORG, "organization", "relation.principal", "2020-01-01", person=ORG),
+        _record(
+            "bad3",
+            ORG,
+            "organization",
+            "relation.principal",
+            "2020-01-01",
+            person=PERSON,
+            until="2019-12-31",
+        ),
+        _record("bad4", PERSON, "person", "relation.principal", "2020-01-01", person=FORMER),
+    ]
+    submitted = await client.post(
+        "/v1/records", headers=service.headers("source"), json={"records": records}
+    )
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["accepted"] == 3
+    # the airline's earlier "no" about PERSON is corrected: the organisation's change
+    # reaches the people its relation records name
+    assert submitted.json()["corrections_queued"] == 1
+    refused = [r["field"] for r in submitted.json()["rejected"]]
+    assert refused == ["attrs.person", "attrs.person", "attrs.until", "code"]
+
+
 async def test_a_listed_organisations_representative_is_subject_to_the_measure(
     service: Service,
 ) -> None:
@@ -64,54 +116,7 @@ async def test_a_listed_organisations_representative_is_subject_to_the_measure(
         assert posted.status_code == 201, posted.text
         # Before anything is recorded the person is not subject to it.
         assert (await _check(client, service, PERSON))["applies"] is False
-        records = [
-            # the organisation: a breach judgment puts it on the black list
-            _record("o1", ORG, "organization", "court.breach_judgment", "2025-03-01"),
-            # PERSON has been its legal representative since 2020 (id in lower case: made
-            # canonical at ingest); FORMER was until 2024-12-31
-            _record(
-                "rel1",
-                ORG,
-                "organization",
-                "relation.legal_representative",
-                "2020-01-01",
-                person=PERSON.lower(),
-            ),
-            _record(
-                "rel2",
-                ORG,
-                "organization",
-                "relation.legal_representative",
-                "2015-01-01",
-                person=FORMER,
-                until="2024-12-31",
-            ),
-            # malformed relations are refused with the field named
-            _record("bad1", ORG, "organization", "relation.principal", "2020-01-01"),
-            _record(
-                "bad2", ORG, "organization", "relation.principal", "2020-01-01", person=ORG
-            ),
-            _record(
-                "bad3",
-                ORG,
-                "organization",
-                "relation.principal",
-                "2020-01-01",
-                person=PERSON,
-                until="2019-12-31",
-            ),
-            _record("bad4", PERSON, "person", "relation.principal", "2020-01-01", person=FORMER),
-        ]
-        submitted = await client.post(
-            "/v1/records", headers=service.headers("source"), json={"records": records}
-        )
-        assert submitted.status_code == 200, submitted.text
-        assert submitted.json()["accepted"] == 3
-        # the airline's earlier "no" about PERSON is corrected: the organisation's change
-        # reaches the people its relation records name
-        assert submitted.json()["corrections_queued"] == 1
-        refused = [r["field"] for r in submitted.json()["rejected"]]
-        assert refused == ["attrs.person", "attrs.person", "attrs.until", "code"]
+        await _submit(client, service)
 
         answer = await _check(client, service, PERSON)
         assert answer["applies"] is True
