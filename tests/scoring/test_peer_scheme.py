@@ -123,7 +123,7 @@ def test_a_scheme_without_peer_keeps_its_version() -> None:
     loaded = parse_scheme(plain)
     # docs/schemes.md section 7: the SHA-256 of the canonical JSON, where tables added later
     # (objection_days, [peer], [eligibility]) and keys added later (a grade's assigned, a
-    # rule's grade, a measure's extends_to) appear only when set: as it was before they existed.
+    # rule's grade, a measure's extends_to, a list's publish) appear only when set: as it was before they existed.
     canonical = loaded.scheme.model_dump(mode="json")
     del canonical["peer"], canonical["objection_days"], canonical["eligibility"]
     for grade in canonical["grades"]:
@@ -132,6 +132,8 @@ def test_a_scheme_without_peer_keeps_its_version() -> None:
         del rule["grade"]
     for measure in canonical["measures"]:
         del measure["extends_to"]
+    for lst in canonical["lists"]:
+        del lst["publish"]
     digest = hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert loaded.version == digest
     assert parse_scheme(EXAMPLE).version != loaded.version

@@ -197,3 +197,62 @@ async def test_a_listed_organisations_representative_is_subject_to_the_measure(
             )
         ).json()
         assert again["reproduced"] is True
+
+
+async def test_a_public_entry_shows_the_fields_its_list_publishes(service: Service) -> None:
+    published = EXTENDED.replace(
+        "disclose = true",
+        'disclose = true\npublish = ["sex", "age", "legal_representative", "obligation", '
+        '"circumstances", "court"]',
+    )
+    async with service.client() as client:
+        posted = await client.post(
+            "/v1/schemes", json=overridden_body(published), headers=service.headers("operator")
+        )
+        assert posted.status_code == 201, posted.text
+        records = [
+            _record(
+                "p1",
+                PERSON,
+                "person",
+                "court.defaulter",
+                "2025-03-01",
+                ground=2,
+                aggravated=True,
+                amount=120000.5,
+            ),
+            _record("o1", ORG, "organization", "court.defaulter", "2025-03-01",
+                    obligation="deliver 40 t of steel", ground=1),
+            _record("rel1", ORG, "organization", "relation.legal_representative", "2020-01-01",
+                    person=PERSON),
+        ]  # fmt: skip
+        submitted = await client.post(
+            "/v1/records", headers=service.headers("source"), json={"records": records}
+        )
+        assert submitted.json()["accepted"] == 3, submitted.text
+        service.clock.advance(31)  # past the grace period: the entries are public
+        listed = (await client.get("/lists/rongcheng/blacklist.json")).json()["entries"]
+        by_kind = {e["kind"]: e["entry_id"] for e in listed}
+        person = (
+            await client.get(f"/lists/rongcheng/blacklist/{by_kind['person']}.json")
+        ).json()
+        organization = (
+            await client.get(f"/lists/rongcheng/blacklist/{by_kind['organization']}.json")
+        ).json()
+        page = (await client.get(f"/lists/rongcheng/blacklist/{by_kind['person']}")).text
+    # PERSON: born 1985-05-05, order code 007 (odd: male), 40 on 2025-07-31
+    assert {f["field"]: f["value"] for f in person["published"]} == {
+        "sex": "male",
+        "age": "40",
+        "obligation": "pay 120,000.50 yuan",
+        "circumstances": "obstructs execution with false evidence, violence or threats "
+        "(aggravated)",
+        "court": "bank",
+    }
+    assert "<dt>Sex</dt><dd>male</dd>" in page
+    # the organisation: no sex or age; its legal representative masked as on any public page
+    shown = {f["field"]: f["value"] for f in organization["published"]}
+    assert shown["legal_representative"] == PERSON[:6] + "*" * 11 + PERSON[-1]
+    assert shown["obligation"] == "deliver 40 t of steel"
+    assert shown["circumstances"] == "able to perform but refuses to"
+    assert "sex" not in shown

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Catalog
-from xinyong.domain.relations import Relation, role_of, until_of
+from xinyong.domain.relations import Relation, relations_in
 from xinyong.ledger.related_index import organizations_naming
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
@@ -56,24 +56,12 @@ def relations_of(
     """The roles ``person`` holds on ``as_of`` by effective relation records (revoked,
     corrected-away or expired records do not count), ordered by organisation and role."""
     organizations = organizations_naming(conn, person, known_at)
-    found: list[Relation] = []
-    for organization, records in subjects_records(
-        conn, organizations, as_of, known_at, catalog
-    ).items():
-        for record in records:
-            role = role_of(record.code)
-            if role is None or record.attrs.get("person") != person:
-                continue
-            relation = Relation(
-                organization=organization,
-                person=person,
-                role=role,
-                since=record.occurred_at,
-                until=until_of(record.attrs),
-                record=record.key,
-            )
-            if relation.holds_on(as_of):
-                found.append(relation)
+    found = [
+        relation
+        for records in subjects_records(conn, organizations, as_of, known_at, catalog).values()
+        for relation in relations_in(records, as_of)
+        if relation.person == person
+    ]
     return sorted(found, key=lambda r: (r.organization, r.role, r.record))
 
 

@@ -17,11 +17,12 @@ of those roles in an organisation the measure applies to (:mod:`xinyong.decision
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
+from xinyong.domain.records import InputRecord
 from xinyong.domain.row_problem import RowProblem
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Relation",
     "Role",
     "relation_row_problem",
+    "relations_in",
     "role_of",
 ]
 
@@ -77,6 +79,28 @@ class Relation:
     def words(self) -> str:
         """The role as a sentence names it."""
         return ROLE_WORDS[self.role]
+
+
+def relations_in(records: Iterable[InputRecord], on: date) -> list[Relation]:
+    """The relations these (effective) records of organisations declare that hold on ``on``,
+    in the records' order."""
+    found = []
+    for record in records:
+        role = role_of(record.code)
+        person = record.attrs.get("person")
+        if role is None or not isinstance(person, str):
+            continue
+        relation = Relation(
+            organization=record.subject_id,
+            person=person,
+            role=role,
+            since=record.occurred_at,
+            until=until_of(record.attrs),
+            record=record.key,
+        )
+        if relation.holds_on(on):
+            found.append(relation)
+    return found
 
 
 def until_of(attrs: Mapping[str, object]) -> date | None:

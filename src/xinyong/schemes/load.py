@@ -48,6 +48,7 @@ _LATER_PART_FIELDS: tuple[tuple[str, str, object], ...] = (
     ("grades", "assigned", False),
     ("rules", "grade", None),
     ("measures", "extends_to", []),
+    ("lists", "publish", []),
 )
 """The same for fields of grades, rules and measures: (part, field, its default)."""
 

@@ -358,6 +358,14 @@ class Rule(_Frozen):
         return code == self.match
 
 
+PublishedField = Literal[
+    "sex", "age", "obligation", "circumstances", "court", "legal_representative"
+]
+"""The fields of a public list entry a list may publish: a person's sex and age (read from the
+resident ID), the obligation, circumstances and court of the records behind the entry, an
+organisation's legal representative (from its relation records)."""
+
+
 class ListDef(_Frozen):
     """A red or black list: members by grade or by counting records of given rules."""
 
@@ -366,12 +374,19 @@ class ListDef(_Frozen):
     grades: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     disclose: Flag = False
+    publish: tuple[PublishedField, ...] = ()
+    """What a public entry shows besides the masked name and id (the court list's Art. 6)."""
     description: str = ""
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
         return _check_id(value, "list id")
+
+    @field_validator("publish")
+    @classmethod
+    def _publish(cls, value: tuple[PublishedField, ...]) -> tuple[PublishedField, ...]:
+        return tuple(dict.fromkeys(value))
 
 
 class Measure(_Frozen):

@@ -14,11 +14,13 @@ from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import outlook, stops_counting_on
 from xinyong.due_process.disclosure import MAX_OFFSET, PublicEntry, find_listing, public_entries
 from xinyong.due_process.objections import objection_days
+from xinyong.due_process.published_fields import published_fields
 from xinyong.due_process.repairs import repair_available_from
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import ListDef
 from xinyong.scoring.reference import Explanation
+from xinyong.scoring.standing import CountedRecord
 from xinyong.web.access import PageError
 from xinyong.web.dependencies import context
 from xinyong.web.twins import PageData, twin
@@ -133,29 +135,35 @@ def list_page(
     }
 
 
+def _behind(lst: ListDef, explanation: Explanation) -> list[CountedRecord]:
+    """The counting records that keep the subject on the list: those of the list's rules and,
+    for a list by grade, those that pushed the grade there (on a black list the records that
+    took points away or limited or set the grade, on a red list those that added points);
+    records that counted the other way are no reason for the entry and are not published."""
+    by_grade = explanation.standing.grade in lst.grades
+    grading = {rule for rule, _ in (*explanation.vetoes, *explanation.assignments)}
+    found = []
+    for c in explanation.records:
+        if lst.kind == "black":
+            towards = c.contribution < 0 or c.rule_id in grading
+        else:
+            towards = c.contribution > 0
+        if c.counted and (c.rule_id in lst.rules or (by_grade and towards)):
+            found.append(c)
+    return found
+
+
 def _reasons(
     conn: Connection,
     ctx: Context,
     loaded: LoadedScheme,
-    lst: ListDef,
-    explanation: Explanation,
+    behind: list[CountedRecord],
 ) -> list[dict[str, Any]]:
-    """The counting records that keep the subject on the list: those of the list's rules and,
-    for a list by grade, those that pushed the grade there (on a black list the records that
-    took points away or capped the grade, on a red list those that added points); records that
-    counted the other way are no reason for the entry and are not published."""
-    by_grade = explanation.standing.grade in lst.grades
+    """The records behind an entry (:func:`_behind`) as the entry page shows them."""
     rules = {r.id: r for r in loaded.scheme.rules}
-    vetoing = {rule for rule, _ in explanation.vetoes}
     active = ctx.registry.active(conn)
     found = []
-    for c in explanation.records:
-        if lst.kind == "black":
-            towards = c.contribution < 0 or c.rule_id in vetoing
-        else:
-            towards = c.contribution > 0
-        if not c.counted or not (c.rule_id in lst.rules or (by_grade and towards)):
-            continue
+    for c in behind:
         record = c.record
         entry = ctx.catalog.get(record.code)
         ends = stops_counting_on(c, ctx.catalog)
@@ -203,11 +211,23 @@ def entry_page(ctx: Ctx, scheme_id: str, list_id: str, entry_id: str) -> PageDat
         ).explanation
         on_list = explanation is not None and list_id in explanation.standing.lists
         reasons: list[dict[str, Any]] = []
+        published: list[dict[str, str]] = []
         until = None
         if explanation is not None and on_list:
-            reasons = _reasons(conn, ctx, loaded, lst, explanation)
+            behind = _behind(lst, explanation)
+            reasons = _reasons(conn, ctx, loaded, behind)
             steps = outlook(conn, loaded, listing.subject_id, explanation, size, ctx.catalog)
             until = next((s.on for s in steps if list_id not in s.standing.lists), None)
+            published = published_fields(
+                conn,
+                lst,
+                listing.subject_id,
+                listing.kind,
+                [c.record for c in behind],
+                today,
+                policy,
+                ctx.catalog,
+            )
     return {
         "scheme": scheme_id,
         "scheme_name": loaded.scheme.name,
@@ -217,6 +237,7 @@ def entry_page(ctx: Ctx, scheme_id: str, list_id: str, entry_id: str) -> PageDat
         "list_description": lst.description,
         "as_of": today.isoformat(),
         "entry": _entry(listing.public(policy)),
+        "published": published,
         "on_list": on_list,
         "grade": explanation.standing.grade if explanation is not None else None,
         "by_grade": explanation is not None and explanation.standing.grade in lst.grades,
