@@ -123,7 +123,8 @@ def test_a_scheme_without_peer_keeps_its_version() -> None:
     loaded = parse_scheme(plain)
     # docs/schemes.md section 7: the SHA-256 of the canonical JSON, where tables added later
     # (objection_days, [peer], [eligibility]) and keys added later (a grade's assigned, a
-    # rule's grade, a measure's extends_to, a list's publish) appear only when set: as it was before they existed.
+    # rule's grade, a measure's extends_to, a list's publish) appear only when set: as it was
+    # before they existed.
     canonical = loaded.scheme.model_dump(mode="json")
     del canonical["peer"], canonical["objection_days"], canonical["eligibility"]
     for grade in canonical["grades"]:

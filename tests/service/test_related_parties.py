@@ -233,9 +233,7 @@ async def test_a_public_entry_shows_the_fields_its_list_publishes(service: Servi
         service.clock.advance(31)  # past the grace period: the entries are public
         listed = (await client.get("/lists/rongcheng/blacklist.json")).json()["entries"]
         by_kind = {e["kind"]: e["entry_id"] for e in listed}
-        person = (
-            await client.get(f"/lists/rongcheng/blacklist/{by_kind['person']}.json")
-        ).json()
+        person = (await client.get(f"/lists/rongcheng/blacklist/{by_kind['person']}.json")).json()
         organization = (
             await client.get(f"/lists/rongcheng/blacklist/{by_kind['organization']}.json")
         ).json()
