@@ -39,3 +39,44 @@ def test_demo_runs_the_main_job_and_says_what_to_run_next(tmp_path: Path) -> Non
     shown = _xinyong(tmp_path, *shlex.split(explain)[1:])
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "Records that counted" in shown.stdout
+
+
+def _grade_tables(out: str) -> dict[str, dict[str, int]]:
+    """Each pilot's grade counts from the demo's tables (``pilot id -> grade -> subjects``)."""
+    tables: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in out.splitlines():
+        if "subjects scored, run" in line:
+            pilot = line.rsplit("(", 1)[1].split()[0]
+            current = tables.setdefault(pilot, {})
+        elif current is not None and line.strip().startswith("lists:"):
+            current = None
+        elif current is not None:
+            parts = line.split()
+            if len(parts) == 3 and parts[2].endswith("%"):
+                current[parts[0]] = int(parts[1].replace(",", ""))
+    return tables
+
+
+def test_the_demo_shows_every_pilot_doing_something(tmp_path: Path) -> None:
+    done = _xinyong(tmp_path, "demo")
+    assert done.returncode == 0, done.stderr[-2000:]
+    tables = _grade_tables(done.stdout)
+    assert set(tables) == {
+        "fuzhou-jasmine",
+        "judgment-defaulters",
+        "nosedive-gate",
+        "rongcheng",
+        "tax-credit",
+        "xiamen-egret",
+    }
+    for pilot, grades in tables.items():
+        assert sum(1 for n in grades.values() if n) >= 2, (pilot, grades)
+    # the grades that need the records synth draws: assigned M and direct D, a listing, and
+    # peer scores away from the prior on both sides of the gate
+    assert tables["tax-credit"]["M"] > 0
+    assert tables["tax-credit"]["D"] > 0
+    assert tables["tax-credit"]["A"] < sum(tables["tax-credit"].values()) * 0.9
+    assert tables["judgment-defaulters"]["LISTED"] > 0
+    assert tables["nosedive-gate"]["PRIME"] > 0
+    assert tables["nosedive-gate"]["GROUNDED"] > 0

@@ -29,7 +29,10 @@ from xinyong.domain.identifiers import (
 )
 from xinyong.domain.protected import protected_terms
 from xinyong.domain.records import canonical_attrs
+from xinyong.pilots import bundled_pilots
+from xinyong.schemes.load import load_scheme
 from xinyong.synth import DEFAULT_END, SynthConfig, SynthDataset, generate, subjects_path
+from xinyong.synth.peer import SEED_ACCOUNTS
 from xinyong.synth.rates import FULFILMENTS, RATES
 from xinyong.tabular import read_table
 
@@ -175,11 +178,22 @@ def test_sources(rows: list[dict[str, object]]) -> None:
 
 def test_volume_and_long_tail(dataset: SynthDataset) -> None:
     subjects = dataset.subjects.num_rows
-    per_subject = Counter(dataset.records.column("subject_id").to_pylist())
-    mean = dataset.records.num_rows / subjects
-    # About ten records per subject over five years, with a long tail.
+    codes = dataset.records.column("code").to_pylist()
+    conduct = [
+        subject
+        for subject, code in zip(
+            dataset.records.column("subject_id").to_pylist(), codes, strict=True
+        )
+        if not code.startswith("peer.")
+    ]
+    per_subject = Counter(conduct)
+    mean = len(conduct) / subjects
+    # About ten records per subject over five years, with a long tail; besides, the rating
+    # app's meetings and ratings of the last four weeks (two records per meeting and party).
     assert 7 <= mean <= 13
     assert max(per_subject.values()) > 5 * mean
+    peer = sum(1 for code in codes if code.startswith("peer."))
+    assert 0.25 * 14 * 2 * 0.8 <= peer / dataset.config.people <= 0.25 * 14 * 2 * 1.3
 
 
 # ---------------------------------------------------------------- identifiers and subjects
@@ -188,8 +202,13 @@ def test_volume_and_long_tail(dataset: SynthDataset) -> None:
 def test_subject_ids_valid_synthetic_and_unique(dataset: SynthDataset) -> None:
     subjects = dataset.subjects.to_pylist()
     ids = [s["subject_id"] for s in subjects]
-    assert len(set(ids)) == len(ids) == 22_000
+    assert len(set(ids)) == len(ids) == 22_000 + len(SEED_ACCOUNTS)
+    # the town's founding accounts: people without a resident ID, the nosedive pilot's seeds
+    founders = [s for s in subjects if s["subject_id"] in SEED_ACCOUNTS]
+    assert [(s["kind"], s["resident_id"]) for s in founders] == [("person", None)] * 3
     for subject in subjects:
+        if subject in founders:
+            continue
         check = classify(subject["subject_id"])
         assert check.valid, subject
         assert is_synthetic(subject["subject_id"])
@@ -220,7 +239,11 @@ def test_vectorized_resident_ids_match_the_scalar_generator(dataset: SynthDatase
 
 def test_person_and_company_names(dataset: SynthDataset) -> None:
     subjects = dataset.subjects.to_pylist()
-    people = [s["display_name"] for s in subjects if s["kind"] == "person"]
+    people = [
+        s["display_name"]
+        for s in subjects
+        if s["kind"] == "person" and s["subject_id"] not in SEED_ACCOUNTS
+    ]
     orgs = [s["display_name"] for s in subjects if s["kind"] == "organization"]
     assert all(2 <= len(name) <= 3 for name in people)
     assert all(name.endswith(("有限公司", "专业合作社", "店", "馆", "部")) for name in orgs)
@@ -301,7 +324,7 @@ def test_dates_within_window_and_adults_only(rows: list[dict[str, object]]) -> N
         occurred = row["occurred_at"]
         assert isinstance(occurred, date)
         assert start <= occurred <= end
-        if row["subject_kind"] == "person":
+        if row["subject_kind"] == "person" and row["subject_id"] not in SEED_ACCOUNTS:
             number = str(row["subject_id"])
             birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
             # 18 years of 365.25 days, rounded: the adult cut-off the generator documents.
@@ -348,9 +371,17 @@ def test_fulfilments_follow_their_listing(rows: list[dict[str, object]]) -> None
 def test_case_ids_unique_per_listing(rows: list[dict[str, object]]) -> None:
     fulfilment_codes = {f.code for f in FULFILMENTS}
     case_ids = [
-        r["case_id"] for r in rows if r["case_id"] is not None and r["code"] not in fulfilment_codes
+        r["case_id"]
+        for r in rows
+        if r["case_id"] is not None
+        and r["code"] not in fulfilment_codes
+        and not str(r["code"]).startswith("peer.")
     ]
     assert len(case_ids) == len(set(case_ids))
+    # a meeting's id is shared by its two interactions and two ratings, and by nothing else
+    meetings = Counter(r["case_id"] for r in rows if str(r["code"]).startswith("peer."))
+    assert set(meetings.values()) == {4}
+    assert not set(meetings) & set(case_ids)
 
 
 # ---------------------------------------------------------------- group differences
@@ -387,3 +418,36 @@ def test_group_rates_differ(dataset: SynthDataset) -> None:
     # Small organizations default more than large ones.
     org_defaults = per_capita(dataset, "utility.late_fee", "income_band", kind="organization")
     assert org_defaults["small"] > org_defaults["large"]
+
+
+def test_two_seeds_share_no_record_or_case_id() -> None:
+    first, second = (
+        generate(SynthConfig(people=300, organizations=30, years=2, seed=seed)).records
+        for seed in (1, 2)
+    )
+    assert not set(first.column("record_id").to_pylist()) & set(
+        second.column("record_id").to_pylist()
+    )
+    cases = [{c for c in t.column("case_id").to_pylist() if c} for t in (first, second)]
+    assert cases[0]
+    assert not cases[0] & cases[1]
+    assert all("-s1-" in r for r in first.column("record_id").to_pylist())
+
+
+def test_the_founding_accounts_are_the_nosedive_pilots_seeds() -> None:
+    pilot = load_scheme(bundled_pilots()["nosedive-gate"]).scheme
+    assert pilot.peer is not None
+    assert tuple(pilot.peer.seeds) == SEED_ACCOUNTS
+
+
+def test_every_organization_has_a_legal_representative(dataset: SynthDataset) -> None:
+    records = dataset.records.to_pylist()
+    people = {s["subject_id"] for s in dataset.subjects.to_pylist() if s["kind"] == "person"} - set(
+        SEED_ACCOUNTS
+    )
+    represented = {}
+    for r in records:
+        if r["code"] == "relation.legal_representative":
+            represented[r["subject_id"]] = json.loads(r["attrs"])["person"]
+    assert len(represented) == dataset.config.organizations
+    assert set(represented.values()) <= people

@@ -20,6 +20,11 @@ probability that is higher in richer bands and lower for high-risk subjects, aft
 delay; only those dated on or before the window's end are kept. People have no records dated
 before their 18th birthday.
 
+Besides the codes of :data:`RATES`: consent to be scored, the meetings and star ratings of
+the rating app (:mod:`xinyong.synth.peer`) and who represents and controls each organization
+(relation records). Record ids (``SOURCE-TAG-NNNNNNNNN``) and case ids carry a tag of the seed,
+so that datasets drawn with different seeds never share one.
+
 Everything is vectorized with NumPy and pyarrow: the Python loops run over codes, never over
 records.
 """
@@ -40,6 +45,8 @@ import pyarrow.compute as pc
 
 from xinyong.domain.catalog import Catalog, CatalogEntry
 from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
+from xinyong.domain.peer_records import INTERACTION, RATING
+from xinyong.synth.peer import SEED_ACCOUNTS, draw_meetings, meeting_ids
 from xinyong.synth.population import ORGANIZATION, PERSON, Population
 from xinyong.synth.rates import (
     FULFILMENTS,
@@ -79,6 +86,12 @@ opt-in; no participation rate is sourced in shared/docs/DOMAIN.md)."""
 WITHDRAWAL_SHARE = 0.05
 """Assumption: the share of those who later withdraw their consent within the window."""
 _CONSENT_SOURCE = "credit-office"
+_PEER_SOURCE = "peer-app"
+_REGISTRY_SOURCE = "registry"
+LEGAL_REPRESENTATIVE = "relation.legal_representative"
+ACTUAL_CONTROLLER = "relation.actual_controller"
+CONTROLLER_SHARE = 0.2
+"""Assumption: the share of organizations whose actual controller is on record."""
 
 _MAX_FULFILMENT_PROBABILITY = 0.97
 _DELAY_SIGMA = 0.8
@@ -105,6 +118,8 @@ class _Builder:
     rng: np.random.Generator
     first_day: int
     last_day: int
+    tag: str
+    """Part of every record and case id, so that two datasets never share one."""
     codes: list[str] = field(default_factory=list)
     chunks: list[_Chunk] = field(default_factory=list)
     case_counters: dict[str, int] = field(default_factory=dict)
@@ -122,8 +137,12 @@ def generate_conduct(
     first: date,
     last: date,
     progress: Callable[[int, int], None] | None = None,
+    tag: str = "s0",
 ) -> pa.Table:
     """Draw conduct records dated ``first``..``last`` (inclusive) for ``population``.
+
+    ``tag`` (the seed's, ``s42``) is part of every record id and case id, so that datasets
+    drawn with different seeds can share a ledger.
 
     Codes of :data:`RATES` that ``catalog`` lacks, or does not allow for a subject kind, are
     skipped, so every record's code is in the catalog. ``progress(done, total)`` is called
@@ -133,7 +152,7 @@ def generate_conduct(
     if last < first:
         raise ValueError(f"empty window: {first} is after {last}")
     epoch = date(1970, 1, 1)
-    builder = _Builder(population, catalog, rng, (first - epoch).days, (last - epoch).days)
+    builder = _Builder(population, catalog, rng, (first - epoch).days, (last - epoch).days, tag)
     years = ((last - first).days + 1) / _DAYS_PER_YEAR
     steps = len(RATES) + 1  # one per code, and the final sort
     if progress is not None:
@@ -148,6 +167,8 @@ def generate_conduct(
         if progress is not None:
             progress(done, steps)
     _draw_consent(builder)  # after every code: the other records are as they were without it
+    _draw_peer(builder)  # the records drawn before are as they were without ratings
+    _draw_relations(builder)
     table = _assemble(builder)
     if progress is not None:
         progress(steps, steps)
@@ -187,6 +208,81 @@ def _draw_consent(builder: _Builder) -> None:
         )
 
 
+def _draw_peer(builder: _Builder) -> None:
+    """Meetings and star ratings (:mod:`xinyong.synth.peer`), when the catalog has the peer
+    codes and the population the founding accounts."""
+    population, catalog = builder.population, builder.catalog
+    if catalog.get(INTERACTION) is None or catalog.get(RATING) is None:
+        return
+    found = pc.is_in(population.subject_id, pa.array(SEED_ACCOUNTS, pa.string()))
+    seeds = np.flatnonzero(found.to_numpy(zero_copy_only=False)).astype(np.int64)
+    if seeds.size == 0:
+        return
+    met = draw_meetings(builder.rng, population, seeds, builder.last_day)
+    ids = meeting_ids(f"MEET-{builder.tag}", len(met))
+    about = np.concatenate([met.first, met.second])
+    other = np.concatenate([met.second, met.first])
+    day = np.concatenate([met.day, met.day])
+    case_id = pa.concat_arrays([ids, ids])
+    named = pc.binary_join_element_wise('"', population.subject_id.take(pa.array(other)), '"', "")
+    stars = pa.array(np.concatenate([met.stars_for_first, met.stars_for_second])).cast(pa.string())
+    for code, attrs in (
+        (INTERACTION, {"counterpart": named}),
+        (RATING, {"rater": named, "stars": stars}),
+    ):
+        builder.chunks.append(
+            _Chunk(
+                code=builder.code_index(code),
+                source=_PEER_SOURCE,
+                evidence=False,
+                subject=about,
+                day=day,
+                case_id=case_id,
+                attrs=_attrs_json(attrs, len(about)),
+            )
+        )
+
+
+def _draw_relations(builder: _Builder) -> None:
+    """Who stands behind each organization (:mod:`xinyong.domain.relations`): a legal
+    representative for every one, and an actual controller for :data:`CONTROLLER_SHARE` of
+    them, each an adult person drawn at random, in the role from a day in the window's first
+    year (assumptions: nothing is sourced about who represents whom)."""
+    population, rng, catalog = builder.population, builder.rng, builder.catalog
+    people, size = population.people, population.size
+    candidates = np.flatnonzero(population.adult_from[:people] <= builder.first_day).astype(
+        np.int64
+    )
+    candidates = candidates[population.risk[candidates] > 0]  # not the town's own accounts
+    if candidates.size == 0 or size == people:
+        return
+    organizations = np.arange(people, size, dtype=np.int64)
+    controlled = organizations[rng.random(organizations.size) < CONTROLLER_SHARE]
+    for code, who in (
+        (LEGAL_REPRESENTATIVE, organizations),
+        (ACTUAL_CONTROLLER, controlled),
+    ):
+        entry = catalog.get(code)
+        if entry is None or ORGANIZATION not in entry.subject_kinds:
+            continue
+        person = candidates[rng.integers(0, candidates.size, size=who.size)]
+        day = (builder.first_day + rng.integers(0, 365, size=who.size)).astype(np.int32)
+        named = pc.binary_join_element_wise(
+            '"', population.subject_id.take(pa.array(person)), '"', ""
+        )
+        builder.chunks.append(
+            _Chunk(
+                code=builder.code_index(code),
+                source=_REGISTRY_SOURCE,
+                evidence=False,
+                subject=who,
+                day=day,
+                case_id=pa.nulls(who.size, pa.string()),
+                attrs=_attrs_json({"person": named}, who.size),
+            )
+        )
+
+
 def _draw_code(
     builder: _Builder, rate: CodeRate, entry: CatalogEntry, kind: str, mean: float
 ) -> None:
@@ -198,6 +294,8 @@ def _draw_code(
     propensity = population.civic if rate.profile is Profile.CIVIC else population.risk
     multiplier = group_multipliers(kind, rate.profile)[region, band]
     counts = rng.poisson(mean * multiplier * propensity[low:high])
+    if rate.once:
+        counts = np.minimum(counts, 1)
     subject = np.repeat(np.arange(low, high, dtype=np.int64), counts)
     day = rng.integers(builder.first_day, builder.last_day + 1, size=len(subject), dtype=np.int32)
     # No records about minors: drop those dated before the 18th birthday.
@@ -241,24 +339,25 @@ def _draw_fulfilment(
         return
     population, rng = builder.population, builder.rng
     factors = np.array(INCOME_FULFILMENT if kind == PERSON else SIZE_FULFILMENT)
-    # Fourth root: high-risk subjects settle less often, but not dramatically so.
-    probability = np.minimum(
-        fulfilment.probability
-        * factors[population.band[subject]]
-        / population.risk[subject] ** 0.25,
-        _MAX_FULFILMENT_PROBABILITY,
-    )
+    probability = np.full(len(subject), fulfilment.probability)
+    if fulfilment.by_band:
+        # Fourth root: high-risk subjects settle less often, but not dramatically so.
+        probability = np.minimum(
+            probability * factors[population.band[subject]] / population.risk[subject] ** 0.25,
+            _MAX_FULFILMENT_PROBABILITY,
+        )
     settled = rng.random(len(subject)) < probability
     delay = np.maximum(
         1, np.rint(rng.lognormal(math.log(fulfilment.median_days), _DELAY_SIGMA, len(subject)))
     ).astype(np.int32)
     later = day + delay
     keep = settled & (later <= builder.last_day)
-    # The fulfilment repeats the listing's amount: what was owed is what was paid.
+    # The follow-up repeats the listing's attributes it has too: what was owed is what was
+    # paid, the matter committed to is the matter breached.
     carried = {
         name: pc.filter(text, pa.array(keep))
         for name, text in listing_values.items()
-        if name == "amount" and name in entry.attrs
+        if name in entry.attrs
     }
     builder.chunks.append(
         _Chunk(
@@ -335,7 +434,7 @@ def _case_ids(builder: _Builder, prefix: str | None, day: npt.NDArray[np.int32])
     builder.case_counters[prefix] = start + len(day)
     serial = pa.array(np.arange(start + 1, start + 1 + len(day), dtype=np.int64))
     return pc.binary_join_element_wise(
-        prefix, _year_text(day), pc.utf8_lpad(serial.cast(pa.string()), 8, "0"), "-"
+        prefix, builder.tag, _year_text(day), pc.utf8_lpad(serial.cast(pa.string()), 8, "0"), "-"
     )
 
 
@@ -373,9 +472,9 @@ def _assemble(builder: _Builder) -> pa.Table:
         serial[mask] = np.arange(1, int(mask.sum()) + 1)
     source_text = pa.array(sources, pa.string()).take(pa.array(source))
     serial_text = pc.utf8_lpad(pa.array(serial).cast(pa.string()), 9, "0")
-    record_id = pc.binary_join_element_wise(source_text, serial_text, "-")
+    record_id = pc.binary_join_element_wise(source_text, builder.tag, serial_text, "-")
     document = pc.binary_join_element_wise(
-        "doc:", source_text, "/", _year_text(day), "/", serial_text, ""
+        "doc:", source_text, "/", builder.tag, "/", _year_text(day), "/", serial_text, ""
     )
     is_person = pa.array(builder.population.is_person[subject])
     return pa.table(

@@ -17,7 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from xinyong.domain.catalog import Catalog, load_catalog
+from xinyong.domain.peer_records import INTERACTION
 from xinyong.synth.conduct import generate_conduct
+from xinyong.synth.peer import SEED_ACCOUNTS, SEED_NAMES
 from xinyong.synth.population import generate_population
 from xinyong.tabular import STDIO, table_format, write_table
 
@@ -82,6 +84,8 @@ def generate(
     if progress is not None:
         progress("subjects", 0, 1)
     population = generate_population(rng, config.people, config.organizations)
+    if catalog.get(INTERACTION) is not None and config.people:
+        population = population.with_accounts(SEED_ACCOUNTS, SEED_NAMES)
     if progress is not None:
         progress("subjects", 1, 1)
 
@@ -89,7 +93,9 @@ def generate(
         if progress is not None:
             progress("conduct", done, total)
 
-    records = generate_conduct(rng, population, catalog, config.start, config.end, on_code)
+    records = generate_conduct(
+        rng, population, catalog, config.start, config.end, on_code, tag=f"s{config.seed}"
+    )
     return SynthDataset(config, population.subjects_table(), records)
 
 

@@ -19,8 +19,10 @@ No protected attribute (ethnicity, religion, politics, health, ...) is generated
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +63,7 @@ RISK_SIGMA = 0.9
 CIVIC_SIGMA = 1.2
 """Spread (log scale) of the pro-social propensity: most people rarely volunteer, a few often."""
 
+_RESIDENT_ID = "^[0-9]{17}[0-9X]$"
 SUBJECTS_SCHEMA = pa.schema(
     [
         ("subject_id", pa.string()),
@@ -201,10 +204,38 @@ class Population:
         """The number of organizations."""
         return self.size - self.people
 
+    def with_accounts(self, ids: Sequence[str], names: Sequence[str]) -> Population:
+        """The population with people appended who hold no resident ID (``ids`` are external
+        ids): of the middle band of the first region, with no propensity to any conduct (a
+        town's own accounts, which act only where a model says so)."""
+        people, extra = self.people, len(ids)
+
+        def spliced(values: npt.NDArray[Any], filler: object) -> npt.NDArray[Any]:
+            added = np.full(extra, filler, dtype=values.dtype)
+            return np.concatenate([values[:people], added, values[people:]])
+
+        def spliced_text(values: pa.StringArray, added: Sequence[str]) -> pa.StringArray:
+            joined: pa.StringArray = pa.concat_arrays(
+                [values[:people], pa.array(list(added), pa.string()), values[people:]]
+            )
+            return joined
+
+        return Population(
+            subject_id=spliced_text(self.subject_id, ids),
+            display_name=spliced_text(self.display_name, names),
+            is_person=spliced(self.is_person, True),
+            region=spliced(self.region, 0),
+            band=spliced(self.band, 1),
+            adult_from=spliced(self.adult_from, np.iinfo(np.int32).min),
+            risk=spliced(self.risk, 0.0),
+            civic=spliced(self.civic, 0.0),
+        )
+
     def subjects_table(self) -> pa.Table:
         """The subjects file: identifiers, names and group labels, one row per subject."""
         is_person = pa.array(self.is_person)
         null = pa.scalar(None, pa.string())
+        resident = pc.and_(is_person, pc.match_substring_regex(self.subject_id, _RESIDENT_ID))
         labels = pa.array([region.label for region in REGIONS])
         income = pa.array(INCOME_BANDS).take(pa.array(self.band))
         size = pa.array(SIZE_BANDS).take(pa.array(self.band))
@@ -213,7 +244,7 @@ class Population:
                 self.subject_id,
                 pc.if_else(is_person, PERSON, ORGANIZATION),
                 self.display_name,
-                pc.if_else(is_person, self.subject_id, null),
+                pc.if_else(resident, self.subject_id, null),
                 pc.if_else(is_person, null, self.subject_id),
                 labels.take(pa.array(self.region)),
                 pc.if_else(is_person, income, size),

@@ -96,6 +96,8 @@ class CodeRate:
     """Records carry a case id ``PREFIX-YEAR-NNNNNNNN`` when set (required for listings)."""
     evidence: bool = False
     """Records cite a document (``doc:SOURCE/YEAR/NNNNNNNNN``) when true."""
+    once: bool = False
+    """A subject has at most one such record (an enterprise is established once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,9 @@ class Fulfilment:
     median_days: float
     """Median delay after the listing (lognormal)."""
     evidence: bool = False
+    by_band: bool = True
+    """Richer and lower-risk subjects fulfil more often; False: the same chance for all (a
+    follow-up that is not a fulfilment, such as the breach of a commitment)."""
 
 
 _COURT_GROUNDS = (1, 2, 3, 4, 5, 6)
@@ -207,11 +212,14 @@ RATES: tuple[CodeRate, ...] = (
         evidence=True,
     ),
     # --- tax bureau
+    # Organizations' tax rates are set so that the tax-credit pilot's grades spread the way
+    # the real rating's do (4.89% A... 7.01% D of 25.69M taxpayers in 2019 are national shares;
+    # the example deductions are not the real indicator system, so only the spread is aimed at).
     CodeRate(
         "tax.late_filing",
         "tax",
         0.05,
-        0.30,
+        1.2,
         Profile.TAX,
         {"days_late": Whole(1, 90)},
     ),
@@ -219,15 +227,32 @@ RATES: tuple[CodeRate, ...] = (
         "tax.late_payment",
         "tax",
         0.02,
-        0.12,
+        0.5,
         Profile.TAX,
         {"amount": Amount(3_000, 40_000), "days_late": Whole(1, 120)},
+    ),
+    CodeRate("tax.new_taxpayer", "tax", 0.0, 0.06, Profile.TAX, once=True),
+    CodeRate("tax.no_revenue", "tax", 0.0, 0.05, Profile.TAX),
+    CodeRate(
+        "tax.crime",
+        "court",
+        0.00005,
+        0.004,
+        Profile.TAX,
+        {
+            "offence": Pick(
+                ("evasion", "arrears_evasion", "export_rebate_fraud", "false_vat_invoices"),
+                (0.5, 0.1, 0.1, 0.3),
+            ),
+            "amount": Amount(150_000, 2_000_000, 1.0),
+        },
+        evidence=True,
     ),
     CodeRate(
         "tax.evasion",
         "tax",
         0.0008,
-        0.008,
+        0.02,
         Profile.TAX,
         {"amount": Amount(80_000, 400_000, 1.2), "share_of_due": Pick(_SHARES_OF_DUE)},
         case_prefix="TAX",
@@ -237,7 +262,7 @@ RATES: tuple[CodeRate, ...] = (
         "tax.invoice_fraud",
         "tax",
         0.0001,
-        0.003,
+        0.03,
         Profile.TAX,
         {"amount": Amount(200_000, 1_000_000)},
         evidence=True,
@@ -335,6 +360,16 @@ RATES: tuple[CodeRate, ...] = (
         {"hours": Whole(2, 40)},
     ),
     CodeRate("civic.commendation", "city", 0.01, 0.01, Profile.CIVIC, evidence=True),
+    # --- credit commitments (信用承诺), e.g. for a licence under notification and commitment
+    CodeRate(
+        "commitment.made",
+        "city",
+        0.06,
+        0.3,
+        Profile.CONDUCT,
+        {"matter": Pick(("licence", "subsidy", "credit repair"), (0.5, 0.3, 0.2))},
+        case_prefix="CMT",
+    ),
 )
 """Base rates per code (assumptions; see the module docstring)."""
 
@@ -345,6 +380,8 @@ FULFILMENTS: tuple[Fulfilment, ...] = (
     Fulfilment("tax.evasion", "tax.paid", "tax", 0.70, 75, evidence=True),
     Fulfilment("utility.late_fee", "utility.paid", "utility", 0.85, 25),
     Fulfilment("market.abnormal_operations", "market.abnormal_removed", "samr", 0.55, 120),
+    # Assumption: one credit commitment in ten is found breached, about four months on.
+    Fulfilment("commitment.made", "commitment.breached", "city", 0.10, 120, by_band=False),
 )
 """Listings that may be followed by a fulfilment with the same case id."""
 
