@@ -208,8 +208,7 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         # the record's date and the as-of date): cleared, 0
         rec("p1", "court.breach_judgment", "2024-09-15", "J1", amount=50000),
         rec("p1", "court.judgment_performed", "2025-01-20", "J1"),
-        # bank arrears 2025-02-01, 3 months: bank-arrears -10, bank-arrears-2m -10,
-        # bank-arrears-3m -10:                                                       -30
+        # bank arrears 2025-02-01, 3 months: -10 per month:                          -30
         rec("p1", "finance.bank_arrears", "2025-02-01", "L3", amount=3000, months=3),
         # late utility fee 2025-01-10: age 171 >= 90 (3m): expired, 0
         rec("p1", "utility.late_fee", "2025-01-10", "U1"),
@@ -229,9 +228,8 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         *[rec("p2", "civic.volunteer_service", f"2025-0{m}-15", hours=4) for m in range(1, 6)],
         # p3: fraud 2023-11-01 (age 607 < 1095): -30; utility theft 2024-06-01 (age 394 >=
         # 365): expired; equipment damage on the as-of date (age 0): -100; bank arrears
-        # 2025-05-01 without `months`: bank-arrears -10 only (months >= 2 is unknown, so the
-        # stacked rules do not count).
-        # 1000 - 30 - 100 - 10 = 860 >= 850 -> B, yet on the black list by its records
+        # 2025-05-01 without `months`: nothing shows how many months, so it does not count.
+        # 1000 - 30 - 100 = 870 >= 850 -> B, yet on the black list by its records
         # (fraud, equipment-damage): both sanctions.
         rec("p3", "finance.fraud", "2023-11-01", amount=20000),
         rec("p3", "utility.theft", "2024-06-01"),
@@ -241,6 +239,10 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         # -> D, but utility theft is not a black-list rule: a low score alone brings no
         # sanction.
         *[rec("p4", "utility.theft", f"2025-06-0{d}") for d in range(1, 8)],
+        # p5: arrears of 7 months count 3 (max_units): -30; of 2.5 months: -25.
+        # 1000 - 55 = 945 >= 850 -> B.
+        rec("p5", "finance.bank_arrears", "2025-03-01", "L5", months=7),
+        rec("p5", "finance.bank_arrears", "2025-04-01", "L6", months=2.5),
         # an organisation's record: rongcheng scores persons only, so o1 is not scored
         org("o1", "finance.contract_default", "2025-01-01"),
     ]
@@ -251,8 +253,9 @@ def test_rongcheng_worked_example(con: ibis.BaseBackend) -> None:
         {
             "p1": Expect(970.0, "A"),
             "p2": Expect(1050.0, "AAA", RONGCHENG_RED, RONGCHENG_REWARDS),
-            "p3": Expect(860.0, "B", ("black-list",), RONGCHENG_SANCTIONS),
+            "p3": Expect(870.0, "B", ("black-list",), RONGCHENG_SANCTIONS),
             "p4": Expect(580.0, "D"),
+            "p5": Expect(945.0, "B"),
         },
     )
 
