@@ -3,15 +3,19 @@ the adverse notice, an objection to the relation, and a relation that has ended.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from tests.support.overridden import overridden_body
 from tests.support.service_fixtures import PERSON, SCHEME, Service
 from tests.support.web_fixtures import sign_in
+from xinyong.cli.app import app
 from xinyong.domain.identifiers import mask_organization_id, synthetic_resident_id, synthetic_uscc
 
 pytestmark = pytest.mark.anyio
@@ -105,8 +109,23 @@ async def _submit(client: httpx.AsyncClient, service: Service) -> None:
     assert refused == ["attrs.person", "attrs.person", "attrs.until", "code"]
 
 
+def _explained(service: Service, tmp_path: Path) -> dict[str, Any]:
+    """``xinyong explain --json`` of PERSON under the extended scheme, over the ledger."""
+    scheme = tmp_path / "extended.toml"
+    scheme.write_text(EXTENDED, encoding="utf-8")
+    url = service.engine.url.render_as_string(hide_password=False)
+    explained = CliRunner().invoke(
+        app,
+        ["explain", str(scheme), "--subject", PERSON, "--as-of", "2025-06-30"]
+        + ["--db", url, "--json"],
+    )
+    assert explained.exit_code == 0, explained.output
+    shown = next(line for line in explained.output.splitlines() if line.startswith("{"))
+    return dict(json.loads(shown))
+
+
 async def test_a_listed_organisations_representative_is_subject_to_the_measure(
-    service: Service,
+    service: Service, tmp_path: Path
 ) -> None:
     assert "extends_to" in EXTENDED
     async with service.client() as client:
@@ -167,6 +186,10 @@ async def test_a_listed_organisations_representative_is_subject_to_the_measure(
         assert "Your roles in organisations" in page
         assert f"legal representative of <code>{ORG}</code> since 2020-01-01" in page
         assert "No purchase of flight tickets, as legal representative of" in page
+
+        # `xinyong explain` over the ledger says so too.
+        [reaching] = _explained(service, tmp_path)["related_measures"]
+        assert (reaching["measure"], reaching["record"]) == ("restrict-flights", "bank/rel1")
 
         # The person objects to the relation record; upheld, the measure no longer reaches them.
         objection = await client.post(

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import pyarrow as pa
@@ -26,6 +26,7 @@ from xinyong.cli.common import (
     out,
 )
 from xinyong.cli.peer import print_peer
+from xinyong.decisions.related import related_facts, related_measure, relations_of
 from xinyong.decisions.standing import peer_scores_of, subject_kind
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
@@ -327,6 +328,7 @@ def explain(
     cat = load_catalog_or_exit(catalog)
     loaded = checked_scheme(scheme, cat)
     registered: str | None = None
+    related: list[dict[str, Any]] = []
     records = _from_stdin(records)
     try:
         if records is not None:
@@ -344,6 +346,7 @@ def explain(
                     found = subject_records(conn, subject, day, size, cat)
                     registered = subject_kind(conn, subject, size)
                     peer = _peer_score(loaded, subject, day, None, (conn, size), cat)
+                    related = _related(conn, loaded, subject, day, size, cat)
             finally:
                 engine_db.dispose()
     except (RecordsFileError, SeedsAbsent) as exc:
@@ -351,18 +354,54 @@ def explain(
     kinds = {registered} if registered else {r.subject_kind for r in found}
     reasons = [ineligibility(loaded.scheme, subject, k, found, day) for k in sorted(kinds)]
     if reasons and None not in reasons:
-        reason = str(reasons[0])
-        if as_json:
-            told = {"subject": subject, "scheme": loaded.scheme.id, "scored": False}
-            out.print(orjson.dumps({**told, "reason": reason}).decode())
-        else:
-            out.print(f"{subject} is not scored by {loaded.scheme.id}: {reason}", markup=False)
+        _print_not_scored(subject, loaded, str(reasons[0]), related, as_json)
         return
     result = explain_subject(loaded.scheme, subject, found, day, peer)
     if as_json:
-        out.print(orjson.dumps(explanation_json(result, loaded.version)).decode())
+        told = {**explanation_json(result, loaded.version), "related_measures": related}
+        out.print(orjson.dumps(told).decode())
     else:
         _print_explanation(result, loaded)
+        _print_related(related)
+
+
+def _print_not_scored(
+    subject: str, loaded: LoadedScheme, reason: str, related: list[dict[str, Any]], as_json: bool
+) -> None:
+    if as_json:
+        told = {"subject": subject, "scheme": loaded.scheme.id, "scored": False}
+        told |= {"reason": reason, "related_measures": related}
+        out.print(orjson.dumps(told).decode())
+    else:
+        out.print(f"{subject} is not scored by {loaded.scheme.id}: {reason}", markup=False)
+        _print_related(related)
+
+
+def _related(
+    conn: Connection,
+    loaded: LoadedScheme,
+    subject: str,
+    day: date,
+    size: int,
+    catalog: Catalog,
+) -> list[dict[str, Any]]:
+    """The scheme's measures that reach ``subject`` through a role in an organisation
+    (ledger mode only: relations are between registered subjects)."""
+    extended = [m for m in loaded.scheme.measures if m.extends_to]
+    if not extended:
+        return []
+    held = relations_of(conn, subject, day, size, catalog)
+    reaching = []
+    for measure in extended:
+        found = related_measure(conn, loaded, measure, subject, day, size, catalog, held)
+        if found is not None:
+            reaching.append({"measure": measure.id, **related_facts(found)["related"]})
+    return reaching
+
+
+def _print_related(related: list[dict[str, Any]]) -> None:
+    for r in related:
+        out.print(f"measure {r['measure']} applies {r['reason']} (record {r['record']})")
 
 
 def _peer_score(
