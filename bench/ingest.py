@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.relations import RELATION_CODES
 from xinyong.ingest.records import ingest_records
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import records
@@ -134,8 +135,9 @@ def generate_parquet(path: Path, rows: int, catalog: Catalog) -> None:
     ids, is_org = _subject_ids(max(1, rows // 10), rng)
     subject = rng.integers(0, len(ids), rows)
     org = is_org[subject]
-    # Conduct records, not peer ratings (those need a rater, stars 1-5 and an interaction id).
-    conduct = [e for e in catalog.codes.values() if e.code not in PEER_CODES]
+    # Conduct records, not peer ratings (those need a rater, stars 1-5 and an interaction id)
+    # nor relations (those name a person in attrs.person).
+    conduct = [e for e in catalog.codes.values() if e.code not in (*PEER_CODES, *RELATION_CODES)]
     person_codes = [e.code for e in conduct if "person" in e.subject_kinds]
     org_codes = [e.code for e in conduct if "organization" in e.subject_kinds]
     codes = person_codes + org_codes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import sqlite3
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -103,7 +104,13 @@ def test_schema_matches_migrations(engine: Engine) -> None:
         schema = INQUIRY_SCHEMA if own_file else None
         migrated = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
         assert migrated == {c.name for c in table.columns}, table.name
-        indexes = {i["name"] for i in inspector.get_indexes(table.name, schema=schema)}
+        with warnings.catch_warnings():
+            # the related-person index is on an expression, which SQLAlchemy cannot reflect
+            # on SQLite (tests/ledger/test_related_index.py shows the lookup uses it)
+            warnings.filterwarnings(
+                "ignore", "Skipped unsupported reflection of expression-based index"
+            )
+            indexes = {i["name"] for i in inspector.get_indexes(table.name, schema=schema)}
         assert {i.name for i in table.indexes} <= indexes
 
 
