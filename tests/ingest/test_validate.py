@@ -28,7 +28,16 @@ row = st.fixed_dictionaries(
         ),
         "subject_kind": st.sampled_from(["person", "organization", "alien", None]),
         "code": st.sampled_from(
-            ["court.defaulter", "tax.evasion", "market.abnormal_operations", "nope.x", "Bad", None]
+            [
+                "court.defaulter",
+                "tax.evasion",
+                "market.abnormal_operations",
+                "relation.legal_representative",
+                "relation.other",
+                "nope.x",
+                "Bad",
+                None,
+            ]
         ),
         "occurred_at": st.sampled_from(
             ["2024-01-02", "2024-02-30", "02/01/2024", "", date(2024, 1, 2), date(2999, 1, 1), None]
@@ -46,6 +55,13 @@ row = st.fixed_dictionaries(
                 '{"b": 1, "a": [1]}',
                 "{bad",
                 '{"b": 2, "a": true}',
+                {"amount": 5},
+                {"channel": "a\x00b"},
+                {"\x01": 1},
+                {"person": PERSON.lower()},
+                {"person": ORG},
+                {"person": PERSON, "until": "2024-01-02"},
+                {"person": PERSON, "until": "2023-12-31"},
             ]
         ),
         "evidence": st.one_of(text, st.none()),
@@ -62,7 +78,7 @@ def test_fast_path_agrees(rows: list[dict[str, Any]], forced: str | None) -> Non
         checked = validator._checked(raw)
         if fast is not None:
             assert fast == checked
-        assert validator.validate(raw) == checked
+        assert validator.validate(raw) == validator._linked(checked)
 
 
 def test_a_relation_names_a_person_in_canonical_form_with_a_well_formed_end() -> None:
@@ -94,3 +110,20 @@ def test_a_relation_names_a_person_in_canonical_form_with_a_well_formed_end() ->
         problem = relation(**attrs)
         assert getattr(problem, "field", None) == field, (attrs, problem)
     assert relation(person=PERSON, until="2024-01-02")[4] == "relation.actual_controller"
+
+
+def test_a_relation_cannot_name_its_own_organization_and_attrs_hold_no_control_characters() -> None:
+    validator = RecordValidator(CATALOG, source="registry", today=date(2026, 1, 1))
+    base = {
+        "record_id": "rel",
+        "subject_id": "ext:acme",
+        "subject_kind": "organization",
+        "code": "relation.principal",
+        "occurred_at": "2024-01-02",
+    }
+    problem = validator.validate({**base, "attrs": {"person": "ext:acme"}})
+    assert getattr(problem, "field", None) == "attrs.person"
+    # a mapping's strings are text like JSON's: PostgreSQL's jsonb cannot hold U+0000
+    problem = validator.validate({**base, "attrs": {"person": "ext:li", "note": "a\x00b"}})
+    assert getattr(problem, "field", None) == "attrs.note"
+    assert "U+0000" in getattr(problem, "reason", "")

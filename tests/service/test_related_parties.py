@@ -59,7 +59,7 @@ async def _check(client: httpx.AsyncClient, service: Service, subject: str) -> d
     return dict(answer.json())
 
 
-async def _submit(client: httpx.AsyncClient, service: Service) -> None:
+async def _submit(client: httpx.AsyncClient, service: Service) -> dict[str, Any]:
     """The organisation's listing, its two representatives and four malformed relations."""
     records = [
         # the organisation: a breach judgment puts it on the black list
@@ -102,11 +102,9 @@ async def _submit(client: httpx.AsyncClient, service: Service) -> None:
     )
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["accepted"] == 3
-    # the airline's earlier "no" about PERSON is corrected: the organisation's change
-    # reaches the people its relation records name
-    assert submitted.json()["corrections_queued"] == 1
     refused = [r["field"] for r in submitted.json()["rejected"]]
     assert refused == ["attrs.person", "attrs.person", "attrs.until", "code"]
+    return dict(submitted.json())
 
 
 def _explained(service: Service, tmp_path: Path) -> dict[str, Any]:
@@ -135,7 +133,10 @@ async def test_a_listed_organisations_representative_is_subject_to_the_measure(
         assert posted.status_code == 201, posted.text
         # Before anything is recorded the person is not subject to it.
         assert (await _check(client, service, PERSON))["applies"] is False
-        await _submit(client, service)
+        submitted = await _submit(client, service)
+        # the airline's earlier "no" about PERSON is corrected: the organisation's change
+        # reaches the people its relation records name
+        assert submitted["corrections_queued"] == 1
 
         answer = await _check(client, service, PERSON)
         assert answer["applies"] is True
@@ -277,3 +278,33 @@ async def test_a_public_entry_shows_the_fields_its_list_publishes(service: Servi
     assert shown["obligation"] == "deliver 40 t of steel"
     assert shown["circumstances"] == "able to perform but refuses to"
     assert "sex" not in shown
+
+
+async def test_a_person_reached_through_a_relation_can_have_it_reviewed(service: Service) -> None:
+    async with service.client() as client:
+        operator, subject = service.headers("operator"), service.headers("subject")
+        posted = await client.post("/v1/schemes", json=overridden_body(EXTENDED), headers=operator)
+        assert posted.status_code == 201, posted.text
+        await _submit(client, service)
+        answer = await _check(client, service, PERSON)
+        assert answer["applies"] is True
+        asked = await client.post(
+            "/v1/me/reviews",
+            headers=subject,
+            json={"kind": "check", "target": answer["decision_id"], "reason": "not my firm"},
+        )
+        assert asked.status_code == 201, asked.text
+        path = f"/v1/reviews/{asked.json()['review_id']}/decision"
+        # the organisation's own record is not in the person's file; the relation record is
+        foreign = await client.post(
+            path, headers=operator, json={"change": True, "reason": "x", "void": ["bank/o1"]}
+        )
+        assert foreign.status_code == 422, foreign.text
+        decided = await client.post(
+            path,
+            headers=operator,
+            json={"change": True, "reason": "the registry names another", "void": ["bank/rel1"]},
+        )
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["voided"] == ["bank/rel1"]
+        assert (await _check(client, service, PERSON))["applies"] is False

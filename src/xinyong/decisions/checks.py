@@ -237,7 +237,7 @@ def stored_decision(
     if stored is None:
         return None
     applies = measure in stored.measures
-    if not applies and measure_def.extends_to:
+    if not applies and measure_def.extends_to and stored.named:
         return None  # it may apply through the subject's role in an organisation
     if not (applies and measure_def.kind == "sanction"):
         decision = _decision(

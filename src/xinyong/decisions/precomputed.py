@@ -11,11 +11,13 @@ the ledger at or after ``K``:
   subject's records.
 
 One statement reads the ledger's current size, the stored measures and whether any of these
-exists, in one snapshot. When none does, the stored answer is the answer as of the current size:
-replaying the decision at that size (:mod:`xinyong.decisions.replay`) recomputes the same
-standing. When one does, or the subject has no stored row, or no run exists for the date, the
-caller computes the standing from the subject's records as before; the precomputed path is a
-shortcut with the same answer, never a second source of truth.
+exists, in one snapshot, and whether a relation record names the subject (then a measure that
+extends to related parties is decided in full: it may apply through an organisation). When none
+of them exists, the stored answer is the answer as of the current size: replaying the decision at
+that size (:mod:`xinyong.decisions.replay`) recomputes the same standing. When one does, or the
+subject has no stored row, or no run exists for the date, the caller computes the standing from
+the subject's records as before; the precomputed path is a shortcut with the same answer, never a
+second source of truth.
 
 Peer schemes are excluded: a peer score depends on ratings between other subjects, so a record
 anywhere in the ledger can change it.
@@ -46,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from xinyong.ledger.driver_sql import DriverStatement
+from xinyong.ledger.related_index import IS_RELATION, named_person
 from xinyong.ledger.schema import checkpoints, events, records, standing_runs, standings, subjects
 from xinyong.schemes.load import LoadedScheme
 from xinyong.ttl import MISSING, Missing, TtlCache
@@ -61,6 +64,9 @@ class Precomputed:
     measures: frozenset[str]
     adverse: str | None = None
     """What an adverse notice names (JSON), stored for a subject a sanction applies to."""
+    named: bool = False
+    """A relation record names the subject (:mod:`xinyong.domain.relations`): a measure that
+    extends to related parties must then be decided in full."""
 
 
 _RUN = DriverStatement(
@@ -128,11 +134,18 @@ def _current_columns(subject: ColumnElement[str]) -> list[ColumnElement[Any]]:
         ),
         else_=0,
     )
+    # Whether any relation record names the subject: then a measure that extends to related
+    # parties may apply through an organisation, which the subject's own standing cannot say.
+    named = case(
+        (exists(select(r.position).where(IS_RELATION, named_person(r.attrs) == subject)), 1),
+        else_=0,
+    )
     return [
         head.scalar_subquery().label("head"),
         stored(standings.c.measures).label("measures"),
         changed.label("changed"),
         stored(standings.c.adverse).label("adverse"),
+        named.label("named"),
     ]
 
 
@@ -169,11 +182,11 @@ Run = tuple[str, int]
 
 def current(row: Sequence[Any]) -> Precomputed | None:
     """The stored standing in a row of :data:`CURRENT`, if it is still current."""
-    head, measures, changed, adverse = row
+    head, measures, changed, adverse, named = row
     if measures is None or changed:
         return None
     measured = frozenset(m for m in str(measures).split(";") if m)
-    return Precomputed(int(head), measured, None if adverse is None else str(adverse))
+    return Precomputed(int(head), measured, None if adverse is None else str(adverse), bool(named))
 
 
 class PrecomputedStandings:

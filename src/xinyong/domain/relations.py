@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
+import orjson
+
 from xinyong.domain.records import InputRecord
 from xinyong.domain.row_problem import RowProblem
 
@@ -29,8 +31,10 @@ __all__ = [
     "RELATION_CODES",
     "RELATION_PREFIX",
     "ROLES",
+    "ROLE_WORDS",
     "Relation",
     "Role",
+    "in_file",
     "relation_row_problem",
     "relations_in",
     "role_of",
@@ -103,6 +107,18 @@ def relations_in(records: Iterable[InputRecord], on: date) -> list[Relation]:
     return found
 
 
+def in_file(subject_id: str, about: str, code: str, attrs: str) -> bool:
+    """Whether a record (about ``about``, with this code and attrs JSON) is in the subject's
+    file: it is about them, or it is a relation record that names them, which they may contest
+    like their own (objections, reviews)."""
+    if about == subject_id:
+        return True
+    if role_of(code) is None:
+        return False
+    named = orjson.loads(attrs)
+    return isinstance(named, dict) and named.get("person") == subject_id
+
+
 def until_of(attrs: Mapping[str, object]) -> date | None:
     """``attrs.until`` as a date (None when absent); ingest refuses a malformed one."""
     value = attrs.get("until")
@@ -110,7 +126,11 @@ def until_of(attrs: Mapping[str, object]) -> date | None:
 
 
 def relation_row_problem(
-    code: str, subject_kind: str, occurred_at: date, attrs: Mapping[str, object]
+    code: str,
+    subject_id: str,
+    subject_kind: str,
+    occurred_at: date,
+    attrs: Mapping[str, object],
 ) -> RowProblem | None:
     """What is wrong with one relation row on its own, if anything (the person's id is checked
     and put in canonical form by the caller, like every subject id)."""
@@ -121,6 +141,8 @@ def relation_row_problem(
     person = attrs.get("person")
     if not isinstance(person, str) or not person.strip():
         return RowProblem("attrs.person", "missing: the person's subject id")
+    if person.strip() == subject_id:
+        return RowProblem("attrs.person", f"names the record's own subject {subject_id!r}")
     return _until_problem(attrs.get("until"), occurred_at)
 
 

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, select, update
 
 from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
-from xinyong.domain.relations import role_of
+from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
@@ -129,14 +128,6 @@ def objection_days(
     return min([service_days, *days])
 
 
-def _in_file(subject_id: str, about: str, code: str, attrs: str) -> bool:
-    """Whether a record is in the subject's file: it is about them, or it is a relation record
-    that names them (:mod:`xinyong.domain.relations`), which they may contest like their own."""
-    if about == subject_id:
-        return True
-    return role_of(code) is not None and orjson.loads(attrs).get("person") == subject_id
-
-
 def file_objection(
     conn: Connection,
     subject_id: str,
@@ -159,7 +150,7 @@ def file_objection(
             records.c.source == source, records.c.record_id == record_id
         )
     ).first()
-    if owner is None or not _in_file(subject_id, owner.subject_id, owner.code, owner.attrs):
+    if owner is None or not in_file(subject_id, owner.subject_id, owner.code, owner.attrs):
         raise NotAllowed(f"no record {source}/{record_id} in your file")
     open_one = conn.execute(
         select(objections.c.objection_id).where(

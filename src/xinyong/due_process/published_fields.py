@@ -81,10 +81,16 @@ def _circumstances(record: InputRecord) -> str | None:
 
 
 def _legal_representative(
-    conn: Connection, organization: str, today: date, policy: MaskingPolicy, catalog: Catalog
+    conn: Connection,
+    organization: str,
+    today: date,
+    size: int,
+    policy: MaskingPolicy,
+    catalog: Catalog,
 ) -> str | None:
-    """The organisation's legal representative today, as the public may see them."""
-    records = subject_records(conn, organization, today, None, catalog)
+    """The organisation's legal representative today, as the ledger stood at ``size``, as the
+    public may see them."""
+    records = subject_records(conn, organization, today, size, catalog)
     held = [r.person for r in relations_in(records, today) if r.role == "legal_representative"]
     if not held:
         return None
@@ -104,12 +110,13 @@ def published_fields(
     kind: str,
     behind: Sequence[InputRecord],
     today: date,
+    size: int,
     policy: MaskingPolicy,
     catalog: Catalog,
 ) -> list[dict[str, str]]:
     """The fields the list publishes for one entry, as ``{"field", "value"}`` in the list's
     order; a field with nothing to show is left out. ``behind``: the records that keep the
-    subject on the list."""
+    subject on the list; ``size``: the ledger's size the entry is shown at."""
     shown: list[dict[str, str]] = []
 
     def joined(values: list[str | None]) -> str | None:
@@ -129,7 +136,7 @@ def published_fields(
         elif name == "court":
             value = joined([r.source for r in behind])
         elif name == "legal_representative" and kind == "organization":
-            value = _legal_representative(conn, subject_id, today, policy, catalog)
+            value = _legal_representative(conn, subject_id, today, size, policy, catalog)
         if value is not None:
             shown.append({"field": name, "value": value})
     return shown

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Row, select, tuple_, update
 
 from xinyong.decisions.notices import issue_notice
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
@@ -212,14 +213,15 @@ def reviewable_listings(conn: Connection, subject_id: str) -> list[str]:
 def _own_records(conn: Connection, subject_id: str, keys: Sequence[str]) -> list[tuple[str, str]]:
     """The named records as (source, record_id); NotAllowed for one not in the subject's file."""
     wanted = [(key.partition("/")[0], key.partition("/")[2]) for key in keys]
+    r = records.c
     owned = {
         (str(row.source), str(row.record_id))
         for row in conn.execute(
-            select(records.c.source, records.c.record_id).where(
-                records.c.subject_id == subject_id,
-                tuple_(records.c.source, records.c.record_id).in_(wanted),
+            select(r.source, r.record_id, r.subject_id, r.code, r.attrs).where(
+                tuple_(r.source, r.record_id).in_(wanted)
             )
         )
+        if in_file(subject_id, row.subject_id, row.code, row.attrs)
     }
     for source, record_id in wanted:
         if (source, record_id) not in owned:

@@ -20,9 +20,10 @@ from xinyong.domain.json_text import INT_MAX, INT_MIN, JsonRefused, parse_json
 from xinyong.domain.peer_records import INTERACTION, PEER_CODES, peer_row_problem
 from xinyong.domain.protected import protected_term
 from xinyong.domain.records import SubjectKind
-from xinyong.domain.relations import RELATION_PREFIX, relation_row_problem
+from xinyong.domain.relations import relation_row_problem, role_of
 from xinyong.domain.row_problem import RowProblem
 from xinyong.domain.sources import source_problem
+from xinyong.domain.text import text_problem
 from xinyong.ledger.append import RecordRow
 
 __all__ = ["REQUIRED_FIELDS", "RecordValidator", "check_subject_id", "parse_attrs"]
@@ -82,6 +83,13 @@ def parse_attrs(
     for key, item in value.items():
         if not key:
             return RowProblem("attrs", "empty attribute name")
+        # JSON text was checked by parse_json; a mapping (a Parquet struct, a JSON body's
+        # object) is held to the same text: no control characters in names or strings
+        problem = text_problem(key) if isinstance(key, str) else "not text"
+        if problem is not None:
+            return RowProblem("attrs", f"attribute name {key!r}: {problem}")
+        if isinstance(item, str) and (problem := text_problem(item)) is not None:
+            return RowProblem(f"attrs.{key}", problem)
         match = protected_term(key, protected)
         if match is not None:
             return RowProblem(f"attrs.{key}", f"{match.reason()} and may not be collected")
@@ -160,10 +168,16 @@ class RecordValidator:
     def validate(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
         """Validate one row; return the normalised record row or the first problem."""
         fast = self._fast(raw)
-        row = fast if fast is not None else self._checked(raw)
-        if not isinstance(row, RowProblem) and row[4] in PEER_CODES:
+        return self._linked(fast if fast is not None else self._checked(raw))
+
+    def _linked(self, row: RecordRow | RowProblem) -> RecordRow | RowProblem:
+        """The checks of a row that names another subject (a rating, an interaction, a
+        relation), after the row's own."""
+        if isinstance(row, RowProblem):
+            return row
+        if row[4] in PEER_CODES:
             return self._peer(row)
-        if not isinstance(row, RowProblem) and row[4].startswith(RELATION_PREFIX):
+        if role_of(row[4]) is not None:
             return self._relation(row)
         return row
 
@@ -171,12 +185,14 @@ class RecordValidator:
         """A relation names a person in its attributes: that id is put in canonical form like
         the record's own (:mod:`xinyong.domain.relations`)."""
         attrs = orjson.loads(row[7])
-        problem = relation_row_problem(row[4], row[3], row[5], attrs)
+        problem = relation_row_problem(row[4], row[2], row[3], row[5], attrs)
         if problem is not None:
             return problem
         checked = check_subject_id(attrs["person"], "person", "attrs.person")
         if isinstance(checked, RowProblem):
             return checked
+        if checked == row[2]:
+            return RowProblem("attrs.person", f"names the record's own subject {row[2]!r}")
         if checked == attrs["person"]:
             return row
         attrs["person"] = checked
@@ -267,6 +283,8 @@ class RecordValidator:
                 expected = declared.get(key)
                 if (
                     not key
+                    or text_problem(key) is not None
+                    or (type(value) is str and text_problem(value) is not None)
                     or protected_term(key, protected) is not None
                     or (value is not None and type(value) not in _SCALARS)
                     or (type(value) is float and not math.isfinite(value))

@@ -1,52 +1,73 @@
 """The ledger's index of related parties: the person a relation record names.
 
-One expression per database, written out so that the lookup's ``WHERE`` matches the index's
-expression and predicate word for word (a planner uses a partial expression index only then).
+A partial index on one expression per database (``json_extract(attrs, '$.person')`` on SQLite,
+``attrs::jsonb ->> 'person'`` on PostgreSQL) over the relation records only. A planner uses a
+partial expression index only when the query repeats its expression and its predicate, so both
+are written once here, as SQLAlchemy constructs (:func:`named_person`, :data:`IS_RELATION`), and
+every query that probes the index uses them: the lookups below and the stored standing's read
+(:mod:`xinyong.decisions.precomputed`). The predicate is a range of codes, written as constants
+(a bound parameter would not prove it under a generic plan, and a ``LIKE`` pattern's ``%``
+would collide with the driver's placeholders).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, text
+from sqlalchemy import ColumnElement, Connection, String, and_, literal_column, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from xinyong.domain.chunks import chunked
+from xinyong.domain.relations import RELATION_PREFIX
 from xinyong.ledger.schema import records
 
 __all__ = [
-    "RELATED_PERSON_INDEX",
+    "CREATE_INDEX",
+    "IS_RELATION",
+    "named_person",
     "organizations_naming",
     "people_named_by",
     "relation_records_naming",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    person: str
-    """The SQL expression for a record's ``attrs.person``."""
-
-    @property
-    def create(self) -> str:
-        return (
-            f"CREATE INDEX ix_records_related_person ON records (({self.person})) "
-            "WHERE code LIKE 'relation.%'"
-        )
-
-    @property
-    def lookup(self) -> str:
-        return (
-            "SELECT position, subject_id FROM records WHERE code LIKE 'relation.%' "
-            f"AND ({self.person}) = :person AND position < :known_at ORDER BY position"
-        )
-
-
-RELATED_PERSON_INDEX = {
-    "sqlite": _Index("json_extract(attrs, '$.person')"),
-    "postgresql": _Index("attrs::jsonb ->> 'person'"),
+_FIRST, _AFTER = RELATION_PREFIX, RELATION_PREFIX[:-1] + chr(ord(RELATION_PREFIX[-1]) + 1)
+_PERSON = {
+    "sqlite": "json_extract({attrs}, '$.person')",
+    "postgresql": "({attrs})::jsonb ->> 'person'",
 }
+
+
+class named_person(FunctionElement[str]):
+    """The person a record's ``attrs`` name, as the index computes it."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(named_person)
+def _named_person(element: named_person, compiler: SQLCompiler, **kw: Any) -> str:
+    attrs = compiler.process(element.clauses, **kw)
+    return "(" + _PERSON[compiler.dialect.name].format(attrs=attrs) + ")"
+
+
+IS_RELATION: ColumnElement[bool] = and_(
+    records.c.code >= literal_column(f"'{_FIRST}'"),
+    records.c.code < literal_column(f"'{_AFTER}'"),
+)
+"""A relation record: its code starts with ``relation.`` (the index's predicate)."""
+
+CREATE_INDEX = {
+    dialect: (
+        f"CREATE INDEX ix_records_related_person ON records (({person.format(attrs='attrs')})) "
+        f"WHERE code >= '{_FIRST}' AND code < '{_AFTER}'"
+    )
+    for dialect, person in _PERSON.items()
+}
+"""The index, per database (migration 0014)."""
 
 
 def relation_records_naming(
@@ -55,10 +76,11 @@ def relation_records_naming(
     """The log position and subject (an organisation) of every relation record that names
     ``person``, among the first ``known_at`` entries of the log; whether a relation is in force
     is for the caller to decide from the effective records."""
-    index = RELATED_PERSON_INDEX[conn.dialect.name]
-    bound = known_at if known_at is not None else 2**62
-    rows = conn.execute(text(index.lookup), {"person": person, "known_at": bound})
-    return [(int(row[0]), str(row[1])) for row in rows]
+    r = records.c
+    query = select(r.position, r.subject_id).where(IS_RELATION, named_person(r.attrs) == person)
+    if known_at is not None:
+        query = query.where(r.position < known_at)
+    return [(int(row[0]), str(row[1])) for row in conn.execute(query.order_by(r.position))]
 
 
 def organizations_naming(conn: Connection, person: str, known_at: int | None) -> list[str]:
@@ -73,7 +95,7 @@ def people_named_by(conn: Connection, subject_ids: Sequence[str]) -> set[str]:
     named: set[str] = set()
     r = records.c
     for chunk in chunked(sorted(set(subject_ids))):
-        query = select(r.attrs).where(r.subject_id.in_(chunk), r.code.like("relation.%"))
+        query = select(r.attrs).where(r.subject_id.in_(chunk), IS_RELATION)
         for (attrs,) in conn.execute(query):
             person = orjson.loads(attrs).get("person")
             if isinstance(person, str):

@@ -225,6 +225,7 @@ def entry_page(ctx: Ctx, scheme_id: str, list_id: str, entry_id: str) -> PageDat
                 listing.kind,
                 [c.record for c in behind],
                 today,
+                size,
                 policy,
                 ctx.catalog,
             )

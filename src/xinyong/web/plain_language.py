@@ -13,6 +13,7 @@ from typing import Any
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days, parse_term
+from xinyong.domain.relations import ROLE_WORDS
 from xinyong.schemes.model import (
     Grade,
     ListDef,
@@ -161,7 +162,11 @@ def measure_words(measure: Measure) -> str:
     applies = " and ".join(whom) or "nobody"
     basis = measure.basis or "none given in the scheme"
     what = measure.description or measure.id
-    return f"{kind}: {what}. It applies to {applies}. Legal basis: {basis}."
+    reach = ""
+    if measure.extends_to:
+        roles = " and ".join(ROLE_WORDS[role] for role in measure.extends_to)
+        reach = f" It also applies to the {roles} of an organisation it applies to."
+    return f"{kind}: {what}. It applies to {applies}.{reach} Legal basis: {basis}."
 
 
 def _share(value: float) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from xinyong.ledger.related_index import RELATED_PERSON_INDEX
+from xinyong.ledger.related_index import CREATE_INDEX
 
 revision = "0014"
 down_revision = "0013"
@@ -24,7 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(RELATED_PERSON_INDEX[op.get_bind().dialect.name].create)
+    op.execute(CREATE_INDEX[op.get_bind().dialect.name])
 
 
 def downgrade() -> None:
