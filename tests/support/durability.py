@@ -51,7 +51,7 @@ from tests.support.findings import FINDINGS
 from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import SCHEME
 from xinyong.application.keys import Role, create_key
-from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, records, reviews
 from xinyong.schemes.load import load_scheme
@@ -83,6 +83,9 @@ CLI_COMMANDS = (
     ),
 )
 CODES = ("finance.contract_default", "court.defaulter", "civic.volunteer_service")
+ORGANIZATIONS = tuple(synthetic_uscc(77, n) for n in range(2))
+RELATION_SHARE = 0.15
+"""The share of records that name a legal representative (a write to the related index)."""
 MEASURE = "restrict-flights"
 KILL_KINDS = ("main", "helper", "group")
 LOAD_SECONDS = float(os.environ.get("XINYONG_DURABILITY_LOAD_SECONDS", "3"))
@@ -287,6 +290,16 @@ class Durability:
 
     def new_record(self) -> dict[str, Any]:
         number = next(self.numbers)
+        if self.rng.random() < RELATION_SHARE:
+            # a relation record: its insert also writes the ledger's related-person index
+            return {
+                "record_id": f"dur-{self.seed}-{number}",
+                "subject_id": self.rng.choice(ORGANIZATIONS),
+                "subject_kind": "organization",
+                "code": "relation.legal_representative",
+                "occurred_at": str(date.today() - timedelta(days=self.rng.randrange(1, 400))),
+                "attrs": {"person": self.rng.choice(self.subjects)},
+            }
         code = self.rng.choice(CODES)
         record: dict[str, Any] = {
             "record_id": f"dur-{self.seed}-{number}",
