@@ -17,6 +17,7 @@ by their benchmark and size, each run by one test).
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 # env) would then wrap at 80 columns on a worker and not in a single process.
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+
+# A PostgreSQL ledger's signing key is created under $XDG_CONFIG_HOME (xinyong.ledger.signed_head):
+# the tests' keys go to a directory of their own, not to the user's configuration.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="xinyong-test-config-")
 
 PG_ADMIN_URL = os.environ.get(
     "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support import rfc6962
 from xinyong.ledger.merkle import (
     EMPTY_ROOT,
     Frontier,
     consistency_proof,
+    inclusion_proof,
     leaf_hash,
     root_of,
     verify_consistency,
@@ -91,3 +93,28 @@ def test_consistency_proof_bounds() -> None:
     with pytest.raises(ValueError, match="old_size"):
         consistency_proof([leaf_hash(b"a")], 2)
     assert not verify_consistency(3, EMPTY_ROOT, 2, EMPTY_ROOT, [])
+
+
+@given(st.integers(1, 70), st.data())
+def test_inclusion_and_consistency_proofs_pass_an_independent_verifier(
+    size: int, data: st.DataObject
+) -> None:
+    """RFC 9162 proofs, checked by tests/support/rfc6962.py (written from the RFC, importing
+    nothing of xinyong) against its own tree hash."""
+    leaves = [leaf_hash(str(i).encode()) for i in range(size)]
+    root = rfc6962.mth(leaves)
+    index = data.draw(st.integers(0, size - 1))
+    path = inclusion_proof(leaves, index)
+    assert rfc6962.verify_inclusion(leaves[index], index, size, path, root)
+    if path:  # a wrong index or a changed node fails
+        assert not rfc6962.verify_inclusion(leaves[index], index ^ 1, size, path, root) or (
+            leaves[index] == leaves[index ^ 1]
+        )
+        bad = [bytes(32), *path[1:]]
+        assert not rfc6962.verify_inclusion(leaves[index], index, size, bad, root)
+    first = data.draw(st.integers(1, size))
+    proof = consistency_proof(leaves, first)
+    assert rfc6962.verify_consistency(first, size, rfc6962.mth(leaves[:first]), root, proof)
+    if first < size:  # a tree that does not extend the first one fails
+        forked = [leaf_hash(b"fork"), *leaves[1:first]]
+        assert not rfc6962.verify_consistency(first, size, rfc6962.mth(forked), root, proof)

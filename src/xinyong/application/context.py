@@ -26,6 +26,8 @@ from xinyong.domain.catalog import Catalog
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.database import inquiry_log_file
 from xinyong.ledger.schema import ledger_identity
+from xinyong.ledger.signed_head import ledger_key
+from xinyong.ledger.signing import LedgerKey
 from xinyong.ttl import TtlCache
 
 __all__ = ["Context"]
@@ -52,6 +54,8 @@ class Context:
     """PostgreSQL: reads of stored standings on the event loop (opened by the app's lifespan)."""
     kept: threading.local
     """Per thread, a connection kept open for the thread's reads (:meth:`reader`)."""
+    keys: dict[str, LedgerKey]
+    """The ledger's signing key, once read (:meth:`ledger_key`)."""
 
     @classmethod
     def create(
@@ -72,6 +76,7 @@ class Context:
             precomputed=PrecomputedStandings(seconds),
             stored_reads=stored_reads_for(engine, settings.read_connections),
             kept=threading.local(),
+            keys={},
         )
 
     @property
@@ -91,6 +96,16 @@ class Context:
         if conn is None or conn.closed:
             conn = self.kept.conn = self.engine.connect()
         return conn
+
+    def ledger_key(self) -> LedgerKey:
+        """The ledger's signing key (read, or created, on first use; settings ``signing_key``
+        and ``ledger_origin``)."""
+        key = self.keys.get("ledger")
+        if key is None:
+            with self.engine.connect() as conn:
+                key = ledger_key(conn, self.settings.signing_key, self.settings.ledger_origin)
+            self.keys["ledger"] = key
+        return key
 
     def active_schemes(self, conn: Connection) -> ActiveSchemes:
         """The scheme versions in force, with the catalog (for notices naming rules)."""

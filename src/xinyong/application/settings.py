@@ -179,6 +179,18 @@ class ServiceSettings(BaseSettings):
         "through the service apply at once, changes made elsewhere (the CLI) after at most "
         "this long.",
     )
+    signing_key: Path | None = Field(
+        default=None,
+        description="The ledger's Ed25519 signing key file (C2SP signed-note private key), "
+        "created on first use with mode 0600. Default: beside a SQLite ledger (FILE.key), else "
+        "$XDG_CONFIG_HOME/xinyong/keys/LEDGER_ID.key. Never stored in the database.",
+    )
+    ledger_origin: str = Field(
+        default="",
+        description="The name of a signing key created here, which is the origin line of its "
+        "checkpoints (a schema-less URL such as credit.example.gov.cn/ledger). Default: "
+        "xinyong.local/ledger/LEDGER_ID.",
+    )
     today: Callable[[], date] = Field(
         default=date.today,
         exclude=True,

@@ -1,14 +1,20 @@
-"""``xinyong ledger head`` and ``xinyong ledger verify``."""
+"""``xinyong ledger``: the head, verification, the signed checkpoint and proofs."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
+from sqlalchemy import Connection
 
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import read_head
+from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
+from xinyong.ledger.signed_head import ledger_key, signed_checkpoint
+from xinyong.ledger.signing import KeyFileError, LedgerKey
 from xinyong.ledger.verify import parse_tree_head, verify_ledger
 
 __all__ = ["ledger_app"]
@@ -86,3 +92,97 @@ def verify(
             err.print("  (more problems not shown)")
     if not result.ok:
         raise typer.Exit(1)
+
+
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        envvar="XINYONG_SIGNING_KEY",
+        help="The ledger's signing key file (default: beside a SQLite ledger, FILE.key; created "
+        "on first use, mode 0600).",
+    ),
+]
+OriginOption = Annotated[
+    str,
+    typer.Option(
+        "--origin",
+        envvar="XINYONG_LEDGER_ORIGIN",
+        help="Name a key created now (the checkpoints' origin line).",
+    ),
+]
+
+
+def _signing_key(conn: Connection, key: Path | None, origin: str) -> LedgerKey:
+    try:
+        return ledger_key(conn, key, origin)
+    except KeyFileError as exc:
+        fail(str(exc))
+
+
+@ledger_app.command("checkpoint")
+def checkpoint(
+    db: DbOption = None,
+    key: KeyOption = None,
+    origin: OriginOption = "",
+    size: Annotated[
+        int | None, typer.Option(help="An earlier checkpoint (a size a batch ended at).")
+    ] = None,
+) -> None:
+    """Print the ledger's signed checkpoint (C2SP tlog-checkpoint, a C2SP signed note)."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn:
+            signer = _signing_key(conn, key, origin)
+            try:
+                note = signed_checkpoint(conn, signer, size)
+            except ValueError as exc:
+                fail(str(exc))
+    finally:
+        engine.dispose()
+    sys.stdout.write(note)
+
+
+@ledger_app.command("public-key")
+def public_key(db: DbOption = None, key: KeyOption = None, origin: OriginOption = "") -> None:
+    """Print the verifier key of the ledger's checkpoints (name+keyid+base64key)."""
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn:
+            signer = _signing_key(conn, key, origin)
+    finally:
+        engine.dispose()
+    sys.stdout.write(signer.verifier_key + "\n")
+
+
+@ledger_app.command("prove")
+def prove(
+    db: DbOption = None,
+    index: Annotated[
+        int | None, typer.Option(help="Prove entry INDEX is in the tree (inclusion).")
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option(help="The tree's size (default: the ledger's size now).")
+    ] = None,
+    consistency: Annotated[
+        tuple[int, int] | None,
+        typer.Option(help="Prove the tree of N entries extends the tree of M (M N)."),
+    ] = None,
+) -> None:
+    """Print an RFC 9162 inclusion or consistency proof as JSON (hashes in lowercase hex)."""
+    if (index is None) == (consistency is None):
+        fail("give --index I [--size N] or --consistency M N")
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn, conn.begin():
+            try:
+                if index is not None:
+                    proof = prove_inclusion(conn, index, size)
+                else:
+                    assert consistency is not None
+                    proof = prove_consistency(conn, consistency[0], consistency[1])
+            except ProofRefused as exc:
+                fail(str(exc))
+    finally:
+        engine.dispose()
+    out.print(orjson.dumps(proof).decode())

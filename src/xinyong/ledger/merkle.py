@@ -8,7 +8,8 @@ Appending only needs the *frontier*: the roots of the perfect subtrees that make
 largest first (one per set bit of the size). It is stored with each checkpoint, so a batch extends
 the tree in O(batch) hashes without reading old leaves.
 
-Consistency proofs (RFC 9162 section 2.1.4) let anyone holding an old ``size:root`` check that
+Inclusion proofs (RFC 9162 section 2.1.3) show that an entry is in the tree; consistency proofs
+(section 2.1.4) let anyone holding an old ``size:root`` check that
 the current tree extends it without downloading the log.
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "EMPTY_ROOT",
     "Frontier",
     "consistency_proof",
+    "inclusion_proof",
     "leaf_hash",
     "node_hash",
     "root_of",
@@ -107,6 +109,24 @@ class Frontier:
     def from_text(cls, size: int, text: str) -> Frontier:
         """Inverse of :meth:`to_text`."""
         return cls(size, [bytes.fromhex(part) for part in text.split(",") if part])
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree over ``leaves`` (RFC 9162 section 2.1.3.1:
+    PATH(m, D[n]))."""
+    if not 0 <= index < len(leaves):
+        raise ValueError("index must be below the tree size")
+    return _path(index, leaves)
+
+
+def _path(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    n = len(leaves)
+    if n == 1:
+        return []
+    k = _largest_power_of_two_below(n)
+    if m < k:
+        return [*_path(m, leaves[:k]), root_of(leaves[k:])]
+    return [*_path(m - k, leaves[k:]), root_of(leaves[:k])]
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:

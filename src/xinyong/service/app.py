@@ -24,7 +24,7 @@ from xinyong.application.settings import ServiceSettings
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.service import refusals
 from xinyong.service.request_guard import RequestGuard
-from xinyong.service.routes import checks, disputes, me, operator, public, records
+from xinyong.service.routes import checks, disputes, me, operator, public, records, verifiable
 from xinyong.service.submissions import SubmissionWorker
 
 __all__ = ["create_app"]
@@ -101,6 +101,7 @@ def create_app(
         operator.router,
         records.router,
         disputes.router,
+        verifiable.router,
     ):
         app.include_router(router)
     refusals.install(app)

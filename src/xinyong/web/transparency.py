@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 
 from xinyong.application.context import Context
 from xinyong.due_process.transparency import transparency_report
+from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.web.charts import Chart, Series
 from xinyong.web.dependencies import context
 from xinyong.web.twins import PageData, twin
@@ -73,7 +74,15 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
 
 @twin(router, "/transparency", "transparency.html")
 def transparency_page(ctx: Ctx) -> PageData:
-    """List sizes, flows, objections and their outcomes, checks per relying party."""
+    """List sizes, flows, objections and their outcomes, checks per relying party, and the
+    ledger's signed checkpoint with its verifier key."""
     with ctx.engine.connect() as conn:
         report = transparency_report(conn, ctx.today())
-    return {"report": report, "charts": report_charts(report)}
+        key = ctx.ledger_key()
+        checkpoint = signed_checkpoint(conn, key)
+    return {
+        "report": report,
+        "charts": report_charts(report),
+        "checkpoint": checkpoint,
+        "public_key": key.verifier_key,
+    }

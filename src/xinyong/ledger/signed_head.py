@@ -1,0 +1,49 @@
+"""The ledger's signed checkpoint: where its key lives, and the note for the newest tree head.
+
+The key file is ``signing_key`` when set; else beside a SQLite ledger (``FILE.key``), or, for a
+database server, ``$XDG_CONFIG_HOME/xinyong/keys/<ledger id>.key`` (``~/.config`` by default). A
+key created here is named ``ledger_origin`` when set, else ``xinyong.local/ledger/<ledger id>``:
+the name is the origin line of every checkpoint the key signs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Connection, select
+
+from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
+from xinyong.ledger.schema import ledger_identity
+from xinyong.ledger.signing import LedgerKey, checkpoint_text, load_or_create_key
+
+__all__ = ["default_key_path", "ledger_key", "signed_checkpoint"]
+
+
+def _ledger_id(conn: Connection) -> str:
+    return str(conn.execute(select(ledger_identity.c.ledger_id)).scalar_one())
+
+
+def default_key_path(conn: Connection) -> Path:
+    """Where the ledger's key lives when no setting names it."""
+    url = conn.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(f"{url.database}.key")
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config / "xinyong" / "keys" / f"{_ledger_id(conn)}.key"
+
+
+def ledger_key(conn: Connection, configured: Path | None = None, origin: str = "") -> LedgerKey:
+    """The ledger's signing key (created on first use; :class:`~xinyong.ledger.signing.
+    KeyFileError` when the file cannot be used)."""
+    path = configured if configured is not None else default_key_path(conn)
+    return load_or_create_key(path, origin or f"xinyong.local/ledger/{_ledger_id(conn)}")
+
+
+def signed_checkpoint(conn: Connection, key: LedgerKey, size: int | None = None) -> str:
+    """The checkpoint of the newest tree head (or of the one at ``size``), signed; ValueError
+    when no batch ended at ``size``."""
+    head: TreeHead | None = read_head(conn) if size is None else read_checkpoint(conn, size)
+    if head is None:
+        raise ValueError(f"no checkpoint at size {size}")
+    return key.sign(checkpoint_text(key.name, head.size, head.root))

@@ -1,0 +1,125 @@
+"""The ledger as a transparency log: its signed checkpoint, its verifier key and its proofs.
+
+The checkpoint, the key and consistency proofs are public: they reveal sizes and hashes only.
+An inclusion proof names one entry's leaf hash, which can confirm a guessed record, so it needs
+a key: an operator may ask about any entry, a subject about entries about them (and relation
+records naming them), a relying party about entries about the subjects of the decisions it
+received, made when the ledger already held the entry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import Connection, exists, select
+
+from xinyong.application.context import Context
+from xinyong.application.keys import Principal, Role
+from xinyong.domain.relations import in_file
+from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
+from xinyong.ledger.schema import inquiries
+from xinyong.ledger.signed_head import signed_checkpoint
+from xinyong.ledger.signing import KeyFileError
+from xinyong.service.auth import principal_of, roles
+from xinyong.service.dependencies import context
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/ledger", tags=["transparency log"])
+Ctx = Annotated[Context, Depends(context)]
+Caller = Annotated[Principal, Depends(principal_of)]
+MAX_SIZE = 2**62
+"""The largest size or index a request may name (beyond any ledger)."""
+
+
+def _key(ctx: Context) -> Any:
+    try:
+        return ctx.ledger_key()
+    except KeyFileError as exc:
+        raise HTTPException(503, f"the ledger's signing key cannot be used: {exc}") from exc
+
+
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    **roles(*Role),
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def checkpoint(
+    ctx: Ctx,
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_SIZE, description="An earlier checkpoint's size.")
+    ] = None,
+) -> PlainTextResponse:
+    """The newest signed checkpoint (C2SP tlog-checkpoint as a C2SP signed note), or the one a
+    batch ended at ``size``: origin, tree size, base64 root hash, and the ledger's signature."""
+    key = _key(ctx)
+    with ctx.engine.connect() as conn:
+        try:
+            note = signed_checkpoint(conn, key, size)
+        except ValueError as exc:
+            raise HTTPException(404, str(exc)) from exc
+    return PlainTextResponse(note)
+
+
+@router.get(
+    "/public-key",
+    response_class=PlainTextResponse,
+    **roles(*Role),
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def public_key(ctx: Ctx) -> PlainTextResponse:
+    """The verifier key of the ledger's checkpoints (``name+keyid+base64key``, as Go's
+    golang.org/x/mod/sumdb/note reads it)."""
+    return PlainTextResponse(_key(ctx).verifier_key + "\n")
+
+
+@router.get("/proof/consistency", **roles(*Role))
+def consistency(
+    ctx: Ctx,
+    first: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+    second: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+) -> dict[str, object]:
+    """RFC 9162 consistency proof: the tree of ``second`` entries extends the tree of
+    ``first`` entries (hashes in lowercase hex)."""
+    with ctx.engine.connect() as conn:
+        try:
+            return prove_consistency(conn, first, second)
+        except ProofRefused as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/proof/inclusion", **roles(Role.OPERATOR, Role.SUBJECT, Role.RELYING))
+def inclusion(
+    ctx: Ctx,
+    caller: Caller,
+    index: Annotated[int, Query(ge=0, le=MAX_SIZE)],
+    size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
+) -> dict[str, object]:
+    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (the
+    current size by default): its leaf hash and audit path, in lowercase hex."""
+    with ctx.engine.connect() as conn:
+        if not _may_see(conn, caller, index):
+            raise HTTPException(404, "no such entry that you may see")
+        try:
+            return prove_inclusion(conn, index, size)
+        except ProofRefused as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+
+def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
+    """Whether ``caller`` may learn entry ``index``'s leaf hash."""
+    if caller.role is Role.OPERATOR:
+        return True
+    entry = entry_at(conn, index)
+    if entry is None:
+        return False
+    if caller.role is Role.SUBJECT:
+        return in_file(caller.name, entry.subject_id, entry.code, entry.attrs)
+    q = inquiries.c
+    received = exists().where(
+        q.relying_party == caller.name, q.subject_id == entry.subject_id, q.known_at > index
+    )
+    return bool(conn.execute(select(received)).scalar())
