@@ -3,18 +3,15 @@ the fixtures of the browser tests (``tests/web/conftest.py``) and their helpers.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import uvicorn
 
 from tests.support.service_fixtures import PERSON
+from tests.support.serving import serve_app
 from tests.support.web_fixtures import Portal, seed_portal
 
 if TYPE_CHECKING:
@@ -53,30 +50,13 @@ class Live:
         return dict(answer.json())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def serve_portal(url: str, tmp_path: Path) -> Iterator[Live]:
     """Seed a portal on ``url`` and serve it until the test ends."""
     portal = seed_portal(url, tmp_path)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(portal.service.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120  # slow to start beside the other test worker
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield Live(portal, f"http://127.0.0.1:{port}", url.partition(":")[0].partition("+")[0])
+        with serve_app(portal.service.app) as base:
+            yield Live(portal, base, url.partition(":")[0].partition("+")[0])
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         portal.service.engine.dispose()
 
 

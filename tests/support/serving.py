@@ -1,16 +1,29 @@
-"""Start a real ``xinyong serve`` for a test and wait until it answers."""
+"""Start a real ``xinyong serve`` for a test and wait until it answers, or serve an app over
+real HTTP from a thread of the test's own process."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
-__all__ = ["STOP_SECONDS", "free_port", "ready", "start_serve", "stop_serve", "wait_until"]
+__all__ = [
+    "STOP_SECONDS",
+    "free_port",
+    "ready",
+    "serve_app",
+    "start_serve",
+    "stop_serve",
+    "wait_until",
+]
 
 STOP_SECONDS = 60.0
 """How long a service under test may take to stop after SIGTERM: idle it takes about a second,
@@ -64,3 +77,21 @@ def stop_serve(server: subprocess.Popen[bytes]) -> None:
         server.kill()
         server.wait(STOP_SECONDS)
         raise AssertionError(f"serve did not stop within {STOP_SECONDS:.0f} s of SIGTERM") from None
+
+
+@contextmanager
+def serve_app(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port from a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120  # slow to start beside the other test worker
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import orjson
 import typer
 from sqlalchemy import Connection
 
+from xinyong.application.witness import Refused, witness_once
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import read_head
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
@@ -186,3 +189,47 @@ def prove(
     finally:
         engine.dispose()
     out.print(orjson.dumps(proof).decode())
+
+
+@ledger_app.command("witness")
+def witness(
+    url: Annotated[str, typer.Argument(help="The service's base URL, e.g. http://host:8000.")],
+    state: Annotated[
+        Path, typer.Option("--state", help="The witness's own directory (kept between runs).")
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The verifier key (name+keyid+base64key) or @FILE holding it; default: learn "
+            "it from the service on the first run and trust it from then on.",
+        ),
+    ] = None,
+    every: Annotated[
+        float | None,
+        typer.Option("--every", min=1, help="Run again every SECONDS until interrupted."),
+    ] = None,
+) -> None:
+    """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
+    a bad signature, a rollback or a fork, keeping the evidence in the state directory."""
+    given = key
+    if key is not None and key.startswith("@"):
+        try:
+            given = Path(key[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"--key: {exc}")
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while True:
+            try:
+                seen = witness_once(client, state, given)
+            except Refused as exc:
+                where = f" (evidence in {exc.evidence})" if exc.evidence else ""
+                err.print(f"REFUSED: {exc.reason}{where}", markup=False)
+                raise typer.Exit(1) from None
+            if seen.learned_key:
+                err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
+            grown = "" if seen.previous is None else f", consistent with {seen.previous}"
+            out.print(f"ok: checkpoint of {seen.size} entries, root {seen.root.hex()}{grown}")
+            if every is None:
+                return
+            time.sleep(every)

@@ -1,0 +1,174 @@
+"""A witness of the ledger: it fetches the signed checkpoint, checks the signature and that the
+tree only grew since the checkpoint it last accepted, and keeps its own record.
+
+Anyone can run one against a service's public routes (``GET /v1/ledger/checkpoint``,
+``/v1/ledger/public-key``, ``/v1/ledger/proof/consistency``): ``xinyong ledger witness URL
+--state DIR``. The state directory holds:
+
+- ``verifier.key``: the key checkpoints must be signed with (given with ``--key``, or learned
+  from the service on the first run and trusted from then on, which the first run says);
+- ``checkpoints.jsonl``: every checkpoint accepted, appended and synced to disk, never
+  rewritten (``{"accepted_at", "size", "root", "note"}``);
+- ``evidence-<time>/``: when a checkpoint is refused, the last one accepted
+  (``accepted.txt``), the one served (``served.txt``), the consistency proof (``proof.txt``)
+  and the reason (``reason.txt``), kept to show to others.
+
+A checkpoint is refused when its signature does not verify with the key (a forged or re-keyed
+log), when the tree is smaller than the one accepted (a rollback), when it has the same size and
+another root, or when the consistency proof from the accepted checkpoint does not verify (a
+fork: history was rewritten).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xinyong.ledger.merkle import verify_consistency
+from xinyong.ledger.signing import Checkpoint, NoteVerifier, parse_checkpoint
+
+__all__ = ["Refused", "Witnessed", "witness_once"]
+
+KEY_FILE = "verifier.key"
+LOG_FILE = "checkpoints.jsonl"
+
+
+class Refused(Exception):
+    """The served checkpoint is not accepted (the reason in one sentence; evidence kept)."""
+
+    def __init__(self, reason: str, evidence: Path | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """What a run accepted."""
+
+    size: int
+    root: bytes
+    previous: int | None
+    """The size accepted before, None on the first run."""
+    learned_key: bool
+    """The verifier key was taken from the service on this run (trust on first use)."""
+
+
+def _get(client: httpx.Client, path: str, **params: Any) -> httpx.Response:
+    try:
+        answer = client.get(path, params=params or None)
+    except httpx.HTTPError as exc:
+        raise Refused(f"cannot reach the log: {exc}") from None
+    if answer.status_code != 200:
+        raise Refused(f"GET {path} answered {answer.status_code}: {answer.text[:200]}")
+    return answer
+
+
+def _last(state: Path) -> tuple[Checkpoint, str] | None:
+    log = state / LOG_FILE
+    if not log.exists():
+        return None
+    lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        return None
+    entry = json.loads(lines[-1])
+    note = str(entry["note"])
+    text = note[: note.rindex("\n\n") + 1]
+    return parse_checkpoint(text), note
+
+
+def _append(state: Path, checkpoint: Checkpoint, note: str) -> None:
+    entry = {
+        "accepted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "size": checkpoint.size,
+        "root": checkpoint.root.hex(),
+        "note": note,
+    }
+    with (state / LOG_FILE).open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        log.flush()
+        os.fsync(log.fileno())
+
+
+def _evidence(state: Path, reason: str, **files: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = state / f"evidence-{stamp}"
+    folder.mkdir(parents=True)
+    (folder / "reason.txt").write_text(reason + "\n", encoding="utf-8")
+    for name, content in files.items():
+        (folder / f"{name}.txt").write_text(content, encoding="utf-8")
+    return folder
+
+
+def _key(client: httpx.Client, state: Path, given: str | None) -> tuple[NoteVerifier, bool]:
+    stored = state / KEY_FILE
+    learned = False
+    if stored.exists():
+        text = stored.read_text(encoding="utf-8").strip()
+        if given is not None and given.strip() != text:
+            raise Refused(f"--key differs from the key in {stored}; start a new state directory")
+    elif given is not None:
+        text = given.strip()
+    else:
+        text = _get(client, "/v1/ledger/public-key").text.strip()
+        learned = True
+    try:
+        verifier = NoteVerifier.from_text(text)
+    except ValueError as exc:
+        raise Refused(f"the verifier key cannot be used: {exc}") from None
+    if not stored.exists():
+        stored.write_text(text + "\n", encoding="utf-8")
+    return verifier, learned
+
+
+def witness_once(client: httpx.Client, state: Path, key: str | None = None) -> Witnessed:
+    """Fetch, check and record the log's checkpoint (``client``'s base URL is the service);
+    :class:`Refused` when it must not be accepted."""
+    state.mkdir(parents=True, exist_ok=True)
+    verifier, learned = _key(client, state, key)
+    note = _get(client, "/v1/ledger/checkpoint").text
+    try:
+        served = parse_checkpoint(verifier.open(note))
+    except ValueError as exc:
+        reason = f"bad signature: {exc}"
+        raise Refused(reason, _evidence(state, reason, served=note)) from None
+    last = _last(state)
+    if last is None:
+        _append(state, served, note)
+        return Witnessed(served.size, served.root, None, learned)
+    accepted, accepted_note = last
+    if served.origin != accepted.origin:
+        reason = f"the origin changed from {accepted.origin!r} to {served.origin!r}"
+        raise Refused(reason, _evidence(state, reason, accepted=accepted_note, served=note))
+    if served.size < accepted.size:
+        reason = f"rollback: the log shrank from {accepted.size} to {served.size} entries"
+        raise Refused(reason, _evidence(state, reason, accepted=accepted_note, served=note))
+    proof: list[bytes] = []
+    proof_text = ""
+    if served.size > accepted.size and accepted.size > 0:
+        answer = _get(
+            client, "/v1/ledger/proof/consistency", first=accepted.size, second=served.size
+        )
+        proof_text = answer.text
+        proof = [bytes.fromhex(node) for node in answer.json()["proof"]]
+    consistent = accepted.size == 0 or verify_consistency(
+        accepted.size, accepted.root, served.size, served.root, proof
+    )
+    if not consistent:
+        reason = (
+            f"fork: the checkpoint of {served.size} entries does not extend the accepted one "
+            f"of {accepted.size}"
+        )
+        evidence = _evidence(
+            state, reason, accepted=accepted_note, served=note, proof=proof_text or "[]"
+        )
+        raise Refused(reason, evidence)
+    if served.size > accepted.size:
+        _append(state, served, note)
+    return Witnessed(served.size, served.root, accepted.size, learned)
