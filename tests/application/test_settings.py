@@ -49,7 +49,9 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "inquiry_process = false\n"
             "max_body_bytes = 4096\n"
             "body_seconds = 5\n"
-            "cache_seconds = 0.5\n",
+            "cache_seconds = 0.5\n"
+            'signing_key = "/etc/xinyong/ledger.key"\n'
+            'ledger_origin = "credit.example.gov.cn/ledger"\n',
         )
     )
     assert settings.objection_deadline("court") == 10
@@ -73,6 +75,8 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
     assert (settings.daily_refresh, settings.read_connections) == (False, 2)
     assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
+    assert settings.signing_key == "/etc/xinyong/ledger.key"
+    assert settings.ledger_origin == "credit.example.gov.cn/ledger"
     assert set(SETTINGS) == {
         "review_days",
         "appeal_days",
@@ -96,6 +100,8 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "max_body_bytes",
         "body_seconds",
         "cache_seconds",
+        "signing_key",
+        "ledger_origin",
     }
 
 

@@ -93,7 +93,7 @@ def test_the_witness_accepts_growth_and_refuses_rollback_fork_and_another_key(
 
     # another key: the same ledger served with a key that is not the one the witness trusts
     with pytest.raises(Refused, match="bad signature"):
-        _witness(_app(ledger, signing_key=tmp_path / "stolen.key"), state)
+        _witness(_app(ledger, signing_key=str(tmp_path / "stolen.key")), state)
 
     # none of the refused checkpoints was recorded
     assert (state / "checkpoints.jsonl").read_text().splitlines() == accepted

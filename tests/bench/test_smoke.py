@@ -121,3 +121,9 @@ def test_scale_benchmark(tmp_path: Path) -> None:
         *("--workdir", str(tmp_path)),
     )
     assert out.strip()
+
+
+def test_receipt_benchmark() -> None:
+    out = _run("receipt.py", "--people", "300", "--checks", "40")
+    assert "the receipt adds" in out
+    assert "the receipt alone: p50" in out

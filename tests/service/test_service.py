@@ -107,12 +107,14 @@ async def test_checks_are_purpose_bound_and_reveal_nothing(service: Service) -> 
             "as_of",
             "made_at",
             "overrides",
+            "receipt",  # the same statement, signed (tests/service/test_verifiable.py)
         }
         # the example scheme lists by grade: activated only despite that, and every check says so
         assert [(o["finding"], o["official"]) for o in body["overrides"]] == [
             ("bare-score-sanction@measures.restrict-flights.lists", OFFICIAL)
         ]
-        told = {k: v for k, v in body.items() if k != "overrides"}  # the findings name "score"
+        # the findings name "score"; the receipt is base64 and hashes
+        told = {k: v for k, v in body.items() if k not in ("overrides", "receipt")}
         assert "score" not in str(told)
 
 

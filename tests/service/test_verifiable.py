@@ -3,13 +3,18 @@ proofs that an independent verifier (tests/support/rfc6962.py) accepts against i
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from tests.support import rfc6962
 from tests.support.service_fixtures import DEFAULT, OTHER, PERSON, Service
+from xinyong.cli.app import app
+from xinyong.ledger.signing import load_or_create_key
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +114,56 @@ async def test_proof_requests_outside_the_ledger_are_refused(service: Service) -
             assert refused.status_code == 422
         missing = await client.get("/v1/ledger/checkpoint", params={"size": 10**9})
         assert missing.status_code == 404
+
+
+async def test_every_answer_carries_a_receipt_anyone_can_check_offline(
+    service: Service, tmp_path: Path
+) -> None:
+    async with service.client() as client:
+        key = (await client.get("/v1/ledger/public-key")).text
+        await _submit(client, service, DEFAULT)
+        answer = await client.get(
+            "/v1/checks",
+            params={"subject": PERSON, "measure": "restrict-flights"},
+            headers=service.headers("relying"),
+        )
+        assert answer.status_code == 200, answer.text
+        given = answer.json()
+        replayed = await client.get(
+            f"/v1/decisions/{given['decision_id']}", headers=service.headers("operator")
+        )
+        checkpoint = await client.get("/v1/ledger/checkpoint")
+    # checked by the independent verifier: the statement, and the checkpoint it names
+    header, statement, _ = rfc6962.open_note(given["receipt"], key).split("\n")
+    assert header == "xinyong-receipt/v1"
+    stated = json.loads(statement)
+    assert {k: stated[k] for k in ("decision_id", "measure", "applies", "scheme", "version")} == {
+        k: given[k] for k in ("decision_id", "measure", "applies", "scheme", "version")
+    }
+    assert (stated["subject"], stated["relying_party"], stated["purpose"]) == (
+        PERSON,
+        "airline",
+        "ticket sales",
+    )
+    _, size, root = rfc6962.open_checkpoint(checkpoint.text, key)
+    assert stated["checkpoint"] == {"size": size, "root": root.hex()}
+    # the replay gives the same receipt, byte for byte
+    assert replayed.json()["receipt"] == given["receipt"]
+    # offline: `xinyong verify receipt`, with nothing but the receipt and the key
+    (tmp_path / "ledger.pub").write_text(key, encoding="utf-8")
+    (tmp_path / "receipt.txt").write_text(given["receipt"], encoding="utf-8")
+    verify = ["verify", "receipt", str(tmp_path / "receipt.txt"), "--key"]
+    ok = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["applies"] is True
+    altered = given["receipt"].replace('"applies":true', '"applies":false')
+    (tmp_path / "receipt.txt").write_text(altered, encoding="utf-8")
+    refused = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
+    assert refused.exit_code == 1
+    assert "INVALID: the signature of" in refused.output
+    stranger = load_or_create_key(tmp_path / "stranger.key", key.split("+")[0])
+    forged = stranger.sign(given["receipt"][: given["receipt"].index("\n\n") + 1])
+    (tmp_path / "receipt.txt").write_text(forged, encoding="utf-8")
+    refused = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
+    assert refused.exit_code == 1
+    assert "INVALID: no signature by" in refused.output

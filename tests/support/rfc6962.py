@@ -89,6 +89,14 @@ def verify_consistency(
 def open_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
     """The origin, size and root of a checkpoint note signed by ``verifier_key``
     (``name+keyid+base64(0x01 || key)``); AssertionError when it does not verify."""
+    text = open_note(note, verifier_key)
+    origin, size, root = text.rstrip("\n").split("\n")[:3]
+    return origin, int(size), base64.b64decode(root)
+
+
+def open_note(note: str, verifier_key: str) -> str:
+    """The text of a signed note signed by ``verifier_key``; AssertionError (or the signature
+    library's InvalidSignature) when it does not verify."""
     name, key_id, encoded = verifier_key.strip().split("+", 2)
     raw = base64.b64decode(encoded)
     assert raw[0] == 1, "not an Ed25519 verifier key"
@@ -106,5 +114,4 @@ def open_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
             Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], text.encode())
             ok = True
     assert ok, "no signature by the verifier key"
-    origin, size, root = text.rstrip("\n").split("\n")[:3]
-    return origin, int(size), base64.b64decode(root)
+    return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
@@ -17,6 +18,7 @@ from xinyong.application.inquiry_log import InquiryLog
 from xinyong.application.inquiry_writer import InquiryWriter
 from xinyong.application.keys import Principal
 from xinyong.application.ratelimit import RateLimiter, SharedBuckets, TokenBuckets
+from xinyong.application.receipts import Receipts
 from xinyong.application.settings import ServiceSettings
 from xinyong.application.stored_reads import StoredReads, stored_reads_for
 from xinyong.decisions.checks import Registrations
@@ -56,6 +58,8 @@ class Context:
     """Per thread, a connection kept open for the thread's reads (:meth:`reader`)."""
     keys: dict[str, LedgerKey]
     """The ledger's signing key, once read (:meth:`ledger_key`)."""
+    receipts: Receipts
+    """Signed receipts of decisions, with the purposes and tree heads they name cached."""
 
     @classmethod
     def create(
@@ -77,6 +81,7 @@ class Context:
             stored_reads=stored_reads_for(engine, settings.read_connections),
             kept=threading.local(),
             keys={},
+            receipts=Receipts(engine, seconds),
         )
 
     @property
@@ -103,7 +108,8 @@ class Context:
         key = self.keys.get("ledger")
         if key is None:
             with self.engine.connect() as conn:
-                key = ledger_key(conn, self.settings.signing_key, self.settings.ledger_origin)
+                named = Path(self.settings.signing_key) if self.settings.signing_key else None
+                key = ledger_key(conn, named, self.settings.ledger_origin)
             self.keys["ledger"] = key
         return key
 

@@ -179,8 +179,8 @@ class ServiceSettings(BaseSettings):
         "through the service apply at once, changes made elsewhere (the CLI) after at most "
         "this long.",
     )
-    signing_key: Path | None = Field(
-        default=None,
+    signing_key: str = Field(
+        default="",
         description="The ledger's Ed25519 signing key file (C2SP signed-note private key), "
         "created on first use with mode 0600. Default: beside a SQLite ledger (FILE.key), else "
         "$XDG_CONFIG_HOME/xinyong/keys/LEDGER_ID.key. Never stored in the database.",

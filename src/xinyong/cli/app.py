@@ -17,6 +17,7 @@ from xinyong.cli import (
     score,
     serve,
     synth,
+    verify,
 )
 
 __all__ = ["app", "main"]
@@ -48,6 +49,7 @@ app.add_typer(serve.relying_app, name="relying")
 app.add_typer(serve.report_app, name="report")
 app.add_typer(serve.standings_app, name="standings")
 app.add_typer(lab.lab_app, name="lab")
+app.add_typer(verify.verify_app, name="verify")
 
 
 def _version(value: bool) -> None:

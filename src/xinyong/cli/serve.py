@@ -169,13 +169,23 @@ def serve(
 
     from xinyong.application.lifeline import PARENT_ENV, helper_command
     from xinyong.ledger.database import ENV_VAR, resolve_url
+    from xinyong.ledger.signed_head import ledger_key
+    from xinyong.ledger.signing import KeyFileError
     from xinyong.server import SETTINGS_ENV, WORKERS_ENV
     from xinyong.service.http_protocol import uvicorn_options
 
     # Check everything here, where an error can be reported plainly, before any worker starts.
-    open_db_or_exit(db).dispose()
+    engine = open_db_or_exit(db)
     load_catalog_or_exit(catalog)
     chosen = _settings_or_exit(settings)
+    try:  # the signing key, created now if it is the first use (every answer is signed with it)
+        with engine.connect() as conn:
+            named = Path(chosen.signing_key) if chosen.signing_key else None
+            ledger_key(conn, named, chosen.ledger_origin)
+    except KeyFileError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
     if workers > 1 and not chosen.redis_url and chosen.burst < workers:
         fail(
             f"burst {chosen.burst} cannot be divided between {workers} workers (each would "

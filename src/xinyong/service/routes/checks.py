@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -67,6 +68,11 @@ class CheckAnswer(BaseModel):
     version: str
     as_of: date
     made_at: str
+    receipt: str = Field(
+        description="The decision signed with the ledger's key (a C2SP signed note: the line "
+        "xinyong-receipt/v1, then the decision as JSON with the checkpoint it was made at); "
+        "check it offline with `xinyong verify receipt FILE --key KEYFILE` (docs/verify.md)."
+    )
     reason: str | None = Field(
         default=None,
         description="Present when the measure applies to the subject through their role in an "
@@ -153,7 +159,20 @@ async def check(ctx: Context, scope: Scope) -> bytes:
     overrides = ctx.registry.overrides(decision.scheme_id, decision.version)
     if overrides:  # the version was activated despite guardrail findings: say so every time
         answer["overrides"] = overrides
+    answer["receipt"] = await _receipt(ctx, decision, overrides)
     return orjson.dumps(answer)
+
+
+async def _receipt(ctx: Context, decision: Decision, overrides: Sequence[dict[str, str]]) -> str:
+    """The decision's signed receipt: from the caches on the event loop, else (a new tree head
+    or relying party) read on SQLite in place and on a database server on a worker thread."""
+    key = ctx.ledger_key()
+    found = ctx.receipts.peek(key, decision, overrides)
+    if found is not None:
+        return found
+    if ctx.local_database:
+        return ctx.receipts.make(key, decision, overrides)
+    return await run_in_threadpool(ctx.receipts.make, key, decision, overrides)
 
 
 async def _within_limit(ctx: Context, relying_party: str) -> None:
@@ -343,8 +362,11 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         # The subject sees the raters behind a peer score by pseudonym only.
         raters = RaterLabels() if caller.role is Role.SUBJECT else None
         explanation = explanation_json(replay.explanation, replay.decision.version, raters)
+    key = ctx.ledger_key()
+    receipt = ctx.receipts.make(key, replay.decision, replay.overrides)
     return {
         **replay.decision.public(),
+        "receipt": receipt,
         "relying_party": replay.decision.relying_party,
         "known_at": replay.decision.known_at,
         "replayed_applies": replay.applies,

@@ -1,0 +1,112 @@
+"""What a decision receipt costs a check, in process.
+
+Builds a SQLite ledger from ``xinyong synth`` (``--people``), activates the bundled
+``judgment-defaulters`` pilot, registers a relying party for one of its measures, and decides a
+check for ``--checks`` random people (``decide_measure``, the computed path) twice in
+alternation: (a) the decision alone, (b) the decision and its signed receipt
+(``xinyong.decisions.receipts.receipt``: the JSON statement and an Ed25519 signature, the
+purpose and tree head cached as the service caches them). Prints p50 and p99 of each and the
+receipt's added cost; the goal (issue 19) is under 1 ms at p50.
+
+    python bench/receipt.py --people 20000 --checks 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from xinyong.application.receipts import Receipts
+from xinyong.decisions.checks import Registrations, decide_measure
+from xinyong.decisions.relying import register_relying_party
+from xinyong.decisions.standing import SchemeRegistry
+from xinyong.domain.catalog import load_catalog
+from xinyong.ingest.records import ingest_records
+from xinyong.ingest.subjects import load_subjects
+from xinyong.ledger.database import open_database
+from xinyong.ledger.signed_head import ledger_key
+from xinyong.pilots import bundled_pilots
+from xinyong.schemes.load import load_scheme
+from xinyong.scoring.store import add_scheme
+from xinyong.synth import SynthConfig, generate
+from xinyong.synth.dataset import write
+
+MEASURE = "no-premium-travel"
+AS_OF = date(2026, 10, 31)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--checks", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    catalog = load_catalog()
+    with tempfile.TemporaryDirectory() as workdir:
+        records = Path(workdir) / "synth.parquet"
+        dataset = generate(
+            SynthConfig(people=args.people, organizations=args.people // 20, seed=args.seed)
+        )
+        subjects = write(dataset, records)
+        engine = open_database(f"sqlite:///{workdir}/ledger.db")
+        load_subjects(engine, subjects)
+        ingest_records(engine, records, catalog, today=AS_OF)
+        loaded = load_scheme(bundled_pilots()["judgment-defaulters"])
+        with engine.begin() as conn:
+            add_scheme(conn, loaded, catalog=catalog)
+            register_relying_party(conn, "bench", [MEASURE], "bench: the receipt's cost")
+            key = ledger_key(conn)
+        people = [s for s in dataset.subjects.column("subject_id").to_pylist() if s[0].isdigit()]
+        chosen = random.Random(args.seed).sample(people, min(args.checks, len(people)))
+        registry, registrations = SchemeRegistry(60.0, catalog), Registrations(60.0)
+        receipts = Receipts(engine, 60.0)
+        alone: list[float] = []
+        signed: list[float] = []
+        signing: list[float] = []
+        with engine.connect() as conn:
+            for number, subject in enumerate(chosen):
+                with conn.begin():
+                    started = time.perf_counter()
+                    decision, _ = decide_measure(
+                        conn, registry, "bench", subject, MEASURE, AS_OF, catalog, registrations
+                    )
+                    decided = time.perf_counter()
+                    if number % 2:
+                        receipts.make(key, decision, (), conn)
+                        done = time.perf_counter()
+                        signed.append(done - started)
+                        signing.append(done - decided)
+                    else:
+                        alone.append(decided - started)
+        engine.dispose()
+    p50a, p99a = _percentile(alone, 0.5) * 1e3, _percentile(alone, 0.99) * 1e3
+    p50b, p99b = _percentile(signed, 0.5) * 1e3, _percentile(signed, 0.99) * 1e3
+    print(f"{len(alone) + len(signed)} checks of {MEASURE} over {args.people:,} people")
+    print(f"(a) decision alone:          p50 {p50a:.3f} ms, p99 {p99a:.3f} ms")
+    print(f"(b) decision and receipt:    p50 {p50b:.3f} ms, p99 {p99b:.3f} ms")
+    added = p50b - p50a
+    print(
+        f"the receipt adds {added:.3f} ms at p50 (goal < 1 ms: {'met' if added < 1 else 'NOT met'})"
+    )
+    mean_a, mean_b = statistics.fmean(alone) * 1e3, statistics.fmean(signed) * 1e3
+    print(f"mean (a) {mean_a:.3f} ms, (b) {mean_b:.3f} ms")
+    sign_p50, sign_p99 = _percentile(signing, 0.5) * 1e3, _percentile(signing, 0.99) * 1e3
+    print(
+        f"the receipt alone (statement and signature): p50 {sign_p50:.3f} ms, p99 {sign_p99:.3f} ms"
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

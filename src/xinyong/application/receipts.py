@@ -1,0 +1,78 @@
+"""Receipts for the service's decisions: the signed statement every check answer carries
+(:mod:`xinyong.decisions.receipts`), with what it needs cached.
+
+A receipt names the relying party's purpose and the tree head at the decision's ledger size.
+Both are read once and kept: a tree head never changes (the log only grows), and a purpose
+for ``cache_seconds`` like the party's registration. :meth:`Receipts.peek` makes a receipt from
+the caches alone (no database work, for the event loop); :meth:`Receipts.make` reads what is
+missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, select
+
+from xinyong.decisions.checks import Decision
+from xinyong.decisions.receipts import receipt
+from xinyong.ledger.append import TreeHead, read_checkpoint
+from xinyong.ledger.schema import relying_parties
+from xinyong.ledger.signing import LedgerKey
+from xinyong.ttl import MISSING, TtlCache
+
+__all__ = ["Receipts"]
+
+_HEADS = 256
+"""Tree heads kept (one per batch appended while checks are answered)."""
+
+
+class Receipts:
+    """Makes receipts with the ledger's key, caching purposes and tree heads."""
+
+    def __init__(self, engine: Engine, cache_seconds: float) -> None:
+        self._engine = engine
+        self._purposes: TtlCache[str, str] = TtlCache(cache_seconds, max_entries=10_000)
+        self._heads: dict[int, TreeHead] = {}
+
+    def peek(
+        self, key: LedgerKey, decision: Decision, overrides: Sequence[dict[str, str]]
+    ) -> str | None:
+        """The receipt from the caches only; None when something must be read first."""
+        purpose = self._purposes.peek(decision.relying_party)
+        head = self._heads.get(decision.known_at)
+        if purpose is MISSING or head is None:
+            return None
+        return receipt(key, decision, purpose, overrides, head)
+
+    def make(
+        self,
+        key: LedgerKey,
+        decision: Decision,
+        overrides: Sequence[dict[str, str]],
+        conn: Connection | None = None,
+    ) -> str:
+        """The receipt, reading the purpose and tree head if they are not cached."""
+        found = self.peek(key, decision, overrides)
+        if found is not None:
+            return found
+        if conn is None:
+            with self._engine.connect() as own:
+                return self.make(key, decision, overrides, own)
+        purpose = self._purposes.get(
+            decision.relying_party, lambda: _purpose(conn, decision.relying_party)
+        )
+        head = read_checkpoint(conn, decision.known_at)
+        if head is None:
+            raise ValueError(f"no checkpoint at the decision's ledger size {decision.known_at}")
+        if len(self._heads) >= _HEADS:
+            self._heads.pop(next(iter(self._heads)))
+        self._heads[decision.known_at] = head
+        return receipt(key, decision, purpose, overrides, head)
+
+
+def _purpose(conn: Connection, relying_party: str) -> str:
+    row = conn.execute(
+        select(relying_parties.c.purpose).where(relying_parties.c.name == relying_party)
+    ).first()
+    return "" if row is None else str(row[0])
