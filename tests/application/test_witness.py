@@ -99,3 +99,21 @@ def test_the_witness_accepts_growth_and_refuses_rollback_fork_and_another_key(
     assert (state / "checkpoints.jsonl").read_text().splitlines() == accepted
     service.engine.dispose()
     other.engine.dispose()
+
+
+def test_a_run_killed_while_appending_leaves_nothing_accepted_half(tmp_path: Path) -> None:
+    state = tmp_path / "witness"
+    ledger = tmp_path / "ledger.db"
+    service = make_service(f"sqlite:///{ledger}")
+    _submit(service, _record(1))
+    first = _witness(service.app, state)
+    log = state / "checkpoints.jsonl"
+    accepted = log.read_text()
+    log.write_text(accepted + '{"accepted_at": "2026-')  # a partial line, as a kill leaves it
+    _submit(service, _record(2))
+    grown = _witness(service.app, state)
+    assert grown.previous == first.size
+    lines = log.read_text().splitlines()
+    assert lines[0] == accepted.strip()
+    assert len(lines) == 2
+    service.engine.dispose()

@@ -78,3 +78,22 @@ def test_a_checkpoint_note_verifies_with_the_verifier_key_alone(tmp_path: Path) 
         note + other.sign("x\n").splitlines()[-1].replace(other.name, "witness.example") + "\n"
     )
     assert verifier.open(cosigned) == text
+
+
+def test_a_key_behind_a_symbolic_link_is_never_read_or_written(tmp_path: Path) -> None:
+    real = tmp_path / "real.key"
+    load_or_create_key(real, "example.org/ledger")
+    linked = tmp_path / "linked.key"
+    linked.symlink_to(real)
+    with pytest.raises(KeyFileError, match="symbolic link"):
+        load_or_create_key(linked, "x")
+    dangling = tmp_path / "dangling.key"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(KeyFileError, match="symbolic link"):
+        load_or_create_key(dangling, "x")
+    assert not (tmp_path / "nowhere").exists()
+    unwritable = tmp_path / "locked"
+    unwritable.mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere
+        with pytest.raises(KeyFileError, match="cannot create"):
+            load_or_create_key(unwritable / "k", "x")

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from tests.support import rfc6962
 from tests.support.service_fixtures import DEFAULT, OTHER, PERSON, Service
 from xinyong.cli.app import app
+from xinyong.ledger.signed_head import default_key_path
 from xinyong.ledger.signing import load_or_create_key
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +168,24 @@ async def test_every_answer_carries_a_receipt_anyone_can_check_offline(
     refused = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
     assert refused.exit_code == 1
     assert "INVALID: no signature by" in refused.output
+
+
+async def test_an_answer_that_cannot_be_signed_is_not_given_nor_logged(service: Service) -> None:
+    # the key file is replaced by a symbolic link, which is never followed
+    with service.engine.connect() as conn:
+        path = default_key_path(conn)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.symlink_to(path.parent / "elsewhere.key")
+    service.app.state.context.keys.clear()
+    async with service.client() as client:
+        answer = await client.get(
+            "/v1/checks",
+            params={"subject": PERSON, "measure": "restrict-flights"},
+            headers=service.headers("relying"),
+        )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    with service.engine.connect() as conn:
+        logged = conn.exec_driver_sql("SELECT count(*) FROM inquiries").scalar()
+    assert logged == 0

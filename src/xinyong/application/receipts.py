@@ -10,6 +10,7 @@ missing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, select
@@ -34,6 +35,7 @@ class Receipts:
         self._engine = engine
         self._purposes: TtlCache[str, str] = TtlCache(cache_seconds, max_entries=10_000)
         self._heads: dict[int, TreeHead] = {}
+        self._lock = threading.Lock()  # worker threads fill the heads concurrently
 
     def peek(
         self, key: LedgerKey, decision: Decision, overrides: Sequence[dict[str, str]]
@@ -65,9 +67,10 @@ class Receipts:
         head = read_checkpoint(conn, decision.known_at)
         if head is None:
             raise ValueError(f"no checkpoint at the decision's ledger size {decision.known_at}")
-        if len(self._heads) >= _HEADS:
-            self._heads.pop(next(iter(self._heads)))
-        self._heads[decision.known_at] = head
+        with self._lock:
+            if len(self._heads) >= _HEADS:
+                self._heads.pop(next(iter(self._heads)), None)
+            self._heads[decision.known_at] = head
         return receipt(key, decision, purpose, overrides, head)
 
 

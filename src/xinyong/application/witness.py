@@ -14,9 +14,10 @@ Anyone can run one against a service's public routes (``GET /v1/ledger/checkpoin
   and the reason (``reason.txt``), kept to show to others.
 
 A checkpoint is refused when its signature does not verify with the key (a forged or re-keyed
-log), when the tree is smaller than the one accepted (a rollback), when it has the same size and
-another root, or when the consistency proof from the accepted checkpoint does not verify (a
-fork: history was rewritten).
+log), when its origin is not the key's name, when the tree is smaller than the one accepted (a
+rollback), when it has the same size and another root, or when the consistency proof from the
+accepted checkpoint does not verify (a fork: history was rewritten). A log that cannot be reached
+gives no verdict (:class:`Unreachable`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ import httpx
 from xinyong.ledger.merkle import verify_consistency
 from xinyong.ledger.signing import Checkpoint, NoteVerifier, parse_checkpoint
 
-__all__ = ["Refused", "Witnessed", "witness_once"]
+__all__ = ["Refused", "Unreachable", "Witnessed", "witness_once"]
 
 KEY_FILE = "verifier.key"
 LOG_FILE = "checkpoints.jsonl"
+
+
+class Unreachable(Exception):
+    """The log could not be asked (a network failure or an error answer): no verdict."""
 
 
 class Refused(Exception):
@@ -64,9 +69,9 @@ def _get(client: httpx.Client, path: str, **params: Any) -> httpx.Response:
     try:
         answer = client.get(path, params=params or None)
     except httpx.HTTPError as exc:
-        raise Refused(f"cannot reach the log: {exc}") from None
+        raise Unreachable(f"cannot reach the log: {exc}") from None
     if answer.status_code != 200:
-        raise Refused(f"GET {path} answered {answer.status_code}: {answer.text[:200]}")
+        raise Unreachable(f"GET {path} answered {answer.status_code}: {answer.text[:200]}")
     return answer
 
 
@@ -74,7 +79,13 @@ def _last(state: Path) -> tuple[Checkpoint, str] | None:
     log = state / LOG_FILE
     if not log.exists():
         return None
-    lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    content = log.read_text(encoding="utf-8")
+    if content and not content.endswith("\n"):
+        # a run was killed while appending: its last, partial line was never accepted
+        content = content[: content.rfind("\n") + 1]
+        with log.open("r+", encoding="utf-8") as file:
+            file.truncate(len(content.encode("utf-8")))
+    lines = [line for line in content.splitlines() if line.strip()]
     if not lines:
         return None
     entry = json.loads(lines[-1])
@@ -138,6 +149,9 @@ def witness_once(client: httpx.Client, state: Path, key: str | None = None) -> W
     except ValueError as exc:
         reason = f"bad signature: {exc}"
         raise Refused(reason, _evidence(state, reason, served=note)) from None
+    if served.origin != verifier.name:
+        reason = f"the checkpoint's origin {served.origin!r} is not the key's name"
+        raise Refused(reason, _evidence(state, reason, served=note))
     last = _last(state)
     if last is None:
         _append(state, served, note)
@@ -156,7 +170,14 @@ def witness_once(client: httpx.Client, state: Path, key: str | None = None) -> W
             client, "/v1/ledger/proof/consistency", first=accepted.size, second=served.size
         )
         proof_text = answer.text
-        proof = [bytes.fromhex(node) for node in answer.json()["proof"]]
+        try:
+            proof = [bytes.fromhex(node) for node in answer.json()["proof"]]
+        except (ValueError, KeyError, TypeError):
+            reason = "the log served a malformed consistency proof"
+            evidence = _evidence(
+                state, reason, accepted=accepted_note, served=note, proof=proof_text
+            )
+            raise Refused(reason, evidence) from None
     consistent = accepted.size == 0 or verify_consistency(
         accepted.size, accepted.root, served.size, served.root, proof
     )

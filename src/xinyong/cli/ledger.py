@@ -12,7 +12,7 @@ import orjson
 import typer
 from sqlalchemy import Connection
 
-from xinyong.application.witness import Refused, witness_once
+from xinyong.application.witness import Refused, Unreachable, witness_once
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import read_head
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
@@ -211,7 +211,8 @@ def witness(
     ] = None,
 ) -> None:
     """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
-    a bad signature, a rollback or a fork, keeping the evidence in the state directory."""
+    a bad signature, a rollback or a fork, keeping the evidence in the state directory (exit 2
+    when the log cannot be reached; with --every, it tries again)."""
     given = key
     if key is not None and key.startswith("@"):
         try:
@@ -226,6 +227,12 @@ def witness(
                 where = f" (evidence in {exc.evidence})" if exc.evidence else ""
                 err.print(f"REFUSED: {exc.reason}{where}", markup=False)
                 raise typer.Exit(1) from None
+            except Unreachable as exc:  # no verdict: once, that is a failure; in a loop, wait
+                err.print(f"UNREACHABLE: {exc}", markup=False)
+                if every is None:
+                    raise typer.Exit(2) from None
+                time.sleep(every)
+                continue
             if seen.learned_key:
                 err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
             grown = "" if seen.previous is None else f", consistent with {seen.previous}"

@@ -19,12 +19,14 @@ rotation. Ed25519 signatures are deterministic: the same tree head always gets t
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
 import stat
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -49,6 +51,7 @@ ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
 """A signature line starts with an em dash and a space."""
 _NAME = re.compile(r"[^\s+]+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class KeyFileError(ValueError):
@@ -70,12 +73,12 @@ class LedgerKey:
     name: str
     private: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public(self) -> bytes:
         """The raw 32-byte public key."""
         return _raw_public(self.private.public_key())
 
-    @property
+    @cached_property
     def key_id(self) -> bytes:
         """The four-byte key ID of signed notes."""
         return _key_id(self.name, self.public)
@@ -128,39 +131,61 @@ def _check_name(name: str) -> str:
 def load_or_create_key(path: Path, name: str) -> LedgerKey:
     """The key in ``path``, created (named ``name``) if there is none yet.
 
-    A key file that others can read or write is refused, as ssh refuses one: the key signs the
-    ledger's history."""
+    The file is opened without following a symbolic link, and refused unless it belongs to
+    this process's user and nobody else may read or write it, as ssh refuses such a key: it
+    signs the ledger's history. Any failure is a :class:`KeyFileError` naming the file."""
     try:
-        text = path.read_text(encoding="ascii")
+        return _read_key(path)
     except FileNotFoundError:
-        return _create(path, _check_name(name))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"{path}: cannot read the signing key: {exc}") from None
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise KeyFileError(
-            f"{path}: the signing key is readable by others (mode {mode:o}); chmod 600"
-        )
+        pass
     try:
-        return LedgerKey.from_text(text)
-    except KeyFileError as exc:
+        return _create(path, _check_name(name))
+    except FileExistsError:  # another process created it first: use theirs
+        return _read_key(path)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot create the signing key: {exc}") from None
+
+
+def _read_key(path: Path) -> LedgerKey:
+    """The key in ``path``; FileNotFoundError when there is no file at all."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        if path.is_symlink():  # a link to nothing: never followed, never written through
+            raise KeyFileError(f"{path}: is a symbolic link; name the key file itself") from None
+        raise
+    except OSError as exc:
+        reason = "is a symbolic link" if exc.errno == errno.ELOOP else str(exc)
+        raise KeyFileError(f"{path}: cannot read the signing key: {reason}") from None
+    with os.fdopen(handle, "rb") as file:
+        status = os.fstat(file.fileno())
+        mode = stat.S_IMODE(status.st_mode)
+        if status.st_uid != os.geteuid():
+            raise KeyFileError(f"{path}: the signing key belongs to another user")
+        if mode & 0o077:
+            raise KeyFileError(
+                f"{path}: the signing key is open to others (mode {mode:o}); chmod 600 it"
+            )
+        data = file.read(4096)
+    try:
+        return LedgerKey.from_text(data.decode("ascii"))
+    except (KeyFileError, UnicodeDecodeError) as exc:
         raise KeyFileError(f"{path}: {exc}") from None
 
 
 def _create(path: Path, name: str) -> LedgerKey:
+    """A new key, written to a temporary file and linked into place (FileExistsError when
+    another process was first)."""
     key = LedgerKey(name, Ed25519PrivateKey.generate())
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".key-", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="ascii") as file:
+            os.fchmod(file.fileno(), 0o600)
             file.write(key.private_text())
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        try:
-            os.link(temporary, path)  # atomic, and refused if another process was first
-        except FileExistsError:
-            return load_or_create_key(path, name)
+        os.link(temporary, path)  # atomic, and refused if anything is there already
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
@@ -191,7 +216,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 4 or lines[-1] != "" or not all(lines[:-1]):
         raise ValueError("a checkpoint is at least three non-empty lines, each ending in newline")
     origin, size, root = lines[0], lines[1], lines[2]
-    if not size.isdigit() or (size != "0" and size.startswith("0")):
+    if not _DIGITS.fullmatch(size) or (size != "0" and size.startswith("0")):
         raise ValueError(f"bad tree size {size!r}")
     try:
         digest = base64.b64decode(root, validate=True)
@@ -223,7 +248,7 @@ class NoteVerifier:
             raise ValueError("the verifier key is not base64") from None
         if len(raw) != 33 or raw[0] != ED25519:
             raise ValueError("not an Ed25519 verifier key")
-        if _key_id(name, raw[1:]).hex() != key_id:
+        if _key_id(name, raw[1:]).hex() != key_id.lower():
             raise ValueError("the key ID does not match the key")
         return cls(name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
 

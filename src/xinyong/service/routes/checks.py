@@ -146,6 +146,16 @@ async def check(ctx: Context, scope: Scope) -> bytes:
     except SeedsAbsent as exc:  # the scheme cannot decide: never a silent prior for everyone
         log.error("%s", exc)
         raise HTTPException(503, f"the scheme cannot decide this measure now: {exc}") from exc
+    overrides = ctx.registry.overrides(decision.scheme_id, decision.version)
+    try:  # signed before it is logged: an answer that cannot be signed is not given at all
+        receipt = await _receipt(ctx, decision, overrides)
+    except Exception as exc:  # the key, the database: whatever it was, nothing is logged
+        log.exception("a check's receipt could not be made")
+        raise HTTPException(
+            503,
+            "the answer could not be signed, so it is not given; try again",
+            headers={"Retry-After": "1"},
+        ) from exc
     try:
         await ctx.inquiries.record(decision, notice)
     except Exception as exc:  # not in the log, so not answered: the caller may ask again
@@ -156,10 +166,9 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             headers={"Retry-After": "1"},
         ) from exc
     answer = decision.public()
-    overrides = ctx.registry.overrides(decision.scheme_id, decision.version)
     if overrides:  # the version was activated despite guardrail findings: say so every time
         answer["overrides"] = overrides
-    answer["receipt"] = await _receipt(ctx, decision, overrides)
+    answer["receipt"] = receipt
     return orjson.dumps(answer)
 
 

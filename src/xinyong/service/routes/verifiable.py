@@ -1,14 +1,23 @@
 """The ledger as a transparency log: its signed checkpoint, its verifier key and its proofs.
 
-The checkpoint, the key and consistency proofs are public: they reveal sizes and hashes only.
-An inclusion proof names one entry's leaf hash, which can confirm a guessed record, so it needs
-a key: an operator may ask about any entry, a subject about entries about them (and relation
-records naming them), a relying party about entries about the subjects of the decisions it
-received, made when the ledger already held the entry.
+The checkpoint, the key and consistency proofs are public: witnesses need them. An inclusion
+proof ties an entry's position to a subject the caller names, so it needs a key: an operator
+may ask about any entry, a subject about entries about them (and relation records naming them),
+a relying party about entries about the subjects of decisions it received that applied a
+measure (the entries such a decision rests on), made when the ledger already held the entry.
+The leaf hashes themselves are not secret: consistency proofs (RFC 6962) carry subtree and leaf
+hashes, so anyone can collect them; see docs/verify.md on what that allows.
+
+Proofs are computed from the stored leaf hashes (time linear in the tree's size): one proof is
+computed at a time per process, and a request that finds one under way is answered 503 with
+Retry-After, so that proofs cannot crowd out checks.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -84,7 +93,7 @@ def consistency(
 ) -> dict[str, object]:
     """RFC 9162 consistency proof: the tree of ``second`` entries extends the tree of
     ``first`` entries (hashes in lowercase hex)."""
-    with ctx.engine.connect() as conn:
+    with _one_at_a_time(), ctx.engine.connect() as conn:
         try:
             return prove_consistency(conn, first, second)
         except ProofRefused as exc:
@@ -103,10 +112,27 @@ def inclusion(
     with ctx.engine.connect() as conn:
         if not _may_see(conn, caller, index):
             raise HTTPException(404, "no such entry that you may see")
-        try:
-            return prove_inclusion(conn, index, size)
-        except ProofRefused as exc:
-            raise HTTPException(422, str(exc)) from exc
+        with _one_at_a_time():
+            try:
+                return prove_inclusion(conn, index, size)
+            except ProofRefused as exc:
+                raise HTTPException(422, str(exc)) from exc
+
+
+_PROVING = threading.BoundedSemaphore(1)
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Hold the process's one proof slot, or answer 503 (Retry-After) when it is taken."""
+    if not _PROVING.acquire(blocking=False):
+        raise HTTPException(
+            503, "another proof is being computed; try again", headers={"Retry-After": "1"}
+        )
+    try:
+        yield
+    finally:
+        _PROVING.release()
 
 
 def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
@@ -120,6 +146,9 @@ def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
         return in_file(caller.name, entry.subject_id, entry.code, entry.attrs)
     q = inquiries.c
     received = exists().where(
-        q.relying_party == caller.name, q.subject_id == entry.subject_id, q.known_at > index
+        q.relying_party == caller.name,
+        q.subject_id == entry.subject_id,
+        q.applies.is_(True),
+        q.known_at > index,
     )
     return bool(conn.execute(select(received)).scalar())
