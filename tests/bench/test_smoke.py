@@ -127,3 +127,9 @@ def test_receipt_benchmark() -> None:
     out = _run("receipt.py", "--people", "300", "--checks", "40")
     assert "the receipt adds" in out
     assert "the receipt alone: p50" in out
+
+
+def test_proofs_benchmark() -> None:
+    out = _run("proofs.py", "--entries", "3000", "--proofs", "3")
+    assert "(a) inclusion:" in out
+    assert "inclusion / read at p50" in out

@@ -1,0 +1,103 @@
+"""Inclusion and consistency proof times on a ledger of ``--entries`` entries.
+
+Builds a SQLite ledger of synthetic records (appended in batches of 50,000 with
+``append_batch``, as ingest does), then times, for ``--proofs`` random requests each:
+
+- (a) ``prove_inclusion(conn, index, size)`` and ``prove_consistency(conn, first, size)``;
+- (b) the baseline in the same run: reading the tree's leaf hashes alone (one ``SELECT`` over
+  the three entry tables, what every proof starts with today).
+
+Prints p50 and p99 of each and the ratio (a)/(b). The goal (issue 19) is p99 < 5 ms at 10M
+entries; proofs computed from the leaf hashes take time linear in the size.
+
+    python bench/proofs.py --entries 1000000 --proofs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select, union_all
+
+from xinyong.ledger.append import Batch, append_batch, read_size
+from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.proofs import prove_consistency, prove_inclusion
+from xinyong.ledger.schema import events, records, subjects
+
+BATCH = 50_000
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ms(values: list[float]) -> str:
+    p50, p99 = _percentile(values, 0.5) * 1e3, _percentile(values, 0.99) * 1e3
+    return f"p50 {p50:,.1f} ms, p99 {p99:,.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--proofs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = open_database(f"sqlite:///{Path(workdir) / 'ledger.db'}")
+        started = time.perf_counter()
+        for first in range(0, args.entries, BATCH):
+            rows = [
+                (
+                    "bench",
+                    f"p{n}",
+                    f"ext:s{n % 50_000}",
+                    "person",
+                    "traffic.violation",
+                    date(2025, 1, 1 + n % 28),
+                    None,
+                    "{}",
+                    None,
+                )
+                for n in range(first, min(first + BATCH, args.entries))
+            ]
+            with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+                append_batch(conn, Batch(records=rows), "bench")
+        built = time.perf_counter() - started
+        inclusion: list[float] = []
+        consistency: list[float] = []
+        reads: list[float] = []
+        with engine.connect() as conn:
+            size = read_size(conn)
+            for _ in range(args.proofs):
+                began = time.perf_counter()
+                parts = [
+                    select(t.c.position, t.c.leaf_hash).where(t.c.position < size)
+                    for t in (subjects, records, events)
+                ]
+                query = union_all(*parts).subquery()
+                conn.execute(select(query.c.leaf_hash).order_by(query.c.position)).all()
+                reads.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                prove_inclusion(conn, rng.randrange(size), size)
+                inclusion.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                prove_consistency(conn, rng.randrange(1, size), size)
+                consistency.append(time.perf_counter() - began)
+        engine.dispose()
+    print(f"{size:,} entries (built in {built:,.1f} s), {args.proofs} proofs of each kind")
+    print(f"(a) inclusion:   {_ms(inclusion)}")
+    print(f"(a) consistency: {_ms(consistency)}")
+    print(f"(b) reading the leaf hashes alone: {_ms(reads)}")
+    ratio = _percentile(inclusion, 0.5) / _percentile(reads, 0.5)
+    print(f"inclusion / read at p50: {ratio:.2f}; goal p99 < 5 ms at 10M entries")
+
+
+if __name__ == "__main__":
+    main()
