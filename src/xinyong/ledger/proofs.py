@@ -4,18 +4,23 @@ The ledger's leaves are its entries in log order, across ``subjects``, ``records
 ``events`` (each row's ``leaf_hash``). A proof names the tree by its size; the root to check it
 against is in the signed checkpoint of that size (:mod:`xinyong.ledger.signed_head`).
 
-Proofs are computed from the stored leaf hashes of the tree's first ``size`` entries.
+Proofs come from kept subtree roots (:mod:`xinyong.ledger.subtrees`): the first proof of a
+ledger in a process reads its leaf hashes once, later ones read only what the log grew by and
+at most a few hundred leaves around the entry. The kept roots are checked against the
+checkpoint of the proof's size, so a replaced or edited ledger is read again, and refused if its
+entries do not hash to its own checkpoint.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, union_all
 
-from xinyong.ledger.append import read_size
-from xinyong.ledger.merkle import consistency_proof, inclusion_proof
-from xinyong.ledger.schema import events, records, subjects
+from xinyong.ledger.append import read_checkpoint, read_size
+from xinyong.ledger.schema import events, ledger_identity, records, subjects
+from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise
 
 __all__ = ["Entry", "ProofRefused", "entry_at", "prove_consistency", "prove_inclusion"]
 
@@ -24,17 +29,52 @@ class ProofRefused(ValueError):
     """The sizes or index do not name a proof of this ledger (what is wrong, in one sentence)."""
 
 
-def _leaves(conn: Connection, size: int) -> list[bytes]:
-    parts = [
-        select(table.c.position, table.c.leaf_hash).where(table.c.position < size)
-        for table in (subjects, records, events)
-    ]
-    query = union_all(*parts).subquery()
-    rows = conn.execute(select(query.c.leaf_hash).order_by(query.c.position))
-    leaves = [bytes(row[0]) for row in rows]
-    if len(leaves) != size:
-        raise ProofRefused(f"the ledger holds {len(leaves)} of its first {size} entries")
-    return leaves
+def _reader(conn: Connection) -> ReadLeaves:
+    """Leaf hashes by position range, from the three entry tables."""
+
+    def read(start: int, end: int) -> list[bytes]:
+        parts = [
+            select(table.c.position, table.c.leaf_hash).where(
+                table.c.position >= start, table.c.position < end
+            )
+            for table in (subjects, records, events)
+        ]
+        query = union_all(*parts).subquery()
+        rows = conn.execute(select(query.c.leaf_hash).order_by(query.c.position))
+        leaves = [bytes(row[0]) for row in rows]
+        if len(leaves) != end - start:
+            raise ProofRefused(
+                f"the ledger holds {len(leaves)} of its entries {start} to {end - 1}"
+            )
+        return leaves
+
+    return read
+
+
+_KEPT: dict[tuple[str, str], Subtrees] = {}
+"""Kept subtree roots per ledger (its database and id), for this process."""
+_KEPT_LOCK = threading.Lock()
+
+
+def _subtrees(conn: Connection, size: int) -> tuple[Subtrees, ReadLeaves]:
+    """This ledger's kept subtrees covering ``size`` leaves, checked against the checkpoint of
+    that size when a batch ended there (rebuilt once if they disagree: the log was replaced)."""
+    ledger = str(conn.execute(select(ledger_identity.c.ledger_id)).scalar_one())
+    key = (conn.engine.url.render_as_string(hide_password=True), ledger)
+    read = _reader(conn)
+    for attempt in range(2):
+        with _KEPT_LOCK:
+            kept = _KEPT.get(key)
+            if kept is None or attempt:
+                kept = _KEPT[key] = Subtrees()
+        kept.extend(read, size)
+        blocks = blockwise(read, kept.low, size)  # one proof reads a few blocks, each once
+        head = read_checkpoint(conn, size)
+        if head is None or kept.root(blocks, size) == head.root:
+            return kept, blocks
+    raise ProofRefused(
+        f"the ledger's entries do not hash to its checkpoint of {size}: run xinyong ledger verify"
+    )
 
 
 def _size(conn: Connection, size: int | None) -> int:
@@ -52,12 +92,12 @@ def prove_inclusion(conn: Connection, index: int, size: int | None = None) -> di
     tree = _size(conn, size)
     if not 0 <= index < tree:
         raise ProofRefused(f"index must be from 0 to {tree - 1} (got {index})")
-    leaves = _leaves(conn, tree)
-    proof = inclusion_proof(leaves, index)
+    kept, read = _subtrees(conn, tree)
+    proof = kept.inclusion(read, index, tree)
     return {
         "index": index,
         "size": tree,
-        "leaf_hash": leaves[index].hex(),
+        "leaf_hash": read(index, index + 1)[0].hex(),
         "proof": [node.hex() for node in proof],
     }
 
@@ -68,7 +108,8 @@ def prove_consistency(conn: Connection, first: int, second: int | None = None) -
     tree = _size(conn, second)
     if not 1 <= first <= tree:
         raise ProofRefused(f"first must be from 1 to second, {tree} (got {first})")
-    proof = consistency_proof(_leaves(conn, tree), first)
+    kept, read = _subtrees(conn, tree)
+    proof = kept.consistency(read, first, tree)
     return {"first": first, "second": tree, "proof": [node.hex() for node in proof]}
 
 
