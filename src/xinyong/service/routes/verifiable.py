@@ -8,9 +8,9 @@ measure (the entries such a decision rests on), made when the ledger already hel
 The leaf hashes themselves are not secret: consistency proofs (RFC 6962) carry subtree and leaf
 hashes, so anyone can collect them; see docs/verify.md on what that allows.
 
-Proofs are computed from the stored leaf hashes (time linear in the tree's size): one proof is
-computed at a time per process, and a request that finds one under way is answered 503 with
-Retry-After, so that proofs cannot crowd out checks.
+Proofs come from kept subtree roots (:mod:`xinyong.ledger.proofs`); the first of a process reads
+every leaf hash once. One proof is computed at a time per process, and a request that finds one
+under way is answered 503 with Retry-After, so that proofs cannot crowd out checks.
 """
 
 from __future__ import annotations
