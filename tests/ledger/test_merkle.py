@@ -17,6 +17,7 @@ from xinyong.ledger.merkle import (
     leaf_hash,
     root_of,
     verify_consistency,
+    verify_inclusion,
 )
 
 # The Certificate Transparency reference test vectors (RFC 6962 leaves and roots, as used in the
@@ -118,3 +119,25 @@ def test_inclusion_and_consistency_proofs_pass_an_independent_verifier(
     if first < size:  # a tree that does not extend the first one fails
         forked = [leaf_hash(b"fork"), *leaves[1:first]]
         assert not rfc6962.verify_consistency(first, size, rfc6962.mth(forked), root, proof)
+
+
+@given(st.integers(1, 70), st.data())
+def test_verify_inclusion_agrees_with_an_independent_verifier(
+    size: int, data: st.DataObject
+) -> None:
+    """xinyong's own inclusion check (the one ``xinyong verify report`` runs) accepts exactly
+    the proofs the independent verifier accepts: right ones, and wrong index, size, leaf or
+    node."""
+    leaves = [leaf_hash(str(i).encode()) for i in range(size)]
+    root = rfc6962.mth(leaves)
+    index = data.draw(st.integers(0, size - 1))
+    path = inclusion_proof(leaves, index)
+    assert verify_inclusion(leaves[index], index, size, path, root)
+    other = data.draw(st.integers(0, size + 2))
+    tree = data.draw(st.integers(1, size + 2))
+    leaf = data.draw(st.sampled_from([leaves[index], leaf_hash(b"x")]))
+    tampered = [*path]
+    if tampered and data.draw(st.booleans()):
+        tampered[data.draw(st.integers(0, len(tampered) - 1))] = bytes(32)
+    expected = rfc6962.verify_inclusion(leaf, other, tree, tampered, root)
+    assert verify_inclusion(leaf, other, tree, tampered, root) == expected

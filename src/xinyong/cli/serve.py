@@ -25,6 +25,12 @@ from xinyong.due_process.transparency import transparency_report
 from xinyong.ledger.schema import api_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection
+
+    from xinyong.application.context import Context
+    from xinyong.application.credit_report import SealedReport
     from xinyong.application.settings import ServiceSettings
 
 __all__ = ["keys_app", "relying_app", "report_app", "serve", "standings_app", "worker"]
@@ -357,3 +363,72 @@ def report_transparency(db: DbOption = None) -> None:
     finally:
         engine.dispose()
     out.print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
+@report_app.command("subject")
+def report_subject(
+    subject: Annotated[str, typer.Argument(help="The subject's identifier.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the report (default: ./NAME).")
+    ] = None,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """A subject's whole file as a self-contained HTML report that proves itself (records with
+    inclusion proofs, checks with receipts, the signed checkpoint): answer an access request
+    with it. Check it with `xinyong verify report FILE --key KEYFILE`."""
+    from xinyong.application.credit_report import subject_report
+
+    _write_report(subject_report, subject, out_file, db, settings, catalog)
+
+
+@report_app.command("organization")
+def report_organization(
+    organization: Annotated[str, typer.Argument(help="The organisation's USCC.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the report (default: ./NAME).")
+    ] = None,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """An organisation's public credit report (public records, commitments, list entries) as a
+    self-contained HTML file that proves itself, as `GET /v1/organizations/{id}/report` gives
+    it."""
+    from xinyong.application.credit_report import organization_report
+
+    _write_report(organization_report, organization, out_file, db, settings, catalog)
+
+
+def _write_report(
+    build: Callable[[Connection, Context, str], SealedReport],
+    subject: str,
+    out_file: Path | None,
+    db: str | None,
+    settings: Path | None,
+    catalog: Path | None,
+) -> None:
+    from xinyong.application.context import Context
+    from xinyong.documents.credit_report import render_report, report_filename
+    from xinyong.domain.refusals import Refused
+    from xinyong.ledger.signing import KeyFileError
+
+    ctx = Context.create(
+        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings)
+    )
+    try:
+        with ctx.engine.connect() as conn:
+            report = build(conn, ctx, subject)
+    except Refused as exc:
+        fail(f"{subject!r}: {exc}")
+    except KeyFileError as exc:
+        fail(f"the ledger's signing key cannot be used: {exc}")
+    finally:
+        ctx.engine.dispose()
+    path = out_file or Path(report_filename(report))
+    try:
+        path.write_text(render_report(report.payload, report.statement), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc}")
+    out.print(f"wrote {path}: check it with xinyong verify report {path} --key KEYFILE")

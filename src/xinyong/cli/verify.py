@@ -15,7 +15,8 @@ from xinyong.ledger.signing import NoteVerifier
 __all__ = ["verify_app"]
 
 verify_app = typer.Typer(
-    help="Check signed receipts offline, with the ledger's verifier key.", no_args_is_help=True
+    help="Check signed receipts and credit reports offline, with the ledger's verifier key.",
+    no_args_is_help=True,
 )
 
 KeyFileOption = Annotated[
@@ -48,3 +49,36 @@ def receipt(
         err.print(f"INVALID: {exc}", markup=False)
         raise typer.Exit(1) from None
     out.print(orjson.dumps(decision, option=orjson.OPT_SORT_KEYS).decode(), markup=False)
+
+
+@verify_app.command("report")
+def report(
+    path: Annotated[Path, typer.Argument(help="The credit report (an HTML file).")],
+    key: KeyFileOption,
+) -> None:
+    """Check a credit report offline: its signature, the signed checkpoint, every entry's
+    inclusion proof, the receipts of the checks it lists, and that the page shows exactly its
+    signed data. Exit 1 with the reason when anything does not verify."""
+    from xinyong.application.report_check import ReportInvalid, check_report
+    from xinyong.documents.credit_report import ReportFileError, read_report, render_report
+
+    html, key_text = _read(path, "report"), _read(key, "key file")
+    try:
+        verifier = NoteVerifier.from_text(key_text)
+        payload, statement = read_report(html)
+        checked = check_report(payload, statement, verifier)
+        if render_report(payload, statement) != html:
+            raise ReportInvalid("the page does not show its signed data (its text was changed)")
+    except (ReportInvalid, ReportFileError, ValueError) as exc:
+        err.print(f"INVALID: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    checks = f"; {checked.checks} checks, each with a valid receipt"
+    out.print(
+        f"VALID: {checked.kind} report on {checked.subject} as of {checked.as_of}, signed by "
+        f"{verifier.name}; {checked.entries} ledger entries proven in the tree of "
+        f"{checked.size} ({checked.root}); {checked.records} records shown"
+        + (f" ({checked.withheld} ratings without entries)" if checked.withheld else "")
+        + (checks if checked.kind == "subject" else ""),
+        markup=False,
+        highlight=False,
+    )

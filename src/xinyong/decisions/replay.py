@@ -9,8 +9,9 @@ the logged answer (it must: a mismatch means the ledger was tampered with).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from xinyong.decisions.checks import Decision
 from xinyong.decisions.related import RelatedMeasure, related_measure
@@ -20,7 +21,14 @@ from xinyong.ledger.schema import inquiries
 from xinyong.scoring.reference import Explanation
 from xinyong.scoring.store import recorded_overrides
 
-__all__ = ["Replay", "UnknownDecision", "load_decision", "replay_decision"]
+__all__ = [
+    "Replay",
+    "UnknownDecision",
+    "decision_overrides",
+    "decisions_about",
+    "load_decision",
+    "replay_decision",
+]
 
 
 class UnknownDecision(LookupError):
@@ -50,6 +58,25 @@ def load_decision(conn: Connection, decision_id: str) -> Decision:
     row = conn.execute(select(inquiries).where(inquiries.c.decision_id == decision_id)).first()
     if row is None:
         raise UnknownDecision(decision_id)
+    return _decision(row)
+
+
+def decisions_about(conn: Connection, subject_id: str) -> list[Decision]:
+    """Every logged decision about ``subject_id``, newest first."""
+    query = (
+        select(inquiries)
+        .where(inquiries.c.subject_id == subject_id)
+        .order_by(inquiries.c.made_at.desc(), inquiries.c.decision_id)
+    )
+    return [_decision(row) for row in conn.execute(query)]
+
+
+def decision_overrides(conn: Connection, decision: Decision) -> tuple[dict[str, str], ...]:
+    """The guardrail findings the decision's scheme version was activated despite."""
+    return tuple(r.public() for r in recorded_overrides(conn, decision.scheme_id, decision.version))
+
+
+def _decision(row: Row[Any]) -> Decision:
     return Decision(
         decision_id=row.decision_id,
         relying_party=row.relying_party,
@@ -82,7 +109,4 @@ def replay_decision(
             conn, loaded, measure, decision.subject_id, decision.as_of, decision.known_at, catalog
         )
         applies = related is not None
-    overrides = tuple(
-        r.public() for r in recorded_overrides(conn, decision.scheme_id, decision.version)
-    )
-    return Replay(decision, applies, explanation, overrides, related)
+    return Replay(decision, applies, explanation, decision_overrides(conn, decision), related)

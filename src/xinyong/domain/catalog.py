@@ -79,6 +79,9 @@ class CatalogEntry:
     max_display_days: int
     legal_basis: str
     attrs: Mapping[str, str] = field(default_factory=dict)
+    publicity: str = ""
+    """The law under which records of this code about an organisation are published (its public
+    credit report shows them); empty when they are not public."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +208,7 @@ def _parse_entry(
         "max_display",
         "legal_basis",
         "attrs",
+        "publicity",
     }
     for key in raw:
         if key not in allowed:
@@ -249,6 +253,7 @@ def _parse_entry(
         max_display_days=max_days,
         legal_basis=_text(raw, "legal_basis", where),
         attrs=MappingProxyType(dict(attrs)),
+        publicity=_text(raw, "publicity", where) if "publicity" in raw else "",
     )
 
 

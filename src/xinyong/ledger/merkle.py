@@ -28,6 +28,7 @@ __all__ = [
     "node_hash",
     "root_of",
     "verify_consistency",
+    "verify_inclusion",
 ]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -144,6 +145,28 @@ def _subproof(m: int, leaves: Sequence[bytes], *, complete: bool) -> list[bytes]
     if m <= k:
         return [*_subproof(m, leaves[:k], complete=complete), root_of(leaves[k:])]
     return [*_subproof(m - k, leaves[k:], complete=False), root_of(leaves[:k])]
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """Check an inclusion proof (the verification algorithm of RFC 9162 section 2.1.3.2)."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
 
 
 def verify_consistency(

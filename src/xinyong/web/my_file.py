@@ -10,10 +10,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
+from xinyong.application.credit_report import subject_report
 from xinyong.application.filing import (
     add_objection_information,
     file_subject_appeal,
@@ -21,16 +22,18 @@ from xinyong.application.filing import (
     file_subject_repair,
     file_subject_review,
 )
+from xinyong.application.proving import ProofBusy
 from xinyong.application.subject_file import subject_file
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
+from xinyong.documents.credit_report import report_file
 from xinyong.domain.refusals import Refused
 from xinyong.due_process.reviews import reviewable_listings
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
 from xinyong.scoring.standing import Standing
-from xinyong.web.access import SubjectVisitor, check_form
+from xinyong.web.access import PageError, SubjectVisitor, check_form
 from xinyong.web.charts import Chart, Reference, Series
 from xinyong.web.dependencies import context
 from xinyong.web.plain_language import points_shown, rule_words
@@ -287,3 +290,20 @@ async def appeal(
     except Refused as exc:
         return await _again(request, ctx, session, exc)
     return RedirectResponse("/me?done=appeal#appeals", status_code=303)
+
+
+@router.get("/me/report", include_in_schema=False, response_model=None)
+def my_report(ctx: Ctx, session: SubjectVisitor) -> Response:
+    """The signed-in subject's file as a self-contained HTML report that proves itself (the
+    same file as the API's ``GET /v1/me/report``)."""
+    try:
+        name, page = report_file(ctx, subject_report, session.principal.name)
+    except ProofBusy as exc:
+        raise PageError(503, "Another report is being made. Please try again in a moment.") from exc
+    return HTMLResponse(
+        page,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from xinyong.application.context import Context
+from xinyong.application.credit_report import subject_report
 from xinyong.application.filing import (
     add_objection_information,
     file_subject_appeal,
@@ -28,6 +30,7 @@ from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
 from xinyong.service.links import link, linked
+from xinyong.service.reports import report_response
 
 router = APIRouter(prefix="/v1/me", tags=["subjects"], route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
@@ -186,3 +189,16 @@ def my_appeals(ctx: Ctx, caller: Caller) -> list[dict[str, object]]:
     """The caller's appeals and their state."""
     with ctx.engine.connect() as conn:
         return [a.json() for a in list_appeals(conn, subject_id=caller.name)]
+
+
+@router.get(
+    "/report",
+    response_class=HTMLResponse,
+    **roles(Role.SUBJECT),
+    responses={200: {"content": {"text/html": {}}}},
+)
+def my_report(ctx: Ctx, caller: Caller) -> HTMLResponse:
+    """The caller's file as one self-contained HTML report that proves itself: records with
+    inclusion proofs, checks with their signed receipts, the signed checkpoint. Check it offline
+    with ``xinyong verify report FILE --key KEYFILE`` (docs/verify.md)."""
+    return report_response(ctx, subject_report, caller.name)

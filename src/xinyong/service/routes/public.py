@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from xinyong.application.context import Context
+from xinyong.application.credit_report import organization_report
 from xinyong.application.keys import Role
 from xinyong.due_process.disclosure import MAX_OFFSET, public_entries
 from xinyong.due_process.transparency import transparency_report
 from xinyong.service.auth import roles
 from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
+from xinyong.service.reports import report_response
 
 router = APIRouter(route_class=StrictJsonRoute)
 Ctx = Annotated[Context, Depends(context)]
@@ -83,3 +86,21 @@ def transparency(ctx: Ctx) -> dict[str, Any]:
     """List sizes, inflow and outflow per month, objections, checks per relying party."""
     with ctx.engine.connect() as conn:
         return transparency_report(conn, ctx.today())
+
+
+@router.get(
+    "/v1/organizations/{organization_id}/report",
+    tags=["public"],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}},
+    **roles(*Role),
+)
+def organization_credit_report(
+    ctx: Ctx,
+    organization_id: Annotated[str, Path(max_length=64, description="The organisation's USCC.")],
+) -> HTMLResponse:
+    """An organisation's public credit report as one self-contained HTML file that proves
+    itself: its records that the law publishes (after the notice period, while they stand), its
+    credit commitments and its entries on public lists, with inclusion proofs and the signed
+    checkpoint (``xinyong verify report FILE --key KEYFILE``)."""
+    return report_response(ctx, organization_report, organization_id)

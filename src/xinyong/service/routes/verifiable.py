@@ -15,7 +15,6 @@ under way is answered 503 with Retry-After, so that proofs cannot crowd out chec
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from sqlalchemy import Connection, exists, select
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
+from xinyong.application.proving import ProofBusy, proof_slot
 from xinyong.domain.relations import in_file
 from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
 from xinyong.ledger.schema import inquiries
@@ -119,20 +119,14 @@ def inclusion(
                 raise HTTPException(422, str(exc)) from exc
 
 
-_PROVING = threading.BoundedSemaphore(1)
-
-
 @contextmanager
 def _one_at_a_time() -> Iterator[None]:
     """Hold the process's one proof slot, or answer 503 (Retry-After) when it is taken."""
-    if not _PROVING.acquire(blocking=False):
-        raise HTTPException(
-            503, "another proof is being computed; try again", headers={"Retry-After": "1"}
-        )
     try:
-        yield
-    finally:
-        _PROVING.release()
+        with proof_slot():
+            yield
+    except ProofBusy as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
 
 
 def _may_see(conn: Connection, caller: Principal, index: int) -> bool:

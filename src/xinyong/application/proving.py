@@ -1,0 +1,35 @@
+"""One proof computation at a time per process.
+
+The first proof of a process reads every leaf hash of the ledger (:mod:`xinyong.ledger.proofs`),
+and later ones read a few blocks each; neither may crowd out checks. Inclusion and consistency
+proofs, and the credit reports that carry them, hold the process's one slot while they work;
+a request that finds it taken is refused (:class:`ProofBusy`: 503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["ProofBusy", "proof_slot"]
+
+_PROVING = threading.BoundedSemaphore(1)
+
+
+class ProofBusy(RuntimeError):
+    """Another proof is being computed in this process."""
+
+    def __init__(self) -> None:
+        super().__init__("another proof is being computed; try again")
+
+
+@contextmanager
+def proof_slot() -> Iterator[None]:
+    """Hold the process's one proof slot; :class:`ProofBusy` when it is taken."""
+    if not _PROVING.acquire(blocking=False):
+        raise ProofBusy
+    try:
+        yield
+    finally:
+        _PROVING.release()
