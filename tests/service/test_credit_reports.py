@@ -31,6 +31,7 @@ from xinyong.ledger.signed_head import ledger_key
 pytestmark = pytest.mark.anyio
 
 ORG = synthetic_uscc(9, 41)
+ORG2 = synthetic_uscc(9, 42)
 PENALTY = {
     "record_id": "p1",
     "subject_id": ORG,
@@ -82,32 +83,38 @@ def _independently(page: str, key: str) -> dict[str, Any]:
     return dict(payload)
 
 
+async def _file_with_history(client: httpx.AsyncClient, service: Service) -> dict[str, Any]:
+    """Two records about PERSON, a check that applies, and the second record revoked by an
+    upheld objection; the check's answer."""
+    second = {**DEFAULT, "record_id": "d2", "case_id": "loan-2", "occurred_at": "2025-04-01"}
+    await _submit(client, service, DEFAULT, second)
+    check = await client.get(
+        "/v1/checks",
+        params={"subject": PERSON, "measure": "restrict-flights"},
+        headers=service.headers("relying"),
+    )
+    assert check.status_code == 200, check.text
+    filed = await client.post(
+        "/v1/me/objections",
+        headers=service.headers("subject"),
+        json={"source": "bank", "record_id": "d2", "reason": "Not my loan."},
+    )
+    assert filed.status_code == 201, filed.text
+    decided = await client.post(
+        f"/v1/objections/{filed.json()['objection_id']}/decision",
+        headers=service.headers("operator"),
+        json={"accept": True, "reason": "The bank confirmed the mistake."},
+    )
+    assert decided.status_code == 200, decided.text
+    return dict(check.json())
+
+
 async def test_a_subject_downloads_a_report_that_proves_itself(
     service: Service, tmp_path: Path
 ) -> None:
     async with service.client() as client:
         key = (await client.get("/v1/ledger/public-key")).text
-        second = {**DEFAULT, "record_id": "d2", "case_id": "loan-2", "occurred_at": "2025-04-01"}
-        await _submit(client, service, DEFAULT, second)
-        check = await client.get(
-            "/v1/checks",
-            params={"subject": PERSON, "measure": "restrict-flights"},
-            headers=service.headers("relying"),
-        )
-        assert check.status_code == 200, check.text
-        # an upheld objection revokes d2: a revoked event on it
-        filed = await client.post(
-            "/v1/me/objections",
-            headers=service.headers("subject"),
-            json={"source": "bank", "record_id": "d2", "reason": "Not my loan."},
-        )
-        assert filed.status_code == 201, filed.text
-        decided = await client.post(
-            f"/v1/objections/{filed.json()['objection_id']}/decision",
-            headers=service.headers("operator"),
-            json={"accept": True, "reason": "The bank confirmed the mistake."},
-        )
-        assert decided.status_code == 200, decided.text
+        check = await _file_with_history(client, service)
         got = await client.get("/v1/me/report", headers=service.headers("subject"))
         assert got.status_code == 200, got.text
         assert got.headers["content-type"].startswith("text/html")
@@ -126,8 +133,8 @@ async def test_a_subject_downloads_a_report_that_proves_itself(
         "bank/d1": "counting",
         "bank/d2": "revoked",
     }
-    assert [c["decision_id"] for c in file["checks"]] == [check.json()["decision_id"]]
-    assert file["checks"][0]["receipt"] == check.json()["receipt"]  # what the airline got
+    assert [c["decision_id"] for c in file["checks"]] == [check["decision_id"]]
+    assert file["checks"][0]["receipt"] == check["receipt"]  # what the airline got
     tables = sorted(e["table"] for e in payload["entries"])
     assert tables.count("records") == 2
     assert tables.count("events") >= 1
@@ -147,6 +154,8 @@ async def test_a_subject_downloads_a_report_that_proves_itself(
     assert "its text was changed" in _verify(tmp_path, edited, key)[1]
     forged = page.replace('"status":"counting"', '"status":"expired"', 1)
     assert forged != page
+    code, output = _verify(tmp_path, page.replace("\n", "\r\n"), key)
+    assert code == 1, "a page whose line ends were changed is not the page that was signed"
     code, output = _verify(tmp_path, forged, key)
     assert code == 1
     assert "not the data its statement signs" in output
@@ -220,6 +229,20 @@ def _other_name(payload: dict[str, Any]) -> None:
     payload["file"]["subject"]["name"] = "Someone Else"
 
 
+def _record_twice(payload: dict[str, Any]) -> None:
+    payload["file"]["records"] *= 2
+
+
+def _check_twice(payload: dict[str, Any]) -> None:
+    payload["file"]["checks"] *= 2
+
+
+def _fake_rating(payload: dict[str, Any]) -> None:
+    """A made-up record passed off as a rating (shown without entry) about someone else."""
+    fake = {**payload["file"]["records"][0], "code": "peer.rating", "record": "bank/fake"}
+    payload["file"]["records"].append({**fake, "about": "someone-else", "case_id": None})
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -231,6 +254,9 @@ def _other_name(payload: dict[str, Any]) -> None:
         (_drop_receipt, "receipt"),
         (_other_answer, "applies is not the receipt's"),
         (_other_name, "not the registered name"),
+        (_record_twice, "is shown twice"),
+        (_check_twice, "is shown twice"),
+        (_fake_rating, "is shown as a rating without its entry"),
     ],
 )
 async def test_a_report_the_service_misstates_fails_even_when_signed(
@@ -241,23 +267,7 @@ async def test_a_report_the_service_misstates_fails_even_when_signed(
     assert load_subjects(service.engine, people).rejected == 0
     async with service.client() as client:
         key = (await client.get("/v1/ledger/public-key")).text
-        second = {**DEFAULT, "record_id": "d2", "case_id": "loan-2", "occurred_at": "2025-04-01"}
-        await _submit(client, service, DEFAULT, second)
-        await client.get(
-            "/v1/checks",
-            params={"subject": PERSON, "measure": "restrict-flights"},
-            headers=service.headers("relying"),
-        )
-        filed = await client.post(
-            "/v1/me/objections",
-            headers=service.headers("subject"),
-            json={"source": "bank", "record_id": "d2", "reason": "Not my loan."},
-        )
-        await client.post(
-            f"/v1/objections/{filed.json()['objection_id']}/decision",
-            headers=service.headers("operator"),
-            json={"accept": True, "reason": "The bank confirmed the mistake."},
-        )
+        await _file_with_history(client, service)
         page = (await client.get("/v1/me/report", headers=service.headers("subject"))).text
     assert _verify(tmp_path, page, key)[0] == 0
     assert _verify(tmp_path, _resealed(page, tmp_path, lambda p: None, service), key)[0] == 0
@@ -272,7 +282,11 @@ async def test_an_organisations_public_report_shows_only_what_the_law_publishes(
     service.clock.day = date.today()  # records are recorded at the wall clock's date
     penalty = {**PENALTY, "occurred_at": (date.today() - timedelta(days=20)).isoformat()}
     orgs = tmp_path / "orgs.csv"
-    orgs.write_text(f"subject_id,kind,display_name\n{ORG},organization,Jasmine Tea Co.\n")
+    orgs.write_text(
+        f"subject_id,kind,display_name\n{ORG},organization,Jasmine Tea Co.\n"
+        f"{ORG2},organization,Egret Ferries Ltd.\n"
+    )
+    theirs = {**penalty, "record_id": "q1", "subject_id": ORG2, "case_id": "SAMR-2025-9"}
     assert load_subjects(service.engine, orgs).rejected == 0
     private = {**penalty, "record_id": "p2", "code": "finance.contract_default", "attrs": {}}
     revoked = {**penalty, "record_id": "p3", "case_id": "SAMR-2025-3"}
@@ -285,7 +299,7 @@ async def test_an_organisations_public_report_shows_only_what_the_law_publishes(
     }
     async with service.client() as client:
         key = (await client.get("/v1/ledger/public-key")).text
-        await _submit(client, service, penalty, private, revoked, commitment)
+        await _submit(client, service, penalty, private, revoked, commitment, theirs)
         # within the notice period nothing is public yet
         early = await client.get(f"/v1/organizations/{ORG}/report")
         assert early.status_code == 200, early.text
@@ -303,7 +317,8 @@ async def test_an_organisations_public_report_shows_only_what_the_law_publishes(
             )
         got = await client.get(f"/v1/organizations/{ORG.lower()}/report")  # any spelling
         assert got.status_code == 200, got.text
-        for bad, status in (("not-a-uscc!", 422), (PERSON, 422), (synthetic_uscc(9, 42), 404)):
+        other = await client.get(f"/v1/organizations/{ORG2}/report")
+        for bad, status in (("not-a-uscc!", 422), (PERSON, 422), (synthetic_uscc(9, 43), 404)):
             refused = await client.get(f"/v1/organizations/{bad}/report")
             assert refused.status_code == status, (bad, refused.text)
     payload = _independently(got.text, key)
@@ -319,6 +334,17 @@ async def test_an_organisations_public_report_shows_only_what_the_law_publishes(
     assert "Credit commitments" in got.text
     assert "SAMR-2025-1" in got.text
     assert ORG in got.headers["content-disposition"]
+
+    # another organisation's proven record, passed off as this one's, fails even when signed
+    theirs_payload = json.loads(read_report(other.text)[0])
+
+    def borrow(payload: dict[str, Any]) -> None:
+        payload["records"].append(theirs_payload["records"][0])
+        payload["entries"] += [e for e in theirs_payload["entries"] if e["table"] == "records"]
+
+    code, output = _verify(tmp_path, _resealed(got.text, tmp_path, borrow, service), key)
+    assert code == 1
+    assert "is not about the organisation" in output
 
 
 async def test_the_portal_and_the_cli_give_the_same_report(

@@ -138,7 +138,10 @@ def organization_report(conn: Connection, ctx: Context, given: str) -> SealedRep
             continue
         if r["status"] not in _PUBLIC_STATUSES or r["recorded_at"][:10] > published.isoformat():
             continue
-        public.append({**r, "publicity": entry.publicity, "repair_from": None})
+        # whether an objection is open is the organisation's business, not the public's
+        public.append(
+            {**r, "status": "in force", "publicity": entry.publicity, "repair_from": None}
+        )
     payload = {
         "kind": "organization",
         "subject_id": org_id,

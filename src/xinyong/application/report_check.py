@@ -95,7 +95,7 @@ def check_report(payload_text: str, statement: str, verifier: NoteVerifier) -> C
     else:
         raise ReportInvalid(f"unknown report kind {payload['kind']!r}")
     _identity(identity, subject, entries)
-    withheld = _records(shown, entries)
+    withheld = _records(shown, entries, subject, organization=payload["kind"] == "organization")
     return CheckedReport(
         kind=str(payload["kind"]),
         subject=subject,
@@ -190,8 +190,14 @@ def _identity(identity: object, subject: str, entries: dict[int, tuple[str, list
         raise ReportInvalid("the identifiers shown are not the registered ones")
 
 
-def _records(shown: list[Any], entries: dict[int, tuple[str, list[Any]]]) -> int:
-    """Check every shown record and its events against the entries; the number withheld."""
+def _records(
+    shown: list[Any], entries: dict[int, tuple[str, list[Any]]], subject: str, *, organization: bool
+) -> int:
+    """Check every shown record and its events against the entries; the number withheld.
+
+    Each record is shown once. An organisation's public report shows only the organisation's own
+    records, and no ratings; a subject's report may show a rating received without its entry
+    (see the builder), about the subject, with no case."""
     by_key: dict[str, dict[str, Any]] = {}
     lifecycle: dict[str, list[tuple[Any, ...]]] = {}
     for table, values in entries.values():
@@ -204,33 +210,56 @@ def _records(shown: list[Any], entries: dict[int, tuple[str, list[Any]]]) -> int
                 (row["event_type"], row["effective_on"], row["reason"], row["recorded_at"])
             )
     withheld = 0
+    seen: set[str] = set()
     for raw in shown:
         r = _object(raw, "record")
         key = str(r.get("record"))
+        if key in seen:
+            raise ReportInvalid(f"record {key} is shown twice")
+        seen.add(key)
+        if organization and r.get("about") != subject:
+            raise ReportInvalid(f"record {key} is not about the organisation")
         if r.get("code") == RATING and key not in by_key:
+            _withheld(r, key, subject, organization=organization)
             withheld += 1
             continue
         entry = by_key.get(key)
         if entry is None:
             raise ReportInvalid(f"record {key} is shown without its entry")
-        for field, column in _RECORD_FIELDS.items():
-            if r.get(field) != entry[column]:
-                raise ReportInvalid(f"record {key}: the {field} shown is not the entry's")
-        if r.get("case_id") != entry["case_id"] or r.get("attrs") != orjson.loads(entry["attrs"]):
-            raise ReportInvalid(f"record {key}: the details shown are not the entry's")
-        events = [
-            (e.get("event"), e.get("effective_on"), e.get("reason"), e.get("recorded_at"))
-            for e in (_object(x, "event") for x in _list(r.get("events"), "events"))
-        ]
-        if sorted(map(repr, events)) != sorted(map(repr, lifecycle.get(key, []))):
-            raise ReportInvalid(f"record {key}: the events shown are not the entries on it")
+        _record(r, key, entry, lifecycle.get(key, []))
     return withheld
 
 
+def _withheld(r: dict[str, Any], key: str, subject: str, *, organization: bool) -> None:
+    """A rating shown without its entry: only in a subject's report, about the subject."""
+    rated = r.get("about") == subject and r.get("case_id") is None
+    if organization or not rated or key.split("/", 1)[0] != r.get("source"):
+        raise ReportInvalid(f"record {key} is shown as a rating without its entry")
+
+
+def _record(r: dict[str, Any], key: str, entry: dict[str, Any], events: list[Any]) -> None:
+    """A shown record and its history agree with its entry and the event entries on it."""
+    for field, column in _RECORD_FIELDS.items():
+        if r.get(field) != entry[column]:
+            raise ReportInvalid(f"record {key}: the {field} shown is not the entry's")
+    if r.get("case_id") != entry["case_id"] or r.get("attrs") != orjson.loads(entry["attrs"]):
+        raise ReportInvalid(f"record {key}: the details shown are not the entry's")
+    shown = [
+        (e.get("event"), e.get("effective_on"), e.get("reason"), e.get("recorded_at"))
+        for e in (_object(x, "event") for x in _list(r.get("events"), "events"))
+    ]
+    if sorted(map(repr, shown)) != sorted(map(repr, events)):
+        raise ReportInvalid(f"record {key}: the events shown are not the entries on it")
+
+
 def _checks(checks: list[Any], subject: str, verifier: NoteVerifier) -> int:
-    """Every check shown carries a receipt, signed by the key, of the same decision."""
+    """Every check shown carries a receipt, signed by the key, of the same decision, once."""
+    seen: set[object] = set()
     for raw in checks:
         c = _object(raw, "check")
+        if c.get("decision_id") in seen:
+            raise ReportInvalid(f"check {c.get('decision_id')} is shown twice")
+        seen.add(c.get("decision_id"))
         note = c.get("receipt")
         try:
             decision = open_receipt(note if isinstance(note, str) else "", verifier)

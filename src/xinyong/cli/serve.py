@@ -365,12 +365,16 @@ def report_transparency(db: DbOption = None) -> None:
     out.print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
 
 
+ReportOutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="Where to write the report (default: a name with the date, here)."),
+]
+
+
 @report_app.command("subject")
 def report_subject(
     subject: Annotated[str, typer.Argument(help="The subject's identifier.")],
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the report (default: ./NAME).")
-    ] = None,
+    out_file: ReportOutOption = None,
     db: DbOption = None,
     settings: SettingsOption = None,
     catalog: CatalogOption = None,
@@ -386,9 +390,7 @@ def report_subject(
 @report_app.command("organization")
 def report_organization(
     organization: Annotated[str, typer.Argument(help="The organisation's USCC.")],
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the report (default: ./NAME).")
-    ] = None,
+    out_file: ReportOutOption = None,
     db: DbOption = None,
     settings: SettingsOption = None,
     catalog: CatalogOption = None,
@@ -410,7 +412,7 @@ def _write_report(
     catalog: Path | None,
 ) -> None:
     from xinyong.application.context import Context
-    from xinyong.documents.credit_report import render_report, report_filename
+    from xinyong.documents.credit_report import report_file
     from xinyong.domain.refusals import Refused
     from xinyong.ledger.signing import KeyFileError
 
@@ -418,17 +420,16 @@ def _write_report(
         open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings)
     )
     try:
-        with ctx.engine.connect() as conn:
-            report = build(conn, ctx, subject)
+        name, page = report_file(ctx, build, subject)
     except Refused as exc:
         fail(f"{subject!r}: {exc}")
     except KeyFileError as exc:
         fail(f"the ledger's signing key cannot be used: {exc}")
     finally:
         ctx.engine.dispose()
-    path = out_file or Path(report_filename(report))
+    path = out_file or Path(name)
     try:
-        path.write_text(render_report(report.payload, report.statement), encoding="utf-8")
+        path.write_bytes(page.encode())
     except OSError as exc:
         fail(f"cannot write {path}: {exc}")
     out.print(f"wrote {path}: check it with xinyong verify report {path} --key KEYFILE")

@@ -27,9 +27,10 @@ KeyFileOption = Annotated[
 ]
 
 
-def _read(path: Path, what: str) -> str:
+def _read(path: Path, what: str, *, exact: bool = False) -> str:
+    """The file's text; ``exact``: as its bytes are (no newline translation)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode() if exact else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         err.print(f"INVALID: cannot read the {what} {path}: {exc}", markup=False)
         raise typer.Exit(1) from None
@@ -59,17 +60,19 @@ def report(
     """Check a credit report offline: its signature, the signed checkpoint, every entry's
     inclusion proof, the receipts of the checks it lists, and that the page shows exactly its
     signed data. Exit 1 with the reason when anything does not verify."""
+    from jinja2 import TemplateError
+
     from xinyong.application.report_check import ReportInvalid, check_report
     from xinyong.documents.credit_report import ReportFileError, read_report, render_report
 
-    html, key_text = _read(path, "report"), _read(key, "key file")
+    html, key_text = _read(path, "report", exact=True), _read(key, "key file")
     try:
         verifier = NoteVerifier.from_text(key_text)
         payload, statement = read_report(html)
         checked = check_report(payload, statement, verifier)
         if render_report(payload, statement) != html:
             raise ReportInvalid("the page does not show its signed data (its text was changed)")
-    except (ReportInvalid, ReportFileError, ValueError) as exc:
+    except (ReportInvalid, ReportFileError, ValueError, TemplateError) as exc:
         err.print(f"INVALID: {exc}", markup=False)
         raise typer.Exit(1) from None
     checks = f"; {checked.checks} checks, each with a valid receipt"

@@ -90,7 +90,14 @@ def report_filename(report: SealedReport) -> str:
 
 def report_file(ctx: Context, build: BuildReport, subject: str) -> tuple[str, str]:
     """A report's file name and page, for every transport (refusals from ``build`` pass
-    through; :class:`~xinyong.application.proving.ProofBusy` while another proof runs)."""
+    through; :class:`~xinyong.application.proving.ProofBusy` while another proof runs).
+
+    The report is read in one snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
+    transaction is one), so that what it shows, its entries and its checkpoint are of one
+    moment even while the ledger grows."""
     with ctx.engine.connect() as conn:
-        report = build(conn, ctx, subject)
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            report = build(conn, ctx, subject)
     return report_filename(report), render_report(report.payload, report.statement)
