@@ -161,7 +161,7 @@ def _public_lists(conn: Connection, ctx: Context, org_id: str, today: date) -> l
     for loaded in ctx.registry.active(conn):
         for spec in loaded.scheme.lists:
             _, entries = public_entries(
-                conn, loaded, spec.id, today, policy=policy, query=org_id, limit=1000
+                conn, loaded, spec.id, today, policy=policy, subject_id=org_id, limit=1000
             )
             found += [
                 {

@@ -192,18 +192,21 @@ def public_entries(
     newest_first: bool = True,
     limit: int = 50,
     offset: int = 0,
+    subject_id: str | None = None,
 ) -> tuple[int, list[PublicEntry]]:
     """Disclosed, current entries of a list whose grace period is over, masked by ``policy``.
 
     ``query`` finds entries by full identifier, full name, or the visible part of the name
-    (:meth:`MaskingPolicy.matches`). Entries are ordered by listing date, newest first unless
-    ``newest_first`` is False; entries of one day in the order of their random ids, which says
-    nothing about the subjects.
+    (:meth:`MaskingPolicy.matches`); ``subject_id`` keeps one subject's entries only. Entries
+    are ordered by listing date, newest first unless ``newest_first`` is False; entries of one
+    day in the order of their random ids, which says nothing about the subjects.
     """
     policy = policy or MaskingPolicy()
     condition = _disclosed(loaded, list_id, today)
     if condition is None:
         return 0, []
+    if subject_id is not None:
+        condition = condition & (listings.c.subject_id == subject_id)
     by_date = listings.c.listed_on.desc() if newest_first else listings.c.listed_on.asc()
     ordered = _listing_query(condition).order_by(by_date, listings.c.entry_id)
     if not query.strip():
