@@ -28,6 +28,7 @@ from xinyong.ledger.effective import subject_version
 from xinyong.ledger.related_index import relation_records_naming
 from xinyong.ledger.schema import events, inquiries, records
 from xinyong.peer.pseudonyms import RaterLabels
+from xinyong.peer.ratings import SeedsAbsent
 from xinyong.scoring.explanation import explanation_json
 
 __all__ = ["subject_file"]
@@ -185,7 +186,13 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
     counted: set[str] = set()
     raters = RaterLabels()
     for loaded in ctx.registry.active(conn):
-        standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
+        try:
+            standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
+        except SeedsAbsent as exc:  # the scheme scores nobody now: say so, show the rest
+            not_scored.append(
+                {"scheme": loaded.scheme.id, "name": loaded.scheme.name, "reason": str(exc)}
+            )
+            continue
         if standing.ineligible is not None:
             not_scored.append(
                 {
