@@ -102,7 +102,13 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "cache_seconds",
         "signing_key",
         "ledger_origin",
+        "witnesses",
     }
+
+
+def test_a_witness_key_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="witnesses"):
+        load_settings(_write(tmp_path, 'witnesses = ["nobody+00000000+AAAA"]\n'))
 
 
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.support import rfc6962
 from tests.support.service_fixtures import DEFAULT, OTHER, PERSON, Service, make_service
 from tests.support.serving import serve_app
 from xinyong.application.settings import ServiceSettings
 from xinyong.application.witness import Refused, witness_once
+from xinyong.ledger.cosigning import cosign, cosigner_key
 from xinyong.ledger.database import open_database
+from xinyong.ledger.signed_head import ledger_key
+from xinyong.ledger.signing import load_or_create_key
 from xinyong.server.app import create_app
 
 
@@ -33,6 +38,16 @@ def _witness(app: FastAPI, state: Path) -> Any:
     """One run of the witness against ``app`` served over real HTTP."""
     with serve_app(app) as url, httpx.Client(base_url=url) as client:
         return witness_once(client, state)
+
+
+def service_key(ledger: Path) -> str:
+    """The ledger's verifier key."""
+    engine = open_database(f"sqlite:///{ledger}")
+    try:
+        with engine.connect() as conn:
+            return ledger_key(conn).verifier_key
+    finally:
+        engine.dispose()
 
 
 def _record(n: int, subject: str = PERSON) -> dict[str, Any]:
@@ -117,3 +132,46 @@ def test_a_run_killed_while_appending_leaves_nothing_accepted_half(tmp_path: Pat
     assert lines[0] == accepted.strip()
     assert len(lines) == 2
     service.engine.dispose()
+
+
+def test_a_witness_cosigns_what_it_accepts_and_the_log_publishes_it(tmp_path: Path) -> None:
+    """C2SP tlog-cosignature: the witness signs the checkpoints it accepted, the log takes
+    cosignatures from the witnesses it names only, and serves them with the checkpoint; an
+    independent verifier (tests/support/rfc6962.py) checks them."""
+    ledger = tmp_path / "ledger.db"
+    service = make_service(f"sqlite:///{ledger}")
+    _submit(service, _record(1))
+    witness = load_or_create_key(tmp_path / "w1.key", "witness.example/w1")
+    stranger = load_or_create_key(tmp_path / "w2.key", "witness.example/w2")
+    app = _app(ledger, witnesses=[cosigner_key(witness)])
+    state = tmp_path / "witness"
+    with serve_app(app) as url, httpx.Client(base_url=url) as client:
+        seen = witness_once(client, state, cosigner=witness, submit=True)
+        assert seen.submitted is not None
+        assert seen.submitted.startswith("200 "), seen.submitted
+        served = client.get("/v1/ledger/checkpoint/cosigned").text
+        again = client.get("/v1/ledger/checkpoint", params={"size": seen.size}).text
+        assert served == again
+        # the witness still accepts the log's checkpoint with cosignatures on it
+        assert witness_once(client, state).size == seen.size
+        # a witness the log does not name, a forged line, a checkpoint it does not hold: 422
+        text, _, lines = served.rstrip("\n").rpartition("\n\n")
+        plain = f"{text}\n\n{lines.split(chr(10))[0]}\n"  # the log's own signature only
+        theirs = cosign(stranger, plain, text + "\n", int(time.time()))
+        refused = client.post("/v1/ledger/cosignatures", content=theirs.encode())
+        assert refused.status_code == 422, refused.text
+        assert "no cosignature by a witness this ledger knows" in refused.text
+        assert seen.cosigned is not None
+        forged = seen.cosigned.replace(seen.cosigned.split(" ")[-1][:8], "AAAAAAAA")
+        refused = client.post("/v1/ledger/cosignatures", content=forged.encode())
+        assert refused.status_code == 422, refused.text
+        moved = seen.cosigned.replace(f"\n{seen.size}\n", f"\n{seen.size + 1}\n", 1)
+        refused = client.post("/v1/ledger/cosignatures", content=moved.encode())
+        assert refused.status_code == 422, refused.text
+    assert (state / "cosigned.txt").read_text(encoding="utf-8") == seen.cosigned
+    when = rfc6962.open_cosignature(served, witness.name, witness.public)
+    assert abs(when - time.time()) < 600
+    _, size, _ = rfc6962.open_checkpoint(served, service_key(ledger))
+    assert size == seen.size
+    with pytest.raises(AssertionError, match="no cosignature"):
+        rfc6962.open_cosignature(served, stranger.name, stranger.public)

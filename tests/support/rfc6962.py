@@ -115,3 +115,22 @@ def open_note(note: str, verifier_key: str) -> str:
             ok = True
     assert ok, "no signature by the verifier key"
     return text
+
+
+def open_cosignature(note: str, name: str, public: bytes) -> int:
+    """The POSIX time of witness ``name``'s Ed25519 cosignature (c2sp.org/tlog-cosignature,
+    ``cosignature/v1``) of the checkpoint in ``note``, checked with its raw 32-byte ``public``
+    key; AssertionError (or InvalidSignature) when there is none or it does not verify."""
+    text = note.rstrip("\n").rpartition("\n\n")[0] + "\n"
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    for line in note.rstrip("\n").rpartition("\n\n")[2].split("\n"):
+        signer, _, signature = line[2:].partition(" ")
+        blob = base64.b64decode(signature)
+        if signer != name or blob[:4] != key_id:
+            continue
+        assert len(blob) == 76, "an Ed25519 cosignature is key ID, timestamp and signature"
+        when = int.from_bytes(blob[4:12], "big")
+        message = f"cosignature/v1\ntime {when}\n{text}".encode()
+        Ed25519PublicKey.from_public_bytes(public).verify(blob[12:], message)
+        return when
+    raise AssertionError(f"no cosignature by {name}")

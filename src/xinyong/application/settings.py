@@ -42,6 +42,7 @@ from pydantic_settings import (
 
 from xinyong.domain.toml_text import parse_toml
 from xinyong.due_process.masking import MaskingPolicy
+from xinyong.ledger.cosigning import CosignatureVerifier
 
 __all__ = [
     "ENV_PREFIX",
@@ -66,6 +67,12 @@ def _read_only(value: Mapping[str, int]) -> Mapping[str, int]:
 
 def _masking_policy(value: object) -> MaskingPolicy:
     return value if isinstance(value, MaskingPolicy) else MaskingPolicy.from_table(value)
+
+
+def _witness_keys(value: list[str]) -> list[str]:
+    for key in value:
+        CosignatureVerifier.from_text(key)  # ValueError naming what is wrong
+    return value
 
 
 class ServiceSettings(BaseSettings):
@@ -190,6 +197,12 @@ class ServiceSettings(BaseSettings):
         description="The name of a signing key created here, which is the origin line of its "
         "checkpoints (a schema-less URL such as credit.example.gov.cn/ledger). Default: "
         "xinyong.local/ledger/LEDGER_ID.",
+    )
+    witnesses: Annotated[list[str], AfterValidator(_witness_keys)] = Field(
+        default=[],
+        description="The verifier keys of the witnesses whose cosignatures the service takes "
+        "(POST /v1/ledger/cosignatures) and publishes with its checkpoints: each "
+        "name+keyid+base64(0x04 || key), as `xinyong ledger witness --cosign` prints it.",
     )
     today: Callable[[], date] = Field(
         default=date.today,

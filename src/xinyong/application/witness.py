@@ -9,6 +9,10 @@ Anyone can run one against a service's public routes (``GET /v1/ledger/checkpoin
   from the service on the first run and trusted from then on, which the first run says);
 - ``checkpoints.jsonl``: every checkpoint accepted, appended and synced to disk, never
   rewritten (``{"accepted_at", "size", "root", "note"}``);
+- ``cosigned.txt``: with a cosigning key, the newest checkpoint accepted with the witness's
+  cosignature (C2SP tlog-cosignature, :mod:`xinyong.ledger.cosigning`), replaced atomically on
+  every run; with ``submit`` it is also sent to the log (``POST /v1/ledger/cosignatures``),
+  which publishes it with the checkpoint;
 - ``evidence-<time>/``: when a checkpoint is refused, the last one accepted
   (``accepted.txt``), the one served (``served.txt``), the consistency proof (``proof.txt``)
   and the reason (``reason.txt``), kept to show to others.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +36,15 @@ from typing import Any
 
 import httpx
 
+from xinyong.ledger.cosigning import cosign
 from xinyong.ledger.merkle import verify_consistency
-from xinyong.ledger.signing import Checkpoint, NoteVerifier, parse_checkpoint
+from xinyong.ledger.signing import Checkpoint, LedgerKey, NoteVerifier, parse_checkpoint
 
 __all__ = ["Refused", "Unreachable", "Witnessed", "witness_once"]
 
 KEY_FILE = "verifier.key"
 LOG_FILE = "checkpoints.jsonl"
+COSIGNED_FILE = "cosigned.txt"
 
 
 class Unreachable(Exception):
@@ -63,6 +70,10 @@ class Witnessed:
     """The size accepted before, None on the first run."""
     learned_key: bool
     """The verifier key was taken from the service on this run (trust on first use)."""
+    cosigned: str | None = None
+    """The checkpoint with this witness's cosignature, when it cosigns."""
+    submitted: str | None = None
+    """What the log answered to the cosignature, when it was sent."""
 
 
 def _get(client: httpx.Client, path: str, **params: Any) -> httpx.Response:
@@ -138,9 +149,57 @@ def _key(client: httpx.Client, state: Path, given: str | None) -> tuple[NoteVeri
     return verifier, learned
 
 
-def witness_once(client: httpx.Client, state: Path, key: str | None = None) -> Witnessed:
+def witness_once(
+    client: httpx.Client,
+    state: Path,
+    key: str | None = None,
+    cosigner: LedgerKey | None = None,
+    *,
+    submit: bool = False,
+) -> Witnessed:
     """Fetch, check and record the log's checkpoint (``client``'s base URL is the service);
-    :class:`Refused` when it must not be accepted."""
+    :class:`Refused` when it must not be accepted. With ``cosigner``, cosign what was accepted
+    (and, with ``submit``, send the cosignature to the log)."""
+    seen = _witness(client, state, key)
+    if cosigner is None:
+        return seen
+    note = _get(client, "/v1/ledger/checkpoint", size=seen.size).text
+    text = note[: note.index("\n\n") + 1]
+    if parse_checkpoint(text).root != seen.root:  # served again differently: nothing to sign
+        raise Unreachable("the log served another checkpoint of the accepted size; try again")
+    cosigned = cosign(cosigner, note, text, int(time.time()))
+    _replace(state / COSIGNED_FILE, cosigned)
+    submitted = None
+    if submit:
+        try:
+            answer = client.post(
+                "/v1/ledger/cosignatures",
+                content=cosigned.encode(),
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+            )
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"cannot send the cosignature: {exc}") from None
+        submitted = f"{answer.status_code} {answer.text[:200]}"
+    return Witnessed(seen.size, seen.root, seen.previous, seen.learned_key, cosigned, submitted)
+
+
+def _replace(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` atomically: a kill leaves the old file or the new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("w", encoding="utf-8") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _witness(client: httpx.Client, state: Path, key: str | None) -> Witnessed:
+    """The checks of :func:`witness_once`, without cosigning."""
     state.mkdir(parents=True, exist_ok=True)
     verifier, learned = _key(client, state, key)
     note = _get(client, "/v1/ledger/checkpoint").text

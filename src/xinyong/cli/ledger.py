@@ -15,9 +15,10 @@ from sqlalchemy import Connection
 from xinyong.application.witness import Refused, Unreachable, witness_once
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import read_head
+from xinyong.ledger.cosigning import cosigner_key
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
 from xinyong.ledger.signed_head import ledger_key, signed_checkpoint
-from xinyong.ledger.signing import KeyFileError, LedgerKey
+from xinyong.ledger.signing import KeyFileError, LedgerKey, load_or_create_key
 from xinyong.ledger.verify import parse_tree_head, verify_ledger
 
 __all__ = ["ledger_app"]
@@ -209,10 +210,36 @@ def witness(
         float | None,
         typer.Option("--every", min=1, help="Run again every SECONDS until interrupted."),
     ] = None,
+    cosign_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--cosign",
+            help="The witness's own key file: cosign each checkpoint accepted (C2SP "
+            "tlog-cosignature) into STATE/cosigned.txt; created on first use, named --name.",
+        ),
+    ] = None,
+    name: Annotated[
+        str,
+        typer.Option("--name", help="The witness's name, for a key --cosign creates."),
+    ] = "witness.local/xinyong",
+    submit: Annotated[
+        bool,
+        typer.Option("--submit", help="Send each cosignature to the log, which publishes it."),
+    ] = False,
 ) -> None:
     """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
     a bad signature, a rollback or a fork, keeping the evidence in the state directory (exit 2
-    when the log cannot be reached; with --every, it tries again)."""
+    when the log cannot be reached; with --every, it tries again). With --cosign, sign what it
+    accepted; the key's verifier key (for the log's `witnesses` setting) is printed."""
+    cosigner = None
+    if cosign_key is not None:
+        try:
+            cosigner = load_or_create_key(cosign_key, name)
+        except KeyFileError as exc:
+            fail(f"--cosign: {exc}")
+        err.print(f"cosigning as {cosigner_key(cosigner)}", markup=False)
+    elif submit:
+        fail("--submit sends cosignatures: give --cosign KEYFILE")
     given = key
     if key is not None and key.startswith("@"):
         try:
@@ -222,7 +249,7 @@ def witness(
     with httpx.Client(base_url=url, timeout=60) as client:
         while True:
             try:
-                seen = witness_once(client, state, given)
+                seen = witness_once(client, state, given, cosigner, submit=submit)
             except Refused as exc:
                 where = f" (evidence in {exc.evidence})" if exc.evidence else ""
                 err.print(f"REFUSED: {exc.reason}{where}", markup=False)
@@ -237,6 +264,8 @@ def witness(
                 err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
             grown = "" if seen.previous is None else f", consistent with {seen.previous}"
             out.print(f"ok: checkpoint of {seen.size} entries, root {seen.root.hex()}{grown}")
+            if seen.submitted is not None:
+                out.print(f"cosignature sent: {seen.submitted}", markup=False)
             if every is None:
                 return
             time.sleep(every)

@@ -413,3 +413,17 @@ web_sessions = Table(
 )
 """Web portal sign-ins: the SHA-256 of a random session id (the cookie holds the id itself), the
 API key it was opened with, and when it ends. A revoked key ends its sessions."""
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True),
+    Column("witness", String(255), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("signed_at", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+"""Witnesses' cosignatures of the ledger's checkpoints (C2SP tlog-cosignature), from the
+witnesses the ``witnesses`` setting names, verified when received: the newest per witness and
+checkpoint size, published as extra signature lines of that checkpoint."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
+from xinyong.ledger.cosignatures import cosignature_lines
 from xinyong.ledger.schema import ledger_identity
 from xinyong.ledger.signing import LedgerKey, checkpoint_text, load_or_create_key
 
@@ -40,10 +41,16 @@ def ledger_key(conn: Connection, configured: Path | None = None, origin: str = "
     return load_or_create_key(path, origin or f"xinyong.local/ledger/{_ledger_id(conn)}")
 
 
-def signed_checkpoint(conn: Connection, key: LedgerKey, size: int | None = None) -> str:
-    """The checkpoint of the newest tree head (or of the one at ``size``), signed; ValueError
-    when no batch ended at ``size``."""
+def signed_checkpoint(
+    conn: Connection, key: LedgerKey, size: int | None = None, *, cosigned: bool = False
+) -> str:
+    """The checkpoint of the newest tree head (or of the one at ``size``), signed, and with
+    ``cosigned`` the witnesses' cosignatures kept for it; ValueError when no batch ended at
+    ``size``."""
     head: TreeHead | None = read_head(conn) if size is None else read_checkpoint(conn, size)
     if head is None:
         raise ValueError(f"no checkpoint at size {size}")
-    return key.sign(checkpoint_text(key.name, head.size, head.root))
+    note = key.sign(checkpoint_text(key.name, head.size, head.root))
+    if cosigned:
+        note += "".join(f"{line}\n" for line in cosignature_lines(conn, head.size))
+    return note

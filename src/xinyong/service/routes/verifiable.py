@@ -19,18 +19,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
 from xinyong.application.proving import ProofBusy, proof_slot
 from xinyong.domain.relations import in_file
+from xinyong.ledger.cosignatures import CosignatureRefused, receive_cosignatures
+from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier
 from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
-from xinyong.ledger.schema import inquiries
+from xinyong.ledger.schema import cosignatures, inquiries
 from xinyong.ledger.signed_head import signed_checkpoint
-from xinyong.ledger.signing import KeyFileError
+from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
 
@@ -67,10 +71,63 @@ def checkpoint(
     key = _key(ctx)
     with ctx.engine.connect() as conn:
         try:
-            note = signed_checkpoint(conn, key, size)
+            note = signed_checkpoint(conn, key, size, cosigned=True)
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from exc
     return PlainTextResponse(note)
+
+
+@router.get(
+    "/checkpoint/cosigned",
+    response_class=PlainTextResponse,
+    **roles(*Role),
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def cosigned_checkpoint(ctx: Ctx) -> PlainTextResponse:
+    """The newest checkpoint that witnesses cosigned, with their cosignatures (C2SP
+    tlog-cosignature lines after the ledger's signature); 404 before any witness has."""
+    key = _key(ctx)
+    with ctx.engine.connect() as conn:
+        size = conn.execute(select(func.max(cosignatures.c.size))).scalar()
+        if size is None:
+            raise HTTPException(404, "no witness has cosigned a checkpoint yet")
+        return PlainTextResponse(signed_checkpoint(conn, key, int(size), cosigned=True))
+
+
+_COSIGNED_BODY = {
+    "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+
+
+@router.post(
+    "/cosignatures",
+    **{**roles(*Role), "openapi_extra": {**roles(*Role)["openapi_extra"], **_COSIGNED_BODY}},
+)
+async def receive(ctx: Ctx, request: Request) -> dict[str, object]:
+    """Take a witness's cosignature: the body is a checkpoint this ledger signed, with the
+    signature lines of witnesses the ``witnesses`` setting names (C2SP tlog-cosignature).
+    Each verified cosignature is kept (the newest per witness) and published with that
+    checkpoint; 422 when the note carries none this ledger takes."""
+    witnesses = [CosignatureVerifier.from_text(k) for k in ctx.settings.witnesses]
+    if not witnesses:
+        raise HTTPException(422, "this ledger names no witnesses (setting witnesses)")
+    try:
+        note = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, "the body is not UTF-8 text") from exc
+    verifier = NoteVerifier.from_text(_key(ctx).verifier_key)
+
+    def keep() -> tuple[int, list[Cosignature]]:
+        with ctx.engine.connect() as conn, conn.begin():
+            return receive_cosignatures(conn, note, verifier, witnesses)
+
+    try:
+        size, kept = await run_in_threadpool(keep)
+    except CosignatureRefused as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except IntegrityError as exc:  # the same witness's cosignature, stored at the same moment
+        raise HTTPException(409, "that cosignature is being stored; send it again") from exc
+    return {"size": size, "witnesses": [c.witness for c in kept]}
 
 
 @router.get(

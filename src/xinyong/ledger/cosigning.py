@@ -1,0 +1,122 @@
+"""Witness cosignatures of checkpoints, in the C2SP tlog-cosignature format (Ed25519,
+``cosignature/v1``).
+
+A cosignature is one more signature line on the checkpoint's signed note:
+
+    — <witness name> base64(key ID || u64 big-endian timestamp || Ed25519 signature)
+
+with the key ID ``SHA-256(name || "\\n" || 0x04 || public key)[:4]``, and the signature over
+
+    cosignature/v1
+    time <POSIX seconds>
+    <the checkpoint's note text>
+
+It states that, at that time, the checkpoint was the largest consistent tree head the witness
+had seen of the log. A witness's verifier key is ``name+keyid+base64(0x04 || public key)``.
+The witness's key file is the same ``PRIVATE+KEY`` file as the ledger's
+(:func:`~xinyong.ledger.signing.load_or_create_key`): the private key is the same kind, only the
+signature it makes differs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from xinyong.ledger.signing import SIGNATURE_PREFIX, LedgerKey
+
+__all__ = ["COSIGNATURE_V1", "Cosignature", "CosignatureVerifier", "cosign", "cosigner_key"]
+
+COSIGNATURE_V1 = 0x04
+"""The signature type of Ed25519 cosignatures (key IDs and verifier keys)."""
+_HEADER = "cosignature/v1\n"
+_MAX_TIME = 2**63 - 1
+
+
+def _key_id(name: str, public: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()[:4]
+
+
+def _message(text: str, when: int) -> bytes:
+    return f"{_HEADER}time {when}\n{text}".encode()
+
+
+def cosigner_key(key: LedgerKey) -> str:
+    """The witness's verifier key for cosignatures: ``name+keyid+base64(0x04 || key)``."""
+    encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + key.public).decode()
+    return f"{key.name}+{_key_id(key.name, key.public).hex()}+{encoded}"
+
+
+def cosign(key: LedgerKey, note: str, text: str, when: int) -> str:
+    """``note`` (a checkpoint signed by the log, whose text is ``text``) with the witness's
+    cosignature at POSIX time ``when`` added."""
+    if not 0 <= when <= _MAX_TIME:
+        raise ValueError("a cosignature's time is from 0 to 2^63 - 1")
+    signature = key.private.sign(_message(text, when))
+    blob = _key_id(key.name, key.public) + struct.pack(">Q", when) + signature
+    return f"{note}{SIGNATURE_PREFIX}{key.name} {base64.b64encode(blob).decode()}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    """One verified cosignature: the witness, when it signed, and its signature line."""
+
+    witness: str
+    key_id: bytes
+    signed_at: int
+    line: str
+
+
+@dataclass(frozen=True)
+class CosignatureVerifier:
+    """Verifies one witness's cosignatures (its verifier key, type 0x04)."""
+
+    name: str
+    key_id: bytes
+    public: Ed25519PublicKey
+
+    @classmethod
+    def from_text(cls, text: str) -> CosignatureVerifier:
+        """A verifier from the witness's verifier key (ValueError naming what is wrong)."""
+        parts = text.strip().split("+", 2)
+        if len(parts) != 3 or not parts[0]:
+            raise ValueError("a witness key is name+keyid+key")
+        name, key_id, encoded = parts
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise ValueError("the witness key is not base64") from None
+        if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
+            raise ValueError("not an Ed25519 cosignature key (type 0x04)")
+        if _key_id(name, raw[1:]).hex() != key_id.lower():
+            raise ValueError("the witness key's ID does not match the key")
+        return cls(name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
+
+    def find(self, note: str, text: str) -> Cosignature | None:
+        """This witness's cosignature of ``text`` among ``note``'s signature lines (None when it
+        has none; ValueError when its line does not verify)."""
+        for line in note.split("\n"):
+            if not line.startswith(f"{SIGNATURE_PREFIX}{self.name} "):
+                continue
+            try:
+                blob = base64.b64decode(line.rpartition(" ")[2], validate=True)
+            except ValueError:
+                raise ValueError(f"the cosignature of {self.name} is not base64") from None
+            if blob[:4] != self.key_id:
+                continue  # another key of the same name
+            if len(blob) != 4 + 8 + 64:
+                raise ValueError(f"the cosignature of {self.name} is not 76 bytes")
+            (when,) = struct.unpack(">Q", blob[4:12])
+            try:
+                self.public.verify(blob[12:], _message(text, when))
+            except InvalidSignature:
+                raise ValueError(f"the cosignature of {self.name} does not verify") from None
+            if when > _MAX_TIME:
+                raise ValueError(f"the cosignature of {self.name} has an impossible time")
+            return Cosignature(self.name, self.key_id, when, line)
+        return None
