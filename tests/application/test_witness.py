@@ -134,6 +134,23 @@ def test_a_run_killed_while_appending_leaves_nothing_accepted_half(tmp_path: Pat
     service.engine.dispose()
 
 
+def _refusals(client: httpx.Client, served: str, seen: Any, stranger: Any) -> None:
+    """A witness the log does not name, a forged line, a checkpoint it does not hold: 422."""
+    text, _, lines = served.rstrip("\n").rpartition("\n\n")
+    plain = f"{text}\n\n{lines.split(chr(10))[0]}\n"  # the log's own signature only
+    theirs = cosign(stranger, plain, text + "\n", int(time.time()))
+    refused = client.post("/v1/ledger/cosignatures", content=theirs.encode())
+    assert refused.status_code == 422, refused.text
+    assert "no valid cosignature by a witness this ledger knows" in refused.text
+    assert seen.cosigned is not None
+    forged = seen.cosigned.replace(seen.cosigned.split(" ")[-1][:8], "AAAAAAAA")
+    refused = client.post("/v1/ledger/cosignatures", content=forged.encode())
+    assert refused.status_code == 422, refused.text
+    moved = seen.cosigned.replace(f"\n{seen.size}\n", f"\n{seen.size + 1}\n", 1)
+    refused = client.post("/v1/ledger/cosignatures", content=moved.encode())
+    assert refused.status_code == 422, refused.text
+
+
 def test_a_witness_cosigns_what_it_accepts_and_the_log_publishes_it(tmp_path: Path) -> None:
     """C2SP tlog-cosignature: the witness signs the checkpoints it accepted, the log takes
     cosignatures from the witnesses it names only, and serves them with the checkpoint; an
@@ -154,21 +171,31 @@ def test_a_witness_cosigns_what_it_accepts_and_the_log_publishes_it(tmp_path: Pa
         assert served == again
         # the witness still accepts the log's checkpoint with cosignatures on it
         assert witness_once(client, state).size == seen.size
-        # a witness the log does not name, a forged line, a checkpoint it does not hold: 422
-        text, _, lines = served.rstrip("\n").rpartition("\n\n")
-        plain = f"{text}\n\n{lines.split(chr(10))[0]}\n"  # the log's own signature only
-        theirs = cosign(stranger, plain, text + "\n", int(time.time()))
-        refused = client.post("/v1/ledger/cosignatures", content=theirs.encode())
-        assert refused.status_code == 422, refused.text
-        assert "no cosignature by a witness this ledger knows" in refused.text
-        assert seen.cosigned is not None
-        forged = seen.cosigned.replace(seen.cosigned.split(" ")[-1][:8], "AAAAAAAA")
-        refused = client.post("/v1/ledger/cosignatures", content=forged.encode())
-        assert refused.status_code == 422, refused.text
-        moved = seen.cosigned.replace(f"\n{seen.size}\n", f"\n{seen.size + 1}\n", 1)
-        refused = client.post("/v1/ledger/cosignatures", content=moved.encode())
-        assert refused.status_code == 422, refused.text
-    assert (state / "cosigned.txt").read_text(encoding="utf-8") == seen.cosigned
+        _refusals(client, served, seen, stranger)
+        # a later run refreshes the witness's cosignature: one line of its own, newer
+        time.sleep(1.1)
+        later = witness_once(client, state, cosigner=witness, submit=True)
+        assert later.submitted is not None
+        assert later.submitted.startswith("200 "), later.submitted
+        assert later.cosigned is not None
+        assert later.cosigned.count(f"\u2014 {witness.name} ") == 1
+        refreshed = client.get("/v1/ledger/checkpoint", params={"size": seen.size}).text
+        # too large, or too many signature lines: refused before any signature is checked
+        huge = client.post("/v1/ledger/cosignatures", content=b"x" * (65 * 1024))
+        assert huge.status_code == 413
+        many = later.cosigned + "".join(f"\u2014 w{i} AAAA\n" for i in range(100))
+        refused = client.post("/v1/ledger/cosignatures", content=many.encode())
+        assert refused.status_code == 422
+        assert "at most 100 signature lines" in refused.text
+    assert rfc6962.open_cosignature(refreshed, witness.name, witness.public) > (
+        rfc6962.open_cosignature(served, witness.name, witness.public)
+    )
+    # a witness the log no longer names is no longer published
+    with serve_app(_app(ledger)) as url, httpx.Client(base_url=url) as client:
+        plain = client.get("/v1/ledger/checkpoint", params={"size": seen.size}).text
+        assert witness.name not in plain
+        assert client.get("/v1/ledger/checkpoint/cosigned").status_code == 404
+    assert (state / "cosigned.txt").read_text(encoding="utf-8") == later.cosigned
     when = rfc6962.open_cosignature(served, witness.name, witness.public)
     assert abs(when - time.time()) < 600
     _, size, _ = rfc6962.open_checkpoint(served, service_key(ledger))

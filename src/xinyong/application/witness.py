@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from xinyong.ledger.cosigning import cosign
+from xinyong.ledger.cosigning import cosign, without_signer
 from xinyong.ledger.merkle import verify_consistency
 from xinyong.ledger.signing import Checkpoint, LedgerKey, NoteVerifier, parse_checkpoint
 
@@ -160,14 +160,11 @@ def witness_once(
     """Fetch, check and record the log's checkpoint (``client``'s base URL is the service);
     :class:`Refused` when it must not be accepted. With ``cosigner``, cosign what was accepted
     (and, with ``submit``, send the cosignature to the log)."""
-    seen = _witness(client, state, key)
+    seen, note, text = _witness(client, state, key)
     if cosigner is None:
         return seen
-    note = _get(client, "/v1/ledger/checkpoint", size=seen.size).text
-    text = note[: note.index("\n\n") + 1]
-    if parse_checkpoint(text).root != seen.root:  # served again differently: nothing to sign
-        raise Unreachable("the log served another checkpoint of the accepted size; try again")
-    cosigned = cosign(cosigner, note, text, int(time.time()))
+    # exactly the note just verified and accepted, without this witness's older cosignature
+    cosigned = cosign(cosigner, without_signer(note, cosigner.name), text, int(time.time()))
     _replace(state / COSIGNED_FILE, cosigned)
     submitted = None
     if submit:
@@ -198,13 +195,15 @@ def _replace(path: Path, content: str) -> None:
         os.close(folder)
 
 
-def _witness(client: httpx.Client, state: Path, key: str | None) -> Witnessed:
-    """The checks of :func:`witness_once`, without cosigning."""
+def _witness(client: httpx.Client, state: Path, key: str | None) -> tuple[Witnessed, str, str]:
+    """The checks of :func:`witness_once`, without cosigning: what was accepted, and the note
+    served and its verified text."""
     state.mkdir(parents=True, exist_ok=True)
     verifier, learned = _key(client, state, key)
     note = _get(client, "/v1/ledger/checkpoint").text
     try:
-        served = parse_checkpoint(verifier.open(note))
+        text = verifier.open(note)
+        served = parse_checkpoint(text)
     except ValueError as exc:
         reason = f"bad signature: {exc}"
         raise Refused(reason, _evidence(state, reason, served=note)) from None
@@ -214,7 +213,7 @@ def _witness(client: httpx.Client, state: Path, key: str | None) -> Witnessed:
     last = _last(state)
     if last is None:
         _append(state, served, note)
-        return Witnessed(served.size, served.root, None, learned)
+        return Witnessed(served.size, served.root, None, learned), note, text
     accepted, accepted_note = last
     if served.origin != accepted.origin:
         reason = f"the origin changed from {accepted.origin!r} to {served.origin!r}"
@@ -251,4 +250,4 @@ def _witness(client: httpx.Client, state: Path, key: str | None) -> Witnessed:
         raise Refused(reason, evidence)
     if served.size > accepted.size:
         _append(state, served, note)
-    return Witnessed(served.size, served.root, accepted.size, learned)
+    return Witnessed(served.size, served.root, accepted.size, learned), note, text

@@ -12,7 +12,7 @@ import orjson
 import typer
 from sqlalchemy import Connection
 
-from xinyong.application.witness import Refused, Unreachable, witness_once
+from xinyong.application.witness import Refused, Unreachable, Witnessed, witness_once
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import read_head
 from xinyong.ledger.cosigning import cosigner_key
@@ -192,6 +192,32 @@ def prove(
     out.print(orjson.dumps(proof).decode())
 
 
+def _cosigner(path: Path | None, name: str, *, submit: bool) -> LedgerKey | None:
+    """The witness's own key for --cosign (created on first use), its verifier key printed."""
+    if path is None:
+        if submit:
+            fail("--submit sends cosignatures: give --cosign KEYFILE")
+        return None
+    try:
+        cosigner = load_or_create_key(path, name)
+    except KeyFileError as exc:
+        fail(f"--cosign: {exc}")
+    err.print(f"cosigning as {cosigner_key(cosigner)}", markup=False)
+    return cosigner
+
+
+def _said(seen: Witnessed, state: Path) -> bool:
+    """Print what a witness run accepted; False when the log refused its cosignature."""
+    if seen.learned_key:
+        err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
+    grown = "" if seen.previous is None else f", consistent with {seen.previous}"
+    out.print(f"ok: checkpoint of {seen.size} entries, root {seen.root.hex()}{grown}")
+    if seen.submitted is None:
+        return True
+    out.print(f"cosignature sent: {seen.submitted}", markup=False)
+    return seen.submitted.startswith("200 ")
+
+
 @ledger_app.command("witness")
 def witness(
     url: Annotated[str, typer.Argument(help="The service's base URL, e.g. http://host:8000.")],
@@ -230,16 +256,9 @@ def witness(
     """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
     a bad signature, a rollback or a fork, keeping the evidence in the state directory (exit 2
     when the log cannot be reached; with --every, it tries again). With --cosign, sign what it
-    accepted; the key's verifier key (for the log's `witnesses` setting) is printed."""
-    cosigner = None
-    if cosign_key is not None:
-        try:
-            cosigner = load_or_create_key(cosign_key, name)
-        except KeyFileError as exc:
-            fail(f"--cosign: {exc}")
-        err.print(f"cosigning as {cosigner_key(cosigner)}", markup=False)
-    elif submit:
-        fail("--submit sends cosignatures: give --cosign KEYFILE")
+    accepted; the key's verifier key (for the log's `witnesses` setting) is printed; with
+    --submit, exit 3 when the log did not take the cosignature."""
+    cosigner = _cosigner(cosign_key, name, submit=submit)
     given = key
     if key is not None and key.startswith("@"):
         try:
@@ -260,12 +279,9 @@ def witness(
                     raise typer.Exit(2) from None
                 time.sleep(every)
                 continue
-            if seen.learned_key:
-                err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
-            grown = "" if seen.previous is None else f", consistent with {seen.previous}"
-            out.print(f"ok: checkpoint of {seen.size} entries, root {seen.root.hex()}{grown}")
-            if seen.submitted is not None:
-                out.print(f"cosignature sent: {seen.submitted}", markup=False)
+            taken = _said(seen, state)
+            if not taken and every is None:
+                raise typer.Exit(3)
             if every is None:
                 return
             time.sleep(every)

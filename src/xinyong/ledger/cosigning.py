@@ -28,14 +28,25 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from xinyong.ledger.signing import SIGNATURE_PREFIX, LedgerKey
+from xinyong.ledger.signing import NAME, SIGNATURE_PREFIX, LedgerKey
 
-__all__ = ["COSIGNATURE_V1", "Cosignature", "CosignatureVerifier", "cosign", "cosigner_key"]
+__all__ = [
+    "COSIGNATURE_V1",
+    "MAX_NAME",
+    "Cosignature",
+    "CosignatureVerifier",
+    "cosign",
+    "cosigner_key",
+    "signature_lines",
+    "without_signer",
+]
 
 COSIGNATURE_V1 = 0x04
 """The signature type of Ed25519 cosignatures (key IDs and verifier keys)."""
 _HEADER = "cosignature/v1\n"
 _MAX_TIME = 2**63 - 1
+MAX_NAME = 255
+"""The longest witness name taken (the stored column's width)."""
 
 
 def _key_id(name: str, public: bytes) -> bytes:
@@ -84,8 +95,11 @@ class CosignatureVerifier:
     def from_text(cls, text: str) -> CosignatureVerifier:
         """A verifier from the witness's verifier key (ValueError naming what is wrong)."""
         parts = text.strip().split("+", 2)
-        if len(parts) != 3 or not parts[0]:
-            raise ValueError("a witness key is name+keyid+key")
+        if len(parts) != 3 or not NAME.fullmatch(parts[0]) or len(parts[0]) > MAX_NAME:
+            raise ValueError(
+                f"a witness key is name+keyid+key, the name without spaces or '+', at most "
+                f"{MAX_NAME} characters"
+            )
         name, key_id, encoded = parts
         try:
             raw = base64.b64decode(encoded, validate=True)
@@ -98,25 +112,46 @@ class CosignatureVerifier:
         return cls(name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
 
     def find(self, note: str, text: str) -> Cosignature | None:
-        """This witness's cosignature of ``text`` among ``note``'s signature lines (None when it
-        has none; ValueError when its line does not verify)."""
-        for line in note.split("\n"):
-            if not line.startswith(f"{SIGNATURE_PREFIX}{self.name} "):
-                continue
-            try:
-                blob = base64.b64decode(line.rpartition(" ")[2], validate=True)
-            except ValueError:
-                raise ValueError(f"the cosignature of {self.name} is not base64") from None
-            if blob[:4] != self.key_id:
-                continue  # another key of the same name
-            if len(blob) != 4 + 8 + 64:
-                raise ValueError(f"the cosignature of {self.name} is not 76 bytes")
-            (when,) = struct.unpack(">Q", blob[4:12])
-            try:
-                self.public.verify(blob[12:], _message(text, when))
-            except InvalidSignature:
-                raise ValueError(f"the cosignature of {self.name} does not verify") from None
-            if when > _MAX_TIME:
-                raise ValueError(f"the cosignature of {self.name} has an impossible time")
-            return Cosignature(self.name, self.key_id, when, line)
-        return None
+        """This witness's newest cosignature of ``text`` among ``note``'s signature lines that
+        verify (None when none does: lines of this witness that do not verify, such as one of
+        a checkpoint text that has since changed, are skipped)."""
+        found = None
+        for line in signature_lines(note):
+            checked = self.check(line, text)
+            if checked is not None and (found is None or checked.signed_at > found.signed_at):
+                found = checked
+        return found
+
+    def check(self, line: str, text: str) -> Cosignature | None:
+        """The cosignature in ``line`` when it is this witness's and verifies over ``text``."""
+        if not line.startswith(f"{SIGNATURE_PREFIX}{self.name} "):
+            return None
+        try:
+            blob = base64.b64decode(line.rpartition(" ")[2], validate=True)
+        except ValueError:
+            return None
+        if blob[:4] != self.key_id or len(blob) != 4 + 8 + 64:
+            return None
+        (when,) = struct.unpack(">Q", blob[4:12])
+        if when > _MAX_TIME:
+            return None
+        try:
+            self.public.verify(blob[12:], _message(text, when))
+        except InvalidSignature:
+            return None
+        return Cosignature(self.name, self.key_id, when, line)
+
+
+def signature_lines(note: str) -> list[str]:
+    """The signature lines of a signed note (after its last blank line)."""
+    return [line for line in note.rstrip("\n").rpartition("\n\n")[2].split("\n") if line]
+
+
+def without_signer(note: str, name: str) -> str:
+    """``note`` without the signature lines of ``name`` (a witness re-cosigning drops its own
+    older cosignature)."""
+    text, _, _ = note.rstrip("\n").rpartition("\n\n")
+    kept = [
+        line for line in signature_lines(note) if not line.startswith(f"{SIGNATURE_PREFIX}{name} ")
+    ]
+    return f"{text}\n\n" + "".join(f"{line}\n" for line in kept)

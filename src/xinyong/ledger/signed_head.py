@@ -9,12 +9,14 @@ the name is the origin line of every checkpoint the key signs.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, select
 
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.ledger.cosignatures import cosignature_lines
+from xinyong.ledger.cosigning import CosignatureVerifier
 from xinyong.ledger.schema import ledger_identity
 from xinyong.ledger.signing import LedgerKey, checkpoint_text, load_or_create_key
 
@@ -42,15 +44,20 @@ def ledger_key(conn: Connection, configured: Path | None = None, origin: str = "
 
 
 def signed_checkpoint(
-    conn: Connection, key: LedgerKey, size: int | None = None, *, cosigned: bool = False
+    conn: Connection,
+    key: LedgerKey,
+    size: int | None = None,
+    *,
+    witnesses: Sequence[CosignatureVerifier] = (),
 ) -> str:
-    """The checkpoint of the newest tree head (or of the one at ``size``), signed, and with
-    ``cosigned`` the witnesses' cosignatures kept for it; ValueError when no batch ended at
+    """The checkpoint of the newest tree head (or of the one at ``size``), signed, with the
+    cosignatures kept for it by ``witnesses`` that verify; ValueError when no batch ended at
     ``size``."""
     head: TreeHead | None = read_head(conn) if size is None else read_checkpoint(conn, size)
     if head is None:
         raise ValueError(f"no checkpoint at size {size}")
-    note = key.sign(checkpoint_text(key.name, head.size, head.root))
-    if cosigned:
-        note += "".join(f"{line}\n" for line in cosignature_lines(conn, head.size))
+    text = checkpoint_text(key.name, head.size, head.root)
+    note = key.sign(text)
+    if witnesses:
+        note += "".join(f"{line}\n" for line in cosignature_lines(conn, head.size, text, witnesses))
     return note

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
+    "NAME",
     "Checkpoint",
     "KeyFileError",
     "LedgerKey",
@@ -50,7 +51,8 @@ ED25519 = 0x01
 """The signature type byte of Ed25519 in signed notes."""
 SIGNATURE_PREFIX = "\u2014 "
 """A signature line starts with an em dash and a space."""
-_NAME = re.compile(r"[^\s+]+")
+NAME = re.compile(r"[^\s+]+")
+"""A key name: no spaces and no '+' (the separator of verifier keys)."""
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -123,7 +125,7 @@ class LedgerKey:
 
 
 def _check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise KeyFileError(f"a key name has no spaces and no '+' (got {name!r})")
     return name
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -29,10 +29,15 @@ from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
 from xinyong.application.proving import ProofBusy, proof_slot
 from xinyong.domain.relations import in_file
-from xinyong.ledger.cosignatures import CosignatureRefused, receive_cosignatures
-from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier
+from xinyong.ledger.cosignatures import (
+    CosignatureRefused,
+    cosigned_sizes,
+    receive_cosignatures,
+)
+from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature_lines
+from xinyong.ledger.database import WRITE
 from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
-from xinyong.ledger.schema import cosignatures, inquiries
+from xinyong.ledger.schema import inquiries
 from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.service.auth import principal_of, roles
@@ -71,7 +76,7 @@ def checkpoint(
     key = _key(ctx)
     with ctx.engine.connect() as conn:
         try:
-            note = signed_checkpoint(conn, key, size, cosigned=True)
+            note = signed_checkpoint(conn, key, size, witnesses=_witnesses(ctx))
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from exc
     return PlainTextResponse(note)
@@ -87,13 +92,17 @@ def cosigned_checkpoint(ctx: Ctx) -> PlainTextResponse:
     """The newest checkpoint that witnesses cosigned, with their cosignatures (C2SP
     tlog-cosignature lines after the ledger's signature); 404 before any witness has."""
     key = _key(ctx)
+    witnesses = _witnesses(ctx)
     with ctx.engine.connect() as conn:
-        size = conn.execute(select(func.max(cosignatures.c.size))).scalar()
-        if size is None:
-            raise HTTPException(404, "no witness has cosigned a checkpoint yet")
-        return PlainTextResponse(signed_checkpoint(conn, key, int(size), cosigned=True))
+        for size in cosigned_sizes(conn, witnesses):
+            note = signed_checkpoint(conn, key, size, witnesses=witnesses)
+            if len(signature_lines(note)) > 1:  # a cosignature that still verifies
+                return PlainTextResponse(note)
+    raise HTTPException(404, "no witness has cosigned a checkpoint yet")
 
 
+MAX_COSIGNED_BYTES = 64 * 1024
+"""The largest cosigned checkpoint taken (a checkpoint and a hundred signature lines fit)."""
 _COSIGNED_BODY = {
     "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
 }
@@ -105,20 +114,26 @@ _COSIGNED_BODY = {
 )
 async def receive(ctx: Ctx, request: Request) -> dict[str, object]:
     """Take a witness's cosignature: the body is a checkpoint this ledger signed, with the
-    signature lines of witnesses the ``witnesses`` setting names (C2SP tlog-cosignature).
-    Each verified cosignature is kept (the newest per witness) and published with that
-    checkpoint; 422 when the note carries none this ledger takes."""
-    witnesses = [CosignatureVerifier.from_text(k) for k in ctx.settings.witnesses]
+    signature lines of witnesses the ``witnesses`` setting names (C2SP tlog-cosignature;
+    at most 64 KiB and 100 signature lines). Each verified cosignature newer than the one kept
+    is kept and published with that checkpoint (``witnesses`` in the answer: those kept);
+    422 when the note carries none this ledger takes."""
+    witnesses = _witnesses(ctx)
     if not witnesses:
         raise HTTPException(422, "this ledger names no witnesses (setting witnesses)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_COSIGNED_BYTES:
+            raise HTTPException(413, f"a cosigned checkpoint is at most {MAX_COSIGNED_BYTES} bytes")
     try:
-        note = (await request.body()).decode("utf-8")
+        note = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPException(422, "the body is not UTF-8 text") from exc
     verifier = NoteVerifier.from_text(_key(ctx).verifier_key)
 
     def keep() -> tuple[int, list[Cosignature]]:
-        with ctx.engine.connect() as conn, conn.begin():
+        with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             return receive_cosignatures(conn, note, verifier, witnesses)
 
     try:
@@ -128,6 +143,11 @@ async def receive(ctx: Ctx, request: Request) -> dict[str, object]:
     except IntegrityError as exc:  # the same witness's cosignature, stored at the same moment
         raise HTTPException(409, "that cosignature is being stored; send it again") from exc
     return {"size": size, "witnesses": [c.witness for c in kept]}
+
+
+def _witnesses(ctx: Context) -> list[CosignatureVerifier]:
+    """The witnesses the settings name (checked when the settings were loaded)."""
+    return [CosignatureVerifier.from_text(k) for k in ctx.settings.witnesses]
 
 
 @router.get(
