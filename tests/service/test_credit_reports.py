@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from tests.support import rfc6962
 from tests.support.service_fixtures import DEFAULT, PERSON, Service
 from xinyong.application.credit_report import REPORT_HEADER, payload_text
+from xinyong.application.settings import ServiceSettings
 from xinyong.cli.app import app
 from xinyong.documents.credit_report import read_report, render_report
 from xinyong.domain.identifiers import synthetic_uscc
@@ -27,6 +28,7 @@ from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.signed_head import ledger_key
+from xinyong.server.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -369,3 +371,18 @@ async def test_the_portal_and_the_cli_give_the_same_report(
     refused = CliRunner().invoke(app, ["report", "subject", "bad id!", "--db", url])
     assert refused.exit_code == 2
     assert "not an identifier" in refused.output
+
+
+async def test_the_public_report_is_rate_limited_per_client(service: Service) -> None:
+    """Building a report reads the file and computes proofs: an anonymous caller gets the
+    service's burst, then 429 with Retry-After."""
+    limited = create_app(service.engine, settings=ServiceSettings(burst=2, rate_per_second=0.01))
+    transport = httpx.ASGITransport(app=limited)
+    async with httpx.AsyncClient(transport=transport, base_url="http://xinyong.test") as client:
+        answers = [
+            (await client.get(f"/v1/organizations/{ORG}/report")).status_code for _ in range(3)
+        ]
+        last = await client.get(f"/v1/organizations/{ORG}/report")
+    assert answers[:2] == [404, 404]  # an unknown organisation, but asked for all the same
+    assert answers[2] == 429
+    assert int(last.headers["retry-after"]) >= 1

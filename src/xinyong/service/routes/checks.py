@@ -21,7 +21,6 @@ from starlette.types import Receive, Scope, Send
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
-from xinyong.application.ratelimit import RateLimiterDown
 from xinyong.decisions.checks import (
     Decision,
     NotRegistered,
@@ -39,6 +38,7 @@ from xinyong.scoring.explanation import explanation_json
 from xinyong.service.auth import admit, principal_for, principal_of, roles
 from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
+from xinyong.service.limits import within_limit
 from xinyong.service.links import link, linked
 
 log = logging.getLogger("xinyong.checks")
@@ -136,7 +136,7 @@ async def check(ctx: Context, scope: Scope) -> bytes:
             api_key = value.decode("latin-1")
     caller = admit(await principal_for(ctx, authorization, api_key), (Role.RELYING,))
     subject, measure = _query(scope["query_string"])
-    await _within_limit(ctx, caller.name)
+    await within_limit(ctx, caller.name)
     try:
         decision, notice = await _answer(ctx, caller.name, subject, measure)
     except NotRegistered as exc:
@@ -182,21 +182,6 @@ async def _receipt(ctx: Context, decision: Decision, overrides: Sequence[dict[st
     if ctx.local_database:
         return ctx.receipts.make(key, decision, overrides)
     return await run_in_threadpool(ctx.receipts.make, key, decision, overrides)
-
-
-async def _within_limit(ctx: Context, relying_party: str) -> None:
-    """Take a token of the party's rate limit (else 429, or 503 when it cannot be reached)."""
-    try:
-        wait = await ctx.buckets.take(relying_party)
-    except RateLimiterDown as exc:
-        log.error("%s", exc)
-        raise HTTPException(
-            503, "the rate limiter is unavailable; try again", headers={"Retry-After": "1"}
-        ) from exc
-    if wait > 0:
-        raise HTTPException(
-            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait + 0.5)))}
-        )
 
 
 async def _answer(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.credit_report import organization_report
@@ -16,6 +17,7 @@ from xinyong.due_process.transparency import transparency_report
 from xinyong.service.auth import roles
 from xinyong.service.dependencies import context
 from xinyong.service.json_route import StrictJsonRoute
+from xinyong.service.limits import public_within_limit
 from xinyong.service.reports import report_response
 
 router = APIRouter(route_class=StrictJsonRoute)
@@ -95,12 +97,15 @@ def transparency(ctx: Ctx) -> dict[str, Any]:
     responses={200: {"content": {"text/html": {}}}},
     **roles(*Role),
 )
-def organization_credit_report(
+async def organization_credit_report(
     ctx: Ctx,
+    request: Request,
     organization_id: Annotated[str, Path(max_length=64, description="The organisation's USCC.")],
 ) -> HTMLResponse:
     """An organisation's public credit report as one self-contained HTML file that proves
     itself: its records that the law publishes (after the notice period, while they stand), its
     credit commitments and its entries on public lists, with inclusion proofs and the signed
-    checkpoint (``xinyong verify report FILE --key KEYFILE``)."""
-    return report_response(ctx, organization_report, organization_id)
+    checkpoint (``xinyong verify report FILE --key KEYFILE``). Rate-limited per client address
+    (429 with Retry-After)."""
+    await public_within_limit(ctx, request)
+    return await run_in_threadpool(report_response, ctx, organization_report, organization_id)

@@ -42,6 +42,7 @@ from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
+from xinyong.service.limits import public_within_limit
 
 __all__ = ["router"]
 
@@ -117,10 +118,11 @@ async def receive(ctx: Ctx, request: Request) -> dict[str, object]:
     signature lines of witnesses the ``witnesses`` setting names (C2SP tlog-cosignature;
     at most 64 KiB and 100 signature lines). Each verified cosignature newer than the one kept
     is kept and published with that checkpoint (``witnesses`` in the answer: those kept);
-    422 when the note carries none this ledger takes."""
+    422 when the note carries none this ledger takes; rate-limited per client address."""
     witnesses = _witnesses(ctx)
     if not witnesses:
         raise HTTPException(422, "this ledger names no witnesses (setting witnesses)")
+    await public_within_limit(ctx, request)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
