@@ -21,14 +21,13 @@ signature it makes differs.
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from xinyong.ledger.signing import NAME, SIGNATURE_PREFIX, LedgerKey
+from xinyong.ledger.signing import SIGNATURE_PREFIX, LedgerKey, key_id_of, parse_verifier_key
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -50,7 +49,7 @@ MAX_NAME = 255
 
 
 def _key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()[:4]
+    return key_id_of(name, public, COSIGNATURE_V1)
 
 
 def _message(text: str, when: int) -> bytes:
@@ -94,22 +93,10 @@ class CosignatureVerifier:
     @classmethod
     def from_text(cls, text: str) -> CosignatureVerifier:
         """A verifier from the witness's verifier key (ValueError naming what is wrong)."""
-        parts = text.strip().split("+", 2)
-        if len(parts) != 3 or not NAME.fullmatch(parts[0]) or len(parts[0]) > MAX_NAME:
-            raise ValueError(
-                f"a witness key is name+keyid+key, the name without spaces or '+', at most "
-                f"{MAX_NAME} characters"
-            )
-        name, key_id, encoded = parts
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise ValueError("the witness key is not base64") from None
-        if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
-            raise ValueError("not an Ed25519 cosignature key (type 0x04)")
-        if _key_id(name, raw[1:]).hex() != key_id.lower():
-            raise ValueError("the witness key's ID does not match the key")
-        return cls(name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
+        name, key_id, public = parse_verifier_key(text, COSIGNATURE_V1)
+        if len(name) > MAX_NAME:
+            raise ValueError(f"a witness's name is at most {MAX_NAME} characters")
+        return cls(name, key_id, public)
 
     def find(self, note: str, text: str) -> Cosignature | None:
         """This witness's newest cosignature of ``text`` among ``note``'s signature lines that

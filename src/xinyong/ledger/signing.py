@@ -43,8 +43,10 @@ __all__ = [
     "LedgerKey",
     "NoteVerifier",
     "checkpoint_text",
+    "key_id_of",
     "load_or_create_key",
     "parse_checkpoint",
+    "parse_verifier_key",
 ]
 
 ED25519 = 0x01
@@ -60,8 +62,28 @@ class KeyFileError(ValueError):
     """The key file cannot be used (what is wrong, in one sentence)."""
 
 
-def _key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public).digest()[:4]
+def key_id_of(name: str, public: bytes, kind: int = ED25519) -> bytes:
+    """A key's four-byte ID in signed notes: ``SHA-256(name || "\\n" || kind || key)[:4]``,
+    ``kind`` the signature type (0x01 a note signature, 0x04 a cosignature)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public).digest()[:4]
+
+
+def parse_verifier_key(text: str, kind: int = ED25519) -> tuple[str, bytes, Ed25519PublicKey]:
+    """The name, key ID and public key of a verifier key ``name+keyid+base64(kind || key)``
+    (ValueError naming what is wrong)."""
+    parts = text.strip().split("+", 2)  # the base64 key may hold '+', the name may not
+    if len(parts) != 3 or not NAME.fullmatch(parts[0]):
+        raise ValueError("a verifier key is name+keyid+key, the name without spaces or '+'")
+    name, key_id, encoded = parts
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ValueError("the verifier key is not base64") from None
+    if len(raw) != 33 or raw[0] != kind:
+        raise ValueError(f"not an Ed25519 verifier key of signature type {kind:#04x}")
+    if key_id_of(name, raw[1:], kind).hex() != key_id.lower():
+        raise ValueError("the key ID does not match the key")
+    return name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:])
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -83,7 +105,7 @@ class LedgerKey:
     @cached_property
     def key_id(self) -> bytes:
         """The four-byte key ID of signed notes."""
-        return _key_id(self.name, self.public)
+        return key_id_of(self.name, self.public)
 
     @property
     def verifier_key(self) -> str:
@@ -240,19 +262,7 @@ class NoteVerifier:
     @classmethod
     def from_text(cls, text: str) -> NoteVerifier:
         """A verifier from its key text (ValueError naming what is wrong)."""
-        parts = text.strip().split("+", 2)  # the base64 key may hold '+', the name may not
-        if len(parts) != 3:
-            raise ValueError("a verifier key is name+keyid+key")
-        name, key_id, encoded = parts
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise ValueError("the verifier key is not base64") from None
-        if len(raw) != 33 or raw[0] != ED25519:
-            raise ValueError("not an Ed25519 verifier key")
-        if _key_id(name, raw[1:]).hex() != key_id.lower():
-            raise ValueError("the key ID does not match the key")
-        return cls(name, bytes.fromhex(key_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
+        return cls(*parse_verifier_key(text))
 
     def open(self, note: str) -> str:
         """The text of a signed note this key signed (ValueError saying why not)."""
