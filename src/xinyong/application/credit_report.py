@@ -109,10 +109,13 @@ def subject_report(conn: Connection, ctx: Context, subject_id: str) -> SealedRep
     file = subject_file(conn, ctx, subject_id)
     if file["subject"] is None and not file["records"]:
         raise NoSuchSubject(subject_id)
-    receipts = {
-        d.decision_id: ctx.receipts.make(key, d, decision_overrides(conn, d), conn)
-        for d in decisions_about(conn, subject_id)
-    }
+    overrides: dict[tuple[str, str], tuple[dict[str, str], ...]] = {}
+    receipts = {}
+    for d in decisions_about(conn, subject_id):
+        found = overrides.get((d.scheme_id, d.version))
+        if found is None:  # read once per scheme version, not once per check
+            found = overrides[d.scheme_id, d.version] = decision_overrides(conn, d)
+        receipts[d.decision_id] = ctx.receipts.make(key, d, found, conn)
     for check in file["checks"]:
         check["receipt"] = receipts.get(check["decision_id"])
     shown = [r for r in file["records"] if r["code"] != RATING]

@@ -24,6 +24,7 @@ from xinyong.application.credit_report import RENDERER, SealedReport
 __all__ = [
     "BuildReport",
     "ReportFileError",
+    "download_headers",
     "read_report",
     "render_report",
     "report_file",
@@ -101,3 +102,8 @@ def report_file(ctx: Context, build: BuildReport, subject: str) -> tuple[str, st
         with conn.begin():
             report = build(conn, ctx, subject)
     return report_filename(report), render_report(report.payload, report.statement)
+
+
+def download_headers(name: str) -> dict[str, str]:
+    """The headers a report is served with: saved as ``name``, never cached."""
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from xinyong.application.context import Context
 from xinyong.application.proving import ProofBusy
-from xinyong.documents.credit_report import BuildReport, report_file
+from xinyong.documents.credit_report import BuildReport, download_headers, report_file
 from xinyong.ledger.signing import KeyFileError
 
 __all__ = ["report_response"]
@@ -22,10 +22,4 @@ def report_response(ctx: Context, build: BuildReport, subject: str) -> HTMLRespo
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
     except KeyFileError as exc:
         raise HTTPException(503, f"the ledger's signing key cannot be used: {exc}") from exc
-    return HTMLResponse(
-        page,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return HTMLResponse(page, headers=download_headers(name))

@@ -26,7 +26,7 @@ from xinyong.application.proving import ProofBusy
 from xinyong.application.subject_file import subject_file
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
-from xinyong.documents.credit_report import report_file
+from xinyong.documents.credit_report import download_headers, report_file
 from xinyong.domain.refusals import Refused
 from xinyong.due_process.reviews import reviewable_listings
 from xinyong.ledger.append import read_size
@@ -300,10 +300,4 @@ def my_report(ctx: Ctx, session: SubjectVisitor) -> Response:
         name, page = report_file(ctx, subject_report, session.principal.name)
     except ProofBusy as exc:
         raise PageError(503, "Another report is being made. Please try again in a moment.") from exc
-    return HTMLResponse(
-        page,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return HTMLResponse(page, headers=download_headers(name))

@@ -15,6 +15,7 @@ under way is answered 503 with Retry-After, so that proofs cannot crowd out chec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -147,9 +148,14 @@ async def receive(ctx: Ctx, request: Request) -> dict[str, object]:
     return {"size": size, "witnesses": [c.witness for c in kept]}
 
 
-def _witnesses(ctx: Context) -> list[CosignatureVerifier]:
+def _witnesses(ctx: Context) -> tuple[CosignatureVerifier, ...]:
     """The witnesses the settings name (checked when the settings were loaded)."""
-    return [CosignatureVerifier.from_text(k) for k in ctx.settings.witnesses]
+    return _parsed(tuple(ctx.settings.witnesses))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(keys: tuple[str, ...]) -> tuple[CosignatureVerifier, ...]:
+    return tuple(CosignatureVerifier.from_text(k) for k in keys)
 
 
 @router.get(
