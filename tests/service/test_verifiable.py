@@ -3,6 +3,7 @@ proofs that an independent verifier (tests/support/rfc6962.py) accepts against i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,43 @@ async def test_an_answer_that_cannot_be_signed_is_not_given_nor_logged(service: 
     with service.engine.connect() as conn:
         logged = conn.exec_driver_sql("SELECT count(*) FROM inquiries").scalar()
     assert logged == 0
+
+
+def _operation_leaf(position: int, row: Any) -> bytes:
+    """An operations-log leaf, encoded here from docs/verify.md, not by xinyong's code."""
+    data = json.dumps(
+        [
+            "xinyong-ledger/1",
+            "operation",
+            position,
+            row.tbl,
+            row.row_key,
+            row.state,
+            row.recorded_at,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+async def test_the_operations_log_has_its_own_signed_checkpoint(service: Service) -> None:
+    async with service.client() as client:
+        key = (await client.get("/v1/ledger/public-key")).text
+        made = await client.post(
+            "/v1/keys",
+            headers=service.headers("operator"),
+            json={"role": "source", "name": "court-2", "label": "a second court"},
+        )
+        assert made.status_code == 201, made.text
+        note = await client.get("/v1/ledger/operations/checkpoint")  # public: no key
+        assert note.status_code == 200, note.text
+        origin, size, root = rfc6962.open_checkpoint(note.text, key)
+    assert origin == key.split("+")[0] + "/operations"
+    with service.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT position, tbl, row_key, state, recorded_at FROM operations ORDER BY position"
+        ).all()
+    assert [row.position for row in rows] == list(range(size))
+    assert any(row.tbl == "api_keys" and "court-2" in row.state for row in rows)
+    assert rfc6962.mth([_operation_leaf(row.position, row) for row in rows]) == root

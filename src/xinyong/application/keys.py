@@ -28,6 +28,7 @@ from xinyong.domain.refusals import NotAllowed
 from xinyong.domain.sources import source_problem
 from xinyong.due_process.deciders import Decider
 from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import api_keys
 
 __all__ = [
@@ -121,6 +122,7 @@ def create_key(conn: Connection, role: Role, name: str = "", label: str = "") ->
             revoked_at=None,
         )
     )
+    log_rows(conn, api_keys, api_keys.c.key_id == key_id)
     return ApiKey(key_id, f"xy_{key_id}_{secret}", role, name)
 
 
@@ -131,6 +133,7 @@ def revoke_key(conn: Connection, key_id: str) -> bool:
         .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=utc_now_text())
     )
+    log_rows(conn, api_keys, api_keys.c.key_id == key_id)
     return bool(result.rowcount)
 
 

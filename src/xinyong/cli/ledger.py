@@ -14,12 +14,13 @@ from sqlalchemy import Connection
 
 from xinyong.application.witness import Refused, Unreachable, Witnessed, witness_once
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
-from xinyong.ledger.append import read_head
+from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
+from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
-from xinyong.ledger.signed_head import ledger_key, signed_checkpoint
+from xinyong.ledger.signed_head import ledger_key, signed_checkpoint, signed_operations_checkpoint
 from xinyong.ledger.signing import KeyFileError, LedgerKey, load_or_create_key
-from xinyong.ledger.verify import parse_tree_head, verify_ledger
+from xinyong.ledger.verify import Verification, parse_tree_head, verify_ledger
 
 __all__ = ["ledger_app"]
 
@@ -54,13 +55,17 @@ def verify(
         str | None,
         typer.Option(help="A tree head SIZE:ROOT kept earlier: prove the log only grew since."),
     ] = None,
+    operations_against: Annotated[
+        str | None,
+        typer.Option(help="The same for the operations log: a SIZE:ROOT of it kept earlier."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Recompute every entry hash and checkpoint root; exit 1 naming the first entry that fails."""
-    try:
-        outside = parse_tree_head(against) if against else None
-    except ValueError as exc:
-        fail(f"--against: {exc}")
+    """Recompute every entry hash and checkpoint root of the ledger and of its operations log,
+    and check every operational row against its newest logged state; exit 1 naming the first
+    problem."""
+    outside = _tree_head("--against", against)
+    operations_outside = _tree_head("--operations-against", operations_against)
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn, conn.begin():
@@ -71,31 +76,53 @@ def verify(
                     conn, outside, progress=lambda done: bar.update(task, completed=done)
                 )
                 bar.update(task, completed=result.size)
+            operations = verify_operations(conn, operations_outside)
     finally:
         engine.dispose()
+    problems = [*result.problems, *operations.problems]
     if as_json:
         payload = {
-            "ok": result.ok,
-            "size": result.size,
-            "root": result.root.hex(),
-            "checkpoints": result.checkpoints,
-            "problems": [{"position": p.position, "message": p.message} for p in result.problems],
+            **_verified(result),
+            "ok": not problems,
+            "operations": _verified(operations),
         }
         out.print(orjson.dumps(payload).decode())
-    elif result.ok:
+    elif not problems:
         checked = f"; consistent with {outside.token}" if outside else ""
         out.print(
             f"ok: {result.size:,} entries and {result.checkpoints:,} checkpoints verify, "
             f"root {result.root.hex()}{checked}"
         )
+        checked = f"; consistent with {operations_outside.token}" if operations_outside else ""
+        out.print(
+            f"ok: operations log of {operations.size:,} entries verifies, root "
+            f"{operations.root.hex()}, and every operational row is as last logged{checked}"
+        )
     else:
-        out.print(f"FAILED: {result.problems[0]}")
-        for problem in result.problems[1:]:
+        out.print(f"FAILED: {problems[0]}")
+        for problem in problems[1:]:
             err.print(f"  also: {problem}")
-        if result.truncated:
+        if result.truncated or operations.truncated:
             err.print("  (more problems not shown)")
-    if not result.ok:
+    if problems:
         raise typer.Exit(1)
+
+
+def _tree_head(option: str, token: str | None) -> TreeHead | None:
+    try:
+        return parse_tree_head(token) if token else None
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
+def _verified(result: Verification) -> dict[str, object]:
+    return {
+        "ok": result.ok,
+        "size": result.size,
+        "root": result.root.hex(),
+        "checkpoints": result.checkpoints,
+        "problems": [{"position": p.position, "message": p.message} for p in result.problems],
+    }
 
 
 KeyOption = Annotated[
@@ -132,14 +159,22 @@ def checkpoint(
     size: Annotated[
         int | None, typer.Option(help="An earlier checkpoint (a size a batch ended at).")
     ] = None,
+    operations: Annotated[
+        bool, typer.Option("--operations", help="The operations log's newest checkpoint.")
+    ] = False,
 ) -> None:
     """Print the ledger's signed checkpoint (C2SP tlog-checkpoint, a C2SP signed note)."""
+    if operations and size is not None:
+        fail("--size names a checkpoint of the ledger's main tree: not with --operations")
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn:
             signer = _signing_key(conn, key, origin)
             try:
-                note = signed_checkpoint(conn, signer, size)
+                if operations:
+                    note = signed_operations_checkpoint(conn, signer)
+                else:
+                    note = signed_checkpoint(conn, signer, size)
             except ValueError as exc:
                 fail(str(exc))
     finally:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
+from xinyong.ledger.operations import ADVERSE_CHECK_KIND, log_rows
 from xinyong.ledger.schema import notices, pending_notices
 from xinyong.scoring.reference import Explanation
 
@@ -80,10 +81,12 @@ def issue_notice(
     adverse-check notice written with its check in the inquiry log's file."""
     row = notice_row(subject_id, kind, body, notice_id)
     conn.execute(insert(table).values(row))
+    if table is notices:
+        log_rows(conn, notices, notices.c.notice_id == row["notice_id"])
     return row["notice_id"]
 
 
-ADVERSE_CHECK = "adverse-check"
+ADVERSE_CHECK = ADVERSE_CHECK_KIND
 """The kind of the notice a check whose sanction applies sends its subject."""
 
 _NOTICE_IDS = uuid.UUID("8f7d9c2e-5b1a-4f3e-9d6c-0a1b2c3d4e5f")

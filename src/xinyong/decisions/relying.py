@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import relying_parties
 from xinyong.ledger.webhook_secrets import new_webhook_secret
 from xinyong.scoring.store import active_measures
@@ -83,6 +84,7 @@ def register_relying_party(
             webhook_secret=(secret := new_webhook_secret()),
         )
     )
+    log_rows(conn, relying_parties, relying_parties.c.name == name)
     defined = set().union(*active_measures(conn).values())
     undefined = tuple(m for m in wanted if m not in defined)
     return Registration(name, wanted, purpose, webhook_url, undefined, secret)
@@ -97,4 +99,5 @@ def rotate_webhook_secret(conn: Connection, name: str) -> str:
     )
     if not done.rowcount:
         raise LookupError(f"no relying party named {name!r}")
+    log_rows(conn, relying_parties, relying_parties.c.name == name)
     return secret

@@ -32,6 +32,7 @@ from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import appeals, objections, repairs
 
 __all__ = [
@@ -150,6 +151,7 @@ def file_appeal(
             )
     except IntegrityError as exc:  # filed twice at once: the other one is in
         raise NotAllowed("this decision was appealed already: once only") from exc
+    log_rows(conn, appeals, appeals.c.appeal_id == appeal.appeal_id)
     return appeal
 
 
@@ -263,6 +265,7 @@ def decide_appeal(
             status=status, decided_at=utc_now_text(), decided_by=operator, decision_reason=reason
         )
     )
+    log_rows(conn, appeals, appeals.c.appeal_id == appeal_id)
     issue_notice(
         conn,
         appeal.subject_id,

@@ -20,6 +20,7 @@ from xinyong.decisions.notices import counted_records, issue_notice
 from xinyong.due_process.masking import MaskingPolicy, searched_id
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import listings
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
@@ -103,6 +104,13 @@ def update_listings(
             )
             .values(delisted_on=today)
         )
+        log_rows(
+            conn,
+            listings,
+            (listings.c.scheme_id == scheme.id)
+            & (listings.c.list_id == list_id)
+            & (listings.c.subject_id == subject_id),
+        )
     opened = sorted(now_on - open_now)
     if opened and explanation is not None:
         public_from = today + timedelta(days=grace_days)
@@ -118,6 +126,13 @@ def update_listings(
                     entry_id=uuid.uuid4().hex,
                 )
             )
+        log_rows(
+            conn,
+            listings,
+            (listings.c.scheme_id == scheme.id)
+            & (listings.c.subject_id == subject_id)
+            & (listings.c.listed_on == today),
+        )
         kinds = {lst.id: lst for lst in scheme.lists}
         issue_notice(
             conn,

@@ -29,6 +29,7 @@ from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.objections import Objection, decide_objection, get_objection
 from xinyong.due_process.outbox import queue_message
 from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import objections, sources
 from xinyong.ledger.webhook_secrets import new_webhook_secret
 
@@ -88,6 +89,7 @@ def register_source_webhook(conn: Connection, source: str, webhook_url: str | No
                 created_at=utc_now_text(),
             )
         )
+    log_rows(conn, sources, sources.c.name == source)
     return secret
 
 
@@ -143,6 +145,7 @@ def answer_dispute(
             answered_at=utc_now_text(),
         )
     )
+    log_rows(conn, objections, objections.c.objection_id == objection_id)
     if verdict == "inaccurate":
         return decide_objection(
             conn,
@@ -210,6 +213,7 @@ def add_information(
     )
     if not added.rowcount:
         raise NotAllowed("the objection was decided or extended meanwhile")
+    log_rows(conn, objections, objections.c.objection_id == objection_id)
     extended = get_objection(conn, objection_id)
     notify_furnisher(conn, extended, "dispute-information")
     return extended

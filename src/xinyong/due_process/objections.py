@@ -32,6 +32,7 @@ from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import objections, records
 from xinyong.schemes.load import LoadedScheme
 
@@ -185,6 +186,7 @@ def file_objection(
             deadline=objection.deadline,
         )
     )
+    log_rows(conn, objections, objections.c.objection_id == objection.objection_id)
     return objection
 
 
@@ -268,6 +270,7 @@ def _close(
             decision_reason=reason,
         )
     )
+    log_rows(conn, objections, objections.c.objection_id == objection.objection_id)
     closed = get_objection(conn, objection.objection_id)
     issue_notice(
         conn,

@@ -23,6 +23,7 @@ from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import records, repairs
 
 __all__ = [
@@ -123,6 +124,7 @@ def request_repair(
             filed_at=repair.filed_at,
         )
     )
+    log_rows(conn, repairs, repairs.c.repair_id == repair.repair_id)
     return repair
 
 
@@ -188,6 +190,7 @@ def decide_repair(
             decision_reason=reason,
         )
     )
+    log_rows(conn, repairs, repairs.c.repair_id == repair_id)
     issue_notice(
         conn,
         repair.subject_id,

@@ -34,6 +34,7 @@ from xinyong.due_process.queues import by_deadline
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import VOIDING, EventType
 from xinyong.ledger.lifecycle import append_event
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import events, inquiries, listings, records, reviews
 
 __all__ = [
@@ -177,6 +178,7 @@ def request_review(
             deadline=review.deadline,
         )
     )
+    log_rows(conn, reviews, reviews.c.review_id == review.review_id)
     return review
 
 
@@ -290,6 +292,7 @@ def decide_review(
             voided=orjson.dumps(keys).decode() if keys else None,
         )
     )
+    log_rows(conn, reviews, reviews.c.review_id == review_id)
     scheme = review.scheme(conn)
     issue_notice(
         conn,

@@ -39,6 +39,7 @@ from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import relying_parties
 from xinyong.peer.result import PeerScore
 from xinyong.pilots import bundled_pilots
@@ -246,6 +247,7 @@ def _play(loaded: LoadedScheme, catalog: Catalog, seed: int, folder: Path) -> Sc
                     created_at="2025-05-01T00:00:00Z",
                 )
             )
+            log_rows(conn, relying_parties, relying_parties.c.name == AIRLINE)
         society = _Society(engine, loaded, catalog, seed)
         days: list[SceneDay] = []
         decision_id = ""

@@ -17,7 +17,7 @@ from typing import Final
 
 import orjson
 
-__all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "entry_hash", "entry_label"]
+__all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "OPERATION_COLUMNS", "entry_hash", "entry_label"]
 
 CONTENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "subjects": ("subject_id", "kind", "display_name", "identifiers", "recorded_at"),
@@ -44,9 +44,18 @@ CONTENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "recorded_at",
     ),
 }
-"""The hashed columns of each entry table, in hashing order (position comes first)."""
+"""The hashed columns of each entry table of the main tree, in hashing order (position comes
+first)."""
 
-ENTRY_TYPES: Final[dict[str, str]] = {"subjects": "subject", "records": "record", "events": "event"}
+OPERATION_COLUMNS: Final = ("tbl", "row_key", "state", "recorded_at")
+"""The hashed columns of an entry of the operations log (:mod:`xinyong.ledger.operations`)."""
+
+ENTRY_TYPES: Final[dict[str, str]] = {
+    "subjects": "subject",
+    "records": "record",
+    "events": "event",
+    "operations": "operation",
+}
 _VERSION: Final = "xinyong-ledger/1"
 
 
@@ -59,6 +68,8 @@ def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
 
 def entry_label(table: str, values: Sequence[object]) -> str:
     """A short human name for an entry, used in verification reports."""
+    if table == "operations":
+        return f"the change of {values[0]} {values[1]}"
     columns = CONTENT_COLUMNS[table]
     row = dict(zip(columns, values, strict=False))
     if table == "subjects":

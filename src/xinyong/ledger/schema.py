@@ -42,6 +42,8 @@ __all__ = [
     "metadata",
     "notices",
     "objections",
+    "operation_checkpoints",
+    "operations",
     "outbox",
     "pending_notices",
     "records",
@@ -168,8 +170,10 @@ SQLite keeps them in their primary key's B-tree (revision 0011): a check reads o
 standing too; NULL otherwise."""
 
 # ------------------------------------------------------------------ decision service state
-# Operational tables of the decision service. They are not part of the hashed log: what they
-# change in the ledger (a revocation, a repair) is written there as an event.
+# Operational tables of the decision service. What they change in the ledger (a revocation, a
+# repair) is written there as an event; every change to the rows that matter (keys, relying
+# parties, sources, schemes, objections, repairs, reviews, appeals, listings, notices) is also
+# an entry of the operations log below (:mod:`xinyong.ledger.operations`).
 
 api_keys = Table(
     "api_keys",
@@ -427,3 +431,28 @@ cosignatures = Table(
 """Witnesses' cosignatures of the ledger's checkpoints (C2SP tlog-cosignature), from the
 witnesses the ``witnesses`` setting names, verified when received: the newest per witness and
 checkpoint size, published as extra signature lines of that checkpoint."""
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("tbl", String(32), nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("state", Text),
+    Column("recorded_at", String(32), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Index("ix_operations_row", "tbl", "row_key", "position"),
+)
+"""The operations log, a second append-only Merkle tree: one entry per change of an operational
+row, naming its table, its primary key (a JSON array) and its whole new state (canonical JSON;
+NULL when the row was deleted). See :mod:`xinyong.ledger.operations`."""
+
+operation_checkpoints = Table(
+    "operation_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("frontier", Text, nullable=False),
+    Column("committed_at", String(32), nullable=False),
+)
+"""The operations log's tree head after every change: size, Merkle root and frontier."""

@@ -17,10 +17,20 @@ from sqlalchemy import Connection, select
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.ledger.cosignatures import cosignature_lines
 from xinyong.ledger.cosigning import CosignatureVerifier
+from xinyong.ledger.operations import read_operations_head
 from xinyong.ledger.schema import ledger_identity
 from xinyong.ledger.signing import LedgerKey, checkpoint_text, load_or_create_key
 
-__all__ = ["default_key_path", "ledger_key", "signed_checkpoint"]
+__all__ = [
+    "OPERATIONS_ORIGIN_SUFFIX",
+    "default_key_path",
+    "ledger_key",
+    "signed_checkpoint",
+    "signed_operations_checkpoint",
+]
+
+OPERATIONS_ORIGIN_SUFFIX = "/operations"
+"""The operations log's origin line is the ledger's with this suffix (its own tree, same key)."""
 
 
 def _ledger_id(conn: Connection) -> str:
@@ -61,3 +71,11 @@ def signed_checkpoint(
     if witnesses:
         note += "".join(f"{line}\n" for line in cosignature_lines(conn, head.size, text, witnesses))
     return note
+
+
+def signed_operations_checkpoint(conn: Connection, key: LedgerKey) -> str:
+    """The operations log's newest checkpoint (:mod:`xinyong.ledger.operations`), signed by the
+    ledger's key; its origin is the ledger's followed by ``/operations``."""
+    head = read_operations_head(conn)
+    text = checkpoint_text(key.name + OPERATIONS_ORIGIN_SUFFIX, head.size, head.root)
+    return key.sign(text)

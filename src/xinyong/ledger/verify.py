@@ -17,7 +17,7 @@ begins with exactly the entries that produced that head (the log only grew).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -26,21 +26,24 @@ from xinyong.ledger.append import TreeHead
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash, entry_label
 from xinyong.ledger.merkle import Frontier
 
-__all__ = ["Problem", "Verification", "parse_tree_head", "verify_ledger"]
+__all__ = ["Problem", "Verification", "parse_tree_head", "verify_ledger", "verify_tree"]
 
 _MAX_PROBLEMS = 50
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One failed check; ``position`` names the entry when one can be named."""
+    """One failed check; ``position`` names the entry when one can be named, ``tree`` the tree
+    when it is not the main one."""
 
     position: int | None
     message: str
+    tree: str = ""
 
     def __str__(self) -> str:
-        where = f"entry {self.position}: " if self.position is not None else ""
-        return f"{where}{self.message}"
+        entry = f"entry {self.position}" if self.position is not None else ""
+        where = " ".join(part for part in (self.tree, entry) if part)
+        return f"{where}: {self.message}" if where else self.message
 
 
 @dataclass(slots=True)
@@ -82,8 +85,7 @@ def parse_tree_head(token: str) -> TreeHead:
 _Entry = tuple[int, str, tuple[object, ...], bytes]
 
 
-def _stream(conn: Connection, table: str) -> Iterator[_Entry]:
-    columns = CONTENT_COLUMNS[table]
+def _stream(conn: Connection, table: str, columns: Sequence[str]) -> Iterator[_Entry]:
     sql = f"SELECT position, {', '.join(columns)}, leaf_hash FROM {table} ORDER BY position"
     result = conn.exec_driver_sql(
         sql, execution_options={"stream_results": True, "yield_per": 10_000}
@@ -97,16 +99,32 @@ def verify_ledger(
     against: TreeHead | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Verification:
-    """Recompute all leaf hashes and checkpoint roots; optionally check an outside tree head."""
+    """Recompute all leaf hashes and checkpoint roots of the main tree; optionally check an
+    outside tree head."""
+    return verify_tree(conn, CONTENT_COLUMNS, "checkpoints", against, progress)
+
+
+def verify_tree(
+    conn: Connection,
+    tables: Mapping[str, Sequence[str]],
+    checkpoints: str,
+    against: TreeHead | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verification:
+    """Recompute the leaf hashes of the entries in ``tables`` (hashed columns of each) and the
+    roots of the checkpoints in the table ``checkpoints``, for one tree."""
     result = Verification()
     heads = {
         int(size): bytes(root)
-        for size, root in conn.exec_driver_sql("SELECT size, root FROM checkpoints ORDER BY size")
+        for size, root in conn.exec_driver_sql(
+            f"SELECT size, root FROM {checkpoints} ORDER BY size"
+        )
     }
     result.checkpoints = len(heads)
     frontier = Frontier()
     expected = 0
-    merged = heapq.merge(*(_stream(conn, t) for t in CONTENT_COLUMNS), key=lambda e: e[0])
+    streams = (_stream(conn, table, columns) for table, columns in tables.items())
+    merged = heapq.merge(*streams, key=lambda e: e[0])
     for position, table, values, stored in merged:
         if position < expected:
             result.add(Problem(position, f"appears twice ({entry_label(table, values)})"))

@@ -21,6 +21,7 @@ from xinyong.domain.catalog import Catalog
 from xinyong.ledger.append import Batch, TreeHead, append_batch, utc_now_text
 from xinyong.ledger.bulk import insert_rows
 from xinyong.ledger.database import hold_append_lock, hold_lock
+from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import events, schemes, standing_runs, standings
 from xinyong.schemes.issues import Issue, Severity
 from xinyong.schemes.lint import lint
@@ -188,6 +189,7 @@ def add_scheme(
                 active=False,
             )
         )
+        log_rows(conn, schemes, schemes.c.scheme_id == scheme.id)
     if activate:
         activate_scheme(
             conn,
@@ -264,6 +266,7 @@ def activate_scheme(
         .where(schemes.c.scheme_id == scheme_id, schemes.c.version == full)
         .values(active=True)
     )
+    log_rows(conn, schemes, schemes.c.scheme_id == scheme_id)
     return recorded
 
 
@@ -361,6 +364,7 @@ def deactivate_scheme(conn: Connection, scheme_id: str) -> None:
     )
     if not done.rowcount:
         raise UnknownScheme(f"no active scheme {scheme_id!r}")
+    log_rows(conn, schemes, schemes.c.scheme_id == scheme_id)
 
 
 def active_measures(conn: Connection) -> dict[str, frozenset[str]]:

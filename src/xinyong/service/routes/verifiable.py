@@ -39,7 +39,7 @@ from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature
 from xinyong.ledger.database import WRITE
 from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
 from xinyong.ledger.schema import inquiries
-from xinyong.ledger.signed_head import signed_checkpoint
+from xinyong.ledger.signed_head import signed_checkpoint, signed_operations_checkpoint
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
@@ -81,6 +81,22 @@ def checkpoint(
             note = signed_checkpoint(conn, key, size, witnesses=_witnesses(ctx))
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from exc
+    return PlainTextResponse(note)
+
+
+@router.get(
+    "/operations/checkpoint",
+    response_class=PlainTextResponse,
+    **roles(*Role),
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def operations_checkpoint(ctx: Ctx) -> PlainTextResponse:
+    """The operations log's newest signed checkpoint: the tree of every change to keys,
+    relying parties, sources, schemes, objections, repairs, reviews, appeals, listings and
+    notices (origin: the ledger's, then ``/operations``)."""
+    key = _key(ctx)
+    with ctx.engine.connect() as conn:
+        note = signed_operations_checkpoint(conn, key)
     return PlainTextResponse(note)
 
 

@@ -1,0 +1,318 @@
+"""The operations log: every change to an operational row, as an entry of a second Merkle tree.
+
+The main tree holds what is furnished (subjects, records, events on them). What the service does
+with it lives in operational rows: API keys, relying parties, sources, scheme versions and their
+activation, objections and their decisions, repair requests, human reviews, appeals, listings
+and notices. Those rows change (an objection is decided, a key revoked, a listing ends), so the
+log does not hold the rows themselves but each *state* a row took: the transaction that inserts
+or updates a tracked row calls :func:`log_rows` before it commits, which appends one entry per
+row whose state differs from the last one logged for it, and checkpoints the tree. The entries
+are written when the transaction commits (a listener on the engine's commit, so that no
+transaction can forget them): the write and its entries commit together or not at all, and the
+rows are logged as they are at the end of the transaction.
+
+An entry is ``[table, key, state, recorded_at]`` at a position: the row's primary key as a JSON
+array and its whole state as canonical JSON (sorted keys, dates as ``YYYY-MM-DD``), except that
+a webhook secret is logged as its SHA-256, so that the log holds no secret. Its leaf hash is
+RFC 6962's, like the main tree's, over ``["xinyong-ledger/1", "operation", position, ...]``.
+
+:func:`verify_operations` recomputes the tree (an edited, moved or deleted entry fails, as in
+the main tree) and then compares every tracked row with the newest state logged for it: a row
+edited, deleted or added without its entry is named. Rewriting rows, entries *and* checkpoints
+together is caught only by a checkpoint kept elsewhere: the tree's signed checkpoint (origin
+``<ledger origin>/operations``) is served for witnesses as the main tree's is.
+
+The adverse-check notices a check writes with its inquiry are not tracked yet: they belong with
+the inquiries, which are logged on the check's own path.
+
+Writers are serialized by a lock taken at that commit, after every other lock the transaction
+takes, so that no two transactions wait for each other's (on PostgreSQL a transaction-scoped
+advisory lock; SQLite's single writer holds its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    event,
+    insert,
+    select,
+    true,
+)
+
+from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.ledger.database import hold_lock
+from xinyong.ledger.entries import OPERATION_COLUMNS, entry_hash
+from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
+from xinyong.ledger.schema import (
+    api_keys,
+    appeals,
+    listings,
+    notices,
+    objections,
+    operation_checkpoints,
+    operations,
+    relying_parties,
+    repairs,
+    reviews,
+    schemes,
+    sources,
+)
+from xinyong.ledger.verify import Problem, Verification, verify_tree
+
+__all__ = [
+    "ADVERSE_CHECK_KIND",
+    "TRACKED",
+    "log_existing_rows",
+    "log_rows",
+    "read_operations_head",
+    "row_key",
+    "row_state",
+    "verify_operations",
+]
+
+TRACKED: Final[dict[str, Table]] = {
+    t.name: t
+    for t in (
+        api_keys,
+        relying_parties,
+        sources,
+        schemes,
+        objections,
+        repairs,
+        reviews,
+        appeals,
+        listings,
+        notices,
+    )
+}
+"""The operational tables whose every change is an entry of the operations log."""
+
+ADVERSE_CHECK_KIND: Final = "adverse-check"
+"""The kind of notice a check writes with its inquiry (``decisions.notices.ADVERSE_CHECK``):
+not tracked here yet (see the module's docstring)."""
+
+_SECRETS: Final = {"webhook_secret"}
+"""Columns logged as their SHA-256: the log holds no secret."""
+
+_LOCK: Final = "operations"
+_CHUNK: Final = 500
+_TREE: Final = "operations log"
+_PENDING: Final = "xinyong_operations"
+"""Key in a connection's ``info`` of the rows to log when its transaction commits."""
+_WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _untracked(table: Table) -> ColumnElement[bool]:
+    """The rows of ``table`` that the log leaves out."""
+    if table is notices:
+        return notices.c.kind == ADVERSE_CHECK_KIND
+    return ~true()
+
+
+def _value(column: str, value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if column in _SECRETS and value is not None:
+        return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+    return value
+
+
+def row_key(table: Table, row: RowMapping) -> str:
+    """The primary key of ``row`` as the log writes it: a JSON array, in the key's order."""
+    return orjson.dumps([_value(c.name, row[c.name]) for c in table.primary_key.columns]).decode()
+
+
+def row_state(table: Table, row: RowMapping) -> str:
+    """The whole state of ``row`` as the log writes it: canonical JSON of every column."""
+    state = {str(c.name): _value(c.name, row[c.name]) for c in table.columns}
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def read_operations_head(conn: Connection) -> TreeHead:
+    """The operations log's newest tree head (size 0 and the empty root when empty)."""
+    row = conn.execute(
+        select(
+            operation_checkpoints.c.size,
+            operation_checkpoints.c.root,
+            operation_checkpoints.c.committed_at,
+        )
+        .order_by(operation_checkpoints.c.size.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return TreeHead(0, EMPTY_ROOT)
+    return TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
+
+
+def _frontier(conn: Connection) -> Frontier:
+    row = conn.execute(
+        select(operation_checkpoints.c.size, operation_checkpoints.c.frontier)
+        .order_by(operation_checkpoints.c.size.desc())
+        .limit(1)
+    ).first()
+    return Frontier() if row is None else Frontier.from_text(int(row.size), str(row.frontier))
+
+
+def _latest(conn: Connection, table: str, keys: Sequence[str]) -> dict[str, str | None]:
+    """The newest state logged for each of ``keys`` (absent: never logged)."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        rows = conn.execute(
+            select(operations.c.row_key, operations.c.state)
+            .where(operations.c.tbl == table, operations.c.row_key.in_(chunk))
+            .order_by(operations.c.position)
+        )
+        for key, state in rows:
+            found[str(key)] = state
+    return found
+
+
+def _append(conn: Connection, entries: Sequence[tuple[str, str, str | None]]) -> None:
+    frontier = _frontier(conn)
+    recorded_at = utc_now_text()
+    rows = []
+    for position, (table, key, state) in enumerate(entries, start=frontier.size):
+        values = (table, key, state, recorded_at)
+        digest = entry_hash("operations", position, values)
+        frontier.append(digest)
+        rows.append(
+            {
+                "position": position,
+                "tbl": table,
+                "row_key": key,
+                "state": state,
+                "recorded_at": recorded_at,
+                "leaf_hash": digest,
+            }
+        )
+    conn.execute(insert(operations), rows)
+    conn.execute(
+        insert(operation_checkpoints).values(
+            size=frontier.size,
+            root=frontier.root(),
+            frontier=frontier.to_text(),
+            committed_at=recorded_at,
+        )
+    )
+
+
+def log_rows(conn: Connection, table: Table, where: ColumnElement[bool]) -> None:
+    """Log the rows of ``table`` that match ``where`` when this transaction commits, as they
+    are then: one entry for each whose state differs from the newest logged for it (so logging
+    a row that did not change adds nothing). Call it where the rows are written."""
+    engine = conn.engine
+    if engine not in _WATCHED:
+        event.listen(engine, "commit", _flush)
+        event.listen(engine, "rollback", _forget)
+        _WATCHED.add(engine)
+    conn.info.setdefault(_PENDING, []).append((table, where))
+
+
+def _flush(conn: Connection) -> None:
+    pending: list[tuple[Table, ColumnElement[bool]]] | None = conn.info.pop(_PENDING, None)
+    if not pending:
+        return
+    hold_lock(conn, _LOCK)
+    for table, where in pending:
+        rows = conn.execute(select(table).where(where, ~_untracked(table))).mappings().all()
+        _log(conn, table, rows)
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop(_PENDING, None)
+
+
+def _log(conn: Connection, table: Table, rows: Iterable[RowMapping]) -> int:
+    states = {row_key(table, row): row_state(table, row) for row in rows}
+    if not states:
+        return 0
+    logged = _latest(conn, table.name, list(states))
+    entries = [
+        (table.name, key, state) for key, state in states.items() if logged.get(key) != state
+    ]
+    if entries:
+        _append(conn, entries)
+    return len(entries)
+
+
+def log_existing_rows(conn: Connection) -> int:
+    """Log every tracked row not logged in its current state (a ledger upgraded to the
+    operations log: its rows become the log's first entries)."""
+    hold_lock(conn, _LOCK)
+    added = 0
+    for table in TRACKED.values():
+        rows = conn.execute(select(table).where(~_untracked(table))).mappings().all()
+        added += _log(conn, table, rows)
+    return added
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    position: int
+    digest: bytes | None
+    """SHA-256 of the state (None: logged as deleted); the digest, not the text, to keep the
+    whole log's newest states in memory."""
+
+
+def _digest(state: str | None) -> bytes | None:
+    return None if state is None else hashlib.sha256(state.encode()).digest()
+
+
+def _newest_states(conn: Connection) -> dict[tuple[str, str], _Logged]:
+    newest: dict[tuple[str, str], _Logged] = {}
+    result = conn.execute(
+        select(operations.c.position, operations.c.tbl, operations.c.row_key, operations.c.state)
+        .order_by(operations.c.position)
+        .execution_options(stream_results=True, yield_per=10_000)
+    )
+    for position, table, key, state in result:
+        newest[(str(table), str(key))] = _Logged(int(position), _digest(state))
+    return newest
+
+
+def _rows(conn: Connection, table: Table) -> Iterator[RowMapping]:
+    result = conn.execute(
+        select(table)
+        .where(~_untracked(table))
+        .execution_options(stream_results=True, yield_per=10_000)
+    )
+    yield from result.mappings()
+
+
+def verify_operations(conn: Connection, against: TreeHead | None = None) -> Verification:
+    """Recompute the operations log's tree, then check every tracked row against the newest
+    state logged for it."""
+    tree = verify_tree(conn, {"operations": OPERATION_COLUMNS}, "operation_checkpoints", against)
+    result = Verification(tree.size, tree.root, tree.checkpoints, truncated=tree.truncated)
+    for problem in tree.problems:
+        result.add(Problem(problem.position, problem.message, _TREE))
+    newest = _newest_states(conn)
+    for name, table in TRACKED.items():
+        for row in _rows(conn, table):
+            key = row_key(table, row)
+            logged = newest.pop((name, key), None)
+            if logged is None:
+                message = f"{name} {key} is not in the log (added behind the log's back)"
+                result.add(Problem(None, message, _TREE))
+            elif logged.digest != _digest(row_state(table, row)):
+                message = f"{name} {key} is not as last logged (edited behind the log's back)"
+                result.add(Problem(logged.position, message, _TREE))
+    for (name, key), logged in sorted(newest.items(), key=lambda item: item[1].position):
+        if logged.digest is not None:
+            message = f"{name} {key} is logged but gone (deleted behind the log's back)"
+            result.add(Problem(logged.position, message, _TREE))
+    return result
