@@ -230,3 +230,31 @@ def test_rows_written_before_the_log_become_its_first_entries(engine: Engine) ->
         assert log_existing_rows(conn) == 2
         assert log_existing_rows(conn) == 0
     assert _problems(engine) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "value", "expected"),
+    [
+        ("schemes", "scheme_id = 'scheme_id-1'", "active = 2", "edited"),  # IS 1 no longer
+        ("objections", "objection_id = 'objection_id-1'", "deadline = '2026-W02-6'", "edited"),
+        ("objections", "objection_id = 'objection_id-1'", "deadline = 20260110", "edited"),
+        ("objections", "objection_id = 'objection_id-1'", "reason = X'00ff'", "edited"),
+    ],
+)
+def test_a_value_stored_in_another_form_is_not_the_state_logged(
+    engine: Engine, table: str, where: str, value: str, expected: str
+) -> None:
+    """What the application's SQL tells apart, the log does too: SQLite keeps what it is given
+    (a 2 in a boolean column, a date in another notation, a number, bytes), and verify names
+    the row rather than failing on it."""
+    tracked = TRACKED[table]
+    with engine.begin() as conn:
+        conn.execute(insert(tracked).values(_row(tracked, 1)))
+        log_rows(conn, tracked, true())
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses a value of another type")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE {table} SET {value} WHERE {where}")
+    problems = _problems(engine)
+    assert len(problems) == 1, problems
+    assert f"{expected} behind the log's back" in problems[0]

@@ -221,8 +221,11 @@ async def test_the_operations_log_has_its_own_signed_checkpoint(service: Service
         assert made.status_code == 201, made.text
         note = await client.get("/v1/ledger/operations/checkpoint")  # public: no key
         assert note.status_code == 200, note.text
-        origin, size, root = rfc6962.open_checkpoint(note.text, key)
-    assert origin == key.split("+")[0] + "/operations"
+        operations_key = (await client.get("/v1/ledger/operations/public-key")).text
+        origin, size, root = rfc6962.open_checkpoint(note.text, operations_key)
+    # the ledger's key pair under the log's own name: the origin is the key's name
+    assert origin == operations_key.split("+")[0] == key.split("+")[0] + "/operations"
+    assert operations_key.split("+")[2] == key.split("+")[2]
     with service.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT position, tbl, row_key, state, recorded_at FROM operations ORDER BY position"

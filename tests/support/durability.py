@@ -51,6 +51,7 @@ from tests.support.findings import FINDINGS
 from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import SCHEME
 from xinyong.application.keys import Role, create_key
+from xinyong.decisions.relying import register_relying_party
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import inquiries, records, reviews
@@ -197,11 +198,7 @@ class Durability:
                 self.tokens["operator"] = create_key(conn, Role.OPERATOR, "Wang Fang").token
                 for subject in self.subjects:
                     self.tokens[subject] = create_key(conn, Role.SUBJECT, subject).token
-                conn.exec_driver_sql(
-                    "INSERT INTO relying_parties (name, measures, purpose, webhook_url, "
-                    "created_at) VALUES ('airline', '[\"restrict-flights\"]', 'tickets', NULL, "
-                    "'2025-01-01T00:00:00Z')"
-                )
+                register_relying_party(conn, "airline", ["restrict-flights"], "tickets")
         finally:
             engine.dispose()
         (self.tmp / "gate.toml").write_text(FINDINGS["bare-score-sanction"], encoding="utf-8")

@@ -23,6 +23,8 @@ from xinyong.decisions.checks import Decision
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ledger.database import open_database
+from xinyong.ledger.operations import log_rows
+from xinyong.ledger.schema import relying_parties
 from xinyong.schemes.load import load_scheme
 from xinyong.server.app import create_app
 
@@ -122,6 +124,7 @@ def make_service(
             f"{'NULL' if webhook is None else repr(webhook)}, '2025-01-01T00:00:00Z', "
             f"'{WEBHOOK_SECRET}')"
         )
+        log_rows(conn, relying_parties, relying_parties.c.name == "airline")  # a known secret
     app = create_app(
         engine,
         settings=ServiceSettings(

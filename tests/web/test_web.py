@@ -590,8 +590,15 @@ async def test_console_shows_the_ledger_and_relying_parties(portal: Portal) -> N
     assert data["ledger"]["root"] in html.text
     assert [(p["name"], p["checks"]) for p in data["relying_parties"]] == [("airline", 1)]
     assert [(s["scheme_id"], s["active"]) for s in data["schemes"]] == [("rongcheng", True)]
-    assert verified["ok"] is True
+    assert verified["ok"] is True, verified["problems"]
     assert (verified["size"], verified["root"]) == (data["ledger"]["size"], data["ledger"]["root"])
+    assert verified["operations"] > 0  # the portal's keys, relying party and scheme at least
+    with portal.service.engine.begin() as conn:  # a purpose rewritten behind the log's back
+        conn.exec_driver_sql("UPDATE relying_parties SET purpose = 'anything'")
+    async with _signed_in(portal, "operator") as operator:
+        broken = (await operator.get("/console/verify.json")).json()
+    assert broken["ok"] is False
+    assert "edited behind the log's back" in broken["problems"][0]
 
 
 async def test_console_lists_rejected_input_without_its_values(portal: Portal) -> None:

@@ -16,9 +16,15 @@ from xinyong.application.witness import Refused, Unreachable, Witnessed, witness
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
+from xinyong.ledger.database import one_snapshot
 from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
-from xinyong.ledger.signed_head import ledger_key, signed_checkpoint, signed_operations_checkpoint
+from xinyong.ledger.signed_head import (
+    ledger_key,
+    operations_key,
+    signed_checkpoint,
+    signed_operations_checkpoint,
+)
 from xinyong.ledger.signing import KeyFileError, LedgerKey, load_or_create_key
 from xinyong.ledger.verify import Verification, parse_tree_head, verify_ledger
 
@@ -68,7 +74,7 @@ def verify(
     operations_outside = _tree_head("--operations-against", operations_against)
     engine = open_db_or_exit(db)
     try:
-        with engine.connect() as conn, conn.begin():
+        with engine.connect() as conn, one_snapshot(conn).begin():
             total = read_head(conn).size
             with row_progress("verify") as bar:
                 task = bar.add_task("verify", total=total)
@@ -183,7 +189,14 @@ def checkpoint(
 
 
 @ledger_app.command("public-key")
-def public_key(db: DbOption = None, key: KeyOption = None, origin: OriginOption = "") -> None:
+def public_key(
+    db: DbOption = None,
+    key: KeyOption = None,
+    origin: OriginOption = "",
+    operations: Annotated[
+        bool, typer.Option("--operations", help="The operations log's verifier key.")
+    ] = False,
+) -> None:
     """Print the verifier key of the ledger's checkpoints (name+keyid+base64key)."""
     engine = open_db_or_exit(db)
     try:
@@ -191,6 +204,8 @@ def public_key(db: DbOption = None, key: KeyOption = None, origin: OriginOption 
             signer = _signing_key(conn, key, origin)
     finally:
         engine.dispose()
+    if operations:
+        signer = operations_key(signer)
     sys.stdout.write(signer.verifier_key + "\n")
 
 

@@ -81,7 +81,7 @@ def issue_notice(
     adverse-check notice written with its check in the inquiry log's file."""
     row = notice_row(subject_id, kind, body, notice_id)
     conn.execute(insert(table).values(row))
-    if table is notices:
+    if table is notices and kind != ADVERSE_CHECK_KIND:  # those go with the check's inquiry
         log_rows(conn, notices, notices.c.notice_id == row["notice_id"])
     return row["notice_id"]
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from xinyong.application.context import Context
 from xinyong.application.credit_report import RENDERER, SealedReport
+from xinyong.ledger.database import one_snapshot
 
 __all__ = [
     "BuildReport",
@@ -96,11 +97,8 @@ def report_file(ctx: Context, build: BuildReport, subject: str) -> tuple[str, st
     The report is read in one snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
     transaction is one), so that what it shows, its entries and its checkpoint are of one
     moment even while the ledger grows."""
-    with ctx.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            report = build(conn, ctx, subject)
+    with ctx.engine.connect() as conn, one_snapshot(conn).begin():
+        report = build(conn, ctx, subject)
     return report_filename(report), render_report(report.payload, report.statement)
 
 

@@ -42,10 +42,12 @@ __all__ = [
     "after_bulk_load",
     "hold_append_lock",
     "hold_lock",
+    "hold_operations_lock",
     "inquiry_log_file",
     "inquiry_log_path",
     "libpq_url",
     "never_wait",
+    "one_snapshot",
     "open_database",
     "resolve_url",
     "take_write_lock",
@@ -72,6 +74,7 @@ INQUIRY_SCHEMA = "inquiry_log"
 """The name a SQLite ledger's inquiry log file is attached as (:func:`inquiry_log_path`)."""
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
 _PG_NAMED_LOCKS = 0x78796E6C  # "xynl": the first half of the keys of hold_lock's locks
+_PG_OPERATIONS_LOCK = 0x78796F70  # "xyop": appends to the operations log
 _TAKE_LOCK = {
     "main": "DELETE FROM main.alembic_version WHERE 0",
     INQUIRY_SCHEMA: f"DELETE FROM {INQUIRY_SCHEMA}.log_owner WHERE 0",
@@ -320,6 +323,26 @@ def hold_append_lock(conn: Connection) -> None:
         take_write_lock(conn, "main")
     elif not conn.get_execution_options().get("xinyong_append"):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
+
+
+def one_snapshot(conn: Connection) -> Connection:
+    """Make the next transaction of ``conn`` read one moment of the database throughout, for a
+    reader whose reads must agree with each other while writers go on (a report, a
+    verification): REPEATABLE READ on PostgreSQL; a SQLite read transaction is one already.
+    Call before ``begin``."""
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
+def hold_operations_lock(conn: Connection) -> None:
+    """Serialise appends to the operations log (:mod:`xinyong.ledger.operations`) until the
+    transaction ends: an advisory lock of its own on PostgreSQL (no named lock can share its
+    key), the ledger file's write lock on SQLite."""
+    if conn.dialect.name == "sqlite":
+        take_write_lock(conn, "main")
+    else:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_OPERATIONS_LOCK})")
 
 
 def never_wait(conn: Connection) -> None:

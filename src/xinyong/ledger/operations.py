@@ -33,6 +33,7 @@ advisory lock; SQLite's single writer holds its own).
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,11 +42,17 @@ from typing import Any, Final
 
 import orjson
 from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnClause,
     ColumnElement,
     Connection,
     Engine,
+    MetaData,
     RowMapping,
+    Select,
     Table,
+    column,
     event,
     insert,
     select,
@@ -53,7 +60,7 @@ from sqlalchemy import (
 )
 
 from xinyong.ledger.append import TreeHead, utc_now_text
-from xinyong.ledger.database import hold_lock
+from xinyong.ledger.database import hold_operations_lock
 from xinyong.ledger.entries import OPERATION_COLUMNS, entry_hash
 from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
 from xinyong.ledger.schema import (
@@ -107,37 +114,52 @@ not tracked here yet (see the module's docstring)."""
 _SECRETS: Final = {"webhook_secret"}
 """Columns logged as their SHA-256: the log holds no secret."""
 
-_LOCK: Final = "operations"
 _CHUNK: Final = 500
 _TREE: Final = "operations log"
 _PENDING: Final = "xinyong_operations"
 """Key in a connection's ``info`` of the rows to log when its transaction commits."""
 _WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
+_WATCHING = threading.Lock()
 
 
 def _untracked(table: Table) -> ColumnElement[bool]:
     """The rows of ``table`` that the log leaves out."""
-    if table is notices:
-        return notices.c.kind == ADVERSE_CHECK_KIND
+    if table.name == notices.name:
+        return table.c.kind == ADVERSE_CHECK_KIND
     return ~true()
 
 
-def _value(column: str, value: Any) -> Any:
-    if isinstance(value, date):
+def _raw(table: Table) -> Select[tuple[Any, ...]]:
+    """Every column of ``table`` as the database stores it, without the column types' result
+    processing: two stored values that the application's SQL tells apart (SQLite's ``2`` and
+    ``1`` in a boolean column, a date written in another form) must not log as one state."""
+    raw: list[ColumnClause[Any]] = [column(c.name) for c in table.columns]
+    return select(*raw).select_from(table)
+
+
+def _value(col: Column[Any], value: Any) -> Any:
+    if col.name in _SECRETS and isinstance(value, str):
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    if isinstance(value, bool):
+        return value
+    if isinstance(col.type, Boolean) and type(value) is int and value in (0, 1):
+        return bool(value)  # SQLite stores a boolean as 0 or 1; PostgreSQL hands back a bool
+    if isinstance(value, date):  # PostgreSQL's dates (and times); SQLite's are text already
         return value.isoformat()
-    if column in _SECRETS and value is not None:
-        return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "hex:" + bytes(value).hex()
     return value
 
 
 def row_key(table: Table, row: RowMapping) -> str:
     """The primary key of ``row`` as the log writes it: a JSON array, in the key's order."""
-    return orjson.dumps([_value(c.name, row[c.name]) for c in table.primary_key.columns]).decode()
+    return orjson.dumps([_value(c, row[c.name]) for c in table.primary_key.columns]).decode()
 
 
 def row_state(table: Table, row: RowMapping) -> str:
-    """The whole state of ``row`` as the log writes it: canonical JSON of every column."""
-    state = {str(c.name): _value(c.name, row[c.name]) for c in table.columns}
+    """The whole state of ``row`` (as :func:`_raw` reads it) as the log writes it: canonical
+    JSON of every column."""
+    state = {str(c.name): _value(c, row[c.name]) for c in table.columns}
     return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
 
 
@@ -216,9 +238,11 @@ def log_rows(conn: Connection, table: Table, where: ColumnElement[bool]) -> None
     a row that did not change adds nothing). Call it where the rows are written."""
     engine = conn.engine
     if engine not in _WATCHED:
-        event.listen(engine, "commit", _flush)
-        event.listen(engine, "rollback", _forget)
-        _WATCHED.add(engine)
+        with _WATCHING:
+            if engine not in _WATCHED:
+                event.listen(engine, "commit", _flush)
+                event.listen(engine, "rollback", _forget)
+                _WATCHED.add(engine)
     conn.info.setdefault(_PENDING, []).append((table, where))
 
 
@@ -226,9 +250,9 @@ def _flush(conn: Connection) -> None:
     pending: list[tuple[Table, ColumnElement[bool]]] | None = conn.info.pop(_PENDING, None)
     if not pending:
         return
-    hold_lock(conn, _LOCK)
+    hold_operations_lock(conn)
     for table, where in pending:
-        rows = conn.execute(select(table).where(where, ~_untracked(table))).mappings().all()
+        rows = conn.execute(_raw(table).where(where, ~_untracked(table))).mappings().all()
         _log(conn, table, rows)
 
 
@@ -250,12 +274,15 @@ def _log(conn: Connection, table: Table, rows: Iterable[RowMapping]) -> int:
 
 
 def log_existing_rows(conn: Connection) -> int:
-    """Log every tracked row not logged in its current state (a ledger upgraded to the
-    operations log: its rows become the log's first entries)."""
-    hold_lock(conn, _LOCK)
+    """Log every tracked row not logged in its current state: a ledger upgraded to the
+    operations log (its rows become the log's first entries), and a migration that changes a
+    tracked table's columns (every row's state changes with them). The tables are read as the
+    database has them, so that a migration may call it before later ones change them."""
+    hold_operations_lock(conn)
     added = 0
-    for table in TRACKED.values():
-        rows = conn.execute(select(table).where(~_untracked(table))).mappings().all()
+    for name in TRACKED:
+        table = Table(name, MetaData(), autoload_with=conn)
+        rows = conn.execute(_raw(table).where(~_untracked(table))).mappings().all()
         added += _log(conn, table, rows)
     return added
 
@@ -286,11 +313,20 @@ def _newest_states(conn: Connection) -> dict[tuple[str, str], _Logged]:
 
 def _rows(conn: Connection, table: Table) -> Iterator[RowMapping]:
     result = conn.execute(
-        select(table)
+        _raw(table)
         .where(~_untracked(table))
         .execution_options(stream_results=True, yield_per=10_000)
     )
     yield from result.mappings()
+
+
+def _state_or_none(table: Table, row: RowMapping) -> str | None:
+    """The row's state, or None when a value stored behind the log's back cannot be written as
+    JSON (it then differs from any state logged)."""
+    try:
+        return row_state(table, row)
+    except TypeError:
+        return None
 
 
 def verify_operations(conn: Connection, against: TreeHead | None = None) -> Verification:
@@ -308,7 +344,7 @@ def verify_operations(conn: Connection, against: TreeHead | None = None) -> Veri
             if logged is None:
                 message = f"{name} {key} is not in the log (added behind the log's back)"
                 result.add(Problem(None, message, _TREE))
-            elif logged.digest != _digest(row_state(table, row)):
+            elif logged.digest != _digest(_state_or_none(table, row)):
                 message = f"{name} {key} is not as last logged (edited behind the log's back)"
                 result.add(Problem(logged.position, message, _TREE))
     for (name, key), logged in sorted(newest.items(), key=lambda item: item[1].position):

@@ -25,6 +25,7 @@ __all__ = [
     "OPERATIONS_ORIGIN_SUFFIX",
     "default_key_path",
     "ledger_key",
+    "operations_key",
     "signed_checkpoint",
     "signed_operations_checkpoint",
 ]
@@ -77,5 +78,12 @@ def signed_operations_checkpoint(conn: Connection, key: LedgerKey) -> str:
     """The operations log's newest checkpoint (:mod:`xinyong.ledger.operations`), signed by the
     ledger's key; its origin is the ledger's followed by ``/operations``."""
     head = read_operations_head(conn)
-    text = checkpoint_text(key.name + OPERATIONS_ORIGIN_SUFFIX, head.size, head.root)
-    return key.sign(text)
+    signer = operations_key(key)
+    return signer.sign(checkpoint_text(signer.name, head.size, head.root))
+
+
+def operations_key(key: LedgerKey) -> LedgerKey:
+    """The ledger's key under the operations log's name (its origin): the same key pair, so
+    nothing more to keep secret, but a verifier key and key ID of its own, since a checkpoint's
+    origin is its key's name (a witness holds one key per log)."""
+    return LedgerKey(key.name + OPERATIONS_ORIGIN_SUFFIX, key.private)

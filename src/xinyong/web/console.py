@@ -30,6 +30,8 @@ from xinyong.due_process.reviews import list_reviews
 from xinyong.due_process.transparency import transparency_report
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
+from xinyong.ledger.database import one_snapshot
+from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.schema import inquiries, records, relying_parties
 from xinyong.ledger.verify import verify_ledger
 from xinyong.scoring.store import stored_versions
@@ -122,17 +124,21 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
 @twin(router, "/console/verify", "verify.html", private=True)
 def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
     """Recompute every hash and checkpoint of the ledger now (reads the whole ledger)."""
-    with ctx.engine.connect() as conn, conn.begin():
+    with ctx.engine.connect() as conn, one_snapshot(conn).begin():
         result = verify_ledger(conn)
         head = read_head(conn)
+        operations = verify_operations(conn)
+    problems = [*result.problems, *operations.problems]
     return {
-        "ok": result.ok,
+        "ok": not problems,
         "size": result.size,
         "root": result.root.hex(),
         "checkpoints": result.checkpoints,
         "head": head.token,
-        "problems": [str(p) for p in result.problems],
-        "truncated": result.truncated,
+        "operations": operations.size,
+        "operations_root": operations.root.hex(),
+        "problems": [str(p) for p in problems],
+        "truncated": result.truncated or operations.truncated,
     }
 
 

@@ -39,7 +39,11 @@ from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature
 from xinyong.ledger.database import WRITE
 from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
 from xinyong.ledger.schema import inquiries
-from xinyong.ledger.signed_head import signed_checkpoint, signed_operations_checkpoint
+from xinyong.ledger.signed_head import (
+    operations_key,
+    signed_checkpoint,
+    signed_operations_checkpoint,
+)
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
@@ -98,6 +102,18 @@ def operations_checkpoint(ctx: Ctx) -> PlainTextResponse:
     with ctx.engine.connect() as conn:
         note = signed_operations_checkpoint(conn, key)
     return PlainTextResponse(note)
+
+
+@router.get(
+    "/operations/public-key",
+    response_class=PlainTextResponse,
+    **roles(*Role),
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def operations_public_key(ctx: Ctx) -> PlainTextResponse:
+    """The verifier key of the operations log's checkpoints: the ledger's key pair under the
+    log's origin (``name+keyid+base64key``)."""
+    return PlainTextResponse(operations_key(_key(ctx)).verifier_key + "\n")
 
 
 @router.get(
