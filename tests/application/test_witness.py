@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from tests.support import rfc6962
 from tests.support.service_fixtures import DEFAULT, OTHER, PERSON, Service, make_service
 from tests.support.serving import serve_app
+from xinyong.application.keys import Role, create_key
 from xinyong.application.settings import ServiceSettings
-from xinyong.application.witness import Refused, witness_once
+from xinyong.application.witness import LEDGER_LOG, OPERATIONS_LOG, Refused, witness_once
 from xinyong.ledger.cosigning import cosign, cosigner_key
 from xinyong.ledger.database import open_database
 from xinyong.ledger.signed_head import ledger_key
@@ -34,10 +35,10 @@ def _submit(service: Service, *records: dict[str, Any]) -> None:
     assert sent.json()["accepted"] == len(records)
 
 
-def _witness(app: FastAPI, state: Path) -> Any:
+def _witness(app: FastAPI, state: Path, log: str = LEDGER_LOG) -> Any:
     """One run of the witness against ``app`` served over real HTTP."""
     with serve_app(app) as url, httpx.Client(base_url=url) as client:
-        return witness_once(client, state)
+        return witness_once(client, state, log=log)
 
 
 def service_key(ledger: Path) -> str:
@@ -114,6 +115,35 @@ def test_the_witness_accepts_growth_and_refuses_rollback_fork_and_another_key(
     assert (state / "checkpoints.jsonl").read_text().splitlines() == accepted
     service.engine.dispose()
     other.engine.dispose()
+
+
+def test_the_witness_keeps_the_operations_log_from_rolling_back_or_forking(
+    tmp_path: Path,
+) -> None:
+    """A rollback of the operations log with its checkpoints (a revoked key's change removed,
+    which ``ledger verify`` alone cannot see once the row is put back too) and a rewritten
+    history are refused, as for the main tree."""
+    state = tmp_path / "operations-witness"
+    service = make_service(f"sqlite:///{tmp_path / 'ledger.db'}")
+    first = _witness(service.app, state, OPERATIONS_LOG)
+    assert first.size > 0  # the service's keys, relying party and scheme
+    with service.engine.begin() as conn:
+        key = create_key(conn, Role.SOURCE, "court-2")
+    grown = _witness(service.app, state, OPERATIONS_LOG)
+    assert (grown.previous, grown.size) == (first.size, first.size + 1)
+
+    with service.engine.begin() as conn:  # the key and every trace of it, removed
+        conn.exec_driver_sql(f"DELETE FROM operations WHERE position >= {first.size}")
+        conn.exec_driver_sql(f"DELETE FROM operation_checkpoints WHERE size > {first.size}")
+        conn.exec_driver_sql(f"DELETE FROM api_keys WHERE key_id = '{key.key_id}'")
+    with pytest.raises(Refused, match="rollback: the log shrank"):
+        _witness(service.app, state, OPERATIONS_LOG)
+
+    with service.engine.begin() as conn:  # another history of the same length
+        create_key(conn, Role.SOURCE, "court-3")
+    with pytest.raises(Refused, match="fork: the checkpoint of"):
+        _witness(service.app, state, OPERATIONS_LOG)
+    service.engine.dispose()
 
 
 def test_a_run_killed_while_appending_leaves_nothing_accepted_half(tmp_path: Path) -> None:

@@ -233,3 +233,44 @@ async def test_the_operations_log_has_its_own_signed_checkpoint(service: Service
     assert [row.position for row in rows] == list(range(size))
     assert any(row.tbl == "api_keys" and "court-2" in row.state for row in rows)
     assert rfc6962.mth([_operation_leaf(row.position, row) for row in rows]) == root
+
+
+async def test_operations_log_proofs_verify_against_its_checkpoint(service: Service) -> None:
+    async with service.client() as client:
+        key = (await client.get("/v1/ledger/operations/public-key")).text
+        first_note = (await client.get("/v1/ledger/operations/checkpoint")).text
+        _, first, first_root = rfc6962.open_checkpoint(first_note, key)
+        operator = service.headers("operator")
+        made = await client.post(
+            "/v1/keys", headers=operator, json={"role": "source", "name": "court-2"}
+        )
+        assert made.status_code == 201, made.text
+        second_note = (await client.get("/v1/ledger/operations/checkpoint")).text
+        _, second, second_root = rfc6962.open_checkpoint(second_note, key)
+        assert second == first + 1
+        consistency = await client.get(  # public, for witnesses
+            "/v1/ledger/operations/proof/consistency", params={"first": first, "second": second}
+        )
+        assert consistency.status_code == 200, consistency.text
+        path = [bytes.fromhex(h) for h in consistency.json()["proof"]]
+        assert rfc6962.verify_consistency(first, second, first_root, second_root, path)
+        included = await client.get(
+            "/v1/ledger/operations/proof/inclusion", params={"index": first}, headers=operator
+        )
+        assert included.status_code == 200, included.text
+        proof = included.json()
+        nodes = [bytes.fromhex(h) for h in proof["proof"]]
+        leaf = bytes.fromhex(proof["leaf_hash"])
+        assert rfc6962.verify_inclusion(leaf, first, second, nodes, second_root)
+        refused = await client.get(  # a leaf hash could confirm a guessed objection
+            "/v1/ledger/operations/proof/inclusion",
+            params={"index": first},
+            headers=service.headers("subject"),
+        )
+        assert refused.status_code == 403
+    with service.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT position, tbl, row_key, state, recorded_at FROM operations "
+            f"WHERE position = {first}"
+        ).one()
+    assert _operation_leaf(first, row) == leaf

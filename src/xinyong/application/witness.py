@@ -3,7 +3,9 @@ tree only grew since the checkpoint it last accepted, and keeps its own record.
 
 Anyone can run one against a service's public routes (``GET /v1/ledger/checkpoint``,
 ``/v1/ledger/public-key``, ``/v1/ledger/proof/consistency``): ``xinyong ledger witness URL
---state DIR``. The state directory holds:
+--state DIR``; the operations log's are the same under ``/v1/ledger/operations``
+(:data:`OPERATIONS_LOG`, ``--operations``), witnessed in a state directory of its own. The
+state directory holds:
 
 - ``verifier.key``: the key checkpoints must be signed with (given with ``--key``, or learned
   from the service on the first run and trusted from then on, which the first run says);
@@ -40,8 +42,12 @@ from xinyong.ledger.cosigning import cosign, without_signer
 from xinyong.ledger.merkle import verify_consistency
 from xinyong.ledger.signing import Checkpoint, LedgerKey, NoteVerifier, parse_checkpoint
 
-__all__ = ["Refused", "Unreachable", "Witnessed", "witness_once"]
+__all__ = ["LEDGER_LOG", "OPERATIONS_LOG", "Refused", "Unreachable", "Witnessed", "witness_once"]
 
+LEDGER_LOG = "/v1/ledger"
+"""Where the service serves the ledger's checkpoint, key and proofs."""
+OPERATIONS_LOG = "/v1/ledger/operations"
+"""Where it serves the operations log's."""
 KEY_FILE = "verifier.key"
 LOG_FILE = "checkpoints.jsonl"
 COSIGNED_FILE = "cosigned.txt"
@@ -128,7 +134,9 @@ def _evidence(state: Path, reason: str, **files: str) -> Path:
     return folder
 
 
-def _key(client: httpx.Client, state: Path, given: str | None) -> tuple[NoteVerifier, bool]:
+def _key(
+    client: httpx.Client, state: Path, given: str | None, log: str
+) -> tuple[NoteVerifier, bool]:
     stored = state / KEY_FILE
     learned = False
     if stored.exists():
@@ -138,7 +146,7 @@ def _key(client: httpx.Client, state: Path, given: str | None) -> tuple[NoteVeri
     elif given is not None:
         text = given.strip()
     else:
-        text = _get(client, "/v1/ledger/public-key").text.strip()
+        text = _get(client, f"{log}/public-key").text.strip()
         learned = True
     try:
         verifier = NoteVerifier.from_text(text)
@@ -156,11 +164,15 @@ def witness_once(
     cosigner: LedgerKey | None = None,
     *,
     submit: bool = False,
+    log: str = LEDGER_LOG,
 ) -> Witnessed:
-    """Fetch, check and record the log's checkpoint (``client``'s base URL is the service);
-    :class:`Refused` when it must not be accepted. With ``cosigner``, cosign what was accepted
-    (and, with ``submit``, send the cosignature to the log)."""
-    seen, note, text = _witness(client, state, key)
+    """Fetch, check and record the checkpoint of the log served under ``log`` (``client``'s
+    base URL is the service); :class:`Refused` when it must not be accepted. With
+    ``cosigner``, cosign what was accepted (and, with ``submit``, send the cosignature to the
+    service, which keeps those of the ledger's main tree)."""
+    if submit and log != LEDGER_LOG:
+        raise ValueError("the service keeps cosignatures of the ledger's main tree only")
+    seen, note, text = _witness(client, state, key, log)
     if cosigner is None:
         return seen
     # exactly the note just verified and accepted, without this witness's older cosignature
@@ -195,12 +207,14 @@ def _replace(path: Path, content: str) -> None:
         os.close(folder)
 
 
-def _witness(client: httpx.Client, state: Path, key: str | None) -> tuple[Witnessed, str, str]:
+def _witness(
+    client: httpx.Client, state: Path, key: str | None, log: str
+) -> tuple[Witnessed, str, str]:
     """The checks of :func:`witness_once`, without cosigning: what was accepted, and the note
     served and its verified text."""
     state.mkdir(parents=True, exist_ok=True)
-    verifier, learned = _key(client, state, key)
-    note = _get(client, "/v1/ledger/checkpoint").text
+    verifier, learned = _key(client, state, key, log)
+    note = _get(client, f"{log}/checkpoint").text
     try:
         text = verifier.open(note)
         served = parse_checkpoint(text)
@@ -224,9 +238,7 @@ def _witness(client: httpx.Client, state: Path, key: str | None) -> tuple[Witnes
     proof: list[bytes] = []
     proof_text = ""
     if served.size > accepted.size and accepted.size > 0:
-        answer = _get(
-            client, "/v1/ledger/proof/consistency", first=accepted.size, second=served.size
-        )
+        answer = _get(client, f"{log}/proof/consistency", first=accepted.size, second=served.size)
         proof_text = answer.text
         try:
             proof = [bytes.fromhex(node) for node in answer.json()["proof"]]

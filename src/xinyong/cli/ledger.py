@@ -12,13 +12,26 @@ import orjson
 import typer
 from sqlalchemy import Connection
 
-from xinyong.application.witness import Refused, Unreachable, Witnessed, witness_once
+from xinyong.application.witness import (
+    LEDGER_LOG,
+    OPERATIONS_LOG,
+    Refused,
+    Unreachable,
+    Witnessed,
+    witness_once,
+)
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
 from xinyong.ledger.database import one_snapshot
 from xinyong.ledger.operations import verify_operations
-from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
+from xinyong.ledger.proofs import (
+    MAIN,
+    OPERATIONS,
+    ProofRefused,
+    prove_consistency,
+    prove_inclusion,
+)
 from xinyong.ledger.signed_head import (
     ledger_key,
     operations_key,
@@ -33,6 +46,14 @@ __all__ = ["ledger_app"]
 ledger_app = typer.Typer(help="Inspect and verify the tamper-evident ledger.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+OperationsOption = Annotated[
+    bool,
+    typer.Option(
+        "--operations",
+        help="The operations log (every change to keys, schemes, objections, listings, "
+        "notices...) instead of the ledger's main tree.",
+    ),
+]
 
 
 @ledger_app.command("head")
@@ -165,9 +186,7 @@ def checkpoint(
     size: Annotated[
         int | None, typer.Option(help="An earlier checkpoint (a size a batch ended at).")
     ] = None,
-    operations: Annotated[
-        bool, typer.Option("--operations", help="The operations log's newest checkpoint.")
-    ] = False,
+    operations: OperationsOption = False,
 ) -> None:
     """Print the ledger's signed checkpoint (C2SP tlog-checkpoint, a C2SP signed note)."""
     if operations and size is not None:
@@ -193,9 +212,7 @@ def public_key(
     db: DbOption = None,
     key: KeyOption = None,
     origin: OriginOption = "",
-    operations: Annotated[
-        bool, typer.Option("--operations", help="The operations log's verifier key.")
-    ] = False,
+    operations: OperationsOption = False,
 ) -> None:
     """Print the verifier key of the ledger's checkpoints (name+keyid+base64key)."""
     engine = open_db_or_exit(db)
@@ -222,19 +239,21 @@ def prove(
         tuple[int, int] | None,
         typer.Option(help="Prove the tree of N entries extends the tree of M (M N)."),
     ] = None,
+    operations: OperationsOption = False,
 ) -> None:
     """Print an RFC 9162 inclusion or consistency proof as JSON (hashes in lowercase hex)."""
     if (index is None) == (consistency is None):
         fail("give --index I [--size N] or --consistency M N")
+    tree = OPERATIONS if operations else MAIN
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn, conn.begin():
             try:
                 if index is not None:
-                    proof = prove_inclusion(conn, index, size)
+                    proof = prove_inclusion(conn, index, size, tree)
                 else:
                     assert consistency is not None
-                    proof = prove_consistency(conn, consistency[0], consistency[1])
+                    proof = prove_consistency(conn, consistency[0], consistency[1], tree)
             except ProofRefused as exc:
                 fail(str(exc))
     finally:
@@ -302,12 +321,17 @@ def witness(
         bool,
         typer.Option("--submit", help="Send each cosignature to the log, which publishes it."),
     ] = False,
+    operations: OperationsOption = False,
 ) -> None:
     """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
     a bad signature, a rollback or a fork, keeping the evidence in the state directory (exit 2
     when the log cannot be reached; with --every, it tries again). With --cosign, sign what it
     accepted; the key's verifier key (for the log's `witnesses` setting) is printed; with
-    --submit, exit 3 when the log did not take the cosignature."""
+    --submit, exit 3 when the log did not take the cosignature. With --operations, witness the
+    operations log (keep its state directory apart)."""
+    if operations and submit:
+        fail("--submit: the service keeps cosignatures of the ledger's main tree only")
+    log = OPERATIONS_LOG if operations else LEDGER_LOG
     cosigner = _cosigner(cosign_key, name, submit=submit)
     given = key
     if key is not None and key.startswith("@"):
@@ -318,7 +342,7 @@ def witness(
     with httpx.Client(base_url=url, timeout=60) as client:
         while True:
             try:
-                seen = witness_once(client, state, given, cosigner, submit=submit)
+                seen = witness_once(client, state, given, cosigner, submit=submit, log=log)
             except Refused as exc:
                 where = f" (evidence in {exc.evidence})" if exc.evidence else ""
                 err.print(f"REFUSED: {exc.reason}{where}", markup=False)

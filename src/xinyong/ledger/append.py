@@ -79,11 +79,12 @@ def utc_now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
-def read_head(conn: Connection) -> TreeHead:
-    """The newest checkpoint (size 0 and the empty root for an empty ledger)."""
+def read_head(conn: Connection, heads: Table = checkpoints) -> TreeHead:
+    """The newest checkpoint (size 0 and the empty root for an empty ledger); ``heads`` the
+    table of another tree's checkpoints (the operations log's)."""
     row = conn.execute(
-        select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.committed_at)
-        .order_by(checkpoints.c.size.desc())
+        select(heads.c.size, heads.c.root, heads.c.committed_at)
+        .order_by(heads.c.size.desc())
         .limit(1)
     ).first()
     if row is None:
@@ -100,24 +101,22 @@ def read_size(conn: Connection) -> int:
     return 0 if not found else int(found[0][0])
 
 
-def read_checkpoint(conn: Connection, size: int) -> TreeHead | None:
-    """The checkpoint at exactly ``size`` entries, if a batch ended there."""
+def read_checkpoint(conn: Connection, size: int, heads: Table = checkpoints) -> TreeHead | None:
+    """The checkpoint at exactly ``size`` entries, if a batch ended there (of the tree whose
+    checkpoints are in ``heads``)."""
     if size == 0:
         return TreeHead(0, EMPTY_ROOT)
     row = conn.execute(
-        select(checkpoints.c.size, checkpoints.c.root, checkpoints.c.committed_at).where(
-            checkpoints.c.size == size
-        )
+        select(heads.c.size, heads.c.root, heads.c.committed_at).where(heads.c.size == size)
     ).first()
     return None if row is None else TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
 
 
-def read_frontier(conn: Connection) -> Frontier:
-    """The frontier stored with the newest checkpoint."""
+def read_frontier(conn: Connection, heads: Table = checkpoints) -> Frontier:
+    """The frontier stored with the newest checkpoint (of the tree whose checkpoints are in
+    ``heads``)."""
     row = conn.execute(
-        select(checkpoints.c.size, checkpoints.c.frontier)
-        .order_by(checkpoints.c.size.desc())
-        .limit(1)
+        select(heads.c.size, heads.c.frontier).order_by(heads.c.size.desc()).limit(1)
     ).first()
     return Frontier() if row is None else Frontier.from_text(int(row.size), str(row.frontier))
 

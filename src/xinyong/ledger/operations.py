@@ -20,7 +20,7 @@ RFC 6962's, like the main tree's, over ``["xinyong-ledger/1", "operation", posit
 the main tree) and then compares every tracked row with the newest state logged for it: a row
 edited, deleted or added without its entry is named. Rewriting rows, entries *and* checkpoints
 together is caught only by a checkpoint kept elsewhere: the tree's signed checkpoint (origin
-``<ledger origin>/operations``) is served for witnesses as the main tree's is.
+``<ledger origin>/operations``) and its verifier key are served, for anyone to keep.
 
 The adverse-check notices a check writes with its inquiry are not tracked yet: they belong with
 the inquiries, which are logged on the check's own path.
@@ -59,10 +59,9 @@ from sqlalchemy import (
     true,
 )
 
-from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.ledger.append import TreeHead, read_frontier, read_head, utc_now_text
 from xinyong.ledger.database import hold_operations_lock
 from xinyong.ledger.entries import OPERATION_COLUMNS, entry_hash
-from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
 from xinyong.ledger.schema import (
     api_keys,
     appeals,
@@ -165,27 +164,7 @@ def row_state(table: Table, row: RowMapping) -> str:
 
 def read_operations_head(conn: Connection) -> TreeHead:
     """The operations log's newest tree head (size 0 and the empty root when empty)."""
-    row = conn.execute(
-        select(
-            operation_checkpoints.c.size,
-            operation_checkpoints.c.root,
-            operation_checkpoints.c.committed_at,
-        )
-        .order_by(operation_checkpoints.c.size.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return TreeHead(0, EMPTY_ROOT)
-    return TreeHead(int(row.size), bytes(row.root), str(row.committed_at))
-
-
-def _frontier(conn: Connection) -> Frontier:
-    row = conn.execute(
-        select(operation_checkpoints.c.size, operation_checkpoints.c.frontier)
-        .order_by(operation_checkpoints.c.size.desc())
-        .limit(1)
-    ).first()
-    return Frontier() if row is None else Frontier.from_text(int(row.size), str(row.frontier))
+    return read_head(conn, operation_checkpoints)
 
 
 def _latest(conn: Connection, table: str, keys: Sequence[str]) -> dict[str, str | None]:
@@ -204,7 +183,7 @@ def _latest(conn: Connection, table: str, keys: Sequence[str]) -> dict[str, str 
 
 
 def _append(conn: Connection, entries: Sequence[tuple[str, str, str | None]]) -> None:
-    frontier = _frontier(conn)
+    frontier = read_frontier(conn, operation_checkpoints)
     recorded_at = utc_now_text()
     rows = []
     for position, (table, key, state) in enumerate(entries, start=frontier.size):

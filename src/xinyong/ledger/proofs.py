@@ -1,7 +1,8 @@
 """Inclusion and consistency proofs over the ledger's entries (RFC 6962 / RFC 9162 2.1).
 
 The ledger's leaves are its entries in log order, across ``subjects``, ``records`` and
-``events`` (each row's ``leaf_hash``). A proof names the tree by its size; the root to check it
+``events`` (each row's ``leaf_hash``); the operations log's (:data:`OPERATIONS`) are the rows of
+``operations``. A proof names the tree by its size; the root to check it
 against is in the signed checkpoint of that size (:mod:`xinyong.ledger.signed_head`).
 
 Proofs come from kept subtree roots (:mod:`xinyong.ledger.subtrees`): the first proof of a
@@ -16,52 +17,84 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, union_all
+from sqlalchemy import Connection, Table, select, union_all
 
-from xinyong.ledger.append import read_checkpoint, read_size
-from xinyong.ledger.schema import events, ledger_identity, records, subjects
+from xinyong.ledger.append import read_checkpoint, read_head, read_size
+from xinyong.ledger.schema import (
+    checkpoints,
+    events,
+    ledger_identity,
+    operation_checkpoints,
+    operations,
+    records,
+    subjects,
+)
 from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise
 
-__all__ = ["Entry", "ProofRefused", "entry_at", "prove_consistency", "prove_inclusion"]
+__all__ = [
+    "MAIN",
+    "OPERATIONS",
+    "Entry",
+    "ProofRefused",
+    "Tree",
+    "entry_at",
+    "prove_consistency",
+    "prove_inclusion",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """One of the ledger's Merkle trees: the tables of its entries and of its checkpoints."""
+
+    name: str
+    entries: tuple[Table, ...]
+    heads: Table
+
+
+MAIN = Tree("ledger", (subjects, records, events), checkpoints)
+"""The main tree: what is furnished."""
+OPERATIONS = Tree("operations log", (operations,), operation_checkpoints)
+"""The operations log (:mod:`xinyong.ledger.operations`)."""
 
 
 class ProofRefused(ValueError):
     """The sizes or index do not name a proof of this ledger (what is wrong, in one sentence)."""
 
 
-def _reader(conn: Connection) -> ReadLeaves:
-    """Leaf hashes by position range, from the three entry tables."""
+def _reader(conn: Connection, tree: Tree) -> ReadLeaves:
+    """Leaf hashes by position range, from the tree's entry tables."""
 
     def read(start: int, end: int) -> list[bytes]:
         parts = [
             select(table.c.position, table.c.leaf_hash).where(
                 table.c.position >= start, table.c.position < end
             )
-            for table in (subjects, records, events)
+            for table in tree.entries
         ]
         query = union_all(*parts).subquery()
         rows = conn.execute(select(query.c.leaf_hash).order_by(query.c.position))
         leaves = [bytes(row[0]) for row in rows]
         if len(leaves) != end - start:
             raise ProofRefused(
-                f"the ledger holds {len(leaves)} of its entries {start} to {end - 1}"
+                f"the {tree.name} holds {len(leaves)} of its entries {start} to {end - 1}"
             )
         return leaves
 
     return read
 
 
-_KEPT: dict[tuple[str, str], Subtrees] = {}
-"""Kept subtree roots per ledger (its database and id), for this process."""
+_KEPT: dict[tuple[str, str, str], Subtrees] = {}
+"""Kept subtree roots per tree of a ledger (its database, id and tree), for this process."""
 _KEPT_LOCK = threading.Lock()
 
 
-def _subtrees(conn: Connection, size: int) -> tuple[Subtrees, ReadLeaves]:
-    """This ledger's kept subtrees covering ``size`` leaves, checked against the checkpoint of
+def _subtrees(conn: Connection, size: int, tree: Tree) -> tuple[Subtrees, ReadLeaves]:
+    """The tree's kept subtrees covering ``size`` leaves, checked against the checkpoint of
     that size when a batch ended there (rebuilt once if they disagree: the log was replaced)."""
     ledger = str(conn.execute(select(ledger_identity.c.ledger_id)).scalar_one())
-    key = (conn.engine.url.render_as_string(hide_password=True), ledger)
-    read = _reader(conn)
+    key = (conn.engine.url.render_as_string(hide_password=True), ledger, tree.name)
+    read = _reader(conn, tree)
     for attempt in range(2):
         with _KEPT_LOCK:
             kept = _KEPT.get(key)
@@ -69,48 +102,53 @@ def _subtrees(conn: Connection, size: int) -> tuple[Subtrees, ReadLeaves]:
                 kept = _KEPT[key] = Subtrees()
         kept.extend(read, size)
         blocks = blockwise(read, kept.low, size)  # one proof reads a few blocks, each once
-        head = read_checkpoint(conn, size)
+        head = read_checkpoint(conn, size, tree.heads)
         if head is None or kept.root(blocks, size) == head.root:
             return kept, blocks
     raise ProofRefused(
-        f"the ledger's entries do not hash to its checkpoint of {size}: run xinyong ledger verify"
+        f"the {tree.name}'s entries do not hash to its checkpoint of {size}: "
+        "run xinyong ledger verify"
     )
 
 
-def _size(conn: Connection, size: int | None) -> int:
-    current = read_size(conn)
+def _size(conn: Connection, size: int | None, tree: Tree) -> int:
+    current = read_size(conn) if tree is MAIN else read_head(conn, tree.heads).size
     if size is None:
         return current
     if not 1 <= size <= current:
-        raise ProofRefused(f"size must be from 1 to the ledger's size, {current} (got {size})")
+        raise ProofRefused(f"size must be from 1 to the {tree.name}'s size, {current} (got {size})")
     return size
 
 
-def prove_inclusion(conn: Connection, index: int, size: int | None = None) -> dict[str, object]:
+def prove_inclusion(
+    conn: Connection, index: int, size: int | None = None, tree: Tree = MAIN
+) -> dict[str, object]:
     """``{"index", "size", "leaf_hash", "proof"}`` for entry ``index`` in the tree of ``size``
     entries (the current size by default), hashes as lowercase hex."""
-    tree = _size(conn, size)
-    if not 0 <= index < tree:
-        raise ProofRefused(f"index must be from 0 to {tree - 1} (got {index})")
-    kept, read = _subtrees(conn, tree)
-    proof = kept.inclusion(read, index, tree)
+    total = _size(conn, size, tree)
+    if not 0 <= index < total:
+        raise ProofRefused(f"index must be from 0 to {total - 1} (got {index})")
+    kept, read = _subtrees(conn, total, tree)
+    proof = kept.inclusion(read, index, total)
     return {
         "index": index,
-        "size": tree,
+        "size": total,
         "leaf_hash": read(index, index + 1)[0].hex(),
         "proof": [node.hex() for node in proof],
     }
 
 
-def prove_consistency(conn: Connection, first: int, second: int | None = None) -> dict[str, object]:
+def prove_consistency(
+    conn: Connection, first: int, second: int | None = None, tree: Tree = MAIN
+) -> dict[str, object]:
     """``{"first", "second", "proof"}``: the tree of ``second`` entries extends the tree of
     ``first`` entries (RFC 9162 2.1.4)."""
-    tree = _size(conn, second)
-    if not 1 <= first <= tree:
-        raise ProofRefused(f"first must be from 1 to second, {tree} (got {first})")
-    kept, read = _subtrees(conn, tree)
-    proof = kept.consistency(read, first, tree)
-    return {"first": first, "second": tree, "proof": [node.hex() for node in proof]}
+    total = _size(conn, second, tree)
+    if not 1 <= first <= total:
+        raise ProofRefused(f"first must be from 1 to second, {total} (got {first})")
+    kept, read = _subtrees(conn, total, tree)
+    proof = kept.consistency(read, first, total)
+    return {"first": first, "second": total, "proof": [node.hex() for node in proof]}
 
 
 @dataclass(frozen=True, slots=True)

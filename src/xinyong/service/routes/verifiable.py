@@ -37,7 +37,13 @@ from xinyong.ledger.cosignatures import (
 )
 from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature_lines
 from xinyong.ledger.database import WRITE
-from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
+from xinyong.ledger.proofs import (
+    OPERATIONS,
+    ProofRefused,
+    entry_at,
+    prove_consistency,
+    prove_inclusion,
+)
 from xinyong.ledger.schema import inquiries
 from xinyong.ledger.signed_head import (
     operations_key,
@@ -234,6 +240,36 @@ def inclusion(
                 return prove_inclusion(conn, index, size)
             except ProofRefused as exc:
                 raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/operations/proof/consistency", **roles(*Role))
+def operations_consistency(
+    ctx: Ctx,
+    first: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+    second: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+) -> dict[str, object]:
+    """RFC 9162 consistency proof between two trees of the operations log, as
+    ``/proof/consistency`` gives for the ledger's."""
+    with _one_at_a_time(), ctx.engine.connect() as conn:
+        try:
+            return prove_consistency(conn, first, second, OPERATIONS)
+        except ProofRefused as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/operations/proof/inclusion", **roles(Role.OPERATOR))
+def operations_inclusion(
+    ctx: Ctx,
+    index: Annotated[int, Query(ge=0, le=MAX_SIZE)],
+    size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
+) -> dict[str, object]:
+    """RFC 9162 inclusion proof of entry ``index`` of the operations log (operators only: a
+    leaf hash can confirm a guessed objection or notice)."""
+    with _one_at_a_time(), ctx.engine.connect() as conn:
+        try:
+            return prove_inclusion(conn, index, size, OPERATIONS)
+        except ProofRefused as exc:
+            raise HTTPException(422, str(exc)) from exc
 
 
 @contextmanager
