@@ -18,12 +18,14 @@ from tests.support.service_fixtures import DEFAULT, OTHER, PERSON, Service, make
 from tests.support.serving import serve_app
 from xinyong.application.keys import Role, create_key
 from xinyong.application.settings import ServiceSettings
-from xinyong.application.witness import LEDGER_LOG, OPERATIONS_LOG, Refused, witness_once
+from xinyong.application.witness import LEDGER_LOG, Refused, witness_once
 from xinyong.ledger.cosigning import cosign, cosigner_key
 from xinyong.ledger.database import open_database
 from xinyong.ledger.signed_head import ledger_key
 from xinyong.ledger.signing import load_or_create_key
 from xinyong.server.app import create_app
+
+OPERATIONS_LOG = f"{LEDGER_LOG}/operations"
 
 
 def _submit(service: Service, *records: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from xinyong.ledger.database import (
 )
 from xinyong.ledger.effective import EventType, current_subjects, effective_records
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
+from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.lifecycle import UnknownRecord, append_event
 from xinyong.ledger.merkle import EMPTY_ROOT
 from xinyong.ledger.schema import inquiries, metadata
@@ -99,6 +100,7 @@ def test_schema_matches_migrations(engine: Engine) -> None:
         # A SQLite ledger keeps its inquiry log in the attached file.
         own_file = engine.dialect.name == "sqlite" and table.name in (
             "inquiries",
+            "inquiry_checkpoints",
             "pending_notices",
         )
         schema = INQUIRY_SCHEMA if own_file else None
@@ -127,6 +129,38 @@ def _inquiry(decision_id: str) -> dict[str, object]:
         "applies": False,
         "made_at": "2025-01-01T00:00:00.000000Z",
     }
+
+
+def test_checks_logged_before_the_tree_are_placed_in_it(tmp_path: Path) -> None:
+    """Revision 0017 places the checks already logged in the inquiry log's new tree, in the
+    order they were made, so that the upgraded ledger verifies."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = _ledger_at(url, "0016")
+    with engine.begin() as conn:
+        late, early = _inquiry("d1"), _inquiry("d2")
+        late["made_at"], late["applies"] = "2025-01-02T00:00:00.000000Z", True
+        conn.exec_driver_sql(
+            "INSERT INTO inquiries (decision_id, relying_party, subject_id, measure, scheme_id, "
+            "version, as_of, known_at, applies, made_at) VALUES "
+            "(:decision_id, :relying_party, :subject_id, :measure, :scheme_id, :version, "
+            ":as_of, :known_at, :applies, :made_at)",
+            [late, early],
+        )
+    engine.dispose()
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            placed = (
+                conn.exec_driver_sql("SELECT decision_id FROM inquiries ORDER BY position")
+                .scalars()
+                .all()
+            )
+            result = verify_inquiries(conn)
+    finally:
+        engine.dispose()
+    assert placed == ["d2", "d1"]
+    assert result.ok, result.problems
+    assert result.size == 2
 
 
 def _ledger_at(url: str, revision: str) -> Engine:
@@ -236,7 +270,7 @@ def test_each_file_is_write_locked_on_its_own(tmp_path: Path) -> None:
             assert (_locked(ledger), _locked(log)) == (True, False)
             with sqlite3.connect(log, isolation_level=None) as other:  # a check logged meanwhile
                 other.execute(
-                    "INSERT INTO inquiries VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO inquiries VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL)",
                     (
                         "d0",
                         "airline",

@@ -23,8 +23,12 @@ Where the batch is written depends on the database:
   that checkpoint's last step holds the log's writes, checks are answered from the spill file
   (:mod:`xinyong.application.inquiry_spill`) and committed to the table right after.
 - **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
-  that the loop goes on serving while the commit makes its round trip; the batch's adverse
-  notices (a sanction that applies) are written by the same statement, in the same commit.
+  that the loop goes on serving while the commit makes its round trips; one transaction takes
+  the inquiry log tree's lock, reads its head, and writes the batch placed in the tree, its
+  adverse notices (a sanction that applies) and the tree's new head in one statement.
+
+Every path places the batch in the inquiry log's Merkle tree in the transaction that writes it
+(:mod:`xinyong.ledger.inquiry_tree`).
 - **Another database server**: on a writer thread, since a commit is a network round trip that
   must not stall the loop; the batch is handed over once per commit, not once per check.
 
@@ -54,11 +58,14 @@ from xinyong.decisions.checks import (
     INSERT_INQUIRIES,
     Decision,
     inquiry_json,
+    inquiry_rows,
     log_decisions,
 )
 from xinyong.decisions.notices import move_pending_notices
+from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.database import (
     CHECK_CONNECTION,
+    INQUIRY_LOCK_SQL,
     INQUIRY_SCHEMA,
     PLAN_ONCE,
     WRITE,
@@ -66,8 +73,13 @@ from xinyong.ledger.database import (
     libpq_url,
     never_wait,
 )
+from xinyong.ledger.inquiry_tree import place
+from xinyong.ledger.merkle import Frontier
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
+
+_TREE_HEAD = "SELECT size, frontier FROM inquiry_checkpoints ORDER BY size DESC LIMIT 1"
+_LOGGED = "SELECT decision_id FROM inquiries WHERE decision_id = ANY(%s)"
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -354,15 +366,29 @@ class InquiryLog:
         """Write a batch from the event loop on the kept asynchronous connection (PostgreSQL
         through psycopg); one outcome per entry, as :meth:`_commit`."""
         try:
-            params = inquiry_json(entries)
-            sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
             if self._aconn is None or self._aconn.closed or self._aconn_loop is not self._loop:
                 assert self._libpq is not None
                 self._aconn = await psycopg.AsyncConnection.connect(self._libpq, **CHECK_CONNECTION)
                 await self._aconn.execute(PLAN_ONCE)
                 self._aconn_loop = self._loop
-            # One statement in autocommit mode: committed (and durable) when it returns.
-            await self._aconn.execute(sql, values)
+            aconn = self._aconn
+            async with aconn.transaction():  # committed (and durable) when it ends
+                await aconn.execute(INQUIRY_LOCK_SQL)
+                head = await (await aconn.execute(_TREE_HEAD)).fetchone()
+                ids = [decision.decision_id for decision, _ in entries]
+                present = {
+                    row[0] for row in await (await aconn.execute(_LOGGED, (ids,))).fetchall()
+                }
+                # A decision id is random: one already there is this decision, logged by a
+                # commit whose answer was lost, so it counts as logged (and has its place).
+                missing = [(d, n) for d, n in entries if d.decision_id not in present]
+                if missing:
+                    frontier = Frontier() if head is None else Frontier.from_text(*head)
+                    rows = inquiry_rows(d for d, _ in missing)
+                    placed = place(frontier, rows, utc_now_text())
+                    params = inquiry_json(missing, rows, placed)
+                    sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
+                    await aconn.execute(sql, values)
         except Exception as exc:
             if self._aconn is not None and self._aconn.broken:
                 await self._aconn.close()

@@ -3,8 +3,8 @@ tree only grew since the checkpoint it last accepted, and keeps its own record.
 
 Anyone can run one against a service's public routes (``GET /v1/ledger/checkpoint``,
 ``/v1/ledger/public-key``, ``/v1/ledger/proof/consistency``): ``xinyong ledger witness URL
---state DIR``; the operations log's are the same under ``/v1/ledger/operations``
-(:data:`OPERATIONS_LOG`, ``--operations``), witnessed in a state directory of its own. The
+--state DIR``; the ledger's other trees' are the same under ``/v1/ledger/operations`` and
+``/v1/ledger/inquiries`` (``--log``), each witnessed in a state directory of its own. The
 state directory holds:
 
 - ``verifier.key``: the key checkpoints must be signed with (given with ``--key``, or learned
@@ -42,12 +42,11 @@ from xinyong.ledger.cosigning import cosign, without_signer
 from xinyong.ledger.merkle import verify_consistency
 from xinyong.ledger.signing import Checkpoint, LedgerKey, NoteVerifier, parse_checkpoint
 
-__all__ = ["LEDGER_LOG", "OPERATIONS_LOG", "Refused", "Unreachable", "Witnessed", "witness_once"]
+__all__ = ["LEDGER_LOG", "Refused", "Unreachable", "Witnessed", "witness_once"]
 
 LEDGER_LOG = "/v1/ledger"
-"""Where the service serves the ledger's checkpoint, key and proofs."""
-OPERATIONS_LOG = "/v1/ledger/operations"
-"""Where it serves the operations log's."""
+"""Where the service serves the ledger's checkpoint, key and proofs (its other trees': the same
+followed by the tree's suffix, :mod:`xinyong.ledger.trees`)."""
 KEY_FILE = "verifier.key"
 LOG_FILE = "checkpoints.jsonl"
 COSIGNED_FILE = "cosigned.txt"

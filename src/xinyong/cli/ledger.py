@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,6 @@ from sqlalchemy import Connection
 
 from xinyong.application.witness import (
     LEDGER_LOG,
-    OPERATIONS_LOG,
     Refused,
     Unreachable,
     Witnessed,
@@ -24,21 +24,12 @@ from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_pr
 from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
 from xinyong.ledger.database import one_snapshot
+from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.operations import verify_operations
-from xinyong.ledger.proofs import (
-    MAIN,
-    OPERATIONS,
-    ProofRefused,
-    prove_consistency,
-    prove_inclusion,
-)
-from xinyong.ledger.signed_head import (
-    ledger_key,
-    operations_key,
-    signed_checkpoint,
-    signed_operations_checkpoint,
-)
+from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
+from xinyong.ledger.signed_head import ledger_key, signed_checkpoint, tree_key
 from xinyong.ledger.signing import KeyFileError, LedgerKey, load_or_create_key
+from xinyong.ledger.trees import TREES, Tree
 from xinyong.ledger.verify import Verification, parse_tree_head, verify_ledger
 
 __all__ = ["ledger_app"]
@@ -46,14 +37,28 @@ __all__ = ["ledger_app"]
 ledger_app = typer.Typer(help="Inspect and verify the tamper-evident ledger.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-OperationsOption = Annotated[
-    bool,
+
+
+class Log(StrEnum):
+    """The ledger's trees, as ``--log`` names them."""
+
+    ledger = "ledger"
+    operations = "operations"
+    inquiries = "inquiries"
+
+
+LogOption = Annotated[
+    Log,
     typer.Option(
-        "--operations",
-        help="The operations log (every change to keys, schemes, objections, listings, "
-        "notices...) instead of the ledger's main tree.",
+        "--log",
+        help="Which tree: the ledger's main one (records), the operations log (every change "
+        "to keys, schemes, objections, listings, notices...) or the inquiry log (every check).",
     ),
 ]
+
+
+def _tree(log: Log) -> Tree:
+    return TREES[log.value]
 
 
 @ledger_app.command("head")
@@ -86,6 +91,10 @@ def verify(
         str | None,
         typer.Option(help="The same for the operations log: a SIZE:ROOT of it kept earlier."),
     ] = None,
+    inquiries_against: Annotated[
+        str | None,
+        typer.Option(help="The same for the inquiry log: a SIZE:ROOT of it kept earlier."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every entry hash and checkpoint root of the ledger and of its operations log,
@@ -93,6 +102,7 @@ def verify(
     problem."""
     outside = _tree_head("--against", against)
     operations_outside = _tree_head("--operations-against", operations_against)
+    inquiries_outside = _tree_head("--inquiries-against", inquiries_against)
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn, one_snapshot(conn).begin():
@@ -104,14 +114,16 @@ def verify(
                 )
                 bar.update(task, completed=result.size)
             operations = verify_operations(conn, operations_outside)
+            checks = verify_inquiries(conn, inquiries_outside)
     finally:
         engine.dispose()
-    problems = [*result.problems, *operations.problems]
+    problems = [*result.problems, *operations.problems, *checks.problems]
     if as_json:
         payload = {
             **_verified(result),
             "ok": not problems,
             "operations": _verified(operations),
+            "inquiries": _verified(checks),
         }
         out.print(orjson.dumps(payload).decode())
     elif not problems:
@@ -125,11 +137,15 @@ def verify(
             f"ok: operations log of {operations.size:,} entries verifies, root "
             f"{operations.root.hex()}, and every operational row is as last logged{checked}"
         )
+        checked = f"; consistent with {inquiries_outside.token}" if inquiries_outside else ""
+        out.print(
+            f"ok: inquiry log of {checks.size:,} checks verifies, root {checks.root.hex()}{checked}"
+        )
     else:
         out.print(f"FAILED: {problems[0]}")
         for problem in problems[1:]:
             err.print(f"  also: {problem}")
-        if result.truncated or operations.truncated:
+        if result.truncated or operations.truncated or checks.truncated:
             err.print("  (more problems not shown)")
     if problems:
         raise typer.Exit(1)
@@ -186,20 +202,15 @@ def checkpoint(
     size: Annotated[
         int | None, typer.Option(help="An earlier checkpoint (a size a batch ended at).")
     ] = None,
-    operations: OperationsOption = False,
+    log: LogOption = Log.ledger,
 ) -> None:
     """Print the ledger's signed checkpoint (C2SP tlog-checkpoint, a C2SP signed note)."""
-    if operations and size is not None:
-        fail("--size names a checkpoint of the ledger's main tree: not with --operations")
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn:
             signer = _signing_key(conn, key, origin)
             try:
-                if operations:
-                    note = signed_operations_checkpoint(conn, signer)
-                else:
-                    note = signed_checkpoint(conn, signer, size)
+                note = signed_checkpoint(conn, signer, size, tree=_tree(log))
             except ValueError as exc:
                 fail(str(exc))
     finally:
@@ -212,7 +223,7 @@ def public_key(
     db: DbOption = None,
     key: KeyOption = None,
     origin: OriginOption = "",
-    operations: OperationsOption = False,
+    log: LogOption = Log.ledger,
 ) -> None:
     """Print the verifier key of the ledger's checkpoints (name+keyid+base64key)."""
     engine = open_db_or_exit(db)
@@ -221,8 +232,7 @@ def public_key(
             signer = _signing_key(conn, key, origin)
     finally:
         engine.dispose()
-    if operations:
-        signer = operations_key(signer)
+    signer = tree_key(signer, _tree(log))
     sys.stdout.write(signer.verifier_key + "\n")
 
 
@@ -239,12 +249,12 @@ def prove(
         tuple[int, int] | None,
         typer.Option(help="Prove the tree of N entries extends the tree of M (M N)."),
     ] = None,
-    operations: OperationsOption = False,
+    log: LogOption = Log.ledger,
 ) -> None:
     """Print an RFC 9162 inclusion or consistency proof as JSON (hashes in lowercase hex)."""
     if (index is None) == (consistency is None):
         fail("give --index I [--size N] or --consistency M N")
-    tree = OPERATIONS if operations else MAIN
+    tree = _tree(log)
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn, conn.begin():
@@ -321,17 +331,17 @@ def witness(
         bool,
         typer.Option("--submit", help="Send each cosignature to the log, which publishes it."),
     ] = False,
-    operations: OperationsOption = False,
+    log: LogOption = Log.ledger,
 ) -> None:
     """Check the log's signed checkpoint and that it extends the last one accepted; exit 1 on
     a bad signature, a rollback or a fork, keeping the evidence in the state directory (exit 2
     when the log cannot be reached; with --every, it tries again). With --cosign, sign what it
     accepted; the key's verifier key (for the log's `witnesses` setting) is printed; with
-    --submit, exit 3 when the log did not take the cosignature. With --operations, witness the
-    operations log (keep its state directory apart)."""
-    if operations and submit:
+    --submit, exit 3 when the log did not take the cosignature. With --log, witness another of
+    the ledger's trees (keep its state directory apart)."""
+    if log is not Log.ledger and submit:
         fail("--submit: the service keeps cosignatures of the ledger's main tree only")
-    log = OPERATIONS_LOG if operations else LEDGER_LOG
+    path = LEDGER_LOG + _tree(log).suffix
     cosigner = _cosigner(cosign_key, name, submit=submit)
     given = key
     if key is not None and key.startswith("@"):
@@ -342,7 +352,7 @@ def witness(
     with httpx.Client(base_url=url, timeout=60) as client:
         while True:
             try:
-                seen = witness_once(client, state, given, cosigner, submit=submit, log=log)
+                seen = witness_once(client, state, given, cosigner, submit=submit, log=path)
             except Refused as exc:
                 where = f" (evidence in {exc.evidence})" if exc.evidence else ""
                 err.print(f"REFUSED: {exc.reason}{where}", markup=False)

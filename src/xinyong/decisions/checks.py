@@ -39,7 +39,15 @@ from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import mask_organization_id
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
-from xinyong.ledger.schema import inquiries, notices, pending_notices, relying_parties
+from xinyong.ledger.entries import INQUIRY_COLUMNS
+from xinyong.ledger.inquiry_tree import append_inquiries
+from xinyong.ledger.schema import (
+    inquiries,
+    inquiry_checkpoints,
+    notices,
+    pending_notices,
+    relying_parties,
+)
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
 from xinyong.ttl import MISSING, Missing, TtlCache
@@ -58,6 +66,7 @@ __all__ = [
     "decide_from_stored",
     "decide_measure",
     "inquiry_json",
+    "inquiry_rows",
     "log_decision",
     "log_decisions",
     "purpose",
@@ -320,18 +329,7 @@ def log_decision(conn: Connection, decision: Decision, notice: dict[str, object]
     log_decisions(conn, [(decision, notice)])
 
 
-_LOGGED = (
-    "decision_id",
-    "relying_party",
-    "subject_id",
-    "measure",
-    "scheme_id",
-    "version",
-    "as_of",
-    "known_at",
-    "applies",
-    "made_at",
-)
+_LOGGED = (*INQUIRY_COLUMNS, "position", "leaf_hash")
 INSERT_INQUIRY = DriverStatement(
     insert(inquiries).values({name: bindparam(name) for name in _LOGGED}),
     {
@@ -345,14 +343,17 @@ INSERT_INQUIRY = DriverStatement(
         "known_at": 0,
         "applies": False,
         "made_at": "",
+        "position": 0,
+        "leaf_hash": b"",
     },
 )
 """The inquiry log's insert, compiled once: it runs for every check ."""
 
 
-def _inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, object]]:
-    """The rows of :data:`INSERT_INQUIRY` that log ``decisions``."""
-    return [{name: getattr(d, name) for name in _LOGGED} for d in decisions]
+def inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, Any]]:
+    """The rows that log ``decisions``, still to be placed in the inquiry log's tree
+    (:func:`~xinyong.ledger.inquiry_tree.place`)."""
+    return [{name: getattr(d, name) for name in INQUIRY_COLUMNS} for d in decisions]
 
 
 def _insert_inquiries() -> DriverStatement:
@@ -364,9 +365,10 @@ def _insert_inquiries() -> DriverStatement:
             .alias(f"given_{name}")
         )
 
-    # A decision id is random: one already there is this decision, logged by a commit whose
-    # answer was lost, so it counts as logged. The notices are written by a data-modifying
-    # WITH, which PostgreSQL runs exactly once, in the statement's own transaction.
+    # The rows are placed in the inquiry log's tree already (the caller holds its lock and
+    # left out the decisions logged by a commit whose answer was lost). The notices and the
+    # tree's new head are written by data-modifying WITHs, which PostgreSQL runs exactly once,
+    # in the statement's own transaction.
     written = given("notices", notices, NOTICE_COLUMNS)
     noticed = (
         postgresql.insert(notices)
@@ -374,14 +376,19 @@ def _insert_inquiries() -> DriverStatement:
         .on_conflict_do_nothing(index_elements=["notice_id"])
         .cte("noticed")
     )
+    head_columns = ("size", "root", "frontier", "committed_at")
+    head = given("head", inquiry_checkpoints, head_columns)
+    headed = (
+        insert(inquiry_checkpoints).from_select(list(head_columns), select(*head.c)).cte("headed")
+    )
     logged = given("rows", inquiries, _LOGGED)
     statement = (
         postgresql.insert(inquiries)
         .from_select(list(_LOGGED), select(*logged.c))
-        .on_conflict_do_nothing(index_elements=["decision_id"])
         .add_cte(noticed)
+        .add_cte(headed)
     )
-    return DriverStatement(statement, {"rows": "[]", "notices": "[]"})
+    return DriverStatement(statement, {"rows": "[]", "notices": "[]", "head": "[]"})
 
 
 INSERT_INQUIRIES = _insert_inquiries()
@@ -392,8 +399,11 @@ a list per column would be adapted value by value: ``rows`` the decisions, ``not
 of ``notices`` (:func:`~xinyong.decisions.notices.notice_row`)."""
 
 
-def inquiry_json(logged: Iterable[Checked]) -> dict[str, str]:
-    """The parameters of :data:`INSERT_INQUIRIES` that log ``logged`` and their notices."""
+def inquiry_json(
+    logged: Iterable[Checked], rows: Sequence[dict[str, Any]], head: dict[str, Any]
+) -> dict[str, str]:
+    """The parameters of :data:`INSERT_INQUIRIES` that log ``logged`` (as ``rows``, placed in
+    the inquiry log's tree, whose new head is ``head``) and their notices."""
     entries = list(logged)
     written = [
         notice_row(
@@ -403,9 +413,15 @@ def inquiry_json(logged: Iterable[Checked]) -> dict[str, str]:
         if notice is not None
     ]
     return {
-        "rows": orjson.dumps(_inquiry_rows(d for d, _ in entries)).decode(),
+        "rows": orjson.dumps([_bytea(row, "leaf_hash") for row in rows]).decode(),
         "notices": orjson.dumps(written).decode(),
+        "head": orjson.dumps([_bytea(head, "root")]).decode(),
     }
+
+
+def _bytea(row: dict[str, Any], name: str) -> dict[str, Any]:
+    """``row`` with its bytes column ``name`` in PostgreSQL's hex form, for JSON."""
+    return {**row, name: "\\x" + bytes(row[name]).hex()}
 
 
 def log_decisions(
@@ -422,7 +438,8 @@ def log_decisions(
             notice_id = adverse_notice_id(decision.decision_id)
             issue_notice(conn, decision.subject_id, ADVERSE_CHECK, notice, table, notice_id)
     if logged:
-        INSERT_INQUIRY.run_many(conn, _inquiry_rows(d for d, _ in logged))
+        rows = inquiry_rows(d for d, _ in logged)
+        append_inquiries(conn, rows, lambda placed: INSERT_INQUIRY.run_many(conn, placed))
 
 
 def check_measure(

@@ -34,6 +34,7 @@ __all__ = [
     "CHECK_CONNECTION",
     "DEFAULT_URL",
     "ENV_VAR",
+    "INQUIRY_LOCK_SQL",
     "INQUIRY_SCHEMA",
     "PLAN_ONCE",
     "WRITE",
@@ -41,6 +42,7 @@ __all__ = [
     "ForeignInquiryLog",
     "after_bulk_load",
     "hold_append_lock",
+    "hold_inquiry_lock",
     "hold_lock",
     "hold_operations_lock",
     "inquiry_log_file",
@@ -75,6 +77,7 @@ INQUIRY_SCHEMA = "inquiry_log"
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
 _PG_NAMED_LOCKS = 0x78796E6C  # "xynl": the first half of the keys of hold_lock's locks
 _PG_OPERATIONS_LOCK = 0x78796F70  # "xyop": appends to the operations log
+_PG_INQUIRY_LOCK = 0x78796971  # "xyiq": appends to the inquiry log's tree
 _TAKE_LOCK = {
     "main": "DELETE FROM main.alembic_version WHERE 0",
     INQUIRY_SCHEMA: f"DELETE FROM {INQUIRY_SCHEMA}.log_owner WHERE 0",
@@ -343,6 +346,27 @@ def hold_operations_lock(conn: Connection) -> None:
         take_write_lock(conn, "main")
     else:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_OPERATIONS_LOCK})")
+
+
+def hold_inquiry_lock(conn: Connection) -> None:
+    """Serialise appends to the inquiry log's tree (:mod:`xinyong.ledger.inquiry_tree`) until
+    the transaction ends: an advisory lock of its own on PostgreSQL, the inquiry log file's
+    write lock on SQLite (the ledger file's when the log has no file of its own). Run on the
+    DB-API cursor, so that it joins a transaction begun on the driver (the inquiry log's)."""
+    if conn.dialect.name == "sqlite":
+        separate = inquiry_log_path(conn.engine.url.database) is not None
+        sql = _TAKE_LOCK[INQUIRY_SCHEMA if separate else "main"]
+    else:
+        sql = INQUIRY_LOCK_SQL
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+INQUIRY_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_PG_INQUIRY_LOCK})"
+""":func:`hold_inquiry_lock` on PostgreSQL, for a connection outside SQLAlchemy."""
 
 
 def never_wait(conn: Connection) -> None:

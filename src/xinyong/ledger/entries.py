@@ -17,7 +17,14 @@ from typing import Final
 
 import orjson
 
-__all__ = ["CONTENT_COLUMNS", "ENTRY_TYPES", "OPERATION_COLUMNS", "entry_hash", "entry_label"]
+__all__ = [
+    "CONTENT_COLUMNS",
+    "ENTRY_TYPES",
+    "INQUIRY_COLUMNS",
+    "OPERATION_COLUMNS",
+    "entry_hash",
+    "entry_label",
+]
 
 CONTENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "subjects": ("subject_id", "kind", "display_name", "identifiers", "recorded_at"),
@@ -50,11 +57,31 @@ first)."""
 OPERATION_COLUMNS: Final = ("tbl", "row_key", "state", "recorded_at")
 """The hashed columns of an entry of the operations log (:mod:`xinyong.ledger.operations`)."""
 
+INQUIRY_COLUMNS: Final = (
+    "decision_id",
+    "relying_party",
+    "subject_id",
+    "measure",
+    "scheme_id",
+    "version",
+    "as_of",
+    "known_at",
+    "applies",
+    "made_at",
+)
+"""The hashed columns of an entry of the inquiry log (:mod:`xinyong.ledger.inquiry_tree`)."""
+
+_BOOLEANS: Final[dict[str, int]] = {"inquiries": INQUIRY_COLUMNS.index("applies")}
+"""The boolean column of an entry table, by index in its hashed columns: SQLite hands it back as
+0 or 1, which hash as ``false`` and ``true`` (any other stored value hashes as itself, and so
+fails)."""
+
 ENTRY_TYPES: Final[dict[str, str]] = {
     "subjects": "subject",
     "records": "record",
     "events": "event",
     "operations": "operation",
+    "inquiries": "inquiry",
 }
 _VERSION: Final = "xinyong-ledger/1"
 
@@ -62,6 +89,11 @@ _VERSION: Final = "xinyong-ledger/1"
 def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
     """The RFC 6962 leaf hash of one entry from its table, position and content columns."""
     # orjson writes a date as "YYYY-MM-DD", the same text SQLite hands back for it.
+    flag = _BOOLEANS.get(table)
+    if flag is not None:
+        value = values[flag]
+        if type(value) is int and value in (0, 1):
+            values = (*values[:flag], bool(value), *values[flag + 1 :])
     data = orjson.dumps([_VERSION, ENTRY_TYPES[table], position, *values])
     return hashlib.sha256(b"\x00" + data).digest()
 
@@ -70,6 +102,8 @@ def entry_label(table: str, values: Sequence[object]) -> str:
     """A short human name for an entry, used in verification reports."""
     if table == "operations":
         return f"the change of {values[0]} {values[1]}"
+    if table == "inquiries":
+        return f"the check {values[0]} by {values[1]}"
     columns = CONTENT_COLUMNS[table]
     row = dict(zip(columns, values, strict=False))
     if table == "subjects":

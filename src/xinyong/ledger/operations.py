@@ -61,7 +61,7 @@ from sqlalchemy import (
 
 from xinyong.ledger.append import TreeHead, read_frontier, read_head, utc_now_text
 from xinyong.ledger.database import hold_operations_lock
-from xinyong.ledger.entries import OPERATION_COLUMNS, entry_hash
+from xinyong.ledger.entries import entry_hash
 from xinyong.ledger.schema import (
     api_keys,
     appeals,
@@ -76,6 +76,7 @@ from xinyong.ledger.schema import (
     schemes,
     sources,
 )
+from xinyong.ledger.trees import OPERATIONS
 from xinyong.ledger.verify import Problem, Verification, verify_tree
 
 __all__ = [
@@ -114,7 +115,7 @@ _SECRETS: Final = {"webhook_secret"}
 """Columns logged as their SHA-256: the log holds no secret."""
 
 _CHUNK: Final = 500
-_TREE: Final = "operations log"
+_TREE: Final = OPERATIONS.name
 _PENDING: Final = "xinyong_operations"
 """Key in a connection's ``info`` of the rows to log when its transaction commits."""
 _WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -311,7 +312,7 @@ def _state_or_none(table: Table, row: RowMapping) -> str | None:
 def verify_operations(conn: Connection, against: TreeHead | None = None) -> Verification:
     """Recompute the operations log's tree, then check every tracked row against the newest
     state logged for it."""
-    tree = verify_tree(conn, {"operations": OPERATION_COLUMNS}, "operation_checkpoints", against)
+    tree = verify_tree(conn, OPERATIONS.columns(), OPERATIONS.heads.name, against)
     result = Verification(tree.size, tree.root, tree.checkpoints, truncated=tree.truncated)
     for problem in tree.problems:
         result.add(Problem(problem.position, problem.message, _TREE))

@@ -1,8 +1,8 @@
 """Inclusion and consistency proofs over the ledger's entries (RFC 6962 / RFC 9162 2.1).
 
 The ledger's leaves are its entries in log order, across ``subjects``, ``records`` and
-``events`` (each row's ``leaf_hash``); the operations log's (:data:`OPERATIONS`) are the rows of
-``operations``. A proof names the tree by its size; the root to check it
+``events`` (each row's ``leaf_hash``); the other trees' are their tables' rows
+(:mod:`xinyong.ledger.trees`). A proof names the tree by its size; the root to check it
 against is in the signed checkpoint of that size (:mod:`xinyong.ledger.signed_head`).
 
 Proofs come from kept subtree roots (:mod:`xinyong.ledger.subtrees`): the first proof of a
@@ -17,45 +17,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, select, union_all
+from sqlalchemy import Connection, select, union_all
 
 from xinyong.ledger.append import read_checkpoint, read_head, read_size
-from xinyong.ledger.schema import (
-    checkpoints,
-    events,
-    ledger_identity,
-    operation_checkpoints,
-    operations,
-    records,
-    subjects,
-)
+from xinyong.ledger.schema import events, ledger_identity, records, subjects
 from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise
+from xinyong.ledger.trees import MAIN, Tree
 
 __all__ = [
-    "MAIN",
-    "OPERATIONS",
     "Entry",
     "ProofRefused",
-    "Tree",
     "entry_at",
     "prove_consistency",
     "prove_inclusion",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Tree:
-    """One of the ledger's Merkle trees: the tables of its entries and of its checkpoints."""
-
-    name: str
-    entries: tuple[Table, ...]
-    heads: Table
-
-
-MAIN = Tree("ledger", (subjects, records, events), checkpoints)
-"""The main tree: what is furnished."""
-OPERATIONS = Tree("operations log", (operations,), operation_checkpoints)
-"""The operations log (:mod:`xinyong.ledger.operations`)."""
 
 
 class ProofRefused(ValueError):

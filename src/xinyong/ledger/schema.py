@@ -37,6 +37,7 @@ __all__ = [
     "events",
     "ingest_rejects",
     "inquiries",
+    "inquiry_checkpoints",
     "ledger_identity",
     "listings",
     "metadata",
@@ -226,12 +227,28 @@ inquiries = Table(
     Column("known_at", BigInteger, nullable=False),
     Column("applies", Boolean, nullable=False),
     Column("made_at", String(32), nullable=False),
+    Column("position", BigInteger),
+    Column("leaf_hash", LargeBinary(32)),
     Index("ix_inquiries_subject", "subject_id", "made_at"),
     Index("ix_inquiries_party", "relying_party", "made_at"),
+    Index("ix_inquiries_position", "position", unique=True),
 )
 """Every check, written before its answer is returned: who asked what about whom, and the
 scheme version, as-of date and ledger size that produced the answer (enough to replay it). A SQLite
-ledger keeps it in its own file (:func:`xinyong.ledger.database.inquiry_log_path`)."""
+ledger keeps it in its own file (:func:`xinyong.ledger.database.inquiry_log_path`). Each is an
+entry of the inquiry log's Merkle tree (``position``, ``leaf_hash``; revision 0017 added them,
+so the columns allow NULL, which ``ledger verify`` reports: :mod:`xinyong.ledger.inquiry_tree`).
+"""
+
+inquiry_checkpoints = Table(
+    "inquiry_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("frontier", Text, nullable=False),
+    Column("committed_at", String(32), nullable=False),
+)
+"""The inquiry log's tree head after every batch of checks (beside ``inquiries``)."""
 
 ledger_identity = Table(
     "ledger_identity",

@@ -14,24 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
+from xinyong.ledger.append import read_checkpoint, read_head
 from xinyong.ledger.cosignatures import cosignature_lines
 from xinyong.ledger.cosigning import CosignatureVerifier
-from xinyong.ledger.operations import read_operations_head
 from xinyong.ledger.schema import ledger_identity
 from xinyong.ledger.signing import LedgerKey, checkpoint_text, load_or_create_key
+from xinyong.ledger.trees import MAIN, Tree
 
-__all__ = [
-    "OPERATIONS_ORIGIN_SUFFIX",
-    "default_key_path",
-    "ledger_key",
-    "operations_key",
-    "signed_checkpoint",
-    "signed_operations_checkpoint",
-]
-
-OPERATIONS_ORIGIN_SUFFIX = "/operations"
-"""The operations log's origin line is the ledger's with this suffix (its own tree, same key)."""
+__all__ = ["default_key_path", "ledger_key", "signed_checkpoint", "tree_key"]
 
 
 def _ledger_id(conn: Connection) -> str:
@@ -54,36 +44,30 @@ def ledger_key(conn: Connection, configured: Path | None = None, origin: str = "
     return load_or_create_key(path, origin or f"xinyong.local/ledger/{_ledger_id(conn)}")
 
 
+def tree_key(key: LedgerKey, tree: Tree = MAIN) -> LedgerKey:
+    """The ledger's key under ``tree``'s origin (the ledger's followed by its suffix): the same
+    key pair, so nothing more to keep secret, but a verifier key and key ID of its own, since a
+    checkpoint's origin is its key's name (a witness holds one key per log)."""
+    return key if not tree.suffix else LedgerKey(key.name + tree.suffix, key.private)
+
+
 def signed_checkpoint(
     conn: Connection,
     key: LedgerKey,
     size: int | None = None,
     *,
     witnesses: Sequence[CosignatureVerifier] = (),
+    tree: Tree = MAIN,
 ) -> str:
-    """The checkpoint of the newest tree head (or of the one at ``size``), signed, with the
-    cosignatures kept for it by ``witnesses`` that verify; ValueError when no batch ended at
-    ``size``."""
-    head: TreeHead | None = read_head(conn) if size is None else read_checkpoint(conn, size)
+    """The checkpoint of ``tree``'s newest head (or of the one at ``size``), signed, with the
+    cosignatures kept for it by ``witnesses`` that verify (the main tree's); ValueError when no
+    batch ended at ``size``."""
+    head = read_head(conn, tree.heads) if size is None else read_checkpoint(conn, size, tree.heads)
     if head is None:
-        raise ValueError(f"no checkpoint at size {size}")
-    text = checkpoint_text(key.name, head.size, head.root)
-    note = key.sign(text)
-    if witnesses:
+        raise ValueError(f"no checkpoint of the {tree.name} at size {size}")
+    signer = tree_key(key, tree)
+    text = checkpoint_text(signer.name, head.size, head.root)
+    note = signer.sign(text)
+    if witnesses and tree is MAIN:
         note += "".join(f"{line}\n" for line in cosignature_lines(conn, head.size, text, witnesses))
     return note
-
-
-def signed_operations_checkpoint(conn: Connection, key: LedgerKey) -> str:
-    """The operations log's newest checkpoint (:mod:`xinyong.ledger.operations`), signed by the
-    ledger's key; its origin is the ledger's followed by ``/operations``."""
-    head = read_operations_head(conn)
-    signer = operations_key(key)
-    return signer.sign(checkpoint_text(signer.name, head.size, head.root))
-
-
-def operations_key(key: LedgerKey) -> LedgerKey:
-    """The ledger's key under the operations log's name (its origin): the same key pair, so
-    nothing more to keep secret, but a verifier key and key ID of its own, since a checkpoint's
-    origin is its key's name (a witness holds one key per log)."""
-    return LedgerKey(key.name + OPERATIONS_ORIGIN_SUFFIX, key.private)

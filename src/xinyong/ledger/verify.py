@@ -86,7 +86,10 @@ _Entry = tuple[int, str, tuple[object, ...], bytes]
 
 
 def _stream(conn: Connection, table: str, columns: Sequence[str]) -> Iterator[_Entry]:
-    sql = f"SELECT position, {', '.join(columns)}, leaf_hash FROM {table} ORDER BY position"
+    sql = (
+        f"SELECT position, {', '.join(columns)}, leaf_hash FROM {table} "
+        "WHERE position IS NOT NULL ORDER BY position"
+    )
     result = conn.exec_driver_sql(
         sql, execution_options={"stream_results": True, "yield_per": 10_000}
     )

@@ -31,6 +31,7 @@ from xinyong.due_process.transparency import transparency_report
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import one_snapshot
+from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.schema import inquiries, records, relying_parties
 from xinyong.ledger.verify import verify_ledger
@@ -128,7 +129,8 @@ def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
         result = verify_ledger(conn)
         head = read_head(conn)
         operations = verify_operations(conn)
-    problems = [*result.problems, *operations.problems]
+        checks = verify_inquiries(conn)
+    problems = [*result.problems, *operations.problems, *checks.problems]
     return {
         "ok": not problems,
         "size": result.size,
@@ -137,8 +139,10 @@ def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
         "head": head.token,
         "operations": operations.size,
         "operations_root": operations.root.hex(),
+        "inquiries": checks.size,
+        "inquiries_root": checks.root.hex(),
         "problems": [str(p) for p in problems],
-        "truncated": result.truncated or operations.truncated,
+        "truncated": result.truncated or operations.truncated or checks.truncated,
     }
 
 

@@ -16,7 +16,7 @@ under way is answered 503 with Retry-After, so that proofs cannot crowd out chec
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -37,20 +37,11 @@ from xinyong.ledger.cosignatures import (
 )
 from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature_lines
 from xinyong.ledger.database import WRITE
-from xinyong.ledger.proofs import (
-    OPERATIONS,
-    ProofRefused,
-    entry_at,
-    prove_consistency,
-    prove_inclusion,
-)
+from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
 from xinyong.ledger.schema import inquiries
-from xinyong.ledger.signed_head import (
-    operations_key,
-    signed_checkpoint,
-    signed_operations_checkpoint,
-)
+from xinyong.ledger.signed_head import signed_checkpoint, tree_key
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
+from xinyong.ledger.trees import INQUIRIES, OPERATIONS, Tree
 from xinyong.service.auth import principal_of, roles
 from xinyong.service.dependencies import context
 from xinyong.service.limits import public_within_limit
@@ -92,34 +83,6 @@ def checkpoint(
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from exc
     return PlainTextResponse(note)
-
-
-@router.get(
-    "/operations/checkpoint",
-    response_class=PlainTextResponse,
-    **roles(*Role),
-    responses={200: {"content": {"text/plain": {}}}},
-)
-def operations_checkpoint(ctx: Ctx) -> PlainTextResponse:
-    """The operations log's newest signed checkpoint: the tree of every change to keys,
-    relying parties, sources, schemes, objections, repairs, reviews, appeals, listings and
-    notices (origin: the ledger's, then ``/operations``)."""
-    key = _key(ctx)
-    with ctx.engine.connect() as conn:
-        note = signed_operations_checkpoint(conn, key)
-    return PlainTextResponse(note)
-
-
-@router.get(
-    "/operations/public-key",
-    response_class=PlainTextResponse,
-    **roles(*Role),
-    responses={200: {"content": {"text/plain": {}}}},
-)
-def operations_public_key(ctx: Ctx) -> PlainTextResponse:
-    """The verifier key of the operations log's checkpoints: the ledger's key pair under the
-    log's origin (``name+keyid+base64key``)."""
-    return PlainTextResponse(operations_key(_key(ctx)).verifier_key + "\n")
 
 
 @router.get(
@@ -242,36 +205,6 @@ def inclusion(
                 raise HTTPException(422, str(exc)) from exc
 
 
-@router.get("/operations/proof/consistency", **roles(*Role))
-def operations_consistency(
-    ctx: Ctx,
-    first: Annotated[int, Query(ge=1, le=MAX_SIZE)],
-    second: Annotated[int, Query(ge=1, le=MAX_SIZE)],
-) -> dict[str, object]:
-    """RFC 9162 consistency proof between two trees of the operations log, as
-    ``/proof/consistency`` gives for the ledger's."""
-    with _one_at_a_time(), ctx.engine.connect() as conn:
-        try:
-            return prove_consistency(conn, first, second, OPERATIONS)
-        except ProofRefused as exc:
-            raise HTTPException(422, str(exc)) from exc
-
-
-@router.get("/operations/proof/inclusion", **roles(Role.OPERATOR))
-def operations_inclusion(
-    ctx: Ctx,
-    index: Annotated[int, Query(ge=0, le=MAX_SIZE)],
-    size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
-) -> dict[str, object]:
-    """RFC 9162 inclusion proof of entry ``index`` of the operations log (operators only: a
-    leaf hash can confirm a guessed objection or notice)."""
-    with _one_at_a_time(), ctx.engine.connect() as conn:
-        try:
-            return prove_inclusion(conn, index, size, OPERATIONS)
-        except ProofRefused as exc:
-            raise HTTPException(422, str(exc)) from exc
-
-
 @contextmanager
 def _one_at_a_time() -> Iterator[None]:
     """Hold the process's one proof slot, or answer 503 (Retry-After) when it is taken."""
@@ -299,3 +232,107 @@ def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
         q.known_at > index,
     )
     return bool(conn.execute(select(received)).scalar())
+
+
+MayProve = Callable[[Connection, Principal, int], bool]
+"""Whether a caller may have the inclusion proof of a tree's entry (its leaf hash)."""
+
+
+def _operator_only(conn: Connection, caller: Principal, index: int) -> bool:
+    """An operations-log entry: operators only (a leaf hash can confirm a guessed objection)."""
+    return caller.role is Role.OPERATOR
+
+
+def _own_inquiry(conn: Connection, caller: Principal, index: int) -> bool:
+    """An inquiry-log entry: operators any; a subject the checks made on them; a relying party
+    its own checks."""
+    if caller.role is Role.OPERATOR:
+        return True
+    q = inquiries.c
+    row = conn.execute(select(q.subject_id, q.relying_party).where(q.position == index)).first()
+    if row is None:
+        return False
+    if caller.role is Role.SUBJECT:
+        return bool(row.subject_id == caller.name)
+    return bool(row.relying_party == caller.name)
+
+
+def _tree_routes(tree: Tree, may_prove: MayProve, who: tuple[Role, ...]) -> None:
+    """The checkpoint, verifier key and proofs of one of the ledger's other trees, under
+    ``/v1/ledger`` + its suffix, as the main tree's are under ``/v1/ledger``."""
+    prefix = tree.suffix
+
+    @router.get(
+        f"{prefix}/checkpoint",
+        response_class=PlainTextResponse,
+        **roles(*Role),
+        responses={200: {"content": {"text/plain": {}}}},
+        name=f"{tree.suffix[1:]}_checkpoint",
+        description=f"The {tree.name}'s newest signed checkpoint (or the one at ``size``): its "
+        f"origin is the ledger's followed by ``{tree.suffix}``.",
+    )
+    def checkpoint(
+        ctx: Ctx,
+        size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
+    ) -> PlainTextResponse:
+        key = _key(ctx)
+        with ctx.engine.connect() as conn:
+            try:
+                note = signed_checkpoint(conn, key, size, tree=tree)
+            except ValueError as exc:
+                raise HTTPException(404, str(exc)) from exc
+        return PlainTextResponse(note)
+
+    @router.get(
+        f"{prefix}/public-key",
+        response_class=PlainTextResponse,
+        **roles(*Role),
+        responses={200: {"content": {"text/plain": {}}}},
+        name=f"{tree.suffix[1:]}_public_key",
+        description=f"The verifier key of the {tree.name}'s checkpoints: the ledger's key pair "
+        "under the log's origin (``name+keyid+base64key``).",
+    )
+    def public_key(ctx: Ctx) -> PlainTextResponse:
+        return PlainTextResponse(tree_key(_key(ctx), tree).verifier_key + "\n")
+
+    @router.get(
+        f"{prefix}/proof/consistency",
+        **roles(*Role),
+        name=f"{tree.suffix[1:]}_consistency",
+        description=f"RFC 9162 consistency proof between two trees of the {tree.name}.",
+    )
+    def consistency(
+        ctx: Ctx,
+        first: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+        second: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+    ) -> dict[str, object]:
+        with _one_at_a_time(), ctx.engine.connect() as conn:
+            try:
+                return prove_consistency(conn, first, second, tree)
+            except ProofRefused as exc:
+                raise HTTPException(422, str(exc)) from exc
+
+    @router.get(
+        f"{prefix}/proof/inclusion",
+        **roles(*who),
+        name=f"{tree.suffix[1:]}_inclusion",
+        description=f"RFC 9162 inclusion proof of the {tree.name}'s entry ``index``.",
+    )
+    def inclusion(
+        ctx: Ctx,
+        caller: Caller,
+        index: Annotated[int, Query(ge=0, le=MAX_SIZE)],
+        size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
+    ) -> dict[str, object]:
+        with ctx.engine.connect() as conn:
+            if not may_prove(conn, caller, index):
+                raise HTTPException(404, "no such entry that you may see")
+            with _one_at_a_time():
+                try:
+                    return prove_inclusion(conn, index, size, tree)
+                except ProofRefused as exc:
+                    raise HTTPException(422, str(exc)) from exc
+
+
+_tree_routes(OPERATIONS, _operator_only, (Role.OPERATOR,))
+_tree_routes(INQUIRIES, _own_inquiry, (Role.OPERATOR, Role.SUBJECT, Role.RELYING))

@@ -1,0 +1,112 @@
+"""The inquiry log's tree: every logged check has its place, written with it, and
+``verify_inquiries`` names a check edited, deleted, moved or added behind the log's back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.support import rfc6962
+from xinyong.decisions.checks import Decision, log_decisions
+from xinyong.ledger.database import open_database
+from xinyong.ledger.entries import INQUIRY_COLUMNS
+from xinyong.ledger.inquiry_tree import verify_inquiries
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[Engine]:
+    engine = open_database(ledger_url)
+    yield engine
+    engine.dispose()
+
+
+def _decision(n: int, *, applies: bool = False) -> Decision:
+    return Decision(
+        decision_id=f"d{n}",
+        relying_party="airline",
+        subject_id=f"ext:s{n % 3}",
+        measure="restrict-flights",
+        applies=applies,
+        scheme_id="example",
+        version="v1",
+        as_of=date(2026, 12, 1),
+        known_at=7,
+        made_at=f"2026-12-01T00:00:{n:02d}.000000Z",
+    )
+
+
+def _log(engine: Engine, *numbers: int) -> None:
+    with engine.begin() as conn:
+        log_decisions(conn, [(_decision(n, applies=n % 2 == 0), None) for n in numbers])
+
+
+def _problems(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [str(p) for p in verify_inquiries(conn).problems]
+
+
+def test_each_batch_of_checks_is_placed_and_checkpointed(engine: Engine) -> None:
+    _log(engine, 1, 2)
+    _log(engine, 3)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT position, leaf_hash FROM inquiries ORDER BY position"
+        ).all()
+        heads = conn.exec_driver_sql(
+            "SELECT size, root FROM inquiry_checkpoints ORDER BY size"
+        ).all()
+        result = verify_inquiries(conn)
+    assert [r.position for r in rows] == [0, 1, 2]
+    assert [h.size for h in heads] == [2, 3]
+    # an independent RFC 6962 computation of the newest root from the stored leaves
+    assert rfc6962.mth([bytes(r.leaf_hash) for r in rows]) == bytes(heads[-1].root)
+    assert result.ok, result.problems
+    assert result.size == 3
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("UPDATE inquiries SET applies = NOT applies WHERE decision_id = 'd2'", "does not match"),
+        ("UPDATE inquiries SET subject_id = 'ext:x' WHERE decision_id = 'd1'", "does not match"),
+        ("DELETE FROM inquiries WHERE decision_id = 'd2'", "missing: position 1 was deleted"),
+        ("DELETE FROM inquiries WHERE decision_id = 'd3'", "the log ends before entry 2"),
+        ("UPDATE inquiries SET position = 9 WHERE decision_id = 'd3'", "missing"),
+        (
+            "INSERT INTO inquiries (decision_id, relying_party, subject_id, measure, scheme_id, "
+            "version, as_of, known_at, applies, made_at) SELECT 'd9', relying_party, subject_id, "
+            "measure, scheme_id, version, as_of, known_at, applies, made_at FROM inquiries "
+            "WHERE decision_id = 'd1'",
+            "have no place in the tree",
+        ),
+    ],
+)
+def test_a_check_changed_behind_the_logs_back_is_named(
+    engine: Engine, tamper: str, expected: str
+) -> None:
+    _log(engine, 1, 2, 3)
+    assert _problems(engine) == []
+    with engine.begin() as conn:
+        conn.exec_driver_sql(tamper)
+    problems = _problems(engine)
+    assert problems, "the tampering was not seen"
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith("inquiry log") for p in problems), problems
+
+
+def test_a_stored_boolean_in_another_form_fails(engine: Engine) -> None:
+    """SQLite keeps a 2 where a boolean was written: the application's ``IS 1`` no longer
+    matches it, and neither does its hash."""
+    _log(engine, 2)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps booleans as booleans")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE inquiries SET applies = 2")
+    assert any("does not match its recorded hash" in p for p in _problems(engine))
+
+
+def test_the_hashed_columns_are_the_logged_ones() -> None:
+    assert set(INQUIRY_COLUMNS) <= set(Decision.__dataclass_fields__)
