@@ -67,6 +67,24 @@ def test_each_batch_of_checks_is_placed_and_checkpointed(engine: Engine) -> None
     assert result.size == 3
 
 
+def test_checks_logged_in_a_longer_transaction_are_placed_at_its_commit(engine: Engine) -> None:
+    """A correction logged early in a ledger transaction must not hold the tree's lock (and
+    every check's commit) for the rest of it: its place is given at the commit."""
+    with engine.begin() as conn:
+        log_decisions(conn, [(_decision(1), None)])
+        unplaced = conn.exec_driver_sql("SELECT position FROM inquiries").scalar_one()
+        assert unplaced is None
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT position FROM inquiries").scalar_one() == 0
+    with engine.connect() as conn:  # a rollback leaves nothing to place
+        transaction = conn.begin()
+        log_decisions(conn, [(_decision(2), None)])
+        transaction.rollback()
+        with conn.begin():
+            log_decisions(conn, [(_decision(3), None)])
+    assert _problems(engine) == []
+
+
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [

@@ -137,6 +137,9 @@ async def test_a_subject_downloads_a_report_that_proves_itself(
     }
     assert [c["decision_id"] for c in file["checks"]] == [check["decision_id"]]
     assert file["checks"][0]["receipt"] == check["receipt"]  # what the airline got
+    async with service.client() as client:
+        logged_key = (await client.get("/v1/ledger/inquiries/public-key")).text
+    _check_in_inquiry_log(payload, logged_key, key)
     tables = sorted(e["table"] for e in payload["entries"])
     assert tables.count("records") == 2
     assert tables.count("events") >= 1
@@ -170,6 +173,26 @@ async def test_a_subject_downloads_a_report_that_proves_itself(
     code, output = _verify(tmp_path, resigned, key)
     assert code == 1
     assert "no signature by" in output
+
+
+def _check_in_inquiry_log(payload: dict[str, Any], logged_key: str, key: str) -> None:
+    """Each check's entry in the inquiry log, checked here without xinyong's code: the log's
+    signed checkpoint (the ledger's key under the log's origin), the leaf from the columns, the
+    inclusion proof, and the same decision."""
+    origin, size, root = rfc6962.open_checkpoint(payload["inquiry_checkpoint"], logged_key)
+    assert origin == key.split("+", maxsplit=1)[0] + "/inquiries"
+    for check in payload["file"]["checks"]:
+        entry = check["inquiry"]
+        data = json.dumps(
+            ["xinyong-ledger/1", "inquiry", entry["position"], *entry["values"]],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        assert leaf.hex() == entry["leaf_hash"]
+        nodes = [bytes.fromhex(h) for h in entry["proof"]]
+        assert rfc6962.verify_inclusion(leaf, entry["position"], size, nodes, root)
+        assert entry["values"][0] == check["decision_id"]
 
 
 def _resealed(page: str, key_path: Path, change: Any, service: Service) -> str:
@@ -227,6 +250,24 @@ def _other_answer(payload: dict[str, Any]) -> None:
     payload["file"]["checks"][0]["applies"] = False
 
 
+def _other_time(payload: dict[str, Any]) -> None:
+    """The time of a check is not in its receipt: its entry in the inquiry log proves it."""
+    payload["file"]["checks"][0]["made_at"] = "2020-01-01T00:00:00.000000Z"
+
+
+def _drop_inquiry(payload: dict[str, Any]) -> None:
+    del payload["file"]["checks"][0]["inquiry"]
+
+
+def _edit_inquiry_and_leaf(payload: dict[str, Any]) -> None:
+    from xinyong.ledger.entries import entry_hash
+
+    entry = payload["file"]["checks"][0]["inquiry"]
+    entry["values"][9] = "2020-01-01T00:00:00.000000Z"
+    entry["leaf_hash"] = entry_hash("inquiries", entry["position"], entry["values"]).hex()
+    payload["file"]["checks"][0]["made_at"] = entry["values"][9]
+
+
 def _other_name(payload: dict[str, Any]) -> None:
     payload["file"]["subject"]["name"] = "Someone Else"
 
@@ -255,6 +296,9 @@ def _fake_rating(payload: dict[str, Any]) -> None:
         (_drop_entry, "is shown without its entry"),
         (_drop_receipt, "receipt"),
         (_other_answer, "applies is not the receipt's"),
+        (_other_time, "is not the check its entry logs"),
+        (_drop_inquiry, "entry in the inquiry log is not an object"),
+        (_edit_inquiry_and_leaf, "is not in the inquiry log's tree"),
         (_other_name, "not the registered name"),
         (_record_twice, "is shown twice"),
         (_check_twice, "is shown twice"),

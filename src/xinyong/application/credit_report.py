@@ -39,11 +39,12 @@ from xinyong.domain.refusals import NotAllowed, NotFound
 from xinyong.due_process.disclosure import public_entries
 from xinyong.due_process.masking import MaskingPolicy
 from xinyong.ledger.append import read_head
-from xinyong.ledger.entries import CONTENT_COLUMNS
+from xinyong.ledger.entries import CONTENT_COLUMNS, INQUIRY_COLUMNS
 from xinyong.ledger.proofs import prove_inclusion
-from xinyong.ledger.schema import events, records, subjects
+from xinyong.ledger.schema import events, inquiries, records, subjects
 from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.ledger.signing import LedgerKey
+from xinyong.ledger.trees import INQUIRIES
 
 __all__ = [
     "RENDERER",
@@ -120,7 +121,7 @@ def subject_report(conn: Connection, ctx: Context, subject_id: str) -> SealedRep
         check["receipt"] = receipts.get(check["decision_id"])
     shown = [r for r in file["records"] if r["code"] != RATING]
     payload = {"kind": "subject", "subject_id": subject_id, "file": file}
-    return _seal(conn, ctx, key, payload, subject_id, shown)
+    return _seal(conn, ctx, key, payload, subject_id, shown, file["checks"])
 
 
 def organization_report(conn: Connection, ctx: Context, given: str) -> SealedReport:
@@ -187,16 +188,26 @@ def _seal(
     payload: dict[str, Any],
     subject_id: str,
     shown: list[dict[str, Any]],
+    checks: list[dict[str, Any]] | None = None,
 ) -> SealedReport:
-    """Add the checkpoint and the proven entries to ``payload`` and sign it."""
+    """Add the checkpoint and the proven entries to ``payload`` and sign it; with ``checks``
+    (a subject's), each check's entry in the inquiry log and that log's checkpoint too."""
     head = read_head(conn)  # read after the file: it covers every entry the file shows
     entries = _entries(conn, subject_id, shown)
     if any(e["position"] >= head.size for e in entries):
         raise RuntimeError("the ledger grew between reading the report and its checkpoint")
+    logged = read_head(conn, INQUIRIES.heads)  # covers every check the file shows
     with proof_slot():
         for e in entries:
             proof = prove_inclusion(conn, e["position"], head.size)
             e["leaf_hash"], e["proof"] = proof["leaf_hash"], proof["proof"]
+        if checks is not None:
+            _prove_checks(conn, checks, logged.size)
+    if checks is not None:
+        payload = {
+            **payload,
+            "inquiry_checkpoint": signed_checkpoint(conn, key, logged.size, tree=INQUIRIES),
+        }
     as_of = ctx.today()
     payload = {
         **payload,
@@ -217,6 +228,29 @@ def _seal(
     line = orjson.dumps(statement, option=orjson.OPT_SORT_KEYS).decode()
     note = key.sign(f"{REPORT_HEADER}\n{line}\n")
     return SealedReport(text, note, str(payload["kind"]), subject_id, as_of)
+
+
+def _prove_checks(conn: Connection, checks: list[dict[str, Any]], size: int) -> None:
+    """Give each check its entry in the inquiry log (hashed columns, leaf hash, inclusion proof
+    in the tree of ``size`` checks)."""
+    positions = [c["entry"] for c in checks if c.get("entry") is not None]
+    columns = [inquiries.c[name] for name in INQUIRY_COLUMNS]
+    values = {}
+    for part in chunked(positions):
+        query = select(inquiries.c.position, *columns).where(inquiries.c.position.in_(part))
+        for row in conn.execute(query):
+            values[int(row[0])] = [v.isoformat() if isinstance(v, date) else v for v in row[1:]]
+    for check in checks:
+        position = check.get("entry")
+        if position is None or position >= size or position not in values:
+            continue
+        proof = prove_inclusion(conn, position, size, INQUIRIES)
+        check["inquiry"] = {
+            "position": position,
+            "values": values[position],
+            "leaf_hash": proof["leaf_hash"],
+            "proof": proof["proof"],
+        }
 
 
 def _entries(

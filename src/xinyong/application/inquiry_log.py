@@ -23,9 +23,11 @@ Where the batch is written depends on the database:
   that checkpoint's last step holds the log's writes, checks are answered from the spill file
   (:mod:`xinyong.application.inquiry_spill`) and committed to the table right after.
 - **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
-  that the loop goes on serving while the commit makes its round trips; one transaction takes
-  the inquiry log tree's lock, reads its head, and writes the batch placed in the tree, its
-  adverse notices (a sanction that applies) and the tree's new head in one statement.
+  that the loop goes on serving while the commit makes its two round trips (pipelined): one
+  transaction takes the inquiry log tree's lock and reads its head, then writes the batch
+  placed in the tree, its adverse notices (a sanction that applies) and the tree's new head in
+  one statement. A batch whose commit's answer was lost fails as a whole (it may be logged);
+  a batch that fails otherwise is retried check by check.
 
 Every path places the batch in the inquiry log's Merkle tree in the transaction that writes it
 (:mod:`xinyong.ledger.inquiry_tree`).
@@ -79,7 +81,6 @@ from xinyong.ledger.merkle import Frontier
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
 
 _TREE_HEAD = "SELECT size, frontier FROM inquiry_checkpoints ORDER BY size DESC LIMIT 1"
-_LOGGED = "SELECT decision_id FROM inquiries WHERE decision_id = ANY(%s)"
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -372,23 +373,17 @@ class InquiryLog:
                 await self._aconn.execute(PLAN_ONCE)
                 self._aconn_loop = self._loop
             aconn = self._aconn
-            async with aconn.transaction():  # committed (and durable) when it ends
+            # Two round trips: BEGIN, the tree's lock and its head; then the batch, placed in
+            # the tree, and COMMIT (committed, and durable, when the pipeline ends).
+            async with aconn.pipeline(), aconn.transaction():
                 await aconn.execute(INQUIRY_LOCK_SQL)
                 head = await (await aconn.execute(_TREE_HEAD)).fetchone()
-                ids = [decision.decision_id for decision, _ in entries]
-                present = {
-                    row[0] for row in await (await aconn.execute(_LOGGED, (ids,))).fetchall()
-                }
-                # A decision id is random: one already there is this decision, logged by a
-                # commit whose answer was lost, so it counts as logged (and has its place).
-                missing = [(d, n) for d, n in entries if d.decision_id not in present]
-                if missing:
-                    frontier = Frontier() if head is None else Frontier.from_text(*head)
-                    rows = inquiry_rows(d for d, _ in missing)
-                    placed = place(frontier, rows, utc_now_text())
-                    params = inquiry_json(missing, rows, placed)
-                    sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
-                    await aconn.execute(sql, values)
+                frontier = Frontier() if head is None else Frontier.from_text(*head)
+                rows = inquiry_rows(d for d, _ in entries)
+                placed = place(frontier, rows, utc_now_text())
+                params = inquiry_json(entries, rows, placed)
+                sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
+                await aconn.execute(sql, values)
         except Exception as exc:
             if self._aconn is not None and self._aconn.broken:
                 await self._aconn.close()

@@ -11,7 +11,9 @@ A report passes when:
    newest registration; every record shown (ratings aside, see the builder) with its entry, and
    its events with the events entries on it, none missing and none added;
 5. every check shown carries a receipt signed by the key that states the same decision about the
-   same subject.
+   same subject, and, in a report with the inquiry log's checkpoint (signed by the same key
+   under the log's origin), its entry in that log: the columns hash to its leaf hash, the
+   inclusion proof leads to that checkpoint's root, and they state the same check.
 
 Each failure raises :class:`ReportInvalid` naming the first thing found wrong.
 """
@@ -27,9 +29,10 @@ import orjson
 from xinyong.application.credit_report import REPORT_FORMAT, REPORT_HEADER
 from xinyong.decisions.receipts import open_receipt
 from xinyong.domain.peer_records import RATING
-from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
+from xinyong.ledger.entries import CONTENT_COLUMNS, INQUIRY_COLUMNS, entry_hash
 from xinyong.ledger.merkle import verify_inclusion
 from xinyong.ledger.signing import NoteVerifier, parse_checkpoint
+from xinyong.ledger.trees import INQUIRIES
 
 __all__ = ["CheckedReport", "ReportInvalid", "check_report"]
 
@@ -88,7 +91,8 @@ def check_report(payload_text: str, statement: str, verifier: NoteVerifier) -> C
     if payload["kind"] == "subject":
         file = _object(payload.get("file"), "file")
         shown, identity = _list(file.get("records"), "records"), file.get("subject")
-        checks = _checks(_list(file.get("checks"), "checks"), subject, verifier)
+        logged = _inquiry_checkpoint(payload, verifier)
+        checks = _checks(_list(file.get("checks"), "checks"), subject, verifier, logged)
     elif payload["kind"] == "organization":
         shown, identity = _list(payload.get("records"), "records"), payload.get("organization")
         checks = 0
@@ -252,8 +256,62 @@ def _record(r: dict[str, Any], key: str, entry: dict[str, Any], events: list[Any
         raise ReportInvalid(f"record {key}: the events shown are not the entries on it")
 
 
-def _checks(checks: list[Any], subject: str, verifier: NoteVerifier) -> int:
-    """Every check shown carries a receipt, signed by the key, of the same decision, once."""
+def _inquiry_checkpoint(
+    payload: dict[str, Any], verifier: NoteVerifier
+) -> tuple[int, bytes] | None:
+    """The inquiry log's checkpoint (size and root), signed by the key under the log's origin;
+    None in a report made before the log was a tree."""
+    note = payload.get("inquiry_checkpoint")
+    if note is None:
+        return None
+    logged = verifier.renamed(verifier.name + INQUIRIES.suffix)
+    try:
+        point = parse_checkpoint(logged.open(note if isinstance(note, str) else ""))
+    except ValueError as exc:
+        raise ReportInvalid(f"the inquiry log's checkpoint: {exc}") from None
+    if point.origin != logged.name:
+        raise ReportInvalid("the inquiry log's checkpoint is not the log's")
+    return point.size, point.root
+
+
+def _inquiry(c: dict[str, Any], subject: str, logged: tuple[int, bytes]) -> None:
+    """The check's entry in the inquiry log: proven in its tree, and the same check."""
+    name = c.get("decision_id")
+    e = _object(c.get("inquiry"), f"check {name}'s entry in the inquiry log")
+    position, values = e.get("position"), e.get("values")
+    if type(position) is not int or not isinstance(values, list):
+        raise ReportInvalid(f"check {name}'s entry has no position and columns")
+    if len(values) != len(INQUIRY_COLUMNS):
+        raise ReportInvalid(f"check {name}'s entry has the wrong number of columns")
+    leaf = entry_hash("inquiries", position, values)
+    if e.get("leaf_hash") != leaf.hex():
+        raise ReportInvalid(f"check {name}'s entry does not hash to its leaf hash")
+    try:
+        proof = [bytes.fromhex(str(node)) for node in _list(e.get("proof"), "proof")]
+    except ValueError:
+        raise ReportInvalid(f"check {name}'s proof is not hex") from None
+    size, root = logged
+    if not verify_inclusion(leaf, position, size, proof, root):
+        raise ReportInvalid(f"check {name} is not in the inquiry log's tree of {size}")
+    row = dict(zip(INQUIRY_COLUMNS, values, strict=True))
+    stated = {**{f: c.get(f) for f in _CHECK_FIELDS}, "made_at": c.get("made_at")}
+    entered = {
+        "decision_id": row["decision_id"],
+        "relying_party": row["relying_party"],
+        "measure": row["measure"],
+        "applies": row["applies"] in (True, 1),
+        "scheme": row["scheme_id"],
+        "made_at": row["made_at"],
+    }
+    if stated != entered or row["subject_id"] != subject:
+        raise ReportInvalid(f"check {name} is not the check its entry logs")
+
+
+def _checks(
+    checks: list[Any], subject: str, verifier: NoteVerifier, logged: tuple[int, bytes] | None
+) -> int:
+    """Every check shown carries a receipt, signed by the key, of the same decision, once; and,
+    with the inquiry log's checkpoint, its entry proven in that log."""
     seen: set[object] = set()
     for raw in checks:
         c = _object(raw, "check")
@@ -270,6 +328,8 @@ def _checks(checks: list[Any], subject: str, verifier: NoteVerifier) -> int:
         for field in _CHECK_FIELDS:
             if c.get(field) != decision.get(field):
                 raise ReportInvalid(f"check {c.get('decision_id')}: {field} is not the receipt's")
+        if logged is not None:
+            _inquiry(c, subject, logged)
     return len(checks)
 
 

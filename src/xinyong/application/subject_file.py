@@ -224,6 +224,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
             "applies": bool(q.applies),
             "made_at": q.made_at,
             "scheme": q.scheme_id,
+            "entry": q.position,  # its place in the inquiry log's tree: proof on request
         }
         for q in conn.execute(
             select(inquiries)

@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, true, update
 
-from xinyong.ledger.append import TreeHead, read_frontier, utc_now_text
+from xinyong.domain.chunks import chunked
+from xinyong.ledger.append import TreeHead, utc_now_text
+from xinyong.ledger.at_commit import INQUIRIES as INQUIRIES_ORDER
+from xinyong.ledger.at_commit import at_commit
 from xinyong.ledger.database import hold_inquiry_lock
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.entries import INQUIRY_COLUMNS, entry_hash
@@ -64,44 +67,79 @@ _ADD_HEAD = DriverStatement(
 )
 
 
+_PLACE = DriverStatement(
+    update(inquiries)
+    .where(inquiries.c.decision_id == bindparam("logged"))
+    .values(position=bindparam("place"), leaf_hash=bindparam("leaf")),
+    {"logged": "", "place": 0, "leaf": b""},
+)
+
+
 def append_inquiries(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
     write: Callable[[Sequence[dict[str, Any]]], None],
 ) -> None:
-    """Place ``rows`` in the tree, have ``write`` insert them, and store the new head, in the
-    open transaction. Every statement runs on the DB-API cursor, so that this works in a
-    transaction begun on the driver (the inquiry log's hot path) as in one of SQLAlchemy's."""
+    """Have ``write`` insert ``rows`` and place them in the tree, in the open transaction.
+
+    In a transaction of SQLAlchemy's (a correction logged by a ledger transaction, the thread
+    writer, a spill file's import) the rows are written at once without a place and placed when
+    it commits (:mod:`xinyong.ledger.at_commit`), so that the tree's lock is held only for the
+    commit. In a transaction begun on the driver (the inquiry log's hot path, a batch of checks
+    and nothing else) they are placed at once. Every statement runs on the DB-API cursor, so
+    that this works in both."""
     if not rows:
         return
+    if conn.in_transaction():
+        write([{**row, "position": None, "leaf_hash": None} for row in rows])
+        at_commit(conn, INQUIRIES_ORDER, _place_logged, [row["decision_id"] for row in rows])
+        return
     hold_inquiry_lock(conn)
-    found = _HEAD.rows(conn, {})
-    frontier = Frontier() if not found else Frontier.from_text(int(found[0][0]), str(found[0][1]))
-    head = place(frontier, rows, utc_now_text())
+    head = place(_frontier(conn), rows, utc_now_text())
     write(rows)
+    _ADD_HEAD.run_many(conn, [head])
+
+
+def _frontier(conn: Connection) -> Frontier:
+    found = _HEAD.rows(conn, {})
+    return Frontier() if not found else Frontier.from_text(int(found[0][0]), str(found[0][1]))
+
+
+def _place_logged(conn: Connection, batches: list[list[str]]) -> None:
+    """Place the checks this transaction logged, in the order it logged them."""
+    order = {decision_id: n for n, decision_id in enumerate(d for ids in batches for d in ids)}
+    rows: list[dict[str, Any]] = []
+    for part in chunked(list(order)):
+        rows += _unplaced(conn, inquiries.c.decision_id.in_(part))
+    rows.sort(key=lambda row: order[row["decision_id"]])
+    _place_rows(conn, rows)
+
+
+def _unplaced(conn: Connection, where: ColumnElement[bool]) -> list[dict[str, Any]]:
+    query = select(*(inquiries.c[c] for c in INQUIRY_COLUMNS)).where(
+        where, inquiries.c.position.is_(None)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _place_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    hold_inquiry_lock(conn)
+    if not rows:
+        return
+    head = place(_frontier(conn), rows, utc_now_text())
+    placed = [
+        {"logged": row["decision_id"], "place": row["position"], "leaf": row["leaf_hash"]}
+        for row in rows
+    ]
+    _PLACE.run_many(conn, placed)
     _ADD_HEAD.run_many(conn, [head])
 
 
 def place_unplaced(conn: Connection) -> int:
     """Place the inquiries logged before the tree (revision 0017), in the order they were made;
     return how many. One checkpoint covers them."""
-    hold_inquiry_lock(conn)
-    unplaced = conn.execute(
-        select(*(inquiries.c[c] for c in INQUIRY_COLUMNS))
-        .where(inquiries.c.position.is_(None))
-        .order_by(inquiries.c.made_at, inquiries.c.decision_id)
-    ).mappings()
-    rows = [dict(row) for row in unplaced]
-    if not rows:
-        return 0
-    head = place(read_frontier(conn, inquiry_checkpoints), rows, utc_now_text())
-    for row in rows:
-        conn.execute(
-            update(inquiries)
-            .where(inquiries.c.decision_id == row["decision_id"])
-            .values(position=row["position"], leaf_hash=row["leaf_hash"])
-        )
-    conn.execute(insert(inquiry_checkpoints).values(head))
+    rows = sorted(_unplaced(conn, true()), key=lambda row: (row["made_at"], row["decision_id"]))
+    _place_rows(conn, rows)
     return len(rows)
 
 

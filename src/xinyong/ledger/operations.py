@@ -7,7 +7,7 @@ and notices. Those rows change (an objection is decided, a key revoked, a listin
 log does not hold the rows themselves but each *state* a row took: the transaction that inserts
 or updates a tracked row calls :func:`log_rows` before it commits, which appends one entry per
 row whose state differs from the last one logged for it, and checkpoints the tree. The entries
-are written when the transaction commits (a listener on the engine's commit, so that no
+are written when the transaction commits (:mod:`xinyong.ledger.at_commit`, so that no
 transaction can forget them): the write and its entries commit together or not at all, and the
 rows are logged as they are at the end of the transaction.
 
@@ -33,8 +33,6 @@ advisory lock; SQLite's single writer holds its own).
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -47,19 +45,19 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Connection,
-    Engine,
     MetaData,
     RowMapping,
     Select,
     Table,
     column,
-    event,
     insert,
     select,
     true,
 )
 
 from xinyong.ledger.append import TreeHead, read_frontier, read_head, utc_now_text
+from xinyong.ledger.at_commit import OPERATIONS as OPERATIONS_ORDER
+from xinyong.ledger.at_commit import at_commit
 from xinyong.ledger.database import hold_operations_lock
 from xinyong.ledger.entries import entry_hash
 from xinyong.ledger.schema import (
@@ -116,10 +114,6 @@ _SECRETS: Final = {"webhook_secret"}
 
 _CHUNK: Final = 500
 _TREE: Final = OPERATIONS.name
-_PENDING: Final = "xinyong_operations"
-"""Key in a connection's ``info`` of the rows to log when its transaction commits."""
-_WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
-_WATCHING = threading.Lock()
 
 
 def _untracked(table: Table) -> ColumnElement[bool]:
@@ -216,28 +210,14 @@ def log_rows(conn: Connection, table: Table, where: ColumnElement[bool]) -> None
     """Log the rows of ``table`` that match ``where`` when this transaction commits, as they
     are then: one entry for each whose state differs from the newest logged for it (so logging
     a row that did not change adds nothing). Call it where the rows are written."""
-    engine = conn.engine
-    if engine not in _WATCHED:
-        with _WATCHING:
-            if engine not in _WATCHED:
-                event.listen(engine, "commit", _flush)
-                event.listen(engine, "rollback", _forget)
-                _WATCHED.add(engine)
-    conn.info.setdefault(_PENDING, []).append((table, where))
+    at_commit(conn, OPERATIONS_ORDER, _flush, (table, where))
 
 
-def _flush(conn: Connection) -> None:
-    pending: list[tuple[Table, ColumnElement[bool]]] | None = conn.info.pop(_PENDING, None)
-    if not pending:
-        return
+def _flush(conn: Connection, pending: list[tuple[Table, ColumnElement[bool]]]) -> None:
     hold_operations_lock(conn)
     for table, where in pending:
         rows = conn.execute(_raw(table).where(where, ~_untracked(table))).mappings().all()
         _log(conn, table, rows)
-
-
-def _forget(conn: Connection) -> None:
-    conn.info.pop(_PENDING, None)
 
 
 def _log(conn: Connection, table: Table, rows: Iterable[RowMapping]) -> int:

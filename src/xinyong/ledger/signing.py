@@ -264,6 +264,11 @@ class NoteVerifier:
         """A verifier from its key text (ValueError naming what is wrong)."""
         return cls(*parse_verifier_key(text))
 
+    def renamed(self, name: str) -> NoteVerifier:
+        """The same public key under another name: the key of one of the ledger's other trees
+        (:func:`xinyong.ledger.signed_head.tree_key`), whose key ID follows from the name."""
+        return NoteVerifier(name, key_id_of(name, _raw_public(self.public)), self.public)
+
     def open(self, note: str) -> str:
         """The text of a signed note this key signed (ValueError saying why not)."""
         if not note.endswith("\n"):
