@@ -4,12 +4,14 @@ then public (the scheme's page, the transparency report) and returned with every
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
 from tests.support.findings import FINDINGS, FOREVER, LAWFUL
 from tests.support.service_fixtures import Service, make_service
+from xinyong.decisions.replay import decision_overrides, load_decision
 from xinyong.schemes.load import parse_scheme
 
 pytestmark = pytest.mark.anyio
@@ -122,6 +124,12 @@ async def test_activation_through_the_api_and_checks_that_say_so(service: Servic
         assert said["official"] == OFFICIAL
         replay = await client.get(f"/v1/decisions/{answer.json()['decision_id']}", headers=operator)
         assert replay.json()["overrides"] == [said]
+    # a replay states the overrides on record when the decision was made, none recorded after
+    with service.engine.connect() as conn:
+        decision = load_decision(conn, answer.json()["decision_id"])
+        assert decision_overrides(conn, decision) == (said,)
+        earlier = dataclasses.replace(decision, made_at="2000-01-01T00:00:00.000000Z")
+        assert decision_overrides(conn, earlier) == ()
 
 
 async def test_errors_and_lawful_schemes(service: Service) -> None:

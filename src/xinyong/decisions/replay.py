@@ -72,8 +72,13 @@ def decisions_about(conn: Connection, subject_id: str) -> list[Decision]:
 
 
 def decision_overrides(conn: Connection, decision: Decision) -> tuple[dict[str, str], ...]:
-    """The guardrail findings the decision's scheme version was activated despite."""
-    return tuple(r.public() for r in recorded_overrides(conn, decision.scheme_id, decision.version))
+    """The guardrail findings the decision's scheme version was activated despite, as they
+    stood when it was made: an override recorded later (a later activation of the same
+    version) is not part of it, in a replay or a report."""
+    found = recorded_overrides(
+        conn, decision.scheme_id, decision.version, recorded_by=decision.made_at
+    )
+    return tuple(r.public() for r in found)
 
 
 def _decision(row: Row[Any]) -> Decision:

@@ -317,13 +317,20 @@ def _record_overrides(
 
 
 def recorded_overrides(
-    conn: Connection, scheme_id: str | None = None, version: str | None = None
+    conn: Connection,
+    scheme_id: str | None = None,
+    version: str | None = None,
+    *,
+    recorded_by: str | None = None,
 ) -> list[RecordedOverride]:
     """The overrides in the ledger, of one version, of every version of one scheme, or all,
-    in the order they were recorded."""
+    in the order they were recorded; with ``recorded_by`` (a UTC time as the ledger writes
+    it), only those recorded by then."""
     query = select(events).where(
         events.c.event_type == OVERRIDE_EVENT, events.c.source == _OVERRIDE_SOURCE
     )
+    if recorded_by is not None:
+        query = query.where(events.c.recorded_at <= recorded_by)
     if scheme_id is not None and version is not None:
         query = query.where(events.c.record_id == f"{scheme_id}@{version}")
     elif scheme_id is not None:
