@@ -30,14 +30,16 @@ from xinyong.decisions.checks import (
     Registrations,
     decide_measure,
     inquiry_json,
+    inquiry_rows,
 )
 from xinyong.decisions.decision_ids import new_decision_id
 from xinyong.decisions.precomputed import CURRENT_MANY
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import load_catalog
-from xinyong.ledger.append import utc_now_text
+from xinyong.ledger.append import read_frontier, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
-from xinyong.ledger.schema import relying_parties, standing_runs, subjects
+from xinyong.ledger.inquiry_tree import place
+from xinyong.ledger.schema import inquiry_checkpoints, relying_parties, standing_runs, subjects
 
 
 def explain(conn: Connection, sql: str, params: Any) -> tuple[list[str], float]:
@@ -105,9 +107,11 @@ def main() -> int:
             )
             for s in ids
         ]
-        sql, values = INSERT_INQUIRIES.driver_call(
-            conn.dialect, inquiry_json((d, None) for d in decisions)
-        )
+        logged = inquiry_rows(decisions)
+        head = place(read_frontier(conn, inquiry_checkpoints), logged, utc_now_text())
+        entries = [(d, None) for d in decisions]
+        batch = inquiry_json(entries, logged, head)
+        sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, batch)
         lines, totals["inquiries, per batch"] = explain(conn, sql, values)
         show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)
         conn.rollback()
