@@ -127,6 +127,7 @@ def test_receipt_benchmark() -> None:
     out = _run("receipt.py", "--people", "300", "--checks", "40")
     assert "the receipt adds" in out
     assert "the receipt alone: p50" in out
+    assert "keeping the subtrees of the ledger" in out
 
 
 def test_proofs_benchmark() -> None:

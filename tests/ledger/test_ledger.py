@@ -28,6 +28,7 @@ from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.lifecycle import UnknownRecord, append_event
 from xinyong.ledger.merkle import EMPTY_ROOT
+from xinyong.ledger.proofs import ProofRefused, prove_inclusion, prove_inclusions, record_entries
 from xinyong.ledger.schema import inquiries, metadata
 from xinyong.ledger.verify import parse_tree_head, verify_ledger
 
@@ -591,3 +592,30 @@ def test_per_subject_statement_matches_the_effective_view(engine: Engine) -> Non
                         for r in subject_records(conn, f"P{n:04d}", as_of, known_at, cat)
                     }
                     assert per_subject == view, (as_of, known_at, cat is not None)
+
+
+def test_a_decisions_grounds_are_its_records_entries_below_its_size(engine: Engine) -> None:
+    """``record_entries`` finds a record's entry and the events on it that the ledger held at a
+    size, and ``prove_inclusions`` proves them as one ``prove_inclusion`` each would."""
+    heads = _fill(engine, batches=1, per_batch=4)  # subjects at 0-3, records R0-R3 at 4-7
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        revoked = append_event(
+            conn,
+            EventType.REVOKED,
+            "court",
+            "R1",
+            effective_on=date(2024, 5, 1),
+            actor="operator",
+            reason="objection upheld",
+        )
+    with engine.connect() as conn:
+        keys = [("court", "R1"), ("court", "R3"), ("court", "missing")]
+        before = record_entries(conn, keys, heads[0].size)
+        after = record_entries(conn, keys, revoked.size)
+        assert before == [5, 7]
+        assert after == [5, 7, revoked.size - 1]  # the event, once the ledger held it
+        proofs = prove_inclusions(conn, after, revoked.size)
+        assert proofs == [prove_inclusion(conn, i, revoked.size) for i in after]
+        assert prove_inclusions(conn, [], 0) == []
+        with pytest.raises(ProofRefused, match="index must be from 0 to"):
+            prove_inclusions(conn, [5, revoked.size], revoked.size)

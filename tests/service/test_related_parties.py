@@ -107,6 +107,30 @@ async def _submit(client: httpx.AsyncClient, service: Service) -> dict[str, Any]
     return dict(submitted.json())
 
 
+async def _grounds_are_the_relation(
+    client: httpx.AsyncClient, service: Service, receipt: str
+) -> None:
+    """The receipt proves the relation record the measure reached the person through, and the
+    airline may have that entry's proof from the ledger too."""
+    statement = json.loads(receipt.split("\n")[1])  # its signature is checked elsewhere
+    [ground] = statement["grounds"]
+    with service.engine.connect() as conn:
+        rel1 = conn.exec_driver_sql(
+            "SELECT position FROM records WHERE record_id = 'rel1'"
+        ).scalar_one()
+    assert ground["index"] == rel1
+    proven = await client.get(
+        "/v1/ledger/proof/inclusion",
+        params={"index": rel1, "size": statement["checkpoint"]["size"]},
+        headers=service.headers("relying"),
+    )
+    assert proven.status_code == 200, proven.text
+    assert (proven.json()["leaf_hash"], proven.json()["proof"]) == (
+        ground["leaf_hash"],
+        ground["proof"],
+    )
+
+
 def _explained(service: Service, tmp_path: Path) -> dict[str, Any]:
     """``xinyong explain --json`` of PERSON under the extended scheme, over the ledger."""
     scheme = tmp_path / "extended.toml"
@@ -143,6 +167,7 @@ async def test_a_listed_organisations_representative_is_subject_to_the_measure(
         masked = mask_organization_id(ORG)
         assert ORG not in answer["reason"]
         assert answer["reason"] == f"as legal representative of {masked}, listed under blacklist"
+        await _grounds_are_the_relation(client, service, answer["receipt"])
         # the organisation itself: applies, for its own reasons, with no reason given
         own = await _check(client, service, ORG)
         assert own["applies"] is True

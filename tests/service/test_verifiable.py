@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.support import rfc6962
@@ -135,6 +136,14 @@ async def test_every_answer_carries_a_receipt_anyone_can_check_offline(
             f"/v1/decisions/{given['decision_id']}", headers=service.headers("operator")
         )
         checkpoint = await client.get("/v1/ledger/checkpoint")
+        # a "no" rests on nothing: its receipt names no grounds
+        other = await client.get(
+            "/v1/checks",
+            params={"subject": OTHER, "measure": "restrict-flights"},
+            headers=service.headers("relying"),
+        )
+        assert other.json()["applies"] is False
+        assert "grounds" not in rfc6962.open_note(other.json()["receipt"], key)
     # checked by the independent verifier: the statement, and the checkpoint it names
     header, statement, _ = rfc6962.open_note(given["receipt"], key).split("\n")
     assert header == "xinyong-receipt/v1"
@@ -149,6 +158,13 @@ async def test_every_answer_carries_a_receipt_anyone_can_check_offline(
     )
     _, size, root = rfc6962.open_checkpoint(checkpoint.text, key)
     assert stated["checkpoint"] == {"size": size, "root": root.hex()}
+    # the answer is adverse: the receipt proves the entry it rests on, the bank's record
+    ground_leaf = _record_leaf(service, "bank", "d1")
+    [ground] = stated["grounds"]
+    assert ground["leaf_hash"] == ground_leaf.hex()
+    assert ground["index"] == size - 1
+    path = [bytes.fromhex(h) for h in ground["proof"]]
+    assert rfc6962.verify_inclusion(ground_leaf, ground["index"], size, path, root)
     # the replay gives the same receipt, byte for byte
     assert replayed.json()["receipt"] == given["receipt"]
     # offline: `xinyong verify receipt`, with nothing but the receipt and the key
@@ -169,6 +185,17 @@ async def test_every_answer_carries_a_receipt_anyone_can_check_offline(
     refused = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
     assert refused.exit_code == 1
     assert "INVALID: no signature by" in refused.output
+    # signed by the ledger's own key, grounds that are not in the tree are still refused
+    ledger_key = service.app.state.context.ledger_key()
+    wrong = {**stated, "grounds": [{**ground, "leaf_hash": "00" * 32}]}
+    text_line = json.dumps(wrong, sort_keys=True, separators=(",", ":"))
+    (tmp_path / "receipt.txt").write_text(
+        ledger_key.sign(f"xinyong-receipt/v1\n{text_line}\n"), encoding="utf-8"
+    )
+    refused = CliRunner().invoke(app, [*verify, str(tmp_path / "ledger.pub")])
+    assert refused.exit_code == 1
+    assert "INVALID: ground 0 (entry" in refused.output
+    assert "is not in the checkpoint's tree" in refused.output
 
 
 async def test_an_answer_that_cannot_be_signed_is_not_given_nor_logged(service: Service) -> None:
@@ -190,6 +217,25 @@ async def test_an_answer_that_cannot_be_signed_is_not_given_nor_logged(service: 
     with service.engine.connect() as conn:
         logged = conn.exec_driver_sql("SELECT count(*) FROM inquiries").scalar()
     assert logged == 0
+
+
+def _record_leaf(service: Service, source: str, record_id: str) -> bytes:
+    """A record's leaf, encoded here from docs/verify.md, not by xinyong's code."""
+    with service.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT position, source, record_id, subject_id, subject_kind, code, "
+                "occurred_at, case_id, attrs, evidence, recorded_at FROM records "
+                "WHERE source = :source AND record_id = :record_id"
+            ),
+            {"source": source, "record_id": record_id},
+        ).one()
+    data = json.dumps(
+        ["xinyong-ledger/1", "record", *(str(v) if k == 6 else v for k, v in enumerate(row))],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    return hashlib.sha256(b"\x00" + data).digest()
 
 
 def _operation_leaf(position: int, row: Any) -> bytes:

@@ -8,11 +8,18 @@ a request that finds it taken is refused (:class:`ProofBusy`: 503 with Retry-Aft
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["ProofBusy", "proof_slot"]
+from sqlalchemy import Engine
+
+from xinyong.ledger.proofs import warm
+
+__all__ = ["ProofBusy", "proof_slot", "warm_in_background"]
+
+log = logging.getLogger("xinyong.proofs")
 
 _PROVING = threading.BoundedSemaphore(1)
 
@@ -33,3 +40,20 @@ def proof_slot() -> Iterator[None]:
         yield
     finally:
         _PROVING.release()
+
+
+def warm_in_background(engine: Engine) -> threading.Thread:
+    """Keep the ledger's subtrees in a background thread (:func:`xinyong.ledger.proofs.warm`),
+    so that the first adverse check of a process, whose receipt proves its grounds, does not
+    read every leaf hash itself. A failure is logged and left to the first proof to meet."""
+
+    def run() -> None:
+        try:
+            with engine.connect() as conn:
+                warm(conn)
+        except Exception:
+            log.warning("the ledger's subtrees could not be kept ahead of proofs", exc_info=True)
+
+    thread = threading.Thread(target=run, name="xinyong-warm-proofs", daemon=True)
+    thread.start()
+    return thread

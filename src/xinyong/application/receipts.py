@@ -5,19 +5,22 @@ A receipt names the relying party's purpose and the tree head at the decision's 
 Both are read once and kept: a tree head never changes (the log only grows), and a purpose
 for ``cache_seconds`` like the party's registration. :meth:`Receipts.peek` makes a receipt from
 the caches alone (no database work, for the event loop); :meth:`Receipts.make` reads what is
-missing.
+missing. An adverse answer's receipt proves the entries it rests on, so it is always made by
+:meth:`Receipts.make`, off the event loop.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.decisions.checks import Decision
-from xinyong.decisions.receipts import receipt
+from xinyong.decisions.receipts import grounds_named, receipt
 from xinyong.ledger.append import TreeHead, read_checkpoint
+from xinyong.ledger.proofs import prove_inclusions, record_entries
 from xinyong.ledger.schema import relying_parties
 from xinyong.ledger.signing import LedgerKey
 from xinyong.ttl import MISSING, TtlCache
@@ -38,9 +41,16 @@ class Receipts:
         self._lock = threading.Lock()  # worker threads fill the heads concurrently
 
     def peek(
-        self, key: LedgerKey, decision: Decision, overrides: Sequence[dict[str, str]]
+        self,
+        key: LedgerKey,
+        decision: Decision,
+        overrides: Sequence[dict[str, str]],
+        notice: Mapping[str, Any] | None = None,
     ) -> str | None:
-        """The receipt from the caches only; None when something must be read first."""
+        """The receipt from the caches only; None when something must be read first (always
+        for an adverse answer, one with a ``notice``)."""
+        if notice is not None:
+            return None
         purpose = self._purposes.peek(decision.relying_party)
         head = self._heads.get(decision.known_at)
         if purpose is MISSING or head is None:
@@ -53,14 +63,16 @@ class Receipts:
         decision: Decision,
         overrides: Sequence[dict[str, str]],
         conn: Connection | None = None,
+        notice: Mapping[str, Any] | None = None,
     ) -> str:
-        """The receipt, reading the purpose and tree head if they are not cached."""
-        found = self.peek(key, decision, overrides)
+        """The receipt, reading the purpose and tree head if they are not cached; with the
+        decision's adverse ``notice``, proving the entries of the records it names."""
+        found = self.peek(key, decision, overrides, notice)
         if found is not None:
             return found
         if conn is None:
             with self._engine.connect() as own:
-                return self.make(key, decision, overrides, own)
+                return self.make(key, decision, overrides, own, notice)
         purpose = self._purposes.get(
             decision.relying_party, lambda: _purpose(conn, decision.relying_party)
         )
@@ -71,7 +83,11 @@ class Receipts:
             if len(self._heads) >= _HEADS:
                 self._heads.pop(next(iter(self._heads)), None)
             self._heads[decision.known_at] = head
-        return receipt(key, decision, purpose, overrides, head)
+        grounds = None
+        if notice is not None:
+            entries = record_entries(conn, grounds_named(notice), head.size)
+            grounds = prove_inclusions(conn, entries, head.size)
+        return receipt(key, decision, purpose, overrides, head, grounds)
 
 
 def _purpose(conn: Connection, relying_party: str) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "RIGHTS",
     "adverse_facts",
     "adverse_notice_id",
+    "adverse_notices",
     "counted_records",
     "issue_notice",
     "move_pending_notices",
@@ -158,3 +159,12 @@ def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def adverse_notices(conn: Connection, subject_id: str) -> dict[str, dict[str, Any]]:
+    """The subject's adverse-check notices, by the id of the decision each is about."""
+    return {
+        str(n["decision_id"]): n
+        for n in notices_for(conn, subject_id)
+        if n["kind"] == ADVERSE_CHECK and "decision_id" in n
+    }

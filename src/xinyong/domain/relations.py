@@ -35,6 +35,7 @@ __all__ = [
     "Relation",
     "Role",
     "in_file",
+    "named_person",
     "relation_row_problem",
     "relations_in",
     "role_of",
@@ -111,12 +112,16 @@ def in_file(subject_id: str, about: str, code: str, attrs: str) -> bool:
     """Whether a record (about ``about``, with this code and attrs JSON) is in the subject's
     file: it is about them, or it is a relation record that names them, which they may contest
     like their own (objections, reviews)."""
-    if about == subject_id:
-        return True
+    return about == subject_id or named_person(code, attrs) == subject_id
+
+
+def named_person(code: str, attrs: str) -> str | None:
+    """The person a relation record (this code and attrs JSON) names; None for other records."""
     if role_of(code) is None:
-        return False
+        return None
     named = orjson.loads(attrs)
-    return isinstance(named, dict) and named.get("person") == subject_id
+    person = named.get("person") if isinstance(named, dict) else None
+    return person if isinstance(person, str) else None
 
 
 def until_of(attrs: Mapping[str, object]) -> date | None:

@@ -15,10 +15,12 @@ entries do not hash to its own checkpoint.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, union_all
+from sqlalchemy import Connection, select, tuple_, union_all
 
+from xinyong.domain.chunks import chunked
 from xinyong.ledger.append import read_checkpoint, read_head, read_size
 from xinyong.ledger.schema import events, ledger_identity, records, subjects
 from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise
@@ -30,6 +32,9 @@ __all__ = [
     "entry_at",
     "prove_consistency",
     "prove_inclusion",
+    "prove_inclusions",
+    "record_entries",
+    "warm",
 ]
 
 
@@ -100,17 +105,51 @@ def prove_inclusion(
 ) -> dict[str, object]:
     """``{"index", "size", "leaf_hash", "proof"}`` for entry ``index`` in the tree of ``size``
     entries (the current size by default), hashes as lowercase hex."""
+    return prove_inclusions(conn, [index], size, tree)[0]
+
+
+def prove_inclusions(
+    conn: Connection, indices: Sequence[int], size: int | None = None, tree: Tree = MAIN
+) -> list[dict[str, object]]:
+    """:func:`prove_inclusion` for each of ``indices``, in the same tree (its kept subtrees
+    checked against the checkpoint once)."""
+    if not indices:
+        return []
     total = _size(conn, size, tree)
-    if not 0 <= index < total:
-        raise ProofRefused(f"index must be from 0 to {total - 1} (got {index})")
+    for index in indices:
+        if not 0 <= index < total:
+            raise ProofRefused(f"index must be from 0 to {total - 1} (got {index})")
     kept, read = _subtrees(conn, total, tree)
-    proof = kept.inclusion(read, index, total)
-    return {
-        "index": index,
-        "size": total,
-        "leaf_hash": read(index, index + 1)[0].hex(),
-        "proof": [node.hex() for node in proof],
-    }
+    return [
+        {
+            "index": index,
+            "size": total,
+            "leaf_hash": read(index, index + 1)[0].hex(),
+            "proof": [node.hex() for node in kept.inclusion(read, index, total)],
+        }
+        for index in indices
+    ]
+
+
+def record_entries(conn: Connection, keys: Sequence[tuple[str, str]], size: int) -> list[int]:
+    """The positions below ``size`` of the entries of these records (``(source, record_id)``):
+    each record's own and the events on it, in log order."""
+    found: list[int] = []
+    for part in chunked(sorted(set(keys))):
+        for table in (records, events):
+            query = select(table.c.position).where(
+                tuple_(table.c.source, table.c.record_id).in_(part), table.c.position < size
+            )
+            found += [int(row[0]) for row in conn.execute(query)]
+    return sorted(found)
+
+
+def warm(conn: Connection, tree: Tree = MAIN) -> None:
+    """Keep the tree's subtrees now (the first proof of a process reads every leaf hash), so
+    that the first proof a request needs does not wait for it."""
+    size = _size(conn, None, tree)
+    if size:
+        _subtrees(conn, size, tree)
 
 
 def prove_consistency(

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from xinyong import __version__
 from xinyong.application.context import Context
 from xinyong.application.inquiry_writer import InquiryWriter
+from xinyong.application.proving import warm_in_background
 from xinyong.application.ratelimit import SharedBuckets
 from xinyong.application.settings import ServiceSettings
 from xinyong.domain.catalog import Catalog, load_catalog
@@ -64,6 +65,7 @@ def create_app(
             if isinstance(inquiries, InquiryWriter):
                 helpers.append(inquiries.started())
             await asyncio.gather(*helpers)
+            warm_in_background(app.state.context.engine)
             yield
         finally:
             if app.state.submissions is not None:

@@ -28,6 +28,7 @@ from xinyong.decisions.checks import (
     decide_from_stored,
     decide_measure,
 )
+from xinyong.decisions.notices import adverse_notices
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.related import related_facts
 from xinyong.decisions.replay import UnknownDecision, replay_decision
@@ -70,8 +71,9 @@ class CheckAnswer(BaseModel):
     made_at: str
     receipt: str = Field(
         description="The decision signed with the ledger's key (a C2SP signed note: the line "
-        "xinyong-receipt/v1, then the decision as JSON with the checkpoint it was made at); "
-        "check it offline with `xinyong verify receipt FILE --key KEYFILE` (docs/verify.md)."
+        "xinyong-receipt/v1, then the decision as JSON with the checkpoint it was made at, and "
+        "for an adverse answer the inclusion proofs of the ledger entries it rests on); check "
+        "it offline with `xinyong verify receipt FILE --key KEYFILE` (docs/verify.md)."
     )
     reason: str | None = Field(
         default=None,
@@ -148,7 +150,7 @@ async def check(ctx: Context, scope: Scope) -> bytes:
         raise HTTPException(503, f"the scheme cannot decide this measure now: {exc}") from exc
     overrides = ctx.registry.overrides(decision.scheme_id, decision.version)
     try:  # signed before it is logged: an answer that cannot be signed is not given at all
-        receipt = await _receipt(ctx, decision, overrides)
+        receipt = await _receipt(ctx, decision, overrides, notice)
     except Exception as exc:  # the key, the database: whatever it was, nothing is logged
         log.exception("a check's receipt could not be made")
         raise HTTPException(
@@ -172,16 +174,23 @@ async def check(ctx: Context, scope: Scope) -> bytes:
     return orjson.dumps(answer)
 
 
-async def _receipt(ctx: Context, decision: Decision, overrides: Sequence[dict[str, str]]) -> str:
+async def _receipt(
+    ctx: Context,
+    decision: Decision,
+    overrides: Sequence[dict[str, str]],
+    notice: dict[str, object] | None,
+) -> str:
     """The decision's signed receipt: from the caches on the event loop, else (a new tree head
-    or relying party) read on SQLite in place and on a database server on a worker thread."""
+    or relying party) read on SQLite in place and on a database server on a worker thread; an
+    adverse answer's, which proves its grounds, always on a worker thread (the first proof of a
+    process may read every leaf hash)."""
     key = ctx.ledger_key()
-    found = ctx.receipts.peek(key, decision, overrides)
+    found = ctx.receipts.peek(key, decision, overrides, notice)
     if found is not None:
         return found
-    if ctx.local_database:
+    if ctx.local_database and notice is None:
         return ctx.receipts.make(key, decision, overrides)
-    return await run_in_threadpool(ctx.receipts.make, key, decision, overrides)
+    return await run_in_threadpool(ctx.receipts.make, key, decision, overrides, None, notice)
 
 
 async def _answer(
@@ -357,7 +366,9 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         raters = RaterLabels() if caller.role is Role.SUBJECT else None
         explanation = explanation_json(replay.explanation, replay.decision.version, raters)
     key = ctx.ledger_key()
-    receipt = ctx.receipts.make(key, replay.decision, replay.overrides)
+    with ctx.engine.connect() as conn:
+        notice = adverse_notices(conn, replay.decision.subject_id).get(decision_id)
+        receipt = ctx.receipts.make(key, replay.decision, replay.overrides, conn, notice)
     return {
         **replay.decision.public(),
         "receipt": receipt,
