@@ -127,4 +127,59 @@ def test_a_stored_boolean_in_another_form_fails(engine: Engine) -> None:
 
 
 def test_the_hashed_columns_are_the_logged_ones() -> None:
-    assert set(INQUIRY_COLUMNS) <= set(Decision.__dataclass_fields__)
+    # the decision's, and the hash of the adverse notice the check sent
+    assert INQUIRY_COLUMNS[-1] == "notice_hash"
+    assert set(INQUIRY_COLUMNS[:-1]) <= set(Decision.__dataclass_fields__)
+
+
+_NOTICE = {"measure": "restrict-flights", "lists": ["blacklist"], "records": []}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        (
+            "UPDATE notices SET body = replace(body, 'blacklist', 'redlist')",
+            "was edited: its body is not the one logged",
+        ),
+        ("UPDATE notices SET created_at = '2020-01-01'", "is not addressed as its check sent it"),
+        ("UPDATE notices SET subject_id = 'ext:other'", "is not addressed as its check sent it"),
+        ("DELETE FROM notices", "sent with the check, was deleted"),
+        (
+            "INSERT INTO notices VALUES ('forged', 'ext:s1', 'adverse-check', '2026', '{}')",
+            "adverse notice forged was sent by no check that applied",
+        ),
+        ("UPDATE inquiries SET notice_hash = NULL", "does not match"),
+    ],
+)
+def test_an_adverse_notice_changed_behind_the_logs_back_is_named(
+    engine: Engine, tamper: str, named: str
+) -> None:
+    """A check's adverse notice is held in the inquiry log through the hash its entry holds."""
+    with engine.begin() as conn:
+        log_decisions(conn, [(_decision(2, applies=True), _NOTICE), (_decision(3), None)])
+    assert _problems(engine) == []
+    with engine.begin() as conn:
+        [(stored,)] = conn.exec_driver_sql("SELECT body FROM notices").all()
+        assert '"blacklist"' in stored
+        conn.exec_driver_sql(tamper)
+    problems = _problems(engine)
+    assert problems, "not detected"
+    assert named in problems[0], problems
+
+
+def test_a_notice_waiting_beside_the_log_is_held_to_its_check(ledger_url: str) -> None:
+    """On SQLite a notice waits in ``pending_notices`` until it is moved; held there too."""
+    if not ledger_url.startswith("sqlite"):
+        pytest.skip("notices wait beside the inquiry log in its own SQLite file")
+    engine = open_database(ledger_url)
+    try:
+        with engine.begin() as conn:
+            log_decisions(conn, [(_decision(2, applies=True), _NOTICE)], pending=True)
+        assert _problems(engine) == []
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE pending_notices SET body = replace(body, 'black', 'red')")
+        [problem] = _problems(engine)
+        assert "was edited" in problem
+    finally:
+        engine.dispose()

@@ -271,7 +271,7 @@ def test_each_file_is_write_locked_on_its_own(tmp_path: Path) -> None:
             assert (_locked(ledger), _locked(log)) == (True, False)
             with sqlite3.connect(log, isolation_level=None) as other:  # a check logged meanwhile
                 other.execute(
-                    "INSERT INTO inquiries VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL)",
+                    "INSERT INTO inquiries VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL)",
                     (
                         "d0",
                         "airline",

@@ -66,6 +66,7 @@ def test_nothing_acknowledged_is_lost(
         run.stop()
     assert sum(t["records_acknowledged"] for t in run.trials) > 0
     assert sum(t["checks_acknowledged"] for t in run.trials) > 0
+    assert sum(t["adverse_acknowledged"] for t in run.trials) > 0, "no adverse answer"
     assert run.ack.reviews, "no request for review was acknowledged"
     assert sum(t["lost"] for t in run.trials) == 0
 

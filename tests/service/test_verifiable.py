@@ -3,6 +3,7 @@ proofs that an independent verifier (tests/support/rfc6962.py) accepts against i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -320,3 +321,35 @@ async def test_operations_log_proofs_verify_against_its_checkpoint(service: Serv
             f"WHERE position = {first}"
         ).one()
     assert _operation_leaf(first, row) == leaf
+
+
+async def test_adverse_receipts_are_proven_one_at_a_time_off_the_thread_pool(
+    service: Service,
+) -> None:
+    """Proving an adverse answer's grounds may wait for the ledger's subtrees; it waits on the
+    event loop for the one thread it may use, and other checks go on being answered."""
+    proving = service.app.state.context.proving
+    relying = service.headers("relying")
+    async with service.client() as client:
+        await _submit(client, service, DEFAULT)
+        await proving.acquire()  # as if a proof were waiting for the subtrees
+        adverse = asyncio.create_task(
+            client.get(
+                "/v1/checks",
+                params={"subject": PERSON, "measure": "restrict-flights"},
+                headers=relying,
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not adverse.done()
+        other = await client.get(
+            "/v1/checks", params={"subject": OTHER, "measure": "restrict-flights"}, headers=relying
+        )
+        assert other.status_code == 200
+        assert other.json()["applies"] is False
+        assert not adverse.done()
+        proving.release()
+        answer = await adverse
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["applies"] is True
+    assert '"grounds":[{' in answer.json()["receipt"]

@@ -149,6 +149,8 @@ class Acknowledged:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, str] = field(default_factory=dict)
     """Decision id to subject id."""
+    adverse: dict[str, str] = field(default_factory=dict)
+    """Decision id to the receipt of an adverse answer (its grounds proven)."""
     errors: list[tuple[float, str]] = field(default_factory=list)
     activations: int = 0
     """``scheme add`` runs that exited 0: activated through the gate, with its override."""
@@ -344,6 +346,8 @@ class Durability:
                 body = answer.json()
                 with self.ack.lock:
                     self.ack.checks[body["decision_id"]] = subject
+                    if '"grounds":' in body["receipt"]:
+                        self.ack.adverse[body["decision_id"]] = body["receipt"]
 
     def ask_and_review(self, client: httpx.Client, stop: threading.Event) -> None:
         """A subject asks for human review of their standing; an operator confirms it. A
@@ -480,7 +484,12 @@ class Durability:
         """Load the running service, kill part of it at a random moment, start it again and
         verify; the trial's figures."""
         assert self.server is not None
-        before = (len(self.ack.records), len(self.ack.checks), self.ack.requests)
+        before = (
+            len(self.ack.records),
+            len(self.ack.checks),
+            self.ack.requests,
+            len(self.ack.adverse),
+        )
         wait = self.rng.uniform(1.0, max(1.0, LOAD_SECONDS))
         killed_at = 0.0
         with self.load():
@@ -515,6 +524,7 @@ class Durability:
             "victim": victim_name,
             "records_acknowledged": len(self.ack.records) - before[0],
             "checks_acknowledged": len(self.ack.checks) - before[1],
+            "adverse_acknowledged": len(self.ack.adverse) - before[3],
             "requests": self.ack.requests - before[2],
             "orphans": orphans,
         }
@@ -634,10 +644,9 @@ class Durability:
         if self.ack.activations and not overridden:
             lost += 1
             failures.append("an acknowledged activation's override is not in the ledger")
-        seen = self._checks_in_files()
-        for decision_id, subject in self.ack.checks.items():
-            if decision_id not in seen.get(subject, set()):
-                failures.append(f"check {decision_id} is not in {subject}'s /v1/me")
+        unseen = self._not_in_files()
+        lost += sum(1 for what in unseen if "notice" in what)
+        failures += unseen + self._replayed_receipts()
         verified = self.cli("ledger", "verify")
         if verified.returncode != 0:
             failures.append(f"ledger verify failed: {verified.stdout} {verified.stderr}")
@@ -658,15 +667,52 @@ class Durability:
                 lost.append(f"acknowledged decision on review {review_id} is not stored")
         return lost
 
-    def _checks_in_files(self) -> dict[str, set[str]]:
+    def _not_in_files(self) -> list[str]:
+        """Acknowledged checks the subjects' files do not show, and adverse ones whose notice
+        they do not show."""
+        seen, noticed = self._checks_in_files()
+        failures = [
+            f"check {decision_id} is not in {subject}'s /v1/me"
+            for decision_id, subject in self.ack.checks.items()
+            if decision_id not in seen.get(subject, set())
+        ]
+        return failures + [
+            f"adverse check {decision_id}'s notice is not in /v1/me"
+            for decision_id in self.ack.adverse
+            if decision_id not in noticed
+        ]
+
+    def _checks_in_files(self) -> tuple[dict[str, set[str]], set[str]]:
+        """The checks each subject's file shows, and the decisions its adverse notices name."""
         seen: dict[str, set[str]] = {}
+        noticed: set[str] = set()
         with httpx.Client(timeout=60) as client:
             for subject in self.subjects:
                 headers = {"Authorization": f"Bearer {self.tokens[subject]}"}
                 answer = client.get(f"{self.base}/v1/me", headers=headers)
                 assert answer.status_code == 200, answer.text
                 seen[subject] = {c["decision_id"] for c in answer.json()["checks"]}
-        return seen
+                noticed |= {
+                    n["decision_id"]
+                    for n in answer.json()["notices"]
+                    if n["kind"] == "adverse-check"
+                }
+        return seen, noticed
+
+    def _replayed_receipts(self, sample: int = 10) -> list[str]:
+        """Some acknowledged adverse answers, replayed after the crash: the same receipt, its
+        grounds proven, byte for byte."""
+        chosen = self.rng.sample(sorted(self.ack.adverse), min(sample, len(self.ack.adverse)))
+        headers = {"Authorization": f"Bearer {self.tokens['operator']}"}
+        failures = []
+        with httpx.Client(timeout=60) as client:
+            for decision_id in chosen:
+                replay = client.get(f"{self.base}/v1/decisions/{decision_id}", headers=headers)
+                if replay.status_code != 200:
+                    failures.append(f"replay of {decision_id}: {replay.status_code}")
+                elif replay.json()["receipt"] != self.ack.adverse[decision_id]:
+                    failures.append(f"replay of {decision_id} gives another receipt")
+        return failures
 
 
 _SETTINGS = "XINYONG_SERVICE_SETTINGS"

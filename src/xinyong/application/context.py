@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.application.inquiry_log import InquiryLog
@@ -60,6 +61,10 @@ class Context:
     """The ledger's signing key, once read (:meth:`ledger_key`)."""
     receipts: Receipts
     """Signed receipts of decisions, with the purposes and tree heads they name cached."""
+    proving: CapacityLimiter
+    """The worker threads an adverse answer's receipt may use to prove its grounds: one, so that
+    proofs waiting for the ledger's subtrees (a process's first, or a ledger being read while
+    the service starts) hold one thread and wait on the event loop, not in the thread pool."""
 
     @classmethod
     def create(
@@ -82,6 +87,7 @@ class Context:
             kept=threading.local(),
             keys={},
             receipts=Receipts(engine, seconds),
+            proving=CapacityLimiter(1),
         )
 
     @property

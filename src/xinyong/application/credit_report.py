@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Connection, select, tuple_
 from xinyong.application.context import Context
 from xinyong.application.proving import proof_slot
 from xinyong.application.subject_file import subject_file
-from xinyong.decisions.notices import adverse_notices
+from xinyong.decisions.notices import sent_notices
 from xinyong.decisions.replay import decision_overrides, decisions_about
 from xinyong.domain.chunks import chunked
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
@@ -113,7 +113,7 @@ def subject_report(conn: Connection, ctx: Context, subject_id: str) -> SealedRep
         raise NoSuchSubject(subject_id)
     overrides: dict[tuple[str, str], tuple[dict[str, str], ...]] = {}
     receipts = {}
-    adverse = adverse_notices(conn, subject_id)
+    adverse = sent_notices(conn, subject_id)
     for d in decisions_about(conn, subject_id):
         found = overrides.get((d.scheme_id, d.version))
         if found is None:  # read once per scheme version, not once per check

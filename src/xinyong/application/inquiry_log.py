@@ -379,9 +379,9 @@ class InquiryLog:
                 await aconn.execute(INQUIRY_LOCK_SQL)
                 head = await (await aconn.execute(_TREE_HEAD)).fetchone()
                 frontier = Frontier() if head is None else Frontier.from_text(*head)
-                rows = inquiry_rows(d for d, _ in entries)
+                rows, written = inquiry_rows(entries)
                 placed = place(frontier, rows, utc_now_text())
-                params = inquiry_json(entries, rows, placed)
+                params = inquiry_json(rows, written, placed)
                 sql, values = INSERT_INQUIRIES.driver_call(self.engine.dialect, params)
                 await aconn.execute(sql, values)
         except Exception as exc:

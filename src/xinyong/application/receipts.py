@@ -29,6 +29,10 @@ __all__ = ["Receipts"]
 
 _HEADS = 256
 """Tree heads kept (one per batch appended while checks are answered)."""
+_GROUNDS = 1_024
+"""Proven grounds kept (one per listed subject checked at a ledger size)."""
+_KEPT_GROUNDS = 64
+"""The most entries one kept set of grounds may have (about 1.5 KB of proof each)."""
 
 
 class Receipts:
@@ -38,6 +42,7 @@ class Receipts:
         self._engine = engine
         self._purposes: TtlCache[str, str] = TtlCache(cache_seconds, max_entries=10_000)
         self._heads: dict[int, TreeHead] = {}
+        self._proven: dict[tuple[int, frozenset[tuple[str, str]]], list[dict[str, object]]] = {}
         self._lock = threading.Lock()  # worker threads fill the heads concurrently
 
     def peek(
@@ -85,9 +90,25 @@ class Receipts:
             self._heads[decision.known_at] = head
         grounds = None
         if notice is not None:
-            entries = record_entries(conn, grounds_named(notice), head.size)
-            grounds = prove_inclusions(conn, entries, head.size)
+            grounds = self._grounds(conn, notice, head.size)
         return receipt(key, decision, purpose, overrides, head, grounds)
+
+    def _grounds(
+        self, conn: Connection, notice: Mapping[str, Any], size: int
+    ) -> list[dict[str, object]]:
+        """The proven entries of the records ``notice`` names, in the tree of ``size`` (kept:
+        the checks of one listed subject at one ledger size rest on the same entries)."""
+        named = (size, frozenset(grounds_named(notice)))
+        found = self._proven.get(named)
+        if found is None:
+            found = prove_inclusions(conn, record_entries(conn, sorted(named[1]), size), size)
+            if len(found) > _KEPT_GROUNDS:  # a long record: proven each time, not kept
+                return found
+            with self._lock:
+                if len(self._proven) >= _GROUNDS:
+                    self._proven.pop(next(iter(self._proven)), None)
+                self._proven[named] = found
+        return found
 
 
 def _purpose(conn: Connection, relying_party: str) -> str:

@@ -281,6 +281,8 @@ def _inquiry(c: dict[str, Any], subject: str, logged: tuple[int, bytes]) -> None
     position, values = e.get("position"), e.get("values")
     if type(position) is not int or not isinstance(values, list):
         raise ReportInvalid(f"check {name}'s entry has no position and columns")
+    if len(values) == len(INQUIRY_COLUMNS) - 1:  # a report made before the notice's hash
+        values = [*values, None]
     if len(values) != len(INQUIRY_COLUMNS):
         raise ReportInvalid(f"check {name}'s entry has the wrong number of columns")
     leaf = entry_hash("inquiries", position, values)

@@ -29,7 +29,6 @@ from xinyong.decisions.notices import (
     NOTICE_COLUMNS,
     adverse_facts,
     adverse_notice_id,
-    issue_notice,
     notice_row,
 )
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
@@ -37,6 +36,7 @@ from xinyong.decisions.related import related_facts, related_measure
 from xinyong.decisions.standing import SchemeRegistry, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import mask_organization_id
+from xinyong.ledger.adverse_notices import notice_hash
 from xinyong.ledger.append import read_size, utc_now_text
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.entries import INQUIRY_COLUMNS
@@ -343,6 +343,7 @@ INSERT_INQUIRY = DriverStatement(
         "known_at": 0,
         "applies": False,
         "made_at": "",
+        "notice_hash": "",
         "position": 0,
         "leaf_hash": b"",
     },
@@ -350,10 +351,30 @@ INSERT_INQUIRY = DriverStatement(
 """The inquiry log's insert, compiled once: it runs for every check ."""
 
 
-def inquiry_rows(decisions: Iterable[Decision]) -> list[dict[str, Any]]:
-    """The rows that log ``decisions``, still to be placed in the inquiry log's tree
-    (:func:`~xinyong.ledger.inquiry_tree.place`)."""
-    return [{name: getattr(d, name) for name in INQUIRY_COLUMNS} for d in decisions]
+def inquiry_rows(logged: Iterable[Checked]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The rows that log these checks, still to be placed in the inquiry log's tree
+    (:func:`~xinyong.ledger.inquiry_tree.place`), and the rows of their adverse notices.
+
+    A notice is a function of its check (its id derived from the decision's, its time the
+    check's), and the check's row holds the hash of its body, so that the inquiry log's tree
+    holds the notice too (:mod:`xinyong.ledger.adverse_notices`)."""
+    rows: list[dict[str, Any]] = []
+    written: list[dict[str, str]] = []
+    for decision, notice in logged:
+        row = {name: getattr(decision, name) for name in INQUIRY_COLUMNS[:-1]}
+        row["notice_hash"] = None
+        if notice is not None:
+            sent = notice_row(
+                decision.subject_id,
+                ADVERSE_CHECK,
+                notice,
+                adverse_notice_id(decision.decision_id),
+                decision.made_at,
+            )
+            row["notice_hash"] = notice_hash(sent["body"])
+            written.append(sent)
+        rows.append(row)
+    return rows, written
 
 
 def _insert_inquiries() -> DriverStatement:
@@ -400,18 +421,11 @@ of ``notices`` (:func:`~xinyong.decisions.notices.notice_row`)."""
 
 
 def inquiry_json(
-    logged: Iterable[Checked], rows: Sequence[dict[str, Any]], head: dict[str, Any]
+    rows: Sequence[dict[str, Any]], written: Sequence[dict[str, str]], head: dict[str, Any]
 ) -> dict[str, str]:
-    """The parameters of :data:`INSERT_INQUIRIES` that log ``logged`` (as ``rows``, placed in
-    the inquiry log's tree, whose new head is ``head``) and their notices."""
-    entries = list(logged)
-    written = [
-        notice_row(
-            decision.subject_id, ADVERSE_CHECK, notice, adverse_notice_id(decision.decision_id)
-        )
-        for decision, notice in entries
-        if notice is not None
-    ]
+    """The parameters of :data:`INSERT_INQUIRIES` that log checks (their ``rows``, placed in the
+    inquiry log's tree, whose new head is ``head``) and their notices (``written``), as
+    :func:`inquiry_rows` gives them."""
     return {
         "rows": orjson.dumps([_bytea(row, "leaf_hash") for row in rows]).decode(),
         "notices": orjson.dumps(written).decode(),
@@ -432,13 +446,10 @@ def log_decisions(
 ) -> None:
     """Write decisions to the inquiry log in one statement (and their adverse notices, to
     ``pending_notices`` beside the log with ``pending``, so that only the log's file is written)."""
-    table = pending_notices if pending else notices
-    for decision, notice in logged:
-        if notice is not None:
-            notice_id = adverse_notice_id(decision.decision_id)
-            issue_notice(conn, decision.subject_id, ADVERSE_CHECK, notice, table, notice_id)
-    if logged:
-        rows = inquiry_rows(d for d, _ in logged)
+    rows, written = inquiry_rows(logged)
+    if written:
+        conn.execute(insert(pending_notices if pending else notices), written)
+    if rows:
         append_inquiries(conn, rows, lambda placed: INSERT_INQUIRY.run_many(conn, placed))
 
 

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
+from xinyong.domain.chunks import chunked
+from xinyong.ledger.adverse_notices import ADVERSE_CHECK_KIND, adverse_notice_id, notice_hash
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
-from xinyong.ledger.operations import ADVERSE_CHECK_KIND, log_rows
-from xinyong.ledger.schema import notices, pending_notices
+from xinyong.ledger.operations import log_rows
+from xinyong.ledger.schema import inquiries, notices, pending_notices
 from xinyong.scoring.reference import Explanation
 
 __all__ = [
@@ -26,12 +28,12 @@ __all__ = [
     "RIGHTS",
     "adverse_facts",
     "adverse_notice_id",
-    "adverse_notices",
     "counted_records",
     "issue_notice",
     "move_pending_notices",
     "notice_row",
     "notices_for",
+    "sent_notices",
 ]
 
 RIGHTS = (
@@ -70,46 +72,35 @@ def adverse_facts(explanation: Explanation) -> dict[str, Any]:
     return {"lists": list(explanation.standing.lists), "records": counted_records(explanation)}
 
 
-def issue_notice(
-    conn: Connection,
-    subject_id: str,
-    kind: str,
-    body: Mapping[str, Any],
-    table: Table = notices,
-    notice_id: str | None = None,
-) -> str:
-    """Store a notice to ``subject_id``; return its id. ``table`` :data:`pending_notices` for an
-    adverse-check notice written with its check in the inquiry log's file."""
-    row = notice_row(subject_id, kind, body, notice_id)
-    conn.execute(insert(table).values(row))
-    if table is notices and kind != ADVERSE_CHECK_KIND:  # those go with the check's inquiry
-        log_rows(conn, notices, notices.c.notice_id == row["notice_id"])
+def issue_notice(conn: Connection, subject_id: str, kind: str, body: Mapping[str, Any]) -> str:
+    """Store a notice to ``subject_id`` (an entry of the operations log); return its id. A
+    check's adverse notice is written with its inquiry instead
+    (:func:`xinyong.decisions.checks.inquiry_rows`)."""
+    row = notice_row(subject_id, kind, body)
+    conn.execute(insert(notices).values(row))
+    log_rows(conn, notices, notices.c.notice_id == row["notice_id"])
     return row["notice_id"]
 
 
 ADVERSE_CHECK = ADVERSE_CHECK_KIND
 """The kind of the notice a check whose sanction applies sends its subject."""
 
-_NOTICE_IDS = uuid.UUID("8f7d9c2e-5b1a-4f3e-9d6c-0a1b2c3d4e5f")
-
-
-def adverse_notice_id(decision_id: str) -> str:
-    """The id of a check's adverse notice, derived from the decision's: a batch written again
-    after its commit's reply was lost adds no second notice (``ON CONFLICT (notice_id)``)."""
-    return str(uuid.uuid5(_NOTICE_IDS, decision_id))
-
 
 def notice_row(
-    subject_id: str, kind: str, body: Mapping[str, Any], notice_id: str | None = None
+    subject_id: str,
+    kind: str,
+    body: Mapping[str, Any],
+    notice_id: str | None = None,
+    created_at: str | None = None,
 ) -> dict[str, str]:
-    """A new notice as a row of :data:`notices`: its id (new unless given), and its body with
-    the rights."""
+    """A new notice as a row of :data:`notices`: its id (new unless given), its time (now unless
+    given), and its body with the rights."""
     payload = {**body, "rights": list(RIGHTS)}
     return {
         "notice_id": notice_id or str(uuid.uuid4()),
         "subject_id": subject_id,
         "kind": kind,
-        "created_at": utc_now_text(),
+        "created_at": created_at or utc_now_text(),
         "body": orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
     }
 
@@ -161,10 +152,28 @@ def notices_for(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def adverse_notices(conn: Connection, subject_id: str) -> dict[str, dict[str, Any]]:
-    """The subject's adverse-check notices, by the id of the decision each is about."""
-    return {
-        str(n["decision_id"]): n
-        for n in notices_for(conn, subject_id)
-        if n["kind"] == ADVERSE_CHECK and "decision_id" in n
-    }
+def sent_notices(
+    conn: Connection, subject_id: str, decision_id: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The adverse notices the subject's checks sent (only ``decision_id``'s, if given), by
+    decision id: each as its check's entry in the inquiry log holds it (by its hash), so a
+    check logged without one (before revision 0018) has none here, nor has a notice that is not
+    the one logged."""
+    q = inquiries.c
+    query = select(q.decision_id, q.notice_hash).where(
+        q.subject_id == subject_id, q.notice_hash.is_not(None)
+    )
+    if decision_id is not None:
+        query = query.where(q.decision_id == decision_id)
+    hashes = {adverse_notice_id(str(d)): (str(d), str(h)) for d, h in conn.execute(query)}
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunked(sorted(hashes)):
+        for table in (notices, pending_notices):  # a notice being moved may be in both
+            rows = conn.execute(
+                select(table.c.notice_id, table.c.body).where(table.c.notice_id.in_(part))
+            )
+            for notice_id, body in rows:
+                logged, digest = hashes[str(notice_id)]
+                if notice_hash(str(body)) == digest:
+                    found[logged] = orjson.loads(body)
+    return found

@@ -68,8 +68,11 @@ INQUIRY_COLUMNS: Final = (
     "known_at",
     "applies",
     "made_at",
+    "notice_hash",
 )
-"""The hashed columns of an entry of the inquiry log (:mod:`xinyong.ledger.inquiry_tree`)."""
+"""The hashed columns of an entry of the inquiry log (:mod:`xinyong.ledger.inquiry_tree`). The
+last, ``notice_hash``, is left out of the hashed data when it is None (a check that sent no
+adverse notice, or one logged before revision 0018), so that those entries hash as before."""
 
 _BOOLEANS: Final[dict[str, int]] = {"inquiries": INQUIRY_COLUMNS.index("applies")}
 """The boolean column of an entry table, by index in its hashed columns: SQLite hands it back as
@@ -94,6 +97,8 @@ def entry_hash(table: str, position: int, values: Sequence[object]) -> bytes:
         value = values[flag]
         if type(value) is int and value in (0, 1):
             values = (*values[:flag], bool(value), *values[flag + 1 :])
+    if table == "inquiries" and len(values) == len(INQUIRY_COLUMNS) and values[-1] is None:
+        values = values[:-1]
     data = orjson.dumps([_VERSION, ENTRY_TYPES[table], position, *values])
     return hashlib.sha256(b"\x00" + data).digest()
 

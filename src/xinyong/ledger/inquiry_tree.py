@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, true, update
 
 from xinyong.domain.chunks import chunked
+from xinyong.ledger.adverse_notices import verify_adverse_notices
 from xinyong.ledger.append import TreeHead, utc_now_text
 from xinyong.ledger.at_commit import INQUIRIES as INQUIRIES_ORDER
 from xinyong.ledger.at_commit import at_commit
@@ -115,11 +116,14 @@ def _place_logged(conn: Connection, batches: list[list[str]]) -> None:
     _place_rows(conn, rows)
 
 
-def _unplaced(conn: Connection, where: ColumnElement[bool]) -> list[dict[str, Any]]:
-    query = select(*(inquiries.c[c] for c in INQUIRY_COLUMNS)).where(
-        where, inquiries.c.position.is_(None)
-    )
-    return [dict(row) for row in conn.execute(query).mappings()]
+def _unplaced(
+    conn: Connection, where: ColumnElement[bool], columns: Sequence[str] = INQUIRY_COLUMNS
+) -> list[dict[str, Any]]:
+    query = select(*(inquiries.c[c] for c in columns)).where(where, inquiries.c.position.is_(None))
+    rows = [dict(row) for row in conn.execute(query).mappings()]
+    for row in rows:
+        row.setdefault("notice_hash", None)
+    return rows
 
 
 def _place_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -138,13 +142,18 @@ def _place_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def place_unplaced(conn: Connection) -> int:
     """Place the inquiries logged before the tree (revision 0017), in the order they were made;
     return how many. One checkpoint covers them."""
-    rows = sorted(_unplaced(conn, true()), key=lambda row: (row["made_at"], row["decision_id"]))
+    # revision 0017 runs before the notice's hash has a column (0018): those checks have none
+    before = INQUIRY_COLUMNS[:-1]
+    rows = sorted(
+        _unplaced(conn, true(), before), key=lambda row: (row["made_at"], row["decision_id"])
+    )
     _place_rows(conn, rows)
     return len(rows)
 
 
 def verify_inquiries(conn: Connection, against: TreeHead | None = None) -> Verification:
-    """Recompute the inquiry log's tree; name the inquiries that have no place in it."""
+    """Recompute the inquiry log's tree; name the inquiries that have no place in it, and the
+    adverse notices that are not the ones their checks sent."""
     tree = verify_tree(conn, INQUIRIES.columns(), INQUIRIES.heads.name, against)
     result = Verification(tree.size, tree.root, tree.checkpoints, truncated=tree.truncated)
     unplaced = conn.execute(
@@ -155,4 +164,6 @@ def verify_inquiries(conn: Connection, against: TreeHead | None = None) -> Verif
         result.add(Problem(None, message, INQUIRIES.name))
     for problem in tree.problems:
         result.add(Problem(problem.position, problem.message, INQUIRIES.name))
+    for position, message in verify_adverse_notices(conn):
+        result.add(Problem(position, message, INQUIRIES.name))
     return result

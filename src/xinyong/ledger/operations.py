@@ -22,8 +22,8 @@ edited, deleted or added without its entry is named. Rewriting rows, entries *an
 together is caught only by a checkpoint kept elsewhere: the tree's signed checkpoint (origin
 ``<ledger origin>/operations``) and its verifier key are served, for anyone to keep.
 
-The adverse-check notices a check writes with its inquiry are not tracked yet: they belong with
-the inquiries, which are logged on the check's own path.
+The adverse-check notices a check writes with its inquiry are held in the inquiry log instead,
+through the check's entry (:mod:`xinyong.ledger.adverse_notices`).
 
 Writers are serialized by a lock taken at that commit, after every other lock the transaction
 takes, so that no two transactions wait for each other's (on PostgreSQL a transaction-scoped
@@ -55,6 +55,7 @@ from sqlalchemy import (
     true,
 )
 
+from xinyong.ledger.adverse_notices import ADVERSE_CHECK_KIND
 from xinyong.ledger.append import TreeHead, read_frontier, read_head, utc_now_text
 from xinyong.ledger.at_commit import OPERATIONS as OPERATIONS_ORDER
 from xinyong.ledger.at_commit import at_commit
@@ -78,7 +79,6 @@ from xinyong.ledger.trees import OPERATIONS
 from xinyong.ledger.verify import Problem, Verification, verify_tree
 
 __all__ = [
-    "ADVERSE_CHECK_KIND",
     "TRACKED",
     "log_existing_rows",
     "log_rows",
@@ -104,10 +104,6 @@ TRACKED: Final[dict[str, Table]] = {
     )
 }
 """The operational tables whose every change is an entry of the operations log."""
-
-ADVERSE_CHECK_KIND: Final = "adverse-check"
-"""The kind of notice a check writes with its inquiry (``decisions.notices.ADVERSE_CHECK``):
-not tracked here yet (see the module's docstring)."""
 
 _SECRETS: Final = {"webhook_secret"}
 """Columns logged as their SHA-256: the log holds no secret."""

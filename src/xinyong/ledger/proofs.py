@@ -69,11 +69,16 @@ _KEPT: dict[tuple[str, str, str], Subtrees] = {}
 _KEPT_LOCK = threading.Lock()
 
 
+def _key(conn: Connection, tree: Tree) -> tuple[str, str, str]:
+    """The tree's key in :data:`_KEPT`: its database, ledger id and name."""
+    ledger = str(conn.execute(select(ledger_identity.c.ledger_id)).scalar_one())
+    return (conn.engine.url.render_as_string(hide_password=True), ledger, tree.name)
+
+
 def _subtrees(conn: Connection, size: int, tree: Tree) -> tuple[Subtrees, ReadLeaves]:
     """The tree's kept subtrees covering ``size`` leaves, checked against the checkpoint of
     that size when a batch ended there (rebuilt once if they disagree: the log was replaced)."""
-    ledger = str(conn.execute(select(ledger_identity.c.ledger_id)).scalar_one())
-    key = (conn.engine.url.render_as_string(hide_password=True), ledger, tree.name)
+    key = _key(conn, tree)
     read = _reader(conn, tree)
     for attempt in range(2):
         with _KEPT_LOCK:
@@ -144,12 +149,24 @@ def record_entries(conn: Connection, keys: Sequence[tuple[str, str]], size: int)
     return sorted(found)
 
 
+_WARM_STEP = 1 << 16
+"""Leaves read at a time while keeping a tree's subtrees ahead of proofs."""
+
+
 def warm(conn: Connection, tree: Tree = MAIN) -> None:
     """Keep the tree's subtrees now (the first proof of a process reads every leaf hash), so
-    that the first proof a request needs does not wait for it."""
+    that the first proof a request needs does not wait for it. The leaves are read a block at
+    a time (memory stays small, and a proof waits for one block, not the whole read), then
+    checked against the checkpoint as a proof would."""
     size = _size(conn, None, tree)
-    if size:
-        _subtrees(conn, size, tree)
+    if not size:
+        return
+    with _KEPT_LOCK:
+        kept = _KEPT.setdefault(_key(conn, tree), Subtrees())
+    read = _reader(conn, tree)
+    for step in range(min(size, _WARM_STEP), size + _WARM_STEP, _WARM_STEP):
+        kept.extend(read, min(step, size))
+    _subtrees(conn, size, tree)
 
 
 def prove_consistency(

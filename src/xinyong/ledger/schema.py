@@ -229,6 +229,7 @@ inquiries = Table(
     Column("made_at", String(32), nullable=False),
     Column("position", BigInteger),
     Column("leaf_hash", LargeBinary(32)),
+    Column("notice_hash", String(64)),
     Index("ix_inquiries_subject", "subject_id", "made_at"),
     Index("ix_inquiries_party", "relying_party", "made_at"),
     Index("ix_inquiries_position", "position", unique=True),
@@ -238,6 +239,8 @@ scheme version, as-of date and ledger size that produced the answer (enough to r
 ledger keeps it in its own file (:func:`xinyong.ledger.database.inquiry_log_path`). Each is an
 entry of the inquiry log's Merkle tree (``position``, ``leaf_hash``; revision 0017 added them,
 so the columns allow NULL, which ``ledger verify`` reports: :mod:`xinyong.ledger.inquiry_tree`).
+``notice_hash`` (revision 0018): the SHA-256 of the adverse notice the check sent, if it sent
+one (:mod:`xinyong.ledger.adverse_notices`).
 """
 
 inquiry_checkpoints = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
+from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +30,7 @@ from xinyong.decisions.checks import (
     decide_from_stored,
     decide_measure,
 )
-from xinyong.decisions.notices import adverse_notices
+from xinyong.decisions.notices import sent_notices
 from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.related import related_facts
 from xinyong.decisions.replay import UnknownDecision, replay_decision
@@ -182,15 +184,19 @@ async def _receipt(
 ) -> str:
     """The decision's signed receipt: from the caches on the event loop, else (a new tree head
     or relying party) read on SQLite in place and on a database server on a worker thread; an
-    adverse answer's, which proves its grounds, always on a worker thread (the first proof of a
-    process may read every leaf hash)."""
+    adverse answer's, which proves its grounds, always on a worker thread, one at a time
+    (:attr:`~xinyong.application.context.Context.proving`: the first proof of a process may
+    read every leaf hash)."""
     key = ctx.ledger_key()
     found = ctx.receipts.peek(key, decision, overrides, notice)
     if found is not None:
         return found
-    if ctx.local_database and notice is None:
+    if notice is not None:
+        make = functools.partial(ctx.receipts.make, key, decision, overrides, None, notice)
+        return await to_thread.run_sync(make, limiter=ctx.proving)
+    if ctx.local_database:
         return ctx.receipts.make(key, decision, overrides)
-    return await run_in_threadpool(ctx.receipts.make, key, decision, overrides, None, notice)
+    return await run_in_threadpool(ctx.receipts.make, key, decision, overrides)
 
 
 async def _answer(
@@ -367,7 +373,7 @@ def decision(ctx: Ctx, caller: Caller, decision_id: str) -> dict[str, Any]:
         explanation = explanation_json(replay.explanation, replay.decision.version, raters)
     key = ctx.ledger_key()
     with ctx.engine.connect() as conn:
-        notice = adverse_notices(conn, replay.decision.subject_id).get(decision_id)
+        notice = sent_notices(conn, replay.decision.subject_id, decision_id).get(decision_id)
         receipt = ctx.receipts.make(key, replay.decision, replay.overrides, conn, notice)
     return {
         **replay.decision.public(),

@@ -4,8 +4,8 @@ The checkpoint, the key and consistency proofs are public: witnesses need them. 
 proof ties an entry's position to a subject the caller names, so it needs a key: an operator
 may ask about any entry, a subject about entries about them (and relation records naming them),
 a relying party about entries about the subjects of decisions it received that applied a
-measure, and relation records naming them (the entries such a decision rests on; an adverse
-decision's receipt carries their proofs), made when the ledger already held the entry.
+measure, made when the ledger already held the entry (an adverse decision's receipt carries
+the proofs of the entries it rests on, among them a relation record about an organisation).
 The leaf hashes themselves are not secret: consistency proofs (RFC 6962) carry subtree and leaf
 hashes, so anyone can collect them; see docs/verify.md on what that allows.
 
@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
 from xinyong.application.proving import ProofBusy, proof_slot
-from xinyong.domain.relations import in_file, named_person
+from xinyong.domain.relations import in_file
 from xinyong.ledger.cosignatures import (
     CosignatureRefused,
     cosigned_sizes,
@@ -225,14 +225,10 @@ def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
         return False
     if caller.role is Role.SUBJECT:
         return in_file(caller.name, entry.subject_id, entry.code, entry.attrs)
-    about = [entry.subject_id]
-    person = named_person(entry.code, entry.attrs)  # behind a measure reaching the person
-    if person is not None:
-        about.append(person)
     q = inquiries.c
     received = exists().where(
         q.relying_party == caller.name,
-        q.subject_id.in_(about),
+        q.subject_id == entry.subject_id,
         q.applies.is_(True),
         q.known_at > index,
     )
