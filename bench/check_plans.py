@@ -107,10 +107,9 @@ def main() -> int:
             )
             for s in ids
         ]
-        logged = inquiry_rows(decisions)
+        logged, written = inquiry_rows((d, None) for d in decisions)
         head = place(read_frontier(conn, inquiry_checkpoints), logged, utc_now_text())
-        entries = [(d, None) for d in decisions]
-        batch = inquiry_json(entries, logged, head)
+        batch = inquiry_json(logged, written, head)
         sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, batch)
         lines, totals["inquiries, per batch"] = explain(conn, sql, values)
         show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)

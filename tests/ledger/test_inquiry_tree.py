@@ -11,7 +11,9 @@ from sqlalchemy import Engine
 
 from tests.support import rfc6962
 from xinyong.decisions.checks import Decision, log_decisions
-from xinyong.ledger.database import open_database
+from xinyong.decisions.notices import move_pending_notices
+from xinyong.ledger.adverse_notices import adverse_notice_id, verify_adverse_notices
+from xinyong.ledger.database import inquiry_log_file, one_snapshot, open_database
 from xinyong.ledger.entries import INQUIRY_COLUMNS
 from xinyong.ledger.inquiry_tree import verify_inquiries
 
@@ -139,12 +141,12 @@ _NOTICE = {"measure": "restrict-flights", "lists": ["blacklist"], "records": []}
     ("tamper", "named"),
     [
         (
-            "UPDATE notices SET body = replace(body, 'blacklist', 'redlist')",
+            "UPDATE {notices} SET body = replace(body, 'blacklist', 'redlist')",
             "was edited: its body is not the one logged",
         ),
-        ("UPDATE notices SET created_at = '2020-01-01'", "is not addressed as its check sent it"),
-        ("UPDATE notices SET subject_id = 'ext:other'", "is not addressed as its check sent it"),
-        ("DELETE FROM notices", "sent with the check, was deleted"),
+        ("UPDATE {notices} SET created_at = '2020-01-01'", "is not addressed as its check sent it"),
+        ("UPDATE {notices} SET subject_id = 'ext:other'", "is not addressed as its check sent it"),
+        ("DELETE FROM {notices}", "sent with the check, was deleted"),
         (
             "INSERT INTO notices VALUES ('forged', 'ext:s1', 'adverse-check', '2026', '{}')",
             "adverse notice forged was sent by no check that applied",
@@ -159,27 +161,91 @@ def test_an_adverse_notice_changed_behind_the_logs_back_is_named(
     with engine.begin() as conn:
         log_decisions(conn, [(_decision(2, applies=True), _NOTICE), (_decision(3), None)])
     assert _problems(engine) == []
+    # on SQLite a check's notice waits beside the inquiry log, in the log's file
+    table = "pending_notices" if inquiry_log_file(engine) else "notices"
     with engine.begin() as conn:
-        [(stored,)] = conn.exec_driver_sql("SELECT body FROM notices").all()
+        [(stored,)] = conn.exec_driver_sql(f"SELECT body FROM {table}").all()
         assert '"blacklist"' in stored
-        conn.exec_driver_sql(tamper)
+        conn.exec_driver_sql(tamper.replace("{notices}", table))
     problems = _problems(engine)
     assert problems, "not detected"
     assert named in problems[0], problems
 
 
-def test_a_notice_waiting_beside_the_log_is_held_to_its_check(ledger_url: str) -> None:
-    """On SQLite a notice waits in ``pending_notices`` until it is moved; held there too."""
+def test_a_notice_for_a_check_that_sent_none_is_named(engine: Engine) -> None:
+    """A check that applied a reward sent no notice: a notice with the id derived from it was
+    added behind the log's back."""
+    with engine.begin() as conn:
+        log_decisions(conn, [(_decision(2, applies=True), None)])
+        forged = adverse_notice_id("d2")
+        conn.exec_driver_sql(
+            "INSERT INTO notices VALUES "
+            f"('{forged}', 'ext:s2', 'adverse-check', '2026-12-01T00:00:02.000000Z', '{{}}')"
+        )
+    [problem] = _problems(engine)
+    assert f"adverse notice {forged} was sent by no check that applied" in problem
+
+
+def test_notices_from_before_the_log_held_them_are_left_alone(engine: Engine) -> None:
+    """Checks logged before revision 0018 have no hash: their notices (with an id derived from
+    the decision's since revision 0012, of their own before) are not named, unless a notice no
+    check names is dated after the newest of those checks."""
+    old = adverse_notice_id("d2")
+    with engine.begin() as conn:
+        log_decisions(conn, [(_decision(2, applies=True), None), (_decision(3), None)])
+        conn.exec_driver_sql("UPDATE inquiries SET notice_hash = NULL")  # as 0018 found them
+        rows = [
+            (old, "2026-12-01T00:00:02.500000Z"),  # the check's own, written just after it
+            ("0b6f1c2e-0000-4000-8000-000000000001", "2025-01-01T00:00:00.000000Z"),  # pre-0012
+            ("0b6f1c2e-0000-4000-8000-000000000002", "2027-01-01T00:00:00.000000Z"),  # later
+        ]
+        for notice_id, created_at in rows:
+            conn.exec_driver_sql(
+                "INSERT INTO notices VALUES "
+                f"('{notice_id}', 'ext:s2', 'adverse-check', '{created_at}', '{{}}')"
+            )
+    with engine.connect() as conn:
+        problems = [str(p) for p in verify_inquiries(conn).problems if "notice" in str(p)]
+    assert problems == [
+        "inquiry log: adverse notice 0b6f1c2e-0000-4000-8000-000000000002 was sent by no check "
+        "that applied"
+    ]
+
+
+def test_a_notice_moved_beside_the_log_is_held_to_its_check(ledger_url: str) -> None:
+    """On SQLite a notice waits in ``pending_notices`` until it is moved to ``notices``; held
+    in either, and in both at once while it is being moved."""
     if not ledger_url.startswith("sqlite"):
         pytest.skip("notices wait beside the inquiry log in its own SQLite file")
     engine = open_database(ledger_url)
     try:
         with engine.begin() as conn:
-            log_decisions(conn, [(_decision(2, applies=True), _NOTICE)], pending=True)
+            log_decisions(conn, [(_decision(2, applies=True), _NOTICE)])
+            conn.exec_driver_sql("INSERT INTO main.notices SELECT * FROM pending_notices")
+        assert _problems(engine) == []  # mid-move: in both
+        assert move_pending_notices(engine) == 0  # already copied: only deleted
         assert _problems(engine) == []
         with engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE pending_notices SET body = replace(body, 'black', 'red')")
+            conn.exec_driver_sql("UPDATE notices SET body = replace(body, 'black', 'red')")
         [problem] = _problems(engine)
         assert "was edited" in problem
+    finally:
+        engine.dispose()
+
+
+def test_one_snapshot_sees_a_notice_being_moved_once(ledger_url: str) -> None:
+    """SQLite fixes each file's snapshot when a transaction first reads it: a verification that
+    read the ledger's file before a move and the log's file after it would miss the notice. A
+    transaction begun by ``one_snapshot`` reads the log's file first, as it begins."""
+    if not ledger_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's REPEATABLE READ takes one snapshot of everything")
+    engine = open_database(ledger_url)
+    try:
+        with engine.begin() as conn:
+            log_decisions(conn, [(_decision(2, applies=True), _NOTICE)])
+        with engine.connect() as conn, one_snapshot(conn).begin():
+            conn.exec_driver_sql("SELECT count(*) FROM main.notices").all()  # the ledger first
+            assert move_pending_notices(engine) == 1  # meanwhile, by another connection
+            assert list(verify_adverse_notices(conn)) == []
     finally:
         engine.dispose()

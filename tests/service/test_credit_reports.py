@@ -183,8 +183,10 @@ def _check_in_inquiry_log(payload: dict[str, Any], logged_key: str, key: str) ->
     assert origin == key.split("+", maxsplit=1)[0] + "/inquiries"
     for check in payload["file"]["checks"]:
         entry = check["inquiry"]
+        values = entry["values"]
+        assert values[-1] is not None  # the notice's hash, or "" for none (None: before 0018)
         data = json.dumps(
-            ["xinyong-ledger/1", "inquiry", entry["position"], *entry["values"]],
+            ["xinyong-ledger/1", "inquiry", entry["position"], *values],
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode()

@@ -342,16 +342,15 @@ class InquiryLog:
             # SQLite's commit of a few rows. Adverse notices go beside the log (pending_notices),
             # so only the log's file is written: the ledger's lock, which appends hold for a
             # while, is never waited for, and the ledger's readers keep their page caches.
-            pending = self._schema != "main"
             if any(notice is not None for _, notice in entries):
                 with conn.begin():
-                    log_decisions(conn, entries, pending=pending)
+                    log_decisions(conn, entries)
                 return
             driver = conn.connection.driver_connection
             assert driver is not None
             driver.execute("BEGIN")
             try:
-                log_decisions(conn, entries, pending=pending)
+                log_decisions(conn, entries)
                 driver.execute("COMMIT")
             except BaseException:
                 if driver.in_transaction:

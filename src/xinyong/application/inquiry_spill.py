@@ -187,7 +187,7 @@ def _import(engine: Engine, entries: list[_Entry]) -> int:
         )
         # A decision's notice was committed with it: both are in, or neither.
         missing = [(d, n) for d, n in entries if d.decision_id not in present]
-        log_decisions(conn, missing, pending=True)
+        log_decisions(conn, missing)
     if missing:
         log.warning("recovered %d checks from a spill file", len(missing))
     return len(missing)

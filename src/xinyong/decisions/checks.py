@@ -38,6 +38,7 @@ from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import mask_organization_id
 from xinyong.ledger.adverse_notices import notice_hash
 from xinyong.ledger.append import read_size, utc_now_text
+from xinyong.ledger.database import inquiry_log_file
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.entries import INQUIRY_COLUMNS
 from xinyong.ledger.inquiry_tree import append_inquiries
@@ -362,7 +363,7 @@ def inquiry_rows(logged: Iterable[Checked]) -> tuple[list[dict[str, Any]], list[
     written: list[dict[str, str]] = []
     for decision, notice in logged:
         row = {name: getattr(decision, name) for name in INQUIRY_COLUMNS[:-1]}
-        row["notice_hash"] = None
+        row["notice_hash"] = ""  # sent none (None: logged before the log held notices)
         if notice is not None:
             sent = notice_row(
                 decision.subject_id,
@@ -439,16 +440,19 @@ def _bytea(row: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def log_decisions(
-    conn: Connection,
-    logged: Sequence[tuple[Decision, dict[str, object] | None]],
-    *,
-    pending: bool = False,
+    conn: Connection, logged: Sequence[tuple[Decision, dict[str, object] | None]]
 ) -> None:
-    """Write decisions to the inquiry log in one statement (and their adverse notices, to
-    ``pending_notices`` beside the log with ``pending``, so that only the log's file is written)."""
+    """Write decisions to the inquiry log (and their adverse notices) in one statement each.
+
+    A SQLite ledger whose inquiry log has a file of its own gets the notices in
+    ``pending_notices`` beside the log, so that a check and its notice are in one file and
+    commit together (SQLite commits each attached file on its own), and a check's transaction
+    writes only the log's file; they are moved to ``notices`` later
+    (:func:`~xinyong.decisions.notices.move_pending_notices`)."""
     rows, written = inquiry_rows(logged)
     if written:
-        conn.execute(insert(pending_notices if pending else notices), written)
+        beside = inquiry_log_file(conn.engine) is not None
+        conn.execute(insert(pending_notices if beside else notices), written)
     if rows:
         append_inquiries(conn, rows, lambda placed: INSERT_INQUIRY.run_many(conn, placed))
 

@@ -15,7 +15,12 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select
 
 from xinyong.domain.chunks import chunked
-from xinyong.ledger.adverse_notices import ADVERSE_CHECK_KIND, adverse_notice_id, notice_hash
+from xinyong.ledger.adverse_notices import (
+    ADVERSE_CHECK_KIND,
+    SENT_NONE,
+    adverse_notice_id,
+    notice_hash,
+)
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE, take_write_lock
 from xinyong.ledger.operations import log_rows
@@ -161,14 +166,16 @@ def sent_notices(
     the one logged."""
     q = inquiries.c
     query = select(q.decision_id, q.notice_hash).where(
-        q.subject_id == subject_id, q.notice_hash.is_not(None)
+        q.subject_id == subject_id, q.notice_hash.is_not(None), q.notice_hash != SENT_NONE
     )
     if decision_id is not None:
         query = query.where(q.decision_id == decision_id)
     hashes = {adverse_notice_id(str(d)): (str(d), str(h)) for d, h in conn.execute(query)}
     found: dict[str, dict[str, Any]] = {}
     for part in chunked(sorted(hashes)):
-        for table in (notices, pending_notices):  # a notice being moved may be in both
+        # Beside the log first: a notice being moved is copied, then deleted from there, so
+        # it is in one or the other of two reads in this order (on SQLite, one_snapshot).
+        for table in (pending_notices, notices):
             rows = conn.execute(
                 select(table.c.notice_id, table.c.body).where(table.c.notice_id.in_(part))
             )

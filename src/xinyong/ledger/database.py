@@ -199,6 +199,16 @@ def inquiry_log_file(engine: Engine) -> Path | None:
     return inquiry_log_path(engine.url.database)
 
 
+def _pin_snapshots(driver: Any) -> None:
+    """Fix the snapshot of the inquiry log's file, then the ledger's (see :func:`one_snapshot`);
+    a file not migrated yet has nothing to pin."""
+    for schema in (INQUIRY_SCHEMA, "main"):
+        try:
+            driver.execute(f"SELECT count(*) FROM {schema}.sqlite_master").fetchall()
+        except sqlite3.OperationalError:  # pragma: no cover - a file that cannot be read
+            return
+
+
 def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True, **pool)
     attached = inquiry_log_path(make_url(url).database)
@@ -253,6 +263,8 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
                 driver.execute(begin)  # not migrated yet
             return
         driver.execute(begin)
+        if attached is not None and options.get("xinyong_snapshot"):
+            _pin_snapshots(driver)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:
@@ -331,10 +343,15 @@ def hold_append_lock(conn: Connection) -> None:
 def one_snapshot(conn: Connection) -> Connection:
     """Make the next transaction of ``conn`` read one moment of the database throughout, for a
     reader whose reads must agree with each other while writers go on (a report, a
-    verification): REPEATABLE READ on PostgreSQL; a SQLite read transaction is one already.
-    Call before ``begin``."""
+    verification): REPEATABLE READ on PostgreSQL. A SQLite read transaction fixes each file's
+    snapshot when it first reads that file; with an inquiry log file of its own, the
+    transaction reads the log's file and then the ledger's as it begins, so that a notice being
+    moved from beside the log to the ledger (copied, then deleted) is in one snapshot or the
+    other. Call before ``begin``."""
     if conn.dialect.name == "postgresql":
         conn.execution_options(isolation_level="REPEATABLE READ")
+    else:
+        conn.execution_options(xinyong_snapshot=True)
     return conn
 
 
