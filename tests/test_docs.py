@@ -40,6 +40,15 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "pytest" in tests
 
 
+def test_readme_lists_every_command_group() -> None:
+    """The README's command table names every top-level command and group of the CLI."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = "\n".join(line for line in readme.splitlines() if line.startswith("| `"))
+    names = sorted({path[0] for path in command_paths(app) if path})
+    missing = [n for n in names if f"`xinyong {n}" not in table and f"`{n} " not in table]
+    assert not missing, f"the README's command table does not name {missing}"
+
+
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     tests = _readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
