@@ -177,14 +177,28 @@ def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, f
     return {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
 
 
+def _family_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and of all its descendants (uvicorn's worker processes)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            total += _cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
 def wait_idle(pid: int, limit: float = 300.0) -> float:
-    """Wait until a server stops using CPU (it may still work off a backlog); return seconds."""
+    """Wait until a server and its worker processes stop using CPU (a backlog worked off, the
+    proofs' subtrees warmed at start); return seconds."""
     started = time.monotonic()
     quiet = 0
-    last = _cpu_seconds(pid)
+    last = _family_cpu_seconds(pid)
     while time.monotonic() - started < limit and quiet < 2:
         time.sleep(0.5)
-        now = _cpu_seconds(pid)
+        now = _family_cpu_seconds(pid)
         quiet = quiet + 1 if now - last < 0.05 else 0
         last = now
     return round(time.monotonic() - started, 1)
@@ -1627,12 +1641,14 @@ def main(argv: list[str] | None = None) -> int:
                         create_floor_table(ledger.db_url)
                         for name in ("floor-read", "floor"):
                             servers[name] = Server(name, ledger.db_url, log_dir, workers)
+                    warm = wait_idle(servers["xinyong"].pid)
                     _log(
                         f"HTTP throughput: {args.connections} connections, {args.duration} s, "
-                        f"{workers} worker process(es) each"
+                        f"{workers} worker process(es) each (xinyong idle {warm} s after start)"
                     )
                     measured = throughput(servers, ledger, args)
                     measured["server_exceptions"] = servers["xinyong"].exceptions()
+                    measured["xinyong_idle_after_start_s"] = warm
                     results["http"][str(workers)] = measured
                     for name in list(servers):
                         servers.pop(name).stop()

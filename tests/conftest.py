@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
+from tests.support.ledgers import new_ledger
 from tests.support.postgres import reset_pg
 from xinyong.engines.spark_settings import SparkSettings
 
@@ -67,12 +68,12 @@ def pg_server_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty ledger database URL on each supported engine."""
+    """The URL of an empty ledger on each supported engine."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
+        return new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     url: str = request.getfixturevalue("pg_server_url")
     reset_pg(url)
-    return url
+    return new_ledger(url)
 
 
 @pytest.fixture(scope="session")

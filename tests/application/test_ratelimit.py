@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.ledgers import new_ledger
 from tests.support.overridden import override_args
 from tests.support.service_fixtures import PERSON, SCHEME
 from tests.support.serving import free_port, ready, start_serve, stop_serve, wait_until
@@ -82,7 +83,7 @@ def test_an_unreachable_redis_refuses_rather_than_lets_through() -> None:
 def test_serve_refuses_more_workers_than_the_burst_without_redis(tmp_path: Path) -> None:
     settings = tmp_path / "service.toml"
     settings.write_text("burst = 1\n", encoding="utf-8")
-    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    env = {**os.environ, "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")}
     done = subprocess.run(
         [sys.executable, "-m", "xinyong", "serve", "--workers", "2", "--settings", str(settings)],
         env=env,
@@ -106,7 +107,7 @@ def test_without_a_shared_store_workers_divide_the_limit() -> None:
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "divided"])
 def test_serve_with_two_workers_holds_one_limit(tmp_path: Path, shared: bool) -> None:
     db = tmp_path / "ledger.db"
-    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{db}"}
+    env = {**os.environ, "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{db}")}
 
     def cli(*args: str) -> str:
         return subprocess.run(

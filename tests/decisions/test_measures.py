@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.ledgers import new_ledger
 from tests.support.overridden import add_overridden, overridden_body, override_args, overrides_for
 from tests.support.service_fixtures import SCHEME, make_service
 from xinyong.cli.app import app
@@ -70,7 +71,7 @@ def test_an_active_measure_cannot_be_taken_over(ledger_url: str) -> None:
 
 
 def test_the_cli_says_who_owns_the_measure(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     taker = tmp_path / "copycat.toml"
     taker.write_text(TAKER, encoding="utf-8")
     assert (
@@ -122,7 +123,7 @@ def test_the_api_refuses_a_measure_taken_over(tmp_path: Path) -> None:
 
 
 def test_registering_for_an_undefined_measure_warns(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     assert (
         runner.invoke(
             app, ["scheme", "add", str(SCHEME), "--db", url, *override_args(SCHEME)]

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.support.postgres import reset_pg
 from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
@@ -453,3 +454,37 @@ def test_the_rejects_file_never_holds_a_formula(tmp_path: Path) -> None:
         cells = [cell for row in csv.reader(handle) for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert any(c.startswith("'=HYPERLINK") for c in cells)
+
+
+@pytest.mark.postgres
+def test_a_long_load_keeps_the_planner_statistics_current(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statistics are refreshed during a load (each time it has doubled), not only at its end:
+    a server without autovacuum would otherwise plan every batch's lookups from an empty table."""
+    monkeypatch.setattr("xinyong.ledger.database.ANALYZE_AFTER_ROWS", 10)
+    reset_pg(pg_server_url)
+    engine = open_database(pg_server_url)
+    path = tmp_path / "many.csv"
+    rows = [
+        [f"m{i}", PERSON, "person", "traffic.violation", "2024-01-02", "police", "", "", ""]
+        for i in range(160)
+    ]
+    _write_csv(path, rows)
+
+    def planned_rows() -> int:  # pg_class is updated by ANALYZE in its own transaction
+        with engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'records'"
+                ).scalar_one()
+            )
+
+    seen: list[int] = []
+    report = ingest_records(
+        engine, path, load_catalog(), batch_size=10, progress=lambda *_: seen.append(planned_rows())
+    )
+    assert report.accepted == 160
+    # Analysed when 10, 20, 40, 80 and 160 rows had been appended.
+    assert seen == [10, 20, 20, 40, 40, 40, 40, 80] + [80] * 7 + [160]
+    engine.dispose()

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.ledgers import new_ledger
 from tests.support.overridden import override_args
 from tests.support.service_fixtures import OTHER, PERSON, SCHEME
 from tests.support.serving import STOP_SECONDS, free_port
@@ -32,7 +33,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
-    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    env = {**os.environ, "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")}
     records = tmp_path / "records.csv"
     records.write_text(
         "record_id,subject_id,subject_kind,code,occurred_at,source,case_id,attrs,evidence\n"
@@ -130,7 +131,7 @@ def test_serve_answers_a_check_over_http(tmp_path: Path, workers: int) -> None:
 
 
 def test_serve_refuses_a_bad_settings_file(tmp_path: Path) -> None:
-    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    env = {**os.environ, "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")}
     settings = tmp_path / "service.toml"
     settings.write_text("grace_days = -1\nbogus = 1\n", encoding="utf-8")
     result = subprocess.run(
@@ -149,7 +150,7 @@ def test_serve_refuses_a_bad_settings_file(tmp_path: Path) -> None:
 def test_serve_refuses_a_bad_settings_variable(tmp_path: Path) -> None:
     env = {
         **os.environ,
-        "XINYONG_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}"),
         "XINYONG_BURST": "many",
     }
     result = subprocess.run(

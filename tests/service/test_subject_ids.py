@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from tests.support.identifier_strategies import FULL_WIDTH, spelled
+from tests.support.ledgers import new_ledger
 from tests.support.service_fixtures import Service, make_service
 from xinyong.application.keys import Role, create_key
 from xinyong.cli.app import app
@@ -158,7 +159,7 @@ def test_a_records_file_names_one_subject_however_spelled(tmp_path: Path) -> Non
         writer = csv.writer(handle)
         writer.writerow(fields)
         writer.writerows(rows)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     result = runner.invoke(app, ["ingest", str(path), "--db", url])
     assert result.exit_code == 1, result.output  # some rows were rejected
     engine = sa.create_engine(url)
@@ -198,7 +199,7 @@ def test_a_rating_names_its_rater_in_canonical_form() -> None:
 
 
 def test_a_subject_key_is_bound_to_the_canonical_id(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     made = runner.invoke(
         app, ["keys", "create", "--role", "subject", "--name", LISTED.lower(), "--db", url]
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ledgers import new_ledger
 from tests.support.overridden import override_args
 from tests.support.service_fixtures import SCHEME
 from tests.support.serving import free_port, ready, start_serve, wait_until
@@ -33,7 +34,7 @@ def _run(env: dict[str, str], *args: str) -> str:
 
 def _ledger(tmp_path: Path) -> tuple[dict[str, str], Path]:
     db = tmp_path / "ledger.db"
-    env = {**os.environ, "XINYONG_DATABASE_URL": f"sqlite:///{db}"}
+    env = {**os.environ, "XINYONG_DATABASE_URL": new_ledger(f"sqlite:///{db}")}
     _run(env, "scheme", "add", str(SCHEME), *override_args(SCHEME))
     return env, db
 

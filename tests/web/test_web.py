@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -754,6 +754,13 @@ async def test_an_entry_in_its_grace_period_is_hidden_from_every_public_page(
                 assert THIRD[:6] + "*" * 11 + THIRD[-1] not in text, shown
         listed = (await public.get(f"/lists/{GRADED}/blacklist.json")).json()
         assert listed["total"] == 0
+        # ... but the list says that one entry waits, and until when
+        grace = local_portal.service.app.state.context.settings.grace_days
+        public_on = local_portal.service.clock() + timedelta(days=grace)
+        assert listed["awaiting"] == {"entries": 1, "first_public_on": public_on.isoformat()}
+        page = (await public.get(f"/lists/{GRADED}/blacklist")).text
+        assert "1 more entry is\n  still in its notice period" in page
+        assert public_on.isoformat() in page
         home = (await public.get("/index.json")).json()
         graded = next(s for s in home["schemes"] if s["scheme"] == GRADED)
         assert graded["lists"][0]["entries"] == 0
@@ -764,7 +771,11 @@ async def test_an_entry_in_its_grace_period_is_hidden_from_every_public_page(
             local_portal.service.app.state.context.settings.grace_days
         )
         assert (await public.get(json_of(entry))).status_code == 200
-        assert (await public.get(f"/lists/{GRADED}/blacklist.json")).json()["total"] == 1
+        published = (await public.get(f"/lists/{GRADED}/blacklist.json")).json()
+        assert published["total"] == 1
+        assert published["awaiting"] == {"entries": 0, "first_public_on": None}
+        # a synthetic identity (region 00) is labelled as demo data wherever it is listed
+        assert published["entries"][0]["demo"] is True
 
 
 async def test_an_entry_by_grade_publishes_only_what_counts_against_the_subject(

@@ -24,7 +24,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from xinyong.domain.catalog import Catalog, CatalogError, load_catalog
-from xinyong.ledger.database import open_database
+from xinyong.ledger.database import NoLedger, database_error, ledger_place, open_database
 
 __all__ = [
     "CatalogOption",
@@ -66,12 +66,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_db_or_exit(url: str | None) -> Engine:
-    """Open (and migrate) the ledger database, turning connection errors into exit 2."""
+def open_db_or_exit(url: str | None, *, create: bool = False) -> Engine:
+    """Open (and migrate) the ledger database; exit 2 with one line when it cannot be opened.
+
+    Only commands that create a ledger pass ``create=True``: the others refuse a database that
+    holds none (a mistyped ``--db`` must not be answered from a new, empty ledger).
+    """
     try:
-        return open_database(url)
+        return open_database(url, create=create)
+    except NoLedger as exc:
+        fail(str(exc))
     except Exception as exc:  # the driver's own error types vary by database
-        fail(f"cannot open the ledger database: {exc}")
+        fail(f"cannot open the ledger {ledger_place(url)}: {database_error(exc)}")
 
 
 def load_catalog_or_exit(path: Path | None) -> Catalog:

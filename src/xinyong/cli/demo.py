@@ -30,6 +30,7 @@ from xinyong.cli.common import (
     out,
     row_progress,
 )
+from xinyong.cli.demo_portal import DEMO_MEASURE, DEMO_RELYING_PARTY, DemoAccess, publish_demo
 from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import Catalog
 from xinyong.ingest.records import ingest_records
@@ -79,15 +80,15 @@ def demo(
     records_file = out_dir / "conduct.parquet"
     config = SynthConfig(people=people, organizations=orgs, years=years, seed=seed, end=DEFAULT_END)
     err.print(
-        f"[bold]1/5[/] synthesizing {people:,} people and {orgs:,} organizations "
+        f"[bold]1/6[/] synthesizing {people:,} people and {orgs:,} organizations "
         f"({config.start} to {config.end}, seed {seed})"
     )
     dataset = generate(config)
     write(dataset, records_file)
-    engine = open_db_or_exit(db)
+    engine = open_db_or_exit(db, create=True)
     try:
         err.print(
-            f"[bold]2/5[/] loading subjects and ingesting {dataset.records.num_rows:,} "
+            f"[bold]2/6[/] loading subjects and ingesting {dataset.records.num_rows:,} "
             f"records into {engine.url.render_as_string(hide_password=True)}"
         )
         subjects_report = load_subjects(engine, subjects_path(records_file))
@@ -101,36 +102,56 @@ def demo(
             )
         if report.rejected or subjects_report.rejected:
             fail(f"synthetic data was rejected: see {report.rejects_file}", code=1)
-        err.print("[bold]3/5[/] verifying the ledger")
+        err.print("[bold]3/6[/] verifying the ledger")
         with engine.connect() as conn:
             verification = verify_ledger(conn)
             if not verification.ok:
                 fail(f"ledger verification failed: {verification.problems[0]}", code=1)
-            err.print("[bold]4/5[/] summary")
+            err.print("[bold]4/6[/] summary")
             _summary(conn, config.end, report.accepted, report.duplicates, catalog)
             head = read_head(conn)
-        err.print(f"[bold]5/5[/] scoring every bundled pilot as of {config.end}")
-        listed = _score_pilots(engine, config.end, catalog)
+        err.print(f"[bold]5/6[/] scoring every bundled pilot as of {config.end}")
+        _score_pilots(engine, config.end, catalog)
+        today = date.today()
+        err.print(f"[bold]6/6[/] publishing the pilots' lists as of {today} (demo data)")
+        access = publish_demo(engine, catalog, out_dir, today)
     finally:
         engine.dispose()
     out.print(f"ledger verified: {verification.size:,} entries, checkpoint {head.token}")
-    _next_steps(db, listed, config.end)
+    out.print(
+        f"{access.published:,} list entries published at once (demo data: synthetic identities, "
+        "no notice period; real data waits 30 days)"
+    )
+    _next_steps(db, access, today)
 
 
-def _next_steps(db: str | None, listed: tuple[str, str] | None, as_of: date) -> None:
-    """What to run next, with a listed subject to look at."""
+def _next_steps(db: str | None, access: DemoAccess, today: date) -> None:
+    """What to run next: the service, signing in as a listed person, a check with curl."""
     where = f" --db {db}" if db else ""
+    url = "http://127.0.0.1:8000"
+    keys = access.keys_file
+    out.print(f"\n[bold]keys[/] (operator, relying party, a listed person): {keys}")
     out.print("\n[bold]next:[/]")
     out.print(
         f"  xinyong serve{where}\n"
-        "      then open http://127.0.0.1:8000/ (the public lists and the transparency report)"
-        " and http://127.0.0.1:8000/docs (the API)"
+        f"      then open {url}/ (the public lists) and {url}/docs (the API)"
     )
-    if listed is not None:
-        pilot, subject = listed
+    if access.subject is not None:
+        subject = access.subject
         out.print(
-            f"  xinyong explain {bundled_pilots()[pilot]} --subject {subject} "
-            f"--as-of {as_of}{where}\n      why this subject is on {pilot}'s list, record by record"
+            f"  sign in as the listed person {subject}: open {url}/login and paste the token "
+            f"under [subject] in {keys}\n"
+            "      their file: why they are listed, record by record; dispute or apply for repair",
+            markup=False,
+        )
+        out.print(
+            f'  curl -H "Authorization: Bearer {access.relying_token}" \\\n'
+            f'      "{url}/v1/checks?subject={subject}&measure={DEMO_MEASURE}"\n'
+            f"      the relying party {DEMO_RELYING_PARTY}'s check: a signed answer and receipt"
+        )
+        out.print(
+            f"  xinyong explain judgment-defaulters --subject {subject} --as-of {today}{where}\n"
+            "      the same standing explained in the terminal"
         )
     out.print(
         "  xinyong lab run pilots --out lab-pilots\n"
@@ -138,10 +159,9 @@ def _next_steps(db: str | None, listed: tuple[str, str] | None, as_of: date) -> 
     )
 
 
-def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> tuple[str, str] | None:
-    """Store, score and save every bundled pilot; print what each one does to the population.
-    Return a pilot and a subject on one of its black lists (else any list), if there is one."""
-    listed: dict[str, tuple[str, str]] = {}
+def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
+    """Store, activate, score and save every bundled pilot; print what each one does to the
+    population."""
     for pilot_id, path in bundled_pilots().items():
         loaded = load_scheme(path)
         with engine.begin() as conn:
@@ -167,9 +187,6 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> tuple[str, s
             table_out.add_row(grade.name, f"{count:,}", f"{share:.1%}")
         out.print(table_out)
         kinds = {lst.id: lst.kind for lst in scheme.lists}
-        for row in rows:
-            for name in row.lists:
-                listed.setdefault(str(kinds[name]), (pilot_id, row.subject_id))
         list_text = ", ".join(f"{name} ({kinds[name]}): {lists.get(name, 0):,}" for name in kinds)
         out.print(f"  lists: {list_text or '-'}")
         measure_kind = {m.id: m.kind for m in scheme.measures}
@@ -177,7 +194,6 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> tuple[str, s
             f"{name} ({measure_kind[name]}): {count:,}" for name, count in sorted(measures.items())
         )
         out.print(f"  measures in force: {measure_text or '-'}")
-    return listed.get("black") or next(iter(listed.values()), None)
 
 
 def _summary(conn: Connection, as_of: date, added: int, present: int, catalog: Catalog) -> None:

@@ -67,7 +67,7 @@ def ingest(
         today_date = date.fromisoformat(today) if today else None
     except ValueError:
         fail(f"--today: bad date {today!r}, expected YYYY-MM-DD")
-    engine = open_db_or_exit(db)
+    engine = open_db_or_exit(db, create=True)
     try:
         with row_progress(f"ingest {file.name}") as bar:
             task = bar.add_task(f"ingest {file.name}", total=None)
@@ -117,7 +117,7 @@ def subjects_load(
     Exit codes as for ingest: 0 all accepted, 1 some rejected, 2 usage errors.
     """
     _check_file(file)
-    engine = open_db_or_exit(db)
+    engine = open_db_or_exit(db, create=True)
     try:
         report = load_subjects(engine, file)
     except FileError as exc:

@@ -23,7 +23,7 @@ from xinyong.application.witness import (
 from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_progress
 from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
-from xinyong.ledger.database import one_snapshot
+from xinyong.ledger.database import ledger_place, one_snapshot
 from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
@@ -59,6 +59,19 @@ LogOption = Annotated[
 
 def _tree(log: Log) -> Tree:
     return TREES[log.value]
+
+
+@ledger_app.command("init")
+def init(db: DbOption = None) -> None:
+    """Create an empty ledger (the other reading commands refuse a database that holds none);
+    a ledger that exists already is brought to the newest schema and left as it is."""
+    engine = open_db_or_exit(db, create=True)
+    try:
+        with engine.connect() as conn:
+            tree = read_head(conn)
+    finally:
+        engine.dispose()
+    out.print(f"ledger at {ledger_place(db)}: {tree.size} entries")
 
 
 @ledger_app.command("head")

@@ -36,6 +36,7 @@ from xinyong.ledger.append import read_head
 from xinyong.peer.algorithms import peer_scores_from_table
 from xinyong.peer.ratings import SeedsAbsent
 from xinyong.peer.result import PeerScore
+from xinyong.pilots import bundled_pilots
 from xinyong.schemes.eligibility import ineligibility
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
@@ -65,7 +66,7 @@ RecordsOption = Annotated[
         "--records",
         help="Score a records file (CSV, Parquet, JSON Lines) or a directory of Parquet files "
         "(a partitioned export) directly; - reads standard input (its format told by its first "
-        "bytes).",
+        "bytes). Without it, the ledger (--db) is scored.",
     ),
 ]
 
@@ -87,8 +88,21 @@ def _date(text: str, option: str) -> date:
         fail(f"{option}: bad date {text!r}, expected YYYY-MM-DD")
 
 
+def scheme_source(given: Path) -> Path:
+    """A scheme argument: a TOML file, or the id of a bundled pilot (as ``lab run`` names them:
+    ``rongcheng``, ``judgment-defaulters``...)."""
+    if given.exists() or given.suffix:
+        return given
+    pilots = bundled_pilots()
+    if str(given) in pilots:
+        return pilots[str(given)]
+    fail(f"{given}: no such scheme file, and no bundled pilot of that name ({', '.join(pilots)})")
+
+
 def checked_scheme(path: Path, catalog: Catalog | None, strict: bool = False) -> LoadedScheme:
-    """Load a scheme, print its warnings, and exit 2 when it has errors."""
+    """Load a scheme (a file or a bundled pilot's id), print its warnings, and exit 2 when it
+    has errors."""
+    path = scheme_source(path)
     try:
         loaded = load_scheme(path)
     except SchemeError as exc:
@@ -110,12 +124,16 @@ def _refuse_errors(loaded: LoadedScheme, catalog: Catalog | None, strict: bool) 
 
 def score(
     scheme: Annotated[
-        Path | None, typer.Argument(help="Scheme TOML file (or --scheme ID with --db).")
+        Path | None,
+        typer.Argument(
+            help="Scheme TOML file or bundled pilot id (or --scheme ID, stored in the ledger)."
+        ),
     ] = None,
     records: RecordsOption = None,
     db: DbOption = None,
     scheme_id: Annotated[
-        str | None, typer.Option("--scheme", help="A scheme stored with `scheme add` (--db).")
+        str | None,
+        typer.Option("--scheme", help="A scheme stored with `scheme add` (in the ledger)."),
     ] = None,
     as_of: AsOfOption = "",
     out_path: Annotated[
@@ -159,7 +177,7 @@ def score(
         ),
     ] = False,
     save: Annotated[
-        bool, typer.Option("--save", help="Save the standings in the ledger database (--db).")
+        bool, typer.Option("--save", help="Save the standings in the ledger database.")
     ] = False,
     known_at: Annotated[
         int | None, typer.Option(min=0, help="Score the ledger as it stood at this size.")
@@ -189,8 +207,8 @@ def score(
         _print_sql(loaded, day, engine)
         if out_path == Path("-"):
             return
-    if save and db is None:
-        fail("--save needs --db")
+    if save and records is not None:
+        fail("--save stores standings of the ledger, not of a --records file")
     if _written_by_executors(engine, records, out_path):
         assert loaded is not None
         assert records is not None
@@ -220,11 +238,9 @@ def _from_stdin(records: Path | None) -> Path | None:
 
 
 def _check_source(records: Path | None, db: str | None, scheme_id: str | None) -> None:
-    """Exactly one of a records file and a ledger database."""
+    """At most one of a records file and a ledger database (the ledger when neither is given)."""
     if records is not None and (db is not None or scheme_id is not None):
         fail("give either --records FILE or --db URL, not both")
-    if records is None and db is None:
-        fail("give --records FILE (score a file) or --db URL (score the ledger)")
 
 
 def _write_standings(
@@ -309,7 +325,7 @@ def _written_by_executors(engine: Engine, records: Path | None, out: Path) -> bo
 
 
 def explain(
-    scheme: Annotated[Path, typer.Argument(help="Scheme TOML file.")],
+    scheme: Annotated[Path, typer.Argument(help="Scheme TOML file or bundled pilot id.")],
     subject: Annotated[str, typer.Option("--subject", help="The subject id.")],
     as_of: AsOfOption = "",
     records: RecordsOption = None,

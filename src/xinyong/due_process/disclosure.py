@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_, select, update
 
 from xinyong.decisions.notices import counted_records, issue_notice
+from xinyong.domain.identifiers import is_synthetic
 from xinyong.due_process.masking import MaskingPolicy, searched_id
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
@@ -27,8 +28,10 @@ from xinyong.scoring.reference import Explanation
 
 __all__ = [
     "MAX_OFFSET",
+    "Awaiting",
     "Listing",
     "PublicEntry",
+    "awaiting_publication",
     "find_listing",
     "public_entries",
     "update_listings",
@@ -49,6 +52,9 @@ class PublicEntry:
     kind: str
     listed_on: date
     public_from: date
+    demo: bool = False
+    """The subject's identifier is synthetic (:func:`~xinyong.domain.identifiers.is_synthetic`):
+    demo data, which cannot name a real person."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,36 @@ class Listing:
             self.kind,
             self.listed_on,
             self.public_from,
+            is_synthetic(self.subject_id),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """Entries of a disclosed list still in their notice period."""
+
+    count: int
+    first_public_on: date | None
+    """When the first of them becomes public."""
+
+
+def awaiting_publication(
+    conn: Connection, loaded: LoadedScheme, list_id: str, today: date
+) -> Awaiting:
+    """How many current entries of a disclosed list are not public yet, and when the first of
+    them will be (a list that looks empty may only be waiting for its notice periods to end)."""
+    lst = next((x for x in loaded.scheme.lists if x.id == list_id), None)
+    if lst is None or not lst.disclose:
+        return Awaiting(0, None)
+    count, first = conn.execute(
+        select(func.count(), func.min(listings.c.public_from)).where(
+            listings.c.scheme_id == loaded.scheme.id,
+            listings.c.list_id == list_id,
+            listings.c.delisted_on.is_(None),
+            listings.c.public_from > today,
+        )
+    ).one()
+    return Awaiting(int(count or 0), first)
 
 
 def update_listings(

@@ -39,7 +39,7 @@ from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK, after_bulk_load
+from xinyong.ledger.database import WRITE_LOCK, LoadStatistics
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
@@ -109,6 +109,7 @@ def ingest_records(
     report = IngestReport(path)
     total = count_rows(path)
     run = _Run()
+    statistics = LoadStatistics(engine)
     started = time.perf_counter()
     for raw_batch in read_batches(path, required, batch_size):
         good: list[tuple[int, RecordRow]] = []
@@ -122,13 +123,15 @@ def ingest_records(
                 report.rejects.append(Reject.of(item.line, row.field, row.reason, item.values))
             else:
                 good.append((item.line, row))
+        accepted = report.accepted
         _append(engine, good, run, report, catalog, note=f"ingest {path.name}")
+        statistics.add(report.accepted - accepted)
         if progress is not None:
             progress(report.rows, total)
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
     log_rejects(engine, f"file {path.name}", source, report.rejects)
-    after_bulk_load(engine, report.accepted)
+    statistics.finish()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -13,6 +13,7 @@ it writes (:func:`take_write_lock`), never both by default as ``BEGIN IMMEDIATE`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -40,13 +41,17 @@ __all__ = [
     "WRITE",
     "WRITE_LOCK",
     "ForeignInquiryLog",
+    "LoadStatistics",
+    "NoLedger",
     "after_bulk_load",
+    "database_error",
     "hold_append_lock",
     "hold_inquiry_lock",
     "hold_lock",
     "hold_operations_lock",
     "inquiry_log_file",
     "inquiry_log_path",
+    "ledger_place",
     "libpq_url",
     "never_wait",
     "one_snapshot",
@@ -87,19 +92,87 @@ _TAKE_LOCK = {
 
 
 def resolve_url(url: str | None) -> str:
-    """The database URL to use: explicit, else ``$XINYONG_DATABASE_URL``, else ``./xinyong.db``."""
-    return url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    """The database URL to use: explicit, else ``$XINYONG_DATABASE_URL``, else ``./xinyong.db``.
+
+    A value without a scheme (``ledger.db``, ``/srv/ledger.db``) is the path of a SQLite file.
+    """
+    given = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    if "://" in given:
+        return given
+    return f"sqlite:///{Path(given).expanduser()}"
+
+
+class NoLedger(LookupError):
+    """The database named holds no ledger (a missing file, or a database never initialised).
+
+    Commands that only read refuse it, so that a mistyped ``--db`` is not answered from an empty
+    ledger created on the spot; the message says where it looked and what to run instead.
+    """
+
+
+def ledger_place(url: str | None) -> str:
+    """Where a ledger is, as its messages name it: a SQLite file's path, or a server's URL
+    without its password."""
+    resolved = make_url(resolve_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        path = resolved.database or ":memory:"
+        return path if path == ":memory:" or Path(path).is_absolute() else f"./{path}"
+    return resolved.render_as_string(hide_password=True)
+
+
+def database_error(exc: BaseException) -> str:
+    """A database error in one sentence: the driver's first line, without SQLAlchemy's wrapper
+    (the statement, its parameters and a link to its documentation)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    return first.removeprefix("connection failed: ").rstrip(".")
+
+
+def _no_ledger(url: str | None) -> NoLedger:
+    place = ledger_place(url)
+    sqlite = make_url(resolve_url(url)).get_backend_name() == "sqlite"
+    where = f"at {place}" if sqlite else f"in the database {place}"
+    return NoLedger(f"no ledger {where}: run `xinyong demo` or `xinyong ledger init`, or pass --db")
+
+
+def _sqlite_ledger_exists(path: str) -> bool:
+    """Whether a SQLite file holds a ledger, read without creating or changing anything (the
+    engine would create the file, and its inquiry log beside it, on first connect)."""
+    file = Path(path)
+    if not file.is_file():
+        return False
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:  # not a database at all
+        return False
+    return found is not None
 
 
 def open_database(
-    url: str | None = None, *, migrate: bool = True, pool_size: int | None = None
+    url: str | None = None,
+    *,
+    migrate: bool = True,
+    pool_size: int | None = None,
+    create: bool = True,
 ) -> Engine:
     """Create an engine for the ledger and bring its schema to the newest revision.
 
     ``pool_size`` keeps that many connections open (a server sizes it to its worker threads, so
-    that a busy moment does not open and close overflow connections on every request).
+    that a busy moment does not open and close overflow connections on every request). With
+    ``create=False`` a database that holds no ledger yet raises :class:`NoLedger` and is left as
+    it was (no SQLite file is created).
     """
     resolved = make_url(resolve_url(url))
+    if not create and resolved.get_backend_name() == "sqlite":
+        path = resolved.database
+        if path and path != ":memory:" and not _sqlite_ledger_exists(path):
+            raise _no_ledger(url)
     pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if resolved.get_backend_name() == "sqlite":
         engine = _sqlite_engine(resolved.render_as_string(hide_password=False), pool)
@@ -116,6 +189,9 @@ def open_database(
             **pool,
         )
         _install_pg_lock(engine)
+    if not create and _revision(engine) is None:
+        engine.dispose()
+        raise _no_ledger(url)
     if migrate:
         upgrade(engine)
     if engine.dialect.name == "sqlite":
@@ -300,6 +376,36 @@ def after_bulk_load(engine: Engine, rows: int) -> None:
         log.warning("could not refresh the planner's statistics after a load", exc_info=True)
 
 
+class LoadStatistics:
+    """Keeps PostgreSQL's planner statistics in step with a long load, batch by batch.
+
+    A server may run without autovacuum (this machine's does), and autovacuum's own analyze
+    comes late in a load anyway: ingest's lookups (``subject_id IN (...)`` for the peer
+    admission rules) were then planned from statistics taken when ``records`` was empty, as
+    scans of the whole table, so a load slowed down with every batch (1.7k records/s at a
+    million records, docs/benchmarks.md). The statistics are refreshed whenever this load has
+    doubled what it had appended at the last refresh (and at least :data:`ANALYZE_AFTER_ROWS`
+    rows since), so that a load of N rows analyses about log2(N / 10,000) times.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.appended = 0
+        self.analysed = 0
+
+    def add(self, rows: int) -> None:
+        """Count ``rows`` appended (committed); refresh the statistics when they are due."""
+        self.appended += rows
+        if self.appended - self.analysed >= max(ANALYZE_AFTER_ROWS, self.analysed):
+            after_bulk_load(self.engine, self.appended - self.analysed)
+            self.analysed = self.appended
+
+    def finish(self) -> None:
+        """Refresh the statistics at the end of the load if enough rows came since the last."""
+        after_bulk_load(self.engine, self.appended - self.analysed)
+        self.analysed = self.appended
+
+
 def take_write_lock(conn: Connection, schema: str = INQUIRY_SCHEMA) -> None:
     """Take the write lock of one file of a SQLite ledger now, in the open transaction.
 
@@ -408,14 +514,19 @@ def _alembic_config() -> Config:
     return config
 
 
+def _revision(engine: Engine) -> str | None:
+    """The schema revision of the ledger's database; None where no ledger was ever created."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+    return current
+
+
 def upgrade(engine: Engine) -> None:
     """Apply pending migrations (a no-op, and cheap, when the schema is current)."""
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-        conn.rollback()
-    if current == head:
+    if _revision(engine) == head:
         return
     with engine.begin() as conn:
         config.attributes["connection"] = conn

@@ -12,7 +12,13 @@ from sqlalchemy import Connection
 from xinyong.application.context import Context
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import outlook, stops_counting_on
-from xinyong.due_process.disclosure import MAX_OFFSET, PublicEntry, find_listing, public_entries
+from xinyong.due_process.disclosure import (
+    MAX_OFFSET,
+    PublicEntry,
+    awaiting_publication,
+    find_listing,
+    public_entries,
+)
 from xinyong.due_process.objections import objection_days
 from xinyong.due_process.published_fields import published_fields
 from xinyong.due_process.repairs import repair_available_from
@@ -56,6 +62,7 @@ def _entry(entry: PublicEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "listed_on": entry.listed_on.isoformat(),
         "public_from": entry.public_from.isoformat(),
+        "demo": entry.demo,
     }
 
 
@@ -116,6 +123,8 @@ def list_page(
             limit=per_page,
             offset=(page - 1) * per_page,
         )
+        awaiting = awaiting_publication(conn, loaded, list_id, today)
+    first = awaiting.first_public_on
     return {
         "scheme": scheme_id,
         "scheme_name": loaded.scheme.name,
@@ -132,6 +141,10 @@ def list_page(
         "entries": [_entry(e) for e in entries],
         "masking": policy.table(),
         "grace_days": ctx.settings.grace_days,
+        "awaiting": {
+            "entries": awaiting.count,
+            "first_public_on": None if first is None else first.isoformat(),
+        },
     }
 
 
