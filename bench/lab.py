@@ -33,7 +33,7 @@ from xinyong.domain.catalog import load_catalog
 from xinyong.engines.duckdb import score_table
 from xinyong.engines.step_scorer import StepScorer
 from xinyong.lab.experiment import load_experiment
-from xinyong.lab.run import run_experiment
+from xinyong.lab.runner import run_experiment
 from xinyong.lab.world import build_world
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import load_scheme

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import subprocess
@@ -9,11 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import xinyong.lab
 from xinyong.domain.catalog import load_catalog
 from xinyong.engines.duckdb import score_table
 from xinyong.engines.step_scorer import StepScorer
@@ -26,8 +29,8 @@ from xinyong.lab.experiment import (
     resolve_scheme,
 )
 from xinyong.lab.metrics import churn, disparate_impact, gini
-from xinyong.lab.report import write_outputs
-from xinyong.lab.run import arms_of, run_experiment
+from xinyong.lab.report import GLOSSARY, SUMMARY_COLUMNS, write_outputs
+from xinyong.lab.runner import arms_of, run_experiment
 from xinyong.lab.society import Society
 from xinyong.lab.sweep import rank_variants, sweep_variants
 from xinyong.lab.world import EPOCH, build_world
@@ -367,6 +370,24 @@ def test_sweep_of_an_unknown_rule_is_an_error() -> None:
 # ------------------------------------------------------------------------------ report
 
 
+def test_the_lab_runs_from_python_into_a_dataframe(tmp_path: Path) -> None:
+    """``xinyong.lab.run`` (for notebooks): the metrics as a pandas DataFrame, the same as the
+    run's table, with progress counted over the whole run (every replicate) for an ETA."""
+    experiment, path = _experiment(
+        tmp_path, SMALL.replace("years = 2", "years = 1\nreplicates = 2")
+    )
+    calls: list[tuple[str, int, int]] = []
+    frame = xinyong.lab.run(path, progress=lambda *call: calls.append(call))
+    assert isinstance(frame, pd.DataFrame)
+    assert frame.equals(run_experiment(experiment, path.parent).metrics.to_pandas())
+    assert sorted(frame["replicate"].unique()) == [0, 1]
+    total = 2 * 12 * 2  # replicates x monthly steps x arms
+    assert [done for _, done, _ in calls] == list(range(1, total + 1))
+    assert {whole for _, _, whole in calls} == {total}
+    assert calls[0][0] == "replicate 1/2: 2 arms x steps"
+    assert calls[-1][0] == "replicate 2/2: 2 arms x steps"
+
+
 def test_report_is_self_contained_with_metrics_files(tmp_path: Path) -> None:
     experiment, path = _experiment(tmp_path)
     result = run_experiment(experiment, path.parent)
@@ -379,6 +400,11 @@ def test_report_is_self_contained_with_metrics_files(tmp_path: Path) -> None:
     for parameter in PARAMETERS:
         assert parameter.name in page
     assert "seeds [11, 0]" in page
+    glossary = page[page.index("What the columns mean") :]
+    for column in SUMMARY_COLUMNS:  # every summary column is explained, with a direction
+        meaning, better = GLOSSARY[column]
+        assert f"<code>{column}</code></td><td>{html.escape(meaning)}</td>" in glossary
+        assert better
     table = pq.read_table(paths["parquet"])
     assert table.num_rows == result.metrics.num_rows
     assert paths["csv"].read_text(encoding="utf-8").count("\n") == table.num_rows + 1
@@ -397,6 +423,9 @@ def test_cli_runs_an_experiment(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (out / "report.html").exists()
     assert "rongcheng" in done.stdout
+    # a narrow terminal wraps the metric names rather than cutting them with an ellipsis
+    assert "…" not in done.stdout
+    assert "wrongful_" in done.stdout
 
 
 def test_cli_reports_a_bad_experiment(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from rich.progress import (
     Task,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 from sqlalchemy import Engine
@@ -98,7 +99,8 @@ class _RateColumn(ProgressColumn):
 
 @contextmanager
 def row_progress(description: str) -> Iterator[Progress]:
-    """A Rich progress bar on stderr showing rows done, total when known, and rows per second."""
+    """A Rich progress bar on stderr showing rows done, total when known, rows per second,
+    time so far and the time left (once the total is known)."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -106,6 +108,8 @@ def row_progress(description: str) -> Iterator[Progress]:
         MofNCompleteColumn(),
         _RateColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=err,
         transient=False,
     )

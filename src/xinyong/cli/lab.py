@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from xinyong.cli.common import CatalogOption, err, fail, load_catalog_or_exit, out
@@ -42,7 +49,7 @@ def run(
 ) -> None:
     """Run an experiment: every scheme over the same simulated conduct; write the report."""
     from xinyong.lab.report import write_outputs
-    from xinyong.lab.run import run_experiment
+    from xinyong.lab.runner import run_experiment
 
     bundled = bundled_experiments()
     path = bundled[experiment] if experiment in bundled else Path(experiment)
@@ -57,12 +64,14 @@ def run(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("simulating", total=None)
+        task = progress.add_task("drawing the population", total=None)
 
         def advance(phase: str, done: int, total: int) -> None:
-            progress.update(task, description=f"{phase}: arms x steps", completed=done, total=total)
+            progress.update(task, description=phase, completed=done, total=total)
 
         try:
             result = run_experiment(loaded, path.resolve().parent, cat, advance)
@@ -71,9 +80,9 @@ def run(
     paths = write_outputs(result, path.read_text(encoding="utf-8"), target)
     table = Table(title=f"{loaded.name}: final {loaded.summary_months} months")
     shown = ("listed_per_1000", "deterrence", "wrongful_listing_rate", "disparate_impact")
-    table.add_column("arm")
-    for name in shown:
-        table.add_column(name, justify="right")
+    table.add_column("arm", overflow="fold")
+    for name in shown:  # long names wrap (at "_" too) rather than being cut
+        table.add_column(name.replace("_", "_\u200b"), justify="right", overflow="fold")
     for arm, values in result.summary.items():
         table.add_row(arm, *(_number(values.get(name, math.nan)) for name in shown))
     out.print(table)

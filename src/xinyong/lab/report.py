@@ -25,9 +25,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from xinyong.lab.behaviour import PARAMETERS
-from xinyong.lab.run import LabResult
+from xinyong.lab.runner import LabResult
 
-__all__ = ["PLOTTED", "SUMMARY_COLUMNS", "write_outputs"]
+__all__ = ["GLOSSARY", "PLOTTED", "SUMMARY_COLUMNS", "write_outputs"]
 
 PLOTTED = (
     ("listed_per_1000", "Black-listed per 1,000 scored"),
@@ -52,6 +52,31 @@ SUMMARY_COLUMNS = (
     "churn",
     "haywire_index",
 )
+
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "listed_per_1000": ("subjects on any black list per 1,000 scored", "neither: a policy choice"),
+    "sanctions_per_1000": (
+        "sanction measures in force (subject x measure) per 1,000 scored",
+        "neither: a policy choice",
+    ),
+    "deterrence": ("1 - adverse acts / adverse acts with no scheme", "higher"),
+    "wrongful_listing_rate": (
+        "share of the listed who are listed only because of erroneous records",
+        "lower",
+    ),
+    "time_to_clear_days": ("mean days from a wrongful listing to its end", "lower"),
+    "disparate_impact": (
+        "lowest group listing rate / highest (below 0.8 fails the four-fifths rule)",
+        "closer to 1",
+    ),
+    "gini": ("inequality of scores (0: all equal, 1: one subject has all)", "neither"),
+    "churn": ("share of scored subjects whose grade changed since the previous step", "lower"),
+    "haywire_index": (
+        "peer schemes: share whose score fell sharply through others' ratings alone",
+        "lower",
+    ),
+}
+"""What each summary column means and which direction is better (docs/lab.md, Metrics)."""
 
 
 def write_outputs(result: LabResult, experiment_text: str, out: Path) -> dict[str, Path]:
@@ -163,6 +188,11 @@ def _html(result: LabResult, experiment_text: str) -> str:
         f"<td>{html.escape(p.meaning)}</td><td>{html.escape(p.basis)}</td></tr>"
         for p in PARAMETERS
     )
+    glossary = "".join(
+        f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(meaning)}</td>"
+        f"<td>{html.escape(better)}</td></tr>"
+        for name, (meaning, better) in GLOSSARY.items()
+    )
     seeds = ", ".join(f"[{experiment.seed}, {r}]" for r in range(experiment.replicates))
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     return f"""<!doctype html>
@@ -175,6 +205,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }}
 th, td {{ border: 1px solid #bbb; padding: 0.3rem 0.5rem; text-align: right; }}
 th[scope=row], td:first-child {{ text-align: left; }}
+details td {{ text-align: left; }}
 figure {{ margin: 1rem 0; }} svg {{ max-width: 100%; height: auto; }}
 .wide {{ overflow-x: auto; }}
 pre {{ background: #f4f4f4; padding: 1rem; overflow-x: auto; }}
@@ -187,8 +218,12 @@ organizations, {experiment.years} years from {experiment.start} in steps of
 Arms: {html.escape(", ".join(arms))}. Time: {html.escape(timings)} s.</p>
 <h2>Summary</h2>
 <p>Each value is the mean over the final {experiment.summary_months} months and the replicates.</p>
-<div class="wide"><table><thead><tr><th scope="col">arm</th>{head}</tr></thead>
+<div class="wide" tabindex="0" role="region" aria-label="Summary (scrolls sideways)">
+<table><thead><tr><th scope="col">arm</th>{head}</tr></thead>
 <tbody>{body}</tbody></table></div>
+<details open><summary>What the columns mean</summary>
+<table><thead><tr><th scope="col">column</th><th scope="col">meaning</th>
+<th scope="col">better</th></tr></thead><tbody>{glossary}</tbody></table></details>
 {ranking}
 <h2>Over time</h2>
 {plots}

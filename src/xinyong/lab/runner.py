@@ -26,7 +26,8 @@ from xinyong.schemes.load import LoadedScheme
 __all__ = ["LabResult", "Progress", "arms_of", "metrics_table", "run_experiment", "summarize"]
 
 Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``: called as the run advances."""
+"""``progress(phase, done, total)``: called after every arm's step; ``done`` and ``total`` count
+arm-steps over the whole run (every replicate), so that an ETA can be drawn from them."""
 
 
 @dataclass(slots=True)
@@ -85,7 +86,9 @@ def run_experiment(
             )
             for label, loaded in arms
         ]
-        total = world.steps * len(runs)
+        total = experiment.replicates * world.steps * len(runs)
+        before = replicate * world.steps * len(runs)
+        phase = f"replicate {replicate + 1}/{experiment.replicates}: {len(runs)} arms x steps"
         for t in range(world.steps):
             for position, arm in enumerate(runs):
                 row = arm.step(t)
@@ -93,7 +96,7 @@ def run_experiment(
                 timings["scoring_s"] += arm.last_timings["scoring_s"]
                 rows.append({"replicate": replicate, **row})
                 if progress is not None:
-                    progress(f"replicate {replicate + 1}", t * len(runs) + position + 1, total)
+                    progress(phase, before + t * len(runs) + position + 1, total)
     metrics = metrics_table(rows)
     summary = summarize(metrics, experiment)
     ranking = []
