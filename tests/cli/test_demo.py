@@ -3,6 +3,7 @@ ends with what to run next, and the next steps it prints work."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -58,23 +59,30 @@ def _the_portal_is_worth_opening(folder: Path, out: str) -> None:
     assert {"operator", "relying", "subject"} <= set(keys)
     subject = keys["subject"]["id"]
     assert f"sign in as the listed person {subject}" in out
-    curl = next(line for line in out.splitlines() if line.strip().startswith("curl "))
-    token = re.search(r"Bearer (\S+)\"", curl).group(1)  # type: ignore[union-attr]
-    assert token == keys["relying"]["token"]
-    url = re.search(r'"(http://\S+/v1/checks\?\S+)"', out).group(1)  # type: ignore[union-attr]
+    assert keys["relying"]["token"] not in out  # no secret printed: the curl reads the file
+    lines = out.splitlines()
+    export = next(i for i, line in enumerate(lines) if line.strip().startswith("export "))
+    assert lines[export + 1].strip().startswith("curl ")
+    curl = "\n".join(line.strip() for line in lines[export : export + 2])
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "XINYONG_DATABASE_URL"}
     server = start_serve(env, port, "--db", str(folder / "xinyong.db"))
     try:
         wait_until(server, lambda: ready(port), "the demo's service answers")
         base = f"http://127.0.0.1:{port}"
+        ran = subprocess.run(  # the two lines as printed, but on the test's port
+            ["bash", "-c", curl.replace("http://127.0.0.1:8000", base) + " --fail-with-body"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr + ran.stdout
+        answer = json.loads(ran.stdout)
+        assert answer["subject"] == subject
+        assert answer["applies"] is True  # the listed person is a judgment defaulter
         with httpx.Client(base_url=base, timeout=30) as client:
-            check = client.get(
-                url.replace("http://127.0.0.1:8000", base),
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert check.status_code == 200, check.text
-            assert check.json()["applies"] is True  # the listed person is a judgment defaulter
             listed = client.get("/lists/judgment-defaulters/defaulters.json").json()
             assert listed["total"] > 0
             assert all(e["demo"] for e in listed["entries"])
@@ -93,6 +101,44 @@ def _the_portal_is_worth_opening(folder: Path, out: str) -> None:
             assert subject in mine.text
     finally:
         stop_serve(server)
+
+
+def test_the_demo_refuses_a_ledger_with_real_people(tmp_path: Path) -> None:
+    """Its lists are public at once: never in a ledger that names someone real."""
+    real = tmp_path / "real.csv"
+    real.write_text(
+        "record_id,subject_id,subject_kind,code,occurred_at,source\n"
+        "r1,11010519491231002X,person,traffic.violation,2024-01-02,police\n",
+        encoding="utf-8",
+    )
+    assert _xinyong(tmp_path, "ingest", str(real)).returncode == 0
+    done = _xinyong(tmp_path, "demo", "--people", "50", "--orgs", "5", "--years", "1")
+    assert done.returncode == 2
+    assert "real (not synthetic) identifiers" in done.stderr
+    listed = _xinyong(tmp_path, "keys", "list", "--json")
+    assert listed.stdout.strip() == ""  # no key made, nothing published
+
+
+def test_a_second_demo_revokes_only_its_own_earlier_keys(tmp_path: Path) -> None:
+    args = ("demo", "--people", "200", "--orgs", "20", "--years", "2")
+    assert _xinyong(tmp_path, *args).returncode == 0
+    other = _xinyong(tmp_path, "keys", "create", "--role", "operator", "--label", "xinyong demo")
+    first = tomllib.loads((tmp_path / "demo-out" / "keys.toml").read_text())
+    (tmp_path / "demo-out" / "keys.toml").chmod(0o644)
+    assert _xinyong(tmp_path, *args).returncode == 0
+    keys_file = tmp_path / "demo-out" / "keys.toml"
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    second = tomllib.loads(keys_file.read_text())
+    assert first["operator"]["token"] != second["operator"]["token"]
+    rows = [
+        json.loads(line)
+        for line in _xinyong(tmp_path, "keys", "list", "--json").stdout.splitlines()
+    ]
+    active = {(r["role"], r["name"]) for r in rows if r["revoked_at"] is None}
+    revoked = [r for r in rows if r["revoked_at"] is not None]
+    assert len(revoked) == 3  # the first run's operator, relying party and subject
+    assert ("operator", "") in active  # someone else's key, though labelled alike
+    assert other.returncode == 0
 
 
 def _grade_tables(out: str) -> dict[str, dict[str, int]]:

@@ -139,3 +139,21 @@ def test_a_database_error_is_one_sentence_without_the_password() -> None:
     assert "s3cret" not in done.output
     assert "sqlalche.me" not in done.output
     assert "Background" not in done.output
+
+
+def test_a_url_that_does_not_parse_is_one_line(elsewhere: Path) -> None:
+    for given in ("postgresql+psycopg://me:s3cret@host:notaport/db", "post gres://x/y"):
+        done = runner.invoke(app, ["ledger", "head", "--db", given])
+        assert done.exit_code == 2, done.output
+        lines = done.output.strip().splitlines()
+        assert len(lines) == 1, done.output
+        assert lines[0].startswith("error: cannot open the ledger named by --db: ")
+        assert "s3cret" not in done.output
+
+
+def test_a_plain_path_is_taken_as_it_is_written(elsewhere: Path) -> None:
+    name = "odd?name%20#1.db"
+    made = runner.invoke(app, ["ledger", "init", "--db", name])
+    assert made.exit_code == 0, made.output
+    assert (elsewhere / name).is_file()
+    assert runner.invoke(app, ["ledger", "head", "--db", name]).exit_code == 0

@@ -156,3 +156,50 @@ def test_a_subject_sees_why_a_scheme_does_not_score_them(live_any: Live, browser
     shot(page, "subject-not-scored")
     page.goto(f"{live_any.url}/schemes/consenting")
     expect(page.locator("main")).to_contain_text("who have consented to it")
+
+
+def test_chinese_is_drawn_with_the_bundled_font_and_nothing_is_fetched_elsewhere(
+    live: Live, browser: Browser
+) -> None:
+    """The list names people in Chinese: the page draws them with the bundled subset of Noto
+    Sans SC (served from /static, allowed by the CSP), so they are not boxes on a machine
+    without CJK fonts, and no request leaves the origin."""
+    page = browser.new_page()
+    requested: list[str] = []
+    refused: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(live.url)
+    page.get_by_role("link", name="Black list “blacklist”").click()
+    expect(page.locator("#results tbody")).to_contain_text(OTHER_NAME[0])  # 李*
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate(
+        "Array.from(document.fonts).filter(f => f.family.includes('Xinyong Sans SC'))"
+        ".map(f => f.status)"
+    )
+    assert loaded == ["loaded"]
+    assert page.evaluate(f"document.fonts.check('16px \"Xinyong Sans SC\"', '{OTHER_NAME}')")
+    # which font Chromium drew each element's glyphs with: the Chinese ones from ours (a bold
+    # system font once drew them as boxes while the check above still said true)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    for selector, chinese in (("a.brand", 2), ("#results tbody td", 1)):  # 信用, 李
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        ours = [f for f in fonts if f["familyName"] == "Xinyong Sans SC"]
+        assert ours, (selector, fonts)
+        assert ours[0]["isCustomFont"]
+        assert ours[0]["glyphCount"] == chinese, (selector, fonts)
+    shot(page, "public-list-chinese-font")
+    assert f"{live.url}/static/fonts/XinyongSansSC-Regular.woff2" in requested
+    assert all(url.startswith(live.url) for url in requested), [
+        url for url in requested if not url.startswith(live.url)
+    ]
+    assert refused == []

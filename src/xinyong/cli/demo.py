@@ -11,6 +11,8 @@ the same records, which the ledger recognises as already present.
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections import Counter
 from datetime import date
 from enum import StrEnum
@@ -30,12 +32,20 @@ from xinyong.cli.common import (
     out,
     row_progress,
 )
-from xinyong.cli.demo_portal import DEMO_MEASURE, DEMO_RELYING_PARTY, DemoAccess, publish_demo
+from xinyong.cli.demo_portal import (
+    DEMO_MEASURE,
+    DEMO_RELYING_PARTY,
+    DemoAccess,
+    NotADemoLedger,
+    publish_demo,
+    real_subject,
+)
 from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import Catalog
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.append import read_head
+from xinyong.ledger.database import ledger_place
 from xinyong.ledger.effective import current_subjects, effective_records
 from xinyong.ledger.verify import verify_ledger
 from xinyong.pilots import bundled_pilots
@@ -86,6 +96,10 @@ def demo(
     dataset = generate(config)
     write(dataset, records_file)
     engine = open_db_or_exit(db, create=True)
+    with engine.connect() as conn:
+        if real_subject(conn) is not None:
+            engine.dispose()
+            fail(str(NotADemoLedger()))
     try:
         err.print(
             f"[bold]2/6[/] loading subjects and ingesting {dataset.records.num_rows:,} "
@@ -115,19 +129,22 @@ def demo(
         today = date.today()
         err.print(f"[bold]6/6[/] publishing the pilots' lists as of {today} (demo data)")
         access = publish_demo(engine, catalog, out_dir, today)
+    except NotADemoLedger as exc:  # real subjects added meanwhile: nothing was published
+        fail(str(exc))
     finally:
         engine.dispose()
     out.print(f"ledger verified: {verification.size:,} entries, checkpoint {head.token}")
     out.print(
-        f"{access.published:,} list entries published at once (demo data: synthetic identities, "
-        "no notice period; real data waits 30 days)"
+        f"{access.published:,} list entries opened, public at once (demo data: synthetic "
+        "identities, so no notice period; real data waits for it, 30 days by default)"
     )
     _next_steps(db, access, today)
 
 
 def _next_steps(db: str | None, access: DemoAccess, today: date) -> None:
-    """What to run next: the service, signing in as a listed person, a check with curl."""
-    where = f" --db {db}" if db else ""
+    """What to run next: the service, signing in as a listed person, a check with curl (its key
+    read from the keys file, so that no secret is printed)."""
+    where = f" --db {shlex.quote(ledger_place(db))}" if db else ""
     url = "http://127.0.0.1:8000"
     keys = access.keys_file
     out.print(f"\n[bold]keys[/] (operator, relying party, a listed person): {keys}")
@@ -144,10 +161,14 @@ def _next_steps(db: str | None, access: DemoAccess, today: date) -> None:
             "      their file: why they are listed, record by record; dispute or apply for repair",
             markup=False,
         )
+        path = json.dumps(str(keys))
+        read = f'import tomllib; print(tomllib.load(open({path}, "rb"))["relying"]["token"])'
         out.print(
-            f'  curl -H "Authorization: Bearer {access.relying_token}" \\\n'
-            f'      "{url}/v1/checks?subject={subject}&measure={DEMO_MEASURE}"\n'
-            f"      the relying party {DEMO_RELYING_PARTY}'s check: a signed answer and receipt"
+            f"  export XINYONG_TOKEN=$(python3 -c {shlex.quote(read)})\n"
+            f'  curl -H "Authorization: Bearer $XINYONG_TOKEN" '
+            f'"{url}/v1/checks?subject={subject}&measure={DEMO_MEASURE}"\n'
+            f"      the relying party {DEMO_RELYING_PARTY}'s check: a signed answer and receipt",
+            markup=False,
         )
         out.print(
             f"  xinyong explain judgment-defaulters --subject {subject} --as-of {today}{where}\n"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
+from rich.table import Table
 from sqlalchemy import select
 
 from xinyong.application.keys import Role, create_key, revoke_key
@@ -287,8 +288,11 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(db: DbOption = None) -> None:
-    """List keys (ids, roles, names; never secrets)."""
+def keys_list(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List keys (ids, roles, names, labels, state; never secrets)."""
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn:
@@ -297,15 +301,30 @@ def keys_list(db: DbOption = None) -> None:
                     api_keys.c.key_id,
                     api_keys.c.role,
                     api_keys.c.name,
+                    api_keys.c.label,
                     api_keys.c.created_at,
                     api_keys.c.revoked_at,
-                )
+                ).order_by(api_keys.c.created_at, api_keys.c.key_id)
             ).all()
     finally:
         engine.dispose()
+    if as_json:
+        for row in rows:
+            out.print(orjson.dumps({str(k): v for k, v in row._mapping.items()}).decode())
+        return
+    table = Table(title="API keys (times in UTC)")
+    table.add_column("id", no_wrap=True)
+    for column in ("role", "name", "label", "created", "state"):
+        table.add_column(column, overflow="fold")
     for row in rows:
-        state = f"revoked {row.revoked_at}" if row.revoked_at else "active"
-        out.print(f"{row.key_id}\t{row.role}\t{row.name}\t{row.created_at}\t{state}")
+        state = f"revoked {_minute(row.revoked_at)}" if row.revoked_at else "active"
+        table.add_row(row.key_id, row.role, row.name, row.label, _minute(row.created_at), state)
+    out.print(table)
+
+
+def _minute(stamp: str) -> str:
+    """``2026-12-03T14:39:31.814729Z`` as ``2026-12-03 14:39``."""
+    return stamp[:16].replace("T", " ")
 
 
 @keys_app.command("revoke")

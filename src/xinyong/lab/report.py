@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from xinyong.fonts import use_cjk_font
 from xinyong.lab.behaviour import PARAMETERS
 from xinyong.lab.runner import LabResult
 
@@ -122,6 +123,7 @@ def _series(metrics: pa.Table, metric: str) -> dict[str, tuple[list[Any], list[f
 
 def _plot(metrics: pa.Table, metric: str, title: str) -> str:
     """One metric over time, one line per arm, as inline SVG."""
+    use_cjk_font()  # arms and titles may be Chinese
     figure, axes = plt.subplots(figsize=(10, 3.8), dpi=100)
     try:
         for arm, (dates, values) in _series(metrics, metric).items():

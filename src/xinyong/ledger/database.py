@@ -27,7 +27,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
@@ -99,7 +99,9 @@ def resolve_url(url: str | None) -> str:
     given = url or os.environ.get(ENV_VAR) or DEFAULT_URL
     if "://" in given:
         return given
-    return f"sqlite:///{Path(given).expanduser()}"
+    # rendered by SQLAlchemy, so that "?", "%" or "#" in a file name stay part of the path
+    path = str(Path(given).expanduser())
+    return URL.create("sqlite", database=path).render_as_string(hide_password=False)
 
 
 class NoLedger(LookupError):
@@ -113,7 +115,10 @@ class NoLedger(LookupError):
 def ledger_place(url: str | None) -> str:
     """Where a ledger is, as its messages name it: a SQLite file's path, or a server's URL
     without its password."""
-    resolved = make_url(resolve_url(url))
+    try:
+        resolved = make_url(resolve_url(url))
+    except Exception:  # not a URL SQLAlchemy can read: say where it came from, not what it is
+        return "named by --db" if url else f"named by ${ENV_VAR}"
     if resolved.get_backend_name() == "sqlite":
         path = resolved.database or ":memory:"
         return path if path == ":memory:" or Path(path).is_absolute() else f"./{path}"
@@ -149,8 +154,10 @@ def _sqlite_ledger_exists(path: str) -> bool:
             found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
             ).fetchone()
-    except sqlite3.Error:  # not a database at all
-        return False
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            return False
+        raise  # unreadable, locked...: said as such, not as a missing ledger
     return found is not None
 
 

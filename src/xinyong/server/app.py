@@ -30,7 +30,8 @@ default of 40 in tests), the inquiry log writer and the background worker, with 
 
 def open_service_database(url: str | None) -> Engine:
     """The ledger, with a connection pool sized for the service's threads."""
-    return open_database(url, pool_size=SERVICE_POOL_SIZE)
+    # never a new ledger: a mistyped $XINYONG_DATABASE_URL must not be served empty
+    return open_database(url, pool_size=SERVICE_POOL_SIZE, create=False)
 
 
 def app_from_environment() -> FastAPI:
