@@ -388,6 +388,58 @@ async def test_repair_waits_for_the_minimum_display_period(service: Service) -> 
         assert (await _check(client, service))["applies"] is False
 
 
+@pytest.mark.parametrize("voided_by", ["upheld objection", "lapsed objection"])
+async def test_a_repair_request_closes_itself_when_its_record_is_voided(
+    service: Service, voided_by: str
+) -> None:
+    """Nothing is left to repair once the record is revoked (or suppressed): the open request
+    closes, the subject is told why, and no operator can decide it any more."""
+    async with service.client() as client:
+        await client.post(
+            "/v1/records",
+            headers=service.headers("source"),
+            json={"records": [{**DEFAULT, "occurred_at": "2025-03-01"}]},
+        )
+        repair = await client.post(
+            "/v1/me/repairs",
+            headers=service.headers("subject"),
+            json={"source": "bank", "record_id": "d1", "reason": "paid"},
+        )
+        assert repair.status_code == 201, repair.text
+        objection = await client.post(
+            "/v1/me/objections",
+            headers=service.headers("subject"),
+            json={"source": "bank", "record_id": "d1", "reason": "not mine"},
+        )
+        assert objection.status_code == 201, objection.text
+        if voided_by == "upheld objection":
+            decided = await client.post(
+                f"/v1/objections/{objection.json()['objection_id']}/decision",
+                headers=service.headers("operator"),
+                json={"accept": True, "reason": "the bank could not verify the contract"},
+            )
+            assert decided.status_code == 200, decided.text
+        else:
+            service.clock.advance(31)
+            swept = await client.post("/v1/sweep", headers=service.headers("operator"))
+            assert len(swept.json()["lapsed"]) == 1
+        mine = (await client.get("/v1/me", headers=service.headers("subject"))).json()
+        [closed] = mine["repairs"]
+        assert closed["repair_id"] == repair.json()["repair_id"]
+        assert closed["status"] == "closed"
+        assert closed["decision_reason"].startswith("the record was revoked (")
+        notice = next(n for n in mine["notices"] if n["kind"] == "repair-closed")
+        assert (notice["repair_id"], notice["record"]) == (closed["repair_id"], "bank/d1")
+        late = await client.post(
+            f"/v1/repairs/{closed['repair_id']}/decision",
+            headers=service.headers("operator"),
+            json={"accept": True, "reason": "repayment verified"},
+        )
+        assert late.status_code == 409, late.text
+        queue = await client.get("/v1/repairs", headers=service.headers("operator"))
+        assert all(r["status"] != "open" for r in queue.json())
+
+
 async def test_batch_refresh_lists_and_publishes_after_grace(service: Service) -> None:
     from xinyong.due_process.refresh import refresh_all
     from xinyong.ledger.database import WRITE_LOCK

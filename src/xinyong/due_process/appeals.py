@@ -29,6 +29,7 @@ from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.deciders import Decider
 from xinyong.due_process.queues import by_deadline
+from xinyong.due_process.revocation import void_record
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -247,15 +248,26 @@ def decide_appeal(
     assert first is not None  # an appeal names a stored decision
     key = f"{first.source}/{first.record_id}"
     before = active.record_effect(conn, appeal.subject_id, key, today)
-    if grant:
-        append_event(
+    granted = f"appeal {appeal_id} of {appeal.target_kind} granted: {reason}"
+    if grant and appeal.target_kind == "objection":
+        void_record(
             conn,
-            EventType.REVOKED if appeal.target_kind == "objection" else EventType.REPAIRED,
+            EventType.REVOKED,
             str(first.source),
             str(first.record_id),
             effective_on=today,
             actor=operator,
-            reason=f"appeal {appeal_id} of {appeal.target_kind} granted: {reason}",
+            reason=granted,
+        )
+    elif grant:
+        append_event(
+            conn,
+            EventType.REPAIRED,
+            str(first.source),
+            str(first.record_id),
+            effective_on=today,
+            actor=operator,
+            reason=granted,
         )
     status = "granted" if grant else "dismissed"
     conn.execute(

@@ -29,9 +29,9 @@ from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
+from xinyong.due_process.revocation import void_record
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
-from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import objections, records
 from xinyong.schemes.load import LoadedScheme
@@ -236,7 +236,7 @@ def decide_objection(
     status = "upheld" if uphold else "rejected"
     before = active.record_effect(conn, objection.subject_id, objection.key, today)
     if uphold:
-        append_event(
+        void_record(
             conn,
             EventType.REVOKED,
             objection.source,
@@ -306,7 +306,7 @@ def lapse_overdue(
         reason = f"not decided by its deadline {objection.deadline}"
         before = active.record_effect(conn, objection.subject_id, objection.key, today)
         if suppress:
-            append_event(
+            void_record(
                 conn,
                 EventType.SUPPRESSED,
                 objection.source,

@@ -28,6 +28,7 @@ from xinyong.ledger.schema import records, repairs
 
 __all__ = [
     "Repair",
+    "close_repairs",
     "decide_repair",
     "list_repairs",
     "repair_available_from",
@@ -209,3 +210,48 @@ def decide_repair(
     )
     final = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).one()
     return _row(final)
+
+
+def close_repairs(
+    conn: Connection, source: str, record_id: str, *, why: str, actor: str, today: date
+) -> list[Repair]:
+    """Close the open repair requests of a record that no longer counts (revoked), each with a
+    notice to the subject: there is nothing left to repair, and no operator should decide it."""
+    rows = conn.execute(
+        select(repairs).where(
+            repairs.c.source == source,
+            repairs.c.record_id == record_id,
+            repairs.c.status == "open",
+        )
+    ).all()
+    closed = []
+    for row in rows:
+        repair = _row(row)
+        reason = f"the record was revoked ({why}): nothing is left to repair"
+        conn.execute(
+            update(repairs)
+            .where(repairs.c.repair_id == repair.repair_id, repairs.c.status == "open")
+            .values(
+                status="closed",
+                decided_at=utc_now_text(),
+                decided_on=today,
+                decided_by=actor,
+                decision_reason=reason,
+            )
+        )
+        log_rows(conn, repairs, repairs.c.repair_id == repair.repair_id)
+        issue_notice(
+            conn,
+            repair.subject_id,
+            "repair-closed",
+            {
+                "repair_id": repair.repair_id,
+                "record": f"{source}/{record_id}",
+                "decision": "closed",
+                "reason": reason,
+                "effective_on": today.isoformat(),
+            },
+        )
+        final = conn.execute(select(repairs).where(repairs.c.repair_id == repair.repair_id))
+        closed.append(_row(final.one()))
+    return closed

@@ -31,9 +31,9 @@ from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
+from xinyong.due_process.revocation import void_record
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import VOIDING, EventType
-from xinyong.ledger.lifecycle import append_event
 from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import events, inquiries, listings, records, reviews
 
@@ -271,7 +271,7 @@ def decide_review(
     if not change and keys:
         raise NotAllowed("a confirmation voids no record: choose change to void them")
     for source, record_id in _own_records(conn, review.subject_id, keys):
-        append_event(
+        void_record(
             conn,
             EventType.REVOKED,
             source,
