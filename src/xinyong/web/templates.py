@@ -7,19 +7,33 @@ Policy: scripts and styles only from the portal's own ``/static``, no inline scr
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from xinyong.web.charts import bar_chart, line_chart
+from xinyong.web.i18n import (
+    DEFAULT,
+    LANG_COOKIE,
+    LANGUAGES,
+    N_,
+    chosen_language,
+    html_lang,
+    local_date,
+    local_number,
+    translations,
+)
 from xinyong.web.sessions import WebSession
 
 __all__ = ["NOTICES", "SECURITY_HEADERS", "environment", "json_path", "render"]
 
 _HERE = Path(__file__).parent
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -32,24 +46,49 @@ SECURITY_HEADERS = {
 }
 
 NOTICES = {
-    "objection": "Your objection is filed; it is listed under “Your objections” with its deadline.",
-    "repair": "Your repair request is filed; it is listed under “Your repair requests”.",
-    "information": "Your information is added and sent to the source; the deadline is extended.",
-    "review": "Your request is filed: a person will review the decision by the deadline shown "
-    "under “Your requests for review”.",
-    "appeal": "Your appeal is filed: another operator decides it by the deadline shown under "
-    "“Your appeals”.",
-    "decided": "The decision is recorded and the subject has been sent a notice.",
+    "objection": N_(
+        "Your objection is filed; it is listed under “Your objections” with its deadline."
+    ),
+    "repair": N_("Your repair request is filed; it is listed under “Your repair requests”."),
+    "information": N_(
+        "Your information is added and sent to the source; the deadline is extended."
+    ),
+    "review": N_(
+        "Your request is filed: a person will review the decision by the deadline shown "
+        "under “Your requests for review”."
+    ),
+    "appeal": N_(
+        "Your appeal is filed: another operator decides it by the deadline shown under "
+        "“Your appeals”."
+    ),
+    "decided": N_("The decision is recorded and the subject has been sent a notice."),
 }
 """Messages shown after a form succeeds (``?done=KEY``; never text taken from the request)."""
 
-environment = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    lstrip_blocks=True,
-)
-environment.globals.update(line_chart=line_chart, bar_chart=bar_chart)
+
+@functools.cache
+def environment(language: str = DEFAULT) -> Environment:
+    """The templates in ``language`` (one environment per language: a page is rendered with the
+    catalog of its request, and environments are shared by the request threads)."""
+    made = Environment(
+        loader=FileSystemLoader(_HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    made.policies["ext.i18n.trimmed"] = True  # one line per message, however the HTML wraps
+    made.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    made.globals.update(
+        line_chart=line_chart,
+        bar_chart=bar_chart,
+        language=language,
+        html_lang=html_lang(language),
+        languages=LANGUAGES,
+    )
+    made.filters["local_date"] = functools.partial(local_date, language=language)
+    made.filters["local_number"] = functools.partial(local_number, language=language)
+    return made
 
 
 def json_path(path: str) -> str:
@@ -82,16 +121,38 @@ def render(
         twin = json_path(path) + (f"?{request.url.query}" if request.url.query else "")
     else:
         twin = ""
-    html = environment.get_template(template).render(
-        page=page,
-        session=session,
-        csrf=session.csrf if session else "",
-        path=path,
-        twin=twin,
-        notice=notice or NOTICES.get(request.query_params.get("done", ""), ""),
-        error=error,
+    language = chosen_language(
+        request.query_params, request.cookies, request.headers.get("accept-language", "")
+    )
+    done = NOTICES.get(request.query_params.get("done", ""), "")
+    html = (
+        environment(language)
+        .get_template(template)
+        .render(
+            page=page,
+            session=session,
+            csrf=session.csrf if session else "",
+            path=path,
+            twin=twin,
+            notice=notice or (translations(language).gettext(done) if done else ""),
+            error=error,
+            switch={code: _switch(request, code) for code in LANGUAGES if code != language},
+        )
     )
     headers = dict(SECURITY_HEADERS)
+    headers["Vary"] = "Accept-Language, Cookie"
+    headers["Content-Language"] = html_lang(language)
     if private:
         headers["Cache-Control"] = "no-store"
-    return HTMLResponse(html, status_code=status, headers=headers)
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if request.query_params.get("lang") in LANGUAGES:  # the switch: kept for the next pages
+        response.set_cookie(
+            LANG_COOKIE, language, max_age=LANG_COOKIE_SECONDS, samesite="lax", httponly=True
+        )
+    return response
+
+
+def _switch(request: Request, code: str) -> str:
+    """This page's address in another language (its other parameters kept)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "done")]
+    return f"{request.url.path}?{urlencode([*query, ('lang', code)])}"
