@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
 from tests.support.ledgers import new_ledger
-from tests.support.postgres import reset_pg
+from tests.support.postgres import new_pg_database, reset_pg
 from xinyong.engines.spark_settings import SparkSettings
 
 if TYPE_CHECKING:
@@ -43,27 +41,14 @@ for _name in ("COLUMNS", "LINES"):
 # the tests' keys go to a directory of their own, not to the user's configuration.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="xinyong-test-config-")
 
-PG_ADMIN_URL = os.environ.get(
-    "XINYONG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A database created for this test session on the PostgreSQL server, dropped at the end."""
     if os.environ.get("XINYONG_SKIP_POSTGRES") == "1":
         pytest.skip("XINYONG_SKIP_POSTGRES=1")
-    name = f"xinyong_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
-    try:
+    with new_pg_database() as url:
         yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -4,14 +4,13 @@ plain path; ``score`` and ``explain`` take a bundled pilot's name and default to
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.conftest import PG_ADMIN_URL
+from tests.support.postgres import new_pg_database
 from xinyong.cli.app import app
 
 runner = CliRunner()
@@ -105,12 +104,7 @@ def test_score_and_explain_take_a_pilot_name_and_default_to_the_ledger(elsewhere
 
 @pytest.mark.postgres
 def test_a_database_without_a_ledger_is_refused_and_left_empty(pg_server_url: str) -> None:
-    name = f"xinyong_test_empty_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
-    try:
+    with new_pg_database("xinyong_test_empty") as url:
         done = runner.invoke(
             app, ["ledger", "verify", "--db", url.render_as_string(hide_password=False)]
         )
@@ -122,10 +116,6 @@ def test_a_database_without_a_ledger_is_refused_and_left_empty(pg_server_url: st
         with empty.connect() as conn:
             assert sa.inspect(conn).get_table_names() == []
         empty.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def test_a_database_error_is_one_sentence_without_the_password() -> None:

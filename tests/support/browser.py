@@ -72,6 +72,27 @@ def launch() -> Iterator[Browser]:
             launched.close()
 
 
+@dataclass
+class Watched:
+    """What a page asked for and what its Content Security Policy refused, as it happened."""
+
+    requested: list[str]
+    refused: list[str]
+
+
+def watch(page: Page) -> Watched:
+    """Record every request the page makes and every CSP refusal in its console."""
+    seen = Watched([], [])
+    page.on("request", lambda request: seen.requested.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            seen.refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return seen
+
+
 def shot(page: Page, name: str) -> None:
     """Save a screenshot of the whole page under ``tests/artifacts/``."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.browser import CHROMIUM, Live, shot, sign_in_as
+from tests.support.browser import CHROMIUM, Live, shot, sign_in_as, watch
 from tests.support.web_fixtures import OTHER_NAME
 
 pytestmark = [
@@ -111,23 +111,15 @@ def test_api_documentation_renders_offline(
     live: Live, browser: Browser, path: str, ready: str
 ) -> None:
     page = browser.new_page()
-    requested: list[str] = []
-    refused: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    seen = watch(page)
     page.goto(f"{live.url}{path}")
     expect(page.locator(ready).first).to_contain_text("xinyong decision service", timeout=30_000)
     shot(page, f"api{path.replace('/', '-')}")
-    assert requested
+    assert seen.requested
     assert all(
-        url.startswith(live.url) or url.startswith(("data:", "blob:")) for url in requested
-    ), [url for url in requested if not url.startswith(live.url)]
-    assert refused == []
+        url.startswith(live.url) or url.startswith(("data:", "blob:")) for url in seen.requested
+    ), [url for url in seen.requested if not url.startswith(live.url)]
+    assert seen.refused == []
 
 
 def test_a_subject_sees_why_a_scheme_does_not_score_them(live_any: Live, browser: Browser) -> None:
@@ -165,15 +157,7 @@ def test_chinese_is_drawn_with_the_bundled_font_and_nothing_is_fetched_elsewhere
     Sans SC (served from /static, allowed by the CSP), so they are not boxes on a machine
     without CJK fonts, and no request leaves the origin."""
     page = browser.new_page()
-    requested: list[str] = []
-    refused: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    seen = watch(page)
     page.goto(live.url)
     page.get_by_role("link", name="Black list “blacklist”").click()
     expect(page.locator("#results tbody")).to_contain_text(OTHER_NAME[0])  # 李*
@@ -198,8 +182,8 @@ def test_chinese_is_drawn_with_the_bundled_font_and_nothing_is_fetched_elsewhere
         assert ours[0]["isCustomFont"]
         assert ours[0]["glyphCount"] == chinese, (selector, fonts)
     shot(page, "public-list-chinese-font")
-    assert f"{live.url}/static/fonts/XinyongSansSC-Regular.woff2" in requested
-    assert all(url.startswith(live.url) for url in requested), [
-        url for url in requested if not url.startswith(live.url)
+    assert f"{live.url}/static/fonts/XinyongSansSC-Regular.woff2" in seen.requested
+    assert all(url.startswith(live.url) for url in seen.requested), [
+        url for url in seen.requested if not url.startswith(live.url)
     ]
-    assert refused == []
+    assert seen.refused == []
