@@ -759,7 +759,7 @@ async def test_an_entry_in_its_grace_period_is_hidden_from_every_public_page(
         public_on = local_portal.service.clock() + timedelta(days=grace)
         assert listed["awaiting"] == {"entries": 1, "first_public_on": public_on.isoformat()}
         page = (await public.get(f"/lists/{GRADED}/blacklist")).text
-        assert "1 more entry is\n  still in its notice period" in page
+        assert "1 more entry is still in its notice period" in page
         assert public_on.isoformat() in page
         home = (await public.get("/index.json")).json()
         graded = next(s for s in home["schemes"] if s["scheme"] == GRADED)
