@@ -3,6 +3,8 @@ twin checked against its page, search and masking, and the due-process flow thro
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -33,6 +35,7 @@ from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameM
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import WRITE
 from xinyong.schemes.load import parse_scheme
+from xinyong.web.lists import CSV_COLUMNS, _cell
 from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio
@@ -795,3 +798,71 @@ async def test_an_entry_by_grade_publishes_only_what_counts_against_the_subject(
     ] * 3
     assert "civic.volunteer_service" not in page.text
     assert "count against the score" in page.text
+
+
+async def test_one_search_finds_a_person_on_every_public_list(local_portal: Portal) -> None:
+    async with local_portal.service.client() as public:
+        found = (await public.get("/search.json", params={"q": OTHER_NAME})).json()
+        assert [(f["scheme"], f["list"], f["total"]) for f in found["lists"]] == [
+            ("rongcheng", "blacklist", 1)
+        ]
+        [entry] = found["lists"][0]["entries"]
+        assert entry["subject"] != OTHER
+        assert entry["name"] == "李*"
+        by_id = (await public.get("/search.json", params={"q": OTHER})).json()
+        assert by_id["lists"][0]["entries"][0]["entry_id"] == entry["entry_id"]
+        assert (await public.get("/search.json", params={"q": "李"})).json()["lists"]  # shown part
+        nobody = (await public.get("/search.json", params={"q": "张三丰"})).json()
+        assert nobody["lists"] == []
+        page = (await public.get("/search", params={"q": "张三丰"})).text
+        assert "No public entry matches “张三丰”." in page
+        assert (await public.get("/search.json")).json()["lists"] == []  # no query, no answer
+
+
+async def test_a_list_downloads_as_csv_masked_and_narrowed_as_the_page(
+    local_portal: Portal,
+) -> None:
+    async with local_portal.service.client() as public:
+        answer = await public.get("/lists/rongcheng/blacklist.csv")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+        assert "attachment" in answer.headers["content-disposition"]
+        assert answer.content.startswith("\ufeff".encode())  # spreadsheets read it as UTF-8
+        rows = list(csv.reader(io.StringIO(answer.text.lstrip("\ufeff"))))
+        assert rows[0] == list(CSV_COLUMNS)
+        assert len(rows) == 3
+        shown = "\n".join(",".join(r) for r in rows)
+        for secret in (PERSON, OTHER, PERSON_NAME, OTHER_NAME):
+            assert secret not in shown  # the CSV masks as the page does
+        page = (await public.get("/lists/rongcheng/blacklist")).text
+        assert 'href="/lists/rongcheng/blacklist.csv?' in page
+        none = await public.get("/lists/rongcheng/blacklist.csv", params={"kind": "organization"})
+        assert len(list(csv.reader(io.StringIO(none.text.lstrip("\ufeff"))))) == 1
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("李*") == "李*"
+
+
+async def test_a_list_is_narrowed_by_kind_and_year_with_counts(local_portal: Portal) -> None:
+    async with local_portal.service.client() as public:
+        listed = (await public.get("/lists/rongcheng/blacklist.json")).json()
+        assert listed["facets"]["kind"] == {"person": 2}
+        assert sum(listed["facets"]["year"].values()) == 2
+        listed_year = next(iter(listed["facets"]["year"]))
+        narrowed = {
+            "?kind=person": 2,
+            "?kind=organization": 0,
+            "?kind=": 2,  # the form's "all"
+            f"?year={listed_year}": 2,
+            "?year=1990": 0,
+            "?year=": 2,
+            "?order=kind": 2,
+            "?order=public-oldest": 2,
+        }
+        for query, total in narrowed.items():
+            answer = await public.get(f"/lists/rongcheng/blacklist.json{query}")
+            assert answer.status_code == 200, (query, answer.text)
+            assert answer.json()["total"] == total, query
+        for refused in ("?order=name", "?order=identifier", "?kind=alien", "?year=abc"):
+            # no order by what the masks hide (a birth date, a given name)
+            answer = await public.get(f"/lists/rongcheng/blacklist.json{refused}")
+            assert answer.status_code == 422, refused

@@ -44,6 +44,13 @@ def test_browse_and_search_the_public_list(live: Live, browser: Browser) -> None
     page.get_by_role("link", name="Black list “blacklist”").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Black list “blacklist”")
     expect(page.locator("#results tbody tr")).to_have_count(2)
+    # on a phone each entry's link is on screen without scrolling sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for link in page.get_by_role("link", name="Why listed").all():
+        box = link.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 390
     shot(page, "public-list")
     page.get_by_label("Search by full identifier or name").fill(OTHER_NAME)
     page.get_by_role("button", name="Search").click()

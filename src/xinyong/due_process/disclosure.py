@@ -28,11 +28,13 @@ from xinyong.scoring.reference import Explanation
 
 __all__ = [
     "MAX_OFFSET",
+    "ORDERS",
     "Awaiting",
     "Listing",
     "PublicEntry",
     "awaiting_publication",
     "find_listing",
+    "list_facets",
     "public_entries",
     "update_listings",
 ]
@@ -231,6 +233,38 @@ def _listing(row: Row[Any]) -> Listing:
     )
 
 
+ORDERS = ("newest", "oldest", "public-newest", "public-oldest", "kind")
+"""How a public list may be sorted: by listing date, by publication date, by kind. Never by name
+or identifier, whose order would tell what the masks hide (the hidden birth date of a resident
+ID, the hidden given name)."""
+
+
+def _ordered(condition: ColumnElement[bool], order: str) -> Select[tuple[object, ...]]:
+    query = _listing_query(condition)
+    who = query.selected_columns
+    by = {
+        "newest": [listings.c.listed_on.desc()],
+        "oldest": [listings.c.listed_on.asc()],
+        "public-newest": [listings.c.public_from.desc()],
+        "public-oldest": [listings.c.public_from.asc()],
+        "kind": [who.kind.asc(), listings.c.listed_on.desc()],
+    }[order]
+    return query.order_by(*by, listings.c.entry_id)
+
+
+def _narrowed(
+    condition: ColumnElement[bool], kind: str | None, year: int | None
+) -> ColumnElement[bool]:
+    if year is not None:
+        condition = condition & listings.c.listed_on.between(date(year, 1, 1), date(year, 12, 31))
+    if kind is not None:
+        who = current_subjects().subquery()
+        condition = condition & listings.c.subject_id.in_(
+            select(who.c.subject_id).where(who.c.kind == kind)
+        )
+    return condition
+
+
 def public_entries(
     conn: Connection,
     loaded: LoadedScheme,
@@ -239,7 +273,9 @@ def public_entries(
     *,
     policy: MaskingPolicy | None = None,
     query: str = "",
-    newest_first: bool = True,
+    order: str = "newest",
+    kind: str | None = None,
+    year: int | None = None,
     limit: int = 50,
     offset: int = 0,
     subject_id: str | None = None,
@@ -247,9 +283,10 @@ def public_entries(
     """Disclosed, current entries of a list whose grace period is over, masked by ``policy``.
 
     ``query`` finds entries by full identifier, full name, or the visible part of the name
-    (:meth:`MaskingPolicy.matches`); ``subject_id`` keeps one subject's entries only. Entries
-    are ordered by listing date, newest first unless ``newest_first`` is False; entries of one
-    day in the order of their random ids, which says nothing about the subjects.
+    (:meth:`MaskingPolicy.matches`); ``kind`` (person, organization) and ``year`` (of listing)
+    narrow them; ``subject_id`` keeps one subject's entries only. Entries are sorted by
+    ``order`` (:data:`ORDERS`); entries that tie in the order of their random ids, which says
+    nothing about the subjects.
     """
     policy = policy or MaskingPolicy()
     condition = _disclosed(loaded, list_id, today)
@@ -257,8 +294,8 @@ def public_entries(
         return 0, []
     if subject_id is not None:
         condition = condition & (listings.c.subject_id == subject_id)
-    by_date = listings.c.listed_on.desc() if newest_first else listings.c.listed_on.asc()
-    ordered = _listing_query(condition).order_by(by_date, listings.c.entry_id)
+    condition = _narrowed(condition, kind, year)
+    ordered = _ordered(condition, order)
     if not query.strip():
         total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
         rows = conn.execute(ordered.limit(limit).offset(offset)).all()
@@ -280,6 +317,29 @@ def public_entries(
         if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
     ]
     return len(found), [x.public(policy) for x in found[offset : offset + limit]]
+
+
+def list_facets(
+    conn: Connection, loaded: LoadedScheme, list_id: str, today: date
+) -> dict[str, dict[str, int]]:
+    """The public entries of a list counted by kind and by year of listing (what the list page
+    offers to narrow it by; counts of what anyone may see anyway)."""
+    condition = _disclosed(loaded, list_id, today)
+    if condition is None:
+        return {"kind": {}, "year": {}}
+    listed = _listing_query(condition).subquery()
+    kinds = conn.execute(select(listed.c.kind, func.count()).group_by(listed.c.kind)).all()
+    days = conn.execute(  # by day in the database (a few hundred rows), by year here
+        select(listings.c.listed_on, func.count()).where(condition).group_by(listings.c.listed_on)
+    ).all()
+    by_year: dict[str, int] = {}
+    for day, count in days:
+        year = str(day)[:4]
+        by_year[year] = by_year.get(year, 0) + int(count)
+    return {
+        "kind": {str(kind): int(count) for kind, count in sorted(kinds)},
+        "year": dict(sorted(by_year.items(), reverse=True)),
+    }
 
 
 def find_listing(

@@ -3,10 +3,13 @@ paginated, masked) and one entry: why it is there, until when, and how to contes
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BeforeValidator, Field
 from sqlalchemy import Connection
 
 from xinyong.application.context import Context
@@ -17,6 +20,7 @@ from xinyong.due_process.disclosure import (
     PublicEntry,
     awaiting_publication,
     find_listing,
+    list_facets,
     public_entries,
 )
 from xinyong.due_process.objections import objection_days
@@ -36,6 +40,8 @@ __all__ = ["active_scheme", "router"]
 router = APIRouter()
 MAX_PAGE = MAX_OFFSET // 200
 """The last page a list may be asked for (at the most entries per page)."""
+SEARCH_LIMIT = 50
+"""Entries a search across the lists shows from each list (the list's own page has the rest)."""
 Ctx = Annotated[Context, Depends(context)]
 
 
@@ -94,19 +100,92 @@ def home(ctx: Ctx) -> PageData:
     return {"as_of": today.isoformat(), "schemes": schemes}
 
 
+Order = Literal["newest", "oldest", "public-newest", "public-oldest", "kind"]
+
+
+def _blank_is_none(value: object) -> object:
+    """A form's "all" option sends an empty value: the same as leaving the field out."""
+    return None if value == "" else value
+
+
+Kind = Annotated[
+    Literal["person", "organization"] | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="Only people, or only organizations."),
+]
+Query_ = Annotated[
+    str, Query(max_length=200, description="Full id, full name or part of a shown name.")
+]
+Year = Annotated[
+    Annotated[int, Field(ge=1949, le=9999)] | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="Year of listing."),
+]
+CSV_COLUMNS = ("entry_id", "name", "identifier", "kind", "listed_on", "public_from", "url")
+
+
+@router.get("/lists/{scheme_id}/{list_id}.csv", include_in_schema=False)
+def list_csv(
+    ctx: Ctx,
+    scheme_id: str,
+    list_id: str,
+    q: Query_ = "",
+    order: Order = "newest",
+    kind: Kind = None,
+    year: Year = None,
+) -> Response:
+    """A disclosed list as CSV (UTF-8 with a byte order mark, so spreadsheets read Chinese):
+    every public entry, masked as on the page, narrowed as the page is."""
+    today = ctx.today()
+    with ctx.engine.connect() as conn:
+        loaded = active_scheme(conn, ctx, scheme_id)
+        _disclosed_list(loaded, list_id)
+        _, entries = public_entries(
+            conn,
+            loaded,
+            list_id,
+            today,
+            policy=ctx.settings.masking,
+            query=q,
+            order=order,
+            kind=kind,
+            year=year,
+            limit=MAX_OFFSET,
+        )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        url = f"/lists/{scheme_id}/{list_id}/{e.entry_id}"
+        row = (e.entry_id, e.name, e.subject, e.kind, e.listed_on, e.public_from, url)
+        writer.writerow([_cell(str(value)) for value in row])
+    name = f"{scheme_id}-{list_id}-{today.isoformat()}.csv"
+    return Response(
+        "\ufeff" + text.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 @twin(router, "/lists/{scheme_id}/{list_id}", "list.html")
 def list_page(
     ctx: Ctx,
     scheme_id: str,
     list_id: str,
-    q: Annotated[
-        str, Query(max_length=200, description="Full id, full name or part of a shown name.")
-    ] = "",
-    order: Literal["newest", "oldest"] = "newest",
+    q: Query_ = "",
+    order: Order = "newest",
+    kind: Kind = None,
+    year: Year = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> PageData:
-    """A disclosed list: entries after notice and grace period, masked, newest first."""
+    """A disclosed list: entries after notice and grace period, masked, newest first; narrowed
+    by a search, a kind or a year, with the counts of each kind and year."""
     today = ctx.today()
     policy = ctx.settings.masking
     with ctx.engine.connect() as conn:
@@ -119,11 +198,14 @@ def list_page(
             today,
             policy=policy,
             query=q,
-            newest_first=order == "newest",
+            order=order,
+            kind=kind,
+            year=year,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
         awaiting = awaiting_publication(conn, loaded, list_id, today)
+        facets = list_facets(conn, loaded, list_id, today)
     first = awaiting.first_public_on
     return {
         "scheme": scheme_id,
@@ -134,6 +216,9 @@ def list_page(
         "as_of": today.isoformat(),
         "q": q,
         "order": order,
+        "subject_kind": kind,
+        "year": year,
+        "facets": facets,
         "page": page,
         "per_page": per_page,
         "pages": max(1, math.ceil(total / per_page)),
@@ -146,6 +231,35 @@ def list_page(
             "first_public_on": None if first is None else first.isoformat(),
         },
     }
+
+
+@twin(router, "/search", "search.html")
+def search_page(ctx: Ctx, q: Query_ = "") -> PageData:
+    """One search across every public list, as Credit China searches: a full name, a full
+    identifier, or the part of a name the lists show. Up to :data:`SEARCH_LIMIT` entries a list."""
+    today = ctx.today()
+    policy = ctx.settings.masking
+    found: list[dict[str, Any]] = []
+    with ctx.engine.connect() as conn:
+        for loaded in ctx.registry.active(conn) if q.strip() else []:
+            for lst in loaded.scheme.lists:
+                if not lst.disclose:
+                    continue
+                total, entries = public_entries(
+                    conn, loaded, lst.id, today, policy=policy, query=q, limit=SEARCH_LIMIT
+                )
+                if total:
+                    found.append(
+                        {
+                            "scheme": loaded.scheme.id,
+                            "scheme_name": loaded.scheme.name,
+                            "list": lst.id,
+                            "kind": lst.kind,
+                            "total": total,
+                            "entries": [_entry(e) for e in entries],
+                        }
+                    )
+    return {"q": q, "as_of": today.isoformat(), "lists": found}
 
 
 def _behind(lst: ListDef, explanation: Explanation) -> list[CountedRecord]:
