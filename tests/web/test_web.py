@@ -866,3 +866,34 @@ async def test_a_list_is_narrowed_by_kind_and_year_with_counts(local_portal: Por
             # no order by what the masks hide (a birth date, a given name)
             answer = await public.get(f"/lists/rongcheng/blacklist.json{refused}")
             assert answer.status_code == 422, refused
+
+
+async def test_the_file_opens_with_a_summary_and_points_at_the_records_that_count(
+    local_portal: Portal,
+) -> None:
+    """The consumer-report pattern: what matters first; the objection form on the records that
+    count against the subject; "repair from" a past date said as "now"."""
+    async with _signed_in(local_portal, "subject") as client:
+        data = (await client.get("/me.json")).json()
+        page = (await client.get("/me")).text
+    summary = data["summary"]
+    assert [(x["scheme"], x["list"]) for x in summary["lists"]] == [("rongcheng", "blacklist")]
+    assert summary["records_against"]
+    counting = {r["record"] for r in data["records"] if r["status"] == "counting"}
+    assert set(summary["records_against"]) <= counting
+    assert summary["checks"] == 1  # the airline's, within the last 90 days
+    assert summary["open_requests"] == {"objections": 0, "repairs": 0, "reviews": 0, "appeals": 0}
+    for sanction in summary["sanctions"]:
+        assert sanction["kind"] == "sanction"
+    # the summary comes before every other section
+    assert page.index('id="summary"') < page.index('id="standing"') < page.index('id="records"')
+    select = page[page.index('id="objection-record"') :]
+    first = re.search(r'<option value="([^"]+)" selected>', select)
+    assert first is not None
+    assert first.group(1) == summary["records_against"][0]
+    today = data["as_of"]
+    past = [r for r in data["records"] if r["repair_from"] and r["repair_from"] <= today]
+    assert past  # the seeded records are past their minimum display period
+    assert ">now</td>" in page
+    for record in past:
+        assert f">{record['repair_from']}</td>" not in page

@@ -6,7 +6,7 @@ repair, to ask for a person to review a decision, and to appeal."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -27,6 +27,7 @@ from xinyong.application.subject_file import subject_file
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import OutlookStep, history_and_outlook, month_starts
 from xinyong.documents.credit_report import download_headers, report_file
+from xinyong.domain.catalog import Polarity
 from xinyong.domain.refusals import Refused
 from xinyong.due_process.reviews import reviewable_listings
 from xinyong.ledger.append import read_size
@@ -139,10 +140,60 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
     ]
     return {
         **data,
+        "summary": _summary(data, views, today, ctx),
         "schemes": views,
         "repairable": repairable,
         "reviewable": _reviewable(data, listed),
     }
+
+
+CHECKS_DAYS = 90
+"""The summary counts the checks of the last this many days."""
+OPEN = "open"
+
+
+def _summary(
+    data: dict[str, Any], views: list[dict[str, Any]], today: date, ctx: Context
+) -> dict[str, Any]:
+    """The file in short, first on the page (as a consumer report opens): the lists the subject
+    is on, the sanctions in force and until when (if nothing new happens), the records that
+    count against them, the checks of the last 90 days, and their requests still open."""
+    sanctions = []
+    for view in views:
+        for measure in view["measures"]:
+            if measure["kind"] != "sanction":
+                continue
+            ends = next(
+                (s["on"] for s in view["outlook"] if measure["measure"] not in s["measures"]), None
+            )
+            sanctions.append({**measure, "scheme": view["scheme"], "until": ends})
+    against = [
+        r["record"]
+        for r in data["records"]
+        if r["status"] in ("counting", "disputed") and _adverse(r["code"], ctx)
+    ]
+    since = (today - timedelta(days=CHECKS_DAYS)).isoformat()
+    requests = {
+        kind: sum(1 for item in data[kind] if item["status"] == OPEN)
+        for kind in ("objections", "repairs", "reviews", "appeals")
+    }
+    return {
+        "lists": [
+            {**lst, "scheme": view["scheme"], "scheme_name": view["name"]}
+            for view in views
+            for lst in view["lists"]
+        ],
+        "sanctions": sanctions,
+        "records_against": against,
+        "checks_days": CHECKS_DAYS,
+        "checks": sum(1 for c in data["checks"] if c["made_at"][:10] >= since),
+        "open_requests": requests,
+    }
+
+
+def _adverse(code: str, ctx: Context) -> bool:
+    entry = ctx.catalog.get(code)
+    return entry is not None and entry.polarity is Polarity.NEGATIVE
 
 
 def _reviewable(data: dict[str, Any], listed: list[str]) -> list[dict[str, str]]:
