@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.browser import CHROMIUM, LAUNCH_ARGS, shot
 from tests.support.serving import free_port, ready, start_serve, stop_serve, wait_until
 
 pytestmark = pytest.mark.slow
@@ -99,8 +100,49 @@ def _the_portal_is_worth_opening(folder: Path, out: str) -> None:
             mine = client.get(signed_in.headers["location"])
             assert mine.status_code == 200
             assert subject in mine.text
+        _a_listed_person_disputes_in_both_languages(base, keys["subject"]["token"])
     finally:
         stop_serve(server)
+
+
+WORDS = {
+    "zh": {"file": "我的信用档案", "filed": "您的异议已提交", "reason": "这条记录不是我的"},
+    "en": {"file": "Your file", "filed": "Your objection is filed", "reason": "not mine"},
+}
+
+
+def _a_listed_person_disputes_in_both_languages(base: str, token: str) -> None:
+    """As a person would, in Chromium on this machine (no CJK font of its own): open the portal,
+    choose the language, sign in with the key from the demo's file, and dispute a record that
+    counts against them; screenshots in tests/artifacts."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            for number, (language, words) in enumerate(WORDS.items()):
+                page = browser.new_page()
+                page.goto(f"{base}/?lang={language}")
+                page.locator('a[href="/login"]').first.click()
+                page.locator("#token").fill(token)
+                page.locator('form[action="/login"] button[type="submit"]').click()
+                expect(page.locator("h1")).to_have_text(words["file"])
+                page.evaluate("document.fonts.ready")
+                shot(page, f"demo-{language}-file")
+                records = page.locator("#objection-record option")
+                assert records.count() >= 2, "the listed person has records to dispute"
+                page.locator("#objection-record").select_option(index=number)  # one each
+                page.locator("#objection-reason").fill(words["reason"])
+                page.locator('form[action="/me/objections"] button[type="submit"]').click()
+                expect(page.locator("p.notice")).to_contain_text(words["filed"])
+                if language == "zh":  # drawn with the bundled font, not boxes
+                    assert page.evaluate(
+                        "document.fonts.check('16px \"Xinyong Sans SC\"', '我的信用档案')"
+                    )
+                shot(page, f"demo-{language}-disputed")
+                page.close()
+        finally:
+            browser.close()
 
 
 def test_the_demo_refuses_a_ledger_with_real_people(tmp_path: Path) -> None:
