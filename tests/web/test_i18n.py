@@ -79,6 +79,7 @@ def test_a_message_has_one_translation_across_the_catalog_files() -> None:
         ({}, {}, "zh-TW", "zh"),
         ({}, {}, "de, *;q=0.1", "en"),
         ({}, {}, ";;;q=x,,zh;q=abc", "en"),
+        ({}, {}, "zh;q=0, en;q=0.5", "en"),  # q=0: not acceptable
         ({}, {LANG_COOKIE: "zh"}, "en", "zh"),
         ({"lang": "en"}, {LANG_COOKIE: "zh"}, "zh-CN", "en"),
         ({"lang": "xx"}, {LANG_COOKIE: "yy"}, "zh-CN", "zh"),

@@ -22,7 +22,15 @@ import threading
 import time
 from typing import Any, Protocol
 
-__all__ = ["RateLimiter", "RateLimiterDown", "SharedBuckets", "TokenBuckets"]
+__all__ = [
+    "RateLimiter",
+    "RateLimiterDown",
+    "SharedBuckets",
+    "Throttled",
+    "TokenBuckets",
+    "public_caller",
+    "take_or_refuse",
+]
 
 
 class RateLimiterDown(RuntimeError):
@@ -128,3 +136,25 @@ class SharedBuckets:
         if self._client is not None:
             await self._client.aclose()
             self._client = self._script = None
+
+
+class Throttled(RuntimeError):
+    """A caller over its rate limit: it may try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("rate limit exceeded")
+        self.retry_after = retry_after
+
+
+async def take_or_refuse(limiter: RateLimiter, name: str) -> None:
+    """Take a token of ``name``'s limit: :class:`Throttled` when there is none,
+    :class:`RateLimiterDown` when the limiter cannot be reached. Both transports (the API and
+    the portal) answer from these two."""
+    wait = await limiter.take(name)
+    if wait > 0:
+        raise Throttled(max(1, round(wait + 0.5)))
+
+
+def public_caller(host: str | None) -> str:
+    """The limit's name of an anonymous caller, by its address (a name no party can have)."""
+    return f"#public:{host or 'unknown'}"

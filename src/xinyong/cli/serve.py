@@ -313,8 +313,9 @@ def keys_list(
             out.print(orjson.dumps({str(k): v for k, v in row._mapping.items()}).decode())
         return
     table = Table(title="API keys (times in UTC)")
-    table.add_column("id", no_wrap=True)
-    for column in ("role", "name", "label", "created", "state"):
+    for column in ("id", "role", "name"):  # copied whole into other commands: never wrapped
+        table.add_column(column, no_wrap=True)
+    for column in ("label", "created", "state"):
         table.add_column(column, overflow="fold")
     for row in rows:
         state = f"revoked {_minute(row.revoked_at)}" if row.revoked_at else "active"

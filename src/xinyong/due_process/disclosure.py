@@ -233,6 +233,9 @@ def _listing(row: Row[Any]) -> Listing:
     )
 
 
+SEARCH_CANDIDATES = 10_000
+"""The most entries a search reads from the database (a name containing the query) before the
+masking policy keeps those it may find: a one-character query on a long list stays bounded."""
 ORDERS = ("newest", "oldest", "public-newest", "public-oldest", "kind")
 """How a public list may be sorted: by listing date, by publication date, by kind. Never by name
 or identifier, whose order would tell what the masks hide (the hidden birth date of a resident
@@ -313,7 +316,7 @@ def public_entries(
     )
     found = [
         _listing(r)
-        for r in conn.execute(candidates)
+        for r in conn.execute(candidates.limit(SEARCH_CANDIDATES))
         if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
     ]
     return len(found), [x.public(policy) for x in found[offset : offset + limit]]

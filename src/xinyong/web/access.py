@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Role
+from xinyong.application.ratelimit import RateLimiterDown, Throttled, public_caller, take_or_refuse
 from xinyong.web.sessions import SESSION_COOKIE, WebSession, find_session, same_token
 
 __all__ = [
@@ -74,3 +75,16 @@ def check_form(session: WebSession, csrf: str) -> None:
     """Refuse a form whose token is not the session's (a forged cross-site request)."""
     if not same_token(csrf, session.csrf):
         raise PageError(403, "The form expired or came from elsewhere. Please reload the page.")
+
+
+async def public_page_limit(request: Request) -> None:
+    """The anonymous caller's rate limit on the pages that cost work (a search of every list,
+    a list's CSV): 429 (or 503 when the limiter is down) as the API answers, as a page."""
+    ctx: Context = request.app.state.context
+    try:
+        caller = public_caller(request.client.host if request.client else None)
+        await take_or_refuse(ctx.buckets, caller)
+    except RateLimiterDown as exc:
+        raise PageError(503, "The rate limiter is unavailable; try again.") from exc
+    except Throttled as exc:
+        raise PageError(429, f"Too many requests; try again in {exc.retry_after} s.") from exc

@@ -108,7 +108,7 @@ def _accepted(header: str) -> list[tuple[str, float]]:
                 weight = float(params.strip()[2:])
             except ValueError:
                 continue
-        if tag and tag != "*" and len(tag) <= 35:
+        if tag and tag != "*" and len(tag) <= 35 and weight > 0:  # q=0: "not acceptable"
             found.append((tag.split("-")[0].lower(), weight))
     return found
 

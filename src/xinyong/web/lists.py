@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -31,7 +32,7 @@ from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import ListDef
 from xinyong.scoring.reference import Explanation
 from xinyong.scoring.standing import CountedRecord
-from xinyong.web.access import PageError
+from xinyong.web.access import PageError, public_page_limit
 from xinyong.web.dependencies import context
 from xinyong.web.twins import PageData, twin
 
@@ -121,12 +122,15 @@ Year = Annotated[
     BeforeValidator(_blank_is_none),
     Query(description="Year of listing."),
 ]
+CSV_LIMIT = 100_000
+"""The most entries one CSV download holds."""
 CSV_COLUMNS = ("entry_id", "name", "identifier", "kind", "listed_on", "public_from", "url")
 
 
 @router.get("/lists/{scheme_id}/{list_id}.csv", include_in_schema=False)
 def list_csv(
     ctx: Ctx,
+    _limit: Annotated[None, Depends(public_page_limit)],
     scheme_id: str,
     list_id: str,
     q: Query_ = "",
@@ -134,8 +138,10 @@ def list_csv(
     kind: Kind = None,
     year: Year = None,
 ) -> Response:
-    """A disclosed list as CSV (UTF-8 with a byte order mark, so spreadsheets read Chinese):
-    every public entry, masked as on the page, narrowed as the page is."""
+    """A disclosed list as CSV (UTF-8 with a byte order mark, so spreadsheets read Chinese): its
+    public entries, masked as on the page, narrowed as the page is, at most :data:`CSV_LIMIT`
+    (narrow a longer list by kind or year). Rate-limited by caller, as the API's costly public
+    routes are."""
     today = ctx.today()
     with ctx.engine.connect() as conn:
         loaded = active_scheme(conn, ctx, scheme_id)
@@ -150,7 +156,7 @@ def list_csv(
             order=order,
             kind=kind,
             year=year,
-            limit=MAX_OFFSET,
+            limit=CSV_LIMIT,
         )
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
@@ -168,8 +174,10 @@ def list_csv(
 
 
 def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's CSV injection advice): one
+    whose first character, after spaces and in its plain form (＝ is =), could start one."""
+    first = unicodedata.normalize("NFKC", value).lstrip(" \u00a0")[:1]
+    return "'" + value if first in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
 @twin(router, "/lists/{scheme_id}/{list_id}", "list.html")
@@ -234,7 +242,9 @@ def list_page(
 
 
 @twin(router, "/search", "search.html")
-def search_page(ctx: Ctx, q: Query_ = "") -> PageData:
+def search_page(
+    ctx: Ctx, _limit: Annotated[None, Depends(public_page_limit)], q: Query_ = ""
+) -> PageData:
     """One search across every public list, as Credit China searches: a full name, a full
     identifier, or the part of a name the lists show. Up to :data:`SEARCH_LIMIT` entries a list."""
     today = ctx.today()

@@ -167,10 +167,9 @@ def _summary(
                 (s["on"] for s in view["outlook"] if measure["measure"] not in s["measures"]), None
             )
             sanctions.append({**measure, "scheme": view["scheme"], "until": ends})
+    counted = {c["record"] for s in data["standings"] for c in s.get("records", []) if c["counted"]}
     against = [
-        r["record"]
-        for r in data["records"]
-        if r["status"] in ("counting", "disputed") and _adverse(r["code"], ctx)
+        r["record"] for r in data["records"] if r["record"] in counted and _adverse(r["code"], ctx)
     ]
     since = (today - timedelta(days=CHECKS_DAYS)).isoformat()
     requests = {

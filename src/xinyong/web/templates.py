@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -28,7 +28,7 @@ from xinyong.web.i18n import (
     local_number,
     translations,
 )
-from xinyong.web.sessions import WebSession
+from xinyong.web.sessions import WebSession, set_cookie
 
 __all__ = ["NOTICES", "SECURITY_HEADERS", "environment", "json_path", "render"]
 
@@ -136,7 +136,7 @@ def render(
             twin=twin,
             notice=notice or (translations(language).gettext(done) if done else ""),
             error=error,
-            switch={code: _switch(request, code) for code in LANGUAGES if code != language},
+            switch={code: _switch(request, code, shown) for code in LANGUAGES if code != language},
         )
     )
     headers = dict(SECURITY_HEADERS)
@@ -146,13 +146,16 @@ def render(
         headers["Cache-Control"] = "no-store"
     response = HTMLResponse(html, status_code=status, headers=headers)
     if request.query_params.get("lang") in LANGUAGES:  # the switch: kept for the next pages
-        response.set_cookie(
-            LANG_COOKIE, language, max_age=LANG_COOKIE_SECONDS, samesite="lax", httponly=True
-        )
+        set_cookie(request, response, LANG_COOKIE, language, LANG_COOKIE_SECONDS)
     return response
 
 
-def _switch(request: Request, code: str) -> str:
-    """This page's address in another language (its other parameters kept)."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "done")]
-    return f"{request.url.path}?{urlencode([*query, ('lang', code)])}"
+def _switch(request: Request, code: str, shown: str | None) -> str:
+    """This page's address in another language (its other parameters kept); a page rendered
+    for a form switches on the page the form belongs to (the form's address takes no GET)."""
+    if request.method in ("GET", "HEAD"):
+        path = request.url.path
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "done")]
+    else:
+        path, query = shown or "/", []
+    return f"{quote(path)}?{urlencode([*query, ('lang', code)])}"
