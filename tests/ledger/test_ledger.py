@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from xinyong.domain.catalog import load_catalog
+from xinyong.ledger import proofs
 from xinyong.ledger.append import Batch, TreeHead, append_batch, read_head
 from xinyong.ledger.database import (
     INQUIRY_SCHEMA,
@@ -619,3 +620,21 @@ def test_a_decisions_grounds_are_its_records_entries_below_its_size(engine: Engi
         assert prove_inclusions(conn, [], 0) == []
         with pytest.raises(ProofRefused, match="index must be from 0 to"):
             prove_inclusions(conn, [5, revoked.size], revoked.size)
+
+
+def test_warming_stopped_early_keeps_what_it_read(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warm`` stops between blocks when asked; the subtrees it kept so far serve the next
+    proof, which reads the rest and proves as a process that never warmed would."""
+    head = _fill(engine)[-1]
+    monkeypatch.setattr(proofs, "_WARM_STEP", 8)
+    monkeypatch.setattr(proofs, "_KEPT", {})
+    answers = iter([False, True])
+    with engine.connect() as conn:
+        proofs.warm(conn, stopped=lambda: next(answers))
+        (kept,) = proofs._KEPT.values()
+        assert kept.size == 8  # one block, then stopped
+        warmed = [prove_inclusion(conn, i, head.size) for i in range(head.size)]
+        monkeypatch.setattr(proofs, "_KEPT", {})
+        assert warmed == [prove_inclusion(conn, i, head.size) for i in range(head.size)]

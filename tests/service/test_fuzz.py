@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import schemathesis
+from anyio import to_thread
 from hypothesis import HealthCheck, given, settings
 
+from tests.support.lifespan import Lifespan
 from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import PERSON, START, Service, make_service
 from xinyong.ingest.records import ingest_rows
@@ -82,11 +84,17 @@ class _Fresh:
     """An ASGI app that is a new service, from the same seed, for every example: Hypothesis
     replays choices and requires that the same choices meet the same answers (an objection
     filed in an earlier example would make the same request a refusal in a later one, and an
-    empty bundle a "flaky strategy")."""
+    empty bundle a "flaky strategy").
+
+    Each service runs as served, inside its own lifespan (started on the event loop that
+    serves the requests, at its first request); a service is replaced only after its lifespan
+    has ended and its engine is disposed, so no connection or thread of one outlives it."""
 
     def __init__(self, url: str, tmp: Path) -> None:
         self.url, self.tmp, self.made = url, tmp, 0
         self.svc = self._make()
+        self.running: Lifespan | None = None
+        self.stale = False
 
     def _make(self) -> Service:
         self.made += 1
@@ -102,10 +110,29 @@ class _Fresh:
         return svc
 
     def renew(self) -> None:
+        """Serve a new service from the next request on."""
+        self.stale = True
+
+    async def _close(self) -> None:
+        if self.running is not None:
+            await self.running.stop()
+            self.running = None
         self.svc.engine.dispose()
-        self.svc = self._make()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # schemathesis's own: the services keep theirs
+            assert (await receive())["type"] == "lifespan.startup"
+            await send({"type": "lifespan.startup.complete"})
+            assert (await receive())["type"] == "lifespan.shutdown"
+            await self._close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if self.stale:
+            await self._close()
+            self.svc = await to_thread.run_sync(self._make)
+            self.stale = False
+        if self.running is None:
+            self.running = await Lifespan.start(self.svc.app)
         await self.svc.app(scope, receive, send)
 
 
@@ -134,15 +161,12 @@ def test_no_server_errors_along_the_links(ledger_url: str, tmp_path: Path) -> No
         ) -> None:
             assert response.status_code < 500, (case.method, case.path, response.text[:300])
 
-    try:
-        Machine.run(
-            settings=settings(
-                max_examples=25,  # each on a fresh service (0.2 s on SQLite, 0.5 s on PostgreSQL)
-                stateful_step_count=6,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
+    Machine.run(  # the services end with the test's ASGI lifespan
+        settings=settings(
+            max_examples=25,  # each on a fresh service (0.2 s on SQLite, 0.5 s on PostgreSQL)
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
         )
-    finally:
-        fresh.svc.engine.dispose()
+    )

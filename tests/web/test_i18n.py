@@ -14,7 +14,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from tests.support.web_fixtures import Portal, seed_portal
-from xinyong.web.i18n import LANG_COOKIE, LOCALE_DIR, catalog, chosen_language, local_date
+from xinyong.i18n import LOCALE_DIR, catalog, local_date
+from xinyong.web.i18n import LANG_COOKIE, chosen_language
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAGMENTS = sorted((LOCALE_DIR / "zh_Hans" / "LC_MESSAGES").glob("*.po"))

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from xinyong.ledger.proofs import warm
 
-__all__ = ["ProofBusy", "proof_slot", "warm_in_background"]
+__all__ = ["ProofBusy", "Warming", "proof_slot"]
 
 log = logging.getLogger("xinyong.proofs")
 
@@ -42,18 +42,35 @@ def proof_slot() -> Iterator[None]:
         _PROVING.release()
 
 
-def warm_in_background(engine: Engine) -> threading.Thread:
-    """Keep the ledger's subtrees in a background thread (:func:`xinyong.ledger.proofs.warm`),
+class Warming:
+    """The ledger's subtrees kept in a background thread (:func:`xinyong.ledger.proofs.warm`),
     so that the first adverse check of a process, whose receipt proves its grounds, does not
-    read every leaf hash itself. A failure is logged and left to the first proof to meet."""
+    read every leaf hash itself. A failure is logged and left to the first proof to meet.
 
-    def run() -> None:
+    :meth:`stop` ends the work at the next block and waits for the thread: a process shutting
+    down disposes of the engine next, and a connection still out in this thread would be put
+    back into a pool nobody closes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(engine,), name="xinyong-warm-proofs", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, engine: Engine) -> None:
         try:
             with engine.connect() as conn:
-                warm(conn)
+                warm(conn, stopped=self._stopping.is_set)
         except Exception:
             log.warning("the ledger's subtrees could not be kept ahead of proofs", exc_info=True)
 
-    thread = threading.Thread(target=run, name="xinyong-warm-proofs", daemon=True)
-    thread.start()
-    return thread
+    def stop(self) -> None:
+        """Stop at the next block (one block's read) and wait for the thread."""
+        self._stopping.set()
+        self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        """The thread has not finished."""
+        return self._thread.is_alive()

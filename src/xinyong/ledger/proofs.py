@@ -15,7 +15,7 @@ entries do not hash to its own checkpoint.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, tuple_, union_all
@@ -153,11 +153,13 @@ _WARM_STEP = 1 << 16
 """Leaves read at a time while keeping a tree's subtrees ahead of proofs."""
 
 
-def warm(conn: Connection, tree: Tree = MAIN) -> None:
+def warm(conn: Connection, tree: Tree = MAIN, stopped: Callable[[], bool] = lambda: False) -> None:
     """Keep the tree's subtrees now (the first proof of a process reads every leaf hash), so
     that the first proof a request needs does not wait for it. The leaves are read a block at
     a time (memory stays small, and a proof waits for one block, not the whole read), then
-    checked against the checkpoint as a proof would."""
+    checked against the checkpoint as a proof would. Between blocks, ``stopped()`` can end the
+    work early (a process shutting down); what was kept stays kept, and the next proof reads
+    the rest."""
     size = _size(conn, None, tree)
     if not size:
         return
@@ -165,6 +167,8 @@ def warm(conn: Connection, tree: Tree = MAIN) -> None:
         kept = _KEPT.setdefault(_key(conn, tree), Subtrees())
     read = _reader(conn, tree)
     for step in range(min(size, _WARM_STEP), size + _WARM_STEP, _WARM_STEP):
+        if stopped():
+            return
         kept.extend(read, min(step, size))
     _subtrees(conn, size, tree)
 

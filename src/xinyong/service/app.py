@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from xinyong import __version__
 from xinyong.application.context import Context
 from xinyong.application.inquiry_writer import InquiryWriter
-from xinyong.application.proving import warm_in_background
+from xinyong.application.proving import Warming
 from xinyong.application.ratelimit import SharedBuckets
 from xinyong.application.settings import ServiceSettings
 from xinyong.domain.catalog import Catalog, load_catalog
@@ -55,6 +55,7 @@ def create_app(
         inquiries = app.state.context.inquiries
         await to_thread.run_sync(inquiries.recover)
         stored_reads = app.state.context.stored_reads
+        warming: Warming | None = None
         try:
             if stored_reads is not None:
                 await stored_reads.open()
@@ -65,9 +66,11 @@ def create_app(
             if isinstance(inquiries, InquiryWriter):
                 helpers.append(inquiries.started())
             await asyncio.gather(*helpers)
-            warm_in_background(app.state.context.engine)
+            warming = Warming(app.state.context.engine)
             yield
         finally:
+            if warming is not None:
+                await to_thread.run_sync(warming.stop)
             if app.state.submissions is not None:
                 app.state.submissions.stop()
             if isinstance(inquiries, InquiryWriter):

@@ -16,18 +16,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from xinyong.i18n import DEFAULT, LANGUAGES, N_, local_date, local_number, translations
 from xinyong.web.charts import bar_chart, line_chart
-from xinyong.web.i18n import (
-    DEFAULT,
-    LANG_COOKIE,
-    LANGUAGES,
-    N_,
-    chosen_language,
-    html_lang,
-    local_date,
-    local_number,
-    translations,
-)
+from xinyong.web.i18n import LANG_COOKIE, chosen_language, html_lang
 from xinyong.web.sessions import WebSession, set_cookie
 
 __all__ = ["NOTICES", "SECURITY_HEADERS", "environment", "json_path", "render"]
