@@ -134,3 +134,14 @@ def test_proofs_benchmark() -> None:
     out = _run("proofs.py", "--entries", "3000", "--proofs", "3")
     assert "(a) inclusion:" in out
     assert "inclusion / read at p50" in out
+
+
+def test_startup_benchmark() -> None:
+    result = _json(_run("startup.py", "--runs", "1", "--json"))
+    assert set(result["median_seconds"]) == {
+        "python -c pass",
+        "xinyong --version",
+        "xinyong --help",
+        "xinyong id check",
+    }
+    assert result["ratio_to_python"]["python -c pass"] == 1.0

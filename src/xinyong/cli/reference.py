@@ -21,12 +21,13 @@ _WIDTH = "100"
 def command_paths(app: typer.Typer) -> Iterator[list[str]]:
     """Every command path of the app, depth first in sorted order (``["ledger", "verify"]``)."""
     root = typer.main.get_command(app)
+    context = typer.Context(root)
 
     def walk(command: object, path: list[str]) -> Iterator[list[str]]:
         yield path
-        if isinstance(command, TyperGroup):
-            for name in sorted(command.commands):
-                yield from walk(command.commands[name], [*path, name])
+        if isinstance(command, TyperGroup):  # the root loads its commands as they are asked for
+            for name in sorted(command.list_commands(context)):
+                yield from walk(command.get_command(context, name), [*path, name])
 
     yield from walk(root, [])
 
