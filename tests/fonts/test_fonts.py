@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -11,9 +13,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from fontTools.ttLib import TTFont
 from matplotlib.ft2font import FT2Font
 
-from xinyong.fonts import CJK_FAMILY, CJK_TTF, use_cjk_font
+from xinyong.fonts import CJK_FAMILY, CJK_TTF, font_face_css, use_cjk_font
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "xinyong"
 WOFF2 = PACKAGE / "web" / "static" / "fonts" / "XinyongSansSC-Regular.woff2"
@@ -66,3 +69,22 @@ def test_matplotlib_draws_chinese_without_missing_glyphs() -> None:
     finally:
         plt.close(figure)
     assert matplotlib.rcParams["font.family"].count(CJK_FAMILY) == 1
+
+
+def test_a_page_embeds_the_font_cut_down_to_its_chinese() -> None:
+    """``font_face_css``: a data: URL of the bundled font holding the page's Chinese only (tens
+    of kilobytes, not the whole font), the same bytes for the same text; nothing for a page
+    without Chinese."""
+    assert font_face_css("An English page: 1,000 scored — “quoted”.") == ""
+    text = "信用报告：黑名单（汇总）、怡梓鑫鹭 and English"
+    rule = font_face_css(text)
+    assert rule == font_face_css(text)
+    assert f'font-family: "{CJK_FAMILY}"' in rule
+    assert "unicode-range: U+2E80-9FFF" in rule
+    found = re.search(r'url\("data:font/woff;base64,([A-Za-z0-9+/=]+)"\) format\("woff"\)', rule)
+    assert found is not None
+    woff = base64.b64decode(found.group(1))
+    assert woff[:4] == b"wOFF"
+    assert len(woff) < 20_000
+    mapped = {chr(code) for code in TTFont(io.BytesIO(woff)).getBestCmap()}
+    assert mapped == {char for char in text if ord(char) >= 0x2E80}

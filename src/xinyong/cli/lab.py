@@ -6,6 +6,7 @@ Registered in :mod:`xinyong.cli.app` with ``app.add_typer(lab.lab_app, name="lab
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,13 @@ lab_app = typer.Typer(
 )
 
 
+class Language(StrEnum):
+    """The report's languages: the codes of :data:`xinyong.i18n.LANGUAGES` (a test checks)."""
+
+    en = "en"
+    zh = "zh"
+
+
 @lab_app.command("run")
 def run(
     experiment: Annotated[
@@ -46,6 +54,14 @@ def run(
         ),
     ] = None,
     catalog: CatalogOption = None,
+    lang: Annotated[
+        Language,
+        typer.Option(
+            "--lang",
+            help="Language of report.html: en (English) or zh (Simplified Chinese). The "
+            "terminal summary and the metrics files are the same in both.",
+        ),
+    ] = Language.en,
 ) -> None:
     """Run an experiment: every scheme over the same simulated conduct; write the report."""
     from xinyong.lab.report import write_outputs
@@ -77,7 +93,7 @@ def run(
             result = run_experiment(loaded, path.resolve().parent, cat, advance)
         except (ExperimentError, ValueError) as exc:
             fail(str(exc))
-    paths = write_outputs(result, path.read_text(encoding="utf-8"), target)
+    paths = write_outputs(result, path.read_text(encoding="utf-8"), target, lang.value)
     table = Table(title=f"{loaded.name}: final {loaded.summary_months} months")
     shown = ("listed_per_1000", "deterrence", "wrongful_listing_rate", "disparate_impact")
     table.add_column("arm", overflow="fold")

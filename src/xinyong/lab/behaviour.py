@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xinyong.i18n import N_
+
 __all__ = ["PARAMETERS", "Behaviour", "Parameter"]
 
 
@@ -76,109 +78,130 @@ class Parameter:
 PARAMETERS = (
     Parameter(
         "detection_elasticity",
-        "share of potential adverse acts of a code deterred when the scheme counts that code",
-        "assumption: deterrence research finds the certainty of being caught matters more than "
-        "severity (Nagin, 'Deterrence in the Twenty-First Century', Crime and Justice 42, 2013); "
-        "the size of the effect here is not measured",
+        N_("share of potential adverse acts of a code deterred when the scheme counts that code"),
+        N_(
+            "assumption: deterrence research finds the certainty of being caught matters more "
+            "than severity (Nagin, 'Deterrence in the Twenty-First Century', Crime and Justice "
+            "42, 2013); the size of the effect here is not measured"
+        ),
     ),
     Parameter(
         "sanction_elasticity",
-        "share of potential adverse acts deterred while a subject is under a sanction measure",
-        "assumption: specific deterrence while sanctioned; no source measures it for these "
-        "measures",
+        N_("share of potential adverse acts deterred while a subject is under a sanction measure"),
+        N_(
+            "assumption: specific deterrence while sanctioned; no source measures it for these "
+            "measures"
+        ),
     ),
     Parameter(
         "error_rate",
-        "share of all records that are wrong (half on the wrong subject, half misdated)",
-        "assumption informed by the FTC's 2012 report to Congress under FACTA section 319: about "
-        "one consumer in five had a confirmed error in at least one credit report",
+        N_("share of all records that are wrong (half on the wrong subject, half misdated)"),
+        N_(
+            "assumption informed by the FTC's 2012 report to Congress under FACTA section 319: "
+            "about one consumer in five had a confirmed error in at least one credit report"
+        ),
     ),
     Parameter(
         "misdate_days",
-        "a misdated record is off by up to this many days, earlier or later",
-        "assumption",
+        N_("a misdated record is off by up to this many days, earlier or later"),
+        N_("assumption"),
     ),
     Parameter(
         "objection_rate",
-        "share of wrongly listed subjects who object",
-        "assumption",
+        N_("share of wrongly listed subjects who object"),
+        N_("assumption"),
     ),
     Parameter(
         "objection_win_rate",
-        "share of those objections upheld",
-        "assumption: an erroneous record should be removed on objection; the shortfall models "
-        "furnishers who wrongly verify it",
+        N_("share of those objections upheld"),
+        N_(
+            "assumption: an erroneous record should be removed on objection; the shortfall models "
+            "furnishers who wrongly verify it"
+        ),
     ),
     Parameter(
         "objection_days",
-        "days from the listing to the decision on the objection",
-        "the FCRA's 30-day reinvestigation period (15 U.S.C. 1681i); the SPC court list: 15",
+        N_("days from the listing to the decision on the objection"),
+        N_("the FCRA's 30-day reinvestigation period (15 U.S.C. 1681i); the SPC court list: 15"),
     ),
     Parameter(
         "repair_rate",
-        "probability per 30 days that an eligible adverse record of a listed subject is repaired",
-        "assumption",
+        N_(
+            "probability per 30 days that an eligible adverse record of a listed subject is "
+            "repaired"
+        ),
+        N_("assumption"),
     ),
     Parameter(
         "interactions_per_month",
-        "rated interactions per person per 30 days (peer schemes; partners drawn at random)",
-        "assumption",
+        N_("rated interactions per person per 30 days (peer schemes; partners drawn at random)"),
+        N_("assumption"),
     ),
     Parameter(
         "herding",
-        "weight raters give the rated person's visible peer score instead of their own "
-        "impression (peer schemes)",
-        "assumption: the show's premise; herding on visible ratings is documented for online "
-        "ratings (Muchnik, Aral and Taylor, 'Social influence bias', Science 341, 2013)",
+        N_(
+            "weight raters give the rated person's visible peer score instead of their own "
+            "impression (peer schemes)"
+        ),
+        N_(
+            "assumption: the show's premise; herding on visible ratings is documented for online "
+            "ratings (Muchnik, Aral and Taylor, 'Social influence bias', Science 341, 2013)"
+        ),
     ),
     Parameter(
         "rating_noise",
-        "sd of a rater's impression around the rated person's quality, in stars",
-        "assumption",
+        N_("sd of a rater's impression around the rated person's quality, in stars"),
+        N_("assumption"),
     ),
     Parameter(
         "quality_mean",
-        "mean latent quality of people's conduct in interactions, in stars",
-        "assumption",
+        N_("mean latent quality of people's conduct in interactions, in stars"),
+        N_("assumption"),
     ),
     Parameter(
         "quality_sd",
-        "sd of latent quality between people, in stars (clipped to 1-5)",
-        "assumption",
+        N_("sd of latent quality between people, in stars (clipped to 1-5)"),
+        N_("assumption"),
     ),
     Parameter(
         "stigma_threshold",
-        "raters mark down anyone whose visible peer score is below this (the show's 4.2 line)",
-        "assumption: the show's plot; no measurement",
+        N_("raters mark down anyone whose visible peer score is below this (the show's 4.2 line)"),
+        N_("assumption: the show's plot; no measurement"),
     ),
     Parameter(
         "stigma_penalty",
-        "stars taken off a rating of someone below the stigma threshold",
-        "assumption: the show's plot; no measurement",
+        N_("stars taken off a rating of someone below the stigma threshold"),
+        N_("assumption: the show's plot; no measurement"),
     ),
     Parameter(
         "bad_day_rate",
-        "probability per 30 days that a person has a bad day: every interaction of that step "
-        "goes worse (peer schemes; the show's trigger)",
-        "assumption",
+        N_(
+            "probability per 30 days that a person has a bad day: every interaction of that step "
+            "goes worse (peer schemes; the show's trigger)"
+        ),
+        N_("assumption"),
     ),
     Parameter(
         "bad_day_drop",
-        "stars a bad day takes off the person's quality for that step",
-        "assumption",
+        N_("stars a bad day takes off the person's quality for that step"),
+        N_("assumption"),
     ),
     Parameter(
         "haywire_drop",
-        "a score falling by more than this in one step, with no new adverse record and no bad "
-        "day of the subject's own, counts toward the haywire index (score units; stars for "
-        "peer schemes)",
-        "assumption",
+        N_(
+            "a score falling by more than this in one step, with no new adverse record and no bad "
+            "day of the subject's own, counts toward the haywire index (score units; stars for "
+            "peer schemes)"
+        ),
+        N_("assumption"),
     ),
     Parameter(
         "peer_seeds",
-        "simulated people who stand in for an EigenTrust scheme's pre-trusted seeds (the "
-        "scheme's own seed ids name nobody in the simulation)",
-        "assumption",
+        N_(
+            "simulated people who stand in for an EigenTrust scheme's pre-trusted seeds (the "
+            "scheme's own seed ids name nobody in the simulation)"
+        ),
+        N_("assumption"),
     ),
 )
 """Every behaviour parameter, with its meaning and basis."""
