@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Final
@@ -36,6 +37,7 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "catalog",
+    "extract_toml",
     "gettext_for",
     "local_date",
     "local_number",
@@ -105,3 +107,32 @@ def local_date(value: date | str | None, language: str) -> str:
 def local_number(value: float | int, language: str) -> str:
     """A number grouped as ``language`` groups it."""
     return format_decimal(value, locale=Locale.parse(_BABEL_LOCALE[language]))
+
+
+def extract_toml(
+    fileobj: io.BufferedIOBase,
+    keywords: object,
+    comment_tags: object,
+    options: Mapping[str, str],
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel's extraction method for text people read in a bundled TOML file (the code
+    catalog's descriptions and legal bases): the string values of the keys that ``options``
+    names (``keys = description legal_basis``), anywhere in the file. Shown through a template's
+    ``|tr`` filter, they read in the page's language; a deployment's own file, whose text no
+    catalog translates, reads as written."""
+    wanted = set(options.get("keys", "").split())
+    document = tomllib.loads(fileobj.read().decode("utf-8"))
+    for text in _strings_under(document, wanted):
+        yield 0, None, text, []
+
+
+def _strings_under(node: object, wanted: set[str]) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in wanted and isinstance(value, str) and value:
+                yield value
+            else:
+                yield from _strings_under(value, wanted)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings_under(item, wanted)

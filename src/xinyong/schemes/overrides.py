@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from xinyong.domain.identifiers import IdentifierRefused, canonical_subject_id
 from xinyong.domain.text import text_problem
+from xinyong.i18n import N_
 from xinyong.schemes.issues import Issue, Severity
 from xinyong.schemes.lint import names_nothing
 
@@ -35,18 +37,21 @@ __all__ = [
     "parse_override",
 ]
 
-GUARDRAILS = frozenset(
+GUARDRAILS: Mapping[str, str] = MappingProxyType(
     {
-        "protected-attribute",
-        "bare-score-sanction",
-        "sanction-without-basis",
-        "no-expiry",
-        "no-seeds",
-        "status-weighting",
-        "gate-without-path-back",
+        "protected-attribute": N_("A rule scores a protected attribute"),
+        "bare-score-sanction": N_("A sanction punishes a bare score"),
+        "sanction-without-basis": N_("A sanction names no legal basis"),
+        "no-expiry": N_("A record counts against people without end"),
+        "no-seeds": N_("Peer trust with no trusted seeds"),
+        "status-weighting": N_("Ratings weighted by the rater's own score"),
+        "gate-without-path-back": N_("A peer-score gate with no way back"),
     }
 )
-"""The lint checks a scheme may be activated despite, only with an override on the record."""
+"""The lint checks a scheme may be activated despite, only with an override on the record, each
+with its title as the public reads it (translated where shown; a finding's own message, with
+the names it gives, is kept as it was recorded)."""
+
 
 MAX_REASON = 2000
 MAX_OFFICIAL = 128
