@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select
 
 from xinyong.domain.chunks import chunked
+from xinyong.i18n import N_
 from xinyong.ledger.adverse_notices import (
     ADVERSE_CHECK_KIND,
     SENT_NONE,
@@ -42,17 +43,28 @@ __all__ = [
 ]
 
 RIGHTS = (
-    "You may see your whole file, including every record, its source, and everyone who checked "
-    "a measure about you.",
-    "You may object to any record; an objection not decided by its deadline suppresses the record.",
-    "You may ask for a person, not a program, to review any decision or listing about you: "
-    "from your file (/me#reviews) or POST /v1/me/reviews; a reviewer decides by a deadline, "
-    "with a written reason.",
-    "After a record's minimum display period you may apply for credit repair.",
-    "A rejected objection or repair request may be appealed once, within its appeal period "
-    "(/me#appeals or POST /v1/me/appeals); another operator decides.",
+    N_(
+        "You may see your whole file, including every record, its source, and everyone who "
+        "checked a measure about you."
+    ),
+    N_(
+        "You may object to any record; an objection not decided by its deadline suppresses the "
+        "record."
+    ),
+    N_(
+        "You may ask for a person, not a program, to review any decision or listing about you: "
+        "from your file (/me#reviews) or POST /v1/me/reviews; a reviewer decides by a deadline, "
+        "with a written reason."
+    ),
+    N_("After a record's minimum display period you may apply for credit repair."),
+    N_(
+        "A rejected objection or repair request may be appealed once, within its appeal period "
+        "(/me#appeals or POST /v1/me/appeals); another operator decides."
+    ),
 )
-"""The rights every notice states (FCRA adverse-action notice, GDPR Art. 22 and Recital 71)."""
+"""The rights every notice states (FCRA adverse-action notice, GDPR Art. 22 and Recital 71).
+Stored in English in each notice's body (which is hashed, so never rewritten); marked for
+translation, so that the portal shows a stored right in the reader's language."""
 
 
 def counted_records(explanation: Explanation) -> list[dict[str, Any]]:

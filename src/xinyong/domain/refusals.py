@@ -15,15 +15,35 @@
 The API answers them 404, 409 and 422 (:mod:`xinyong.service.refusals`); the portal shows the
 form's page again with the reason (:mod:`xinyong.web.refusals`). The kind decides the answer,
 never the wording of the message. They are ``ValueError``\\ s, as the errors they replace were.
+
+A message that names values is a template (``"no record %(record)s in your file"``) and the values
+its parameters: the refusal's text, which the API answers, is the template filled; the portal
+translates the template first and fills it after (so no translated text ever holds the request's
+data), showing a :class:`Word` parameter in its language too.
 """
 
 from __future__ import annotations
 
-__all__ = ["AlreadyDecided", "NotAllowed", "NotFound", "Refused"]
+__all__ = ["AlreadyDecided", "NotAllowed", "NotFound", "Refused", "Word"]
+
+
+class Word(str):
+    """A refusal's parameter that is a word of the ledger's vocabulary (a status such as
+    ``rejected``, a kind such as ``objection``), not the request's data: shown translated."""
+
+    __slots__ = ()
 
 
 class Refused(ValueError):
-    """A request refused; the message says why, in words for the person who made it."""
+    """A request refused; the message says why, in words for the person who made it.
+
+    ``message`` is the English text, or a template filled from ``params`` (``template`` and
+    ``params`` keep both, for a transport that shows the refusal in another language)."""
+
+    def __init__(self, message: str, /, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.template = message
+        self.params = params
 
 
 class NotFound(Refused):

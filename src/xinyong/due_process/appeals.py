@@ -24,12 +24,13 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from xinyong.decisions.notices import issue_notice
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Word
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.deciders import Decider
 from xinyong.due_process.queues import by_deadline
 from xinyong.due_process.revocation import void_record
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -108,21 +109,29 @@ def file_appeal(
     one not rejected, one appealed already, after the appeal period, or without a reason."""
     plain_or_raise(NotAllowed, target_kind=target_kind, target_id=target_id, reason=reason)
     if target_kind not in APPEALABLE:
-        raise NotAllowed(f"an appeal is of an objection or a repair decision, not {target_kind!r}")
+        raise NotAllowed(
+            N_("an appeal is of an objection or a repair decision, not %(kind)r"), kind=target_kind
+        )
     if not reason.strip():
-        raise NotAllowed("an appeal needs a reason: why the decision is wrong")
+        raise NotAllowed(N_("an appeal needs a reason: why the decision is wrong"))
     first = _target(conn, target_kind, target_id)
     if first is None or first.subject_id != subject_id:
-        raise NotAllowed(f"no {target_kind} {target_id} of yours")
+        raise NotAllowed(N_("no %(kind)s %(id)s of yours"), kind=Word(target_kind), id=target_id)
     if first.status != "rejected":
         raise NotAllowed(
-            f"only a rejected {target_kind} can be appealed; this one is {first.status}"
+            N_("only a rejected %(kind)s can be appealed; this one is %(status)s"),
+            kind=Word(target_kind),
+            status=Word(first.status),
         )
     last_day = (first.decided_on or date.fromisoformat(str(first.decided_at)[:10])) + timedelta(
         days=appeal_days
     )
     if today > last_day:
-        raise NotAllowed(f"the {target_kind} decision could be appealed until {last_day}")
+        raise NotAllowed(
+            N_("the %(kind)s decision could be appealed until %(day)s"),
+            kind=Word(target_kind),
+            day=last_day,
+        )
     taken = conn.execute(
         select(appeals.c.appeal_id).where(
             appeals.c.target_kind == target_kind, appeals.c.target_id == target_id
@@ -130,7 +139,8 @@ def file_appeal(
     ).first()
     if taken is not None:
         raise NotAllowed(
-            f"this decision was appealed already (appeal {taken.appeal_id}): once only"
+            N_("this decision was appealed already (appeal %(appeal)s): once only"),
+            appeal=taken.appeal_id,
         )
     appeal = Appeal(
         appeal_id=str(uuid.uuid4()),
@@ -151,7 +161,7 @@ def file_appeal(
                 )
             )
     except IntegrityError as exc:  # filed twice at once: the other one is in
-        raise NotAllowed("this decision was appealed already: once only") from exc
+        raise NotAllowed(N_("this decision was appealed already: once only")) from exc
     log_rows(conn, appeals, appeals.c.appeal_id == appeal.appeal_id)
     return appeal
 

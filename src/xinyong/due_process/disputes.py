@@ -22,12 +22,13 @@ from typing import Literal
 from sqlalchemy import Connection, insert, update
 
 from xinyong.decisions.notices import issue_notice
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Word
 from xinyong.domain.sources import source_problem
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.objections import Objection, decide_objection, get_objection
 from xinyong.due_process.outbox import queue_message
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.operations import log_rows
 from xinyong.ledger.schema import objections, sources
@@ -185,19 +186,21 @@ def add_information(
     a decided one, after the deadline, or a second time."""
     plain_or_raise(NotAllowed, objection_id=objection_id, information=information)
     if not information.strip():
-        raise NotAllowed("add the information: it is sent to the source")
+        raise NotAllowed(N_("add the information: it is sent to the source"))
     try:
         objection = get_objection(conn, objection_id)
     except NotFound:
         objection = None
     if objection is None or objection.subject_id != subject_id:
-        raise NotAllowed(f"no objection {objection_id} of yours")
+        raise NotAllowed(N_("no objection %(objection)s of yours"), objection=objection_id)
     if objection.status != "open":
-        raise NotAllowed(f"the objection is already {objection.status}")
+        raise NotAllowed(N_("the objection is already %(status)s"), status=Word(objection.status))
     if today > objection.deadline:
-        raise NotAllowed(f"the objection's deadline {objection.deadline} has passed")
+        raise NotAllowed(
+            N_("the objection's deadline %(deadline)s has passed"), deadline=objection.deadline
+        )
     if objection.extended_at is not None:
-        raise NotAllowed("information was added already: the deadline extends once")
+        raise NotAllowed(N_("information was added already: the deadline extends once"))
     added = conn.execute(
         update(objections)
         .where(
@@ -212,7 +215,7 @@ def add_information(
         )
     )
     if not added.rowcount:
-        raise NotAllowed("the objection was decided or extended meanwhile")
+        raise NotAllowed(N_("the objection was decided or extended meanwhile"))
     log_rows(conn, objections, objections.c.objection_id == objection_id)
     extended = get_objection(conn, objection_id)
     notify_furnisher(conn, extended, "dispute-information")

@@ -30,6 +30,7 @@ from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
 from xinyong.due_process.revocation import void_record
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.operations import log_rows
@@ -145,14 +146,14 @@ def file_objection(
         NotAllowed, source=source, record_id=record_id, reason=reason, evidence=evidence or ""
     )
     if not reason.strip():
-        raise NotAllowed("an objection needs a reason")
+        raise NotAllowed(N_("an objection needs a reason"))
     owner = conn.execute(
         select(records.c.subject_id, records.c.code, records.c.attrs).where(
             records.c.source == source, records.c.record_id == record_id
         )
     ).first()
     if owner is None or not in_file(subject_id, owner.subject_id, owner.code, owner.attrs):
-        raise NotAllowed(f"no record {source}/{record_id} in your file")
+        raise NotAllowed(N_("no record %(record)s in your file"), record=f"{source}/{record_id}")
     open_one = conn.execute(
         select(objections.c.objection_id).where(
             objections.c.source == source,
@@ -161,7 +162,10 @@ def file_objection(
         )
     ).first()
     if open_one is not None:
-        raise NotAllowed(f"objection {open_one.objection_id} on this record is still open")
+        raise NotAllowed(
+            N_("objection %(objection)s on this record is still open"),
+            objection=open_one.objection_id,
+        )
     objection = Objection(
         objection_id=str(uuid.uuid4()),
         subject_id=subject_id,

@@ -20,6 +20,7 @@ from xinyong.domain.catalog import Catalog, Polarity
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
@@ -95,15 +96,19 @@ def request_repair(
         )
     ).first()
     if row is None or row.subject_id != subject_id:
-        raise NotAllowed(f"no record {source}/{record_id} in your file")
+        raise NotAllowed(N_("no record %(record)s in your file"), record=f"{source}/{record_id}")
     entry = catalog.get(row.code)
     if entry is not None and entry.polarity is Polarity.POSITIVE:
-        raise NotAllowed("only records of dishonest conduct are repaired")
+        raise NotAllowed(N_("only records of dishonest conduct are repaired"))
     available = repair_available_from(row.occurred_at, row.code, catalog)
     if today < available:
         raise NotAllowed(
-            f"repair of {row.code} may be requested from {available} (minimum "
-            "display period of its severity tier)"
+            N_(
+                "repair of %(code)s may be requested from %(day)s (minimum display period of "
+                "its severity tier)"
+            ),
+            code=row.code,
+            day=available,
         )
     repair = Repair(
         str(uuid.uuid4()),

@@ -26,12 +26,13 @@ import orjson
 from sqlalchemy import Connection, Row, select, tuple_, update
 
 from xinyong.decisions.notices import issue_notice
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Word
 from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
 from xinyong.due_process.revocation import void_record
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import VOIDING, EventType
 from xinyong.ledger.operations import log_rows
@@ -110,7 +111,7 @@ def _check_target(
             select(inquiries.c.subject_id).where(inquiries.c.decision_id == target)
         ).first()
         if found is None or found.subject_id != subject_id:
-            raise NotAllowed(f"no check {target} about you")
+            raise NotAllowed(N_("no check %(target)s about you"), target=target)
     elif kind == "listing":
         scheme_id, _, list_id = target.partition("/")
         found = conn.execute(
@@ -121,12 +122,16 @@ def _check_target(
             )
         ).first()
         if found is None:
-            raise NotAllowed(f"you are not and were not on list {target}")
+            raise NotAllowed(N_("you are not and were not on list %(target)s"), target=target)
     elif kind == "standing":
         if target not in active:
-            raise NotAllowed(f"no active scheme {target}")
+            raise NotAllowed(N_("no active scheme %(target)s"), target=target)
     else:
-        raise NotAllowed(f"a review is of a {', a '.join(TARGET_KINDS)}, not of a {kind!r}")
+        raise NotAllowed(
+            N_("a review is of a %(kinds)s, not of a %(kind)r"),
+            kinds=", a ".join(TARGET_KINDS),
+            kind=kind,
+        )
 
 
 def request_review(
@@ -144,7 +149,7 @@ def request_review(
     ids of the schemes in force."""
     plain_or_raise(NotAllowed, target_kind=target_kind, target=target, reason=reason)
     if not reason.strip():
-        raise NotAllowed("a request for review needs a reason: what you think is wrong")
+        raise NotAllowed(N_("a request for review needs a reason: what you think is wrong"))
     _check_target(conn, subject_id, target_kind, target, active)
     open_one = conn.execute(
         select(reviews.c.review_id).where(
@@ -155,7 +160,11 @@ def request_review(
         )
     ).first()
     if open_one is not None:
-        raise NotAllowed(f"review {open_one.review_id} of this {target_kind} is still open")
+        raise NotAllowed(
+            N_("review %(review)s of this %(kind)s is still open"),
+            review=open_one.review_id,
+            kind=Word(target_kind),
+        )
     review = Review(
         review_id=str(uuid.uuid4()),
         subject_id=subject_id,

@@ -16,9 +16,13 @@ from fastapi import Depends, Request
 from xinyong.application.context import Context
 from xinyong.application.keys import Role
 from xinyong.application.ratelimit import RateLimiterDown, Throttled, public_caller, take_or_refuse
+from xinyong.domain.refusals import Word
+from xinyong.i18n import N_
 from xinyong.web.sessions import SESSION_COOKIE, WebSession, find_session, same_token
+from xinyong.web.templates import Message
 
 __all__ = [
+    "ROLE_NAMES",
     "OperatorVisitor",
     "PageError",
     "SubjectVisitor",
@@ -31,13 +35,19 @@ __all__ = [
 class PageError(Exception):
     """A page that cannot be shown: rendered as an HTML error page, or as JSON for a twin.
 
-    A 401 on an HTML page becomes a redirect to the sign-in page.
+    A 401 on an HTML page becomes a redirect to the sign-in page. ``message`` is marked with
+    ``N_``; a message that names values is a template filled from ``params``: a twin answers it
+    in English, the error page shows it in the page's language (a :class:`Message`).
     """
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str, /, **params: object) -> None:
+        self.message = Message(message, **params)
+        super().__init__(self.message)
         self.status = status
-        self.message = message
+
+
+ROLE_NAMES = {Role.SUBJECT: N_("subject"), Role.OPERATOR: N_("operator")}
+"""The roles a portal session has (the sign-in admits no other), named as their values."""
 
 
 def visitor(request: Request) -> WebSession | None:
@@ -53,12 +63,13 @@ Visitor = Annotated[WebSession | None, Depends(visitor)]
 def _guard(role: Role) -> Callable[[WebSession | None], WebSession]:
     def guard(session: Visitor) -> WebSession:
         if session is None:
-            raise PageError(401, "Please sign in to see this page.")
+            raise PageError(401, N_("Please sign in to see this page."))
         if session.principal.role is not role:
             raise PageError(
                 403,
-                f"This page is for {role.value}s; you are signed in as "
-                f"{session.principal.role.value}.",
+                N_("This page is for %(role)ss; you are signed in as %(signed_in)s."),
+                role=Word(ROLE_NAMES[role]),
+                signed_in=Word(ROLE_NAMES[session.principal.role]),
             )
         return session
 
@@ -74,7 +85,7 @@ OperatorVisitor = Annotated[WebSession, Depends(_guard(Role.OPERATOR))]
 def check_form(session: WebSession, csrf: str) -> None:
     """Refuse a form whose token is not the session's (a forged cross-site request)."""
     if not same_token(csrf, session.csrf):
-        raise PageError(403, "The form expired or came from elsewhere. Please reload the page.")
+        raise PageError(403, N_("The form expired or came from elsewhere. Please reload the page."))
 
 
 async def public_page_limit(request: Request) -> None:
@@ -85,6 +96,8 @@ async def public_page_limit(request: Request) -> None:
         caller = public_caller(request.client.host if request.client else None)
         await take_or_refuse(ctx.buckets, caller)
     except RateLimiterDown as exc:
-        raise PageError(503, "The rate limiter is unavailable; try again.") from exc
+        raise PageError(503, N_("The rate limiter is unavailable; try again.")) from exc
     except Throttled as exc:
-        raise PageError(429, f"Too many requests; try again in {exc.retry_after} s.") from exc
+        raise PageError(
+            429, N_("Too many requests; try again in %(seconds)s s."), seconds=exc.retry_after
+        ) from exc

@@ -5,15 +5,21 @@ A :class:`Chart` is plain data (it is served in the twin as it is); :func:`line_
 :func:`bar_chart` draw it. Each SVG has ``role="img"`` with a title and a description naming
 every series' latest value, and each point or bar a tooltip, for screen readers and for people.
 Colours are dark enough for 4.5:1 contrast on white.
+
+A chart's title and labels are made in the page's language by the page's builder; the words the
+drawing adds (the description, the tooltips' punctuation) are drawn in the ``language`` given.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
+
+from xinyong.i18n import DEFAULT, gettext_for
 
 __all__ = ["Chart", "Reference", "Series", "bar_chart", "line_chart"]
 
@@ -22,6 +28,8 @@ _WIDTH, _HEIGHT = 640, 260
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 16, 28, 40
 _LEGEND_ROW = 16
 _MAX_BAR = 36.0
+_CHAR, _WIDE_CHAR = 6.5, 12.0
+"""The width of a legend's character, and of a wide one (Chinese), at the legend's size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +90,19 @@ def _last(series: Series) -> list[tuple[int, float]]:
 
 
 def _number(value: float) -> str:
+    """A value as the axes and tooltips show it (grouped as English and Chinese both group)."""
     return f"{value:,.0f}" if value == round(value) else f"{value:,.2f}"
 
 
+def _text_width(text: str) -> float:
+    """About how wide ``text`` is drawn in a legend: a Chinese character twice a Latin one."""
+    return sum(_WIDE_CHAR if unicodedata.east_asian_width(c) in "WF" else _CHAR for c in text)
+
+
 class _Canvas:
-    def __init__(self, chart: Chart, zero: bool) -> None:
+    def __init__(self, chart: Chart, zero: bool, language: str) -> None:
         self.chart = chart
+        self.gettext: Callable[[str], str] = gettext_for(language)
         self.low, self.high, self.step = _bounds(chart, zero)
         self.parts: list[str] = []
         self.height = _HEIGHT
@@ -139,7 +154,7 @@ class _Canvas:
         """Swatches and labels under the chart, wrapping onto more rows as needed."""
         x, row = float(_LEFT), 0
         for number, series in enumerate(self.chart.series):
-            width = 24 + 6.5 * len(series.label)
+            width = 24 + _text_width(series.label)
             if x + width > _WIDTH - _RIGHT and x > _LEFT:
                 x, row = float(_LEFT), row + 1
             y = _HEIGHT - 14 + row * _LEGEND_ROW
@@ -151,14 +166,29 @@ class _Canvas:
             x += width
         self.height = _HEIGHT + row * _LEGEND_ROW
 
+    def tooltip(self, series: Series, index: int, value: float) -> str:
+        """A point's or bar's tooltip: its series, category and value."""
+        _ = self.gettext
+        return _("%(series)s, %(category)s: %(value)s") % {
+            "series": series.label,
+            "category": self.chart.x[index],
+            "value": _number(value),
+        }
+
     def svg(self) -> Markup:
         chart = self.chart
-        latest = "; ".join(
-            f"{series.label}: {_number(value)} ({chart.x[index]})"
+        _ = self.gettext
+        latest = _("; ").join(
+            _("%(series)s: %(value)s (%(category)s)")
+            % {"series": series.label, "value": _number(value), "category": chart.x[index]}
             for series in chart.series
             for index, value in _last(series)
         )
-        description = f"{chart.title}. Latest values: {latest}." if latest else "No data yet."
+        description = (
+            _("%(title)s. Latest values: %(latest)s.") % {"title": chart.title, "latest": latest}
+            if latest
+            else _("No data yet.")
+        )
         key = escape(chart.key)
         return Markup(
             f'<svg class="chart" viewBox="0 0 {_WIDTH} {self.height}" role="img" '
@@ -168,9 +198,9 @@ class _Canvas:
         )
 
 
-def line_chart(chart: Chart) -> Markup:
+def line_chart(chart: Chart, language: str = DEFAULT) -> Markup:
     """Lines with a marker at every value; a missing value breaks the line."""
-    canvas = _Canvas(chart, zero=False)
+    canvas = _Canvas(chart, zero=False, language=language)
     canvas.axes()
     slots = len(chart.x)
     for number, series in enumerate(chart.series):
@@ -189,16 +219,15 @@ def line_chart(chart: Chart) -> Markup:
             run.append(f"{x:.1f},{y:.1f}")
             canvas.parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>'
-                f"{escape(series.label)}, {escape(chart.x[index])}: {escape(_number(value))}"
-                "</title></circle>"
+                f"{escape(canvas.tooltip(series, index, value))}</title></circle>"
             )
     canvas.legend()
     return canvas.svg()
 
 
-def bar_chart(chart: Chart) -> Markup:
+def bar_chart(chart: Chart, language: str = DEFAULT) -> Markup:
     """Grouped bars from zero, one group per category."""
-    canvas = _Canvas(chart, zero=True)
+    canvas = _Canvas(chart, zero=True, language=language)
     canvas.axes()
     slots = len(chart.x)
     groups = max(1, len(chart.series))
@@ -214,8 +243,8 @@ def bar_chart(chart: Chart) -> Markup:
             top = canvas.y(value)
             canvas.parts.append(
                 f'<rect x="{left:.1f}" y="{min(top, base):.1f}" width="{bar:.1f}" '
-                f'height="{abs(base - top):.1f}" fill="{colour}"><title>{escape(series.label)}, '
-                f"{escape(chart.x[index])}: {escape(_number(value))}</title></rect>"
+                f'height="{abs(base - top):.1f}" fill="{colour}"><title>'
+                f"{escape(canvas.tooltip(series, index, value))}</title></rect>"
             )
     canvas.legend()
     return canvas.svg()

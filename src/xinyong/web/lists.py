@@ -27,6 +27,7 @@ from xinyong.due_process.disclosure import (
 from xinyong.due_process.objections import objection_days
 from xinyong.due_process.published_fields import published_fields
 from xinyong.due_process.repairs import repair_available_from
+from xinyong.i18n import N_
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import ListDef
@@ -51,14 +52,19 @@ def active_scheme(conn: Connection, ctx: Context, scheme_id: str) -> LoadedSchem
     for loaded in ctx.registry.active(conn):
         if loaded.scheme.id == scheme_id:
             return loaded
-    raise PageError(404, f"There is no active scheme {scheme_id!r}.")
+    raise PageError(404, N_("There is no active scheme %(scheme)r."), scheme=scheme_id)
 
 
 def _disclosed_list(loaded: LoadedScheme, list_id: str) -> ListDef:
     for lst in loaded.scheme.lists:
         if lst.id == list_id and lst.disclose:
             return lst
-    raise PageError(404, f"The scheme {loaded.scheme.id!r} publishes no list {list_id!r}.")
+    raise PageError(
+        404,
+        N_("The scheme %(scheme)r publishes no list %(list)r."),
+        scheme=loaded.scheme.id,
+        list=list_id,
+    )
 
 
 def _entry(entry: PublicEntry) -> dict[str, Any]:
@@ -341,7 +347,7 @@ def entry_page(ctx: Ctx, scheme_id: str, list_id: str, entry_id: str) -> PageDat
         lst = _disclosed_list(loaded, list_id)
         listing = find_listing(conn, loaded, list_id, entry_id, today)
         if listing is None:
-            raise PageError(404, "This list has no such public entry (it may have ended).")
+            raise PageError(404, N_("This list has no such public entry (it may have ended)."))
         size = read_size(conn)
         explanation = standing_of(
             conn, loaded, listing.subject_id, today, size, ctx.catalog

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, authenticate
+from xinyong.i18n import N_
 from xinyong.ledger.database import WRITE
 from xinyong.web.access import PageError, Visitor, check_form
 from xinyong.web.dependencies import context
@@ -23,7 +24,7 @@ from xinyong.web.sessions import (
     same_token,
     set_cookie,
 )
-from xinyong.web.templates import render
+from xinyong.web.templates import Message, render
 from xinyong.web.twins import PageData
 
 __all__ = ["router"]
@@ -91,7 +92,7 @@ async def login(
             session,
             next,
             status=403,
-            error="The form expired or came from elsewhere. Please try again.",
+            error=Message(N_("The form expired or came from elsewhere. Please try again.")),
         )
 
     def sign_in() -> tuple[Principal | None, str]:
@@ -105,14 +106,18 @@ async def login(
 
     principal, session_id = await run_in_threadpool(sign_in)
     if principal is None:
-        return _form(request, session, next, status=401, error="That key is unknown or revoked.")
+        unknown = Message(N_("That key is unknown or revoked."))
+        return _form(request, session, next, status=401, error=unknown)
     if not session_id:
         return _form(
             request,
             session,
             next,
             status=403,
-            error=f"The portal is for subjects and operators, not {principal.role.value} keys.",
+            error=Message(
+                N_("The portal is for subjects and operators, not %(role)s keys."),
+                role=principal.role.value,
+            ),
         )
     response = RedirectResponse(_safe_next(next, principal.role), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, session_id, ctx.settings.session_minutes * 60)
@@ -129,7 +134,7 @@ async def logout(
 ) -> RedirectResponse:
     """End the session."""
     if session is None:
-        raise PageError(401, "You are not signed in.")
+        raise PageError(401, N_("You are not signed in."))
     check_form(session, csrf)
 
     def sign_out() -> None:

@@ -2,7 +2,8 @@
 with, per scheme, the score over the last year, the outlook (when counting records stop
 counting and the standing then, if nothing new happens) and the actions the scheme rewards;
 and the forms to object to a record (and add information to an objection), to apply for
-repair, to ask for a person to review a decision, and to appeal."""
+repair, to ask for a person to review a decision, and to appeal. The words the portal adds (the
+charts', the form's options) are in the page's language; a refused form says why in it too."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from xinyong.documents.credit_report import download_headers, report_file
 from xinyong.domain.catalog import Polarity
 from xinyong.domain.refusals import Refused
 from xinyong.due_process.reviews import reviewable_listings
+from xinyong.i18n import N_, gettext_for, local_date
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
@@ -39,7 +41,8 @@ from xinyong.web.charts import Chart, Reference, Series
 from xinyong.web.dependencies import context
 from xinyong.web.plain_language import points_shown, rule_words
 from xinyong.web.refusals import refused_form
-from xinyong.web.twins import PageData, twin
+from xinyong.web.templates import request_language
+from xinyong.web.twins import PageData, PageLanguage, twin
 
 __all__ = ["router"]
 
@@ -58,24 +61,28 @@ def _scheme_view(
     history: list[tuple[date, Standing]],
     ctx: Context,
     steps: list[OutlookStep],
+    language: str,
 ) -> dict[str, Any]:
     scheme = loaded.scheme
     standing = explanation.standing
+    _ = gettext_for(language)
     return {
         "scheme": scheme.id,
         "name": scheme.name,
         "chart": Chart(
             f"score-{number}",
-            f"Your score under {scheme.name}",
-            [day.isoformat() for day, _ in history],
-            [Series("score", [s.score for _, s in history])],
-            "points",
+            _("Your score under %(scheme)s") % {"scheme": scheme.name},
+            [day.isoformat() for day, _standing in history],
+            [Series(_("score"), [s.score for _day, s in history])],
+            _("points"),
             [
-                Reference(g.min, f"{g.name} from {g.min:g}")
+                Reference(
+                    g.min, _("%(grade)s from %(min)s") % {"grade": g.name, "min": f"{g.min:g}"}
+                )
                 for g in scheme.grades
                 if g.min is not None
             ],
-            x_label="Date",
+            x_label=_("Date"),
         ),
         "history": [
             {"on": day.isoformat(), "score": s.score, "grade": s.grade} for day, s in history
@@ -92,7 +99,11 @@ def _scheme_view(
             for step in steps
         ],
         "rewarded": [
-            {"rule": r.id, "points": points_shown(r), "words": rule_words(r, ctx.catalog)}
+            {
+                "rule": r.id,
+                "points": points_shown(r),
+                "words": rule_words(r, ctx.catalog, language),
+            }
             for r in scheme.rules
             if r.unit_points > 0
         ],
@@ -114,8 +125,9 @@ def _scheme_view(
     }
 
 
-def build_my_file(ctx: Context, subject_id: str) -> PageData:
-    """The subject's file with the portal's additions, read in one transaction."""
+def build_my_file(ctx: Context, subject_id: str, language: str) -> PageData:
+    """The subject's file with the portal's additions (their words in ``language``), read in one
+    transaction."""
     today = ctx.today()
     with ctx.engine.connect() as conn, conn.begin():
         data = subject_file(conn, ctx, subject_id)
@@ -129,7 +141,7 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
             history, steps = history_and_outlook(
                 conn, loaded, subject_id, now, days, size, ctx.catalog
             )
-            views.append(_scheme_view(number, loaded, now, history, ctx, steps))
+            views.append(_scheme_view(number, loaded, now, history, ctx, steps, language))
         listed = reviewable_listings(conn, subject_id)
     repairable = [
         r["record"]
@@ -143,7 +155,7 @@ def build_my_file(ctx: Context, subject_id: str) -> PageData:
         "summary": _summary(data, views, today, ctx),
         "schemes": views,
         "repairable": repairable,
-        "reviewable": _reviewable(data, listed),
+        "reviewable": _reviewable(data, listed, language),
     }
 
 
@@ -195,28 +207,40 @@ def _adverse(code: str, ctx: Context) -> bool:
     return entry is not None and entry.polarity is Polarity.NEGATIVE
 
 
-def _reviewable(data: dict[str, Any], listed: list[str]) -> list[dict[str, str]]:
+def _reviewable(data: dict[str, Any], listed: list[str], language: str) -> list[dict[str, str]]:
     """What the subject may ask a person to review, as the form's options."""
+    _ = gettext_for(language)
     options = [
         {
             "value": f"check:{c['decision_id']}",
-            "label": f"{c['relying_party']}'s check of {c['measure']}, {c['made_at'][:10]} "
-            f"({'applies' if c['applies'] else 'does not apply'})",
+            "label": _("%(party)s's check of %(measure)s, %(day)s (%(answer)s)")
+            % {
+                "party": c["relying_party"],
+                "measure": c["measure"],
+                "day": local_date(c["made_at"][:10], language),
+                "answer": _("applies") if c["applies"] else _("does not apply"),
+            },
         }
         for c in data["checks"]
     ]
-    options += [{"value": f"listing:{key}", "label": f"Listing on {key}"} for key in listed]
     options += [
-        {"value": f"standing:{s['scheme']}", "label": f"Your score and grade under {s['name']}"}
+        {"value": f"listing:{key}", "label": _("Listing on %(list)s") % {"list": key}}
+        for key in listed
+    ]
+    options += [
+        {
+            "value": f"standing:{s['scheme']}",
+            "label": _("Your score and grade under %(scheme)s") % {"scheme": s["name"]},
+        }
         for s in data["standings"]
     ]
     return options
 
 
 @twin(router, "/me", "me.html", private=True)
-def my_file_page(ctx: Ctx, session: SubjectVisitor) -> PageData:
+def my_file_page(ctx: Ctx, session: SubjectVisitor, language: PageLanguage) -> PageData:
     """Everything the ledger holds about the signed-in subject, explained."""
-    return build_my_file(ctx, session.principal.name)
+    return build_my_file(ctx, session.principal.name, language)
 
 
 def _split(record: str) -> tuple[str, str]:
@@ -227,7 +251,9 @@ def _split(record: str) -> tuple[str, str]:
 async def _again(
     request: Request, ctx: Context, session: SubjectVisitor, refusal: Refused
 ) -> Response:
-    data = await run_in_threadpool(build_my_file, ctx, session.principal.name)
+    data = await run_in_threadpool(
+        build_my_file, ctx, session.principal.name, request_language(request)
+    )
     return refused_form(request, refusal, "me.html", data, session, "/me")
 
 
@@ -349,5 +375,7 @@ def my_report(ctx: Ctx, session: SubjectVisitor) -> Response:
     try:
         name, page = report_file(ctx, subject_report, session.principal.name)
     except ProofBusy as exc:
-        raise PageError(503, "Another report is being made. Please try again in a moment.") from exc
+        raise PageError(
+            503, N_("Another report is being made. Please try again in a moment.")
+        ) from exc
     return HTMLResponse(page, headers=download_headers(name))

@@ -6,6 +6,8 @@ in the API. A form about an objection or repair request that was decided or is n
 409 in the portal: the form came from a queue the operator saw, which no longer says how things
 are, and the queue shown again does (the API, which names the request in its path, answers an
 unknown one 404).
+
+The reason is shown in the page's language: the refusal's template translated, then filled.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused
 from xinyong.web.sessions import WebSession
-from xinyong.web.templates import render
+from xinyong.web.templates import Message, render
 from xinyong.web.twins import PageData
 
 __all__ = ["STATUS", "refused_form", "status_of"]
@@ -45,6 +47,6 @@ def refused_form(
         session,
         status=status_of(refusal),
         private=True,
-        error=str(refusal),
+        error=Message(refusal.template, **refusal.params),
         shown=shown,
     )

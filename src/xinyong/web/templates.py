@@ -3,11 +3,17 @@
 Templates render only what the page's data holds (the same data its JSON twin serves), plus
 who is signed in and the form tokens. Every HTML response carries a strict Content Security
 Policy: scripts and styles only from the portal's own ``/static``, no inline script, no framing.
+
+A page is in its request's language (:func:`request_language`). Text made where the language is
+not known (a page's error, a refused form's reason) is a :class:`Message`, shown translated by
+:func:`in_language`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,12 +22,30 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from xinyong.i18n import DEFAULT, LANGUAGES, N_, local_date, local_number, translations
+from xinyong.domain.refusals import Word
+from xinyong.i18n import (
+    DEFAULT,
+    LANGUAGES,
+    N_,
+    gettext_for,
+    local_date,
+    local_number,
+    translations,
+)
 from xinyong.web.charts import bar_chart, line_chart
 from xinyong.web.i18n import LANG_COOKIE, chosen_language, html_lang
 from xinyong.web.sessions import WebSession, set_cookie
 
-__all__ = ["NOTICES", "SECURITY_HEADERS", "environment", "json_path", "render"]
+__all__ = [
+    "NOTICES",
+    "SECURITY_HEADERS",
+    "Message",
+    "environment",
+    "in_language",
+    "json_path",
+    "render",
+    "request_language",
+]
 
 _HERE = Path(__file__).parent
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
@@ -57,6 +81,45 @@ NOTICES = {
 """Messages shown after a form succeeds (``?done=KEY``; never text taken from the request)."""
 
 
+class Message(str):
+    """Text for a page, made where the page's language is not known (a page's error, a refused
+    form's reason): its value is the English, filled; :func:`in_language` shows it in another
+    language, translating the template (marked with ``N_``) before filling it, so that no
+    translation is ever looked up for a text that holds the request's data."""
+
+    template: str
+    params: Mapping[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> Message:
+        made = super().__new__(cls, template % params if params else template)
+        made.template = template
+        made.params = params
+        return made
+
+
+def in_language(text: str, language: str) -> str:
+    """``text`` as a page in ``language`` shows it: a :class:`Message` translated, then filled
+    with its values as the language writes them; any other text (data) as it is."""
+    if not isinstance(text, Message):
+        return text
+    translated = gettext_for(language)(text.template)
+    if not text.params:
+        return translated
+    return translated % {name: _value(v, language) for name, v in text.params.items()}
+
+
+def _value(value: object, language: str) -> object:
+    """A message's value in ``language``: a date or a number as the language writes it, a
+    :class:`~xinyong.domain.refusals.Word` of the vocabulary translated, data as it is."""
+    if isinstance(value, Word):
+        return gettext_for(language)(value)
+    if isinstance(value, date):
+        return local_date(value, language)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return local_number(value, language)
+    return value
+
+
 @functools.cache
 def environment(language: str = DEFAULT) -> Environment:
     """The templates in ``language`` (one environment per language: a page is rendered with the
@@ -71,15 +134,23 @@ def environment(language: str = DEFAULT) -> Environment:
     made.policies["ext.i18n.trimmed"] = True  # one line per message, however the HTML wraps
     made.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     made.globals.update(
-        line_chart=line_chart,
-        bar_chart=bar_chart,
+        line_chart=functools.partial(line_chart, language=language),
+        bar_chart=functools.partial(bar_chart, language=language),
         language=language,
         html_lang=html_lang(language),
         languages=LANGUAGES,
     )
     made.filters["local_date"] = functools.partial(local_date, language=language)
     made.filters["local_number"] = functools.partial(local_number, language=language)
+    made.filters["in_language"] = functools.partial(in_language, language=language)
     return made
+
+
+def request_language(request: Request) -> str:
+    """The language of ``request``: ``?lang=``, else the cookie, else ``Accept-Language``."""
+    return chosen_language(
+        request.query_params, request.cookies, request.headers.get("accept-language", "")
+    )
 
 
 def json_path(path: str) -> str:
@@ -100,7 +171,8 @@ def render(
     shown: str | None = None,
 ) -> HTMLResponse:
     """Render ``template`` with the page's data. ``private`` pages (a subject's file, the
-    console) are never stored by caches.
+    console) are never stored by caches. An ``error`` that is a :class:`Message` is shown in
+    the page's language.
 
     ``shown`` is the path of the page rendered when it is not the request's (a refused form
     shows its page again): the JSON link then names that page's twin. A page rendered for a
@@ -112,9 +184,7 @@ def render(
         twin = json_path(path) + (f"?{request.url.query}" if request.url.query else "")
     else:
         twin = ""
-    language = chosen_language(
-        request.query_params, request.cookies, request.headers.get("accept-language", "")
-    )
+    language = request_language(request)
     done = NOTICES.get(request.query_params.get("done", ""), "")
     html = (
         environment(language)
@@ -126,7 +196,7 @@ def render(
             path=path,
             twin=twin,
             notice=notice or (translations(language).gettext(done) if done else ""),
-            error=error,
+            error=in_language(error, language),
             switch={code: _switch(request, code, shown) for code in LANGUAGES if code != language},
         )
     )

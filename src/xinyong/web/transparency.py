@@ -1,5 +1,6 @@
 """The public transparency page: the report, with charts of list sizes over time, monthly
-inflow and outflow, and objections by outcome."""
+inflow and outflow, and objections by outcome (their titles and labels in the page's
+language)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,25 @@ from fastapi import APIRouter, Depends
 
 from xinyong.application.context import Context
 from xinyong.due_process.transparency import transparency_report
+from xinyong.i18n import N_, gettext_for
 from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.web.charts import Chart, Series
 from xinyong.web.dependencies import context
-from xinyong.web.twins import PageData, twin
+from xinyong.web.twins import PageData, PageLanguage, twin
 
 __all__ = ["router"]
 
 router = APIRouter()
 Ctx = Annotated[Context, Depends(context)]
 
-OUTCOMES = ("open", "upheld", "rejected", "lapsed", "overdue")
+OUTCOMES = {
+    "open": N_("open"),
+    "upheld": N_("upheld"),
+    "rejected": N_("rejected"),
+    "lapsed": N_("lapsed"),
+    "overdue": N_("overdue"),
+}
+"""The outcomes the objections chart counts, in words."""
 
 
 def _carried(sizes: Mapping[str, int], months: list[str]) -> list[float | None]:
@@ -33,17 +42,18 @@ def _carried(sizes: Mapping[str, int], months: list[str]) -> list[float | None]:
     return values
 
 
-def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The report's charts (their numbers are the report's own)."""
+def report_charts(report: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """The report's charts (their numbers are the report's own), labelled in ``language``."""
+    _ = gettext_for(language)
     lists = report["lists"]
     months = sorted({m for item in lists for m in item["sizes"]})
     sizes = Chart(
         "sizes",
-        "List sizes at the end of each month",
+        _("List sizes at the end of each month"),
         months,
         [Series(item["list"], _carried(item["sizes"], months)) for item in lists],
-        "entries",
-        x_label="Month",
+        _("entries"),
+        x_label=_("Month"),
     )
     flows = []
     for number, item in enumerate(lists):
@@ -51,29 +61,29 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
         flows.append(
             Chart(
                 f"flow-{number}",
-                f"{item['list']}: entries and exits per month",
+                _("%(list)s: entries and exits per month") % {"list": item["list"]},
                 flow_months,
                 [
-                    Series("entered", [float(item["inflow"].get(m, 0)) for m in flow_months]),
-                    Series("left", [float(item["outflow"].get(m, 0)) for m in flow_months]),
+                    Series(_("entered"), [float(item["inflow"].get(m, 0)) for m in flow_months]),
+                    Series(_("left"), [float(item["outflow"].get(m, 0)) for m in flow_months]),
                 ],
-                "subjects",
-                x_label="Month",
+                _("subjects"),
+                x_label=_("Month"),
             )
         )
     objections = Chart(
         "objections",
-        "Objections by outcome",
-        list(OUTCOMES),
-        [Series("objections", [float(report["objections"][o]) for o in OUTCOMES])],
-        "objections",
-        x_label="Outcome",
+        _("Objections by outcome"),
+        [_(words) for words in OUTCOMES.values()],
+        [Series(_("objections"), [float(report["objections"][o]) for o in OUTCOMES])],
+        _("objections"),
+        x_label=_("Outcome"),
     )
     return {"sizes": sizes, "flows": flows, "objections": objections}
 
 
 @twin(router, "/transparency", "transparency.html")
-def transparency_page(ctx: Ctx) -> PageData:
+def transparency_page(ctx: Ctx, language: PageLanguage) -> PageData:
     """List sizes, flows, objections and their outcomes, checks per relying party, and the
     ledger's signed checkpoint with its verifier key."""
     with ctx.engine.connect() as conn:
@@ -82,7 +92,7 @@ def transparency_page(ctx: Ctx) -> PageData:
         checkpoint = signed_checkpoint(conn, key)
     return {
         "report": report,
-        "charts": report_charts(report),
+        "charts": report_charts(report, language),
         "checkpoint": checkpoint,
         "public_key": key.verifier_key,
     }

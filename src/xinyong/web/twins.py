@@ -1,5 +1,8 @@
 """Every page has a JSON twin: one function builds a page's data, served as HTML at ``path`` and
-as JSON at ``path.json`` (``/`` at ``/index.json``), so the two can never disagree."""
+as JSON at ``path.json`` (``/`` at ``/index.json``), so the two can never disagree.
+
+The words a builder makes (a scheme in plain words, a chart's labels) are in the page's language
+(:data:`PageLanguage`); the twin, which programs read, has them in English in every language."""
 
 from __future__ import annotations
 
@@ -10,13 +13,23 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
+from xinyong.i18n import DEFAULT
 from xinyong.web.access import Visitor
-from xinyong.web.templates import json_path, render
+from xinyong.web.templates import json_path, render, request_language
 
-__all__ = ["PageData", "twin"]
+__all__ = ["PageData", "PageLanguage", "page_language", "twin"]
 
 PageData = dict[str, Any]
 Builder = Callable[..., PageData]
+
+
+def page_language(request: Request) -> str:
+    """The language a page's builder writes its words in: the request's for the page, English
+    for the page's twin."""
+    return DEFAULT if request.url.path.endswith(".json") else request_language(request)
+
+
+PageLanguage = Annotated[str, Depends(page_language)]
 
 
 def twin(
