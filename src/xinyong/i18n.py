@@ -37,6 +37,7 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "catalog",
+    "data_text",
     "extract_toml",
     "gettext_for",
     "local_date",
@@ -85,6 +86,14 @@ def translations(language: str) -> NullTranslations:
 def gettext_for(language: str) -> Callable[[str], str]:
     """``gettext`` in ``language``: text marked with :func:`N_` (or ``_``), translated."""
     return translations(language).gettext
+
+
+def data_text(text: str, language: str) -> str:
+    """Text of the data that the catalogs may translate (the bundled code catalog's
+    descriptions, legal bases and publicity laws, extracted by :func:`extract_toml`) as
+    ``language`` reads it: its translation when a catalog has one, else as written (a
+    deployment's own catalog). Empty text stays empty: ``gettext("")`` is a catalog's header."""
+    return gettext_for(language)(text) if text else text
 
 
 def local_date(value: date | str | None, language: str) -> str:

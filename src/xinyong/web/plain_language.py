@@ -8,7 +8,8 @@ ratings make the peer score (the algorithm, smoothing, how long a rating counts,
 
 Every sentence is a message of the catalogs in the language asked for (the page's; English for
 the JSON twin), filled with the scheme's own values: codes, names, conditions and descriptions
-are the scheme's words and are never translated.
+are the scheme's words and are never translated. A record code's description is the code
+catalog's, translated when a catalog has it (:func:`xinyong.i18n.data_text`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.durations import format_days, parse_term
-from xinyong.i18n import N_, gettext_for, translations
+from xinyong.i18n import N_, data_text, gettext_for, translations
 from xinyong.schemes.model import (
     Grade,
     ListDef,
@@ -157,7 +158,7 @@ def _what(rule: Rule, catalog: Catalog | None, language: str) -> str:
     entry = catalog.get(rule.match) if catalog is not None else None
     if entry:
         return _("Every record of “%(description)s” (%(code)s)") % {
-            "description": entry.description,
+            "description": data_text(entry.description, language),
             "code": rule.match,
         }
     return _("Every record of “%(code)s”") % {"code": rule.match}

@@ -27,6 +27,7 @@ from xinyong.i18n import (
     DEFAULT,
     LANGUAGES,
     N_,
+    data_text,
     gettext_for,
     local_date,
     local_number,
@@ -143,6 +144,8 @@ def environment(language: str = DEFAULT) -> Environment:
     made.filters["local_date"] = functools.partial(local_date, language=language)
     made.filters["local_number"] = functools.partial(local_number, language=language)
     made.filters["in_language"] = functools.partial(in_language, language=language)
+    # data the catalogs translate (a record code's description, legal basis, publicity law)
+    made.filters["tr"] = functools.partial(data_text, language=language)
     return made
 
 

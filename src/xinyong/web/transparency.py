@@ -15,6 +15,7 @@ from xinyong.i18n import N_, gettext_for
 from xinyong.ledger.signed_head import signed_checkpoint
 from xinyong.web.charts import Chart, Series
 from xinyong.web.dependencies import context
+from xinyong.web.schemes import override_shown
 from xinyong.web.twins import PageData, PageLanguage, twin
 
 __all__ = ["router"]
@@ -90,6 +91,7 @@ def transparency_page(ctx: Ctx, language: PageLanguage) -> PageData:
         report = transparency_report(conn, ctx.today())
         key = ctx.ledger_key()
         checkpoint = signed_checkpoint(conn, key)
+    report = {**report, "overrides": [override_shown(o, language) for o in report["overrides"]]}
     return {
         "report": report,
         "charts": report_charts(report, language),
