@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_
 from xinyong.decisions.notices import counted_records, issue_notice
 from xinyong.domain.identifiers import is_synthetic
 from xinyong.due_process.masking import MaskingPolicy, searched_id
+from xinyong.due_process.regions import region_of
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
 from xinyong.ledger.operations import log_rows
@@ -256,15 +257,23 @@ def _ordered(condition: ColumnElement[bool], order: str) -> Select[tuple[object,
 
 
 def _narrowed(
-    condition: ColumnElement[bool], kind: str | None, year: int | None
+    condition: ColumnElement[bool],
+    kind: str | None,
+    year: int | None,
+    region: str | None = None,
+    policy: MaskingPolicy | None = None,
 ) -> ColumnElement[bool]:
     if year is not None:
         condition = condition & listings.c.listed_on.between(date(year, 1, 1), date(year, 12, 31))
-    if kind is not None:
+    if kind is not None or region is not None:
         who = current_subjects().subquery()
-        condition = condition & listings.c.subject_id.in_(
-            select(who.c.subject_id).where(who.c.kind == kind)
-        )
+        chosen = select(who.c.subject_id)
+        if kind is not None:
+            chosen = chosen.where(who.c.kind == kind)
+        if region is not None:
+            shown = region_of(who.c.subject_id, who.c.kind, policy or MaskingPolicy())
+            chosen = chosen.where(shown == region)
+        condition = condition & listings.c.subject_id.in_(chosen)
     return condition
 
 
@@ -279,6 +288,7 @@ def public_entries(
     order: str = "newest",
     kind: str | None = None,
     year: int | None = None,
+    region: str | None = None,
     limit: int = 50,
     offset: int = 0,
     subject_id: str | None = None,
@@ -287,7 +297,8 @@ def public_entries(
 
     ``query`` finds entries by full identifier, full name, or the visible part of the name
     (:meth:`MaskingPolicy.matches`); ``kind`` (person, organization) and ``year`` (of listing)
-    narrow them; ``subject_id`` keeps one subject's entries only. Entries are sorted by
+    narrow them, and so does ``region`` (:mod:`~xinyong.due_process.regions`, as the policy
+    shows it); ``subject_id`` keeps one subject's entries only. Entries are sorted by
     ``order`` (:data:`ORDERS`); entries that tie in the order of their random ids, which says
     nothing about the subjects.
     """
@@ -297,7 +308,7 @@ def public_entries(
         return 0, []
     if subject_id is not None:
         condition = condition & (listings.c.subject_id == subject_id)
-    condition = _narrowed(condition, kind, year)
+    condition = _narrowed(condition, kind, year, region, policy)
     ordered = _ordered(condition, order)
     if not query.strip():
         total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
@@ -323,15 +334,24 @@ def public_entries(
 
 
 def list_facets(
-    conn: Connection, loaded: LoadedScheme, list_id: str, today: date
+    conn: Connection,
+    loaded: LoadedScheme,
+    list_id: str,
+    today: date,
+    policy: MaskingPolicy | None = None,
 ) -> dict[str, dict[str, int]]:
-    """The public entries of a list counted by kind and by year of listing (what the list page
-    offers to narrow it by; counts of what anyone may see anyway)."""
+    """The public entries of a list counted by kind, by region (as ``policy`` shows it) and by
+    year of listing (what the list page offers to narrow it by; counts of what anyone may see
+    anyway)."""
     condition = _disclosed(loaded, list_id, today)
     if condition is None:
-        return {"kind": {}, "year": {}}
+        return {"kind": {}, "region": {}, "year": {}}
     listed = _listing_query(condition).subquery()
     kinds = conn.execute(select(listed.c.kind, func.count()).group_by(listed.c.kind)).all()
+    shown = region_of(listed.c.subject_id, listed.c.kind, policy or MaskingPolicy())
+    regions = conn.execute(
+        select(shown, func.count()).where(shown.is_not(None)).group_by(shown)
+    ).all()
     days = conn.execute(  # by day in the database (a few hundred rows), by year here
         select(listings.c.listed_on, func.count()).where(condition).group_by(listings.c.listed_on)
     ).all()
@@ -341,6 +361,7 @@ def list_facets(
         by_year[year] = by_year.get(year, 0) + int(count)
     return {
         "kind": {str(kind): int(count) for kind, count in sorted(kinds)},
+        "region": {str(code): int(count) for code, count in sorted(regions)},
         "year": dict(sorted(by_year.items(), reverse=True)),
     }
 

@@ -26,6 +26,7 @@ from xinyong.due_process.disclosure import (
 )
 from xinyong.due_process.objections import objection_days
 from xinyong.due_process.published_fields import published_fields
+from xinyong.due_process.regions import region_name
 from xinyong.due_process.repairs import repair_available_from
 from xinyong.i18n import N_
 from xinyong.ledger.append import read_size
@@ -128,6 +129,11 @@ Year = Annotated[
     BeforeValidator(_blank_is_none),
     Query(description="Year of listing."),
 ]
+Region = Annotated[
+    Annotated[str, Field(pattern=r"^[0-9]{2}$")] | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="Province-level division code (two digits) the identifier names."),
+]
 CSV_LIMIT = 100_000
 """The most entries one CSV download holds."""
 CSV_COLUMNS = ("entry_id", "name", "identifier", "kind", "listed_on", "public_from", "url")
@@ -143,11 +149,12 @@ def list_csv(
     order: Order = "newest",
     kind: Kind = None,
     year: Year = None,
+    region: Region = None,
 ) -> Response:
     """A disclosed list as CSV (UTF-8 with a byte order mark, so spreadsheets read Chinese): its
     public entries, masked as on the page, narrowed as the page is, at most :data:`CSV_LIMIT`
-    (narrow a longer list by kind or year). Rate-limited by caller, as the API's costly public
-    routes are."""
+    (narrow a longer list by kind, region or year). Rate-limited by caller, as the API's costly
+    public routes are."""
     today = ctx.today()
     with ctx.engine.connect() as conn:
         loaded = active_scheme(conn, ctx, scheme_id)
@@ -162,6 +169,7 @@ def list_csv(
             order=order,
             kind=kind,
             year=year,
+            region=region,
             limit=CSV_LIMIT,
         )
     text = io.StringIO()
@@ -195,11 +203,12 @@ def list_page(
     order: Order = "newest",
     kind: Kind = None,
     year: Year = None,
+    region: Region = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> PageData:
     """A disclosed list: entries after notice and grace period, masked, newest first; narrowed
-    by a search, a kind or a year, with the counts of each kind and year."""
+    by a search, a kind, a region or a year, with the counts of each."""
     today = ctx.today()
     policy = ctx.settings.masking
     with ctx.engine.connect() as conn:
@@ -215,11 +224,12 @@ def list_page(
             order=order,
             kind=kind,
             year=year,
+            region=region,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
         awaiting = awaiting_publication(conn, loaded, list_id, today)
-        facets = list_facets(conn, loaded, list_id, today)
+        facets = list_facets(conn, loaded, list_id, today, policy)
     first = awaiting.first_public_on
     return {
         "scheme": scheme_id,
@@ -232,7 +242,9 @@ def list_page(
         "order": order,
         "subject_kind": kind,
         "year": year,
+        "region": region,
         "facets": facets,
+        "region_names": {code: region_name(code) for code in facets["region"]},
         "page": page,
         "per_page": per_page,
         "pages": max(1, math.ceil(total / per_page)),
