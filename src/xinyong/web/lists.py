@@ -134,6 +134,11 @@ Region = Annotated[
     BeforeValidator(_blank_is_none),
     Query(description="Province-level division code (two digits) the identifier names."),
 ]
+Source = Annotated[
+    Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")] | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="One list's results only: SCHEME/LIST."),
+]
 CSV_LIMIT = 100_000
 """The most entries one CSV download holds."""
 CSV_COLUMNS = ("entry_id", "name", "identifier", "kind", "listed_on", "public_from", "url")
@@ -261,10 +266,15 @@ def list_page(
 
 @twin(router, "/search", "search.html")
 def search_page(
-    ctx: Ctx, _limit: Annotated[None, Depends(public_page_limit)], q: Query_ = ""
+    ctx: Ctx,
+    _limit: Annotated[None, Depends(public_page_limit)],
+    q: Query_ = "",
+    source: Source = None,
 ) -> PageData:
     """One search across every public list, as Credit China searches: a full name, a full
-    identifier, or the part of a name the lists show. Up to :data:`SEARCH_LIMIT` entries a list."""
+    identifier, or the part of a name the lists show. Up to :data:`SEARCH_LIMIT` entries a list,
+    with the count of each list that has some (``sources``); ``source`` (``SCHEME/LIST``) shows
+    one list's only."""
     today = ctx.today()
     policy = ctx.settings.masking
     found: list[dict[str, Any]] = []
@@ -279,6 +289,7 @@ def search_page(
                 if total:
                     found.append(
                         {
+                            "source": f"{loaded.scheme.id}/{lst.id}",
                             "scheme": loaded.scheme.id,
                             "scheme_name": loaded.scheme.name,
                             "list": lst.id,
@@ -287,7 +298,15 @@ def search_page(
                             "entries": [_entry(e) for e in entries],
                         }
                     )
-    return {"q": q, "as_of": today.isoformat(), "lists": found}
+    sources = {f["source"]: f["total"] for f in found}
+    shown = [f for f in found if source is None or f["source"] == source]
+    return {
+        "q": q,
+        "as_of": today.isoformat(),
+        "source": source,
+        "sources": sources,
+        "lists": shown,
+    }
 
 
 def _behind(lst: ListDef, explanation: Explanation) -> list[CountedRecord]:
