@@ -643,3 +643,29 @@ async def test_a_review_does_not_void_a_void_record_and_sources_are_named_as_ing
     for bad in ("b" * 65, "bank name", "%ED%A0%80"):
         refused = await _as(client, service, "operator", "PUT", f"/v1/sources/{bad}")
         assert refused.status_code == 422, bad
+
+
+async def test_the_api_registers_parties_as_the_console_and_the_cli_do(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    """One use case (xinyong.application.relying.register): a name taken is 409, a webhook URL
+    that is neither https nor http to a loopback address is 422 naming the field."""
+    fields = {"measures": ["restrict-flights"], "purpose": "rail tickets"}
+    taken = await _as(
+        client, service, "operator", "POST", "/v1/relying-parties", name="airline", **fields
+    )
+    assert taken.status_code == 409
+    assert "registered already" in taken.json()["detail"]
+    for url in ("http://10.0.0.5/h", "https://user:pw@hooks.example/h", "ftp://hooks.example/h"):
+        refused = await _as(
+            client,
+            service,
+            "operator",
+            "POST",
+            "/v1/relying-parties",
+            name="rail",
+            webhook_url=url,
+            **fields,
+        )
+        assert refused.status_code == 422, url
+        assert refused.json()["detail"].startswith("webhook URL"), refused.text

@@ -43,4 +43,5 @@ async def test_a_search_counts_its_sources_and_narrows_to_one(portal: Portal) ->
             assert answer.status_code == 422, refused
         page = await public.get("/search", params={"q": PERSON, "source": chosen, "lang": "zh"})
         assert page.status_code == 200
-        assert 'name="source"' in page.text and "来源名单" in page.text
+        assert 'name="source"' in page.text
+        assert "来源名单" in page.text

@@ -85,6 +85,8 @@ OPERATOR = [
     "/console/reviews",
     "/console/appeals",
     "/console/verify",
+    "/console/keys",
+    "/console/relying-parties",
 ]
 
 
@@ -129,6 +131,10 @@ async def test_every_page_admits_exactly_its_roles(portal: Portal, visitor: str)
             "/console/repairs/x/decision": "operator",
             "/console/reviews/x/decision": "operator",
             "/console/appeals/x/decision": "operator",
+            "/console/keys": "operator",
+            "/console/keys/x/revoke": "operator",
+            "/console/relying-parties": "operator",
+            "/console/relying-parties/withdraw": "operator",
         }
         for path, role in forms.items():
             posted = await client.post(path, data={"csrf": "forged"})

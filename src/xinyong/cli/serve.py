@@ -1,4 +1,4 @@
-"""``xinyong serve``, ``xinyong worker``, ``xinyong keys``, ``xinyong relying add``,
+"""``xinyong serve``, ``xinyong worker``, ``xinyong keys``, ``xinyong relying``,
 ``xinyong report`` and ``xinyong standings``."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from xinyong.application.keys import Role, create_key, revoke_key
+from xinyong.application.keys import Role, create_key, list_keys, revoke_key
 from xinyong.cli.common import (
     CatalogOption,
     DbOption,
@@ -23,7 +22,6 @@ from xinyong.cli.common import (
     out,
 )
 from xinyong.due_process.transparency import transparency_report
-from xinyong.ledger.schema import api_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -296,21 +294,12 @@ def keys_list(
     engine = open_db_or_exit(db)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    api_keys.c.key_id,
-                    api_keys.c.role,
-                    api_keys.c.name,
-                    api_keys.c.label,
-                    api_keys.c.created_at,
-                    api_keys.c.revoked_at,
-                ).order_by(api_keys.c.created_at, api_keys.c.key_id)
-            ).all()
+            rows = list_keys(conn)
     finally:
         engine.dispose()
     if as_json:
         for row in rows:
-            out.print(orjson.dumps({str(k): v for k, v in row._mapping.items()}).decode())
+            out.print(orjson.dumps(row.json()).decode())
         return
     table = Table(title="API keys (times in UTC)")
     for column in ("id", "role", "name"):  # copied whole into other commands: never wrapped
@@ -349,18 +338,20 @@ def relying_add(
     measure: Annotated[list[str], typer.Option("--measure", help="A measure it may check.")],
     purpose: Annotated[str, typer.Option(help="Its permissible purpose, in words.")],
     webhook: Annotated[
-        str | None, typer.Option(help="URL that receives corrections (signed).")
+        str | None,
+        typer.Option(
+            help="URL that receives corrections (signed): https, or http to this machine."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
     """Register a relying party for the measures its purpose needs (warns about a measure no
     active scheme defines)."""
-    from xinyong.decisions.relying import register_relying_party
+    from xinyong.application.relying import register
 
     engine = open_db_or_exit(db)
     try:
-        with engine.begin() as conn:
-            done = register_relying_party(conn, name, measure, purpose, webhook)
+        done = register(engine, name, measure, purpose, webhook)
     except ValueError as exc:
         fail(str(exc))
     finally:
@@ -369,6 +360,62 @@ def relying_add(
         err.print(f"[yellow]warning:[/] {warning}")
     out.print(f"{done.name}: registered for {', '.join(done.measures)}")
     out.print(f"webhook secret (verifies the signature of every message): {done.webhook_secret}")
+
+
+@relying_app.command("list")
+def relying_list(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List relying parties (measures, purpose, webhook host, active keys, checks; never the
+    webhook's secret)."""
+    from xinyong.application.relying import list_relying_parties
+
+    engine = open_db_or_exit(db)
+    try:
+        with engine.connect() as conn:
+            parties = list_relying_parties(conn)
+    finally:
+        engine.dispose()
+    if as_json:
+        for party in parties:
+            out.print(orjson.dumps(party.json()).decode())
+        return
+    table = Table(title="Relying parties (times in UTC)")
+    table.add_column("name", no_wrap=True)
+    for column in ("measures", "purpose", "webhook", "created", "keys", "checks"):
+        table.add_column(column, overflow="fold")
+    for p in parties:
+        table.add_row(
+            p.name,
+            ", ".join(p.measures),
+            p.purpose,
+            p.webhook_host or "",
+            _minute(p.created_at),
+            str(p.active_keys),
+            str(p.checks),
+        )
+    out.print(table)
+
+
+@relying_app.command("withdraw")
+def relying_withdraw(
+    name: Annotated[str, typer.Argument(help="The relying party's name.")], db: DbOption = None
+) -> None:
+    """Withdraw a relying party: revoke every key bound to it, so that it checks nothing more
+    until it is given a new key. Its registration stays: its past checks name it, and
+    corrections of them still reach its webhook."""
+    from xinyong.application.relying import withdraw
+
+    engine = open_db_or_exit(db)
+    try:
+        with engine.begin() as conn:
+            revoked = withdraw(conn, name)
+    except ValueError as exc:
+        fail(str(exc), code=1)
+    finally:
+        engine.dispose()
+    out.print(f"{name}: {len(revoked)} key(s) revoked{': ' if revoked else ''}{' '.join(revoked)}")
 
 
 @report_app.command("transparency")

@@ -7,14 +7,17 @@
     │                       request)
     ├── AlreadyDecided      the objection or repair request was decided already: a decision is
     │                       final, and a second one would overwrite it
+    ├── Taken               the name is registered already (a relying party): a second
+    │                       registration would take over the first one's checks
     └── NotAllowed          the request as made breaks a rule: no reason given, a record that is
                             not one's own, repair asked before the minimum display period or of
                             a positive record, an objection to a record whose objection is open,
                             a key that cannot be bound to the name given, text that is not plain
 
-The API answers them 404, 409 and 422 (:mod:`xinyong.service.refusals`); the portal shows the
-form's page again with the reason (:mod:`xinyong.web.refusals`). The kind decides the answer,
-never the wording of the message. They are ``ValueError``\\ s, as the errors they replace were.
+The API answers them 404, 409 (AlreadyDecided and Taken) and 422
+(:mod:`xinyong.service.refusals`); the portal shows the form's page again with the reason
+(:mod:`xinyong.web.refusals`). The kind decides the answer, never the wording of the message.
+They are ``ValueError``\\ s, as the errors they replace were.
 
 A message that names values is a template (``"no record %(record)s in your file"``) and the values
 its parameters: the refusal's text, which the API answers, is the template filled; the portal
@@ -24,7 +27,7 @@ data), showing a :class:`Word` parameter in its language too.
 
 from __future__ import annotations
 
-__all__ = ["AlreadyDecided", "NotAllowed", "NotFound", "Refused", "Word"]
+__all__ = ["AlreadyDecided", "NotAllowed", "NotFound", "Refused", "Taken", "Word"]
 
 
 class Word(str):
@@ -52,6 +55,10 @@ class NotFound(Refused):
 
 class AlreadyDecided(Refused):
     """An objection or repair request that was decided already."""
+
+
+class Taken(Refused):
+    """A name that is registered already."""
 
 
 class NotAllowed(Refused):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused, Taken
 
 __all__ = ["STATUS", "install", "status_of"]
 
-STATUS: dict[type[Refused], int] = {NotFound: 404, AlreadyDecided: 409, NotAllowed: 422}
+STATUS: dict[type[Refused], int] = {NotFound: 404, AlreadyDecided: 409, Taken: 409, NotAllowed: 422}
 """The API's status for each kind of refusal."""
 
 

@@ -1,45 +1,68 @@
 """The operator's console: the ledger head and its verification, stored schemes, relying
-parties and their check volumes, the transparency report, and the queues (objections, repair
+parties and their check volumes, the transparency report, the queues (objections, repair
 requests, requests for human review, appeals) with their deadlines, decided with a written
-reason."""
+reason, and the API keys and relying parties, made, listed, revoked and withdrawn through the
+use cases the CLI runs (:mod:`xinyong.application.keys`, :mod:`xinyong.application.relying`).
+
+A new key's token and a new party's webhook secret are shown once, on the page that answers the
+form (never stored by a cache, never in an address: not a redirect's), and never again."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
-import orjson
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, select, tuple_
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
+from xinyong.application.keys import (
+    ISSUED_REMOTELY,
+    ApiKey,
+    create_key,
+    issued_role,
+    list_keys,
+    revoke_key,
+)
+from xinyong.application.relying import (
+    defined_measures,
+    list_relying_parties,
+    register,
+    webhook_host,
+    withdraw,
+)
 from xinyong.application.review import (
     review_appeal,
     review_objection,
     review_repair,
     review_request,
 )
-from xinyong.domain.refusals import Refused
+from xinyong.decisions.relying import Registration
+from xinyong.domain.refusals import NotFound, Refused
 from xinyong.due_process.appeals import list_appeals
 from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.due_process.reviews import list_reviews
 from xinyong.due_process.transparency import transparency_report
+from xinyong.i18n import N_
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import one_snapshot
 from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.operations import verify_operations
-from xinyong.ledger.schema import inquiries, records, relying_parties
+from xinyong.ledger.schema import inquiries, records
 from xinyong.ledger.verify import verify_ledger
 from xinyong.scoring.store import stored_versions
 from xinyong.web.access import OperatorVisitor, PageError, check_form
 from xinyong.web.dependencies import context
 from xinyong.web.refusals import refused_form
-from xinyong.web.twins import PageData, twin
+from xinyong.web.sessions import WebSession
+from xinyong.web.templates import Message, in_language, render, request_language
+from xinyong.web.twins import PageData, PageLanguage, twin
 
 __all__ = ["router"]
 
@@ -51,30 +74,6 @@ ReviewStatus = Literal["open", "confirmed", "changed", "all"]
 AppealStatus = Literal["open", "granted", "dismissed", "all"]
 RECORDS_SHOWN = 200
 """A review lists the subject's records to void, up to this many (newest first)."""
-
-
-def _parties(conn: Connection) -> list[dict[str, Any]]:
-    volumes = {
-        str(row.relying_party): (int(row.checks), str(row.last))
-        for row in conn.execute(
-            select(
-                inquiries.c.relying_party,
-                func.count().label("checks"),
-                func.max(inquiries.c.made_at).label("last"),
-            ).group_by(inquiries.c.relying_party)
-        )
-    }
-    return [
-        {
-            "name": row.name,
-            "measures": orjson.loads(row.measures),
-            "purpose": row.purpose,
-            "webhook": row.webhook_url is not None,
-            "checks": volumes.get(row.name, (0, None))[0],
-            "last_check": volumes.get(row.name, (0, None))[1],
-        }
-        for row in conn.execute(select(relying_parties).order_by(relying_parties.c.name))
-    ]
 
 
 REJECTS_SHOWN = 50
@@ -116,7 +115,7 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
             },
             "rejects": {"total": rejected, "recent": [r.json() for r in rejects]},
             "schemes": stored_versions(conn),
-            "relying_parties": _parties(conn),
+            "relying_parties": [p.json() for p in list_relying_parties(conn)],
             "report": transparency_report(conn, today),
         }
     return data
@@ -225,7 +224,7 @@ def repair_queue(ctx: Ctx, session: OperatorVisitor, status: RepairStatus = "ope
 
 def _accepted(decision: str, yes: str, no: str) -> bool:
     if decision not in (yes, no):
-        raise PageError(422, f"Choose {yes} or {no}.")
+        raise PageError(422, N_("Choose one of the decisions the form offers."))
     return decision == yes
 
 
@@ -304,25 +303,45 @@ def _subject_records(conn: Connection, subject_id: str) -> list[dict[str, str]]:
     ]
 
 
-def _checks(conn: Connection, decision_ids: Iterable[str]) -> dict[str, str]:
-    """What each reviewed check answered, in words."""
+_CHECK_ANSWERS = {
+    True: N_(
+        "%(party)s's check of %(measure)s under %(scheme)s %(version)s as of %(as_of)s: applies"
+    ),
+    False: N_(
+        "%(party)s's check of %(measure)s under %(scheme)s %(version)s as of %(as_of)s: "
+        "does not apply"
+    ),
+}
+
+
+def _checks(conn: Connection, decision_ids: Iterable[str], language: str) -> dict[str, str]:
+    """What each reviewed check answered, in words of ``language``."""
     wanted = sorted(set(decision_ids))
     if not wanted:
         return {}
     return {
-        str(row.decision_id): f"{row.relying_party}'s check of {row.measure} under "
-        f"{row.scheme_id} {row.version} as of {row.as_of}: "
-        f"{'applies' if row.applies else 'does not apply'}"
+        str(row.decision_id): in_language(
+            Message(
+                _CHECK_ANSWERS[bool(row.applies)],
+                party=row.relying_party,
+                measure=row.measure,
+                scheme=row.scheme_id,
+                version=row.version,
+                as_of=row.as_of,
+            ),
+            language,
+        )
         for row in conn.execute(select(inquiries).where(inquiries.c.decision_id.in_(wanted)))
     }
 
 
-def build_review_queue(ctx: Context, status: ReviewStatus) -> PageData:
-    """Requests for human review by deadline, each with the subject's records."""
+def build_review_queue(ctx: Context, status: ReviewStatus, language: str) -> PageData:
+    """Requests for human review by deadline, each with the subject's records and, for a
+    check, what it answered in words of ``language``."""
     today = ctx.today()
     with ctx.engine.connect() as conn, conn.begin():
         found = list_reviews(conn, status=None if status == "all" else status)
-        checks = _checks(conn, (r.target for r in found if r.target_kind == "check"))
+        checks = _checks(conn, (r.target for r in found if r.target_kind == "check"), language)
         rows = [
             {
                 **r.json(),
@@ -356,9 +375,11 @@ def build_appeal_queue(ctx: Context, status: AppealStatus) -> PageData:
 
 
 @twin(router, "/console/reviews", "reviews.html", private=True)
-def review_queue(ctx: Ctx, session: OperatorVisitor, status: ReviewStatus = "open") -> PageData:
+def review_queue(
+    ctx: Ctx, session: OperatorVisitor, language: PageLanguage, status: ReviewStatus = "open"
+) -> PageData:
     """The queue of requests for human review (default: open ones, by deadline)."""
-    return build_review_queue(ctx, status)
+    return build_review_queue(ctx, status, language)
 
 
 @twin(router, "/console/appeals", "appeals.html", private=True)
@@ -393,7 +414,7 @@ async def decide_review_form(
             )
         )
     except Refused as exc:
-        data = await run_in_threadpool(build_review_queue, ctx, "open")
+        data = await run_in_threadpool(build_review_queue, ctx, "open", request_language(request))
         return refused_form(request, exc, "reviews.html", data, session, "/console/reviews")
     return RedirectResponse("/console/reviews?done=decided", status_code=303)
 
@@ -422,3 +443,200 @@ async def decide_appeal_form(
         data = await run_in_threadpool(build_appeal_queue, ctx, "open")
         return refused_form(request, exc, "appeals.html", data, session, "/console/appeals")
     return RedirectResponse("/console/appeals?done=decided", status_code=303)
+
+
+# ---------------------------------------------------------------- API keys
+
+
+def build_key_page(ctx: Context, session: WebSession, revoked: str = "") -> PageData:
+    """Every key (never its secret), which one the operator is signed in with, and the roles a
+    key may be made for here; ``revoked`` names a key this operator just revoked."""
+    with ctx.engine.connect() as conn:
+        keys = list_keys(conn)
+    return {
+        "keys": [{**k.json(), "yours": k.key_id == session.principal.key_id} for k in keys],
+        "roles": [r.value for r in ISSUED_REMOTELY],
+        "revoked": next((k.key_id for k in keys if k.key_id == revoked and k.revoked_at), ""),
+    }
+
+
+@twin(router, "/console/keys", "keys.html", private=True)
+def key_page(
+    ctx: Ctx, session: OperatorVisitor, revoked: Annotated[str, Query(max_length=64)] = ""
+) -> PageData:
+    """The API keys, the form that makes one, and a revoke button for each active key."""
+    return build_key_page(ctx, session, revoked)
+
+
+def _make_key(ctx: Context, role: str, name: str, label: str) -> ApiKey:
+    with ctx.engine.begin() as conn:
+        key = create_key(conn, issued_role(role), name, label)
+    ctx.configuration_changed()
+    return key
+
+
+@router.post("/console/keys", include_in_schema=False)
+async def make_key_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+    label: Annotated[str, Form(max_length=600)] = "",
+) -> Response:
+    """Make a key for a source, a relying party or a subject, and show its token this once."""
+    check_form(session, csrf)
+    try:
+        key = await run_in_threadpool(_make_key, ctx, role, name, label)
+    except Refused as exc:
+        data = await run_in_threadpool(build_key_page, ctx, session)
+        data["form"] = {"role": role, "name": name, "label": label}
+        return refused_form(request, exc, "keys.html", data, session, "/console/keys")
+    made = {"key_id": key.key_id, "token": key.token, "role": key.role.value, "name": key.name}
+    return render(request, "key_created.html", made, session, private=True, shown="/console/keys")
+
+
+def _revoke(ctx: Context, key_id: str, signed_in_with: str) -> None:
+    with ctx.engine.begin() as conn:
+        if not revoke_key(conn, key_id, signed_in_with=signed_in_with):
+            raise NotFound(N_("no active key %(key)s"), key=key_id)
+    ctx.configuration_changed()
+
+
+@router.post("/console/keys/{key_id}/revoke", include_in_schema=False)
+async def revoke_key_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    key_id: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Revoke a key for good (refused for the key of the operator's own session)."""
+    check_form(session, csrf)
+    try:
+        await run_in_threadpool(_revoke, ctx, key_id, session.principal.key_id)
+    except Refused as exc:
+        data = await run_in_threadpool(build_key_page, ctx, session)
+        return refused_form(request, exc, "keys.html", data, session, "/console/keys")
+    return RedirectResponse(f"/console/keys?revoked={quote(key_id, safe='')}", status_code=303)
+
+
+# ---------------------------------------------------------------- relying parties
+
+
+def build_party_page(ctx: Context, withdrawn: str = "") -> PageData:
+    """The registered parties (never a webhook's secret or whole URL), the measures active
+    schemes define, and ``withdrawn``, a party this operator just withdrew."""
+    with ctx.engine.connect() as conn, conn.begin():
+        parties = list_relying_parties(conn)
+        measures = defined_measures(conn)
+    return {
+        "parties": [p.json() for p in parties],
+        "measures": measures,
+        "withdrawn": next((p.name for p in parties if p.name == withdrawn), ""),
+    }
+
+
+@twin(router, "/console/relying-parties", "relying_parties.html", private=True)
+def party_page(
+    ctx: Ctx, session: OperatorVisitor, withdrawn: Annotated[str, Query(max_length=400)] = ""
+) -> PageData:
+    """The relying parties, the form that registers one, and a withdraw button for each."""
+    return build_party_page(ctx, withdrawn)
+
+
+def _register(
+    ctx: Context, name: str, measures: list[str], purpose: str, webhook_url: str
+) -> Registration:
+    done = register(ctx.engine, name, measures, purpose, webhook_url)
+    ctx.configuration_changed()
+    return done
+
+
+def _registered(done: Registration) -> PageData:
+    """What the page that answers a registration shows: the webhook secret among it, once."""
+    return {
+        "name": done.name,
+        "measures": list(done.measures),
+        "purpose": done.purpose,
+        "webhook_host": webhook_host(done.webhook_url),
+        "webhook_secret": done.webhook_secret,
+        "warnings": [
+            Message(
+                N_(
+                    "No active scheme defines measure %(measure)s: checks of it are refused "
+                    "until one does. Check its spelling."
+                ),
+                measure=measure,
+            )
+            for measure in done.undefined
+        ],
+    }
+
+
+@router.post("/console/relying-parties", include_in_schema=False)
+async def register_party_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+    measure: Annotated[list[str] | None, Form(max_length=400)] = None,
+    other_measures: Annotated[str, Form(max_length=4000)] = "",
+    purpose: Annotated[str, Form(max_length=4000)] = "",
+    webhook_url: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Register a relying party for the measures its purpose needs, and show its webhook
+    secret this once (with a warning for each measure no active scheme defines)."""
+    check_form(session, csrf)
+    measures = [*(measure or []), *other_measures.split(",")]
+    try:
+        done = await run_in_threadpool(_register, ctx, name, measures, purpose, webhook_url)
+    except Refused as exc:
+        data = await run_in_threadpool(build_party_page, ctx)
+        data["form"] = {
+            "name": name,
+            "measures": measure or [],
+            "other_measures": other_measures,
+            "purpose": purpose,
+            "webhook_url": webhook_url,
+        }
+        return refused_form(
+            request, exc, "relying_parties.html", data, session, "/console/relying-parties"
+        )
+    return render(
+        request,
+        "party_registered.html",
+        _registered(done),
+        session,
+        private=True,
+        shown="/console/relying-parties",
+    )
+
+
+def _withdraw(ctx: Context, name: str) -> None:
+    with ctx.engine.begin() as conn:
+        withdraw(conn, name)
+    ctx.configuration_changed()
+
+
+@router.post("/console/relying-parties/withdraw", include_in_schema=False)
+async def withdraw_party_form(
+    request: Request,
+    ctx: Ctx,
+    session: OperatorVisitor,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    """Withdraw a relying party: every key bound to it revoked, its registration kept."""
+    check_form(session, csrf)
+    try:
+        await run_in_threadpool(_withdraw, ctx, name)
+    except Refused as exc:
+        data = await run_in_threadpool(build_party_page, ctx)
+        return refused_form(
+            request, exc, "relying_parties.html", data, session, "/console/relying-parties"
+        )
+    query = urlencode({"withdrawn": name})
+    return RedirectResponse(f"/console/relying-parties?{query}", status_code=303)

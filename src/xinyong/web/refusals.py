@@ -15,14 +15,14 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused
+from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused, Taken
 from xinyong.web.sessions import WebSession
 from xinyong.web.templates import Message, render
 from xinyong.web.twins import PageData
 
 __all__ = ["STATUS", "refused_form", "status_of"]
 
-STATUS: dict[type[Refused], int] = {NotFound: 409, AlreadyDecided: 409, NotAllowed: 422}
+STATUS: dict[type[Refused], int] = {NotFound: 409, AlreadyDecided: 409, Taken: 409, NotAllowed: 422}
 """The portal's status for each kind of refusal of a form."""
 
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, create_key, revoke_key
+from xinyong.application.relying import register
 from xinyong.application.review import (
     review_appeal,
     review_objection,
@@ -20,11 +21,7 @@ from xinyong.application.review import (
     review_request,
 )
 from xinyong.application.sweeps import sweep_once
-from xinyong.decisions.relying import (
-    AlreadyRegistered,
-    register_relying_party,
-    rotate_webhook_secret,
-)
+from xinyong.decisions.relying import rotate_webhook_secret
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
 from xinyong.due_process.appeals import list_appeals
 from xinyong.due_process.disputes import register_source_webhook
@@ -416,18 +413,11 @@ def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
 
 @router.post("/relying-parties", status_code=201, **roles(Role.OPERATOR))
 def register_party(ctx: Ctx, body: RelyingPartyIn) -> dict[str, Any]:
-    """Register a relying party for the measures it needs (409 when the name is taken); the
-    answer warns about measures that no active scheme defines."""
-    try:
-        with ctx.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            hold_lock(conn, "relying-parties")  # reads the names taken, then adds one
-            done = register_relying_party(
-                conn, body.name, body.measures, body.purpose, body.webhook_url
-            )
-    except AlreadyRegistered as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    """Register a relying party for the measures it needs (409 when the name is taken; 422
+    naming the field for a webhook URL that is not https, or http to a loopback address); the
+    answer warns about measures that no active scheme defines. The console and ``xinyong
+    relying add`` register through the same use case."""
+    done = register(ctx.engine, body.name, body.measures, body.purpose, body.webhook_url)
     ctx.configuration_changed()
     return {
         "name": done.name,
