@@ -80,3 +80,38 @@ def test_a_registration_is_refused_as_in_the_console(tmp_path: Path) -> None:
     code, out = _run(url, *base)
     assert code == 2
     assert "a relying party named rail is registered already" in out
+
+
+def test_names_and_labels_are_printed_as_written_not_as_markup(tmp_path: Path) -> None:
+    """Rich would read ``[/]`` or ``[b]`` in a name as markup: a crash after the commit (the
+    webhook secret never shown), or a name listed other than it is."""
+    db = str(tmp_path / "ledger.db")
+    assert runner.invoke(app, ["ledger", "init", "--db", db]).exit_code == 0
+    made = runner.invoke(
+        app, ["relying", "add", "rail[/]", "--measure", "m", "--purpose", "p[b]x", "--db", db]
+    )
+    assert made.exit_code == 0, made.output
+    assert "whsec_" in made.output
+    key = runner.invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--role",
+            "relying",
+            "--name",
+            "rail[/]",
+            "--label",
+            "ops [dim]team",
+            "--db",
+            db,
+        ],
+    )
+    assert key.exit_code == 0, key.output
+    for listing in (["relying", "list"], ["relying", "list", "--json"], ["keys", "list", "--json"]):
+        shown = runner.invoke(app, [*listing, "--db", db])
+        assert shown.exit_code == 0, shown.output
+        assert "rail[/]" in shown.output
+    assert "ops [dim]team" in runner.invoke(app, ["keys", "list", "--json", "--db", db]).output
+    withdrawn = runner.invoke(app, ["relying", "withdraw", "rail[/]", "--db", db])
+    assert withdrawn.exit_code == 0, withdrawn.output

@@ -84,6 +84,20 @@ async def test_bad_and_revoked_keys(service: Service) -> None:
         assert gone.status_code == 401
 
 
+async def test_operator_keys_are_revoked_on_the_server_only(service: Service) -> None:
+    """One operator cannot lock the others out (an appeal needs another operator), nor end
+    their own access by mistake: both refused with a reason, and both keys still work."""
+    async with service.client() as client:
+        for who in ("second-operator", "operator"):  # another operator's key, then one's own
+            key_id = service.tokens[who].split("_")[1]
+            refused = await client.delete(f"/v1/keys/{key_id}", headers=service.headers("operator"))
+            assert refused.status_code == 422, refused.text
+            assert "on the server" in refused.json()["detail"]
+        for who in ("second-operator", "operator"):
+            still = await client.get("/v1/schemes", headers=service.headers(who))
+            assert still.status_code == 200
+
+
 async def test_checks_are_purpose_bound_and_reveal_nothing(service: Service) -> None:
     async with service.client() as client:
         h = service.headers("relying")

@@ -1,5 +1,5 @@
-"""Fixtures of the browser tests: the seeded portal served on SQLite (and on PostgreSQL), and
-Chromium."""
+"""Fixtures of the portal's tests: the seeded portal in process (on SQLite, or on both
+databases), the same served on a port, and Chromium."""
 
 from __future__ import annotations
 
@@ -10,9 +10,31 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.browser import Live, launch, serve_portal
+from tests.support.web_fixtures import Portal, seed_portal
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
+    """The seeded portal in process, on SQLite and on PostgreSQL."""
+    seeded = seed_portal(ledger_url, tmp_path)
+    yield seeded
+    seeded.service.engine.dispose()
+
+
+@pytest.fixture
+def local_portal(tmp_path: Path) -> Iterator[Portal]:
+    """The portal over SQLite only (for tests about pages, not about the database)."""
+    seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+    yield seeded
+    seeded.service.engine.dispose()
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import orjson
@@ -19,31 +18,12 @@ from hypothesis import strategies as st
 
 from tests.support.pages import Page, check_page
 from tests.support.service_fixtures import PERSON
-from tests.support.web_fixtures import Portal, form_token, seed_portal, sign_in
+from tests.support.web_fixtures import Portal, form_token, sign_in
 from xinyong.ledger.schema import operations
 
 pytestmark = pytest.mark.anyio
 TOKEN = re.compile(r"xy_([0-9a-f]{16})_[A-Za-z0-9_-]{20,}")
 WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{20,}")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(ledger_url, tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
-
-
-@pytest.fixture
-def local_portal(tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
 
 
 @asynccontextmanager
@@ -142,6 +122,22 @@ async def test_an_operator_may_not_revoke_the_key_of_their_own_session(
         assert (await client.get("/console")).status_code == 200  # still signed in
 
 
+async def test_an_operator_may_not_revoke_another_operators_key(local_portal: Portal) -> None:
+    """Operator keys are made and revoked on the server: one operator cannot lock out the
+    others (an appeal needs another operator)."""
+    other = local_portal.tokens["second-operator"].split("_")[1]
+    async with _operator(local_portal) as client:
+        page = await client.get("/console/keys")
+        refused = await client.post(
+            f"/console/keys/{other}/revoke", data={"csrf": form_token(page.text)}
+        )
+        assert refused.status_code == 422
+        assert "revoked on the server" in refused.text
+    async with local_portal.service.client() as second:
+        signed = await sign_in(second, local_portal.tokens["second-operator"])
+        assert signed.status_code == 303
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -216,6 +212,8 @@ async def test_a_relying_party_is_registered_checks_and_is_withdrawn(
         assert withdrawn.status_code == 303
         after = await client.get(withdrawn.headers["location"])
         assert "rail is withdrawn" in Page(after.text).text
+        spoofed = await client.get("/console/relying-parties?withdrawn=airline")  # keys active
+        assert "airline is withdrawn" not in Page(spoofed.text).text
         twin = (await client.get("/console/relying-parties.json")).json()
         assert next(p for p in twin["parties"] if p["name"] == "rail")["active_keys"] == 0
     assert await _check(portal, token.group(0)) == 401

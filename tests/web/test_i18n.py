@@ -99,11 +99,6 @@ def test_dates_are_written_as_each_language_writes_them() -> None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Portal]:
     seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
     yield seeded

@@ -23,11 +23,6 @@ from xinyong.web.templates import Message, in_language
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """One seeded portal for the module: the tests only read, or make forms that are refused."""

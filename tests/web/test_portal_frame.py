@@ -23,11 +23,6 @@ DEFAULT_ON_LOAN = "Default on a loan or credit contract"
 """A description of the bundled code catalog (``finance.contract_default``)."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """One seeded portal for the module: the tests only read."""

@@ -3,31 +3,16 @@ list's results on their own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.support.service_fixtures import PERSON
-from tests.support.web_fixtures import Portal, seed_portal
+from tests.support.web_fixtures import Portal
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
-
-
-async def test_a_search_counts_its_sources_and_narrows_to_one(portal: Portal) -> None:
-    async with portal.service.client() as public:
+async def test_a_search_counts_its_sources_and_narrows_to_one(local_portal: Portal) -> None:
+    async with local_portal.service.client() as public:
         everything = (await public.get("/search.json", params={"q": PERSON})).json()
         sources = everything["sources"]
         assert sources, everything

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date, timedelta
@@ -26,7 +26,6 @@ from tests.support.web_fixtures import (
     PERSON_NAME,
     Portal,
     form_token,
-    seed_portal,
     sign_in,
 )
 from xinyong.application.changes import after_changes
@@ -41,26 +40,6 @@ from xinyong.web.sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.anyio
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "xinyong" / "web" / "templates"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(ledger_url, tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
-
-
-@pytest.fixture
-def local_portal(tmp_path: Path) -> Iterator[Portal]:
-    """The portal over SQLite only (for tests about pages, not about the database)."""
-    seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
 
 
 def json_of(path: str) -> str:

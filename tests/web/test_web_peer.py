@@ -37,11 +37,6 @@ RATERS = ("town-01", "town-02")
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def gate(tmp_path: Path) -> Iterator[tuple[Service, str]]:
     """The service with the pilot, lacie's ratings, her key, and one boarding check of her."""
     service = make_service(f"sqlite:///{tmp_path / 'ledger.db'}")

@@ -191,12 +191,17 @@ def create_key(conn: Connection, role: Role, name: str = "", label: str = "") ->
     return ApiKey(key_id, f"xy_{key_id}_{secret}", role, name)
 
 
-def revoke_key(conn: Connection, key_id: str, *, signed_in_with: str = "") -> bool:
+def revoke_key(
+    conn: Connection, key_id: str, *, signed_in_with: str = "", remotely: bool = False
+) -> bool:
     """Revoke a key (the operations log records it); False when there is no such active key.
 
-    ``signed_in_with`` is the key of the portal session that asks: revoking it is refused
+    ``signed_in_with`` is the key of the session that asks: revoking it is refused
     (NotAllowed), since it would end that session at once and may be the last operator key
-    the portal can reach; ``xinyong keys revoke`` on the server does it."""
+    the portal can reach; ``xinyong keys revoke`` on the server does it. ``remotely`` (the API
+    and the console) refuses an operator's key too: operator keys are made on the server only
+    (:data:`ISSUED_REMOTELY`), and one operator must not be able to lock the others out (an
+    appeal needs another operator)."""
     if signed_in_with and key_id == signed_in_with:
         raise NotAllowed(
             N_(
@@ -204,6 +209,16 @@ def revoke_key(conn: Connection, key_id: str, *, signed_in_with: str = "") -> bo
                 "revoke it, or run xinyong keys revoke on the server"
             )
         )
+    if remotely:
+        role = conn.execute(
+            select(api_keys.c.role).where(
+                api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None)
+            )
+        ).scalar()
+        if role == Role.OPERATOR.value:
+            raise NotAllowed(
+                N_("an operator's key is revoked on the server: run xinyong keys revoke there")
+            )
     result = conn.execute(
         update(api_keys)
         .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))

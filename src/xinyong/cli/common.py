@@ -38,8 +38,11 @@ __all__ = [
     "row_progress",
 ]
 
-out = Console(highlight=False, soft_wrap=True)
-"""Results go to stdout."""
+out = Console(highlight=False, soft_wrap=True, markup=False)
+"""Results go to stdout, as written: they carry names, labels and purposes that anyone with a
+form may have typed, and Rich would read ``[/]`` or ``[b]`` in them as markup (a crash after a
+commit, or a name shown other than it is); a line that is styled says so with ``markup=True``
+and escapes what it interpolates."""
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 """Progress, warnings and errors go to stderr."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select
 
@@ -147,8 +148,11 @@ def _next_steps(db: str | None, access: DemoAccess, today: date) -> None:
     where = f" --db {shlex.quote(ledger_place(db))}" if db else ""
     url = "http://127.0.0.1:8000"
     keys = access.keys_file
-    out.print(f"\n[bold]keys[/] (operator, relying party, a listed person): {keys}")
-    out.print("\n[bold]next:[/]")
+    out.print(
+        f"\n[bold]keys[/] (operator, relying party, a listed person): {escape(str(keys))}",
+        markup=True,
+    )
+    out.print("\n[bold]next:[/]", markup=True)
     out.print(
         f"  xinyong serve{where}\n"
         f"      then open {url}/ (the public lists) and {url}/docs (the API)"
@@ -195,8 +199,9 @@ def _score_pilots(engine: Engine, as_of: date, catalog: Catalog) -> None:
         measures = Counter(name for row in rows for name in row.measures)
         scheme = loaded.scheme
         out.print(
-            f"[bold]{scheme.name}[/] ({pilot_id} {loaded.short_version}): "
-            f"{run.subjects:,} subjects scored, run {run.run_id[:8]}"
+            f"[bold]{escape(scheme.name)}[/] ({pilot_id} {loaded.short_version}): "
+            f"{run.subjects:,} subjects scored, run {run.run_id[:8]}",
+            markup=True,
         )
         table_out = Table(show_header=True, box=None, padding=(0, 2))
         table_out.add_column("grade")

@@ -499,7 +499,7 @@ async def make_key_form(
 
 def _revoke(ctx: Context, key_id: str, signed_in_with: str) -> None:
     with ctx.engine.begin() as conn:
-        if not revoke_key(conn, key_id, signed_in_with=signed_in_with):
+        if not revoke_key(conn, key_id, signed_in_with=signed_in_with, remotely=True):
             raise NotFound(N_("no active key %(key)s"), key=key_id)
     ctx.configuration_changed()
 
@@ -534,7 +534,10 @@ def build_party_page(ctx: Context, withdrawn: str = "") -> PageData:
     return {
         "parties": [p.json() for p in parties],
         "measures": measures,
-        "withdrawn": next((p.name for p in parties if p.name == withdrawn), ""),
+        # only a party with no active key: the notice must not say what is not so
+        "withdrawn": next(
+            (p.name for p in parties if p.name == withdrawn and not p.active_keys), ""
+        ),
     }
 
 

@@ -402,10 +402,11 @@ def new_key(ctx: Ctx, body: KeyIn) -> dict[str, str]:
 
 
 @router.delete("/keys/{key_id}", operation_id="revoke_key", **roles(Role.OPERATOR))
-def delete_key(ctx: Ctx, key_id: str) -> dict[str, str]:
-    """Revoke a key."""
+def delete_key(ctx: Ctx, caller: Caller, key_id: str) -> dict[str, str]:
+    """Revoke a key of a source, a relying party or a subject (404 for no such active key;
+    422 for the caller's own key or an operator's: those are revoked on the server)."""
     with ctx.engine.begin() as conn:
-        if not revoke_key(conn, key_id):
+        if not revoke_key(conn, key_id, signed_in_with=caller.key_id, remotely=True):
             raise HTTPException(404, "no such active key")
     ctx.configuration_changed()
     return {"key_id": key_id, "status": "revoked"}
