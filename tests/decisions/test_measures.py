@@ -153,7 +153,7 @@ def test_registering_for_an_undefined_measure_warns(tmp_path: Path) -> None:
         app, ["relying", "add", "airline", "--measure", "x", "--purpose", "p", "--db", url]
     )
     assert again.exit_code == 2
-    assert "exists" in again.output
+    assert "registered already" in again.output
     engine = open_database(url)
     try:
         with pytest.raises(AlreadyRegistered), engine.begin() as conn:
