@@ -130,7 +130,7 @@ def subjects_load(
         f"{report.rejected:,} rejected"
     )
     if report.ignored_columns:
-        err.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+        err.print(f"ignored columns: {', '.join(report.ignored_columns)}", markup=False)
     if report.rejects_file is not None:
         first = report.rejects[0]
         err.print(

@@ -157,7 +157,7 @@ def verify(
     else:
         out.print(f"FAILED: {problems[0]}")
         for problem in problems[1:]:
-            err.print(f"  also: {problem}")
+            err.print(f"  also: {problem}", markup=False)
         if result.truncated or operations.truncated or checks.truncated:
             err.print("  (more problems not shown)")
     if problems:
@@ -301,7 +301,9 @@ def _cosigner(path: Path | None, name: str, *, submit: bool) -> LedgerKey | None
 def _said(seen: Witnessed, state: Path) -> bool:
     """Print what a witness run accepted; False when the log refused its cosignature."""
     if seen.learned_key:
-        err.print(f"trusting the key the service gave on first use: {state}/verifier.key")
+        err.print(
+            f"trusting the key the service gave on first use: {state}/verifier.key", markup=False
+        )
     grown = "" if seen.previous is None else f", consistent with {seen.previous}"
     out.print(f"ok: checkpoint of {seen.size} entries, root {seen.root.hex()}{grown}")
     if seen.submitted is None:

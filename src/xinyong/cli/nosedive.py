@@ -7,6 +7,7 @@ checks, peer algorithms and relying-party checks; this module only shows what ha
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from xinyong.cli.common import err, out
 from xinyong.cli.peer import peer_ratings_table
@@ -24,7 +25,7 @@ def _days_table(run: SceneRun) -> Table:
         table.add_column(column, justify="right")
     for day in run.days:
         mark = " (the bad day)" if day.day == run.bad_day else ""
-        gate = "[green]yes[/]" if day.boards else "[red]no[/]"
+        gate = Text("yes", style="green") if day.boards else Text("no", style="red")
         table.add_row(f"{day.day}{mark}", f"{day.score:.3f}", gate, str(day.low_ratings))
     return table
 
@@ -56,7 +57,8 @@ def _print_run(run: SceneRun, title: str) -> None:
         before = [d for d in run.days if d.day < flipped]
         said = "yes" if before and before[-1].boards else "no"
         out.print(
-            f"The {AIRLINE}'s check of {GATE} flipped from {said} to [bold red]no[/] on {flipped}."
+            f"The {AIRLINE}'s check of {GATE} flipped from {said} to [bold red]no[/] on {flipped}.",
+            markup=True,
         )
     out.print(
         f"Explanation of the check on the bad day (decision {run.decision_id}): peer score "

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import pyarrow as pa
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection
 
@@ -443,8 +444,10 @@ def _peer_score(
 def _print_explanation(result: Explanation, loaded: LoadedScheme) -> None:
     s = result.standing
     out.print(
-        f"[bold]{s.subject_id}[/] under {result.scheme_id} {loaded.short_version} as of "
-        f"{result.as_of}: score {s.score:g}, grade {s.grade}"
+        f"[bold]{escape(s.subject_id)}[/] under {escape(result.scheme_id)} "
+        f"{loaded.short_version} as of {result.as_of}: score {s.score:g}, "
+        f"grade {escape(s.grade)}",
+        markup=True,
     )
     table = Table(title="Records that counted")
     for column in (

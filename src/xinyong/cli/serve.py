@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from xinyong.application.keys import Role, create_key, list_keys, revoke_key
@@ -357,7 +358,7 @@ def relying_add(
     finally:
         engine.dispose()
     for warning in done.warnings():
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     out.print(f"{done.name}: registered for {', '.join(done.measures)}")
     out.print(f"webhook secret (verifies the signature of every message): {done.webhook_secret}")
 
