@@ -42,6 +42,7 @@ __all__ = [
     "gettext_for",
     "local_date",
     "local_number",
+    "strings_under",
     "translations",
 ]
 
@@ -131,17 +132,19 @@ def extract_toml(
     catalog translates, reads as written."""
     wanted = set(options.get("keys", "").split())
     document = tomllib.loads(fileobj.read().decode("utf-8"))
-    for text in _strings_under(document, wanted):
+    for text in strings_under(document, wanted):
         yield 0, None, text, []
 
 
-def _strings_under(node: object, wanted: set[str]) -> Iterator[str]:
+def strings_under(node: object, wanted: set[str]) -> Iterator[str]:
+    """The non-empty string values of the keys in ``wanted`` anywhere in a parsed TOML
+    document: the text of a bundled file that the catalogs translate."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key in wanted and isinstance(value, str) and value:
                 yield value
             else:
-                yield from _strings_under(value, wanted)
+                yield from strings_under(value, wanted)
     elif isinstance(node, list):
         for item in node:
-            yield from _strings_under(item, wanted)
+            yield from strings_under(item, wanted)

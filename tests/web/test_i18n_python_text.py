@@ -96,10 +96,11 @@ async def test_the_subjects_file_and_its_notices_rights_are_in_chinese(
     subject: httpx.AsyncClient,
 ) -> None:
     text = _text(await subject.get("/me"))
-    assert "您在Rongcheng-style citizen points (example values)下的分数" in text  # the chart
+    assert "您在荣成模式个人信用积分（示例值）下的分数" in text  # the chart, the pilot's name
+    assert "您在荣成模式个人信用积分（示例值）下的分数和等级" in text  # a review's subject
     assert "airline对“restrict-flights”的查询" in text  # a decision to ask a review of
     assert gettext_for("zh")(RIGHTS[1]) in text
-    for english in (*RIGHTS, "Your score under", "'s check of", "Latest values"):
+    for english in (*RIGHTS, "Your score under", "'s check of", "Latest values", "citizen points"):
         assert english not in text
 
 

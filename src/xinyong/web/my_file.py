@@ -31,7 +31,7 @@ from xinyong.documents.credit_report import download_headers, report_file
 from xinyong.domain.catalog import Polarity
 from xinyong.domain.refusals import Refused
 from xinyong.due_process.reviews import reviewable_listings
-from xinyong.i18n import N_, gettext_for, local_date
+from xinyong.i18n import N_, data_text, gettext_for, local_date
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.scoring.reference import Explanation
@@ -71,7 +71,7 @@ def _scheme_view(
         "name": scheme.name,
         "chart": Chart(
             f"score-{number}",
-            _("Your score under %(scheme)s") % {"scheme": scheme.name},
+            _("Your score under %(scheme)s") % {"scheme": data_text(scheme.name, language)},
             [day.isoformat() for day, _standing in history],
             [Series(_("score"), [s.score for _day, s in history])],
             _("points"),
@@ -230,7 +230,8 @@ def _reviewable(data: dict[str, Any], listed: list[str], language: str) -> list[
     options += [
         {
             "value": f"standing:{s['scheme']}",
-            "label": _("Your score and grade under %(scheme)s") % {"scheme": s["name"]},
+            "label": _("Your score and grade under %(scheme)s")
+            % {"scheme": data_text(s["name"], language)},
         }
         for s in data["standings"]
     ]

@@ -266,10 +266,10 @@ def measure_words(measure: Measure, language: str) -> str:
         }
     return _("%(kind)s: %(what)s. It applies to %(applies)s.%(reach)s Legal basis: %(basis)s.") % {
         "kind": _("Sanction") if measure.kind == "sanction" else _("Reward"),
-        "what": measure.description or measure.id,
+        "what": data_text(measure.description, language) or measure.id,
         "applies": _join(whom, N_(" and "), language) or _("nobody"),
         "reach": reach,
-        "basis": measure.basis or _("none given in the scheme"),
+        "basis": data_text(measure.basis, language) or _("none given in the scheme"),
     }
 
 
