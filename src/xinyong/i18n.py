@@ -36,6 +36,7 @@ __all__ = [
     "LANGUAGES",
     "LOCALE_DIR",
     "N_",
+    "Message",
     "catalog",
     "data_text",
     "extract_toml",
@@ -87,6 +88,23 @@ def translations(language: str) -> NullTranslations:
 def gettext_for(language: str) -> Callable[[str], str]:
     """``gettext`` in ``language``: text marked with :func:`N_` (or ``_``), translated."""
     return translations(language).gettext
+
+
+class Message(str):
+    """Text made where the reader's language is not known (a page's error, a refused form's
+    reason, why a scheme does not score a subject): its value is the English, filled, as the API
+    and the JSON twins give it; the portal's ``in_language`` shows it in another language,
+    translating the template (marked with :func:`N_`) before filling it, so that no translation
+    is ever looked up for a text that holds data."""
+
+    template: str
+    params: Mapping[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> Message:
+        made = super().__new__(cls, template % params if params else template)
+        made.template = template
+        made.params = params
+        return made
 
 
 def data_text(text: str, language: str) -> str:

@@ -129,6 +129,12 @@ def _a_listed_person_disputes_in_both_languages(base: str, token: str) -> None:
                 expect(page.locator("h1")).to_have_text(words["file"])
                 page.evaluate("document.fonts.ready")
                 shot(page, f"demo-{language}-file")
+                if language == "zh":  # the pilots' own text, and why one does not score them
+                    text = page.inner_text("main")
+                    assert "荣成模式个人信用积分" in text
+                    assert "该方案仅对同意评分的信用主体评分" in text
+                    for english in ("citizen points", "judgment defaulters", "consent to it"):
+                        assert english not in text
                 records = page.locator("#objection-record option")
                 assert records.count() >= 2, "the listed person has records to dispute"
                 page.locator("#objection-record").select_option(index=number)  # one each

@@ -15,10 +15,10 @@ from tests.support.web_fixtures import Portal, form_token, seed_portal, sign_in
 from xinyong.decisions.notices import RIGHTS
 from xinyong.domain.refusals import NotAllowed, Word
 from xinyong.domain.relations import ROLE_WORDS
-from xinyong.i18n import N_, gettext_for
+from xinyong.i18n import N_, Message, gettext_for
 from xinyong.web.i18n import LANG_COOKIE
 from xinyong.web.plain_language import ROLES
-from xinyong.web.templates import Message, in_language
+from xinyong.web.templates import in_language
 
 pytestmark = pytest.mark.anyio
 

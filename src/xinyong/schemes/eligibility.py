@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 
 from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
 from xinyong.domain.records import InputRecord
+from xinyong.i18n import N_, Message
 from xinyong.schemes.model import Scheme
 
 __all__ = [
@@ -66,19 +67,23 @@ def _consent_state(records: Iterable[InputRecord], as_of: date) -> bool:
 def ineligibility(
     scheme: Scheme, subject_id: str, kind: str, records: Iterable[InputRecord], as_of: date
 ) -> str | None:
-    """Why ``subject_id`` may not be scored by ``scheme`` as of ``as_of``, or None when it may.
-    ``records`` are the subject's records in force (others' are ignored)."""
+    """Why ``subject_id`` may not be scored by ``scheme`` as of ``as_of`` (a :class:`Message`,
+    English as the API gives it, translated on a page), or None when it may. ``records`` are the
+    subject's records in force (others' are ignored)."""
     rules = scheme.eligibility
     if rules is None:
         return None
     if rules.min_age is not None and kind == "person":
         if _RESIDENT.match(subject_id) is None:
-            return (
-                f"the scheme scores persons aged {rules.min_age} or over, and no resident ID "
-                "shows this person's age"
+            return Message(
+                N_(
+                    "the scheme scores persons aged %(age)s or over, and no resident ID "
+                    "shows this person's age"
+                ),
+                age=rules.min_age,
             )
         if not of_age(int(subject_id[6:14]), as_of, rules.min_age):
-            return f"the scheme scores persons aged {rules.min_age} or over"
+            return Message(N_("the scheme scores persons aged %(age)s or over"), age=rules.min_age)
     if rules.consent == "required":
         own = (
             r
@@ -86,9 +91,13 @@ def ineligibility(
             if r.subject_id == subject_id and r.subject_kind in scheme.subject_kinds
         )
         if not _consent_state(own, as_of):
-            return (
-                "the scheme scores only subjects who consent to it, and no consent is in force "
-                f"(a {CONSENT_GIVEN} record, not followed by {CONSENT_WITHDRAWN})"
+            return Message(
+                N_(
+                    "the scheme scores only subjects who consent to it, and no consent is in "
+                    "force (a %(given)s record, not followed by %(withdrawn)s)"
+                ),
+                given=CONSENT_GIVEN,
+                withdrawn=CONSENT_WITHDRAWN,
             )
     return None
 

@@ -17,10 +17,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from xinyong.i18n import LANGUAGES, N_
+from xinyong.i18n import LANGUAGES, N_, Message
 from xinyong.web import console, lists, login, my_file, schemes, transparency
 from xinyong.web.access import PageError, visitor
-from xinyong.web.templates import Message, render
+from xinyong.web.templates import render
 
 __all__ = ["API", "ROUTERS", "STATIC", "install"]
 

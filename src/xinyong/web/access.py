@@ -17,9 +17,8 @@ from xinyong.application.context import Context
 from xinyong.application.keys import Role
 from xinyong.application.ratelimit import RateLimiterDown, Throttled, public_caller, take_or_refuse
 from xinyong.domain.refusals import Word
-from xinyong.i18n import N_
+from xinyong.i18n import N_, Message
 from xinyong.web.sessions import SESSION_COOKIE, WebSession, find_session, same_token
-from xinyong.web.templates import Message
 
 __all__ = [
     "ROLE_NAMES",

@@ -48,7 +48,7 @@ from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.due_process.reviews import list_reviews
 from xinyong.due_process.transparency import transparency_report
-from xinyong.i18n import N_
+from xinyong.i18n import N_, Message
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import one_snapshot
@@ -61,7 +61,7 @@ from xinyong.web.access import OperatorVisitor, PageError, check_form
 from xinyong.web.dependencies import context
 from xinyong.web.refusals import refused_form
 from xinyong.web.sessions import WebSession
-from xinyong.web.templates import Message, in_language, render, request_language
+from xinyong.web.templates import in_language, render, request_language
 from xinyong.web.twins import PageData, PageLanguage, twin
 
 __all__ = ["router"]

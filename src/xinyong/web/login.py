@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role, authenticate
-from xinyong.i18n import N_
+from xinyong.i18n import N_, Message
 from xinyong.ledger.database import WRITE
 from xinyong.web.access import PageError, Visitor, check_form
 from xinyong.web.dependencies import context
@@ -24,7 +24,7 @@ from xinyong.web.sessions import (
     same_token,
     set_cookie,
 )
-from xinyong.web.templates import Message, render
+from xinyong.web.templates import render
 from xinyong.web.twins import PageData
 
 __all__ = ["router"]

@@ -269,7 +269,7 @@ def measure_words(measure: Measure, language: str) -> str:
         "what": data_text(measure.description, language) or measure.id,
         "applies": _join(whom, N_(" and "), language) or _("nobody"),
         "reach": reach,
-        "basis": data_text(measure.basis, language) or _("none given in the scheme"),
+        "basis": data_text(measure.basis or "", language) or _("none given in the scheme"),
     }
 
 

@@ -16,8 +16,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound, Refused, Taken
+from xinyong.i18n import Message
 from xinyong.web.sessions import WebSession
-from xinyong.web.templates import Message, render
+from xinyong.web.templates import render
 from xinyong.web.twins import PageData
 
 __all__ = ["STATUS", "refused_form", "status_of"]

@@ -12,7 +12,6 @@ not known (a page's error, a refused form's reason) is a :class:`Message`, shown
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from xinyong.i18n import (
     DEFAULT,
     LANGUAGES,
     N_,
+    Message,
     data_text,
     gettext_for,
     local_date,
@@ -40,7 +40,6 @@ from xinyong.web.sessions import WebSession, set_cookie
 __all__ = [
     "NOTICES",
     "SECURITY_HEADERS",
-    "Message",
     "environment",
     "in_language",
     "json_path",
@@ -80,22 +79,6 @@ NOTICES = {
     "decided": N_("The decision is recorded and the subject has been sent a notice."),
 }
 """Messages shown after a form succeeds (``?done=KEY``; never text taken from the request)."""
-
-
-class Message(str):
-    """Text for a page, made where the page's language is not known (a page's error, a refused
-    form's reason): its value is the English, filled; :func:`in_language` shows it in another
-    language, translating the template (marked with ``N_``) before filling it, so that no
-    translation is ever looked up for a text that holds the request's data."""
-
-    template: str
-    params: Mapping[str, object]
-
-    def __new__(cls, template: str, /, **params: object) -> Message:
-        made = super().__new__(cls, template % params if params else template)
-        made.template = template
-        made.params = params
-        return made
 
 
 def in_language(text: str, language: str) -> str:
