@@ -133,7 +133,12 @@ def _a_listed_person_disputes_in_both_languages(base: str, token: str) -> None:
                     text = page.inner_text("main")
                     assert "荣成模式个人信用积分" in text
                     assert "该方案仅对同意评分的信用主体评分" in text
-                    for english in ("citizen points", "judgment defaulters", "consent to it"):
+                    for english in (
+                        "citizen points",
+                        "judgment defaulters",
+                        "consent to",
+                        "predicate",
+                    ):
                         assert english not in text
                 records = page.locator("#objection-record option")
                 assert records.count() >= 2, "the listed person has records to dispute"

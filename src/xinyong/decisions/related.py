@@ -20,7 +20,9 @@ from sqlalchemy import Connection
 
 from xinyong.decisions.standing import standing_of
 from xinyong.domain.catalog import Catalog
+from xinyong.domain.refusals import Word
 from xinyong.domain.relations import Relation, relations_in
+from xinyong.i18n import N_, Message
 from xinyong.ledger.related_index import organizations_naming
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import Measure
@@ -45,9 +47,17 @@ class RelatedMeasure:
     def reason(self, organization: str) -> str:
         """The reason in words, with the organisation shown as ``organization`` (masked
         wherever anyone but an operator reads it)."""
-        listed = ", ".join(self.lists)
-        under = f", listed under {listed}" if listed else ""
-        return f"as {self.relation.words} of {organization}{under}"
+        role = Word(self.relation.words)
+        if not self.lists:
+            return Message(
+                N_("as %(role)s of %(organization)s"), role=role, organization=organization
+            )
+        return Message(
+            N_("as %(role)s of %(organization)s, listed under %(lists)s"),
+            role=role,
+            organization=organization,
+            lists=", ".join(self.lists),
+        )
 
 
 def relations_of(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from xinyong.domain.records import InputRecord
+from xinyong.i18n import N_, Message
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
 from xinyong.schemes.eligibility import ineligibility
@@ -139,7 +140,7 @@ def explain_subject(
             assignments.append((rule.id, rule.grade))
     for number, record in enumerate(considered):
         if number not in matched:
-            ignored.append((record, "matches no rule"))
+            ignored.append((record, Message(N_("matches no rule"))))
     peer_points = 0.0
     if scheme.peer is not None and peer is not None:
         peer_points = scheme.peer.weight * peer.score
@@ -183,9 +184,14 @@ def _considered(
         if record.subject_id != subject_id:
             continue
         if record.subject_kind not in scheme.subject_kinds:
-            ignored.append((record, f"subject kind {record.subject_kind} is not scored"))
+            ignored.append(
+                (
+                    record,
+                    Message(N_("subject kind %(kind)s is not scored"), kind=record.subject_kind),
+                )
+            )
         elif record.occurred_at > as_of:
-            ignored.append((record, f"occurs after the as-of date {as_of}"))
+            ignored.append((record, Message(N_("occurs after the as-of date %(day)s"), day=as_of)))
         else:
             considered.append(record)
     return considered, ignored
@@ -215,7 +221,9 @@ def _apply_rule(
         units = None if per is None else per.units(record.attrs)
         reason = _not_counted(rule, record, age, by_case, as_of, ends, term_text)
         if not reason and per is not None and units is None:
-            reason = f"{per.per} is missing or not a number from 0 up"
+            reason = Message(
+                N_("%(attribute)s is missing or not a number from 0 up"), attribute=per.per
+            )
         if reason:
             seen.append(
                 CountedRecord(
@@ -254,12 +262,22 @@ def _not_counted(
     if rule.predicate is not None:
         outcome = evaluate(rule.predicate, record.attrs)
         if outcome is not True:
-            return "predicate unknown" if outcome is None else "predicate false"
+            return Message(N_("predicate unknown") if outcome is None else N_("predicate false"))
     if ends is not None and as_of >= ends:
-        return f"expired (age {age} days, valid for {term}: until {ends})"
+        return Message(
+            N_("expired (age %(age)s days, valid for %(term)s: until %(ends)s)"),
+            age=age,
+            term=term,
+            ends=ends,
+        )
     clearer = _cleared_by(rule, record, by_case, as_of)
     if clearer is not None:
-        return f"cleared by {clearer.key} ({clearer.code}, {clearer.occurred_at})"
+        return Message(
+            N_("cleared by %(record)s (%(code)s, %(day)s)"),
+            record=clearer.key,
+            code=clearer.code,
+            day=clearer.occurred_at,
+        )
     return ""
 
 
