@@ -18,8 +18,10 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, or_
 
 from xinyong.decisions.notices import counted_records, issue_notice
 from xinyong.domain.identifiers import is_synthetic
+from xinyong.domain.refusals import NotAllowed
 from xinyong.due_process.masking import MaskingPolicy, searched_id
 from xinyong.due_process.regions import region_of
+from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import current_subjects
 from xinyong.ledger.operations import log_rows
@@ -30,6 +32,8 @@ from xinyong.scoring.reference import Explanation
 __all__ = [
     "MAX_OFFSET",
     "ORDERS",
+    "SHOWN_ORDERS",
+    "SORT_LIMIT",
     "Awaiting",
     "Listing",
     "PublicEntry",
@@ -237,10 +241,22 @@ def _listing(row: Row[Any]) -> Listing:
 SEARCH_CANDIDATES = 10_000
 """The most entries a search reads from the database (a name containing the query) before the
 masking policy keeps those it may find: a one-character query on a long list stays bounded."""
-ORDERS = ("newest", "oldest", "public-newest", "public-oldest", "kind")
-"""How a public list may be sorted: by listing date, by publication date, by kind. Never by name
-or identifier, whose order would tell what the masks hide (the hidden birth date of a resident
-ID, the hidden given name)."""
+SHOWN_ORDERS: dict[str, tuple[str, bool]] = {
+    "name": ("name", False),
+    "name-desc": ("name", True),
+    "identifier": ("subject", False),
+    "identifier-desc": ("subject", True),
+}
+"""Orders by a column as the public sees it (the masked name, the masked identifier), made from
+the masked entries themselves: an order by the full values would tell what the masks hide (the
+hidden birth date of a resident ID, the hidden given name). Chinese names sort by code point,
+which for the ideographs is the dictionary's radical-and-stroke order."""
+ORDERS = ("newest", "oldest", "public-newest", "public-oldest", "kind", *SHOWN_ORDERS)
+"""How a public list may be sorted: by listing date, by publication date, by kind, by the name or
+identifier as shown. Entries that tie keep the order of their random ids."""
+SORT_LIMIT = SEARCH_CANDIDATES
+"""The most entries an order by a shown column sorts (it reads and masks them all): a longer
+list is narrowed first (a search, a kind, a region, a year)."""
 
 
 def _ordered(condition: ColumnElement[bool], order: str) -> Select[tuple[object, ...]]:
@@ -252,8 +268,19 @@ def _ordered(condition: ColumnElement[bool], order: str) -> Select[tuple[object,
         "public-newest": [listings.c.public_from.desc()],
         "public-oldest": [listings.c.public_from.asc()],
         "kind": [who.kind.asc(), listings.c.listed_on.desc()],
-    }[order]
+    }.get(order, [])
     return query.order_by(*by, listings.c.entry_id)
+
+
+def _sorted_as_shown(entries: list[PublicEntry], order: str) -> list[PublicEntry]:
+    """``entries`` ordered by the column ``order`` names, as shown; ties by random id."""
+    column, descending = SHOWN_ORDERS[order]
+    by_id = sorted(entries, key=lambda e: e.entry_id)
+    # Entries with nothing shown ("" or all masked) come last either way.
+    shown = [e for e in by_id if getattr(e, column).strip("* ")]
+    hidden = [e for e in by_id if not getattr(e, column).strip("* ")]
+    shown.sort(key=lambda e: str(getattr(e, column)).casefold(), reverse=descending)
+    return shown + hidden
 
 
 def _narrowed(
@@ -300,7 +327,9 @@ def public_entries(
     narrow them, and so does ``region`` (:mod:`~xinyong.due_process.regions`, as the policy
     shows it); ``subject_id`` keeps one subject's entries only. Entries are sorted by
     ``order`` (:data:`ORDERS`); entries that tie in the order of their random ids, which says
-    nothing about the subjects.
+    nothing about the subjects. An order by a shown column (:data:`SHOWN_ORDERS`) sorts the
+    masked entries, at most :data:`SORT_LIMIT` of them: a longer list is refused
+    (:class:`~xinyong.domain.refusals.NotAllowed`) until it is narrowed.
     """
     policy = policy or MaskingPolicy()
     condition = _disclosed(loaded, list_id, today)
@@ -310,10 +339,22 @@ def public_entries(
         condition = condition & (listings.c.subject_id == subject_id)
     condition = _narrowed(condition, kind, year, region, policy)
     ordered = _ordered(condition, order)
-    if not query.strip():
+    if not query.strip() and order not in SHOWN_ORDERS:
         total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
         rows = conn.execute(ordered.limit(limit).offset(offset)).all()
         return int(total or 0), [_listing(r).public(policy) for r in rows]
+    if not query.strip():
+        rows = conn.execute(ordered.limit(SORT_LIMIT + 1)).all()
+        if len(rows) > SORT_LIMIT:
+            raise NotAllowed(
+                N_(
+                    "sorting by a shown column reads at most %(limit)s entries: narrow the "
+                    "list first (a search, a kind, a region or a year)"
+                ),
+                limit=SORT_LIMIT,
+            )
+        shown = _sorted_as_shown([_listing(r).public(policy) for r in rows], order)
+        return len(shown), shown[offset : offset + limit]
     # The database narrows the candidates (the id, or a name containing the query); the policy
     # then keeps only what it lets a search find.
     text = " ".join(query.split())
@@ -330,6 +371,9 @@ def public_entries(
         for r in conn.execute(candidates.limit(SEARCH_CANDIDATES))
         if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
     ]
+    if order in SHOWN_ORDERS:
+        shown = _sorted_as_shown([x.public(policy) for x in found], order)
+        return len(shown), shown[offset : offset + limit]
     return len(found), [x.public(policy) for x in found[offset : offset + limit]]
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import unicodedata
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -16,8 +17,10 @@ from sqlalchemy import Connection
 from xinyong.application.context import Context
 from xinyong.decisions.standing import standing_of
 from xinyong.decisions.timeline import outlook, stops_counting_on
+from xinyong.domain.refusals import NotAllowed
 from xinyong.due_process.disclosure import (
     MAX_OFFSET,
+    SORT_LIMIT,
     PublicEntry,
     awaiting_publication,
     find_listing,
@@ -108,7 +111,17 @@ def home(ctx: Ctx) -> PageData:
     return {"as_of": today.isoformat(), "schemes": schemes}
 
 
-Order = Literal["newest", "oldest", "public-newest", "public-oldest", "kind"]
+Order = Literal[
+    "newest",
+    "oldest",
+    "public-newest",
+    "public-oldest",
+    "kind",
+    "name",
+    "name-desc",
+    "identifier",
+    "identifier-desc",
+]
 
 
 def _blank_is_none(value: object) -> object:
@@ -164,7 +177,7 @@ def list_csv(
     with ctx.engine.connect() as conn:
         loaded = active_scheme(conn, ctx, scheme_id)
         _disclosed_list(loaded, list_id)
-        _, entries = public_entries(
+        _, entries = _public_entries(
             conn,
             loaded,
             list_id,
@@ -190,6 +203,17 @@ def list_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _public_entries(
+    conn: Connection, loaded: LoadedScheme, list_id: str, today: date, **narrowed: Any
+) -> tuple[int, list[PublicEntry]]:
+    """:func:`public_entries`, its refusal (an order by a shown column of a list too long to
+    sort) a 422 page in the page's language."""
+    try:
+        return public_entries(conn, loaded, list_id, today, **narrowed)
+    except NotAllowed as refused:
+        raise PageError(422, refused.template, **refused.params) from None
 
 
 def _cell(value: str) -> str:
@@ -219,7 +243,7 @@ def list_page(
     with ctx.engine.connect() as conn:
         loaded = active_scheme(conn, ctx, scheme_id)
         lst = _disclosed_list(loaded, list_id)
-        total, entries = public_entries(
+        total, entries = _public_entries(
             conn,
             loaded,
             list_id,
@@ -245,6 +269,7 @@ def list_page(
         "as_of": today.isoformat(),
         "q": q,
         "order": order,
+        "sort_limit": SORT_LIMIT,
         "subject_kind": kind,
         "year": year,
         "region": region,
