@@ -48,13 +48,11 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import re
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -69,6 +67,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow.parquet as pq
+
+from benchkit import load_average, machine, median, wait_quiet
 
 GOAL_RATIO = 0.5
 GOAL_MIXED_P99_MS = 10.0
@@ -102,10 +102,6 @@ BARE_BODY = {
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _ms(ns: float) -> float:
@@ -202,30 +198,6 @@ def wait_idle(pid: int, limit: float = 300.0) -> float:
         quiet = quiet + 1 if now - last < 0.05 else 0
         last = now
     return round(time.monotonic() - started, 1)
-
-
-def wait_quiet(limit: float = 120.0) -> float:
-    """Wait until the whole machine is nearly idle (PostgreSQL's backends and a server's
-    background work included, which :func:`wait_idle` does not see): two half-seconds in a row
-    with the CPUs at least 90 % idle. Returns the seconds waited."""
-    started = time.monotonic()
-    quiet = 0
-    last = _cpu_times()
-    while time.monotonic() - started < limit and quiet < 2:
-        time.sleep(0.5)
-        now = _cpu_times()
-        busy, total = now[0] - last[0], now[1] - last[1]
-        quiet = quiet + 1 if total and busy / total < 0.1 else 0
-        last = now
-    return round(time.monotonic() - started, 1)
-
-
-def _cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return sum(fields) - idle, sum(fields)
 
 
 def _free_port() -> int:
@@ -470,7 +442,7 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
             await one(rng.choice(ids), precomputed)
             if time.monotonic() > warm_until:
                 break
-        load_before = _load()
+        load_before = load_average()
         latencies: list[int] = []
         applies = 0
         deadline = time.monotonic() + args.max_phase_seconds
@@ -486,7 +458,7 @@ def in_process(ledger: Ledger, ids: list[str], args: argparse.Namespace) -> dict
             "mean_ms": _ms(statistics.fmean(latencies)),
             "applies": applies,
             "load_before": load_before,
-            "load_after": _load(),
+            "load_after": load_average(),
         }
 
     async def profile(precomputed: PrecomputedStandings) -> str:
@@ -1265,7 +1237,7 @@ def throughput(
     """Closed-loop throughput of both servers, alternating, ``--repeat`` times."""
     apps = [app for app in ("xinyong", "floor-read", "floor", "bare") if app in servers]
     runs: dict[str, list[dict[str, Any]]] = {app: [] for app in apps}
-    load_before = _load()
+    load_before = load_average()
     for repeat in range(args.repeat):
         for app in apps:
             spec = {
@@ -1279,14 +1251,14 @@ def throughput(
                 "warmup": args.warmup,
             }
             (result,) = run_drivers([spec], args.duration + args.warmup + 120)
-            result["load"] = _load()
+            result["load"] = load_average()
             result["server_busy_after_s"] = wait_idle(servers[app].pid)
             runs[app].append(result)
             _log(
                 f"  {app:8s} run {repeat + 1}: {result['requests_per_s']:,.0f} req/s, "
                 f"p50 {result['latency']['p50_ms']} ms, statuses {result['statuses']}"
             )
-    medians = {app: statistics.median(r["requests_per_s"] for r in rs) for app, rs in runs.items()}
+    medians = {app: median(r["requests_per_s"] for r in rs) for app, rs in runs.items()}
     ratio = medians["xinyong"] / medians["bare"] if medians["bare"] else float("nan")
     floor: dict[str, Any] = {}
     for app in ("floor", "floor-read"):  # what logging (and reading) leaves of the bare endpoint
@@ -1313,7 +1285,7 @@ def throughput(
         "goal_ratio": GOAL_RATIO,
         "goal_met": ratio >= GOAL_RATIO,
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load_average(),
     }
 
 
@@ -1324,7 +1296,7 @@ def open_checks(server: Server, ledger: Ledger, args: argparse.Namespace) -> dic
     waited = wait_quiet(args.quiet_limit)
     (alone,) = run_drivers([_checks_spec(server, ledger, args)], args.duration + 200)
     alone["waited_quiet_s"] = waited
-    alone["load"] = _load()
+    alone["load"] = load_average()
     _log(
         f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
         f"p99 {alone['p99_all_ms']} ms, {alone['completed_per_s']}/s"
@@ -1335,9 +1307,9 @@ def open_checks(server: Server, ledger: Ledger, args: argparse.Namespace) -> dic
 def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     """Medians over the rounds of the p99s (bare floor, checks alone, checks with ingest)."""
 
-    def median(values: list[float | None]) -> float | None:
+    def middle(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]
-        return round(statistics.median(known), 3) if known and len(known) == len(values) else None
+        return round(median(known), 3) if known and len(known) == len(values) else None
 
     bare = [r["bare"]["p99_all_ms"] for r in rounds]
     floor: dict[str, Any] = {}
@@ -1345,18 +1317,18 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
         durable = [r["floor"]["alone"]["p99_all_ms"] for r in rounds]
         loaded = [r["floor"]["with_ingest"]["p99_all_ms"] for r in rounds]
         floor = {
-            "floor_alone_p99_ms": {"median": median(durable), "runs": durable},
-            "floor_with_ingest_p99_ms": {"median": median(loaded), "runs": loaded},
+            "floor_alone_p99_ms": {"median": middle(durable), "runs": durable},
+            "floor_with_ingest_p99_ms": {"median": middle(loaded), "runs": loaded},
         }
     alone = [r["xinyong"]["checks_alone"]["p99_all_ms"] for r in rounds]
     both = [r["xinyong"]["checks_with_ingest"]["p99_all_ms"] for r in rounds]
     achieved = all(r["xinyong"]["rates_achieved"] for r in rounds)
-    p99 = median(both)
+    p99 = middle(both)
     return {
         "rounds": len(rounds),
-        "bare_alone_p99_ms": {"median": median(bare), "runs": bare},
+        "bare_alone_p99_ms": {"median": middle(bare), "runs": bare},
         **floor,
-        "checks_alone_p99_ms": {"median": median(alone), "runs": alone},
+        "checks_alone_p99_ms": {"median": middle(alone), "runs": alone},
         "checks_with_ingest_p99_ms": {"median": p99, "runs": both},
         "records_per_s": [r["xinyong"]["ingest"]["records_per_s"] for r in rounds],
         "rates_achieved": achieved,
@@ -1435,14 +1407,14 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     ingest = _ingest_spec(server, ledger, args)
     timeout = args.duration + REQUEST_TIMEOUT + 180
     out: dict[str, Any] = {}
-    load_before = _load()
+    load_before = load_average()
     wait_idle(server.pid)
     waited = wait_quiet(args.quiet_limit)
     _diagnosis(server)
     cpu = _tree_cpu_seconds(server.pid)
     (alone,) = run_drivers([checks], timeout)
     alone["waited_quiet_s"] = waited
-    alone["load"] = _load()
+    alone["load"] = load_average()
     alone["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
     alone["server_busy_after_s"] = wait_idle(server.pid)
     alone["diagnosis"] = _diagnosis(server)
@@ -1455,7 +1427,7 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     _log_diagnosis(alone)
     cpu = _tree_cpu_seconds(server.pid)
     both, ingested = run_drivers([{**checks, "seed": args.seed + 1}, ingest], timeout)
-    both["load"] = _load()
+    both["load"] = load_average()
     both["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
     both["server_busy_after_s"] = wait_idle(server.pid)
     both["diagnosis"] = _diagnosis(server)
@@ -1488,40 +1460,6 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
 
 
 # ------------------------------------------------------------------------------ main
-
-
-def _git(*args: str) -> str:
-    """Output of a read-only git command in the repository ("" when git is unavailable)."""
-    root = Path(__file__).resolve().parent.parent
-    with contextlib.suppress(OSError):
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], check=False, capture_output=True, text=True
-        )
-        return done.stdout.strip()
-    return ""
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    import starlette
-    import uvicorn
-
-    return {
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "src_modified": bool(_git("status", "--porcelain", "src")),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "uvicorn": uvicorn.__version__,
-        "starlette": starlette.__version__,
-        "platform": platform.platform(),
-    }
 
 
 def _worker_counts(text: str) -> list[int]:
@@ -1610,9 +1548,9 @@ def main(argv: list[str] | None = None) -> int:
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": machine(),
+        "machine": machine("uvicorn", "starlette", "psycopg"),
         "args": {k: v for k, v in vars(args).items() if k not in ("worker", "spec")},
-        "load_start": _load(),
+        "load_start": load_average(),
     }
     ledger = build_ledger(args)
     results["build"] = {k: v for k, v in ledger.meta.items() if not k.endswith("_token")}
@@ -1701,7 +1639,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in servers.values():
                 server.stop()
-    results["load_end"] = _load()
+    results["load_end"] = load_average()
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -26,15 +26,11 @@ import argparse
 import itertools
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -52,6 +48,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from benchkit import machine, median, timed
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.peer_records import PEER_CODES
@@ -198,9 +195,7 @@ def run_xinyong(url: str, parquet: Path, rows: int) -> Sample:
     """Ingest ``parquet`` into a fresh ledger at ``url``; check that it holds ``rows`` records."""
     engine = open_database(url)
     catalog = load_catalog()
-    started = time.perf_counter()
-    report = ingest_records(engine, parquet, catalog)
-    seconds = time.perf_counter() - started
+    seconds, report = timed(lambda: ingest_records(engine, parquet, catalog))
     with engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one()
     engine.dispose()
@@ -271,11 +266,13 @@ def run_raw_sqlite(url: str, parquet: Path, rows: int) -> Sample:
     assert isinstance(conn, sqlite3.Connection)
     marks = ", ".join("?" for _ in RAW_COLUMNS)
     sql = f"INSERT INTO {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) VALUES ({marks})"
-    started = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany(sql, _python_rows(parquet, dates_as_text=True))
-    conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
+
+    def load() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, _python_rows(parquet, dates_as_text=True))
+        conn.execute("COMMIT")
+
+    seconds, _ = timed(load)
     stored = conn.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()[0]
     pooled.close()
     engine.dispose()
@@ -294,15 +291,17 @@ def run_raw_postgresql(url: str, parquet: Path, rows: int) -> Sample:
     pooled = engine.raw_connection()
     conn = pooled.driver_connection
     assert isinstance(conn, psycopg.Connection)
-    started = time.perf_counter()
-    with (
-        conn.cursor() as cursor,
-        cursor.copy(f"COPY {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for row in _python_rows(parquet, dates_as_text=False):
-            copy.write_row(row)
-    conn.commit()
-    seconds = time.perf_counter() - started
+
+    def load() -> None:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in _python_rows(parquet, dates_as_text=False):
+                copy.write_row(row)
+        conn.commit()
+
+    seconds, _ = timed(load)
     stored = conn.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()
     conn.rollback()
     pooled.close()
@@ -383,8 +382,8 @@ class EngineResult:
 
     def summarise(self) -> None:
         """Fill in the medians, the ratio and the goal check from the samples."""
-        xinyong = statistics.median(self.xinyong_seconds)
-        raw = statistics.median(self.raw_seconds)
+        xinyong = median(self.xinyong_seconds)
+        raw = median(self.raw_seconds)
         self.xinyong_rows_per_second = self.rows / xinyong
         self.raw_rows_per_second = self.rows / raw
         self.ratio = xinyong / raw
@@ -438,27 +437,6 @@ def bench_engine(engine: str, parquet: Path, args: argparse.Namespace) -> Engine
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    return {
-        "date": date.today().isoformat(),
-        "nproc": os.cpu_count(),
-        "cpu": _cpu_model(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def table(results: list[EngineResult], repeat: int) -> str:
@@ -525,10 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir = args.workdir.resolve()
     parquet = args.workdir / f"records-{args.rows}.parquet"
     try:
-        started = time.perf_counter()
-        generate_parquet(parquet, args.rows, load_catalog())
+        seconds, _ = timed(lambda: generate_parquet(parquet, args.rows, load_catalog()))
         _say(
-            f"generated {args.rows:,} records in {time.perf_counter() - started:.1f} s: "
+            f"generated {args.rows:,} records in {seconds:.1f} s: "
             f"{parquet} ({parquet.stat().st_size / 2**20:.1f} MiB)"
         )
         results = [bench_engine(engine, parquet, args) for engine in args.engines]
@@ -538,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(args.workdir, ignore_errors=True)
     if args.json:
         payload = {
-            "machine": machine(),
+            "machine": machine("pyarrow", "psycopg"),
             "command": " ".join(["python", "bench/ingest.py", *cli]),
             "rows": args.rows,
             "repeat": args.repeat,
@@ -547,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(payload, indent=2))
     else:
-        info = machine()
+        info = machine("pyarrow", "psycopg")
         print(f"{info['date']}, {info['nproc']} cores, {info['cpu']}, Python {info['python']}")
         print(table(results, args.repeat))
     return 0

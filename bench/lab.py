@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from benchkit import Timing, load_average, machine, timed
 from xinyong.domain.catalog import load_catalog
 from xinyong.engines.duckdb import score_table
 from xinyong.engines.step_scorer import StepScorer
@@ -56,9 +54,7 @@ def _experiment(people: int, organizations: int, pilots: tuple[str, ...], workdi
 
 def _run(path: Path) -> dict[str, Any]:
     experiment = load_experiment(path)
-    started = time.perf_counter()
-    result = run_experiment(experiment, path.parent)
-    wall = time.perf_counter() - started
+    wall, result = timed(lambda: run_experiment(experiment, path.parent))
     return {
         "people": experiment.population.people,
         "schemes": len(experiment.schemes),
@@ -78,19 +74,15 @@ def _baseline(path: Path, repeat: int) -> dict[str, Any]:
     as_of = world.as_of(step)
     scheme = load_scheme(bundled_pilots()["rongcheng"]).scheme
     scorer = StepScorer(scheme)
-    engine, lab = [], []
+    engine, lab = Timing(), Timing()
     for _ in range(repeat):
-        mark = time.perf_counter()
-        score_table(scheme, records, as_of, world.subjects)
-        engine.append(time.perf_counter() - mark)
-        mark = time.perf_counter()
-        scorer.score(records, world.subjects, as_of)
-        lab.append(time.perf_counter() - mark)
+        engine.add(lambda: score_table(scheme, records, as_of, world.subjects))
+        lab.add(lambda: scorer.score(records, world.subjects, as_of))
     return {
         "records": records.num_rows,
-        "score_table_median_s": round(statistics.median(engine), 3),
-        "step_scorer_median_s": round(statistics.median(lab), 3),
-        "ratio": round(statistics.median(engine) / statistics.median(lab), 2),
+        "score_table_median_s": round(engine.median, 3),
+        "step_scorer_median_s": round(lab.median, 3),
+        "ratio": round(engine.median / lab.median, 2),
     }
 
 
@@ -102,7 +94,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="baseline repetitions")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, Any] = {"load_start": os.getloadavg(), "nproc": os.cpu_count()}
+    results: dict[str, Any] = {"machine": machine("duckdb", "pyarrow")}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         five = _experiment(args.people, args.people // 20, PILOTS, workdir)
@@ -111,7 +103,7 @@ def main() -> int:
         if not args.skip_big:
             big = _experiment(args.big, 0, ("rongcheng",), workdir)
             results["one_scheme_at_scale"] = _run(big)
-    results["load_end"] = os.getloadavg()
+    results["load_end"] = load_average()
     for name, goal in GOALS.items():
         if name in results:
             results[name]["goal_s"] = goal

@@ -30,12 +30,10 @@ down for a quick look).
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
+import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -43,6 +41,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from benchkit import Timing, load_average, machine, median, timed
 from xinyong.peer.algorithms import PeerScores, compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
 from xinyong.peer.incremental import IncrementalPeer, NewRating
@@ -171,25 +170,6 @@ def eigentrust_scipy(graph: RatingGraph, prior: float, m: float, a: float, tol: 
 # ------------------------------------------------------------------ running
 
 
-@dataclass
-class Timing:
-    """Seconds of each repetition of one phase."""
-
-    seconds: list[float]
-
-    @property
-    def median(self) -> float:
-        """The median."""
-        return statistics.median(self.seconds)
-
-
-def timed(function: Callable[[], object]) -> tuple[float, object]:
-    """Seconds one call takes, and its result."""
-    started = time.perf_counter()
-    result = function()
-    return time.perf_counter() - started, result
-
-
 def run_algorithm(graph: RatingGraph, algorithm: str, repeat: int) -> tuple[Timing, PeerScores]:
     """(a), (a0) and (b), alternating; check (a0) against (b); return (a)'s timing and result."""
     seeds = [graph.nodes[i] for i in graph.seeds.tolist()]
@@ -202,7 +182,7 @@ def run_algorithm(graph: RatingGraph, algorithm: str, repeat: int) -> tuple[Timi
             graph, plain.prior, plain.min_ratings, plain.damping, plain.tolerance
         ),
     }
-    a, a0, b = Timing([]), Timing([]), Timing([])
+    a, a0, b = Timing(), Timing(), Timing()
     result: PeerScores | None = None
     for _ in range(repeat):
         seconds, full = timed(lambda: compute_peer_scores(guarded, graph))
@@ -247,15 +227,15 @@ def run_updates(
         pushes.append(live.pushes)
     check = live.recompute()
     error = float(np.max(np.abs(check.score - live.score)))
-    median = statistics.median(times)
+    middle = median(times)
     p95 = float(np.percentile(times, 95))
     print(
-        f"{scores.section.algorithm:>10}: update median {median:.3f} ms, p95 {p95:.3f} ms, "
-        f"max {max(times):.3f} ms ({statistics.median(pushes):.0f} pushes median); full "
-        f"recomputation {full.median:.2f} s = {full.median * 1000 / median:,.0f}x the median "
+        f"{scores.section.algorithm:>10}: update median {middle:.3f} ms, p95 {p95:.3f} ms, "
+        f"max {max(times):.3f} ms ({median(pushes):.0f} pushes median); full "
+        f"recomputation {full.median:.2f} s = {full.median * 1000 / middle:,.0f}x the median "
         f"update; largest score error after {updates} updates {error:.1e}; setup {setup:.1f} s"
     )
-    return median, p95
+    return middle, p95
 
 
 def main() -> None:
@@ -279,7 +259,7 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"peer benchmark: {args.subjects:,} subjects, {args.ratings:,} ratings, repeat "
-        f"{args.repeat}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start"
+        f"{args.repeat}; machine {json.dumps(machine('numpy', 'scipy'))}"
     )
     seconds, graph = timed(lambda: make_graph(args.subjects, args.ratings, args.seed))
     assert isinstance(graph, RatingGraph)
@@ -292,7 +272,7 @@ def main() -> None:
             missed.append(f"eigentrust converged in {full.median:.1f} s")
         if max(median, p95) >= GOAL_UPDATE_MS:
             missed.append(f"{algorithm} update p95 {p95:.2f} ms")
-    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in load_average())}")
     if missed:
         message = "goals missed: " + "; ".join(missed)
         if args.strict:

@@ -18,6 +18,7 @@ of the proofs after it and of (b), and the ratio (a)/(b). The goal (issue 19) is
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import select, union_all
 
+from benchkit import machine, percentile
 from xinyong.ledger.append import Batch, append_batch, read_size
 from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.ledger.proofs import prove_consistency, prove_inclusion
@@ -36,13 +38,8 @@ BASELINE_RUNS = 3
 """How often (b) runs: it reads every leaf hash, seconds at 10M entries."""
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _ms(values: list[float]) -> str:
-    p50, p99 = _percentile(values, 0.5) * 1e3, _percentile(values, 0.99) * 1e3
+    p50, p99 = percentile(values, 0.5) * 1e3, percentile(values, 0.99) * 1e3
     return f"p50 {p50:,.1f} ms, p99 {p99:,.1f} ms"
 
 
@@ -52,6 +49,7 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    print(f"machine: {json.dumps(machine())}", flush=True)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as workdir:
         engine = open_database(f"sqlite:///{Path(workdir) / 'ledger.db'}")
@@ -104,7 +102,7 @@ def main() -> None:
     print(f"(a) inclusion:   {_ms(inclusion)}")
     print(f"(a) consistency: {_ms(consistency)}")
     print(f"(b) reading the leaf hashes alone ({len(reads)} runs): {_ms(reads)}")
-    ratio = _percentile(inclusion, 0.5) / _percentile(reads, 0.5)
+    ratio = percentile(inclusion, 0.5) / percentile(reads, 0.5)
     print(f"inclusion / read at p50: {ratio:.2e}; goal p99 < 5 ms at 10M entries")
 
 

@@ -17,6 +17,7 @@ timed too).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from benchkit import machine, percentile
 from xinyong.application.receipts import Receipts
 from xinyong.decisions.checks import Registrations, decide_measure
 from xinyong.decisions.relying import register_relying_party
@@ -47,11 +49,6 @@ MEASURE = "no-premium-travel"
 AS_OF = date(2026, 10, 31)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _ledger(workdir: str, people: int, seed: int) -> tuple[Engine, list[str]]:
     """A SQLite ledger of synthetic people with the pilot active; the people's ids."""
     catalog = load_catalog()
@@ -70,7 +67,7 @@ def _ledger(workdir: str, people: int, seed: int) -> tuple[Engine, list[str]]:
 
 
 def _ms(values: list[float], q: float) -> float:
-    return _percentile(values, q) * 1e3
+    return percentile(values, q) * 1e3
 
 
 def _line(values: list[float]) -> str:
@@ -83,6 +80,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    print(f"machine: {json.dumps(machine())}", flush=True)
     catalog = load_catalog()
     alone: list[float] = []
     signed: list[float] = []

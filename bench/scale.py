@@ -36,9 +36,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
-import statistics
 import subprocess
 import sys
 import threading
@@ -53,6 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import xinyong.pilots
+from benchkit import load_average, machine, median
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.record_table import input_records
 from xinyong.schemes.load import load_scheme
@@ -233,7 +232,7 @@ def run_child(engine: str, data: Path, out: Path, args: argparse.Namespace) -> d
         "--spark-master",
         args.spark_master,
     ]
-    load_before = os.getloadavg()[0]
+    load_before = load_average()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     sampler = TreeSampler(process.pid)
@@ -244,8 +243,8 @@ def run_child(engine: str, data: Path, out: Path, args: argparse.Namespace) -> d
     result = dict(json.loads(stdout.strip().splitlines()[-1]))
     result["wall_seconds"] = round(time.perf_counter() - started, 2)
     result["tree_peak_rss_mib"] = round(peak / 1024)
-    result["load_before"] = round(load_before, 2)
-    result["load_after"] = round(os.getloadavg()[0], 2)
+    result["load_before"] = load_before
+    result["load_after"] = load_average()[0]
     return result
 
 
@@ -327,11 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     report: dict[str, Any] = {
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine("duckdb", "pyarrow"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "sizes": [],
     }
@@ -353,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                 tables[engine] = pq.read_table(out)
         for engine, runs in entry["runs"].items():
             entry["median"][engine] = {
-                "refresh_seconds": statistics.median(r["refresh_seconds"] for r in runs),
+                "refresh_seconds": median(r["refresh_seconds"] for r in runs),
                 "tree_peak_rss_mib": max(r["tree_peak_rss_mib"] for r in runs),
             }
         if len(tables) > 1:

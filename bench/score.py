@@ -40,12 +40,9 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
-import platform
 import random
 import resource
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -66,6 +63,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 import xinyong.pilots
+from benchkit import git_commit, load_average, machine, median
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.record_table import input_records
 from xinyong.engines.duckdb import connect, score_table
@@ -575,7 +573,7 @@ class Phase:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.seconds) if self.seconds else math.nan
+        return median(self.seconds)
 
 
 class Bench:
@@ -595,7 +593,7 @@ class Bench:
         seconds = time.perf_counter() - started
         peak = self.memory.peak_kib()
         phase.seconds.append(seconds)
-        phase.loadavg.append(os.getloadavg()[0])
+        phase.loadavg.append(load_average()[0])
         self.peak_rss_mib = max(self.peak_rss_mib, peak / 1024)
         if peak / 1024 > phase.peak_rss_mib:
             phase.peak_rss_mib = peak / 1024
@@ -1031,7 +1029,7 @@ def ledger_latency(
                 AS_OF,
             )
         _say(f"timing {len(chosen):,} subjects one at a time (after {len(warmup)} warm-up)")
-        load_before = os.getloadavg()[0]
+        load_before = load_average()[0]
         for subject_id in chosen:
             started = time.perf_counter_ns()
             found = subject_records(conn, subject_id, AS_OF, known_at, catalog)
@@ -1042,7 +1040,7 @@ def ledger_latency(
             queries.append(fetched - started)
             counts.append(len(found))
             standings.append(standing)
-        load_after = os.getloadavg()[0]
+        load_after = load_average()[0]
         held_records = conn.execute(
             sa.select(sa.func.count()).select_from(records_table)
         ).scalar_one()
@@ -1085,7 +1083,7 @@ def ledger_latency(
         query_p99_ms=percentile(queries, 99),
         score_p50_ms=percentile([t - q for t, q in zip(totals, queries, strict=True)], 50),
         score_p99_ms=percentile([t - q for t, q in zip(totals, queries, strict=True)], 99),
-        records_per_subject_median=statistics.median(counts),
+        records_per_subject_median=median(counts),
         records_per_subject_max=max(counts),
         standings_checked=len(mine),
         standings_mismatches=bad,
@@ -1095,58 +1093,6 @@ def ledger_latency(
 
 
 # ------------------------------------------------------------------------------ reporting
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit() -> str:
-    """The checked-out commit, with ``+dirty`` when the work tree has changes (read-only git)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty.strip() else "")
-
-
-def machine() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    import duckdb
-
-    return {
-        "date": date.today().isoformat(),
-        "commit": git_commit(),
-        "nproc": os.cpu_count(),
-        "cpu": _cpu_model(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "ibis": ibis.__version__,
-        "pandas": pd.__version__,
-        "pyarrow": pa.__version__,
-        "sqlite": sqlite3.sqlite_version,
-    }
 
 
 def _yes(met: bool) -> str:
@@ -1303,7 +1249,7 @@ def main(argv: list[str] | None = None) -> int:
     ledger = None
     if not args.skip_ledger:
         ledger = ledger_latency(args, bench, scheme, records_path, subjects_path, frame_a)
-    info = machine()
+    info = machine("duckdb", "ibis", "pandas", "pyarrow")
     if args.json:
         payload = {
             "machine": info,

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from benchkit import machine, median, timed
 
 XINYONG = shutil.which("xinyong", path=str(Path(sys.executable).parent)) or "xinyong"
 COMMANDS = {
@@ -33,9 +32,12 @@ GOAL_SECONDS = 0.3
 
 
 def _once(argv: list[str]) -> float:
-    began = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - began
+    seconds, _ = timed(
+        lambda: subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+        )
+    )
+    return seconds
 
 
 def measure(runs: int) -> dict[str, object]:
@@ -46,11 +48,11 @@ def measure(runs: int) -> dict[str, object]:
     for _ in range(runs):
         for name, argv in COMMANDS.items():
             times[name].append(_once(argv))
-    floor = statistics.median(times["python -c pass"])
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    floor = median(times["python -c pass"])
+    medians = {name: median(values) for name, values in times.items()}
     return {
         "runs": runs,
-        "machine": {"arch": platform.machine(), "python": platform.python_version()},
+        "machine": machine(),
         "median_seconds": {name: round(value, 4) for name, value in medians.items()},
         "ratio_to_python": {name: round(value / floor, 2) for name, value in medians.items()},
         "goal_seconds": GOAL_SECONDS,
