@@ -295,10 +295,12 @@ ORDER BY subject_id
 
 # [eligibility]: persons 18 or over on the as-of date (full years from the resident ID's birth
 # date: a year less while this year's birthday is still to come) whose latest consent record is
-# a consent.given (a withdrawal on the same day wins).
+# a consent.given (a withdrawal on the same day wins). Only a subject with a consent record can
+# be scored, so only the consent records are grouped.
 ELIGIBLE_SQL = """
     SELECT subject_id FROM considered
-    WHERE regexp_full_match(subject_id, '[0-9]{{17}}[0-9X]')
+    WHERE code IN ('consent.given', 'consent.withdrawn')
+      AND regexp_full_match(subject_id, '[0-9]{{17}}[0-9X]')
     GROUP BY subject_id
     HAVING year(DATE '{as_of}') - CAST(substr(subject_id, 7, 4) AS INTEGER)
            - CASE WHEN month(DATE '{as_of}') * 100 + day(DATE '{as_of}')

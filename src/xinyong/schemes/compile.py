@@ -313,7 +313,7 @@ def compile_scheme(
         named = records.filter(records.subject_kind.isin(list(scheme.subject_kinds)))
         chosen = named.select("subject_id", kind=named.subject_kind)
     if scheme.eligibility is not None:
-        chosen = eligible_subjects(scheme, chosen.distinct(), considered, t)
+        chosen = eligible_subjects(scheme, chosen, considered, t, named_by_records=subjects is None)
     chosen = chosen.select("subject_id").distinct()
     if aggregates:
         per_subject = scored.group_by("subject_id").aggregate(**aggregates)

@@ -103,21 +103,26 @@ def ineligibility(
 
 
 def eligible_subjects(
-    scheme: Scheme, chosen: ir.Table, considered: ir.Table, t: ir.DateValue
+    scheme: Scheme,
+    chosen: ir.Table,
+    considered: ir.Table,
+    t: ir.DateValue,
+    *,
+    named_by_records: bool = False,
 ) -> ir.Table:
-    """The rows of ``chosen`` (``subject_id``, ``kind``) that ``scheme`` may score as of ``t``,
-    given the records ``considered`` (of the scheme's kinds, on or before ``t``). The date stays
-    an expression (the lab binds it per step)."""
+    """The distinct rows of ``chosen`` (``subject_id``, ``kind``) that ``scheme`` may score as
+    of ``t``, given the records ``considered`` (of the scheme's kinds, on or before ``t``). The
+    date stays an expression (the lab binds it per step).
+
+    Only a subject with a consent in force can be scored where consent is required, so consent
+    is applied first and the rows shrink before they are made distinct and their identifiers
+    parsed for an age. When ``chosen`` is every subject the records name (``named_by_records``,
+    file mode) and a subject's kind cannot change the answer (no age rule, or persons only),
+    the consenting subjects are the answer's candidates themselves: each is named by its own
+    consent record, so the records need not be read again for the subjects they name."""
     rules = scheme.eligibility
     if rules is None:
-        return chosen
-    if rules.min_age is not None:
-        resident = chosen.subject_id.re_search(_RESIDENT_ID)
-        birth = ibis.ifelse(resident, chosen.subject_id[6:14].cast("int64"), _NEVER)
-        today = t.year().cast("int64") * 10_000 + t.month() * 100 + t.day()
-        chosen = chosen.filter(
-            (chosen.kind != "person") | (birth + rules.min_age * 10_000 <= today)
-        )
+        return chosen.distinct()
     if rules.consent == "required":
         consent = considered.filter(considered.code.isin([CONSENT_GIVEN, CONSENT_WITHDRAWN]))
         latest = consent.group_by("subject_id").aggregate(
@@ -127,5 +132,18 @@ def eligible_subjects(
         consenting = latest.filter(
             latest.given.notnull() & (latest.withdrawn.isnull() | (latest.given > latest.withdrawn))
         ).select("subject_id")
-        chosen = chosen.semi_join(consenting, "subject_id")
+        kinds = tuple(scheme.subject_kinds)
+        if named_by_records and (rules.min_age is None or kinds == ("person",)):
+            chosen = consenting.mutate(kind=ibis.literal(kinds[0], type="string"))
+        else:
+            chosen = chosen.semi_join(consenting, "subject_id").distinct()
+    else:
+        chosen = chosen.distinct()
+    if rules.min_age is not None:
+        resident = chosen.subject_id.re_search(_RESIDENT_ID)
+        birth = ibis.ifelse(resident, chosen.subject_id[6:14].cast("int64"), _NEVER)
+        today = t.year().cast("int64") * 10_000 + t.month() * 100 + t.day()
+        chosen = chosen.filter(
+            (chosen.kind != "person") | (birth + rules.min_age * 10_000 <= today)
+        )
     return chosen
