@@ -14,7 +14,6 @@ from xinyong.domain.refusals import NotAllowed
 from xinyong.due_process import disclosure
 from xinyong.due_process.disclosure import SHOWN_ORDERS, public_entries
 from xinyong.due_process.masking import MaskingPolicy, PersonIdMask, PersonNameMask
-from xinyong.web import lists
 from xinyong.web.i18n import LANG_COOKIE
 from xinyong.web.lists import active_scheme
 
@@ -81,6 +80,20 @@ def test_a_list_too_long_to_sort_is_refused_with_a_reason(
     assert len(_ordered(portal, "newest", MaskingPolicy())) == 2  # other orders unaffected
 
 
+def test_a_search_too_broad_to_sort_is_refused_not_cut(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first candidates of a search, by random id, are no order: refused, as a list."""
+    monkeypatch.setattr(disclosure, "SEARCH_CANDIDATES", 0)
+    ctx = portal.service.app.state.context
+    with portal.service.engine.connect() as conn:
+        loaded = active_scheme(conn, ctx, "rongcheng")
+        with pytest.raises(NotAllowed, match="narrow the list first"):
+            public_entries(conn, loaded, "blacklist", ctx.today(), query="王", order="name")
+        # other orders keep the first candidates, as a search always has
+        assert public_entries(conn, loaded, "blacklist", ctx.today(), query="王")[0] == 0
+
+
 @pytest.mark.anyio
 async def test_the_page_offers_the_shown_columns_and_says_why_not(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
@@ -91,17 +104,21 @@ async def test_the_page_offers_the_shown_columns_and_says_why_not(
         assert 'value="identifier-desc"' in page.text
         twin = (await public.get("/lists/rongcheng/blacklist.json?order=name")).json()
         assert [e["name"] for e in twin["entries"]] == ["李*", "王**"]
+        assert twin["order_refused"] is None
         csv = await public.get("/lists/rongcheng/blacklist.csv?order=name-desc")
         assert csv.text.index("王**") < csv.text.index("李*")
 
         monkeypatch.setattr(disclosure, "SORT_LIMIT", 1)
-        monkeypatch.setattr(lists, "SORT_LIMIT", 1)
-        page = await public.get("/lists/rongcheng/blacklist")
-        assert 'value="name"' not in page.text  # not offered where it would be refused
-        refused = await public.get("/lists/rongcheng/blacklist.json?order=name")
-        assert refused.status_code == 422
-        assert "narrow the list first" in refused.json()["detail"]
+        # Too long to sort: the entries newest first, and why (in the results htmx swaps in).
+        twin = (await public.get("/lists/rongcheng/blacklist.json?order=name")).json()
+        assert twin["order"] == "newest"
+        assert twin["total"] == 2
+        assert "narrow the list first" in twin["order_refused"]
         public.cookies.set(LANG_COOKIE, "zh")
         shown = await public.get("/lists/rongcheng/blacklist?order=name")
-        assert shown.status_code == 422
-        assert "请先缩小名单范围" in shown.text
+        assert shown.status_code == 200
+        results = shown.text[shown.text.index('id="results"') :]
+        assert "请先缩小名单范围" in results
+        assert "未按要求排序" in results
+        csv = await public.get("/lists/rongcheng/blacklist.csv?order=name")
+        assert csv.status_code == 422  # a download is what was asked, or nothing

@@ -268,19 +268,27 @@ def _ordered(condition: ColumnElement[bool], order: str) -> Select[tuple[object,
         "public-newest": [listings.c.public_from.desc()],
         "public-oldest": [listings.c.public_from.asc()],
         "kind": [who.kind.asc(), listings.c.listed_on.desc()],
-    }.get(order, [])
-    return query.order_by(*by, listings.c.entry_id)
+    }.get(order)
+    if by is None and order not in SHOWN_ORDERS:
+        raise ValueError(f"unknown order {order!r} (known: {', '.join(ORDERS)})")
+    return query.order_by(*(by or ()), listings.c.entry_id)
 
 
-def _sorted_as_shown(entries: list[PublicEntry], order: str) -> list[PublicEntry]:
-    """``entries`` ordered by the column ``order`` names, as shown; ties by random id."""
+def _sorted_as_shown(found: list[Listing], order: str, policy: MaskingPolicy) -> list[Listing]:
+    """``found`` ordered by the column ``order`` names as ``policy`` shows it; ties by random
+    id, entries that show nothing last (either way)."""
     column, descending = SHOWN_ORDERS[order]
-    by_id = sorted(entries, key=lambda e: e.entry_id)
-    # Entries with nothing shown ("" or all masked) come last either way.
-    shown = [e for e in by_id if getattr(e, column).strip("* ")]
-    hidden = [e for e in by_id if not getattr(e, column).strip("* ")]
-    shown.sort(key=lambda e: str(getattr(e, column)).casefold(), reverse=descending)
-    return shown + hidden
+
+    def shown(entry: Listing) -> str:
+        if column == "name":
+            return policy.name(entry.display_name, entry.kind)
+        return policy.subject_id(entry.subject_id, entry.kind)
+
+    keyed = sorted(((shown(e), e) for e in found), key=lambda pair: pair[1].entry_id)
+    visible = [pair for pair in keyed if pair[0].strip("* ")]
+    hidden = [e for value, e in keyed if not value.strip("* ")]
+    visible.sort(key=lambda pair: pair[0].casefold(), reverse=descending)
+    return [e for _, e in visible] + hidden
 
 
 def _narrowed(
@@ -343,38 +351,44 @@ def public_entries(
         total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
         rows = conn.execute(ordered.limit(limit).offset(offset)).all()
         return int(total or 0), [_listing(r).public(policy) for r in rows]
-    if not query.strip():
-        rows = conn.execute(ordered.limit(SORT_LIMIT + 1)).all()
-        if len(rows) > SORT_LIMIT:
-            raise NotAllowed(
-                N_(
-                    "sorting by a shown column reads at most %(limit)s entries: narrow the "
-                    "list first (a search, a kind, a region or a year)"
+    if not query.strip():  # a shown order: every entry is read, masked and sorted
+        total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
+        if int(total or 0) > SORT_LIMIT:
+            raise _too_many_to_sort()
+        found = [_listing(r) for r in conn.execute(ordered)]
+    else:
+        # The database narrows the candidates (the id, or a name containing the query); the
+        # policy then keeps only what it lets a search find.
+        text = " ".join(query.split())
+        candidates = ordered.where(
+            or_(
+                listings.c.subject_id == (searched_id(query) or ""),
+                func.lower(ordered.selected_columns.display_name).contains(
+                    text.lower(), autoescape=True
                 ),
-                limit=SORT_LIMIT,
             )
-        shown = _sorted_as_shown([_listing(r).public(policy) for r in rows], order)
-        return len(shown), shown[offset : offset + limit]
-    # The database narrows the candidates (the id, or a name containing the query); the policy
-    # then keeps only what it lets a search find.
-    text = " ".join(query.split())
-    candidates = ordered.where(
-        or_(
-            listings.c.subject_id == (searched_id(query) or ""),
-            func.lower(ordered.selected_columns.display_name).contains(
-                text.lower(), autoescape=True
-            ),
         )
-    )
-    found = [
-        _listing(r)
-        for r in conn.execute(candidates.limit(SEARCH_CANDIDATES))
-        if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
-    ]
+        rows = conn.execute(candidates.limit(SEARCH_CANDIDATES + 1)).all()
+        if order in SHOWN_ORDERS and len(rows) > SEARCH_CANDIDATES:
+            raise _too_many_to_sort()  # the first candidates by random id are no order
+        found = [
+            _listing(r)
+            for r in rows[:SEARCH_CANDIDATES]
+            if policy.matches(query, str(r.subject_id), r.display_name, str(r.kind))
+        ]
     if order in SHOWN_ORDERS:
-        shown = _sorted_as_shown([x.public(policy) for x in found], order)
-        return len(shown), shown[offset : offset + limit]
+        found = _sorted_as_shown(found, order, policy)
     return len(found), [x.public(policy) for x in found[offset : offset + limit]]
+
+
+def _too_many_to_sort() -> NotAllowed:
+    return NotAllowed(
+        N_(
+            "sorting by a shown column reads at most %(limit)s entries: narrow the list first "
+            "(a search, a kind, a region or a year)"
+        ),
+        limit=SORT_LIMIT,
+    )
 
 
 def list_facets(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from xinyong.domain.records import InputRecord
+from xinyong.domain.refusals import Word
 from xinyong.i18n import N_, Message
 from xinyong.peer.reference import reference_peer_scores
 from xinyong.peer.result import PeerScore
@@ -187,7 +188,9 @@ def _considered(
             ignored.append(
                 (
                     record,
-                    Message(N_("subject kind %(kind)s is not scored"), kind=record.subject_kind),
+                    Message(
+                        N_("subject kind %(kind)s is not scored"), kind=Word(record.subject_kind)
+                    ),
                 )
             )
         elif record.occurred_at > as_of:

@@ -10,7 +10,7 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BeforeValidator, Field
 from sqlalchemy import Connection
 
@@ -20,7 +20,7 @@ from xinyong.decisions.timeline import outlook, stops_counting_on
 from xinyong.domain.refusals import NotAllowed
 from xinyong.due_process.disclosure import (
     MAX_OFFSET,
-    SORT_LIMIT,
+    SHOWN_ORDERS,
     PublicEntry,
     awaiting_publication,
     find_listing,
@@ -31,7 +31,7 @@ from xinyong.due_process.objections import objection_days
 from xinyong.due_process.published_fields import published_fields
 from xinyong.due_process.regions import region_name
 from xinyong.due_process.repairs import repair_available_from
-from xinyong.i18n import N_
+from xinyong.i18n import N_, Message
 from xinyong.ledger.append import read_size
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.model import ListDef
@@ -205,6 +205,14 @@ def list_csv(
     )
 
 
+async def costly_list_limit(request: Request) -> None:
+    """The anonymous caller's rate limit on a list page that reads more than a page of entries
+    (a search, or an order by a shown column, which reads, masks and sorts them all)."""
+    params = request.query_params
+    if params.get("q", "").strip() or params.get("order", "") in SHOWN_ORDERS:
+        await public_page_limit(request)
+
+
 def _public_entries(
     conn: Connection, loaded: LoadedScheme, list_id: str, today: date, **narrowed: Any
 ) -> tuple[int, list[PublicEntry]]:
@@ -226,6 +234,7 @@ def _cell(value: str) -> str:
 @twin(router, "/lists/{scheme_id}/{list_id}", "list.html")
 def list_page(
     ctx: Ctx,
+    _limit: Annotated[None, Depends(costly_list_limit)],
     scheme_id: str,
     list_id: str,
     q: Query_ = "",
@@ -243,20 +252,21 @@ def list_page(
     with ctx.engine.connect() as conn:
         loaded = active_scheme(conn, ctx, scheme_id)
         lst = _disclosed_list(loaded, list_id)
-        total, entries = _public_entries(
-            conn,
-            loaded,
-            list_id,
-            today,
-            policy=policy,
-            query=q,
-            order=order,
-            kind=kind,
-            year=year,
-            region=region,
-            limit=per_page,
-            offset=(page - 1) * per_page,
-        )
+        narrowed: dict[str, Any] = {
+            "policy": policy,
+            "query": q,
+            "kind": kind,
+            "year": year,
+            "region": region,
+            "limit": per_page,
+            "offset": (page - 1) * per_page,
+        }
+        refused: Message | None = None
+        try:
+            total, entries = public_entries(conn, loaded, list_id, today, order=order, **narrowed)
+        except NotAllowed as exc:  # too long to sort as asked: the default order, and why
+            refused, order = Message(exc.template, **exc.params), "newest"
+            total, entries = public_entries(conn, loaded, list_id, today, order=order, **narrowed)
         awaiting = awaiting_publication(conn, loaded, list_id, today)
         facets = list_facets(conn, loaded, list_id, today, policy)
     first = awaiting.first_public_on
@@ -269,7 +279,7 @@ def list_page(
         "as_of": today.isoformat(),
         "q": q,
         "order": order,
-        "sort_limit": SORT_LIMIT,
+        "order_refused": refused,
         "subject_kind": kind,
         "year": year,
         "region": region,

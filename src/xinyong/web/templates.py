@@ -86,6 +86,8 @@ def in_language(text: str, language: str) -> str:
     with its values as the language writes them; any other text (data) as it is."""
     if not isinstance(text, Message):
         return text
+    if language == DEFAULT:
+        return str(text)  # the English, filled as the API and the JSON twins give it
     translated = gettext_for(language)(text.template)
     if not text.params:
         return translated
