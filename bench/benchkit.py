@@ -117,26 +117,21 @@ def wait_quiet(limit: float = 120.0) -> float:
     return round(time.monotonic() - started, 1)
 
 
+def _git(*args: str) -> str:
+    """The output of a read-only git command in the repository."""
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def git_commit() -> str:
     """The commit measured, ``+dirty`` when ``src/`` has changes not committed."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "src"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        commit = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "src")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return commit + ("+dirty" if dirty.strip() else "")
+    return commit + ("+dirty" if dirty else "")
 
 
 def _cpu_model() -> str:

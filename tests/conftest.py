@@ -5,6 +5,9 @@ database created for this test session on the server at 127.0.0.1:5432 and dropp
 PostgreSQL is a real server, not a mock: when it cannot be reached the tests fail, unless
 ``XINYONG_SKIP_POSTGRES=1`` says to skip them on a machine without one.
 
+``portal`` is the seeded portal in process on each of those ledgers, and ``anyio_backend`` runs
+the async tests on asyncio.
+
 ``spark`` is a test worker's one Spark engine (``local[2]``; a JVM takes about 5 s to start),
 shared by every test marked ``spark`` that the worker runs.
 
@@ -26,6 +29,7 @@ import pytest
 
 from tests.support.ledgers import new_ledger
 from tests.support.postgres import new_pg_database, reset_pg
+from tests.support.web_fixtures import Portal, seed_portal
 from xinyong.engines.spark_settings import SparkSettings
 
 if TYPE_CHECKING:
@@ -59,6 +63,19 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_server_url")
     reset_pg(url)
     return new_ledger(url)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
+    """The seeded portal in process, on SQLite and on PostgreSQL."""
+    seeded = seed_portal(ledger_url, tmp_path)
+    yield seeded
+    seeded.service.engine.dispose()
 
 
 @pytest.fixture(scope="session")

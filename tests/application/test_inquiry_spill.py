@@ -24,11 +24,6 @@ from xinyong.ledger.schema import inquiries, pending_notices
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _logged(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return sorted(conn.scalars(sa.select(inquiries.c.decision_id)))

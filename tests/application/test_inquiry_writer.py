@@ -24,11 +24,6 @@ from xinyong.ledger.schema import inquiries, pending_notices
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _logged(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(conn.scalars(sa.select(inquiries.c.decision_id)))

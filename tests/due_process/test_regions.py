@@ -3,28 +3,13 @@ only as far as the masking policy shows it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.support.web_fixtures import Portal, seed_portal
+from tests.support.web_fixtures import Portal
 from xinyong.due_process.disclosure import list_facets, public_entries
 from xinyong.due_process.masking import MaskingPolicy, OrganizationMask, PersonIdMask
 from xinyong.due_process.regions import PROVINCES, region_name
 from xinyong.web.lists import active_scheme
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(ledger_url, tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
 
 
 def test_every_province_level_division_is_named() -> None:

@@ -4,12 +4,9 @@ with a reason, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.support.web_fixtures import Portal, seed_portal
+from tests.support.web_fixtures import Portal
 from xinyong.domain.refusals import NotAllowed
 from xinyong.due_process import disclosure
 from xinyong.due_process.disclosure import SHOWN_ORDERS, public_entries
@@ -18,18 +15,6 @@ from xinyong.web.i18n import LANG_COOKIE
 from xinyong.web.lists import active_scheme
 
 HIDDEN = MaskingPolicy(person_id=PersonIdMask.HIDDEN, person_name=PersonNameMask.HIDDEN)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
-    seeded = seed_portal(ledger_url, tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
 
 
 def _ordered(portal: Portal, order: str, policy: MaskingPolicy) -> list[disclosure.PublicEntry]:

@@ -36,11 +36,6 @@ FORM_STATUS = {NotFound: 409, AlreadyDecided: 409, NotAllowed: 422}
 that is not there, or no longer open, comes from a queue that is out of date."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass(frozen=True)
 class Refusal:
     """One refused request, as a use case call, an API request and a form."""

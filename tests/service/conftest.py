@@ -11,11 +11,6 @@ from tests.support.service_fixtures import Service, Webhook, make_service, webho
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def webhook() -> Iterator[Webhook]:
     yield from webhook_server()
 

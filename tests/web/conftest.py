@@ -17,19 +17,6 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def portal(ledger_url: str, tmp_path: Path) -> Iterator[Portal]:
-    """The seeded portal in process, on SQLite and on PostgreSQL."""
-    seeded = seed_portal(ledger_url, tmp_path)
-    yield seeded
-    seeded.service.engine.dispose()
-
-
-@pytest.fixture
 def local_portal(tmp_path: Path) -> Iterator[Portal]:
     """The portal over SQLite only (for tests about pages, not about the database)."""
     seeded = seed_portal(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)

@@ -190,7 +190,7 @@ def subject_file(conn: Connection, ctx: Context, subject_id: str) -> dict[str, A
             standing = standing_of(conn, loaded, subject_id, today, head.size, ctx.catalog)
         except SeedsAbsent as exc:  # the scheme scores nobody now: say so, show the rest
             not_scored.append(
-                {"scheme": loaded.scheme.id, "name": loaded.scheme.name, "reason": str(exc)}
+                {"scheme": loaded.scheme.id, "name": loaded.scheme.name, "reason": exc.args[0]}
             )
             continue
         if standing.ineligible is not None:

@@ -16,6 +16,7 @@ from datetime import date
 
 from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
 from xinyong.domain.records import InputRecord
+from xinyong.i18n import N_, Message
 from xinyong.schemes.model import PeerSection
 
 __all__ = ["Rating", "RatingSet", "SeedsAbsent", "considered_ratings", "seeds_absent"]
@@ -57,12 +58,21 @@ class RatingSet:
 
 
 def seeds_absent(seeds: Sequence[str], ratings: int, as_of: date, prior: float) -> SeedsAbsent:
-    """The error for seeds of whom none rated anyone among ``ratings`` counting ratings."""
+    """The error for seeds of whom none rated anyone among ``ratings`` counting ratings (its
+    message a :class:`Message`: English for the operator and the API, translated on a page)."""
     shown = ", ".join(seeds[:5]) + (", ..." if len(seeds) > 5 else "")
     return SeedsAbsent(
-        f"none of the peer seeds ({shown}) rated anyone in the {ratings} ratings that count on "
-        f"{as_of.isoformat()}: trust would never reach a rater and everyone would get the "
-        f"prior {prior:g}; name seeds who take part"
+        Message(
+            N_(
+                "none of the peer seeds (%(seeds)s) rated anyone in the %(ratings)s ratings "
+                "that count on %(day)s: trust would never reach a rater and everyone would get "
+                "the prior %(prior)s; name seeds who take part"
+            ),
+            seeds=shown,
+            ratings=ratings,
+            day=as_of,
+            prior=f"{prior:g}",
+        )
     )
 
 
