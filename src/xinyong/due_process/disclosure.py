@@ -249,8 +249,8 @@ SHOWN_ORDERS: dict[str, tuple[str, bool]] = {
 }
 """Orders by a column as the public sees it (the masked name, the masked identifier), made from
 the masked entries themselves: an order by the full values would tell what the masks hide (the
-hidden birth date of a resident ID, the hidden given name). Chinese names sort by code point,
-which for the ideographs is the dictionary's radical-and-stroke order."""
+hidden birth date of a resident ID, the hidden given name). Names sort by code point (for the
+common ideographs, radical-and-stroke order; not pinyin)."""
 ORDERS = ("newest", "oldest", "public-newest", "public-oldest", "kind", *SHOWN_ORDERS)
 """How a public list may be sorted: by listing date, by publication date, by kind, by the name or
 identifier as shown. Entries that tie keep the order of their random ids."""
@@ -347,13 +347,13 @@ def public_entries(
         condition = condition & (listings.c.subject_id == subject_id)
     condition = _narrowed(condition, kind, year, region, policy)
     ordered = _ordered(condition, order)
-    if not query.strip() and order not in SHOWN_ORDERS:
-        total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
-        rows = conn.execute(ordered.limit(limit).offset(offset)).all()
-        return int(total or 0), [_listing(r).public(policy) for r in rows]
-    if not query.strip():  # a shown order: every entry is read, masked and sorted
-        total = conn.execute(select(func.count()).select_from(listings).where(condition)).scalar()
-        if int(total or 0) > SORT_LIMIT:
+    if not query.strip():
+        counted = conn.execute(select(func.count()).select_from(listings).where(condition))
+        total = int(counted.scalar() or 0)
+        if order not in SHOWN_ORDERS:
+            rows = conn.execute(ordered.limit(limit).offset(offset)).all()
+            return total, [_listing(r).public(policy) for r in rows]
+        if total > SORT_LIMIT:  # a shown order reads, masks and sorts every entry
             raise _too_many_to_sort()
         found = [_listing(r) for r in conn.execute(ordered)]
     else:
