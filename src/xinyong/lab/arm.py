@@ -20,12 +20,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.peer_records import PEER_CODES
 from xinyong.engines.step_scorer import StepScorer
 from xinyong.lab.behaviour import Behaviour
+from xinyong.lab.cascades import GateWatch
 from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
 from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
-from xinyong.peer.algorithms import peer_scores_from_table
+from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
@@ -48,6 +50,10 @@ class Arm:
     world: World
     behaviour: Behaviour
     groups: tuple[str, ...]
+    gate: str | None = None
+    """The measure whose absence is a gate denial (peer schemes: wrongful denials, cascades)."""
+    shocks: bool = True
+    """False for a counterfactual: no bad days, no fake accounts."""
     kept: npt.NDArray[np.bool_] = field(init=False)
     voided_day: npt.NDArray[np.int32] = field(init=False)
     sanctioned: npt.NDArray[np.bool_] = field(init=False)
@@ -69,8 +75,15 @@ class Arm:
     _t: int = field(init=False, default=0)
     _peer: pa.Table | None = field(init=False, default=None)
     _members: dict[str, npt.NDArray[np.bool_]] = field(init=False, default_factory=dict)
+    _measures: dict[str, npt.NDArray[np.bool_]] = field(init=False, default_factory=dict)
     """Per list id, who is on it after the last scoring (the truth scoring does not count)."""
     members_before: dict[str, npt.NDArray[np.bool_]] = field(init=False, default_factory=dict)
+    counterfactual: Arm | None = field(init=False, default=None)
+    """The same arm without shocks, run beside it, when the arm has a gate to watch."""
+    watch: GateWatch | None = field(init=False, default=None)
+    denied: npt.NDArray[np.bool_] = field(init=False)
+    """People scored without the gate measure after the last step."""
+    _reads_peer_codes: bool = field(init=False, default=False)
     """Seconds the last step spent scoring (the engine) and on everything else."""
 
     def __post_init__(self) -> None:
@@ -101,10 +114,27 @@ class Arm:
                 scheme, self.loaded.text, self.loaded.path, scheme_hash(scheme)
             )
         self.scorer = StepScorer(scheme)
-        self.society = Society(world, self.behaviour) if scheme.peer is not None else None
+        self.society = (
+            Society(world, self.behaviour, shocks=self.shocks) if scheme.peer is not None else None
+        )
+        self._reads_peer_codes = any(
+            r.matches(code) or code in r.cleared_by for r in scheme.rules for code in PEER_CODES
+        )
+        self.denied = np.zeros(world.population.people, np.bool_)
+        gated = self.gate is not None and any(m.id == self.gate for m in scheme.measures)
+        if self.society is not None and gated and self.shocks:
+            self.counterfactual = Arm(
+                self.label, self.loaded, world, self.behaviour, self.groups, self.gate, False
+            )
+            self.watch = self._gate_watch()
         prior = float(scheme.peer.prior) if scheme.peer is not None else 0.0
         self.visible = np.full(size, prior)
         self.score_before = np.full(size, np.nan)
+
+    def step_scores(self, t: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+        """Run step ``t`` as a counterfactual: who was scored, and their scores."""
+        self.step(t)
+        return ~np.isnan(self.score_before), np.nan_to_num(self.score_before)
 
     def step(self, t: int) -> dict[str, Any]:
         """Run step ``t``; return its metrics."""
@@ -129,6 +159,7 @@ class Arm:
         )
         scored, score, grade, listed, sanctions = self._score(counting, as_of)
         members = self._members
+        gated = self._measures.get(self.gate) if self.gate is not None else None
         wrongful = self._wrongful(counting, listed, as_of)
 
         newly_wrongful = wrongful & (self.wrongful_since < 0)
@@ -142,6 +173,7 @@ class Arm:
         metrics = self._metrics(t, scored, score, grade, listed, sanctions, wrongful, acts)
         metrics["haywire_index"] = self._haywire(t, scored, score)
         metrics.update(self._list_metrics(members, scored))
+        metrics.update(self._gate_metrics(t, scored, score, gated))
         self.members_before = members
         self.score_before = np.where(scored, score, np.nan)
         self.listed, self.sanctioned = listed, sanctions > 0
@@ -149,6 +181,61 @@ class Arm:
         total = time.perf_counter() - started
         self.last_timings = {"scoring_s": self._scoring, "simulation_s": total - self._scoring}
         return metrics
+
+    def _gate_watch(self) -> GateWatch:
+        world, b = self.world, self.behaviour
+        people = world.population.people
+        groups = {}
+        for dimension in self.groups:
+            labels, count = (
+                (world.population.band, len(INCOME_BANDS))
+                if dimension == "income_band"
+                else (world.population.region, len(REGIONS))
+            )
+            groups[dimension] = (labels[:people].astype(np.int64), count)
+        return GateWatch(
+            people,
+            world.step_days,
+            b.cascade_steps,
+            groups,
+            world.peer_quality[:people] < b.misconduct_quality,
+        )
+
+    def _gate_metrics(
+        self,
+        t: int,
+        scored: npt.NDArray[np.bool_],
+        score: npt.NDArray[np.float64],
+        gated: npt.NDArray[np.bool_] | None,
+    ) -> dict[str, Any]:
+        """Gate denials against the counterfactual, cascades, and what attacks did to the
+        target (nothing without a gate: see :mod:`xinyong.lab.cascades`)."""
+        people = self.world.population.people
+        if gated is not None:
+            self.denied = scored[:people] & ~gated[:people]
+        twin, watch, society = self.counterfactual, self.watch, self.society
+        if twin is None or watch is None or society is None:
+            return {}
+        twin_scored, twin_score = twin.step_scores(t)
+        self._scoring += twin.last_timings["scoring_s"]
+        row = watch.observe(
+            t,
+            scored[:people],
+            self.denied,
+            twin.denied,
+            society.bad_day[:people],
+            society.contacts(t),
+        )
+        target = society.target
+        if target >= 0:
+            row["target_score"] = float(score[target]) if scored[target] else math.nan
+            row["target_gate"] = float(not self.denied[target]) if scored[target] else math.nan
+            row["target_shift"] = (
+                float(score[target] - twin_score[target])
+                if scored[target] and twin_scored[target]
+                else math.nan
+            )
+        return row
 
     def _list_metrics(
         self, members: dict[str, npt.NDArray[np.bool_]], scored: npt.NDArray[np.bool_]
@@ -226,8 +313,8 @@ class Arm:
         return self._arrays(table, world.population.size)
 
     def _with_ratings(self, records: pa.Table, as_of: Any) -> tuple[pa.Table, pa.Table]:
-        """The arm's rating records joined to the others, and the peer scores they give (which
-        become what raters see next step)."""
+        """The peer scores of the arm's ratings (which become what raters see next step), and
+        the records the scheme reads: the rating records too when a rule reads a peer code."""
         assert self.society is not None
         section = self.loaded.scheme.peer
         assert section is not None
@@ -235,9 +322,9 @@ class Arm:
         keep = int(world.max_display_days.max(initial=365))
         if section.valid_days is not None:
             keep = min(keep, section.valid_days)
-        ratings = self.society.records(self._t, keep)
         mark = time.perf_counter()
-        peer = peer_scores_from_table(section, ratings, self.loaded.scheme.subject_kinds, as_of)
+        graph = self.society.graph(section, self._t, keep, self.loaded.scheme.subject_kinds)
+        peer = compute_peer_scores(section, graph)
         self._scoring += time.perf_counter() - mark
         index = _to_numpy(
             pc.index_in(
@@ -247,7 +334,9 @@ class Arm:
         )
         found = ~np.isnan(index.astype(np.float64))
         self.visible[index[found].astype(np.int64)] = np.asarray(peer.score)[found]
-        return pa.concat_tables([records, ratings]), peer.table()
+        if self._reads_peer_codes:
+            records = pa.concat_tables([records, self.society.records(self._t, keep)])
+        return records, peer.table()
 
     def _arrays(
         self, table: pa.Table, size: int
@@ -279,6 +368,10 @@ class Arm:
             self._members[lst.id] = member
         sanctions = np.zeros(size, np.int32)
         sanctions[index] = _count_members(table["measures"], self.sanctions)
+        if self.gate is not None and any(m.id == self.gate for m in scheme.measures):
+            held = np.zeros(size, np.bool_)
+            held[index] = _any_member(table["measures"], frozenset({self.gate}))
+            self._measures = {self.gate: held}
         return scored, score, grade, listed, sanctions
 
     def _wrongful(

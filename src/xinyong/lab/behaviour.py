@@ -27,6 +27,7 @@ How the parameters act, per step and per scheme (the *arm*):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +60,22 @@ class Behaviour(BaseModel):
     bad_day_drop: float = Field(default=2.0, ge=0, le=4)
     haywire_drop: float = Field(default=0.5, gt=0)
     peer_seeds: int = Field(default=20, ge=0, le=100_000)
+    friends: int = Field(default=10, ge=2, le=1_000)
+    rewire: float = Field(default=0.1, ge=0, le=1)
+    circle_share: float = Field(default=0.8, ge=0, le=1)
+    bad_mood_drop: float = Field(default=1.0, ge=0, le=4)
+    status_line: float = Field(default=0.0, ge=0, le=5)
+    status_avoidance: float = Field(default=0.0, ge=0, le=1)
+    retaliation_rate: float = Field(default=0.0, ge=0, le=1)
+    retaliation_days: int = Field(default=3, ge=1, le=365)
+    collusion_rings: int = Field(default=0, ge=0, le=100_000)
+    ring_size: int = Field(default=6, ge=2, le=1_000)
+    sybils: int = Field(default=0, ge=0, le=100_000)
+    sybil_goal: Literal["sink", "boost"] = "sink"
+    sybil_delay_days: int = Field(default=28, ge=0, le=36_500)
+    target_quantile: float = Field(default=0.5, ge=0, le=1)
+    cascade_steps: int = Field(default=4, ge=0, le=1_000)
+    misconduct_quality: float = Field(default=3.5, ge=1, le=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +151,10 @@ PARAMETERS = (
     ),
     Parameter(
         "interactions_per_month",
-        N_("rated interactions per person per 30 days (peer schemes; partners drawn at random)"),
+        N_(
+            "rated interactions per person per 30 days (peer schemes; partners from the "
+            "person's circle or strangers, see circle_share)"
+        ),
         N_("assumption"),
     ),
     Parameter(
@@ -200,6 +220,120 @@ PARAMETERS = (
         N_(
             "simulated people who stand in for an EigenTrust scheme's pre-trusted seeds (the "
             "scheme's own seed ids name nobody in the simulation)"
+        ),
+        N_("assumption"),
+    ),
+    Parameter(
+        "friends",
+        N_(
+            "size of each person's circle of friends: the neighbours of a small-world graph "
+            "(a ring where everyone knows the nearest friends, some ties rewired at random)"
+        ),
+        N_(
+            "assumption: the small-world model (Watts and Strogatz, 'Collective dynamics of "
+            "small-world networks', Nature 393, 1998); the size is not measured"
+        ),
+    ),
+    Parameter(
+        "rewire",
+        N_("share of the circle's ties rewired to a random person (links between circles)"),
+        N_("assumption: Watts and Strogatz (1998) find small-world paths from about 0.01"),
+    ),
+    Parameter(
+        "circle_share",
+        N_(
+            "share of interactions with someone from one's circle (repeated partners); the rest "
+            "are with strangers met at random"
+        ),
+        N_("assumption"),
+    ),
+    Parameter(
+        "bad_mood_drop",
+        N_("stars a person having a bad day takes off every rating they give in that step"),
+        N_("assumption: the show's plot (a bad day spreads to the people one meets)"),
+    ),
+    Parameter(
+        "status_line",
+        N_(
+            "status-seeking: people avoid meeting anyone whose visible peer score is below "
+            "this line (0: nobody is avoided)"
+        ),
+        N_("assumption: the show's plot (people shun a low scorer); no measurement"),
+    ),
+    Parameter(
+        "status_avoidance",
+        N_("probability that a meeting with someone below the status line is avoided"),
+        N_("assumption"),
+    ),
+    Parameter(
+        "retaliation_rate",
+        N_(
+            "probability that a person rated 2 stars or less rates the rater back 1 star, "
+            "within retaliation_days (a reply to a reply too: feuds)"
+        ),
+        N_(
+            "assumption: reciprocal negative ratings are documented on eBay before its 2008 "
+            "rule change (Dellarocas and Wood, 'The sound of silence in online feedback', "
+            "Management Science 54, 2008); the rate is not measured"
+        ),
+    ),
+    Parameter(
+        "retaliation_days",
+        N_("a retaliation comes 1 to this many days after the low rating it answers"),
+        N_("assumption"),
+    ),
+    Parameter(
+        "collusion_rings",
+        N_(
+            "collusion rings: groups who meet every step and rate each other 5 stars (the "
+            "first ring includes the target)"
+        ),
+        N_("assumption"),
+    ),
+    Parameter(
+        "ring_size",
+        N_("members of each collusion ring"),
+        N_("assumption"),
+    ),
+    Parameter(
+        "sybils",
+        N_(
+            "fake accounts created to sink or boost the target: each meets the target and "
+            "rates it every step, and rates the next fake account 5 stars"
+        ),
+        N_("assumption: the sybil attack (Douceur, 'The Sybil Attack', IPTPS 2002)"),
+    ),
+    Parameter(
+        "sybil_goal",
+        N_("what the fake accounts do to the target: sink (1 star) or boost (5 stars)"),
+        N_("assumption"),
+    ),
+    Parameter(
+        "sybil_delay_days",
+        N_("days from the start of the run to the creation of the fake accounts"),
+        N_("assumption"),
+    ),
+    Parameter(
+        "target_quantile",
+        N_(
+            "the target of attacks: the person whose latent quality is at this quantile "
+            "(0.5: the median person; the pre-trusted stand-ins are never the target)"
+        ),
+        N_("assumption"),
+    ),
+    Parameter(
+        "cascade_steps",
+        N_(
+            "a cascade counts the people pushed below the gate within this many steps of a "
+            "bad day (the person and those who rated or were rated by them)"
+        ),
+        N_("assumption"),
+    ),
+    Parameter(
+        "misconduct_quality",
+        N_(
+            "real misconduct: a person whose latent quality is below this (in stars); a gate "
+            "that lets such a person through misses it"
         ),
         N_("assumption"),
     ),

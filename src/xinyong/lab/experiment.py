@@ -51,6 +51,7 @@ __all__ = [
     "ExperimentError",
     "Population",
     "SchemeRef",
+    "SocietyVariant",
     "Sweep",
     "SweepParameter",
     "bundled_experiments",
@@ -174,6 +175,27 @@ class Sweep(_Frozen):
         return self
 
 
+class SocietyVariant(_Frozen):
+    """One society the arms run in: the experiment's ``[behaviour]`` with some parameters
+    changed (``[[societies]]``), e.g. with retaliation, or a sybil attack of some budget."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    label: str = Field(min_length=1)
+    attack: str | None = None
+    """Attack variants plotted together: the name of the attack this variant belongs to."""
+    budget: float | None = None
+    """The attacker's budget in this variant (fake accounts, ring members): the plot's x."""
+
+    def behaviour(self, base: Behaviour) -> Behaviour:
+        """``base`` with this variant's parameters (an unknown one is an error)."""
+        changes = dict(self.model_extra or {})
+        unknown = sorted(set(changes) - set(Behaviour.model_fields))
+        if unknown:
+            raise ValueError(f"unknown behaviour parameter {unknown[0]!r}")
+        return Behaviour.model_validate({**base.model_dump(), **changes})
+
+
 class Experiment(_Frozen):
     """A whole experiment file."""
 
@@ -192,6 +214,11 @@ class Experiment(_Frozen):
     sweep: Sweep | None = None
     summary_months: int = Field(default=12, ge=1)
     """The summary table averages each metric over this many final months."""
+    gate: str | None = None
+    """A measure (e.g. ``board-flight``) whose absence is a gate denial: peer arms then run
+    beside their counterfactual, and report wrongful denials and cascades."""
+    societies: tuple[SocietyVariant, ...] = ()
+    """Societies the arms run in, each a variant of ``[behaviour]`` (default: that one)."""
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
@@ -200,7 +227,21 @@ class Experiment(_Frozen):
             raise ValueError(f"step must be between 1 day and 1 year (got {self.step!r})")
         if not self.schemes and self.sweep is None:
             raise ValueError("name at least one scheme in [[schemes]] or a [sweep]")
+        for index, society in enumerate(self.societies):
+            try:
+                society.behaviour(self.behaviour)
+            except ValueError as exc:
+                raise ValueError(f"societies[{index}] ({society.label}): {exc}") from None
+        labels = [s.label for s in self.societies]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two societies have the same label")
         return self
+
+    def variants(self) -> tuple[tuple[str, Behaviour], ...]:
+        """``(label, behaviour)`` of each society; one unnamed one without ``[[societies]]``."""
+        if not self.societies:
+            return (("", self.behaviour),)
+        return tuple((s.label, s.behaviour(self.behaviour)) for s in self.societies)
 
     @property
     def step_days(self) -> int:

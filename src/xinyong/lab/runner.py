@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from scipy.stats import t as student_t
 
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.lab.arm import Arm
@@ -23,7 +24,26 @@ from xinyong.lab.sweep import Ranked, check_metric_names, rank_variants, sweep_v
 from xinyong.lab.world import build_world
 from xinyong.schemes.load import LoadedScheme
 
-__all__ = ["LabResult", "Progress", "arms_of", "metrics_table", "run_experiment", "summarize"]
+__all__ = [
+    "CASCADES_SCHEMA",
+    "LabResult",
+    "Progress",
+    "arms_of",
+    "metrics_table",
+    "run_experiment",
+    "run_label",
+    "summarize",
+]
+
+CASCADES_SCHEMA = pa.schema(
+    [
+        ("replicate", pa.int64()),
+        ("society", pa.string()),
+        ("arm", pa.string()),
+        ("bad_day_step", pa.int64()),
+        ("size", pa.int64()),
+    ]
+)
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: called after every arm's step; ``done`` and ``total`` count
@@ -43,6 +63,11 @@ class LabResult:
     """For a sweep: the variants, best first."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent simulating (drawing worlds and deciding acts) and scoring."""
+    intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per arm, like ``summary``: the half-width of each metric's 95% interval over replicates."""
+    cascades: pa.Table = field(default_factory=CASCADES_SCHEMA.empty_table)
+    """Every closed cascade (:mod:`xinyong.lab.cascades`): replicate, society, arm, the step of
+    the bad day and the cascade's size."""
 
 
 def arms_of(experiment: Experiment, base: Path) -> list[tuple[str, LoadedScheme]]:
@@ -61,48 +86,71 @@ def arms_of(experiment: Experiment, base: Path) -> list[tuple[str, LoadedScheme]
     return arms
 
 
+def run_label(society: str, arm: str) -> str:
+    """How the summary and the plots name an arm in a society (the arm alone without
+    ``[[societies]]``)."""
+    return f"{society} / {arm}" if society else arm
+
+
 def run_experiment(
     experiment: Experiment,
     base: Path,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
 ) -> LabResult:
-    """Run every replicate and arm; ``base`` is the directory scheme files are relative to."""
+    """Run every replicate, society and arm; ``base`` is the directory scheme files are
+    relative to."""
     catalog = catalog or load_catalog()
     arms = arms_of(experiment, base)
+    societies = experiment.variants()
     rows: list[dict[str, Any]] = []
+    cascades: list[dict[str, Any]] = []
     timings = {"simulation_s": 0.0, "scoring_s": 0.0}
+    per_replicate = len(societies) * len(arms)
     for replicate in range(experiment.replicates):
-        mark = time.perf_counter()
-        world = build_world(experiment, catalog, replicate)
-        timings["simulation_s"] += time.perf_counter() - mark
-        runs = [
-            Arm(
-                label,
-                loaded,
-                world,
-                experiment.behaviour,
-                experiment.groups,
+        for position, (society, behaviour) in enumerate(societies):
+            mark = time.perf_counter()
+            variant = experiment.model_copy(update={"behaviour": behaviour})
+            world = build_world(variant, catalog, replicate)
+            timings["simulation_s"] += time.perf_counter() - mark
+            runs = [
+                Arm(label, loaded, world, behaviour, experiment.groups, experiment.gate)
+                for label, loaded in arms
+            ]
+            total = experiment.replicates * world.steps * per_replicate
+            before = (replicate * per_replicate + position * len(runs)) * world.steps
+            phase = (
+                f"replicate {replicate + 1}/{experiment.replicates}"
+                + (f", {society}" if society else "")
+                + f": {len(runs)} arms x steps"
             )
-            for label, loaded in arms
-        ]
-        total = experiment.replicates * world.steps * len(runs)
-        before = replicate * world.steps * len(runs)
-        phase = f"replicate {replicate + 1}/{experiment.replicates}: {len(runs)} arms x steps"
-        for t in range(world.steps):
-            for position, arm in enumerate(runs):
-                row = arm.step(t)
-                timings["simulation_s"] += arm.last_timings["simulation_s"]
-                timings["scoring_s"] += arm.last_timings["scoring_s"]
-                rows.append({"replicate": replicate, **row})
-                if progress is not None:
-                    progress(phase, before + t * len(runs) + position + 1, total)
+            for t in range(world.steps):
+                for index, arm in enumerate(runs):
+                    row = arm.step(t)
+                    timings["simulation_s"] += arm.last_timings["simulation_s"]
+                    timings["scoring_s"] += arm.last_timings["scoring_s"]
+                    rows.append({"replicate": replicate, "society": society, **row})
+                    if progress is not None:
+                        progress(phase, before + t * len(runs) + index + 1, total)
+            for arm in runs:
+                if arm.watch is not None:
+                    cascades.extend(
+                        {
+                            "replicate": replicate,
+                            "society": society,
+                            "arm": arm.label,
+                            "bad_day_step": step,
+                            "size": size,
+                        }
+                        for step, size in arm.watch.sizes
+                    )
     metrics = metrics_table(rows)
-    summary = summarize(metrics, experiment)
+    summary, intervals = summarize(metrics, experiment)
     ranking = []
     if experiment.sweep is not None:
         variants = {
-            label
+            run_label(society, label)
+            for society, _ in societies
             for label, _ in sweep_variants(
                 resolve_scheme(experiment.sweep.scheme, base), experiment.sweep
             )
@@ -110,7 +158,8 @@ def run_experiment(
         ranking = rank_variants(
             experiment.sweep, {k: v for k, v in summary.items() if k in variants}
         )
-    return LabResult(experiment, metrics, summary, ranking, timings)
+    cascade_table = pa.Table.from_pylist(cascades, schema=CASCADES_SCHEMA)
+    return LabResult(experiment, metrics, summary, ranking, timings, intervals, cascade_table)
 
 
 def metrics_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -122,31 +171,51 @@ def metrics_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in columns} for row in rows])
 
 
-def summarize(metrics: pa.Table, experiment: Experiment) -> dict[str, dict[str, Any]]:
-    """Per arm: numeric metrics averaged over the final ``summary_months`` steps and replicates
-    (NaN values left out; a metric that is NaN throughout stays NaN)."""
+def summarize(
+    metrics: pa.Table, experiment: Experiment
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
+    """Per arm (and society): each numeric metric averaged over the final ``summary_months``
+    steps of each replicate (NaN values left out), then over the replicates; and the half-width
+    of its 95% confidence interval over the replicates (Student's t; NaN with one replicate).
+    A metric that is NaN throughout stays NaN."""
     months = experiment.summary_months
     last_steps = max(1, round(months * 30.4375 / experiment.step_days))
     data = metrics.to_pylist()
     final_step = max((r["step"] for r in data), default=0)
-    summary: dict[str, dict[str, Any]] = {}
+    per_run: dict[str, dict[int, dict[str, list[float]]]] = {}
     for row in data:
         if row["step"] <= final_step - last_steps:
             continue
-        arm = summary.setdefault(row["arm"], {"_n": {}})
+        label = run_label(row.get("society") or "", row["arm"])
+        values = per_run.setdefault(label, {}).setdefault(row["replicate"], {})
         for key, value in row.items():
             if key in {"replicate", "step"} or isinstance(value, bool | str) or value is None:
                 continue
-            if not isinstance(value, int | float):
-                continue
-            if isinstance(value, float) and math.isnan(value):
-                arm.setdefault(key, math.nan)
-                continue
-            count = arm["_n"].get(key, 0)
-            previous = arm.get(key, 0.0)
-            previous = 0.0 if isinstance(previous, float) and math.isnan(previous) else previous
-            arm[key] = (previous * count + value) / (count + 1)
-            arm["_n"][key] = count + 1
-    for arm in summary.values():
-        del arm["_n"]
-    return summary
+            if isinstance(value, int | float):
+                values.setdefault(key, []).append(float(value))
+    summary: dict[str, dict[str, Any]] = {}
+    intervals: dict[str, dict[str, float]] = {}
+    for label, replicates in per_run.items():
+        names = dict.fromkeys(k for values in replicates.values() for k in values)
+        summary[label], intervals[label] = {}, {}
+        for name in names:
+            means = [_nanmean(values[name]) for values in replicates.values() if name in values]
+            known = [m for m in means if not math.isnan(m)]
+            summary[label][name] = sum(known) / len(known) if known else math.nan
+            intervals[label][name] = _half_width(known)
+    return summary, intervals
+
+
+def _nanmean(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return sum(known) / len(known) if known else math.nan
+
+
+def _half_width(values: list[float]) -> float:
+    """Half the width of the 95% t-interval of the mean of ``values`` (NaN under two)."""
+    if len(values) < 2:
+        return math.nan
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    quantile = float(student_t.ppf(0.975, len(values) - 1))
+    return quantile * math.sqrt(variance / len(values))
