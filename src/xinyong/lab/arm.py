@@ -28,6 +28,7 @@ from xinyong.lab.metrics import FOUR_FIFTHS, churn, disparate_impact, gini
 from xinyong.lab.society import Society
 from xinyong.lab.world import EPOCH, World
 from xinyong.peer.algorithms import compute_peer_scores
+from xinyong.peer.safeguards import COLLUSION, NEWCOMER, RETALIATION
 from xinyong.schemes.load import LoadedScheme, scheme_hash
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
@@ -84,6 +85,8 @@ class Arm:
     denied: npt.NDArray[np.bool_] = field(init=False)
     """People scored without the gate measure after the last step."""
     _reads_peer_codes: bool = field(init=False, default=False)
+    _discounted: dict[str, float] = field(init=False, default_factory=dict)
+    """Peer schemes: the share of the last step's counting ratings each safeguard flagged."""
     """Seconds the last step spent scoring (the engine) and on everything else."""
 
     def __post_init__(self) -> None:
@@ -173,6 +176,7 @@ class Arm:
         metrics = self._metrics(t, scored, score, grade, listed, sanctions, wrongful, acts)
         metrics["haywire_index"] = self._haywire(t, scored, score)
         metrics.update(self._list_metrics(members, scored))
+        metrics.update(self._discounted)
         metrics.update(self._gate_metrics(t, scored, score, gated))
         self.members_before = members
         self.score_before = np.where(scored, score, np.nan)
@@ -326,6 +330,15 @@ class Arm:
         graph = self.society.graph(section, self._t, keep, self.loaded.scheme.subject_kinds)
         peer = compute_peer_scores(section, graph)
         self._scoring += time.perf_counter() - mark
+        flags, counted = peer.discounts.flags, max(graph.size, 1)
+        self._discounted = {
+            f"discounted_{name}": float(np.count_nonzero(flags & flag)) / counted
+            for name, flag in (
+                ("retaliation", RETALIATION),
+                ("collusion", COLLUSION),
+                ("newcomer", NEWCOMER),
+            )
+        }
         index = _to_numpy(
             pc.index_in(
                 pa.array(list(peer.graph.nodes), pa.string()),

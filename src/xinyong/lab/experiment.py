@@ -32,8 +32,9 @@ import math
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xinyong.domain.durations import parse_duration
@@ -41,7 +42,8 @@ from xinyong.domain.toml_text import parse_toml
 from xinyong.lab.behaviour import Behaviour
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.issues import SchemeError
-from xinyong.schemes.load import LoadedScheme, load_scheme
+from xinyong.schemes.load import LoadedScheme, load_scheme, scheme_hash
+from xinyong.schemes.model import Scheme
 from xinyong.synth.population import INCOME_BANDS, REGIONS
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "bundled_experiments",
     "load_experiment",
     "resolve_scheme",
+    "setting",
+    "variant_of",
 ]
 
 EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
@@ -105,6 +109,9 @@ class SchemeRef(_Frozen):
     file: str | None = None
     label: str | None = None
     """How the report names it (default: the scheme id)."""
+    changes: dict[str, float | int | str | bool | list[str]] = {}
+    """Settings changed from the file, by path (``"peer.algorithm" = "bayesian"``,
+    ``"peer.safeguards.retaliation_weight" = 1``): a variant without a file of its own."""
 
     @model_validator(mode="after")
     def _one(self) -> SchemeRef:
@@ -114,17 +121,26 @@ class SchemeRef(_Frozen):
 
 
 class SweepParameter(_Frozen):
-    """One axis of the grid: a rule's ``points`` or ``valid_for``, or a grade's ``min``."""
+    """One axis of the grid: a rule's ``points`` or ``valid_for``, a grade's ``min``, or a
+    setting of the ``[peer]`` section (``peer = "min_ratings"``, ``peer =
+    "safeguards.retaliation_weight"``)."""
 
     rule: str | None = None
     grade: str | None = None
-    field: Literal["points", "valid_for", "min"]
+    peer: str | None = None
+    field: Literal["points", "valid_for", "min"] | None = None
     values: tuple[float | int | str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _target(self) -> SweepParameter:
-        if (self.rule is None) == (self.grade is None):
-            raise ValueError("give exactly one of rule or grade")
+        if sum(x is not None for x in (self.rule, self.grade, self.peer)) != 1:
+            raise ValueError("give exactly one of rule, grade or peer")
+        if self.peer is not None:
+            if self.field is not None:
+                raise ValueError("a peer setting has no field: name it in peer")
+            return self
+        if self.field is None:
+            raise ValueError("give the field to sweep")
         if self.grade is not None and self.field != "min":
             raise ValueError("a grade's swept field must be min")
         if self.rule is not None and self.field == "min":
@@ -133,7 +149,9 @@ class SweepParameter(_Frozen):
 
     @property
     def label(self) -> str:
-        """``rule contract-default points`` / ``grade A min``."""
+        """``rule contract-default points`` / ``grade A min`` / ``peer min_ratings``."""
+        if self.peer is not None:
+            return f"peer {self.peer}"
         return f"rule {self.rule} {self.field}" if self.rule else f"grade {self.grade} min"
 
 
@@ -219,6 +237,8 @@ class Experiment(_Frozen):
     beside their counterfactual, and report wrongful denials and cascades."""
     societies: tuple[SocietyVariant, ...] = ()
     """Societies the arms run in, each a variant of ``[behaviour]`` (default: that one)."""
+    baseline: str | None = None
+    """The arm the report compares the others with (default: the first)."""
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
@@ -288,9 +308,39 @@ def resolve_scheme(ref: SchemeRef, base: Path) -> LoadedScheme:
     else:
         path = scheme_file(str(ref.file), base)
     try:
-        return load_scheme(path)
+        loaded = load_scheme(path)
     except SchemeError as exc:
         raise ExperimentError("\n".join(str(issue) for issue in exc.issues)) from None
+    if not ref.changes:
+        return loaded
+    point = loaded.scheme.model_dump(mode="python")
+    for name, value in ref.changes.items():
+        target, key = setting(point, loaded.scheme.id, name)
+        target[key] = value
+    return variant_of(point, loaded.scheme.id, f"changes {ref.changes}")
+
+
+def setting(scheme: dict[str, Any], scheme_id: str, path: str) -> tuple[dict[str, Any], str]:
+    """In a scheme's data, the mapping holding the setting at ``path`` (``peer.min_ratings``,
+    ``peer.safeguards.collusion_size``) and its key; an unknown path is an error."""
+    *parents, key = path.split(".")
+    target: Any = scheme
+    for part in parents:
+        target = target.get(part) if isinstance(target, dict) else None
+    if not isinstance(target, dict) or key not in target:
+        raise ExperimentError(f"scheme {scheme_id} has no setting {path!r}")
+    return target, key
+
+
+def variant_of(point: dict[str, Any], scheme_id: str, what: str) -> LoadedScheme:
+    """A changed scheme's data as a scheme of its own: its own version hash, and its canonical
+    JSON as its text (it has no TOML file)."""
+    try:
+        scheme = Scheme.model_validate(point, strict=False)
+    except ValueError as exc:
+        raise ExperimentError(f"scheme {scheme_id} with {what} is not valid: {exc}") from None
+    text = orjson.dumps(scheme.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode()
+    return LoadedScheme(scheme, text, None, scheme_hash(scheme))
 
 
 def scheme_file(name: str, base: Path) -> Path:

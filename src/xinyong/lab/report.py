@@ -38,7 +38,7 @@ from xinyong.fonts import CJK_FAMILY, font_face_css, use_cjk_font
 from xinyong.i18n import DEFAULT, N_, gettext_for, local_date, local_number
 from xinyong.lab.behaviour import PARAMETERS
 from xinyong.lab.experiment import Experiment, Sweep
-from xinyong.lab.runner import LabResult
+from xinyong.lab.runner import LabResult, final_means, half_width, run_label
 from xinyong.lab.sweep import Ranked
 
 __all__ = ["GLOSSARY", "HTML_LANG", "PLOTTED", "SUMMARY_COLUMNS", "write_outputs"]
@@ -112,17 +112,23 @@ def write_outputs(
         "csv": out / "metrics.csv",
         "parquet": out / "metrics.parquet",
         "summary": out / "summary.csv",
+        "cascades": out / "cascades.csv",
     }
     metrics = result.metrics
     pq.write_table(metrics, paths["parquet"])
     pacsv.write_csv(metrics, paths["csv"])
     pacsv.write_csv(_summary_table(result), paths["summary"])
+    pacsv.write_csv(result.cascades, paths["cascades"])
     paths["report"].write_text(_html(result, experiment_text, language), encoding="utf-8")
     return paths
 
 
 def _summary_table(result: LabResult) -> pa.Table:
-    rows = [{"arm": arm, **values} for arm, values in result.summary.items()]
+    """Per arm: each metric's mean, and (``metric:ci95``) the half-width of its interval."""
+    rows = []
+    for arm, values in result.summary.items():
+        halves = result.intervals.get(arm, {})
+        rows.append({"arm": arm, **values, **{f"{k}:ci95": v for k, v in halves.items()}})
     return pa.Table.from_pylist(rows)
 
 
@@ -130,8 +136,14 @@ def _series(metrics: pa.Table, metric: str) -> dict[str, tuple[list[Any], list[f
     """Per arm: dates and the metric averaged over replicates."""
     if metric not in metrics.column_names:
         return {}
+    labels = [
+        run_label(society or "", arm)
+        for society, arm in zip(
+            _column(metrics, "society"), metrics["arm"].to_pylist(), strict=True
+        )
+    ]
     grouped = (
-        metrics.select(["arm", "as_of", metric])
+        pa.table({"arm": labels, "as_of": metrics["as_of"], metric: metrics[metric]})
         .group_by(["arm", "as_of"])
         .aggregate([(metric, "mean")])
         .sort_by([("arm", "ascending"), ("as_of", "ascending")])
@@ -198,6 +210,8 @@ def _html(result: LabResult, experiment_text: str, language: str) -> str:
             _summary_section(result, language),
             _glossary(language),
             _ranking(result, language),
+            _gate_section(result, language),
+            _attack_section(result, language),
             _h2(_("Over time")),
             *(
                 f"<figure role='img' aria-label='{html.escape(_(name))}'>"
@@ -348,13 +362,283 @@ def _behaviour(experiment: Experiment, language: str) -> str:
     _ = gettext_for(language)
     rows = "".join(
         f"<tr><td><code>{p.name}</code></td>"
-        f"<td>{_number(getattr(experiment.behaviour, p.name), language)}</td>"
+        f"<td>{_value(getattr(experiment.behaviour, p.name), language)}</td>"
         f"<td class='text'>{html.escape(_(p.meaning))}</td>"
         f"<td class='text'>{html.escape(_(p.basis))}</td></tr>"
         for p in PARAMETERS
     )
     head = _head(_("parameter"), _("value"), _("meaning"), _("basis"))
     return _h2(_("Behaviour model")) + f"\n<table>{head}\n<tbody>{rows}</tbody></table>"
+
+
+def _value(value: object, language: str) -> str:
+    """A parameter's value: a number as the report writes numbers, a word as it is."""
+    if isinstance(value, int | float):
+        return _number(float(value), language)
+    return html.escape(str(value))
+
+
+def _column(metrics: pa.Table, name: str) -> list[Any]:
+    if name in metrics.column_names:
+        return metrics[name].to_pylist()
+    return [None] * metrics.num_rows
+
+
+GATE_COLUMNS = (
+    "gate_denial_rate",
+    "wrongful_gate_denials",
+    "cascade_size",
+    "time_to_recover_days",
+    "missed_misconduct",
+    "wrongful_denial_impact",
+    "haywire_index",
+    "discounted_retaliation",
+    "discounted_collusion",
+    "discounted_newcomer",
+)
+"""The gate section's columns (docs/lab.md): each a mean with its 95% interval."""
+
+
+def _with_interval(result: LabResult, label: str, metric: str, language: str) -> str:
+    mean = float(result.summary.get(label, {}).get(metric, math.nan))
+    half = float(result.intervals.get(label, {}).get(metric, math.nan))
+    if math.isnan(half):
+        return _number(mean, language)
+    return f"{_number(mean, language)} ± {_number(half, language, '.2g')}"
+
+
+def _gated_labels(result: LabResult) -> list[str]:
+    return [k for k, v in result.summary.items() if "wrongful_gate_denials" in v]
+
+
+def _gate_section(result: LabResult, language: str) -> str:
+    """Gate denials against the counterfactual, cascades, and what each arm changes."""
+    experiment = result.experiment
+    labels = _gated_labels(result)
+    if experiment.gate is None or not labels:
+        return ""
+    _ = gettext_for(language)
+    note = _(
+        "The gate is the measure %(gate)s: a person scored without it is denied. Each arm ran "
+        "beside its counterfactual (the same world and draws without bad days and fake "
+        "accounts); a denial the counterfactual does not have is wrongful. Values are means "
+        "over the final %(months)s months and the replicates, ± the half-width of the 95%% "
+        "interval over replicates."
+    ) % {"gate": experiment.gate, "months": local_number(experiment.summary_months, language)}
+    rows = "".join(
+        f"<tr><th scope='row'>{html.escape(label)}</th>"
+        + "".join(f"<td>{_with_interval(result, label, c, language)}</td>" for c in GATE_COLUMNS)
+        + "</tr>"
+        for label in labels
+    )
+    scrolls = html.escape(_("Gate denials (scrolls sideways)"))
+    head = _head(_("arm"), *GATE_COLUMNS)
+    title = _("Wrongful gate denials (share of denials), with intervals over replicates")
+    sizes = _("Cascade sizes: share of bad days whose cascade reached at least this many people")
+    return (
+        _h2(_("Gate denials and cascades"))
+        + f"\n<p>{html.escape(note)}</p>\n"
+        + f'<div class="wide" tabindex="0" role="region" aria-label="{scrolls}">\n'
+        + f"<table>{head}\n<tbody>{rows}</tbody></table></div>"
+        + _comparisons(result, language)
+        + f"<figure role='img' aria-label='{html.escape(title)}'>"
+        + _bars(result, labels, "wrongful_gate_denials", title, language)
+        + "</figure>"
+        + f"<figure role='img' aria-label='{html.escape(sizes)}'>"
+        + _cascade_plot(result, sizes, language)
+        + "</figure>"
+    )
+
+
+def _comparisons(result: LabResult, language: str) -> str:
+    """In each society, every arm against the baseline (the first arm by default): the paired difference in wrongful gate
+    denials over replicates (the arms share their draws), and what it means."""
+    _ = gettext_for(language)
+    means = final_means(result.metrics, result.experiment)
+    arms = list(dict.fromkeys(result.metrics["arm"].to_pylist()))
+    societies = list(dict.fromkeys(s or "" for s in _column(result.metrics, "society")))
+    items = []
+    metric = "wrongful_gate_denials"
+    reference = result.experiment.baseline or arms[0]
+    for society in societies:
+        first = run_label(society, reference)
+        for arm in arms:
+            if arm == reference:
+                continue
+            label = run_label(society, arm)
+            if metric not in result.summary.get(label, {}) or first not in means:
+                continue
+            pairs = [
+                means[label][r][metric] - means[first][r][metric]
+                for r in means[label]
+                if r in means[first]
+                and not math.isnan(means[label][r].get(metric, math.nan))
+                and not math.isnan(means[first][r].get(metric, math.nan))
+            ]
+            if not pairs:
+                continue
+            difference = sum(pairs) / len(pairs)
+            half = half_width(pairs)
+            if math.isnan(half):
+                verdict = _("one replicate: no interval")
+            elif difference + half < 0:
+                verdict = _("fewer wrongful denials")
+            elif difference - half > 0:
+                verdict = _("more wrongful denials")
+            else:
+                verdict = _("no measurable change: the interval includes 0")
+            items.append(
+                _(
+                    "%(arm)s against %(first)s: %(difference)s (95%% interval %(low)s to "
+                    "%(high)s): %(verdict)s."
+                )
+                % {
+                    "arm": label,
+                    "first": first,
+                    "difference": _number(difference, language, "+.3g"),
+                    "low": _number(difference - half, language, "+.3g"),
+                    "high": _number(difference + half, language, "+.3g"),
+                    "verdict": verdict,
+                }
+            )
+    if not items:
+        return ""
+    lead = _("Wrongful gate denials, each arm against %(baseline)s in its society:") % {
+        "baseline": reference
+    }
+    listed = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+    return f"<p>{html.escape(lead)}</p><ul>{listed}</ul>"
+
+
+def _attack_section(result: LabResult, language: str) -> str:
+    """For attack societies: the target's shift and gate by the attacker's budget, per arm."""
+    attacks = list(
+        dict.fromkeys(s.attack for s in result.experiment.societies if s.attack is not None)
+    )
+    if not attacks:
+        return ""
+    _ = gettext_for(language)
+    note = (
+        _(
+            "The target is one person; each point is the mean over the final months and the "
+            "replicates, with its 95%% interval. target_shift is the target's score minus its "
+            "score in the counterfactual without the attack; target_gate is the share of steps "
+            "in which the target passed the gate."
+        )
+        % {}
+    )
+    parts = [_h2(_("Attacks")), f"<p>{html.escape(note)}</p>"]
+    for attack in attacks:
+        for metric, name in (
+            ("target_shift", _("%(attack)s: target's score shift by budget")),
+            ("target_gate", _("%(attack)s: target passes the gate, by budget")),
+        ):
+            title = name % {"attack": attack}
+            parts.append(
+                f"<figure role='img' aria-label='{html.escape(title)}'>"
+                + _budget_plot(result, attack, metric, title, language)
+                + "</figure>"
+            )
+    return "\n".join(parts)
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _bars(result: LabResult, labels: list[str], metric: str, title: str, language: str) -> str:
+    """One horizontal bar per arm with its 95% interval."""
+    use_cjk_font()
+    means = [float(result.summary[label].get(metric, math.nan)) for label in labels]
+    halves = [float(result.intervals[label].get(metric, math.nan)) for label in labels]
+    with plt.rc_context({"svg.fonttype": "path"}):
+        figure, axes = plt.subplots(figsize=(10, 0.5 + 0.4 * len(labels)), dpi=100)
+        try:
+            errors = [0.0 if math.isnan(h) else h for h in halves]
+            axes.barh(range(len(labels)), means, xerr=errors, color="#4a78a8", capsize=3)
+            axes.set_yticks(range(len(labels)), labels, fontsize=8)
+            axes.invert_yaxis()
+            axes.set_title(title, fontsize=11)
+            axes.grid(alpha=0.3, axis="x")
+            figure.tight_layout()
+            return _svg(figure)
+        finally:
+            plt.close(figure)
+
+
+def _cascade_plot(result: LabResult, title: str, language: str) -> str:
+    """Per arm: the share of bad days whose cascade reached at least ``s`` people."""
+    _ = gettext_for(language)
+    use_cjk_font()
+    table = result.cascades
+    labels = [
+        run_label(society or "", arm)
+        for society, arm in zip(table["society"].to_pylist(), table["arm"].to_pylist(), strict=True)
+    ]
+    sizes = table["size"].to_pylist()
+    with plt.rc_context({"svg.fonttype": "path"}):
+        figure, axes = plt.subplots(figsize=(10, 3.8), dpi=100)
+        try:
+            for label in dict.fromkeys(labels):
+                own = sorted(
+                    size for size, mine in zip(sizes, labels, strict=True) if mine == label
+                )
+                top = max(own, default=0)
+                xs = list(range(1, top + 1))
+                ys = [sum(1 for v in own if v >= x) / len(own) for x in xs]
+                if xs:
+                    axes.step(xs, ys, where="post", label=label, linewidth=1.4)
+            axes.set_yscale("log")
+            axes.set_title(title, fontsize=11)
+            axes.set_xlabel(_("people in the cascade"), fontsize=9)
+            axes.grid(alpha=0.3)
+            if labels:
+                axes.legend(
+                    fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False
+                )
+            figure.tight_layout()
+            return _svg(figure)
+        finally:
+            plt.close(figure)
+
+
+def _budget_plot(result: LabResult, attack: str, metric: str, title: str, language: str) -> str:
+    """One line per arm: the metric by the attacker's budget, with 95% intervals."""
+    _ = gettext_for(language)
+    use_cjk_font()
+    variants = [s for s in result.experiment.societies if s.attack == attack]
+    arms = list(dict.fromkeys(result.metrics["arm"].to_pylist()))
+    with plt.rc_context({"svg.fonttype": "path"}):
+        figure, axes = plt.subplots(figsize=(10, 3.8), dpi=100)
+        try:
+            for arm in arms:
+                xs, ys, errors = [], [], []
+                for society in variants:
+                    label = run_label(society.label, arm)
+                    value = float(result.summary.get(label, {}).get(metric, math.nan))
+                    if math.isnan(value):
+                        continue
+                    half = float(result.intervals.get(label, {}).get(metric, math.nan))
+                    xs.append(society.budget if society.budget is not None else len(xs))
+                    ys.append(value)
+                    errors.append(0.0 if math.isnan(half) else half)
+                if xs:
+                    axes.errorbar(xs, ys, yerr=errors, label=arm, marker="o", capsize=3)
+            axes.set_title(title, fontsize=11)
+            axes.set_xlabel(_("attacker's budget"), fontsize=9)
+            axes.grid(alpha=0.3)
+            axes.legend(
+                title=_("arm"), fontsize=8, title_fontsize=8, loc="center left",
+                bbox_to_anchor=(1.01, 0.5), frameon=False,
+            )  # fmt: skip
+            figure.tight_layout()
+            return _svg(figure)
+        finally:
+            plt.close(figure)
 
 
 def _h2(heading: str) -> str:

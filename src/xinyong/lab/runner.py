@@ -29,6 +29,8 @@ __all__ = [
     "LabResult",
     "Progress",
     "arms_of",
+    "final_means",
+    "half_width",
     "metrics_table",
     "run_experiment",
     "run_label",
@@ -171,38 +173,54 @@ def metrics_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in columns} for row in rows])
 
 
-def summarize(
+def final_means(
     metrics: pa.Table, experiment: Experiment
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
-    """Per arm (and society): each numeric metric averaged over the final ``summary_months``
-    steps of each replicate (NaN values left out), then over the replicates; and the half-width
-    of its 95% confidence interval over the replicates (Student's t; NaN with one replicate).
-    A metric that is NaN throughout stays NaN."""
+) -> dict[str, dict[int, dict[str, float]]]:
+    """Per arm (and society) and replicate: each numeric metric averaged over the final
+    ``summary_months`` steps (NaN values left out; NaN when there is none)."""
     months = experiment.summary_months
     last_steps = max(1, round(months * 30.4375 / experiment.step_days))
     data = metrics.to_pylist()
     final_step = max((r["step"] for r in data), default=0)
-    per_run: dict[str, dict[int, dict[str, list[float]]]] = {}
+    collected: dict[str, dict[int, dict[str, list[float]]]] = {}
     for row in data:
         if row["step"] <= final_step - last_steps:
             continue
         label = run_label(row.get("society") or "", row["arm"])
-        values = per_run.setdefault(label, {}).setdefault(row["replicate"], {})
+        values = collected.setdefault(label, {}).setdefault(row["replicate"], {})
         for key, value in row.items():
             if key in {"replicate", "step"} or isinstance(value, bool | str) or value is None:
                 continue
             if isinstance(value, int | float):
                 values.setdefault(key, []).append(float(value))
+    return {
+        label: {
+            replicate: {name: _nanmean(series) for name, series in values.items()}
+            for replicate, values in replicates.items()
+        }
+        for label, replicates in collected.items()
+    }
+
+
+def summarize(
+    metrics: pa.Table, experiment: Experiment
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
+    """Per arm (and society): each metric of :func:`final_means` averaged over the replicates,
+    and the half-width of its 95% confidence interval over them (Student's t; NaN with one
+    replicate). A metric that is NaN throughout stays NaN."""
     summary: dict[str, dict[str, Any]] = {}
     intervals: dict[str, dict[str, float]] = {}
-    for label, replicates in per_run.items():
+    for label, replicates in final_means(metrics, experiment).items():
         names = dict.fromkeys(k for values in replicates.values() for k in values)
         summary[label], intervals[label] = {}, {}
         for name in names:
-            means = [_nanmean(values[name]) for values in replicates.values() if name in values]
-            known = [m for m in means if not math.isnan(m)]
+            known = [
+                values[name]
+                for values in replicates.values()
+                if name in values and not math.isnan(values[name])
+            ]
             summary[label][name] = sum(known) / len(known) if known else math.nan
-            intervals[label][name] = _half_width(known)
+            intervals[label][name] = half_width(known)
     return summary, intervals
 
 
@@ -211,7 +229,7 @@ def _nanmean(values: list[float]) -> float:
     return sum(known) / len(known) if known else math.nan
 
 
-def _half_width(values: list[float]) -> float:
+def half_width(values: list[float]) -> float:
     """Half the width of the 95% t-interval of the mean of ``values`` (NaN under two)."""
     if len(values) < 2:
         return math.nan

@@ -14,11 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from xinyong.lab.experiment import ExperimentError, Sweep
-from xinyong.schemes.load import LoadedScheme, scheme_hash
-from xinyong.schemes.model import Scheme
+from xinyong.lab.experiment import ExperimentError, Sweep, setting, variant_of
+from xinyong.schemes.load import LoadedScheme
 
 __all__ = [
     "METRICS",
@@ -34,7 +31,11 @@ METRICS = frozenset(
         "scored", "listed", "listed_per_1000", "inflow", "outflow", "sanctions_per_1000",
         "wrongful_listings", "wrongful_listing_rate", "time_to_clear_days", "violations",
         "control_violations", "deterrence", "gini", "churn", "disparate_impact",
-        "haywire_index", "red_listed_per_1000",
+        "haywire_index", "red_listed_per_1000", "gate_denial_rate", "wrongful_gate_denials",
+        "wrongful_gate_denial_count", "cascade_size", "time_to_recover_days",
+        "missed_misconduct", "wrongful_denial_impact", "discounted_retaliation",
+        "discounted_collusion", "discounted_newcomer", "target_score", "target_gate",
+        "target_shift",
     }
 )  # fmt: skip
 """The metrics every arm reports (``docs/lab.md``)."""
@@ -44,6 +45,7 @@ METRIC_PREFIXES = (
     "list_inflow:",
     "list_outflow:",
     "disparate_impact:",
+    "wrongful_denial_impact:",
 )
 """Metrics named after a scheme's grades and lists, or a group dimension."""
 
@@ -68,25 +70,27 @@ def sweep_variants(base: LoadedScheme, sweep: Sweep) -> list[tuple[str, LoadedSc
             raise ExperimentError(
                 f"sweep: scheme {base.scheme.id} has no grade {parameter.grade!r}"
             )
+        if parameter.peer is not None:
+            setting(data, base.scheme.id, f"peer.{parameter.peer}")
     variants = []
     for values in itertools.product(*(p.values for p in sweep.parameters)):
         point = base.scheme.model_dump(mode="python")
         for parameter, value in zip(sweep.parameters, values, strict=True):
+            if parameter.peer is not None:
+                target, key = setting(point, base.scheme.id, f"peer.{parameter.peer}")
+                target[key] = value
+                continue
             if parameter.rule is not None:
                 target = next(r for r in point["rules"] if r["id"] == parameter.rule)
             else:
                 target = next(g for g in point["grades"] if g["name"] == parameter.grade)
+            assert parameter.field is not None
             target[parameter.field] = value
-        try:
-            scheme = Scheme.model_validate(point, strict=False)
-        except ValueError as exc:
-            raise ExperimentError(
-                f"sweep: the point {values} is not a valid scheme: {exc}"
-            ) from None
         label = ", ".join(f"{p.label}={v}" for p, v in zip(sweep.parameters, values, strict=True))
-        # A variant has no TOML file of its own: its text is its canonical JSON form.
-        text = orjson.dumps(scheme.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode()
-        variants.append((label, LoadedScheme(scheme, text, None, scheme_hash(scheme))))
+        try:
+            variants.append((label, variant_of(point, base.scheme.id, f"the point {values}")))
+        except ExperimentError as exc:
+            raise ExperimentError(f"sweep: {exc}") from None
     return variants
 
 
