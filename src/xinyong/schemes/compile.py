@@ -21,7 +21,10 @@ How each step of the semantics maps to relational operations:
 - *predicates*: attributes are read from the JSON text with type-checked unwraps (``.float``,
   ``.str``, ``.bool`` give NULL for another JSON type), so SQL's three-valued logic is the
   predicate language's; a record counts only when the condition is TRUE (``coalesce(.., false)``);
-- *rule totals* are conditional sums in one ``GROUP BY subject_id``, clipped by ``cap``;
+- *rule totals*: one ``GROUP BY subject_id`` counts each rule's counting records
+  (``COUNT(*) FILTER``) and sums the points of the rules whose points vary; a
+  rule of constant points totals its count times its points (exact, see
+  :func:`_constant_points`); totals are clipped by ``cap``;
 - *rounding* reproduces Python's ``round(x, 2)`` bit for bit (see :func:`_round_2dp`);
 - *peer scores* come from a ``peer`` table (``subject_id, peer_score``) that the caller computes
   over the rating graph (:mod:`xinyong.peer.algorithms`); it is left-joined, and a subject
@@ -142,17 +145,32 @@ def _countable(scheme: Scheme, r: ir.Table, t: ir.DateScalar) -> ir.BooleanValue
     readers can use to skip row groups; the bound is computed from the as-of literal in SQL, so
     a caller may substitute the date in the compiled text.
     """
-    parts: list[ir.BooleanValue] = []
+    # Exact codes are grouped by their bound into one IN list each (cheaper than a chain of
+    # ORs of equalities); prefix and ``*`` matches stay as they are.
+    exact: dict[int | None, list[str]] = {}
+    others: list[tuple[Rule, int | None]] = []
     for rule in scheme.rules:
         term = rule.longest_term
         if term is not None and term.most_days == 0:
             continue  # nothing is younger than 0 days
-        condition = _match(rule, r.code)
-        if term is not None and term.most_days < _FOREVER_DAYS:
-            # Exact for days; for calendar months a bound that keeps every record that counts
-            # (no month is longer than 31 days), made exact by the rule's own condition.
-            condition = condition & (r.occurred_at > t - ibis.interval(days=term.most_days))
-        parts.append(condition)
+        # Exact for days; for calendar months a bound that keeps every record that counts
+        # (no month is longer than 31 days), made exact by the rule's own condition.
+        days = term.most_days if term is not None and term.most_days < _FOREVER_DAYS else None
+        if rule.match == "*" or rule.match.endswith(".*"):
+            others.append((rule, days))
+        elif rule.match not in exact.setdefault(days, []):
+            exact[days].append(rule.match)
+
+    def bounded(condition: ir.BooleanValue, days: int | None) -> ir.BooleanValue:
+        if days is None:
+            return condition
+        return condition & (r.occurred_at > t - ibis.interval(days=days))
+
+    parts = [
+        bounded(r.code == codes[0] if len(codes) == 1 else r.code.isin(codes), days)
+        for days, codes in sorted(exact.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    ]
+    parts += [bounded(_match(rule, r.code), days) for rule, days in others]
     if not parts:
         return ibis.literal(False)
     result = parts[0]
@@ -237,10 +255,11 @@ def _rule_terms(
     longest = rule.longest_term
     if longest is not None and longest.most_days == 0:  # nothing counts
         return ibis.literal(False), ibis.literal(0.0)
-    condition = _match(rule, r.code)
+    match = _match(rule, r.code)
+    condition: ir.BooleanValue = ibis.literal(True)
     within = _term_end(rule, r, t, age, attrs)
     if within is not None:
-        condition = condition & within[0]
+        condition = within[0]
     codes = tuple(sorted(set(rule.cleared_by)))
     if codes:
         latest = r[cleared_on[codes]]
@@ -258,12 +277,34 @@ def _rule_terms(
         units = attrs[rule.points.per].float
         condition = condition & (units >= 0).fill_null(False)
         points = points * ibis.least(units, ibis.literal(float(rule.points.max_units)))
-    counts = condition.fill_null(False)
+    # CASE on the match, not AND: the rest (a calendar term, the clearing test, the JSON) is
+    # evaluated for the records of the rule's codes only, not for every countable record.
+    counts = ibis.ifelse(match.fill_null(False), condition.fill_null(False), False)
     if rule.decay == "linear" and within is not None:
         # A term of 0 days counts nothing; NULLIF keeps every engine from dividing by zero.
         length = within[1].cast("float64").nullif(0.0)
         return counts, points * (1.0 - age.cast("float64") / length)
     return counts, points
+
+
+_EXACT_NUMERATOR = 2**20
+
+
+def _constant_points(rule: Rule) -> float | None:
+    """The points every counting record of ``rule`` adds, when that is one number whose
+    multiples are exact: then ``count × points`` is the sum the reference evaluator adds up
+    record by record, bit for bit. None when the points vary (per unit, linear decay) or a
+    multiple may round.
+
+    A double is ``m × 2**e`` with ``m`` an integer; ``j × points`` is exact while ``j × |m|``
+    fits in 53 bits, so with ``|m| <= 2**20`` every partial sum of up to ``2**33`` records is
+    exact, and so is the product (integers, halves, quarters... qualify; 33.3 does not).
+    """
+    if isinstance(rule.points, PointsPer) or rule.decay == "linear":
+        return None
+    points = float(rule.unit_points)
+    numerator, _ = points.as_integer_ratio()
+    return points if abs(numerator) <= _EXACT_NUMERATOR else None
 
 
 def compile_scheme(
@@ -300,21 +341,18 @@ def compile_scheme(
     for i, rule in enumerate(scheme.rules):
         counts, amount = _rule_terms(rule, r, t, age, attrs, cleared_on)
         columns[f"c{i}"] = counts
-        columns[f"p{i}"] = ibis.ifelse(counts, amount, 0.0)
+        if _constant_points(rule) is None:  # CASE: the amount only where the record counts
+            columns[f"p{i}"] = ibis.ifelse(counts, amount, 0.0)
     scored = r.select(r.subject_id, **columns) if columns else r.select(r.subject_id)
+    # Per rule, the number of counting records (COUNT(*) FILTER), and the sum of their points
+    # where these vary; a constant rule's total is that number times its points, in the
+    # standings (see _constant_points).
     aggregates: dict[str, Any] = {}
-    for i in range(len(scheme.rules)):
-        aggregates[f"s{i}"] = scored[f"p{i}"].sum()
-        aggregates[f"a{i}"] = scored[f"c{i}"].any()
-    if subjects is not None:
-        chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
-        chosen = chosen.select("subject_id", "kind")
-    else:  # every subject a record names, whatever its date (as ingest registers them)
-        named = records.filter(records.subject_kind.isin(list(scheme.subject_kinds)))
-        chosen = named.select("subject_id", kind=named.subject_kind)
-    if scheme.eligibility is not None:
-        chosen = eligible_subjects(scheme, chosen, considered, t, named_by_records=subjects is None)
-    chosen = chosen.select("subject_id").distinct()
+    for i, rule in enumerate(scheme.rules):
+        aggregates[f"n{i}"] = scored.count(where=scored[f"c{i}"])
+        if _constant_points(rule) is None:
+            aggregates[f"s{i}"] = scored[f"p{i}"].sum()
+    chosen = _scored_subjects(scheme, records, subjects, considered, t)
     if aggregates:
         per_subject = scored.group_by("subject_id").aggregate(**aggregates)
     else:
@@ -332,6 +370,31 @@ def compile_scheme(
         )
     standings = _standings(scheme, per_subject)
     return standings.order_by("subject_id") if ordered else standings
+
+
+def _scored_subjects(
+    scheme: Scheme,
+    records: ir.Table,
+    subjects: ir.Table | None,
+    considered: ir.Table,
+    t: ir.DateScalar,
+) -> ir.Table:
+    """The distinct ``subject_id`` of the subjects the scheme scores: the registered subjects of
+    its kinds (ledger mode) or every subject a record of its kinds names, whatever its date (as
+    ingest registers them), that ``[eligibility]`` admits."""
+    if subjects is not None:
+        chosen = subjects.filter(subjects.kind.isin(list(scheme.subject_kinds)))
+        chosen = chosen.select("subject_id", "kind")
+    else:
+        named = records.filter(records.subject_kind.isin(list(scheme.subject_kinds)))
+        chosen = named.select("subject_id", kind=named.subject_kind)
+    if scheme.eligibility is None:
+        return chosen.select("subject_id").distinct()
+    chosen = eligible_subjects(scheme, chosen, considered, t, named_by_records=subjects is None)
+    # Distinct rows of (subject_id, kind): with one kind the identifiers are distinct already,
+    # and a second DISTINCT would only group them again.
+    chosen = chosen.select("subject_id")
+    return chosen.distinct() if len(scheme.subject_kinds) > 1 else chosen
 
 
 def compile_unbound(scheme: Scheme, as_of: date) -> ir.Table:
@@ -361,11 +424,17 @@ def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
         total = total + per_subject.peer_score * float(scheme.peer.weight)
     counting: dict[str, Any] = {}
     for i, rule in enumerate(scheme.rules):
-        rule_total = per_subject[f"s{i}"].fill_null(0.0)
+        count = per_subject[f"n{i}"].fill_null(0)
+        constant = _constant_points(rule)
+        rule_total: ir.FloatingValue
+        if constant is None:
+            rule_total = per_subject[f"s{i}"].fill_null(0.0)
+        else:
+            rule_total = count.cast("float64") * constant
         if rule.cap is not None:
             rule_total = ibis.greatest(ibis.least(rule_total, rule.cap), -rule.cap)
         total = total + rule_total
-        counting[f"k{i}"] = per_subject[f"a{i}"].fill_null(False)
+        counting[f"k{i}"] = count > 0
     if scheme.floor is not None:
         total = ibis.greatest(total, scheme.floor)
     if scheme.ceiling is not None:
