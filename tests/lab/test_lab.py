@@ -98,14 +98,17 @@ def test_churn_ignores_subjects_without_a_previous_grade() -> None:
 
 def test_bundled_experiments_are_valid() -> None:
     found = bundled_experiments()
-    assert set(found) == {"nosedive", "pilots", "rongcheng-sweep"}
+    assert set(found) == {
+        "nosedive", "nosedive-attacks", "nosedive-cascades", "nosedive-safeguards", "pilots",
+        "rongcheng-sweep",
+    }  # fmt: skip
     for path in found.values():
         experiment = load_experiment(path)
         for ref in experiment.schemes:
             resolve_scheme(ref, path.parent)
         if experiment.sweep is not None:
             base = resolve_scheme(experiment.sweep.scheme, path.parent)
-            assert len(sweep_variants(base, experiment.sweep)) == 9
+            assert len(sweep_variants(base, experiment.sweep)) in {9, 12}
 
 
 @pytest.mark.parametrize(
@@ -447,7 +450,10 @@ def test_behaviour_defaults_are_documented() -> None:
     for parameter in PARAMETERS:
         row = re.search(rf"^\| `{parameter.name}` \| ([^|]+) \|", docs, re.MULTILINE)
         assert row is not None, parameter.name
-        assert float(row.group(1)) == float(str(parameter.default)), parameter.name
+        if isinstance(parameter.default, str):
+            assert row.group(1).strip() == f'"{parameter.default}"', parameter.name
+        else:
+            assert float(row.group(1)) == float(str(parameter.default)), parameter.name
     for name, value in Behaviour().model_dump().items():
         assert value == next(p.default for p in PARAMETERS if p.name == name)
 

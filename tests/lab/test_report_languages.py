@@ -11,6 +11,8 @@ import re
 import warnings
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -46,6 +48,34 @@ values = [-10, -90]
 """
 """The smallest run with every part of the report: a scheme, a sweep and a failed constraint."""
 
+GATED = """
+name = "gated"
+seed = 6
+replicates = 2
+years = 1
+start = 2023-01-01
+step = "1w"
+summary_months = 2
+gate = "board-flight"
+[population]
+people = 200
+[behaviour]
+interactions_per_month = 12
+bad_day_rate = 0.2
+[[societies]]
+label = "swarm"
+attack = "swarm"
+budget = 4
+sybils = 4
+[[schemes]]
+pilot = "nosedive-gate"
+[[schemes]]
+pilot = "nosedive-gate"
+label = "bayesian"
+changes = { "peer.algorithm" = "bayesian", "peer.seeds" = [] }
+"""
+"""A peer run with a gate and an attack: the report's gate, cascade and attack sections."""
+
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 
@@ -67,7 +97,7 @@ def english(run: tuple[Path, LabResult], tmp_path_factory: pytest.TempPathFactor
 def chinese(run: tuple[Path, LabResult], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The Chinese report as ``xinyong lab run --lang zh`` writes it, and again with the sweep's
     other wording (minimize, no constraints, every variant feasible): together they show every
-    message."""
+    message; and a peer run with a gate and an attack, for the sections only those have."""
     path, result = run
     assert result.experiment.sweep is not None
     other = dataclasses.replace(
@@ -86,9 +116,38 @@ def chinese(run: tuple[Path, LabResult], tmp_path_factory: pytest.TempPathFactor
         warnings.simplefilter("always")
         done = CliRunner().invoke(app, ["lab", "run", str(path), "--out", str(out), "--lang", "zh"])
         assert done.exit_code == 0, done.output
-        pages = [out / "report.html", write_outputs(other, TINY, out / "other", "zh")["report"]]
+        gated = tmp_path_factory.mktemp("gated") / "gated.toml"
+        gated.write_text(GATED, encoding="utf-8")
+        peer = run_experiment(load_experiment(gated), gated.parent)
+        pages = [
+            out / "report.html",
+            write_outputs(other, TINY, out / "other", "zh")["report"],
+            write_outputs(peer, GATED, out / "gated", "zh")["report"],
+        ]
+        # every verdict of a comparison: more, fewer, no measurable change, one replicate
+        for name, deltas in (
+            ("more", (0.1, 0.101)),
+            ("fewer", (-0.1, -0.101)),
+            ("same", (0.1, -0.1)),
+        ):
+            pages.append(write_outputs(_shifted(peer, deltas), GATED, out / name, "zh")["report"])
+        single = peer.metrics.filter(pc.field("replicate") == 0)
+        one = dataclasses.replace(peer, metrics=single)
+        pages.append(write_outputs(one, GATED, out / "one", "zh")["report"])
     assert not [w for w in caught if "missing from font" in str(w.message)]
     return [page.read_text(encoding="utf-8") for page in pages]
+
+
+def _shifted(result: LabResult, deltas: tuple[float, float]) -> LabResult:
+    """``result`` with the second arm's wrongful gate denials set to the first's plus a
+    difference per replicate."""
+    frame = result.metrics.to_pandas()
+    for replicate, delta in enumerate(deltas):
+        mine = (frame["replicate"] == replicate) & (frame["arm"] == "bayesian")
+        first = (frame["replicate"] == replicate) & (frame["arm"] == "nosedive-gate")
+        values = frame.loc[first, "wrongful_gate_denials"].to_numpy() + delta
+        frame.loc[mine, "wrongful_gate_denials"] = values
+    return dataclasses.replace(result, metrics=pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _lab_catalog() -> Catalog:
@@ -104,8 +163,9 @@ def _visible(page: str) -> str:
 
 
 def _fragments(message: str) -> list[str]:
-    """The literal parts of a message around its placeholders."""
-    return [part.strip() for part in PLACEHOLDER.split(message) if part.strip()]
+    """The literal parts of a message around its placeholders, as filled text shows them (a
+    ``%%`` is a ``%``)."""
+    return [part.strip().replace("%%", "%") for part in PLACEHOLDER.split(message) if part.strip()]
 
 
 def test_the_chinese_report_is_marked_chinese_and_the_english_english(

@@ -54,7 +54,7 @@ class Arm:
     gate: str | None = None
     """The measure whose absence is a gate denial (peer schemes: wrongful denials, cascades)."""
     shocks: bool = True
-    """False for a counterfactual: no bad days, no fake accounts."""
+    """False for a counterfactual: no bad days, collusion rings or fake accounts."""
     kept: npt.NDArray[np.bool_] = field(init=False)
     voided_day: npt.NDArray[np.int32] = field(init=False)
     sanctioned: npt.NDArray[np.bool_] = field(init=False)

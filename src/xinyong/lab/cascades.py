@@ -2,12 +2,13 @@
 
 A *gate* is a measure of the scheme (``board-flight`` in the Nosedive pilots); a person scored
 without it is *denied*. Every peer arm runs beside its *counterfactual*: the same arm over the
-same world and draws, without bad days and without fake accounts (:class:`~xinyong.lab.society
-.Society` with ``shocks=False``). Definitions (also in ``docs/lab.md``), per step:
+same world and draws, without bad days, collusion rings or fake accounts
+(:class:`~xinyong.lab.society.Society` with ``shocks=False``). Definitions (also in
+``docs/lab.md``), per step:
 
 - ``wrongful_gate_denials``: the share of gate denials that the counterfactual does not have: a
   person denied because of a bad day (their own, or one that reached them through others'
-  ratings) or an attack, not because of how they usually behave;
+  ratings), a collusion ring or a sybil attack, not because of how they usually behave;
 - **cascade** of a bad day of person ``i`` in step ``s``: the people wrongly denied at some step
   from ``s`` to ``s + cascade_steps`` among ``i`` and everyone who rated ``i`` or was rated by
   ``i`` in those steps, leaving out the others who had a bad day of their own then (their fall
@@ -130,6 +131,7 @@ class GateWatch:
         victims = (wrongful & ~own_bad).astype(np.int64)
         linked = reached[origin]
         linked.data[:] = 1
-        sizes = np.asarray(linked @ victims).ravel() + wrongful[origin].astype(np.int64)
+        sizes: npt.NDArray[np.int64] = np.asarray(linked @ victims, np.int64).ravel()
+        sizes += wrongful[origin].astype(np.int64)
         self.sizes.extend((t - self.window, int(size)) for size in sizes)
         return sizes

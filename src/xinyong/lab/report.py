@@ -96,9 +96,47 @@ GLOSSARY: dict[str, tuple[str, str]] = {
         N_("peer schemes: share whose score fell sharply through others' ratings alone"),
         N_("lower"),
     ),
+    "gate_denial_rate": (N_("share of scored people denied at the gate"), _POLICY_CHOICE),
+    "wrongful_gate_denials": (
+        N_("share of gate denials that the run without bad days or attacks does not have"),
+        N_("lower"),
+    ),
+    "cascade_size": (
+        N_(
+            "people wrongly denied around one bad day (the person and those they rated or who "
+            "rated them), within cascade_steps"
+        ),
+        N_("lower"),
+    ),
+    "time_to_recover_days": (N_("mean days from a wrongful gate denial to its end"), N_("lower")),
+    "missed_misconduct": (
+        N_("share of people of real misconduct whom the gate lets through"),
+        N_("lower"),
+    ),
+    "wrongful_denial_impact": (
+        N_("lowest group rate of wrongful denial / highest (1: equal)"),
+        N_("closer to 1"),
+    ),
+    "discounted_retaliation": (
+        N_("share of counting ratings the retaliation safeguard discounted"),
+        N_("neither"),
+    ),
+    "discounted_collusion": (
+        N_("share of counting ratings the collusion safeguard discounted"),
+        N_("neither"),
+    ),
+    "discounted_newcomer": (
+        N_("share of counting ratings the new-account safeguard discounted"),
+        N_("neither"),
+    ),
+    "target_shift": (
+        N_("the attack's target: its score minus its score without the attack"),
+        N_("closer to 0"),
+    ),
+    "target_gate": (N_("the attack's target: share of steps it passed the gate"), _POLICY_CHOICE),
 }
-"""What each summary column means and which direction is better (docs/lab.md, Metrics), in
-English: translated where shown."""
+"""What each summary and gate column means and which direction is better (docs/lab.md,
+Metrics), in English: translated where shown."""
 
 
 def write_outputs(
@@ -380,7 +418,8 @@ def _value(value: object, language: str) -> str:
 
 def _column(metrics: pa.Table, name: str) -> list[Any]:
     if name in metrics.column_names:
-        return metrics[name].to_pylist()
+        values: list[Any] = metrics[name].to_pylist()
+        return values
     return [None] * metrics.num_rows
 
 
@@ -420,10 +459,10 @@ def _gate_section(result: LabResult, language: str) -> str:
     _ = gettext_for(language)
     note = _(
         "The gate is the measure %(gate)s: a person scored without it is denied. Each arm ran "
-        "beside its counterfactual (the same world and draws without bad days and fake "
-        "accounts); a denial the counterfactual does not have is wrongful. Values are means "
-        "over the final %(months)s months and the replicates, ± the half-width of the 95%% "
-        "interval over replicates."
+        "beside its counterfactual (the same world and draws without bad days, collusion "
+        "rings or fake accounts); a denial the counterfactual does not have is wrongful. "
+        "Values are means over the final %(months)s months and the replicates, ± the "
+        "half-width of the 95%% interval over replicates."
     ) % {"gate": experiment.gate, "months": local_number(experiment.summary_months, language)}
     rows = "".join(
         f"<tr><th scope='row'>{html.escape(label)}</th>"
@@ -451,8 +490,9 @@ def _gate_section(result: LabResult, language: str) -> str:
 
 
 def _comparisons(result: LabResult, language: str) -> str:
-    """In each society, every arm against the baseline (the first arm by default): the paired difference in wrongful gate
-    denials over replicates (the arms share their draws), and what it means."""
+    """In each society, every arm against the baseline (the first arm by default): the paired
+    difference in wrongful gate denials over replicates (the arms share their draws), and what
+    it means."""
     _ = gettext_for(language)
     means = final_means(result.metrics, result.experiment)
     arms = list(dict.fromkeys(result.metrics["arm"].to_pylist()))
@@ -616,7 +656,9 @@ def _budget_plot(result: LabResult, attack: str, metric: str, title: str, langua
         figure, axes = plt.subplots(figsize=(10, 3.8), dpi=100)
         try:
             for arm in arms:
-                xs, ys, errors = [], [], []
+                xs: list[float] = []
+                ys: list[float] = []
+                errors: list[float] = []
                 for society in variants:
                     label = run_label(society.label, arm)
                     value = float(result.summary.get(label, {}).get(metric, math.nan))

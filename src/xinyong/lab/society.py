@@ -35,8 +35,8 @@ The *target* is the person (never a pre-trusted stand-in) whose latent quality i
 **Common random numbers.** Who meets whom, when, the noise, the bad days and the draws that
 decide avoidance and retaliation come from the world's key and the step, the same in every arm;
 only what raters see (and so the stars, and what follows from them) differs. A *counterfactual*
-society (``shocks=False``) draws the same numbers but has no bad days and no fake accounts: the
-run that tells wrongful gate denials apart.
+society (``shocks=False``) draws the same numbers but has no bad days, no collusion rings and no
+fake accounts: the run that tells wrongful gate denials, and what an attack did, apart.
 
 **Two forms of the same ratings.** :meth:`Society.records` gives them in the ledger's format
 (``docs/schemes.md`` section 10: two ``peer.interaction`` records per meeting, one about each
@@ -135,8 +135,18 @@ class _Part(NamedTuple):
     def join(cls, parts: list[_Part]) -> _Part:
         """The parts one after another, meeting numbers running on."""
         offsets = np.cumsum([0] + [p.a.size for p in parts])
+
+        def joined(name: str) -> Ints:
+            return np.concatenate([getattr(p, name) for p in parts])
+
         return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in cls._fields[:7]),
+            joined("a"),
+            joined("partner"),
+            joined("meeting_day"),
+            joined("rater"),
+            joined("rated"),
+            joined("stars"),
+            joined("day"),
             np.concatenate([p.meeting + o for p, o in zip(parts, offsets, strict=False)]),
         )
 
@@ -176,7 +186,7 @@ class Society:
             people, behaviour.friends, behaviour.rewire, world.key
         )
         self.target = _target(world, behaviour)
-        self.rings = _rings(world, behaviour, self.target)
+        self.rings = _rings(world, behaviour, self.target) if shocks else np.zeros((0, 2), np.int64)
         sybils = behaviour.sybils
         self.ids = pa.concat_arrays(
             [
@@ -302,7 +312,7 @@ class Society:
         draw = world.uniform_for(slot[answer], t, _RETALIATE_DAY)
         later = 1 + (draw * b.retaliation_days).astype(np.int64)
         who, whom = rated[answer], raters[answer]
-        day = np.maximum(days[answer] + later, first)
+        day = days[answer] + later
         self._pending = np.stack([who, whom, day])
         one = np.ones(who.size, np.int64)
         return _Part(who, whom, day, who, whom, one, day, np.arange(who.size))
