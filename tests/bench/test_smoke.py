@@ -110,8 +110,9 @@ def test_peer_benchmark() -> None:
 
 
 def test_lab_benchmark() -> None:
-    out = _run("lab.py", "--people", "300", "--skip-big", "--repeat", "1")
-    assert out.strip()
+    out = _run("lab.py", "--people", "300", "--skip-big", "--repeat", "1", "--town", "300")
+    assert "peer_town" in out
+    assert "'same_graph': True" in out
 
 
 def test_scale_benchmark(tmp_path: Path) -> None:

@@ -339,14 +339,9 @@ class Arm:
                 ("newcomer", NEWCOMER),
             )
         }
-        index = _to_numpy(
-            pc.index_in(
-                pa.array(list(peer.graph.nodes), pa.string()),
-                value_set=world.population.subject_id,
-            )
-        )
-        found = ~np.isnan(index.astype(np.float64))
-        self.visible[index[found].astype(np.int64)] = np.asarray(peer.score)[found]
+        nodes = self.society.nodes  # the graph's nodes as numbers: people first, then fakes
+        real = nodes < world.population.size
+        self.visible[nodes[real]] = np.asarray(peer.score)[real]
         if self._reads_peer_codes:
             records = pa.concat_tables([records, self.society.records(self._t, keep)])
         return records, peer.table()

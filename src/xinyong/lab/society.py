@@ -195,6 +195,11 @@ class Society:
             ]
         )
         """Every node's subject id: the population, then the fake accounts."""
+        self._rank = np.empty(len(self.ids), np.int64)
+        self._rank[np.asarray(pc.sort_indices(self.ids).to_numpy())] = np.arange(len(self.ids))
+        """Each node's place among the ids in sorted order (a rating graph's node order)."""
+        self.nodes = np.zeros(0, np.int64)
+        """The node numbers of the last :meth:`graph`, in its order."""
         self._pending = np.zeros((3, 0), np.int64)
         """Retaliations of the last step (retaliator, target, day): they may be answered."""
 
@@ -388,11 +393,16 @@ class Society:
         if np.isnan(seeds.astype(np.float64)).any():
             raise ValueError("a peer seed names nobody in the simulated society")
         seeds = seeds.astype(np.int64)
-        if section.seeds and rater.size and not np.isin(seeds, rater).any():
+        rates = np.zeros(len(self.ids), np.bool_)
+        rates[rater] = True
+        if section.seeds and rater.size and not rates[seeds].any():
             raise seeds_absent(section.seeds, int(rater.size), as_of, section.prior)
-        present = np.unique(np.concatenate([rater, rated, seeds]))
-        order = np.asarray(pc.sort_indices(self.ids.take(pa.array(present))).to_numpy())
-        nodes = present[order]
+        taking_part = rates.copy()
+        taking_part[rated] = True
+        taking_part[seeds] = True
+        present = np.flatnonzero(taking_part)
+        nodes = present[np.argsort(self._rank[present], kind="stable")]
+        self.nodes = nodes
         position = np.full(len(self.ids), -1, np.int64)
         position[nodes] = np.arange(nodes.size)
         about = _cat([s.about for s in steps])
