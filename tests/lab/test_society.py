@@ -213,8 +213,11 @@ def test_retaliation_answers_low_ratings_within_its_days(tmp_path: Path) -> None
         if s <= 2 and b < world.population.people
     ]
     assert low
+    next_step = (world.as_of(0) - EPOCH).days + 1
     for who, whom, when in low:  # every low rating of the first step is answered, 1-3 days on
-        assert any((whom, who, when + later) in replies for later in (1, 2, 3)), (
+        # (a retaliation is answered in the next step: 1-3 days after it, or into that step)
+        starts = {when, max(when, next_step)}
+        assert any((whom, who, x + k) in replies for x in starts for k in (1, 2, 3)), (
             who,
             whom,
             when,
@@ -306,6 +309,66 @@ def test_a_cascade_counts_the_wrongly_denied_around_a_bad_day() -> None:
     assert row["time_to_recover_days"] == 7.0  # 0 and 3 recovered after one step
     row = watch.observe(2, everyone, none, none, none, (np.zeros(0, np.int64),) * 2)
     assert watch.sizes == [(0, 2), (1, 1)]  # 2's own bad day: only itself
+
+
+def test_a_cascade_leaves_out_who_was_wrongly_denied_before_the_bad_day() -> None:
+    """1 was wrongly denied before 0's bad day and stays so: not pushed by it."""
+    people = 3
+    watch = GateWatch(people, 7, 0, {}, np.zeros(people, np.bool_))
+    everyone, none = np.ones(people, np.bool_), np.zeros(people, np.bool_)
+    empty = (np.zeros(0, np.int64),) * 2
+    watch.observe(0, everyone, np.array([0, 1, 0], np.bool_), none, none, empty)
+    bad = np.array([1, 0, 0], np.bool_)
+    met = (np.array([0, 0]), np.array([1, 2]))
+    watch.observe(1, everyone, np.array([1, 1, 1], np.bool_), none, bad, met)
+    assert watch.sizes == [(1, 2)]  # 0 itself and 2, not 1
+
+
+def test_an_arm_and_its_counterfactual_answer_the_same_low_ratings(tmp_path: Path) -> None:
+    """Retaliation draws belong to the rating, not its place in the step: collusion rings (only
+    in the arm) and status-seeking that differs between them shift every place."""
+    world, behaviour = _world(
+        tmp_path,
+        retaliation_rate=0.5,
+        collusion_rings=3,
+        ring_size=4,
+        status_line=4.2,
+        status_avoidance=0.7,
+        bad_day_rate=0.0,
+        herding=0.0,
+        quality_mean=3.0,
+        interactions_per_month=12.0,
+    )
+    arm, twin = Society(world, behaviour), Society(world, behaviour, shocks=False)
+    seen = np.full(len(arm.ids), 4.5)
+    other = seen.copy()
+    other[:40] = 3.0  # some people below the status line in the twin only
+    arm.step(0, seen)
+    twin.step(0, other)
+
+    def replies(society: Society) -> set[tuple[int, int, int]]:
+        rater, rated, stars, day = _ratings(society, 0)
+        return {
+            (int(a), int(b), int(d))
+            for a, b, s, d in zip(rater, rated, stars, day, strict=True)
+            if s == 1
+        }
+
+    def low(society: Society) -> set[tuple[int, int, int]]:
+        rater, rated, stars, day = _ratings(society, 0)
+        return {
+            (int(a), int(b), int(d))
+            for a, b, s, d in zip(rater, rated, stars, day, strict=True)
+            if s <= 2 and b < 240
+        }
+
+    both = low(arm) & low(twin)
+    assert len(both) > 20
+    for who, whom, when in both:  # a low rating both have is answered in both or in neither
+        answered = [
+            any((whom, who, when + k) in replies(s) for k in (1, 2, 3)) for s in (arm, twin)
+        ]
+        assert answered[0] == answered[1], (who, whom, when)
 
 
 def test_missed_misconduct_is_the_share_of_bad_actors_let_through() -> None:

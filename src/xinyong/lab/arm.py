@@ -325,7 +325,10 @@ class Arm:
         world = self.world
         keep = int(world.max_display_days.max(initial=365))
         if section.valid_days is not None:
-            keep = min(keep, section.valid_days)
+            # Interactions count further back than ratings: a rater's first interaction of the
+            # window must be a newcomer period older than its ratings, or every established
+            # rater would look new at the start of each window.
+            keep = min(keep, section.valid_days + (section.safeguards.newcomer_days or 0))
         mark = time.perf_counter()
         graph = self.society.graph(section, self._t, keep, self.loaded.scheme.subject_kinds)
         peer = compute_peer_scores(section, graph)
@@ -341,6 +344,7 @@ class Arm:
         }
         nodes = self.society.nodes  # the graph's nodes as numbers: people first, then fakes
         real = nodes < world.population.size
+        self.visible[:] = float(section.prior)  # as the engine scores whoever nobody rated
         self.visible[nodes[real]] = np.asarray(peer.score)[real]
         if self._reads_peer_codes:
             records = pa.concat_tables([records, self.society.records(self._t, keep)])

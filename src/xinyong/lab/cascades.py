@@ -9,14 +9,19 @@ same world and draws, without bad days, collusion rings or fake accounts
 - ``wrongful_gate_denials``: the share of gate denials that the counterfactual does not have: a
   person denied because of a bad day (their own, or one that reached them through others'
   ratings), a collusion ring or a sybil attack, not because of how they usually behave;
-- **cascade** of a bad day of person ``i`` in step ``s``: the people wrongly denied at some step
-  from ``s`` to ``s + cascade_steps`` among ``i`` and everyone who rated ``i`` or was rated by
+- ``wrongful_denials_per_1000``: wrongful gate denials per 1,000 scored people (a share of
+  denials flatters an arm that denies nearly everyone);
+- **cascade** of a bad day of person ``i`` in step ``s``: the people pushed below the gate
+  wrongly (not wrongly denied at ``s - 1``, wrongly denied at some step from ``s`` to
+  ``s + cascade_steps``) among ``i`` and everyone who rated ``i`` or was rated by
   ``i`` in those steps, leaving out the others who had a bad day of their own then (their fall
   may be their own). ``cascade_size`` is the mean size of the cascades whose window closed this
   step; every size goes to the distribution in the report (``cascades.csv``). Attribution is by
   contact, not by a counterfactual per bad day: a person wrongly denied near two bad days counts
   in both cascades;
-- ``time_to_recover_days``: mean days from a wrongful denial to its end, over those ended so far;
+- ``time_to_recover_days``: mean days from a wrongful denial to its end (the person boards, or
+  the counterfactual denies them too), over those ended so far: denials still running at the
+  end of the run are not counted, so it understates long ones;
 - ``missed_misconduct``: the share of people whose latent quality is below
   ``misconduct_quality`` (real misconduct) whom the gate lets through;
 - ``wrongful_denial_impact:D``: per group dimension, the lowest group rate of wrongful denial
@@ -96,7 +101,8 @@ class GateWatch:
         row: dict[str, Any] = {
             "gate_denial_rate": denials / max(int(scored.sum()), 1),
             "wrongful_gate_denial_count": int(wrongful.sum()),
-            "wrongful_gate_denials": float(wrongful.sum()) / denials if denials else 0.0,
+            "wrongful_gate_denials": float(wrongful.sum()) / denials if denials else math.nan,
+            "wrongful_denials_per_1000": 1000.0 * float(wrongful.sum()) / max(int(scored.sum()), 1),
             "cascade_size": float(np.mean(closed)) if closed.size else math.nan,
             "time_to_recover_days": float(np.mean(self._recovered))
             if self._recovered
@@ -116,17 +122,23 @@ class GateWatch:
 
     def _close(self, t: int) -> npt.NDArray[np.int64]:
         """The cascades of the bad days of step ``t - window``, whose window ends now."""
-        while len(self._seen) > self.window + 1:
+        while len(self._seen) > self.window + 2:
             self._seen.popleft()
-        if len(self._seen) < self.window + 1 or self._seen[0].t != t - self.window:
+        steps = list(self._seen)
+        # the window's steps, and the step before it (who was wrongly denied already)
+        window = [s for s in steps if s.t >= t - self.window]
+        before = [s for s in steps if s.t == t - self.window - 1]
+        if len(window) < self.window + 1 or window[0].t != t - self.window:
             return np.zeros(0, np.int64)
-        origin = np.flatnonzero(self._seen[0].bad)
+        origin = np.flatnonzero(window[0].bad)
         if not origin.size:
             return np.zeros(0, np.int64)
-        wrongful = np.logical_or.reduce([s.wrongful for s in self._seen])
-        own_bad = np.logical_or.reduce([s.bad for s in self._seen])
-        reached = self._seen[0].contacts
-        for seen in list(self._seen)[1:]:
+        wrongful = np.logical_or.reduce([s.wrongful for s in window])
+        if before:  # pushed below within the window: not wrongly denied just before it
+            wrongful &= ~before[0].wrongful
+        own_bad = np.logical_or.reduce([s.bad for s in window])
+        reached = window[0].contacts
+        for seen in window[1:]:
             reached = reached + seen.contacts
         victims = (wrongful & ~own_bad).astype(np.int64)
         linked = reached[origin]

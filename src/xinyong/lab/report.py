@@ -101,10 +101,14 @@ GLOSSARY: dict[str, tuple[str, str]] = {
         N_("share of gate denials that the run without bad days or attacks does not have"),
         N_("lower"),
     ),
+    "wrongful_denials_per_1000": (
+        N_("wrongful gate denials per 1,000 scored people"),
+        N_("lower"),
+    ),
     "cascade_size": (
         N_(
-            "people wrongly denied around one bad day (the person and those they rated or who "
-            "rated them), within cascade_steps"
+            "people pushed below the gate wrongly around one bad day (the person and those they "
+            "rated or who rated them), within cascade_steps"
         ),
         N_("lower"),
     ),
@@ -426,6 +430,7 @@ def _column(metrics: pa.Table, name: str) -> list[Any]:
 GATE_COLUMNS = (
     "gate_denial_rate",
     "wrongful_gate_denials",
+    "wrongful_denials_per_1000",
     "cascade_size",
     "time_to_recover_days",
     "missed_misconduct",
@@ -508,17 +513,10 @@ def _comparisons(result: LabResult, language: str) -> str:
             label = run_label(society, arm)
             if metric not in result.summary.get(label, {}) or first not in means:
                 continue
-            pairs = [
-                means[label][r][metric] - means[first][r][metric]
-                for r in means[label]
-                if r in means[first]
-                and not math.isnan(means[label][r].get(metric, math.nan))
-                and not math.isnan(means[first][r].get(metric, math.nan))
-            ]
-            if not pairs:
+            paired = _paired(means, label, first, metric)
+            if paired is None:
                 continue
-            difference = sum(pairs) / len(pairs)
-            half = half_width(pairs)
+            difference, half = paired
             if math.isnan(half):
                 verdict = _("one replicate: no interval")
             elif difference + half < 0:
@@ -527,18 +525,38 @@ def _comparisons(result: LabResult, language: str) -> str:
                 verdict = _("more wrongful denials")
             else:
                 verdict = _("no measurable change: the interval includes 0")
+            item = _(
+                "%(arm)s against %(first)s: %(difference)s (95%% interval %(low)s to "
+                "%(high)s): %(verdict)s."
+            ) % {
+                "arm": label,
+                "first": first,
+                **_interval(difference, half, language),
+                "verdict": verdict,
+            }
+            per_person = _paired(means, label, first, "wrongful_denials_per_1000")
+            if per_person is not None:
+                item += " " + _(
+                    "Per 1,000 scored people: %(difference)s (95%% interval %(low)s to %(high)s)."
+                ) % _interval(*per_person, language)
+            items.append(item)
+        discounted = result.summary.get(first, {})
+        shares = [float(discounted.get(f"discounted_{n}", math.nan)) for n in _SAFEGUARDS]
+        if items and not any(math.isnan(x) for x in shares):
             items.append(
                 _(
-                    "%(arm)s against %(first)s: %(difference)s (95%% interval %(low)s to "
-                    "%(high)s): %(verdict)s."
+                    "%(baseline)s: its safeguards discounted %(retaliation)s of the "
+                    "counting ratings as retaliation, %(collusion)s as collusion and "
+                    "%(newcomer)s as new accounts: a safeguard changes wrongful denials only "
+                    "through the ratings it discounts, and only if those ratings are what "
+                    "causes the denials."
                 )
                 % {
-                    "arm": label,
-                    "first": first,
-                    "difference": _number(difference, language, "+.3g"),
-                    "low": _number(difference - half, language, "+.3g"),
-                    "high": _number(difference + half, language, "+.3g"),
-                    "verdict": verdict,
+                    "baseline": first,
+                    **{
+                        name: _number(100 * share, language, ".2g") + "%"
+                        for name, share in zip(_SAFEGUARDS, shares, strict=True)
+                    },
                 }
             )
     if not items:
@@ -548,6 +566,36 @@ def _comparisons(result: LabResult, language: str) -> str:
     }
     listed = "".join(f"<li>{html.escape(item)}</li>" for item in items)
     return f"<p>{html.escape(lead)}</p><ul>{listed}</ul>"
+
+
+_SAFEGUARDS = ("retaliation", "collusion", "newcomer")
+
+
+def _paired(
+    means: dict[str, dict[int, dict[str, float]]], label: str, first: str, metric: str
+) -> tuple[float, float] | None:
+    """The mean difference of ``metric`` between two arms over the replicates both have, and
+    the half-width of its 95% interval (the arms share their draws: a paired comparison)."""
+    if label not in means or first not in means:
+        return None
+    pairs = [
+        means[label][r][metric] - means[first][r][metric]
+        for r in means[label]
+        if r in means[first]
+        and not math.isnan(means[label][r].get(metric, math.nan))
+        and not math.isnan(means[first][r].get(metric, math.nan))
+    ]
+    if not pairs:
+        return None
+    return sum(pairs) / len(pairs), half_width(pairs)
+
+
+def _interval(difference: float, half: float, language: str) -> dict[str, str]:
+    return {
+        "difference": _number(difference, language, "+.3g"),
+        "low": _number(difference - half, language, "+.3g"),
+        "high": _number(difference + half, language, "+.3g"),
+    }
 
 
 def _attack_section(result: LabResult, language: str) -> str:

@@ -19,7 +19,7 @@ from scipy.stats import t as student_t
 
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.lab.arm import Arm
-from xinyong.lab.experiment import Experiment, resolve_scheme
+from xinyong.lab.experiment import Experiment, ExperimentError, resolve_scheme
 from xinyong.lab.sweep import Ranked, check_metric_names, rank_variants, sweep_variants
 from xinyong.lab.world import build_world
 from xinyong.schemes.load import LoadedScheme
@@ -82,6 +82,13 @@ def arms_of(experiment: Experiment, base: Path) -> list[tuple[str, LoadedScheme]
         check_metric_names(experiment.sweep)
         arms.extend(sweep_variants(resolve_scheme(experiment.sweep.scheme, base), experiment.sweep))
     labels = [label for label, _ in arms]
+    if experiment.baseline is not None and experiment.baseline not in labels:
+        raise ExperimentError(
+            f"baseline: no arm is labelled {experiment.baseline!r} (arms: {', '.join(labels)})"
+        )
+    gate = experiment.gate
+    if gate is not None and not any(any(m.id == gate for m in s.scheme.measures) for _, s in arms):
+        raise ExperimentError(f"gate: no arm's scheme has a measure {gate!r}")
     duplicate = next((x for x in labels if labels.count(x) > 1), None)
     if duplicate is not None:
         raise ValueError(f"two arms are named {duplicate!r}: give one of them a label")

@@ -308,16 +308,18 @@ class Society:
         rated = np.concatenate([p.rated for p in parts] + [pending[1]])
         stars = np.concatenate([p.stars for p in parts] + [np.ones(pending.shape[1], np.int64)])
         days = np.concatenate([p.day for p in parts] + [pending[2]])
-        slot = np.arange(raters.size, dtype=np.int64)
+        # The draws are keyed by the rating itself (who rated whom, which day), not by its place
+        # in the step: an arm whose meetings differ elsewhere draws the same for the same rating.
+        key = (rated * np.int64(len(self.ids)) + raters) * np.int64(4096) + days % 4096
         answer = (
             (stars <= _LOW)
             & (rated < self.people)
-            & (world.uniform_for(slot, t, _RETALIATE) < b.retaliation_rate)
+            & (world.uniform_for(key, t, _RETALIATE) < b.retaliation_rate)
         )
-        draw = world.uniform_for(slot[answer], t, _RETALIATE_DAY)
+        draw = world.uniform_for(key[answer], t, _RETALIATE_DAY)
         later = 1 + (draw * b.retaliation_days).astype(np.int64)
         who, whom = rated[answer], raters[answer]
-        day = days[answer] + later
+        day = np.maximum(days[answer], first) + later  # within this step or after it
         self._pending = np.stack([who, whom, day])
         one = np.ones(who.size, np.int64)
         return _Part(who, whom, day, who, whom, one, day, np.arange(who.size))
@@ -344,7 +346,9 @@ class Society:
         """The steps whose records may count up to the end of step ``t`` (older ones dropped)."""
         as_of = self.world.as_of(t)
         oldest = as_of - timedelta(days=keep_days)
-        first_kept = max(0, (oldest - self.world.start).days // self.world.step_days)
+        # A retaliation may be dated up to retaliation_days after the end of its step.
+        margin = -(-self.behaviour.retaliation_days // self.world.step_days)
+        first_kept = max(0, (oldest - self.world.start).days // self.world.step_days - margin)
         self._steps = [s for s in self._steps if s.t >= first_kept]
         return [s for s in self._steps if s.t <= t]
 

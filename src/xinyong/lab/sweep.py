@@ -32,6 +32,7 @@ METRICS = frozenset(
         "wrongful_listings", "wrongful_listing_rate", "time_to_clear_days", "violations",
         "control_violations", "deterrence", "gini", "churn", "disparate_impact",
         "haywire_index", "red_listed_per_1000", "gate_denial_rate", "wrongful_gate_denials",
+        "wrongful_denials_per_1000",
         "wrongful_gate_denial_count", "cascade_size", "time_to_recover_days",
         "missed_misconduct", "wrongful_denial_impact", "discounted_retaliation",
         "discounted_collusion", "discounted_newcomer", "target_score", "target_gate",
