@@ -451,38 +451,35 @@ class Society:
             "}",
             "",
         )
-        n_i, n_r = s.about.size, s.rater.size
-        interactions = pa.table(
-            [
-                pc.binary_join_element_wise(
-                    f"i{s.t}-", pa.array(np.arange(n_i)).cast(pa.string()), ""
-                ),
-                pa.array([_SOURCE] * n_i, pa.string()),
-                ids.take(pa.array(s.about)),
-                pa.array(["person"] * n_i, pa.string()),
-                pa.array([INTERACTION] * n_i, pa.string()),
-                pa.array(s.interaction_day.astype(np.int32)).cast(pa.date32()),
-                case_text.take(pa.array(s.interaction_case)),
-                interaction_attrs,
-            ],
-            schema=RECORDS_SCHEMA,
-        )
-        ratings = pa.table(
-            [
-                pc.binary_join_element_wise(
-                    f"r{s.t}-", pa.array(np.arange(n_r)).cast(pa.string()), ""
-                ),
-                pa.array([_SOURCE] * n_r, pa.string()),
-                ids.take(pa.array(s.rated)),
-                pa.array(["person"] * n_r, pa.string()),
-                pa.array([RATING] * n_r, pa.string()),
-                pa.array(s.day.astype(np.int32)).cast(pa.date32()),
-                case_text.take(pa.array(s.case)),
-                rating_attrs,
-            ],
-            schema=RECORDS_SCHEMA,
-        )
+        interactions = _table(
+            f"i{s.t}-", ids.take(pa.array(s.about)), INTERACTION, s.interaction_day,
+            case_text.take(pa.array(s.interaction_case)), interaction_attrs,
+        )  # fmt: skip
+        ratings = _table(
+            f"r{s.t}-", ids.take(pa.array(s.rated)), RATING, s.day,
+            case_text.take(pa.array(s.case)), rating_attrs,
+        )  # fmt: skip
         return pa.concat_tables([interactions, ratings])
+
+
+def _table(
+    prefix: str, about: pa.Array, code: str, day: Ints, case: pa.Array, attrs: pa.Array
+) -> pa.Table:
+    """Records of one code in the ledger's format (record ids ``prefix`` + row number)."""
+    n = len(about)
+    return pa.table(
+        [
+            pc.binary_join_element_wise(prefix, pa.array(np.arange(n)).cast(pa.string()), ""),
+            pa.array([_SOURCE] * n, pa.string()),
+            about,
+            pa.array(["person"] * n, pa.string()),
+            pa.array([code] * n, pa.string()),
+            pa.array(day.astype(np.int32)).cast(pa.date32()),
+            case,
+            attrs,
+        ],
+        schema=RECORDS_SCHEMA,
+    )
 
 
 def _both_ways(a: Ints, partner: Ints) -> tuple[Ints, Ints]:
