@@ -54,7 +54,7 @@ seed = 6
 replicates = 2
 years = 1
 start = 2023-01-01
-step = "1w"
+step = "2w"
 summary_months = 2
 gate = "board-flight"
 [population]
