@@ -85,6 +85,8 @@ class Arm:
     denied: npt.NDArray[np.bool_] = field(init=False)
     """People scored without the gate measure after the last step."""
     _reads_peer_codes: bool = field(init=False, default=False)
+    _gated: bool = field(init=False, default=False)
+    """Whether the scheme has the gate measure."""
     _discounted: dict[str, float] = field(init=False, default_factory=dict)
     """Peer schemes: the share of the last step's counting ratings each safeguard flagged."""
     """Seconds the last step spent scoring (the engine) and on everything else."""
@@ -124,8 +126,8 @@ class Arm:
             r.matches(code) or code in r.cleared_by for r in scheme.rules for code in PEER_CODES
         )
         self.denied = np.zeros(world.population.people, np.bool_)
-        gated = self.gate is not None and any(m.id == self.gate for m in scheme.measures)
-        if self.society is not None and gated and self.shocks:
+        self._gated = self.gate is not None and any(m.id == self.gate for m in scheme.measures)
+        if self.society is not None and self._gated and self.shocks:
             self.counterfactual = Arm(
                 self.label, self.loaded, world, self.behaviour, self.groups, self.gate, False
             )
@@ -186,17 +188,20 @@ class Arm:
         self.last_timings = {"scoring_s": self._scoring, "simulation_s": total - self._scoring}
         return metrics
 
+    def _group(self, dimension: str) -> tuple[npt.NDArray[np.int64], int]:
+        """Every subject's group in a dimension (income band or region), and how many groups."""
+        population = self.world.population
+        if dimension == "income_band":
+            return population.band.astype(np.int64), len(INCOME_BANDS)
+        return population.region.astype(np.int64), len(REGIONS)
+
     def _gate_watch(self) -> GateWatch:
         world, b = self.world, self.behaviour
         people = world.population.people
         groups = {}
         for dimension in self.groups:
-            labels, count = (
-                (world.population.band, len(INCOME_BANDS))
-                if dimension == "income_band"
-                else (world.population.region, len(REGIONS))
-            )
-            groups[dimension] = (labels[:people].astype(np.int64), count)
+            labels, count = self._group(dimension)
+            groups[dimension] = (labels[:people], count)
         return GateWatch(
             people,
             world.step_days,
@@ -380,7 +385,7 @@ class Arm:
             self._members[lst.id] = member
         sanctions = np.zeros(size, np.int32)
         sanctions[index] = _count_members(table["measures"], self.sanctions)
-        if self.gate is not None and any(m.id == self.gate for m in scheme.measures):
+        if self.gate is not None and self._gated:
             held = np.zeros(size, np.bool_)
             held[index] = _any_member(table["measures"], frozenset({self.gate}))
             self._measures = {self.gate: held}
@@ -482,12 +487,8 @@ class Arm:
         people = scored & world.population.is_person
         ratios = []
         for dimension in self.groups:
-            labels, count = (
-                (world.population.band, len(INCOME_BANDS))
-                if dimension == "income_band"
-                else (world.population.region, len(REGIONS))
-            )
-            ratio, _ = disparate_impact(listed[people], labels[people].astype(np.int64), count)
+            labels, count = self._group(dimension)
+            ratio, _ = disparate_impact(listed[people], labels[people], count)
             row[f"disparate_impact:{dimension}"] = ratio
             if not math.isnan(ratio):
                 ratios.append(ratio)
