@@ -37,7 +37,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from xinyong.peer.algorithms import PeerScores, compute_peer_scores, local_trust, rating_effect
+from xinyong.peer.algorithms import (
+    PeerScores,
+    compute_peer_scores,
+    local_trust,
+    rating_effect,
+    received,
+)
 from xinyong.peer.graph import RatingGraph
 from xinyong.peer.result import PeerScore
 from xinyong.peer.safeguards import (
@@ -94,12 +100,7 @@ class IncrementalPeer:
         self.out_ptr, self.out_edges = _adjacency(graph.rater, self.n)
         self.extra_out: dict[int, list[int]] = defaultdict(list)
         self.weight = scores.rater_weight.copy()
-        self.num = np.bincount(
-            graph.rated, weights=base * self.weight[graph.rater] * graph.stars, minlength=self.n
-        )
-        self.den = np.bincount(
-            graph.rated, weights=base * self.weight[graph.rater], minlength=self.n
-        )
+        self.num, self.den = received(graph, base, self.weight)
         self.score = scores.score.copy()
         self.mutual: dict[int, set[int]] = {}
         self.mutual_ptr = self.mutual_idx = np.zeros(0, dtype=np.int64)

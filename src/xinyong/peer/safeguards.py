@@ -100,45 +100,63 @@ def discount_ratings(graph: RatingGraph, safeguards: Safeguards) -> Discounts:
     if period is not None:
         age = graph.day - graph.first_day[graph.rater]
         flags |= (age < period).astype(np.uint8) * np.uint8(NEWCOMER)
-    factor = np.ones(graph.size, dtype=np.float64)
-    for flag, share in zip(
-        _ORDER,
-        (safeguards.retaliation_weight, safeguards.collusion_weight, safeguards.newcomer_weight),
-        strict=True,
-    ):
-        factor = np.where(flags & flag, factor * share, factor)
+    # The share kept for each of the eight flag sets, multiplied in the order of _ORDER (as
+    # flag_factor does), then looked up per rating.
+    shares = np.array([flag_factor(f, safeguards) for f in range(8)], dtype=np.float64)
+    factor = shares[flags]
     return Discounts(flags, factor)
 
 
 def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.uint8]:
     """1 for a low rating that comes after a low rating in reverse, less than ``window`` days
-    after it ("after": a later day, or the same day and a later index in the graph)."""
+    after it ("after": a later day, or the same day and a later index in the graph).
+
+    The low ratings are sorted by their unordered pair, then in time (day, then index); a
+    rating's latest earlier reverse rating is then the last rating of the other direction
+    before it in its pair's run, found with a running maximum of positions per direction. Only
+    that latest one needs testing: an older one is at least as far back in time."""
     result = np.zeros(graph.size, dtype=np.uint8)
     low = np.flatnonzero(graph.stars <= stars)
     if low.size == 0 or window <= 0:
         return result
-    n = np.int64(len(graph.nodes))
-    pair = graph.rater[low] * n + graph.rated[low]
-    reverse = graph.rated[low] * n + graph.rater[low]
-    pairs, pair_id = np.unique(pair, return_inverse=True)
-    # Every low rating gets its rank in time (by day, then by index: ``low`` is ascending), and
-    # one sorted key per (pair, rank): the latest reverse low rating ranked before a rating is
-    # one binary search away.
-    day = graph.day[low]
-    rank = np.empty(low.size, dtype=np.int64)
-    rank[np.argsort(day, kind="stable")] = np.arange(low.size, dtype=np.int64)
-    span = np.int64(low.size)
-    unsorted = pair_id.astype(np.int64) * span + rank
-    order = np.argsort(unsorted)
-    keys, key_day = unsorted[order], day[order]
-    at = np.searchsorted(pairs, reverse)
-    found = (at < len(pairs)) & (pairs[np.minimum(at, len(pairs) - 1)] == reverse)
-    before = np.searchsorted(keys, at.astype(np.int64) * span + rank, side="left") - 1
+    rater, rated, day = graph.rater[low], graph.rated[low], graph.day[low]
+    pair = np.minimum(rater, rated) * np.int64(len(graph.nodes)) + np.maximum(rater, rated)
+    order = np.lexsort((day, pair))  # stable: ties keep index order
+    pair, day, upward = pair[order], day[order], (rater < rated)[order]
+    position = np.arange(low.size, dtype=np.int64)
+    last_up = np.maximum.accumulate(np.where(upward, position, -1))
+    last_down = np.maximum.accumulate(np.where(upward, -1, position))
+    # The last rating of the other direction at or before each position is before it. A
+    # self-rating's reverse is itself: the last rating of its own (downward) direction before.
+    before = np.where(upward, last_down, last_up)
+    own = rater[order] == rated[order]
+    before[own] = np.concatenate(([-1], last_down[:-1]))[own]
     candidate = np.maximum(before, 0)
-    same_pair = keys[candidate] // span == at
-    hit = found & (before >= 0) & same_pair & (day - key_day[candidate] < window)
-    result[low[hit]] = 1
+    hit = (before >= 0) & (pair[candidate] == pair) & (day - day[candidate] < window)
+    result[low[order[hit]]] = 1
     return result
+
+
+_Ints = npt.NDArray[np.int64]
+
+
+def _five_star_pairs(graph: RatingGraph) -> tuple[_Ints, _Ints, _Ints]:
+    """The 5-star ratings (their indices), the unordered pair of each as ``low * n + high``, and
+    the sorted pairs rated 5 stars in both directions (a self-rating's pair is its own
+    reverse)."""
+    five = np.flatnonzero(graph.stars == 5)
+    rater, rated = graph.rater[five], graph.rated[five]
+    n = np.int64(len(graph.nodes))
+    pairs = np.minimum(rater, rated) * n + np.maximum(rater, rated)
+    if five.size == 0:
+        return five, pairs, pairs
+    # Sorted, then deduplicated (np.unique's hash table is many times slower at this size).
+    directed = np.sort(pairs * 2 + (rater < rated))
+    pair = directed[np.concatenate(([True], directed[1:] != directed[:-1]))] >> 1
+    both = pair[1:] == pair[:-1]
+    own = pair // n == pair % n
+    mutual = pair[np.concatenate((both, [False])) | own]  # sorted, each pair once
+    return five, pairs, mutual
 
 
 def mutual_support(graph: RatingGraph) -> sp.csr_matrix:
@@ -146,16 +164,18 @@ def mutual_support(graph: RatingGraph) -> sp.csr_matrix:
 
     ``M`` is the symmetric 0/1 matrix of mutual pairs; ``(M @ M) ∘ M`` counts the shared
     partners of each pair, and adding ``M`` keeps pairs sharing none as explicit entries of 1,
-    so that 0 means "not a mutual pair"."""
-    n = len(graph.nodes)
-    five = graph.stars == 5
-    directed = sp.csr_matrix(
-        (np.ones(int(five.sum())), (graph.rater[five], graph.rated[five])), shape=(n, n)
+    so that 0 means "not a mutual pair". ``M`` is built from the mutual pairs only (found by
+    sorting the 5-star ratings' pairs), not from a matrix of every 5-star rating."""
+    return _support(len(graph.nodes), _five_star_pairs(graph)[2])
+
+
+def _support(n: int, mutual_pairs: _Ints) -> sp.csr_matrix:
+    low, high = np.divmod(mutual_pairs, max(n, 1))
+    mutual = sp.csr_matrix(
+        (np.ones(2 * low.size), (np.concatenate([low, high]), np.concatenate([high, low]))),
+        shape=(n, n),
     )
-    directed.data[:] = 1.0
-    mutual = directed.multiply(directed.T).tocsr()
-    mutual.data[:] = 1.0
-    mutual.eliminate_zeros()
+    mutual.data[:] = 1.0  # a self-pair was entered twice
     support = (mutual @ mutual).multiply(mutual).tocsr()
     result: sp.csr_matrix = (support + mutual).tocsr()
     return result
@@ -164,11 +184,20 @@ def mutual_support(graph: RatingGraph) -> sp.csr_matrix:
 def _collusion(graph: RatingGraph, size: int) -> npt.NDArray[np.uint8]:
     """1 for a 5-star rating of a mutual pair sharing at least ``size - 2`` mutual partners."""
     result = np.zeros(graph.size, dtype=np.uint8)
-    five = np.flatnonzero(graph.stars == 5)
-    if five.size == 0:
+    five, pairs, mutual_pairs = _five_star_pairs(graph)
+    if mutual_pairs.size == 0:
         return result
-    table = mutual_support(graph)
-    # Entries are shared partners + 1 on mutual pairs, 0 elsewhere.
-    looked = np.asarray(table[graph.rater[five], graph.rated[five]]).ravel()
-    result[five[looked - 1 >= size - 2]] = 1
+    n = len(graph.nodes)
+    table = _support(n, mutual_pairs).tocoo()
+    # Entries are shared partners + 1 on mutual pairs (both orders), 0 elsewhere.
+    kept = (table.row <= table.col) & (table.data - 1 >= size - 2)
+    colluding = np.sort(table.row[kept].astype(np.int64) * n + table.col[kept])
+    if colluding.size == 0:
+        return result
+    # Only ratings between two members of some colluding pair can be one (few: tested first).
+    member = np.zeros(n, dtype=np.bool_)
+    member[np.divmod(colluding, n)[0]] = member[colluding % n] = True
+    candidates = np.flatnonzero(member[graph.rater[five]] & member[graph.rated[five]])
+    at = np.minimum(np.searchsorted(colluding, pairs[candidates]), colluding.size - 1)
+    result[five[candidates[colluding[at] == pairs[candidates]]]] = 1
     return result
