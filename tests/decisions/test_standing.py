@@ -40,7 +40,7 @@ FIRM_RECORD = {"who": 0, "code": "court.defaulter", "days_ago": 3, "amount": 500
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,  # per backend; a ledger is built and refreshed for each
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
