@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tests.support.peer_strategies import AS_OF, KINDS, PEOPLE, met, rating, sections
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.records import RecordSpan
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import WRITE_LOCK, open_database
@@ -29,7 +30,7 @@ from xinyong.ledger.lifecycle import append_event
 from xinyong.peer.algorithms import compute_peer_scores
 from xinyong.peer.graph import RatingGraph, graph_from_table
 from xinyong.peer.ratings import SeedsAbsent, considered_ratings
-from xinyong.peer.timeline import PeerTimeline, RecordSpan
+from xinyong.peer.timeline import PeerTimeline
 from xinyong.schemes.model import PeerSection
 from xinyong.scoring.ledger_source import effective_table, peer_spans
 

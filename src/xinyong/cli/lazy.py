@@ -48,7 +48,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "score": Lazy("xinyong.cli.score:score", "Score every subject under a scheme as of a date."),
     "explain": Lazy(
-        "xinyong.cli.score:explain",
+        "xinyong.cli.explain:explain",
         "Explain one subject's standing record by record: what counted, what did not, and why.",
     ),
     "lint": Lazy(

@@ -22,6 +22,7 @@ __all__ = [
     "SUBJECT_KINDS",
     "AttrValue",
     "InputRecord",
+    "RecordSpan",
     "SubjectKind",
     "canonical_attrs",
 ]
@@ -59,6 +60,15 @@ class InputRecord:
     def key(self) -> str:
         """``source/record_id`` (or the record id alone for a file without sources)."""
         return f"{self.source}/{self.record_id}" if self.source else self.record_id
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSpan:
+    """A record and the first day it is no longer in force (None: it never stops), as the
+    ledger's revocations, repairs and corrections leave it."""
+
+    record: InputRecord
+    stops: date | None
 
 
 def canonical_attrs(attrs: Mapping[str, AttrValue]) -> str:

@@ -21,13 +21,16 @@ This module is the vectorized form (NumPy and SciPy sparse matrices) used on who
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from xinyong.peer.graph import RatingGraph
 from xinyong.schemes.model import Safeguards
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "COLLUSION",
@@ -170,6 +173,10 @@ def mutual_support(graph: RatingGraph) -> sp.csr_matrix:
 
 
 def _support(n: int, mutual_pairs: _Ints) -> sp.csr_matrix:
+    # Imported here: the flag constants and descriptions above are read by modules (the
+    # reference evaluator's) that have no use for SciPy's import time.
+    import scipy.sparse as sp
+
     low, high = np.divmod(mutual_pairs, max(n, 1))
     mutual = sp.csr_matrix(
         (np.ones(2 * low.size), (np.concatenate([low, high]), np.concatenate([high, low]))),

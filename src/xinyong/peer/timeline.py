@@ -14,31 +14,22 @@ holds the two together).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
 from xinyong.domain.peer_records import INTERACTION, RATING, rating_stars
-from xinyong.domain.records import InputRecord
+from xinyong.domain.records import InputRecord, RecordSpan
 from xinyong.peer.algorithms import PeerScores, compute_peer_scores
 from xinyong.peer.graph import RatingGraph, day_number
 from xinyong.peer.ratings import seeds_absent
 from xinyong.schemes.model import PeerSection
 
-__all__ = ["PeerTimeline", "RecordSpan"]
+__all__ = ["PeerTimeline"]
 
 _NEVER = np.iinfo(np.int64).max
 Ints = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordSpan:
-    """A peer record and the first day it is no longer in force (None: it never stops)."""
-
-    record: InputRecord
-    stops: date | None
 
 
 class PeerTimeline:

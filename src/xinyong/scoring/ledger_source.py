@@ -20,11 +20,10 @@ from xinyong.domain.catalog import Catalog
 from xinyong.domain.chunks import chunked
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.record_table import RECORDS_SCHEMA
-from xinyong.domain.records import InputRecord
+from xinyong.domain.records import InputRecord, RecordSpan
 from xinyong.ledger.driver_sql import DriverStatement, as_date
 from xinyong.ledger.effective import ENDING, VOIDING, current_subjects, effective_records
 from xinyong.ledger.schema import events, records
-from xinyong.peer.timeline import RecordSpan
 
 __all__ = [
     "SUBJECTS_SCHEMA",
