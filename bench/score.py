@@ -84,8 +84,10 @@ from xinyong.scoring.standing import Standing
 
 AS_OF = date(2026, 10, 31)  # the end of the synthetic window (xinyong.synth.DEFAULT_END)
 PILOT = Path(xinyong.pilots.__file__).with_name("rongcheng.toml")
-GOAL_A_OVER_B = 1.3
-GOAL_C_OVER_A = 10.0
+GOAL_A_OVER_B = 1.1
+"""Issue 21: (a) at most this multiple of the hand-written query (b)."""
+GOAL_C_OVER_A = 6.0
+"""Issue 21: pandas (c) at least this multiple of (a)."""
 GOAL_P99_MS = 2.0
 SCORE_TOLERANCE = 0.01
 REFERENCE_SAMPLE = 1_000
