@@ -10,6 +10,7 @@ the same explanations, and the incremental updates to match a full recomputation
 from __future__ import annotations
 
 import math
+import signal
 from datetime import date, timedelta
 
 import numpy as np
@@ -24,7 +25,7 @@ from xinyong.peer.graph import RatingGraph, day_number
 from xinyong.peer.incremental import IncrementalPeer, NewRating
 from xinyong.peer.ratings import SeedsAbsent, considered_ratings
 from xinyong.peer.reference import reference_peer_scores, safeguard_flags
-from xinyong.peer.safeguards import COLLUSION, NEWCOMER, RETALIATION
+from xinyong.peer.safeguards import COLLUSION, NEWCOMER, RETALIATION, discount_ratings
 from xinyong.schemes.model import PeerSection
 
 
@@ -279,3 +280,51 @@ def test_incremental_refuses_a_new_subject() -> None:
     live = IncrementalPeer(compute_peer_scores(peer, graph))
     with pytest.raises(ValueError, match="full recomputation"):
         live.add_rating(NewRating(0, 2, 5.0, day_number(AS_OF)))
+
+
+def test_incremental_starts_from_a_graph_without_ratings() -> None:
+    """The sums of a graph without ratings are floats (``bincount`` of nothing gives integers,
+    which truncated every update: the first rating's pushes never settled)."""
+    peer = section(algorithm="nosedive")
+    day = day_number(AS_OF)
+    empty = np.zeros(0, dtype=np.int64)
+    graph = RatingGraph(
+        nodes=["a", "b"],
+        rater=empty,
+        rated=empty,
+        stars=np.zeros(0),
+        day=empty,
+        decay=np.zeros(0),
+        first_day=np.array([day - 400, day - 400], dtype=np.int64),
+        seeds=empty,
+        as_of_day=day,
+    )
+    live = IncrementalPeer(compute_peer_scores(peer, graph))
+    assert live.num.dtype == live.den.dtype == np.float64
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the update did not settle"))
+    signal.alarm(20)
+    try:
+        live.add_rating(NewRating(0, 1, 1.0, day))
+    finally:
+        signal.alarm(0)
+    assert live.score == pytest.approx(live.recompute().score, abs=1e-6)
+
+
+def test_a_graph_too_large_for_the_pair_keys_is_refused() -> None:
+    """Pairs of subjects are keyed ``low * n + high`` (times 2, with the direction) in 64 bits."""
+    one = np.zeros(1, dtype=np.int64)
+    graph = RatingGraph(
+        nodes=range(2**31),  # type: ignore[arg-type]  # only its length is read
+        rater=one,
+        rated=one + 1,
+        stars=np.array([5.0]),
+        day=one,
+        decay=np.ones(1),
+        first_day=np.zeros(2, dtype=np.int64),
+        seeds=np.zeros(0, dtype=np.int64),
+        as_of_day=1,
+    )
+    with pytest.raises(ValueError, match="at most 2,147,483,647"):
+        discount_ratings(
+            graph, section(algorithm="bayesian", safeguards={"collusion_size": 3}).safeguards
+        )

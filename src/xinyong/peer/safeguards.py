@@ -43,6 +43,8 @@ __all__ = [
     "mutual_support",
 ]
 
+_Ints = npt.NDArray[np.int64]
+
 RETALIATION = 1
 COLLUSION = 2
 NEWCOMER = 4
@@ -110,6 +112,17 @@ def discount_ratings(graph: RatingGraph, safeguards: Safeguards) -> Discounts:
     return Discounts(flags, factor)
 
 
+_MOST_NODES = 2**31 - 1
+"""Above this many subjects ``pair * 2 + direction`` no longer fits in 64 bits."""
+
+
+def _unordered_pairs(n: int, rater: _Ints, rated: _Ints) -> _Ints:
+    """Each rating's unordered pair of subjects as ``low * n + high``."""
+    if n > _MOST_NODES:
+        raise ValueError(f"{n:,} subjects in one rating graph: at most {_MOST_NODES:,}")
+    return np.minimum(rater, rated) * np.int64(n) + np.maximum(rater, rated)
+
+
 def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.uint8]:
     """1 for a low rating that comes after a low rating in reverse, less than ``window`` days
     after it ("after": a later day, or the same day and a later index in the graph).
@@ -123,7 +136,7 @@ def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.
     if low.size == 0 or window <= 0:
         return result
     rater, rated, day = graph.rater[low], graph.rated[low], graph.day[low]
-    pair = np.minimum(rater, rated) * np.int64(len(graph.nodes)) + np.maximum(rater, rated)
+    pair = _unordered_pairs(len(graph.nodes), rater, rated)
     order = np.lexsort((day, pair))  # stable: ties keep index order
     pair, day, upward = pair[order], day[order], (rater < rated)[order]
     position = np.arange(low.size, dtype=np.int64)
@@ -140,9 +153,6 @@ def _retaliation(graph: RatingGraph, stars: int, window: int) -> npt.NDArray[np.
     return result
 
 
-_Ints = npt.NDArray[np.int64]
-
-
 def _five_star_pairs(graph: RatingGraph) -> tuple[_Ints, _Ints, _Ints]:
     """The 5-star ratings (their indices), the unordered pair of each as ``low * n + high``, and
     the sorted pairs rated 5 stars in both directions (a self-rating's pair is its own
@@ -150,7 +160,7 @@ def _five_star_pairs(graph: RatingGraph) -> tuple[_Ints, _Ints, _Ints]:
     five = np.flatnonzero(graph.stars == 5)
     rater, rated = graph.rater[five], graph.rated[five]
     n = np.int64(len(graph.nodes))
-    pairs = np.minimum(rater, rated) * n + np.maximum(rater, rated)
+    pairs = _unordered_pairs(len(graph.nodes), rater, rated)
     if five.size == 0:
         return five, pairs, pairs
     # Sorted, then deduplicated (np.unique's hash table is many times slower at this size).
