@@ -48,7 +48,6 @@ _Ints = npt.NDArray[np.int64]
 RETALIATION = 1
 COLLUSION = 2
 NEWCOMER = 4
-_ORDER = (RETALIATION, COLLUSION, NEWCOMER)
 
 
 def describe(flags: int, safeguards: Safeguards) -> tuple[str, ...]:
@@ -105,8 +104,8 @@ def discount_ratings(graph: RatingGraph, safeguards: Safeguards) -> Discounts:
     if period is not None:
         age = graph.day - graph.first_day[graph.rater]
         flags |= (age < period).astype(np.uint8) * np.uint8(NEWCOMER)
-    # The share kept for each of the eight flag sets, multiplied in the order of _ORDER (as
-    # flag_factor does), then looked up per rating.
+    # The share kept for each of the eight flag sets (flag_factor's product), looked up per
+    # rating.
     shares = np.array([flag_factor(f, safeguards) for f in range(8)], dtype=np.float64)
     factor = shares[flags]
     return Discounts(flags, factor)
@@ -159,8 +158,8 @@ def _five_star_pairs(graph: RatingGraph) -> tuple[_Ints, _Ints, _Ints]:
     reverse)."""
     five = np.flatnonzero(graph.stars == 5)
     rater, rated = graph.rater[five], graph.rated[five]
-    n = np.int64(len(graph.nodes))
-    pairs = _unordered_pairs(len(graph.nodes), rater, rated)
+    n = len(graph.nodes)
+    pairs = _unordered_pairs(n, rater, rated)
     if five.size == 0:
         return five, pairs, pairs
     # Sorted, then deduplicated (np.unique's hash table is many times slower at this size).
@@ -213,7 +212,8 @@ def _collusion(graph: RatingGraph, size: int) -> npt.NDArray[np.uint8]:
         return result
     # Only ratings between two members of some colluding pair can be one (few: tested first).
     member = np.zeros(n, dtype=np.bool_)
-    member[np.divmod(colluding, n)[0]] = member[colluding % n] = True
+    low, high = np.divmod(colluding, n)
+    member[low] = member[high] = True
     candidates = np.flatnonzero(member[graph.rater[five]] & member[graph.rated[five]])
     at = np.minimum(np.searchsorted(colluding, pairs[candidates]), colluding.size - 1)
     result[five[candidates[colluding[at] == pairs[candidates]]]] = 1
