@@ -8,6 +8,7 @@ from xinyong.domain.catalog import load_catalog
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import parse_scheme
+from xinyong.schemes.model import PointsPer
 
 HEAD = 'id = "t"\nname = "t"\nbase = 100\n'
 GRADES = '[[grades]]\nname = "A"\nmin = 90\n[[grades]]\nname = "D"\n'
@@ -250,9 +251,25 @@ def test_bad_points_per_unit_are_refused() -> None:
         '{ per = "n", each = 1, max_units = 1e7 }',
         '{ per = "n" }',
         "{ each = 1, max_units = 1 }",
+        '{ per = "n", each = 1e-7, max_units = 1 }',  # so small a product could round to 0
+        "1e-300",
+        "-5e-7",
     ):
         with pytest.raises(SchemeError):
             parse_scheme(HEAD + GRADES + f'[[rules]]\nid = "r"\nmatch = "*"\npoints = {points}\n')
+
+
+def test_subnormal_units_count_as_zero_and_small_points_are_kept() -> None:
+    body = '[[rules]]\nid = "r"\nmatch = "*"\npoints = { per = "n", each = 1e-6, max_units = 9 }\n'
+    per = parse_scheme(HEAD + GRADES + body).scheme.rules[0].points
+    assert isinstance(per, PointsPer)
+    assert [per.units({"n": n}) for n in (5e-324, 2.2e-308, 2.3e-308, 0, -1e-310)] == [
+        0.0,
+        0.0,
+        2.3e-308,
+        0,
+        None,
+    ]
 
 
 def test_a_misspelt_key_is_named_even_when_it_is_a_branch_name() -> None:

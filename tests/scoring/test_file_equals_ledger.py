@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.postgres import reset_pg
@@ -172,9 +172,44 @@ def test_files_and_a_sqlite_ledger_agree(
             assert_same(expected, _from_ledger(url, model, engine, catalog), f"ledger {engine}")
 
 
+UNDERFLOW = {
+    "id": "gen",
+    "name": "generated",
+    "base": 0.0,
+    "grades": [{"name": "A"}],
+    "rules": [
+        {
+            "id": "r0",
+            "match": "*",
+            "points": {"per": "n", "each": -0.125, "max_units": 3.0},
+            "valid_for": "2y",
+            "decay": "linear",
+        }
+    ],
+    "lists": [],
+    "measures": [],
+}
+"""A rule whose product with a subnormal number of units rounds to 0 (an error in PostgreSQL
+before units below the smallest normal double counted as 0)."""
+TINY_UNITS = [
+    {
+        "record_id": f"R{i}",
+        "source": "test",
+        "subject_id": "s1",
+        "subject_kind": "person",
+        "code": "court.defaulter",
+        "occurred_at": AS_OF - timedelta(days=30),
+        "case_id": None,
+        "attrs": {"n": units},
+    }
+    for i, units in enumerate([5e-324, 1e-310, 2.5])
+]
+
+
 @pytest.mark.postgres
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=any_scheme, drawn=records(), days=periods)
+@example(scheme=UNDERFLOW, drawn=TINY_UNITS, days={})
 def test_a_postgresql_ledger_agrees_with_the_file(
     pg_server_url: str,
     scheme: dict[str, Any],

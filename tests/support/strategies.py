@@ -225,7 +225,7 @@ def schemes(draw: st.DrawFn, attributed: bool = False) -> dict[str, Any]:
 
 attr_value = st.one_of(
     # Terms and units: small whole numbers, a fraction, a whole float, a negative.
-    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 12, 13, 1.5, 2.0, -1, 1e300, -1e300, -0.0]),
+    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 12, 13, 1.5, 2.0, -1, 1e300, -1e300, -0.0, 5e-324]),
     st.integers(-5, 20_000),
     st.floats(-10, 20_000, allow_nan=False, allow_infinity=False),
     # Strings that look like other JSON types must stay strings ("null" is not null).
@@ -235,8 +235,11 @@ attr_value = st.one_of(
 )
 
 
-units = st.sampled_from([0, 1, 2, 3, 3, 5, 6, 12, 2.5, 2.0, 7, -1, None, "3", 1e300, -1e300])
-"""Values of ``n``: whole numbers around the terms' and units' limits, and ones that give none."""
+units = st.sampled_from(
+    [0, 1, 2, 3, 3, 5, 6, 12, 2.5, 2.0, 7, -1, None, "3", 1e300, -1e300, 5e-324, 1e-310]
+)
+"""Values of ``n``: whole numbers around the terms' and units' limits, ones that give none, and
+subnormal ones (a product with them can round to 0, which PostgreSQL refuses)."""
 
 
 # Ages on and around every valid_for boundary the schemes use, and some in the future.

@@ -42,7 +42,7 @@ import ibis.expr.types as ir
 
 from xinyong.domain.durations import parse_term
 from xinyong.schemes.eligibility import eligible_subjects
-from xinyong.schemes.model import PointsPer, Rule, Scheme, TermFrom
+from xinyong.schemes.model import SMALLEST_UNITS, PointsPer, Rule, Scheme, TermFrom
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
 __all__ = ["compile_scheme", "compile_unbound"]
@@ -276,6 +276,7 @@ def _rule_terms(
         assert attrs is not None
         units = attrs[rule.points.per].float
         condition = condition & (units >= 0).fill_null(False)
+        units = ibis.ifelse(units < SMALLEST_UNITS, 0.0, units)  # as PointsPer.units
         points = points * ibis.least(units, ibis.literal(float(rule.points.max_units)))
     # CASE on the match, not AND: the rest (a calendar term, the clearing test, the JSON) is
     # evaluated for the records of the rule's codes only, not for every countable record.

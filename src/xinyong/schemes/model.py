@@ -14,10 +14,12 @@ guardrails are checked by :mod:`xinyong.schemes.lint`.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -35,6 +37,8 @@ __all__ = [
     "ATTRIBUTE_NAME",
     "LONGEST_TERM_DAYS",
     "MAX_UNITS",
+    "SMALLEST_POINTS",
+    "SMALLEST_UNITS",
     "UNION_TAGS",
     "Eligibility",
     "Grade",
@@ -54,6 +58,22 @@ _PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 SubjectKindName = Literal["person", "organization"]
 Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 """Numbers must be TOML numbers: ``points = "5"`` or ``points = true`` is an error."""
+SMALLEST_POINTS = 1e-6
+"""The smallest non-zero points a rule may give (in magnitude)."""
+SMALLEST_UNITS = sys.float_info.min
+"""A record's units below this (the smallest normal double) count as 0."""
+
+
+def _points(value: float) -> float:
+    if value != 0 and abs(value) < SMALLEST_POINTS:
+        raise ValueError(f"points must be 0 or at least {SMALLEST_POINTS:g} in magnitude")
+    return value
+
+
+PointsNumber = Annotated[Number, AfterValidator(_points)]
+"""Points of a rule: with the units (at least :data:`SMALLEST_UNITS` when not 0) and a linear
+decay's factor (at least one day in a thousand years), a contribution is never so small that
+multiplying rounds it to 0, which PostgreSQL refuses as an underflow instead of answering 0."""
 Flag = Annotated[bool, Field(strict=True)]
 Share = Annotated[float, Field(allow_inf_nan=False, strict=True, ge=0, le=1)]
 """A fraction of a rating's weight that is kept (0: ignored, 1: unchanged)."""
@@ -112,7 +132,7 @@ class PointsPer(_Frozen):
     ``per``, for at most ``max_units`` units (Rongcheng's "-10 per month in arrears")."""
 
     per: str
-    each: Number
+    each: PointsNumber
     max_units: Number = Field(gt=0, le=MAX_UNITS)
     """Required: a record's number is data, and one record must not move a score without
     bound (nor overflow an engine's arithmetic)."""
@@ -123,12 +143,13 @@ class PointsPer(_Frozen):
         return _attribute(value)
 
     def units(self, attrs: Mapping[str, object]) -> float | None:
-        """The units a record's attributes give: the attribute's number, at most ``max_units``;
-        None when it is missing, not a number or negative (the record then does not count)."""
+        """The units a record's attributes give: the attribute's number, at most ``max_units``
+        (0 below :data:`SMALLEST_UNITS`); None when it is missing, not a number or negative (the
+        record then does not count)."""
         value = number_value(attrs.get(self.per))
         if value is None or value < 0:
             return None
-        return min(value, self.max_units)
+        return 0.0 if value < SMALLEST_UNITS else min(value, self.max_units)
 
     @property
     def text(self) -> str:
@@ -237,7 +258,7 @@ def _table_or(other: str, table: str) -> Callable[[object], str]:
 
 
 Points = Annotated[
-    Annotated[Number, Tag("number")] | Annotated[PointsPer, Tag("per_unit")],
+    Annotated[PointsNumber, Tag("number")] | Annotated[PointsPer, Tag("per_unit")],
     Discriminator(_table_or("number", "per_unit")),
 ]
 ValidFor = Annotated[
@@ -459,7 +480,7 @@ class PeerSection(_Frozen):
     """How a peer score (0 to 5) is computed from ratings and how much it adds to the score."""
 
     algorithm: Literal["nosedive", "bayesian", "eigentrust"]
-    weight: Number = 1.0
+    weight: PointsNumber = 1.0
     """Points added to the score per star of peer score."""
     valid_for: str | None = None
     decay: Literal["step", "linear"] = "step"
