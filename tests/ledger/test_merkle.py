@@ -68,6 +68,24 @@ def test_frontier_matches_recursive_definition(data: list[bytes], split: int) ->
     assert stored.root() == root_of(leaves)
 
 
+@given(st.integers(0, 300), st.integers(0, 300))
+def test_extend_is_append_one_at_a_time(before: int, added: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(before + added)]
+    one_by_one, batched = Frontier(), Frontier()
+    for leaf in leaves[:before]:
+        one_by_one.append(leaf)
+    batched.extend(leaves[:before])
+    for leaf in leaves[before:]:
+        one_by_one.append(leaf)
+    batched.extend(leaves[before:])
+    assert (batched.size, batched.hashes, batched.root()) == (
+        one_by_one.size,
+        one_by_one.hashes,
+        one_by_one.root(),
+    )
+    assert Frontier.from_text(batched.size, batched.to_text()).root() == root_of(leaves)
+
+
 def test_frontier_rejects_wrong_hash_count() -> None:
     with pytest.raises(ValueError, match="needs 2 hashes"):
         Frontier(3, [b"\x00" * 32])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xinyong.domain.json_text import JsonRefused, parse_json
@@ -27,6 +28,7 @@ __all__ = [
     "check_utf8",
     "count_rows",
     "detect_format",
+    "parquet_batches",
     "read_batches",
 ]
 
@@ -210,17 +212,27 @@ def _csv_batches(
             yield batch
 
 
-def _parquet_batches(
-    path: Path, required: Sequence[str], batch_size: int
-) -> Iterator[list[RawRow | BadLine]]:
+def parquet_batches(
+    path: Path, required: Sequence[str], batch_size: int = 50_000
+) -> Iterator[pa.RecordBatch]:
+    """The Parquet file's rows as Arrow batches (row ``n`` of the file is line ``n``); raise
+    FileError for an unreadable file or missing columns."""
+    if not path.is_file():
+        raise FileError(f"{path}: no such file")
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise FileError(f"{path}: not a readable Parquet file ({exc})") from exc
     header = list(parquet.schema_arrow.names)
     _missing(path, header, required)
+    yield from parquet.iter_batches(batch_size=batch_size)
+
+
+def _parquet_batches(
+    path: Path, required: Sequence[str], batch_size: int
+) -> Iterator[list[RawRow | BadLine]]:
     line = 1
-    for record_batch in parquet.iter_batches(batch_size=batch_size):
+    for record_batch in parquet_batches(path, required, batch_size):
         columns = [record_batch.column(i).to_pylist() for i in range(record_batch.num_columns)]
         names = record_batch.schema.names
         rows: list[RawRow | BadLine] = []

@@ -21,12 +21,14 @@ rows can collide, and those are checked in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
@@ -34,7 +36,14 @@ from xinyong.domain.chunks import chunked
 from xinyong.domain.identifiers import IdentifierKind, classify
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
-from xinyong.ingest.readers import BadLine, count_rows, read_batches
+from xinyong.ingest.columnar import validate_batch
+from xinyong.ingest.readers import (
+    BadLine,
+    count_rows,
+    detect_format,
+    parquet_batches,
+    read_batches,
+)
 from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
@@ -111,18 +120,7 @@ def ingest_records(
     run = _Run()
     statistics = LoadStatistics(engine)
     started = time.perf_counter()
-    for raw_batch in read_batches(path, required, batch_size):
-        good: list[tuple[int, RecordRow]] = []
-        for item in raw_batch:
-            report.rows += 1
-            if isinstance(item, BadLine):
-                report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
-                continue
-            row = validator.validate(item.values)
-            if isinstance(row, RowProblem):
-                report.rejects.append(Reject.of(item.line, row.field, row.reason, item.values))
-            else:
-                good.append((item.line, row))
+    for good in _validated(path, validator, required, batch_size, report):
         accepted = report.accepted
         _append(engine, good, run, report, catalog, note=f"ingest {path.name}")
         statistics.add(report.accepted - accepted)
@@ -134,6 +132,52 @@ def ingest_records(
     statistics.finish()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _validated(
+    path: Path,
+    validator: RecordValidator,
+    required: Sequence[str],
+    batch_size: int,
+    report: IngestReport,
+) -> Iterator[list[tuple[int, RecordRow]]]:
+    """The file's valid rows with their lines, batch by batch; the rest go to the report's
+    rejects. A Parquet batch is validated in columns, and only its unusual rows one by one."""
+    if detect_format(path) == "parquet":
+        line = 1
+        for batch in parquet_batches(path, required, batch_size):
+            rows = validate_batch(validator, batch)
+            alone = [index for index, row in enumerate(rows) if row is None]
+            for index, values in zip(
+                alone, batch.take(pa.array(alone, pa.int64())).to_pylist(), strict=True
+            ):
+                rows[index] = _checked(validator, line + index, values, report)
+            report.rows += batch.num_rows
+            yield [(line + index, row) for index, row in enumerate(rows) if row is not None]
+            line += batch.num_rows
+        return
+    for raw_batch in read_batches(path, required, batch_size):
+        good: list[tuple[int, RecordRow]] = []
+        for item in raw_batch:
+            report.rows += 1
+            if isinstance(item, BadLine):
+                report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
+                continue
+            row = _checked(validator, item.line, item.values, report)
+            if row is not None:
+                good.append((item.line, row))
+        yield good
+
+
+def _checked(
+    validator: RecordValidator, line: int, values: Mapping[str, Any], report: IngestReport
+) -> RecordRow | None:
+    """One row validated alone: its record row, or None with its reject in the report."""
+    row = validator.validate(values)
+    if isinstance(row, RowProblem):
+        report.rejects.append(Reject.of(line, row.field, row.reason, values))
+        return None
+    return row
 
 
 def ingest_rows(
@@ -155,10 +199,8 @@ def ingest_rows(
     good: list[tuple[int, RecordRow]] = []
     for index, raw in enumerate(rows, start=1):
         report.rows += 1
-        row = validator.validate(raw)
-        if isinstance(row, RowProblem):
-            report.rejects.append(Reject.of(index, row.field, row.reason, raw))
-        else:
+        row = _checked(validator, index, raw, report)
+        if row is not None:
             good.append((index, row))
     _append(engine, good, _Run(), report, catalog, note=note)
     report.rejected = len(report.rejects)
@@ -186,12 +228,16 @@ def _append(
         batch = Batch()
         peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
         admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
+        kinds = run.kinds
         for line, row in fresh:
-            stored = existing.get((row[0], row[1]))
-            if not _admitted(line, row, stored, run, admission, report):
+            stored = existing.get((row[0], row[1])) if existing else None
+            kind = kinds.get(row[2])
+            if (stored is not None or admission is not None or kind not in (None, row[3])) and (
+                not _admitted(line, row, stored, run, admission, report)
+            ):
                 continue
-            if row[2] not in run.kinds:
-                run.kinds[row[2]] = row[3]
+            if kind is None:
+                kinds[row[2]] = row[3]
                 batch.subjects.append(subject_registration(row[2], row[3]))
             batch.records.append(row)
         if len(batch):

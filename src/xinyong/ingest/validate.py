@@ -26,15 +26,22 @@ from xinyong.domain.sources import source_problem
 from xinyong.domain.text import text_problem
 from xinyong.ledger.append import RecordRow
 
-__all__ = ["REQUIRED_FIELDS", "RecordValidator", "check_subject_id", "parse_attrs"]
+__all__ = [
+    "CLEAN_TEXT",
+    "EARLIEST",
+    "REQUIRED_FIELDS",
+    "RecordValidator",
+    "check_subject_id",
+    "parse_attrs",
+]
 
 REQUIRED_FIELDS = ("record_id", "subject_id", "subject_kind", "code", "occurred_at", "source")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KINDS = {kind.value for kind in SubjectKind}
-_EARLIEST = date(1900, 1, 1)
+EARLIEST = date(1900, 1, 1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CLEAN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
+CLEAN_TEXT = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 """Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
 _SCALARS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -140,8 +147,8 @@ def _date(value: Any, today: date) -> date | RowProblem:
         return RowProblem("occurred_at", "missing")
     if not isinstance(value, date):
         return RowProblem("occurred_at", f"must be a date, got {type(value).__name__}")
-    if value < _EARLIEST:
-        return RowProblem("occurred_at", f"{value} is before {_EARLIEST}")
+    if value < EARLIEST:
+        return RowProblem("occurred_at", f"{value} is before {EARLIEST}")
     if value > today:
         return RowProblem("occurred_at", f"{value} is in the future (today is {today})")
     return value
@@ -161,14 +168,54 @@ class RecordValidator:
         self._subjects: dict[tuple[str, str], str | RowProblem] = {}
         self._dates: dict[Any, date | RowProblem] = {}
         self._sources: dict[str, bool] = {}
-        self._allowed = frozenset(
+        self._keys: dict[tuple[str, object], str | bool] = {}
+        self.allowed = frozenset(
             (entry.code, kind) for entry in catalog.codes.values() for kind in entry.subject_kinds
         )
+        self.plain = frozenset(
+            (code, kind)
+            for code, kind in self.allowed
+            if code not in PEER_CODES and role_of(code) is None
+        )
+        """The (code, kind) pairs whose rows name no other subject (not a rating, an
+        interaction or a relation): their own checks are all there is."""
 
     def validate(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
         """Validate one row; return the normalised record row or the first problem."""
         fast = self._fast(raw)
         return self._linked(fast if fast is not None else self._checked(raw))
+
+    def subject_cached(self, subject_id: str, kind: str) -> str | RowProblem:
+        """The canonical form of a subject id of ``kind`` (already stripped), or its problem;
+        checked once per distinct pair."""
+        key = (subject_id, kind)
+        checked = self._subjects.get(key)
+        if checked is None:
+            checked = self._subjects[key] = check_subject_id(subject_id, kind)
+        return checked
+
+    def day(self, value: object) -> date | RowProblem:
+        """``occurred_at`` as a date, or its problem; a text or date checked once per value."""
+        if not isinstance(value, str | date):
+            return _date(value, self.today)
+        occurred = self._dates.get(value)
+        if occurred is None:
+            occurred = self._dates[value] = _date(value, self.today)
+        return occurred
+
+    def source_cached(self, value: str) -> str | RowProblem:
+        """A row's own source name when it is one as it stands (no outer spaces), else why not
+        (the row's own checks then name the problem)."""
+        text = _text(value, "source", 64, required=True)
+        if text != value or not self._source_valid(value):
+            return RowProblem("source", "not a source name as it stands")
+        return value
+
+    def _source_valid(self, source: str) -> bool:
+        valid = self._sources.get(source)
+        if valid is None:
+            valid = self._sources[source] = source_problem(source) is None
+        return valid
 
     def _linked(self, row: RecordRow | RowProblem) -> RecordRow | RowProblem:
         """The checks of a row that names another subject (a rating, an interaction, a
@@ -228,7 +275,7 @@ class RecordValidator:
         record_id, subject_id = get("record_id"), get("subject_id")
         kind, code = cast(str, get("subject_kind")), cast(str, get("code"))
         day, source = get("occurred_at"), get("source")
-        clean = _CLEAN.fullmatch
+        clean = CLEAN_TEXT.fullmatch
         if (
             type(record_id) is not str
             or len(record_id) > 200
@@ -236,7 +283,7 @@ class RecordValidator:
             or type(subject_id) is not str
             or len(subject_id) > 128
             or not clean(subject_id)
-            or (code, kind) not in self._allowed
+            or (code, kind) not in self.allowed
         ):
             return None
         checked_id = self._subjects.get((subject_id, kind))
@@ -266,38 +313,67 @@ class RecordValidator:
             type(evidence) is not str or len(evidence) > 2000 or not clean(evidence)
         ):
             return None
-        attrs = get("attrs")
-        if attrs is None or attrs in ("", "{}"):
-            text = "{}"
-        else:
-            if type(attrs) is str:
-                try:
-                    attrs = parse_json(attrs)
-                except JsonRefused:
-                    return None
-            if type(attrs) is not dict:
-                return None
-            declared = self.catalog.codes[code].attrs
-            protected = self.catalog.protected_attributes
-            for key, value in attrs.items():
-                expected = declared.get(key)
-                if (
-                    not key
-                    or text_problem(key) is not None
-                    or (type(value) is str and text_problem(value) is not None)
-                    or protected_term(key, protected) is not None
-                    or (value is not None and type(value) not in _SCALARS)
-                    or (type(value) is float and not math.isfinite(value))
-                    or (type(value) is int and not INT_MIN <= value <= INT_MAX)
-                    or (
-                        expected is not None
-                        and value is not None
-                        and _SCALARS[type(value)] != expected
-                    )
-                ):
-                    return None
-            text = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
+        text = self.clean_attrs(code, get("attrs"))
+        if text is None:
+            return None
         return (source, record_id, checked_id, kind, code, occurred, case_id, text, evidence)
+
+    def clean_attrs(self, code: str, attrs: object) -> str | None:
+        """The canonical text of ``attrs`` when it is already canonical JSON (or empty) that
+        every check accepts, else None (:meth:`_checked` then decides and names the problem).
+
+        JSON text is read with orjson; when writing the value back gives the same text, it is
+        what :func:`~xinyong.domain.json_text.parse_json` would read (a key given twice or an
+        integer past 64 bits, which orjson reads as a float, would not write back the same;
+        escaped control characters are caught by the per-key checks), so the strict reader,
+        several times slower, runs only for text that is not canonical.
+        """
+        if attrs is None or attrs in ("", "{}"):
+            return "{}"
+        if type(attrs) is str:
+            try:
+                value = orjson.loads(attrs)
+            except orjson.JSONDecodeError:
+                return None
+        else:
+            value = attrs
+        if type(value) is not dict:
+            return None
+        declared = self.catalog.codes[code].attrs
+        for key, item in value.items():
+            expected = self._keys.get((code, key))
+            if expected is None:
+                expected = self._keys[(code, key)] = self._key_type(key, declared)
+            if (
+                expected is False
+                or (type(item) is str and text_problem(item) is not None)
+                or (item is not None and type(item) not in _SCALARS)
+                or (type(item) is float and not math.isfinite(item))
+                or (type(item) is int and not INT_MIN <= item <= INT_MAX)
+                or (expected is not True and item is not None and _SCALARS[type(item)] != expected)
+            ):
+                return None
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        if type(attrs) is str and text != attrs:  # not canonical: the strict reader decides
+            try:
+                strict = parse_json(attrs)
+            except JsonRefused:
+                return None
+            if orjson.dumps(strict, option=orjson.OPT_SORT_KEYS).decode() != text:
+                return None
+        return text
+
+    def _key_type(self, key: object, declared: Mapping[str, str]) -> str | bool:
+        """For an attribute name of a code: False when the name itself is refused (empty, not
+        plain text, protected), else its declared type, or True when any type will do."""
+        if (
+            type(key) is not str
+            or not key
+            or text_problem(key) is not None
+            or protected_term(key, self.catalog.protected_attributes) is not None
+        ):
+            return False
+        return declared.get(key, True)
 
     def _checked(self, raw: Mapping[str, Any]) -> RecordRow | RowProblem:
         """Every check in field order, naming the first field at fault."""
@@ -314,10 +390,7 @@ class RecordValidator:
             return RowProblem(
                 "subject_kind", f"unknown subject kind {kind!r}: use person or organization"
             )
-        key = (str(subject_id), kind)
-        checked_id = self._subjects.get(key)
-        if checked_id is None:
-            checked_id = self._subjects[key] = check_subject_id(key[0], kind)
+        checked_id = self.subject_cached(str(subject_id), kind)
         if isinstance(checked_id, RowProblem):
             return checked_id
         code = raw.get("code")
@@ -334,12 +407,7 @@ class RecordValidator:
             )
         if kind not in entry.subject_kinds:
             return RowProblem("code", f"code {code!r} is not collected for {kind} subjects")
-        raw_date = raw.get("occurred_at")
-        occurred = self._dates.get(raw_date) if isinstance(raw_date, str | date) else None
-        if occurred is None:
-            occurred = _date(raw_date, self.today)
-            if isinstance(raw_date, str | date):
-                self._dates[raw_date] = occurred
+        occurred = self.day(raw.get("occurred_at"))
         if isinstance(occurred, RowProblem):
             return occurred
         source = _text(raw.get("source"), "source", 64, required=self.source is None)
@@ -352,10 +420,7 @@ class RecordValidator:
                 )
             source = self.source
         assert source is not None
-        valid_source = self._sources.get(source)
-        if valid_source is None:
-            valid_source = self._sources[source] = source_problem(source) is None
-        if not valid_source:
+        if not self._source_valid(source):
             return RowProblem("source", str(source_problem(source)))
         case_id = _text(raw.get("case_id"), "case_id", 200, required=False)
         if isinstance(case_id, RowProblem):

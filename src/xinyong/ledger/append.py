@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, insert, select
 
 from xinyong.ledger.bulk import insert_rows
 from xinyong.ledger.driver_sql import DriverStatement
-from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
+from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hashes
 from xinyong.ledger.merkle import EMPTY_ROOT, Frontier
 from xinyong.ledger.schema import checkpoints, events, records, subjects
 
@@ -136,19 +136,19 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
     ):
         if not rows:
             continue
-        stored: list[tuple[object, ...]] = []
-        day = _DATE_COLUMN.get(table.name) if sqlite else None
         name = table.name
-        extend = frontier.append
-        for row in rows:
-            values: tuple[object, ...] = (*row, recorded_at)
-            digest = entry_hash(name, position, values)
-            extend(digest)
-            if day is not None:  # the SQLite driver stores dates as text: hand it ISO text
-                iso = values[day].isoformat()  # type: ignore[attr-defined]
-                values = (*values[:day], iso, *values[day + 1 :])
-            stored.append((position, *values, digest))
-            position += 1
+        digests = entry_hashes(name, position, rows, recorded_at)
+        frontier.extend(digests)
+        day = _DATE_COLUMN.get(name) if sqlite else None
+        # the SQLite driver stores dates as text: hand it ISO text
+        values = rows if day is None else _iso_dates(rows, day)
+        stored = [
+            (at, *row, recorded_at, digest)
+            for at, row, digest in zip(
+                range(position, position + len(rows)), values, digests, strict=True
+            )
+        ]
+        position += len(rows)
         _bulk_insert(conn, table, stored)
     head = TreeHead(frontier.size, frontier.root(), recorded_at)
     conn.execute(
@@ -161,6 +161,19 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
         )
     )
     return head
+
+
+def _iso_dates(rows: Sequence[tuple[object, ...]], day: int) -> list[tuple[object, ...]]:
+    """``rows`` with the date at index ``day`` as ISO text (each distinct date formatted once)."""
+    texts: dict[object, str] = {}
+    converted = []
+    for row in rows:
+        value = row[day]
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = value.isoformat()  # type: ignore[attr-defined]
+        converted.append((*row[:day], text, *row[day + 1 :]))
+    return converted
 
 
 def _columns(table: Table) -> tuple[str, ...]:

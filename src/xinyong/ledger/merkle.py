@@ -85,9 +85,31 @@ class Frontier:
         self.size += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        """Add leaf hashes in order."""
-        for leaf in leaves:
-            self.append(leaf)
+        """Add leaf hashes in order: what :meth:`append` of each gives, a level at a time.
+
+        At height ``h`` the new nodes start at index ``size >> h``; when that index is odd, the
+        frontier's subtree of height ``h`` is the left sibling of the first of them. Nodes are
+        paired, and a last unpaired node stays in the frontier at its height.
+        """
+        nodes = list(leaves)
+        hashes, heights = self.hashes, self._heights
+        start, height = self.size, 0
+        self.size += len(nodes)
+        kept: list[tuple[int, bytes]] = []
+        sha256 = hashlib.sha256
+        while nodes:
+            if start & 1:  # the frontier's last subtree has this height: it is the left sibling
+                heights.pop()
+                nodes = [hashes.pop(), *nodes]
+            if len(nodes) & 1:
+                kept.append((height, nodes.pop()))
+            pairs = zip(nodes[::2], nodes[1::2], strict=True)
+            nodes = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+            start >>= 1
+            height += 1
+        for node_height, node in reversed(kept):
+            hashes.append(node)
+            heights.append(node_height)
 
     def root(self) -> bytes:
         """The tree head: fold the subtree roots from the smallest up."""

@@ -1,0 +1,189 @@
+"""Validating an Arrow batch at once gives the rows that validating each row alone gives."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
+from xinyong.ingest.columnar import CLEAN_TEXT_RE2, validate_batch
+from xinyong.ingest.validate import CLEAN_TEXT, RecordValidator
+
+CATALOG = load_catalog()
+TODAY = date(2026, 12, 1)
+PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
+OTHER = synthetic_resident_id(2, date(1990, 3, 4), 12)
+ORG = synthetic_uscc(2, 5)
+SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+
+
+def _re2(texts: list[str]) -> list[bool]:
+    found = pc.match_substring_regex(pa.array(texts, pa.string()), CLEAN_TEXT_RE2)
+    return [bool(value) for value in found.to_pylist()]
+
+
+def test_the_arrow_pattern_is_the_python_one_for_every_character() -> None:
+    chars = [chr(c) for c in range(0x3100)] + SPACES + ["\U0001f600", "\ufeff", "\uffff"]
+    texts = [form.format(c) for c in chars for form in ("{}", "a{}", "{}a", "a{}a", "ab{}b")]
+    texts = [text for text in texts if not re.search("[\ud800-\udfff]", text)]
+    expected = [CLEAN_TEXT.fullmatch(text) is not None for text in texts]
+    assert _re2(texts) == expected
+    assert _re2(["", "a", "a\n", "a b", "\u3000a"]) == [False, True, False, True, False]
+
+
+@given(st.lists(st.text(), max_size=30))
+def test_the_arrow_pattern_agrees_on_any_text(texts: list[str]) -> None:
+    texts = [t for t in texts if not re.search("[\ud800-\udfff]", t)]
+    assert _re2(texts) == [CLEAN_TEXT.fullmatch(t) is not None for t in texts]
+
+
+text = st.one_of(
+    st.sampled_from(
+        ["r1", "r2", " r1", "r1 ", "", "a\tb", "x\u3000", "\u3000x", "正常", "a" * 201]
+    ),
+    st.text(max_size=6),
+    st.none(),
+)
+CODES = [
+    "court.defaulter",
+    "tax.evasion",
+    "market.abnormal_operations",
+    "relation.legal_representative",
+    "peer.rating",
+    "peer.interaction",
+    "nope.x",
+    "Bad",
+    None,
+]
+NASTY = {
+    "record_id": text,
+    "subject_id": st.sampled_from(
+        [PERSON.lower(), " " + PERSON, "ext:1", "", PERSON[:-1] + "0", ORG, None]
+    ),
+    "subject_kind": st.sampled_from(["person", "organization", "alien", "", None]),
+    "code": st.sampled_from(CODES),
+    "day": st.sampled_from([date(1899, 12, 31), date(1900, 1, 1), TODAY, date(2999, 1, 1), None]),
+    "text_day": st.sampled_from(
+        [" 2024-01-02", "2024-02-30", "02/01/2024", "", "2999-01-01", None]
+    ),
+    "source": st.sampled_from(["tax", " court", "", None, "bad source", "c\x00"]),
+    "case_id": text,
+    "attrs": st.sampled_from(
+        [
+            '{"amount": 5}',
+            '{"amount":"x"}',
+            '{"religion":1}',
+            "",
+            None,
+            "{}",
+            "[]",
+            '{"a":[1],"b":1}',
+            "{bad",
+            '{"amount":5,"amount":6}',
+            '{"amount":18446744073709551616}',
+            '{"note":"\\u0001"}',
+            '{"note":"a\\tb"}',
+            '{"rater":"' + OTHER + '"}',
+            '{"person":"' + OTHER + '"}',
+            '{"person":"' + OTHER.lower() + '"}',
+        ]
+    ),
+    "evidence": text,
+}
+"""Values of each field that are unusual, wrong, or need normalising."""
+clean = st.fixed_dictionaries(
+    {
+        "record_id": st.sampled_from(["r1", "r2", "正常", "a b"]),
+        "who": st.sampled_from(
+            [
+                (PERSON, "person", "court.defaulter"),
+                (OTHER, "person", "tax.evasion"),
+                (ORG, "organization", "market.abnormal_operations"),
+                (ORG, "organization", "relation.legal_representative"),
+            ]
+        ),
+        "day": st.sampled_from([date(2024, 1, 2), date(1900, 1, 1), TODAY]),
+        "text_day": st.sampled_from(["2024-01-02", "2026-12-01"]),
+        "source": st.just("court"),
+        "case_id": st.sampled_from([None, "", "c1"]),
+        "attrs": st.sampled_from([None, "{}", '{"amount":5}', '{"amount":5.5}']),
+        "evidence": st.sampled_from([None, "", "https://e.example/1"]),
+    }
+)
+
+
+@st.composite
+def row(draw: st.DrawFn) -> dict[str, Any]:
+    """A clean row with none, one or a few of its fields made unusual."""
+    values = draw(clean)
+    values["subject_id"], values["subject_kind"], values["code"] = values.pop("who")
+    for name in draw(st.lists(st.sampled_from(sorted(NASTY)), max_size=3, unique=True)):
+        values[name] = draw(NASTY[name])
+    return values
+
+
+def _batch(rows: list[dict[str, Any]], text_dates: bool, dropped: list[str]) -> pa.RecordBatch:
+    columns: dict[str, list[Any]] = {}
+    for name in ("record_id", "subject_id", "subject_kind", "code", "source", "case_id"):
+        columns[name] = [r[name] for r in rows]
+    columns["occurred_at"] = [r["text_day" if text_dates else "day"] for r in rows]
+    columns["attrs"] = [r["attrs"] for r in rows]
+    columns["evidence"] = [r["evidence"] for r in rows]
+    for name in dropped:
+        del columns[name]
+    types = {name: pa.string() for name in columns}
+    if not text_dates:
+        types["occurred_at"] = pa.date32()
+    schema = pa.schema([(name, types[name]) for name in columns])
+    return pa.RecordBatch.from_pydict(columns, schema=schema)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(row(), min_size=1, max_size=12),
+    text_dates=st.booleans(),
+    forced=st.sampled_from([None, "court"]),
+    dropped=st.lists(st.sampled_from(["source", "case_id", "attrs", "evidence"]), unique=True),
+)
+def test_a_batch_validates_as_its_rows_do(
+    rows: list[dict[str, Any]], text_dates: bool, forced: str | None, dropped: list[str]
+) -> None:
+    batch = _batch(rows, text_dates, dropped)
+    at_once = validate_batch(RecordValidator(CATALOG, source=forced, today=TODAY), batch)
+    alone = RecordValidator(CATALOG, source=forced, today=TODAY)
+    for found, values in zip(at_once, batch.to_pylist(), strict=True):
+        expected = alone.validate(values)
+        if found is not None:
+            assert found == expected
+
+
+def test_clean_rows_are_validated_in_columns() -> None:
+    rows = [
+        {
+            "record_id": f"r{i}",
+            "subject_id": PERSON if i % 2 else ORG,
+            "subject_kind": "person" if i % 2 else "organization",
+            "code": "court.defaulter" if i % 2 else "tax.evasion",
+            "day": date(2024, 1, 2),
+            "text_day": "2024-01-02",
+            "source": "court",
+            "case_id": None if i % 3 else "",
+            "attrs": '{"amount":5}' if i % 2 else None,
+            "evidence": "https://e.example/1",
+        }
+        for i in range(6)
+    ]
+    for text_dates in (False, True):
+        batch = _batch(rows, text_dates, [])
+        found = validate_batch(RecordValidator(CATALOG, today=TODAY), batch)
+        assert None not in found
+        alone = RecordValidator(CATALOG, today=TODAY)
+        assert found == [alone.validate(values) for values in batch.to_pylist()]
