@@ -345,8 +345,10 @@ class Databases:
         name = make_url(url).database
         assert name
         if self.admin is None:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(name + suffix).unlink(missing_ok=True)
+            stem = name.removesuffix(".db")  # the ledger and its inquiry log file beside it
+            for base in (name, f"{stem}-inquiries.db"):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(base + suffix).unlink(missing_ok=True)
             return
         with self.admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ingest.columnar import CLEAN_TEXT_RE2, validate_batch
+from xinyong.ingest.records import IngestReport, ingest_records
 from xinyong.ingest.validate import CLEAN_TEXT, RecordValidator
+from xinyong.ledger.database import open_database
 
 CATALOG = load_catalog()
 TODAY = date(2026, 12, 1)
@@ -187,3 +191,56 @@ def test_clean_rows_are_validated_in_columns() -> None:
         assert None not in found
         alone = RecordValidator(CATALOG, today=TODAY)
         assert found == [alone.validate(values) for values in batch.to_pylist()]
+
+
+def _ingested(tmp_path: Path, table: pa.Table, source: str | None = None) -> IngestReport:
+    path = tmp_path / "records.parquet"
+    pq.write_table(table, path)
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        return ingest_records(engine, path, CATALOG, source=source, today=TODAY)
+    finally:
+        engine.dispose()
+
+
+BASE = {
+    "record_id": ["r1", "r2"],
+    "subject_id": [PERSON, OTHER],
+    "subject_kind": ["person", "person"],
+    "code": ["court.defaulter", "court.defaulter"],
+    "occurred_at": pa.array([date(2024, 1, 2), date(2024, 1, 3)], pa.date32()),
+}
+
+
+def test_of_two_columns_with_one_name_the_last_is_read(tmp_path: Path) -> None:
+    """As the row reader does (and a CSV header): the batch is then validated row by row."""
+    names = [*BASE, "source", "attrs", "evidence", "attrs", "evidence"]
+    columns = [
+        *BASE.values(),
+        ["court", "court"],
+        ['{"amount":5}', "{}"],
+        ["e1", "e2"],
+        ['{"amount":7}', '{"religion":"x"}'],
+        ["e3", "\x00bad"],
+    ]
+    report = _ingested(tmp_path, pa.Table.from_arrays(columns, names=names))
+    assert report.accepted == 1
+    assert [(r.line, r.field) for r in report.rejects] == [(2, "attrs.religion")]
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT attrs, evidence FROM records").all()
+    engine.dispose()
+    assert [tuple(row) for row in stored] == [('{"amount":7}', "e3")]
+
+
+def test_a_column_of_string_views_is_read(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            **BASE,
+            "source": ["court", "bad source"],
+            "note": pa.array(["a", "b"], pa.string_view()),
+        }
+    )
+    report = _ingested(tmp_path, table)
+    assert report.accepted == 1
+    assert [(r.line, r.field) for r in report.rejects] == [(2, "source")]

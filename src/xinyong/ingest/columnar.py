@@ -41,6 +41,8 @@ _EPOCH = date(1970, 1, 1)
 def validate_batch(validator: RecordValidator, batch: pa.RecordBatch) -> list[RecordRow | None]:
     """For each row of ``batch``, its record row, or None when the row must be validated alone."""
     count = batch.num_rows
+    if len(set(batch.schema.names)) != batch.num_columns:  # a name twice: the last one wins
+        return [None] * count
     ok = np.ones(count, dtype=bool)
     record_ids = _text(batch, "record_id", 200, True, ok)
     _text(batch, "subject_id", 128, True, ok, values=False)  # the ids come from _subjects
@@ -136,7 +138,8 @@ def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray)
     id_values, kind_values = id_codes.dictionary.to_pylist(), kind_codes.dictionary.to_pylist()
     width = len(kind_values) + 1  # the last for a missing kind
     keys = _indices(id_codes, len(id_values)) * width + _indices(kind_codes, width - 1)
-    distinct, index = np.unique(keys, return_inverse=True)
+    considered = np.flatnonzero(ok)  # not ids already refused (too long, not clean text)
+    distinct, index = np.unique(keys[considered], return_inverse=True)
     checked: list[str | RowProblem] = []
     for key in distinct.tolist():
         subject_id, kind = divmod(key, width)
@@ -145,8 +148,11 @@ def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray)
         else:
             checked.append(validator.subject_cached(id_values[subject_id], kind_values[kind]))
     refused = np.array([isinstance(value, RowProblem) for value in checked], dtype=bool)
-    ok &= ~refused[index]
-    return [checked[i] for i in index.tolist()]
+    ok[considered] &= ~refused[index]
+    found: list[Any] = [None] * batch.num_rows
+    for row, i in zip(considered.tolist(), index.tolist(), strict=True):
+        found[row] = checked[i]
+    return found
 
 
 def _indices(encoded: pa.DictionaryArray, missing: int) -> np.ndarray:
@@ -168,7 +174,10 @@ def _dates(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) ->
         days = pc.fill_null(column.cast(pa.int32()), first - 1).to_numpy(zero_copy_only=False)
         ok &= (days >= first) & (days <= last)
         distinct, index = np.unique(days, return_inverse=True)
-        dates = [_EPOCH + timedelta(days=day) for day in distinct.tolist()]
+        dates = [  # only those in range: others may be beyond Python's dates
+            _EPOCH + timedelta(days=day) if first <= day <= last else None
+            for day in distinct.tolist()
+        ]
         return [dates[i] for i in index.tolist()]
     if column.type not in _STRINGS:
         ok[:] = False

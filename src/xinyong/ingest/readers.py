@@ -25,6 +25,7 @@ __all__ = [
     "BadLine",
     "FileError",
     "RawRow",
+    "batch_rows",
     "check_utf8",
     "count_rows",
     "detect_format",
@@ -233,13 +234,25 @@ def _parquet_batches(
 ) -> Iterator[list[RawRow | BadLine]]:
     line = 1
     for record_batch in parquet_batches(path, required, batch_size):
-        columns = [record_batch.column(i).to_pylist() for i in range(record_batch.num_columns)]
-        names = record_batch.schema.names
         rows: list[RawRow | BadLine] = []
-        for values in zip(*columns, strict=True):
-            rows.append(RawRow(line, dict(zip(names, values, strict=True))))
+        for values in batch_rows(record_batch):
+            rows.append(RawRow(line, values))
             line += 1
         yield rows
+
+
+def batch_rows(batch: pa.RecordBatch, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Rows of an Arrow batch (all, or those at ``indices``) as dicts by column name; of two
+    columns with one name, the last wins, as in a CSV header."""
+    names = batch.schema.names
+    if indices is None or len(indices) * 8 > batch.num_rows:  # most rows: whole columns at once
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return rows if indices is None else [rows[index] for index in indices]
+    return [
+        dict(zip(names, (column[index].as_py() for column in batch.columns), strict=True))
+        for index in indices
+    ]
 
 
 def _jsonl_batches(path: Path, batch_size: int) -> Iterator[list[RawRow | BadLine]]:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
@@ -39,6 +38,7 @@ from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.columnar import validate_batch
 from xinyong.ingest.readers import (
     BadLine,
+    batch_rows,
     count_rows,
     detect_format,
     parquet_batches,
@@ -148,9 +148,7 @@ def _validated(
         for batch in parquet_batches(path, required, batch_size):
             rows = validate_batch(validator, batch)
             alone = [index for index, row in enumerate(rows) if row is None]
-            for index, values in zip(
-                alone, batch.take(pa.array(alone, pa.int64())).to_pylist(), strict=True
-            ):
+            for index, values in zip(alone, batch_rows(batch, alone), strict=True):
                 rows[index] = _checked(validator, line + index, values, report)
             report.rows += batch.num_rows
             yield [(line + index, row) for index, row in enumerate(rows) if row is not None]
