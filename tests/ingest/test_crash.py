@@ -12,6 +12,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +25,17 @@ pytestmark = pytest.mark.slow
 ROWS = 40_000
 BATCH = 2_000
 BAD_EVERY = 97  # every 97th row has a bad date
+COLUMNS = [
+    "record_id",
+    "subject_id",
+    "subject_kind",
+    "code",
+    "occurred_at",
+    "source",
+    "case_id",
+    "attrs",
+    "evidence",
+]
 
 
 def _make_input(path: Path) -> int:
@@ -32,19 +46,7 @@ def _make_input(path: Path) -> int:
     good = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "record_id",
-                "subject_id",
-                "subject_kind",
-                "code",
-                "occurred_at",
-                "source",
-                "case_id",
-                "attrs",
-                "evidence",
-            ]
-        )
+        writer.writerow(COLUMNS)
         for i in range(ROWS):
             day = (
                 "2024-02-30"
@@ -95,9 +97,16 @@ def _records(url: str) -> tuple[int, int]:
     return int(total or 0), int(distinct or 0)
 
 
-def test_kill_minus_nine_then_rerun(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_kill_minus_nine_then_rerun(tmp_path: Path, fmt: str) -> None:
+    """Parquet files are validated a batch at a time in columns; CSV files row by row."""
     data = tmp_path / "records.csv"
     good = _make_input(data)
+    if fmt == "parquet":  # the same rows, every column text (the bad dates stay bad)
+        text = pa_csv.ConvertOptions(column_types=dict.fromkeys(COLUMNS, pa.string()))
+        table = pa_csv.read_csv(data, convert_options=text)
+        data = tmp_path / "records.parquet"
+        pq.write_table(table, data)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     env = {**os.environ, "XINYONG_DATABASE_URL": url}
     command = _cli("ingest", str(data), "--batch-size", str(BATCH))
@@ -118,7 +127,7 @@ def test_kill_minus_nine_then_rerun(tmp_path: Path) -> None:
         total, distinct = _records(url)
         assert total == distinct  # no duplicates, ever
         sizes.append(total)
-        assert not list(tmp_path.glob(".records.csv.rejects.csv.*")), "half-written rejects"
+        assert not list(tmp_path.glob(f".records.{fmt}.rejects.csv.*")), "half-written rejects"
     assert sizes == sorted(sizes)
     assert sizes[-1] < good, "the last kill should land before the end; raise the thresholds"
     finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
