@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -244,3 +245,33 @@ def test_a_column_of_string_views_is_read(tmp_path: Path) -> None:
     report = _ingested(tmp_path, table)
     assert report.accepted == 1
     assert [(r.line, r.field) for r in report.rejects] == [(2, "source")]
+
+
+def test_a_value_python_cannot_hold_is_a_reject_of_its_row(tmp_path: Path) -> None:
+    """Text that is not UTF-8 and a date beyond year 9999 get a reject naming the column; the
+    other rows of the batch go in."""
+    ids = b"r1r2r3"
+    evidence = b"ok\xffok"  # row 2's evidence is not UTF-8
+    table = pa.table(
+        {
+            "record_id": pa.Array.from_buffers(
+                pa.string(),
+                3,
+                [None, pa.py_buffer(np.array([0, 2, 4, 6], np.int32)), pa.py_buffer(ids)],
+            ),
+            "subject_id": [PERSON, OTHER, PERSON],
+            "subject_kind": ["person"] * 3,
+            "code": ["court.defaulter"] * 3,
+            "occurred_at": pa.array([19000, 19001, 3_000_000], pa.int32()).cast(pa.date32()),
+            "source": ["court"] * 3,
+            "evidence": pa.Array.from_buffers(
+                pa.string(),
+                3,
+                [None, pa.py_buffer(np.array([0, 2, 5, 5], np.int32)), pa.py_buffer(evidence)],
+            ),
+        }
+    )
+    report = _ingested(tmp_path, table)
+    assert report.accepted == 1
+    assert [(r.line, r.field) for r in report.rejects] == [(2, "evidence"), (3, "occurred_at")]
+    assert all("cannot be read" in r.reason for r in report.rejects)

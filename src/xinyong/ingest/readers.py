@@ -22,6 +22,7 @@ from xinyong.domain.json_text import JsonRefused, parse_json
 
 __all__ = [
     "FORMATS",
+    "UNREADABLE",
     "BadLine",
     "FileError",
     "RawRow",
@@ -234,25 +235,47 @@ def _parquet_batches(
 ) -> Iterator[list[RawRow | BadLine]]:
     line = 1
     for record_batch in parquet_batches(path, required, batch_size):
-        rows: list[RawRow | BadLine] = []
-        for values in batch_rows(record_batch):
-            rows.append(RawRow(line, values))
-            line += 1
-        yield rows
+        yield batch_rows(record_batch, line)
+        line += record_batch.num_rows
 
 
-def batch_rows(batch: pa.RecordBatch, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Rows of an Arrow batch (all, or those at ``indices``) as dicts by column name; of two
-    columns with one name, the last wins, as in a CSV header."""
+def batch_rows(
+    batch: pa.RecordBatch, first_line: int, indices: Sequence[int] | None = None
+) -> list[RawRow | BadLine]:
+    """Rows of an Arrow batch (all, or those at ``indices``) by column name, numbered from
+    ``first_line``; of two columns with one name, the last wins, as in a CSV header. A row
+    holding a value Python cannot hold (text that is not UTF-8, a date beyond year 9999, a
+    struct with a field name twice) comes out as a :class:`BadLine` naming the column."""
     names = batch.schema.names
-    if indices is None or len(indices) * 8 > batch.num_rows:  # most rows: whole columns at once
-        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-        return rows if indices is None else [rows[index] for index in indices]
-    return [
-        dict(zip(names, (column[index].as_py() for column in batch.columns), strict=True))
-        for index in indices
-    ]
+    wanted = range(batch.num_rows) if indices is None else indices
+    if len(wanted) * 8 > batch.num_rows:  # most rows: whole columns at once
+        try:
+            columns = [column.to_pylist() for column in batch.columns]
+        except UNREADABLE:
+            pass  # value by value below, to name the rows
+        else:
+            return [
+                RawRow(first_line + i, dict(zip(names, (c[i] for c in columns), strict=True)))
+                for i in wanted
+            ]
+    return [_row(batch, names, first_line, i) for i in wanted]
+
+
+UNREADABLE = (UnicodeDecodeError, OverflowError, ValueError, pa.ArrowException)
+"""What converting an Arrow value Python cannot hold raises."""
+
+
+def _row(
+    batch: pa.RecordBatch, names: Sequence[str], first_line: int, index: int
+) -> RawRow | BadLine:
+    values: dict[str, Any] = {}
+    for name, column in zip(names, batch.columns, strict=True):
+        try:
+            values[name] = column[index].as_py()
+        except UNREADABLE as exc:
+            reason = f"a value that cannot be read ({type(exc).__name__}: {exc})"
+            return BadLine(first_line + index, reason, "", name)
+    return RawRow(first_line + index, values)
 
 
 def _jsonl_batches(path: Path, batch_size: int) -> Iterator[list[RawRow | BadLine]]:

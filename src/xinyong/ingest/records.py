@@ -37,6 +37,7 @@ from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.columnar import validate_batch
 from xinyong.ingest.readers import (
+    UNREADABLE,
     BadLine,
     batch_rows,
     count_rows,
@@ -146,10 +147,16 @@ def _validated(
     if detect_format(path) == "parquet":
         line = 1
         for batch in parquet_batches(path, required, batch_size):
-            rows = validate_batch(validator, batch)
+            try:
+                rows = validate_batch(validator, batch)
+            except UNREADABLE:  # a value Python cannot hold: row by row, to name it
+                rows = [None] * batch.num_rows
             alone = [index for index, row in enumerate(rows) if row is None]
-            for index, values in zip(alone, batch_rows(batch, alone), strict=True):
-                rows[index] = _checked(validator, line + index, values, report)
+            for index, item in zip(alone, batch_rows(batch, line, alone), strict=True):
+                if isinstance(item, BadLine):
+                    report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
+                else:
+                    rows[index] = _checked(validator, item.line, item.values, report)
             report.rows += batch.num_rows
             yield [(line + index, row) for index, row in enumerate(rows) if row is not None]
             line += batch.num_rows
