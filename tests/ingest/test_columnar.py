@@ -275,3 +275,11 @@ def test_a_value_python_cannot_hold_is_a_reject_of_its_row(tmp_path: Path) -> No
     assert report.accepted == 1
     assert [(r.line, r.field) for r in report.rejects] == [(2, "evidence"), (3, "occurred_at")]
     assert all("cannot be read" in r.reason for r in report.rejects)
+
+
+def test_attrs_with_a_field_name_twice_is_a_reject(tmp_path: Path) -> None:
+    """A Parquet struct may repeat a field name; no JSON object can, so its rows are refused."""
+    attrs = pa.StructArray.from_arrays([pa.array([1, 2]), pa.array([3, 4])], ["amount", "amount"])
+    report = _ingested(tmp_path, pa.table({**BASE, "source": ["court"] * 2, "attrs": attrs}))
+    assert report.accepted == 0
+    assert [(r.line, r.field) for r in report.rejects] == [(1, "attrs"), (2, "attrs")]
