@@ -45,6 +45,8 @@ from typing import Any
 
 import httpx
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from tests.support.findings import FINDINGS
@@ -71,6 +73,8 @@ CLI_COMMANDS = (
     ("ledger", "head"),
     ("ledger", "verify"),
     ("export", "--out", "{tmp}/export-{n}.parquet"),
+    # a furnisher's Parquet file, validated in columns: appended once, then all duplicates
+    ("ingest", "{tmp}/furnished.parquet"),
     ("standings", "refresh"),
     ("report", "transparency"),
     (  # an activation through the gate appends its override beside the service's writers
@@ -204,12 +208,30 @@ class Durability:
         finally:
             engine.dispose()
         (self.tmp / "gate.toml").write_text(FINDINGS["bare-score-sanction"], encoding="utf-8")
+        self._furnished_file(self.tmp / "furnished.parquet")
         settings = self.tmp / "service.toml"
         text = "rate_per_second = 100000\nburst = 100000\n"
         if not helpers:
             text += "ingest_process = false\ninquiry_process = false\n"
         settings.write_text(text, encoding="utf-8")
         self.env["XINYONG_SERVICE_SETTINGS"] = str(settings)
+
+    def _furnished_file(self, path: Path, rows: int = 300) -> None:
+        """Records of another source than the service's (``clerk``), for ``xinyong ingest``."""
+        table = pa.table(
+            {
+                "record_id": [f"F{i}" for i in range(rows)],
+                "subject_id": [self.subjects[i % len(self.subjects)] for i in range(rows)],
+                "subject_kind": ["person"] * rows,
+                "code": [CODES[i % 2] for i in range(rows)],
+                "occurred_at": pa.array(
+                    [date(2024, 1, 1) + timedelta(days=i % 300) for i in range(rows)], pa.date32()
+                ),
+                "source": ["clerk"] * rows,
+                "attrs": ["{}"] * rows,
+            }
+        )
+        pq.write_table(table, path)
 
     # -- the service -----------------------------------------------------------------------
 
