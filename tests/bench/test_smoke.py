@@ -124,6 +124,20 @@ def test_scale_benchmark(tmp_path: Path) -> None:
     assert out.strip()
 
 
+def test_ledger_scale_benchmark(tmp_path: Path) -> None:
+    report = _json(
+        _run(
+            "ledger_scale.py",
+            *("--subjects", "0.001", "--chunk", "500", "--workdir", str(tmp_path), "--json"),
+        )
+    )
+    assert report["verify"]["ok"]
+    assert report["verify"]["problems"] == 0
+    assert report["sizes"]["records"] == sum(f["rows"] for f in report["files"])
+    assert report["verify"]["size"] >= report["sizes"]["records"]
+    assert report["baseline"]["ratio"] > 0
+
+
 def test_receipt_benchmark() -> None:
     out = _run("receipt.py", "--people", "300", "--checks", "40")
     assert "the receipt adds" in out
