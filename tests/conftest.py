@@ -44,6 +44,8 @@ for _name in ("COLUMNS", "LINES"):
 # A PostgreSQL ledger's signing key is created under $XDG_CONFIG_HOME (xinyong.ledger.signed_head):
 # the tests' keys go to a directory of their own, not to the user's configuration.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="xinyong-test-config-")
+# Compiled scheme SQL (xinyong.engines.compiled_sql) is kept in a directory of the tests' own.
+os.environ["XINYONG_CACHE_DIR"] = tempfile.mkdtemp(prefix="xinyong-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.model import Scheme
 
-__all__ = ["Backend", "IbisBackend", "peer_scores_table", "standings_expr"]
+__all__ = ["Backend", "IbisBackend", "peer_scores_arrow", "peer_scores_table", "standings_expr"]
 
 
 class Backend(Protocol):
@@ -62,11 +62,11 @@ class IbisBackend:
         return result
 
 
-def peer_scores_table(
+def peer_scores_arrow(
     backend: Backend, scheme: Scheme, records: ir.Table, as_of: date
-) -> ir.Table | None:
-    """The peer scores (``subject_id, peer_score``) of a scheme with ``[peer]`` as a table of
-    ``backend``; None for a scheme without."""
+) -> pa.Table | None:
+    """The peer scores (``subject_id, peer_score``) of a scheme with ``[peer]``, as Arrow; None
+    for a scheme without."""
     if scheme.peer is None:
         return None
     # Imported here: SciPy costs a scheme without [peer] a fifth of a second at start.
@@ -76,7 +76,15 @@ def peer_scores_table(
     scores = peer_scores_from_table(
         scheme.peer, backend.to_arrow(peer_records), scheme.subject_kinds, as_of
     )
-    return backend.from_arrow(scores.table())
+    return scores.table()
+
+
+def peer_scores_table(
+    backend: Backend, scheme: Scheme, records: ir.Table, as_of: date
+) -> ir.Table | None:
+    """:func:`peer_scores_arrow` as a table of ``backend``."""
+    scores = peer_scores_arrow(backend, scheme, records, as_of)
+    return None if scores is None else backend.from_arrow(scores)
 
 
 def standings_expr(

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xinyong.engines.backend import IbisBackend, standings_expr
+from xinyong.engines.backend import IbisBackend, peer_scores_arrow, standings_expr
+from xinyong.engines.compiled_sql import PEER_TABLE, RECORDS_TABLE, SUBJECTS_TABLE, scheme_sql
 from xinyong.schemes.compile import compile_unbound
 from xinyong.schemes.model import Scheme
 
-__all__ = ["connect", "read_parquet", "score_expr", "score_many", "score_table", "to_sql"]
+__all__ = [
+    "connect",
+    "read_parquet",
+    "run_sql",
+    "score_expr",
+    "score_many",
+    "score_table",
+    "to_sql",
+]
 
 
 def connect(threads: int | None = None) -> ibis.BaseBackend:
@@ -35,13 +45,31 @@ def score_table(
 ) -> pa.Table:
     """Standings of ``scheme`` over an Arrow table of records (and subjects in ledger mode).
 
-    A scheme with ``[peer]`` first gets its peer scores from the vectorized algorithms.
+    The scheme's SQL is compiled once per scheme version (:mod:`xinyong.engines.compiled_sql`)
+    and runs over the Arrow tables where they are. A scheme with ``[peer]`` first gets its peer
+    scores from the vectorized algorithms.
     """
     backend = IbisBackend(con or connect())
-    # In-memory tables are scanned where they are (Arrow), not copied into DuckDB first.
-    subject_table = backend.from_arrow(subjects) if subjects is not None else None
-    expr = standings_expr(backend, scheme, backend.from_arrow(records), as_of, subject_table)
-    return backend.to_arrow(expr)
+    raw = backend.con.con  # the DuckDB connection under Ibis's
+    tables: dict[str, pa.Table] = {RECORDS_TABLE: records}
+    if subjects is not None:
+        tables[SUBJECTS_TABLE] = subjects
+    peer = peer_scores_arrow(backend, scheme, ibis.memtable(records), as_of)
+    if peer is not None:
+        tables[PEER_TABLE] = peer
+    return run_sql(raw, scheme_sql(scheme, as_of, ledger=subjects is not None), tables)
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+    """Run ``sql`` over Arrow tables registered under their names for the query only."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        result: pa.Table = con.sql(sql).to_arrow_table()
+    finally:
+        for name in tables:
+            con.unregister(name)
+    return result
 
 
 def score_many(
