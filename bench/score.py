@@ -71,7 +71,7 @@ import xinyong.pilots
 from benchkit import git_commit, load_average, machine, median
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.record_table import input_records
-from xinyong.engines.compiled_sql import forget_compiled
+from xinyong.engines.compiled_sql import RECORDS_TABLE, forget_compiled, scheme_sql
 from xinyong.engines.duckdb import connect, score_table
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
@@ -855,16 +855,18 @@ def plan_times(scheme: Scheme, con: Any, sql_b: str) -> tuple[float, float, int]
 
 
 def explain(workdir: Path, scheme: Scheme, con: Any, table: pa.Table, sql_b: str) -> None:
-    """Write EXPLAIN ANALYZE of (a)'s SQL over the table it loads and of (b) to the work dir."""
+    """Write EXPLAIN ANALYZE of (a)'s SQL and of (b), both over the Arrow table, to the work
+    dir."""
     raw = con.con
-    loaded = con.create_table("records", table, overwrite=True)
-    _, sql_a = _compile(scheme, loaded)
+    raw.register(RECORDS_TABLE, table)
+    sql_a = scheme_sql(scheme, AS_OF, ledger=False)
     for name, sql in (("a", sql_a), ("b", sql_b)):
         out = raw.execute("EXPLAIN ANALYZE " + sql).fetchall()
         path = workdir / f"explain-{name}.txt"
         path.write_text(out[0][1])
         (workdir / f"query-{name}.sql").write_text(sql)
         _say(f"wrote {path}")
+    raw.unregister(RECORDS_TABLE)
 
 
 # ------------------------------------------------------------------------------ memory

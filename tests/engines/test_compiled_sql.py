@@ -75,11 +75,13 @@ def test_a_peer_scheme_binds_the_same_way(
 
 @pytest.mark.parametrize("path", PILOTS, ids=lambda p: p.stem)
 def test_every_pilot_binds_to_a_fresh_compile(path: Path, cache_dir: Path) -> None:
+    """Dates whose literals differ in length, a leap day and the ends of the range (the pretty
+    printer once broke lines where a longer date did not fit: nosedive-gate at 0001-01-01)."""
     model = load_scheme(path).scheme
+    days = [date(1, 1, 1), date(4, 2, 29), date(2026, 10, 31), date(3000, 1, 1)]
     for ledger in (False, True):
-        assert scheme_sql(model, date(2026, 10, 31), ledger=ledger) == compile_template(
-            model, ledger, date(2026, 10, 31)
-        )
+        for day in [*days, date(9999, 12, 31)]:
+            assert scheme_sql(model, day, ledger=ledger) == compile_template(model, ledger, day)
 
 
 def test_a_second_process_reads_the_entry_and_compiles_nothing(
@@ -110,8 +112,9 @@ def test_the_mode_and_every_scheme_change_make_a_new_entry(cache_dir: Path) -> N
         b"[]",
         b'{"sql": 1}',
         b'{"sql": "SELECT 1", "sha256": "00"}',
+        b"misplaced",
     ],
-    ids=["empty", "torn", "not-an-object", "no-text", "edited"],
+    ids=["empty", "torn", "not-an-object", "no-text", "edited", "misplaced"],
 )
 def test_a_damaged_entry_is_compiled_again_and_replaced(
     cache_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes
@@ -120,6 +123,9 @@ def test_a_damaged_entry_is_compiled_again_and_replaced(
     want = scheme_sql(model, date(2026, 1, 5), ledger=False)
     [entry] = _entries(cache_dir)
     good = entry.read_bytes()
+    if damage == b"misplaced":  # a valid entry of another key, under this key's name
+        sql = "SELECT MAKE_DATE(2999, 12, 30) AS d"
+        damage = compiled_sql._entry_bytes("0" * 64, sql)
     entry.write_bytes(damage)
     _forget_process_cache(monkeypatch)
     assert scheme_sql(model, date(2026, 1, 5), ledger=False) == want
@@ -136,7 +142,7 @@ def test_an_edited_entry_with_its_hash_updated_is_used_as_written(
     scheme_sql(model, date(2026, 1, 5), ledger=False)
     [entry] = _entries(cache_dir)
     sql = "SELECT 1 AS x, MAKE_DATE(2999, 12, 30) AS d"
-    entry.write_bytes(compiled_sql._entry_bytes(sql))
+    entry.write_bytes(compiled_sql._entry_bytes(entry.stem, sql))
     _forget_process_cache(monkeypatch)
     assert scheme_sql(model, date(2026, 1, 5), ledger=False) == sql.replace(
         "MAKE_DATE(2999, 12, 30)", "MAKE_DATE(2026, 1, 5)"
@@ -185,3 +191,50 @@ def test_the_sentinel_date_and_a_scheme_naming_make_date_are_compiled_at_the_dat
         named, True, date(2026, 1, 5)
     )
     assert _entries(cache_dir) == []
+
+
+def test_a_package_changed_since_the_process_started_keeps_to_the_process(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade in place, a running process may run other code than its fingerprint
+    hashes: it neither writes what it compiles nor reads what another process wrote."""
+    model = load_scheme(PILOTS[0]).scheme
+    monkeypatch.setattr(compiled_sql, "_process_started", lambda: 0.0)
+    scheme_sql(model, date(2026, 1, 5), ledger=False)
+    assert _entries(cache_dir) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("XINYONG_CACHE_DIR", str(cache_dir))
+    _forget_process_cache(monkeypatch)
+    want = scheme_sql(model, date(2026, 1, 5), ledger=False)
+    [entry] = _entries(cache_dir)
+    entry.write_bytes(compiled_sql._entry_bytes(entry.stem, "SELECT MAKE_DATE(2999, 12, 30)"))
+    _forget_process_cache(monkeypatch)
+    monkeypatch.setattr(compiled_sql, "_process_started", lambda: 0.0)
+    assert scheme_sql(model, date(2026, 1, 5), ledger=False) == want
+
+
+def test_the_process_start_is_read_from_proc() -> None:
+    import time
+
+    started = compiled_sql._process_started()
+    assert started <= time.time()
+    assert time.time() - started < 24 * 3600
+    assert not compiled_sql._changed_since_start()
+
+
+def test_a_failed_write_leaves_no_temporary_file(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, target: Path) -> Path:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    model = load_scheme(PILOTS[0]).scheme
+    assert scheme_sql(model, date(2026, 1, 5), ledger=False)
+    assert list((cache_dir / "compiled").iterdir()) == []
+
+
+def test_a_date_is_required() -> None:
+    model = load_scheme(PILOTS[0]).scheme
+    with pytest.raises(TypeError, match="a date"):
+        scheme_sql(model, "2026-01-05", ledger=False)  # type: ignore[arg-type]

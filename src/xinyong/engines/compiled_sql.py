@@ -27,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from datetime import date
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 import orjson
@@ -51,7 +51,7 @@ SUBJECTS_TABLE = "xinyong_subjects"
 PEER_TABLE = "xinyong_peer_scores"
 
 _SENTINEL = date(2999, 12, 30)
-_FORMAT = 1  # of a cache entry; part of the key
+_FORMAT = 2  # of a cache entry; part of the key
 
 
 def _date_sql(day: date) -> str:
@@ -68,19 +68,57 @@ def cache_directory() -> Path | None:
     return Path(base) / "xinyong"
 
 
+def _process_started() -> float:
+    """When this process started (seconds since the epoch, rounded down to the second the
+    machine booted in): from ``/proc`` on Linux, else when this module was imported."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED
+
+
+_IMPORTED = time.time()
+
+
+def _sources() -> list[Path]:
+    root = Path(__file__).resolve().parents[1]
+    return sorted(root.rglob("*.py"))
+
+
 @cache
 def _compiler_fingerprint() -> str:
-    """The source of every module of the package and the SQL writers' versions, hashed."""
+    """The source of every module of the package and the loaded SQL writers' versions, hashed."""
+    import ibis
+    import sqlglot
+
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.rglob("*.py")):
+    for path in _sources():
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    for library in ("ibis-framework", "sqlglot"):
-        digest.update(f"{library}=={metadata.version(library)}\0".encode())
+    sqlglot_version = getattr(sqlglot, "__version__", "unknown")  # not in its declared exports
+    digest.update(f"ibis {ibis.__version__}\0sqlglot {sqlglot_version}\0".encode())
     return digest.hexdigest()
+
+
+def _changed_since_start() -> bool:
+    """Whether a source file of the package changed after this process started (an upgrade in
+    place): the code this process runs may then not be the code its fingerprint hashes, so it
+    neither reads nor writes the cache directory."""
+    started = _process_started()
+    try:
+        return any(path.stat().st_mtime >= started for path in _sources())
+    except OSError:
+        return True
 
 
 def _key(canonical: bytes, ledger: bool) -> str:
@@ -125,7 +163,9 @@ def compile_template(scheme: Scheme, ledger: bool, as_of: date = _SENTINEL) -> s
     if scheme.peer is not None:
         peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name=PEER_TABLE)
     expr = compile_scheme(scheme, records, as_of, subjects, peer)
-    sql = str(ibis.to_sql(expr, dialect="duckdb"))
+    # Not pretty: the pretty printer breaks lines by their length, which the date's literal
+    # changes, and the bound SQL must be the text a compile at that date gives.
+    sql = str(ibis.to_sql(expr, dialect="duckdb", pretty=False))
     if _date_sql(as_of) not in sql:
         raise ValueError(f"scheme {scheme.id}: the as-of date is not in its compiled SQL")
     return sql
@@ -134,12 +174,12 @@ def compile_template(scheme: Scheme, ledger: bool, as_of: date = _SENTINEL) -> s
 _TEMPLATES: dict[str, str] = {}
 
 
-def _read_entry(path: Path) -> str | None:
+def _read_entry(path: Path, key: str) -> str | None:
     try:
         entry = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or entry.get("key") != key:
         return None
     sql = entry.get("sql")
     if not isinstance(sql, str):
@@ -149,23 +189,25 @@ def _read_entry(path: Path) -> str | None:
     return sql
 
 
-def _entry_bytes(sql: str) -> bytes:
-    return orjson.dumps({"sql": sql, "sha256": hashlib.sha256(sql.encode()).hexdigest()})
+def _entry_bytes(key: str, sql: str) -> bytes:
+    return orjson.dumps(
+        {"key": key, "sql": sql, "sha256": hashlib.sha256(sql.encode()).hexdigest()}
+    )
 
 
-def _write_entry(directory: Path, path: Path, sql: str) -> None:
-    entry = _entry_bytes(sql)
+def _write_entry(path: Path, key: str, sql: str) -> None:
+    """Write the entry to a temporary file beside ``path``, then rename it into place."""
+    temporary: Path | None = None
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False) as file:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as file:
             temporary = Path(file.name)
-            file.write(entry)
-    except OSError:
-        return
-    try:
+            file.write(_entry_bytes(key, sql))
+        temporary.chmod(0o644)  # readable by every user of a shared cache, as a fresh file is
         temporary.replace(path)
     except OSError:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 def forget_compiled() -> None:
@@ -178,12 +220,14 @@ def _template(key: str, scheme: Scheme, ledger: bool) -> str:
     if known is not None:
         return known
     directory = cache_directory()
-    path = directory / "compiled" / f"{key}.json" if directory is not None else None
-    sql = _read_entry(path) if path is not None else None
+    path = None
+    if directory is not None and not _changed_since_start():
+        path = directory / "compiled" / f"{key}.json"
+    sql = _read_entry(path, key) if path is not None else None
     if sql is None:
         sql = compile_template(scheme, ledger)
-        if path is not None:
-            _write_entry(path.parent, path, sql)
+        if path is not None and not _changed_since_start():
+            _write_entry(path, key, sql)
     _TEMPLATES[key] = sql
     return sql
 
@@ -191,6 +235,8 @@ def _template(key: str, scheme: Scheme, ledger: bool) -> str:
 def scheme_sql(scheme: Scheme, as_of: date, *, ledger: bool) -> str:
     """The scheme's DuckDB SQL as of ``as_of``: the text :func:`compile_template` gives at that
     date, from the cache when this scheme was compiled before by the same compiler."""
+    if not isinstance(as_of, date):
+        raise TypeError(f"as_of: a date, not {type(as_of).__name__}")
     canonical = orjson.dumps(scheme.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     if as_of == _SENTINEL or b"make_date" in canonical.lower():
         # The sentinel's text could not be told from the date (or from the scheme's own text):

@@ -62,9 +62,9 @@ def score_table(
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
     """Run ``sql`` over Arrow tables registered under their names for the query only."""
-    for name, table in tables.items():
-        con.register(name, table)
     try:
+        for name, table in tables.items():
+            con.register(name, table)
         result: pa.Table = con.sql(sql).to_arrow_table()
     finally:
         for name in tables:
