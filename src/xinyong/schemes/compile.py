@@ -41,7 +41,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from xinyong.domain.durations import parse_term
-from xinyong.schemes.eligibility import eligible_subjects
+from xinyong.schemes.eligibility import eligibility_codes, eligible_subjects
 from xinyong.schemes.model import SMALLEST_UNITS, PointsPer, Rule, Scheme, TermFrom
 from xinyong.schemes.predicate import And, Compare, In, IsNull, Node, Not
 
@@ -177,6 +177,28 @@ def _countable(scheme: Scheme, r: ir.Table, t: ir.DateScalar) -> ir.BooleanValue
     for part in parts[1:]:
         result = result | part
     return result
+
+
+def _read(scheme: Scheme, considered: ir.Table, t: ir.DateScalar) -> ir.Table:
+    """The records of ``considered`` that the scheme reads at all: those some rule could count,
+    the clearing records of a case, and the consent records ``[eligibility]`` reads.
+
+    The rules, the clearing and the eligibility each read a ``view`` of it, which Ibis writes
+    as one common table (a CTE) instead of merging each one's filter into a scan of the records
+    of its own: one scan of the records where there were three.
+    """
+    needed = _countable(scheme, considered, t)
+    clearing = sorted({code for rule in scheme.rules for code in rule.cleared_by})
+    if clearing:
+        needed = needed | (
+            considered.code.isin(clearing)
+            & considered.case_id.notnull()
+            & (considered.case_id != "")
+        )
+    consent = eligibility_codes(scheme)
+    if consent:
+        needed = needed | considered.code.isin(list(consent))
+    return considered.filter(needed)
 
 
 def _clearing(
@@ -331,8 +353,10 @@ def compile_scheme(
         records.subject_kind.isin(list(scheme.subject_kinds)), records.occurred_at <= t
     )
     considered = kinded.select("subject_id", "code", "occurred_at", "case_id", "attrs")
-    r = considered.filter(_countable(scheme, considered, t))
-    r, cleared_on = _clearing(considered, r, scheme)
+    read = _read(scheme, considered, t)
+    counted = read.view()
+    r = counted.filter(_countable(scheme, counted, t))
+    r, cleared_on = _clearing(read.view(), r, scheme)
     age = t.delta(r.occurred_at, unit="day")
     # JSONB: on PostgreSQL, Ibis's unwraps of plain JSON compile to invalid SQL with the
     # pinned sqlglot; DuckDB treats both the same.
@@ -353,7 +377,7 @@ def compile_scheme(
         aggregates[f"n{i}"] = scored.count(where=scored[f"c{i}"])
         if _constant_points(rule) is None:
             aggregates[f"s{i}"] = scored[f"p{i}"].sum()
-    chosen = _scored_subjects(scheme, records, subjects, considered, t)
+    chosen = _scored_subjects(scheme, records, subjects, read.view(), t)
     if aggregates:
         per_subject = scored.group_by("subject_id").aggregate(**aggregates)
     else:

@@ -102,6 +102,13 @@ def ineligibility(
     return None
 
 
+def eligibility_codes(scheme: Scheme) -> tuple[str, ...]:
+    """The codes of the records that ``[eligibility]`` reads (consent), none without it."""
+    if scheme.eligibility is None or scheme.eligibility.consent != "required":
+        return ()
+    return (CONSENT_GIVEN, CONSENT_WITHDRAWN)
+
+
 def eligible_subjects(
     scheme: Scheme,
     chosen: ir.Table,
@@ -124,7 +131,7 @@ def eligible_subjects(
     if rules is None:
         return chosen.distinct()
     if rules.consent == "required":
-        consent = considered.filter(considered.code.isin([CONSENT_GIVEN, CONSENT_WITHDRAWN]))
+        consent = considered.filter(considered.code.isin(list(eligibility_codes(scheme))))
         latest = consent.group_by("subject_id").aggregate(
             given=consent.occurred_at.max(where=consent.code == CONSENT_GIVEN),
             withdrawn=consent.occurred_at.max(where=consent.code == CONSENT_WITHDRAWN),
