@@ -141,28 +141,15 @@ def compile_template(scheme: Scheme, ledger: bool, as_of: date = _SENTINEL) -> s
     # Imported here: Ibis costs half a second to import, and a cached scheme needs none of it.
     import ibis
 
-    from xinyong.schemes.compile import compile_scheme
+    from xinyong.schemes.compile import compile_unbound
 
-    records = ibis.table(
-        {
-            "subject_id": "string",
-            "subject_kind": "string",
-            "code": "string",
-            "occurred_at": "date",
-            "case_id": "string",
-            "attrs": "string",
-        },
-        name=RECORDS_TABLE,
+    expr = compile_unbound(
+        scheme,
+        as_of,
+        records=RECORDS_TABLE,
+        subjects=SUBJECTS_TABLE if ledger else None,
+        peer=PEER_TABLE,
     )
-    subjects = (
-        ibis.table({"subject_id": "string", "kind": "string"}, name=SUBJECTS_TABLE)
-        if ledger
-        else None
-    )
-    peer = None
-    if scheme.peer is not None:
-        peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name=PEER_TABLE)
-    expr = compile_scheme(scheme, records, as_of, subjects, peer)
     # Not pretty: the pretty printer breaks lines by their length, which the date's literal
     # changes, and the bound SQL must be the text a compile at that date gives.
     sql = str(ibis.to_sql(expr, dialect="duckdb", pretty=False))

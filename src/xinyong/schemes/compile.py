@@ -422,9 +422,17 @@ def _scored_subjects(
     return chosen.distinct() if len(scheme.subject_kinds) > 1 else chosen
 
 
-def compile_unbound(scheme: Scheme, as_of: date) -> ir.Table:
-    """:func:`compile_scheme` over unbound ``records`` (and ``peer_scores``) tables, for SQL."""
-    records = ibis.table(
+def compile_unbound(
+    scheme: Scheme,
+    as_of: date,
+    *,
+    records: str = "records",
+    subjects: str | None = None,
+    peer: str = "peer_scores",
+) -> ir.Table:
+    """:func:`compile_scheme` over unbound tables named ``records`` (and ``subjects`` in ledger
+    mode, ``peer`` for a scheme with ``[peer]``), for SQL."""
+    records_table = ibis.table(
         {
             "subject_id": "string",
             "subject_kind": "string",
@@ -433,12 +441,17 @@ def compile_unbound(scheme: Scheme, as_of: date) -> ir.Table:
             "case_id": "string",
             "attrs": "string",
         },
-        name="records",
+        name=records,
     )
-    peer = None
+    subjects_table = (
+        ibis.table({"subject_id": "string", "kind": "string"}, name=subjects)
+        if subjects is not None
+        else None
+    )
+    peer_table = None
     if scheme.peer is not None:
-        peer = ibis.table({"subject_id": "string", "peer_score": "float64"}, name="peer_scores")
-    return compile_scheme(scheme, records, as_of, None, peer)
+        peer_table = ibis.table({"subject_id": "string", "peer_score": "float64"}, name=peer)
+    return compile_scheme(scheme, records_table, as_of, subjects_table, peer_table)
 
 
 def _standings(scheme: Scheme, per_subject: ir.Table) -> ir.Table:
