@@ -5,8 +5,10 @@ more than DuckDB needs to score a city's records, and the result depends only on
 the compiler and the libraries that write the SQL, never on the records. So the SQL is compiled
 at a sentinel date and kept, in this process and in a cache directory shared by processes, under
 a key made of the scheme's full canonical JSON, the scoring mode and a fingerprint of the
-compiler (the source of every module of this package, the versions of Ibis and sqlglot). A
-changed scheme, a changed compiler or a new library version is a new key, never a stale entry.
+compiler (the source of every module of this package, the versions of Ibis and sqlglot this
+process loaded). A changed scheme, a changed compiler or a new library version is a new key.
+A process whose package files changed after it started (an upgrade in place) may be running
+other code than the files it hashes: it neither reads nor writes the cache directory.
 
 Binding replaces the sentinel's literal with the as-of date's literal, written as Ibis writes
 it, so the bound SQL is the text a fresh compile at that date gives (a property test holds the
@@ -15,11 +17,12 @@ compiling is an error. No other text can be mistaken for it: a scheme holds no d
 and one whose text mentions ``MAKE_DATE`` anywhere (or the sentinel date itself) is compiled at
 the date asked, every time.
 
-Cache entries are written to a temporary file and renamed into place, and each holds the
-SHA-256 of its SQL: an entry that does not match (a torn or edited file) is compiled again and
-replaced. ``$XINYONG_CACHE_DIR`` names the directory (default: ``$XDG_CACHE_HOME/xinyong``, or
-``~/.cache/xinyong``); ``XINYONG_CACHE_DIR=off`` keeps the cache in the process only. A
-directory that cannot be written is not an error: the SQL is then kept in the process only.
+Cache entries are written to a temporary file and renamed into place, and each holds its key
+and the SHA-256 of its SQL: an entry that does not match (a torn, edited or misplaced file) is
+compiled again and replaced. ``$XINYONG_CACHE_DIR`` names the directory (default:
+``$XDG_CACHE_HOME/xinyong``, or ``~/.cache/xinyong``); ``XINYONG_CACHE_DIR=off`` keeps the cache
+in the process only. A directory that cannot be written is not an error: the SQL is then kept
+in the process only.
 """
 
 from __future__ import annotations
