@@ -101,6 +101,19 @@ def test_score_benchmark(tmp_path: Path) -> None:
     assert batch["reference_mismatches"] == 0
 
 
+def test_score_process_benchmark(tmp_path: Path) -> None:
+    out = _run(
+        "score_process.py",
+        *("--people", "300", "--orgs", "30", "--years", "1", "--repeat", "1"),
+        *("--workdir", str(tmp_path), "--json"),
+    )
+    result = _json(out)
+    # the hand-written script scores the pilot exactly, or the ratio compares different work
+    assert result["mismatches"] == 0
+    assert set(result["phases"]) == {"a_cold", "a", "b", "b_checks"}
+    assert result["a_over_b"] > 0
+
+
 def test_peer_benchmark() -> None:
     out = _run(
         "peer.py",

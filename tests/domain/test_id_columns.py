@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.identifier_strategies import spelled
-from xinyong.domain.id_columns import RefusedId, canonical_id_column
+from xinyong.domain.id_columns import RefusedId, all_canonical, canonical_id_column
 from xinyong.domain.identifiers import (
     USCC_ALPHABET,
     USCC_REGISTRATION,
@@ -81,6 +81,18 @@ def test_the_column_agrees_with_the_reference(column: list[str]) -> None:
     except RefusedId as exc:
         got = (exc.row, exc.reason)
     assert got == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(values, min_size=0, max_size=30, unique=True), st.booleans())
+def test_all_canonical_is_true_exactly_when_the_reference_leaves_every_id(
+    distinct: list[str], wide: bool
+) -> None:
+    """What the scan asks of the ids it found (distinct, in large or small string arrays)."""
+    expected = _reference(distinct) == distinct
+    array = pa.array(distinct, pa.large_string() if wide else pa.string())
+    assert all_canonical(array) is expected
+    assert all_canonical(pa.chunked_array([array[:3], array[3:]])) is expected
 
 
 def test_a_canonical_column_is_returned_as_it_is() -> None:

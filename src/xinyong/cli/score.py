@@ -24,7 +24,6 @@ from xinyong.cli.common import (
 )
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.record_table import RecordsFileError
-from xinyong.engines.duckdb import to_sql
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
@@ -250,6 +249,8 @@ def _write_standings(
 
 def _print_sql(loaded: LoadedScheme, day: date, engine: Engine) -> None:
     """``--show-sql``: the compiled SQL for DuckDB and PostgreSQL (and Spark when it runs)."""
+    from xinyong.engines.duckdb import to_sql
+
     for dialect in ("duckdb", "postgres"):
         out.print(f"-- {dialect}\n{to_sql(loaded.scheme, day, dialect)};\n", markup=False)
     if engine is Engine.SPARK:

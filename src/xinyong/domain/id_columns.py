@@ -23,14 +23,14 @@ from xinyong.domain.identifiers import (
     canonical_subject_id,
 )
 
-__all__ = ["RefusedId", "canonical_id_column"]
+__all__ = ["RefusedId", "all_canonical", "canonical_id_column"]
 
 _RESIDENT_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _RESIDENT_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _USCC_WEIGHTS = np.array(
     [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64
 )
-_USCC_CODE = np.full(256, -1, dtype=np.int64)
+_USCC_CODE = np.full(256, -1, dtype=np.int8)
 for _index, _char in enumerate(USCC_ALPHABET):
     _USCC_CODE[ord(_char)] = _index
 _USCC_CHAR = np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)
@@ -77,8 +77,32 @@ def canonical_id_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.coalesce(replaced, column)
 
 
+def all_canonical(distinct: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether every value of ``distinct`` (distinct, non-null ids) is canonical as it stands,
+    as :func:`canonical_id_column` would leave it; False also for values it would refuse."""
+    values = distinct.combine_chunks() if isinstance(distinct, pa.ChunkedArray) else distinct
+    return bool(pc.all(_already_canonical(values)).as_py() or len(values) == 0)
+
+
 def _already_canonical(values: pa.Array) -> pa.BooleanArray:
-    """Which distinct values are canonical ids as they stand (a cheap, exact subset)."""
+    """Which distinct values are canonical ids as they stand (a cheap, exact subset).
+
+    The common value, 18 upper-case letters and digits, is decided by its check character
+    alone; only the others go through the patterns of opaque and separated ids."""
+    upper18 = pc.match_substring_regex(values, r"^[0-9A-Z]{18}$").to_numpy(zero_copy_only=False)
+    result = np.zeros(len(values), dtype=bool)
+    shaped = np.flatnonzero(upper18)
+    if len(shaped):
+        result[shaped] = _valid_numbers(_bytes18(values.take(pa.array(shaped))))
+    others = np.flatnonzero(~upper18)
+    if len(others):
+        result[others] = _opaque(values.take(pa.array(others)))
+    return pa.array(result, pa.bool_())
+
+
+def _opaque(values: pa.Array) -> np.ndarray:
+    """Which values are plain external ids: not shaped like a resident ID or USCC, written
+    with or without separators, nor like a mistyped number."""
     alnum18 = pc.match_substring_regex(values, r"^[0-9A-Za-z]{18}$")
     bare = pc.utf8_upper(pc.replace_substring_regex(values, r"[._:@-]", ""))
     separated = pc.match_substring_regex(bare, _BARE_ID)  # an id with separators put in
@@ -87,31 +111,62 @@ def _already_canonical(values: pa.Array) -> pa.BooleanArray:
         pc.match_substring_regex(values, _OPAQUE),
         pc.invert(pc.or_(pc.or_(alnum18, separated), number_like)),
     )
-    result = opaque.to_numpy(zero_copy_only=False).copy()
-    upper18 = pc.match_substring_regex(values, r"^[0-9A-Z]{18}$")
-    shaped = np.flatnonzero(upper18.to_numpy(zero_copy_only=False))
-    if len(shaped):
-        numbers = np.array(values.take(pa.array(shaped)).to_pylist(), dtype="S18")
-        result[shaped] = _valid_numbers(numbers.view(np.uint8).reshape(-1, 18))
-    return pa.array(result, pa.bool_())
+    return np.asarray(opaque.to_numpy(zero_copy_only=False))
+
+
+def _bytes18(values: pa.Array) -> np.ndarray:
+    """Strings of 18 ASCII characters as rows of 18 bytes, read from Arrow's buffers."""
+    array = pa.concat_arrays(values.chunks) if isinstance(values, pa.ChunkedArray) else values
+    wide = pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(-1, 18)
+
+
+def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The sum over the first ``len(weights)`` columns of ``values`` times their weights."""
+    total = np.zeros(len(values), dtype=np.int64)
+    for column, weight in enumerate(weights.tolist()):
+        total += values[:, column].astype(np.int64) * weight
+    return total
 
 
 def _valid_numbers(chars: np.ndarray) -> np.ndarray:
-    """Rows of 18 bytes that are a valid resident ID or USCC, exactly as written."""
+    """Rows of 18 bytes that are a valid resident ID or USCC, exactly as written.
+
+    The arithmetic stays in bytes and goes column by column, and only the rows that are not
+    resident IDs are tried as USCCs, so that a million ids cost a few arrays of a million
+    values, not of 18 million int64."""
     digits = (chars >= ord("0")) & (chars <= ord("9"))
     resident = digits[:, :17].all(axis=1) & (digits[:, 17] | (chars[:, 17] == ord("X")))
-    values = np.where(digits, chars.astype(np.int64) - ord("0"), 0)
-    check = _RESIDENT_CHECK[(values[:, :17] @ _RESIDENT_WEIGHTS) % 11]
-    year = values[:, 6:10] @ np.array([1000, 100, 10, 1])
-    month = values[:, 10] * 10 + values[:, 11]
-    day = values[:, 12] * 10 + values[:, 13]
+    values = np.where(digits, chars - np.uint8(ord("0")), np.uint8(0))
+    check = _RESIDENT_CHECK[_weighted(values, _RESIDENT_WEIGHTS) % 11]
+    year, month, day = (_weighted(values[:, start:], place) for start, place in _DATE_FIELDS)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     last = np.where((month == 2) & ~leap, 28, _DAYS[np.clip(month, 0, 12)])
     dated = (year >= 1800) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
-    valid_resident = resident & dated & (check == chars[:, 17])
+    valid = resident & dated & (check == chars[:, 17])
+    rest = np.flatnonzero(~valid)
+    if len(rest):
+        valid[rest] = _valid_uscc(chars[rest], digits[rest])
+    return np.asarray(valid)
+
+
+_DATE_FIELDS = (
+    (6, np.array([1000, 100, 10, 1])),
+    (10, np.array([10, 1])),
+    (12, np.array([10, 1])),
+)
+"""Where a resident ID's birth year, month and day start, and their digits' place values."""
+
+
+def _valid_uscc(chars: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Rows of 18 bytes that are a valid USCC, exactly as written."""
     codes = _USCC_CODE[chars]
     uscc = (codes >= 0).all(axis=1) & _REGISTRATIONS[chars[:, 0], chars[:, 1]]
     uscc &= digits[:, 2:8].all(axis=1)
-    expected = _USCC_CHAR[(31 - (np.where(codes < 0, 0, codes)[:, :17] @ _USCC_WEIGHTS) % 31) % 31]
-    valid_uscc = uscc & (expected == chars[:, 17])
-    return np.asarray(valid_resident | valid_uscc)
+    total = _weighted(np.where(codes < 0, np.int8(0), codes), _USCC_WEIGHTS)
+    expected = _USCC_CHAR[(31 - total % 31) % 31]
+    return np.asarray(uscc & (expected == chars[:, 17]))

@@ -15,7 +15,14 @@ import pyarrow as pa
 from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.domain.records import InputRecord
 
-__all__ = ["RECORDS_SCHEMA", "RecordsFileError", "input_records"]
+__all__ = [
+    "CHECKS",
+    "MIXED_KINDS",
+    "RECORDS_SCHEMA",
+    "REQUIRED",
+    "RecordsFileError",
+    "input_records",
+]
 
 RECORDS_SCHEMA = pa.schema(
     [
@@ -28,6 +35,22 @@ RECORDS_SCHEMA = pa.schema(
         ("case_id", pa.string()),
         ("attrs", pa.string()),
     ]
+)
+
+REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
+"""The columns a records file must have."""
+
+CHECKS = (
+    "subject_id: missing",
+    "code: missing",
+    "subject_kind: must be person or organization",
+    "occurred_at: missing or not a YYYY-MM-DD date",
+)
+"""What each check of a dataset scanned in place refuses, in order (a scan has no row numbers:
+it counts the rows that fail and names the first failing record id)."""
+MIXED_KINDS = (
+    "subject_kind: {count:,} subject(s) named both as person and as organization "
+    "(first subject_id {first})"
 )
 
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.record_table import RECORDS_SCHEMA
+from xinyong.engines.peer_step import peer_scores_of
 from xinyong.schemes.compile import compile_scheme
 from xinyong.schemes.model import Scheme
 
@@ -69,14 +70,8 @@ def peer_scores_arrow(
     for a scheme without."""
     if scheme.peer is None:
         return None
-    # Imported here: SciPy costs a scheme without [peer] a fifth of a second at start.
-    from xinyong.peer.algorithms import peer_scores_from_table
-
     peer_records = records.filter(records.code.isin(list(PEER_CODES))).select(*RECORDS_SCHEMA.names)
-    scores = peer_scores_from_table(
-        scheme.peer, backend.to_arrow(peer_records), scheme.subject_kinds, as_of
-    )
-    return scores.table()
+    return peer_scores_of(scheme, backend.to_arrow(peer_records), as_of)
 
 
 def peer_scores_table(

@@ -6,7 +6,9 @@ the compiler and the libraries that write the SQL, never on the records. So the 
 at a sentinel date and kept, in this process and in a cache directory shared by processes, under
 a key made of the scheme's full canonical JSON, the scoring mode and a fingerprint of the
 compiler (the source of every module of this package, the versions of Ibis and sqlglot this
-process loaded). A changed scheme, a changed compiler or a new library version is a new key.
+process loaded, or, before it loads them, those installed; SQL compiled after an upgrade of
+either between the two is not kept). A changed scheme, a changed compiler or a new library
+version is a new key.
 A process whose package files changed after it started (an upgrade in place) may be running
 other code than the files it hashes: it neither reads nor writes the cache directory.
 
@@ -29,10 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from datetime import date
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import orjson
@@ -96,11 +100,8 @@ def _sources() -> list[Path]:
 
 
 @cache
-def _compiler_fingerprint() -> str:
-    """The source of every module of the package and the loaded SQL writers' versions, hashed."""
-    import ibis
-    import sqlglot
-
+def _sources_digest() -> str:
+    """The source of every module of the package, hashed."""
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parents[1]
     for path in _sources():
@@ -108,9 +109,23 @@ def _compiler_fingerprint() -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    sqlglot_version = getattr(sqlglot, "__version__", "unknown")  # not in its declared exports
-    digest.update(f"ibis {ibis.__version__}\0sqlglot {sqlglot_version}\0".encode())
     return digest.hexdigest()
+
+
+def _writers() -> str:
+    """The versions of Ibis and sqlglot: those loaded, or, before they are (a cached scheme
+    never loads them), those installed, which are what would be loaded."""
+    versions = []
+    for module, distribution in (("ibis", "ibis-framework"), ("sqlglot", "sqlglot")):
+        loaded = sys.modules.get(module)
+        version = getattr(loaded, "__version__", None) if loaded is not None else None
+        if version is None:
+            try:
+                version = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                version = "unknown"
+        versions.append(f"{module} {version}")
+    return "\0".join(versions)
 
 
 def _changed_since_start() -> bool:
@@ -126,7 +141,7 @@ def _changed_since_start() -> bool:
 
 def _key(canonical: bytes, ledger: bool) -> str:
     digest = hashlib.sha256()
-    for part in (f"format {_FORMAT}", f"ledger {ledger}", _compiler_fingerprint()):
+    for part in (f"format {_FORMAT}", f"ledger {ledger}", _sources_digest(), _writers()):
         digest.update(part.encode())
         digest.update(b"\0")
     digest.update(canonical)
@@ -205,7 +220,8 @@ def forget_compiled() -> None:
     _TEMPLATES.clear()
 
 
-def _template(key: str, scheme: Scheme, ledger: bool) -> str:
+def _template(canonical: bytes, scheme: Scheme, ledger: bool) -> str:
+    key = _key(canonical, ledger)
     known = _TEMPLATES.get(key)
     if known is not None:
         return known
@@ -216,6 +232,10 @@ def _template(key: str, scheme: Scheme, ledger: bool) -> str:
     sql = _read_entry(path, key) if path is not None else None
     if sql is None:
         sql = compile_template(scheme, ledger)
+        if _key(canonical, ledger) != key:
+            # The writers loaded to compile are not the versions installed when the key was
+            # made (upgraded in between): this SQL is not that key's.
+            return sql
         if path is not None and not _changed_since_start():
             _write_entry(path, key, sql)
     _TEMPLATES[key] = sql
@@ -232,5 +252,5 @@ def scheme_sql(scheme: Scheme, as_of: date, *, ledger: bool) -> str:
         # The sentinel's text could not be told from the date (or from the scheme's own text):
         # compiled at the date itself, not kept.
         return compile_template(scheme, ledger, as_of)
-    template = _template(_key(canonical, ledger), scheme, ledger)
+    template = _template(canonical, scheme, ledger)
     return template.replace(_date_sql(_SENTINEL), _date_sql(as_of))

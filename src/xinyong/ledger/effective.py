@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis.expr.types as ir
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -41,6 +40,9 @@ from xinyong.domain.catalog import Catalog
 from xinyong.domain.chunks import chunked
 from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import events, records, subjects
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = [
     "ENDING",

@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
 from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
 from xinyong.domain.records import InputRecord
 from xinyong.i18n import N_, Message
 from xinyong.schemes.model import Scheme
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = [
     "CONSENT_GIVEN",
@@ -127,6 +128,8 @@ def eligible_subjects(
     file mode) and a subject's kind cannot change the answer (no age rule, or persons only),
     the consenting subjects are the answer's candidates themselves: each is named by its own
     consent record, so the records need not be read again for the subjects they name."""
+    import ibis  # here: the reference evaluator imports this module without Ibis
+
     rules = scheme.eligibility
     if rules is None:
         return chosen.distinct()

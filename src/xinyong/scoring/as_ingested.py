@@ -13,19 +13,22 @@ both from here, so that the file and a ledger holding its records give the same 
   score, as a registered subject without records is).
 
 Both exist for Arrow tables (files read into memory) and for Ibis tables (Parquet that DuckDB or
-Spark scans in place); the differential tests hold the two to the ledger's SQL.
+Spark scans in place; DuckDB's own SQL is :mod:`xinyong.engines.duckdb_scan`); the differential
+tests hold them to the ledger's SQL.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.domain.catalog import Catalog
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = ["displayed", "displayed_expr", "named_subjects", "named_subjects_expr"]
 
@@ -59,6 +62,8 @@ def displayed(records: pa.Table, as_of: date, catalog: Catalog | None) -> pa.Tab
 
 def displayed_expr(records: ir.Table, as_of: date, catalog: Catalog | None) -> ir.Table:
     """:func:`displayed` for a table an engine scans."""
+    import ibis  # here: reading a file into Arrow needs none of Ibis
+
     if catalog is None:
         return records
     hidden = [

@@ -21,13 +21,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from xinyong.domain.id_columns import RefusedId, canonical_id_column
-from xinyong.domain.record_table import RECORDS_SCHEMA, RecordsFileError
+from xinyong.domain.record_table import RECORDS_SCHEMA, REQUIRED, RecordsFileError
 from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
 
-__all__ = ["REQUIRED", "parquet_files", "read_records_file", "save_stream"]
-
-REQUIRED = ("subject_id", "subject_kind", "code", "occurred_at")
+__all__ = [
+    "parquet_files",
+    "read_records_file",
+    "save_stream",
+    "scans_in_place",
+]
 
 
 def read_records_file(path: Path) -> pa.Table:
@@ -81,6 +84,11 @@ def save_stream(stream: BinaryIO, folder: Path) -> Path:
 
 
 _SNIFF = 4096
+
+
+def scans_in_place(path: Path) -> bool:
+    """Whether ``path`` is Parquet a batch engine scans itself (a directory or a .parquet file)."""
+    return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
 
 
 def parquet_files(path: Path) -> list[Path]:

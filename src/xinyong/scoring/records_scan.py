@@ -18,16 +18,10 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from xinyong.domain.record_table import RecordsFileError
+from xinyong.domain.record_table import CHECKS, MIXED_KINDS, REQUIRED, RecordsFileError
 from xinyong.domain.records import SUBJECT_KINDS
-from xinyong.scoring.records_file import REQUIRED
 
-__all__ = ["check_records", "normalised_records", "scans_in_place"]
-
-
-def scans_in_place(path: Path) -> bool:
-    """Whether ``path`` is Parquet a batch engine scans itself (a directory or a .parquet file)."""
-    return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
+__all__ = ["check_records", "normalised_records"]
 
 
 def normalised_records(path: Path, raw: ir.Table) -> ir.Table:
@@ -64,16 +58,8 @@ def normalised_records(path: Path, raw: ir.Table) -> ir.Table:
     )
 
 
-_CHECKS = (
-    "subject_id: missing",
-    "code: missing",
-    "subject_kind: must be person or organization",
-    "occurred_at: missing or not a YYYY-MM-DD date",
-)
-
-
 def _failing(records: ir.Table) -> list[ir.BooleanValue]:
-    """One condition per entry of :data:`_CHECKS`, true for a row that fails it."""
+    """One condition per entry of :data:`CHECKS`, true for a row that fails it."""
     return [
         records.subject_id.isnull() | (records.subject_id.strip() == ""),
         records.code.isnull() | (records.code.strip() == ""),
@@ -105,7 +91,7 @@ def check_records(path: Path, records: ir.Table, execute: Callable[[ir.Table], p
         if count:
             first = firsts.column(f"first{i}")[0].as_py()
             where = f" (first record_id {first})" if first is not None else ""
-            messages.append(f"{_CHECKS[i]}: {count:,} row(s){where}")
+            messages.append(f"{CHECKS[i]}: {count:,} row(s){where}")
     raise RecordsFileError(f"{path}: " + "; ".join(messages))
 
 
@@ -116,7 +102,4 @@ def _one_kind_each(path: Path, records: ir.Table, execute: Callable[[ir.Table], 
     mixed = execute(kinds.filter(kinds.kinds > 1).select("subject_id").order_by("subject_id"))
     if mixed.num_rows:
         first = mixed.column("subject_id")[0].as_py()
-        raise RecordsFileError(
-            f"{path}: subject_kind: {mixed.num_rows:,} subject(s) named both as person and as "
-            f"organization (first subject_id {first})"
-        )
+        raise RecordsFileError(f"{path}: " + MIXED_KINDS.format(count=mixed.num_rows, first=first))

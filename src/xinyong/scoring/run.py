@@ -1,4 +1,8 @@
-"""Scoring a whole population with either engine, from a records file or from the ledger."""
+"""Scoring a whole population with either engine, from a records file or from the ledger.
+
+Ibis and the engines built on it are imported where they are used: scoring a Parquet file with
+a scheme version compiled before needs neither (:mod:`xinyong.engines.duckdb_scan`).
+"""
 
 from __future__ import annotations
 
@@ -15,20 +19,13 @@ from sqlalchemy import Connection
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.record_table import input_records
-from xinyong.engines import duckdb as duckdb_engine
-from xinyong.engines import postgres as postgres_engine
+from xinyong.engines.duckdb_scan import score_scan
 from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
 from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
 from xinyong.schemes.model import Scheme
-from xinyong.scoring.as_ingested import (
-    displayed,
-    displayed_expr,
-    named_subjects,
-    named_subjects_expr,
-)
+from xinyong.scoring.as_ingested import displayed, named_subjects
 from xinyong.scoring.ledger_source import effective_table, subjects_table
-from xinyong.scoring.records_file import parquet_files, read_records_file
-from xinyong.scoring.records_scan import check_records, normalised_records, scans_in_place
+from xinyong.scoring.records_file import parquet_files, read_records_file, scans_in_place
 from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import Standing
 
@@ -112,7 +109,9 @@ def score_arrow(
     if engine is Engine.POSTGRES:
         raise ValueError("the postgres engine scores the ledger in place: use --db URL")
     if engine is Engine.DUCKDB:
-        result = duckdb_engine.score_table(scheme, records, as_of, subjects)
+        from xinyong.engines.duckdb import score_table
+
+        result = score_table(scheme, records, as_of, subjects)
         return result.cast(STANDINGS_SCHEMA)
     if engine is Engine.SPARK:
         from xinyong.engines.spark import score_table as spark_score_table
@@ -142,11 +141,16 @@ def score_file(
     had been ingested (:mod:`xinyong.scoring.as_ingested`): the records ``catalog`` still shows
     on ``as_of``, every subject the file names.
 
-    The batch engines scan Parquet in place (:mod:`xinyong.scoring.records_scan`); everything
-    else is read into Arrow first.
+    The batch engines scan Parquet in place (DuckDB: :mod:`xinyong.engines.duckdb_scan`; Spark:
+    :mod:`xinyong.scoring.records_scan`); everything else, and Parquet whose subject ids are not
+    all canonical, is read into Arrow first.
     """
-    if engine in (Engine.DUCKDB, Engine.SPARK) and scans_in_place(path):
-        return _score_scan(scheme, path, as_of, engine, spark, catalog)
+    if engine is Engine.DUCKDB and scans_in_place(path):
+        scanned = score_scan(scheme, path, parquet_files(path), as_of, catalog)
+        if scanned is not None:
+            return scanned.cast(STANDINGS_SCHEMA)
+    if engine is Engine.SPARK and scans_in_place(path):
+        return _score_scan(scheme, path, as_of, spark, catalog)
     table = read_records_file(path)
     shown = displayed(table, as_of, catalog)
     subjects = named_subjects(table)
@@ -173,6 +177,8 @@ def score_to_directory(
         # Spark replaces the directory: never one that is not an earlier output of its own.
         raise ValueError(f"--out {out}: not empty and not an earlier Spark output; not replaced")
     from xinyong.engines.spark import write_standings
+    from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
+    from xinyong.scoring.records_scan import check_records, normalised_records
 
     session = _spark(spark)
     with session.views():
@@ -187,31 +193,21 @@ def _score_scan(
     scheme: Scheme,
     path: Path,
     as_of: date,
-    engine: Engine,
     spark: SparkSettings | None,
     catalog: Catalog | None,
 ) -> pa.Table:
-    files = parquet_files(path)
-    if engine is Engine.DUCKDB:
-        con = duckdb_engine.connect()
-        try:
-            records = normalised_records(path, duckdb_engine.read_parquet(con, files))
-            check_records(path, records, con.to_pyarrow)
-            shown = displayed_expr(records, as_of, catalog)
-            subjects = named_subjects_expr(records)
-            result = duckdb_engine.score_expr(con, scheme, shown, as_of, subjects)
-        finally:
-            con.disconnect()
-    else:
-        from xinyong.engines.spark import score_expr as spark_score_expr
+    """Standings of Parquet records on Spark, scanned in place (the engine-neutral scan)."""
+    from xinyong.engines.spark import score_expr as spark_score_expr
+    from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
+    from xinyong.scoring.records_scan import check_records, normalised_records
 
-        session = _spark(spark)
-        with session.views():
-            records = normalised_records(path, session.read_parquet(files))
-            check_records(path, records, session.to_arrow)
-            shown = displayed_expr(records, as_of, catalog)
-            subjects = named_subjects_expr(records)
-            result = spark_score_expr(session, scheme, shown, as_of, subjects)
+    session = _spark(spark)
+    with session.views():
+        records = normalised_records(path, session.read_parquet(parquet_files(path)))
+        check_records(path, records, session.to_arrow)
+        shown = displayed_expr(records, as_of, catalog)
+        subjects = named_subjects_expr(records)
+        result = spark_score_expr(session, scheme, shown, as_of, subjects)
     return result.cast(STANDINGS_SCHEMA)
 
 
@@ -237,8 +233,10 @@ def score_ledger(
             raise ValueError(f"--known-at {known_at}: no checkpoint has that size")
         head = past
     if engine is Engine.POSTGRES:
+        from xinyong.engines.postgres import score_in_database
+
         url = conn.engine.url.render_as_string(hide_password=False)
-        table = postgres_engine.score_in_database(url, scheme, as_of, head.size, catalog)
+        table = score_in_database(url, scheme, as_of, head.size, catalog)
         # PostgreSQL orders text by the database's collation; standings go in code point order.
         return table.cast(STANDINGS_SCHEMA).sort_by("subject_id"), head
     if engine is Engine.SPARK and conn.dialect.name == "postgresql":
@@ -269,5 +267,7 @@ def score_ledger_all(
     """
     records = effective_table(conn, as_of, known_at, catalog)
     subjects = subjects_table(conn, known_at)
-    results = duckdb_engine.score_many(schemes, records, as_of, subjects)
+    from xinyong.engines.duckdb import score_many
+
+    results = score_many(schemes, records, as_of, subjects)
     return [result.cast(STANDINGS_SCHEMA) for result in results]

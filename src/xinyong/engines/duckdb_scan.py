@@ -1,0 +1,200 @@
+"""Scoring Parquet records where they lie on DuckDB, in SQL written once, without Ibis.
+
+This is the path ``xinyong score --records FILE.parquet`` takes on DuckDB. It gives what the
+engine-neutral scan (:mod:`xinyong.scoring.records_scan` and
+:func:`~xinyong.scoring.as_ingested.displayed_expr`, which Spark runs) gives: the same standings
+for a clean dataset, the same refusal, with the same message, for a bad one. A hypothesis test
+holds the two equal. It differs in how the work is arranged:
+
+- the checks are one aggregate of counts; the one-kind-per-subject rule and the list of subjects
+  the file names are one aggregate grouped by subject, whose result the scheme's SQL then reads
+  as its subjects (the engine-neutral scan groups twice);
+- the scheme's SQL is the version's cached SQL (:mod:`xinyong.engines.compiled_sql`), so a warm
+  process imports neither Ibis nor sqlglot;
+- the record ids are read only when a check fails, to name the first failing one.
+
+Subject ids are held to the reading path's rule (:mod:`xinyong.domain.id_columns`):
+a dataset whose ids are not all canonical already is not scored here (:func:`score_scan`
+returns None) and is read into Arrow instead, where every id is canonicalised or refused with its
+row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from xinyong.domain.catalog import Catalog
+from xinyong.domain.id_columns import all_canonical
+from xinyong.domain.peer_records import PEER_CODES
+from xinyong.domain.record_table import (
+    CHECKS,
+    MIXED_KINDS,
+    RECORDS_SCHEMA,
+    REQUIRED,
+    RecordsFileError,
+)
+from xinyong.domain.records import SUBJECT_KINDS
+from xinyong.engines.compiled_sql import PEER_TABLE, RECORDS_TABLE, SUBJECTS_TABLE, scheme_sql
+from xinyong.engines.peer_step import peer_scores_of
+from xinyong.schemes.model import Scheme
+
+__all__ = ["score_scan"]
+
+_BLANKS = " \t\n\r\x0b\x0c"
+"""What the engine-neutral scan strips (Ibis's ``strip`` on DuckDB)."""
+_BLANK = "(" + " || ".join(f"chr({ord(c)})" for c in _BLANKS) + ")"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _blank(column: str) -> str:
+    """``column`` is NULL or only blanks. A blank value is empty or starts with a blank, and
+    every blank sorts before ``!``: the trim runs only on the rare value that does (a ``CASE``
+    evaluates a branch for its own rows only; ``AND`` in an aggregate's filter evaluates both
+    sides for every row), and the comparison reads the value in place."""
+    return (
+        f"(CASE WHEN {column} < '!' THEN trim({column}, {_BLANK}) = '' ELSE {column} IS NULL END)"
+    )
+
+
+def _normalised(files: Sequence[Path], types: dict[str, str]) -> str:
+    """The scan in the records shape, cleaned as :func:`records_scan.normalised_records` does."""
+
+    def text(name: str) -> str:
+        return f"CAST({_ident(name)} AS VARCHAR)" if name in types else "CAST(NULL AS VARCHAR)"
+
+    kind = types["occurred_at"].upper()
+    if kind.startswith("TIMESTAMP"):
+        occurred = "CAST(occurred_at AS DATE)"
+    elif kind == "DATE":
+        occurred = "occurred_at"
+    else:
+        occurred = "TRY_CAST(CAST(occurred_at AS VARCHAR) AS DATE)"
+    attrs = text("attrs")
+    paths = ", ".join(_quote(str(p)) for p in files)
+    return (
+        f"SELECT {text('record_id')} AS record_id, {text('source')} AS source, "
+        f"{text('subject_id')} AS subject_id, {text('subject_kind')} AS subject_kind, "
+        f"{text('code')} AS code, {occurred} AS occurred_at, "
+        f"NULLIF({text('case_id')}, '') AS case_id, "
+        f"CASE WHEN {_blank(attrs)} THEN '{{}}' ELSE {attrs} END"
+        f" AS attrs FROM read_parquet([{paths}])"
+    )
+
+
+def _displayed(scan: str, as_of: date, catalog: Catalog | None) -> str:
+    """The records the catalog still shows on ``as_of`` (:func:`as_ingested.displayed_expr`)."""
+    if catalog is None:
+        return scan
+    hidden = [
+        f"(code IN ({', '.join(_quote(c) for c in codes)}) AND occurred_at <= "
+        f"DATE '{(as_of - timedelta(days=days)).isoformat()}')"
+        for days, codes in catalog.codes_by_max_display()
+    ]
+    if not hidden:
+        return scan
+    return f"SELECT * FROM ({scan}) WHERE NOT coalesce({' OR '.join(hidden)}, false)"
+
+
+def _failing() -> list[str]:
+    """One condition per entry of :data:`records_scan.CHECKS`, true for a row that fails it."""
+    kinds = ", ".join(_quote(k) for k in SUBJECT_KINDS)
+    return [
+        _blank("subject_id"),
+        _blank("code"),
+        f"NOT coalesce(subject_kind IN ({kinds}), false)",
+        "occurred_at IS NULL",
+    ]
+
+
+def _check_rows(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> None:
+    """Refuse the dataset, as the engine-neutral scan does, when rows fail a check: one
+    aggregate of counts; the record ids are read only to name the first failing ones."""
+    failing = _failing()
+    counts = ", ".join(f"count(*) FILTER (WHERE {c})" for c in failing)
+    found = [int(n or 0) for n in con.sql(f"SELECT {counts} FROM ({scan})").fetchall()[0]]
+    if not any(found):
+        return
+    firsts = ", ".join(
+        f"min(record_id) FILTER (WHERE {c})" for c, n in zip(failing, found, strict=True) if n
+    )
+    first = iter(con.sql(f"SELECT {firsts} FROM ({scan})").fetchall()[0])
+    messages = []
+    for check, count in zip(CHECKS, found, strict=True):
+        if count:
+            record_id = next(first)
+            where = f" (first record_id {record_id})" if record_id is not None else ""
+            messages.append(f"{check}: {count:,} row(s){where}")
+    raise RecordsFileError(f"{path}: " + "; ".join(messages))
+
+
+def _named(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
+    """Every subject the dataset names, with its kind (``subject_id, kind``); the dataset
+    refused, as the engine-neutral scan refuses it, when a subject is named with two kinds.
+    Run after :func:`_check_rows`: every row has a subject and one of the two kinds."""
+    grouped = con.sql(
+        f"SELECT subject_id, bool_or(subject_kind = 'person') AS person, "
+        f"bool_or(subject_kind = 'organization') AS organization "
+        f"FROM ({scan}) GROUP BY subject_id"
+    ).to_arrow_table()
+    both = pc.and_(grouped.column("person"), grouped.column("organization"))
+    mixed = pc.sum(both).as_py() or 0
+    if mixed:
+        first = pc.min(grouped.column("subject_id").filter(both)).as_py()
+        raise RecordsFileError(f"{path}: " + MIXED_KINDS.format(count=mixed, first=first))
+    kind = pc.if_else(grouped.column("person"), "person", "organization")
+    return pa.table({"subject_id": grouped.column("subject_id"), "kind": kind})
+
+
+def score_scan(
+    scheme: Scheme,
+    path: Path,
+    files: Sequence[Path],
+    as_of: date,
+    catalog: Catalog | None,
+    threads: int | None = None,
+) -> pa.Table | None:
+    """Standings of ``scheme`` over Parquet ``files`` (the dataset ``path``) as if ingested; None
+    when a subject id is not canonical (the caller reads the file instead)."""
+    con = duckdb.connect()
+    try:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
+        paths = ", ".join(_quote(str(p)) for p in files)
+        described = con.sql(f"DESCRIBE SELECT * FROM read_parquet([{paths}])").fetchall()
+        types = {name: str(kind) for name, kind, *_ in described}
+        missing = [name for name in REQUIRED if name not in types]
+        if missing:
+            raise RecordsFileError(f"{path}: missing column(s) {', '.join(missing)}")
+        scan = _normalised(files, types)
+        _check_rows(path, con, scan)
+        subjects = _named(path, con, scan)
+        if not all_canonical(subjects.column("subject_id")):
+            return None
+        con.execute(f"CREATE TEMP VIEW {RECORDS_TABLE} AS {_displayed(scan, as_of, catalog)}")
+        con.register(SUBJECTS_TABLE, subjects)
+        if scheme.peer is not None:
+            codes = ", ".join(_quote(c) for c in sorted(PEER_CODES))
+            columns = ", ".join(RECORDS_SCHEMA.names)
+            ratings = con.sql(
+                f"SELECT {columns} FROM {RECORDS_TABLE} WHERE code IN ({codes})"
+            ).to_arrow_table()
+            con.register(PEER_TABLE, peer_scores_of(scheme, ratings, as_of))
+        result: pa.Table = con.sql(scheme_sql(scheme, as_of, ledger=True)).to_arrow_table()
+        return result
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # not Parquet, damaged
+        raise RecordsFileError(f"{path}: not readable as Parquet: {exc}") from exc
+    finally:
+        con.close()
