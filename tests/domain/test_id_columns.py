@@ -85,14 +85,19 @@ def test_the_column_agrees_with_the_reference(column: list[str]) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(values, min_size=0, max_size=30, unique=True), st.booleans())
-def test_all_canonical_is_true_exactly_when_the_reference_leaves_every_id(
+def test_all_canonical_is_true_only_when_the_reference_leaves_every_id(
     distinct: list[str], wide: bool
 ) -> None:
-    """What the scan asks of the ids it found (distinct, in large or small string arrays)."""
-    expected = _reference(distinct) == distinct
+    """What the scan asks of the ids it found (distinct, in large or small string arrays): a
+    yes is always right; a no may be a needless look at the ids one by one (for example
+    ``12345678901234XX``, kept as an external id, which the cheap test does not decide)."""
+    kept = _reference(distinct) == distinct
     array = pa.array(distinct, pa.large_string() if wide else pa.string())
-    assert all_canonical(array) is expected
-    assert all_canonical(pa.chunked_array([array[:3], array[3:]])) is expected
+    answer = all_canonical(array)
+    assert answer is all_canonical(pa.chunked_array([array[:3], array[3:]]))
+    assert not answer or kept
+    if all(len(v) == 18 or not v[:1].isdigit() for v in distinct):
+        assert answer is kept
 
 
 def test_a_canonical_column_is_returned_as_it_is() -> None:

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from xinyong.engines.backend import IbisBackend, peer_scores_arrow, standings_expr
 from xinyong.engines.compiled_sql import PEER_TABLE, RECORDS_TABLE, SUBJECTS_TABLE, scheme_sql
+from xinyong.engines.duckdb_scan import literal_path
 from xinyong.schemes.compile import compile_unbound
 from xinyong.schemes.model import Scheme
 
@@ -107,8 +108,11 @@ def score_many(
 
 
 def read_parquet(con: ibis.BaseBackend, paths: Sequence[Path]) -> ir.Table:
-    """Parquet files as one table DuckDB scans in place, in parallel, reading only used columns."""
-    return con.read_parquet([str(p) for p in paths])
+    """Parquet files as one table DuckDB scans in place, in parallel, reading only used columns
+    (read as :func:`~xinyong.engines.duckdb_scan.parquet_source` reads them)."""
+    return con.read_parquet(
+        [literal_path(str(p)) for p in paths], union_by_name=True, hive_partitioning=False
+    )
 
 
 def score_expr(

@@ -13,10 +13,10 @@ holds the two equal. It differs in how the work is arranged:
   process imports neither Ibis nor sqlglot;
 - the record ids are read only when a check fails, to name the first failing one.
 
-Subject ids are held to the reading path's rule (:mod:`xinyong.domain.id_columns`):
-a dataset whose ids are not all canonical already is not scored here (:func:`score_scan`
-returns None) and is read into Arrow instead, where every id is canonicalised or refused with its
-row.
+Subject ids are held to the reading path's rule (:mod:`xinyong.domain.id_columns`): when some
+id the dataset names is not written canonically, the ids that need it are mapped to their
+canonical form in the scan (and the subjects grouped again), and an id that has none refuses the
+dataset, naming it. Spark's scan does not canonicalise yet.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.domain.catalog import Catalog
-from xinyong.domain.id_columns import all_canonical
+from xinyong.domain.id_columns import RefusedId, all_canonical, canonical_id_column
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.record_table import (
     CHECKS,
@@ -44,8 +44,9 @@ from xinyong.engines.compiled_sql import PEER_TABLE, RECORDS_TABLE, SUBJECTS_TAB
 from xinyong.engines.peer_step import peer_scores_of
 from xinyong.schemes.model import Scheme
 
-__all__ = ["score_scan"]
+__all__ = ["literal_path", "parquet_source", "score_scan"]
 
+_SPELLINGS = "xinyong_id_spellings"
 _BLANKS = " \t\n\r\x0b\x0c"
 """What the engine-neutral scan strips (Ibis's ``strip`` on DuckDB)."""
 _BLANK = "(" + " || ".join(f"chr({ord(c)})" for c in _BLANKS) + ")"
@@ -69,7 +70,7 @@ def _blank(column: str) -> str:
     )
 
 
-def _normalised(files: Sequence[Path], types: dict[str, str]) -> str:
+def _normalised(source: str, types: dict[str, str]) -> str:
     """The scan in the records shape, cleaned as :func:`records_scan.normalised_records` does."""
 
     def text(name: str) -> str:
@@ -83,14 +84,13 @@ def _normalised(files: Sequence[Path], types: dict[str, str]) -> str:
     else:
         occurred = "TRY_CAST(CAST(occurred_at AS VARCHAR) AS DATE)"
     attrs = text("attrs")
-    paths = ", ".join(_quote(str(p)) for p in files)
     return (
         f"SELECT {text('record_id')} AS record_id, {text('source')} AS source, "
         f"{text('subject_id')} AS subject_id, {text('subject_kind')} AS subject_kind, "
         f"{text('code')} AS code, {occurred} AS occurred_at, "
         f"NULLIF({text('case_id')}, '') AS case_id, "
         f"CASE WHEN {_blank(attrs)} THEN '{{}}' ELSE {attrs} END"
-        f" AS attrs FROM read_parquet([{paths}])"
+        f" AS attrs FROM {source}"
     )
 
 
@@ -145,17 +145,51 @@ def _named(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
     refused, as the engine-neutral scan refuses it, when a subject is named with two kinds.
     Run after :func:`_check_rows`: every row has a subject and one of the two kinds."""
     grouped = con.sql(
-        f"SELECT subject_id, bool_or(subject_kind = 'person') AS person, "
-        f"bool_or(subject_kind = 'organization') AS organization "
-        f"FROM ({scan}) GROUP BY subject_id"
+        "SELECT subject_id, CASE WHEN bool_or(subject_kind = 'person') THEN 'person' "
+        "ELSE 'organization' END AS kind, bool_or(subject_kind = 'person') "
+        f"AND bool_or(subject_kind = 'organization') AS mixed FROM ({scan}) GROUP BY subject_id"
     ).to_arrow_table()
-    both = pc.and_(grouped.column("person"), grouped.column("organization"))
+    both = grouped.column("mixed")
     mixed = pc.sum(both).as_py() or 0
     if mixed:
         first = pc.min(grouped.column("subject_id").filter(both)).as_py()
         raise RecordsFileError(f"{path}: " + MIXED_KINDS.format(count=mixed, first=first))
-    kind = pc.if_else(grouped.column("person"), "person", "organization")
-    return pa.table({"subject_id": grouped.column("subject_id"), "kind": kind})
+    return grouped.select(["subject_id", "kind"])
+
+
+def parquet_source(files: Sequence[Path]) -> str:
+    """``read_parquet`` over ``files`` as a dataset is meant: columns by name across the files
+    (a column only later files have is not dropped), no partition columns guessed from folder
+    names, and the paths taken literally (a ``*`` or ``?`` in a name is not a pattern)."""
+    paths = ", ".join(_quote(literal_path(str(p))) for p in files)
+    return f"read_parquet([{paths}], union_by_name = true, hive_partitioning = false)"
+
+
+def literal_path(path: str) -> str:
+    """A path DuckDB reads as written: its glob characters in brackets."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
+
+
+def _canonicalised(
+    path: Path, con: duckdb.DuckDBPyConnection, scan: str, ids: pa.ChunkedArray
+) -> str:
+    """The scan with every subject id in canonical form, as ingest and the reading path give
+    it; the dataset refused, naming the id, when one has none."""
+    try:
+        canonical = canonical_id_column(ids)
+    except RefusedId as exc:
+        raise RecordsFileError(
+            f"{path}: subject_id {ids[exc.row].as_py()!r}: {exc.reason}"
+        ) from None
+    spelled = pc.not_equal(ids, canonical)
+    mapping = pa.Table.from_arrays(
+        [ids.filter(spelled), canonical.filter(spelled)], names=["spelled", "canonical"]
+    )
+    con.register(_SPELLINGS, mapping)
+    return (
+        f"SELECT s.* REPLACE (coalesce(m.canonical, s.subject_id) AS subject_id) "
+        f"FROM ({scan}) AS s LEFT JOIN {_SPELLINGS} AS m ON m.spelled = s.subject_id"
+    )
 
 
 def score_scan(
@@ -165,24 +199,27 @@ def score_scan(
     as_of: date,
     catalog: Catalog | None,
     threads: int | None = None,
-) -> pa.Table | None:
-    """Standings of ``scheme`` over Parquet ``files`` (the dataset ``path``) as if ingested; None
-    when a subject id is not canonical (the caller reads the file instead)."""
+) -> pa.Table:
+    """Standings of ``scheme`` over Parquet ``files`` (the dataset ``path``) as if ingested."""
     con = duckdb.connect()
     try:
+        # A timestamp with a time zone is read as a date in UTC, as the other engines read it.
+        con.execute("SET TimeZone = 'UTC'")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
-        paths = ", ".join(_quote(str(p)) for p in files)
-        described = con.sql(f"DESCRIBE SELECT * FROM read_parquet([{paths}])").fetchall()
+        source = parquet_source(files)
+        described = con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {name: str(kind) for name, kind, *_ in described}
         missing = [name for name in REQUIRED if name not in types]
         if missing:
             raise RecordsFileError(f"{path}: missing column(s) {', '.join(missing)}")
-        scan = _normalised(files, types)
+        scan = _normalised(source, types)
         _check_rows(path, con, scan)
         subjects = _named(path, con, scan)
-        if not all_canonical(subjects.column("subject_id")):
-            return None
+        ids = subjects.column("subject_id")
+        if not all_canonical(ids):  # rare: the ids that need it are mapped, then grouped again
+            scan = _canonicalised(path, con, scan, ids)
+            subjects = _named(path, con, scan)
         con.execute(f"CREATE TEMP VIEW {RECORDS_TABLE} AS {_displayed(scan, as_of, catalog)}")
         con.register(SUBJECTS_TABLE, subjects)
         if scheme.peer is not None:
@@ -194,7 +231,9 @@ def score_scan(
             con.register(PEER_TABLE, peer_scores_of(scheme, ratings, as_of))
         result: pa.Table = con.sql(scheme_sql(scheme, as_of, ledger=True)).to_arrow_table()
         return result
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # not Parquet, damaged
-        raise RecordsFileError(f"{path}: not readable as Parquet: {exc}") from exc
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # not Parquet, a damaged file, a value that cannot be read as its column's type
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RecordsFileError(f"{path}: not readable: {first}") from exc
     finally:
         con.close()

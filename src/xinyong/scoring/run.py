@@ -142,13 +142,10 @@ def score_file(
     on ``as_of``, every subject the file names.
 
     The batch engines scan Parquet in place (DuckDB: :mod:`xinyong.engines.duckdb_scan`; Spark:
-    :mod:`xinyong.scoring.records_scan`); everything else, and Parquet whose subject ids are not
-    all canonical, is read into Arrow first.
+    :mod:`xinyong.scoring.records_scan`); everything else is read into Arrow first.
     """
     if engine is Engine.DUCKDB and scans_in_place(path):
-        scanned = score_scan(scheme, path, parquet_files(path), as_of, catalog)
-        if scanned is not None:
-            return scanned.cast(STANDINGS_SCHEMA)
+        return score_scan(scheme, path, parquet_files(path), as_of, catalog).cast(STANDINGS_SCHEMA)
     if engine is Engine.SPARK and scans_in_place(path):
         return _score_scan(scheme, path, as_of, spark, catalog)
     table = read_records_file(path)
