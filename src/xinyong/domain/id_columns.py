@@ -81,22 +81,33 @@ def all_canonical(distinct: pa.Array | pa.ChunkedArray) -> bool:
     """Whether every value of ``distinct`` (distinct, non-null ids) is canonical as it stands,
     as :func:`canonical_id_column` would leave it; False also for values it would refuse."""
     values = distinct.combine_chunks() if isinstance(distinct, pa.ChunkedArray) else distinct
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
     return bool(pc.all(_already_canonical(values)).as_py() or len(values) == 0)
 
 
 def _already_canonical(values: pa.Array) -> pa.BooleanArray:
     """Which distinct values are canonical ids as they stand (a cheap, exact subset).
 
-    The common value, 18 upper-case letters and digits, is decided by its check character
-    alone; only the others go through the patterns of opaque and separated ids."""
-    upper18 = pc.match_substring_regex(values, r"^[0-9A-Z]{18}$").to_numpy(zero_copy_only=False)
+    The common value, 18 upper-case letters and digits, is recognised in its bytes and decided
+    by its check character alone; only the others go through the patterns of opaque and
+    separated ids."""
+    offsets = _offsets(values)
+    lengths = np.diff(offsets)
+    sized = np.flatnonzero(lengths == 18)
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if len(sized) < len(values):  # keep the bytes of the 18-byte values only
+        data = data[np.repeat(lengths == 18, lengths)]
+    rows = data.reshape(-1, 18)
+    upper = ((rows >= ord("0")) & (rows <= ord("9"))) | ((rows >= ord("A")) & (rows <= ord("Z")))
+    shaped = sized[upper.all(axis=1)]
     result = np.zeros(len(values), dtype=bool)
-    shaped = np.flatnonzero(upper18)
-    if len(shaped):
-        result[shaped] = _valid_numbers(_bytes18(values.take(pa.array(shaped))))
-    others = np.flatnonzero(~upper18)
-    if len(others):
-        result[others] = _opaque(values.take(pa.array(others)))
+    result[shaped] = _valid_numbers(rows[upper.all(axis=1)])
+    others = np.ones(len(values), dtype=bool)
+    others[shaped] = False
+    rest = np.flatnonzero(others)
+    if len(rest):
+        result[rest] = _opaque(values.take(pa.array(rest)))
     return pa.array(result, pa.bool_())
 
 
@@ -114,15 +125,12 @@ def _opaque(values: pa.Array) -> np.ndarray:
     return np.asarray(opaque.to_numpy(zero_copy_only=False))
 
 
-def _bytes18(values: pa.Array) -> np.ndarray:
-    """Strings of 18 ASCII characters as rows of 18 bytes, read from Arrow's buffers."""
-    array = pa.concat_arrays(values.chunks) if isinstance(values, pa.ChunkedArray) else values
-    wide = pa.types.is_large_string(array.type)
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)[
-        array.offset : array.offset + len(array) + 1
+def _offsets(values: pa.Array) -> np.ndarray:
+    """The string array's value offsets, from its first value to one past its last."""
+    wide = pa.types.is_large_string(values.type)
+    return np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)[
+        values.offset : values.offset + len(values) + 1
     ]
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return data.reshape(-1, 18)
 
 
 def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -20,15 +20,14 @@ import sqlite3
 import threading
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "ANALYZE_AFTER_ROWS",
@@ -516,6 +515,8 @@ def _install_pg_lock(engine: Engine) -> None:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
@@ -523,6 +524,8 @@ def _alembic_config() -> Config:
 
 def _revision(engine: Engine) -> str | None:
     """The schema revision of the ledger's database; None where no ledger was ever created."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         conn.rollback()
@@ -531,6 +534,10 @@ def _revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Apply pending migrations (a no-op, and cheap, when the schema is current)."""
+    # Alembic is imported where it is used: a command that opens no ledger needs none of it.
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     if _revision(engine) == head:
