@@ -40,8 +40,7 @@ from typing import Any
 
 from benchkit import machine, median
 from score import AS_OF, synthesize
-from score_process import Phase, mismatches, run_process
-from xinyong.domain.catalog import load_catalog
+from score_process import Phase, check_display_days, mismatches, population_options, run_process
 
 HAND = Path(__file__).with_name("hand_sql.py")
 GOAL = 1.1
@@ -336,31 +335,15 @@ ORDER BY subject_id
 # ------------------------------------------------------------------------------ the run
 
 
-def check_catalog() -> list[str]:
-    """Where the bundled catalog no longer shows a code as long as :data:`DISPLAY_DAYS` says."""
-    catalog = load_catalog()
-    return [
-        f"{code}: the catalog shows it {catalog.codes[code].max_display_days} days, not {days}"
-        for code, days in DISPLAY_DAYS.items()
-        if code not in catalog.codes or catalog.codes[code].max_display_days != days
-    ]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 1 when xinyong and the hand-written SQL disagree."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--schemes", type=int, default=5, help="random schemes")
     parser.add_argument("--scheme-seed", type=int, default=21, help="seed of the schemes")
-    parser.add_argument("--people", type=int, default=1_000_000, help="synthetic people")
-    parser.add_argument("--orgs", type=int, default=20_000, help="synthetic organizations")
-    parser.add_argument("--years", type=int, default=5, help="years of synthetic records")
-    parser.add_argument("--seed", type=int, default=7, help="seed of synth")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per process; medians")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/xinyong-bench"))
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    population_options(parser)
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    problems = check_catalog()
+    problems = check_display_days(DISPLAY_DAYS)
     if problems:
         print("\n".join(problems) + "\nupdate DISPLAY_DAYS to match", file=sys.stderr)
         return 1
