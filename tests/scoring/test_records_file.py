@@ -161,3 +161,31 @@ def test_a_file_naming_one_subject_with_two_kinds_is_refused(tmp_path: Path) -> 
     assert result.exit_code != 0
     assert "data row 2: subject_kind: subject" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_attributes_that_are_not_a_json_object_are_refused_alike_by_every_engine(
+    tmp_path: Path,
+) -> None:
+    """Not halfway through a query, and not only when a rule reads them: the row is named."""
+    for attrs, reason in (('{"months": 2, "months": 3}', "given twice"), ("[1]", "JSON object")):
+        path = tmp_path / "records.csv"
+        rows = [
+            {"record_id": "a", "subject_id": PERSON, "subject_kind": "person",
+             "code": "court.breach_judgment", "occurred_at": "2025-05-01", "attrs": "{}"},
+            {"record_id": "b", "subject_id": PERSON, "subject_kind": "person",
+             "code": "court.breach_judgment", "occurred_at": "2025-05-02", "attrs": attrs},
+        ]  # fmt: skip
+        pacsv.write_csv(pa.Table.from_pylist(rows), path)
+        outputs = []
+        for engine in ("duckdb", "python"):
+            result = CliRunner().invoke(
+                app,
+                ["score", str(SCHEME), "--as-of", str(AS_OF), "--records", str(path)]
+                + ["--engine", engine],
+            )
+            assert result.exit_code == 2, result.output
+            assert "Traceback" not in result.output
+            outputs.append(result.output)
+        assert outputs[0] == outputs[1]
+        assert "data row 2: attrs:" in outputs[0]
+        assert reason in outputs[0]

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from xinyong.domain.id_columns import RefusedId, canonical_id_column
+from xinyong.domain.json_text import JsonRefused, parse_json
 from xinyong.domain.record_table import RECORDS_SCHEMA, REQUIRED, RecordsFileError
 from xinyong.domain.records import SUBJECT_KINDS
 from xinyong.ingest.readers import BadLine, FileError, detect_format, read_batches
@@ -245,6 +246,7 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         raise _fail(path, unit, bad, "occurred_at", "missing")
     attrs = pc.fill_null(columns["attrs"], "{}")
     attrs = pc.if_else(pc.equal(pc.utf8_trim_whitespace(attrs), ""), "{}", attrs)
+    _check_attrs(path, unit, attrs)
     case_id = pc.if_else(pc.equal(columns["case_id"], ""), None, columns["case_id"])
     _one_kind_each(path, unit, columns["subject_id"], columns["subject_kind"])
     record_id = columns["record_id"]
@@ -263,6 +265,30 @@ def _normalise(path: Path, table: pa.Table, unit: str) -> pa.Table:
         ],
         schema=RECORDS_SCHEMA,
     )
+
+
+def _check_attrs(path: Path, unit: str, attrs: pa.ChunkedArray) -> None:
+    """Refuse a file whose ``attrs`` are not JSON objects, naming the first such row, before any
+    engine reads them (an engine would fail on them halfway, or only when a rule reads them).
+    Each distinct text is parsed once."""
+    distinct = pc.unique(attrs)
+    bad = []
+    for index, text in enumerate(distinct.to_pylist()):
+        try:
+            value = parse_json(text)
+        except JsonRefused as exc:
+            bad.append((index, f"bad JSON: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            bad.append((index, "must be a JSON object"))
+    if not bad:
+        return
+    reasons = dict(bad)
+    wrong = distinct.take(pa.array([index for index, _ in bad]))
+    row = _first_bad(pc.is_in(attrs, wrong))
+    assert row is not None
+    reason = reasons[distinct.index(attrs[row]).as_py()]
+    raise _fail(path, unit, row, "attrs", reason)
 
 
 def _one_kind_each(path: Path, unit: str, subject: pa.ChunkedArray, kind: pa.ChunkedArray) -> None:
