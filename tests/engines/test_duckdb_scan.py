@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.peer_rows import DOC_10_1_SCHEME
 from tests.support.strategies import AS_OF, records, schemes
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import canonical_subject_id, synthetic_resident_id
@@ -148,28 +149,9 @@ def test_the_scan_gives_what_the_engine_neutral_scan_gives(
     assert fast == reference, (damage, dates, rows)
 
 
-PEER_SCHEME = """id = "ex-peer"
-name = "Peer average"
-base = 0
-
-[[grades]]
-name = "HIGH"
-min = 4
-
-[[grades]]
-name = "LOW"
-
-[peer]
-algorithm = "bayesian"
-prior = 3
-min_ratings = 2
-valid_for = "30d"
-"""
-
-
 def test_a_peer_scheme_is_scored_from_the_scan(tmp_path: Path) -> None:
     """docs/schemes.md's worked example 10.1, from a Parquet file."""
-    scheme = parse_scheme(PEER_SCHEME).scheme
+    scheme = parse_scheme(DOC_10_1_SCHEME).scheme
     ratings = [
         ("1", "r1", 5, "2025-06-05"),
         ("2", "r2", 4, "2025-06-12"),

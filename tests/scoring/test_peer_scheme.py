@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
-from tests.support.peer_rows import interaction, ledger_rating
+from tests.support.peer_rows import DOC_10_1_SCHEME, interaction, ledger_rating
 from tests.support.standings import standings_of
 from tests.support.strategies import AS_OF, SUBJECTS, records, schemes
 from xinyong.decisions.checks import check_measure
@@ -46,23 +46,7 @@ from xinyong.scoring.explanation import explanation_json
 from xinyong.scoring.reference import explain_subject, score_records
 from xinyong.scoring.standing import Standing
 
-EXAMPLE = """id = "ex-peer"
-name = "Peer average"
-base = 0
-
-[[grades]]
-name = "HIGH"
-min = 4
-
-[[grades]]
-name = "LOW"
-
-[peer]
-algorithm = "bayesian"
-prior = 3
-min_ratings = 2
-valid_for = "30d"
-"""
+EXAMPLE = DOC_10_1_SCHEME
 DOC_AS_OF = date(2025, 6, 30)
 
 

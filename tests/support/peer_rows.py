@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-__all__ = ["interaction", "ledger_rating"]
+__all__ = ["DOC_10_1_SCHEME", "interaction", "ledger_rating"]
+
+DOC_10_1_SCHEME = """id = "ex-peer"
+name = "Peer average"
+base = 0
+
+[[grades]]
+name = "HIGH"
+min = 4
+
+[[grades]]
+name = "LOW"
+
+[peer]
+algorithm = "bayesian"
+prior = 3
+min_ratings = 2
+valid_for = "30d"
+"""
+"""The scheme of docs/schemes.md's worked example 10.1 (Bayesian smoothing)."""
 
 
 def interaction(rid: str, who: str, other: str, case: str, day: str) -> dict[str, object]:
