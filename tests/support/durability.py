@@ -73,8 +73,9 @@ CLI_COMMANDS = (
     ("ledger", "head"),
     ("ledger", "verify"),
     ("export", "--out", "{tmp}/export-{n}.parquet"),
-    # a furnisher's Parquet file, validated in columns: appended once, then all duplicates
-    ("ingest", "{tmp}/furnished.parquet"),
+    # a furnisher's Parquet file, validated in columns and read a batch ahead of the one being
+    # appended: appended once, then all duplicates
+    ("ingest", "{tmp}/furnished.parquet", "--batch-size", "40"),
     ("standings", "refresh"),
     ("report", "transparency"),
     (  # an activation through the gate appends its override beside the service's writers
@@ -93,6 +94,7 @@ RELATION_SHARE = 0.15
 """The share of records that name a legal representative (a write to the related index)."""
 MEASURE = "restrict-flights"
 KILL_KINDS = ("main", "helper", "group")
+FURNISHED_ROWS = 300
 LOAD_SECONDS = float(os.environ.get("XINYONG_DURABILITY_LOAD_SECONDS", "3"))
 """The longest a trial loads the service before the kill (at least 1 s; a soak runs longer)."""
 
@@ -156,11 +158,13 @@ class Acknowledged:
     adverse: dict[str, str] = field(default_factory=dict)
     """Decision id to the receipt of an adverse answer (its grounds proven)."""
     errors: list[tuple[float, str]] = field(default_factory=list)
+    """(monotonic time, what) for every 5xx and every answer that breaks the contract."""
     activations: int = 0
     """``scheme add`` runs that exited 0: activated through the gate, with its override."""
     reviews: dict[str, str] = field(default_factory=dict)
     """Request for review id to its acknowledged status (open, confirmed)."""
-    """(monotonic time, what) for every 5xx and every answer that breaks the contract."""
+    ingests: int = 0
+    """``ingest`` runs of the furnished file that exited 0: all of its records are in."""
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -216,7 +220,7 @@ class Durability:
         settings.write_text(text, encoding="utf-8")
         self.env["XINYONG_SERVICE_SETTINGS"] = str(settings)
 
-    def _furnished_file(self, path: Path, rows: int = 300) -> None:
+    def _furnished_file(self, path: Path, rows: int = FURNISHED_ROWS) -> None:
         """Records of another source than the service's (``clerk``), for ``xinyong ingest``."""
         table = pa.table(
             {
@@ -491,6 +495,9 @@ class Durability:
         if filled[:2] == ["scheme", "add"] and result.returncode == 0:
             with self.ack.lock:
                 self.ack.activations += 1
+        if filled[0] == "ingest" and result.returncode == 0:
+            with self.ack.lock:
+                self.ack.ingests += 1
         if check:
             assert result.returncode == 0, f"xinyong {' '.join(filled)}: {result.stderr}"
         elif result.returncode != 0:
@@ -642,6 +649,12 @@ class Durability:
                     row.decision_id: row.subject_id
                     for row in conn.execute(select(inquiries.c.decision_id, inquiries.c.subject_id))
                 }
+                furnished = {
+                    str(record_id)
+                    for record_id in conn.execute(
+                        select(records.c.record_id).where(records.c.source == "clerk")
+                    ).scalars()
+                }
                 overridden = recorded_overrides(conn, "gate-test")
                 reviewed = {
                     row.review_id: row.status
@@ -663,6 +676,11 @@ class Durability:
         missing = self._lost_reviews(reviewed)
         lost += len(missing)
         failures += missing
+        if self.ack.ingests and furnished != {f"F{i}" for i in range(FURNISHED_ROWS)}:
+            lost += 1
+            failures.append(
+                f"an acknowledged ingest of {FURNISHED_ROWS} records left {len(furnished)}"
+            )
         if self.ack.activations and not overridden:
             lost += 1
             failures.append("an acknowledged activation's override is not in the ledger")

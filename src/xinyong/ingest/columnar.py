@@ -149,6 +149,8 @@ def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray)
             checked.append(validator.subject_cached(id_values[subject_id], kind_values[kind]))
     refused = np.array([isinstance(value, RowProblem) for value in checked], dtype=bool)
     ok[considered] &= ~refused[index]
+    if len(considered) == batch.num_rows:
+        return [checked[i] for i in index.tolist()]
     found: list[Any] = [None] * batch.num_rows
     for row, i in zip(considered.tolist(), index.tolist(), strict=True):
         found[row] = checked[i]

@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.chunks import chunked
-from xinyong.domain.identifiers import IdentifierKind, classify
+from xinyong.domain.identifiers import LENGTH, resident_id_problem
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.columnar import validate_batch
+from xinyong.ingest.read_ahead import read_ahead
 from xinyong.ingest.readers import (
     UNREADABLE,
     BadLine,
@@ -80,14 +81,21 @@ class IngestReport:
 
 
 def subject_registration(subject_id: str, kind: str) -> SubjectRow:
-    """The subject entry written when an id is first seen: its identifiers inferred from it."""
-    check = classify(subject_id)
-    identifiers: dict[str, str] = {}
-    if check.valid and check.kind is IdentifierKind.RESIDENT_ID and kind == "person":
-        identifiers["resident_id"] = subject_id
-    elif check.valid and check.kind is IdentifierKind.USCC and kind == "organization":
-        identifiers["uscc"] = subject_id
-    return (subject_id, kind, None, orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS).decode())
+    """The subject entry written when an id is first seen: its identifiers inferred from it.
+
+    ``subject_id`` is canonical for ``kind`` (as the validator gives it), so of its forms only
+    18 letters and digits can be an identifier: a person's is then a valid resident ID, an
+    organization's a valid USCC, which is named as such unless it is also a valid resident ID
+    (:func:`~xinyong.domain.identifiers.classify`'s order). A property test holds this to
+    ``classify``.
+    """
+    identifiers = "{}"
+    if len(subject_id) == LENGTH and subject_id.isalnum():
+        if kind == "person":
+            identifiers = f'{{"resident_id":"{subject_id}"}}'
+        elif kind == "organization" and resident_id_problem(subject_id) is not None:
+            identifiers = f'{{"uscc":"{subject_id}"}}'
+    return (subject_id, kind, None, identifiers)
 
 
 class _Run:
@@ -121,12 +129,15 @@ def ingest_records(
     run = _Run()
     statistics = LoadStatistics(engine)
     started = time.perf_counter()
-    for good in _validated(path, validator, required, batch_size, report):
-        accepted = report.accepted
-        _append(engine, good, run, report, catalog, note=f"ingest {path.name}")
-        statistics.add(report.accepted - accepted)
-        if progress is not None:
-            progress(report.rows, total)
+    with closing(read_ahead(_validated(path, validator, required, batch_size))) as batches:
+        for checked in batches:
+            report.rows += checked.rows
+            report.rejects.extend(checked.rejects)
+            accepted = report.accepted
+            _append(engine, checked.good, run, report, catalog, note=f"ingest {path.name}")
+            statistics.add(report.accepted - accepted)
+            if progress is not None:
+                progress(report.rows, total)
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(path, report.rejects)
     log_rejects(engine, f"file {path.name}", source, report.rejects)
@@ -135,15 +146,37 @@ def ingest_records(
     return report
 
 
+@dataclass(slots=True)
+class _Checked:
+    """One batch of the file, validated: its valid rows with their lines, and its rejects."""
+
+    rows: int = 0
+    good: list[tuple[int, RecordRow]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def check(
+        self, validator: RecordValidator, line: int, values: Mapping[str, Any]
+    ) -> RecordRow | None:
+        """One row validated alone: its record row, or None with its reject kept."""
+        row = validator.validate(values)
+        if isinstance(row, RowProblem):
+            self.rejects.append(Reject.of(line, row.field, row.reason, values))
+            return None
+        return row
+
+    def add(self, validator: RecordValidator, line: int, values: Mapping[str, Any]) -> None:
+        """One row validated alone, into the good rows or the rejects."""
+        row = self.check(validator, line, values)
+        if row is not None:
+            self.good.append((line, row))
+
+
 def _validated(
-    path: Path,
-    validator: RecordValidator,
-    required: Sequence[str],
-    batch_size: int,
-    report: IngestReport,
-) -> Iterator[list[tuple[int, RecordRow]]]:
-    """The file's valid rows with their lines, batch by batch; the rest go to the report's
-    rejects. A Parquet batch is validated in columns, and only its unusual rows one by one."""
+    path: Path, validator: RecordValidator, required: Sequence[str], batch_size: int
+) -> Iterator[_Checked]:
+    """The file validated batch by batch. A Parquet batch is validated in columns, and only its
+    unusual rows one by one. Nothing here touches the ledger: batches are read ahead of the one
+    being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`)."""
     if detect_format(path) == "parquet":
         line = 1
         for batch in parquet_batches(path, required, batch_size):
@@ -151,38 +184,25 @@ def _validated(
                 rows = validate_batch(validator, batch)
             except UNREADABLE:  # a value Python cannot hold: row by row, to name it
                 rows = [None] * batch.num_rows
+            checked = _Checked(batch.num_rows)
             alone = [index for index, row in enumerate(rows) if row is None]
             for index, item in zip(alone, batch_rows(batch, line, alone), strict=True):
                 if isinstance(item, BadLine):
-                    report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
-                else:
-                    rows[index] = _checked(validator, item.line, item.values, report)
-            report.rows += batch.num_rows
-            yield [(line + index, row) for index, row in enumerate(rows) if row is not None]
+                    checked.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
+                    continue
+                rows[index] = checked.check(validator, item.line, item.values)
+            checked.good = [(line + i, row) for i, row in enumerate(rows) if row is not None]
+            yield checked
             line += batch.num_rows
         return
     for raw_batch in read_batches(path, required, batch_size):
-        good: list[tuple[int, RecordRow]] = []
+        checked = _Checked(len(raw_batch))
         for item in raw_batch:
-            report.rows += 1
             if isinstance(item, BadLine):
-                report.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
-                continue
-            row = _checked(validator, item.line, item.values, report)
-            if row is not None:
-                good.append((item.line, row))
-        yield good
-
-
-def _checked(
-    validator: RecordValidator, line: int, values: Mapping[str, Any], report: IngestReport
-) -> RecordRow | None:
-    """One row validated alone: its record row, or None with its reject in the report."""
-    row = validator.validate(values)
-    if isinstance(row, RowProblem):
-        report.rejects.append(Reject.of(line, row.field, row.reason, values))
-        return None
-    return row
+                checked.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
+            else:
+                checked.add(validator, item.line, item.values)
+        yield checked
 
 
 def ingest_rows(
@@ -201,13 +221,12 @@ def ingest_rows(
     validator = RecordValidator(catalog, source=source, today=today)
     report = IngestReport(Path(note))
     started = time.perf_counter()
-    good: list[tuple[int, RecordRow]] = []
+    checked = _Checked(len(rows))
     for index, raw in enumerate(rows, start=1):
-        report.rows += 1
-        row = _checked(validator, index, raw, report)
-        if row is not None:
-            good.append((index, row))
-    _append(engine, good, _Run(), report, catalog, note=note)
+        checked.add(validator, index, raw)
+    report.rows = checked.rows
+    report.rejects.extend(checked.rejects)
+    _append(engine, checked.good, _Run(), report, catalog, note=note)
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)
     report.seconds = time.perf_counter() - started
@@ -230,21 +249,9 @@ def _append(
         existing = _existing(conn, _rows_to_look_up(conn, fresh, run, size))
         if not run.fresh_subjects:  # else every id not in run.kinds is new
             _known_kinds(conn, run, (row[2] for _, row in fresh))
-        batch = Batch()
         peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
         admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
-        kinds = run.kinds
-        for line, row in fresh:
-            stored = existing.get((row[0], row[1])) if existing else None
-            kind = kinds.get(row[2])
-            if (stored is not None or admission is not None or kind not in (None, row[3])) and (
-                not _admitted(line, row, stored, run, admission, report)
-            ):
-                continue
-            if kind is None:
-                kinds[row[2]] = row[3]
-                batch.subjects.append(subject_registration(row[2], row[3]))
-            batch.records.append(row)
+        batch = _batch_of(fresh, existing, admission, run, report)
         if len(batch):
             head = append_batch(conn, batch, note)
             report.head = head
@@ -256,11 +263,62 @@ def _append(
             run.last_size = size
 
 
+def _batch_of(
+    fresh: Sequence[tuple[int, RecordRow]],
+    existing: Mapping[tuple[str, str], RecordRow],
+    admission: RatingAdmission | None,
+    run: _Run,
+    report: IngestReport,
+) -> Batch:
+    """What of ``fresh`` goes into the ledger: the rows admitted, in order, and the subjects
+    they name for the first time (registered in ``run.kinds``); the rest are counted or
+    rejected in ``report``."""
+    batch = Batch()
+    kinds = run.kinds
+    new = None if existing or admission is not None else new_subjects(fresh, kinds)
+    if new is not None:  # the common case: nothing to look at row by row
+        for subject_id, its_kind in new:
+            kinds[subject_id] = its_kind
+            batch.subjects.append(subject_registration(subject_id, its_kind))
+        batch.records = [row for _, row in fresh]
+        return batch
+    for line, row in fresh:
+        stored = existing.get((row[0], row[1])) if existing else None
+        kind = kinds.get(row[2])
+        if (stored is not None or admission is not None or kind not in (None, row[3])) and (
+            not _admitted(line, row, stored, run, admission, report)
+        ):
+            continue
+        if kind is None:
+            kinds[row[2]] = row[3]
+            batch.subjects.append(subject_registration(row[2], row[3]))
+        batch.records.append(row)
+    return batch
+
+
+def new_subjects(
+    rows: Sequence[tuple[int, RecordRow]], kinds: Mapping[str, str]
+) -> list[tuple[str, str]] | None:
+    """The subjects (id, kind) that ``rows`` name and ``kinds`` does not hold, in the order
+    they first appear, when every row gives its subject the kind it has (in ``kinds``, or in
+    the subject's first row); None when some row does not."""
+    pairs = dict.fromkeys([(row[2], row[3]) for _, row in rows])
+    if len({subject_id for subject_id, _ in pairs}) != len(pairs):
+        return None
+    if any(kinds.get(subject_id, kind) != kind for subject_id, kind in pairs):
+        return None
+    return [(subject_id, kind) for subject_id, kind in pairs if subject_id not in kinds]
+
+
 def _first_seen(
     good: Sequence[tuple[int, RecordRow]], run: _Run, report: IngestReport
 ) -> list[tuple[int, RecordRow]]:
     """The rows whose key this run has not seen; in-file duplicates and conflicts are counted
     (and conflicts rejected) here, without the database."""
+    keys = [(row[0], row[1]) for _, row in good]
+    if run.seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):  # every key is new
+        run.seen.update(zip(keys, [hash(row) for _, row in good], strict=True))
+        return list(good)
     fresh: list[tuple[int, RecordRow]] = []
     for line, row in good:
         key = (row[0], row[1])

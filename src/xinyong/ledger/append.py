@@ -13,7 +13,7 @@ and costs one SHA-256 per entry plus one per interior node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -136,20 +136,13 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
     ):
         if not rows:
             continue
-        name = table.name
-        digests = entry_hashes(name, position, rows, recorded_at)
+        digests: list[bytes] = []
+        day = _DATE_COLUMN.get(table.name) if sqlite else None
+        _bulk_insert(conn, table, _stored(table.name, position, rows, recorded_at, day, digests))
+        if len(digests) != len(rows):  # the checkpoint must cover exactly the rows written
+            raise RuntimeError(f"{table.name}: {len(digests)} of {len(rows)} rows written")
         frontier.extend(digests)
-        day = _DATE_COLUMN.get(name) if sqlite else None
-        # the SQLite driver stores dates as text: hand it ISO text
-        values = rows if day is None else _iso_dates(rows, day)
-        stored = [
-            (at, *row, recorded_at, digest)
-            for at, row, digest in zip(
-                range(position, position + len(rows)), values, digests, strict=True
-            )
-        ]
         position += len(rows)
-        _bulk_insert(conn, table, stored)
     head = TreeHead(frontier.size, frontier.root(), recorded_at)
     conn.execute(
         insert(checkpoints).values(
@@ -163,22 +156,46 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
     return head
 
 
-def _iso_dates(rows: Sequence[tuple[object, ...]], day: int) -> list[tuple[object, ...]]:
-    """``rows`` with the date at index ``day`` as ISO text (each distinct date formatted once)."""
+_CHUNK = 5_000
+"""Rows hashed at a time while the rows before them are written: PostgreSQL's server works
+through one chunk of a ``COPY`` while the next is hashed."""
+
+
+def _stored(
+    table: str,
+    first: int,
+    rows: Sequence[tuple[object, ...]],
+    recorded_at: str,
+    day: int | None,
+    digests: list[bytes],
+) -> Iterator[tuple[object, ...]]:
+    """The rows as stored (position, content, ``recorded_at``, leaf hash), hashed a chunk at a
+    time; each chunk's hashes are added to ``digests``. ``day``: the index of a date to hand
+    over as ISO text (the SQLite driver stores dates as text)."""
     texts: dict[object, str] = {}
-    converted = []
-    for row in rows:
-        value = row[day]
-        text = texts.get(value)
-        if text is None:
-            text = texts[value] = value.isoformat()  # type: ignore[attr-defined]
-        converted.append((*row[:day], text, *row[day + 1 :]))
-    return converted
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        at = first + start
+        hashes = entry_hashes(table, at, chunk, recorded_at)
+        digests.extend(hashes)
+        positions = range(at, at + len(chunk))
+        if day is None:
+            yield from (
+                (position, *row, recorded_at, digest)
+                for position, row, digest in zip(positions, chunk, hashes, strict=True)
+            )
+            continue
+        for value in {row[day] for row in chunk}.difference(texts):
+            texts[value] = value.isoformat()  # type: ignore[attr-defined]
+        yield from (
+            (position, *row[:day], texts[row[day]], *row[day + 1 :], recorded_at, digest)
+            for position, row, digest in zip(positions, chunk, hashes, strict=True)
+        )
 
 
 def _columns(table: Table) -> tuple[str, ...]:
     return ("position", *CONTENT_COLUMNS[table.name], "leaf_hash")
 
 
-def _bulk_insert(conn: Connection, table: Table, rows: Sequence[tuple[object, ...]]) -> None:
+def _bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[object, ...]]) -> None:
     insert_rows(conn, table, _columns(table), rows)

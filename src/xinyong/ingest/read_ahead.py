@@ -1,0 +1,51 @@
+"""Reading ahead: the next item of an iterator made in a background thread while the caller
+works on the current one.
+
+An ingest reads and validates a batch (Arrow decoding, Python checks) and then appends it
+(hashing, the database's inserts and commit). While the database works, the GIL is free: the
+SQLite driver releases it inside ``sqlite3_step`` and the commit, psycopg while it waits for the
+server. Validating the next batch meanwhile overlaps the two.
+
+Only reading moves to the thread: the iterator must not touch the database or shared state (the
+ingest's validation is a pure function of the file, the catalog and the day). Items come out
+in order, exceptions come out where the item would have, and at most one item is made ahead, so
+memory grows by one batch. A process killed at any moment loses only items that nothing has
+acknowledged yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from typing import TypeVar
+
+__all__ = ["read_ahead"]
+
+T = TypeVar("T")
+
+_END = object()
+
+
+def read_ahead(items: Iterator[T], *, name: str = "read-ahead") -> Generator[T, None, None]:
+    """The items of ``items`` in order, each made while the caller handles the one before.
+
+    Closing the returned generator (or leaving a ``for`` loop over it early) waits for the item
+    being made, then closes ``items``.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        try:
+            pending = pool.submit(next, items, _END)
+            while True:
+                item = pending.result()
+                if item is _END:
+                    return
+                pending = pool.submit(next, items, _END)
+                yield item  # type: ignore[misc]
+        finally:
+            pending.cancel()
+            with suppress(BaseException):  # an item nobody asked for, and so its error
+                pending.result()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
