@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.identifier_strategies import spelled
-from xinyong.domain.id_columns import RefusedId, all_canonical, canonical_id_column
+from xinyong.domain.id_columns import (
+    RefusedId,
+    all_canonical,
+    canonical_for_kinds,
+    canonical_id_column,
+)
 from xinyong.domain.identifiers import (
     USCC_ALPHABET,
     USCC_REGISTRATION,
@@ -98,6 +103,41 @@ def test_all_canonical_is_true_only_when_the_reference_leaves_every_id(
     assert not answer or kept
     if all(len(v) == 18 or not v[:1].isdigit() for v in distinct):
         assert answer is kept
+
+
+def _kept(value: str, kind: str) -> bool:
+    try:
+        return canonical_subject_id(value, kind) == value
+    except IdentifierRefused:
+        return False
+
+
+BOTH = "791236197402275616"
+"""All digits, a valid resident ID and a valid USCC."""
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(values, st.just(BOTH)), max_size=30, unique=True), st.booleans())
+def test_an_id_is_canonical_for_a_kind_only_when_the_reference_keeps_it(
+    distinct: list[str], wide: bool
+) -> None:
+    """What an ingest asks of each batch's distinct ids: a yes is always right; a no may be a
+    needless look at the id by the reference (as for :func:`all_canonical`)."""
+    array = pa.array(distinct, pa.large_string() if wide else pa.string())
+    person, organization = canonical_for_kinds(array[1:] if wide else array)
+    checked = distinct[1:] if wide else distinct  # an array that starts at an offset
+    for value, as_person, as_organization in zip(checked, person, organization, strict=True):
+        for answer, kind in ((as_person, "person"), (as_organization, "organization")):
+            kept = _kept(value, kind)
+            assert not answer or kept
+            if len(value) == 18 or not value[:1].isdigit():
+                assert answer == kept, (value, kind)
+
+
+def test_an_id_valid_as_both_numbers_is_canonical_for_both_kinds() -> None:
+    person, organization = canonical_for_kinds(pa.array([BOTH, "ext:1", "bad id"]))
+    assert person.tolist() == [True, True, False]
+    assert organization.tolist() == [True, True, False]
 
 
 def test_a_canonical_column_is_returned_as_it_is() -> None:

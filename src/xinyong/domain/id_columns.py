@@ -23,7 +23,7 @@ from xinyong.domain.identifiers import (
     canonical_subject_id,
 )
 
-__all__ = ["RefusedId", "all_canonical", "canonical_id_column"]
+__all__ = ["RefusedId", "all_canonical", "canonical_for_kinds", "canonical_id_column"]
 
 _RESIDENT_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _RESIDENT_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
@@ -86,12 +86,42 @@ def all_canonical(distinct: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.all(_already_canonical(values)).as_py() or len(values) == 0)
 
 
+def canonical_for_kinds(distinct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of ``distinct`` (strings, no nulls): whether it is a person's canonical id
+    as it stands, and whether it is an organization's (what
+    :func:`~xinyong.domain.identifiers.canonical_subject_id` with that kind gives back
+    unchanged). A yes is always right; a no may be needless, and leaves the value to that
+    function."""
+    shaped, rows, rest = _split(distinct)
+    digits = _digits(rows)
+    person = np.zeros(len(distinct), dtype=bool)
+    person[shaped] = _valid_resident(rows, digits)
+    organization = np.zeros(len(distinct), dtype=bool)
+    organization[shaped] = _valid_uscc(rows, digits)
+    if len(rest):
+        opaque = _opaque(distinct.take(pa.array(rest)))
+        person[rest] = opaque
+        organization[rest] = opaque
+    return person, organization
+
+
 def _already_canonical(values: pa.Array) -> pa.BooleanArray:
     """Which distinct values are canonical ids as they stand (a cheap, exact subset).
 
     The common value, 18 upper-case letters and digits, is recognised in its bytes and decided
     by its check character alone; only the others go through the patterns of opaque and
     separated ids."""
+    shaped, rows, rest = _split(values)
+    result = np.zeros(len(values), dtype=bool)
+    result[shaped] = _valid_numbers(rows)
+    if len(rest):
+        result[rest] = _opaque(values.take(pa.array(rest)))
+    return pa.array(result, pa.bool_())
+
+
+def _split(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values of 18 upper-case ASCII letters and digits (their indices, and their bytes as
+    rows of 18), and the indices of the others."""
     offsets = _offsets(values)
     lengths = np.diff(offsets)
     sized = np.flatnonzero(lengths == 18)
@@ -100,15 +130,10 @@ def _already_canonical(values: pa.Array) -> pa.BooleanArray:
         data = data[np.repeat(lengths == 18, lengths)]
     rows = data.reshape(-1, 18)
     upper = ((rows >= ord("0")) & (rows <= ord("9"))) | ((rows >= ord("A")) & (rows <= ord("Z")))
-    shaped = sized[upper.all(axis=1)]
-    result = np.zeros(len(values), dtype=bool)
-    result[shaped] = _valid_numbers(rows[upper.all(axis=1)])
+    whole = upper.all(axis=1)
     others = np.ones(len(values), dtype=bool)
-    others[shaped] = False
-    rest = np.flatnonzero(others)
-    if len(rest):
-        result[rest] = _opaque(values.take(pa.array(rest)))
-    return pa.array(result, pa.bool_())
+    others[sized[whole]] = False
+    return sized[whole], rows[whole], np.flatnonzero(others)
 
 
 def _opaque(values: pa.Array) -> np.ndarray:
@@ -141,13 +166,26 @@ def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return total
 
 
+def _digits(chars: np.ndarray) -> np.ndarray:
+    return (chars >= ord("0")) & (chars <= ord("9"))
+
+
 def _valid_numbers(chars: np.ndarray) -> np.ndarray:
     """Rows of 18 bytes that are a valid resident ID or USCC, exactly as written.
 
     The arithmetic stays in bytes and goes column by column, and only the rows that are not
     resident IDs are tried as USCCs, so that a million ids cost a few arrays of a million
     values, not of 18 million int64."""
-    digits = (chars >= ord("0")) & (chars <= ord("9"))
+    digits = _digits(chars)
+    valid = _valid_resident(chars, digits)
+    rest = np.flatnonzero(~valid)
+    if len(rest):
+        valid[rest] = _valid_uscc(chars[rest], digits[rest])
+    return valid
+
+
+def _valid_resident(chars: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Rows of 18 bytes that are a valid resident ID, exactly as written."""
     resident = digits[:, :17].all(axis=1) & (digits[:, 17] | (chars[:, 17] == ord("X")))
     values = np.where(digits, chars - np.uint8(ord("0")), np.uint8(0))
     check = _RESIDENT_CHECK[_weighted(values, _RESIDENT_WEIGHTS) % 11]
@@ -155,11 +193,7 @@ def _valid_numbers(chars: np.ndarray) -> np.ndarray:
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     last = np.where((month == 2) & ~leap, 28, _DAYS[np.clip(month, 0, 12)])
     dated = (year >= 1800) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
-    valid = resident & dated & (check == chars[:, 17])
-    rest = np.flatnonzero(~valid)
-    if len(rest):
-        valid[rest] = _valid_uscc(chars[rest], digits[rest])
-    return np.asarray(valid)
+    return np.asarray(resident & dated & (check == chars[:, 17]))
 
 
 _DATE_FIELDS = (

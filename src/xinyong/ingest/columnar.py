@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.id_columns import canonical_for_kinds
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.validate import EARLIEST, RecordValidator
 from xinyong.ledger.append import RecordRow
@@ -128,32 +129,48 @@ def _labels(batch: pa.RecordBatch, name: str, ok: np.ndarray) -> list[Any]:
 
 
 def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) -> list[Any]:
-    """Each row's subject id in canonical form, checked once per distinct id and kind; a row
-    whose id is refused for its kind is marked."""
+    """Each row's subject id in canonical form; a row whose id is refused for its kind is
+    marked. An id already canonical for its kind is recognised in Arrow
+    (:func:`~xinyong.domain.id_columns.canonical_for_kinds`); any other is checked by the
+    validator, once per distinct id and kind."""
     ids, kinds = _column(batch, "subject_id"), _column(batch, "subject_kind")
     if ids is None or kinds is None or ids.type not in _STRINGS or kinds.type not in _STRINGS:
         ok[:] = False
         return [None] * batch.num_rows
     id_codes, kind_codes = pc.dictionary_encode(ids), pc.dictionary_encode(kinds)
-    id_values, kind_values = id_codes.dictionary.to_pylist(), kind_codes.dictionary.to_pylist()
+    id_values, kind_values = id_codes.dictionary, kind_codes.dictionary.to_pylist()
     width = len(kind_values) + 1  # the last for a missing kind
     keys = _indices(id_codes, len(id_values)) * width + _indices(kind_codes, width - 1)
     considered = np.flatnonzero(ok)  # not ids already refused (too long, not clean text)
     distinct, index = np.unique(keys[considered], return_inverse=True)
-    checked: list[str | RowProblem] = []
-    for key in distinct.tolist():
-        subject_id, kind = divmod(key, width)
+    key_ids, key_kinds = np.divmod(distinct, width)
+    person, organization = (
+        np.append(answer, False)  # a missing id
+        for answer in canonical_for_kinds(id_values)
+    )
+    named = np.array([*kind_values, None], dtype=object)[key_kinds]
+    plain = ((named == "person") & person[key_ids]) | (
+        (named == "organization") & organization[key_ids]
+    )
+    checked: dict[int, str | RowProblem] = {}
+    for key in np.flatnonzero(~plain).tolist():  # through the validator, which names the problem
+        subject_id, kind = int(key_ids[key]), int(key_kinds[key])
         if subject_id == len(id_values) or kind == width - 1:
-            checked.append(RowProblem("subject_id", "missing"))
+            checked[key] = RowProblem("subject_id", "missing")
         else:
-            checked.append(validator.subject_cached(id_values[subject_id], kind_values[kind]))
-    refused = np.array([isinstance(value, RowProblem) for value in checked], dtype=bool)
+            checked[key] = validator.subject_cached(
+                id_values[subject_id].as_py(), kind_values[kind]
+            )
+    refused = np.zeros(len(distinct), dtype=bool)
+    for key, value in checked.items():
+        refused[key] = isinstance(value, RowProblem)
     ok[considered] &= ~refused[index]
-    if len(considered) == batch.num_rows:
-        return [checked[i] for i in index.tolist()]
-    found: list[Any] = [None] * batch.num_rows
-    for row, i in zip(considered.tolist(), index.tolist(), strict=True):
-        found[row] = checked[i]
+    found: list[Any] = ids.to_pylist()  # an id canonical for its kind is its own canonical form
+    for row in np.flatnonzero(~ok).tolist():
+        found[row] = None
+    unusual = ~plain[index]
+    for row, key in zip(considered[unusual].tolist(), index[unusual].tolist(), strict=True):
+        found[row] = checked[key]
     return found
 
 
