@@ -4,10 +4,12 @@ ingest's outcome depends on it."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,6 +17,7 @@ import pytest
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ingest import read_ahead as read_ahead_module
 from xinyong.ingest.read_ahead import read_ahead
 from xinyong.ingest.records import ingest_records
 from xinyong.ledger.database import open_database
@@ -132,3 +135,38 @@ def test_an_ingest_in_many_batches_reports_as_one_pass_would(tmp_path: Path) -> 
     assert (report.conflicts, report.duplicates) == (len(conflicts), len(duplicates))
     assert report.accepted == rows - len(bad) - len(conflicts) - len(duplicates)
     assert report.batches == 13  # of 14: lines 85-91 are repeats and a bad code, and add nothing
+
+
+def test_an_interrupt_while_waiting_for_the_item_is_raised_once_it_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second Ctrl-C while leaving: the source is closed only once no thread is inside it
+    (closing it earlier failed with "generator already executing"), then the interrupt."""
+    making, closed = threading.Event(), threading.Event()
+
+    def items() -> Iterator[int]:
+        try:
+            yield 0
+            making.set()
+            time.sleep(0.3)
+            yield 1
+        finally:
+            closed.set()
+
+    real_wait = read_ahead_module.wait
+    calls = []
+
+    def interrupted_wait(futures: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_wait(futures)
+
+    monkeypatch.setattr(read_ahead_module, "wait", interrupted_wait)
+    ahead = read_ahead(items())
+    assert next(ahead) == 0
+    assert making.wait(WAIT)
+    with pytest.raises(KeyboardInterrupt):
+        ahead.close()
+    assert closed.is_set()
+    assert len(calls) == 2

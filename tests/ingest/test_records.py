@@ -23,8 +23,8 @@ from xinyong.ingest.records import (
     _batch_of,
     _first_seen,
     _Run,
+    _subject_registration,
     new_subjects,
-    subject_registration,
 )
 from xinyong.ledger.append import RecordRow
 
@@ -81,14 +81,14 @@ def test_registration_names_what_classify_finds(raw: str, kind: str, lower: bool
         subject_id = canonical_subject_id(raw.lower() if lower else raw, kind)
     except IdentifierRefused:
         return
-    assert subject_registration(subject_id, kind) == _reference(subject_id, kind)
+    assert _subject_registration(subject_id, kind) == _reference(subject_id, kind)
 
 
 def test_an_id_that_is_both_kinds_of_number_is_no_organization_uscc() -> None:
     assert classify(BOTH).kind is IdentifierKind.RESIDENT_ID
     assert canonical_subject_id(BOTH, "organization") == BOTH  # a valid USCC too
-    assert subject_registration(BOTH, "organization")[3] == "{}"
-    assert subject_registration(BOTH, "person")[3] == f'{{"resident_id":"{BOTH}"}}'
+    assert _subject_registration(BOTH, "organization")[3] == "{}"
+    assert _subject_registration(BOTH, "person")[3] == f'{{"resident_id":"{BOTH}"}}'
 
 
 SUBJECTS = ["A1", "B2", "C3", "D4"]
@@ -139,7 +139,7 @@ def test_a_batch_is_taken_whole_only_when_each_row_on_its_own_would_be(
     batch = _batch_of(fresh, {}, None, run, report)
     subjects, rows, rejected = _one_by_one(fresh, dict(known))
     assert [s[0] for s in batch.subjects] == subjects
-    assert batch.subjects == [subject_registration(s, run.kinds[s]) for s in subjects]
+    assert batch.subjects == [_subject_registration(s, run.kinds[s]) for s in subjects]
     assert batch.records == rows
     assert [reject.line for reject in report.rejects] == rejected
     if new_subjects(fresh, known) is not None:

@@ -69,13 +69,14 @@ SETTLE_SECONDS = 2.0
 """After a helper is killed, how long requests in flight may still fail (503)."""
 START_SECONDS = 90.0
 """How long a service may take to answer ``/ready``."""
+INGEST = ("ingest", "{tmp}/furnished.parquet", "--batch-size", "40")
+"""A furnisher's Parquet file, validated in columns and read a batch ahead of the one being
+appended: appended once (beside the first trial's load), then all duplicates."""
 CLI_COMMANDS = (
     ("ledger", "head"),
     ("ledger", "verify"),
     ("export", "--out", "{tmp}/export-{n}.parquet"),
-    # a furnisher's Parquet file, validated in columns and read a batch ahead of the one being
-    # appended: appended once, then all duplicates
-    ("ingest", "{tmp}/furnished.parquet", "--batch-size", "40"),
+    INGEST,
     ("standings", "refresh"),
     ("report", "transparency"),
     (  # an activation through the gate appends its override beside the service's writers
@@ -220,19 +221,30 @@ class Durability:
         settings.write_text(text, encoding="utf-8")
         self.env["XINYONG_SERVICE_SETTINGS"] = str(settings)
 
-    def _furnished_file(self, path: Path, rows: int = FURNISHED_ROWS) -> None:
-        """Records of another source than the service's (``clerk``), for ``xinyong ingest``."""
+    def _furnished_rows(self) -> dict[str, tuple[str, str, date]]:
+        """The records of another source than the service's (``clerk``) that ``xinyong ingest``
+        appends: record id to subject, code and day."""
+        return {
+            f"F{i}": (
+                self.subjects[i % len(self.subjects)],
+                CODES[i % 2],
+                date(2024, 1, 1) + timedelta(days=i % 300),
+            )
+            for i in range(FURNISHED_ROWS)
+        }
+
+    def _furnished_file(self, path: Path) -> None:
+        """:meth:`_furnished_rows` as a Parquet file."""
+        rows = self._furnished_rows()
         table = pa.table(
             {
-                "record_id": [f"F{i}" for i in range(rows)],
-                "subject_id": [self.subjects[i % len(self.subjects)] for i in range(rows)],
-                "subject_kind": ["person"] * rows,
-                "code": [CODES[i % 2] for i in range(rows)],
-                "occurred_at": pa.array(
-                    [date(2024, 1, 1) + timedelta(days=i % 300) for i in range(rows)], pa.date32()
-                ),
-                "source": ["clerk"] * rows,
-                "attrs": ["{}"] * rows,
+                "record_id": list(rows),
+                "subject_id": [subject for subject, _, _ in rows.values()],
+                "subject_kind": ["person"] * len(rows),
+                "code": [code for _, code, _ in rows.values()],
+                "occurred_at": pa.array([day for _, _, day in rows.values()], pa.date32()),
+                "source": ["clerk"] * len(rows),
+                "attrs": ["{}"] * len(rows),
             }
         )
         pq.write_table(table, path)
@@ -478,6 +490,7 @@ class Durability:
 
     def run_cli(self, stop: threading.Event) -> None:
         rng = random.Random(self.rng.random())
+        self.cli(*INGEST)  # every trial's first command: an ingest beside the load
         while not stop.is_set():
             self.cli(*rng.choice(CLI_COMMANDS))
 
@@ -650,10 +663,15 @@ class Durability:
                     for row in conn.execute(select(inquiries.c.decision_id, inquiries.c.subject_id))
                 }
                 furnished = {
-                    str(record_id)
-                    for record_id in conn.execute(
-                        select(records.c.record_id).where(records.c.source == "clerk")
-                    ).scalars()
+                    row.record_id: (row.subject_id, row.code, row.occurred_at)
+                    for row in conn.execute(
+                        select(
+                            records.c.record_id,
+                            records.c.subject_id,
+                            records.c.code,
+                            records.c.occurred_at,
+                        ).where(records.c.source == "clerk")
+                    )
                 }
                 overridden = recorded_overrides(conn, "gate-test")
                 reviewed = {
@@ -676,10 +694,11 @@ class Durability:
         missing = self._lost_reviews(reviewed)
         lost += len(missing)
         failures += missing
-        if self.ack.ingests and furnished != {f"F{i}" for i in range(FURNISHED_ROWS)}:
+        if self.ack.ingests and furnished != self._furnished_rows():
             lost += 1
             failures.append(
-                f"an acknowledged ingest of {FURNISHED_ROWS} records left {len(furnished)}"
+                f"an acknowledged ingest of {FURNISHED_ROWS} records left {len(furnished)},"
+                " or not as sent"
             )
         if self.ack.activations and not overridden:
             lost += 1

@@ -16,8 +16,7 @@ acknowledged yet.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 __all__ = ["read_ahead"]
@@ -43,9 +42,24 @@ def read_ahead(items: Iterator[T], *, name: str = "read-ahead") -> Generator[T, 
                 pending = pool.submit(next, items, _END)
                 yield item  # type: ignore[misc]
         finally:
-            pending.cancel()
-            with suppress(BaseException):  # an item nobody asked for, and so its error
-                pending.result()
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+            try:
+                _settle(pending)
+            finally:  # even after a second Ctrl-C: the thread has left the source by now
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
+
+
+def _settle(pending: Future[object]) -> None:
+    """Cancel the item being made, or wait until it is made (and drop it, or its error): the
+    source may be closed only once no thread is inside it. A second Ctrl-C while waiting is
+    raised once the wait is over."""
+    pending.cancel()
+    interrupted: BaseException | None = None
+    while not pending.done():
+        try:
+            wait([pending])
+        except BaseException as exc:  # re-raised below, after the wait
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted

@@ -54,7 +54,7 @@ from xinyong.ledger.database import WRITE_LOCK, LoadStatistics
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
-__all__ = ["IngestReport", "ingest_records", "ingest_rows", "subject_registration"]
+__all__ = ["IngestReport", "ingest_records", "ingest_rows"]
 
 
 @dataclass(slots=True)
@@ -80,12 +80,13 @@ class IngestReport:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def subject_registration(subject_id: str, kind: str) -> SubjectRow:
+def _subject_registration(subject_id: str, kind: str) -> SubjectRow:
     """The subject entry written when an id is first seen: its identifiers inferred from it.
 
-    ``subject_id`` is canonical for ``kind`` (as the validator gives it), so of its forms only
-    18 letters and digits can be an identifier: a person's is then a valid resident ID, an
-    organization's a valid USCC, which is named as such unless it is also a valid resident ID
+    ``subject_id`` must be canonical for ``kind``, as the validator gives it (nothing else calls
+    this, and nothing is checked again here). Of such ids only 18 letters and digits can be an
+    identifier: a person's is then a valid resident ID, an organization's a valid USCC, which is
+    named as such unless it is also a valid resident ID
     (:func:`~xinyong.domain.identifiers.classify`'s order). A property test holds this to
     ``classify``.
     """
@@ -279,7 +280,7 @@ def _batch_of(
     if new is not None:  # the common case: nothing to look at row by row
         for subject_id, its_kind in new:
             kinds[subject_id] = its_kind
-            batch.subjects.append(subject_registration(subject_id, its_kind))
+            batch.subjects.append(_subject_registration(subject_id, its_kind))
         batch.records = [row for _, row in fresh]
         return batch
     for line, row in fresh:
@@ -291,7 +292,7 @@ def _batch_of(
             continue
         if kind is None:
             kinds[row[2]] = row[3]
-            batch.subjects.append(subject_registration(row[2], row[3]))
+            batch.subjects.append(_subject_registration(row[2], row[3]))
         batch.records.append(row)
     return batch
 
