@@ -6,9 +6,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import (
     IdentifierKind,
     IdentifierRefused,
@@ -24,9 +26,11 @@ from xinyong.ingest.records import (
     _first_seen,
     _Run,
     _subject_registration,
+    ingest_records,
     new_subjects,
 )
 from xinyong.ledger.append import RecordRow
+from xinyong.ledger.database import open_database
 
 
 def _reference(subject_id: str, kind: str) -> tuple[str, str, None, str]:
@@ -146,21 +150,21 @@ def test_a_batch_is_taken_whole_only_when_each_row_on_its_own_would_be(
         assert not rejected
 
 
-def _first_seen_one_by_one(
+def _keys_one_by_one(
     good: list[tuple[int, RecordRow]], seen: dict[tuple[str, str], int]
-) -> tuple[list[tuple[int, RecordRow]], int, list[int]]:
-    """Rows whose key is new, duplicates and conflicting lines, a row at a time."""
-    fresh, duplicates, conflicts = [], 0, []
+) -> tuple[list[RecordRow], int, list[int]]:
+    """Rows taken, duplicates and conflicting lines, a row at a time."""
+    taken, duplicates, conflicts = [], 0, []
     for line, row in good:
         previous = seen.get((row[0], row[1]))
         if previous is None:
             seen[(row[0], row[1])] = hash(row)
-            fresh.append((line, row))
+            taken.append(row)
         elif previous == hash(row):
             duplicates += 1
         else:
             conflicts.append(line)
-    return fresh, duplicates, conflicts
+    return taken, duplicates, conflicts
 
 
 BATCHES = st.lists(
@@ -171,7 +175,7 @@ BATCHES = st.lists(
 
 @settings(max_examples=300)
 @given(BATCHES)
-def test_keys_first_seen_in_a_batch_as_row_by_row(batches: list[list[tuple[str, bool]]]) -> None:
+def test_keys_are_taken_in_batches_as_row_by_row(batches: list[list[tuple[str, bool]]]) -> None:
     run, report = _Run(), IngestReport(Path("x"))
     seen: dict[tuple[str, str], int] = {}
     line = 0
@@ -192,9 +196,70 @@ def test_keys_first_seen_in_a_batch_as_row_by_row(batches: list[list[tuple[str, 
             )
             good.append((line, (*row[:7], '{"amount":1}', None) if other else row))
         duplicates, conflicts = report.duplicates, len(report.rejects)
-        expected = _first_seen_one_by_one(good, seen)
-        found = _first_seen(good, run, report)
-        assert found == expected[0]
+        expected = _keys_one_by_one(good, seen)
+        batch = _batch_of(_first_seen(good, run, report), {}, None, run, report)
+        assert batch.records == expected[0]
         assert report.duplicates - duplicates == expected[1]
-        assert [r.line for r in report.rejects[conflicts:]] == expected[2]
+        assert sorted(r.line for r in report.rejects[conflicts:]) == expected[2]
         assert run.seen == seen
+
+
+FILE_ROW = st.tuples(
+    st.sampled_from(["r1", "r2", "r3", "r4"]),  # keys repeat
+    st.sampled_from([PERSON_A := synthetic_resident_id(9, date(1980, 5, 6), 7), "ext:org-1"]),
+    KIND,
+    st.sampled_from(['{"amount":1}', '{"amount":2}']),
+)
+
+
+def _ingest_file(
+    tmp_path: Path, name: str, rows: list[tuple[str, str, str, str]], batch: int, ledger: str
+) -> tuple[IngestReport, set[tuple[object, ...]], set[tuple[object, ...]]]:
+    path = tmp_path / f"{name}.csv"
+    lines = ["record_id,subject_id,subject_kind,code,occurred_at,source,attrs"]
+    for record_id, subject_id, kind, attrs in rows:
+        code = "court.defaulter" if kind == "person" else "tax.evasion"
+        quoted = attrs.replace('"', '""')
+        lines.append(f'{record_id},{subject_id},{kind},{code},2024-01-02,court,"{quoted}"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    engine = open_database(f"sqlite:///{tmp_path / ledger}")
+    try:
+        report = ingest_records(engine, path, load_catalog(), batch_size=batch)
+        with engine.connect() as conn:
+            stored = {
+                tuple(r)
+                for r in conn.exec_driver_sql(
+                    "SELECT record_id, subject_id, subject_kind, attrs FROM records"
+                )
+            }
+            registered = {
+                tuple(r) for r in conn.exec_driver_sql("SELECT subject_id, kind FROM subjects")
+            }
+    finally:
+        engine.dispose()
+    return report, stored, registered
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    first=st.lists(FILE_ROW, max_size=4),
+    rows=st.lists(FILE_ROW, min_size=1, max_size=8),
+    batch=st.integers(2, 8),
+)
+def test_the_batch_size_changes_nothing_a_furnisher_is_told(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: list[tuple[str, str, str, str]],
+    rows: list[tuple[str, str, str, str]],
+    batch: int,
+) -> None:
+    """The same file, ingested a row at a time and in batches (after the same earlier file):
+    the same rows stored, the same subjects, the same counts and the same rejects."""
+    outcomes = []
+    for size in (1, batch):
+        tmp = tmp_path_factory.mktemp("batch")
+        _ingest_file(tmp, "earlier", first, 1, "ledger.db") if first else None
+        report, stored, registered = _ingest_file(tmp, "records", rows, size, "ledger.db")
+        rejects = sorted((r.line, r.field, r.reason) for r in report.rejects)
+        counts = (report.accepted, report.duplicates, report.conflicts, report.rejected)
+        outcomes.append((counts, rejects, stored, registered))
+    assert outcomes[0] == outcomes[1]

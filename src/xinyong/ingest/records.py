@@ -273,23 +273,37 @@ def _batch_of(
 ) -> Batch:
     """What of ``fresh`` goes into the ledger: the rows admitted, in order, and the subjects
     they name for the first time (registered in ``run.kinds``); the rest are counted or
-    rejected in ``report``."""
+    rejected in ``report``. The rows are decided in order, each as if it came alone: a key
+    repeated in the batch is a duplicate or a conflict of the row admitted before it, and is
+    decided afresh when that row was refused."""
     batch = Batch()
-    kinds = run.kinds
-    new = None if existing or admission is not None else new_subjects(fresh, kinds)
+    kinds, seen = run.kinds, run.seen
+    keys = [(row[0], row[1]) for _, row in fresh]
+    distinct = len(set(keys)) == len(keys)
+    new = None if existing or admission is not None or not distinct else new_subjects(fresh, kinds)
     if new is not None:  # the common case: nothing to look at row by row
         for subject_id, its_kind in new:
             kinds[subject_id] = its_kind
             batch.subjects.append(_subject_registration(subject_id, its_kind))
+        seen.update(zip(keys, [hash(row) for _, row in fresh], strict=True))
         batch.records = [row for _, row in fresh]
         return batch
-    for line, row in fresh:
-        stored = existing.get((row[0], row[1])) if existing else None
+    for (line, row), key in zip(fresh, keys, strict=True):
+        previous = seen.get(key)
+        if previous is not None:  # a row with this key was taken (or found) earlier
+            _repeated(line, row, previous, report)
+            continue
+        stored = existing.get(key) if existing else None
+        if stored is not None and stored == row:
+            report.duplicates += 1
+            seen[key] = hash(row)
+            continue
         kind = kinds.get(row[2])
         if (stored is not None or admission is not None or kind not in (None, row[3])) and (
             not _admitted(line, row, stored, run, admission, report)
         ):
             continue
+        seen[key] = hash(row)
         if kind is None:
             kinds[row[2]] = row[3]
             batch.subjects.append(_subject_registration(row[2], row[3]))
@@ -314,34 +328,38 @@ def new_subjects(
 def _first_seen(
     good: Sequence[tuple[int, RecordRow]], run: _Run, report: IngestReport
 ) -> list[tuple[int, RecordRow]]:
-    """The rows whose key this run has not seen; in-file duplicates and conflicts are counted
-    (and conflicts rejected) here, without the database."""
-    keys = [(row[0], row[1]) for _, row in good]
-    if run.seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):  # every key is new
-        run.seen.update(zip(keys, [hash(row) for _, row in good], strict=True))
+    """The rows whose key no earlier batch of this run has taken; the others are duplicates or
+    conflicts, counted (and conflicts rejected) here, without the database. Keys repeated within
+    the batch are left to :func:`_batch_of`, which decides the rows in order."""
+    seen = run.seen
+    if seen.keys().isdisjoint([(row[0], row[1]) for _, row in good]):
         return list(good)
     fresh: list[tuple[int, RecordRow]] = []
     for line, row in good:
-        key = (row[0], row[1])
-        digest = hash(row)
-        previous = run.seen.get(key)
+        previous = seen.get((row[0], row[1]))
         if previous is None:
-            run.seen[key] = digest
             fresh.append((line, row))
-        elif previous == digest:
-            report.duplicates += 1
         else:
-            report.conflicts += 1
-            report.rejects.append(
-                Reject.of(
-                    line,
-                    "record_id",
-                    f"conflict: record_id {row[1]!r} of source "
-                    f"{row[0]!r} appears earlier in this file with different content",
-                    _row_dict(row),
-                )
-            )
+            _repeated(line, row, previous, report)
     return fresh
+
+
+def _repeated(line: int, row: RecordRow, previous: int, report: IngestReport) -> None:
+    """Count a row whose key this run has taken before (``previous``: that row's hash): a
+    duplicate when it is the same row, else a conflict, rejected."""
+    if previous == hash(row):
+        report.duplicates += 1
+        return
+    report.conflicts += 1
+    report.rejects.append(
+        Reject.of(
+            line,
+            "record_id",
+            f"conflict: record_id {row[1]!r} of source "
+            f"{row[0]!r} appears earlier in this file with different content",
+            _row_dict(row),
+        )
+    )
 
 
 def _rows_to_look_up(
@@ -371,12 +389,9 @@ def _admitted(
     admission: RatingAdmission | None,
     report: IngestReport,
 ) -> bool:
-    """Whether a row first seen in this run goes into the ledger; when not, it is counted as a
-    duplicate of ``stored`` (the ledger's row with its key) or rejected, and forgotten by the run
-    unless it is a duplicate."""
-    if stored is not None and stored == row:
-        report.duplicates += 1
-        return False
+    """Whether a row whose key this run has not taken goes into the ledger; when not, it is
+    rejected: ``stored`` (the ledger's other row with its key) is a conflict, or the ledger's
+    other records refuse it."""
     if stored is not None:
         report.conflicts += 1
         problem: RowProblem | None = RowProblem(
@@ -389,7 +404,6 @@ def _admitted(
     if problem is None:
         return True
     report.rejects.append(Reject.of(line, problem.field, problem.reason, _row_dict(row)))
-    del run.seen[(row[0], row[1])]
     return False
 
 
