@@ -67,6 +67,13 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return new_ledger(url)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The ledger's database, for the tests that draw a ledger (tests/support/drawn_ledger.py):
+    a SQLite file, or the test PostgreSQL database."""
+    return str(request.param)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

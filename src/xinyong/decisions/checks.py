@@ -13,7 +13,7 @@ replayed exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,7 +33,7 @@ from xinyong.decisions.notices import (
 )
 from xinyong.decisions.precomputed import Precomputed, PrecomputedStandings
 from xinyong.decisions.related import related_facts, related_measure
-from xinyong.decisions.standing import SchemeRegistry, standing_of
+from xinyong.decisions.standing import SchemeRegistry, SubjectStanding, standing_of
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.identifiers import mask_organization_id
 from xinyong.ledger.adverse_notices import notice_hash
@@ -58,6 +58,7 @@ __all__ = [
     "INSERT_INQUIRY",
     "Checked",
     "Decision",
+    "KnownStandings",
     "NotRegistered",
     "Purpose",
     "Registrations",
@@ -149,6 +150,11 @@ class Registrations:
 
 _UNCACHED = Registrations()
 
+
+KnownStandings = Mapping[tuple[str, str, date, int], Mapping[str, SubjectStanding]]
+"""Standings already worked out (by :func:`~xinyong.decisions.standing.standings_of_many`, for
+the refresh after a batch of records), by scheme id, version, day and ledger size, then by
+subject: what :func:`~xinyong.decisions.standing.standing_of` gives for them."""
 
 Purpose = tuple[LoadedScheme, Measure]
 """The active scheme that defines a measure, and the measure."""
@@ -288,12 +294,14 @@ def decide_measure(
     catalog: Catalog | None,
     registrations: Registrations = _UNCACHED,
     precomputed: PrecomputedStandings | None = None,
+    known: KnownStandings | None = None,
 ) -> Checked:
     """Decide a check (reads only); return the decision and the adverse notice, if any.
 
     With ``precomputed``, a stored standing that is still current answers the check in one read
     (:func:`decide_from_stored`); otherwise, and whenever an adverse notice must name the
-    records, the standing is computed from the subject's records.
+    records, the standing is computed from the subject's records, unless ``known`` holds it
+    for the same scheme version, day and ledger size.
     """
     if precomputed is not None:
         stored = decide_from_stored(
@@ -305,7 +313,12 @@ def decide_measure(
     assert found is not MISSING  # read through conn
     loaded, measure_def = found
     size = read_size(conn)
-    explanation = standing_of(conn, loaded, subject_id, today, size, catalog).explanation
+    standing = (
+        (known or {}).get((loaded.scheme.id, loaded.version, today, size), {}).get(subject_id)
+    )
+    if standing is None:
+        standing = standing_of(conn, loaded, subject_id, today, size, catalog)
+    explanation = standing.explanation
     applies = explanation is not None and measure in explanation.standing.measures
     related = None
     if not applies:

@@ -14,12 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
-from xinyong.decisions.checks import Decision, decide_measure, log_decision
+from xinyong.decisions.checks import (
+    Decision,
+    KnownStandings,
+    Registrations,
+    decide_measure,
+    log_decision,
+)
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.outbox import queue_message
+from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import inquiries
 
 __all__ = [
@@ -48,6 +55,33 @@ class Correction:
     """The adverse notice of the new answer, if it applies a sanction."""
 
 
+def _latest_checks() -> DriverStatement:
+    q = inquiries.c
+    latest = (
+        select(q.relying_party, q.measure, func.max(q.made_at).label("made_at"))
+        .where(q.subject_id == bindparam("subject"), q.made_at >= bindparam("since"))
+        .group_by(q.relying_party, q.measure)
+        .subquery()
+    )
+    statement = (
+        select(q.relying_party, q.measure, q.decision_id, q.applies)
+        .join(
+            latest,
+            (q.relying_party == latest.c.relying_party)
+            & (q.measure == latest.c.measure)
+            & (q.made_at == latest.c.made_at),
+        )
+        .where(q.subject_id == bindparam("subject"))
+    )
+    return DriverStatement(statement, {"subject": "", "since": ""})
+
+
+_LATEST_CHECKS = _latest_checks()
+"""The latest check of each relying party and measure about a subject since a time, compiled
+once: the refresh after a batch of records runs it for every subject of the batch checked in
+the window."""
+
+
 def plan_corrections(
     conn: Connection,
     registry: SchemeRegistry,
@@ -55,43 +89,33 @@ def plan_corrections(
     today: date,
     catalog: Catalog | None,
     window_days: int = 90,
+    known: KnownStandings | None = None,
+    registrations: Registrations | None = None,
 ) -> list[Correction]:
     """Decide again the latest check of each relying party and measure about ``subject_id`` in
-    the window; return the ones whose answer changed (reads only)."""
-    since = correction_window_start(window_days)
-    latest = (
-        select(
-            inquiries.c.relying_party,
-            inquiries.c.measure,
-            func.max(inquiries.c.made_at).label("made_at"),
-        )
-        .where(inquiries.c.subject_id == subject_id, inquiries.c.made_at >= since)
-        .group_by(inquiries.c.relying_party, inquiries.c.measure)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(inquiries)
-        .join(
-            latest,
-            (inquiries.c.relying_party == latest.c.relying_party)
-            & (inquiries.c.measure == latest.c.measure)
-            & (inquiries.c.made_at == latest.c.made_at),
-        )
-        .where(inquiries.c.subject_id == subject_id)
-    ).all()
+    the window; return the ones whose answer changed (reads only, in ``conn``'s transaction).
+    ``known`` and ``registrations``: standings already worked out and the parties'
+    registrations read so far (:func:`~xinyong.decisions.checks.decide_measure`)."""
+    params = {"subject": subject_id, "since": correction_window_start(window_days)}
     planned = []
-    for row in rows:
+    for relying_party, measure, decision_id, applied in _LATEST_CHECKS.rows(conn, params):
         try:
             again, notice = decide_measure(
-                conn, registry, row.relying_party, subject_id, row.measure, today, catalog
+                conn,
+                registry,
+                relying_party,
+                subject_id,
+                measure,
+                today,
+                catalog,
+                registrations or Registrations(),
+                known=known,
             )
         except (LookupError, PermissionError):
             continue  # the measure or the registration is gone: nothing to correct against
-        if again.applies == bool(row.applies):
+        if again.applies == bool(applied):
             continue  # unchanged: nothing is logged (the party did not ask again)
-        planned.append(
-            Correction(row.relying_party, row.decision_id, bool(row.applies), again, notice)
-        )
+        planned.append(Correction(relying_party, decision_id, bool(applied), again, notice))
     return planned
 
 

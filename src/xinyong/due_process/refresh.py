@@ -16,6 +16,7 @@ from datetime import date
 import orjson
 from sqlalchemy import Connection, select, text
 
+from xinyong.decisions.checks import Registrations
 from xinyong.decisions.notices import adverse_facts
 from xinyong.decisions.standing import SchemeRegistry, SubjectStanding, standings_of_many
 from xinyong.domain.catalog import Catalog
@@ -38,6 +39,10 @@ from xinyong.scoring.store import save_standings
 __all__ = ["RefreshPlan", "apply_refresh", "plan_refresh", "refresh_all"]
 
 log = logging.getLogger("xinyong.refresh")
+
+_PLAN_SECONDS = 3600.0
+"""How long a plan may keep what it read of the relying parties' registrations: for the whole
+plan (one plan is one moment; a party registered meanwhile is decided at the next change)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +78,12 @@ def plan_refresh(
     ids = sorted(set(subject_ids))
     size = read_size(conn)
     relist: list[tuple[LoadedScheme, str, Explanation | None]] = []
+    known: dict[tuple[str, str, date, int], dict[str, SubjectStanding]] = {}
+    registered = Registrations(_PLAN_SECONDS)  # each party's registration read once per plan
     for loaded in registry.active(conn):
         listed = _open_lists(conn, loaded.scheme.id, ids)
         found = standings_of_many(conn, loaded, ids, today, size, catalog)
+        known[loaded.scheme.id, loaded.version, today, size] = found
         for subject_id in ids:
             explanation = found[subject_id].explanation
             now_on = set(explanation.standing.lists) if explanation is not None else set()
@@ -85,7 +93,7 @@ def plan_refresh(
         correction
         for subject_id in _recently_checked(conn, ids, correction_window_days)
         for correction in plan_corrections(
-            conn, registry, subject_id, today, catalog, correction_window_days
+            conn, registry, subject_id, today, catalog, correction_window_days, known, registered
         )
     ]
     return RefreshPlan(size, relist, corrections)

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, String, and_, literal_column, select
+from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from xinyong.domain.chunks import chunked
 from xinyong.domain.relations import RELATION_PREFIX
+from xinyong.ledger.driver_sql import DriverStatement
 from xinyong.ledger.schema import records
 
 __all__ = [
@@ -76,11 +77,29 @@ def relation_records_naming(
     """The log position and subject (an organisation) of every relation record that names
     ``person``, among the first ``known_at`` entries of the log; whether a relation is in force
     is for the caller to decide from the effective records."""
+    if known_at is None:
+        found = _NAMING.rows(conn, {"person": person})
+    else:
+        found = _NAMING_KNOWN.rows(conn, {"person": person, "known_at": known_at})
+    return [(int(row[0]), str(row[1])) for row in found]
+
+
+def _naming(known: bool) -> DriverStatement:
     r = records.c
-    query = select(r.position, r.subject_id).where(IS_RELATION, named_person(r.attrs) == person)
-    if known_at is not None:
-        query = query.where(r.position < known_at)
-    return [(int(row[0]), str(row[1])) for row in conn.execute(query.order_by(r.position))]
+    query = select(r.position, r.subject_id).where(
+        IS_RELATION, named_person(r.attrs) == bindparam("person")
+    )
+    placeholders: dict[str, object] = {"person": ""}
+    if known:
+        query = query.where(r.position < bindparam("known_at"))
+        placeholders["known_at"] = 0
+    return DriverStatement(query.order_by(r.position), placeholders)
+
+
+_NAMING = _naming(known=False)
+_NAMING_KNOWN = _naming(known=True)
+"""The relation records naming a person (among the first ``known_at`` entries), compiled once:
+a check of a measure that extends to an organisation's people runs it for the person."""
 
 
 def organizations_naming(conn: Connection, person: str, known_at: int | None) -> list[str]:

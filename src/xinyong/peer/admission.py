@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, exists, or_, select
 
 from xinyong.domain.catalog import RatingPolicy
 from xinyong.domain.chunks import IN_CHUNK, chunked
@@ -51,6 +51,10 @@ class _Interaction:
 def _attrs(row: RecordRow) -> dict[str, Any]:
     parsed = orjson.loads(str(row[7]))
     return parsed if isinstance(parsed, dict) else {}
+
+
+_FEW_DAYS = 64
+"""Up to this many distinct days, the daily counts read those days only, else their span."""
 
 
 def _chunks(items: Iterable[str]) -> Iterable[Sequence[str]]:
@@ -114,27 +118,29 @@ class RatingAdmission:
         """
         r = records.c
         window = timedelta(days=self.policy.rating_window_days)
-        days = [row[5] for row, _ in ratings]
-        first, last = min(days), max(days)
+        days = sorted({row[5] for row, _ in ratings})
+        first, last = days[0], days[-1]
+        # Only the batch's days are ever looked up: when they are few, read what those days
+        # need alone (a batch of records spread over a year would otherwise read every
+        # interaction and rating of the span).
+        few = len(days) <= _FEW_DAYS
         raters = {str(attrs["rater"]) for _, attrs in ratings}
+        met_when = (
+            or_(*(r.occurred_at.between(day - window, day) for day in days))
+            if few
+            else r.occurred_at.between(first - window, last)
+        )
         met: set[str] = set()
         for chunk in _chunks(raters):
-            query = select(r.attrs).where(
-                r.code == INTERACTION,
-                r.subject_id.in_(chunk),
-                r.occurred_at >= first - window,
-                r.occurred_at <= last,
-            )
+            query = select(r.attrs).where(r.code == INTERACTION, r.subject_id.in_(chunk), met_when)
             for hit in conn.execute(query):
                 counterpart = orjson.loads(hit.attrs).get("counterpart")
                 if isinstance(counterpart, str):
                     met.add(counterpart)
+        on_days = r.occurred_at.in_(days) if few else r.occurred_at.between(first, last)
         for chunk in _chunks(met):
             query = select(r.attrs, r.occurred_at).where(
-                r.code == RATING,
-                r.subject_id.in_(chunk),
-                r.occurred_at >= first,
-                r.occurred_at <= last,
+                r.code == RATING, r.subject_id.in_(chunk), on_days
             )
             for hit in conn.execute(query):
                 rater = orjson.loads(hit.attrs).get("rater")

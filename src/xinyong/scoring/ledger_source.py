@@ -228,9 +228,11 @@ def subjects_records(
     """:func:`subject_records` for many subjects, with a few ``IN`` queries for all of them
     (the refresh after a batch of records touches a hundred subjects at once). Every given id
     is a key, with no records if it has none."""
+    found: dict[str, list[InputRecord]] = {subject_id: [] for subject_id in subject_ids}
+    if not found:  # a person no organisation names: no statement to build (a millisecond)
+        return found
     r = records.c
     query = effective_records(as_of, known_at, catalog).with_only_columns(*_INPUT_COLUMNS)
-    found: dict[str, list[InputRecord]] = {subject_id: [] for subject_id in subject_ids}
     for chunk in chunked(sorted(found)):
         for row in conn.execute(query.where(r.subject_id.in_(chunk))):
             record = _input_record(tuple(row))
