@@ -91,6 +91,27 @@ def test_window_once_and_daily_limit(engine: Engine, catalog: Catalog) -> None:
     assert "daily limit" in report.rejects[0].reason
 
 
+def test_the_daily_limit_counts_the_ratings_of_people_met_days_before(
+    engine: Engine, catalog: Catalog
+) -> None:
+    """The ledger's ratings counted against the limit on day D are found through the people the
+    rater met in the window before D: met on 06-14, rated on 06-20, whatever else the batch
+    holds on other days."""
+    people = [f"q{i:02d}" for i in range(21)]
+    rows = [row for i, p in enumerate(people) for row in both(f"K{i}", "a", p, "2025-06-14")]
+    rows += [both("F1", "a", "far", "2025-03-01")[0], both("F1", "a", "far", "2025-03-01")[1]]
+    first = [rate(f"e{i}", "a", p, f"K{i}", "2025-06-20") for i, p in enumerate(people[:19])]
+    assert _rejects(engine, rows + first, catalog) == []
+    late = [
+        rate("far", "a", "far", "F1", "2025-03-02"),  # another day of the same batch
+        rate("e19", "a", people[19], "K19", "2025-06-20"),
+        rate("e20", "a", people[20], "K20", "2025-06-20"),
+    ]
+    report = ingest_rows(engine, late, catalog, source="app", today=TODAY)
+    assert [(r.line, r.field) for r in report.rejects] == [(3, "attrs.rater")]
+    assert "daily limit" in report.rejects[0].reason
+
+
 def test_row_checks_name_the_field(engine: Engine, catalog: Catalog) -> None:
     rows = [
         *both("I1", "a", "b", "2025-06-01"),
