@@ -95,10 +95,10 @@ def test_the_daily_limit_counts_the_ratings_of_people_met_days_before(
     engine: Engine, catalog: Catalog
 ) -> None:
     """The ledger's ratings counted against the limit on day D are found through the people the
-    rater met in the window before D: met on 06-14, rated on 06-20, whatever else the batch
-    holds on other days."""
+    rater met in the window before D: met on 06-13, the window's first day (7 days before),
+    rated on 06-20, whatever else the batch holds on other days."""
     people = [f"q{i:02d}" for i in range(21)]
-    rows = [row for i, p in enumerate(people) for row in both(f"K{i}", "a", p, "2025-06-14")]
+    rows = [row for i, p in enumerate(people) for row in both(f"K{i}", "a", p, "2025-06-13")]
     rows += [both("F1", "a", "far", "2025-03-01")[0], both("F1", "a", "far", "2025-03-01")[1]]
     first = [rate(f"e{i}", "a", p, f"K{i}", "2025-06-20") for i, p in enumerate(people[:19])]
     assert _rejects(engine, rows + first, catalog) == []

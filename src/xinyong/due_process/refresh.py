@@ -42,7 +42,11 @@ log = logging.getLogger("xinyong.refresh")
 
 _PLAN_SECONDS = 3600.0
 """How long a plan may keep what it read of the relying parties' registrations: for the whole
-plan (one plan is one moment; a party registered meanwhile is decided at the next change)."""
+plan. A registration changed while a plan is worked out (milliseconds) is seen at the next
+change, as one changed between the plan and its writing always was (registrations are changed
+under a lock of their own, not the ledger's); read again for every check, they cost a batch of
+100 records about 80 ms on PostgreSQL. A withdrawn party keeps its registration, and its
+corrections, by design (:mod:`xinyong.application.relying`)."""
 
 
 @dataclass(frozen=True, slots=True)
