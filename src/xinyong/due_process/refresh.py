@@ -44,8 +44,8 @@ _PLAN_SECONDS = 3600.0
 """How long a plan may keep what it read of the relying parties' registrations: for the whole
 plan. A registration changed while a plan is worked out (milliseconds) is seen at the next
 change, as one changed between the plan and its writing always was (registrations are changed
-under a lock of their own, not the ledger's); read again for every check, they cost a batch of
-100 records about 80 ms on PostgreSQL. A withdrawn party keeps its registration, and its
+under a lock of their own, not the ledger's), and it saves a statement per check decided again
+(docs/benchmarks.md, "Checks"). A withdrawn party keeps its registration, and its
 corrections, by design (:mod:`xinyong.application.relying`)."""
 
 
