@@ -45,6 +45,7 @@ import contextlib
 import cProfile
 import functools
 import gc
+import hashlib
 import io
 import json
 import os
@@ -524,7 +525,7 @@ class _Grouped:
 
     def __init__(self, conninfo: str, sql: str, run_id: str | None = None) -> None:
         self.conninfo, self.sql, self.run_id = conninfo, sql, run_id
-        self.pending: list[tuple[str, asyncio.Future[None]]] = []
+        self.pending: list[tuple[str, asyncio.Future[Any]]] = []
         self.idle: list[Any] = []
         self.taking = False
 
@@ -542,14 +543,14 @@ class _Grouped:
             lanes.append(lane)
         self.idle = lanes
 
-    async def __call__(self, subject: str) -> None:
+    async def __call__(self, subject: str) -> Any:
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
         self.pending.append((subject, done))
         if not self.taking:
             self.taking = True
             loop.call_soon(self._take)  # the requests already runnable join the batch
-        await done
+        return await done
 
     def _take(self) -> None:
         self.taking = False
@@ -559,7 +560,7 @@ class _Grouped:
             task = asyncio.get_running_loop().create_task(self._run(self.idle.pop(), batch))
             task.add_done_callback(functools.partial(_settle, batch=batch))
 
-    async def _run(self, lane: Any, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+    async def _run(self, lane: Any, batch: list[tuple[str, asyncio.Future[Any]]]) -> Any:
         try:
             subjects = [subject for subject, _ in batch]
             params = {"subjects": subjects, "run_id": self.run_id}
@@ -571,26 +572,139 @@ class _Grouped:
             self._take()
 
 
-def _settle(done: asyncio.Task[None], *, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+def _settle(done: asyncio.Task[Any], *, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
     error = done.exception()
-    for _, future in batch:
+    answers = [None] * len(batch) if error is not None else done.result() or [None] * len(batch)
+    for (_, future), answer in zip(batch, answers, strict=True):
         if error is None:
-            future.set_result(None)
+            future.set_result(answer)
         else:
             future.set_exception(error)
 
 
-def _floor(read: bool) -> Any:
+FLOOR_TREE = "bench_floor_tree"
+FLOOR_HEADS = "bench_floor_heads"
+FLOOR_LOCK = 0x7869_6E79  # the signed floors' tree lock (a transaction-level advisory lock)
+
+
+class _Frontier:
+    """An RFC 9162 Merkle tree's frontier, hand-written for the signed floors: the roots of its
+    perfect subtrees, largest first, so that appending a leaf costs one hash per subtree it
+    completes and the root one per subtree."""
+
+    def __init__(self, size: int = 0, hashes: list[bytes] | None = None) -> None:
+        self.size, self.hashes = size, hashes or []
+
+    @classmethod
+    def from_head(cls, head: tuple[int, str] | None) -> _Frontier:
+        if head is None:
+            return cls()
+        return cls(int(head[0]), [bytes.fromhex(h) for h in head[1].split(",") if h])
+
+    def append(self, leaf: bytes) -> None:
+        node, size = leaf, self.size
+        while size & 1:
+            node = hashlib.sha256(b"\x01" + self.hashes.pop() + node).digest()
+            size >>= 1
+        self.hashes.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return hashlib.sha256(b"").digest()
+        node = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            node = hashlib.sha256(b"\x01" + left + node).digest()
+        return node
+
+    def text(self) -> str:
+        return ",".join(h.hex() for h in self.hashes)
+
+
+class _TreeLog(_Grouped):
+    """The durable floor's group commit with each batch placed in a Merkle tree, as the
+    service's inquiry log places its checks: one transaction per batch, in two pipelined round
+    trips (the tree's lock and its head; then the rows with their positions and leaf hashes, the
+    new head and the commit). Each request gets its position, the tree's size and its root."""
+
+    async def _run(
+        self, lane: Any, batch: list[tuple[str, asyncio.Future[Any]]]
+    ) -> list[tuple[int, int, bytes]]:
+        try:
+            subjects = [subject for subject, _ in batch]
+            async with lane.pipeline(), lane.transaction():
+                await lane.execute("SELECT pg_advisory_xact_lock(%s)", (FLOOR_LOCK,))
+                cursor = await lane.execute(
+                    f"SELECT size, frontier FROM {FLOOR_HEADS} ORDER BY size DESC LIMIT 1"
+                )
+                frontier = _Frontier.from_head(await cursor.fetchone())
+                made_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                first = frontier.size
+                leaves = []
+                for n, subject in enumerate(subjects):
+                    entry = orjson.dumps([first + n, subject, made_at])
+                    leaf = hashlib.sha256(b"\x00" + entry).digest()
+                    frontier.append(leaf)
+                    leaves.append(leaf)
+                root = frontier.root()
+                await lane.execute(
+                    f"INSERT INTO {FLOOR_TREE} (position, subject_id, made_at, leaf_hash) "
+                    "SELECT %s + n - 1, s, %s, l FROM unnest(%s::text[], %s::bytea[]) "
+                    "WITH ORDINALITY AS u(s, l, n)",
+                    (first, made_at, subjects, leaves),
+                )
+                await lane.execute(
+                    f"INSERT INTO {FLOOR_HEADS} (size, root, frontier) VALUES (%s, %s, %s)",
+                    (frontier.size, root, frontier.text()),
+                )
+            return [(first + n, frontier.size, root) for n in range(len(subjects))]
+        finally:
+            self.idle.append(lane)
+            self._take()
+
+
+class _Signer:
+    """The signed floors' receipts: each answer signed with Ed25519 as a signed note (C2SP
+    signed-note: the text, a blank line, then the key's name and base64 of its 4-byte id and
+    the signature), as the service signs its decision receipts."""
+
+    NAME = b"bench.local/floor"
+
+    def __init__(self) -> None:
+        import base64
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self.key = Ed25519PrivateKey.generate()
+        public = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = hashlib.sha256(self.NAME + b"\n\x01" + public).digest()[:4]
+        self.b64 = base64.b64encode
+
+    def receipt(self, decision: dict[str, Any]) -> str:
+        text = b"xinyong-receipt/v1\n" + orjson.dumps(decision, option=orjson.OPT_SORT_KEYS) + b"\n"
+        signature = self.key.sign(text)
+        line = b"\xe2\x80\x94 " + self.NAME + b" " + self.b64(self.key_id + signature) + b"\n"
+        return (text + b"\n" + line).decode()
+
+
+def _floor(read: bool, signed: bool = False) -> Any:
     """A floor as a raw ASGI app: less than the bare Starlette endpoint does per request (no
-    routing, no request or response objects), plus the statements."""
+    routing, no request or response objects), plus the statements (and, ``signed``, the
+    inquiry's place in a Merkle tree and a signed receipt)."""
     from urllib.parse import parse_qsl
 
     conninfo = os.environ[FLOOR_ENV]
-    log = _Grouped(
-        conninfo,
-        f"INSERT INTO {FLOOR_TABLE} (subject_id, made_at) "
-        "SELECT s, now() FROM unnest(%(subjects)s::text[]) AS s",
+    log = (
+        _TreeLog(conninfo, "")
+        if signed
+        else _Grouped(
+            conninfo,
+            f"INSERT INTO {FLOOR_TABLE} (subject_id, made_at) "
+            "SELECT s, now() FROM unnest(%(subjects)s::text[]) AS s",
+        )
     )
+    signer = _Signer() if signed else None
     stored = None
     if read:
         import psycopg
@@ -622,9 +736,28 @@ def _floor(read: bool) -> Any:
         subject = dict(parse_qsl(scope["query_string"].decode("latin-1"))).get("subject", "")
         if stored is not None:
             await stored(subject)
-        await log(subject)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        placed = await log(subject)
+        if signer is None:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        position, size, root = placed
+        decision = {
+            **BARE_BODY,
+            "subject": subject,
+            "checkpoint": {"root": root.hex(), "size": size},
+            "position": position,
+        }
+        answer = orjson.dumps({**decision, "receipt": signer.receipt(decision)})
+        length = b"%d" % len(answer)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
     return app
 
@@ -652,15 +785,48 @@ def floor_read_app() -> Any:
     return _floor(read=True)
 
 
+def floor_signed_app() -> Any:
+    """The signed floor (PostgreSQL): :func:`floor_app` whose log is a Merkle tree, each batch
+    placed under the tree's lock in the transaction that writes it, and whose answer carries an
+    Ed25519 signed receipt of the decision and the tree head, as the contract asks of every
+    check (docs/verify.md, decision receipts). No read, no key, no decision: what a check must
+    do at least even with every standing held in memory."""
+    return _floor(read=False, signed=True)
+
+
+def floor_read_signed_app() -> Any:
+    """:func:`floor_signed_app` that first reads the stored standing, as
+    :func:`floor_read_app`: the least a check answered from stored standings does."""
+    return _floor(read=True, signed=True)
+
+
+FLOOR_FACTORIES = {
+    "floor": "floor_app",
+    "floor-read": "floor_read_app",
+    "floor-signed": "floor_signed_app",
+    "floor-read-signed": "floor_read_signed_app",
+}
+"""The floors' apps by name, in the order the throughput phase runs them (after xinyong)."""
+
+
 def create_floor_table(db_url: str) -> None:
-    """An empty log for the durable floor, in the ledger's database (PostgreSQL)."""
+    """Empty logs for the floors, in the ledger's database (PostgreSQL)."""
     import psycopg
 
     with psycopg.connect(_libpq(db_url), autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        for table in (FLOOR_TABLE, FLOOR_TREE, FLOOR_HEADS):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(
             f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
             "subject_id text NOT NULL, made_at timestamptz NOT NULL)"
+        )
+        conn.execute(
+            f"CREATE TABLE {FLOOR_TREE} (position bigint PRIMARY KEY, subject_id text NOT NULL, "
+            "made_at timestamptz NOT NULL, leaf_hash bytea NOT NULL)"
+        )
+        conn.execute(
+            f"CREATE TABLE {FLOOR_HEADS} (size bigint PRIMARY KEY, root bytea NOT NULL, "
+            "frontier text NOT NULL)"
         )
 
 
@@ -702,9 +868,7 @@ def serve(spec: dict[str, Any]) -> None:
             **options,
         )
         return
-    factory = {"bare": "bare_app", "floor": "floor_app", "floor-read": "floor_read_app"}[
-        spec["app"]
-    ]
+    factory = FLOOR_FACTORIES.get(spec["app"], "bare_app")
     if spec["app"].startswith("floor"):
         os.environ[FLOOR_ENV] = _libpq(spec["db"])
     if spec["workers"] == 1:
@@ -1235,7 +1399,7 @@ def throughput(
     servers: dict[str, Server], ledger: Ledger, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Closed-loop throughput of both servers, alternating, ``--repeat`` times."""
-    apps = [app for app in ("xinyong", "floor-read", "floor", "bare") if app in servers]
+    apps = [app for app in ("xinyong", *FLOOR_FACTORIES, "bare") if app in servers]
     runs: dict[str, list[dict[str, Any]]] = {app: [] for app in apps}
     load_before = load_average()
     for repeat in range(args.repeat):
@@ -1261,7 +1425,7 @@ def throughput(
     medians = {app: median(r["requests_per_s"] for r in rs) for app, rs in runs.items()}
     ratio = medians["xinyong"] / medians["bare"] if medians["bare"] else float("nan")
     floor: dict[str, Any] = {}
-    for app in ("floor", "floor-read"):  # what logging (and reading) leaves of the bare endpoint
+    for app in FLOOR_FACTORIES:  # what logging (reading, signing) leaves of the bare endpoint
         if app in medians:
             key = app.replace("-", "_")
             floor[f"{key}_ratio"] = round(medians[app] / medians["bare"], 3)
@@ -1317,6 +1481,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
         durable = [r["floor"]["alone"]["p99_all_ms"] for r in rounds]
         loaded = [r["floor"]["with_ingest"]["p99_all_ms"] for r in rounds]
         floor = {
+            "floor_app": args.mixed_floor,
             "floor_alone_p99_ms": {"median": middle(durable), "runs": durable},
             "floor_with_ingest_p99_ms": {"median": middle(loaded), "runs": loaded},
         }
@@ -1377,9 +1542,7 @@ def floor_alone(floor: Server, ledger: Ledger, args: argparse.Namespace) -> dict
     waited = wait_quiet(args.quiet_limit)
     (alone,) = run_drivers([_checks_spec(floor, ledger, args)], args.duration + 200)
     alone["waited_quiet_s"] = waited
-    _log(
-        f"  durable floor alone: p50 {alone['latency']['p50_ms']} ms, p99 {alone['p99_all_ms']} ms"
-    )
+    _log(f"  {floor.app} alone: p50 {alone['latency']['p50_ms']} ms, p99 {alone['p99_all_ms']} ms")
     return alone
 
 
@@ -1395,7 +1558,7 @@ def floor_with_ingest(
     both, ingested = run_drivers([checks, _ingest_spec(service, ledger, args)], timeout)
     both["waited_quiet_s"] = waited
     _log(
-        f"  durable floor with ingest: p50 {both['latency']['p50_ms']} ms, p99 "
+        f"  {floor.app} with ingest: p50 {both['latency']['p50_ms']} ms, p99 "
         f"{both['p99_all_ms']} ms ({ingested['records_per_s']} records/s)"
     )
     return both, ingested
@@ -1516,6 +1679,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mixed-repeat", type=int, default=3, help="rounds of the mixed phase (medians)"
     )
     parser.add_argument(
+        "--mixed-floor",
+        default="floor",
+        choices=sorted(FLOOR_FACTORIES),
+        help="the floor measured beside the service in the mixed phase (PostgreSQL)",
+    )
+    parser.add_argument(
         "--phases", default="inproc,http,mixed", help="comma list of inproc, http, mixed"
     )
     parser.add_argument(
@@ -1577,7 +1746,7 @@ def main(argv: list[str] | None = None) -> int:
                     servers["bare"] = Server("bare", ledger.db_url, log_dir, workers)
                     if args.backend == "postgres":
                         create_floor_table(ledger.db_url)
-                        for name in ("floor-read", "floor"):
+                        for name in FLOOR_FACTORIES:
                             servers[name] = Server(name, ledger.db_url, log_dir, workers)
                     warm = wait_idle(servers["xinyong"].pid)
                     _log(
@@ -1606,7 +1775,9 @@ def main(argv: list[str] | None = None) -> int:
                     durable = None
                     if args.backend == "postgres":
                         create_floor_table(ledger.db_url)
-                        durable = Server("floor", ledger.db_url, log_dir, args.mixed_workers)
+                        durable = Server(
+                            args.mixed_floor, ledger.db_url, log_dir, args.mixed_workers
+                        )
                     try:
                         alone = None if durable is None else floor_alone(durable, ledger, args)
                         _log(
@@ -1666,7 +1837,7 @@ def print_report(results: dict[str, Any]) -> None:
             f"{m['bare']:,.0f} req/s, ratio {h['ratio']} {h['ratio_per_pair']} "
             f"(goal >= {GOAL_RATIO}: {'met' if h['goal_met'] else 'NOT met'})"
         )
-        for app in ("floor", "floor-read"):
+        for app in FLOOR_FACTORIES:
             if app in m:
                 key = app.replace("-", "_")
                 print(
@@ -1689,7 +1860,7 @@ def print_report(results: dict[str, Any]) -> None:
         if "floor_alone_p99_ms" in x:
             d, e = x["floor_alone_p99_ms"], x["floor_with_ingest_p99_ms"]
             print(
-                f"  durable floor p99: alone {d['median']} ms {d['runs']}; with ingest "
+                f"  {x['floor_app']} p99: alone {d['median']} ms {d['runs']}; with ingest "
                 f"{e['median']} ms {e['runs']}"
             )
     print(f"load average: start {results['load_start']}, end {results['load_end']}")

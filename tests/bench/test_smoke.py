@@ -55,6 +55,24 @@ def test_check_benchmark(tmp_path: Path) -> None:
     assert result["mixed"]["rounds"] == 1
 
 
+def _assert_the_signed_floor_tree_holds(db: str) -> None:
+    """The last signed floor's tree: every answered request in place, and the last head's root
+    the RFC 9162 root of them all."""
+    import psycopg
+
+    from xinyong.ledger.merkle import root_of
+
+    with psycopg.connect(db.replace("+psycopg", "")) as conn:
+        leaves = conn.execute(
+            "SELECT position, leaf_hash FROM bench_floor_tree ORDER BY 1"
+        ).fetchall()
+        head = conn.execute("SELECT size, root FROM bench_floor_heads ORDER BY size DESC LIMIT 1")
+        size, root = head.fetchone() or (0, b"")
+    assert leaves, "the signed floor logged nothing"
+    assert [position for position, _ in leaves] == list(range(len(leaves)))
+    assert (size, bytes(root)) == (len(leaves), root_of([bytes(leaf) for _, leaf in leaves]))
+
+
 @pytest.mark.postgres
 def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     out = _run(
@@ -66,12 +84,14 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     )
     result = _json(out)
     assert result["in_process"]["n"] == 20
-    http = result["http"]["1"]  # xinyong, the two floors and the bare endpoint
-    assert set(http["median_requests_per_s"]) == {"xinyong", "floor-read", "floor", "bare"}
+    http = result["http"]["1"]  # xinyong, the four floors and the bare endpoint
+    floors = {"floor", "floor-read", "floor-signed", "floor-read-signed"}
+    assert set(http["median_requests_per_s"]) == {"xinyong", "bare", *floors}
     assert all(rate > 0 for rate in http["median_requests_per_s"].values())
-    assert http["floor_ratio"] > 0
-    assert http["floor_read_ratio"] > 0
+    for floor in floors:
+        assert http[f"{floor.replace('-', '_')}_ratio"] > 0
     db = "postgresql+psycopg://postgres@127.0.0.1:5432/xinyong_bench_check_p300_o0_y1_s0"
+    _assert_the_signed_floor_tree_holds(db)
     plans = _run("check_plans.py", "--db", db, "--subjects", "4")
     assert "CURRENT_MANY" in plans
     assert "computed check (" in plans

@@ -1,0 +1,63 @@
+"""The signed floors of ``bench/check.py`` do the work they stand for.
+
+A floor bounds what any server can reach, so a floor that skipped part of a check's work (a tree
+that is not RFC 9162's, a receipt that does not verify) would bound nothing. Their hand-written
+Merkle frontier and signed notes are held here to xinyong's own Merkle tree and note verifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import orjson
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xinyong.ledger.merkle import root_of
+from xinyong.ledger.signing import NoteVerifier, key_id_of
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _check_module() -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    import check
+
+    return check
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=8))
+def test_the_floor_frontier_gives_the_rfc_9162_root_batch_after_batch(batches: list[int]) -> None:
+    check = _check_module()
+    leaves: list[bytes] = []
+    frontier = check._Frontier.from_head(None)
+    for size in batches:
+        for _ in range(size):
+            leaf = hashlib.sha256(b"\x00" + len(leaves).to_bytes(8, "big")).digest()
+            frontier.append(leaf)
+            leaves.append(leaf)
+        frontier = check._Frontier.from_head((frontier.size, frontier.text()))  # as stored
+        assert frontier.size == len(leaves)
+        assert frontier.root() == root_of(leaves)
+
+
+def test_a_floor_receipt_is_a_signed_note_the_ledger_verifier_opens() -> None:
+    check = _check_module()
+    signer = check._Signer()
+    decision = {**check.BARE_BODY, "checkpoint": {"root": "ab", "size": 3}, "position": 2}
+    note = signer.receipt(decision)
+    public = signer.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    name = signer.NAME.decode()
+    verifier = NoteVerifier(name, key_id_of(name, public), signer.key.public_key())
+    text = verifier.open(note)
+    assert (
+        text
+        == "xinyong-receipt/v1\n"
+        + orjson.dumps(decision, option=orjson.OPT_SORT_KEYS).decode()
+        + "\n"
+    )
