@@ -584,7 +584,7 @@ def _settle(done: asyncio.Task[Any], *, batch: list[tuple[str, asyncio.Future[An
 
 FLOOR_TREE = "bench_floor_tree"
 FLOOR_HEADS = "bench_floor_heads"
-FLOOR_LOCK = 0x7869_6E79  # the signed floors' tree lock (a transaction-level advisory lock)
+FLOOR_LOCK = 0x6266_6C72  # "bflr": the signed floors' tree lock (none of xinyong's keys)
 
 
 class _Frontier:
@@ -625,11 +625,16 @@ class _TreeLog(_Grouped):
     """The durable floor's group commit with each batch placed in a Merkle tree, as the
     service's inquiry log places its checks: one transaction per batch, in two pipelined round
     trips (the tree's lock and its head; then the rows with their positions and leaf hashes, the
-    new head and the commit). Each request gets its position, the tree's size and its root."""
+    new head and the commit). Each request gets its position, the tree's size and its root,
+    and, given a ``signer``, the new head signed once for the whole batch."""
+
+    def __init__(self, conninfo: str, signer: _Signer | None = None) -> None:
+        super().__init__(conninfo, "")
+        self.signer = signer
 
     async def _run(
         self, lane: Any, batch: list[tuple[str, asyncio.Future[Any]]]
-    ) -> list[tuple[int, int, bytes]]:
+    ) -> list[tuple[int, int, bytes, str | None]]:
         try:
             subjects = [subject for subject, _ in batch]
             async with lane.pipeline(), lane.transaction():
@@ -657,7 +662,10 @@ class _TreeLog(_Grouped):
                     f"INSERT INTO {FLOOR_HEADS} (size, root, frontier) VALUES (%s, %s, %s)",
                     (frontier.size, root, frontier.text()),
                 )
-            return [(first + n, frontier.size, root) for n in range(len(subjects))]
+            head = None
+            if self.signer is not None:
+                head = self.signer.receipt({"root": root.hex(), "size": frontier.size})
+            return [(first + n, frontier.size, root, head) for n in range(len(subjects))]
         finally:
             self.idle.append(lane)
             self._take()
@@ -688,16 +696,17 @@ class _Signer:
         return (text + b"\n" + line).decode()
 
 
-def _floor(read: bool, signed: bool = False) -> Any:
+def _floor(read: bool, signed: bool = False, per_batch: bool = False) -> Any:
     """A floor as a raw ASGI app: less than the bare Starlette endpoint does per request (no
     routing, no request or response objects), plus the statements (and, ``signed``, the
-    inquiry's place in a Merkle tree and a signed receipt)."""
+    inquiry's place in a Merkle tree and a signed receipt; ``per_batch``, one signature of the
+    tree's new head per commit instead of one per answer)."""
     from urllib.parse import parse_qsl
 
     conninfo = os.environ[FLOOR_ENV]
     log = (
-        _TreeLog(conninfo, "")
-        if signed
+        _TreeLog(conninfo, _Signer() if per_batch else None)
+        if signed or per_batch
         else _Grouped(
             conninfo,
             f"INSERT INTO {FLOOR_TABLE} (subject_id, made_at) "
@@ -737,18 +746,19 @@ def _floor(read: bool, signed: bool = False) -> Any:
         if stored is not None:
             await stored(subject)
         placed = await log(subject)
-        if signer is None:
+        if placed is None:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        position, size, root = placed
+        position, size, root, head = placed
         decision = {
             **BARE_BODY,
             "subject": subject,
             "checkpoint": {"root": root.hex(), "size": size},
             "position": position,
         }
-        answer = orjson.dumps({**decision, "receipt": signer.receipt(decision)})
+        receipt = head if signer is None else signer.receipt(decision)
+        answer = orjson.dumps({**decision, "receipt": receipt})
         length = b"%d" % len(answer)
         await send(
             {
@@ -794,6 +804,14 @@ def floor_signed_app() -> Any:
     return _floor(read=False, signed=True)
 
 
+def floor_tree_app() -> Any:
+    """The tree floor (PostgreSQL): :func:`floor_signed_app` with one signature per commit (the
+    tree's new head) instead of one per answer, and no inclusion proof in the answer: what a
+    check must do at least if receipts were the signed head of the inquiry log plus the
+    inquiry's place in it, a design the service does not have (docs/benchmarks.md)."""
+    return _floor(read=False, per_batch=True)
+
+
 def floor_read_signed_app() -> Any:
     """:func:`floor_signed_app` that first reads the stored standing, as
     :func:`floor_read_app`: the least a check answered from stored standings does."""
@@ -803,10 +821,19 @@ def floor_read_signed_app() -> Any:
 FLOOR_FACTORIES = {
     "floor": "floor_app",
     "floor-read": "floor_read_app",
+    "floor-tree": "floor_tree_app",
     "floor-signed": "floor_signed_app",
     "floor-read-signed": "floor_read_signed_app",
 }
 """The floors' apps by name, in the order the throughput phase runs them (after xinyong)."""
+
+
+def _floor_names(text: str) -> list[str]:
+    names = [name for name in text.split(",") if name]
+    unknown = sorted(set(names) - set(FLOOR_FACTORIES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no such floor: {', '.join(unknown)}")
+    return names
 
 
 def create_floor_table(db_url: str) -> None:
@@ -1679,6 +1706,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mixed-repeat", type=int, default=3, help="rounds of the mixed phase (medians)"
     )
     parser.add_argument(
+        "--floors",
+        default=",".join(FLOOR_FACTORIES),
+        type=_floor_names,
+        help="comma list of the floors run beside the service in the throughput phase "
+        "(PostgreSQL; empty for none)",
+    )
+    parser.add_argument(
         "--mixed-floor",
         default="floor",
         choices=sorted(FLOOR_FACTORIES),
@@ -1746,7 +1780,7 @@ def main(argv: list[str] | None = None) -> int:
                     servers["bare"] = Server("bare", ledger.db_url, log_dir, workers)
                     if args.backend == "postgres":
                         create_floor_table(ledger.db_url)
-                        for name in FLOOR_FACTORIES:
+                        for name in args.floors:
                             servers[name] = Server(name, ledger.db_url, log_dir, workers)
                     warm = wait_idle(servers["xinyong"].pid)
                     _log(

@@ -61,3 +61,12 @@ def test_a_floor_receipt_is_a_signed_note_the_ledger_verifier_opens() -> None:
         + orjson.dumps(decision, option=orjson.OPT_SORT_KEYS).decode()
         + "\n"
     )
+
+
+def test_the_floor_tree_lock_is_none_of_the_ledger_locks() -> None:
+    """A floor that shared a lock with the service would wait for its appends (a floor on the
+    ledger's append lock answered in seconds while records were posted)."""
+    from xinyong.ledger import database
+
+    ledger_keys = {value for name, value in vars(database).items() if name.startswith("_PG_")}
+    assert _check_module().FLOOR_LOCK not in ledger_keys

@@ -84,8 +84,8 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     )
     result = _json(out)
     assert result["in_process"]["n"] == 20
-    http = result["http"]["1"]  # xinyong, the four floors and the bare endpoint
-    floors = {"floor", "floor-read", "floor-signed", "floor-read-signed"}
+    http = result["http"]["1"]  # xinyong, the five floors and the bare endpoint
+    floors = {"floor", "floor-read", "floor-tree", "floor-signed", "floor-read-signed"}
     assert set(http["median_requests_per_s"]) == {"xinyong", "bare", *floors}
     assert all(rate > 0 for rate in http["median_requests_per_s"].values())
     for floor in floors:
