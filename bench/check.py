@@ -63,7 +63,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -574,7 +574,7 @@ class _Grouped:
 
 def _settle(done: asyncio.Task[Any], *, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
     error = done.exception()
-    answers = [None] * len(batch) if error is not None else done.result() or [None] * len(batch)
+    answers = (None if error is not None else done.result()) or [None] * len(batch)
     for (_, future), answer in zip(batch, answers, strict=True):
         if error is None:
             future.set_result(answer)
@@ -696,24 +696,24 @@ class _Signer:
         return (text + b"\n" + line).decode()
 
 
-def _floor(read: bool, signed: bool = False, per_batch: bool = False) -> Any:
+def _floor(read: bool, signing: Literal["answer", "commit"] | None = None) -> Any:
     """A floor as a raw ASGI app: less than the bare Starlette endpoint does per request (no
-    routing, no request or response objects), plus the statements (and, ``signed``, the
-    inquiry's place in a Merkle tree and a signed receipt; ``per_batch``, one signature of the
-    tree's new head per commit instead of one per answer)."""
+    routing, no request or response objects), plus the statements; with ``signing``, the
+    inquiry's place in a Merkle tree and a signature: of each answer, or of the tree's new head
+    once per commit."""
     from urllib.parse import parse_qsl
 
     conninfo = os.environ[FLOOR_ENV]
     log = (
-        _TreeLog(conninfo, _Signer() if per_batch else None)
-        if signed or per_batch
+        _TreeLog(conninfo, _Signer() if signing == "commit" else None)
+        if signing
         else _Grouped(
             conninfo,
             f"INSERT INTO {FLOOR_TABLE} (subject_id, made_at) "
             "SELECT s, now() FROM unnest(%(subjects)s::text[]) AS s",
         )
     )
-    signer = _Signer() if signed else None
+    signer = _Signer() if signing == "answer" else None
     stored = None
     if read:
         import psycopg
@@ -801,7 +801,7 @@ def floor_signed_app() -> Any:
     Ed25519 signed receipt of the decision and the tree head, as the contract asks of every
     check (docs/verify.md, decision receipts). No read, no key, no decision: what a check must
     do at least even with every standing held in memory."""
-    return _floor(read=False, signed=True)
+    return _floor(read=False, signing="answer")
 
 
 def floor_tree_app() -> Any:
@@ -809,13 +809,13 @@ def floor_tree_app() -> Any:
     tree's new head) instead of one per answer, and no inclusion proof in the answer: what a
     check must do at least if receipts were the signed head of the inquiry log plus the
     inquiry's place in it, a design the service does not have (docs/benchmarks.md)."""
-    return _floor(read=False, per_batch=True)
+    return _floor(read=False, signing="commit")
 
 
 def floor_read_signed_app() -> Any:
     """:func:`floor_signed_app` that first reads the stored standing, as
     :func:`floor_read_app`: the least a check answered from stored standings does."""
-    return _floor(read=True, signed=True)
+    return _floor(read=True, signing="answer")
 
 
 FLOOR_FACTORIES = {
@@ -895,7 +895,7 @@ def serve(spec: dict[str, Any]) -> None:
             **options,
         )
         return
-    factory = FLOOR_FACTORIES.get(spec["app"], "bare_app")
+    factory = {"bare": "bare_app", **FLOOR_FACTORIES}[spec["app"]]
     if spec["app"].startswith("floor"):
         os.environ[FLOOR_ENV] = _libpq(spec["db"])
     if spec["workers"] == 1:
