@@ -7,6 +7,7 @@ Files (``ingest_records``, quarantine in ``FILE.rejects.csv``) and the source AP
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,11 @@ def both(case: str, a: str, b: str, day: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+def engine(ledger_url: str) -> Iterator[Engine]:
+    """A new ledger on each database (the admission's lookups are per-dialect index probes)."""
+    engine = open_database(ledger_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +98,16 @@ def test_window_once_and_daily_limit(engine: Engine, catalog: Catalog) -> None:
 def test_the_daily_limit_counts_the_ratings_of_people_met_days_before(
     engine: Engine, catalog: Catalog
 ) -> None:
-    """The ledger's ratings counted against the limit on day D are found through the people the
-    rater met in the window before D: met on 06-13, the window's first day (7 days before),
-    rated on 06-20, whatever else the batch holds on other days."""
+    """The ledger's ratings counted against the limit on day D are all the rater's ratings of D,
+    whenever the rater met the people rated (here on 06-13, the window's first day), whatever
+    else the batch holds on other days; other raters' ratings of D do not count."""
     people = [f"q{i:02d}" for i in range(21)]
     rows = [row for i, p in enumerate(people) for row in both(f"K{i}", "a", p, "2025-06-13")]
     rows += [both("F1", "a", "far", "2025-03-01")[0], both("F1", "a", "far", "2025-03-01")[1]]
     first = [rate(f"e{i}", "a", p, f"K{i}", "2025-06-20") for i, p in enumerate(people[:19])]
-    assert _rejects(engine, rows + first, catalog) == []
+    # the people a met rate a back on the same day: their ratings are theirs, not a's
+    back = [rate(f"b{i}", p, "a", f"K{i}", "2025-06-20") for i, p in enumerate(people[:19])]
+    assert _rejects(engine, rows + first + back, catalog) == []
     late = [
         rate("far", "a", "far", "F1", "2025-03-02"),  # another day of the same batch
         rate("e19", "a", people[19], "K19", "2025-06-20"),
@@ -110,6 +116,26 @@ def test_the_daily_limit_counts_the_ratings_of_people_met_days_before(
     report = ingest_rows(engine, late, catalog, source="app", today=TODAY)
     assert [(r.line, r.field) for r in report.rejects] == [(3, "attrs.rater")]
     assert "daily limit" in report.rejects[0].reason
+
+
+def test_the_daily_limit_holds_in_a_batch_spread_over_many_days(
+    engine: Engine, catalog: Catalog
+) -> None:
+    """A batch whose ratings fall on more days than the count probes one by one (a span is
+    read instead) counts the same."""
+    people = [f"s{i:02d}" for i in range(20)]
+    rows = [row for i, p in enumerate(people) for row in both(f"S{i}", "a", p, "2025-06-20")]
+    rows += [rate(f"s{i}", "a", p, f"S{i}", "2025-06-20") for i, p in enumerate(people)]
+    assert _rejects(engine, rows, catalog) == []
+    spread: list[dict[str, Any]] = []
+    for k in range(70):
+        day = date.fromordinal(date(2025, 3, 1).toordinal() + k).isoformat()
+        spread += [
+            *both(f"T{k}", "a", f"t{k:02d}", day),
+            rate(f"t{k}", "a", f"t{k:02d}", f"T{k}", day),
+        ]
+    spread += [*both("U", "a", "u", "2025-06-20"), rate("u", "a", "u", "U", "2025-06-20")]
+    assert _rejects(engine, spread, catalog) == [(len(spread), "attrs.rater")]
 
 
 def test_row_checks_name_the_field(engine: Engine, catalog: Catalog) -> None:

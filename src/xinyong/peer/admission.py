@@ -15,9 +15,9 @@ runs these checks inside the write lock, after duplicates are set aside (re-send
 that is already in the ledger is a duplicate, not a second rating), so two concurrent batches
 cannot both take the last rating of a day.
 
-Every lookup uses the ledger's index on ``subject_id``: a rater's ratings are filed under the
-people it rated, so its ratings of a day are found through its own interactions of the window
-before that day (a rating needs one), never by scanning all ratings.
+Every lookup probes an index: the interactions and earlier ratings of an interaction through
+``subject_id``; a rater's ratings of a day (filed under the people it rated) through the index of
+ratings by rater and day (:mod:`xinyong.ledger.rating_index`), never by scanning all ratings.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy import Connection, exists, select
 
 from xinyong.domain.catalog import RatingPolicy
 from xinyong.domain.chunks import IN_CHUNK, chunked
@@ -37,6 +37,7 @@ from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
 from xinyong.ledger.effective import VOIDING
+from xinyong.ledger.rating_index import IS_RATING, rater_of
 from xinyong.ledger.schema import events, records
 
 __all__ = ["RatingAdmission"]
@@ -54,7 +55,7 @@ def _attrs(row: RecordRow) -> dict[str, Any]:
 
 
 _FEW_DAYS = 64
-"""Up to this many distinct days, the daily counts read those days only, else their span."""
+"""Up to this many distinct days, the daily counts probe those days only, else their span."""
 
 
 def _chunks(items: Iterable[str]) -> Iterable[Sequence[str]]:
@@ -111,41 +112,22 @@ class RatingAdmission:
     def _count_daily(
         self, conn: Connection, ratings: list[tuple[RecordRow, dict[str, Any]]]
     ) -> None:
-        """Count the raters' ratings already in the ledger on the batch's days.
-
-        A rating on day D is filed under someone the rater met in ``[D - window, D]``: the
-        raters' interactions of that span name everyone whose ratings need counting.
-        """
+        """Count the raters' ratings already in the ledger on the batch's days, through the
+        index of ratings by rater and day (:mod:`xinyong.ledger.rating_index`)."""
         r = records.c
-        window = timedelta(days=self.policy.rating_window_days)
         days = sorted({row[5] for row, _ in ratings})
-        first, last = days[0], days[-1]
-        # Only the batch's days are ever looked up: when they are few, read what those days
-        # need alone (a batch of records spread over a year would otherwise read every
-        # interaction and rating of the span).
-        few = len(days) <= _FEW_DAYS
-        raters = {str(attrs["rater"]) for _, attrs in ratings}
-        met_when = (
-            or_(*(r.occurred_at.between(day - window, day) for day in days))
-            if few
-            else r.occurred_at.between(first - window, last)
+        # Only the batch's days are ever looked up: when they are few, probe those days alone
+        # (a batch of records spread over a year would otherwise read a year of ratings).
+        on_days = (
+            r.occurred_at.in_(days)
+            if len(days) <= _FEW_DAYS
+            else r.occurred_at.between(days[0], days[-1])
         )
-        met: set[str] = set()
-        for chunk in _chunks(raters):
-            query = select(r.attrs).where(r.code == INTERACTION, r.subject_id.in_(chunk), met_when)
-            for hit in conn.execute(query):
-                counterpart = orjson.loads(hit.attrs).get("counterpart")
-                if isinstance(counterpart, str):
-                    met.add(counterpart)
-        on_days = r.occurred_at.in_(days) if few else r.occurred_at.between(first, last)
-        for chunk in _chunks(met):
-            query = select(r.attrs, r.occurred_at).where(
-                r.code == RATING, r.subject_id.in_(chunk), on_days
-            )
-            for hit in conn.execute(query):
-                rater = orjson.loads(hit.attrs).get("rater")
-                if isinstance(rater, str) and rater in raters:
-                    self.daily[(rater, hit.occurred_at)] += 1
+        rater = rater_of(r.attrs)
+        for chunk in _chunks(str(attrs["rater"]) for _, attrs in ratings):
+            query = select(rater, r.occurred_at).where(IS_RATING, rater.in_(chunk), on_days)
+            for given_by, day in conn.execute(query):
+                self.daily[(given_by, day)] += 1
 
     def check(self, row: RecordRow) -> RowProblem | None:
         """Admit one row (and remember it) or say which field is at fault."""
