@@ -1255,7 +1255,7 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
     latencies: list[int] = []
     service: list[int] = []
     statuses: dict[int, int] = {}
-    accepted = 0
+    accepted = rejected = 0
     errors = 0
     late_by = time.time() - start_at
     await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -1264,7 +1264,7 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
     begin_wall = time.time()
 
     async def send(index: int, data: bytes) -> None:
-        nonlocal opened, accepted, errors
+        nonlocal opened, accepted, rejected, errors
         scheduled = begin_ns + round(index / rate * 1e9)
         async with freed:
             while not idle and opened >= spec["max_connections"]:
@@ -1301,7 +1301,9 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
                 latencies.append(done - scheduled)
                 service.append(done - sent)
                 if spec["kind"] == "records":
-                    accepted += orjson.loads(body)["accepted"]
+                    report = orjson.loads(body)
+                    accepted += report["accepted"]
+                    rejected += len(report["rejected"])
         async with freed:
             idle.append(conn)
             freed.notify()
@@ -1336,36 +1338,71 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
     }
     if spec["kind"] == "records":
         result["records_accepted"] = accepted
+        result["records_rejected"] = rejected
         result["records_per_s"] = round(accepted / seconds, 1)
     return result
 
 
+def _offered_rows(row: dict[str, Any], case: str) -> list[dict[str, Any]]:
+    """What one row picked from the synthetic file becomes in the offered load: itself, under a
+    new interaction id ``case`` if it is a peer record. A rating comes with the two
+    interaction records it needs (a rating picked as it is rates an interaction the ledger
+    already holds a rating of, and is refused as a second one)."""
+    from xinyong.domain.peer_records import INTERACTION, PEER_CODES, RATING
+
+    attrs = orjson.loads(row["attrs"]) if row["attrs"] else {}
+    offered = {
+        "subject_id": row["subject_id"],
+        "subject_kind": row["subject_kind"],
+        "code": row["code"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "case_id": case if row["code"] in PEER_CODES else row["case_id"],
+        "attrs": attrs,
+    }
+    if row["code"] != RATING:
+        return [offered]
+    rater, rated = attrs["rater"], row["subject_id"]
+    met = [
+        {**offered, "subject_id": one, "code": INTERACTION, "attrs": {"counterpart": other}}
+        for one, other in ((rater, rated), (rated, rater))
+    ]
+    return [*met, offered]
+
+
 def _record_batches(spec: dict[str, Any], batches: int) -> list[bytes]:
-    """``batches`` POST bodies of ``batch`` records each: synthetic rows with new record ids."""
+    """``batches`` POST bodies of ``batch`` records each, all of them acceptable: rows picked at
+    random from the synthetic file with new record ids, each rating with its interaction
+    (:func:`_offered_rows`). A rating's three rows go in one batch (batches may be appended in
+    any order); a batch they would overflow is filled with conduct records instead."""
+    from xinyong.domain.peer_records import PEER_CODES
+
     table = pq.read_table(
         spec["records"],
         columns=["subject_id", "subject_kind", "code", "occurred_at", "case_id", "attrs"],
     )
     size = spec["batch"]
     rng = np.random.default_rng(spec["seed"])
-    rows = rng.integers(0, table.num_rows, batches * size)
-    picked = table.take(rows).to_pylist()
     tag = uuid.uuid4().hex[:10]
-    out = []
+    picked = table.take(rng.integers(0, table.num_rows, batches * size)).to_pylist()
+    groups = (_offered_rows(row, f"chk-{tag}-case-{n:08d}") for n, row in enumerate(picked))
+    fillers = (
+        [offered]
+        for row in picked
+        if row["code"] not in PEER_CODES
+        for offered in _offered_rows(row, "")
+    )
+    out, held = [], None
     for b in range(batches):
-        chunk = []
-        for i, row in enumerate(picked[b * size : (b + 1) * size]):
-            chunk.append(
-                {
-                    "record_id": f"chk-{tag}-{b * size + i:08d}",
-                    "subject_id": row["subject_id"],
-                    "subject_kind": row["subject_kind"],
-                    "code": row["code"],
-                    "occurred_at": row["occurred_at"].isoformat(),
-                    "case_id": row["case_id"],
-                    "attrs": orjson.loads(row["attrs"]) if row["attrs"] else {},
-                }
-            )
+        chunk: list[dict[str, Any]] = []
+        while len(chunk) < size:
+            held = held or next(groups, None)
+            if held is not None and len(chunk) + len(held) <= size:
+                chunk += held
+                held = None
+            else:
+                chunk += next(fillers)
+        for i, record in enumerate(chunk):
+            record["record_id"] = f"chk-{tag}-{b * size + i:08d}"
         out.append(records_request(chunk, spec["token"]))
     return out
 
@@ -1523,6 +1560,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
         "checks_alone_p99_ms": {"median": middle(alone), "runs": alone},
         "checks_with_ingest_p99_ms": {"median": p99, "runs": both},
         "records_per_s": [r["xinyong"]["ingest"]["records_per_s"] for r in rounds],
+        "records_rejected": [r["xinyong"]["ingest"]["records_rejected"] for r in rounds],
         "rates_achieved": achieved,
         "goal_p99_ms": GOAL_MIXED_P99_MS,
         "goal_met": bool(p99 is not None and p99 < GOAL_MIXED_P99_MS and achieved),
