@@ -12,10 +12,19 @@ from typing import Any
 
 from xinyong.domain.row_problem import RowProblem
 
-__all__ = ["INTERACTION", "PEER_CODES", "RATING", "peer_row_problem", "rating_stars"]
+__all__ = [
+    "INTERACTION",
+    "PEER_CODES",
+    "PEER_PREFIX",
+    "RATING",
+    "peer_row_problem",
+    "rating_stars",
+]
 
-INTERACTION = "peer.interaction"
-RATING = "peer.rating"
+PEER_PREFIX = "peer."
+"""Every peer record's code starts with it (the ledger's index of peer records covers them)."""
+INTERACTION = PEER_PREFIX + "interaction"
+RATING = PEER_PREFIX + "rating"
 PEER_CODES = (INTERACTION, RATING)
 
 

@@ -15,15 +15,15 @@ runs these checks inside the write lock, after duplicates are set aside (re-send
 that is already in the ledger is a duplicate, not a second rating), so two concurrent batches
 cannot both take the last rating of a day.
 
-Every lookup probes an index: the interactions and earlier ratings of an interaction through
-``subject_id``; a rater's ratings of a day (filed under the people it rated) through the index of
-ratings by rater and day (:mod:`xinyong.ledger.rating_index`), never by scanning all ratings.
+Every lookup probes an index of peer records (:mod:`xinyong.ledger.peer_index`): the
+interactions and earlier ratings of an interaction by its id; a rater's ratings of a day (filed
+under the people it rated) by rater and day; never by scanning a person's records.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,7 +37,7 @@ from xinyong.domain.peer_records import INTERACTION, RATING
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ledger.append import RecordRow
 from xinyong.ledger.effective import VOIDING
-from xinyong.ledger.rating_index import IS_RATING, rater_of
+from xinyong.ledger.peer_index import IS_PEER, ratings_given
 from xinyong.ledger.schema import events, records
 
 __all__ = ["RatingAdmission"]
@@ -52,14 +52,6 @@ class _Interaction:
 def _attrs(row: RecordRow) -> dict[str, Any]:
     parsed = orjson.loads(str(row[7]))
     return parsed if isinstance(parsed, dict) else {}
-
-
-_FEW_DAYS = 64
-"""Up to this many distinct days, the daily counts probe those days only, else their span."""
-
-
-def _chunks(items: Iterable[str]) -> Iterable[Sequence[str]]:
-    return chunked(sorted(set(items)))
 
 
 class RatingAdmission:
@@ -86,12 +78,17 @@ class RatingAdmission:
             e.source == r.source, e.record_id == r.record_id, e.event_type.in_(VOIDING)
         )
         # The interactions and earlier ratings of the batch's interaction ids, a few hundred
-        # ratings at a time: each query finds its rows through the subject_id index.
+        # ratings at a time: each query finds its rows through the index of peer records by
+        # interaction id (IS_PEER repeats its predicate).
         for part in chunked(ratings, IN_CHUNK // 2):
             people = sorted({str(a["rater"]) for _, a in part} | {str(row[2]) for row, _ in part})
             cases = sorted({str(row[6]) for row, _ in part})
             met = select(r.subject_id, r.case_id, r.attrs, r.occurred_at).where(
-                r.code == INTERACTION, r.subject_id.in_(people), r.case_id.in_(cases), ~voided
+                IS_PEER,
+                r.code == INTERACTION,
+                r.subject_id.in_(people),
+                r.case_id.in_(cases),
+                ~voided,
             )
             for hit in conn.execute(met):
                 counterpart = orjson.loads(hit.attrs).get("counterpart")
@@ -101,33 +98,14 @@ class RatingAdmission:
                     )
             rated = sorted({str(row[2]) for row, _ in part})
             given = select(r.case_id, r.attrs).where(
-                r.code == RATING, r.subject_id.in_(rated), r.case_id.in_(cases)
+                IS_PEER, r.code == RATING, r.subject_id.in_(rated), r.case_id.in_(cases)
             )
             for found in conn.execute(given):
                 rater = orjson.loads(found.attrs).get("rater")
                 if isinstance(rater, str):
                     self.rated.add((rater, found.case_id))
-        self._count_daily(conn, ratings)
-
-    def _count_daily(
-        self, conn: Connection, ratings: list[tuple[RecordRow, dict[str, Any]]]
-    ) -> None:
-        """Count the raters' ratings already in the ledger on the batch's days, through the
-        index of ratings by rater and day (:mod:`xinyong.ledger.rating_index`)."""
-        r = records.c
-        days = sorted({row[5] for row, _ in ratings})
-        # Only the batch's days are ever looked up: when they are few, probe those days alone
-        # (a batch of records spread over a year would otherwise read a year of ratings).
-        on_days = (
-            r.occurred_at.in_(days)
-            if len(days) <= _FEW_DAYS
-            else r.occurred_at.between(days[0], days[-1])
-        )
-        rater = rater_of(r.attrs)
-        for chunk in _chunks(str(attrs["rater"]) for _, attrs in ratings):
-            query = select(rater, r.occurred_at).where(IS_RATING, rater.in_(chunk), on_days)
-            for given_by, day in conn.execute(query):
-                self.daily[(given_by, day)] += 1
+        # the ratings the raters have already given on the days they rate in the batch
+        self.daily.update(ratings_given(conn, ((str(a["rater"]), row[5]) for row, a in ratings)))
 
     def check(self, row: RecordRow) -> RowProblem | None:
         """Admit one row (and remember it) or say which field is at fault."""
