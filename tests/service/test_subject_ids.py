@@ -109,6 +109,18 @@ def test_the_person_sees_every_check_made_on_any_spelling(listed: Service) -> No
     assert [r["record"] for r in mine["records"]] == ["bank/c1"]
 
 
+def test_a_submission_refreshes_the_subject_it_names_however_spelled(listed: Service) -> None:
+    """The refresh after a submission (list entries, notices) is of the canonical subject: the
+    record submitted with a lower-case x put LISTED on the black list at once."""
+    with listed.engine.connect() as conn:
+        entries = conn.exec_driver_sql(
+            "SELECT subject_id FROM listings WHERE delisted_on IS NULL"
+        ).all()
+        notices = conn.exec_driver_sql("SELECT subject_id, kind FROM notices").all()
+    assert [entry[0] for entry in entries] == [LISTED]
+    assert (LISTED, "listing") in {(n[0], n[1]) for n in notices}
+
+
 @pytest.mark.parametrize(("value", "reason"), MALFORMED.items())
 def test_a_malformed_id_is_refused_and_never_logged(
     listed: Service, value: str, reason: str

@@ -80,8 +80,7 @@ def submit_records(
     )
     corrections = 0
     if report.accepted:
-        touched = {str(r.get("subject_id", "")).strip() for r in rows} - {""}
-        corrections = len(after_changes(ctx, touched, today))
+        corrections = len(after_changes(ctx, report.named, today))
     return {
         "received": report.rows,
         "accepted": report.accepted,
