@@ -10,10 +10,9 @@ up two things the subject index reaches only through every record of the people 
 - the interaction and ratings of an interaction id: a partial index on ``case_id`` over peer
   records (migration 0020), probed through :data:`IS_PEER`.
 
-As in :mod:`xinyong.ledger.related_index`, a planner uses a partial (expression) index only when
-the query repeats its expression and its predicate, so both are written once here:
-:func:`rater_of`, :data:`IS_RATING` and :data:`IS_PEER`, with the codes as constants (a bound
-parameter could not be held to the index's predicate under a generic plan).
+A planner uses a partial (expression) index only when the query repeats its expression and its
+predicate, so both are written once here (from :mod:`xinyong.ledger.partial_index`):
+:class:`rater_of`, :data:`IS_RATING` and :data:`IS_PEER`, with the codes as constants.
 """
 
 from __future__ import annotations
@@ -21,16 +20,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, and_, literal_column, select, text
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import ColumnElement, Connection, literal_column, select, text
 
 from xinyong.domain.chunks import chunked
 from xinyong.domain.peer_records import PEER_PREFIX, RATING
 from xinyong.ledger.driver_sql import as_date
+from xinyong.ledger.partial_index import AttrsField, attrs_field_sql, code_prefix
 from xinyong.ledger.schema import records
 
 __all__ = [
@@ -47,55 +43,37 @@ __all__ = [
 
 RATER_INDEX = "ix_records_rater_day"
 CASE_INDEX = "ix_records_peer_case"
-_RATER = {
-    "sqlite": "json_extract({attrs}, '$.rater')",
-    "postgresql": "({attrs})::jsonb ->> 'rater'",
-}
 
 
-class rater_of(FunctionElement[str]):
+class rater_of(AttrsField):
     """The rater a record's ``attrs`` name, as the index computes it."""
 
-    type = String()
+    field = "rater"
     inherit_cache = True
-
-
-@compiles(rater_of)
-def _rater_of(element: rater_of, compiler: SQLCompiler, **kw: Any) -> str:
-    attrs = compiler.process(element.clauses, **kw)
-    return "(" + _RATER[compiler.dialect.name].format(attrs=attrs) + ")"
 
 
 IS_RATING: ColumnElement[bool] = records.c.code == literal_column(f"'{RATING}'")
 """A rating record (the rater index's predicate)."""
 
-_FIRST, _AFTER = PEER_PREFIX, PEER_PREFIX[:-1] + chr(ord(PEER_PREFIX[-1]) + 1)
-IS_PEER: ColumnElement[bool] = and_(
-    records.c.code >= literal_column(f"'{_FIRST}'"), records.c.code < literal_column(f"'{_AFTER}'")
-)
+IS_PEER, _PEER_WHERE = code_prefix(PEER_PREFIX)
 """An interaction or rating record: its code starts with ``peer.`` (the case index's
 predicate)."""
 
-CREATE_CASE_INDEX = (
-    f"CREATE INDEX {CASE_INDEX} ON records (case_id) WHERE code >= '{_FIRST}' AND code < '{_AFTER}'"
-)
+CREATE_CASE_INDEX = f"CREATE INDEX {CASE_INDEX} ON records (case_id) WHERE {_PEER_WHERE}"
 """The case index, on either database (migration 0020)."""
 
 CREATE_RATER_INDEX = {
     dialect: (
-        f"CREATE INDEX {RATER_INDEX} ON records (({rater.format(attrs='attrs')}), occurred_at) "
-        f"WHERE code = '{RATING}'"
+        f"CREATE INDEX {RATER_INDEX} ON records ({attrs_field_sql(dialect, 'attrs', 'rater')}, "
+        f"occurred_at) WHERE code = '{RATING}'"
     )
-    for dialect, rater in _RATER.items()
+    for dialect in ("sqlite", "postgresql")
 }
 """The rater index, per database (migration 0019)."""
 
 RATINGS_GIVEN_PG = text(
-    "SELECT p.rater, p.day, (SELECT count(*) FROM records r WHERE r.code = '"
-    + RATING
-    + "' AND ("
-    + _RATER["postgresql"].format(attrs="r.attrs")
-    + ") = p.rater AND r.occurred_at = p.day) "
+    f"SELECT p.rater, p.day, (SELECT count(*) FROM records r WHERE r.code = '{RATING}' AND "
+    f"{attrs_field_sql('postgresql', 'r.attrs', 'rater')} = p.rater AND r.occurred_at = p.day) "
     "FROM unnest(CAST(:raters AS text[]), CAST(:days AS date[])) AS p(rater, day)"
 )
 """PostgreSQL: one index probe per (rater, day), a plan that does not depend on statistics. As

@@ -3,27 +3,22 @@
 A partial index on one expression per database (``json_extract(attrs, '$.person')`` on SQLite,
 ``attrs::jsonb ->> 'person'`` on PostgreSQL) over the relation records only. A planner uses a
 partial expression index only when the query repeats its expression and its predicate, so both
-are written once here, as SQLAlchemy constructs (:func:`named_person`, :data:`IS_RELATION`), and
-every query that probes the index uses them: the lookups below and the stored standing's read
-(:mod:`xinyong.decisions.precomputed`). The predicate is a range of codes, written as constants
-(a bound parameter would not prove it under a generic plan, and a ``LIKE`` pattern's ``%``
-would collide with the driver's placeholders).
+are written once here, as SQLAlchemy constructs (:class:`named_person`, :data:`IS_RELATION`,
+from :mod:`xinyong.ledger.partial_index`), and every query that probes the index uses them: the
+lookups below and the stored standing's read (:mod:`xinyong.decisions.precomputed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, literal_column, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, bindparam, select
 
 from xinyong.domain.chunks import chunked
 from xinyong.domain.relations import RELATION_PREFIX
 from xinyong.ledger.driver_sql import DriverStatement
+from xinyong.ledger.partial_index import AttrsField, attrs_field_sql, code_prefix
 from xinyong.ledger.schema import records
 
 __all__ = [
@@ -35,38 +30,23 @@ __all__ = [
     "relation_records_naming",
 ]
 
-_FIRST, _AFTER = RELATION_PREFIX, RELATION_PREFIX[:-1] + chr(ord(RELATION_PREFIX[-1]) + 1)
-_PERSON = {
-    "sqlite": "json_extract({attrs}, '$.person')",
-    "postgresql": "({attrs})::jsonb ->> 'person'",
-}
 
-
-class named_person(FunctionElement[str]):
+class named_person(AttrsField):
     """The person a record's ``attrs`` name, as the index computes it."""
 
-    type = String()
+    field = "person"
     inherit_cache = True
 
 
-@compiles(named_person)
-def _named_person(element: named_person, compiler: SQLCompiler, **kw: Any) -> str:
-    attrs = compiler.process(element.clauses, **kw)
-    return "(" + _PERSON[compiler.dialect.name].format(attrs=attrs) + ")"
-
-
-IS_RELATION: ColumnElement[bool] = and_(
-    records.c.code >= literal_column(f"'{_FIRST}'"),
-    records.c.code < literal_column(f"'{_AFTER}'"),
-)
+IS_RELATION, _RELATION_WHERE = code_prefix(RELATION_PREFIX)
 """A relation record: its code starts with ``relation.`` (the index's predicate)."""
 
 CREATE_INDEX = {
     dialect: (
-        f"CREATE INDEX ix_records_related_person ON records (({person.format(attrs='attrs')})) "
-        f"WHERE code >= '{_FIRST}' AND code < '{_AFTER}'"
+        "CREATE INDEX ix_records_related_person ON records "
+        f"({attrs_field_sql(dialect, 'attrs', 'person')}) WHERE {_RELATION_WHERE}"
     )
-    for dialect, person in _PERSON.items()
+    for dialect in ("sqlite", "postgresql")
 }
 """The index, per database (migration 0014)."""
 
