@@ -73,10 +73,9 @@ class IngestReport:
     head: TreeHead | None = None
     rejects_file: Path | None = None
     rejects: list[Reject] = field(default_factory=list)
-    named: dict[str, set[str]] = field(default_factory=dict)
-    """The subjects of the rows that passed validation, as canonical ids, with the codes of
-    their rows (the refresh after an API submission is of them; a file's report leaves this
-    empty, as a file may name millions)."""
+    named: set[str] = field(default_factory=set)
+    """The subjects of the rows that passed validation, as canonical ids (the refresh after an
+    API submission is of them; a file's report leaves this empty, as a file may name millions)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -231,8 +230,7 @@ def ingest_rows(
         checked.add(validator, index, raw)
     report.rows = checked.rows
     report.rejects.extend(checked.rejects)
-    for _, row in checked.good:
-        report.named.setdefault(str(row[2]), set()).add(str(row[4]))
+    report.named.update(str(row[2]) for _, row in checked.good)
     _append(engine, checked.good, _Run(), report, catalog, note=note)
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)

@@ -31,7 +31,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xinyong.application.changes import after_records
+from xinyong.application.changes import after_changes
 from xinyong.application.context import Context
 from xinyong.application.lifeline import run_helper
 from xinyong.domain.json_text import JsonRefused, parse_json
@@ -78,7 +78,9 @@ def submit_records(
     report = ingest_rows(
         ctx.engine, rows, ctx.catalog, source=source, today=today, note=f"api source {source}"
     )
-    corrections = len(after_records(ctx, report, today))
+    corrections = 0
+    if report.accepted:
+        corrections = len(after_changes(ctx, report.named, today))
     return {
         "received": report.rows,
         "accepted": report.accepted,
