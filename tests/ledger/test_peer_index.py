@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import Connection, select, text
 
 from tests.support.peer_rows import interaction, ledger_rating
 from xinyong.domain.catalog import load_catalog
+from xinyong.domain.peer_records import PEER_CODES
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import open_database
 from xinyong.ledger.peer_index import (
     CASE_INDEX,
+    CREATE_CASE_INDEX,
     IS_PEER,
     IS_RATING,
     RATER_INDEX,
@@ -64,10 +68,7 @@ def test_the_interaction_lookups_use_the_case_index(ledger_url: str) -> None:
         with engine.connect() as conn:
             r = records.c
             lookup = select(r.subject_id, r.attrs).where(
-                IS_PEER,
-                r.code == "peer.interaction",
-                r.subject_id.in_(["ext:a", "ext:b"]),
-                r.case_id.in_(["M1", "M2"]),
+                IS_PEER, r.code == "peer.interaction", r.case_id.in_(["M1", "M2"])
             )
             compiled = lookup.compile(conn, compile_kwargs={"literal_binds": True})
             assert CASE_INDEX in _plan(conn, str(compiled))
@@ -104,5 +105,23 @@ def test_ratings_given_counts_each_pair_asked(ledger_url: str) -> None:
         with engine.connect() as conn:
             given = ratings_given(conn, asked)
         assert dict(given) == {("a", D1): 2, ("a", D2): 1, ("b", D1): 1}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("code", PEER_CODES)
+def test_the_case_index_covers_peer_codes_in_any_collation(pg_server_url: str, code: str) -> None:
+    """The index's predicate is a list of codes, not a range of strings: under a collation that
+    ignores punctuation (ICU's shifted alternate) no peer code lay between 'peer.' and 'peer/'."""
+    predicate = CREATE_CASE_INDEX.split(" WHERE ", 1)[1]
+    engine = sa.create_engine(pg_server_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE COLLATION pg_temp.shifted (provider = icu, locale = 'und-u-ka-shifted')"
+            )
+            held = predicate.replace("code", f"('{code}' COLLATE pg_temp.shifted)")
+            assert conn.exec_driver_sql(f"SELECT {held}").scalar_one() is True
     finally:
         engine.dispose()

@@ -12,19 +12,10 @@ from typing import Any
 
 from xinyong.domain.row_problem import RowProblem
 
-__all__ = [
-    "INTERACTION",
-    "PEER_CODES",
-    "PEER_PREFIX",
-    "RATING",
-    "peer_row_problem",
-    "rating_stars",
-]
+__all__ = ["INTERACTION", "PEER_CODES", "RATING", "peer_row_problem", "rating_stars"]
 
-PEER_PREFIX = "peer."
-"""Every peer record's code starts with it (the ledger's index of peer records covers them)."""
-INTERACTION = PEER_PREFIX + "interaction"
-RATING = PEER_PREFIX + "rating"
+INTERACTION = "peer.interaction"
+RATING = "peer.rating"
 PEER_CODES = (INTERACTION, RATING)
 
 

@@ -6,9 +6,12 @@ and implies its predicate, so each index module (:mod:`xinyong.ledger.related_in
 
 - :class:`AttrsField`: one field of a record's ``attrs`` (canonical JSON text) as text,
   ``json_extract(attrs, '$.f')`` on SQLite and ``attrs::jsonb ->> 'f'`` on PostgreSQL;
-- :func:`code_prefix`: "the code starts with this prefix" as a range of constants (a bound
-  parameter could not be held to the predicate under a generic plan, and a ``LIKE`` pattern's
-  ``%`` would collide with the driver's placeholders).
+- :func:`code_prefix` and :func:`code_among`: "the code starts with this prefix" as a range of
+  constants, and "the code is one of these" as a list of constants (a bound parameter could not
+  be held to the predicate under a generic plan, and a ``LIKE`` pattern's ``%`` would collide
+  with the driver's placeholders). A range compares strings in the database's collation, and a
+  collation that ignores punctuation would put no ``peer.`` code between ``'peer.'`` and
+  ``'peer/'``; a list of codes means the same in every collation, so new indexes use it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from xinyong.ledger.schema import records
 
-__all__ = ["AttrsField", "attrs_field_sql", "code_prefix"]
+__all__ = ["AttrsField", "attrs_field_sql", "code_among", "code_prefix"]
 
 _FIELD = {
     "sqlite": "json_extract({attrs}, '$.{name}')",
@@ -59,3 +62,11 @@ def code_prefix(prefix: str) -> tuple[ColumnElement[bool], str]:
         records.c.code < literal_column(f"'{after}'"),
     )
     return condition, f"code >= '{prefix}' AND code < '{after}'"
+
+
+def code_among(codes: tuple[str, ...]) -> tuple[ColumnElement[bool], str]:
+    """Records whose code is one of ``codes``: as a query's condition, and as the index's
+    ``WHERE`` text (the same list, in the same order)."""
+    constants = [f"'{code}'" for code in codes]
+    condition = records.c.code.in_([literal_column(constant) for constant in constants])
+    return condition, f"code IN ({', '.join(constants)})"

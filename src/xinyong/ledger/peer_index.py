@@ -8,7 +8,7 @@ up two things the subject index reaches only through every record of the people 
   ``(rater, occurred_at)`` over rating records (migration 0019), one probe per rater and day
   (:func:`ratings_given`);
 - the interaction and ratings of an interaction id: a partial index on ``case_id`` over peer
-  records (migration 0020), probed through :data:`IS_PEER`.
+  records (migrations 0020 and 0021), probed through :data:`IS_PEER`.
 
 A planner uses a partial (expression) index only when the query repeats its expression and its
 predicate, so both are written once here (from :mod:`xinyong.ledger.partial_index`):
@@ -24,9 +24,9 @@ from datetime import date
 from sqlalchemy import ColumnElement, Connection, literal_column, select, text
 
 from xinyong.domain.chunks import chunked
-from xinyong.domain.peer_records import PEER_PREFIX, RATING
+from xinyong.domain.peer_records import PEER_CODES, RATING
 from xinyong.ledger.driver_sql import as_date
-from xinyong.ledger.partial_index import AttrsField, attrs_field_sql, code_prefix
+from xinyong.ledger.partial_index import AttrsField, attrs_field_sql, code_among
 from xinyong.ledger.schema import records
 
 __all__ = [
@@ -55,12 +55,11 @@ class rater_of(AttrsField):
 IS_RATING: ColumnElement[bool] = records.c.code == literal_column(f"'{RATING}'")
 """A rating record (the rater index's predicate)."""
 
-IS_PEER, _PEER_WHERE = code_prefix(PEER_PREFIX)
-"""An interaction or rating record: its code starts with ``peer.`` (the case index's
-predicate)."""
+IS_PEER, _PEER_WHERE = code_among(PEER_CODES)
+"""An interaction or rating record (the case index's predicate)."""
 
 CREATE_CASE_INDEX = f"CREATE INDEX {CASE_INDEX} ON records (case_id) WHERE {_PEER_WHERE}"
-"""The case index, on either database (migration 0020)."""
+"""The case index, on either database (migration 0021; 0020 had a range of codes)."""
 
 CREATE_RATER_INDEX = {
     dialect: (

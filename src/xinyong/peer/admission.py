@@ -78,31 +78,28 @@ class RatingAdmission:
             e.source == r.source, e.record_id == r.record_id, e.event_type.in_(VOIDING)
         )
         # The interactions and earlier ratings of the batch's interaction ids, a few hundred
-        # ratings at a time: each query finds its rows through the index of peer records by
-        # interaction id (IS_PEER repeats its predicate).
+        # ratings at a time, through the index of peer records by interaction id (IS_PEER
+        # repeats its predicate); the people are kept in Python, since a condition on them lets
+        # PostgreSQL add the subject index to the plan and read every record of every one.
         for part in chunked(ratings, IN_CHUNK // 2):
-            people = sorted({str(a["rater"]) for _, a in part} | {str(row[2]) for row, _ in part})
+            people = {str(a["rater"]) for _, a in part} | {str(row[2]) for row, _ in part}
             cases = sorted({str(row[6]) for row, _ in part})
             met = select(r.subject_id, r.case_id, r.attrs, r.occurred_at).where(
-                IS_PEER,
-                r.code == INTERACTION,
-                r.subject_id.in_(people),
-                r.case_id.in_(cases),
-                ~voided,
+                IS_PEER, r.code == INTERACTION, r.case_id.in_(cases), ~voided
             )
             for hit in conn.execute(met):
                 counterpart = orjson.loads(hit.attrs).get("counterpart")
-                if isinstance(counterpart, str):
+                if hit.subject_id in people and isinstance(counterpart, str):
                     self.interactions[(hit.subject_id, hit.case_id)] = _Interaction(
                         counterpart, hit.occurred_at
                     )
-            rated = sorted({str(row[2]) for row, _ in part})
-            given = select(r.case_id, r.attrs).where(
-                IS_PEER, r.code == RATING, r.subject_id.in_(rated), r.case_id.in_(cases)
+            rated = {str(row[2]) for row, _ in part}
+            given = select(r.subject_id, r.case_id, r.attrs).where(
+                IS_PEER, r.code == RATING, r.case_id.in_(cases)
             )
             for found in conn.execute(given):
                 rater = orjson.loads(found.attrs).get("rater")
-                if isinstance(rater, str):
+                if found.subject_id in rated and isinstance(rater, str):
                     self.rated.add((rater, found.case_id))
         # the ratings the raters have already given on the days they rate in the batch
         self.daily.update(ratings_given(conn, ((str(a["rater"]), row[5]) for row, a in ratings)))
