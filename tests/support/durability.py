@@ -93,6 +93,9 @@ CODES = ("finance.contract_default", "court.defaulter", "civic.volunteer_service
 ORGANIZATIONS = tuple(synthetic_uscc(77, n) for n in range(2))
 RELATION_SHARE = 0.15
 """The share of records that name a legal representative (a write to the related index)."""
+PEER_SHARE = 0.2
+"""The share of batches that also carry an interaction and a rating of it (the peer admission's
+lookups under the write lock, and writes to the peer indexes)."""
 MEASURE = "restrict-flights"
 KILL_KINDS = ("main", "helper", "group")
 FURNISHED_ROWS = 300
@@ -356,11 +359,40 @@ class Durability:
             record["evidence"] = f"file {self.rng.randrange(10**6)} 信用 ✓"
         return record
 
+    def new_rating(self) -> list[dict[str, Any]]:
+        """Two people's records of a new interaction and a rating of it, on a random day (of
+        400: no rater comes near the daily limit)."""
+        number = next(self.numbers)
+        rater, rated = self.rng.sample(self.subjects, 2)
+        day = str(date.today() - timedelta(days=self.rng.randrange(1, 400)))
+        case = f"meet-{self.seed}-{number}"
+        met = [
+            {
+                "record_id": f"dur-{self.seed}-{number}-{one}",
+                "subject_id": one,
+                "subject_kind": "person",
+                "code": "peer.interaction",
+                "occurred_at": day,
+                "case_id": case,
+                "attrs": {"counterpart": other},
+            }
+            for one, other in ((rater, rated), (rated, rater))
+        ]
+        rating = {
+            **met[1],
+            "record_id": f"dur-{self.seed}-{number}-rating",
+            "code": "peer.rating",
+            "attrs": {"rater": rater, "stars": self.rng.randrange(1, 6)},
+        }
+        return [*met, rating]
+
     def post_records(self, client: httpx.Client, stop: threading.Event) -> None:
         headers = {"Authorization": f"Bearer {self.tokens['source']}"}
         while not stop.is_set():
             with self.ack.lock:
                 batch = [self.new_record() for _ in range(self.rng.randrange(1, 6))]
+                if self.rng.random() < PEER_SHARE:
+                    batch += self.new_rating()
             answer = self._send(client, "POST", "/v1/records", headers, json={"records": batch})
             if answer is None or not answer.is_success:
                 continue
