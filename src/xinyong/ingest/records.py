@@ -131,9 +131,11 @@ def ingest_records(
     report = IngestReport(path)
     total = count_rows(path)
     run = _Run()
-    statistics = LoadStatistics(engine)
     started = time.perf_counter()
-    with closing(read_ahead(_validated(path, validator, required, batch_size))) as batches:
+    with (
+        LoadStatistics(engine) as statistics,
+        closing(read_ahead(_validated(path, validator, required, batch_size))) as batches,
+    ):
         for checked in batches:
             report.rows += checked.rows
             report.rejects.extend(checked.rejects)
@@ -142,10 +144,10 @@ def ingest_records(
             statistics.add(report.accepted - accepted)
             if progress is not None:
                 progress(report.rows, total)
-    report.rejected = len(report.rejects)
-    report.rejects_file = write_rejects(path, report.rejects)
-    log_rejects(engine, f"file {path.name}", source, report.rejects)
-    statistics.finish()
+        report.rejected = len(report.rejects)
+        report.rejects_file = write_rejects(path, report.rejects)
+        log_rejects(engine, f"file {path.name}", source, report.rejects)
+        statistics.finish()
     report.seconds = time.perf_counter() - started
     return report
 
