@@ -8,8 +8,8 @@ fresh databases, each in a fresh child process (so peak RSS is per load):
   bulk inserts and every commit.
 - **raw**: the same rows into a table with the columns and indexes of ``records`` minus
   ``leaf_hash``, through the driver's bulk path (``sqlite3`` ``executemany`` in one transaction,
-  or psycopg ``COPY ... FROM STDIN`` with ``write_row``) on a driver connection taken from
-  xinyong's own engine, so with the same pragmas (WAL, ``synchronous=NORMAL``). Timed from
+  or psycopg's binary ``COPY ... FROM STDIN`` with ``write_row``) on a driver connection taken
+  from xinyong's own engine, so with the same pragmas (WAL, ``synchronous=NORMAL``). Timed from
   reading the Parquet file (in batches of 50,000 rows, as ingest reads it) to the commit.
 
 The input is deterministic (numpy seed 0): N valid records about N/10 synthetic subjects (20 %
@@ -77,6 +77,11 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 RAW_TABLE = "raw_records"
 RAW_COLUMNS = ("position", *RECORD_COLUMNS, "recorded_at")
+RAW_BINARY_TYPES = (
+    "int8", "varchar", "varchar", "varchar", "varchar", "varchar", "date", "varchar", "text",
+    "text", "varchar",
+)  # fmt: skip
+"""PostgreSQL's type of each of ``RAW_COLUMNS``, for the binary ``COPY``."""
 RECORDED_AT = "2026-01-01T00:00:00.000000Z"
 RAW_BATCH_ROWS = 50_000  # the batch size ingest_records reads with by default
 
@@ -281,7 +286,9 @@ def run_raw_sqlite(url: str, parquet: Path, rows: int) -> Sample:
 
 
 def run_raw_postgresql(url: str, parquet: Path, rows: int) -> Sample:
-    """COPY ... FROM STDIN (write_row) of the Parquet rows into a fresh table, one transaction.
+    """COPY ... FROM STDIN in binary (write_row) of the Parquet rows into a fresh table, one
+    transaction: the driver's fastest path (10-15 % faster than the text format here), as
+    xinyong's appends use since 2026-12-05.
 
     The connection comes from xinyong's own engine (same driver, same connection settings).
     """
@@ -294,8 +301,11 @@ def run_raw_postgresql(url: str, parquet: Path, rows: int) -> Sample:
     def load() -> None:
         with (
             conn.cursor() as cursor,
-            cursor.copy(f"COPY {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy,
+            cursor.copy(
+                f"COPY {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
         ):
+            copy.set_types(list(RAW_BINARY_TYPES))
             for row in _python_rows(parquet, dates_as_text=False):
                 copy.write_row(row)
         conn.commit()

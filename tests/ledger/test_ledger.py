@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
 import sqlite3
 import warnings
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from xinyong.domain.catalog import load_catalog
-from xinyong.ledger import proofs
+from xinyong.ledger import append, proofs
 from xinyong.ledger.append import Batch, TreeHead, append_batch, read_head
 from xinyong.ledger.database import (
     INQUIRY_SCHEMA,
@@ -95,6 +97,37 @@ def test_heads_grow_and_verify(engine: Engine) -> None:
     assert result.checkpoints == 3
     for head in heads:  # every earlier head is a prefix of the log
         assert _verify(engine, head).ok
+
+
+def test_heads_over_many_chunks_verify(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch hashed in several chunks (each extends the frontier as it is handed over) has
+    the head that the leaves give, and verifies."""
+    monkeypatch.setattr(append, "_CHUNK", 5)
+    heads = _fill(engine, batches=2, per_batch=12)
+    assert [h.size for h in heads] == [24, 48]
+    result = _verify(engine)
+    assert result.ok, result.problems
+    assert result.root == heads[-1].root
+
+
+def test_a_bulk_insert_that_stops_early_commits_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint must cover the rows written: a bulk path that leaves a chunk of rows
+    unread fails the batch (rows are hashed, and counted, a chunk at a time)."""
+    head = _fill(engine, batches=1)[-1]
+    monkeypatch.setattr(append, "_CHUNK", 5)
+    insert = append._bulk_insert
+
+    def partial(conn: sa.Connection, table: sa.Table, rows: Iterable[tuple[object, ...]]) -> None:
+        insert(conn, table, list(itertools.islice(rows, 3)))
+
+    monkeypatch.setattr(append, "_bulk_insert", partial)
+    with pytest.raises(RuntimeError, match="subjects: 5 of 12 written"):
+        _fill(engine, batches=1)
+    with engine.connect() as conn:
+        assert read_head(conn) == head
+    assert _verify(engine).ok
 
 
 def test_schema_matches_migrations(engine: Engine) -> None:

@@ -136,12 +136,10 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
     ):
         if not rows:
             continue
-        digests: list[bytes] = []
         day = _DATE_COLUMN.get(table.name) if sqlite else None
-        _bulk_insert(conn, table, _stored(table.name, position, rows, recorded_at, day, digests))
-        if len(digests) != len(rows):  # the checkpoint must cover exactly the rows written
-            raise RuntimeError(f"{table.name}: {len(digests)} of {len(rows)} rows written")
-        frontier.extend(digests)
+        _bulk_insert(conn, table, _stored(table.name, position, rows, recorded_at, day, frontier))
+        if frontier.size != position + len(rows):  # the checkpoint must cover the rows written
+            raise RuntimeError(f"{table.name}: {frontier.size - position} of {len(rows)} written")
         position += len(rows)
     head = TreeHead(frontier.size, frontier.root(), recorded_at)
     conn.execute(
@@ -158,7 +156,7 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
 
 _CHUNK = 5_000
 """Rows hashed at a time while the rows before them are written: PostgreSQL's server works
-through one chunk of a ``COPY`` while the next is hashed."""
+through one chunk of a ``COPY`` while the next is hashed and added to the Merkle frontier."""
 
 
 def _stored(
@@ -167,17 +165,18 @@ def _stored(
     rows: Sequence[tuple[object, ...]],
     recorded_at: str,
     day: int | None,
-    digests: list[bytes],
+    frontier: Frontier,
 ) -> Iterator[tuple[object, ...]]:
     """The rows as stored (position, content, ``recorded_at``, leaf hash), hashed a chunk at a
-    time; each chunk's hashes are added to ``digests``. ``day``: the index of a date to hand
-    over as ISO text (the SQLite driver stores dates as text)."""
+    time; each chunk's hashes extend ``frontier`` (whose size is ``first``) before its rows are
+    handed over. ``day``: the index of a date to hand over as ISO text (the SQLite driver stores
+    dates as text)."""
     texts: dict[object, str] = {}
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         at = first + start
         hashes = entry_hashes(table, at, chunk, recorded_at)
-        digests.extend(hashes)
+        frontier.extend(hashes)
         positions = range(at, at + len(chunk))
         if day is None:
             yield from (
