@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.support.postgres import reset_pg
 from xinyong.ledger import database
-from xinyong.ledger.database import LoadStatistics, open_database
+from xinyong.ledger.database import AnalyseStop, LoadStatistics, open_database
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def refreshes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], threading.Eve
     calls: list[int] = []
     go = threading.Event()
 
-    def refresh(_engine: sa.Engine, rows: int) -> None:
+    def refresh(_engine: sa.Engine, rows: int, _stop: AnalyseStop | None = None) -> None:
         calls.append(rows)
         assert go.wait(10)
 
@@ -53,7 +54,7 @@ def test_a_refresh_due_while_one_runs_starts_when_it_has_ended(
 def test_leaving_the_block_waits_for_the_refresh_and_raises_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def failing(_engine: sa.Engine, _rows: int) -> None:
+    def failing(_engine: sa.Engine, _rows: int, _stop: AnalyseStop | None = None) -> None:
         raise RuntimeError("no statistics")
 
     monkeypatch.setattr(database, "ANALYZE_AFTER_ROWS", 10)
@@ -73,3 +74,51 @@ def test_nothing_runs_beside_a_sqlite_load(
         assert not [t for t in threading.enumerate() if t.name.startswith("analyse")]
     assert calls == []
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_failed_load_does_not_wait_for_a_refresh_that_waits_for_a_lock(
+    pg_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or a failed batch ends the load at once: the refresh beside it is cancelled, even
+    while its ANALYZE waits for a lock another session holds."""
+    monkeypatch.setattr(database, "ANALYZE_AFTER_ROWS", 10)
+    reset_pg(pg_server_url)
+    engine = open_database(pg_server_url)
+    holder = engine.connect()
+    holder.exec_driver_sql("LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE")  # as ANALYZE takes
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            with LoadStatistics(engine) as statistics:
+                statistics.add(10)
+                _wait_for_a_waiting_analyse(engine)
+                raise KeyboardInterrupt
+        except BaseException as exc:
+            failed.append(exc)
+
+    loading = threading.Thread(target=load)
+    loading.start()
+    loading.join(60)
+    ended_while_locked = not loading.is_alive()
+    holder.rollback()
+    holder.close()
+    loading.join(60)
+    assert ended_while_locked, "the load waited for the ANALYZE"
+    assert [type(exc) for exc in failed] == [KeyboardInterrupt]
+    engine.dispose()
+
+
+def _wait_for_a_waiting_analyse(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        for _ in range(600):
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE left(query, 7) = 'ANALYZE' "
+                "AND wait_event_type = 'Lock'"
+            ).scalar_one()
+            if waiting:
+                return
+            threading.Event().wait(0.05)
+            conn.rollback()
+    raise AssertionError("the ANALYZE never waited for the lock")

@@ -6,7 +6,11 @@ one statement per batch).
 writes from the Python values the ledger holds (integers, text, dates, bytes, floats,
 booleans): the server then parses no text and decodes no hex for ``leaf_hash``, and the client
 formats less. The server still checks each value against its column (a ``varchar(n)``'s length
-included) as it does for text.
+included) as it does for text. The binary format converts nothing, so each value must already
+be of its column's Python type: ``int`` for integers, ``str`` for text, ``date`` for dates,
+``bytes`` for ``bytea``, a real number for floats, ``bool`` for booleans (the text format
+also took, say, ``"2024-01-02"`` for a date; no caller passes such values, and a review found
+none).
 """
 
 from __future__ import annotations

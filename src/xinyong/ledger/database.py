@@ -40,6 +40,7 @@ __all__ = [
     "PLAN_ONCE",
     "WRITE",
     "WRITE_LOCK",
+    "AnalyseStop",
     "ForeignInquiryLog",
     "LoadStatistics",
     "NoLedger",
@@ -364,7 +365,7 @@ ANALYZE_AFTER_ROWS = 10_000
 """Rows appended in one load from which PostgreSQL's statistics are refreshed at once."""
 
 
-def after_bulk_load(engine: Engine, rows: int) -> None:
+def after_bulk_load(engine: Engine, rows: int, stop: AnalyseStop | None = None) -> None:
     """Refresh PostgreSQL's planner statistics of the ledger's tables after a load of ``rows``.
 
     Until autovacuum's next analyze (which waits for a share of the table to change, and whose
@@ -372,15 +373,50 @@ def after_bulk_load(engine: Engine, rows: int) -> None:
     for the new rows: the planner then guessed that an ``IN`` list of a hundred subject ids
     matched half of ``subjects`` and read the whole table, for every batch submitted through the
     API (docs/benchmarks.md). ANALYZE samples a fixed number of rows, so it takes about as long
-    for a billion rows as for a million. SQLite plans these lookups by its indexes.
+    for a billion rows as for a million. SQLite plans these lookups by its indexes. ``stop``:
+    how another thread cancels it.
     """
     if engine.dialect.name != "postgresql" or rows < ANALYZE_AFTER_ROWS:
         return
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if stop is not None:
+                stop.started(conn.connection.driver_connection)
             conn.exec_driver_sql("ANALYZE records, subjects, events")
+    except _Stopped:
+        pass
     except SQLAlchemyError:  # the load is committed; autovacuum will analyse in time
-        log.warning("could not refresh the planner's statistics after a load", exc_info=True)
+        if stop is None or not stop.stopped:
+            log.warning("could not refresh the planner's statistics after a load", exc_info=True)
+
+
+class _Stopped(Exception):
+    """The refresh was stopped before its statement was sent."""
+
+
+class AnalyseStop:
+    """Stops a refresh that another thread runs: the load it is beside has failed or was
+    interrupted, and must not wait for an ``ANALYZE`` (which can itself wait for a lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self.stopped = False
+
+    def started(self, connection: Any) -> None:
+        """Called by the refresh on its connection, before its statement."""
+        with self._lock:
+            if self.stopped:
+                raise _Stopped
+            self._connection = connection
+
+    def stop(self) -> None:
+        """Cancel the statement running (the refresh then ends with an error it does not log),
+        or keep it from starting."""
+        with self._lock:
+            self.stopped = True
+            if self._connection is not None:
+                self._connection.cancel_safe()
 
 
 class LoadStatistics:
@@ -401,8 +437,9 @@ class LoadStatistics:
     runs starts at the first batch after it ends. :meth:`finish` waits for it, then refreshes
     once more for the rows since, so that the statistics cover the whole load when it returns;
     :meth:`close` (also on leaving a ``with`` block) waits for it without refreshing, and is
-    where an error of the thread is raised. Nothing is started on SQLite, which plans these
-    lookups by its indexes.
+    where an error of the thread is raised; leaving the block with an error (a failed batch,
+    Ctrl-C) first cancels the refresh, which may be waiting for a lock. Nothing is started on
+    SQLite, which plans these lookups by its indexes.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -411,11 +448,14 @@ class LoadStatistics:
         self.analysed = 0
         self._pool: ThreadPoolExecutor | None = None
         self._running: Future[None] | None = None
+        self._stop = AnalyseStop()
 
     def __enter__(self) -> LoadStatistics:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        if kind is not None:
+            self._stop.stop()
         self.close()
 
     def add(self, rows: int) -> None:
@@ -433,7 +473,7 @@ class LoadStatistics:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyse")
         self._running = self._pool.submit(
-            after_bulk_load, self.engine, self.appended - self.analysed
+            after_bulk_load, self.engine, self.appended - self.analysed, self._stop
         )
         self.analysed = self.appended
 
