@@ -469,9 +469,9 @@ def test_a_long_load_keeps_the_planner_statistics_current(
     started: list[int] = []  # the rows each refresh is for, in the order they started
     analyse = database.after_bulk_load
 
-    def counted(engine: sa.Engine, rows: int) -> None:
+    def counted(engine: sa.Engine, rows: int, stop: database.AnalyseStop | None = None) -> None:
         started.append(rows)
-        analyse(engine, rows)
+        analyse(engine, rows, stop)
 
     monkeypatch.setattr("xinyong.ledger.database.after_bulk_load", counted)
     reset_pg(pg_server_url)
