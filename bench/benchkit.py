@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
+    "CpuTimed",
     "Timing",
+    "cpu_timed",
     "git_commit",
     "load_average",
     "machine",
+    "machine_cpu_seconds",
     "median",
     "percentile",
     "timed",
@@ -43,6 +46,46 @@ def timed(function: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     result = function()
     return time.perf_counter() - started, result
+
+
+@dataclass(frozen=True)
+class CpuTimed:
+    """One call's wall time and the CPU it took: this process's own (user and system, every
+    thread), and the whole machine's (every process, a database server on the same machine
+    included), in CPU-seconds."""
+
+    seconds: float
+    process_cpu_s: float
+    machine_cpu_s: float
+
+
+def cpu_timed(function: Callable[[], T]) -> tuple[CpuTimed, T]:
+    """:func:`timed`, with the CPU the call used in this process and on the whole machine.
+
+    The machine's CPU-seconds divided by its cores bound the wall time of the same work from
+    below, however it were spread over processes and cores: a benchmark can say whether a
+    ratio is out of reach of any schedule of the work it measured, not only of this one.
+    """
+    process = time.process_time()
+    machine = machine_cpu_seconds()
+    seconds, result = timed(function)
+    return (
+        CpuTimed(
+            seconds,
+            time.process_time() - process,
+            machine_cpu_seconds() - machine,
+        ),
+        result,
+    )
+
+
+def machine_cpu_seconds() -> float:
+    """CPU-seconds spent by every CPU since boot in user, nice, system, irq and softirq time
+    (not idle or iowait; not steal, which another machine used; not guest, already in user)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def median(values: Iterable[float]) -> float:

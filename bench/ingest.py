@@ -26,6 +26,7 @@ import argparse
 import itertools
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sqlite3
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from benchkit import machine, median, timed
+from benchkit import CpuTimed, cpu_timed, machine, median, timed
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.peer_records import PEER_CODES
@@ -185,10 +186,18 @@ def generate_parquet(path: Path, rows: int, catalog: Catalog) -> None:
 
 @dataclass(slots=True)
 class Sample:
-    """One timed load, as measured in its child process."""
+    """One timed load, as measured in its child process: wall time, CPU-seconds of the loading
+    process and of the whole machine (the database server's included), peak RSS."""
 
     seconds: float
+    process_cpu_s: float
+    machine_cpu_s: float
     peak_rss_kib: int
+
+    @classmethod
+    def of(cls, timing: CpuTimed) -> Sample:
+        """A load timed by :func:`benchkit.cpu_timed`, with this process's peak RSS."""
+        return cls(timing.seconds, timing.process_cpu_s, timing.machine_cpu_s, _peak_rss_kib())
 
 
 def _peak_rss_kib() -> int:
@@ -199,7 +208,7 @@ def run_xinyong(url: str, parquet: Path, rows: int) -> Sample:
     """Ingest ``parquet`` into a fresh ledger at ``url``; check that it holds ``rows`` records."""
     engine = open_database(url)
     catalog = load_catalog()
-    seconds, report = timed(lambda: ingest_records(engine, parquet, catalog))
+    timing, report = cpu_timed(lambda: ingest_records(engine, parquet, catalog))
     with engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one()
     engine.dispose()
@@ -208,7 +217,7 @@ def run_xinyong(url: str, parquet: Path, rows: int) -> Sample:
             f"ingest accepted {report.accepted}, rejected {report.rejected}, "
             f"ledger holds {stored} records; expected {rows}"
         )
-    return Sample(seconds, _peak_rss_kib())
+    return Sample.of(timing)
 
 
 def _raw_table() -> sa.Table:
@@ -276,13 +285,13 @@ def run_raw_sqlite(url: str, parquet: Path, rows: int) -> Sample:
         conn.executemany(sql, _python_rows(parquet, dates_as_text=True))
         conn.execute("COMMIT")
 
-    seconds, _ = timed(load)
+    timing, _ = cpu_timed(load)
     stored = conn.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()[0]
     pooled.close()
     engine.dispose()
     if stored != rows:
         raise AssertionError(f"raw table holds {stored} rows; expected {rows}")
-    return Sample(seconds, _peak_rss_kib())
+    return Sample.of(timing)
 
 
 def run_raw_postgresql(url: str, parquet: Path, rows: int) -> Sample:
@@ -310,14 +319,14 @@ def run_raw_postgresql(url: str, parquet: Path, rows: int) -> Sample:
                 copy.write_row(row)
         conn.commit()
 
-    seconds, _ = timed(load)
+    timing, _ = cpu_timed(load)
     stored = conn.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()
     conn.rollback()
     pooled.close()
     engine.dispose()
     if stored is None or stored[0] != rows:
         raise AssertionError(f"raw table holds {stored} rows; expected {rows}")
-    return Sample(seconds, _peak_rss_kib())
+    return Sample.of(timing)
 
 
 def _in_child(fn: Callable[[str, Path, int], Sample], url: str, parquet: Path, rows: int) -> Sample:
@@ -382,22 +391,38 @@ class EngineResult:
     engine: str
     version: str
     rows: int
+    cores: int
     xinyong_seconds: list[float] = field(default_factory=list)
     raw_seconds: list[float] = field(default_factory=list)
+    xinyong_process_cpu_s: list[float] = field(default_factory=list)
+    raw_process_cpu_s: list[float] = field(default_factory=list)
+    xinyong_machine_cpu_s: list[float] = field(default_factory=list)
+    raw_machine_cpu_s: list[float] = field(default_factory=list)
     xinyong_peak_rss_mib: float = 0.0
     raw_peak_rss_mib: float = 0.0
     xinyong_rows_per_second: float = 0.0
     raw_rows_per_second: float = 0.0
     ratio: float = 0.0
+    cpu_bound_ratio: float = 0.0
+    """The median of xinyong's machine CPU-seconds over the cores, divided by the median raw
+    time: the least ratio that this work could reach on this machine, every core busy with it
+    from start to end (its own process, the database server and anything else it started)."""
     goal_met: bool = False
 
+    def add(self, label: str, sample: Sample) -> None:
+        """Keep one load's sample under ``label`` (xinyong or raw)."""
+        getattr(self, f"{label}_seconds").append(sample.seconds)
+        getattr(self, f"{label}_process_cpu_s").append(round(sample.process_cpu_s, 2))
+        getattr(self, f"{label}_machine_cpu_s").append(round(sample.machine_cpu_s, 2))
+
     def summarise(self) -> None:
-        """Fill in the medians, the ratio and the goal check from the samples."""
+        """Fill in the medians, the ratios and the goal check from the samples."""
         xinyong = median(self.xinyong_seconds)
         raw = median(self.raw_seconds)
         self.xinyong_rows_per_second = self.rows / xinyong
         self.raw_rows_per_second = self.rows / raw
         self.ratio = xinyong / raw
+        self.cpu_bound_ratio = median(self.xinyong_machine_cpu_s) / self.cores / raw
         self.goal_met = self.ratio <= GOAL_RATIO
 
 
@@ -410,25 +435,26 @@ RAW_LOADERS: dict[str, Callable[[str, Path, int], Sample]] = {
 def bench_engine(engine: str, parquet: Path, args: argparse.Namespace) -> EngineResult:
     """Alternate xinyong and raw loads ``--repeat`` times in fresh databases of ``engine``."""
     databases = Databases(engine, args.workdir, args.pg_url)
-    result = EngineResult(engine, databases.server_version(), args.rows)
+    result = EngineResult(engine, databases.server_version(), args.rows, os.cpu_count() or 1)
     xinyong_rss: list[int] = []
     raw_rss: list[int] = []
     try:
         for attempt in range(1, args.repeat + 1):
-            for label, fn, seconds, rss in (
-                ("xinyong", run_xinyong, result.xinyong_seconds, xinyong_rss),
-                ("raw", RAW_LOADERS[engine], result.raw_seconds, raw_rss),
+            for label, fn, rss in (
+                ("xinyong", run_xinyong, xinyong_rss),
+                ("raw", RAW_LOADERS[engine], raw_rss),
             ):
                 url = databases.create()
                 try:
                     sample = _in_child(fn, url, parquet, args.rows)
                 finally:
                     databases.drop(url)
-                seconds.append(sample.seconds)
+                result.add(label, sample)
                 rss.append(sample.peak_rss_kib)
                 _say(
                     f"{engine} {label} run {attempt}/{args.repeat}: {sample.seconds:.2f} s, "
-                    f"{args.rows / sample.seconds:,.0f} rows/s, "
+                    f"{args.rows / sample.seconds:,.0f} rows/s, CPU-s: this process "
+                    f"{sample.process_cpu_s:.2f}, the machine {sample.machine_cpu_s:.2f}, "
                     f"peak RSS {sample.peak_rss_kib / 1024:.0f} MiB"
                 )
     finally:
@@ -450,22 +476,32 @@ def table(results: list[EngineResult], repeat: int) -> str:
     """The results as a Markdown table."""
     lines = [
         "| engine | rows | xinyong rows/s | raw rows/s | ratio time(xinyong)/time(raw) "
-        "| peak RSS xinyong / raw | goal |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| CPU-bound ratio | peak RSS xinyong / raw | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         goal = "met" if r.goal_met else "NOT met"
         lines.append(
             f"| {r.engine} ({r.version}) | {r.rows:,} | {r.xinyong_rows_per_second:,.0f} "
-            f"| {r.raw_rows_per_second:,.0f} | {r.ratio:.2f} "
+            f"| {r.raw_rows_per_second:,.0f} | {r.ratio:.2f} | {r.cpu_bound_ratio:.2f} "
             f"| {r.xinyong_peak_rss_mib:,.0f} / {r.raw_peak_rss_mib:,.0f} MiB | {goal} |"
         )
     lines.append("")
-    lines.append(f"medians of {repeat} runs; seconds per run:")
+    lines.append(
+        f"medians of {repeat} runs; CPU-bound ratio: xinyong's machine CPU-seconds over the "
+        "cores, divided by the raw time (no schedule of the same work can do better here)"
+    )
     for r in results:
-        xs = ", ".join(f"{s:.2f}" for s in r.xinyong_seconds)
-        rs = ", ".join(f"{s:.2f}" for s in r.raw_seconds)
-        lines.append(f"  {r.engine}: xinyong {xs}; raw {rs}")
+        lines.append(f"  {r.engine}, seconds, process CPU-s, machine CPU-s:")
+        for label in ("xinyong", "raw"):
+            runs = zip(
+                getattr(r, f"{label}_seconds"),
+                getattr(r, f"{label}_process_cpu_s"),
+                getattr(r, f"{label}_machine_cpu_s"),
+                strict=True,
+            )
+            text = "; ".join(f"{s:.2f} s, {p:.2f}, {m:.2f}" for s, p, m in runs)
+            lines.append(f"    {label}: {text}")
     return "\n".join(lines)
 
 

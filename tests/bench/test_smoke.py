@@ -108,7 +108,20 @@ def test_ingest_benchmark(tmp_path: Path) -> None:
         *("--rows", "2000", "--repeat", "1", "--engines", "sqlite,postgresql"),
         *("--workdir", str(tmp_path), "--json"),
     )
-    assert "ratio" in out or "raw" in out
+    results = {r["engine"]: r for r in _json(out)["results"]}
+    assert set(results) == {"sqlite", "postgresql"}
+    for result in results.values():
+        assert result["ratio"] > 0
+        for label in ("xinyong", "raw"):
+            (seconds,) = result[f"{label}_seconds"]
+            (process_cpu,) = result[f"{label}_process_cpu_s"]
+            (machine_cpu,) = result[f"{label}_machine_cpu_s"]
+            assert seconds > 0
+            # the machine's CPU holds the loading process's (counted in 10 ms ticks)
+            assert machine_cpu >= process_cpu - 0.05
+        (machine_cpu,) = result["xinyong_machine_cpu_s"]
+        expected = machine_cpu / result["cores"] / result["raw_seconds"][0]
+        assert abs(result["cpu_bound_ratio"] - expected) < 1e-9
 
 
 def test_score_benchmark(tmp_path: Path) -> None:
