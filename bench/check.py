@@ -69,7 +69,7 @@ import numpy as np
 import orjson
 import pyarrow.parquet as pq
 
-from benchkit import load_average, machine, median, wait_quiet
+from benchkit import load_average, machine, machine_cpu_seconds, median, wait_quiet
 
 GOAL_RATIO = 0.5
 GOAL_MIXED_P99_MS = 10.0
@@ -185,6 +185,25 @@ def _family_cpu_seconds(pid: int) -> float:
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
     return total
+
+
+def _cpu_mark(pid: int) -> tuple[float, float]:
+    """CPU-seconds so far of a server's process tree and of the whole machine."""
+    return _family_cpu_seconds(pid), machine_cpu_seconds()
+
+
+def _cpu_per_check(mark: tuple[float, float], pid: int, run: dict[str, Any]) -> dict[str, float]:
+    """CPU milliseconds per request of an open-loop run since ``mark``: the server's processes
+    (its web workers, which answer checks) and the whole machine's (PostgreSQL's backends and
+    the load generator too). Every request sent counts, the warm-up's included, since the CPU is
+    taken over the whole run; the same rate on the same client makes two servers' figures
+    comparable: what a check costs, not how long it waits."""
+    family, machine = _cpu_mark(pid)
+    sent = run["scheduled"] + run["warm_up_requests"]
+    return {
+        "server_ms": round((family - mark[0]) / sent * 1000, 3),
+        "machine_ms": round((machine - mark[1]) / sent * 1000, 3),
+    }
 
 
 def wait_idle(pid: int, limit: float = 300.0) -> float:
@@ -1322,6 +1341,7 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes], start_at: float
         conn.close()
     result = {
         "scheduled": total,
+        "warm_up_requests": warm,
         "scheduled_per_s": rate,
         "send_seconds": round(sent_seconds, 2),
         "seconds": round(seconds, 2),
@@ -1550,6 +1570,9 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
             "floor_app": args.mixed_floor,
             "floor_alone_p99_ms": {"median": middle(durable), "runs": durable},
             "floor_with_ingest_p99_ms": {"median": middle(loaded), "runs": loaded},
+            "floor_alone_cpu_ms_per_check": _cpu_medians(
+                [r["floor"]["alone"]["cpu_per_check"] for r in rounds]
+            ),
         }
     alone = [r["xinyong"]["checks_alone"]["p99_all_ms"] for r in rounds]
     both = [r["xinyong"]["checks_with_ingest"]["p99_all_ms"] for r in rounds]
@@ -1560,12 +1583,26 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
         "bare_alone_p99_ms": {"median": middle(bare), "runs": bare},
         **floor,
         "checks_alone_p99_ms": {"median": middle(alone), "runs": alone},
+        "checks_alone_cpu_ms_per_check": _cpu_medians(
+            [r["xinyong"]["checks_alone"]["cpu_per_check"] for r in rounds]
+        ),
         "checks_with_ingest_p99_ms": {"median": p99, "runs": both},
         "records_per_s": [r["xinyong"]["ingest"]["records_per_s"] for r in rounds],
         "records_rejected": [r["xinyong"]["ingest"]["records_rejected"] for r in rounds],
         "rates_achieved": achieved,
         "goal_p99_ms": GOAL_MIXED_P99_MS,
         "goal_met": bool(p99 is not None and p99 < GOAL_MIXED_P99_MS and achieved),
+    }
+
+
+def _cpu_medians(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """The medians of the rounds' CPU milliseconds per check, and the rounds'."""
+    return {
+        key: {
+            "median": round(median([run[key] for run in runs]), 3),
+            "runs": [r[key] for r in runs],
+        }
+        for key in ("server_ms", "machine_ms")
     }
 
 
@@ -1607,9 +1644,14 @@ def floor_alone(floor: Server, ledger: Ledger, args: argparse.Namespace) -> dict
     mixed runs of the round, whose ingest leaves the service and PostgreSQL busy afterwards)."""
     wait_idle(floor.pid)
     waited = wait_quiet(args.quiet_limit)
+    mark = _cpu_mark(floor.pid)
     (alone,) = run_drivers([_checks_spec(floor, ledger, args)], args.duration + 200)
+    alone["cpu_per_check"] = _cpu_per_check(mark, floor.pid, alone)
     alone["waited_quiet_s"] = waited
-    _log(f"  {floor.app} alone: p50 {alone['latency']['p50_ms']} ms, p99 {alone['p99_all_ms']} ms")
+    _log(
+        f"  {floor.app} alone: p50 {alone['latency']['p50_ms']} ms, p99 {alone['p99_all_ms']} ms, "
+        f"CPU ms per check {alone['cpu_per_check']}"
+    )
     return alone
 
 
@@ -1642,7 +1684,9 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     waited = wait_quiet(args.quiet_limit)
     _diagnosis(server)
     cpu = _tree_cpu_seconds(server.pid)
+    mark = _cpu_mark(server.pid)
     (alone,) = run_drivers([checks], timeout)
+    alone["cpu_per_check"] = _cpu_per_check(mark, server.pid, alone)
     alone["waited_quiet_s"] = waited
     alone["load"] = load_average()
     alone["server_cpu_s"] = _cpu_delta(cpu, _tree_cpu_seconds(server.pid))
@@ -1652,7 +1696,7 @@ def mixed(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str,
     _log(
         f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
         f"p99 {alone['p99_all_ms']} ms, {alone['completed_per_s']}/s, "
-        f"{alone['not_ok']} not answered 200"
+        f"{alone['not_ok']} not answered 200, CPU ms per check {alone['cpu_per_check']}"
     )
     _log_diagnosis(alone)
     cpu = _tree_cpu_seconds(server.pid)

@@ -57,6 +57,17 @@ def test_check_benchmark(tmp_path: Path) -> None:
     # rating past its rater's daily limit (the round offers a batch of 100)
     (rejected,) = result["mixed"]["records_rejected"]
     assert rejected <= 5, result["mixed"]
+    _assert_cpu_per_check(result["mixed"]["checks_alone_cpu_ms_per_check"])
+
+
+def _assert_cpu_per_check(measured: dict[str, dict[str, object]]) -> None:
+    """CPU per check of one round: the server's processes used some, and the machine's count
+    holds them (both are counted in 10 ms ticks, per process for the server's)."""
+    server, machine = measured["server_ms"]["median"], measured["machine_ms"]["median"]
+    assert isinstance(server, float)
+    assert isinstance(machine, float)
+    assert server > 0
+    assert machine >= server - 1.0
 
 
 def _assert_the_signed_floor_tree_holds(db: str) -> None:
@@ -82,12 +93,16 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     out = _run(
         "check.py",
         *("--backend", "postgres", "--people", "300", "--checks", "20"),
-        *("--phases", "inproc,http", "--duration", "0.5", "--warmup", "0.2", "--repeat", "1"),
-        *("--quiet-limit", "0"),
+        *("--phases", "inproc,http,mixed", "--duration", "0.5", "--warmup", "0.2"),
+        *("--repeat", "1", "--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100"),
+        *("--mixed-floor", "floor-read-signed", "--quiet-limit", "0"),
         *("--workdir", str(tmp_path), "--json"),
     )
     result = _json(out)
     assert result["in_process"]["n"] == 20
+    assert result["mixed"]["floor_app"] == "floor-read-signed"
+    _assert_cpu_per_check(result["mixed"]["floor_alone_cpu_ms_per_check"])
+    _assert_cpu_per_check(result["mixed"]["checks_alone_cpu_ms_per_check"])
     http = result["http"]["1"]  # xinyong, the five floors and the bare endpoint
     floors = {"floor", "floor-read", "floor-tree", "floor-signed", "floor-read-signed"}
     assert set(http["median_requests_per_s"]) == {"xinyong", "bare", *floors}
