@@ -1544,12 +1544,15 @@ def open_checks(server: Server, ledger: Ledger, args: argparse.Namespace) -> dic
     machine and this client set for any server)."""
     wait_idle(server.pid)
     waited = wait_quiet(args.quiet_limit)
+    mark = _cpu_mark(server.pid)
     (alone,) = run_drivers([_checks_spec(server, ledger, args)], args.duration + 200)
+    alone["cpu_per_check"] = _cpu_per_check(mark, server.pid, alone)
     alone["waited_quiet_s"] = waited
     alone["load"] = load_average()
     _log(
         f"  checks alone: p50 {alone['latency']['p50_ms']} ms, "
-        f"p99 {alone['p99_all_ms']} ms, {alone['completed_per_s']}/s"
+        f"p99 {alone['p99_all_ms']} ms, {alone['completed_per_s']}/s, "
+        f"CPU ms per check {alone['cpu_per_check']}"
     )
     return dict(alone)
 
@@ -1581,6 +1584,7 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
     return {
         "rounds": len(rounds),
         "bare_alone_p99_ms": {"median": middle(bare), "runs": bare},
+        "bare_alone_cpu_ms_per_check": _cpu_medians([r["bare"]["cpu_per_check"] for r in rounds]),
         **floor,
         "checks_alone_p99_ms": {"median": middle(alone), "runs": alone},
         "checks_alone_cpu_ms_per_check": _cpu_medians(

@@ -58,15 +58,17 @@ def test_check_benchmark(tmp_path: Path) -> None:
     (rejected,) = result["mixed"]["records_rejected"]
     assert rejected <= 5, result["mixed"]
     _assert_cpu_per_check(result["mixed"]["checks_alone_cpu_ms_per_check"])
+    # the bare endpoint may do its few requests within one 10 ms tick
+    _assert_cpu_per_check(result["mixed"]["bare_alone_cpu_ms_per_check"], some=False)
 
 
-def _assert_cpu_per_check(measured: dict[str, dict[str, object]]) -> None:
+def _assert_cpu_per_check(measured: dict[str, dict[str, object]], *, some: bool = True) -> None:
     """CPU per check of one round: the server's processes used some, and the machine's count
     holds them (both are counted in 10 ms ticks, per process for the server's)."""
     server, machine = measured["server_ms"]["median"], measured["machine_ms"]["median"]
     assert isinstance(server, float)
     assert isinstance(machine, float)
-    assert server > 0
+    assert server > 0 if some else server >= 0
     assert machine >= server - 1.0
 
 
