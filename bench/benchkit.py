@@ -82,10 +82,14 @@ def cpu_timed(function: Callable[[], T]) -> tuple[CpuTimed, T]:
 def machine_cpu_seconds() -> float:
     """CPU-seconds spent by every CPU since boot in user, nice, system, irq and softirq time
     (not idle or iowait; not steal, which another machine used; not guest, already in user)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    user, nice, system, _idle, _iowait, irq, softirq = _cpu_fields()[:7]
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_fields() -> list[int]:
+    """The jiffies of all CPUs since boot, by kind (``/proc/stat``'s first line)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        return [int(x) for x in stat.readline().split()[1:]]
 
 
 def median(values: Iterable[float]) -> float:
@@ -138,8 +142,7 @@ def load_average() -> list[float]:
 
 def _cpu_times() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs since boot."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
+    fields = _cpu_fields()
     idle = fields[3] + fields[4]  # idle and iowait
     return sum(fields) - idle, sum(fields)
 

@@ -1601,13 +1601,8 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
 
 def _cpu_medians(runs: list[dict[str, float]]) -> dict[str, Any]:
     """The medians of the rounds' CPU milliseconds per check, and the rounds'."""
-    return {
-        key: {
-            "median": round(median([run[key] for run in runs]), 3),
-            "runs": [r[key] for r in runs],
-        }
-        for key in ("server_ms", "machine_ms")
-    }
+    by_key = {key: [run[key] for run in runs] for key in ("server_ms", "machine_ms")}
+    return {key: {"median": round(median(v), 3), "runs": v} for key, v in by_key.items()}
 
 
 def _checks_spec(server: Server, ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
