@@ -11,6 +11,9 @@ Phases (all in one run, so every ratio compares numbers taken under the same mac
 2. **in-process**: ``check_measure`` for ``--checks`` subjects drawn at random (seeded) from all
    registered subjects, each in its own connection and transaction as the route runs it
    (connect, BEGIN, decide, log the inquiry, COMMIT), timed with ``perf_counter_ns``.
+   **records** (PostgreSQL, not run by default): the records path of ``POST /v1/records``
+   in process, batch by batch, against a raw ``COPY`` of the same batches
+   (:func:`records_path`).
 3. **HTTP throughput**: two uvicorn servers in child processes with the same settings (one
    worker, ``loop="asyncio"``, ``http="h11"``, no access log, 127.0.0.1): the xinyong app
    (as ``xinyong serve`` runs it, background worker included, with the per-party rate limit
@@ -27,7 +30,10 @@ Phases (all in one run, so every ratio compares numbers taken under the same mac
    server cannot hide its queue), first alone and then while another process POSTs
    ``--ingest-rate`` records per second to ``/v1/records`` with the source key (batches of
    ``--ingest-batch`` records with new record ids, about subjects already registered, also on a
-   fixed schedule).
+   fixed schedule). On PostgreSQL each round also runs ``--mixed-floor`` (the least a check
+   does) alone, while the same records are posted to the service, and while they are posted
+   to the records floor (:func:`floor_records_app`, the least an append does) instead: the
+   floors together bound from below what any server could reach on this machine.
 
 The load generator is a minimal HTTP/1.1 client on asyncio streams (keep-alive, requests
 written pre-rendered, ``Content-Length`` bodies): ``wrk`` is not installed here, and an httpx
@@ -60,6 +66,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -837,6 +844,91 @@ def floor_read_signed_app() -> Any:
     return _floor(read=True, signing="answer")
 
 
+FLOOR_RECORDS = "bench_floor_records"
+"""The records floor's table (PostgreSQL): the columns and indexes of the ledger's records."""
+
+
+FLOOR_RECORDS_COPY = (
+    f"COPY {FLOOR_RECORDS} (position, source, record_id, subject_id, subject_kind, code, "
+    "occurred_at, case_id, attrs, evidence, recorded_at, leaf_hash) FROM STDIN"
+)
+
+
+def floor_record_rows(rows: list[dict[str, Any]], first: int) -> Iterator[tuple[Any, ...]]:
+    """The records floor's rows for submitted records, from position ``first``: their fields
+    as given, with a leaf hash of each (its fields as JSON, unchecked)."""
+    recorded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for n, row in enumerate(rows):
+        values = (
+            row.get("source", "bench-floor"),
+            row["record_id"],
+            row["subject_id"],
+            row["subject_kind"],
+            row["code"],
+            row["occurred_at"],
+            row.get("case_id"),
+            orjson.dumps(row.get("attrs") or {}).decode(),
+            row.get("evidence"),
+        )
+        leaf = hashlib.sha256(b"\x00" + orjson.dumps(values)).digest()
+        yield (first + n, *values, recorded_at, leaf)
+
+
+def floor_records_app() -> Any:
+    """The records floor (PostgreSQL): the least an append of submitted records does, beside
+    which the check floors are measured in the mixed phase (``records_floor``).
+
+    Each ``POST`` body (as ``/v1/records`` takes it) is parsed and its rows are copied, with
+    their positions and leaf hashes, into a table with the ledger's record columns and indexes,
+    in one transaction that is durable before the answer. Nothing else: no validation, no key,
+    no duplicate check, no tree head, no refresh of standings, and an empty table's indexes
+    (cheaper to add to than the ledger's). Like the service's submissions worker, the process
+    takes the idle scheduling class, so that checks go first."""
+    import psycopg
+
+    conninfo = os.environ[FLOOR_ENV]
+    state: dict[str, Any] = {}
+    body_ok = orjson.dumps({"accepted": 0, "rejected": []})
+
+    async def append(rows: list[dict[str, Any]]) -> None:
+        conn, position = state["conn"], state["next"]
+        async with state["lock"], conn.transaction():
+            cursor = conn.cursor()
+            async with cursor.copy(FLOOR_RECORDS_COPY) as copy:
+                for values in floor_record_rows(rows, position):
+                    await copy.write_row(values)
+            state["next"] = position + len(rows)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                if hasattr(os, "SCHED_IDLE"):
+                    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+                conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+                found = await (
+                    await conn.execute(f"SELECT coalesce(max(position), 0) FROM {FLOOR_RECORDS}")
+                ).fetchone()
+                state.update(conn=conn, next=int(found[0]) + 1, lock=asyncio.Lock())
+                await send({"type": "lifespan.startup.complete"})
+            await state["conn"].close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        rows = orjson.loads(b"".join(chunks))["records"]
+        await append(rows)
+        answer = body_ok.replace(b'"accepted":0', b'"accepted":%d' % len(rows))
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
 FLOOR_FACTORIES = {
     "floor": "floor_app",
     "floor-read": "floor_read_app",
@@ -860,8 +952,9 @@ def create_floor_table(db_url: str) -> None:
     import psycopg
 
     with psycopg.connect(_libpq(db_url), autocommit=True) as conn:
-        for table in (FLOOR_TABLE, FLOOR_TREE, FLOOR_HEADS):
+        for table in (FLOOR_TABLE, FLOOR_TREE, FLOOR_HEADS, FLOOR_RECORDS):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {FLOOR_RECORDS} (LIKE records INCLUDING ALL)")
         conn.execute(
             f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
             "subject_id text NOT NULL, made_at timestamptz NOT NULL)"
@@ -914,7 +1007,9 @@ def serve(spec: dict[str, Any]) -> None:
             **options,
         )
         return
-    factory = {"bare": "bare_app", **FLOOR_FACTORIES}[spec["app"]]
+    factory = {"bare": "bare_app", "floor-records": "floor_records_app", **FLOOR_FACTORIES}[
+        spec["app"]
+    ]
     if spec["app"].startswith("floor"):
         os.environ[FLOOR_ENV] = _libpq(spec["db"])
     if spec["workers"] == 1:
@@ -1478,6 +1573,97 @@ def run_drivers(specs: list[dict[str, Any]], timeout: float) -> list[dict[str, A
                 proc.wait(5)
 
 
+def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    """In process, the records path of ``POST /v1/records`` as the service's submissions worker
+    runs it, batch by batch (``--record-batches`` of ``--ingest-batch`` records, as the mixed
+    phase offers them): the body parsed and the rows appended (``append``), then the touched
+    subjects refreshed (``refresh``). Against the raw append of the same batches (the records
+    floor's ``COPY``, on PostgreSQL), alternating, one batch each in turn. Each batch's wall
+    time and CPU: this process's, and the whole machine's (PostgreSQL's backends included)."""
+    import psycopg
+
+    from xinyong.application.changes import after_changes
+    from xinyong.application.context import Context
+    from xinyong.application.settings import ServiceSettings
+    from xinyong.domain.catalog import load_catalog
+    from xinyong.domain.json_text import parse_json
+    from xinyong.ingest.records import ingest_rows
+    from xinyong.ledger.database import open_database
+    from xinyong.service.submissions import RecordsIn
+
+    spec = {"records": str(ledger.records_path), "batch": args.ingest_batch, "seed": args.seed}
+    bodies = [
+        request.split(b"\r\n\r\n", 1)[1]
+        for request in _record_batches({**spec, "token": ""}, args.record_batches + RECORDS_WARM)
+    ]
+    catalog = load_catalog()
+    ctx = Context.create(open_database(ledger.db_url, migrate=False), catalog, ServiceSettings())
+    today = date.today()
+    create_floor_table(ledger.db_url)
+    raw = psycopg.connect(_libpq(ledger.db_url), autocommit=True)
+    marks: dict[str, list[tuple[float, float, float]]] = {"append": [], "refresh": [], "raw": []}
+    position = 1
+
+    def mark() -> tuple[float, float, float]:
+        return time.perf_counter(), time.process_time(), machine_cpu_seconds()
+
+    def since(start: tuple[float, float, float]) -> tuple[float, float, float]:
+        wall, process, whole = mark()
+        return wall - start[0], process - start[1], whole - start[2]
+
+    try:
+        for n, body in enumerate(bodies):
+            start = mark()
+            rows = RecordsIn.model_validate(parse_json(body)).records
+            report = ingest_rows(ctx.engine, rows, catalog, source=SOURCE, today=today)
+            appended = since(start)
+            start = mark()
+            after_changes(ctx, report.named, today)
+            refreshed = since(start)
+            if report.accepted != len(rows):
+                raise RuntimeError(f"batch {n}: {report.accepted} of {len(rows)} records taken")
+            start = mark()
+            floor_rows = orjson.loads(body)["records"]
+            with raw.transaction(), raw.cursor().copy(FLOOR_RECORDS_COPY) as copy:
+                for values in floor_record_rows(floor_rows, position):
+                    copy.write_row(values)
+            position += len(floor_rows)
+            floored = since(start)
+            if n >= RECORDS_WARM:
+                marks["append"].append(appended)
+                marks["refresh"].append(refreshed)
+                marks["raw"].append(floored)
+    finally:
+        raw.close()
+        ctx.engine.dispose()
+
+    def summary(runs: list[tuple[float, float, float]]) -> dict[str, float]:
+        # CPU as the mean: the machine's is counted in 10 ms ticks, too coarse for one batch.
+        return {
+            "wall_ms": round(median(run[0] for run in runs) * 1e3, 2),
+            "process_cpu_ms": round(statistics.fmean(run[1] for run in runs) * 1e3, 2),
+            "machine_cpu_ms": round(statistics.fmean(run[2] for run in runs) * 1e3, 2),
+        }
+
+    marks["xinyong"] = [
+        (a[0] + r[0], a[1] + r[1], a[2] + r[2])
+        for a, r in zip(marks["append"], marks["refresh"], strict=True)
+    ]
+    out: dict[str, Any] = {
+        "batches": len(marks["raw"]),
+        "records_per_batch": args.ingest_batch,
+        **{part: summary(runs) for part, runs in marks.items()},
+    }
+    for kind in ("process_cpu", "machine_cpu"):  # None when the raw batches took no tick
+        raw_ms = out["raw"][f"{kind}_ms"]
+        out[f"{kind}_ratio"] = round(out["xinyong"][f"{kind}_ms"] / raw_ms, 2) if raw_ms else None
+    return out
+
+
+RECORDS_WARM = 5
+"""Batches of the records phase run before the measured ones (connections, caches)."""
+
+
 # ------------------------------------------------------------------------------ HTTP phases
 
 
@@ -1569,10 +1755,15 @@ def mixed_summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dic
     if all("floor" in r for r in rounds):
         durable = [r["floor"]["alone"]["p99_all_ms"] for r in rounds]
         loaded = [r["floor"]["with_ingest"]["p99_all_ms"] for r in rounds]
+        floored = [r["floor"]["with_records_floor"]["p99_all_ms"] for r in rounds]
         floor = {
             "floor_app": args.mixed_floor,
             "floor_alone_p99_ms": {"median": middle(durable), "runs": durable},
             "floor_with_ingest_p99_ms": {"median": middle(loaded), "runs": loaded},
+            "floor_with_records_floor_p99_ms": {"median": middle(floored), "runs": floored},
+            "records_floor_records_per_s": [
+                r["floor"]["records_floor"]["records_per_s"] for r in rounds
+            ],
             "floor_alone_cpu_ms_per_check": _cpu_medians(
                 [r["floor"]["alone"]["cpu_per_check"] for r in rounds]
             ),
@@ -1655,18 +1846,18 @@ def floor_alone(floor: Server, ledger: Ledger, args: argparse.Namespace) -> dict
 
 
 def floor_with_ingest(
-    floor: Server, service: Server, ledger: Ledger, args: argparse.Namespace
+    floor: Server, taker: Server, ledger: Ledger, args: argparse.Namespace
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The durable floor's latency at ``--rate`` checks/s while the records of the mixed phase
-    are ingested through the service's API into the same database."""
-    wait_idle(service.pid)
+    are posted to ``taker`` (the service's API, or the records floor) in the same database."""
+    wait_idle(taker.pid)
     waited = wait_quiet(args.quiet_limit)
     checks = {**_checks_spec(floor, ledger, args), "seed": args.seed + 1}
     timeout = args.duration + REQUEST_TIMEOUT + 180
-    both, ingested = run_drivers([checks, _ingest_spec(service, ledger, args)], timeout)
+    both, ingested = run_drivers([checks, _ingest_spec(taker, ledger, args)], timeout)
     both["waited_quiet_s"] = waited
     _log(
-        f"  {floor.app} with ingest: p50 {both['latency']['p50_ms']} ms, p99 "
+        f"  {floor.app} with records to {taker.app}: p50 {both['latency']['p50_ms']} ms, p99 "
         f"{both['p99_all_ms']} ms ({ingested['records_per_s']} records/s)"
     )
     return both, ingested
@@ -1775,6 +1966,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ingest-rate", type=float, default=1000.0, help="records/s")
     parser.add_argument("--ingest-batch", type=int, default=100, help="records per POST")
     parser.add_argument(
+        "--record-batches", type=int, default=100, help="measured batches of the records phase"
+    )
+    parser.add_argument(
         "--workers",
         default="1",
         help="comma list of worker process counts for the throughput phase (both servers)",
@@ -1802,7 +1996,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the floor measured beside the service in the mixed phase (PostgreSQL)",
     )
     parser.add_argument(
-        "--phases", default="inproc,http,mixed", help="comma list of inproc, http, mixed"
+        "--phases",
+        default="inproc,http,mixed",
+        help="comma list of inproc, records, http, mixed",
     )
     parser.add_argument(
         "--http",
@@ -1850,6 +2046,16 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"  precomputed: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
         _log(f"  computed:    p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, max {c['max_ms']} ms")
     del ids
+    if "records" in phases:
+        if args.backend != "postgres":
+            raise SystemExit("--phases records: PostgreSQL only (--backend postgres)")
+        _log(f"records path: {args.record_batches} batches of {args.ingest_batch} records")
+        results["records"] = r = records_path(ledger, args)
+        _log(
+            f"  per batch: xinyong {r['xinyong']} (append {r['append']}, refresh "
+            f"{r['refresh']}); raw {r['raw']}; CPU ratios: process {r['process_cpu_ratio']}, "
+            f"machine {r['machine_cpu_ratio']}"
+        )
     if phases & {"http", "mixed"}:
         log_dir = Path(args.workdir)
         servers: dict[str, Server] = {}
@@ -1914,10 +2120,18 @@ def main(argv: list[str] | None = None) -> int:
                             both, ingested = floor_with_ingest(
                                 durable, servers["xinyong"], ledger, args
                             )
+                            # The floors together: the records floor takes the same batches.
+                            taker = Server("floor-records", ledger.db_url, log_dir)
+                            try:
+                                floored, taken = floor_with_ingest(durable, taker, ledger, args)
+                            finally:
+                                taker.stop()
                             round_result["floor"] = {
                                 "alone": alone,
                                 "with_ingest": both,
                                 "ingest": ingested,
+                                "with_records_floor": floored,
+                                "records_floor": taken,
                             }
                     finally:
                         if durable is not None:
@@ -1947,6 +2161,14 @@ def print_report(results: dict[str, Any]) -> None:
         )
         if "profile" in r:
             print(r["profile"])
+    if "records" in results:
+        r = results["records"]
+        print(
+            f"records path, per batch of {r['records_per_batch']} (median wall, mean CPU): "
+            f"xinyong {r['xinyong']} (append {r['append']}, refresh {r['refresh']}); "
+            f"raw COPY {r['raw']}; CPU ratios: process {r['process_cpu_ratio']}, machine "
+            f"{r['machine_cpu_ratio']}"
+        )
     for workers, h in results.get("http", {}).items():
         m = h["median_requests_per_s"]
         print(
@@ -1976,9 +2198,11 @@ def print_report(results: dict[str, Any]) -> None:
         )
         if "floor_alone_p99_ms" in x:
             d, e = x["floor_alone_p99_ms"], x["floor_with_ingest_p99_ms"]
+            g = x["floor_with_records_floor_p99_ms"]
             print(
                 f"  {x['floor_app']} p99: alone {d['median']} ms {d['runs']}; with ingest "
-                f"{e['median']} ms {e['runs']}"
+                f"{e['median']} ms {e['runs']}; with the records floor {g['median']} ms "
+                f"{g['runs']}, records/s {x['records_floor_records_per_s']}"
             )
     print(f"load average: start {results['load_start']}, end {results['load_end']}")
 

@@ -90,18 +90,49 @@ def _assert_the_signed_floor_tree_holds(db: str) -> None:
     assert (size, bytes(root)) == (len(leaves), root_of([bytes(leaf) for _, leaf in leaves]))
 
 
+def _assert_the_records_path_measured(records: dict[str, Any]) -> None:
+    """The records phase timed every part of each batch, xinyong's whole being its parts."""
+    assert records["batches"] == 3
+    for part in ("append", "refresh", "xinyong", "raw"):
+        assert records[part]["wall_ms"] > 0, records
+        assert records[part]["process_cpu_ms"] > 0, records
+    parts = records["append"]["process_cpu_ms"] + records["refresh"]["process_cpu_ms"]
+    assert abs(records["xinyong"]["process_cpu_ms"] - parts) < 0.02, records
+    assert records["process_cpu_ratio"] > 0
+    # the machine's CPU is counted in 10 ms ticks: three raw batches may take none
+    assert records["machine_cpu_ratio"] is None or records["machine_cpu_ratio"] > 0
+
+
+def _assert_the_records_floor_appended(db: str, result: dict[str, Any]) -> None:
+    """The records floor (beside which the check floor is measured) answered each batch only
+    with its rows in the table: every record it counted is there, at its own position."""
+    import psycopg
+
+    (round_,) = result["mixed_rounds"]
+    accepted = round_["floor"]["records_floor"]["records_accepted"]
+    assert accepted > 0, round_["floor"]["records_floor"]
+    assert result["mixed"]["floor_with_records_floor_p99_ms"]["median"] is not None
+    with psycopg.connect(db.replace("+psycopg", "")) as conn:
+        count, first, last = conn.execute(
+            "SELECT count(*), min(position), max(position) FROM bench_floor_records"
+        ).fetchone() or (0, None, None)
+    assert count >= accepted  # the warm-up's batches are appended but not counted
+    assert (first, last) == (1, count)
+
+
 @pytest.mark.postgres
 def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
     out = _run(
         "check.py",
         *("--backend", "postgres", "--people", "300", "--checks", "20"),
-        *("--phases", "inproc,http,mixed", "--duration", "0.5", "--warmup", "0.2"),
+        *("--phases", "inproc,records,http,mixed", "--duration", "0.5", "--warmup", "0.2"),
         *("--repeat", "1", "--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100"),
-        *("--mixed-floor", "floor-read-signed", "--quiet-limit", "0"),
+        *("--mixed-floor", "floor-read-signed", "--quiet-limit", "0", "--record-batches", "3"),
         *("--workdir", str(tmp_path), "--json"),
     )
     result = _json(out)
     assert result["in_process"]["n"] == 20
+    _assert_the_records_path_measured(result["records"])
     assert result["mixed"]["floor_app"] == "floor-read-signed"
     _assert_cpu_per_check(result["mixed"]["floor_alone_cpu_ms_per_check"])
     _assert_cpu_per_check(result["mixed"]["checks_alone_cpu_ms_per_check"])
@@ -113,6 +144,7 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
         assert http[f"{floor.replace('-', '_')}_ratio"] > 0
     db = "postgresql+psycopg://postgres@127.0.0.1:5432/xinyong_bench_check_p300_o0_y1_s0"
     _assert_the_signed_floor_tree_holds(db)
+    _assert_the_records_floor_appended(db, result)
     plans = _run("check_plans.py", "--db", db, "--subjects", "4")
     assert "CURRENT_MANY" in plans
     assert "computed check (" in plans
