@@ -1601,6 +1601,7 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     today = date.today()
     create_floor_table(ledger.db_url)
     raw = psycopg.connect(_libpq(ledger.db_url), autocommit=True)
+    prewarmed = _prewarm(raw, RECORDS_PREWARM)
     marks: dict[str, list[tuple[float, float, float]]] = {"append": [], "refresh": [], "raw": []}
     position = 1
 
@@ -1652,6 +1653,7 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "batches": len(marks["raw"]),
         "records_per_batch": args.ingest_batch,
+        "prewarmed_mb": prewarmed,
         **{part: summary(runs) for part, runs in marks.items()},
     }
     for kind in ("process_cpu", "machine_cpu"):  # None when the raw batches took no tick
@@ -1662,6 +1664,25 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
 
 RECORDS_WARM = 5
 """Batches of the records phase run before the measured ones (connections, caches)."""
+
+RECORDS_PREWARM = ("records", "ix_records_subject_position")
+"""What the refresh after a batch reads, by subject: read into the kernel's cache before the
+records phase, so that its figures are of work, not of which pages the kernel kept (on this
+machine it keeps a few GB, and a round of the mixed phase reads others)."""
+
+
+def _prewarm(conn: Any, relations: tuple[str, ...]) -> float | None:
+    """Read ``relations`` into the kernel's page cache with ``pg_prewarm`` (``read``);
+    their size in MB, or None where the extension is not available."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except Exception:  # psycopg.Error: not installed, or not allowed
+        return None
+    total = 0
+    for relation in relations:
+        conn.execute("SELECT pg_prewarm(%s::regclass, 'read')", (relation,))
+        total += conn.execute("SELECT pg_relation_size(%s::regclass)", (relation,)).fetchone()[0]
+    return round(total / 2**20, 1)
 
 
 # ------------------------------------------------------------------------------ HTTP phases

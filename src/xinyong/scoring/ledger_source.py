@@ -8,13 +8,26 @@ known_at)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import BigInteger, Connection, Date, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.chunks import chunked
@@ -150,17 +163,22 @@ def subjects_table(conn: Connection, known_at: int | None) -> pa.Table:
     )
 
 
-_STATEMENTS: dict[int, tuple[Catalog | None, DriverStatement, tuple[int, ...]]] = {}
+_STATEMENTS: dict[tuple[int, bool], tuple[Catalog | None, DriverStatement, tuple[int, ...]]] = {}
 
 
-def _subject_statement(catalog: Catalog | None) -> tuple[DriverStatement, tuple[int, ...]]:
-    """One subject's effective records as a statement built once, with bound parameters.
+def _records_statement(
+    catalog: Catalog | None, many: bool = False
+) -> tuple[DriverStatement, tuple[int, ...]]:
+    """Effective records as a statement built once, with bound parameters: of one subject
+    (``subject_id``), or with ``many`` of an array of them (``subject_ids``, PostgreSQL).
 
     Building and compiling the statement costs more than SQLite's index search it runs; checks run
     it for every request, so it is compiled once per catalog (and dialect) and only its parameters
-    change.
+    change. The refresh after a batch of records reads a hundred subjects: as an array, the
+    statement's text does not depend on how many, so it is neither built, compiled nor parsed by
+    the driver again, and its rows come back as tuples, not SQLAlchemy rows.
     """
-    cached = _STATEMENTS.get(id(catalog))
+    cached = _STATEMENTS.get((id(catalog), many))
     if cached is not None and cached[0] is catalog:
         return cached[1], cached[2]
     r, e = records.c, events.c
@@ -173,13 +191,14 @@ def _subject_statement(catalog: Catalog | None) -> tuple[DriverStatement, tuple[
         or_(e.event_type.in_(VOIDING), and_(e.event_type.in_(ENDING), e.effective_on <= as_of)),
     )
     periods: tuple[int, ...] = ()
-    conditions = [
-        r.subject_id == bindparam("subject_id"),
-        r.occurred_at <= as_of,
-        r.position < known_at,
-        ~stopped,
-    ]
-    placeholders: dict[str, object] = {"subject_id": "", "as_of": date.min, "known_at": 0}
+    subject = (
+        r.subject_id == any_(bindparam("subject_ids", type_=postgresql.ARRAY(String)))
+        if many
+        else r.subject_id == bindparam("subject_id")
+    )
+    conditions = [subject, r.occurred_at <= as_of, r.position < known_at, ~stopped]
+    placeholders: dict[str, object] = {"as_of": date.min, "known_at": 0}
+    placeholders["subject_ids" if many else "subject_id"] = [""] if many else ""
     if catalog is not None:
         groups = catalog.codes_by_max_display()
         periods = tuple(days for days, _ in groups)
@@ -191,8 +210,20 @@ def _subject_statement(catalog: Catalog | None) -> tuple[DriverStatement, tuple[
         select(*_INPUT_COLUMNS).where(*conditions).order_by(r.position),
         placeholders,
     )
-    _STATEMENTS[id(catalog)] = (catalog, statement, periods)
+    _STATEMENTS[id(catalog), many] = (catalog, statement, periods)
     return statement, periods
+
+
+def _records_params(
+    as_of: date, known_at: int | None, periods: tuple[int, ...]
+) -> dict[str, object]:
+    params: dict[str, object] = {
+        "as_of": as_of,
+        "known_at": known_at if known_at is not None else 2**62,
+    }
+    for days in periods:
+        params[f"cutoff_{days}"] = as_of - timedelta(days=days)
+    return params
 
 
 def subject_records(
@@ -207,14 +238,8 @@ def subject_records(
     The same rules as :func:`~xinyong.ledger.effective.effective_records` (a test checks that
     both give the same records).
     """
-    statement, periods = _subject_statement(catalog)
-    params: dict[str, object] = {
-        "subject_id": subject_id,
-        "as_of": as_of,
-        "known_at": known_at if known_at is not None else 2**62,
-    }
-    for days in periods:
-        params[f"cutoff_{days}"] = as_of - timedelta(days=days)
+    statement, periods = _records_statement(catalog)
+    params = {**_records_params(as_of, known_at, periods), "subject_id": subject_id}
     return [_input_record(row) for row in statement.rows(conn, params)]
 
 
@@ -225,16 +250,29 @@ def subjects_records(
     known_at: int | None,
     catalog: Catalog | None,
 ) -> dict[str, list[InputRecord]]:
-    """:func:`subject_records` for many subjects, with a few ``IN`` queries for all of them
-    (the refresh after a batch of records touches a hundred subjects at once). Every given id
-    is a key, with no records if it has none."""
+    """:func:`subject_records` for many subjects, with a few queries for all of them (the
+    refresh after a batch of records touches a hundred subjects at once): on PostgreSQL the
+    subjects go as an array (:func:`_records_statement`), elsewhere as ``IN`` lists. Every given
+    id is a key, with no records if it has none."""
     found: dict[str, list[InputRecord]] = {subject_id: [] for subject_id in subject_ids}
     if not found:  # a person no organisation names: no statement to build (a millisecond)
         return found
-    r = records.c
-    query = effective_records(as_of, known_at, catalog).with_only_columns(*_INPUT_COLUMNS)
-    for chunk in chunked(sorted(found)):
-        for row in conn.execute(query.where(r.subject_id.in_(chunk))):
+    chunks: Iterator[Iterable[Sequence[Any]]]
+    if conn.dialect.name == "postgresql":
+        statement, periods = _records_statement(catalog, many=True)
+        params = _records_params(as_of, known_at, periods)
+        chunks = (
+            statement.rows(conn, {**params, "subject_ids": list(chunk)})
+            for chunk in chunked(sorted(found))
+        )
+    else:
+        query = effective_records(as_of, known_at, catalog).with_only_columns(*_INPUT_COLUMNS)
+        chunks = (
+            conn.execute(query.where(records.c.subject_id.in_(chunk)))
+            for chunk in chunked(sorted(found))
+        )
+    for rows in chunks:
+        for row in rows:
             record = _input_record(tuple(row))
             found[record.subject_id].append(record)  # in log order, as subject_records gives
     return found

@@ -75,6 +75,12 @@ class Explanation:
     """``weight × peer score``: what the peer score added to the raw score."""
 
 
+_MATCHES_NO_RULE = Message(N_("matches no rule"))
+"""The reason of most ignored records, made once: a subject's records are mostly of codes a
+scheme does not score, and a refresh explains every touched subject (docs/benchmarks.md,
+"Records path")."""
+
+
 def _cleared_by(
     rule: Rule, record: InputRecord, by_case: dict[str, list[InputRecord]], as_of: date
 ) -> InputRecord | None:
@@ -141,7 +147,7 @@ def explain_subject(
             assignments.append((rule.id, rule.grade))
     for number, record in enumerate(considered):
         if number not in matched:
-            ignored.append((record, Message(N_("matches no rule"))))
+            ignored.append((record, _MATCHES_NO_RULE))
     peer_points = 0.0
     if scheme.peer is not None and peer is not None:
         peer_points = scheme.peer.weight * peer.score
