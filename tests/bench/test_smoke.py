@@ -90,14 +90,16 @@ def _assert_the_signed_floor_tree_holds(db: str) -> None:
     assert (size, bytes(root)) == (len(leaves), root_of([bytes(leaf) for _, leaf in leaves]))
 
 
+RECORDS_PER_BATCH = 10
+"""Records per POST in the PostgreSQL smoke run: at 100 records/s, several batches a second."""
+
+
 def _assert_the_records_path_measured(records: dict[str, Any]) -> None:
     """The records phase timed every part of each batch, xinyong's whole being its parts."""
     assert records["batches"] == 3
     for part in ("append", "refresh", "xinyong", "raw"):
         assert records[part]["wall_ms"] > 0, records
         assert records[part]["process_cpu_ms"] > 0, records
-    parts = records["append"]["process_cpu_ms"] + records["refresh"]["process_cpu_ms"]
-    assert abs(records["xinyong"]["process_cpu_ms"] - parts) < 0.02, records
     assert records["process_cpu_ratio"] > 0
     # the machine's CPU is counted in 10 ms ticks: three raw batches may take none
     assert records["machine_cpu_ratio"] is None or records["machine_cpu_ratio"] > 0
@@ -109,14 +111,22 @@ def _assert_the_records_floor_appended(db: str, result: dict[str, Any]) -> None:
     import psycopg
 
     (round_,) = result["mixed_rounds"]
-    accepted = round_["floor"]["records_floor"]["records_accepted"]
-    assert accepted > 0, round_["floor"]["records_floor"]
+    taken = round_["floor"]["records_floor"]
+    assert taken["not_ok"] == 0, taken
+    assert taken["errors"] == 0, taken
     assert result["mixed"]["floor_with_records_floor_p99_ms"]["median"] is not None
     with psycopg.connect(db.replace("+psycopg", "")) as conn:
         count, first, last = conn.execute(
             "SELECT count(*), min(position), max(position) FROM bench_floor_records"
         ).fetchone() or (0, None, None)
-    assert count >= accepted  # the warm-up's batches are appended but not counted
+    # every batch sent, the warm-up's too (appended, not counted), in several batches
+    batches = taken["warm_up_requests"] + taken["statuses"]["200"]
+    assert batches > 1, taken
+    assert (
+        count
+        == batches * RECORDS_PER_BATCH
+        == taken["records_accepted"] + (taken["warm_up_requests"] * RECORDS_PER_BATCH)
+    )
     assert (first, last) == (1, count)
 
 
@@ -128,6 +138,7 @@ def test_check_benchmark_on_postgresql(tmp_path: Path) -> None:
         *("--phases", "inproc,records,http,mixed", "--duration", "0.5", "--warmup", "0.2"),
         *("--repeat", "1", "--mixed-repeat", "1", "--rate", "50", "--ingest-rate", "100"),
         *("--mixed-floor", "floor-read-signed", "--quiet-limit", "0", "--record-batches", "3"),
+        *("--ingest-batch", str(RECORDS_PER_BATCH)),
         *("--workdir", str(tmp_path), "--json"),
     )
     result = _json(out)

@@ -590,7 +590,9 @@ def test_current_subjects_takes_newest_version(engine: Engine) -> None:
 
 
 def test_per_subject_statement_matches_the_effective_view(engine: Engine) -> None:
-    from xinyong.scoring.ledger_source import subject_records
+    """One subject's statement gives the view's records, and the many subjects' statement
+    (an array of subjects on PostgreSQL, ``IN`` lists elsewhere) gives each one's, in order."""
+    from xinyong.scoring.ledger_source import subject_records, subjects_records
 
     heads = _fill(engine, batches=2, per_batch=3)
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
@@ -621,12 +623,12 @@ def test_per_subject_statement_matches_the_effective_view(engine: Engine) -> Non
                         (row.subject_id, row.record_id)
                         for row in conn.execute(effective_records(as_of, known_at, cat))
                     }
-                    per_subject = {
-                        (r.subject_id, r.record_id)
-                        for n in range(6)
-                        for r in subject_records(conn, f"P{n:04d}", as_of, known_at, cat)
-                    }
+                    ids = [f"P{n:04d}" for n in range(6)] + ["P9999"]  # and one never seen
+                    each = {s: subject_records(conn, s, as_of, known_at, cat) for s in ids}
+                    per_subject = {(r.subject_id, r.record_id) for s in ids for r in each[s]}
                     assert per_subject == view, (as_of, known_at, cat is not None)
+                    many = subjects_records(conn, ids[::-1], as_of, known_at, cat)
+                    assert many == each, (as_of, known_at, cat is not None)
 
 
 def test_a_decisions_grounds_are_its_records_entries_below_its_size(engine: Engine) -> None:

@@ -206,10 +206,10 @@ def standings_of_many(
     known_at: int,
     catalog: Catalog | None,
 ) -> dict[str, SubjectStanding]:
-    """:func:`standing_of` for many subjects, their kinds and records read with a few ``IN``
-    queries instead of two statements each (a batch of records touches a hundred subjects, and
-    the refresh after it is on the submitter's clock). Same answers: the per-subject path is
-    the reference, and a property test compares the two."""
+    """:func:`standing_of` for many subjects, their kinds and records read with a few
+    statements for all of them instead of two each (a batch of records touches a hundred
+    subjects, and the refresh after it is on the submitter's clock). Same answers: the
+    per-subject path is the reference, and a property test compares the two."""
     ids = sorted(set(subject_ids))
     if loaded.scheme.peer is not None:
         return {s: standing_of(conn, loaded, s, as_of, known_at, catalog) for s in ids}
