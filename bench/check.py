@@ -76,7 +76,15 @@ import numpy as np
 import orjson
 import pyarrow.parquet as pq
 
-from benchkit import load_average, machine, machine_cpu_seconds, median, wait_quiet
+from benchkit import (
+    CpuTimed,
+    cpu_timed,
+    load_average,
+    machine,
+    machine_cpu_seconds,
+    median,
+    wait_quiet,
+)
 
 GOAL_RATIO = 0.5
 GOAL_MIXED_P99_MS = 10.0
@@ -1602,23 +1610,22 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     today = date.today()
     create_floor_table(ledger.db_url)
     raw = psycopg.connect(_libpq(ledger.db_url), autocommit=True)
-    marks: dict[str, list[tuple[float, float, float]]] = {"append": [], "refresh": [], "raw": []}
+    marks: dict[str, list[CpuTimed]] = {"append": [], "refresh": [], "raw": []}
     position = 1
 
-    def mark() -> tuple[float, float, float]:
-        return time.perf_counter(), time.process_time(), machine_cpu_seconds()
-
-    def since(start: tuple[float, float, float]) -> tuple[float, float, float]:
-        wall, process, whole = mark()
-        return wall - start[0], process - start[1], whole - start[2]
-
-    def copied(body: bytes, first: int) -> tuple[tuple[float, float, float], int]:
-        start = mark()
+    def copy_raw(body: bytes, first: int) -> int:
         floor_rows = orjson.loads(body)["records"]
         with raw.transaction(), raw.cursor().copy(FLOOR_RECORDS_COPY) as copy:
             for values in floor_record_rows(floor_rows, first):
                 copy.write_row(values)
-        return since(start), first + len(floor_rows)
+        return first + len(floor_rows)
+
+    def append(body: bytes) -> Any:
+        rows = RecordsIn.model_validate(parse_json(body)).records
+        report = ingest_rows(ctx.engine, rows, catalog, source=SOURCE, today=today)
+        if report.accepted != len(rows):
+            raise RuntimeError(f"{report.accepted} of {len(rows)} records taken")
+        return report
 
     try:
         prewarmed = _prewarm(raw, RECORDS_PREWARM)
@@ -1627,18 +1634,11 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
             # The raw copy first in every other batch: what PostgreSQL does in the background
             # after a commit (the WAL writer, say) lands on either side alike.
             if n % 2:
-                floored, position = copied(body, position)
-            start = mark()
-            rows = RecordsIn.model_validate(parse_json(body)).records
-            report = ingest_rows(ctx.engine, rows, catalog, source=SOURCE, today=today)
-            appended = since(start)
-            start = mark()
-            after_changes(ctx, report.named, today)
-            refreshed = since(start)
-            if report.accepted != len(rows):
-                raise RuntimeError(f"batch {n}: {report.accepted} of {len(rows)} records taken")
+                floored, position = cpu_timed(functools.partial(copy_raw, body, position))
+            appended, report = cpu_timed(functools.partial(append, body))
+            refreshed, _ = cpu_timed(functools.partial(after_changes, ctx, report.named, today))
             if not n % 2:
-                floored, position = copied(body, position)
+                floored, position = cpu_timed(functools.partial(copy_raw, body, position))
             if n >= RECORDS_WARM:
                 marks["append"].append(appended)
                 marks["refresh"].append(refreshed)
@@ -1647,16 +1647,20 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
         raw.close()
         ctx.engine.dispose()
 
-    def summary(runs: list[tuple[float, float, float]]) -> dict[str, float]:
+    def summary(runs: list[CpuTimed]) -> dict[str, float]:
         # CPU as the mean: the machine's is counted in 10 ms ticks, too coarse for one batch.
         return {
-            "wall_ms": round(median(run[0] for run in runs) * 1e3, 2),
-            "process_cpu_ms": round(statistics.fmean(run[1] for run in runs) * 1e3, 2),
-            "machine_cpu_ms": round(statistics.fmean(run[2] for run in runs) * 1e3, 2),
+            "wall_ms": round(median(run.seconds for run in runs) * 1e3, 2),
+            "process_cpu_ms": round(statistics.fmean(run.process_cpu_s for run in runs) * 1e3, 2),
+            "machine_cpu_ms": round(statistics.fmean(run.machine_cpu_s for run in runs) * 1e3, 2),
         }
 
     marks["xinyong"] = [
-        (a[0] + r[0], a[1] + r[1], a[2] + r[2])
+        CpuTimed(
+            a.seconds + r.seconds,
+            a.process_cpu_s + r.process_cpu_s,
+            a.machine_cpu_s + r.machine_cpu_s,
+        )
         for a, r in zip(marks["append"], marks["refresh"], strict=True)
     ]
     out: dict[str, Any] = {

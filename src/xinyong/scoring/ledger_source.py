@@ -191,14 +191,14 @@ def _records_statement(
         or_(e.event_type.in_(VOIDING), and_(e.event_type.in_(ENDING), e.effective_on <= as_of)),
     )
     periods: tuple[int, ...] = ()
-    subject = (
-        r.subject_id == any_(bindparam("subject_ids", type_=postgresql.ARRAY(String)))
-        if many
-        else r.subject_id == bindparam("subject_id")
-    )
-    conditions = [subject, r.occurred_at <= as_of, r.position < known_at, ~stopped]
     placeholders: dict[str, object] = {"as_of": date.min, "known_at": 0}
-    placeholders["subject_ids" if many else "subject_id"] = [""] if many else ""
+    if many:
+        subject = r.subject_id == any_(bindparam("subject_ids", type_=postgresql.ARRAY(String)))
+        placeholders["subject_ids"] = [""]
+    else:
+        subject = r.subject_id == bindparam("subject_id")
+        placeholders["subject_id"] = ""
+    conditions = [subject, r.occurred_at <= as_of, r.position < known_at, ~stopped]
     if catalog is not None:
         groups = catalog.codes_by_max_display()
         periods = tuple(days for days, _ in groups)

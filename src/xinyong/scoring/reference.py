@@ -78,7 +78,7 @@ class Explanation:
 _MATCHES_NO_RULE = Message(N_("matches no rule"))
 """The reason of most ignored records, made once: a subject's records are mostly of codes a
 scheme does not score, and a refresh explains every touched subject (docs/benchmarks.md,
-"Records path")."""
+"Checks": the records path)."""
 
 
 def _cleared_by(
