@@ -900,8 +900,9 @@ def floor_records_app() -> Any:
     body_ok = orjson.dumps({"accepted": 0, "rejected": []})
 
     async def append(rows: list[dict[str, Any]]) -> None:
-        conn, position = state["conn"], state["next"]
+        conn = state["conn"]
         async with state["lock"], conn.transaction():
+            position = state["next"]  # under the lock: a batch waiting for it must not reuse it
             cursor = conn.cursor()
             async with cursor.copy(FLOOR_RECORDS_COPY) as copy:
                 for values in floor_record_rows(rows, position):

@@ -7,16 +7,20 @@ Merkle frontier and signed notes are held here to xinyong's own Merkle tree and 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import orjson
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.ledgers import new_ledger
+from tests.support.postgres import reset_pg
 from xinyong.ledger.merkle import root_of
 from xinyong.ledger.signing import NoteVerifier, key_id_of
 
@@ -70,3 +74,56 @@ def test_the_floor_tree_lock_is_none_of_the_ledger_locks() -> None:
 
     ledger_keys = {value for name, value in vars(database).items() if name.startswith("_PG_")}
     assert _check_module().FLOOR_LOCK not in ledger_keys
+
+
+@pytest.mark.postgres
+def test_the_records_floor_gives_concurrent_batches_positions_one_after_another(
+    pg_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches that arrive together wait for the floor's one connection; each then takes the
+    positions after the last batch's (a position read before the wait was given twice)."""
+    import psycopg
+
+    check = _check_module()
+    reset_pg(pg_server_url)
+    url = new_ledger(pg_server_url)
+    check.create_floor_table(url)
+    monkeypatch.setenv(check.FLOOR_ENV, check._libpq(url))
+    monkeypatch.setattr(check.os, "sched_setscheduler", lambda *_: None)  # not this test's process
+    app = check.floor_records_app()
+    record = {"subject_kind": "person", "code": "x.y", "occurred_at": "2026-01-01"}
+
+    async def post(batch: int) -> int:
+        rows = [{**record, "record_id": f"b{batch}-{n}", "subject_id": f"s{n}"} for n in range(3)]
+        body = orjson.dumps({"records": rows})
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await app({"type": "http"}, receive, send)
+        return int(sent[0]["status"])  # type: ignore[call-overload]
+
+    async def run() -> list[int]:
+        lifespan: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        started = asyncio.Event()
+
+        async def send(message: dict[str, str]) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                started.set()
+
+        await lifespan.put({"type": "lifespan.startup"})
+        serving = asyncio.create_task(app({"type": "lifespan"}, lifespan.get, send))
+        await started.wait()
+        statuses = await asyncio.gather(*(post(batch) for batch in range(5)))
+        await lifespan.put({"type": "lifespan.shutdown"})
+        await serving
+        return list(statuses)
+
+    assert asyncio.run(run()) == [200] * 5
+    with psycopg.connect(check._libpq(url)) as conn:
+        positions = [p for (p,) in conn.execute("SELECT position FROM bench_floor_records")]
+    assert sorted(positions) == list(range(1, 16))
