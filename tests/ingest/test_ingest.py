@@ -457,16 +457,11 @@ def test_the_rejects_file_never_holds_a_formula(tmp_path: Path) -> None:
     assert any(c.startswith("'=HYPERLINK") for c in cells)
 
 
-@pytest.mark.postgres
-def test_a_long_load_keeps_the_planner_statistics_current(
-    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Statistics are refreshed during a load (each time it has doubled), not only at its end:
-    a server without autovacuum would otherwise plan every batch's lookups from an empty table.
-    The refreshes run beside the load, so which batch starts each depends on how long the one
-    before took; what holds every time is checked here."""
+def _counted_refreshes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows each refresh of the statistics is for, in the order they start (from 10 rows
+    appended instead of 10,000)."""
     monkeypatch.setattr("xinyong.ledger.database.ANALYZE_AFTER_ROWS", 10)
-    started: list[int] = []  # the rows each refresh is for, in the order they started
+    started: list[int] = []
     analyse = database.after_bulk_load
 
     def counted(engine: sa.Engine, rows: int, stop: database.AnalyseStop | None = None) -> None:
@@ -474,20 +469,43 @@ def test_a_long_load_keeps_the_planner_statistics_current(
         analyse(engine, rows, stop)
 
     monkeypatch.setattr("xinyong.ledger.database.after_bulk_load", counted)
+    return started
+
+
+def _many_rows(prefix: str, count: int) -> list[list[str]]:
+    return [
+        [f"{prefix}{i}", PERSON, "person", "traffic.violation", "2024-01-02", "police", "", "", ""]
+        for i in range(count)
+    ]
+
+
+def _planned_records(engine: sa.Engine) -> float:
+    with engine.connect() as conn:
+        planned = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'records'")
+        return float(planned.scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_long_load_keeps_the_planner_statistics_current(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statistics are refreshed during a load that looks things up in the ledger (each time it
+    has doubled), not only at its end: a server without autovacuum would otherwise plan every
+    batch's lookups from an empty table. The refreshes run beside the load, so which batch
+    starts each depends on how long the one before took; what holds every time is checked
+    here."""
     reset_pg(pg_server_url)
     engine = open_database(pg_server_url)
+    first = tmp_path / "first.csv"
+    _write_csv(first, _many_rows("f", 1))
+    assert ingest_records(engine, first, load_catalog()).accepted == 1
+    started = _counted_refreshes(monkeypatch)  # the source and the subject exist: lookups
     path = tmp_path / "many.csv"
-    rows = [
-        [f"m{i}", PERSON, "person", "traffic.violation", "2024-01-02", "police", "", "", ""]
-        for i in range(160)
-    ]
-    _write_csv(path, rows)
+    _write_csv(path, _many_rows("m", 160))
 
     report = ingest_records(engine, path, load_catalog(), batch_size=10)
     assert report.accepted == 160
-    with engine.connect() as conn:  # the last refresh ended before the ingest returned
-        planned = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'records'")
-        assert planned.scalar_one() == 160
+    assert _planned_records(engine) == 161  # the last refresh ended before the ingest returned
     during = [part for part in started if part]  # the end's call for no rows analyses nothing
     assert during[0] == 10  # the first batch starts one at once
     assert sum(during) == 160  # each is for the rows since the one before
@@ -496,4 +514,24 @@ def test_a_long_load_keeps_the_planner_statistics_current(
         assert part >= max(10, covered)
         covered += part
     assert len(during) >= 2
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_load_into_an_empty_ledger_refreshes_the_statistics_once_at_its_end(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a load looks nothing up (only its own rows can collide, and those are checked in
+    memory), so no plan of it depends on the statistics until it ends; refreshing them during
+    the load cost the server about a tenth of its work (docs/benchmarks.md)."""
+    started = _counted_refreshes(monkeypatch)
+    reset_pg(pg_server_url)
+    engine = open_database(pg_server_url)
+    path = tmp_path / "many.csv"
+    _write_csv(path, _many_rows("m", 160))
+
+    report = ingest_records(engine, path, load_catalog(), batch_size=10)
+    assert report.accepted == 160
+    assert started == [160]
+    assert _planned_records(engine) == 160
     engine.dispose()

@@ -51,6 +51,24 @@ def test_a_refresh_due_while_one_runs_starts_when_it_has_ended(
     assert not [t for t in threading.enumerate() if t.name.startswith("analyse")]
 
 
+def test_a_refresh_waits_for_a_batch_that_plans_lookups(
+    refreshes: tuple[list[int], threading.Event],
+) -> None:
+    calls, go = refreshes
+    go.set()
+    with LoadStatistics(_postgres()) as statistics:
+        statistics.add(10, planned=False)  # due, but nothing of this batch is planned from it
+        statistics.add(30, planned=False)
+        statistics.wait()
+        assert calls == []
+        statistics.add(5)  # the first batch that looks something up starts it, for every row
+        statistics.wait()
+        assert calls == [45]
+        statistics.add(10, planned=False)
+        statistics.finish()  # the end refreshes for the rows since, looked up or not
+    assert calls == [45, 10]
+
+
 def test_leaving_the_block_waits_for_the_refresh_and_raises_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

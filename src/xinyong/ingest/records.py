@@ -140,8 +140,8 @@ def ingest_records(
             report.rows += checked.rows
             report.rejects.extend(checked.rejects)
             accepted = report.accepted
-            _append(engine, checked.good, run, report, catalog, note=f"ingest {path.name}")
-            statistics.add(report.accepted - accepted)
+            looked_up = _append(engine, checked.good, run, report, catalog, f"ingest {path.name}")
+            statistics.add(report.accepted - accepted, planned=looked_up)
             if progress is not None:
                 progress(report.rows, total)
         report.rejected = len(report.rejects)
@@ -247,13 +247,19 @@ def _append(
     report: IngestReport,
     catalog: Catalog,
     note: str,
-) -> None:
+) -> bool:
+    """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
+    batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
+    records that admit a rating), whose plans depend on the planner's statistics: a load into
+    an empty ledger, alone, looks nothing up."""
     fresh = _first_seen(good, run, report)
     if not fresh:
-        return
+        return False
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         size = _head_size(conn)
-        existing = _existing(conn, _rows_to_look_up(conn, fresh, run, size))
+        to_look_up = _rows_to_look_up(conn, fresh, run, size)
+        existing = _existing(conn, to_look_up)
+        looked_up = bool(to_look_up) or not run.fresh_subjects
         if not run.fresh_subjects:  # else every id not in run.kinds is new
             _known_kinds(conn, run, (row[2] for _, row in fresh))
         peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
@@ -268,6 +274,7 @@ def _append(
             run.last_size = head.size
         else:
             run.last_size = size
+    return looked_up or admission is not None
 
 
 def _batch_of(

@@ -428,7 +428,10 @@ class LoadStatistics:
     scans of the whole table, so a load slowed down with every batch (1.7k records/s at a
     million records, docs/benchmarks.md). The statistics are refreshed whenever this load has
     doubled what it had appended at the last refresh (and at least :data:`ANALYZE_AFTER_ROWS`
-    rows since), so that a load of N rows analyses about log2(N / 10,000) times.
+    rows since), so that a load of N rows analyses about log2(N / 10,000) times; but only when
+    a batch has just looked something up that they plan. A load into an empty ledger that no
+    one else writes to looks nothing up, so its statistics are refreshed once, at its end (the
+    refreshes during it were a tenth of the server's work, docs/benchmarks.md).
 
     Each refresh during the load runs in a thread on a connection of its own, while the load
     goes on: ``ANALYZE`` reads a sample and writes only the catalog, and takes a lock that
@@ -458,11 +461,12 @@ class LoadStatistics:
             self._stop.stop()
         self.close()
 
-    def add(self, rows: int) -> None:
+    def add(self, rows: int, *, planned: bool = True) -> None:
         """Count ``rows`` appended (committed); start a refresh of the statistics when one is
-        due and none is running."""
+        due, none is running and the batch ``planned`` lookups from them (a refresh that only
+        falls due waits for the first batch that does, or for :meth:`finish`)."""
         self.appended += rows
-        if self.engine.dialect.name != "postgresql":
+        if self.engine.dialect.name != "postgresql" or not planned:
             return
         if self.appended - self.analysed < max(ANALYZE_AFTER_ROWS, self.analysed):
             return
