@@ -23,6 +23,7 @@ from xinyong.domain.identifiers import (
 from xinyong.ingest.records import (
     IngestReport,
     _batch_of,
+    _Facts,
     _first_seen,
     _Run,
     _subject_registration,
@@ -139,14 +140,15 @@ def test_a_batch_is_taken_whole_only_when_each_row_on_its_own_would_be(
     run = _Run()
     run.kinds = dict(known)
     report = IngestReport(Path("x"))
-    assert _first_seen(fresh, run, report) == fresh  # the keys are distinct
-    batch = _batch_of(fresh, {}, None, run, report)
+    facts = _Facts.of(fresh)
+    assert _first_seen(fresh, facts, run, report) == fresh  # the keys are distinct
+    batch = _batch_of(fresh, facts, {}, None, run, report)
     subjects, rows, rejected = _one_by_one(fresh, dict(known))
     assert [s[0] for s in batch.subjects] == subjects
     assert batch.subjects == [_subject_registration(s, run.kinds[s]) for s in subjects]
     assert batch.records == rows
     assert [reject.line for reject in report.rejects] == rejected
-    if new_subjects(fresh, known) is not None:
+    if new_subjects(facts.subjects, known) is not None:
         assert not rejected
 
 
@@ -197,7 +199,8 @@ def test_keys_are_taken_in_batches_as_row_by_row(batches: list[list[tuple[str, b
             good.append((line, (*row[:7], '{"amount":1}', None) if other else row))
         duplicates, conflicts = report.duplicates, len(report.rejects)
         expected = _keys_one_by_one(good, seen)
-        batch = _batch_of(_first_seen(good, run, report), {}, None, run, report)
+        fresh = _first_seen(good, _Facts.of(good), run, report)
+        batch = _batch_of(fresh, _Facts.of(fresh), {}, None, run, report)
         assert batch.records == expected[0]
         assert report.duplicates - duplicates == expected[1]
         assert sorted(r.line for r in report.rejects[conflicts:]) == expected[2]

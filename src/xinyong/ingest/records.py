@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import filterfalse
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,8 @@ def ingest_records(
             report.rows += checked.rows
             report.rejects.extend(checked.rejects)
             accepted = report.accepted
-            looked_up = _append(engine, checked.good, run, report, catalog, f"ingest {path.name}")
+            note = f"ingest {path.name}"
+            looked_up = _append(engine, checked.good, checked.facts, run, report, catalog, note)
             statistics.add(report.accepted - accepted, planned=looked_up)
             if progress is not None:
                 progress(report.rows, total)
@@ -152,6 +154,36 @@ def ingest_records(
     return report
 
 
+@dataclass(slots=True, frozen=True)
+class _Facts:
+    """What a batch's valid rows say of themselves, before anything is compared with the run
+    or the ledger. The reading thread works them out (:func:`_validated`) while the batch
+    before is appended, so that the appending thread, which the database waits for between
+    batches, only compares them with the run's state."""
+
+    keys: dict[tuple[str, str], int]
+    """Each key the rows have, with the hash of (the last) row that has it: as many entries
+    as rows when the keys are distinct."""
+    subjects: dict[str, str] | None
+    """Each subject id the rows name, with its kind, in the order they first appear; None
+    when some id comes with two kinds."""
+    ratings: bool
+    """Whether a row has a peer code (the admission checks then look at the ledger)."""
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[int, RecordRow]]) -> _Facts:
+        """The facts of ``rows`` (line, row)."""
+        keys = {(row[0], row[1]): hash(row) for _, row in rows}
+        pairs = dict.fromkeys([(row[2], row[3]) for _, row in rows])
+        subjects = dict(pairs.keys())
+        codes = {row[4] for _, row in rows}
+        return cls(
+            keys,
+            subjects if len(subjects) == len(pairs) else None,
+            not codes.isdisjoint(PEER_CODES),
+        )
+
+
 @dataclass(slots=True)
 class _Checked:
     """One batch of the file, validated: its valid rows with their lines, and its rejects."""
@@ -159,6 +191,8 @@ class _Checked:
     rows: int = 0
     good: list[tuple[int, RecordRow]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    facts: _Facts | None = None
+    """The facts of ``good``, when the reading thread has worked them out."""
 
     def check(
         self, validator: RecordValidator, line: int, values: Mapping[str, Any]
@@ -198,6 +232,7 @@ def _validated(
                     continue
                 rows[index] = checked.check(validator, item.line, item.values)
             checked.good = [(line + i, row) for i, row in enumerate(rows) if row is not None]
+            checked.facts = _Facts.of(checked.good)
             yield checked
             line += batch.num_rows
         return
@@ -208,6 +243,7 @@ def _validated(
                 checked.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
             else:
                 checked.add(validator, item.line, item.values)
+        checked.facts = _Facts.of(checked.good)
         yield checked
 
 
@@ -233,7 +269,7 @@ def ingest_rows(
     report.rows = checked.rows
     report.rejects.extend(checked.rejects)
     report.named.update(str(row[2]) for _, row in checked.good)
-    _append(engine, checked.good, _Run(), report, catalog, note=note)
+    _append(engine, checked.good, None, _Run(), report, catalog, note)
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)
     report.seconds = time.perf_counter() - started
@@ -243,6 +279,7 @@ def ingest_rows(
 def _append(
     engine: Engine,
     good: Sequence[tuple[int, RecordRow]],
+    facts: _Facts | None,
     run: _Run,
     report: IngestReport,
     catalog: Catalog,
@@ -251,10 +288,14 @@ def _append(
     """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
     batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
     records that admit a rating), whose plans depend on the planner's statistics: a load into
-    an empty ledger, alone, looks nothing up."""
-    fresh = _first_seen(good, run, report)
+    an empty ledger, alone, looks nothing up. ``facts``: those of ``good``, if known."""
+    if facts is None:
+        facts = _Facts.of(good)
+    fresh = _first_seen(good, facts, run, report)
     if not fresh:
         return False
+    if len(fresh) != len(good):
+        facts = _Facts.of(fresh)
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         size = _head_size(conn)
         to_look_up = _rows_to_look_up(conn, fresh, run, size)
@@ -262,9 +303,9 @@ def _append(
         looked_up = bool(to_look_up) or not run.fresh_subjects
         if not run.fresh_subjects:  # else every id not in run.kinds is new
             _known_kinds(conn, run, (row[2] for _, row in fresh))
-        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES]
+        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES] if facts.ratings else []
         admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
-        batch = _batch_of(fresh, existing, admission, run, report)
+        batch = _batch_of(fresh, facts, existing, admission, run, report)
         if len(batch):
             head = append_batch(conn, batch, note)
             report.head = head
@@ -279,6 +320,7 @@ def _append(
 
 def _batch_of(
     fresh: Sequence[tuple[int, RecordRow]],
+    facts: _Facts,
     existing: Mapping[tuple[str, str], RecordRow],
     admission: RatingAdmission | None,
     run: _Run,
@@ -288,19 +330,23 @@ def _batch_of(
     they name for the first time (registered in ``run.kinds``); the rest are counted or
     rejected in ``report``. The rows are decided in order, each as if it came alone: a key
     repeated in the batch is a duplicate or a conflict of the row admitted before it, and is
-    decided afresh when that row was refused."""
+    decided afresh when that row was refused. ``facts``: those of ``fresh``."""
     batch = Batch()
     kinds, seen = run.kinds, run.seen
-    keys = [(row[0], row[1]) for _, row in fresh]
-    distinct = len(set(keys)) == len(keys)
-    new = None if existing or admission is not None or not distinct else new_subjects(fresh, kinds)
+    distinct = len(facts.keys) == len(fresh)
+    new = (
+        None
+        if existing or admission is not None or not distinct
+        else new_subjects(facts.subjects, kinds)
+    )
     if new is not None:  # the common case: nothing to look at row by row
         for subject_id, its_kind in new:
             kinds[subject_id] = its_kind
             batch.subjects.append(_subject_registration(subject_id, its_kind))
-        seen.update(zip(keys, [hash(row) for _, row in fresh], strict=True))
+        seen.update(facts.keys)
         batch.records = [row for _, row in fresh]
         return batch
+    keys = [(row[0], row[1]) for _, row in fresh]
     for (line, row), key in zip(fresh, keys, strict=True):
         previous = seen.get(key)
         if previous is not None:  # a row with this key was taken (or found) earlier
@@ -325,27 +371,27 @@ def _batch_of(
 
 
 def new_subjects(
-    rows: Sequence[tuple[int, RecordRow]], kinds: Mapping[str, str]
+    subjects: Mapping[str, str] | None, kinds: Mapping[str, str]
 ) -> list[tuple[str, str]] | None:
-    """The subjects (id, kind) that ``rows`` name and ``kinds`` does not hold, in the order
-    they first appear, when every row gives its subject the kind it has (in ``kinds``, or in
-    the subject's first row); None when some row does not."""
-    pairs = dict.fromkeys([(row[2], row[3]) for _, row in rows])
-    if len({subject_id for subject_id, _ in pairs}) != len(pairs):
+    """Of a batch's ``subjects`` (:attr:`_Facts.subjects`), those (id, kind) that ``kinds``
+    does not hold, in the order they first appear, when every row gives its subject the kind
+    it has (in ``kinds``, or in the subject's first row); None when some row does not."""
+    if subjects is None:
         return None
-    if any(kinds.get(subject_id, kind) != kind for subject_id, kind in pairs):
+    new = list(filterfalse(kinds.__contains__, subjects))  # in C: most ids are known
+    if len(subjects.items() - kinds.items()) != len(new):  # a known id with another kind
         return None
-    return [(subject_id, kind) for subject_id, kind in pairs if subject_id not in kinds]
+    return [(subject_id, subjects[subject_id]) for subject_id in new]
 
 
 def _first_seen(
-    good: Sequence[tuple[int, RecordRow]], run: _Run, report: IngestReport
+    good: Sequence[tuple[int, RecordRow]], facts: _Facts, run: _Run, report: IngestReport
 ) -> list[tuple[int, RecordRow]]:
     """The rows whose key no earlier batch of this run has taken; the others are duplicates or
     conflicts, counted (and conflicts rejected) here, without the database. Keys repeated within
     the batch are left to :func:`_batch_of`, which decides the rows in order."""
     seen = run.seen
-    if seen.keys().isdisjoint([(row[0], row[1]) for _, row in good]):
+    if seen.keys().isdisjoint(facts.keys):
         return list(good)
     fresh: list[tuple[int, RecordRow]] = []
     for line, row in good:
