@@ -22,12 +22,14 @@ from xinyong.domain.identifiers import (
 )
 from xinyong.ingest.records import (
     IngestReport,
+    _Ahead,
     _batch_of,
     _Facts,
     _first_seen,
     _Run,
     _subject_registration,
     ingest_records,
+    ingest_rows,
     new_subjects,
 )
 from xinyong.ledger.append import RecordRow
@@ -266,3 +268,113 @@ def test_the_batch_size_changes_nothing_a_furnisher_is_told(
         counts = (report.accepted, report.duplicates, report.conflicts, report.rejected)
         outcomes.append((counts, rejects, stored, registered))
     assert outcomes[0] == outcomes[1]
+
+
+def _csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    lines = ["record_id,subject_id,subject_kind,code,occurred_at,source,attrs"]
+    for record_id, subject_id, kind, attrs in rows:
+        code = "court.defaulter" if kind == "person" else "tax.evasion"
+        quoted = attrs.replace('"', '""')
+        lines.append(f'{record_id},{subject_id},{kind},{code},2024-01-02,court,"{quoted}"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _api_rows(rows: list[tuple[str, str, str, str]]) -> list[dict[str, object]]:
+    return [
+        {
+            "record_id": f"{record_id}",
+            "subject_id": subject_id,
+            "subject_kind": kind,
+            "code": "court.defaulter" if kind == "person" else "tax.evasion",
+            "occurred_at": "2024-01-02",
+            "attrs": attrs,
+        }
+        for record_id, subject_id, kind, attrs in rows
+    ]
+
+
+def _with_another_writer(
+    ledger: Path,
+    rows: list[tuple[str, str, str, str]],
+    batch: int,
+    other: list[tuple[str, str, str, str]],
+    after: int,
+) -> tuple[object, ...]:
+    """Ingest ``rows`` in batches while another furnisher's ``other`` rows arrive through the
+    API once ``after`` batches are in; what the run tells and what the ledger holds, in order."""
+    engine = open_database(f"sqlite:///{ledger}")
+    batches = 0
+
+    def progress(_done: int, _total: int | None) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == after and other:
+            ingest_rows(engine, _api_rows(other), load_catalog(), source="court")
+
+    try:
+        path = _csv(ledger.with_suffix(".csv"), rows)
+        report = ingest_records(engine, path, load_catalog(), batch_size=batch, progress=progress)
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT record_id, subject_id, subject_kind, attrs FROM records ORDER BY position"
+            ).all()
+            registered = conn.exec_driver_sql(
+                "SELECT subject_id, kind FROM subjects ORDER BY position"
+            ).all()
+    finally:
+        engine.dispose()
+    told = (report.accepted, report.duplicates, report.conflicts, report.new_subjects)
+    rejects = [(r.line, r.field, r.reason) for r in report.rejects]
+    return told, rejects, [tuple(r) for r in stored], [tuple(r) for r in registered]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(FILE_ROW, min_size=1, max_size=10),
+    other=st.lists(FILE_ROW, max_size=3),
+    batch=st.integers(1, 4),
+    after=st.integers(1, 5),
+)
+def test_batches_decided_ahead_are_decided_as_under_the_write_lock(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[str, str, str, str]],
+    other: list[tuple[str, str, str, str]],
+    batch: int,
+    after: int,
+) -> None:
+    """The reading thread decides a batch ahead of its append where the run alone has written
+    (records.py, ``_decide_ahead``); with another furnisher's rows arriving between two
+    batches, the ingest stores and tells exactly what one that decides each batch under the
+    write lock does."""
+    outcomes = []
+    for ahead in (False, True):
+        with pytest.MonkeyPatch.context() as patch:
+            if not ahead:
+                patch.setattr("xinyong.ingest.records._decide_ahead", lambda *_: None)
+            ledger = tmp_path_factory.mktemp("ahead") / "ledger.db"
+            outcomes.append(_with_another_writer(ledger, rows, batch, other, after))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_a_decision_made_ahead_is_undone_when_another_writer_came_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    undone: list[int] = []
+    undo = _Ahead.undo
+
+    def counted(self: _Ahead, run: _Run) -> None:
+        undone.append(len(self.batch.records))
+        undo(self, run)
+
+    monkeypatch.setattr(_Ahead, "undo", counted)
+    person = synthetic_resident_id(9, date(1980, 5, 6), 7)
+    rows = [(f"r{i}", person, "person", '{"amount":1}') for i in range(1, 7)]
+    other = [("r3", person, "person", '{"amount":2}'), ("r4", person, "person", '{"amount":1}')]
+    told, rejects, stored, registered = _with_another_writer(tmp_path / "l.db", rows, 2, other, 1)
+    assert undone == [2]  # the second batch (r3, r4) was decided ahead, then again
+    assert told == (4, 1, 1, 1)  # r4 is the other's row; r3 conflicts with it
+    assert [line for line, _, _ in rejects] == [4]
+    assert [r[0] for r in stored] == ["r1", "r2", "r3", "r4", "r5", "r6"]
+    assert [r[3] for r in stored][2:4] == ['{"amount":2}', '{"amount":1}']
+    assert registered == [(person, "person")]

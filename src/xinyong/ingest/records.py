@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from itertools import filterfalse
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from xinyong.domain.identifiers import LENGTH, resident_id_problem
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.columnar import validate_batch
+from xinyong.ingest.gate import Gate
 from xinyong.ingest.read_ahead import read_ahead
 from xinyong.ingest.readers import (
     UNREADABLE,
@@ -132,17 +135,30 @@ def ingest_records(
     report = IngestReport(path)
     total = count_rows(path)
     run = _Run()
+    gate = Gate()
     started = time.perf_counter()
+    validated = _validated(path, validator, required, batch_size)
     with (
         LoadStatistics(engine) as statistics,
-        closing(read_ahead(_validated(path, validator, required, batch_size))) as batches,
+        closing(read_ahead(_decided_ahead(validated, run, gate))) as batches,
+        gate,  # closed first on the way out: the reading thread may be waiting at it
     ):
-        for checked in batches:
+        for index, checked in enumerate(batches):
             report.rows += checked.rows
             report.rejects.extend(checked.rejects)
             accepted = report.accepted
-            note = f"ingest {path.name}"
-            looked_up = _append(engine, checked.good, checked.facts, run, report, catalog, note)
+            looked_up = _append(
+                engine,
+                checked.good,
+                checked.facts,
+                run,
+                report,
+                catalog,
+                f"ingest {path.name}",
+                checked.ahead,
+                partial(gate.settle, index + 1),
+            )
+            gate.settle(index + 1)
             statistics.add(report.accepted - accepted, planned=looked_up)
             if progress is not None:
                 progress(report.rows, total)
@@ -152,6 +168,12 @@ def ingest_records(
         statistics.finish()
     report.seconds = time.perf_counter() - started
     return report
+
+
+_ROW = itemgetter(1)
+"""The row of a (line, row) pair."""
+_SOURCE, _RECORD_ID, _SUBJECT, _KIND, _CODE = (itemgetter(i) for i in range(5))
+"""Fields of a record row."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -169,18 +191,21 @@ class _Facts:
     when some id comes with two kinds."""
     ratings: bool
     """Whether a row has a peer code (the admission checks then look at the ledger)."""
+    sources: frozenset[str]
+    """The sources the rows name."""
 
     @classmethod
     def of(cls, rows: Sequence[tuple[int, RecordRow]]) -> _Facts:
         """The facts of ``rows`` (line, row)."""
-        keys = {(row[0], row[1]): hash(row) for _, row in rows}
-        pairs = dict.fromkeys([(row[2], row[3]) for _, row in rows])
-        subjects = dict(pairs.keys())
-        codes = {row[4] for _, row in rows}
+        records = list(map(_ROW, rows))  # loops in C throughout: no bytecode per row
+        keys = zip(map(_SOURCE, records), map(_RECORD_ID, records), strict=True)
+        ids, kinds = list(map(_SUBJECT, records)), list(map(_KIND, records))
+        subjects = dict(zip(ids, kinds, strict=True))  # each id's last kind, in order of first
         return cls(
-            keys,
-            subjects if len(subjects) == len(pairs) else None,
-            not codes.isdisjoint(PEER_CODES),
+            dict(zip(keys, map(hash, records), strict=True)),
+            subjects if list(map(subjects.get, ids)) == kinds else None,
+            not frozenset(PEER_CODES).isdisjoint(map(_CODE, records)),
+            frozenset(map(_SOURCE, records)),
         )
 
 
@@ -193,6 +218,8 @@ class _Checked:
     rejects: list[Reject] = field(default_factory=list)
     facts: _Facts | None = None
     """The facts of ``good``, when the reading thread has worked them out."""
+    ahead: _Ahead | None = None
+    """What of ``good`` goes into the ledger, when the reading thread could decide it ahead."""
 
     def check(
         self, validator: RecordValidator, line: int, values: Mapping[str, Any]
@@ -209,6 +236,68 @@ class _Checked:
         row = self.check(validator, line, values)
         if row is not None:
             self.good.append((line, row))
+
+
+@dataclass(slots=True, frozen=True)
+class _Ahead:
+    """A batch decided by the reading thread before its append, and what that changed in the
+    run's state (so that it can be undone)."""
+
+    batch: Batch
+    keys: Iterable[tuple[str, str]]
+    """The keys added to ``run.seen``: none was there before."""
+    subjects: list[str]
+    """The ids added to ``run.kinds``: none was there before."""
+
+    def undo(self, run: _Run) -> None:
+        """Take the decision back: the run's state becomes what it was before it."""
+        seen, kinds = run.seen, run.kinds
+        for key in self.keys:
+            del seen[key]
+        for subject_id in self.subjects:
+            del kinds[subject_id]
+
+
+def _decided_ahead(batches: Iterable[_Checked], run: _Run, gate: Gate) -> Iterator[_Checked]:
+    """The batches, each decided ahead where it can be (:func:`_decide_ahead`), once every
+    batch before it is settled (``gate``). Runs in the reading thread, beside the append of the
+    batch before, and touches the run's state only while the appending thread leaves it alone:
+    between settling a batch (after which it sets only ``run.last_size``) and taking the next."""
+    for index, checked in enumerate(batches):
+        if not gate.wait(index):
+            return
+        checked.ahead = _decide_ahead(checked, run)
+        yield checked
+
+
+def _decide_ahead(checked: _Checked, run: _Run) -> _Ahead | None:
+    """What of the batch goes into the ledger, decided without it, or None. It can be when the
+    run itself has decided everything since it found the ledger empty of its sources and
+    subjects (then no lookup is needed), no row is a rating (those look at the ledger), and the
+    batch is the common case of :func:`_batch_of`: keys new to the run and to each other, and
+    each subject of the kind it has. The appending thread takes the decision only when no one
+    else has written since the run's last batch (:func:`_append`), and undoes it otherwise."""
+    facts, good = checked.facts, checked.good
+    if (
+        facts is None
+        or not good
+        or facts.ratings
+        or not run.fresh_subjects
+        or not facts.sources <= run.fresh_sources
+        or len(facts.keys) != len(good)
+        or not run.seen.keys().isdisjoint(facts.keys)
+    ):
+        return None
+    new = new_subjects(facts.subjects, run.kinds)
+    if new is None:
+        return None
+    run.seen.update(facts.keys)
+    run.kinds.update(new)
+    batch = Batch(
+        subjects=[_subject_registration(subject_id, kind) for subject_id, kind in new],
+        records=[row for _, row in good],
+    )
+    return _Ahead(batch, facts.keys, [subject_id for subject_id, _ in new])
 
 
 def _validated(
@@ -284,28 +373,31 @@ def _append(
     report: IngestReport,
     catalog: Catalog,
     note: str,
+    ahead: _Ahead | None = None,
+    settled: Callable[[], None] = lambda: None,
 ) -> bool:
     """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
     batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
     records that admit a rating), whose plans depend on the planner's statistics: a load into
-    an empty ledger, alone, looks nothing up. ``facts``: those of ``good``, if known."""
-    if facts is None:
-        facts = _Facts.of(good)
-    fresh = _first_seen(good, facts, run, report)
-    if not fresh:
-        return False
-    if len(fresh) != len(good):
-        facts = _Facts.of(fresh)
+    an empty ledger, alone, looks nothing up. ``facts``: those of ``good``, if known; ``ahead``:
+    the batch as decided ahead (:func:`_decide_ahead`), taken if no one else has written since
+    the run's last batch; ``settled``: called once the batch is decided for good, before it is
+    written."""
+    if ahead is None:
+        fresh, fresh_facts = _fresh(good, facts, run, report)
+        if not fresh:
+            settled()
+            return False
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         size = _head_size(conn)
-        to_look_up = _rows_to_look_up(conn, fresh, run, size)
-        existing = _existing(conn, to_look_up)
-        looked_up = bool(to_look_up) or not run.fresh_subjects
-        if not run.fresh_subjects:  # else every id not in run.kinds is new
-            _known_kinds(conn, run, (row[2] for _, row in fresh))
-        peer_rows = [row for _, row in fresh if row[4] in PEER_CODES] if facts.ratings else []
-        admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
-        batch = _batch_of(fresh, facts, existing, admission, run, report)
+        if ahead is not None and size == run.last_size:
+            batch, looked_up = ahead.batch, False
+        else:
+            if ahead is not None:  # someone else wrote since: decide again, with lookups
+                ahead.undo(run)
+                fresh, fresh_facts = _fresh(good, facts, run, report)
+            batch, looked_up = _decide(conn, size, fresh, fresh_facts, run, report, catalog)
+        settled()
         if len(batch):
             head = append_batch(conn, batch, note)
             report.head = head
@@ -315,7 +407,42 @@ def _append(
             run.last_size = head.size
         else:
             run.last_size = size
-    return looked_up or admission is not None
+    return looked_up
+
+
+def _fresh(
+    good: Sequence[tuple[int, RecordRow]], facts: _Facts | None, run: _Run, report: IngestReport
+) -> tuple[list[tuple[int, RecordRow]], _Facts]:
+    """The rows of ``good`` whose keys the run has not taken (:func:`_first_seen`), with their
+    facts (``facts``: those of ``good``, if known)."""
+    if facts is None:
+        facts = _Facts.of(good)
+    fresh = _first_seen(good, facts, run, report)
+    return fresh, facts if len(fresh) == len(good) else _Facts.of(fresh)
+
+
+def _decide(
+    conn: Connection,
+    size: int,
+    fresh: Sequence[tuple[int, RecordRow]],
+    facts: _Facts,
+    run: _Run,
+    report: IngestReport,
+    catalog: Catalog,
+) -> tuple[Batch, bool]:
+    """What of ``fresh`` (rows whose keys the run has not taken; ``facts``: theirs) goes into
+    the ledger at ``size``, looked up under the write lock where needed, and whether anything
+    was."""
+    to_look_up = _rows_to_look_up(conn, fresh, run, size)  # brings the run up to ``size``
+    if not fresh:
+        return Batch(), False
+    existing = _existing(conn, to_look_up)
+    looked_up = bool(to_look_up) or not run.fresh_subjects
+    if not run.fresh_subjects:  # else every id not in run.kinds is new
+        _known_kinds(conn, run, (row[2] for _, row in fresh))
+    peer_rows = [row for _, row in fresh if row[4] in PEER_CODES] if facts.ratings else []
+    admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
+    return _batch_of(fresh, facts, existing, admission, run, report), looked_up or bool(peer_rows)
 
 
 def _batch_of(
@@ -378,10 +505,13 @@ def new_subjects(
     it has (in ``kinds``, or in the subject's first row); None when some row does not."""
     if subjects is None:
         return None
-    new = list(filterfalse(kinds.__contains__, subjects))  # in C: most ids are known
-    if len(subjects.items() - kinds.items()) != len(new):  # a known id with another kind
+    given = list(subjects.values())
+    if list(map(kinds.get, subjects, given)) != given:  # a known id with another kind (in C)
         return None
-    return [(subject_id, subjects[subject_id]) for subject_id in new]
+    return [
+        (subject_id, subjects[subject_id])
+        for subject_id in filterfalse(kinds.__contains__, subjects)
+    ]
 
 
 def _first_seen(
