@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +21,7 @@ from tests.support.postgres import reset_pg
 from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
+from xinyong.ingest import records as records_module
 from xinyong.ingest.records import ingest_records
 from xinyong.ingest.reject_log import MAX_PER_INGEST, log_rejects, recent_rejects
 from xinyong.ingest.rejects import Reject
@@ -534,4 +538,85 @@ def test_a_load_into_an_empty_ledger_refreshes_the_statistics_once_at_its_end(
     assert report.accepted == 160
     assert started == [160]
     assert _planned_records(engine) == 160
+    engine.dispose()
+
+
+class _Interrupted(Exception):
+    """Raised from a load's progress to stop it part way."""
+
+
+def _wait_for_counted_writes(engine: sa.Engine, rows: int) -> None:
+    """Wait until PostgreSQL's activity counters show ``rows`` written to ``records`` since its
+    last analysis (a backend reports them when it goes idle or ends, not at once)."""
+    query = "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'records'"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql(query).scalar_one() >= rows:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the writes were never counted")
+
+
+@pytest.mark.postgres
+def test_a_load_run_again_after_an_interruption_looks_up_from_fresh_statistics(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load into an empty ledger refreshes the statistics only at its end, so one interrupted
+    leaves none; run again, it finds its rows (so it appends none and would never fall due for
+    a refresh) with lookups that were planned as scans of the whole source, slower with every
+    batch. The first batch that looks anything up refreshes them first."""
+    started = _counted_refreshes(monkeypatch)
+    reset_pg(pg_server_url)
+    engine = open_database(pg_server_url)
+    path = tmp_path / "many.csv"
+    _write_csv(path, _many_rows("m", 160))
+
+    def interrupt(done: int, _total: int | None) -> None:
+        if done >= 100:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        ingest_records(engine, path, load_catalog(), batch_size=10, progress=interrupt)
+    assert started == []
+    engine.dispose()  # the load's connections end: their counters are reported
+    _wait_for_counted_writes(engine, 100)
+    planned: list[float] = []
+    existing = records_module._existing
+
+    def looked_up(conn: sa.Connection, rows: object) -> object:
+        reltuples = "SELECT reltuples FROM pg_class WHERE relname = 'records'"
+        planned.append(float(conn.exec_driver_sql(reltuples).scalar_one()))
+        return existing(conn, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records_module, "_existing", looked_up)
+    report = ingest_records(engine, path, load_catalog(), batch_size=10)
+    assert (report.duplicates, report.accepted) == (100, 60)
+    assert planned[0] == 100  # the first lookup was planned from statistics of every row there
+    engine.dispose()
+
+
+def test_an_ingest_that_fails_closes_its_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+    validated = records_module._validated
+
+    def tracked(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from validated(*args, **kwargs)
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(records_module, "_validated", tracked)
+    path = tmp_path / "many.csv"
+    _write_csv(path, _many_rows("m", 50))
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+    def fail(_done: int, _total: int | None) -> None:
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        ingest_records(engine, path, load_catalog(), batch_size=5, progress=fail)
+    assert closed == [True]
     engine.dispose()

@@ -300,7 +300,12 @@ def _with_another_writer(
     batch: int,
     other: list[tuple[str, str, str, str]],
     after: int,
-) -> tuple[object, ...]:
+) -> tuple[
+    tuple[int, int, int, int],
+    list[tuple[int, str, str]],
+    list[tuple[object, ...]],
+    list[tuple[object, ...]],
+]:
     """Ingest ``rows`` in batches while another furnisher's ``other`` rows arrive through the
     API once ``after`` batches are in; what the run tells and what the ledger holds, in order."""
     engine = open_database(f"sqlite:///{ledger}")

@@ -140,3 +140,27 @@ def _wait_for_a_waiting_analyse(engine: sa.Engine) -> None:
             threading.Event().wait(0.05)
             conn.rollback()
     raise AssertionError("the ANALYZE never waited for the lock")
+
+
+def test_a_batch_about_to_look_up_first_refreshes_what_is_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+    checks: list[bool] = [True]  # the ledger's tables are stale at the load's first lookup
+    monkeypatch.setattr(database, "ANALYZE_AFTER_ROWS", 10)
+    monkeypatch.setattr(database, "analyse", lambda _engine, _stop=None: calls.append("now"))
+    monkeypatch.setattr(database, "ledger_unanalysed", lambda _engine: checks.pop())
+    monkeypatch.setattr(
+        database, "after_bulk_load", lambda _engine, rows, _stop=None: calls.append(rows)
+    )
+    with LoadStatistics(_postgres()) as statistics:
+        statistics.before_lookups()  # the ledger, checked once a load, is stale
+        assert calls == ["now"]
+        statistics.add(30, planned=False)  # due, but deferred: nothing looked up
+        statistics.before_lookups()  # this load's own rows are due: refreshed at once
+        assert calls == ["now", "now"]
+        statistics.before_lookups()  # nothing due, and the ledger is not checked again
+        statistics.add(5)
+        statistics.finish()
+    assert calls == ["now", "now", 5]
+    assert checks == []

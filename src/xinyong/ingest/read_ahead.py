@@ -33,6 +33,7 @@ def read_ahead(items: Iterator[T], *, name: str = "read-ahead") -> Generator[T, 
     being made, then closes ``items``.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        pending: Future[object] | None = None  # Ctrl-C may come before the first is submitted
         try:
             pending = pool.submit(next, items, _END)
             while True:
@@ -43,7 +44,8 @@ def read_ahead(items: Iterator[T], *, name: str = "read-ahead") -> Generator[T, 
                 yield item  # type: ignore[misc]
         finally:
             try:
-                _settle(pending)
+                if pending is not None:
+                    _settle(pending)
             finally:  # even after a second Ctrl-C: the thread has left the source by now
                 close = getattr(items, "close", None)
                 if close is not None:

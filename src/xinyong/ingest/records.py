@@ -21,7 +21,7 @@ rows can collide, and those are checked in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
@@ -140,6 +140,7 @@ def ingest_records(
     validated = _validated(path, validator, required, batch_size)
     with (
         LoadStatistics(engine) as statistics,
+        closing(validated),  # closed last, once the reading thread has left it
         closing(read_ahead(_decided_ahead(validated, run, gate))) as batches,
         gate,  # closed first on the way out: the reading thread may be waiting at it
     ):
@@ -157,6 +158,7 @@ def ingest_records(
                 f"ingest {path.name}",
                 checked.ahead,
                 partial(gate.settle, index + 1),
+                statistics.before_lookups,
             )
             gate.settle(index + 1)
             statistics.add(report.accepted - accepted, planned=looked_up)
@@ -302,7 +304,7 @@ def _decide_ahead(checked: _Checked, run: _Run) -> _Ahead | None:
 
 def _validated(
     path: Path, validator: RecordValidator, required: Sequence[str], batch_size: int
-) -> Iterator[_Checked]:
+) -> Generator[_Checked, None, None]:
     """The file validated batch by batch. A Parquet batch is validated in columns, and only its
     unusual rows one by one. Nothing here touches the ledger: batches are read ahead of the one
     being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`)."""
@@ -375,6 +377,7 @@ def _append(
     note: str,
     ahead: _Ahead | None = None,
     settled: Callable[[], None] = lambda: None,
+    before_lookups: Callable[[], None] = lambda: None,
 ) -> bool:
     """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
     batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
@@ -382,7 +385,8 @@ def _append(
     an empty ledger, alone, looks nothing up. ``facts``: those of ``good``, if known; ``ahead``:
     the batch as decided ahead (:func:`_decide_ahead`), taken if no one else has written since
     the run's last batch; ``settled``: called once the batch is decided for good, before it is
-    written."""
+    written; ``before_lookups``: called before the batch looks anything up (the planner's
+    statistics are brought up to date there, :meth:`LoadStatistics.before_lookups`)."""
     if ahead is None:
         fresh, fresh_facts = _fresh(good, facts, run, report)
         if not fresh:
@@ -396,7 +400,9 @@ def _append(
             if ahead is not None:  # someone else wrote since: decide again, with lookups
                 ahead.undo(run)
                 fresh, fresh_facts = _fresh(good, facts, run, report)
-            batch, looked_up = _decide(conn, size, fresh, fresh_facts, run, report, catalog)
+            batch, looked_up = _decide(
+                conn, size, fresh, fresh_facts, run, report, catalog, before_lookups
+            )
         settled()
         if len(batch):
             head = append_batch(conn, batch, note)
@@ -429,6 +435,7 @@ def _decide(
     run: _Run,
     report: IngestReport,
     catalog: Catalog,
+    before_lookups: Callable[[], None],
 ) -> tuple[Batch, bool]:
     """What of ``fresh`` (rows whose keys the run has not taken; ``facts``: theirs) goes into
     the ledger at ``size``, looked up under the write lock where needed, and whether anything
@@ -436,13 +443,15 @@ def _decide(
     to_look_up = _rows_to_look_up(conn, fresh, run, size)  # brings the run up to ``size``
     if not fresh:
         return Batch(), False
+    peer_rows = [row for _, row in fresh if row[4] in PEER_CODES] if facts.ratings else []
+    looked_up = bool(to_look_up) or not run.fresh_subjects or bool(peer_rows)
+    if looked_up:
+        before_lookups()
     existing = _existing(conn, to_look_up)
-    looked_up = bool(to_look_up) or not run.fresh_subjects
     if not run.fresh_subjects:  # else every id not in run.kinds is new
         _known_kinds(conn, run, (row[2] for _, row in fresh))
-    peer_rows = [row for _, row in fresh if row[4] in PEER_CODES] if facts.ratings else []
     admission = RatingAdmission(conn, catalog.ratings, peer_rows) if peer_rows else None
-    return _batch_of(fresh, facts, existing, admission, run, report), looked_up or bool(peer_rows)
+    return _batch_of(fresh, facts, existing, admission, run, report), looked_up
 
 
 def _batch_of(

@@ -45,6 +45,7 @@ __all__ = [
     "LoadStatistics",
     "NoLedger",
     "after_bulk_load",
+    "analyse",
     "database_error",
     "hold_append_lock",
     "hold_inquiry_lock",
@@ -53,6 +54,7 @@ __all__ = [
     "inquiry_log_file",
     "inquiry_log_path",
     "ledger_place",
+    "ledger_unanalysed",
     "libpq_url",
     "never_wait",
     "one_snapshot",
@@ -378,6 +380,12 @@ def after_bulk_load(engine: Engine, rows: int, stop: AnalyseStop | None = None) 
     """
     if engine.dialect.name != "postgresql" or rows < ANALYZE_AFTER_ROWS:
         return
+    analyse(engine, stop)
+
+
+def analyse(engine: Engine, stop: AnalyseStop | None = None) -> None:
+    """Refresh PostgreSQL's planner statistics of the ledger's tables (:func:`after_bulk_load`
+    says when and why); ``stop``: how another thread cancels it."""
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if stop is not None:
@@ -388,6 +396,22 @@ def after_bulk_load(engine: Engine, rows: int, stop: AnalyseStop | None = None) 
     except SQLAlchemyError:  # the load is committed; autovacuum will analyse in time
         if stop is None or not stop.stopped:
             log.warning("could not refresh the planner's statistics after a load", exc_info=True)
+
+
+_UNANALYSED = """
+SELECT coalesce(bool_or(s.n_mod_since_analyze >= greatest(%(rows)s, c.reltuples)), false)
+FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.relid IN ('records'::regclass, 'subjects'::regclass, 'events'::regclass)
+"""
+
+
+def ledger_unanalysed(engine: Engine) -> bool:
+    """Whether one of the ledger's tables on PostgreSQL has had at least as many rows written
+    since it was last analysed as it held then (and at least :data:`ANALYZE_AFTER_ROWS`): its
+    planner statistics no longer describe it."""
+    with engine.connect() as conn:
+        stale = conn.exec_driver_sql(_UNANALYSED, {"rows": ANALYZE_AFTER_ROWS}).scalar()
+    return bool(stale)
 
 
 class _Stopped(Exception):
@@ -431,7 +455,9 @@ class LoadStatistics:
     rows since), so that a load of N rows analyses about log2(N / 10,000) times; but only when
     a batch has just looked something up that they plan. A load into an empty ledger that no
     one else writes to looks nothing up, so its statistics are refreshed once, at its end (the
-    refreshes during it were a tenth of the server's work, docs/benchmarks.md).
+    refreshes during it were a tenth of the server's work, docs/benchmarks.md). Before a batch
+    looks anything up, :meth:`before_lookups` refreshes them at once where they are stale for
+    it (such a load when another writer comes, or a load run again after an interruption).
 
     Each refresh during the load runs in a thread on a connection of its own, while the load
     goes on: ``ANALYZE`` reads a sample and writes only the catalog, and takes a lock that
@@ -452,6 +478,7 @@ class LoadStatistics:
         self._pool: ThreadPoolExecutor | None = None
         self._running: Future[None] | None = None
         self._stop = AnalyseStop()
+        self._ledger_checked = False
 
     def __enter__(self) -> LoadStatistics:
         return self
@@ -466,9 +493,7 @@ class LoadStatistics:
         due, none is running and the batch ``planned`` lookups from them (a refresh that only
         falls due waits for the first batch that does, or for :meth:`finish`)."""
         self.appended += rows
-        if self.engine.dialect.name != "postgresql" or not planned:
-            return
-        if self.appended - self.analysed < max(ANALYZE_AFTER_ROWS, self.analysed):
+        if self.engine.dialect.name != "postgresql" or not planned or not self._due():
             return
         if self._running is not None:
             if not self._running.done():
@@ -480,6 +505,29 @@ class LoadStatistics:
             after_bulk_load, self.engine, self.appended - self.analysed, self._stop
         )
         self.analysed = self.appended
+
+    def _due(self) -> bool:
+        """Whether this load has appended enough since its last refresh for another."""
+        return self.appended - self.analysed >= max(ANALYZE_AFTER_ROWS, self.analysed)
+
+    def before_lookups(self) -> None:
+        """Called before a batch looks anything up in the ledger: refresh the statistics first,
+        in this thread, where they are stale for the lookups. They are when this load has
+        appended enough since its last refresh to be due one (a load that looked nothing up
+        until another writer came), or, the first time in a load, when the ledger's tables have
+        changed as much as they held since they were last analysed (a load interrupted before
+        its end refreshed nothing: run again, it finds its rows and appends none, so it would
+        never fall due, and its lookups were planned as scans of a whole source)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        due = self._due()
+        if not due and not self._ledger_checked:
+            due = ledger_unanalysed(self.engine)
+        self._ledger_checked = True
+        if due:
+            self.wait()
+            analyse(self.engine, self._stop)
+            self.analysed = self.appended
 
     def wait(self) -> None:
         """Wait until the refresh running (if any) has ended; raise its error."""
