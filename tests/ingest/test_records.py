@@ -217,16 +217,20 @@ FILE_ROW = st.tuples(
 )
 
 
-def _ingest_file(
-    tmp_path: Path, name: str, rows: list[tuple[str, str, str, str]], batch: int, ledger: str
-) -> tuple[IngestReport, set[tuple[object, ...]], set[tuple[object, ...]]]:
-    path = tmp_path / f"{name}.csv"
+def _csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
     lines = ["record_id,subject_id,subject_kind,code,occurred_at,source,attrs"]
     for record_id, subject_id, kind, attrs in rows:
         code = "court.defaulter" if kind == "person" else "tax.evasion"
         quoted = attrs.replace('"', '""')
         lines.append(f'{record_id},{subject_id},{kind},{code},2024-01-02,court,"{quoted}"')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ingest_file(
+    tmp_path: Path, name: str, rows: list[tuple[str, str, str, str]], batch: int, ledger: str
+) -> tuple[IngestReport, set[tuple[object, ...]], set[tuple[object, ...]]]:
+    path = _csv(tmp_path / f"{name}.csv", rows)
     engine = open_database(f"sqlite:///{tmp_path / ledger}")
     try:
         report = ingest_records(engine, path, load_catalog(), batch_size=batch)
@@ -268,16 +272,6 @@ def test_the_batch_size_changes_nothing_a_furnisher_is_told(
         counts = (report.accepted, report.duplicates, report.conflicts, report.rejected)
         outcomes.append((counts, rejects, stored, registered))
     assert outcomes[0] == outcomes[1]
-
-
-def _csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
-    lines = ["record_id,subject_id,subject_kind,code,occurred_at,source,attrs"]
-    for record_id, subject_id, kind, attrs in rows:
-        code = "court.defaulter" if kind == "person" else "tax.evasion"
-        quoted = attrs.replace('"', '""')
-        lines.append(f'{record_id},{subject_id},{kind},{code},2024-01-02,court,"{quoted}"')
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def _api_rows(rows: list[tuple[str, str, str, str]]) -> list[dict[str, object]]:
