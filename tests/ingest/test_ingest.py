@@ -22,7 +22,7 @@ from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ingest import records as records_module
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.records import ingest_records, ingest_rows
 from xinyong.ingest.reject_log import MAX_PER_INGEST, log_rejects, recent_rejects
 from xinyong.ingest.rejects import Reject
 from xinyong.ledger import database
@@ -619,4 +619,51 @@ def test_an_ingest_that_fails_closes_its_input(
     with pytest.raises(_Interrupted):
         ingest_records(engine, path, load_catalog(), batch_size=5, progress=fail)
     assert closed == [True]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_submissions_refresh_stale_statistics_at_most_once_a_minute(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load interrupted before its end leaves no statistics, and the API's submissions, which
+    no load covers, would plan their lookups without them until the next load; a submission
+    looks at them first (at most once a minute per engine) and refreshes stale ones."""
+    monkeypatch.setattr("xinyong.ledger.database.ANALYZE_AFTER_ROWS", 10)
+    checks: list[bool] = []
+    unanalysed = database.ledger_unanalysed
+
+    def counted(engine: sa.Engine) -> bool:
+        checks.append(unanalysed(engine))
+        return checks[-1]
+
+    monkeypatch.setattr("xinyong.ledger.database.ledger_unanalysed", counted)
+    reset_pg(pg_server_url)
+    engine = open_database(pg_server_url)
+    path = tmp_path / "many.csv"
+    _write_csv(path, _many_rows("m", 100))
+
+    def interrupt(done: int, _total: int | None) -> None:
+        if done >= 60:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        ingest_records(engine, path, load_catalog(), batch_size=20, progress=interrupt)
+    engine.dispose()
+    _wait_for_counted_writes(engine, 60)
+    submitted = [
+        {
+            "record_id": "api-1",
+            "subject_id": PERSON,
+            "subject_kind": "person",
+            "code": "traffic.violation",
+            "occurred_at": "2024-01-02",
+        }
+    ]
+    assert ingest_rows(engine, submitted, load_catalog(), source="police").accepted == 1
+    assert checks == [True]
+    assert _planned_records(engine) == 60  # analysed before the submission's lookups
+    submitted[0]["record_id"] = "api-2"
+    assert ingest_rows(engine, submitted, load_catalog(), source="police").accepted == 1
+    assert checks == [True]  # not looked at again within the minute
     engine.dispose()

@@ -54,7 +54,7 @@ from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK, LoadStatistics
+from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, refresh_if_stale
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
@@ -360,6 +360,8 @@ def ingest_rows(
     report.rows = checked.rows
     report.rejects.extend(checked.rejects)
     report.named.update(str(row[2]) for _, row in checked.good)
+    if checked.good:
+        refresh_if_stale(engine)  # before the write lock: an analysis holds no writer back
     _append(engine, checked.good, None, _Run(), report, catalog, note)
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)

@@ -18,10 +18,12 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -59,6 +61,7 @@ __all__ = [
     "never_wait",
     "one_snapshot",
     "open_database",
+    "refresh_if_stale",
     "resolve_url",
     "take_write_lock",
     "upgrade",
@@ -412,6 +415,30 @@ def ledger_unanalysed(engine: Engine) -> bool:
     with engine.connect() as conn:
         stale = conn.exec_driver_sql(_UNANALYSED, {"rows": ANALYZE_AFTER_ROWS}).scalar()
     return bool(stale)
+
+
+STALE_CHECK_SECONDS = 60.0
+"""How often :func:`refresh_if_stale` looks at the statistics, per engine."""
+
+_STALE_CHECKED: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
+
+
+def refresh_if_stale(engine: Engine) -> None:
+    """Refresh PostgreSQL's planner statistics of the ledger's tables if they are stale
+    (:func:`ledger_unanalysed`), looking at most once every :data:`STALE_CHECK_SECONDS` per
+    engine. For writers that append a little at a time, as the API's submissions do, which no
+    load's :class:`LoadStatistics` covers: on a server without autovacuum, after a load that
+    was interrupted before its own refresh, their lookups were otherwise planned without
+    statistics until the next load."""
+    if engine.dialect.name != "postgresql":
+        return
+    now = time.monotonic()
+    last = _STALE_CHECKED.get(engine)
+    if last is not None and now - last < STALE_CHECK_SECONDS:
+        return
+    _STALE_CHECKED[engine] = now
+    if ledger_unanalysed(engine):
+        analyse(engine)
 
 
 class _Stopped(Exception):
