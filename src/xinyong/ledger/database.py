@@ -437,7 +437,12 @@ def refresh_if_stale(engine: Engine) -> None:
     if last is not None and now - last < STALE_CHECK_SECONDS:
         return
     _STALE_CHECKED[engine] = now
-    if ledger_unanalysed(engine):
+    try:
+        stale = ledger_unanalysed(engine)
+    except SQLAlchemyError:  # never the reason a submission fails: the append reports its own
+        log.warning("could not read the ledger's planner statistics", exc_info=True)
+        return
+    if stale:
         analyse(engine)
 
 
