@@ -276,9 +276,9 @@ def _decide_ahead(checked: _Checked, run: _Run) -> _Ahead | None:
     """What of the batch goes into the ledger, decided without it, or None. It can be when the
     run itself has decided everything since it found the ledger empty of its sources and
     subjects (then no lookup is needed), no row is a rating (those look at the ledger), and the
-    batch is the common case of :func:`_batch_of`: keys new to the run and to each other, and
-    each subject of the kind it has. The appending thread takes the decision only when no one
-    else has written since the run's last batch (:func:`_append`), and undoes it otherwise."""
+    batch is the common case of :func:`_batch_of` (:func:`_whole`) with keys new to the run.
+    The appending thread takes the decision only when no one else has written since the run's
+    last batch (:func:`_append`), and undoes it otherwise."""
     facts, good = checked.facts, checked.good
     if (
         facts is None
@@ -286,20 +286,13 @@ def _decide_ahead(checked: _Checked, run: _Run) -> _Ahead | None:
         or facts.ratings
         or not run.fresh_subjects
         or not facts.sources <= run.fresh_sources
-        or len(facts.keys) != len(good)
         or not run.seen.keys().isdisjoint(facts.keys)
     ):
         return None
-    new = new_subjects(facts.subjects, run.kinds)
-    if new is None:
+    batch = _whole(good, facts, run)
+    if batch is None:
         return None
-    run.seen.update(facts.keys)
-    run.kinds.update(new)
-    batch = Batch(
-        subjects=[_subject_registration(subject_id, kind) for subject_id, kind in new],
-        records=[row for _, row in good],
-    )
-    return _Ahead(batch, facts.keys, [subject_id for subject_id, _ in new])
+    return _Ahead(batch, facts.keys, [subject[0] for subject in batch.subjects])
 
 
 def _validated(
@@ -469,21 +462,12 @@ def _batch_of(
     rejected in ``report``. The rows are decided in order, each as if it came alone: a key
     repeated in the batch is a duplicate or a conflict of the row admitted before it, and is
     decided afresh when that row was refused. ``facts``: those of ``fresh``."""
+    if not existing and admission is None:
+        whole = _whole(fresh, facts, run)
+        if whole is not None:  # the common case: nothing to look at row by row
+            return whole
     batch = Batch()
     kinds, seen = run.kinds, run.seen
-    distinct = len(facts.keys) == len(fresh)
-    new = (
-        None
-        if existing or admission is not None or not distinct
-        else new_subjects(facts.subjects, kinds)
-    )
-    if new is not None:  # the common case: nothing to look at row by row
-        for subject_id, its_kind in new:
-            kinds[subject_id] = its_kind
-            batch.subjects.append(_subject_registration(subject_id, its_kind))
-        seen.update(facts.keys)
-        batch.records = [row for _, row in fresh]
-        return batch
     keys = [(row[0], row[1]) for _, row in fresh]
     for (line, row), key in zip(fresh, keys, strict=True):
         previous = seen.get(key)
@@ -506,6 +490,24 @@ def _batch_of(
             batch.subjects.append(_subject_registration(row[2], row[3]))
         batch.records.append(row)
     return batch
+
+
+def _whole(fresh: Sequence[tuple[int, RecordRow]], facts: _Facts, run: _Run) -> Batch | None:
+    """All of ``fresh`` (rows whose keys the run has not taken; ``facts``: theirs) with the
+    subjects they name for the first time, taken into the run's state, when nothing in the
+    ledger has a say and no row needs a look of its own: the keys are distinct and each subject
+    comes with the kind it has. None (and nothing taken) otherwise."""
+    if len(facts.keys) != len(fresh):
+        return None
+    new = new_subjects(facts.subjects, run.kinds)
+    if new is None:
+        return None
+    run.kinds.update(new)
+    run.seen.update(facts.keys)
+    return Batch(
+        subjects=[_subject_registration(subject_id, kind) for subject_id, kind in new],
+        records=[row for _, row in fresh],
+    )
 
 
 def new_subjects(
