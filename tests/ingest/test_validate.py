@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
-from xinyong.ingest.validate import RecordValidator
+from xinyong.ingest.validate import RecordValidator, parse_attrs
 
 CATALOG = load_catalog()
 PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
@@ -55,6 +57,12 @@ row = st.fixed_dictionaries(
                 '{"b": 1, "a": [1]}',
                 "{bad",
                 '{"b": 2, "a": true}',
+                '{"b":2,"a":true}',
+                '{"term_years":3,"amount":5}',
+                '{"term_years":3,"amount":5,"term_years":3}',
+                '{"obligation":"\\u0001","amount":5}',
+                '{"obligation":"x\\u0085","amount":5}',
+                '{"amount":null,"obligation":null}',
                 '{"amount":5}',
                 '{"amount":5.0}',
                 '{"amount":1e5}',
@@ -67,6 +75,9 @@ row = st.fixed_dictionaries(
                 '{"note":"\\ud800"}',
                 '{"amount":NaN}',
                 {"amount": 5},
+                {"term_years": 3, "amount": 5},
+                {1: 2},
+                {True: 1},
                 {"channel": "a\x00b"},
                 {"\x01": 1},
                 {"person": PERSON.lower()},
@@ -138,3 +149,68 @@ def test_a_relation_cannot_name_its_own_organization_and_attrs_hold_no_control_c
     problem = validator.validate({**base, "attrs": {"person": "ext:li", "note": "a\x00b"}})
     assert getattr(problem, "field", None) == "attrs.note"
     assert "U+0000" in getattr(problem, "reason", "")
+
+
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**65), 2**65),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=4),
+    st.sampled_from(["\x01", "a\x85", "\x7f", "ok"]),
+)
+attributes = st.lists(
+    st.tuples(
+        st.one_of(
+            st.sampled_from(["amount", "term_years", "obligation", "religion", "", "a\x01"]),
+            st.text(max_size=3),
+        ),
+        scalar,
+    ),
+    max_size=4,
+)
+
+
+def _written(pairs: list[tuple[str, Any]], way: str) -> str:
+    """JSON object text with ``pairs`` in order (a name may come twice), written one ``way``."""
+    if way == "orjson":
+        return "{" + ",".join(orjson.dumps(k).decode() + ":" + orjson.dumps(v).decode()
+                              for k, v in pairs) + "}"  # fmt: skip
+    separators = (",", ":") if way == "json compact" else (", ", ": ")
+    return "{" + separators[0].join(
+        json.dumps(k) + separators[1] + json.dumps(v, ensure_ascii=way == "json ascii")
+        for k, v in pairs
+    ) + "}"  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    code=st.sampled_from(["court.defaulter", "tax.evasion", "market.abnormal_operations"]),
+    pairs=attributes,
+    way=st.sampled_from(["orjson", "json compact", "json spaced", "json ascii", "sorted"]),
+)
+def test_attrs_taken_as_they_are_are_what_the_strict_reading_gives(
+    code: str, pairs: list[tuple[str, Any]], way: str
+) -> None:
+    """Text that the validator's quick reading of attrs accepts is the canonical text of what
+    the strict reading (:func:`parse_attrs`) accepts, whatever the order of the names, the
+    spacing, the escapes or a name given twice."""
+    if way == "sorted":
+        pairs = sorted(dict(pairs).items(), key=lambda item: item[0])
+    try:
+        attrs = _written(pairs, "orjson" if way == "sorted" else way)
+    except (TypeError, ValueError, orjson.JSONEncodeError):  # an integer orjson cannot write
+        attrs = _written(pairs, "json compact")
+    validator = RecordValidator(CATALOG)
+    quick = validator.clean_attrs(code, attrs)
+    strict = parse_attrs(attrs, CATALOG.codes[code].attrs, CATALOG.protected_attributes)
+    if quick is not None:
+        assert isinstance(strict, dict)
+        assert quick == orjson.dumps(strict, option=orjson.OPT_SORT_KEYS).decode()
+    assert validator.clean_attrs(code, attrs) == quick  # its shapes remembered: the same
+    mapping = dict(pairs)
+    taken = validator.clean_attrs(code, mapping)
+    if taken is not None:
+        expected = parse_attrs(mapping, CATALOG.codes[code].attrs, CATALOG.protected_attributes)
+        assert isinstance(expected, dict)
+        assert taken == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS).decode()

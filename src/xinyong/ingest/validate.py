@@ -44,6 +44,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CLEAN_TEXT = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 """Text that ``_text`` would accept unchanged: no control characters, no outer whitespace."""
 _SCALARS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean"}
+_SHAPES_KEPT = 4096
+"""How many shapes of attributes (code, names, types of value) a validator remembers: a file
+whose rows each name other attributes is checked in full, row by row, past that."""
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool) -> str | RowProblem | None:
@@ -169,6 +172,7 @@ class RecordValidator:
         self._dates: dict[Any, date | RowProblem] = {}
         self._sources: dict[str, bool] = {}
         self._keys: dict[tuple[str, object], str | bool] = {}
+        self._shapes: dict[tuple[object, ...], bool] = {}
         self.allowed = frozenset(
             (entry.code, kind) for entry in catalog.codes.values() for kind in entry.subject_kinds
         )
@@ -322,11 +326,17 @@ class RecordValidator:
         """The canonical text of ``attrs`` when it is already canonical JSON (or empty) that
         every check accepts, else None (:meth:`_checked` then decides and names the problem).
 
-        JSON text is read with orjson; when writing the value back gives the same text, it is
-        what :func:`~xinyong.domain.json_text.parse_json` would read (a key given twice or an
+        JSON text is read with orjson; when writing the value back gives the same text, with
+        its keys sorted or in the order given, it is what
+        :func:`~xinyong.domain.json_text.parse_json` would read (a key given twice or an
         integer past 64 bits, which orjson reads as a float, would not write back the same;
-        escaped control characters are caught by the per-key checks), so the strict reader,
-        several times slower, runs only for text that is not canonical.
+        escaped control characters are caught by the checks of each value), so the strict
+        reader, several times slower, runs only for text that is written otherwise.
+
+        What depends only on the names and the types of the values (a refused name, a value
+        of the wrong type) is decided once per code and shape (:meth:`_shape_accepted`);
+        what depends on a value (control characters, a non-finite number, an integer out of
+        range) is checked for each.
         """
         if attrs is None or attrs in ("", "{}"):
             return "{}"
@@ -339,22 +349,30 @@ class RecordValidator:
             value = attrs
         if type(value) is not dict:
             return None
-        declared = self.catalog.codes[code].attrs
-        for key, item in value.items():
-            expected = self._keys.get((code, key))
-            if expected is None:
-                expected = self._keys[(code, key)] = self._key_type(key, declared)
-            if (
-                expected is False
-                or (type(item) is str and text_problem(item) is not None)
-                or (item is not None and type(item) not in _SCALARS)
-                or (type(item) is float and not math.isfinite(item))
-                or (type(item) is int and not INT_MIN <= item <= INT_MAX)
-                or (expected is not True and item is not None and _SCALARS[type(item)] != expected)
-            ):
+        shape = (code, *value, *map(type, value.values()))  # n names, then n types
+        accepted = self._shapes.get(shape)
+        if accepted is None:
+            accepted = self._shape_accepted(code, value)
+            if len(self._shapes) < _SHAPES_KEPT:
+                self._shapes[shape] = accepted
+        if not accepted:
+            return None
+        for item in value.values():
+            kind = type(item)
+            if kind is str:
+                if text_problem(item) is not None:
+                    return None
+            elif kind is float:
+                if not math.isfinite(item):
+                    return None
+            elif kind is int and not INT_MIN <= item <= INT_MAX:
                 return None
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-        if type(attrs) is str and text != attrs:  # not canonical: the strict reader decides
+        if (
+            type(attrs) is str
+            and text != attrs
+            and (len(value) < 2 or orjson.dumps(value).decode() != attrs)
+        ):  # written otherwise (spaces, escapes, a name twice): the strict reader decides
             try:
                 strict = parse_json(attrs)
             except JsonRefused:
@@ -362,6 +380,21 @@ class RecordValidator:
             if orjson.dumps(strict, option=orjson.OPT_SORT_KEYS).decode() != text:
                 return None
         return text
+
+    def _shape_accepted(self, code: str, value: Mapping[object, object]) -> bool:
+        """Whether attributes of ``code`` with these names and types of value pass the checks
+        that look at nothing else: each name allowed, each value a scalar of its declared type
+        (or null)."""
+        declared = self.catalog.codes[code].attrs
+        for key, item in value.items():
+            expected = self._keys.get((code, key))
+            if expected is None:
+                expected = self._keys[(code, key)] = self._key_type(key, declared)
+            if expected is False or (item is not None and type(item) not in _SCALARS):
+                return False
+            if expected is not True and item is not None and _SCALARS[type(item)] != expected:
+                return False
+        return True
 
     def _key_type(self, key: object, declared: Mapping[str, str]) -> str | bool:
         """For an attribute name of a code: False when the name itself is refused (empty, not
