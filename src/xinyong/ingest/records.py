@@ -38,6 +38,7 @@ from xinyong.domain.chunks import chunked
 from xinyong.domain.identifiers import LENGTH, resident_id_problem
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.row_problem import RowProblem
+from xinyong.ingest.collector import fewer_collections
 from xinyong.ingest.columnar import validate_batch
 from xinyong.ingest.gate import Gate
 from xinyong.ingest.read_ahead import read_ahead
@@ -139,6 +140,7 @@ def ingest_records(
     started = time.perf_counter()
     validated = _validated(path, validator, required, batch_size)
     with (
+        fewer_collections(),
         LoadStatistics(engine) as statistics,
         closing(validated),  # closed last, once the reading thread has left it
         closing(read_ahead(_decided_ahead(validated, run, gate))) as batches,
