@@ -58,27 +58,38 @@ def validate_batch(validator: RecordValidator, batch: pa.RecordBatch) -> list[Re
     attr_values: list[Any] = (
         [None] * count if attrs is None or pa.types.is_null(attrs.type) else attrs.to_pylist()
     )
+    if not ok.any():
+        return [None] * count
+    plain = map(validator.plain.__contains__, zip(codes, kinds, strict=True))
+    ok &= np.fromiter(plain, bool, count)
+    kept = None if ok.all() else np.flatnonzero(ok).tolist()  # most often: every row
+    codes, attr_values = _taken(codes, kept), _taken(attr_values, kept)
+    texts = list(map(validator.clean_attrs, codes, attr_values))
+    made: list[RecordRow | None] = list(
+        zip(
+            *(_taken(values, kept) for values in (sources, record_ids, subjects, kinds)),
+            codes,
+            *(_taken(values, kept) for values in (days, case_ids)),
+            texts,
+            _taken(evidence, kept),
+            strict=True,
+        )
+    )
+    if None in texts:  # attrs to be read strictly, and named if refused
+        for index, text in enumerate(texts):
+            if text is None:
+                made[index] = None
+    if kept is None:
+        return made
     rows: list[RecordRow | None] = [None] * count
-    plain = validator.plain
-    clean_attrs = validator.clean_attrs
-    for i in np.flatnonzero(ok).tolist():
-        code, kind = codes[i], kinds[i]
-        if (code, kind) not in plain:
-            continue
-        text = clean_attrs(code, attr_values[i])
-        if text is not None:
-            rows[i] = (
-                sources[i],
-                record_ids[i],
-                subjects[i],
-                kind,
-                code,
-                days[i],
-                case_ids[i],
-                text,
-                evidence[i],
-            )
+    for index, row in zip(kept, made, strict=True):
+        rows[index] = row
     return rows
+
+
+def _taken(values: list[Any], kept: list[int] | None) -> list[Any]:
+    """The ``kept`` items of ``values`` (all of them for None)."""
+    return values if kept is None else [values[index] for index in kept]
 
 
 def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
