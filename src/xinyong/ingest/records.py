@@ -26,10 +26,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
-from itertools import filterfalse
-from operator import itemgetter
+from itertools import compress, count, filterfalse
+from operator import is_, is_not, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, select
 
@@ -176,6 +176,7 @@ def ingest_records(
 
 _ROW = itemgetter(1)
 """The row of a (line, row) pair."""
+_IS_NONE, _IS_NOT_NONE = partial(is_, None), partial(is_not, None)
 _SOURCE, _RECORD_ID, _SUBJECT, _KIND, _CODE = (itemgetter(i) for i in range(5))
 """Fields of a record row."""
 
@@ -311,13 +312,14 @@ def _validated(
             except UNREADABLE:  # a value Python cannot hold: row by row, to name it
                 rows = [None] * batch.num_rows
             checked = _Checked(batch.num_rows)
-            alone = [index for index, row in enumerate(rows) if row is None]
+            alone = list(compress(count(), map(_IS_NONE, rows)))
             for index, item in zip(alone, batch_rows(batch, line, alone), strict=True):
                 if isinstance(item, BadLine):
                     checked.rejects.append(Reject.of(item.line, item.field, item.reason, item.text))
                     continue
                 rows[index] = checked.check(validator, item.line, item.values)
-            checked.good = [(line + i, row) for i, row in enumerate(rows) if row is not None]
+            numbered = compress(zip(count(line), rows), map(_IS_NOT_NONE, rows))  # no Nones
+            checked.good = list(cast("Iterator[tuple[int, RecordRow]]", numbered))
             checked.facts = _Facts.of(checked.good)
             yield checked
             line += batch.num_rows
