@@ -49,11 +49,18 @@ def insert_rows(
         statement = f"COPY {table.name} ({names}) FROM STDIN"
         if types is not None:
             statement += " (FORMAT BINARY)"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            if types is not None:
-                copy.set_types(list(types))
-            for row in rows:
-                copy.write_row(row)
+        from psycopg.types.string import BytesBinaryDumper  # PostgreSQL only
+
+        with raw.cursor() as cursor:
+            # psycopg finds a binary column's writer by the column's type, and for bytea that
+            # is the one that also unwraps DB-API Binary objects, in Python for every value; the
+            # ledger passes bytes, which the C writer of bytes writes the same
+            cursor.adapters.register_dumper(bytes, BytesBinaryDumper)
+            with cursor.copy(statement) as copy:
+                if types is not None:
+                    copy.set_types(list(types))
+                for row in rows:
+                    copy.write_row(row)
     else:
         mappings = [dict(zip(columns, row, strict=True)) for row in rows]
         if mappings:
