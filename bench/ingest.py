@@ -7,10 +7,11 @@ fresh databases, each in a fresh child process (so peak RSS is per load):
   reading, validating, deduplicating, subject registration, hashing, Merkle checkpoints, the
   bulk inserts and every commit.
 - **raw**: the same rows into a table with the columns and indexes of ``records`` minus
-  ``leaf_hash``, through the driver's bulk path (``sqlite3`` ``executemany`` in one transaction,
-  or psycopg's binary ``COPY ... FROM STDIN`` with ``write_row``) on a driver connection taken
-  from xinyong's own engine, so with the same pragmas (WAL, ``synchronous=NORMAL``). Timed from
-  reading the Parquet file (in batches of 50,000 rows, as ingest reads it) to the commit.
+  ``leaf_hash`` (the indexes read from a database migrated as the ledger is), through the
+  driver's bulk path (``sqlite3`` ``executemany`` in one transaction, or psycopg's binary
+  ``COPY ... FROM STDIN`` with ``write_row``) on a driver connection taken from xinyong's own
+  engine, so with the same pragmas (WAL, ``synchronous=NORMAL``). Timed from reading the Parquet
+  file (in batches of 50,000 rows, as ingest reads it) to the commit.
 
 The input is deterministic (numpy seed 0): N valid records about N/10 synthetic subjects (20 %
 organizations), codes from the bundled catalog valid for the subject's kind, attrs matching the
@@ -221,7 +222,8 @@ def run_xinyong(url: str, parquet: Path, rows: int) -> Sample:
 
 
 def _raw_table() -> sa.Table:
-    """``records`` without ``leaf_hash``: same columns, types, primary key and indexes."""
+    """``records`` without ``leaf_hash``: same columns, types, primary key and unique
+    constraint (its other indexes: :func:`_record_indexes`)."""
     columns = [
         sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
                   autoincrement=False)
@@ -234,13 +236,46 @@ def _raw_table() -> sa.Table:
         sa.MetaData(),
         *columns,
         sa.UniqueConstraint("source", "record_id", name="uq_raw_records_source_record_id"),
-        sa.Index("ix_raw_records_subject_id", "subject_id"),
     )
 
 
+def _record_indexes(conn: sa.Connection) -> list[str]:
+    """The statements that give ``raw_records`` each index of the migrated ``records`` other
+    than its primary key and unique constraint (the subject's, the partial peer and relation
+    indexes), read from the database, so that the baseline follows the ledger's migrations.
+    (Until 2026-12-05 the raw table had an index on ``subject_id`` alone and none of the partial
+    ones, the indexes of ``records`` when the benchmark was written.)"""
+    if conn.dialect.name == "sqlite":
+        found = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'records' AND sql IS NOT NULL"
+        ).all()
+        target = " ON records "
+    else:
+        found = conn.exec_driver_sql(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes AS i WHERE i.tablename = 'records' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conname = i.indexname)"
+        ).all()
+        target = " ON public.records "
+    statements: list[str] = []
+    for name, sql in found:
+        if sql.count(target) != 1 or f"INDEX {name} " not in sql:
+            raise AssertionError(f"cannot copy the index {name} of records: {sql}")
+        renamed = sql.replace(f"INDEX {name} ", f"INDEX raw_{name} ", 1)
+        statements.append(renamed.replace(target, target.replace("records", RAW_TABLE), 1))
+    if not any("subject_id" in statement for statement in statements):
+        raise AssertionError(f"records has no index on subject_id: {statements}")
+    return statements
+
+
 def _create_raw_table(url: str) -> None:
-    engine = sa.create_engine(url)
+    """In a database migrated as xinyong's ledger is (its tables stay empty): ``raw_records``
+    with every index of ``records``."""
+    engine = open_database(url)
     _raw_table().create(engine)
+    with engine.begin() as conn:
+        for statement in _record_indexes(conn):
+            conn.exec_driver_sql(statement)
     engine.dispose()
 
 
