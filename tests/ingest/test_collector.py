@@ -14,11 +14,9 @@ from xinyong.ingest.collector import YOUNG, fewer_collections
 @pytest.fixture(autouse=True)
 def _restore() -> Iterator[None]:
     """Whatever a test does, the process's collector is as it was afterwards."""
-    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    thresholds = gc.get_threshold()
     yield
     gc.set_threshold(*thresholds)
-    if frozen == 0:
-        gc.unfreeze()
 
 
 class _Node:
@@ -27,17 +25,13 @@ class _Node:
 
 
 def test_a_load_collects_less_often_and_restores_the_settings() -> None:
-    gc.unfreeze()
     gc.set_threshold(700, 10, 10)
     with fewer_collections():
         assert gc.get_threshold() == (YOUNG, 10, 10)
-        assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == (700, 10, 10)
-    assert gc.get_freeze_count() == 0
 
 
 def test_loads_at_once_share_the_setting_until_the_last_ends() -> None:
-    gc.unfreeze()
     gc.set_threshold(700, 10, 10)
     first, second = fewer_collections(), fewer_collections()
     first.__enter__()
@@ -46,13 +40,6 @@ def test_loads_at_once_share_the_setting_until_the_last_ends() -> None:
     assert gc.get_threshold()[0] == YOUNG
     second.__exit__(None, None, None)
     assert gc.get_threshold() == (700, 10, 10)
-
-
-def test_what_a_process_froze_itself_stays_frozen() -> None:
-    gc.freeze()  # as the service does once it has started
-    with fewer_collections():
-        pass
-    assert gc.get_freeze_count() > 0  # not unfrozen
 
 
 def test_collection_turned_off_stays_off() -> None:
@@ -73,3 +60,33 @@ def test_a_reference_cycle_that_becomes_garbage_during_a_load_is_collected() -> 
         kept = [[] for _ in range(2 * YOUNG)]  # a batch's worth of live containers
         assert gone() is None
         del kept
+
+
+def test_what_someone_else_sets_during_a_load_is_left_as_they_set_it() -> None:
+    gc.set_threshold(700, 10, 10)
+    with fewer_collections():
+        gc.set_threshold(5_000, 10, 10)  # another component's own setting
+    assert gc.get_threshold() == (5_000, 10, 10)
+
+
+def test_an_interruption_while_the_settings_change_leaves_them_as_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    calls: list[tuple[int, ...]] = []
+    real = gc.set_threshold
+
+    def interrupted(*values: int) -> None:  # the change is made, then a Ctrl-C arrives
+        real(*values)
+        calls.append(values)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gc, "set_threshold", interrupted)
+        with pytest.raises(KeyboardInterrupt), fewer_collections():
+            pass
+    assert gc.get_threshold() == (700, 10, 10)
+    with fewer_collections():  # and the next load starts from them
+        assert gc.get_threshold() == (YOUNG, 10, 10)
+    assert gc.get_threshold() == (700, 10, 10)
