@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
+from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.validate import RecordValidator, parse_attrs
 
 CATALOG = load_catalog()
@@ -214,3 +215,15 @@ def test_attrs_taken_as_they_are_are_what_the_strict_reading_gives(
         expected = parse_attrs(mapping, CATALOG.codes[code].attrs, CATALOG.protected_attributes)
         assert isinstance(expected, dict)
         assert taken == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class _Name(str):
+    """A str subclass, as a caller's own types may be: orjson cannot write it as a name."""
+
+
+def test_an_attribute_name_that_is_not_a_plain_str_is_refused_with_a_reason() -> None:
+    validator = RecordValidator(CATALOG)
+    assert validator.clean_attrs("tax.evasion", {"amount": 5}) == '{"amount":5}'
+    assert validator.clean_attrs("tax.evasion", {_Name("amount"): 5}) is None  # shape cached
+    refused = parse_attrs({_Name("amount"): 5}, CATALOG.codes["tax.evasion"].attrs, frozenset())
+    assert refused == RowProblem("attrs", "attribute name 'amount': not text")

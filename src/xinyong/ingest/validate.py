@@ -95,7 +95,7 @@ def parse_attrs(
             return RowProblem("attrs", "empty attribute name")
         # JSON text was checked by parse_json; a mapping (a Parquet struct, a JSON body's
         # object) is held to the same text: no control characters in names or strings
-        problem = text_problem(key) if isinstance(key, str) else "not text"
+        problem = text_problem(key) if type(key) is str else "not text"
         if problem is not None:
             return RowProblem("attrs", f"attribute name {key!r}: {problem}")
         if isinstance(item, str) and (problem := text_problem(item)) is not None:
@@ -367,7 +367,10 @@ class RecordValidator:
                     return None
             elif kind is int and not INT_MIN <= item <= INT_MAX:
                 return None
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # a name that equals a str but is not one: the checks name it
+            return None
         if (
             type(attrs) is str
             and text != attrs
