@@ -558,6 +558,27 @@ def _wait_for_counted_writes(engine: sa.Engine, rows: int) -> None:
     raise AssertionError("the writes were never counted")
 
 
+def _interrupted_load(
+    url: str, tmp_path: Path, rows: int, *, stop_at: int, batch_size: int
+) -> tuple[sa.Engine, Path]:
+    """A fresh PostgreSQL ledger with a load of ``rows`` rows interrupted once ``stop_at`` of
+    them are read, its writes counted in the server's statistics; the engine and the file."""
+    reset_pg(url)
+    engine = open_database(url)
+    path = tmp_path / "many.csv"
+    _write_csv(path, _many_rows("m", rows))
+
+    def interrupt(done: int, _total: int | None) -> None:
+        if done >= stop_at:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        ingest_records(engine, path, load_catalog(), batch_size=batch_size, progress=interrupt)
+    engine.dispose()  # the load's connections end: their counters are reported
+    _wait_for_counted_writes(engine, stop_at)
+    return engine, path
+
+
 @pytest.mark.postgres
 def test_a_load_run_again_after_an_interruption_looks_up_from_fresh_statistics(
     pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -567,20 +588,8 @@ def test_a_load_run_again_after_an_interruption_looks_up_from_fresh_statistics(
     a refresh) with lookups that were planned as scans of the whole source, slower with every
     batch. The first batch that looks anything up refreshes them first."""
     started = _counted_refreshes(monkeypatch)
-    reset_pg(pg_server_url)
-    engine = open_database(pg_server_url)
-    path = tmp_path / "many.csv"
-    _write_csv(path, _many_rows("m", 160))
-
-    def interrupt(done: int, _total: int | None) -> None:
-        if done >= 100:
-            raise _Interrupted
-
-    with pytest.raises(_Interrupted):
-        ingest_records(engine, path, load_catalog(), batch_size=10, progress=interrupt)
+    engine, path = _interrupted_load(pg_server_url, tmp_path, 160, stop_at=100, batch_size=10)
     assert started == []
-    engine.dispose()  # the load's connections end: their counters are reported
-    _wait_for_counted_writes(engine, 100)
     planned: list[float] = []
     existing = records_module._existing
 
@@ -638,19 +647,7 @@ def test_submissions_refresh_stale_statistics_at_most_once_a_minute(
         return checks[-1]
 
     monkeypatch.setattr("xinyong.ledger.database.ledger_unanalysed", counted)
-    reset_pg(pg_server_url)
-    engine = open_database(pg_server_url)
-    path = tmp_path / "many.csv"
-    _write_csv(path, _many_rows("m", 100))
-
-    def interrupt(done: int, _total: int | None) -> None:
-        if done >= 60:
-            raise _Interrupted
-
-    with pytest.raises(_Interrupted):
-        ingest_records(engine, path, load_catalog(), batch_size=20, progress=interrupt)
-    engine.dispose()
-    _wait_for_counted_writes(engine, 60)
+    engine, _ = _interrupted_load(pg_server_url, tmp_path, 100, stop_at=60, batch_size=20)
     submitted = [
         {
             "record_id": "api-1",
