@@ -6,9 +6,9 @@ engine-neutral scan (:mod:`xinyong.scoring.records_scan` and
 for a clean dataset, the same refusal, with the same message, for a bad one. A hypothesis test
 holds the two equal. It differs in how the work is arranged:
 
-- the checks are one aggregate of counts; the one-kind-per-subject rule and the list of subjects
-  the file names are one aggregate grouped by subject, whose result the scheme's SQL then reads
-  as its subjects (the engine-neutral scan groups twice);
+- the checks, the one-kind-per-subject rule and the list of subjects the file names are one
+  aggregate grouped by subject, whose result the scheme's SQL then reads as its subjects (the
+  engine-neutral scan counts in one pass and groups in two more);
 - the scheme's SQL is the version's cached SQL (:mod:`xinyong.engines.compiled_sql`), so a warm
   process imports neither Ibis nor sqlglot;
 - the record ids are read only when a check fails, to name the first failing one.
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 import pyarrow as pa
@@ -119,14 +120,41 @@ def _failing() -> list[str]:
     ]
 
 
-def _check_rows(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> None:
-    """Refuse the dataset, as the engine-neutral scan does, when rows fail a check: one
-    aggregate of counts; the record ids are read only to name the first failing ones."""
+def _checked_subjects(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
+    """Every subject the dataset names, with its kind (``subject_id, kind``), from one
+    aggregate grouped by subject that also counts the rows failing each check; the dataset
+    refused, as the engine-neutral scan refuses it, when rows fail a check (the record ids are
+    read only then, to name the first failing ones) or when a subject is named with two kinds.
+    The counts ride on the grouping, which reads every row anyway: a scan of their own cost a
+    second pass over the file."""
     failing = _failing()
-    counts = ", ".join(f"count(*) FILTER (WHERE {c})" for c in failing)
-    found = [int(n or 0) for n in con.sql(f"SELECT {counts} FROM ({scan})").fetchall()[0]]
-    if not any(found):
-        return
+    counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS failing_{n}" for n, c in enumerate(failing))
+    grouped = con.sql(
+        "SELECT subject_id, CASE WHEN bool_or(subject_kind = 'person') THEN 'person' "
+        "ELSE 'organization' END AS kind, bool_or(subject_kind = 'person') "
+        f"AND bool_or(subject_kind = 'organization') AS mixed, {counts} "
+        f"FROM ({scan}) GROUP BY subject_id"
+    ).to_arrow_table()
+    found = [int(pc.sum(grouped.column(f"failing_{n}")).as_py() or 0) for n in range(len(failing))]
+    if any(found):
+        _refuse_rows(path, con, scan, failing, found)
+    both = grouped.column("mixed")
+    mixed = pc.sum(both).as_py() or 0
+    if mixed:
+        first = pc.min(grouped.column("subject_id").filter(both)).as_py()
+        raise RecordsFileError(f"{path}: " + MIXED_KINDS.format(count=mixed, first=first))
+    return grouped.select(["subject_id", "kind"])
+
+
+def _refuse_rows(
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    scan: str,
+    failing: list[str],
+    found: list[int],
+) -> NoReturn:
+    """Refuse the dataset whose rows fail the checks ``found`` counts, naming each check's
+    first failing record id."""
     firsts = ", ".join(
         f"min(record_id) FILTER (WHERE {c})" for c, n in zip(failing, found, strict=True) if n
     )
@@ -138,23 +166,6 @@ def _check_rows(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> None:
             where = f" (first record_id {record_id})" if record_id is not None else ""
             messages.append(f"{check}: {count:,} row(s){where}")
     raise RecordsFileError(f"{path}: " + "; ".join(messages))
-
-
-def _named(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
-    """Every subject the dataset names, with its kind (``subject_id, kind``); the dataset
-    refused, as the engine-neutral scan refuses it, when a subject is named with two kinds.
-    Run after :func:`_check_rows`: every row has a subject and one of the two kinds."""
-    grouped = con.sql(
-        "SELECT subject_id, CASE WHEN bool_or(subject_kind = 'person') THEN 'person' "
-        "ELSE 'organization' END AS kind, bool_or(subject_kind = 'person') "
-        f"AND bool_or(subject_kind = 'organization') AS mixed FROM ({scan}) GROUP BY subject_id"
-    ).to_arrow_table()
-    both = grouped.column("mixed")
-    mixed = pc.sum(both).as_py() or 0
-    if mixed:
-        first = pc.min(grouped.column("subject_id").filter(both)).as_py()
-        raise RecordsFileError(f"{path}: " + MIXED_KINDS.format(count=mixed, first=first))
-    return grouped.select(["subject_id", "kind"])
 
 
 def parquet_source(files: Sequence[Path]) -> str:
@@ -214,12 +225,11 @@ def score_scan(
         if missing:
             raise RecordsFileError(f"{path}: missing column(s) {', '.join(missing)}")
         scan = _normalised(source, types)
-        _check_rows(path, con, scan)
-        subjects = _named(path, con, scan)
+        subjects = _checked_subjects(path, con, scan)
         ids = subjects.column("subject_id")
         if not all_canonical(ids):  # rare: the ids that need it are mapped, then grouped again
             scan = _canonicalised(path, con, scan, ids)
-            subjects = _named(path, con, scan)
+            subjects = _checked_subjects(path, con, scan)
         con.execute(f"CREATE TEMP VIEW {RECORDS_TABLE} AS {_displayed(scan, as_of, catalog)}")
         con.register(SUBJECTS_TABLE, subjects)
         if scheme.peer is not None:
