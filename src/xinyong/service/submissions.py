@@ -80,7 +80,8 @@ def submit_records(
     )
     corrections = 0
     if report.accepted:
-        corrections = len(after_changes(ctx, report.named, today))
+        # only the subjects whose new records an active scheme reads (or that are new)
+        corrections = len(after_changes(ctx, report.named, today, codes=report.new_codes()))
     return {
         "received": report.rows,
         "accepted": report.accepted,
