@@ -1637,7 +1637,7 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
             if n % 2:
                 floored, position = cpu_timed(functools.partial(copy_raw, body, position))
             appended, report = cpu_timed(functools.partial(append, body))
-            codes = report.new_codes  # as the submissions worker refreshes them
+            codes = report.new_codes()  # as the submissions worker refreshes them
             refreshed, _ = cpu_timed(
                 functools.partial(after_changes, ctx, report.named, today, codes=codes)
             )

@@ -177,7 +177,7 @@ def test_after_a_submission_a_full_refresh_finds_nothing_left_to_do(
         batch = [_row(len(before) + n, drawn) for n, drawn in enumerate(submitted)]
         report = _submit(ctx, batch)
         assert not report.rejects, report.rejects
-        after_changes(ctx, report.named, TODAY, codes=report.new_codes)
+        after_changes(ctx, report.named, TODAY, codes=report.new_codes())
         with ctx.engine.connect() as conn, conn.begin():
             plan = plan_refresh(conn, SchemeRegistry(), [*PEOPLE, NEWCOMER], TODAY, ctx.catalog)
         assert plan.relist == []
@@ -193,26 +193,26 @@ def test_a_subject_whose_new_records_no_scheme_reads_is_not_refreshed() -> None:
             _submit(ctx, [_row(n, _drawn(person, code, 1))])
             for n, code in enumerate(["court.defaulter", "misc.noted"])
         )
-        assert read.new_codes == {person: {"court.defaulter"}}
-        assert unread.new_codes == {person: {"misc.noted"}}
+        assert read.new_codes() == {person: {"court.defaulter"}}
+        assert unread.new_codes() == {person: {"misc.noted"}}
         # the court record puts the person on the list, but no refresh has run yet; the one
         # after the record no rule reads leaves the person out, and so opens no entry
-        assert after_changes(ctx, unread.named, TODAY, codes=unread.new_codes) == []
+        assert after_changes(ctx, unread.named, TODAY, codes=unread.new_codes()) == []
         with ctx.engine.connect() as conn, conn.begin():
             assert plan_refresh(conn, SchemeRegistry(), [person], TODAY, ctx.catalog).relist
-        after_changes(ctx, read.named, TODAY, codes=read.new_codes)
+        after_changes(ctx, read.named, TODAY, codes=read.new_codes())
         with ctx.engine.connect() as conn, conn.begin():
             assert not plan_refresh(conn, SchemeRegistry(), [person], TODAY, ctx.catalog).relist
 
 
-def test_a_subject_with_a_duplicate_row_or_registered_anew_is_refreshed_whatever() -> None:
+def test_a_submission_of_duplicates_alone_names_no_new_codes() -> None:
     person = PEOPLE[0]
     with _service(_listing({"match": "court.*"})) as ctx:
         row = _row(0, _drawn(person, "court.defaulter", 1))
         _submit(ctx, [row])
         again = _submit(ctx, [row])
-        assert again.duplicates == 1  # perhaps appended by a worker that died before refreshing
-        assert again.new_codes == {}  # so the subject is refreshed whatever
+        assert again.duplicates == 1
+        assert again.new_codes() == {person: set()}
         newcomer = _submit(ctx, [_row(1, _drawn(NEWCOMER, "misc.noted", 1))])
-        assert newcomer.new_subjects == 1
-        assert newcomer.new_codes == {}  # a new subject is refreshed whatever
+        assert newcomer.registered == {NEWCOMER}
+        assert newcomer.new_codes() == {}  # a new subject is refreshed whatever

@@ -21,7 +21,6 @@ rows can collide, and those are checked in memory.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -82,14 +81,21 @@ class IngestReport:
     named: set[str] = field(default_factory=set)
     """The subjects of the rows that passed validation, as canonical ids (the refresh after an
     API submission is of them; a file's report leaves this empty, as a file may name millions)."""
-    new_codes: dict[str, set[str]] = field(default_factory=dict)
-    """For each subject named that was registered before and whose every row was appended:
-    the codes of its records appended (API submissions only, as ``named``). What
-    :func:`~xinyong.application.changes.after_changes` takes as ``codes``. A subject this
-    ingest registered had no standing before; one with a row not appended may have had it
-    appended by an earlier submission whose refresh never ran (a worker that died between its
-    commit and its refresh, and the batch submitted again): neither is in it, so both are
-    refreshed whatever."""
+    appended: dict[str, set[str]] = field(default_factory=dict)
+    """The codes of the records appended, by subject (API submissions only, as ``named``)."""
+    registered: set[str] = field(default_factory=set)
+    """The subjects first registered by this ingest (API submissions only, as ``named``)."""
+
+    def new_codes(self) -> dict[str, set[str]]:
+        """For each subject named that was registered before: the codes of its records this
+        ingest appended (none: its rows were duplicates). What
+        :func:`~xinyong.application.changes.after_changes` takes as ``codes``: a subject
+        registered by this ingest is not in it (it had no standing before)."""
+        return {
+            subject: self.appended.get(subject, set())
+            for subject in self.named
+            if subject not in self.registered
+        }
 
     @property
     def rows_per_second(self) -> float:
@@ -368,21 +374,7 @@ def ingest_rows(
     report.named.update(str(row[2]) for _, row in checked.good)
     if checked.good:
         refresh_if_stale(engine)  # before the write lock: an analysis holds no writer back
-    appended: dict[str, list[str]] = {}
-    registered: set[str] = set()
-
-    def noted(batch: Batch) -> None:
-        registered.update(subject[0] for subject in batch.subjects)
-        for row in batch.records:
-            appended.setdefault(row[2], []).append(row[4])
-
-    _append(engine, checked.good, None, _Run(), report, catalog, note, appended=noted)
-    submitted = Counter(str(row[2]) for _, row in checked.good)
-    report.new_codes = {
-        subject: set(codes)
-        for subject, codes in appended.items()
-        if subject not in registered and len(codes) == submitted[subject]
-    }
+    _append(engine, checked.good, None, _Run(), report, catalog, note, appended=_noted(report))
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)
     report.seconds = time.perf_counter() - started
@@ -439,6 +431,18 @@ def _append(
         else:
             run.last_size = size
     return looked_up
+
+
+def _noted(report: IngestReport) -> Callable[[Batch], None]:
+    """Note in ``report`` what a batch appended: its records' codes by subject, and the
+    subjects it registered."""
+
+    def note(batch: Batch) -> None:
+        report.registered.update(subject[0] for subject in batch.subjects)
+        for row in batch.records:
+            report.appended.setdefault(row[2], set()).add(row[4])
+
+    return note
 
 
 def _fresh(
