@@ -1637,10 +1637,7 @@ def records_path(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
             if n % 2:
                 floored, position = cpu_timed(functools.partial(copy_raw, body, position))
             appended, report = cpu_timed(functools.partial(append, body))
-            codes = report.new_codes()  # as the submissions worker refreshes them
-            refreshed, _ = cpu_timed(
-                functools.partial(after_changes, ctx, report.named, today, codes=codes)
-            )
+            refreshed, _ = cpu_timed(functools.partial(after_changes, ctx, report.named, today))
             if not n % 2:
                 floored, position = cpu_timed(functools.partial(copy_raw, body, position))
             if n >= RECORDS_WARM:

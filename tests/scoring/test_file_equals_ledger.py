@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from tests.support.postgres import reset_pg
 from tests.support.standings import assert_same, standings_of
-from tests.support.strategies import AS_OF, CODES, SUBJECTS, drawn_catalog, records, schemes
-from xinyong.domain.catalog import Catalog
+from tests.support.strategies import AS_OF, CODES, SUBJECTS, records, schemes
+from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.ingest.records import ingest_records
@@ -49,6 +49,24 @@ periods = st.dictionaries(
     st.sampled_from(CODES), st.sampled_from([7, 30, 90, 200, 365, 1095, 3650]), max_size=9
 )
 """Maximum display periods in days; a code not drawn gets its tier's (general: one year)."""
+
+
+def _catalog(folder: Path, days: dict[str, int]) -> Catalog:
+    entries = [
+        f'[[codes]]\ncode = "{code}"\ndescription = "test"\ncategory = "test"\n'
+        f'severity = "general"\nlegal_basis = "test"\nmin_display = "0d"\n'
+        + (f'max_display = "{days[code]}d"\n' if code in days else "")
+        for code in CODES
+    ]
+    text = (
+        'version = "test"\ntitle = "test"\n'
+        '[tiers.minor]\nmin_display = "0d"\nmax_display = "90d"\n'
+        '[tiers.general]\nmin_display = "0d"\nmax_display = "1y"\n'
+        '[tiers.serious]\nmin_display = "0d"\nmax_display = "3y"\n' + "\n".join(entries)
+    )
+    path = folder / "catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_catalog(path)
 
 
 def _valid_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,7 +126,7 @@ def _case(
     rows = _valid_ids(drawn)
     with tempfile.TemporaryDirectory(prefix="xinyong-file-ledger-") as name:
         folder = Path(name)
-        catalog = drawn_catalog(folder, days)
+        catalog = _catalog(folder, days)
         paths = _write(folder, rows)
         yield _Case(model, folder, catalog, paths, len(rows), _expected(model, paths, catalog))
 

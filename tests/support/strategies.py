@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.durations import add_months
 from xinyong.domain.identifiers import synthetic_resident_id
 
@@ -310,24 +307,3 @@ def records(draw: st.DrawFn, as_of: date = AS_OF) -> list[dict[str, Any]]:
         if draw(st.booleans()):  # a term or a count, as the rules that read ``n`` expect
             rows[-1]["attrs"]["n"] = draw(units)
     return rows
-
-
-def drawn_catalog(folder: Path, days: Mapping[str, int], codes: Iterable[str] = CODES) -> Catalog:
-    """A catalog of ``codes`` (the strategies' by default), written to ``folder``: any
-    attributes, and ``days`` as the maximum display period of the codes it names (a code it
-    does not name gets its tier's: general, one year)."""
-    entries = [
-        f'[[codes]]\ncode = "{code}"\ndescription = "test"\ncategory = "test"\n'
-        f'severity = "general"\nlegal_basis = "test"\nmin_display = "0d"\n'
-        + (f'max_display = "{days[code]}d"\n' if code in days else "")
-        for code in codes
-    ]
-    text = (
-        'version = "test"\ntitle = "test"\n'
-        '[tiers.minor]\nmin_display = "0d"\nmax_display = "90d"\n'
-        '[tiers.general]\nmin_display = "0d"\nmax_display = "1y"\n'
-        '[tiers.serious]\nmin_display = "0d"\nmax_display = "3y"\n' + "\n".join(entries)
-    )
-    path = folder / "catalog.toml"
-    path.write_text(text, encoding="utf-8")
-    return load_catalog(path)

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import date
-from functools import cache
 
 from xinyong.application.context import Context
-from xinyong.domain.relations import RELATION_PREFIX
 from xinyong.due_process.refresh import apply_refresh, plan_refresh
 from xinyong.ledger.append import read_size
 from xinyong.ledger.database import INQUIRY_SCHEMA, WRITE_LOCK, take_write_lock
 from xinyong.ledger.related_index import people_named_by
-from xinyong.schemes.load import LoadedScheme
 
 __all__ = ["after_changes"]
 
 
-def after_changes(
-    ctx: Context,
-    subject_ids: Iterable[str],
-    today: date | None = None,
-    *,
-    codes: Mapping[str, Collection[str]] | None = None,
-) -> list[str]:
+def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None = None) -> list[str]:
     """Recompute the subjects' listings and queue corrections; return the queued message ids.
-
-    ``codes``: for a subject whose only change is new records, the codes of those records. Such
-    a subject is refreshed only when an active scheme reads one of them
-    (:meth:`~xinyong.schemes.model.Scheme.reads_code`) or one relates people to it (their
-    answers may extend from it): otherwise its standing under every active scheme is what it
-    was before the records came, and so are its lists and its recent answers. Subjects not in
-    ``codes`` are refreshed whatever.
 
     The standings, and the answers recent checks would get now, are worked out in a read
     transaction, so the write lock is held only to write what changed, usually nothing. If the
@@ -45,10 +29,6 @@ def after_changes(
         return []
     today, window = today or ctx.today(), ctx.settings.correction_window_days
     with ctx.engine.connect() as conn, conn.begin():
-        if codes is not None:
-            ids = _affected(ctx.registry.active(conn), ids, codes)
-            if not ids:
-                return []
         # a measure that extends to an organisation's people: their answers may change too
         ids = sorted(set(ids) | people_named_by(conn, ids))
         plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
@@ -63,18 +43,3 @@ def after_changes(
         if stale:
             plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
         return apply_refresh(conn, plan, today, grace_days=ctx.settings.grace_days)
-
-
-def _affected(
-    active: Sequence[LoadedScheme], ids: list[str], codes: Mapping[str, Collection[str]]
-) -> list[str]:
-    """The subjects among ``ids`` whose new records (``codes``) can change what a refresh
-    writes; those not in ``codes`` always can."""
-
-    @cache
-    def read(code: str) -> bool:
-        if code.startswith(RELATION_PREFIX):
-            return True
-        return any(loaded.scheme.reads_code(code) for loaded in active)
-
-    return [s for s in ids if s not in codes or any(read(code) for code in codes[s])]

@@ -81,21 +81,6 @@ class IngestReport:
     named: set[str] = field(default_factory=set)
     """The subjects of the rows that passed validation, as canonical ids (the refresh after an
     API submission is of them; a file's report leaves this empty, as a file may name millions)."""
-    appended: dict[str, set[str]] = field(default_factory=dict)
-    """The codes of the records appended, by subject (API submissions only, as ``named``)."""
-    registered: set[str] = field(default_factory=set)
-    """The subjects first registered by this ingest (API submissions only, as ``named``)."""
-
-    def new_codes(self) -> dict[str, set[str]]:
-        """For each subject named that was registered before: the codes of its records this
-        ingest appended (none: its rows were duplicates). What
-        :func:`~xinyong.application.changes.after_changes` takes as ``codes``: a subject
-        registered by this ingest is not in it (it had no standing before)."""
-        return {
-            subject: self.appended.get(subject, set())
-            for subject in self.named
-            if subject not in self.registered
-        }
 
     @property
     def rows_per_second(self) -> float:
@@ -374,7 +359,7 @@ def ingest_rows(
     report.named.update(str(row[2]) for _, row in checked.good)
     if checked.good:
         refresh_if_stale(engine)  # before the write lock: an analysis holds no writer back
-    _append(engine, checked.good, None, _Run(), report, catalog, note, appended=_noted(report))
+    _append(engine, checked.good, None, _Run(), report, catalog, note)
     report.rejected = len(report.rejects)
     log_rejects(engine, note, source, report.rejects)
     report.seconds = time.perf_counter() - started
@@ -392,7 +377,6 @@ def _append(
     ahead: _Ahead | None = None,
     settled: Callable[[], None] = lambda: None,
     before_lookups: Callable[[], None] = lambda: None,
-    appended: Callable[[Batch], None] = lambda batch: None,
 ) -> bool:
     """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
     batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
@@ -401,8 +385,7 @@ def _append(
     the batch as decided ahead (:func:`_decide_ahead`), taken if no one else has written since
     the run's last batch; ``settled``: called once the batch is decided for good, before it is
     written; ``before_lookups``: called before the batch looks anything up (the planner's
-    statistics are brought up to date there, :meth:`LoadStatistics.before_lookups`);
-    ``appended``: called with the batch once it is written, before the commit."""
+    statistics are brought up to date there, :meth:`LoadStatistics.before_lookups`)."""
     if ahead is None:
         fresh, fresh_facts = _fresh(good, facts, run, report)
         if not fresh:
@@ -427,22 +410,9 @@ def _append(
             report.accepted += len(batch.records)
             report.new_subjects += len(batch.subjects)
             run.last_size = head.size
-            appended(batch)
         else:
             run.last_size = size
     return looked_up
-
-
-def _noted(report: IngestReport) -> Callable[[Batch], None]:
-    """Note in ``report`` what a batch appended: its records' codes by subject, and the
-    subjects it registered."""
-
-    def note(batch: Batch) -> None:
-        report.registered.update(subject[0] for subject in batch.subjects)
-        for row in batch.records:
-            report.appended.setdefault(row[2], set()).add(row[4])
-
-    return note
 
 
 def _fresh(

@@ -29,7 +29,6 @@ from pydantic import (
     model_validator,
 )
 
-from xinyong.domain.consent import CONSENT_GIVEN, CONSENT_WITHDRAWN
 from xinyong.domain.durations import Term, parse_duration, parse_term
 from xinyong.domain.relations import Role
 from xinyong.schemes.predicate import Node, attribute_names, number_value, parse_predicate
@@ -592,19 +591,6 @@ class Scheme(_Frozen):
     def lowest_scored_grade(self) -> int:
         """The grade of a score below every ``min``: the last grade that is not ``assigned``."""
         return self.scored_grades[-1]
-
-    def reads_code(self, code: str) -> bool:
-        """Whether a new record of ``code`` can change a standing under this scheme, the day
-        it arrives: a rule counts it or is cleared by it, or eligibility reads consent from
-        it. A peer scheme reads every record (a rating moves the whole graph, and ratings are
-        admitted by the records before them). Any other record is one no step of the
-        evaluation looks at (``docs/schemes.md``)."""
-        if self.peer is not None:
-            return True
-        consent = self.eligibility is not None and self.eligibility.consent == "required"
-        if consent and code in (CONSENT_GIVEN, CONSENT_WITHDRAWN):
-            return True
-        return any(rule.matches(code) or code in rule.cleared_by for rule in self.rules)
 
     def grade_for(self, score: float) -> int:
         """Index of the first scored grade whose ``min <= score`` (the last scored grade

@@ -80,8 +80,7 @@ def submit_records(
     )
     corrections = 0
     if report.accepted:
-        # only the subjects whose new records an active scheme reads (or that are new)
-        corrections = len(after_changes(ctx, report.named, today, codes=report.new_codes()))
+        corrections = len(after_changes(ctx, report.named, today))
     return {
         "received": report.rows,
         "accepted": report.accepted,
