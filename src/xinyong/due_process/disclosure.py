@@ -157,6 +157,17 @@ def update_listings(
     if opened and explanation is not None:
         public_from = today + timedelta(days=grace_days)
         for list_id in opened:
+            entry = (
+                (listings.c.scheme_id == scheme.id)
+                & (listings.c.list_id == list_id)
+                & (listings.c.subject_id == subject_id)
+                & (listings.c.listed_on == today)
+            )
+            # listed, delisted and listed again on one day: the day's entry is opened again
+            # (an entry is keyed by its day), with a notice of its own below
+            reopened = conn.execute(update(listings).where(entry).values(delisted_on=None))
+            if reopened.rowcount:
+                continue
             conn.execute(
                 insert(listings).values(
                     scheme_id=scheme.id,

@@ -79,7 +79,8 @@ def submit_records(
         ctx.engine, rows, ctx.catalog, source=source, today=today, note=f"api source {source}"
     )
     corrections = 0
-    if report.accepted:
+    if report.named:  # duplicates too: a batch submitted again after a worker died between its
+        # commit and its refresh is all duplicates, and its refresh is the one that never ran
         corrections = len(after_changes(ctx, report.named, today))
     return {
         "received": report.rows,
