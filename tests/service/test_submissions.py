@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import Clock
+from xinyong.application import changes
 from xinyong.application.context import Context
 from xinyong.application.settings import ServiceSettings
+from xinyong.decisions.checks import decide_measure, log_decision
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.due_process.refresh import RefreshPlan, plan_refresh
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import open_database
-from xinyong.ledger.schema import listings, notices
+from xinyong.ledger.schema import listings, notices, outbox, relying_parties
 from xinyong.schemes.load import parse_scheme
 from xinyong.service.submissions import submit_records
 
@@ -59,7 +63,9 @@ id = "fast-track"
 kind = "reward"
 lists = ["red"]
 """
-"""A red list of those in good standing, a black list of those in arrears."""
+"""A red list of those in good standing, a black list of those in arrears; the fast track for
+those on the red list."""
+PARTY = "airline"
 
 
 @contextmanager
@@ -68,6 +74,15 @@ def _context(folder: Path) -> Iterator[Context]:
     engine = open_database(f"sqlite:///{folder / 'ledger.db'}")
     with engine.begin() as conn:
         add_overridden(conn, parse_scheme(SCHEME), catalog=catalog)
+        conn.execute(
+            relying_parties.insert().values(
+                name=PARTY,
+                measures='["fast-track"]',
+                purpose="tests",
+                webhook_url=None,
+                created_at="2025-01-01T00:00:00Z",
+            )
+        )
     settings = ServiceSettings(today=Clock(TODAY), inquiry_process=False)
     ctx = Context.create(engine, catalog, settings)
     try:
@@ -128,3 +143,57 @@ def test_a_list_left_and_joined_again_on_one_day_opens_the_days_entry_again(
         with ctx.engine.connect() as conn:
             kinds = conn.execute(select(notices.c.kind).where(notices.c.subject_id == PERSON))
             assert [str(k) for (k,) in kinds].count("listing") == 3  # red, black, red again
+
+
+def test_a_list_joined_again_on_one_day_is_public_when_its_latest_notice_says(
+    tmp_path: Path,
+) -> None:
+    """The reopened entry is noticed again, and is public only after that notice's grace."""
+    with _context(tmp_path) as ctx:
+        ingest_rows(
+            ctx.engine, [_record("a", "utility.paid")], ctx.catalog, source="bank", today=TODAY
+        )
+        changes.after_changes(ctx, [PERSON], TODAY)
+        with ctx.engine.begin() as conn:  # as if listed by a refresh with no grace at all
+            conn.execute(listings.update().values(public_from=TODAY))
+        for rows in (
+            [_record("b", "finance.bank_arrears", "k")],
+            [_record("c", "finance.repaid", "k")],
+        ):
+            submit_records(ctx, rows, "bank", TODAY)
+        with ctx.engine.connect() as conn:
+            red = conn.execute(select(listings.c.public_from).where(listings.c.list_id == "red"))
+            assert [r for (r,) in red] == [TODAY + timedelta(days=ctx.settings.grace_days)]
+
+
+def test_a_batch_submitted_again_during_the_first_refresh_corrects_an_answer_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client submits a batch again (a timeout, another web worker) while the first
+    submission's refresh is being planned: both refreshes plan the same correction, at the same
+    ledger size (duplicates append nothing); the second to write plans again under the lock."""
+    with _context(tmp_path) as ctx:
+        submit_records(ctx, [_record("a", "utility.paid")], "bank", TODAY)
+        with ctx.engine.begin() as conn:  # the party sees the person on the red list
+            decision, notice = decide_measure(
+                conn, ctx.registry, PARTY, PERSON, "fast-track", TODAY, ctx.catalog
+            )
+            assert decision.applies
+            log_decision(conn, decision, notice)
+        rows = [_record("b", "finance.bank_arrears", "k")]
+        retried: list[dict[str, Any]] = []
+        retrying = False
+
+        def plan_then_retry(*args: Any, **kwargs: Any) -> RefreshPlan:
+            nonlocal retrying
+            plan = plan_refresh(*args, **kwargs)
+            if not retrying:  # the batch submitted again, between this plan and its writing
+                retrying = True
+                retried.append(submit_records(ctx, rows, "bank", TODAY))
+            return plan
+
+        monkeypatch.setattr(changes, "plan_refresh", plan_then_retry)
+        first = submit_records(ctx, rows, "bank", TODAY)
+        assert first["corrections_queued"] + retried[0]["corrections_queued"] == 1
+        with ctx.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 1

@@ -19,8 +19,9 @@ def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None =
 
     The standings, and the answers recent checks would get now, are worked out in a read
     transaction, so the write lock is held only to write what changed, usually nothing. If the
-    ledger grew in between, the plan is worked out again under the lock, so a slower refresh
-    never overwrites the result of a newer one. On SQLite the inquiry log's file is locked too
+    ledger grew in between, or the plan corrects an answer, the plan is worked out again under
+    the lock, so a slower refresh never overwrites the result of a newer one, nor logs a
+    correction another has logged. On SQLite the inquiry log's file is locked too
     only when an answer changed (the corrected decision is logged there): otherwise checks go on
     being logged while the records of a batch are refreshed.
     """
@@ -37,9 +38,11 @@ def after_changes(ctx: Context, subject_ids: Iterable[str], today: date | None =
     with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         stale = read_size(conn) != plan.size
         if stale or plan.corrections:
-            # Corrections are logged beside the checks they correct (after reading them anew,
-            # if the ledger moved on): take the log's lock before reading it.
+            # Corrections are logged beside the checks they correct, after reading them anew
+            # under the log's lock: another refresh of the same subjects may have logged the
+            # same corrections since this plan was made (a batch of duplicates, submitted again
+            # while the first submission's refresh ran, appends nothing, so the ledger's size
+            # does not show it).
             take_write_lock(conn, INQUIRY_SCHEMA)
-        if stale:
             plan = plan_refresh(conn, ctx.registry, ids, today, ctx.catalog, window)
         return apply_refresh(conn, plan, today, grace_days=ctx.settings.grace_days)

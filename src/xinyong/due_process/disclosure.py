@@ -128,13 +128,16 @@ def update_listings(
     scheme = loaded.scheme
     now_on = set(explanation.standing.lists) if explanation is not None else set()
     rows = conn.execute(
-        select(listings.c.list_id).where(
+        select(listings.c.list_id, listings.c.delisted_on).where(
             listings.c.scheme_id == scheme.id,
             listings.c.subject_id == subject_id,
-            listings.c.delisted_on.is_(None),
+            listings.c.delisted_on.is_(None) | (listings.c.listed_on == today),
         )
     ).all()
-    open_now = {str(r.list_id) for r in rows}
+    open_now = {str(r.list_id) for r in rows if r.delisted_on is None}
+    # entries opened today and closed since: joined again today, the day's entry is opened
+    # again (an entry is keyed by its day)
+    left_today = {str(r.list_id) for r in rows if r.delisted_on is not None}
     for list_id in sorted(open_now - now_on):
         conn.execute(
             update(listings)
@@ -157,16 +160,17 @@ def update_listings(
     if opened and explanation is not None:
         public_from = today + timedelta(days=grace_days)
         for list_id in opened:
-            entry = (
-                (listings.c.scheme_id == scheme.id)
-                & (listings.c.list_id == list_id)
-                & (listings.c.subject_id == subject_id)
-                & (listings.c.listed_on == today)
-            )
-            # listed, delisted and listed again on one day: the day's entry is opened again
-            # (an entry is keyed by its day), with a notice of its own below
-            reopened = conn.execute(update(listings).where(entry).values(delisted_on=None))
-            if reopened.rowcount:
+            if list_id in left_today:  # as the notice below says: noticed now, public after
+                conn.execute(
+                    update(listings)
+                    .where(
+                        listings.c.scheme_id == scheme.id,
+                        listings.c.list_id == list_id,
+                        listings.c.subject_id == subject_id,
+                        listings.c.listed_on == today,
+                    )
+                    .values(delisted_on=None, noticed_at=utc_now_text(), public_from=public_from)
+                )
                 continue
             conn.execute(
                 insert(listings).values(
