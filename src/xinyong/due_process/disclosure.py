@@ -139,23 +139,13 @@ def update_listings(
     # again (an entry is keyed by its day)
     left_today = {str(r.list_id) for r in rows if r.delisted_on is not None}
     for list_id in sorted(open_now - now_on):
+        entries = _entries(scheme.id, list_id, subject_id)
         conn.execute(
             update(listings)
-            .where(
-                listings.c.scheme_id == scheme.id,
-                listings.c.list_id == list_id,
-                listings.c.subject_id == subject_id,
-                listings.c.delisted_on.is_(None),
-            )
+            .where(entries, listings.c.delisted_on.is_(None))
             .values(delisted_on=today)
         )
-        log_rows(
-            conn,
-            listings,
-            (listings.c.scheme_id == scheme.id)
-            & (listings.c.list_id == list_id)
-            & (listings.c.subject_id == subject_id),
-        )
+        log_rows(conn, listings, entries)
     opened = sorted(now_on - open_now)
     if opened and explanation is not None:
         public_from = today + timedelta(days=grace_days)
@@ -163,12 +153,7 @@ def update_listings(
             if list_id in left_today:  # as the notice below says: noticed now, public after
                 conn.execute(
                     update(listings)
-                    .where(
-                        listings.c.scheme_id == scheme.id,
-                        listings.c.list_id == list_id,
-                        listings.c.subject_id == subject_id,
-                        listings.c.listed_on == today,
-                    )
+                    .where(_entries(scheme.id, list_id, subject_id), listings.c.listed_on == today)
                     .values(delisted_on=None, noticed_at=utc_now_text(), public_from=public_from)
                 )
                 continue
@@ -211,6 +196,15 @@ def update_listings(
             },
         )
     return opened
+
+
+def _entries(scheme_id: str, list_id: str, subject_id: str) -> ColumnElement[bool]:
+    """The entries of a subject on a list, of every day."""
+    return (
+        (listings.c.scheme_id == scheme_id)
+        & (listings.c.list_id == list_id)
+        & (listings.c.subject_id == subject_id)
+    )
 
 
 def _disclosed(loaded: LoadedScheme, list_id: str, today: date) -> ColumnElement[bool] | None:
