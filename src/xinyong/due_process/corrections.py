@@ -1,12 +1,17 @@
 """Correction push: when a decision a relying party received would now be answered differently,
 tell it.
 
-After anything that changes a subject's standing (an upheld objection, a lapse, a repair, an
-expiry found by the daily sweep), the latest check of each relying party and measure about that
+After anything that changes a subject's records (records submitted, an upheld objection, a
+lapse, a repair, a review), the latest check of each relying party and measure about that
 subject in the last 90 days is decided again. When the answer changed, the new decision is
 logged like any check and a correction naming both decisions is queued in the ``outbox`` table
 for the relying party's webhook (:mod:`xinyong.due_process.outbox`: signed, retried, surviving
 restarts).
+
+Not yet: the daily refresh of every subject
+(:func:`~xinyong.due_process.refresh.refresh_all`) opens and closes list entries but decides no
+check again, so an answer that changes only with time (a record past its term) is corrected
+only when something else refreshes its subject.
 """
 
 from __future__ import annotations
