@@ -20,8 +20,9 @@ from xinyong.ledger.append import read_head
 from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import load_scheme
-from xinyong.scoring import run
-from xinyong.scoring.run import Engine, score_ledger, score_ledger_all
+from xinyong.scoring import ledger_run
+from xinyong.scoring.ledger_run import score_ledger, score_ledger_all
+from xinyong.scoring.run import Engine
 from xinyong.scoring.store import add_scheme
 
 
@@ -132,13 +133,13 @@ def test_a_scanned_dataset_with_bad_rows_is_refused(tmp_path: Path) -> None:
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    original: Callable[..., Any] = run.effective_table
+    original: Callable[..., Any] = ledger_run.effective_table
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(run, "effective_table", counted)
+    monkeypatch.setattr(ledger_run, "effective_table", counted)
     return calls
 
 

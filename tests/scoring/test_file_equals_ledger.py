@@ -36,7 +36,8 @@ from xinyong.domain.record_table import RECORDS_SCHEMA
 from xinyong.ingest.records import ingest_records
 from xinyong.ledger.database import open_database
 from xinyong.schemes.model import Scheme
-from xinyong.scoring.run import Engine, score_file, score_ledger
+from xinyong.scoring.ledger_run import score_ledger
+from xinyong.scoring.run import Engine, score_file
 from xinyong.scoring.standing import Standing
 
 if TYPE_CHECKING:

@@ -340,8 +340,8 @@ def test_a_rating_can_be_objected_to_like_any_record(gate_ledger: Engine) -> Non
 
 
 def test_the_ledger_scores_peer_schemes_with_every_engine(gate_ledger: Engine) -> None:
+    from xinyong.scoring.ledger_run import score_ledger
     from xinyong.scoring.run import Engine as ScoringEngine
-    from xinyong.scoring.run import score_ledger
 
     scheme = load_scheme(bundled_pilots()["nosedive-gate"]).scheme
     results = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,10 +22,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
-from sqlalchemy import Engine
 
 from xinyong.domain.catalog import Catalog, CatalogError, load_catalog
-from xinyong.ledger.database import NoLedger, database_error, ledger_place, open_database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = [
     "CatalogOption",
@@ -74,8 +75,12 @@ def open_db_or_exit(url: str | None, *, create: bool = False) -> Engine:
     """Open (and migrate) the ledger database; exit 2 with one line when it cannot be opened.
 
     Only commands that create a ledger pass ``create=True``: the others refuse a database that
-    holds none (a mistyped ``--db`` must not be answered from a new, empty ledger).
+    holds none (a mistyped ``--db`` must not be answered from a new, empty ledger). The
+    ledger's modules are imported here, so that commands that need no ledger start without
+    SQLAlchemy.
     """
+    from xinyong.ledger.database import NoLedger, database_error, ledger_place, open_database
+
     try:
         return open_database(url, create=create)
     except NoLedger as exc:

@@ -51,8 +51,9 @@ from xinyong.ledger.effective import current_subjects, effective_records
 from xinyong.ledger.verify import verify_ledger
 from xinyong.pilots import bundled_pilots
 from xinyong.schemes.load import load_scheme
+from xinyong.scoring.ledger_run import score_ledger
 from xinyong.scoring.run import Engine as ScoringEngine
-from xinyong.scoring.run import score_ledger, standings_from_table
+from xinyong.scoring.run import standings_from_table
 from xinyong.scoring.store import add_scheme, save_standings
 from xinyong.synth.dataset import DEFAULT_END, SynthConfig, generate, subjects_path, write
 

@@ -29,15 +29,7 @@ from xinyong.schemes.issues import SchemeError, Severity
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import LoadedScheme, load_scheme
 from xinyong.scoring.records_file import save_stream
-from xinyong.scoring.run import (
-    Engine,
-    SparkSettings,
-    score_file,
-    score_ledger,
-    score_to_directory,
-    standings_from_table,
-)
-from xinyong.scoring.store import UnknownScheme, load_stored_scheme, save_standings
+from xinyong.scoring.run import Engine, SparkSettings, score_file, score_to_directory
 from xinyong.tabular import UnsupportedFormat, write_table
 
 __all__ = [
@@ -205,16 +197,14 @@ def score(
         assert records is not None
         _score_to_directory(loaded, records, day, out_path, spark, cat)
         return
-    try:
-        if records is not None:
-            assert loaded is not None
+    if records is None:
+        table, loaded = _score_db(db, loaded, scheme_id, cat, day, engine, known_at, spark, save)
+    else:
+        assert loaded is not None
+        try:
             table = score_file(loaded.scheme, records, day, engine, spark, cat)
-        else:
-            table, loaded = _score_db(
-                db, loaded, scheme_id, cat, day, engine, known_at, spark, save
-            )
-    except (RecordsFileError, UnknownScheme, ValueError) as exc:
-        fail(str(exc))
+        except (RecordsFileError, ValueError) as exc:
+            fail(str(exc))
     _write_standings(table, out_path, f"{loaded.scheme.id} {loaded.short_version}", day, engine)
 
 
@@ -290,7 +280,12 @@ def _score_db(
     save: bool,
 ) -> tuple[pa.Table, LoadedScheme]:
     """``score --db``: the standings under a scheme file or a stored scheme (``--scheme ID``),
-    saved in the ledger database with ``--save``."""
+    saved in the ledger database with ``--save``. The ledger's modules are imported here:
+    scoring a records file needs none of them."""
+    from xinyong.scoring.ledger_run import score_ledger
+    from xinyong.scoring.run import standings_from_table
+    from xinyong.scoring.store import UnknownScheme, load_stored_scheme, save_standings
+
     engine_db = open_db_or_exit(db)
     try:
         with engine_db.connect() as conn, conn.begin():
@@ -307,6 +302,8 @@ def _score_db(
                     f"saved run {run.run_id}: {run.subjects:,} standings of "
                     f"{run.scheme_id} {run.version[:12]} as of {day} at ledger {head.token}"
                 )
+    except (UnknownScheme, ValueError) as exc:
+        fail(str(exc))
     finally:
         engine_db.dispose()
     return table, loaded

@@ -31,8 +31,9 @@ from xinyong.due_process.disclosure import update_listings
 from xinyong.ledger.append import read_head, read_size
 from xinyong.ledger.schema import inquiries, listings
 from xinyong.schemes.load import LoadedScheme
+from xinyong.scoring.ledger_run import score_ledger_all
 from xinyong.scoring.reference import Explanation
-from xinyong.scoring.run import Engine, score_ledger_all, standings_from_table
+from xinyong.scoring.run import Engine, standings_from_table
 from xinyong.scoring.standing import Standing
 from xinyong.scoring.store import save_standings
 
@@ -185,8 +186,9 @@ def refresh_all(
     """Batch refresh: every active scheme scored by DuckDB over the whole ledger, standings saved,
     list entries opened and closed (with notices to the newly listed).
 
-    The ledger is read once for all the schemes (:func:`~xinyong.scoring.run.score_ledger_all`),
-    as it stood when the refresh began, so every scheme's run records the same head.
+    The ledger is read once for all the schemes
+    (:func:`~xinyong.scoring.ledger_run.score_ledger_all`), as it stood when the refresh began,
+    so every scheme's run records the same head.
     Returns the number of subjects whose list memberships changed, per scheme.
     """
     head = read_head(conn)

@@ -6,8 +6,11 @@ engine-neutral scan (:mod:`xinyong.scoring.records_scan` and
 for a clean dataset, the same refusal, with the same message, for a bad one. A hypothesis test
 holds the two equal. It differs in how the work is arranged:
 
-- the checks, the one-kind-per-subject rule and the list of subjects the file names are one
-  aggregate grouped by subject, whose result the scheme's SQL then reads as its subjects (the
+- the row checks first ask of the columns as stored whether any row group may hold a failing
+  row, which DuckDB answers for a clean Parquet file from its statistics and dictionaries, without
+  reading the rows; they are counted only when it may;
+- the one-kind-per-subject rule and the list of subjects the file names are one aggregate
+  grouped by subject, whose result the scheme's SQL then reads as its subjects (the
   engine-neutral scan counts in one pass and groups in two more);
 - the scheme's SQL is the version's cached SQL (:mod:`xinyong.engines.compiled_sql`), so a warm
   process imports neither Ibis nor sqlglot;
@@ -120,24 +123,57 @@ def _failing() -> list[str]:
     ]
 
 
-def _checked_subjects(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
-    """Every subject the dataset names, with its kind (``subject_id, kind``), from one
-    aggregate grouped by subject that also counts the rows failing each check; the dataset
-    refused, as the engine-neutral scan refuses it, when rows fail a check (the record ids are
-    read only then, to name the first failing ones) or when a subject is named with two kinds.
-    The counts ride on the grouping, which reads every row anyway: a scan of their own cost a
-    second pass over the file."""
+def _suspect(types: dict[str, str]) -> str:
+    """A condition on the dataset's own columns that every row failing a check of
+    :func:`_failing` meets (some rows that pass may meet it too).
+
+    Written on the columns as stored, so that DuckDB can decide it for a whole row group from
+    the Parquet statistics and dictionaries: a clean file is cleared without reading its rows.
+    A blank value is NULL or sorts before ``!``, as :func:`_blank` says; a date that is not NULL
+    as stored is not NULL as a date, unless it is text that must be read as one."""
+    kinds = ", ".join(_quote(k) for k in SUBJECT_KINDS)
+
+    def text(name: str) -> str:
+        return (
+            _ident(name) if types[name].upper() == "VARCHAR" else f"CAST({_ident(name)} AS VARCHAR)"
+        )
+
+    kind = types["occurred_at"].upper()
+    if kind == "DATE" or kind.startswith("TIMESTAMP"):
+        undated = "occurred_at IS NULL"
+    else:
+        undated = "TRY_CAST(CAST(occurred_at AS VARCHAR) AS DATE) IS NULL"
+    subject, code, subject_kind = text("subject_id"), text("code"), text("subject_kind")
+    return (
+        f"{subject} IS NULL OR {subject} < '!' OR {code} IS NULL OR {code} < '!' "
+        f"OR {subject_kind} IS NULL OR {subject_kind} NOT IN ({kinds}) OR {undated}"
+    )
+
+
+def _check_rows(
+    path: Path, con: duckdb.DuckDBPyConnection, source: str, types: dict[str, str], scan: str
+) -> None:
+    """Refuse the dataset, as the engine-neutral scan refuses it, when rows fail a check (the
+    record ids are read only then, to name the first failing ones). The rows are counted only
+    when some row group may hold a failing row (:func:`_suspect`)."""
+    if not con.sql(f"SELECT count(*) FROM {source} WHERE {_suspect(types)}").fetchall()[0][0]:
+        return
     failing = _failing()
-    counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS failing_{n}" for n, c in enumerate(failing))
+    counts = ", ".join(f"count(*) FILTER (WHERE {c})" for c in failing)
+    found = [int(n) for n in con.sql(f"SELECT {counts} FROM ({scan})").fetchall()[0]]
+    if any(found):
+        _refuse_rows(path, con, scan, failing, found)
+
+
+def _subjects(path: Path, con: duckdb.DuckDBPyConnection, scan: str) -> pa.Table:
+    """Every subject the dataset names, with its kind (``subject_id, kind``); the dataset
+    refused when a subject is named with two kinds. The rows have passed the checks."""
     grouped = con.sql(
         "SELECT subject_id, CASE WHEN bool_or(subject_kind = 'person') THEN 'person' "
         "ELSE 'organization' END AS kind, bool_or(subject_kind = 'person') "
-        f"AND bool_or(subject_kind = 'organization') AS mixed, {counts} "
+        "AND bool_or(subject_kind = 'organization') AS mixed "
         f"FROM ({scan}) GROUP BY subject_id"
     ).to_arrow_table()
-    found = [int(pc.sum(grouped.column(f"failing_{n}")).as_py() or 0) for n in range(len(failing))]
-    if any(found):
-        _refuse_rows(path, con, scan, failing, found)
     both = grouped.column("mixed")
     mixed = pc.sum(both).as_py() or 0
     if mixed:
@@ -225,11 +261,12 @@ def score_scan(
         if missing:
             raise RecordsFileError(f"{path}: missing column(s) {', '.join(missing)}")
         scan = _normalised(source, types)
-        subjects = _checked_subjects(path, con, scan)
+        _check_rows(path, con, source, types, scan)
+        subjects = _subjects(path, con, scan)
         ids = subjects.column("subject_id")
         if not all_canonical(ids):  # rare: the ids that need it are mapped, then grouped again
             scan = _canonicalised(path, con, scan, ids)
-            subjects = _checked_subjects(path, con, scan)
+            subjects = _subjects(path, con, scan)
         con.execute(f"CREATE TEMP VIEW {RECORDS_TABLE} AS {_displayed(scan, as_of, catalog)}")
         con.register(SUBJECTS_TABLE, subjects)
         if scheme.peer is not None:

@@ -1,7 +1,9 @@
-"""Scoring a whole population with either engine, from a records file or from the ledger.
+"""Scoring a whole population with any engine, from a records file or an Arrow table (the
+ledger's own: :mod:`xinyong.scoring.ledger_run`).
 
-Ibis and the engines built on it are imported where they are used: scoring a Parquet file with
-a scheme version compiled before needs neither (:mod:`xinyong.engines.duckdb_scan`).
+Ibis, the engines built on it, the reference evaluator and the ledger are imported where they
+are used: scoring a Parquet file with a scheme version compiled before needs none of them
+(:mod:`xinyong.engines.duckdb_scan`), and ``xinyong score --records`` starts without them.
 """
 
 from __future__ import annotations
@@ -15,18 +17,14 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Connection
 
 from xinyong.domain.catalog import Catalog
 from xinyong.domain.record_table import input_records
 from xinyong.engines.duckdb_scan import score_scan
-from xinyong.engines.spark_settings import SparkSettings, jdbc_jar
-from xinyong.ledger.append import TreeHead, read_checkpoint, read_head
+from xinyong.engines.spark_settings import SparkSettings
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.as_ingested import displayed, named_subjects
-from xinyong.scoring.ledger_source import effective_table, subjects_table
 from xinyong.scoring.records_file import parquet_files, read_records_file, scans_in_place
-from xinyong.scoring.reference import score_records
 from xinyong.scoring.standing import Standing
 
 if TYPE_CHECKING:
@@ -38,9 +36,8 @@ __all__ = [
     "SparkSettings",
     "score_arrow",
     "score_file",
-    "score_ledger",
-    "score_ledger_all",
     "score_to_directory",
+    "spark_session",
     "standings_from_table",
     "standings_table",
 ]
@@ -67,7 +64,7 @@ class Engine(StrEnum):
     SPARK = "spark"
 
 
-def _spark(settings: SparkSettings | None) -> SparkEngine:
+def spark_session(settings: SparkSettings | None) -> SparkEngine:
     """This process's Spark engine; a clear error when PySpark is not installed."""
     if importlib.util.find_spec("pyspark") is None:
         raise ValueError("the spark engine needs PySpark: pip install 'xinyong[spark]'")
@@ -116,8 +113,10 @@ def score_arrow(
     if engine is Engine.SPARK:
         from xinyong.engines.spark import score_table as spark_score_table
 
-        result = spark_score_table(_spark(spark), scheme, records, as_of, subjects)
+        result = spark_score_table(spark_session(spark), scheme, records, as_of, subjects)
         return result.cast(STANDINGS_SCHEMA)
+    from xinyong.scoring.reference import score_records
+
     inputs = list(input_records(origin or Path("<records>"), records))
     chosen = None
     if subjects is not None:
@@ -177,7 +176,7 @@ def score_to_directory(
     from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
     from xinyong.scoring.records_scan import check_records, normalised_records
 
-    session = _spark(spark)
+    session = spark_session(spark)
     with session.views():
         records = normalised_records(path, session.read_parquet(parquet_files(path)))
         check_records(path, records, session.to_arrow)
@@ -198,7 +197,7 @@ def _score_scan(
     from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
     from xinyong.scoring.records_scan import check_records, normalised_records
 
-    session = _spark(spark)
+    session = spark_session(spark)
     with session.views():
         records = normalised_records(path, session.read_parquet(parquet_files(path)))
         check_records(path, records, session.to_arrow)
@@ -206,65 +205,3 @@ def _score_scan(
         subjects = named_subjects_expr(records)
         result = spark_score_expr(session, scheme, shown, as_of, subjects)
     return result.cast(STANDINGS_SCHEMA)
-
-
-def score_ledger(
-    conn: Connection,
-    scheme: Scheme,
-    as_of: date,
-    engine: Engine,
-    catalog: Catalog | None,
-    known_at: int | None = None,
-    spark: SparkSettings | None = None,
-) -> tuple[pa.Table, TreeHead]:
-    """Score every registered subject over the effective records; return the head used.
-
-    On Spark, a PostgreSQL ledger is read over JDBC when the driver jar is available
-    (:func:`xinyong.engines.spark.jdbc_jar`); otherwise the effective records are read here and
-    handed to Spark as Arrow.
-    """
-    head = read_head(conn)
-    if known_at is not None and known_at != head.size:
-        past = read_checkpoint(conn, known_at)
-        if past is None:
-            raise ValueError(f"--known-at {known_at}: no checkpoint has that size")
-        head = past
-    if engine is Engine.POSTGRES:
-        from xinyong.engines.postgres import score_in_database
-
-        url = conn.engine.url.render_as_string(hide_password=False)
-        table = score_in_database(url, scheme, as_of, head.size, catalog)
-        # PostgreSQL orders text by the database's collation; standings go in code point order.
-        return table.cast(STANDINGS_SCHEMA).sort_by("subject_id"), head
-    if engine is Engine.SPARK and conn.dialect.name == "postgresql":
-        session = _spark(spark)
-        from xinyong.engines.spark import score_ledger_jdbc
-
-        if jdbc_jar() is not None:
-            url = conn.engine.url.render_as_string(hide_password=False)
-            table = score_ledger_jdbc(session, url, scheme, as_of, head.size, catalog)
-            return table.cast(STANDINGS_SCHEMA), head
-    records = effective_table(conn, as_of, head.size, catalog)
-    subjects = subjects_table(conn, head.size)
-    return score_arrow(scheme, records, as_of, engine, subjects, spark=spark), head
-
-
-def score_ledger_all(
-    conn: Connection,
-    schemes: Sequence[Scheme],
-    as_of: date,
-    catalog: Catalog | None,
-    known_at: int,
-) -> list[pa.Table]:
-    """Every scheme's standings over the ledger as known at ``known_at``, in one pass.
-
-    The effective records and the subjects are read from the ledger once, and DuckDB scores
-    all the schemes over them in one query (:func:`xinyong.engines.duckdb.score_many`), rather
-    than reading the ledger and planning a query once per scheme.
-    """
-    records = effective_table(conn, as_of, known_at, catalog)
-    subjects = subjects_table(conn, known_at)
-    from xinyong.engines.duckdb import score_many
-
-    results = score_many(schemes, records, as_of, subjects)
-    return [result.cast(STANDINGS_SCHEMA) for result in results]
