@@ -353,3 +353,22 @@ def test_attributes_that_are_not_json_are_refused_with_the_file_named(tmp_path: 
     rongcheng = load_scheme(Path(__file__).parents[2] / "src/xinyong/pilots/rongcheng.toml").scheme
     with pytest.raises(RecordsFileError, match=r"records\.parquet: not readable: .*JSON"):
         score_scan(rongcheng, path, [path], AS_OF, CATALOG)
+
+
+@pytest.mark.parametrize("written", ["infinity", "epoch", "2024-1-5", " 2024-01-05", "2024-02-30"])
+def test_a_text_date_is_read_as_yyyy_mm_dd_by_every_path(tmp_path: Path, written: str) -> None:
+    """DuckDB's cast reads 'infinity', 'epoch' and '2024-1-5' as dates; a records file read
+    into Arrow, and ingest, refuse them. Every path refuses them, naming the column."""
+    person = synthetic_resident_id(3702, date(1990, 1, 1), 3)
+    path = tmp_path / "records.parquet"
+    row = {"record_id": "a", "subject_id": person, "subject_kind": "person"}
+    _one_default(path, [{**row, "code": "court.defaulter", "occurred_at": written}])
+    scheme = parse_scheme(DEFAULTS).scheme
+    outcomes = [
+        _outcome(lambda: score_scan(scheme, path, [path], AS_OF, CATALOG), path),
+        _outcome(lambda: _reference(scheme, path, AS_OF, CATALOG), path),
+        _outcome(lambda: score_file(scheme, path, AS_OF, Engine.PYTHON, catalog=CATALOG), path),
+    ]
+    for kind, message in outcomes:
+        assert kind == "refused"
+        assert "occurred_at" in message

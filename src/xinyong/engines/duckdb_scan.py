@@ -6,9 +6,10 @@ engine-neutral scan (:mod:`xinyong.scoring.records_scan` and
 for a clean dataset, the same refusal, with the same message, for a bad one. A hypothesis test
 holds the two equal. It differs in how the work is arranged:
 
-- the row checks first ask of the columns as stored whether any row group may hold a failing
-  row, which DuckDB answers for a clean Parquet file from its statistics and dictionaries, without
-  reading the rows; they are counted only when it may;
+- the row checks first count, on the columns as stored, the rows that may fail one, which
+  DuckDB answers for a clean Parquet file mostly from its statistics (it reads the small,
+  dictionary-encoded kind column, and text dates); the checks are counted row by row only when
+  a row may fail;
 - the one-kind-per-subject rule and the list of subjects the file names are one aggregate
   grouped by subject, whose result the scheme's SQL then reads as its subjects (the
   engine-neutral scan counts in one pass and groups in two more);
@@ -80,13 +81,7 @@ def _normalised(source: str, types: dict[str, str]) -> str:
     def text(name: str) -> str:
         return f"CAST({_ident(name)} AS VARCHAR)" if name in types else "CAST(NULL AS VARCHAR)"
 
-    kind = types["occurred_at"].upper()
-    if kind.startswith("TIMESTAMP"):
-        occurred = "CAST(occurred_at AS DATE)"
-    elif kind == "DATE":
-        occurred = "occurred_at"
-    else:
-        occurred = "TRY_CAST(CAST(occurred_at AS VARCHAR) AS DATE)"
+    occurred = _occurred_at(types)
     attrs = text("attrs")
     return (
         f"SELECT {text('record_id')} AS record_id, {text('source')} AS source, "
@@ -95,6 +90,21 @@ def _normalised(source: str, types: dict[str, str]) -> str:
         f"NULLIF({text('case_id')}, '') AS case_id, "
         f"CASE WHEN {_blank(attrs)} THEN '{{}}' ELSE {attrs} END"
         f" AS attrs FROM {source}"
+    )
+
+
+def _occurred_at(types: dict[str, str]) -> str:
+    """``occurred_at`` as a date: a date or timestamp column cast, text read as YYYY-MM-DD
+    (as a records file is read: DuckDB's cast alone takes more, such as ``infinity``)."""
+    kind = types["occurred_at"].upper()
+    if kind.startswith("TIMESTAMP"):
+        return "CAST(occurred_at AS DATE)"
+    if kind == "DATE":
+        return "occurred_at"
+    spelled = "CAST(occurred_at AS VARCHAR)"
+    return (
+        f"CASE WHEN regexp_full_match({spelled}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+        f"THEN TRY_CAST({spelled} AS DATE) END"
     )
 
 
@@ -127,8 +137,8 @@ def _suspect(types: dict[str, str]) -> str:
     """A condition on the dataset's own columns that every row failing a check of
     :func:`_failing` meets (some rows that pass may meet it too).
 
-    Written on the columns as stored, so that DuckDB can decide it for a whole row group from
-    the Parquet statistics and dictionaries: a clean file is cleared without reading its rows.
+    Written on the columns as stored, so that DuckDB can decide most of it for a whole row
+    group from the Parquet statistics (a kind not in the list, and a text date, it reads).
     A blank value is NULL or sorts before ``!``, as :func:`_blank` says; a date that is not NULL
     as stored is not NULL as a date, unless it is text that must be read as one."""
     kinds = ", ".join(_quote(k) for k in SUBJECT_KINDS)
@@ -139,10 +149,8 @@ def _suspect(types: dict[str, str]) -> str:
         )
 
     kind = types["occurred_at"].upper()
-    if kind == "DATE" or kind.startswith("TIMESTAMP"):
-        undated = "occurred_at IS NULL"
-    else:
-        undated = "TRY_CAST(CAST(occurred_at AS VARCHAR) AS DATE) IS NULL"
+    dated = kind == "DATE" or kind.startswith("TIMESTAMP")  # NULL as a date only when NULL
+    undated = "occurred_at IS NULL" if dated else f"({_occurred_at(types)}) IS NULL"
     subject, code, subject_kind = text("subject_id"), text("code"), text("subject_kind")
     return (
         f"{subject} IS NULL OR {subject} < '!' OR {code} IS NULL OR {code} < '!' "

@@ -212,7 +212,10 @@ def _dates(path: Path, table: pa.Table, unit: str) -> pa.ChunkedArray:
             path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD"
         )
     parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
-    bad = _first_bad(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
+    # strptime takes any day up to 31 and rolls it over (2024-02-30 is 1 March): a day that
+    # does not exist is one whose date, written again, is not the text
+    exists = pc.equal(pc.strftime(parsed, "%Y-%m-%d"), text)
+    bad = _first_bad(pc.and_kleene(pc.invert(exists), pc.is_valid(text)))
     if bad is not None:
         raise _fail(path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: no such day")
     return pc.cast(parsed, pa.date32())

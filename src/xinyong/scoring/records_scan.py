@@ -44,7 +44,11 @@ def normalised_records(path: Path, raw: ir.Table) -> ir.Table:
     if occurred.type().is_timestamp():
         occurred = occurred.date()
     elif not occurred.type().is_date():
-        occurred = occurred.cast("string").try_cast("date")
+        # YYYY-MM-DD only, as a records file is read: the engines' casts take more ('infinity')
+        spelled = occurred.cast("string")
+        occurred = ibis.ifelse(
+            spelled.re_search(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), spelled.try_cast("date"), None
+        ).cast("date")
     attrs = text("attrs")
     return raw.select(
         record_id=text("record_id"),
