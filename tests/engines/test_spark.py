@@ -119,6 +119,22 @@ def test_a_scanned_dataset_with_bad_rows_is_refused(spark: SparkEngine, tmp_path
     )
 
 
+def test_a_file_spark_cannot_read_is_refused_in_one_line(
+    spark: SparkEngine, tmp_path: Path
+) -> None:
+    """Not a Python traceback of py4j's error: the file named, and Spark's innermost cause."""
+    data = tmp_path / "records.parquet"
+    data.write_text("not parquet at all\n")
+    scheme = str(bundled_pilots()["rongcheng"])
+    result = runner.invoke(
+        app, ["score", scheme, "--records", str(data), "--as-of", AS_OF, "--engine", "spark"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "not readable" in result.output
+    assert "is not a Parquet file" in result.output
+    assert "Traceback" not in result.output
+
+
 # Values that look alike in JSON text but differ in type; the predicate language compares by
 # type, and a key holding JSON null "is null".
 JSON_SCHEME = {

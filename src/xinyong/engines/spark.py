@@ -54,6 +54,20 @@ __all__ = [
 ]
 
 
+class UnreadableFiles(ValueError):
+    """Files Spark cannot read (not Parquet, a damaged footer): the innermost cause it gives."""
+
+
+def _java_cause(exc: Exception) -> str:
+    """The innermost cause a JVM error names (its last ``Caused by:`` line; py4j's message
+    carries the Java stack trace), else its first line."""
+    lines = str(exc).splitlines()
+    causes = [line.split("Caused by:", 1)[1].strip() for line in lines if "Caused by:" in line]
+    if causes:
+        return causes[-1]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _session(settings: SparkSettings) -> Any:
     from pyspark.sql import SparkSession
 
@@ -146,8 +160,13 @@ class SparkEngine:
         return self._register(self.session.createDataFrame(table))
 
     def read_parquet(self, paths: Sequence[Path]) -> ir.Table:
-        """Parquet files, read by the executors (the paths must be visible to them)."""
-        return self._register(self.session.read.parquet(*(str(p) for p in paths)))
+        """Parquet files, read by the executors (the paths must be visible to them);
+        :class:`UnreadableFiles` when Spark cannot read their footers."""
+        try:
+            frame = self.session.read.parquet(*(str(p) for p in paths))
+        except Exception as exc:  # the JVM's error, wrapped by py4j or by Spark Connect
+            raise UnreadableFiles(_java_cause(exc)) from exc
+        return self._register(frame)
 
     def read_jdbc(self, url: str, table: str, partitions: int, upper: int) -> ir.Table:
         """A PostgreSQL table over JDBC, split into ``partitions`` ranges of ``position``."""

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xinyong.domain.catalog import Catalog
-from xinyong.domain.record_table import input_records
+from xinyong.domain.record_table import RecordsFileError, input_records
 from xinyong.engines.duckdb_scan import score_scan
 from xinyong.engines.spark_settings import SparkSettings
 from xinyong.schemes.model import Scheme
@@ -28,6 +28,8 @@ from xinyong.scoring.records_file import parquet_files, read_records_file, scans
 from xinyong.scoring.standing import Standing
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from xinyong.engines.spark import SparkEngine
 
 __all__ = [
@@ -174,12 +176,10 @@ def score_to_directory(
         raise ValueError(f"--out {out}: not empty and not an earlier Spark output; not replaced")
     from xinyong.engines.spark import write_standings
     from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
-    from xinyong.scoring.records_scan import check_records, normalised_records
 
     session = spark_session(spark)
     with session.views():
-        records = normalised_records(path, session.read_parquet(parquet_files(path)))
-        check_records(path, records, session.to_arrow)
+        records = _scanned(session, path)
         shown = displayed_expr(records, as_of, catalog)
         write_standings(session, scheme, shown, as_of, out, named_subjects_expr(records))
     return sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(out))
@@ -195,13 +195,26 @@ def _score_scan(
     """Standings of Parquet records on Spark, scanned in place (the engine-neutral scan)."""
     from xinyong.engines.spark import score_expr as spark_score_expr
     from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
-    from xinyong.scoring.records_scan import check_records, normalised_records
 
     session = spark_session(spark)
     with session.views():
-        records = normalised_records(path, session.read_parquet(parquet_files(path)))
-        check_records(path, records, session.to_arrow)
+        records = _scanned(session, path)
         shown = displayed_expr(records, as_of, catalog)
         subjects = named_subjects_expr(records)
         result = spark_score_expr(session, scheme, shown, as_of, subjects)
     return result.cast(STANDINGS_SCHEMA)
+
+
+def _scanned(session: SparkEngine, path: Path) -> ir.Table:
+    """The Parquet dataset ``path`` on Spark, normalised and checked (the engine-neutral scan);
+    refused, naming it, when Spark cannot read it."""
+    from xinyong.engines.spark import UnreadableFiles
+    from xinyong.scoring.records_scan import check_records, normalised_records
+
+    try:
+        raw = session.read_parquet(parquet_files(path))
+    except UnreadableFiles as exc:
+        raise RecordsFileError(f"{path}: not readable: {exc}") from exc
+    records = normalised_records(path, raw)
+    check_records(path, records, session.to_arrow)
+    return records
