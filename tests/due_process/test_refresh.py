@@ -34,6 +34,7 @@ from tests.support.drawn_ledger import (
     record,
     register_people,
 )
+from tests.support.ledgers import add_relying_party
 from xinyong.decisions.checks import decide_measure, log_decision
 from xinyong.decisions.standing import SchemeRegistry, standings_of_many
 from xinyong.domain.catalog import Catalog
@@ -41,7 +42,7 @@ from xinyong.due_process.corrections import plan_corrections
 from xinyong.due_process.refresh import plan_refresh
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.append import read_size
-from xinyong.ledger.schema import inquiries, relying_parties
+from xinyong.ledger.schema import inquiries
 
 WINDOW_DAYS = 90
 
@@ -191,15 +192,7 @@ def test_only_checks_in_the_correction_window_are_corrected(
     try:
         register_people(engine)
         with engine.begin() as conn:
-            conn.execute(
-                relying_parties.insert().values(
-                    name="hotel",
-                    measures=f'["{MEASURES[0]}"]',
-                    purpose="tests",
-                    webhook_url=None,
-                    created_at="2025-01-01T00:00:00Z",
-                )
-            )
+            add_relying_party(conn, "hotel", [MEASURES[0]])
             made = [(PARTY, 0, WINDOW_DAYS + 5), ("hotel", 0, 1), (PARTY, 1, 1)]
             for n, (party, who, days_ago) in enumerate(made):
                 decision, notice = decide_measure(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.ledgers import add_relying_party
 from tests.support.overridden import add_overridden
 from tests.support.service_fixtures import Clock
 from xinyong.application import changes
@@ -22,7 +23,7 @@ from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.due_process.refresh import RefreshPlan, plan_refresh
 from xinyong.ingest.records import ingest_rows
 from xinyong.ledger.database import open_database
-from xinyong.ledger.schema import listings, notices, outbox, relying_parties
+from xinyong.ledger.schema import listings, notices, outbox
 from xinyong.schemes.load import parse_scheme
 from xinyong.service.submissions import submit_records
 
@@ -74,15 +75,7 @@ def _context(folder: Path) -> Iterator[Context]:
     engine = open_database(f"sqlite:///{folder / 'ledger.db'}")
     with engine.begin() as conn:
         add_overridden(conn, parse_scheme(SCHEME), catalog=catalog)
-        conn.execute(
-            relying_parties.insert().values(
-                name=PARTY,
-                measures='["fast-track"]',
-                purpose="tests",
-                webhook_url=None,
-                created_at="2025-01-01T00:00:00Z",
-            )
-        )
+        add_relying_party(conn, PARTY, ["fast-track"])
     settings = ServiceSettings(today=Clock(TODAY), inquiry_process=False)
     ctx = Context.create(engine, catalog, settings)
     try:

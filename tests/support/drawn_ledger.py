@@ -10,6 +10,7 @@ import pytest
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from tests.support.ledgers import add_relying_party
 from tests.support.overridden import add_overridden
 from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import SCHEME
@@ -20,7 +21,7 @@ from xinyong.ledger.append import Batch, append_batch
 from xinyong.ledger.database import WRITE_LOCK, open_database
 from xinyong.ledger.effective import EventType
 from xinyong.ledger.lifecycle import append_event
-from xinyong.ledger.schema import records, relying_parties
+from xinyong.ledger.schema import records
 from xinyong.schemes.load import load_scheme
 
 __all__ = [
@@ -82,15 +83,7 @@ def new_ledger(url: str) -> tuple[Engine, Catalog]:
     engine = open_database(url)
     with engine.begin() as conn:
         add_overridden(conn, load_scheme(SCHEME))
-        conn.execute(
-            relying_parties.insert().values(
-                name=PARTY,
-                measures='["restrict-flights"]',
-                purpose="tests",
-                webhook_url=None,
-                created_at="2025-01-01T00:00:00Z",
-            )
-        )
+        add_relying_party(conn, PARTY, ["restrict-flights"])
     return engine, load_catalog()
 
 
