@@ -264,7 +264,7 @@ def build_ledger(args: argparse.Namespace) -> Ledger:
     """Build the ledger (or reuse a finished build in ``--workdir``)."""
     from xinyong.application.keys import Role, create_key
     from xinyong.domain.catalog import load_catalog
-    from xinyong.ingest.records import ingest_records
+    from xinyong.ingest.files import ingest_records
     from xinyong.ingest.subjects import load_subjects
     from xinyong.ledger.append import utc_now_text
     from xinyong.ledger.database import inquiry_log_path, open_database

@@ -55,7 +55,7 @@ from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.peer_records import PEER_CODES
 from xinyong.domain.relations import RELATION_CODES
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.files import ingest_records
 from xinyong.ledger.database import open_database
 from xinyong.ledger.schema import records
 

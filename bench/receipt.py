@@ -34,7 +34,7 @@ from xinyong.decisions.checks import Registrations, decide_measure
 from xinyong.decisions.relying import register_relying_party
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import load_catalog
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.database import open_database
 from xinyong.ledger.proofs import warm

@@ -74,7 +74,7 @@ from xinyong.domain.catalog import load_catalog
 from xinyong.domain.record_table import input_records
 from xinyong.engines.compiled_sql import RECORDS_TABLE, forget_compiled, scheme_sql
 from xinyong.engines.duckdb import connect, score_table
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import open_database

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ingest.columnar import CLEAN_TEXT_RE2, validate_batch
-from xinyong.ingest.records import IngestReport, ingest_records
+from xinyong.ingest.files import ingest_records
+from xinyong.ingest.records import IngestReport
 from xinyong.ingest.validate import CLEAN_TEXT, RecordValidator
 from xinyong.ledger.database import open_database
 

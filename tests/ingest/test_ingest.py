@@ -22,7 +22,8 @@ from xinyong.cli.app import app
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.ingest import records as records_module
-from xinyong.ingest.records import ingest_records, ingest_rows
+from xinyong.ingest.files import ingest_records
+from xinyong.ingest.records import ingest_rows
 from xinyong.ingest.reject_log import MAX_PER_INGEST, log_rejects, recent_rejects
 from xinyong.ingest.rejects import Reject
 from xinyong.ledger import database
@@ -626,7 +627,7 @@ def test_an_ingest_that_fails_closes_its_input(
         raise _Interrupted
 
     with pytest.raises(_Interrupted):
-        ingest_records(engine, path, load_catalog(), batch_size=5, progress=fail)
+        ingest_records(engine, path, load_catalog(), batch_size=5, progress=fail, apart=False)
     assert closed == [True]
     engine.dispose()
 

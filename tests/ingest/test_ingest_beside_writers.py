@@ -19,7 +19,8 @@ from tests.support.postgres import new_pg_database
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ingest import records
-from xinyong.ingest.records import IngestReport, ingest_records, ingest_rows
+from xinyong.ingest.files import ingest_records
+from xinyong.ingest.records import IngestReport, ingest_rows
 from xinyong.ledger.database import open_database
 
 Row = tuple[str, str, str, str, str]

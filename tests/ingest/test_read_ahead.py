@@ -18,8 +18,8 @@ import pytest
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ingest import read_ahead as read_ahead_module
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.read_ahead import read_ahead
-from xinyong.ingest.records import ingest_records
 from xinyong.ledger.database import open_database
 
 WAIT = 10.0

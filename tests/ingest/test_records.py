@@ -20,6 +20,7 @@ from xinyong.domain.identifiers import (
     synthetic_resident_id,
     synthetic_uscc,
 )
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.records import (
     IngestReport,
     _Ahead,
@@ -28,7 +29,6 @@ from xinyong.ingest.records import (
     _first_seen,
     _Run,
     _subject_registration,
-    ingest_records,
     ingest_rows,
     new_subjects,
 )
@@ -228,12 +228,18 @@ def _csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
 
 
 def _ingest_file(
-    tmp_path: Path, name: str, rows: list[tuple[str, str, str, str]], batch: int, ledger: str
+    tmp_path: Path,
+    name: str,
+    rows: list[tuple[str, str, str, str]],
+    batch: int,
+    ledger: str,
+    *,
+    apart: bool = False,
 ) -> tuple[IngestReport, set[tuple[object, ...]], set[tuple[object, ...]]]:
     path = _csv(tmp_path / f"{name}.csv", rows)
     engine = open_database(f"sqlite:///{tmp_path / ledger}")
     try:
-        report = ingest_records(engine, path, load_catalog(), batch_size=batch)
+        report = ingest_records(engine, path, load_catalog(), batch_size=batch, apart=apart)
         with engine.connect() as conn:
             stored = {
                 tuple(r)
@@ -261,13 +267,16 @@ def test_the_batch_size_changes_nothing_a_furnisher_is_told(
     rows: list[tuple[str, str, str, str]],
     batch: int,
 ) -> None:
-    """The same file, ingested a row at a time and in batches (after the same earlier file):
-    the same rows stored, the same subjects, the same counts and the same rejects."""
+    """The same file, ingested a row at a time in one process and in batches with a preparing
+    process (after the same earlier file): the same rows stored, the same subjects, the same
+    counts and the same rejects."""
     outcomes = []
-    for size in (1, batch):
+    for size, apart in ((1, False), (batch, True)):
         tmp = tmp_path_factory.mktemp("batch")
         _ingest_file(tmp, "earlier", first, 1, "ledger.db") if first else None
-        report, stored, registered = _ingest_file(tmp, "records", rows, size, "ledger.db")
+        report, stored, registered = _ingest_file(
+            tmp, "records", rows, size, "ledger.db", apart=apart
+        )
         rejects = sorted((r.line, r.field, r.reason) for r in report.rejects)
         counts = (report.accepted, report.duplicates, report.conflicts, report.rejected)
         outcomes.append((counts, rejects, stored, registered))
@@ -294,6 +303,8 @@ def _with_another_writer(
     batch: int,
     other: list[tuple[str, str, str, str]],
     after: int,
+    *,
+    apart: bool = False,
 ) -> tuple[
     tuple[int, int, int, int],
     list[tuple[int, str, str]],
@@ -313,7 +324,9 @@ def _with_another_writer(
 
     try:
         path = _csv(ledger.with_suffix(".csv"), rows)
-        report = ingest_records(engine, path, load_catalog(), batch_size=batch, progress=progress)
+        report = ingest_records(
+            engine, path, load_catalog(), batch_size=batch, progress=progress, apart=apart
+        )
         with engine.connect() as conn:
             stored = conn.exec_driver_sql(
                 "SELECT record_id, subject_id, subject_kind, attrs FROM records ORDER BY position"
@@ -343,17 +356,17 @@ def test_batches_decided_ahead_are_decided_as_under_the_write_lock(
     after: int,
 ) -> None:
     """The reading thread decides a batch ahead of its append where the run alone has written
-    (records.py, ``_decide_ahead``); with another furnisher's rows arriving between two
-    batches, the ingest stores and tells exactly what one that decides each batch under the
-    write lock does."""
+    (records.py, ``_decide_ahead``), and so does a preparing process (apart.py, which also
+    hashes it ahead); with another furnisher's rows arriving between two batches, the ingest
+    stores and tells exactly what one that decides each batch under the write lock does."""
     outcomes = []
-    for ahead in (False, True):
+    for ahead, apart in ((False, False), (True, False), (True, True)):
         with pytest.MonkeyPatch.context() as patch:
             if not ahead:
                 patch.setattr("xinyong.ingest.records._decide_ahead", lambda *_: None)
             ledger = tmp_path_factory.mktemp("ahead") / "ledger.db"
-            outcomes.append(_with_another_writer(ledger, rows, batch, other, after))
-    assert outcomes[0] == outcomes[1]
+            outcomes.append(_with_another_writer(ledger, rows, batch, other, after, apart=apart))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
 def test_a_decision_made_ahead_is_undone_when_another_writer_came_between(

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from tests.support.peer_rows import interaction as meet
 from tests.support.peer_rows import ledger_rating
 from xinyong.domain.catalog import Catalog, load_catalog
-from xinyong.ingest.records import ingest_records, ingest_rows
+from xinyong.ingest.files import ingest_records
+from xinyong.ingest.records import ingest_rows
 from xinyong.ingest.rejects import rejects_path
 from xinyong.ledger.database import open_database
 
@@ -170,8 +171,9 @@ def test_resending_a_rating_is_a_duplicate_not_a_second_rating(
     assert (again.accepted, again.duplicates, again.rejected) == (0, 3, 0)
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["one-process", "apart"])
 def test_a_file_quarantines_bad_ratings_with_reasons(
-    engine: Engine, catalog: Catalog, tmp_path: Path
+    engine: Engine, catalog: Catalog, tmp_path: Path, apart: bool
 ) -> None:
     path = tmp_path / "ratings.jsonl"
     rows = [
@@ -181,7 +183,7 @@ def test_a_file_quarantines_bad_ratings_with_reasons(
         rate("r3", "b", "a", "I1", "2025-06-30"),
     ]
     path.write_bytes(b"\n".join(orjson.dumps({**row, "source": "app"}) for row in rows))
-    report = ingest_records(engine, path, catalog, batch_size=2, today=TODAY)
+    report = ingest_records(engine, path, catalog, batch_size=2, today=TODAY, apart=apart)
     assert (report.accepted, report.rejected) == (3, 2)
     with rejects_path(path).open(encoding="utf-8") as handle:
         quarantined = list(csv.DictReader(handle))

@@ -33,7 +33,7 @@ from tests.support.strategies import AS_OF, CODES, SUBJECTS, records, schemes
 from xinyong.domain.catalog import Catalog, load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id, synthetic_uscc
 from xinyong.domain.record_table import RECORDS_SCHEMA
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.files import ingest_records
 from xinyong.ledger.database import open_database
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.ledger_run import score_ledger

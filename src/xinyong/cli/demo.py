@@ -43,7 +43,8 @@ from xinyong.cli.demo_portal import (
 )
 from xinyong.cli.nosedive import nosedive_scene
 from xinyong.domain.catalog import Catalog
-from xinyong.ingest.records import ingest_records
+from xinyong.ingest.apart import PreparerDied
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.subjects import load_subjects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import ledger_place
@@ -110,12 +111,15 @@ def demo(
         subjects_report = load_subjects(engine, subjects_path(records_file))
         with row_progress("ingest") as bar:
             task = bar.add_task("ingest", total=None)
-            report = ingest_records(
-                engine,
-                records_file,
-                catalog,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            try:
+                report = ingest_records(
+                    engine,
+                    records_file,
+                    catalog,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except PreparerDied as exc:
+                fail(str(exc), code=1)
         if report.rejected or subjects_report.rejected:
             fail(f"synthetic data was rejected: see {report.rejects_file}", code=1)
         err.print("[bold]3/6[/] verifying the ledger")

@@ -18,8 +18,9 @@ from xinyong.cli.common import (
     out,
     row_progress,
 )
+from xinyong.ingest.apart import PreparerDied
+from xinyong.ingest.files import ingest_records
 from xinyong.ingest.readers import FileError, detect_format
-from xinyong.ingest.records import ingest_records
 from xinyong.ingest.subjects import load_subjects
 
 __all__ = ["ingest", "subjects_app"]
@@ -84,10 +85,10 @@ def ingest(
                 today=today_date,
                 progress=advance,
             )
-    except FileError as exc:
+    except (FileError, ValueError) as exc:
         fail(str(exc))
-    except ValueError as exc:
-        fail(str(exc))
+    except PreparerDied as exc:  # not the input's fault: what was committed stays
+        fail(str(exc), code=1)
     finally:
         engine.dispose()
     out.print(

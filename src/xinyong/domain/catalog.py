@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -83,6 +83,9 @@ class CatalogEntry:
     """The law under which records of this code about an organisation are published (its public
     credit report shows them); empty when they are not public."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickled, (type(self), _plain_fields(self))
+
 
 @dataclass(frozen=True, slots=True)
 class RatingPolicy:
@@ -105,6 +108,9 @@ class Catalog:
     source: Path
     ratings: RatingPolicy = RatingPolicy()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickled, (type(self), _plain_fields(self))
+
     def __contains__(self, code: object) -> bool:
         return code in self.codes
 
@@ -118,6 +124,21 @@ class Catalog:
         for entry in self.codes.values():
             groups.setdefault(entry.max_display_days, []).append(entry.code)
         return [(days, sorted(codes)) for days, codes in sorted(groups.items())]
+
+
+def _plain_fields(value: CatalogEntry | Catalog) -> dict[str, Any]:
+    """The fields of a catalog or entry, its read-only mappings as dicts: pickle cannot write a
+    ``MappingProxyType``, and an ingest sends the catalog to the process that validates its
+    file (:mod:`xinyong.ingest.apart`)."""
+    return {
+        f.name: dict(v) if isinstance(v := getattr(value, f.name), MappingProxyType) else v
+        for f in fields(value)
+    }
+
+
+def _unpickled(kind: type[Any], values: dict[str, Any]) -> Any:
+    """A catalog or entry from :func:`_plain_fields`, its mappings read-only again."""
+    return kind(**{k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in values.items()})
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

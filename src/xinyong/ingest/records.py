@@ -59,7 +59,7 @@ from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, refresh_if_stale
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
-__all__ = ["IngestReport", "ingest_records", "ingest_rows"]
+__all__ = ["IngestReport", "ingest_in_one_process", "ingest_rows"]
 
 
 @dataclass(slots=True)
@@ -120,7 +120,7 @@ class _Run:
         self.last_size = -1
 
 
-def ingest_records(
+def ingest_in_one_process(
     engine: Engine,
     path: Path,
     catalog: Catalog,
@@ -130,7 +130,9 @@ def ingest_records(
     today: date | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> IngestReport:
-    """Ingest ``path`` (CSV, Parquet or JSON Lines) into the ledger behind ``engine``."""
+    """Ingest ``path`` (CSV, Parquet or JSON Lines) into the ledger behind ``engine``, in this
+    process (:func:`xinyong.ingest.files.ingest_records` chooses between this and a second
+    process)."""
     validator = RecordValidator(catalog, source=source, today=today)
     required = [name for name in REQUIRED_FIELDS if not (name == "source" and source)]
     report = IngestReport(path)

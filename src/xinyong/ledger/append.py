@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 
 from sqlalchemy import Connection, Table, insert, select
 
@@ -27,8 +28,11 @@ from xinyong.ledger.schema import checkpoints, events, records, subjects
 
 __all__ = [
     "Batch",
+    "HashedBatch",
     "TreeHead",
     "append_batch",
+    "append_hashed",
+    "hash_batch",
     "read_checkpoint",
     "read_frontier",
     "read_head",
@@ -142,16 +146,69 @@ def append_batch(conn: Connection, batch: Batch, note: str) -> TreeHead:
             raise RuntimeError(f"{table.name}: {frontier.size - position} of {len(rows)} written")
         position += len(rows)
     head = TreeHead(frontier.size, frontier.root(), recorded_at)
+    _checkpoint(conn, head, frontier.to_text(), note)
+    return head
+
+
+def _checkpoint(conn: Connection, head: TreeHead, frontier: str, note: str) -> None:
     conn.execute(
         insert(checkpoints).values(
             size=head.size,
             root=head.root,
-            frontier=frontier.to_text(),
-            committed_at=recorded_at,
+            frontier=frontier,
+            committed_at=head.committed_at,
             note=note,
         )
     )
-    return head
+
+
+@dataclass(frozen=True, slots=True)
+class HashedBatch:
+    """A batch hashed for the positions after ``start`` entries, before anything is written:
+    its rows as stored and the checkpoint they end at. Another process can make it (an
+    ingest's preparing process, :mod:`xinyong.ingest.apart`); :func:`append_hashed` writes it
+    only where the ledger is still ``start`` entries long."""
+
+    start: int
+    tables: tuple[tuple[str, list[tuple[object, ...]]], ...]
+    """(table name, rows as stored), in the order of their positions."""
+    head: TreeHead
+    frontier: str
+    """The frontier at ``head``, as stored (:meth:`Frontier.to_text`)."""
+
+
+def hash_batch(batch: Batch, frontier: Frontier, recorded_at: str, *, sqlite: bool) -> HashedBatch:
+    """``batch`` hashed to follow the tree whose frontier is ``frontier`` (which it extends),
+    recorded at ``recorded_at``; ``sqlite``: dates as the SQLite driver stores them (ISO text).
+    The rows are what :func:`append_batch` writes for the same batch at the same moment."""
+    start = position = frontier.size
+    tables: list[tuple[str, list[tuple[object, ...]]]] = []
+    for table, rows in (
+        (subjects, batch.subjects),
+        (records, batch.records),
+        (events, batch.events),
+    ):
+        if rows:
+            day = _DATE_COLUMN.get(table.name) if sqlite else None
+            tables.append(
+                (table.name, list(_stored(table.name, position, rows, recorded_at, day, frontier)))
+            )
+            position += len(rows)
+    head = TreeHead(frontier.size, frontier.root(), recorded_at)
+    return HashedBatch(start, tuple(tables), head, frontier.to_text())
+
+
+_TABLES = {table.name: table for table in (subjects, records, events)}
+
+
+def append_hashed(conn: Connection, hashed: HashedBatch, note: str) -> TreeHead:
+    """Write ``hashed`` and its checkpoint. Call inside a write lock, where the ledger is
+    ``hashed.start`` entries long (:func:`read_size`): the caller checks, and otherwise has
+    the batch decided and hashed again."""
+    for name, rows in hashed.tables:
+        _bulk_insert(conn, _TABLES[name], rows)
+    _checkpoint(conn, hashed.head, hashed.frontier, note)
+    return hashed.head
 
 
 _CHUNK = 5_000
@@ -177,18 +234,18 @@ def _stored(
         at = first + start
         hashes = entry_hashes(table, at, chunk, recorded_at)
         frontier.extend(hashes)
-        positions = range(at, at + len(chunk))
-        if day is None:
-            yield from (
-                (position, *row, recorded_at, digest)
-                for position, row, digest in zip(positions, chunk, hashes, strict=True)
-            )
-            continue
-        for value in {row[day] for row in chunk}.difference(texts):
-            texts[value] = value.isoformat()  # type: ignore[attr-defined]
-        yield from (
-            (position, *row[:day], texts[row[day]], *row[day + 1 :], recorded_at, digest)
-            for position, row, digest in zip(positions, chunk, hashes, strict=True)
+        columns: list[Iterable[object]] = list(zip(*chunk, strict=True))  # tuples made in C
+        if day is not None:
+            dates = columns[day]
+            for value in set(dates).difference(texts):
+                texts[value] = value.isoformat()  # type: ignore[attr-defined]
+            columns[day] = map(texts.__getitem__, dates)
+        yield from zip(
+            range(at, at + len(chunk)),
+            *columns,
+            repeat(recorded_at, len(chunk)),
+            hashes,
+            strict=True,
         )
 
 

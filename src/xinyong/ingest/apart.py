@@ -1,0 +1,395 @@
+"""Ingesting a file with its reading, validating, deciding and hashing in a second process.
+
+:func:`~xinyong.ingest.records.ingest_records` in one process runs on one core at a time: its
+reading thread and its appending thread take turns on the interpreter's lock, and on SQLite the
+appends (the driver binds each row's values holding the lock) leave the reading thread little.
+Here a *preparing* process does everything but the writes, with the same functions, and this
+process only writes: it holds the write lock, writes rows that arrive hashed, and commits.
+
+Each batch is decided exactly as in one process:
+
+- a batch that the run can decide without the ledger (``_decide_ahead``: the run has found the
+  ledger empty of its sources and subjects and is its only writer since) is decided and hashed
+  for the positions after the run's last batch while the batch before is written, and written
+  only if, under the write lock, the ledger is still as long as that batch left it (no one else
+  wrote between); otherwise it is undone and decided again as below;
+- any other batch is decided while this process holds the write lock: the preparing process
+  looks things up on a connection of its own, which then sees what the lock holder sees (it has
+  written nothing yet, and no other appender can commit), and hashes for the positions it reads.
+
+A batch is one transaction, as in one process, so a kill at any moment leaves whole batches and
+running the same command again completes the job. If the preparing process dies, this one stops
+with an error after its last commit; if this one dies, the preparing process finds its channel
+closed and exits.
+
+Entries are stamped (``recorded_at``) when the batch is hashed, up to a batch before its commit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date
+from multiprocessing.connection import Connection as Channel
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from xinyong.domain.catalog import Catalog
+from xinyong.ingest import records
+from xinyong.ingest.collector import fewer_collections
+from xinyong.ingest.read_ahead import read_ahead
+from xinyong.ingest.readers import count_rows
+from xinyong.ingest.records import (
+    IngestReport,
+    _Checked,
+    _decide,
+    _decide_ahead,
+    _Facts,
+    _fresh,
+    _Run,
+    _validated,
+)
+from xinyong.ingest.reject_log import log_rejects
+from xinyong.ingest.rejects import Reject, write_rejects
+from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
+from xinyong.ledger.append import (
+    HashedBatch,
+    RecordRow,
+    append_hashed,
+    hash_batch,
+    read_frontier,
+    utc_now_text,
+)
+from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, open_database
+from xinyong.ledger.merkle import Frontier
+
+__all__ = ["PreparerDied", "apart_by_default", "ingest_apart", "prepare"]
+
+
+class PreparerDied(RuntimeError):
+    """The preparing process ended without finishing (killed, or out of memory)."""
+
+
+def apart_by_default(engine: Engine) -> bool:
+    """Whether an ingest into ``engine``'s ledger prepares in a second process unless told: on
+    a SQLite file, when this process may run on more than one CPU. (A PostgreSQL server's
+    own work already fills the second core during a load; an in-memory ledger cannot be opened
+    by another process.)"""
+    database = engine.url.database or ""
+    return (
+        engine.dialect.name == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+        and len(os.sched_getaffinity(0)) > 1
+    )
+
+
+# -- messages ------------------------------------------------------------------------------
+
+_ACCEPTED = "accepted"
+"""To the preparing process: the batch hashed ahead is being written as it is."""
+_GO = "go"
+"""To the preparing process: look things up now (after :class:`_Lookups`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Decide:
+    """To the preparing process: decide the batch now, for a ledger of ``size`` entries (this
+    process holds the write lock)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A batch validated: its input rows, and either the batch hashed ahead, or whether it has
+    anything to decide under the write lock (nothing, when every row was set aside before)."""
+
+    rows: int
+    hashed: HashedBatch | None
+    decide: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A batch decided under the write lock: hashed (None: nothing goes in), and whether it
+    looked anything up in the ledger's large tables."""
+
+    hashed: HashedBatch | None
+    looked_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    """From the preparing process: it is about to look things up (the statistics for them are
+    brought up to date here first, :meth:`LoadStatistics.before_lookups`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """The file is through: what the decisions counted and rejected."""
+
+    duplicates: int
+    conflicts: int
+    rejects: list[Reject]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """The preparing process stopped on an error (a file it cannot read, a bad catalog)."""
+
+    error: BaseException
+
+
+# -- this process: the writer --------------------------------------------------------------
+
+
+def ingest_apart(
+    engine: Engine,
+    path: Path,
+    catalog: Catalog,
+    *,
+    source: str | None,
+    batch_size: int,
+    today: date | None,
+    progress: Callable[[int, int | None], None] | None,
+) -> IngestReport:
+    """:func:`~xinyong.ingest.records.ingest_records` with a preparing process."""
+    report = IngestReport(path)
+    total = count_rows(path)
+    started = time.perf_counter()
+    url = engine.url.render_as_string(hide_password=False)
+    here, preparer = _start_preparer()
+    _send(here, preparer, (url, path, catalog, source, batch_size, today))
+    note = f"ingest {path.name}"
+    try:
+        with fewer_collections(), LoadStatistics(engine) as statistics:
+            while not isinstance(message := _receive(here, preparer), _Done):
+                if not isinstance(message, _Ready):
+                    raise PreparerDied(f"unexpected message from the preparing process: {message}")
+                report.rows += message.rows
+                accepted = report.accepted
+                planned = False
+                if message.hashed is not None or message.decide:
+                    writer = (here, preparer, statistics)
+                    planned = _write(engine, message.hashed, writer, report, note)
+                statistics.add(report.accepted - accepted, planned=planned)
+                if progress is not None:
+                    progress(report.rows, total)
+            report.duplicates, report.conflicts = message.duplicates, message.conflicts
+            report.rejects = message.rejects
+            report.rejected = len(report.rejects)
+            report.rejects_file = write_rejects(path, report.rejects)
+            log_rejects(engine, f"file {path.name}", source, report.rejects)
+            statistics.finish()
+    finally:
+        here.close()
+        try:
+            preparer.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # stopped early here (an error, Ctrl-C)
+            preparer.kill()
+            preparer.wait()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(
+    engine: Engine,
+    hashed: HashedBatch | None,
+    writer: tuple[Channel, subprocess.Popen[bytes], LoadStatistics],
+    report: IngestReport,
+    note: str,
+) -> bool:
+    """Write one batch in one transaction: ``hashed`` (hashed ahead) where the ledger is still
+    as long as it was hashed for, else what the preparing process decides under the write lock.
+    Returns whether the batch looked anything up in the ledger. ``writer``: the channel to the
+    preparing process, the process, and the load's statistics."""
+    channel, preparer, statistics = writer
+    looked_up = False
+    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+        size = records._head_size(conn)  # through the module: a test counts the reads
+        if hashed is not None and hashed.start == size:
+            _send(channel, preparer, _ACCEPTED)
+        else:
+            _send(channel, preparer, _Decide(size))
+            while isinstance(reply := _receive(channel, preparer), _Lookups):
+                statistics.before_lookups()
+                _send(channel, preparer, _GO)
+            if not isinstance(reply, _Decided):
+                raise PreparerDied(f"unexpected message from the preparing process: {reply}")
+            hashed, looked_up = reply.hashed, reply.looked_up
+        if hashed is not None:
+            report.head = append_hashed(conn, hashed, note)
+            report.batches += 1
+            for table, rows in hashed.tables:
+                if table == "records":
+                    report.accepted += len(rows)
+                elif table == "subjects":
+                    report.new_subjects += len(rows)
+    return looked_up
+
+
+def _start_preparer() -> tuple[Channel, subprocess.Popen[bytes]]:
+    """A new preparing process and a channel to it. The process is a new interpreter that
+    imports only what it needs: neither a copy of this one (its threads, locks and open files)
+    nor one that runs this program's main module again, as ``multiprocessing`` would."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        fd = theirs.fileno()
+        process = subprocess.Popen(
+            [sys.executable, "-c", f"from xinyong.ingest.apart import prepare; prepare({fd})"],
+            pass_fds=[fd],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # its errors come through the channel
+        )
+        return Channel(ours.detach()), process
+
+
+def _receive(channel: Channel, preparer: subprocess.Popen[bytes]) -> object:
+    """The preparing process's next message; its error raised here."""
+    try:
+        message = channel.recv()
+    except (EOFError, OSError):  # a socket whose other end died may also be reset
+        raise _died(preparer) from None
+    if isinstance(message, _Failed):
+        raise message.error
+    return message
+
+
+def _send(channel: Channel, preparer: subprocess.Popen[bytes], message: object) -> None:
+    """Tell the preparing process ``message``."""
+    try:
+        channel.send(message)
+    except OSError:
+        raise _died(preparer) from None
+
+
+def _died(preparer: subprocess.Popen[bytes]) -> PreparerDied:
+    """The error for a preparing process gone before its time (once it has ended)."""
+    try:
+        preparer.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        preparer.kill()
+        preparer.wait()
+    return PreparerDied(
+        f"the process preparing the ingest ended unexpectedly (exit code {preparer.returncode});"
+        " what was committed before stays, and running the same command again completes it"
+    )
+
+
+# -- the preparing process -----------------------------------------------------------------
+
+
+def prepare(fd: int) -> None:
+    """The preparing process's body (:func:`_start_preparer`), on the channel at ``fd``: its
+    errors go to the writer, to be raised there."""
+    channel = Channel(fd)
+    try:
+        url, path, catalog, source, batch_size, today = channel.recv()
+        with fewer_collections():
+            _Preparer(url, catalog, channel).run(path, source, batch_size, today)
+    except (KeyboardInterrupt, BrokenPipeError, EOFError):
+        return  # Ctrl-C reaches both processes; or the writer is gone: nothing to tell
+    except BaseException as exc:
+        try:
+            channel.send(_Failed(_picklable(exc)))
+        except (OSError, ValueError):
+            return
+    finally:
+        channel.close()
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """``exc``, or a RuntimeError with its text where pickle cannot carry it."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class _Preparer:
+    """Reads, validates, decides and hashes the file's batches, in order, for the writer."""
+
+    def __init__(self, url: str, catalog: Catalog, channel: Channel) -> None:
+        self.engine = open_database(url, migrate=False, create=False)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.catalog = catalog
+        self.channel = channel
+        self.run_state = _Run()
+        self.report = IngestReport(Path())
+        self.frontier: Frontier | None = None
+        """The tree after the run's last batch, once the run has decided one under the lock."""
+
+    def run(self, path: Path, source: str | None, batch_size: int, today: date | None) -> None:
+        """Every batch of ``path``, then the counts and rejects."""
+        validator = RecordValidator(self.catalog, source=source, today=today)
+        required = [name for name in REQUIRED_FIELDS if not (name == "source" and source)]
+        validated = _validated(path, validator, required, batch_size)
+        try:
+            with closing(validated), closing(read_ahead(validated)) as batches:
+                for checked in batches:
+                    self.report.rejects.extend(checked.rejects)
+                    self.batch(checked)
+        finally:
+            self.engine.dispose()
+        report = self.report
+        self.channel.send(_Done(report.duplicates, report.conflicts, report.rejects))
+
+    def batch(self, checked: _Checked) -> None:
+        """One batch to the writer: hashed ahead where it can be, else decided when asked."""
+        run = self.run_state
+        ahead = _decide_ahead(checked, run) if self.frontier is not None else None
+        if ahead is not None and self.frontier is not None:
+            frontier = self.frontier.copy()
+            hashed = hash_batch(ahead.batch, frontier, utc_now_text(), sqlite=self.sqlite)
+            self.channel.send(_Ready(checked.rows, hashed, decide=False))
+            verdict = self.channel.recv()
+            if verdict == _ACCEPTED:
+                self.frontier, run.last_size = frontier, frontier.size
+                return
+            ahead.undo(run)  # someone else wrote since the run's last batch: decide again
+            fresh, facts = _fresh(checked.good, checked.facts, run, self.report)
+        else:
+            fresh, facts = _fresh(checked.good, checked.facts, run, self.report)
+            if not fresh:
+                self.channel.send(_Ready(checked.rows, None, decide=False))
+                return
+            self.channel.send(_Ready(checked.rows, None, decide=True))
+            verdict = self.channel.recv()
+        if not isinstance(verdict, _Decide):
+            raise RuntimeError(f"unexpected message from the writer: {verdict!r}")
+        self.channel.send(self.decided(fresh, facts, verdict.size))
+
+    def decided(self, fresh: Sequence[tuple[int, RecordRow]], facts: _Facts, size: int) -> _Decided:
+        """``fresh`` (the batch's rows whose keys the run has not taken; ``facts``: theirs)
+        decided for a ledger of ``size`` entries, whose writer holds the write lock."""
+        run = self.run_state
+        with self.engine.connect() as conn, conn.begin():
+            batch, looked_up = _decide(
+                conn, size, fresh, facts, run, self.report, self.catalog, self.before_lookups
+            )
+            frontier = read_frontier(conn)
+        if frontier.size != size:  # the lock holder's ledger is not the one read here
+            raise RuntimeError(f"the ledger read {frontier.size} entries long, not {size}")
+        hashed = None
+        if len(batch):
+            hashed = hash_batch(batch, frontier, utc_now_text(), sqlite=self.sqlite)
+        self.frontier, run.last_size = frontier, frontier.size
+        return _Decided(hashed, looked_up)
+
+    def before_lookups(self) -> None:
+        """Have the writer bring the planner's statistics up to date before a lookup."""
+        self.channel.send(_Lookups())
+        if (reply := self.channel.recv()) != _GO:
+            raise RuntimeError(f"unexpected message from the writer: {reply!r}")

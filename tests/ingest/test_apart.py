@@ -1,0 +1,94 @@
+"""An ingest with a preparing process: what it does when that process fails or dies, and how
+it chooses to use one. (That it stores and tells what an ingest in one process does is tested
+beside the rules, in ``test_records.py`` and the peer admission tests.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from xinyong.domain.catalog import load_catalog
+from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ingest.apart import PreparerDied, apart_by_default
+from xinyong.ingest.files import ingest_records
+from xinyong.ingest.readers import FileError
+from xinyong.ledger.database import open_database
+from xinyong.ledger.verify import verify_ledger
+
+PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
+
+
+def _csv(path: Path, rows: int, *, header: str = "") -> Path:
+    lines = [header or "record_id,subject_id,subject_kind,code,occurred_at,source,attrs"]
+    lines += [
+        f'R{i},{PERSON},person,utility.late_fee,2024-01-02,city,"{{""amount"": {i}}}"'
+        for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _children() -> set[int]:
+    """This process's child processes."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+def test_an_error_in_the_preparing_process_is_raised_as_in_one_process(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "records.csv", 3, header="record_id,subject_id,subject_kind,source")
+    errors = []
+    for apart in (False, True):
+        engine = open_database(f"sqlite:///{tmp_path / f'{apart}.db'}")
+        with pytest.raises(FileError) as raised:
+            ingest_records(engine, path, load_catalog(), apart=apart)
+        engine.dispose()
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "code" in errors[0]
+
+
+def test_a_preparing_process_killed_midway_stops_the_ingest_and_loses_nothing_committed(
+    tmp_path: Path,
+) -> None:
+    path = _csv(tmp_path / "records.csv", 3_000)
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    before = _children()
+    batches = 0
+
+    def kill_the_preparer(_done: int, _total: int | None) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            (preparer,) = _children() - before
+            os.kill(preparer, signal.SIGKILL)
+
+    with pytest.raises(PreparerDied, match="running the same command again completes it"):
+        ingest_records(
+            engine, path, load_catalog(), batch_size=500, progress=kill_the_preparer, apart=True
+        )
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM records")).scalar_one()
+        assert verify_ledger(conn).ok
+    assert 1_000 <= kept < 3_000  # the batches committed before it died
+    assert not _children() - before
+    again = ingest_records(engine, path, load_catalog(), batch_size=500, apart=True)
+    assert (again.accepted, again.duplicates, again.rejected) == (3_000 - kept, kept, 0)
+    engine.dispose()
+
+
+def test_an_ingest_prepares_apart_on_a_sqlite_file_with_two_cpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    on_file = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert apart_by_default(on_file)
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0})
+    assert not apart_by_default(on_file)
+    on_file.dispose()
