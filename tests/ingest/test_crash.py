@@ -86,6 +86,59 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "xinyong", *args]
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return found
+
+
+def _gone(pids: set[int], seconds: float = 20) -> None:
+    """Wait until none of ``pids`` runs: a preparing process must not outlive its writer."""
+    deadline = time.monotonic() + seconds
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        states = [
+            Path(f"/proc/{pid}/stat").read_text().split()[2]
+            for pid in pids
+            if Path(f"/proc/{pid}").exists()
+        ]
+        if set(states) <= {"Z"}:  # ended, waiting to be reaped by init
+            return
+        assert time.monotonic() < deadline, f"processes {pids} outlived the killed ingest"
+        time.sleep(0.05)
+
+
+def test_a_killed_preparing_process_stops_the_ingest_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "records.csv"
+    good = _make_input(data)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = {**os.environ, "XINYONG_DATABASE_URL": url}
+    command = _cli("ingest", str(data), "--batch-size", str(BATCH))
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and _size(url) < 6_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (preparer,) = _children(proc.pid)
+    os.kill(preparer, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "ended unexpectedly" in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    verified = subprocess.run(
+        _cli("ledger", "verify"), env=env, capture_output=True, text=True, check=False
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert 0 < _records(url)[0] < good
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert finished.returncode == 1, finished.stderr  # the bad rows are still rejected
+    assert _records(url) == (good, good)
+
+
 def _records(url: str) -> tuple[int, int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -118,8 +171,10 @@ def test_kill_minus_nine_then_rerun(tmp_path: Path, fmt: str) -> None:
         deadline = time.monotonic() + 120
         while proc.poll() is None and _size(url) < threshold and time.monotonic() < deadline:
             time.sleep(0.01)
+        preparers = _children(proc.pid)  # the process preparing the batches
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        _gone(preparers)
         verified = subprocess.run(
             _cli("ledger", "verify"), env=env, capture_output=True, text=True, check=False
         )
