@@ -136,7 +136,9 @@ def _labels(batch: pa.RecordBatch, name: str, ok: np.ndarray) -> list[Any]:
         ok[:] = False
         return [None] * batch.num_rows
     ok &= pc.is_valid(column).to_numpy(zero_copy_only=False)
-    return list(column.to_pylist())
+    encoded = pc.dictionary_encode(column)  # one object per distinct label, not one per row:
+    labels = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)  # less to pickle
+    return list(labels[_indices(encoded, len(labels) - 1)].tolist())
 
 
 def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) -> list[Any]:
