@@ -5,6 +5,7 @@ beside the rules, in ``test_records.py`` and the peer admission tests.)"""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 from datetime import date
 from pathlib import Path
@@ -14,10 +15,12 @@ import sqlalchemy as sa
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
-from xinyong.ingest.apart import PreparerDied, apart_by_default
+from xinyong.ingest.apart import PreparerDied, _Packed, apart_by_default
 from xinyong.ingest.files import ingest_records
 from xinyong.ingest.readers import FileError
+from xinyong.ledger.append import Batch, hash_batch
 from xinyong.ledger.database import open_database
+from xinyong.ledger.merkle import Frontier
 from xinyong.ledger.verify import verify_ledger
 
 PERSON = synthetic_resident_id(1, date(1980, 1, 2), 11)
@@ -92,3 +95,15 @@ def test_an_ingest_prepares_apart_on_a_sqlite_file_with_two_cpus(
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0})
     assert not apart_by_default(on_file)
     on_file.dispose()
+
+
+@pytest.mark.parametrize("sqlite", [True, False], ids=["dates-as-text", "date-objects"])
+def test_a_hashed_batch_arrives_as_it_was_sent(sqlite: bool) -> None:
+    row = ("court", "R1", PERSON, "person", "court.defaulter", date(2024, 1, 2), None, "{}", None)
+    batch = Batch(
+        subjects=[(PERSON, "person", None, "{}")], records=[row, (*row[:1], "R2", *row[2:])]
+    )
+    hashed = hash_batch(batch, Frontier(), "2026-12-06T08:00:00.000000Z", sqlite=sqlite)
+    sent = _Packed.of(hashed)
+    assert isinstance(sent, _Packed) is sqlite  # marshal cannot write a date object
+    assert _Packed.unpacked(pickle.loads(pickle.dumps(sent))) == hashed

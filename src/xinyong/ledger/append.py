@@ -191,7 +191,10 @@ def hash_batch(batch: Batch, frontier: Frontier, recorded_at: str, *, sqlite: bo
         if rows:
             day = _DATE_COLUMN.get(table.name) if sqlite else None
             tables.append(
-                (table.name, list(_stored(table.name, position, rows, recorded_at, day, frontier)))
+                (
+                    str(table.name),
+                    list(_stored(table.name, position, rows, recorded_at, day, frontier)),
+                )
             )
             position += len(rows)
     head = TreeHead(frontier.size, frontier.root(), recorded_at)
