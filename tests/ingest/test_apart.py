@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
-from xinyong.ingest.apart import PreparerDied, _Packed, apart_by_default
+from xinyong.ingest.apart import APART_FROM_ROWS, PreparerDied, _Packed, apart_by_default
 from xinyong.ingest.files import ingest_records
 from xinyong.ingest.readers import FileError
 from xinyong.ledger.append import Batch, hash_batch
@@ -86,15 +86,36 @@ def test_a_preparing_process_killed_midway_stops_the_ingest_and_loses_nothing_co
     engine.dispose()
 
 
-def test_an_ingest_prepares_apart_on_a_sqlite_file_with_two_cpus(
+def test_an_ingest_prepares_apart_a_large_file_into_a_sqlite_file_with_two_cpus(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    small = _csv(tmp_path / "small.csv", 10)
+    large = tmp_path / "large.csv"
+    with large.open("wb") as handle:  # as large as 200,000 rows, without writing them
+        handle.truncate(APART_FROM_ROWS * 200)
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
     on_file = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
-    assert apart_by_default(on_file)
+    in_memory = open_database("sqlite://")
+    assert apart_by_default(on_file, large)
+    assert not apart_by_default(on_file, small)
+    assert not apart_by_default(in_memory, large)
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0})
-    assert not apart_by_default(on_file)
+    assert not apart_by_default(on_file, large)
     on_file.dispose()
+    in_memory.dispose()
+
+
+def test_a_preparing_process_that_loaded_other_code_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xinyong.ingest.apart.__file__", "/elsewhere/apart.py")
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    path = _csv(tmp_path / "records.csv", 3)
+    with pytest.raises(PreparerDied, match="nothing was written"):
+        ingest_records(engine, path, load_catalog(), apart=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM records")).scalar_one() == 0
+    engine.dispose()
 
 
 @pytest.mark.parametrize("sqlite", [True, False], ids=["dates-as-text", "date-objects"])

@@ -116,7 +116,7 @@ def test_a_killed_preparing_process_stops_the_ingest_in_one_line(tmp_path: Path)
     good = _make_input(data)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     env = {**os.environ, "XINYONG_DATABASE_URL": url}
-    command = _cli("ingest", str(data), "--batch-size", str(BATCH))
+    command = _cli("ingest", str(data), "--batch-size", str(BATCH), "--apart")
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -162,7 +162,7 @@ def test_kill_minus_nine_then_rerun(tmp_path: Path, fmt: str) -> None:
         pq.write_table(table, data)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     env = {**os.environ, "XINYONG_DATABASE_URL": url}
-    command = _cli("ingest", str(data), "--batch-size", str(BATCH))
+    command = _cli("ingest", str(data), "--batch-size", str(BATCH), "--apart")
     sizes = []
     for threshold in (1, 6_000, 15_000, 26_000):
         proc = subprocess.Popen(

@@ -69,9 +69,9 @@ SETTLE_SECONDS = 2.0
 """After a helper is killed, how long requests in flight may still fail (503)."""
 START_SECONDS = 90.0
 """How long a service may take to answer ``/ready``."""
-INGEST = ("ingest", "{tmp}/furnished.parquet", "--batch-size", "40")
-"""A furnisher's Parquet file, validated in columns and read a batch ahead of the one being
-appended: appended once (beside the first trial's load), then all duplicates."""
+INGEST = ("ingest", "{tmp}/furnished.parquet", "--batch-size", "40", "--apart")
+"""A furnisher's Parquet file, validated in columns and prepared in a second process while this
+one appends: appended once (beside the first trial's load), then all duplicates."""
 CLI_COMMANDS = (
     ("ledger", "head"),
     ("ledger", "verify"),

@@ -49,6 +49,14 @@ def ingest(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Rows per transaction (the unit kept whole if killed).")
     ] = 50_000,
+    apart: Annotated[
+        bool | None,
+        typer.Option(
+            "--apart/--one-process",
+            help="Read, validate and hash in a second process while this one writes (default: "
+            "for a file of 200,000 rows or more into a SQLite file, with two CPUs or more).",
+        ),
+    ] = None,
     today: Annotated[
         str | None,
         typer.Option(
@@ -84,6 +92,7 @@ def ingest(
                 batch_size=batch_size,
                 today=today_date,
                 progress=advance,
+                apart=apart,
             )
     except (FileError, ValueError) as exc:
         fail(str(exc))

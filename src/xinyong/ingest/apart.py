@@ -22,7 +22,10 @@ running the same command again completes the job. If the preparing process dies,
 with an error after its last commit; if this one dies, the preparing process finds its channel
 closed and exits.
 
-Entries are stamped (``recorded_at``) when the batch is hashed, up to a batch before its commit.
+Entries are stamped (``recorded_at``) when the batch is hashed: a batch hashed ahead, before
+the writer has taken the write lock for it (behind the batch before, and any other writer). A
+batch hashed ahead is written only if no entry was appended since the run's last batch, so the
+stamps still grow with the positions.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection as Channel
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine
 
@@ -79,18 +84,34 @@ class PreparerDied(RuntimeError):
     """The preparing process ended without finishing (killed, or out of memory)."""
 
 
-def apart_by_default(engine: Engine) -> bool:
-    """Whether an ingest into ``engine``'s ledger prepares in a second process unless told: on
-    a SQLite file, when this process may run on more than one CPU. (A PostgreSQL server's
-    own work already fills the second core during a load; an in-memory ledger cannot be opened
-    by another process.)"""
+APART_FROM_ROWS = 200_000
+"""The smallest file (in rows, or estimated from its size) prepared in a second process by
+default: starting one costs about 0.7 s, more than a small file takes in one process."""
+_BYTES_PER_ROW = 200
+"""A CSV or JSON Lines row's usual size, to estimate a file's rows without reading it."""
+
+
+def apart_by_default(engine: Engine, path: Path) -> bool:
+    """Whether an ingest of ``path`` into ``engine``'s ledger prepares in a second process
+    unless told: for a file of at least :data:`APART_FROM_ROWS` rows into a SQLite file, when
+    this process may run on more than one CPU. (A PostgreSQL server's own work already fills
+    the second core during a load; an in-memory ledger cannot be opened by another process.)"""
     database = engine.url.database or ""
-    return (
-        engine.dialect.name == "sqlite"
-        and database not in ("", ":memory:")
-        and not database.startswith("file:")
-        and len(os.sched_getaffinity(0)) > 1
-    )
+    if (
+        engine.dialect.name != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or os.name != "posix"  # the channel is handed over with pass_fds
+    ):
+        return False
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    if cpus < 2:
+        return False
+    rows = count_rows(path)
+    if rows is None:
+        rows = path.stat().st_size // _BYTES_PER_ROW
+    return rows >= APART_FROM_ROWS
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -168,6 +189,14 @@ class _Lookups:
 
 
 @dataclass(frozen=True, slots=True)
+class _Hello:
+    """The preparing process's first message: where it loaded this module from, which must be
+    where the writer did (the same code hashes the same way)."""
+
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Done:
     """The file is through: what the decisions counted and rejected."""
 
@@ -201,21 +230,20 @@ def ingest_apart(
     total = count_rows(path)
     started = time.perf_counter()
     url = engine.url.render_as_string(hide_password=False)
-    here, preparer = _start_preparer()
-    _send(here, preparer, (url, path, catalog, source, batch_size, today))
     note = f"ingest {path.name}"
-    try:
+    with _Peer.started() as peer:
+        peer.greeted()
+        peer.send((url, path, catalog, source, batch_size, today))
         with fewer_collections(), LoadStatistics(engine) as statistics:
-            while not isinstance(message := _receive(here, preparer), _Done):
+            while not isinstance(message := peer.receive(), _Done):
                 if not isinstance(message, _Ready):
                     raise PreparerDied(f"unexpected message from the preparing process: {message}")
                 report.rows += message.rows
                 accepted = report.accepted
                 planned = False
                 if message.hashed is not None or message.decide:
-                    writer = (here, preparer, statistics)
                     hashed = _Packed.unpacked(message.hashed)
-                    planned = _write(engine, hashed, writer, report, note)
+                    planned = _write(engine, hashed, peer, statistics, report, note)
                 statistics.add(report.accepted - accepted, planned=planned)
                 if progress is not None:
                     progress(report.rows, total)
@@ -225,13 +253,6 @@ def ingest_apart(
             report.rejects_file = write_rejects(path, report.rejects)
             log_rejects(engine, f"file {path.name}", source, report.rejects)
             statistics.finish()
-    finally:
-        here.close()
-        try:
-            preparer.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # stopped early here (an error, Ctrl-C)
-            preparer.kill()
-            preparer.wait()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -239,25 +260,24 @@ def ingest_apart(
 def _write(
     engine: Engine,
     hashed: HashedBatch | None,
-    writer: tuple[Channel, subprocess.Popen[bytes], LoadStatistics],
+    peer: _Peer,
+    statistics: LoadStatistics,
     report: IngestReport,
     note: str,
 ) -> bool:
     """Write one batch in one transaction: ``hashed`` (hashed ahead) where the ledger is still
     as long as it was hashed for, else what the preparing process decides under the write lock.
-    Returns whether the batch looked anything up in the ledger. ``writer``: the channel to the
-    preparing process, the process, and the load's statistics."""
-    channel, preparer, statistics = writer
+    Returns whether the batch looked anything up in the ledger."""
     looked_up = False
     with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
         size = records._head_size(conn)  # through the module: a test counts the reads
         if hashed is not None and hashed.start == size:
-            _send(channel, preparer, _ACCEPTED)
+            peer.send(_ACCEPTED)
         else:
-            _send(channel, preparer, _Decide(size))
-            while isinstance(reply := _receive(channel, preparer), _Lookups):
+            peer.send(_Decide(size))
+            while isinstance(reply := peer.receive(), _Lookups):
                 statistics.before_lookups()
-                _send(channel, preparer, _GO)
+                peer.send(_GO)
             if not isinstance(reply, _Decided):
                 raise PreparerDied(f"unexpected message from the preparing process: {reply}")
             hashed, looked_up = _Packed.unpacked(reply.hashed), reply.looked_up
@@ -272,53 +292,94 @@ def _write(
     return looked_up
 
 
-def _start_preparer() -> tuple[Channel, subprocess.Popen[bytes]]:
-    """A new preparing process and a channel to it. The process is a new interpreter that
-    imports only what it needs: neither a copy of this one (its threads, locks and open files)
-    nor one that runs this program's main module again, as ``multiprocessing`` would."""
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        fd = theirs.fileno()
-        process = subprocess.Popen(
-            [sys.executable, "-c", f"from xinyong.ingest.apart import prepare; prepare({fd})"],
-            pass_fds=[fd],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # its errors come through the channel
+@dataclass(slots=True)
+class _Peer:
+    """The preparing process, as the writer sees it: the channel to it, the process, and the
+    file its standard error goes to (for the message if it dies)."""
+
+    channel: Channel
+    process: subprocess.Popen[bytes]
+    errors: IO[bytes]
+
+    @classmethod
+    @contextmanager
+    def started(cls) -> Iterator[_Peer]:
+        """A new preparing process, for a ``with`` block; leaving the block closes the channel
+        and waits for the process (a few seconds, after which it is killed: the writer stopped
+        early, on an error or Ctrl-C, and nothing the process prepares will be written).
+
+        The process is a new interpreter that imports what this one would, from this one's
+        ``sys.path`` (``-P``: not from the current directory), and nothing more: not a copy of
+        this process (its threads, locks and open files), nor one that runs this program's main
+        module again, as ``multiprocessing`` would."""
+        with tempfile.TemporaryFile() as errors:
+            ours, theirs = socket.socketpair()
+            with ours, theirs:
+                fd = theirs.fileno()
+                code = (
+                    f"import sys; sys.path[:] = {sys.path!r}; "
+                    f"from xinyong.ingest.apart import prepare; prepare({fd})"
+                )
+                process = subprocess.Popen(
+                    [sys.executable, "-P", "-c", code],
+                    pass_fds=[fd],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                )
+                peer = cls(Channel(ours.detach()), process, errors)
+            try:
+                yield peer
+            finally:
+                peer.channel.close()
+                peer.ended()
+
+    def greeted(self) -> None:
+        """Wait for the process's :class:`_Hello`; refuse one that loaded other code."""
+        hello = self.receive()
+        if not isinstance(hello, _Hello) or hello.module != __file__:
+            raise PreparerDied(
+                f"the process preparing the ingest loaded {getattr(hello, 'module', hello)!r}, "
+                f"not {__file__!r}; nothing was written"
+            )
+
+    def receive(self) -> object:
+        """The process's next message; its error raised here."""
+        try:
+            message = self.channel.recv()
+        except (EOFError, OSError):  # a socket whose other end died may also be reset
+            raise self.died() from None
+        if isinstance(message, _Failed):
+            raise message.error
+        return message
+
+    def send(self, message: object) -> None:
+        """Tell the process ``message``."""
+        try:
+            self.channel.send(message)
+        except OSError:
+            raise self.died() from None
+
+    def ended(self) -> None:
+        """Wait a few seconds for the process to end, then kill it."""
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def died(self) -> PreparerDied:
+        """The error for a process gone before its time (once it has ended), with the last
+        line it wrote on its standard error, if any."""
+        self.ended()
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        cause = f" ({lines[-1].strip()})" if lines else ""
+        return PreparerDied(
+            "the process preparing the ingest ended unexpectedly (exit code "
+            f"{self.process.returncode}){cause}; what was committed before stays, and running "
+            "the same command again completes it"
         )
-        return Channel(ours.detach()), process
-
-
-def _receive(channel: Channel, preparer: subprocess.Popen[bytes]) -> object:
-    """The preparing process's next message; its error raised here."""
-    try:
-        message = channel.recv()
-    except (EOFError, OSError):  # a socket whose other end died may also be reset
-        raise _died(preparer) from None
-    if isinstance(message, _Failed):
-        raise message.error
-    return message
-
-
-def _send(channel: Channel, preparer: subprocess.Popen[bytes], message: object) -> None:
-    """Tell the preparing process ``message``."""
-    try:
-        channel.send(message)
-    except OSError:
-        raise _died(preparer) from None
-
-
-def _died(preparer: subprocess.Popen[bytes]) -> PreparerDied:
-    """The error for a preparing process gone before its time (once it has ended)."""
-    try:
-        preparer.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        preparer.kill()
-        preparer.wait()
-    return PreparerDied(
-        f"the process preparing the ingest ended unexpectedly (exit code {preparer.returncode});"
-        " what was committed before stays, and running the same command again completes it"
-    )
 
 
 # -- the preparing process -----------------------------------------------------------------
@@ -329,6 +390,7 @@ def prepare(fd: int) -> None:
     errors go to the writer, to be raised there."""
     channel = Channel(fd)
     try:
+        channel.send(_Hello(__file__))
         url, path, catalog, source, batch_size, today = channel.recv()
         with fewer_collections():
             _Preparer(url, catalog, channel).run(path, source, batch_size, today)
@@ -341,6 +403,7 @@ def prepare(fd: int) -> None:
             return
     finally:
         channel.close()
+    os._exit(0)  # done: the run's memory need not be freed object by object
 
 
 def _picklable(exc: BaseException) -> BaseException:
@@ -412,6 +475,8 @@ class _Preparer:
         decided for a ledger of ``size`` entries, whose writer holds the write lock."""
         run = self.run_state
         with self.engine.connect() as conn, conn.begin():
+            if not self.sqlite:  # a lock queued between this read and the writer's: no hang
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
             batch, looked_up = _decide(
                 conn, size, fresh, facts, run, self.report, self.catalog, self.before_lookups
             )

@@ -37,7 +37,7 @@ def ingest_records(
     (:mod:`xinyong.ingest.apart`); None chooses (:func:`apart_by_default`).
     """
     if apart is None:
-        apart = apart_by_default(engine)
+        apart = apart_by_default(engine, path)
     ingest = ingest_apart if apart else ingest_in_one_process
     return ingest(
         engine,
