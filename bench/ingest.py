@@ -202,7 +202,10 @@ class Sample:
 
 
 def _peak_rss_kib() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    """The peak RSS of this process, plus that of its largest child (an ingest's preparing
+    process, which has ended by now), in KiB on Linux."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(own + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def run_xinyong(url: str, parquet: Path, rows: int) -> Sample:
