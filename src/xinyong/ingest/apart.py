@@ -61,9 +61,9 @@ from xinyong.ingest.records import (
     _fresh,
     _Run,
     _validated,
+    file_ingested,
 )
-from xinyong.ingest.reject_log import log_rejects
-from xinyong.ingest.rejects import Reject, write_rejects
+from xinyong.ingest.rejects import Reject
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import (
     HashedBatch,
@@ -249,10 +249,7 @@ def ingest_apart(
                     progress(report.rows, total)
             report.duplicates, report.conflicts = message.duplicates, message.conflicts
             report.rejects = message.rejects
-            report.rejected = len(report.rejects)
-            report.rejects_file = write_rejects(path, report.rejects)
-            log_rejects(engine, f"file {path.name}", source, report.rejects)
-            statistics.finish()
+            file_ingested(engine, report, source, statistics)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -59,7 +59,7 @@ from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, refresh_if_stale
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
-__all__ = ["IngestReport", "ingest_in_one_process", "ingest_rows"]
+__all__ = ["IngestReport", "file_ingested", "ingest_in_one_process", "ingest_rows"]
 
 
 @dataclass(slots=True)
@@ -168,12 +168,20 @@ def ingest_in_one_process(
             statistics.add(report.accepted - accepted, planned=looked_up)
             if progress is not None:
                 progress(report.rows, total)
-        report.rejected = len(report.rejects)
-        report.rejects_file = write_rejects(path, report.rejects)
-        log_rejects(engine, f"file {path.name}", source, report.rejects)
-        statistics.finish()
+        file_ingested(engine, report, source, statistics)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def file_ingested(
+    engine: Engine, report: IngestReport, source: str | None, statistics: LoadStatistics
+) -> None:
+    """The end of a file's ingest, in one process or two: its rejects counted, written beside
+    it and logged, and the planner's statistics brought up to date for the whole load."""
+    report.rejected = len(report.rejects)
+    report.rejects_file = write_rejects(report.path, report.rejects)
+    log_rejects(engine, f"file {report.path.name}", source, report.rejects)
+    statistics.finish()
 
 
 _ROW = itemgetter(1)
