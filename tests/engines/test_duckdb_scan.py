@@ -23,6 +23,8 @@ from xinyong.domain.identifiers import canonical_subject_id, synthetic_resident_
 from xinyong.domain.record_table import RecordsFileError
 from xinyong.engines import duckdb as duckdb_engine
 from xinyong.engines.duckdb_scan import score_scan
+from xinyong.ingest.files import ingest_records
+from xinyong.ledger.database import open_database
 from xinyong.schemes.load import load_scheme, parse_scheme
 from xinyong.schemes.model import Scheme
 from xinyong.scoring.as_ingested import displayed_expr, named_subjects_expr
@@ -355,7 +357,18 @@ def test_attributes_that_are_not_json_are_refused_with_the_file_named(tmp_path: 
         score_scan(rongcheng, path, [path], AS_OF, CATALOG)
 
 
-@pytest.mark.parametrize("written", ["infinity", "epoch", "2024-1-5", " 2024-01-05", "2024-02-30"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "infinity",
+        "epoch",
+        "2024-1-5",
+        " 2024-01-05",
+        "2024-01-05\n",
+        "2024-02-30",
+        "２０２４-01-05",
+    ],
+)
 def test_a_text_date_is_read_as_yyyy_mm_dd_by_every_path(tmp_path: Path, written: str) -> None:
     """DuckDB's cast reads 'infinity', 'epoch' and '2024-1-5' as dates; a records file read
     into Arrow, and ingest, refuse them. Every path refuses them, naming the column."""
@@ -372,3 +385,7 @@ def test_a_text_date_is_read_as_yyyy_mm_dd_by_every_path(tmp_path: Path, written
     for kind, message in outcomes:
         assert kind == "refused"
         assert "occurred_at" in message
+    ledger = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    report = ingest_records(ledger, path, CATALOG, source="court")
+    ledger.dispose()
+    assert [(r.line, r.field) for r in report.rejects] == [(1, "occurred_at")]

@@ -37,7 +37,7 @@ __all__ = [
 
 REQUIRED_FIELDS = ("record_id", "subject_id", "subject_kind", "code", "occurred_at", "source")
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _KINDS = {kind.value for kind in SubjectKind}
 EARLIEST = date(1900, 1, 1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -137,15 +137,14 @@ def _date(value: Any, today: date) -> date | RowProblem:
             return RowProblem("occurred_at", "must be a date, got a timestamp with a time of day")
         value = value.date()
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
+        if not value.strip():
             return RowProblem("occurred_at", "missing")
-        if not _DATE.match(text):
-            return RowProblem("occurred_at", f"bad date {text!r}: expected YYYY-MM-DD")
+        if not _DATE.fullmatch(value):  # as every scan reads text dates: no blanks around
+            return RowProblem("occurred_at", f"bad date {value!r}: expected YYYY-MM-DD")
         try:
-            value = date.fromisoformat(text)
+            value = date.fromisoformat(value)
         except ValueError:
-            return RowProblem("occurred_at", f"bad date {text!r}: no such day")
+            return RowProblem("occurred_at", f"bad date {value!r}: no such day")
     if value is None:
         return RowProblem("occurred_at", "missing")
     if not isinstance(value, date):
