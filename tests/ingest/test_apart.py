@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -128,3 +129,32 @@ def test_a_hashed_batch_arrives_as_it_was_sent(sqlite: bool) -> None:
     sent = _Packed.of(hashed)
     assert isinstance(sent, _Packed) is sqlite  # marshal cannot write a date object
     assert _Packed.unpacked(pickle.loads(pickle.dumps(sent))) == hashed
+
+
+def test_an_in_memory_ledger_is_not_prepared_apart(tmp_path: Path) -> None:
+    engine = open_database("sqlite://")
+    with pytest.raises(ValueError, match="a ledger that process can open"):
+        ingest_records(engine, _csv(tmp_path / "records.csv", 3), load_catalog(), apart=True)
+    engine.dispose()
+
+
+def test_a_long_import_path_reaches_the_preparing_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sys.path goes over the channel: one command-line argument holds at most 128 KiB."""
+    long = [str(tmp_path / f"entry-{n:04d}-{'x' * 80}") for n in range(2_000)]
+    monkeypatch.setattr("sys.path", [*sys.path, *long, tmp_path])  # a Path too
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    report = ingest_records(engine, _csv(tmp_path / "records.csv", 3), load_catalog(), apart=True)
+    assert report.accepted == 3
+    engine.dispose()
+
+
+def test_a_preparing_process_that_never_greets_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xinyong.ingest.apart._GREETING_SECONDS", 0)  # as if it never spoke
+    engine = open_database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with pytest.raises(PreparerDied):
+        ingest_records(engine, _csv(tmp_path / "records.csv", 3), load_catalog(), apart=True)
+    engine.dispose()

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection as Channel
@@ -96,13 +96,7 @@ def apart_by_default(engine: Engine, path: Path) -> bool:
     unless told: for a file of at least :data:`APART_FROM_ROWS` rows into a SQLite file, when
     this process may run on more than one CPU. (A PostgreSQL server's own work already fills
     the second core during a load; an in-memory ledger cannot be opened by another process.)"""
-    database = engine.url.database or ""
-    if (
-        engine.dialect.name != "sqlite"
-        or database in ("", ":memory:")
-        or database.startswith("file:")
-        or os.name != "posix"  # the channel is handed over with pass_fds
-    ):
+    if engine.dialect.name != "sqlite" or not _shareable(engine):
         return False
     affinity = getattr(os, "sched_getaffinity", None)
     cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
@@ -114,8 +108,23 @@ def apart_by_default(engine: Engine, path: Path) -> bool:
     return rows >= APART_FROM_ROWS
 
 
+def _shareable(engine: Engine) -> bool:
+    """Whether another process can open ``engine``'s ledger and be handed a channel: a SQLite
+    file or a server, on POSIX (the channel is handed over with ``pass_fds``)."""
+    if os.name != "posix":
+        return False
+    if engine.dialect.name != "sqlite":
+        return True
+    database = engine.url.database or ""
+    in_memory = engine.url.query.get("mode") == "memory"
+    return database not in ("", ":memory:") and not database.startswith("file:") and not in_memory
+
+
 # -- messages ------------------------------------------------------------------------------
 
+_GREETING_SECONDS = 120
+"""How long the writer waits for a new preparing process to say where it loaded its code from
+(its imports take about 0.6 s on an idle machine)."""
 _ACCEPTED = "accepted"
 """To the preparing process: the batch hashed ahead is being written as it is."""
 _GO = "go"
@@ -226,6 +235,11 @@ def ingest_apart(
     progress: Callable[[int, int | None], None] | None,
 ) -> IngestReport:
     """:func:`~xinyong.ingest.records.ingest_records` with a preparing process."""
+    if not _shareable(engine):
+        raise ValueError(
+            "an ingest prepares in a second process only into a ledger that process can open "
+            f"(a SQLite file, or PostgreSQL), not {engine.url.render_as_string(hide_password=True)}"
+        )
     report = IngestReport(path)
     total = count_rows(path)
     started = time.perf_counter()
@@ -309,30 +323,42 @@ class _Peer:
         ``sys.path`` (``-P``: not from the current directory), and nothing more: not a copy of
         this process (its threads, locks and open files), nor one that runs this program's main
         module again, as ``multiprocessing`` would."""
-        with tempfile.TemporaryFile() as errors:
-            ours, theirs = socket.socketpair()
-            with ours, theirs:
-                fd = theirs.fileno()
-                code = (
-                    f"import sys; sys.path[:] = {sys.path!r}; "
-                    f"from xinyong.ingest.apart import prepare; prepare({fd})"
+        with ExitStack() as stack:
+            try:
+                errors = stack.enter_context(tempfile.TemporaryFile())
+                ours, theirs = (stack.enter_context(end) for end in socket.socketpair())
+                code = (  # its import path first, from the channel (it may be long)
+                    "import sys; from multiprocessing.connection import Connection; "
+                    f"channel = Connection({theirs.fileno()}); sys.path[:] = channel.recv(); "
+                    "from xinyong.ingest.apart import prepare; prepare(channel)"
                 )
                 process = subprocess.Popen(
                     [sys.executable, "-P", "-c", code],
-                    pass_fds=[fd],
+                    pass_fds=[theirs.fileno()],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=errors,
                 )
-                peer = cls(Channel(ours.detach()), process, errors)
+            except (OSError, ValueError) as exc:  # no temporary file, interpreter, process...
+                raise PreparerDied(
+                    f"cannot start the process preparing the ingest: {exc}"
+                ) from None
+            peer = cls(Channel(ours.detach()), process, errors)
+            theirs.close()  # else a dead preparer's end stays open here
             try:
+                path = [os.fspath(p) for p in sys.path if isinstance(p, str | os.PathLike)]
+                peer.send(path)
                 yield peer
             finally:
                 peer.channel.close()
                 peer.ended()
 
     def greeted(self) -> None:
-        """Wait for the process's :class:`_Hello`; refuse one that loaded other code."""
+        """Wait for the process's :class:`_Hello`; refuse one that loaded other code, or that
+        says nothing (code from before the greeting waits to be told what to do)."""
+        if not self.channel.poll(_GREETING_SECONDS):
+            self.process.kill()
+            raise self.died()
         hello = self.receive()
         if not isinstance(hello, _Hello) or hello.module != __file__:
             raise PreparerDied(
@@ -382,19 +408,18 @@ class _Peer:
 # -- the preparing process -----------------------------------------------------------------
 
 
-def prepare(fd: int) -> None:
-    """The preparing process's body (:func:`_start_preparer`), on the channel at ``fd``: its
-    errors go to the writer, to be raised there."""
-    channel = Channel(fd)
+def prepare(channel: Channel) -> None:
+    """The preparing process's body (:meth:`_Peer.started`), on ``channel``: its errors go to
+    the writer, to be raised there."""
     try:
         channel.send(_Hello(__file__))
         url, path, catalog, source, batch_size, today = channel.recv()
         with fewer_collections():
             _Preparer(url, catalog, channel).run(path, source, batch_size, today)
-    except (KeyboardInterrupt, BrokenPipeError, EOFError):
-        return  # Ctrl-C reaches both processes; or the writer is gone: nothing to tell
+    except KeyboardInterrupt:
+        return  # Ctrl-C reaches both processes: the writer stops too
     except BaseException as exc:
-        try:
+        try:  # the writer raises it; or, if the writer is gone, no one needs telling
             channel.send(_Failed(_picklable(exc)))
         except (OSError, ValueError):
             return
