@@ -95,8 +95,10 @@ def _beside(
     url: str, path: Path, posts: list[Post], batch: int, rng: random.Random
 ) -> tuple[Outcome, list[tuple[str, int]]]:
     """The ingest and the posts in two threads; the outcome and the order they took the lock
-    in (("ingest", batch) or ("post", index))."""
+    in (("ingest", batch) or ("post", index)). On SQLite the ingest prepares its batches in a
+    second process (the reference, :func:`_one_after_another`, runs in one)."""
     engine = open_database(url)
+    apart = engine.dialect.name == "sqlite"
     order: list[tuple[str, int]] = []
     own = threading.local()
     batches = [0]
@@ -123,7 +125,9 @@ def _beside(
         patch.setattr(records, "_head_size", counted)
         thread = threading.Thread(target=writer)
         thread.start()
-        report = ingest_records(engine, path, CATALOG, batch_size=batch, progress=progress)
+        report = ingest_records(
+            engine, path, CATALOG, batch_size=batch, progress=progress, apart=apart
+        )
         thread.join()
     outcome = (_told(report), told, _stored(engine))
     engine.dispose()
