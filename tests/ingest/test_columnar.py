@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -284,3 +285,70 @@ def test_attrs_with_a_field_name_twice_is_a_reject(tmp_path: Path) -> None:
     report = _ingested(tmp_path, pa.table({**BASE, "source": ["court"] * 2, "attrs": attrs}))
     assert report.accepted == 0
     assert [(r.line, r.field) for r in report.rejects] == [(1, "attrs"), (2, "attrs")]
+
+
+UNUSUAL: dict[str, list[Any]] = {
+    "record_id": [" r1", "", "a" * 201, None],
+    "subject_id": [PERSON.lower(), " " + PERSON, "ext:1", "", None, ORG],
+    "subject_kind": ["alien", "", None, "organization"],
+    "code": ["peer.rating", "relation.legal_representative", "nope.x", None],
+    "day": [date(1899, 12, 31), date(2999, 1, 1), None],
+    "text_day": [" 2024-01-02", "2024-02-30", "", None],
+    "source": [" court", "", None, "bad source", "tax"],
+    "case_id": ["", " c", "a" * 201, None],
+    "attrs": ['{"amount": 5}', '{"religion":1}', "[]", "{bad", '{"person":"' + OTHER + '"}'],
+    "evidence": ["", "x\u3000", None],
+}
+"""Values of each field that take another way through the columns than a clean row's."""
+
+
+def test_validating_a_batch_imports_no_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas (0.3 s, before an ingest's first batch) when a compute function is
+    handed a Python value, to ask whether it is a pandas object: every value handed to one is
+    an Arrow value. Each way through the columns runs here, in a new interpreter."""
+    base = {
+        "record_id": "r1",
+        "subject_id": PERSON,
+        "subject_kind": "person",
+        "code": "court.defaulter",
+        "day": date(2024, 1, 2),
+        "text_day": "2024-01-02",
+        "source": "court",
+        "case_id": "c1",
+        "attrs": '{"amount":5}',
+        "evidence": "https://e.example/1",
+    }
+    rows = [base] + [{**base, name: value} for name, values in UNUSUAL.items() for value in values]
+    runs: list[tuple[str, str | None]] = []
+    for text_dates in (False, True):
+        for forced in (None, "court"):
+            for dropped in ([], ["source", "case_id", "attrs", "evidence"]):
+                path = tmp_path / f"batch-{len(runs)}.arrow"
+                batch = _batch(rows, text_dates, dropped)
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as out:
+                    out.write_batch(batch)
+                runs.append((str(path), forced))
+    script = f"""
+import sys
+from datetime import date
+import pyarrow as pa
+from xinyong.domain.catalog import load_catalog
+from xinyong.ingest.columnar import validate_batch
+from xinyong.ingest.validate import RecordValidator
+catalog = load_catalog()
+for path, forced in {runs!r}:
+    with pa.memory_map(path) as source:
+        batch = pa.ipc.open_file(source).get_batch(0)
+    validator = RecordValidator(catalog, source=forced, today=date(2026, 12, 1))
+    assert None in validate_batch(validator, batch)
+print(sorted(name for name in sys.modules if name.split(".")[0] == "pandas")[:3])
+"""
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
 from xinyong.ingest import read_ahead as read_ahead_module
 from xinyong.ingest.files import ingest_records
-from xinyong.ingest.read_ahead import read_ahead
+from xinyong.ingest.read_ahead import RAMP_FROM, ramp_up, read_ahead
 from xinyong.ledger.database import open_database
 
 WAIT = 10.0
@@ -170,3 +171,26 @@ def test_an_interrupt_while_waiting_for_the_item_is_raised_once_it_is_made(
         ahead.close()
     assert closed.is_set()
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("size", [0, 1, RAMP_FROM - 1, RAMP_FROM, 50_000, 50_001])
+def test_the_first_batch_comes_in_parts_that_double(size: int) -> None:
+    first, second = list(range(size)), list(range(size, size + 7))
+    parts = list(ramp_up(iter([first, second])))
+    assert [item for part in parts for item in part] == first + second
+    sizes = [len(part) for part in parts[:-1]]
+    if size < RAMP_FROM:
+        assert sizes == [size]
+    else:
+        ends = [0, size >> 4, size >> 3, size >> 2, size >> 1, size]
+        assert sizes == [end - start for start, end in pairwise(ends)]
+        assert sizes[0] > 0
+    assert parts[-1] == second
+
+
+def test_arrow_batches_ramp_up_with_their_rows_in_order() -> None:
+    batch = pa.RecordBatch.from_pydict({"n": list(range(10_000))})
+    parts = list(ramp_up([batch]))
+    assert [part.num_rows for part in parts] == [625, 625, 1_250, 2_500, 5_000]
+    assert pa.Table.from_batches(parts).column("n").to_pylist() == list(range(10_000))
+    assert list(ramp_up([])) == []

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.arrow_buffers import booleans, flags, int64s
 from xinyong.domain.identifiers import (
     MAX_LENGTH,
     USCC_ALPHABET,
@@ -99,7 +100,7 @@ def canonical_for_kinds(distinct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     organization = np.zeros(len(distinct), dtype=bool)
     organization[shaped] = _valid_uscc(rows, digits)
     if len(rest):
-        opaque = _opaque(distinct.take(_indices(rest)))
+        opaque = _opaque(distinct.take(int64s(rest)))
         person[rest] = opaque
         organization[rest] = opaque
     return person, organization
@@ -115,36 +116,8 @@ def _already_canonical(values: pa.Array) -> pa.Array:
     result = np.zeros(len(values), dtype=bool)
     result[shaped] = _valid_numbers(rows)
     if len(rest):
-        result[rest] = _opaque(values.take(_indices(rest)))
-    return _booleans(result)
-
-
-# NumPy and Arrow arrays are converted over their buffers here, not with ``pa.array`` or
-# ``to_numpy``, which import pandas when it is installed (0.3 s of a command's start).
-
-
-def _indices(rows: np.ndarray) -> pa.Array:
-    """Row indices as an Arrow ``int64`` array."""
-    data = np.ascontiguousarray(rows, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
-
-
-def _booleans(flags: np.ndarray) -> pa.Array:
-    """NumPy booleans as an Arrow boolean array (Arrow packs eight to a byte)."""
-    packed = np.packbits(np.asarray(flags, dtype=bool), bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(packed)])
-
-
-def _flags(array: pa.Array) -> np.ndarray:
-    """An Arrow boolean array as NumPy booleans, a null as false (``to_numpy`` imports pandas)."""
-    validity, data = array.buffers()
-    end = array.offset + len(array)
-
-    def bits(buffer: pa.Buffer) -> np.ndarray:
-        packed = np.frombuffer(buffer, dtype=np.uint8)
-        return np.unpackbits(packed, count=end, bitorder="little")[array.offset :].astype(bool)
-
-    return bits(data) & bits(validity) if validity is not None else bits(data)
+        result[rest] = _opaque(values.take(int64s(rest)))
+    return booleans(result)
 
 
 def _split(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,7 +148,7 @@ def _opaque(values: pa.Array) -> np.ndarray:
         pc.match_substring_regex(values, _OPAQUE),
         pc.invert(pc.or_(pc.or_(alnum18, separated), number_like)),
     )
-    return _flags(opaque)
+    return flags(opaque)
 
 
 def _offsets(values: pa.Array) -> np.ndarray:

@@ -74,7 +74,7 @@ from xinyong.ledger.append import (
     read_frontier,
     utc_now_text,
 )
-from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, open_database
+from xinyong.ledger.database import LoadStatistics, appending, open_database
 from xinyong.ledger.merkle import Frontier
 
 __all__ = ["PreparerDied", "apart_by_default", "ingest_apart", "prepare"]
@@ -280,7 +280,7 @@ def _write(
     as long as it was hashed for, else what the preparing process decides under the write lock.
     Returns whether the batch looked anything up in the ledger."""
     looked_up = False
-    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+    with appending(engine, bulk=True) as conn:
         size = records._head_size(conn)  # through the module: a test counts the reads
         if hashed is not None and hashed.start == size:
             peer.send(_ACCEPTED)
@@ -456,7 +456,7 @@ class _Preparer:
         """Every batch of ``path``, then the counts and rejects."""
         validator = RecordValidator(self.catalog, source=source, today=today)
         required = [name for name in REQUIRED_FIELDS if not (name == "source" and source)]
-        validated = _validated(path, validator, required, batch_size)
+        validated = _validated(path, validator, required, batch_size, ramp=True)
         try:
             with closing(validated), closing(read_ahead(validated)) as batches:
                 for checked in batches:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xinyong.domain.arrow_buffers import flags, integers, scalar
 from xinyong.domain.id_columns import canonical_for_kinds
 from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.validate import EARLIEST, RecordValidator
@@ -36,6 +37,8 @@ CLEAN_TEXT_RE2 = f"^{_EDGE}(?:[^\\x00-\\x1f\\x7f]*{_EDGE})?$"
 """The text that :data:`xinyong.ingest.validate.CLEAN_TEXT` matches in full, for Arrow's RE2."""
 
 _STRINGS = (pa.string(), pa.large_string())
+
+_ZERO = scalar(0)
 _EPOCH = date(1970, 1, 1)
 
 
@@ -118,14 +121,16 @@ def _text(
         ok[:] = False
         return [None] * batch.num_rows
     if not required:
-        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        column = pc.if_else(
+            pc.equal(pc.utf8_length(column), _ZERO), pa.nulls(1, column.type)[0], column
+        )
     good = pc.and_(
         pc.match_substring_regex(column, CLEAN_TEXT_RE2),
-        pc.less_equal(pc.utf8_length(column), limit),
+        pc.less_equal(pc.utf8_length(column), scalar(limit)),
     )
     if not required:
         good = pc.or_kleene(pc.is_null(column), good)
-    ok &= pc.fill_null(good, False).to_numpy(zero_copy_only=False)
+    ok &= flags(good)  # a null: not good
     return list(column.to_pylist()) if values else []
 
 
@@ -135,7 +140,7 @@ def _labels(batch: pa.RecordBatch, name: str, ok: np.ndarray) -> list[Any]:
     if column is None or column.type not in _STRINGS:
         ok[:] = False
         return [None] * batch.num_rows
-    ok &= pc.is_valid(column).to_numpy(zero_copy_only=False)
+    ok &= flags(pc.is_valid(column))
     encoded = pc.dictionary_encode(column)  # one object per distinct label, not one per row:
     labels = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)  # less to pickle
     return list(labels[_indices(encoded, len(labels) - 1)].tolist())
@@ -189,8 +194,7 @@ def _subjects(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray)
 
 def _indices(encoded: pa.DictionaryArray, missing: int) -> np.ndarray:
     """The dictionary indices of ``encoded`` as int64, ``missing`` for a null."""
-    indices = pc.fill_null(encoded.indices, missing).to_numpy(zero_copy_only=False)
-    return np.asarray(indices, dtype=np.int64)
+    return integers(pc.fill_null(encoded.indices, scalar(missing, encoded.indices.type)))
 
 
 def _dates(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) -> list[Any]:
@@ -203,7 +207,7 @@ def _dates(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) ->
     if pa.types.is_date32(column.type):
         first = (EARLIEST - _EPOCH).days
         last = (validator.today - _EPOCH).days
-        days = pc.fill_null(column.cast(pa.int32()), first - 1).to_numpy(zero_copy_only=False)
+        days = integers(pc.fill_null(column.cast(pa.int32()), scalar(first - 1, pa.int32())))
         ok &= (days >= first) & (days <= last)
         distinct, index = np.unique(days, return_inverse=True)
         dates = [  # only those in range: others may be beyond Python's dates
@@ -227,8 +231,11 @@ def _sources(validator: RecordValidator, batch: pa.RecordBatch, ok: np.ndarray) 
             if column.type not in _STRINGS:
                 ok[:] = False
             else:
-                same = pc.or_kleene(pc.is_null(column), pc.is_in(column, pa.array(["", forced])))
-                ok &= pc.fill_null(same, True).to_numpy(zero_copy_only=False)
+                same = pc.or_kleene(
+                    pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_length(column), _ZERO)),
+                    pc.equal(column, scalar(forced)),
+                )
+                ok &= ~flags(pc.invert(same))  # a null: the same
         return [forced] * batch.num_rows
     if column is None or column.type not in _STRINGS:
         ok[:] = False

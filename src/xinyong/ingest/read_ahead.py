@@ -15,13 +15,48 @@ acknowledged yet.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from itertools import pairwise
+from typing import Protocol, Self, TypeVar
 
-__all__ = ["read_ahead"]
+__all__ = ["RAMP_FROM", "ramp_up", "read_ahead"]
 
 T = TypeVar("T")
+
+
+class _Cuttable(Protocol):
+    def __len__(self) -> int: ...
+    def __getitem__(self, part: slice, /) -> Self: ...
+
+
+B = TypeVar("B", bound=_Cuttable)
+
+RAMP_FROM = 4_096
+"""The least batch size whose first batch :func:`ramp_up` cuts."""
+_RAMP_STEPS = 4
+"""The first batch in parts of 1/16, 1/16, 1/8, 1/4 and 1/2 of it."""
+
+
+def ramp_up(batches: Iterable[B]) -> Iterator[B]:
+    """``batches``, with the first (if of :data:`RAMP_FROM` items or more) cut into parts that
+    double in size, so that a pipeline of a reader and a writer fills quickly: the writer, which
+    waits for the whole first batch to be read, validated and hashed, starts on a sixteenth of
+    it, and each part is read while the writer writes the part before, which is half its size.
+    (Where a batch is a transaction, the outcome does not depend on where batches end.)"""
+    items = iter(batches)
+    first = next(items, None)
+    if first is None:
+        return
+    size = len(first)
+    if size < RAMP_FROM:
+        yield first
+    else:
+        ends = [0, *(size >> step for step in range(_RAMP_STEPS, 0, -1)), size]
+        for start, end in pairwise(ends):
+            yield first[start:end]
+    yield from items
+
 
 _END = object()
 

@@ -41,7 +41,7 @@ from xinyong.domain.row_problem import RowProblem
 from xinyong.ingest.collector import fewer_collections
 from xinyong.ingest.columnar import validate_batch
 from xinyong.ingest.gate import Gate
-from xinyong.ingest.read_ahead import read_ahead
+from xinyong.ingest.read_ahead import ramp_up, read_ahead
 from xinyong.ingest.readers import (
     UNREADABLE,
     BadLine,
@@ -55,7 +55,7 @@ from xinyong.ingest.reject_log import log_rejects
 from xinyong.ingest.rejects import Reject, write_rejects
 from xinyong.ingest.validate import REQUIRED_FIELDS, RecordValidator
 from xinyong.ledger.append import Batch, RecordRow, SubjectRow, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK, LoadStatistics, refresh_if_stale
+from xinyong.ledger.database import LoadStatistics, appending, fold_log, refresh_if_stale
 from xinyong.ledger.schema import records, subjects
 from xinyong.peer.admission import RatingAdmission
 
@@ -163,6 +163,7 @@ def ingest_in_one_process(
                 checked.ahead,
                 partial(gate.settle, index + 1),
                 statistics.before_lookups,
+                bulk=True,
             )
             gate.settle(index + 1)
             statistics.add(report.accepted - accepted, planned=looked_up)
@@ -177,7 +178,9 @@ def file_ingested(
     engine: Engine, report: IngestReport, source: str | None, statistics: LoadStatistics
 ) -> None:
     """The end of a file's ingest, in one process or two: its rejects counted, written beside
-    it and logged, and the planner's statistics brought up to date for the whole load."""
+    it and logged, the ledger's log folded into its file, and the planner's statistics brought
+    up to date for the whole load."""
+    fold_log(engine)
     report.rejected = len(report.rejects)
     report.rejects_file = write_rejects(report.path, report.rejects)
     log_rejects(engine, f"file {report.path.name}", source, report.rejects)
@@ -309,14 +312,21 @@ def _decide_ahead(checked: _Checked, run: _Run) -> _Ahead | None:
 
 
 def _validated(
-    path: Path, validator: RecordValidator, required: Sequence[str], batch_size: int
+    path: Path,
+    validator: RecordValidator,
+    required: Sequence[str],
+    batch_size: int,
+    *,
+    ramp: bool = False,
 ) -> Generator[_Checked, None, None]:
     """The file validated batch by batch. A Parquet batch is validated in columns, and only its
     unusual rows one by one. Nothing here touches the ledger: batches are read ahead of the one
-    being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`)."""
+    being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`). ``ramp``: the first batch
+    comes in parts (:func:`~xinyong.ingest.read_ahead.ramp_up`)."""
+    ramped: Callable[[Iterator[Any]], Iterator[Any]] = ramp_up if ramp else iter
     if detect_format(path) == "parquet":
         line = 1
-        for batch in parquet_batches(path, required, batch_size):
+        for batch in ramped(parquet_batches(path, required, batch_size)):
             try:
                 rows = validate_batch(validator, batch)
             except UNREADABLE:  # a value Python cannot hold: row by row, to name it
@@ -334,7 +344,7 @@ def _validated(
             yield checked
             line += batch.num_rows
         return
-    for raw_batch in read_batches(path, required, batch_size):
+    for raw_batch in ramped(read_batches(path, required, batch_size)):
         checked = _Checked(len(raw_batch))
         for item in raw_batch:
             if isinstance(item, BadLine):
@@ -387,6 +397,8 @@ def _append(
     ahead: _Ahead | None = None,
     settled: Callable[[], None] = lambda: None,
     before_lookups: Callable[[], None] = lambda: None,
+    *,
+    bulk: bool = False,
 ) -> bool:
     """Append what of ``good`` goes into the ledger, in one transaction. Returns whether the
     batch looked anything up in the ledger's large tables (existing keys, registered kinds, the
@@ -395,13 +407,14 @@ def _append(
     the batch as decided ahead (:func:`_decide_ahead`), taken if no one else has written since
     the run's last batch; ``settled``: called once the batch is decided for good, before it is
     written; ``before_lookups``: called before the batch looks anything up (the planner's
-    statistics are brought up to date there, :meth:`LoadStatistics.before_lookups`)."""
+    statistics are brought up to date there, :meth:`LoadStatistics.before_lookups`); ``bulk``:
+    the batch is one of a load's (:func:`~xinyong.ledger.database.bulk_commits`)."""
     if ahead is None:
         fresh, fresh_facts = _fresh(good, facts, run, report)
         if not fresh:
             settled()
             return False
-    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
+    with appending(engine, bulk=bulk) as conn:
         size = _head_size(conn)
         if ahead is not None and size == run.last_size:
             batch, looked_up = ahead.batch, False

@@ -30,10 +30,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from alembic.config import Config
 
 __all__ = [
     "ANALYZE_AFTER_ROWS",
+    "BULK_CHECKPOINT_PAGES",
     "CHECK_CONNECTION",
     "DEFAULT_URL",
     "ENV_VAR",
@@ -48,7 +51,9 @@ __all__ = [
     "NoLedger",
     "after_bulk_load",
     "analyse",
+    "appending",
     "database_error",
+    "fold_log",
     "hold_append_lock",
     "hold_inquiry_lock",
     "hold_lock",
@@ -83,6 +88,11 @@ ledger file's write lock at BEGIN, as any writer must; on PostgreSQL it runs bes
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _HOLDS_WRITER = "xinyong_holds_writer"
 _NOWAIT = "xinyong_nowait"
+_BULK = "xinyong_bulk"
+_CHECKPOINT_PAGES = 1_000
+"""SQLite's default: a commit after which the log holds more pages folds it into the file."""
+BULK_CHECKPOINT_PAGES = 65_536
+"""The same for a load's batches (:func:`appending`): 256 MiB of log at 4 KiB pages."""
 INQUIRY_SCHEMA = "inquiry_log"
 """The name a SQLite ledger's inquiry log file is attached as (:func:`inquiry_log_path`)."""
 _PG_APPEND_LOCK = 0x78696E79  # "xiny": advisory lock key serializing appends on PostgreSQL
@@ -315,6 +325,8 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
             cursor.execute(f"PRAGMA {INQUIRY_SCHEMA}.journal_size_limit={64 << 20}")
         cursor.execute("PRAGMA main.journal_mode=WAL")
         cursor.execute("PRAGMA main.synchronous=NORMAL")
+        # The same for the ledger's log, which a load lets grow (:func:`appending`).
+        cursor.execute(f"PRAGMA main.journal_size_limit={64 << 20}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk appends touch 3 indexes
@@ -362,6 +374,8 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
             held.release()
         if record.info.pop(_NOWAIT, False):
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
+        if record.info.pop(_BULK, False):
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
 
     return engine
 
@@ -677,6 +691,44 @@ def never_wait(conn: Connection) -> None:
     The usual timeout is restored when the connection goes back to the pool."""
     conn.info[_NOWAIT] = True
     conn.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def appending(engine: Engine, *, bulk: bool = False) -> Iterator[Connection]:
+    """A transaction that may append to the ledger (:data:`WRITE_LOCK`), on a connection of its
+    own; ``bulk``: it writes one batch of a load (:func:`_bulk_commits`)."""
+    with engine.connect().execution_options(**WRITE_LOCK) as conn:
+        if bulk:
+            _bulk_commits(conn)
+        with conn.begin():
+            yield conn
+
+
+def _bulk_commits(conn: Connection) -> None:
+    """Make the commits of a SQLite connection, until it goes back to the pool, fold the
+    ledger's log into its file (a checkpoint) only once the log holds
+    :data:`BULK_CHECKPOINT_PAGES` pages, not 1,000: for the batches of a load, each of which
+    writes far more than 1,000 pages. Folding after every batch wrote the index pages that
+    every batch touches to the file again each time (docs/benchmarks.md, "Ingest"). This
+    changes no commit's durability, only when the log is copied; :func:`fold_log` folds what a
+    load leaves once it ends."""
+    if conn.dialect.name != "sqlite":
+        return
+    conn.info[_BULK] = True
+    driver = conn.connection.driver_connection
+    driver.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")  # type: ignore[union-attr]
+
+
+def fold_log(engine: Engine) -> None:
+    """Fold a SQLite ledger's log into its file, as far as no reader still needs it (a
+    passive checkpoint: it waits for no one), after a load (:func:`appending`)."""
+    if engine.dialect.name != "sqlite":
+        return
+    pooled = engine.raw_connection()  # no BEGIN: a checkpoint runs outside transactions
+    try:
+        pooled.driver_connection.execute("PRAGMA main.wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+    finally:
+        pooled.close()
 
 
 def _install_pg_lock(engine: Engine) -> None:
