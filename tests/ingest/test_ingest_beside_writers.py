@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from tests.support.postgres import new_pg_database
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ingest import apart as apart_module
 from xinyong.ingest import records
 from xinyong.ingest.files import ingest_records
 from xinyong.ingest.records import IngestReport, ingest_rows
@@ -123,6 +124,8 @@ def _beside(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(records, "_head_size", counted)
+        # batches waiting join the one being written, up to this many rows: none, a few, all
+        patch.setattr(apart_module, "_GROUP_ROWS", rng.choice([1, batch * 3, 10**9]))
         thread = threading.Thread(target=writer)
         thread.start()
         report = ingest_records(

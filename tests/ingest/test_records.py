@@ -20,6 +20,7 @@ from xinyong.domain.identifiers import (
     synthetic_resident_id,
     synthetic_uscc,
 )
+from xinyong.ingest import apart as apart_module
 from xinyong.ingest.files import ingest_records
 from xinyong.ingest.records import (
     IngestReport,
@@ -324,9 +325,11 @@ def _with_another_writer(
 
     try:
         path = _csv(ledger.with_suffix(".csv"), rows)
-        report = ingest_records(
-            engine, path, load_catalog(), batch_size=batch, progress=progress, apart=apart
-        )
+        with pytest.MonkeyPatch.context() as patch:  # each batch commits before the next
+            patch.setattr(apart_module, "_GROUP_ROWS", 1)  # (the other writer comes between)
+            report = ingest_records(
+                engine, path, load_catalog(), batch_size=batch, progress=progress, apart=apart
+            )
         with engine.connect() as conn:
             stored = conn.exec_driver_sql(
                 "SELECT record_id, subject_id, subject_kind, attrs FROM records ORDER BY position"

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from xinyong.ledger.database import BULK_CHECKPOINT_PAGES, appending, fold_log, open_database
+from xinyong.ledger.database import (
+    BULK_CHECKPOINT_PAGES,
+    _revision,
+    appending,
+    fold_log,
+    open_database,
+)
 
 
 @pytest.fixture
@@ -85,5 +91,25 @@ def test_on_postgresql_a_load_batch_is_an_append(pg_server_url: str) -> None:
             ).scalar_one()
             assert held == 1
         fold_log(engine)  # nothing to fold
+    finally:
+        engine.dispose()
+
+
+def _alembic_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@pytest.mark.parametrize("migrated", [True, False])
+def test_the_revision_is_read_as_alembic_reads_it(ledger_url: str, migrated: bool) -> None:
+    engine = open_database(ledger_url, migrate=False)
+    try:
+        if not migrated:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE alembic_version")
+        assert _revision(engine) == _alembic_revision(engine)
+        assert (_revision(engine) is None) is not migrated
     finally:
         engine.dispose()

@@ -30,6 +30,7 @@ stamps still grow with the positions.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import socket
@@ -45,7 +46,7 @@ from multiprocessing.connection import Connection as Channel
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from xinyong.domain.catalog import Catalog
 from xinyong.ingest import records
@@ -249,18 +250,12 @@ def ingest_apart(
         peer.greeted()
         peer.send((url, path, catalog, source, batch_size, today))
         with fewer_collections(), LoadStatistics(engine) as statistics:
-            while not isinstance(message := peer.receive(), _Done):
+            done = (lambda: progress(report.rows, total)) if progress else (lambda: None)
+            message = peer.receive()
+            while not isinstance(message, _Done):
                 if not isinstance(message, _Ready):
                     raise PreparerDied(f"unexpected message from the preparing process: {message}")
-                report.rows += message.rows
-                accepted = report.accepted
-                planned = False
-                if message.hashed is not None or message.decide:
-                    hashed = _Packed.unpacked(message.hashed)
-                    planned = _write(engine, hashed, peer, statistics, report, note)
-                statistics.add(report.accepted - accepted, planned=planned)
-                if progress is not None:
-                    progress(report.rows, total)
+                message = _transaction(engine, message, peer, statistics, report, note, done)
             report.duplicates, report.conflicts = message.duplicates, message.conflicts
             report.rejects = message.rejects
             file_ingested(engine, report, source, statistics)
@@ -268,38 +263,87 @@ def ingest_apart(
     return report
 
 
-def _write(
+_GROUP_ROWS = 200_000
+"""The most rows read (from about four batches) that the writer commits at once. Batches hashed
+ahead that are already waiting when a batch is written join its transaction: SQLite then writes
+the index pages that every batch touches once per group instead of once per batch. A batch is
+not held back for it: the transaction commits as soon as the next batch is not there yet."""
+
+
+def _transaction(
     engine: Engine,
+    message: _Ready,
+    peer: _Peer,
+    statistics: LoadStatistics,
+    report: IngestReport,
+    note: str,
+    done: Callable[[], None],
+) -> object:
+    """Write ``message``'s batch in one transaction, with those that follow it hashed ahead
+    while they are already waiting (up to :data:`_GROUP_ROWS` rows). A batch to be decided
+    under the write lock starts a transaction of its own: the preparing process looks things
+    up on its own connection, which sees only what is committed. Returns the next message, not
+    yet written; ``done`` is called for each batch once the transaction has committed."""
+    rows, written = 0, 0
+    following: object = None
+    with appending(engine, bulk=True) as conn:
+        size = records._head_size(conn)  # through the module: a test counts the reads
+        while True:
+            hashed = _Packed.unpacked(message.hashed)
+            if rows and (message.decide or (hashed is not None and hashed.start != size)):
+                following = _Ready(message.rows, hashed, message.decide)
+                break
+            report.rows += message.rows
+            accepted = report.accepted
+            planned = False
+            if hashed is not None or message.decide:
+                planned = _write(conn, size, hashed, peer, statistics, report, note)
+                size = report.head.size if report.head is not None else size
+            statistics.add(report.accepted - accepted, planned=planned)
+            rows, written = rows + message.rows, written + 1
+            if rows >= _GROUP_ROWS or not peer.channel.poll():
+                break
+            following = peer.receive()
+            if not isinstance(following, _Ready):
+                break
+            message, following = following, None
+    for _ in range(written):  # committed
+        done()
+    return peer.receive() if following is None else following
+
+
+def _write(
+    conn: Connection,
+    size: int,
     hashed: HashedBatch | None,
     peer: _Peer,
     statistics: LoadStatistics,
     report: IngestReport,
     note: str,
 ) -> bool:
-    """Write one batch in one transaction: ``hashed`` (hashed ahead) where the ledger is still
-    as long as it was hashed for, else what the preparing process decides under the write lock.
-    Returns whether the batch looked anything up in the ledger."""
+    """Write one batch on ``conn``, which holds the write lock and whose ledger is ``size``
+    entries long: ``hashed`` (hashed ahead) where it was hashed for that length, else what
+    the preparing process decides now. Returns whether the batch looked anything up in the
+    ledger."""
     looked_up = False
-    with appending(engine, bulk=True) as conn:
-        size = records._head_size(conn)  # through the module: a test counts the reads
-        if hashed is not None and hashed.start == size:
-            peer.send(_ACCEPTED)
-        else:
-            peer.send(_Decide(size))
-            while isinstance(reply := peer.receive(), _Lookups):
-                statistics.before_lookups()
-                peer.send(_GO)
-            if not isinstance(reply, _Decided):
-                raise PreparerDied(f"unexpected message from the preparing process: {reply}")
-            hashed, looked_up = _Packed.unpacked(reply.hashed), reply.looked_up
-        if hashed is not None:
-            report.head = append_hashed(conn, hashed, note)
-            report.batches += 1
-            for table, rows in hashed.tables:
-                if table == "records":
-                    report.accepted += len(rows)
-                elif table == "subjects":
-                    report.new_subjects += len(rows)
+    if hashed is not None and hashed.start == size:
+        peer.send(_ACCEPTED)
+    else:
+        peer.send(_Decide(size))
+        while isinstance(reply := peer.receive(), _Lookups):
+            statistics.before_lookups()
+            peer.send(_GO)
+        if not isinstance(reply, _Decided):
+            raise PreparerDied(f"unexpected message from the preparing process: {reply}")
+        hashed, looked_up = _Packed.unpacked(reply.hashed), reply.looked_up
+    if hashed is not None:
+        report.head = append_hashed(conn, hashed, note)
+        report.batches += 1
+        for table, rows in hashed.tables:
+            if table == "records":
+                report.accepted += len(rows)
+            elif table == "subjects":
+                report.new_subjects += len(rows)
     return looked_up
 
 
@@ -462,6 +506,9 @@ class _Preparer:
                 for checked in batches:
                     self.report.rejects.extend(checked.rejects)
                     self.batch(checked)
+                    # What lives on (the run's keys, a tuple per row) is not walked by the
+                    # collector again; this process ends with os._exit, which frees it all
+                    gc.freeze()
         finally:
             self.engine.dispose()
         report = self.report

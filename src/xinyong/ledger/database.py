@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -747,13 +747,21 @@ def _alembic_config() -> Config:
 
 
 def _revision(engine: Engine) -> str | None:
-    """The schema revision of the ledger's database; None where no ledger was ever created."""
-    from alembic.runtime.migration import MigrationContext
-
+    """The schema revision of the ledger's database; None where no ledger was ever created.
+    Read from Alembic's table as Alembic reads it, without importing Alembic (0.15 s of the
+    start of a command, or of an ingest's preparing process, that opens a ledger as it is)."""
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table(_VERSION_TABLE):
+            return None
+        found = [str(row[0]) for row in conn.exec_driver_sql(_READ_VERSION)]
         conn.rollback()
-    return current
+    if len(found) > 1:
+        raise RuntimeError(f"the ledger's {_VERSION_TABLE} table holds several revisions: {found}")
+    return found[0] if found else None
+
+
+_VERSION_TABLE = "alembic_version"
+_READ_VERSION = f"SELECT version_num FROM {_VERSION_TABLE}"
 
 
 def upgrade(engine: Engine) -> None:
