@@ -8,14 +8,19 @@ import os
 import pickle
 import signal
 import sys
+import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
 from xinyong.domain.catalog import load_catalog
 from xinyong.domain.identifiers import synthetic_resident_id
+from xinyong.ingest import apart as apart_module
 from xinyong.ingest.apart import APART_FROM_ROWS, PreparerDied, _Packed, apart_by_default
 from xinyong.ingest.files import ingest_records
 from xinyong.ingest.readers import FileError
@@ -158,3 +163,46 @@ def test_a_preparing_process_that_never_greets_is_stopped(
     with pytest.raises(PreparerDied):
         ingest_records(engine, _csv(tmp_path / "records.csv", 3), load_catalog(), apart=True)
     engine.dispose()
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_an_error_midway_keeps_what_was_written_before_it_as_in_one_process(
+    tmp_path: Path, slow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group that cannot be read stops the ingest; the batches before it stay, however
+    many were waiting to be committed together (``slow``: the writer lags, so they all were)."""
+    rows = [
+        {
+            "record_id": f"R{i}",
+            "subject_id": PERSON,
+            "subject_kind": "person",
+            "code": "utility.late_fee",
+            "occurred_at": "2024-01-02",
+            "source": "city",
+        }
+        for i in range(30_000)
+    ]
+    path = tmp_path / "records.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=5_000, compression="none")
+    broken = pq.ParquetFile(path).metadata.row_group(4).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[broken : broken + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+    if slow:
+        written = apart_module.append_hashed
+
+        def lagging(*args: Any) -> Any:
+            time.sleep(0.3)
+            return written(*args)
+
+        monkeypatch.setattr(apart_module, "append_hashed", lagging)
+    kept = []
+    for apart in (False, True):
+        engine = open_database(f"sqlite:///{tmp_path / f'{apart}.db'}")
+        with pytest.raises(OSError, match="deserialize"):  # pyarrow's, in either process
+            ingest_records(engine, path, load_catalog(), batch_size=5_000, apart=apart)
+        with engine.connect() as conn:
+            kept.append(conn.exec_driver_sql("SELECT count(*) FROM records").scalar_one())
+            assert verify_ledger(conn).ok
+        engine.dispose()
+    assert kept[1] == kept[0] == 20_000

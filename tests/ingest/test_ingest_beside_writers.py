@@ -124,8 +124,8 @@ def _beside(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(records, "_head_size", counted)
-        # batches waiting join the one being written, up to this many rows: none, a few, all
-        patch.setattr(apart_module, "_GROUP_ROWS", rng.choice([1, batch * 3, 10**9]))
+        # batches waiting join the one being written, up to this many: none, a few, all
+        patch.setattr(apart_module, "_GROUP_BATCHES", rng.choice([1, 3, 100]))
         thread = threading.Thread(target=writer)
         thread.start()
         report = ingest_records(

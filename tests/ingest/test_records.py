@@ -326,7 +326,7 @@ def _with_another_writer(
     try:
         path = _csv(ledger.with_suffix(".csv"), rows)
         with pytest.MonkeyPatch.context() as patch:  # each batch commits before the next
-            patch.setattr(apart_module, "_GROUP_ROWS", 1)  # (the other writer comes between)
+            patch.setattr(apart_module, "_GROUP_BATCHES", 1)  # (the other writer comes between)
             report = ingest_records(
                 engine, path, load_catalog(), batch_size=batch, progress=progress, apart=apart
             )

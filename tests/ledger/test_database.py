@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from xinyong.ledger.database import (
+    _PG_APPEND_LOCK,
     BULK_CHECKPOINT_PAGES,
     _revision,
     appending,
@@ -86,10 +87,10 @@ def test_on_postgresql_a_load_batch_is_an_append(pg_server_url: str) -> None:
     try:
         with appending(engine, bulk=True) as conn:  # holding the append lock
             held = conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND pid = pg_backend_pid()"
-            ).scalar_one()
-            assert held == 1
+                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted"
+            ).all()
+            assert (_PG_APPEND_LOCK,) in [tuple(row) for row in held]
         fold_log(engine)  # nothing to fold
     finally:
         engine.dispose()
@@ -113,3 +114,22 @@ def test_the_revision_is_read_as_alembic_reads_it(ledger_url: str, migrated: boo
         assert (_revision(engine) is None) is not migrated
     finally:
         engine.dispose()
+
+
+def test_a_load_connection_closed_on_an_error_goes_back_to_the_pool(ledger: Engine) -> None:
+    """Ctrl-C or a broken connection in a load's batch: the connection is closed and
+    discarded, the error raised as it is (nothing left to set back on a closed connection)."""
+
+    def interrupted() -> None:
+        with appending(ledger, bulk=True) as conn:
+            conn.invalidate()
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert ledger.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with appending(ledger, bulk=True) as conn:  # the next load's batch takes a new one
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == (
+            BULK_CHECKPOINT_PAGES
+        )
+    assert _autocheckpoint(ledger) == 1_000

@@ -47,7 +47,12 @@ def ingest(
     db: DbOption = None,
     catalog: CatalogOption = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Rows per transaction (the unit kept whole if killed).")
+        int,
+        typer.Option(
+            min=1,
+            help="Rows per batch, the unit kept whole if killed. A batch is one transaction; "
+            "with --apart, up to 4 batches ready together commit as one.",
+        ),
     ] = 50_000,
     apart: Annotated[
         bool | None,

@@ -251,11 +251,12 @@ def ingest_apart(
         peer.send((url, path, catalog, source, batch_size, today))
         with fewer_collections(), LoadStatistics(engine) as statistics:
             done = (lambda: progress(report.rows, total)) if progress else (lambda: None)
+            writer = _Writer(engine, peer, statistics, report, note, done, batch_size)
             message = peer.receive()
             while not isinstance(message, _Done):
                 if not isinstance(message, _Ready):
                     raise PreparerDied(f"unexpected message from the preparing process: {message}")
-                message = _transaction(engine, message, peer, statistics, report, note, done)
+                message = writer.transaction(message)
             report.duplicates, report.conflicts = message.duplicates, message.conflicts
             report.rejects = message.rejects
             file_ingested(engine, report, source, statistics)
@@ -263,53 +264,75 @@ def ingest_apart(
     return report
 
 
-_GROUP_ROWS = 200_000
-"""The most rows read (from about four batches) that the writer commits at once. Batches hashed
-ahead that are already waiting when a batch is written join its transaction: SQLite then writes
-the index pages that every batch touches once per group instead of once per batch. A batch is
-not held back for it: the transaction commits as soon as the next batch is not there yet."""
+_GROUP_BATCHES = 4
+"""The most batches the writer commits at once. Batches hashed ahead that are already waiting
+when a batch is written join its transaction: SQLite then writes the index pages that every
+batch touches once per group instead of once per batch. A batch is not held back for it: the
+transaction commits as soon as the next batch is not there yet. So a transaction holds at most
+four times ``--batch-size`` rows, and a kill still leaves whole batches."""
 
 
-def _transaction(
-    engine: Engine,
-    message: _Ready,
-    peer: _Peer,
-    statistics: LoadStatistics,
-    report: IngestReport,
-    note: str,
-    done: Callable[[], None],
-) -> object:
-    """Write ``message``'s batch in one transaction, with those that follow it hashed ahead
-    while they are already waiting (up to :data:`_GROUP_ROWS` rows). A batch to be decided
-    under the write lock starts a transaction of its own: the preparing process looks things
-    up on its own connection, which sees only what is committed. Returns the next message, not
-    yet written; ``done`` is called for each batch once the transaction has committed."""
-    rows, written = 0, 0
-    following: object = None
-    with appending(engine, bulk=True) as conn:
-        size = records._head_size(conn)  # through the module: a test counts the reads
-        while True:
-            hashed = _Packed.unpacked(message.hashed)
-            if rows and (message.decide or (hashed is not None and hashed.start != size)):
-                following = _Ready(message.rows, hashed, message.decide)
-                break
+@dataclass(slots=True)
+class _Writer:
+    """The writing process's side of an ingest: its ledger, the preparing process, and the
+    run's report."""
+
+    engine: Engine
+    peer: _Peer
+    statistics: LoadStatistics
+    report: IngestReport
+    note: str
+    done: Callable[[], None]
+    """Called for each batch once it is committed."""
+    batch_size: int
+
+    def transaction(self, message: _Ready) -> object:
+        """Write ``message``'s batch in one transaction, with those that follow it hashed
+        ahead while they are already waiting (:data:`_GROUP_BATCHES`). A batch to be decided
+        under the write lock starts a transaction of its own: the preparing process looks
+        things up on its own connection, which sees only what is committed. If the preparing
+        process fails or dies meanwhile, the batches written commit before its error is
+        raised. Returns the next message, not yet written."""
+        report, peer = self.report, self.peer
+        if message.hashed is None and not message.decide:  # nothing to write
             report.rows += message.rows
-            accepted = report.accepted
-            planned = False
-            if hashed is not None or message.decide:
-                planned = _write(conn, size, hashed, peer, statistics, report, note)
-                size = report.head.size if report.head is not None else size
-            statistics.add(report.accepted - accepted, planned=planned)
-            rows, written = rows + message.rows, written + 1
-            if rows >= _GROUP_ROWS or not peer.channel.poll():
-                break
-            following = peer.receive()
-            if not isinstance(following, _Ready):
-                break
-            message, following = following, None
-    for _ in range(written):  # committed
-        done()
-    return peer.receive() if following is None else following
+            self.statistics.add(0, planned=False)
+            self.done()
+            return peer.receive()
+        written: list[tuple[int, bool]] = []  # per batch: records accepted, looked anything up
+        following: object = None
+        failure: Exception | None = None
+        with appending(self.engine, bulk=True) as conn:
+            size = records._head_size(conn)  # through the module: a test counts the reads
+            while True:
+                hashed = _Packed.unpacked(message.hashed)
+                if written and (message.decide or (hashed is not None and hashed.start != size)):
+                    following = _Ready(message.rows, hashed, message.decide)
+                    break
+                report.rows += message.rows
+                accepted = report.accepted
+                planned = False
+                if hashed is not None or message.decide:
+                    planned, size = _write(
+                        conn, size, hashed, peer, self.statistics, report, self.note
+                    )
+                written.append((report.accepted - accepted, planned))
+                if len(written) >= _GROUP_BATCHES or not peer.channel.poll():
+                    break
+                try:
+                    following = peer.receive()
+                except Exception as exc:  # its error, or its end: raised once this commits
+                    failure = exc
+                    break
+                if not isinstance(following, _Ready):
+                    break
+                message, following = following, None
+        for accepted, planned in written:  # committed
+            self.statistics.add(accepted, planned=planned)
+            self.done()
+        if failure is not None:
+            raise failure
+        return peer.receive() if following is None else following
 
 
 def _write(
@@ -320,11 +343,11 @@ def _write(
     statistics: LoadStatistics,
     report: IngestReport,
     note: str,
-) -> bool:
+) -> tuple[bool, int]:
     """Write one batch on ``conn``, which holds the write lock and whose ledger is ``size``
     entries long: ``hashed`` (hashed ahead) where it was hashed for that length, else what
     the preparing process decides now. Returns whether the batch looked anything up in the
-    ledger."""
+    ledger, and the ledger's length after it."""
     looked_up = False
     if hashed is not None and hashed.start == size:
         peer.send(_ACCEPTED)
@@ -336,15 +359,16 @@ def _write(
         if not isinstance(reply, _Decided):
             raise PreparerDied(f"unexpected message from the preparing process: {reply}")
         hashed, looked_up = _Packed.unpacked(reply.hashed), reply.looked_up
-    if hashed is not None:
-        report.head = append_hashed(conn, hashed, note)
-        report.batches += 1
-        for table, rows in hashed.tables:
-            if table == "records":
-                report.accepted += len(rows)
-            elif table == "subjects":
-                report.new_subjects += len(rows)
-    return looked_up
+    if hashed is None:
+        return looked_up, size
+    report.head = append_hashed(conn, hashed, note)
+    report.batches += 1
+    for table, rows in hashed.tables:
+        if table == "records":
+            report.accepted += len(rows)
+        elif table == "subjects":
+            report.new_subjects += len(rows)
+    return looked_up, report.head.size
 
 
 @dataclass(slots=True)
@@ -500,7 +524,7 @@ class _Preparer:
         """Every batch of ``path``, then the counts and rejects."""
         validator = RecordValidator(self.catalog, source=source, today=today)
         required = [name for name in REQUIRED_FIELDS if not (name == "source" and source)]
-        validated = _validated(path, validator, required, batch_size, ramp=True)
+        validated = _validated(path, validator, required, batch_size)
         try:
             with closing(validated), closing(read_ahead(validated)) as batches:
                 for checked in batches:

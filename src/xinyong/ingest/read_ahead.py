@@ -43,7 +43,8 @@ def ramp_up(batches: Iterable[B]) -> Iterator[B]:
     double in size, so that a pipeline of a reader and a writer fills quickly: the writer, which
     waits for the whole first batch to be read, validated and hashed, starts on a sixteenth of
     it, and each part is read while the writer writes the part before, which is half its size.
-    (Where a batch is a transaction, the outcome does not depend on where batches end.)"""
+    (Where a batch is a transaction, what is stored and told does not depend on where batches
+    end, but the positions do: subjects are registered batch by batch.)"""
     items = iter(batches)
     first = next(items, None)
     if first is None:

@@ -316,17 +316,15 @@ def _validated(
     validator: RecordValidator,
     required: Sequence[str],
     batch_size: int,
-    *,
-    ramp: bool = False,
 ) -> Generator[_Checked, None, None]:
     """The file validated batch by batch. A Parquet batch is validated in columns, and only its
     unusual rows one by one. Nothing here touches the ledger: batches are read ahead of the one
-    being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`). ``ramp``: the first batch
-    comes in parts (:func:`~xinyong.ingest.read_ahead.ramp_up`)."""
-    ramped: Callable[[Iterator[Any]], Iterator[Any]] = ramp_up if ramp else iter
+    being appended (:func:`~xinyong.ingest.read_ahead.read_ahead`). The first batch comes in
+    parts (:func:`~xinyong.ingest.read_ahead.ramp_up`), in one process as in two, so that both
+    write the same entries at the same positions."""
     if detect_format(path) == "parquet":
         line = 1
-        for batch in ramped(parquet_batches(path, required, batch_size)):
+        for batch in ramp_up(parquet_batches(path, required, batch_size)):
             try:
                 rows = validate_batch(validator, batch)
             except UNREADABLE:  # a value Python cannot hold: row by row, to name it
@@ -344,7 +342,7 @@ def _validated(
             yield checked
             line += batch.num_rows
         return
-    for raw_batch in ramped(read_batches(path, required, batch_size)):
+    for raw_batch in ramp_up(read_batches(path, required, batch_size)):
         checked = _Checked(len(raw_batch))
         for item in raw_batch:
             if isinstance(item, BadLine):

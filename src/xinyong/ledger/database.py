@@ -372,9 +372,12 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
         held = record.info.pop(_HOLDS_WRITER, None)
         if held is not None:
             held.release()
-        if record.info.pop(_NOWAIT, False):
+        nowait, bulk = record.info.pop(_NOWAIT, False), record.info.pop(_BULK, False)
+        if dbapi_connection is None:  # invalidated (closed) on an error: nothing to set back
+            return
+        if nowait:
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
-        if record.info.pop(_BULK, False):
+        if bulk:
             dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
 
     return engine
