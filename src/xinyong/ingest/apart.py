@@ -251,7 +251,7 @@ def ingest_apart(
         peer.send((url, path, catalog, source, batch_size, today))
         with fewer_collections(), LoadStatistics(engine) as statistics:
             done = (lambda: progress(report.rows, total)) if progress else (lambda: None)
-            writer = _Writer(engine, peer, statistics, report, note, done, batch_size)
+            writer = _Writer(engine, peer, statistics, report, note, done)
             message = peer.receive()
             while not isinstance(message, _Done):
                 if not isinstance(message, _Ready):
@@ -284,7 +284,6 @@ class _Writer:
     note: str
     done: Callable[[], None]
     """Called for each batch once it is committed."""
-    batch_size: int
 
     def transaction(self, message: _Ready) -> object:
         """Write ``message``'s batch in one transaction, with those that follow it hashed
