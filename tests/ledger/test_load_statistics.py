@@ -157,10 +157,29 @@ def test_a_batch_about_to_look_up_first_refreshes_what_is_stale(
         statistics.before_lookups()  # the ledger, checked once a load, is stale
         assert calls == ["now"]
         statistics.add(30, planned=False)  # due, but deferred: nothing looked up
-        statistics.before_lookups()  # this load's own rows are due: refreshed at once
-        assert calls == ["now", "now"]
+        statistics.before_lookups()  # this load's own rows are due: refreshed at once, for them
+        assert calls == ["now", 30]
         statistics.before_lookups()  # nothing due, and the ledger is not checked again
         statistics.add(5)
         statistics.finish()
-    assert calls == ["now", "now", 5]
+    assert calls == ["now", 30, 5]
     assert checks == []
+
+
+def test_a_refresh_due_while_one_runs_and_started_before_a_lookup_counts_its_rows(
+    refreshes: tuple[list[int], threading.Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row of a load is in exactly one refresh, whether it starts beside the load or at
+    once before a batch's lookups (a refresh that fell due while another ran)."""
+    calls, go = refreshes
+    monkeypatch.setattr(database, "ledger_unanalysed", lambda _engine: False)
+    with LoadStatistics(_postgres()) as statistics:
+        statistics.add(10)  # due: starts, and waits for `go`
+        statistics.add(10)  # due again, but one runs
+        go.set()
+        statistics.before_lookups()  # still due: waits for the one running, then refreshes
+        assert calls == [10, 10]
+        statistics.add(10)  # 10 since the last refresh, of 20: not due
+        statistics.finish()
+    assert calls == [10, 10, 10]
+    assert sum(calls) == statistics.appended

@@ -569,14 +569,16 @@ class LoadStatistics:
         never fall due, and its lookups were planned as scans of a whole source)."""
         if self.engine.dialect.name != "postgresql":
             return
-        due = self._due()
-        if not due and not self._ledger_checked:
-            due = ledger_unanalysed(self.engine)
-        self._ledger_checked = True
-        if due:
+        checked, self._ledger_checked = self._ledger_checked, True
+        if self._due():  # a refresh for this load's rows since the last, as add starts them
+            self.wait()
+            after_bulk_load(self.engine, self.appended - self.analysed, self._stop)
+        elif not checked and ledger_unanalysed(self.engine):
             self.wait()
             analyse(self.engine, self._stop)
-            self.analysed = self.appended
+        else:
+            return
+        self.analysed = self.appended
 
     def wait(self) -> None:
         """Wait until the refresh running (if any) has ended; raise its error."""
