@@ -30,10 +30,11 @@ from xinyong.ledger.effective import EventType, current_subjects, effective_reco
 from xinyong.ledger.entries import CONTENT_COLUMNS, entry_hash
 from xinyong.ledger.inquiry_tree import verify_inquiries
 from xinyong.ledger.lifecycle import UnknownRecord, append_event
-from xinyong.ledger.merkle import EMPTY_ROOT
+from xinyong.ledger.merkle import EMPTY_ROOT, inclusion_proof
 from xinyong.ledger.proofs import ProofRefused, prove_inclusion, prove_inclusions, record_entries
 from xinyong.ledger.schema import inquiries, metadata
 from xinyong.ledger.schema import records as record_table
+from xinyong.ledger.schema import subjects as subject_table
 from xinyong.ledger.verify import parse_tree_head, verify_ledger
 
 
@@ -656,6 +657,36 @@ def test_a_decisions_grounds_are_its_records_entries_below_its_size(engine: Engi
         assert prove_inclusions(conn, [], 0) == []
         with pytest.raises(ProofRefused, match="index must be from 0 to"):
             prove_inclusions(conn, [5, revoked.size], revoked.size)
+
+
+def test_proofs_of_several_entries_over_many_blocks_are_the_reference_proofs(
+    engine: Engine,
+) -> None:
+    """Over a ledger of several blocks of leaves whose checkpoints end inside a block, the
+    proofs of several entries at once, with the checkpoint given or read, are the reference
+    proofs over every leaf hash; a checkpoint of another size is refused."""
+    heads = _fill(engine, batches=4, per_batch=23)  # 184 entries; checkpoints at 46, 92, ...
+    with engine.connect() as conn:
+        leaves = [
+            bytes(row.leaf_hash)
+            for row in conn.execute(
+                sa.union_all(
+                    *(sa.select(t.c.position, t.c.leaf_hash) for t in (subject_table, record_table))
+                ).order_by("position")
+            )
+        ]
+        rng = random.Random(7)
+        for head in heads:
+            indices = sorted(rng.sample(range(head.size), 5))
+            given = prove_inclusions(conn, indices, head.size, head=head)
+            assert given == prove_inclusions(conn, indices, head.size)
+            for proof, index in zip(given, indices, strict=True):
+                assert proof["leaf_hash"] == leaves[index].hex()
+                assert proof["proof"] == [
+                    node.hex() for node in inclusion_proof(leaves[: head.size], index)
+                ]
+        with pytest.raises(ValueError, match="of size 46, not 92"):
+            prove_inclusions(conn, [1], 92, head=heads[0])
 
 
 def test_warming_stopped_early_keeps_what_it_read(

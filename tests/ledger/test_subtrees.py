@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinyong.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
-from xinyong.ledger.subtrees import Subtrees, blockwise
+from xinyong.ledger.subtrees import Subtrees, blockwise, proof_blocks
 
 
 @settings(max_examples=300, deadline=None)
@@ -45,3 +45,37 @@ def test_kept_subtrees_give_the_reference_proofs(
         assert kept.consistency(blocks, first, size) == consistency_proof(leaves[:size], first)
         assert len(reads) == len(set(reads))
         assert all(start % (1 << low) == 0 and end - start <= 1 << low for start, end in reads)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    low=st.integers(0, 3),
+    chunks=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    data=st.data(),
+)
+def test_the_blocks_read_ahead_are_all_that_inclusion_proofs_read(
+    low: int, chunks: list[int], data: st.DataObject
+) -> None:
+    """With the blocks :func:`proof_blocks` names read ahead, a tree's root and the inclusion
+    proofs of the given entries read nothing else, and are the reference's."""
+    leaves = [leaf_hash(str(i).encode()) for i in range(sum(chunks))]
+    kept = Subtrees(low)
+    covered = 0
+    for chunk in chunks:
+        covered += chunk
+        kept.extend(lambda start, end: leaves[start:end], covered)
+    size = data.draw(st.integers(1, covered))
+    indices = data.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=4))
+    block = 1 << low
+    ahead = {
+        n: leaves[n * block : min((n + 1) * block, size)] for n in proof_blocks(low, indices, size)
+    }
+
+    def unexpected(start: int, end: int) -> list[bytes]:
+        raise AssertionError(f"read {start} to {end}, not read ahead")
+
+    read = blockwise(unexpected, low, size, ahead)
+    assert kept.root(read, size) == root_of(leaves[:size])
+    for index in indices:
+        assert read(index, index + 1) == [leaves[index]]
+        assert kept.inclusion(read, index, size) == inclusion_proof(leaves[:size], index)

@@ -81,27 +81,31 @@ class Receipts:
         purpose = self._purposes.get(
             decision.relying_party, lambda: _purpose(conn, decision.relying_party)
         )
-        head = read_checkpoint(conn, decision.known_at)
+        head = self._heads.get(decision.known_at)
         if head is None:
-            raise ValueError(f"no checkpoint at the decision's ledger size {decision.known_at}")
-        with self._lock:
-            if len(self._heads) >= _HEADS:
-                self._heads.pop(next(iter(self._heads)), None)
-            self._heads[decision.known_at] = head
+            head = read_checkpoint(conn, decision.known_at)
+            if head is None:
+                raise ValueError(f"no checkpoint at the decision's ledger size {decision.known_at}")
+            with self._lock:
+                if len(self._heads) >= _HEADS:
+                    self._heads.pop(next(iter(self._heads)), None)
+                self._heads[decision.known_at] = head
         grounds = None
         if notice is not None:
-            grounds = self._grounds(conn, notice, head.size)
+            grounds = self._grounds(conn, notice, head)
         return receipt(key, decision, purpose, overrides, head, grounds)
 
     def _grounds(
-        self, conn: Connection, notice: Mapping[str, Any], size: int
+        self, conn: Connection, notice: Mapping[str, Any], head: TreeHead
     ) -> list[dict[str, object]]:
-        """The proven entries of the records ``notice`` names, in the tree of ``size`` (kept:
+        """The proven entries of the records ``notice`` names, in the tree of ``head`` (kept:
         the checks of one listed subject at one ledger size rest on the same entries)."""
+        size = head.size
         named = (size, frozenset(grounds_named(notice)))
         found = self._proven.get(named)
         if found is None:
-            found = prove_inclusions(conn, record_entries(conn, sorted(named[1]), size), size)
+            entries = record_entries(conn, sorted(named[1]), size)
+            found = prove_inclusions(conn, entries, size, head=head)
             if len(found) > _KEPT_GROUNDS:  # a long record: proven each time, not kept
                 return found
             with self._lock:

@@ -18,12 +18,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, tuple_, union_all
+from sqlalchemy import Connection, and_, or_, select, tuple_, union_all
 
 from xinyong.domain.chunks import chunked
-from xinyong.ledger.append import read_checkpoint, read_head, read_size
+from xinyong.ledger.append import TreeHead, read_checkpoint, read_head, read_size
 from xinyong.ledger.schema import events, ledger_identity, records, subjects
-from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise
+from xinyong.ledger.subtrees import ReadLeaves, Subtrees, blockwise, proof_blocks
 from xinyong.ledger.trees import MAIN, Tree
 
 __all__ = [
@@ -75,19 +75,58 @@ def _key(conn: Connection, tree: Tree) -> tuple[str, str, str]:
     return (conn.engine.url.render_as_string(hide_password=True), ledger, tree.name)
 
 
-def _subtrees(conn: Connection, size: int, tree: Tree) -> tuple[Subtrees, ReadLeaves]:
+def _read_blocks(
+    conn: Connection, tree: Tree, low: int, limit: int, wanted: Sequence[int]
+) -> dict[int, Sequence[bytes]]:
+    """The leaf hashes of the aligned blocks ``wanted`` of ``2**low`` leaves (cut at
+    ``limit``), by block, in one statement."""
+    if not wanted:
+        return {}
+    spans = [(block << low, min((block + 1) << low, limit)) for block in wanted]
+    parts = [
+        select(table.c.position, table.c.leaf_hash).where(
+            or_(*(and_(table.c.position >= start, table.c.position < end) for start, end in spans))
+        )
+        for table in tree.entries
+    ]
+    query = union_all(*parts).subquery()
+    rows = conn.execute(select(query.c.position, query.c.leaf_hash).order_by(query.c.position))
+    found: dict[int, list[bytes]] = {block: [] for block in wanted}
+    for position, leaf in rows:
+        found[int(position) >> low].append(bytes(leaf))
+    for (start, end), block in zip(spans, wanted, strict=True):
+        if len(found[block]) != end - start:
+            raise ProofRefused(
+                f"the {tree.name} holds {len(found[block])} of its entries {start} to {end - 1}"
+            )
+    return dict(found)
+
+
+def _subtrees(
+    conn: Connection,
+    size: int,
+    tree: Tree,
+    head: TreeHead | None = None,
+    indices: Sequence[int] = (),
+) -> tuple[Subtrees, ReadLeaves]:
     """The tree's kept subtrees covering ``size`` leaves, checked against the checkpoint of
-    that size when a batch ended there (rebuilt once if they disagree: the log was replaced)."""
+    that size when a batch ended there (rebuilt once if they disagree: the log was replaced).
+    ``head``: that checkpoint, when the caller has read it; ``indices``: the entries to be
+    proven, whose blocks are read at once with the tree's right edge (one statement instead of
+    one per block)."""
     key = _key(conn, tree)
     read = _reader(conn, tree)
+    if head is None:
+        head = read_checkpoint(conn, size, tree.heads)
     for attempt in range(2):
         with _KEPT_LOCK:
             kept = _KEPT.get(key)
             if kept is None or attempt:
                 kept = _KEPT[key] = Subtrees()
         kept.extend(read, size)
-        blocks = blockwise(read, kept.low, size)  # one proof reads a few blocks, each once
-        head = read_checkpoint(conn, size, tree.heads)
+        wanted = proof_blocks(kept.low, indices, size)
+        ahead = _read_blocks(conn, tree, kept.low, size, wanted)
+        blocks = blockwise(read, kept.low, size, ahead)  # a proof reads a few blocks, each once
         if head is None or kept.root(blocks, size) == head.root:
             return kept, blocks
     raise ProofRefused(
@@ -114,17 +153,24 @@ def prove_inclusion(
 
 
 def prove_inclusions(
-    conn: Connection, indices: Sequence[int], size: int | None = None, tree: Tree = MAIN
+    conn: Connection,
+    indices: Sequence[int],
+    size: int | None = None,
+    tree: Tree = MAIN,
+    head: TreeHead | None = None,
 ) -> list[dict[str, object]]:
     """:func:`prove_inclusion` for each of ``indices``, in the same tree (its kept subtrees
-    checked against the checkpoint once)."""
+    checked against the checkpoint once). ``head``: the tree's checkpoint of ``size``, when the
+    caller has read it (a checkpoint is only ever of a size the tree reached)."""
     if not indices:
         return []
-    total = _size(conn, size, tree)
+    if head is not None and head.size != size:
+        raise ValueError(f"the checkpoint given is of size {head.size}, not {size}")
+    total = head.size if head is not None else _size(conn, size, tree)
     for index in indices:
         if not 0 <= index < total:
             raise ProofRefused(f"index must be from 0 to {total - 1} (got {index})")
-    kept, read = _subtrees(conn, total, tree)
+    kept, read = _subtrees(conn, total, tree, head, indices)
     return [
         {
             "index": index,
@@ -141,11 +187,15 @@ def record_entries(conn: Connection, keys: Sequence[tuple[str, str]], size: int)
     each record's own and the events on it, in log order."""
     found: list[int] = []
     for part in chunked(sorted(set(keys))):
-        for table in (records, events):
-            query = select(table.c.position).where(
-                tuple_(table.c.source, table.c.record_id).in_(part), table.c.position < size
+        query = union_all(
+            *(
+                select(table.c.position).where(
+                    tuple_(table.c.source, table.c.record_id).in_(part), table.c.position < size
+                )
+                for table in (records, events)
             )
-            found += [int(row[0]) for row in conn.execute(query)]
+        )
+        found += [int(row[0]) for row in conn.execute(query)]
     return sorted(found)
 
 

@@ -14,21 +14,24 @@ under hypothesis, with small ``low`` so that every branch is taken.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from xinyong.ledger.merkle import node_hash, root_of
 
-__all__ = ["ReadLeaves", "Subtrees", "blockwise"]
+__all__ = ["ReadLeaves", "Subtrees", "blockwise", "proof_blocks"]
 
 ReadLeaves = Callable[[int, int], Sequence[bytes]]
 """``read(start, end)``: the leaf hashes of positions ``start`` to ``end - 1``, in order."""
 
 
-def blockwise(read: ReadLeaves, low: int, limit: int) -> ReadLeaves:
+def blockwise(
+    read: ReadLeaves, low: int, limit: int, blocks: dict[int, Sequence[bytes]] | None = None
+) -> ReadLeaves:
     """``read``, one aligned block of ``2**low`` leaves (cut at ``limit``) at a time, each block
-    read once: the ranges one proof reads all lie in a few blocks."""
+    read once: the ranges one proof reads all lie in a few blocks. ``blocks``: those already
+    read (by number), for instance all that a proof is known to need, in one statement."""
     size = 1 << low
-    blocks: dict[int, Sequence[bytes]] = {}
+    blocks = {} if blocks is None else blocks
 
     def cached(start: int, end: int) -> list[bytes]:
         found: list[bytes] = []
@@ -46,6 +49,17 @@ def blockwise(read: ReadLeaves, low: int, limit: int) -> ReadLeaves:
 
 def _largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def proof_blocks(low: int, indices: Iterable[int], size: int) -> list[int]:
+    """The blocks of ``2**low`` leaves that the inclusion proofs of ``indices`` in the tree of
+    ``size`` leaves read, given kept subtrees covering ``size``: each index's own block (the
+    path's lowest nodes) and the tree's last block when it is incomplete (its right edge, which
+    no kept root covers); nothing else is read (``tests/ledger/test_subtrees.py``)."""
+    wanted = {index >> low for index in indices}
+    if size % (1 << low):
+        wanted.add((size - 1) >> low)
+    return sorted(wanted)
 
 
 class Subtrees:
