@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinyong.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
 from xinyong.ledger.subtrees import Subtrees, blockwise, proof_blocks
 
+_LOGS = {
+    "low": st.integers(0, 3),  # small blocks, so that every branch is taken
+    "chunks": st.lists(st.integers(1, 40), min_size=1, max_size=6),  # the batches appended
+}
+
 
 @settings(max_examples=300, deadline=None)
-@given(
-    low=st.integers(0, 3),
-    chunks=st.lists(st.integers(1, 40), min_size=1, max_size=6),
-    data=st.data(),
-)
+@given(**_LOGS, data=st.data())
 def test_kept_subtrees_give_the_reference_proofs(
     low: int, chunks: list[int], data: st.DataObject
 ) -> None:
@@ -48,11 +51,7 @@ def test_kept_subtrees_give_the_reference_proofs(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    low=st.integers(0, 3),
-    chunks=st.lists(st.integers(1, 40), min_size=1, max_size=6),
-    data=st.data(),
-)
+@given(**_LOGS, data=st.data())
 def test_the_blocks_read_ahead_are_all_that_inclusion_proofs_read(
     low: int, chunks: list[int], data: st.DataObject
 ) -> None:
@@ -67,7 +66,7 @@ def test_the_blocks_read_ahead_are_all_that_inclusion_proofs_read(
     size = data.draw(st.integers(1, covered))
     indices = data.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=4))
     block = 1 << low
-    ahead = {
+    ahead: dict[int, Sequence[bytes]] = {
         n: leaves[n * block : min((n + 1) * block, size)] for n in proof_blocks(low, indices, size)
     }
 
