@@ -42,7 +42,8 @@ class Receipts:
         self._engine = engine
         self._purposes: TtlCache[str, str] = TtlCache(cache_seconds, max_entries=10_000)
         self._heads: dict[int, TreeHead] = {}
-        self._proven: dict[tuple[int, frozenset[tuple[str, str]]], list[dict[str, object]]] = {}
+        self._proven: dict[tuple[TreeHead, frozenset[tuple[str, str]]], list[dict[str, object]]]
+        self._proven = {}
         self._lock = threading.Lock()  # worker threads fill the heads concurrently
 
     def peek(
@@ -81,7 +82,9 @@ class Receipts:
         purpose = self._purposes.get(
             decision.relying_party, lambda: _purpose(conn, decision.relying_party)
         )
-        head = self._heads.get(decision.known_at)
+        # An adverse answer's grounds are proven against the checkpoint as the database holds it
+        # now, never a kept one: a ledger restored from a backup may have grown differently.
+        head = self._heads.get(decision.known_at) if notice is None else None
         if head is None:
             head = read_checkpoint(conn, decision.known_at)
             if head is None:
@@ -101,7 +104,7 @@ class Receipts:
         """The proven entries of the records ``notice`` names, in the tree of ``head`` (kept:
         the checks of one listed subject at one ledger size rest on the same entries)."""
         size = head.size
-        named = (size, frozenset(grounds_named(notice)))
+        named = (head, frozenset(grounds_named(notice)))  # the head: a restored ledger's differs
         found = self._proven.get(named)
         if found is None:
             entries = record_entries(conn, sorted(named[1]), size)

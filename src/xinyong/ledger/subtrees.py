@@ -14,7 +14,7 @@ under hypothesis, with small ``low`` so that every branch is taken.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from xinyong.ledger.merkle import node_hash, root_of
 
@@ -86,6 +86,18 @@ class Subtrees:
                     self._add(0, root_of(self._pending))
                     self._pending = []
             self.size = size
+
+    def agrees(self, blocks: Mapping[int, Sequence[bytes]]) -> bool:
+        """Whether these blocks of leaves (by number), each complete, hash to the roots kept
+        for them: the leaves a proof reads in the entry's own block are not checked by the
+        tree's root, which the kept roots give (an edited leaf would be proven, not refused).
+        Incomplete blocks, and blocks not kept, are not checked here."""
+        kept = self._levels[0] if self._levels else []
+        return all(
+            root_of(leaves) == kept[n]
+            for n, leaves in blocks.items()
+            if n < len(kept) and len(leaves) == 1 << self.low
+        )
 
     def _add(self, level: int, node: bytes) -> None:
         while True:
