@@ -8,39 +8,14 @@ from datetime import date
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine
 
-from tests.support.ledgers import new_ledger
+from tests.support.ledgers import append_people, new_ledger
 from xinyong.application.receipts import Receipts
 from xinyong.decisions.checks import Decision
 from xinyong.decisions.receipts import open_receipt
-from xinyong.ledger.append import Batch, TreeHead, append_batch, read_checkpoint
-from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.append import read_checkpoint
+from xinyong.ledger.database import open_database
 from xinyong.ledger.signing import LedgerKey, NoteVerifier
-
-
-def _append(engine: Engine, tag: str, people: int, first: int) -> TreeHead:
-    """``people`` subjects with one record each; the records' content depends on ``tag``."""
-    batch = Batch()
-    for n in range(first, first + people):
-        subject = f"P{n:06d}"
-        batch.subjects.append((subject, "person", f"Name {n}", "{}"))
-        attrs = f'{{"batch":"{tag}"}}'
-        batch.records.append(
-            (
-                "court",
-                f"R{n}",
-                subject,
-                "person",
-                "court.defaulter",
-                date(2024, 1, 1),
-                None,
-                attrs,
-                None,
-            )
-        )
-    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        return append_batch(conn, batch, tag)
 
 
 def _decision(subject: str, size: int) -> Decision:
@@ -62,11 +37,11 @@ def test_a_ledger_restored_and_grown_otherwise_gets_grounds_of_its_own_checkpoin
     verifier = NoteVerifier.from_text(key.verifier_key)
     engine = open_database(url)
     receipts = Receipts(engine, 60)  # given a connection each time: its engine is not used
-    _append(engine, "first", 32, 0)  # 64 entries
+    append_people(engine, 32, 0, '{"batch":"first"}')  # 64 entries
     engine.dispose()
     shutil.copy(path, tmp_path / "backup.db")
     engine = open_database(url)
-    _append(engine, "second", 32, 32)  # 128
+    append_people(engine, 32, 32, '{"batch":"second"}')  # 128
     with engine.connect() as conn:
         notice = {"records": [{"record": "court/R40"}]}
         before = open_receipt(
@@ -77,7 +52,7 @@ def test_a_ledger_restored_and_grown_otherwise_gets_grounds_of_its_own_checkpoin
         log.unlink()
     shutil.copy(tmp_path / "backup.db", path)  # restored; the loads go on with other data
     engine = open_database(url)
-    _append(engine, "other", 32, 32)  # another 128
+    append_people(engine, 32, 32, '{"batch":"other"}')  # another 128
     with engine.connect() as conn:
         now = read_checkpoint(conn, 128)
         notice = {"records": [{"record": "court/R41"}]}

@@ -3,42 +3,17 @@ leaf that no longer hashes to what was kept."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from tests.support.ledgers import new_ledger
+from tests.support.ledgers import append_people, new_ledger
 from xinyong.ledger import proofs
-from xinyong.ledger.append import Batch, TreeHead, append_batch
-from xinyong.ledger.database import WRITE_LOCK, open_database
+from xinyong.ledger.database import open_database
 from xinyong.ledger.proofs import ProofRefused, prove_inclusion, prove_inclusions
 from xinyong.ledger.schema import records
-
-
-def _append(engine: Engine, people: int, first: int = 0) -> TreeHead:
-    """Append ``people`` subjects with one record each (two entries per person)."""
-    batch = Batch()
-    for n in range(first, first + people):
-        subject = f"P{n:06d}"
-        batch.subjects.append((subject, "person", f"Name {n}", "{}"))
-        batch.records.append(
-            (
-                "court",
-                f"R{n}",
-                subject,
-                "person",
-                "court.defaulter",
-                date(2024, 1, 1),
-                None,
-                "{}",
-                None,
-            )
-        )
-    with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-        return append_batch(conn, batch, "batch")
 
 
 @pytest.fixture
@@ -51,7 +26,7 @@ def sqlite_ledger(tmp_path: Path) -> Engine:
 def test_the_blocks_read_ahead_are_searched_by_position_not_scanned(sqlite_ledger: Engine) -> None:
     """Three entries and the tree's incomplete last block (an ordinary adverse receipt): SQLite
     scans every entry table for an OR of four ranges, so each range is its own search."""
-    _append(sqlite_ledger, 2000)  # 4,000 entries
+    append_people(sqlite_ledger, 2000)  # 4,000 entries
     seen: list[tuple[str, object]] = []
     sa.event.listen(
         sqlite_ledger, "before_cursor_execute", lambda *args: seen.append((args[2], args[3]))
@@ -75,7 +50,7 @@ def test_proofs_over_more_blocks_than_one_statement_reads(
 ) -> None:
     """Entries in many blocks are read in several statements, and proven as one at a time."""
     monkeypatch.setattr(proofs, "_BLOCKS_PER_STATEMENT", 4)
-    head = _append(sqlite_ledger, 700)  # 1,400 entries: 22 blocks, the last incomplete
+    head = append_people(sqlite_ledger, 700)  # 1,400 entries: 22 blocks, the last incomplete
     statements: list[str] = []
     sa.event.listen(
         sqlite_ledger, "before_cursor_execute", lambda *args: statements.append(args[2])
@@ -95,7 +70,7 @@ def test_a_leaf_edited_in_the_proven_entrys_block_is_refused(sqlite_ledger: Engi
     """Once the tree's roots are kept, the root of a tree whose size ends a block does not read
     the entry's block: the block is checked against its kept root, so an edited leaf hash is
     refused, never proven."""
-    head = _append(sqlite_ledger, 64)  # 128 entries: two complete blocks
+    head = append_people(sqlite_ledger, 64)  # 128 entries: two complete blocks
     with sqlite_ledger.connect() as conn:
         prove_inclusion(conn, 3, head.size)  # the roots are kept
     with sqlite_ledger.begin() as conn:
