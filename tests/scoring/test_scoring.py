@@ -259,6 +259,7 @@ def test_lint_strict_and_clean(tmp_path: Path) -> None:
         (["x", P1, "person", "a.b", "2024-13-01", "s", "", "{}", ""], "occurred_at"),
         # strptime rolls 30 February over to 1 March; ingest refuses the day, and so does this
         (["x", P1, "person", "a.b", "2023-02-29", "s", "", "{}", ""], "occurred_at: bad date"),
+        (["x", P1, "person", "a.b", "", "s", "", "{}", ""], "occurred_at: missing"),
         (["x", P1, "alien", "a.b", "2024-01-01", "s", "", "{}", ""], "subject_kind"),
         (["x", "", "person", "a.b", "2024-01-01", "s", "", "{}", ""], "subject_id"),
     ],

@@ -208,9 +208,13 @@ def _dates(path: Path, table: pa.Table, unit: str) -> pa.ChunkedArray:
     valid = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
     bad = _first_bad(pc.invert(valid))
     if bad is not None:
-        raise _fail(
-            path, unit, bad, "occurred_at", f"bad date {text[bad].as_py()!r}: expected YYYY-MM-DD"
+        value = text[bad].as_py()
+        problem = (  # as ingest names them (xinyong.ingest.validate)
+            "missing"
+            if value is None or not value.strip()
+            else f"bad date {value!r}: expected YYYY-MM-DD"
         )
+        raise _fail(path, unit, bad, "occurred_at", problem)
     parsed = pc.strptime(text, "%Y-%m-%d", "s", error_is_null=True)
     # strptime takes any day up to 31 and rolls it over (2024-02-30 is 1 March): a day that
     # does not exist is one whose date, written again, is not the text

@@ -29,7 +29,7 @@ def normalised_records(path: Path, raw: ir.Table) -> ir.Table:
 
     An empty ``case_id`` is no case; a missing or blank ``attrs`` is ``{}``. ``occurred_at`` may
     be a date, a timestamp or ``YYYY-MM-DD`` text (a bad date becomes NULL and is reported by
-    :func:`records_problems`).
+    :func:`check_records`).
     """
     missing = [name for name in REQUIRED if name not in raw.columns]
     if missing:
