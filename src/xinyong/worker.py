@@ -63,7 +63,9 @@ def run_worker(ctx: Context, stop: threading.Event, every: Intervals = Intervals
                 lapsed, _ = sweep_once(ctx)
                 if lapsed:
                     log.info("lapsed %d overdue objections", len(lapsed))
-            delivered, failed = deliver_pending(ctx.engine, post_json)
+            delivered, failed = deliver_pending(
+                ctx.engine, post_json, claim_seconds=ctx.settings.webhook_claim_seconds
+            )
             if delivered or failed:
                 log.info("corrections: %d delivered, %d to retry", delivered, failed)
         except Exception:  # keep the worker alive; the next round retries

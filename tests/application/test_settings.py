@@ -33,6 +33,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "suppress_on_lapse = false\n"
             "correction_window_days = 60\n"
             "grace_days = 14\n"
+            "webhook_claim_seconds = 30\n"
             "repair_days = 10\n"
             "review_days = 12\n"
             "appeal_days = 9\n"
@@ -58,6 +59,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert settings.objection_deadline("bank") == 20
     assert settings.suppress_on_lapse is False
     assert (settings.correction_window_days, settings.grace_days) == (60, 14)
+    assert settings.webhook_claim_seconds == 30.0
     assert (settings.repair_days, settings.session_minutes) == (10, 60)
     assert (settings.review_days, settings.appeal_days, settings.dispute_extension_days) == (
         12,
@@ -89,6 +91,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "suppress_on_lapse",
         "correction_window_days",
         "grace_days",
+        "webhook_claim_seconds",
         "repair_days",
         "masking",
         "session_minutes",
@@ -187,3 +190,10 @@ def test_settings_cannot_change(tmp_path: Path) -> None:
         settings.burst = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.objection_days_by_source["tax"] = 1  # type: ignore[index]
+
+
+def test_a_webhook_claim_shorter_than_a_send_is_refused(tmp_path: Path) -> None:
+    """A claim must outlast a send (10 s), or a second worker would send the message while the
+    first still waits for the webhook's answer."""
+    with pytest.raises(SettingsError, match="webhook_claim_seconds"):
+        load_settings(_write(tmp_path, "webhook_claim_seconds = 10\n"))

@@ -9,15 +9,23 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, func, select
 
 from tests.support.ledgers import new_ledger
 from tests.support.overridden import override_args
-from tests.support.service_fixtures import SCHEME
-from tests.support.serving import free_port, ready, start_serve, wait_until
+from tests.support.postgres import reset_pg
+from tests.support.service_fixtures import SCHEME, webhook_server
+from tests.support.serving import free_port, ready, start_serve, stop_serve, wait_until
+from xinyong.decisions.relying import register_relying_party
+from xinyong.due_process.outbox import queue_message
+from xinyong.ledger.database import open_database
+from xinyong.ledger.schema import outbox
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +111,59 @@ def test_serve_runs_one_worker_that_ends_with_it(tmp_path: Path) -> None:
         if server.poll() is None:
             server.kill()
             server.wait(10)
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_delivery_loses_no_message(pg_server_url: str, tmp_path: Path) -> None:
+    """Three deliverers on PostgreSQL (``serve``'s worker and two ``xinyong worker``s) against
+    a slow webhook; one is killed with SIGKILL while it sends. Every queued message still
+    arrives, the one it held once its claim lapses, and nothing else arrives twice."""
+    reset_pg(pg_server_url)
+    new_ledger(pg_server_url)
+    settings = tmp_path / "settings.toml"
+    settings.write_text("webhook_claim_seconds = 11\ndaily_refresh = false\n")
+    env = {**os.environ, "XINYONG_DATABASE_URL": pg_server_url}
+    engine = open_database(pg_server_url)
+    hook = ExitStack()
+    webhook = hook.enter_context(contextmanager(webhook_server)(delay=0.25))
+    extra: list[subprocess.Popen[bytes]] = []
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        with engine.begin() as conn:
+            register_relying_party(conn, "bank", ["no-loans"], "lending", webhook.url)
+            queued = {queue_message(conn, "relying", "bank", f"D{n}", {"n": n}) for n in range(24)}
+        port = free_port()
+        server = start_serve(env, port, "--settings", str(settings))
+        extra = [
+            subprocess.Popen(
+                [sys.executable, "-m", "xinyong", "worker", "--settings", str(settings)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
+        wait_until(server, lambda: len(webhook.raw) >= 4, "the first deliveries")
+        extra[0].kill()  # SIGKILL, most likely during a send (each takes 0.25 s)
+        extra[0].wait(10)
+        wait_until(server, lambda: _undelivered(engine) == 0, "every message delivered", 60)
+        sent = Counter(headers["webhook-id"] for _, _, headers in webhook.raw)
+        assert set(sent) == queued
+        assert sum(sent.values()) - len(queued) <= 1, sent  # the killed worker's message only
+    finally:
+        for process in extra:
+            process.kill()
+            process.wait(10)
+        if server is not None:
+            stop_serve(server)
+        hook.close()
+        engine.dispose()
+
+
+def _undelivered(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
+            ).scalar_one()
+        )

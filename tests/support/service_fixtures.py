@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -142,6 +143,7 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = self.rfile.read(length)
+        time.sleep(self.server.delay)  # type: ignore[attr-defined]
         self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
         self.server.raw.append((self.path, body, dict(self.headers.items())))  # type: ignore[attr-defined]
         self.send_response(204)
@@ -164,9 +166,11 @@ class Webhook:
         return [StandardWebhook(secret).verify(body, headers) for _, body, headers in self.raw]
 
 
-def webhook_server() -> Iterator[Webhook]:
-    """A real HTTP server on localhost that records what it receives."""
+def webhook_server(delay: float = 0.0) -> Iterator[Webhook]:
+    """A real HTTP server on localhost that records what it receives, ``delay`` seconds after
+    each request's body has arrived."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.delay = delay  # type: ignore[attr-defined]
     server.received = []  # type: ignore[attr-defined]
     server.raw = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -100,6 +100,12 @@ class ServiceSettings(BaseSettings):
     grace_days: NonNegativeInt = Field(
         default=30, description="Days between the listing notice and publication of an entry."
     )
+    webhook_claim_seconds: float = Field(
+        default=120.0,
+        ge=11.0,
+        description="How long a background worker holds a webhook message it is sending (a "
+        "send times out after 10 s); a worker killed meanwhile leaves it to another after this.",
+    )
     repair_days: NonNegativeInt = Field(
         default=18,
         description="Days an operator should take to decide a repair request (the console "

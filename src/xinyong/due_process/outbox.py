@@ -17,7 +17,7 @@ read it; the message id stays the same across retries, for the receiver to drop 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -41,8 +41,9 @@ Recipient = Literal["relying", "source"]
 Post = Callable[[str, bytes, Mapping[str, str]], int]
 """Send a JSON body with headers to a URL; return the HTTP status (raise on a network error)."""
 
-CLAIM_SECONDS = 120
-"""How long a claimed message is left to its claimant before another process may retry it."""
+CLAIM_SECONDS = 120.0
+"""How long a claimed message is left to its claimant before another process may retry it (by
+default; the setting ``webhook_claim_seconds``). A send times out after 10 s."""
 
 
 def queue_message(
@@ -86,26 +87,42 @@ def _later(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _claim(engine: Engine, message_id: str, seen_next_attempt: str) -> bool:
+def _claim(engine: Engine, passed: Collection[str], claim_seconds: float) -> Any | None:
+    """Claim the message due longest (none of ``passed``): move its next attempt
+    ``claim_seconds`` ahead and return it with its recipient's webhook, or None when no
+    message is due.
+
+    One statement, in its own transaction. On PostgreSQL the message is chosen ``FOR UPDATE
+    SKIP LOCKED``: workers claiming at once each take another message, and none waits for a row
+    another holds; a row claimed and committed meanwhile no longer qualifies when its lock is
+    taken (its next attempt is in the future). SQLite has one writer, so its claims follow one
+    another anyway (SQLAlchemy leaves the locking clause out there).
+    """
+    due = (
+        select(outbox.c.message_id)
+        .select_from(_with_recipients())
+        .where(
+            outbox.c.delivered_at.is_(None),
+            outbox.c.next_attempt_at <= utc_now_text(),
+            # a recipient without a webhook reads its messages from the API: they wait (no
+            # attempts, no backoff) until it registers one
+            _webhook_url().is_not(None),
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+        .limit(1)
+        .with_for_update(of=outbox, skip_locked=True)
+    )
+    if passed:
+        due = due.where(outbox.c.message_id.not_in(list(passed)))
     with engine.begin() as conn:
         claimed = conn.execute(
             update(outbox)
-            .where(
-                outbox.c.message_id == message_id,
-                outbox.c.delivered_at.is_(None),
-                outbox.c.next_attempt_at == seen_next_attempt,
-            )
-            .values(next_attempt_at=_later(CLAIM_SECONDS))
-        )
-    return bool(claimed.rowcount)
-
-
-def _due(engine: Engine, limit: int) -> Sequence[Any]:
-    parties = and_(
-        outbox.c.recipient_kind == "relying", relying_parties.c.name == outbox.c.relying_party
-    )
-    furnishers = and_(outbox.c.recipient_kind == "source", sources.c.name == outbox.c.relying_party)
-    with engine.connect() as conn:
+            .where(outbox.c.message_id == due.scalar_subquery())
+            .values(next_attempt_at=_later(claim_seconds))
+            .returning(outbox.c.message_id)
+        ).scalar()
+        if claimed is None:
+            return None
         return conn.execute(
             select(
                 outbox.c.message_id,
@@ -113,23 +130,27 @@ def _due(engine: Engine, limit: int) -> Sequence[Any]:
                 outbox.c.relying_party.label("recipient"),
                 outbox.c.payload,
                 outbox.c.attempts,
-                outbox.c.next_attempt_at,
-                func.coalesce(relying_parties.c.webhook_url, sources.c.webhook_url).label("url"),
+                _webhook_url().label("url"),
                 func.coalesce(relying_parties.c.webhook_secret, sources.c.webhook_secret).label(
                     "secret"
                 ),
             )
-            .select_from(outbox.outerjoin(relying_parties, parties).outerjoin(sources, furnishers))
-            .where(
-                outbox.c.delivered_at.is_(None),
-                outbox.c.next_attempt_at <= utc_now_text(),
-                # a recipient without a webhook reads its messages from the API: they wait (no
-                # attempts, no backoff) until it registers one
-                func.coalesce(relying_parties.c.webhook_url, sources.c.webhook_url).is_not(None),
-            )
-            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-            .limit(limit)
-        ).all()
+            .select_from(_with_recipients())
+            .where(outbox.c.message_id == claimed)
+        ).one()
+
+
+def _with_recipients() -> Any:
+    """The outbox joined to its recipients, relying parties and sources (at most one each)."""
+    parties = and_(
+        outbox.c.recipient_kind == "relying", relying_parties.c.name == outbox.c.relying_party
+    )
+    furnishers = and_(outbox.c.recipient_kind == "source", sources.c.name == outbox.c.relying_party)
+    return outbox.outerjoin(relying_parties, parties).outerjoin(sources, furnishers)
+
+
+def _webhook_url() -> Any:
+    return func.coalesce(relying_parties.c.webhook_url, sources.c.webhook_url)
 
 
 def _send(message: Any, post: Post) -> str | None:
@@ -149,17 +170,24 @@ def _send(message: Any, post: Post) -> str | None:
     return None if 200 <= status < 300 else f"webhook answered HTTP {status}"
 
 
-def deliver_pending(engine: Engine, post: Post, limit: int = 100) -> tuple[int, int]:
-    """Deliver due messages; return (delivered, failed).
+def deliver_pending(
+    engine: Engine, post: Post, limit: int = 100, claim_seconds: float = CLAIM_SECONDS
+) -> tuple[int, int]:
+    """Deliver up to ``limit`` due messages, each at most once; return (delivered, failed).
 
-    Safe to run in several processes at once: each message is claimed (its next attempt moved
-    :data:`CLAIM_SECONDS` ahead, if nobody moved it first) before it is sent.
+    Safe to run in any number of processes at once: each message is claimed (:func:`_claim`)
+    before it is sent, for ``claim_seconds``, longer than a send may take; a process killed
+    after its claim leaves the message to be sent again once the claim lapses (the receiver
+    drops a duplicate by its ``webhook-id``).
     """
     delivered = failed = 0
-    for message in _due(engine, limit):
+    passed: list[str] = []
+    while len(passed) < limit:
+        message = _claim(engine, passed, claim_seconds)
+        if message is None:
+            break
         message_id, attempts = str(message.message_id), int(message.attempts)
-        if not _claim(engine, message_id, str(message.next_attempt_at)):
-            continue  # another process is delivering it
+        passed.append(message_id)
         error = _send(message, post)
         with engine.begin() as conn:
             done = outbox.update().where(outbox.c.message_id == message_id)
