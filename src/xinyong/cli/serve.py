@@ -43,10 +43,30 @@ standings_app = typer.Typer(
 )
 
 
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings",
+        help="Settings TOML (name = value; see docs/service.md); XINYONG_<NAME> environment "
+        "variables override it. Default: built-in defaults.",
+        show_default=False,
+    ),
+]
+
+
 @standings_app.command("refresh")
 def standings_refresh(
     db: DbOption = None,
-    grace_days: Annotated[int, typer.Option(min=0, help="Days from notice to publication.")] = 30,
+    grace_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Days from notice to publication. Default: the setting grace_days (30), as the "
+            "background worker's daily refresh uses.",
+            show_default=False,
+        ),
+    ] = None,
+    settings: SettingsOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Score every active scheme over the ledger (DuckDB), save standings, update list entries."""
@@ -56,6 +76,8 @@ def standings_refresh(
     from xinyong.due_process.refresh import refresh_all
     from xinyong.ledger.database import WRITE_LOCK
 
+    if grace_days is None:
+        grace_days = _settings_or_exit(settings).grace_days
     cat = load_catalog_or_exit(catalog)
     engine = open_db_or_exit(db)
     try:
@@ -69,15 +91,6 @@ def standings_refresh(
         out.print(f"{scheme_id}: {count:,} subjects changed lists")
 
 
-SettingsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--settings",
-        help="Settings TOML (name = value; see docs/service.md); XINYONG_<NAME> environment "
-        "variables override it. Default: built-in defaults.",
-        show_default=False,
-    ),
-]
 
 
 def worker(
@@ -116,7 +129,9 @@ def worker(
         if once:
             refreshed = refresh_once(ctx) if ctx.settings.daily_refresh else None
             lapsed, queued = sweep_once(ctx)
-            delivered, failed = deliver_pending(ctx.engine, post_json)
+            delivered, failed = deliver_pending(
+                ctx.engine, post_json, claim_seconds=ctx.settings.webhook_claim_seconds
+            )
             out.print(f"standings refreshed: {'no' if refreshed is None else refreshed}")
             out.print(f"objections lapsed: {len(lapsed)}, corrections queued: {queued}")
             out.print(f"webhook messages delivered: {delivered}, to retry: {failed}")
