@@ -19,16 +19,15 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from xinyong.decisions.notices import issue_notice
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.refusals import NotAllowed
 from xinyong.domain.relations import in_file
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
 from xinyong.due_process.queues import by_deadline
+from xinyong.due_process.record_requests import OBJECTIONS, Counted, close_request, open_request
 from xinyong.due_process.revocation import void_record
 from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
@@ -196,10 +195,7 @@ def file_objection(
 
 def get_objection(conn: Connection, objection_id: str) -> Objection:
     """One objection by id (NotFound when there is none)."""
-    row = conn.execute(select(objections).where(objections.c.objection_id == objection_id)).first()
-    if row is None:
-        raise NotFound(f"no objection {objection_id}")
-    return _row(row)
+    return _row(OBJECTIONS.get(conn, objection_id))
 
 
 def list_objections(
@@ -230,13 +226,7 @@ def decide_objection(
     before the decision, and the standing after it. NotFound for an unknown objection,
     AlreadyDecided for one decided already, NotAllowed without a written reason.
     """
-    plain_or_raise(NotFound, objection_id=objection_id)  # no objection has such an id
-    plain_or_raise(NotAllowed, reason=reason)
-    if not reason.strip():
-        raise NotAllowed("a decision needs a written reason")
-    objection = get_objection(conn, objection_id)
-    if objection.status != "open":
-        raise AlreadyDecided(f"objection {objection_id} is already {objection.status}")
+    objection = _row(open_request(conn, OBJECTIONS, objection_id, reason))
     status = "upheld" if uphold else "rejected"
     before = active.record_effect(conn, objection.subject_id, objection.key, today)
     if uphold:
@@ -249,7 +239,7 @@ def decide_objection(
             actor=operator,
             reason=f"objection {objection_id} upheld: {reason}",
         )
-    return _close(conn, objection, status, reason, operator, active, before, today)
+    return _close(conn, objection, status, reason, operator, Counted(active, before), today)
 
 
 def _close(
@@ -258,41 +248,22 @@ def _close(
     status: str,
     reason: str,
     actor: str,
-    active: ActiveSchemes,
-    before: list[dict[str, Any]],
+    counted: Counted,
     today: date,
 ) -> Objection:
-    decided_at = utc_now_text()
-    conn.execute(
-        update(objections)
-        .where(objections.c.objection_id == objection.objection_id)
-        .values(
+    return _row(
+        close_request(
+            conn,
+            OBJECTIONS,
+            objection,
             status=status,
-            decided_at=decided_at,
-            decided_on=today,
-            decided_by=actor,
-            decision_reason=reason,
+            reason=reason,
+            actor=actor,
+            today=today,
+            details={"decided_by": actor},
+            counted=counted,
         )
     )
-    log_rows(conn, objections, objections.c.objection_id == objection.objection_id)
-    closed = get_objection(conn, objection.objection_id)
-    issue_notice(
-        conn,
-        objection.subject_id,
-        f"objection-{status}",
-        {
-            "objection_id": objection.objection_id,
-            "record": objection.key,
-            "decision": status,
-            "reason": reason,
-            "decided_by": actor,
-            "counted_under": before,
-            "standing_now": active.standings(
-                conn, objection.subject_id, today, [e["scheme"] for e in before]
-            ),
-        },
-    )
-    return closed
 
 
 def lapse_overdue(
@@ -320,5 +291,6 @@ def lapse_overdue(
                 reason=f"objection {objection.objection_id} {reason}",
             )
             reason += ": the record is suppressed"
-        closed.append(_close(conn, objection, "lapsed", reason, "system", active, before, today))
+        counted = Counted(active, before)
+        closed.append(_close(conn, objection, "lapsed", reason, "system", counted, today))
     return closed

@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from xinyong.decisions.notices import issue_notice
 from xinyong.domain.catalog import Catalog, Polarity
-from xinyong.domain.refusals import AlreadyDecided, NotAllowed, NotFound
+from xinyong.domain.refusals import NotAllowed
 from xinyong.domain.text import plain_or_raise
 from xinyong.due_process.active_schemes import ActiveSchemes
+from xinyong.due_process.record_requests import REPAIRS, Counted, close_request, open_request
 from xinyong.i18n import N_
 from xinyong.ledger.append import utc_now_text
 from xinyong.ledger.effective import EventType
@@ -162,16 +162,7 @@ def decide_repair(
     NotFound for an unknown request, AlreadyDecided for one decided already, NotAllowed without a
     written reason.
     """
-    plain_or_raise(NotFound, repair_id=repair_id)  # no repair request has such an id
-    plain_or_raise(NotAllowed, reason=reason)
-    if not reason.strip():
-        raise NotAllowed("a decision needs a written reason")
-    row = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).first()
-    if row is None:
-        raise NotFound(f"no repair request {repair_id}")
-    repair = _row(row)
-    if repair.status != "open":
-        raise AlreadyDecided(f"repair request {repair_id} is already {repair.status}")
+    repair = _row(open_request(conn, REPAIRS, repair_id, reason))
     status = "approved" if approve else "rejected"
     key = f"{repair.source}/{repair.record_id}"
     before = active.record_effect(conn, repair.subject_id, key, today)
@@ -185,36 +176,31 @@ def decide_repair(
             actor=operator,
             reason=f"credit repair {repair_id} approved: {reason}",
         )
-    conn.execute(
-        update(repairs)
-        .where(repairs.c.repair_id == repair_id)
-        .values(
+    return _close(conn, repair, status, reason, operator, today, Counted(active, before))
+
+
+def _close(
+    conn: Connection,
+    repair: Repair,
+    status: str,
+    reason: str,
+    actor: str,
+    today: date,
+    counted: Counted | None,
+) -> Repair:
+    return _row(
+        close_request(
+            conn,
+            REPAIRS,
+            repair,
             status=status,
-            decided_at=utc_now_text(),
-            decided_on=today,
-            decided_by=operator,
-            decision_reason=reason,
+            reason=reason,
+            actor=actor,
+            today=today,
+            details={"effective_on": today.isoformat()},
+            counted=counted,
         )
     )
-    log_rows(conn, repairs, repairs.c.repair_id == repair_id)
-    issue_notice(
-        conn,
-        repair.subject_id,
-        f"repair-{status}",
-        {
-            "repair_id": repair_id,
-            "record": key,
-            "decision": status,
-            "reason": reason,
-            "effective_on": today.isoformat(),
-            "counted_under": before,
-            "standing_now": active.standings(
-                conn, repair.subject_id, today, [e["scheme"] for e in before]
-            ),
-        },
-    )
-    final = conn.execute(select(repairs).where(repairs.c.repair_id == repair_id)).one()
-    return _row(final)
 
 
 def close_repairs(
@@ -233,30 +219,5 @@ def close_repairs(
     for row in rows:
         repair = _row(row)
         reason = f"the record was revoked ({why}): nothing is left to repair"
-        conn.execute(
-            update(repairs)
-            .where(repairs.c.repair_id == repair.repair_id, repairs.c.status == "open")
-            .values(
-                status="closed",
-                decided_at=utc_now_text(),
-                decided_on=today,
-                decided_by=actor,
-                decision_reason=reason,
-            )
-        )
-        log_rows(conn, repairs, repairs.c.repair_id == repair.repair_id)
-        issue_notice(
-            conn,
-            repair.subject_id,
-            "repair-closed",
-            {
-                "repair_id": repair.repair_id,
-                "record": f"{source}/{record_id}",
-                "decision": "closed",
-                "reason": reason,
-                "effective_on": today.isoformat(),
-            },
-        )
-        final = conn.execute(select(repairs).where(repairs.c.repair_id == repair.repair_id))
-        closed.append(_row(final.one()))
+        closed.append(_close(conn, repair, "closed", reason, actor, today, None))
     return closed
