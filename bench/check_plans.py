@@ -8,7 +8,9 @@ Three paths, as the service takes them (docs/postgres.md, "The check path"):
 
 1. the stored standing of 16 subjects read in one statement (``CURRENT_MANY``), the way
    concurrent checks are read from the event loop;
-2. the inquiries of 16 checks written in one statement (``INSERT_INQUIRIES``, rolled back here);
+2. the inquiries of 16 checks written in one transaction (rolled back here): the inquiry log
+   tree's lock (``INQUIRY_LOCK_SQL``) and head (``HEAD_SQL``), then the rows placed in the tree,
+   their notices and the new head in one statement (``INSERT_INQUIRIES``);
 3. a check computed from the subject's records (``decide_measure`` without stored standings):
    every statement it runs, captured as it runs, then explained.
 
@@ -37,8 +39,9 @@ from xinyong.decisions.precomputed import CURRENT_MANY
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import load_catalog
 from xinyong.ledger.append import read_frontier, utc_now_text
+from xinyong.ledger.database import INQUIRY_LOCK_SQL
 from xinyong.ledger.driver_sql import DriverStatement
-from xinyong.ledger.inquiry_tree import place
+from xinyong.ledger.inquiry_tree import HEAD_SQL, place
 from xinyong.ledger.schema import inquiry_checkpoints, relying_parties, standing_runs, subjects
 
 
@@ -56,6 +59,42 @@ def explain(conn: Connection, sql: str, params: Any) -> tuple[list[str], float]:
 
 def show(title: str, sql: str, lines: list[str]) -> None:
     print(f"\n### {title}\n\n```sql\n{sql.strip()}\n```\n\n```\n" + "\n".join(lines) + "\n```")
+
+
+def _inquiries(conn: Connection, party: str, measure: str, ids: list[str]) -> float:
+    """Explain the inquiry log's transaction for a batch of checks of ``ids`` (rolled back);
+    return its execution time in ms."""
+    decisions = [
+        Decision(
+            new_decision_id(),
+            party,
+            s,
+            measure,
+            False,
+            "x",
+            "v",
+            date.today(),
+            0,
+            utc_now_text(),
+        )
+        for s in ids
+    ]
+    lock_ms = 0.0
+    for title, statement in (
+        ("The inquiry log tree's lock (INQUIRY_LOCK_SQL)", INQUIRY_LOCK_SQL),
+        ("The inquiry log tree's head (HEAD_SQL)", HEAD_SQL),
+    ):
+        lines, ms = explain(conn, statement, None)
+        lock_ms += ms
+        show(title, statement, lines)
+    logged, written = inquiry_rows((d, None) for d in decisions)
+    head = place(read_frontier(conn, inquiry_checkpoints), logged, utc_now_text())
+    batch = inquiry_json(logged, written, head)
+    sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, batch)
+    lines, ms = explain(conn, sql, values)
+    show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)
+    conn.rollback()
+    return lock_ms + ms
 
 
 def main() -> int:
@@ -92,28 +131,9 @@ def main() -> int:
         show(f"Stored standings of {len(ids)} subjects (CURRENT_MANY)", sql, lines)
         conn.rollback()
 
-        decisions = [
-            Decision(
-                new_decision_id(),
-                party.name,
-                s,
-                measure,
-                False,
-                "x",
-                "v",
-                date.today(),
-                0,
-                utc_now_text(),
-            )
-            for s in ids
-        ]
-        logged, written = inquiry_rows((d, None) for d in decisions)
-        head = place(read_frontier(conn, inquiry_checkpoints), logged, utc_now_text())
-        batch = inquiry_json(logged, written, head)
-        sql, values = INSERT_INQUIRIES.driver_call(conn.dialect, batch)
-        lines, totals["inquiries, per batch"] = explain(conn, sql, values)
-        show(f"The inquiries of {len(ids)} checks (INSERT_INQUIRIES, rolled back)", sql, lines)
-        conn.rollback()
+        totals["inquiries, per batch (lock, head, insert)"] = _inquiries(
+            conn, party.name, measure, ids
+        )
 
         captured: list[tuple[str, Any]] = []
 
@@ -129,7 +149,7 @@ def main() -> int:
             captured.append(self.driver_call(c.dialect, p))
             return rows(self, c, p)
 
-        DriverStatement.rows = recorded  # type: ignore[method-assign]
+        DriverStatement.rows = recorded  # type: ignore[method-assign,assignment]
         try:
             with conn.begin():
                 decide_measure(

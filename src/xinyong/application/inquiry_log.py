@@ -75,12 +75,10 @@ from xinyong.ledger.database import (
     libpq_url,
     never_wait,
 )
-from xinyong.ledger.inquiry_tree import place
+from xinyong.ledger.inquiry_tree import HEAD_SQL, place
 from xinyong.ledger.merkle import Frontier
 
 __all__ = ["CHECKPOINT_SECONDS", "RETRY_SECONDS", "InquiryLog"]
-
-_TREE_HEAD = "SELECT size, frontier FROM inquiry_checkpoints ORDER BY size DESC LIMIT 1"
 
 log = logging.getLogger("xinyong.inquiries")
 
@@ -376,7 +374,7 @@ class InquiryLog:
             # the tree, and COMMIT (committed, and durable, when the pipeline ends).
             async with aconn.pipeline(), aconn.transaction():
                 await aconn.execute(INQUIRY_LOCK_SQL)
-                head = await (await aconn.execute(_TREE_HEAD)).fetchone()
+                head = await (await aconn.execute(HEAD_SQL)).fetchone()
                 frontier = Frontier() if head is None else Frontier.from_text(*head)
                 rows, written = inquiry_rows(entries)
                 placed = place(frontier, rows, utc_now_text())

@@ -428,10 +428,12 @@ def _insert_inquiries() -> DriverStatement:
 
 INSERT_INQUIRIES = _insert_inquiries()
 """:data:`INSERT_INQUIRY` for a whole batch in one statement, with the batch's adverse notices
-(PostgreSQL: one execution, and in autocommit mode one commit, with no BEGIN and COMMIT round
-trips). Its parameters are JSON arrays (:func:`inquiry_json`), each serialised in one call where
-a list per column would be adapted value by value: ``rows`` the decisions, ``notices`` the rows
-of ``notices`` (:func:`~xinyong.decisions.notices.notice_row`)."""
+and the inquiry log tree's new head (PostgreSQL: one execution, in the transaction that took the
+tree's lock and read its head, :class:`~xinyong.application.inquiry_log.InquiryLog`; the two
+round trips are pipelined). Its parameters are JSON arrays (:func:`inquiry_json`), each
+serialised in one call where a list per column would be adapted value by value: ``rows`` the
+decisions, ``notices`` the rows of ``notices`` (:func:`~xinyong.decisions.notices.notice_row`),
+``head`` the new head."""
 
 
 def inquiry_json(

@@ -34,7 +34,7 @@ from xinyong.ledger.schema import inquiries, inquiry_checkpoints
 from xinyong.ledger.trees import INQUIRIES
 from xinyong.ledger.verify import Problem, Verification, verify_tree
 
-__all__ = ["append_inquiries", "place", "place_unplaced", "verify_inquiries"]
+__all__ = ["HEAD_SQL", "append_inquiries", "place", "place_unplaced", "verify_inquiries"]
 
 
 def place(frontier: Frontier, rows: Sequence[dict[str, Any]], committed_at: str) -> dict[str, Any]:
@@ -54,6 +54,10 @@ def place(frontier: Frontier, rows: Sequence[dict[str, Any]], committed_at: str)
         "committed_at": committed_at,
     }
 
+
+HEAD_SQL = "SELECT size, frontier FROM inquiry_checkpoints ORDER BY size DESC LIMIT 1"
+"""The inquiry log tree's head (its size and frontier), for a connection outside SQLAlchemy:
+read under the log's lock by the transaction that places the next batch."""
 
 _HEAD = DriverStatement(
     select(inquiry_checkpoints.c.size, inquiry_checkpoints.c.frontier)
