@@ -12,17 +12,19 @@ table, so a restart loses nothing: delivery picks up where the last process left
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 
 from xinyong.application.context import Context
 from xinyong.application.sweeps import refresh_once, sweep_once
-from xinyong.due_process.outbox import deliver_pending
+from xinyong.due_process.outbox import SEND_SECONDS, deliver_pending
 
 __all__ = ["Intervals", "post_json", "run_worker"]
 
@@ -41,9 +43,22 @@ class Intervals:
 
 
 def post_json(url: str, body: bytes, headers: Mapping[str, str]) -> int:
-    """POST a JSON body with its (signature) headers; return the status code."""
-    response = httpx.post(url, content=body, timeout=10, headers=dict(headers))
-    return response.status_code
+    """POST a JSON body with its (signature) headers; return the status code. The whole send,
+    however slowly the webhook answers, is given up after :data:`SEND_SECONDS` (TimeoutError):
+    a message's claim must outlast it. (httpx's timeouts bound each read, not the send: a
+    webhook that drips its answer a byte at a time would hold a synchronous send for ever.)
+    On a thread of its own, so that a caller on an event loop may call it too."""
+
+    async def send() -> int:
+        async with httpx.AsyncClient(timeout=SEND_SECONDS) as client:
+            response = await client.post(url, content=body, headers=dict(headers))
+            return response.status_code
+
+    def run() -> int:
+        return asyncio.run(asyncio.wait_for(send(), SEND_SECONDS))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="xinyong-webhook") as pool:
+        return pool.submit(run).result()
 
 
 def run_worker(ctx: Context, stop: threading.Event, every: Intervals = Intervals()) -> None:

@@ -3,14 +3,17 @@ on PostgreSQL a message another transaction holds is skipped, never waited for."
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
 
+from tests.support.ledgers import new_ledger
 from tests.support.postgres import reset_pg
 from xinyong.decisions.relying import register_relying_party
 from xinyong.due_process.outbox import deliver_pending, queue_message
@@ -111,5 +114,47 @@ def test_a_message_held_elsewhere_is_skipped_not_waited_for(pg_server_url: str) 
         assert sorted(receiver.posted) == sorted(others)
         assert deliver_pending(engine, receiver.post) == (1, 0)  # once it is let go
         assert receiver.posted[first] == 1
+    finally:
+        engine.dispose()
+
+
+def test_an_outcome_is_written_only_under_its_own_claim(engine: Engine) -> None:
+    """A send that outlasted its claim (another deliverer has claimed the message since)
+    leaves the message as the other's claim has it."""
+    [message] = _queue(engine, 1)
+    theirs = "2999-01-01T00:00:00.000000Z"
+
+    def late(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        with engine.begin() as conn:  # meanwhile the claim lapsed and another took it
+            conn.execute(update(outbox).values(next_attempt_at=theirs))
+        return 200
+
+    deliver_pending(engine, late)
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox).where(outbox.c.message_id == message)).one()
+    assert (row.delivered_at, row.next_attempt_at, row.attempts) == (None, theirs, 0)
+
+
+def test_a_round_with_nothing_to_send_takes_no_lock(tmp_path: Path) -> None:
+    """SQLite: messages waiting for a webhook are not due, and a round that finds nothing due
+    writes nothing, so it never waits for the ledger's writer."""
+    engine = open_database(new_ledger(f"sqlite:///{tmp_path / 'ledger.db'}"))
+    try:
+        with engine.begin() as conn:
+            register_relying_party(conn, "bank", ["no-loans"], "lending")  # no webhook
+            queue_message(conn, "relying", "bank", "D1", {"n": 1})
+        writer = sqlite3.connect(tmp_path / "ledger.db")
+        writer.execute("BEGIN IMMEDIATE")  # another process appending
+        try:
+            done: list[tuple[int, int]] = []
+            round_ = threading.Thread(
+                target=lambda: done.append(deliver_pending(engine, Receiver().post))
+            )
+            round_.start()
+            round_.join(10)
+            assert done == [(0, 0)], "the round waited for the writer"
+        finally:
+            writer.rollback()
+            writer.close()
     finally:
         engine.dispose()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
@@ -22,6 +24,7 @@ from tests.support.overridden import override_args
 from tests.support.postgres import reset_pg
 from tests.support.service_fixtures import SCHEME, webhook_server
 from tests.support.serving import free_port, ready, start_serve, stop_serve, wait_until
+from xinyong import worker
 from xinyong.decisions.relying import register_relying_party
 from xinyong.due_process.outbox import queue_message
 from xinyong.ledger.database import open_database
@@ -167,3 +170,34 @@ def _undelivered(engine: Engine) -> int:
                 select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
             ).scalar_one()
         )
+
+
+def test_a_send_is_given_up_whole_however_slowly_the_webhook_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A webhook that drips its answer a byte at a time never lets a read time out; the send
+    is given up after SEND_SECONDS all the same, so that a claim outlasts it."""
+    monkeypatch.setattr(worker, "SEND_SECONDS", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if stop.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            worker.post_json(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", b"{}", {})
+        assert time.monotonic() - started < 2.0
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)

@@ -17,7 +17,7 @@ read it; the message id stays the same across retries, for the receiver to drop 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from xinyong.ledger.schema import outbox, relying_parties, sources
 
 __all__ = [
     "CLAIM_SECONDS",
+    "SEND_SECONDS",
     "Post",
     "Recipient",
     "deliver_pending",
@@ -41,9 +42,13 @@ Recipient = Literal["relying", "source"]
 Post = Callable[[str, bytes, Mapping[str, str]], int]
 """Send a JSON body with headers to a URL; return the HTTP status (raise on a network error)."""
 
+SEND_SECONDS = 10.0
+"""The longest a send may take, from the connection to the answer's status (``post_json`` gives
+up after it): a claim must last longer."""
+
 CLAIM_SECONDS = 120.0
 """How long a claimed message is left to its claimant before another process may retry it (by
-default; the setting ``webhook_claim_seconds``). A send times out after 10 s."""
+default; the setting ``webhook_claim_seconds``, at least :data:`SEND_SECONDS` and a second)."""
 
 
 def queue_message(
@@ -87,42 +92,10 @@ def _later(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _claim(engine: Engine, passed: Collection[str], claim_seconds: float) -> Any | None:
-    """Claim the message due longest (none of ``passed``): move its next attempt
-    ``claim_seconds`` ahead and return it with its recipient's webhook, or None when no
-    message is due.
-
-    One statement, in its own transaction. On PostgreSQL the message is chosen ``FOR UPDATE
-    SKIP LOCKED``: workers claiming at once each take another message, and none waits for a row
-    another holds; a row claimed and committed meanwhile no longer qualifies when its lock is
-    taken (its next attempt is in the future). SQLite has one writer, so its claims follow one
-    another anyway (SQLAlchemy leaves the locking clause out there).
-    """
-    due = (
-        select(outbox.c.message_id)
-        .select_from(_with_recipients())
-        .where(
-            outbox.c.delivered_at.is_(None),
-            outbox.c.next_attempt_at <= utc_now_text(),
-            # a recipient without a webhook reads its messages from the API: they wait (no
-            # attempts, no backoff) until it registers one
-            _webhook_url().is_not(None),
-        )
-        .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-        .limit(1)
-        .with_for_update(of=outbox, skip_locked=True)
-    )
-    if passed:
-        due = due.where(outbox.c.message_id.not_in(list(passed)))
-    with engine.begin() as conn:
-        claimed = conn.execute(
-            update(outbox)
-            .where(outbox.c.message_id == due.scalar_subquery())
-            .values(next_attempt_at=_later(claim_seconds))
-            .returning(outbox.c.message_id)
-        ).scalar()
-        if claimed is None:
-            return None
+def _due(engine: Engine, limit: int) -> Sequence[Any]:
+    """Up to ``limit`` messages due, oldest first, with their recipients' webhooks: read once
+    per round, without a lock (a round with nothing to send writes nothing)."""
+    with engine.connect() as conn:
         return conn.execute(
             select(
                 outbox.c.message_id,
@@ -136,8 +109,46 @@ def _claim(engine: Engine, passed: Collection[str], claim_seconds: float) -> Any
                 ),
             )
             .select_from(_with_recipients())
-            .where(outbox.c.message_id == claimed)
-        ).one()
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.next_attempt_at <= utc_now_text(),
+                # a recipient without a webhook reads its messages from the API: they wait (no
+                # attempts, no backoff) until it registers one
+                _webhook_url().is_not(None),
+            )
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+            .limit(limit)
+        ).all()
+
+
+def _claim(engine: Engine, message_id: str, claim_seconds: float) -> str | None:
+    """Claim a message read as due: move its next attempt ``claim_seconds`` ahead and return
+    that time (the claim's end), or None when it is no longer this process's to send (another
+    claimed or delivered it meanwhile, or holds its row now).
+
+    One statement, in its own transaction. On PostgreSQL the row is taken ``FOR UPDATE SKIP
+    LOCKED``: a row another transaction holds is passed over at once, never waited for, and a
+    row claimed and committed since it was read no longer qualifies once its lock is taken (its
+    next attempt is in the future). SQLite has one writer, so claims follow one another anyway
+    (SQLAlchemy leaves the locking clause out there).
+    """
+    held = (
+        select(outbox.c.message_id)
+        .where(
+            outbox.c.message_id == message_id,
+            outbox.c.delivered_at.is_(None),
+            outbox.c.next_attempt_at <= utc_now_text(),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    until = _later(claim_seconds)
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(outbox)
+            .where(outbox.c.message_id == held.scalar_subquery())
+            .values(next_attempt_at=until)
+        )
+    return until if claimed.rowcount else None
 
 
 def _with_recipients() -> Any:
@@ -176,28 +187,29 @@ def deliver_pending(
     """Deliver up to ``limit`` due messages, each at most once; return (delivered, failed).
 
     Safe to run in any number of processes at once: each message is claimed (:func:`_claim`)
-    before it is sent, for ``claim_seconds``, longer than a send may take; a process killed
+    for ``claim_seconds`` before it is sent, longer than a send may take (:data:`SEND_SECONDS`),
+    and its outcome is written only while the claim is still this process's. A process killed
     after its claim leaves the message to be sent again once the claim lapses (the receiver
     drops a duplicate by its ``webhook-id``).
     """
     delivered = failed = 0
-    passed: list[str] = []
-    while len(passed) < limit:
-        message = _claim(engine, passed, claim_seconds)
-        if message is None:
-            break
+    for message in _due(engine, limit):
         message_id, attempts = str(message.message_id), int(message.attempts)
-        passed.append(message_id)
+        until = _claim(engine, message_id, claim_seconds)
+        if until is None:
+            continue  # another process is delivering it
         error = _send(message, post)
+        mine = outbox.update().where(
+            outbox.c.message_id == message_id, outbox.c.next_attempt_at == until
+        )
         with engine.begin() as conn:
-            done = outbox.update().where(outbox.c.message_id == message_id)
             if error is None:
-                conn.execute(done.values(delivered_at=utc_now_text(), attempts=attempts + 1))
+                conn.execute(mine.values(delivered_at=utc_now_text(), attempts=attempts + 1))
                 delivered += 1
             else:
                 retry = _later(min(3600, 2**attempts))
                 conn.execute(
-                    done.values(
+                    mine.values(
                         attempts=attempts + 1, next_attempt_at=retry, last_error=error[:500]
                     )
                 )
