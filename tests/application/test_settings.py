@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from xinyong.application.settings import SETTINGS, ServiceSettings, SettingsError, load_settings
+from xinyong.application.settings import (
+    SETTINGS,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+    parse_flags,
+)
 from xinyong.due_process.masking import (
     MaskingPolicy,
     OrganizationMask,
@@ -197,3 +203,34 @@ def test_a_webhook_claim_shorter_than_a_send_is_refused(tmp_path: Path) -> None:
     first still waits for the webhook's answer."""
     with pytest.raises(SettingsError, match="webhook_claim_seconds"):
         load_settings(_write(tmp_path, "webhook_claim_seconds = 10\n"))
+
+
+def test_flags_over_variables_over_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = _write(tmp_path, "grace_days = 10\nrepair_days = 11\nreview_days = 12\n")
+    monkeypatch.setenv("XINYONG_REPAIR_DAYS", "21")
+    monkeypatch.setenv("XINYONG_REVIEW_DAYS", "22")
+    flags = parse_flags(["review_days=32", 'masking={"person_id": "hidden"}'])
+    settings = load_settings(file, flags)
+    assert (settings.grace_days, settings.repair_days, settings.review_days) == (10, 21, 32)
+    assert settings.masking.person_id is PersonIdMask.HIDDEN
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("grace_days", r"^--set grace_days: not NAME=VALUE$"),
+        ("today=2030-01-01", r"^--set today=2030-01-01: unknown setting 'today'"),
+        ("grace_dayz=3", r"unknown setting 'grace_dayz'"),
+    ],
+)
+def test_a_flag_that_is_no_setting_is_refused(flag: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        parse_flags([flag])
+
+
+def test_a_bad_flag_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XINYONG_GRACE_DAYS", "5")
+    with pytest.raises(SettingsError, match=r"^--set grace_days: grace_days: .*not '-1'$"):
+        load_settings(None, parse_flags(["grace_days=-1"]))

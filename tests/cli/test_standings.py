@@ -57,7 +57,12 @@ def _public_after(url: str) -> int:
 
 @pytest.mark.parametrize(
     ("settings", "flag", "days"),
-    [("", [], 30), ("grace_days = 7\n", [], 7), ("grace_days = 7\n", ["--grace-days", "3"], 3)],
+    [
+        ("", [], 30),
+        ("grace_days = 7\n", [], 7),
+        ("grace_days = 7\n", ["--set", "grace_days=4"], 4),
+        ("grace_days = 7\n", ["--grace-days", "3", "--set", "grace_days=4"], 3),
+    ],
 )
 def test_refresh_publishes_after_the_settings_grace(
     tmp_path: Path, settings: str, flag: list[str], days: int

@@ -5,22 +5,23 @@ in docs/service.md (a test holds the two together).
 Where a value comes from, the first that has it:
 
 1. arguments given to :class:`ServiceSettings` (tests, and whatever builds settings in code);
-2. an environment variable ``XINYONG_<NAME>`` (``XINYONG_RATE_PER_SECOND=10``; a table as JSON,
+2. a command's flag ``--set NAME=VALUE`` (``--set rate_per_second=10``; :func:`parse_flags`);
+3. an environment variable ``XINYONG_<NAME>`` (``XINYONG_RATE_PER_SECOND=10``; a table as JSON,
    ``XINYONG_OBJECTION_DAYS_BY_SOURCE='{"tax": 20}'``);
-3. the settings file, ``--settings FILE`` (TOML, ``name = value``; :class:`SettingsFile`);
-4. the default.
+4. the settings file, ``--settings FILE`` (TOML, ``name = value``; :class:`SettingsFile`);
+5. the default.
 
-:func:`load_settings` reads the last three and names the file or the variable, and the setting,
-in every :class:`SettingsError`. A file is read strictly, as written by a person: an unknown
-name is refused, and so is a value of another type (``burst = "10"``, ``grace_days = true``); an
-environment variable is text, read as its setting's type.
+:func:`load_settings` reads the last four and names the flag, the variable or the file, and the
+setting, in every :class:`SettingsError`. A file is read strictly, as written by a person: an
+unknown name is refused, and so is a value of another type (``burst = "10"``, ``grace_days =
+true``); a flag's value and a variable are text, read as the setting's type.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
@@ -51,6 +52,7 @@ __all__ = [
     "SettingsError",
     "SettingsFile",
     "load_settings",
+    "parse_flags",
 ]
 
 ENV_PREFIX = "XINYONG_"
@@ -103,8 +105,10 @@ class ServiceSettings(BaseSettings):
     webhook_claim_seconds: float = Field(
         default=120.0,
         ge=11.0,
-        description="How long a background worker holds a webhook message it is sending (a "
-        "send times out after 10 s); a worker killed meanwhile leaves it to another after this.",
+        le=86_400.0,
+        description="How long a background worker holds a webhook message it is sending (at "
+        "least 11 s: a send is given up after 10 s; at most a day); a worker killed meanwhile "
+        "leaves the message to another after this.",
     )
     repair_days: NonNegativeInt = Field(
         default=18,
@@ -230,10 +234,11 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then ``XINYONG_*`` variables, then the file :func:`load_settings` reads;
-        no ``.env`` file and no secrets directory."""
+        """Arguments, then ``--set`` flags, then ``XINYONG_*`` variables, then the file
+        :func:`load_settings` reads; no ``.env`` file and no secrets directory."""
         file = _FILE.get()
-        return (init_settings, _Environment(settings_cls), *(() if file is None else (file,)))
+        sources = (init_settings, _Flags(settings_cls), _Environment(settings_cls))
+        return (*sources, *(() if file is None else (file,)))
 
 
 _CLOCK = "today"
@@ -252,6 +257,36 @@ class _Environment(EnvSettingsSource):
         if field_name == _CLOCK:
             return None, field_name, False
         return super().get_field_value(field, field_name)
+
+
+_FLAGS: ContextVar[Mapping[str, str]] = ContextVar(
+    "xinyong_settings_flags", default=MappingProxyType({})
+)
+"""The ``--set`` flags of the :func:`load_settings` call in progress, by setting."""
+
+
+class _Flags(_Environment):
+    """A command's ``--set NAME=VALUE`` flags, read as the variables are (text, as the
+    setting's type), over them."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {f"{ENV_PREFIX}{name}".lower(): value for name, value in _FLAGS.get().items()}
+
+
+def parse_flags(flags: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` flags by setting (the last of a name counts); SettingsError for a flag
+    without ``=`` or a name that is not a setting."""
+    parsed: dict[str, str] = {}
+    for flag in flags:
+        name, equals, value = flag.partition("=")
+        name = name.strip()
+        if not equals:
+            raise SettingsError(f"--set {flag}: not NAME=VALUE")
+        if name not in _STRICT:
+            known = ", ".join(SETTINGS)
+            raise SettingsError(f"--set {flag}: unknown setting {name!r} (known: {known})")
+        parsed[name] = value
+    return parsed
 
 
 def _strict(name: str) -> TypeAdapter[Any]:
@@ -297,31 +332,40 @@ class SettingsFile(TomlConfigSettingsSource):
             raise SettingsError(f"{path}: {exc}") from exc
 
 
-def load_settings(path: Path | None = None) -> ServiceSettings:
-    """The settings: ``XINYONG_<NAME>`` environment variables over the TOML file at ``path``
-    (when given) over the defaults. SettingsError names the file or variable and the setting."""
+def load_settings(
+    path: Path | None = None, flags: Mapping[str, str] = MappingProxyType({})
+) -> ServiceSettings:
+    """The settings: ``flags`` (:func:`parse_flags`) over ``XINYONG_<NAME>`` environment
+    variables over the TOML file at ``path`` (when given) over the defaults. SettingsError names
+    the flag, variable or file, and the setting."""
     file = None if path is None else SettingsFile(ServiceSettings, path)
-    with _reading(file):
+    with _reading(file, flags):
         try:
             return ServiceSettings()
         except PydanticValidationError as exc:
-            raise SettingsError("; ".join(_explained(exc, path))) from exc
+            raise SettingsError("; ".join(_explained(exc, path, flags))) from exc
 
 
 @contextmanager
-def _reading(file: SettingsFile | None) -> Iterator[None]:
-    token = _FILE.set(file)
+def _reading(file: SettingsFile | None, flags: Mapping[str, str]) -> Iterator[None]:
+    token, flagged = _FILE.set(file), _FLAGS.set(flags)
     try:
         yield
     finally:
         _FILE.reset(token)
+        _FLAGS.reset(flagged)
 
 
-def _explained(exc: PydanticValidationError, path: Path | None) -> Iterator[str]:
-    """Each problem with where its value came from: a variable, else the file."""
+def _explained(
+    exc: PydanticValidationError, path: Path | None, flags: Mapping[str, str]
+) -> Iterator[str]:
+    """Each problem with where its value came from: a flag, else a variable, else the file."""
     variables = {name.upper() for name in os.environ}
     for error in exc.errors():
         name, *inside = error["loc"] or ("",)
         variable = f"{ENV_PREFIX}{name}".upper()
-        where = variable if variable in variables else str(path)
+        if name in flags:
+            where = f"--set {name}"
+        else:
+            where = variable if variable in variables else str(path)
         yield f"{where}: {_problem(str(name), {**error, 'loc': inside})}"

@@ -52,6 +52,16 @@ SettingsOption = Annotated[
         show_default=False,
     ),
 ]
+FlagsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="A setting for this run, over the environment and the settings file (repeatable; "
+        "names and values as docs/service.md lists them): --set rate_per_second=10.",
+        show_default=False,
+    ),
+]
 
 
 @standings_app.command("refresh")
@@ -67,6 +77,7 @@ def standings_refresh(
         ),
     ] = None,
     settings: SettingsOption = None,
+    flags: FlagsOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Score every active scheme over the ledger (DuckDB), save standings, update list entries."""
@@ -77,7 +88,7 @@ def standings_refresh(
     from xinyong.ledger.database import WRITE_LOCK
 
     if grace_days is None:
-        grace_days = _settings_or_exit(settings).grace_days
+        grace_days = _settings_or_exit(settings, flags).grace_days
     cat = load_catalog_or_exit(catalog)
     engine = open_db_or_exit(db)
     try:
@@ -91,11 +102,10 @@ def standings_refresh(
         out.print(f"{scheme_id}: {count:,} subjects changed lists")
 
 
-
-
 def worker(
     db: DbOption = None,
     settings: SettingsOption = None,
+    flags: FlagsOption = None,
     catalog: CatalogOption = None,
     once: Annotated[
         bool, typer.Option("--once", help="Run each step once, print what it did and exit.")
@@ -123,7 +133,7 @@ def worker(
     if settings is None and os.environ.get(SETTINGS_ENV):  # as ``xinyong serve`` passes them
         settings = Path(os.environ[SETTINGS_ENV])
     ctx = Context.create(
-        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings)
+        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings, flags)
     )
     try:
         if once:
@@ -152,11 +162,11 @@ class HttpParser(StrEnum):
     H11 = "h11"
 
 
-def _settings_or_exit(path: Path | None) -> ServiceSettings:
-    from xinyong.application.settings import SettingsError, load_settings
+def _settings_or_exit(path: Path | None, flags: list[str] | None) -> ServiceSettings:
+    from xinyong.application.settings import SettingsError, load_settings, parse_flags
 
     try:
-        return load_settings(path)
+        return load_settings(path, parse_flags(flags or []))
     except SettingsError as exc:
         fail(str(exc))
 
@@ -170,6 +180,7 @@ def serve(
         typer.Option(min=1, help="Processes serving requests (one per core)."),
     ] = 1,
     settings: SettingsOption = None,
+    flags: FlagsOption = None,
     catalog: CatalogOption = None,
     background: Annotated[
         bool,
@@ -189,6 +200,7 @@ def serve(
     import uvicorn
 
     from xinyong.application.lifeline import PARENT_ENV, helper_command
+    from xinyong.application.settings import ENV_PREFIX, parse_flags
     from xinyong.ledger.database import ENV_VAR, resolve_url
     from xinyong.ledger.signed_head import ledger_key
     from xinyong.ledger.signing import KeyFileError
@@ -198,7 +210,7 @@ def serve(
     # Check everything here, where an error can be reported plainly, before any worker starts.
     engine = open_db_or_exit(db)
     load_catalog_or_exit(catalog)
-    chosen = _settings_or_exit(settings)
+    chosen = _settings_or_exit(settings, flags)
     try:  # the signing key, created now if it is the first use (every answer is signed with it)
         with engine.connect() as conn:
             named = Path(chosen.signing_key) if chosen.signing_key else None
@@ -218,6 +230,8 @@ def serve(
         os.environ["XINYONG_CATALOG"] = str(catalog.resolve())
     if settings is not None:
         os.environ[SETTINGS_ENV] = str(settings.resolve())
+    for name, value in parse_flags(flags or []).items():  # over the file, as here
+        os.environ[f"{ENV_PREFIX}{name.upper()}"] = value
     os.environ[WORKERS_ENV] = str(workers)
     if workers > 1:  # uvicorn's worker processes end with this one (see application/lifeline.py)
         os.environ[PARENT_ENV] = str(os.getpid())
@@ -460,6 +474,7 @@ def report_subject(
     out_file: ReportOutOption = None,
     db: DbOption = None,
     settings: SettingsOption = None,
+    flags: FlagsOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """A subject's whole file as a self-contained HTML report that proves itself (records with
@@ -467,7 +482,7 @@ def report_subject(
     with it. Check it with `xinyong verify report FILE --key KEYFILE`."""
     from xinyong.application.credit_report import subject_report
 
-    _write_report(subject_report, subject, out_file, db, settings, catalog)
+    _write_report(subject_report, subject, out_file, db, (settings, flags), catalog)
 
 
 @report_app.command("organization")
@@ -476,6 +491,7 @@ def report_organization(
     out_file: ReportOutOption = None,
     db: DbOption = None,
     settings: SettingsOption = None,
+    flags: FlagsOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """An organisation's public credit report (public records, commitments, list entries) as a
@@ -483,7 +499,7 @@ def report_organization(
     it."""
     from xinyong.application.credit_report import organization_report
 
-    _write_report(organization_report, organization, out_file, db, settings, catalog)
+    _write_report(organization_report, organization, out_file, db, (settings, flags), catalog)
 
 
 def _write_report(
@@ -491,7 +507,7 @@ def _write_report(
     subject: str,
     out_file: Path | None,
     db: str | None,
-    settings: Path | None,
+    settings: tuple[Path | None, list[str] | None],
     catalog: Path | None,
 ) -> None:
     from xinyong.application.context import Context
@@ -500,7 +516,7 @@ def _write_report(
     from xinyong.ledger.signing import KeyFileError
 
     ctx = Context.create(
-        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(settings)
+        open_db_or_exit(db), load_catalog_or_exit(catalog), _settings_or_exit(*settings)
     )
     try:
         name, page = report_file(ctx, build, subject)
