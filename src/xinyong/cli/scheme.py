@@ -23,7 +23,6 @@ from xinyong.cli.common import (
 )
 from xinyong.cli.score import checked_scheme
 from xinyong.domain.catalog import Catalog
-from xinyong.ledger.database import WRITE_LOCK
 from xinyong.ledger.schema import schemes
 from xinyong.schemes.load import LoadedScheme
 from xinyong.schemes.overrides import Override, OverrideError, parse_override
@@ -33,8 +32,6 @@ from xinyong.scoring.store import (
     RecordedOverride,
     SchemeRefused,
     UnknownScheme,
-    activate_scheme,
-    add_scheme,
     deactivate_scheme,
     recorded_overrides,
 )
@@ -79,24 +76,25 @@ def _gate(
 ) -> tuple[bool, list[RecordedOverride]]:
     """Store (with ``loaded``) and/or activate through the gate, in one write transaction;
     exit 2 with the reasons when it refuses."""
-    operator = f"cli:{getpass.getuser()}"
+    from datetime import date
+
+    from xinyong.application.scheme_gate import store_and_activate
+
+    if overrides and not activate:
+        engine.dispose()
+        fail("overrides are given when activating: drop --no-activate")
     try:
-        with engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            added = False
-            if loaded is not None:
-                added = add_scheme(conn, loaded, activate=False, catalog=catalog)
-            recorded: list[RecordedOverride] = []
-            if activate:
-                recorded = activate_scheme(
-                    conn,
-                    scheme_id,
-                    version,
-                    catalog=catalog,
-                    overrides=overrides,
-                    operator=operator,
-                )
-            elif overrides:
-                raise OverrideError("overrides are given when activating: drop --no-activate")
+        added, recorded = store_and_activate(
+            engine,
+            loaded,
+            scheme_id,
+            version,
+            activate=activate,
+            catalog=catalog,
+            overrides=overrides,
+            operator=f"cli:{getpass.getuser()}",
+            today=date.today(),
+        )
     except GuardrailsUnmet as exc:
         for finding in exc.findings:
             err.print(

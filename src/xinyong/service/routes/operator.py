@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from xinyong.application.review import (
     review_repair,
     review_request,
 )
+from xinyong.application.scheme_gate import store_and_activate
 from xinyong.application.sweeps import sweep_once
 from xinyong.decisions.relying import rotate_webhook_secret
 from xinyong.domain.text import PLAIN_TEXT_PATTERN
@@ -29,7 +31,7 @@ from xinyong.due_process.objections import list_objections
 from xinyong.due_process.repairs import list_repairs
 from xinyong.due_process.reviews import list_reviews
 from xinyong.ledger.append import read_head
-from xinyong.ledger.database import WRITE, WRITE_LOCK, hold_lock
+from xinyong.ledger.database import WRITE, hold_lock
 from xinyong.schemes.issues import SchemeError
 from xinyong.schemes.lint import lint
 from xinyong.schemes.load import parse_scheme
@@ -43,11 +45,8 @@ from xinyong.schemes.overrides import (
 from xinyong.scoring.store import (
     GuardrailsUnmet,
     MeasureTaken,
-    RecordedOverride,
     SchemeRefused,
     UnknownScheme,
-    activate_scheme,
-    add_scheme,
     deactivate_scheme,
     recorded_overrides,
     stored_versions,
@@ -292,24 +291,21 @@ async def add_scheme_route(ctx: Ctx, caller: Caller, request: Request) -> dict[s
         raise HTTPException(422, "overrides are given when activating: drop activate=false")
     issues = lint(loaded, ctx.catalog)
 
-    def store() -> tuple[bool, list[RecordedOverride]]:
-        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            added = add_scheme(conn, loaded, activate=False, catalog=ctx.catalog)
-            recorded: list[RecordedOverride] = []
-            if given.activate:
-                recorded = activate_scheme(
-                    conn,
-                    loaded.scheme.id,
-                    loaded.version,
-                    catalog=ctx.catalog,
-                    overrides=overrides,
-                    operator=caller.actor,
-                    today=ctx.today(),
-                )
-            return added, recorded
-
     try:
-        added, recorded = await run_in_threadpool(store)
+        added, recorded = await run_in_threadpool(
+            functools.partial(
+                store_and_activate,
+                ctx.engine,
+                loaded,
+                loaded.scheme.id,
+                loaded.version,
+                activate=given.activate,
+                catalog=ctx.catalog,
+                overrides=overrides,
+                operator=caller.actor,
+                today=ctx.today(),
+            )
+        )
     except (GuardrailsUnmet, SchemeRefused, MeasureTaken, UnknownScheme, OverrideError) as exc:
         raise _gate_refusal(exc) from exc
     ctx.configuration_changed()
@@ -332,16 +328,17 @@ def activate(ctx: Ctx, caller: Caller, scheme_id: str, body: ActivateIn) -> dict
     count), 409 when a measure it defines belongs to another active scheme."""
     overrides = _overrides(body.overrides)
     try:
-        with ctx.engine.connect().execution_options(**WRITE_LOCK) as conn, conn.begin():
-            recorded = activate_scheme(
-                conn,
-                scheme_id,
-                body.version,
-                catalog=ctx.catalog,
-                overrides=overrides,
-                operator=caller.actor,
-                today=ctx.today(),
-            )
+        _, recorded = store_and_activate(
+            ctx.engine,
+            None,
+            scheme_id,
+            body.version,
+            activate=True,
+            catalog=ctx.catalog,
+            overrides=overrides,
+            operator=caller.actor,
+            today=ctx.today(),
+        )
     except (GuardrailsUnmet, SchemeRefused, MeasureTaken, UnknownScheme, OverrideError) as exc:
         raise _gate_refusal(exc) from exc
     ctx.configuration_changed()
