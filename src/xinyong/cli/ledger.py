@@ -13,6 +13,7 @@ import orjson
 import typer
 from sqlalchemy import Connection
 
+from xinyong.application.verification import verify_all
 from xinyong.application.witness import (
     LEDGER_LOG,
     Refused,
@@ -24,13 +25,11 @@ from xinyong.cli.common import DbOption, err, fail, open_db_or_exit, out, row_pr
 from xinyong.ledger.append import TreeHead, read_head
 from xinyong.ledger.cosigning import cosigner_key
 from xinyong.ledger.database import ledger_place, one_snapshot
-from xinyong.ledger.inquiry_tree import verify_inquiries
-from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
 from xinyong.ledger.signed_head import ledger_key, signed_checkpoint, tree_key
 from xinyong.ledger.signing import KeyFileError, LedgerKey, load_or_create_key
 from xinyong.ledger.trees import TREES, Tree
-from xinyong.ledger.verify import Verification, parse_tree_head, verify_ledger
+from xinyong.ledger.verify import Verification, parse_tree_head
 
 __all__ = ["ledger_app"]
 
@@ -122,15 +121,16 @@ def verify(
             total = read_head(conn).size
             with row_progress("verify") as bar:
                 task = bar.add_task("verify", total=total)
-                result = verify_ledger(
-                    conn, outside, progress=lambda done: bar.update(task, completed=done)
+                verified = verify_all(
+                    conn,
+                    (outside, operations_outside, inquiries_outside),
+                    progress=lambda done: bar.update(task, completed=done),
                 )
-                bar.update(task, completed=result.size)
-            operations = verify_operations(conn, operations_outside)
-            checks = verify_inquiries(conn, inquiries_outside)
+                bar.update(task, completed=verified.ledger.size)
     finally:
         engine.dispose()
-    problems = [*result.problems, *operations.problems, *checks.problems]
+    result, operations, checks = verified.ledger, verified.operations, verified.inquiries
+    problems = verified.problems
     if as_json:
         payload = {
             **_verified(result),
@@ -158,7 +158,7 @@ def verify(
         out.print(f"FAILED: {problems[0]}")
         for problem in problems[1:]:
             err.print(f"  also: {problem}", markup=False)
-        if result.truncated or operations.truncated or checks.truncated:
+        if verified.truncated:
             err.print("  (more problems not shown)")
     if problems:
         raise typer.Exit(1)

@@ -41,6 +41,7 @@ from xinyong.application.review import (
     review_repair,
     review_request,
 )
+from xinyong.application.verification import verify_all
 from xinyong.decisions.relying import Registration
 from xinyong.domain.refusals import NotFound, Refused
 from xinyong.due_process.appeals import list_appeals
@@ -52,10 +53,7 @@ from xinyong.i18n import N_, Message
 from xinyong.ingest.reject_log import recent_rejects
 from xinyong.ledger.append import read_head
 from xinyong.ledger.database import one_snapshot
-from xinyong.ledger.inquiry_tree import verify_inquiries
-from xinyong.ledger.operations import verify_operations
 from xinyong.ledger.schema import inquiries, records
-from xinyong.ledger.verify import verify_ledger
 from xinyong.scoring.store import stored_versions
 from xinyong.web.access import OperatorVisitor, PageError, check_form
 from xinyong.web.dependencies import context
@@ -125,11 +123,10 @@ def console(ctx: Ctx, session: OperatorVisitor) -> PageData:
 def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
     """Recompute every hash and checkpoint of the ledger now (reads the whole ledger)."""
     with ctx.engine.connect() as conn, one_snapshot(conn).begin():
-        result = verify_ledger(conn)
+        verified = verify_all(conn)
         head = read_head(conn)
-        operations = verify_operations(conn)
-        checks = verify_inquiries(conn)
-    problems = [*result.problems, *operations.problems, *checks.problems]
+    result, operations, checks = verified.ledger, verified.operations, verified.inquiries
+    problems = verified.problems
     return {
         "ok": not problems,
         "size": result.size,
@@ -141,7 +138,7 @@ def verification(ctx: Ctx, session: OperatorVisitor) -> PageData:
         "inquiries": checks.size,
         "inquiries_root": checks.root.hex(),
         "problems": [str(p) for p in problems],
-        "truncated": result.truncated or operations.truncated or checks.truncated,
+        "truncated": verified.truncated,
     }
 
 

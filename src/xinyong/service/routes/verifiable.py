@@ -17,20 +17,19 @@ under way is answered 503 with Retry-After, so that proofs cannot crowd out chec
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Connection, exists, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from xinyong.application.context import Context
 from xinyong.application.keys import Principal, Role
+from xinyong.application.proof_access import MayProve, may_see_entry, operator_only, own_inquiry
 from xinyong.application.proving import ProofBusy, proof_slot
-from xinyong.domain.relations import in_file
 from xinyong.ledger.cosignatures import (
     CosignatureRefused,
     cosigned_sizes,
@@ -38,8 +37,7 @@ from xinyong.ledger.cosignatures import (
 )
 from xinyong.ledger.cosigning import Cosignature, CosignatureVerifier, signature_lines
 from xinyong.ledger.database import WRITE
-from xinyong.ledger.proofs import ProofRefused, entry_at, prove_consistency, prove_inclusion
-from xinyong.ledger.schema import inquiries
+from xinyong.ledger.proofs import ProofRefused, prove_consistency, prove_inclusion
 from xinyong.ledger.signed_head import signed_checkpoint, tree_key
 from xinyong.ledger.signing import KeyFileError, NoteVerifier
 from xinyong.ledger.trees import INQUIRIES, OPERATIONS, Tree
@@ -197,7 +195,7 @@ def inclusion(
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (the
     current size by default): its leaf hash and audit path, in lowercase hex."""
     with ctx.engine.connect() as conn:
-        if not _may_see(conn, caller, index):
+        if not may_see_entry(conn, caller, index):
             raise HTTPException(404, "no such entry that you may see")
         with _one_at_a_time():
             try:
@@ -214,48 +212,6 @@ def _one_at_a_time() -> Iterator[None]:
             yield
     except ProofBusy as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
-
-
-def _may_see(conn: Connection, caller: Principal, index: int) -> bool:
-    """Whether ``caller`` may learn entry ``index``'s leaf hash."""
-    if caller.role is Role.OPERATOR:
-        return True
-    entry = entry_at(conn, index)
-    if entry is None:
-        return False
-    if caller.role is Role.SUBJECT:
-        return in_file(caller.name, entry.subject_id, entry.code, entry.attrs)
-    q = inquiries.c
-    received = exists().where(
-        q.relying_party == caller.name,
-        q.subject_id == entry.subject_id,
-        q.applies.is_(True),
-        q.known_at > index,
-    )
-    return bool(conn.execute(select(received)).scalar())
-
-
-MayProve = Callable[[Connection, Principal, int], bool]
-"""Whether a caller may have the inclusion proof of a tree's entry (its leaf hash)."""
-
-
-def _operator_only(conn: Connection, caller: Principal, index: int) -> bool:
-    """An operations-log entry: operators only (a leaf hash can confirm a guessed objection)."""
-    return caller.role is Role.OPERATOR
-
-
-def _own_inquiry(conn: Connection, caller: Principal, index: int) -> bool:
-    """An inquiry-log entry: operators any; a subject the checks made on them; a relying party
-    its own checks."""
-    if caller.role is Role.OPERATOR:
-        return True
-    q = inquiries.c
-    row = conn.execute(select(q.subject_id, q.relying_party).where(q.position == index)).first()
-    if row is None:
-        return False
-    if caller.role is Role.SUBJECT:
-        return bool(row.subject_id == caller.name)
-    return bool(row.relying_party == caller.name)
 
 
 def _tree_routes(tree: Tree, may_prove: MayProve, who: tuple[Role, ...]) -> None:
@@ -335,5 +291,5 @@ def _tree_routes(tree: Tree, may_prove: MayProve, who: tuple[Role, ...]) -> None
                     raise HTTPException(422, str(exc)) from exc
 
 
-_tree_routes(OPERATIONS, _operator_only, (Role.OPERATOR,))
-_tree_routes(INQUIRIES, _own_inquiry, (Role.OPERATOR, Role.SUBJECT, Role.RELYING))
+_tree_routes(OPERATIONS, operator_only, (Role.OPERATOR,))
+_tree_routes(INQUIRIES, own_inquiry, (Role.OPERATOR, Role.SUBJECT, Role.RELYING))
