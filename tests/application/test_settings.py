@@ -53,7 +53,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
             "daily_refresh = false\n"
             "read_connections = 2\n"
             "ingest_process = false\n"
-            "inquiry_process = false\n"
+            "inquiry_checkpoint_seconds = 0.5\n"
             "max_body_bytes = 4096\n"
             "body_seconds = 5\n"
             "cache_seconds = 0.5\n"
@@ -79,7 +79,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
     assert isinstance(settings.rate_per_second, float)
     assert (settings.burst, settings.threads, settings.cache_seconds) == (7, 4, 0.5)
     assert settings.ingest_process is False
-    assert settings.inquiry_process is False
+    assert settings.inquiry_checkpoint_seconds == 0.5
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
     assert (settings.daily_refresh, settings.read_connections) == (False, 2)
     assert (settings.max_body_bytes, settings.body_seconds) == (4096, 5.0)
@@ -105,7 +105,7 @@ def test_every_setting_loads_from_toml(tmp_path: Path) -> None:
         "burst",
         "threads",
         "ingest_process",
-        "inquiry_process",
+        "inquiry_checkpoint_seconds",
         "max_body_bytes",
         "body_seconds",
         "cache_seconds",
@@ -234,3 +234,10 @@ def test_a_bad_flag_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XINYONG_GRACE_DAYS", "5")
     with pytest.raises(SettingsError, match=r"^--set grace_days: grace_days: .*not '-1'$"):
         load_settings(None, parse_flags(["grace_days=-1"]))
+
+
+def test_a_retired_setting_is_refused_saying_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"inquiry_process is no longer a setting: .*remove"):
+        load_settings(_write(tmp_path, "inquiry_process = true\n"))
+    with pytest.raises(SettingsError, match=r"^--set inquiry_process=false: .*no longer"):
+        parse_flags(["inquiry_process=false"])

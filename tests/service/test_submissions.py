@@ -76,7 +76,7 @@ def _context(folder: Path) -> Iterator[Context]:
     with engine.begin() as conn:
         add_overridden(conn, parse_scheme(SCHEME), catalog=catalog)
         add_relying_party(conn, PARTY, ["fast-track"])
-    settings = ServiceSettings(today=Clock(TODAY), inquiry_process=False)
+    settings = ServiceSettings(today=Clock(TODAY))
     ctx = Context.create(engine, catalog, settings)
     try:
         yield ctx

@@ -21,7 +21,7 @@ def seeded_context(url: str, clock: Clock | None = None) -> Context:
     engine = open_database(url)
     with engine.begin() as conn:
         add_overridden(conn, load_scheme(SCHEME))
-    settings = ServiceSettings(today=clock or Clock(), inquiry_process=False)
+    settings = ServiceSettings(today=clock or Clock())
     ctx = Context.create(engine, load_catalog(), settings)
     report = ingest_rows(engine, RECORDS, ctx.catalog, source="bank", today=START)
     assert report.accepted == len(RECORDS), report.rejects

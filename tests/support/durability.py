@@ -11,7 +11,7 @@ it (``python -m xinyong serve`` in a process group of its own, over HTTP on a lo
    ``export``, ``standings refresh``, ``report transparency``), as an operator's shell or cron
    would;
 3. at a random moment one ``kill -9`` hits the service's main process, one of its helper
-   processes (uvicorn workers, the submission worker, the inquiry writer, multiprocessing's
+   processes (uvicorn workers, the submission worker, the background worker, multiprocessing's
    resource tracker) or the whole process group;
 4. just before the kill, a second reader (a new connection) must already see every record
    acknowledged so far; the service is started again and the harness proves that every
@@ -200,8 +200,9 @@ class Durability:
 
     # -- setting up ------------------------------------------------------------------------
 
-    def prepare(self, people: int = 6, *, helpers: bool = True) -> None:
-        """A ledger with the example scheme, a relying party and a key per subject."""
+    def prepare(self, people: int = 6, *, helpers: bool = True, settings: str = "") -> None:
+        """A ledger with the example scheme, a relying party and a key per subject; the
+        service's settings file holds ``settings`` too."""
         self.subjects = [synthetic_resident_id(77, date(1980, 1, 1 + n), n) for n in range(people)]
         engine = open_database(self.url)
         try:
@@ -217,12 +218,12 @@ class Durability:
             engine.dispose()
         (self.tmp / "gate.toml").write_text(FINDINGS["bare-score-sanction"], encoding="utf-8")
         self._furnished_file(self.tmp / "furnished.parquet")
-        settings = self.tmp / "service.toml"
+        file = self.tmp / "service.toml"
         text = "rate_per_second = 100000\nburst = 100000\n"
         if not helpers:
-            text += "ingest_process = false\ninquiry_process = false\n"
-        settings.write_text(text, encoding="utf-8")
-        self.env["XINYONG_SERVICE_SETTINGS"] = str(settings)
+            text += "ingest_process = false\n"
+        file.write_text(text + settings, encoding="utf-8")
+        self.env["XINYONG_SERVICE_SETTINGS"] = str(file)
 
     def _furnished_rows(self) -> dict[str, tuple[str, str, date]]:
         """The records of another source than the service's (``clerk``) that ``xinyong ingest``

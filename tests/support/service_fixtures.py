@@ -100,13 +100,11 @@ def make_service(
     webhook: str | None = None,
     *,
     ingest_process: bool = False,
-    inquiry_process: bool = False,
 ) -> Service:
     """A service with the example scheme active, a relying party and a key per role.
 
-    Submitted records are appended in the request's thread unless ``ingest_process``, and checks
-    logged by the service's own process unless ``inquiry_process`` (the service's defaults, each
-    tested on its own: a worker process per test would slow every test)."""
+    Submitted records are appended in the request's thread unless ``ingest_process`` (the
+    service's default, tested on its own: a worker process per test would slow every test)."""
     engine = open_database(url)
     clock = Clock()
     with engine.begin() as conn:
@@ -133,7 +131,6 @@ def make_service(
             rate_per_second=1000,
             burst=1000,
             ingest_process=ingest_process,
-            inquiry_process=inquiry_process,
         ),
     )
     return Service(app, engine, clock, tokens)

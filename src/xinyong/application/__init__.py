@@ -11,6 +11,6 @@ its own way.
 
 What they share is one :class:`~xinyong.application.context.Context` per process: the ledger's
 database, the catalog, the active schemes, the settings and the clock, the caches, and what a
-running service keeps open (the inquiry log and its writer process, the rate limits, the reads of
+running service keeps open (the inquiry log, the rate limits, the reads of
 stored standings). Nothing here imports FastAPI, Starlette or Jinja (an import-linter contract).
 """

@@ -16,7 +16,6 @@ from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine, select
 
 from xinyong.application.inquiry_log import InquiryLog
-from xinyong.application.inquiry_writer import InquiryWriter
 from xinyong.application.keys import Principal
 from xinyong.application.ratelimit import RateLimiter, SharedBuckets, TokenBuckets
 from xinyong.application.receipts import Receipts
@@ -27,7 +26,6 @@ from xinyong.decisions.precomputed import PrecomputedStandings
 from xinyong.decisions.standing import SchemeRegistry
 from xinyong.domain.catalog import Catalog
 from xinyong.due_process.active_schemes import ActiveSchemes
-from xinyong.ledger.database import inquiry_log_file
 from xinyong.ledger.schema import ledger_identity
 from xinyong.ledger.signed_head import ledger_key
 from xinyong.ledger.signing import LedgerKey
@@ -48,9 +46,8 @@ class Context:
     registrations: Registrations
     principals: TtlCache[str, Principal | None]
     """Authenticated keys by the SHA-256 of the token (never the token itself)."""
-    inquiries: InquiryLog | InquiryWriter
-    """The inquiry log: written by a process of its own for a SQLite file (setting
-    ``inquiry_process``), else by this one."""
+    inquiries: InquiryLog
+    """The inquiry log, written by this process in group commits."""
     precomputed: PrecomputedStandings
     """Stored standings that answer checks in one read while they are current."""
     stored_reads: StoredReads | None
@@ -144,6 +141,5 @@ def _rate_limiter(engine: Engine, settings: ServiceSettings, workers: int) -> Ra
     return SharedBuckets(settings.redis_url, str(ledger_id), rate, burst)
 
 
-def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog | InquiryWriter:
-    separate = settings.inquiry_process and inquiry_log_file(engine) is not None
-    return InquiryWriter(engine) if separate else InquiryLog(engine)
+def _inquiry_log(engine: Engine, settings: ServiceSettings) -> InquiryLog:
+    return InquiryLog(engine, checkpoint_seconds=settings.inquiry_checkpoint_seconds)

@@ -10,18 +10,18 @@ many checks; alone, a check waits for its own commit.
 Where the batch is written depends on the database:
 
 - **SQLite** (a local file): on the event loop itself, at the end of the loop iteration in which
-  the checks were decided. In the service that loop is the inquiry writer's, a process of its own
-  (:mod:`xinyong.application.inquiry_writer`), so that the service's loop only decides checks; a
-  thread would not do, as the interpreter lock changes hands at every row. The log has its own
+  the checks were decided (a thread would not do, as the interpreter lock changes hands at every
+  row; a process of its own, tried until 2026-12-06, gained nothing measurable). The log has its own
   file (:func:`~xinyong.ledger.database.inquiry_log_path`), so its commits neither wait for the
   ledger's write lock while records are appended nor empty the ledger readers' page caches. The
   loop never waits for a lock: when another process holds the log's (another worker) the attempt
   is repeated :data:`RETRY_SECONDS` later while the loop serves other requests. The connection is
   kept (no pool round trip per batch). It never checkpoints the write-ahead log itself, since a
   checkpoint syncs the disk and, while records are appended, that took tens of milliseconds;
-  :meth:`InquiryLog._checkpoint` does it on a thread every :data:`CHECKPOINT_SECONDS`. While
-  that checkpoint's last step holds the log's writes, checks are answered from the spill file
-  (:mod:`xinyong.application.inquiry_spill`) and committed to the table right after.
+  :meth:`InquiryLog._checkpoint` does it on a thread every :data:`CHECKPOINT_SECONDS` (the
+  setting ``inquiry_checkpoint_seconds``). While that checkpoint's last step holds the log's
+  writes, checks are answered from the spill file (:mod:`xinyong.application.inquiry_spill`)
+  and committed to the table right after.
 - **PostgreSQL** (through psycopg): from the event loop, on a kept asynchronous connection, so
   that the loop goes on serving while the commit makes its two round trips (pipelined): one
   transaction takes the inquiry log tree's lock and reads its head, then writes the batch
@@ -85,7 +85,8 @@ log = logging.getLogger("xinyong.inquiries")
 RETRY_SECONDS = 0.0002
 """How soon a batch is tried again when SQLite's write lock is taken."""
 CHECKPOINT_SECONDS = 10.0
-"""How often the inquiry log's write-ahead log is checkpointed (SQLite). The log's writes pause
+"""How often the inquiry log's write-ahead log is checkpointed (SQLite), by default (the
+setting ``inquiry_checkpoint_seconds``). The log's writes pause
 while the last pages are copied and the disk synced (1 to 60 ms measured here); checks logged
 meanwhile go to the spill file, so none waits for it."""
 
@@ -102,9 +103,12 @@ _Outcomes = list[BaseException | None]
 class InquiryLog:
     """Writes decisions (and their adverse notices) in group commits."""
 
-    def __init__(self, engine: Engine, max_batch: int = 1_000) -> None:
+    def __init__(
+        self, engine: Engine, max_batch: int = 1_000, checkpoint_seconds: float = CHECKPOINT_SECONDS
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.checkpoint_seconds = checkpoint_seconds
         self.inline = engine.dialect.name == "sqlite"
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="xinyong-inquiry-log")
         self._pending: list[_Item] = []
@@ -193,7 +197,8 @@ class InquiryLog:
             return
         del self._pending[: len(batch)]
         self._release(loop, batch, outcomes)
-        if not self._checkpointing and time.monotonic() - self._checkpointed > CHECKPOINT_SECONDS:
+        due = time.monotonic() - self._checkpointed > self.checkpoint_seconds
+        if not self._checkpointing and due:
             self._checkpointing = True
             self._thread.submit(self._checkpoint, loop)
 

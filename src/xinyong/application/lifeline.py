@@ -1,7 +1,7 @@
 """Processes that end with the process that started them.
 
 ``xinyong serve`` runs helper processes: uvicorn's worker processes under its supervisor (with
-``--workers N``), and in each worker the record submission process and the inquiry writer. When
+``--workers N``), in each worker the record submission process, and the background worker. When
 their parent is killed (``kill -9``, the out-of-memory killer) nothing tells them: uvicorn's
 worker keeps both ends of its health-check pipe, a process pool's worker both ends of its queue,
 so none of them ever reads an end of file. An orphaned worker would keep answering on the port,

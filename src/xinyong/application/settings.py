@@ -47,6 +47,7 @@ from xinyong.ledger.cosigning import CosignatureVerifier
 
 __all__ = [
     "ENV_PREFIX",
+    "RETIRED",
     "SETTINGS",
     "ServiceSettings",
     "SettingsError",
@@ -173,10 +174,14 @@ class ServiceSettings(BaseSettings):
         "so that checks are not slowed down while a batch is appended and its subjects "
         "refreshed.",
     )
-    inquiry_process: bool = Field(
-        default=True,
-        description="Write a SQLite ledger's inquiry log (every check, before its answer) in a "
-        "separate writer process, so that the service's event loop only decides checks.",
+    inquiry_checkpoint_seconds: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=3600.0,
+        description="A SQLite ledger: how often the inquiry log's write-ahead log is "
+        "checkpointed (a thread copies it into the log's file, then pauses the log's writes for "
+        "the last pages while checks are answered from a spill file). Longer lets the "
+        "write-ahead log grow; shorter pauses more often.",
     )
     max_body_bytes: NonNegativeInt = Field(
         default=16 << 20,
@@ -282,6 +287,8 @@ def parse_flags(flags: Sequence[str]) -> dict[str, str]:
         name = name.strip()
         if not equals:
             raise SettingsError(f"--set {flag}: not NAME=VALUE")
+        if name in RETIRED:
+            raise SettingsError(f"--set {flag}: {name} is no longer a setting: {RETIRED[name]}")
         if name not in _STRICT:
             known = ", ".join(SETTINGS)
             raise SettingsError(f"--set {flag}: unknown setting {name!r} (known: {known})")
@@ -293,6 +300,15 @@ def _strict(name: str) -> TypeAdapter[Any]:
     """The setting's type with its bounds and validators (``Annotated``)."""
     return TypeAdapter(ServiceSettings.model_fields[name].rebuild_annotation())
 
+
+RETIRED = MappingProxyType(
+    {
+        "inquiry_process": "each web worker writes the inquiry log itself; a writer process of "
+        "its own showed no gain in throughput or latency (docs/benchmarks.md, 2026-12-06): "
+        "remove the line",
+    }
+)
+"""Settings that were and are no more, with what to do about a file that still names one."""
 
 _STRICT = {name: _strict(name) for name in SETTINGS}
 """Each setting's type and bounds, checked strictly: how a value in the file is read."""
@@ -316,6 +332,8 @@ class SettingsFile(TomlConfigSettingsSource):
             raise SettingsError(f"{path}: no such file")
         super().__init__(settings_cls, toml_file=path)
         for name, value in self.toml_data.items():
+            if name in RETIRED:
+                raise SettingsError(f"{path}: {name} is no longer a setting: {RETIRED[name]}")
             if name not in _STRICT:
                 known = ", ".join(SETTINGS)
                 raise SettingsError(f"{path}: unknown setting {name!r} (known: {known})")

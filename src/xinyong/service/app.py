@@ -19,7 +19,6 @@ from starlette.types import Receive, Scope, Send
 
 from xinyong import __version__
 from xinyong.application.context import Context
-from xinyong.application.inquiry_writer import InquiryWriter
 from xinyong.application.proving import Warming
 from xinyong.application.ratelimit import SharedBuckets
 from xinyong.application.settings import ServiceSettings
@@ -77,8 +76,6 @@ def create_app(
             helpers: list[Awaitable[int | None]] = []
             if app.state.submissions is not None:
                 helpers.append(app.state.submissions.started())
-            if isinstance(inquiries, InquiryWriter):
-                helpers.append(inquiries.started())
             await asyncio.gather(*helpers)
             warming = Warming(app.state.context.engine)
             _freeze_what_lasts()
@@ -89,11 +86,8 @@ def create_app(
                 await to_thread.run_sync(warming.stop)
             if app.state.submissions is not None:
                 app.state.submissions.stop()
-            if isinstance(inquiries, InquiryWriter):
-                await inquiries.stop()
             inquiries.close()
-            if not isinstance(inquiries, InquiryWriter):
-                await inquiries.aclose()
+            await inquiries.aclose()
             if stored_reads is not None:
                 await stored_reads.close()
             if isinstance(app.state.context.buckets, SharedBuckets):
