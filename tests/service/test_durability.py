@@ -54,15 +54,7 @@ def test_nothing_acknowledged_is_lost(
     seed = SEED + 10 * first + workers
     run = Durability(url, tmp_path, workers, seed)
     run.prepare(helpers=helpers)
-    run.start()
-    try:
-        for n in range(TRIALS):
-            trial = run.trial(KILL_KINDS[(first + n) % len(KILL_KINDS)])
-            print(f"seed {seed}: {trial}")
-    except AssertionError as exc:
-        raise AssertionError(f"seed {seed}, trials {run.trials}: {exc}\n{run.log_tail()}") from exc
-    finally:
-        run.stop()
+    _crash(run, [KILL_KINDS[(first + n) % len(KILL_KINDS)] for n in range(TRIALS)])
     assert sum(t["records_acknowledged"] for t in run.trials) > 0
     assert sum(t["checks_acknowledged"] for t in run.trials) > 0
     assert sum(t["adverse_acknowledged"] for t in run.trials) > 0, "no adverse answer"
@@ -74,21 +66,28 @@ def test_nothing_acknowledged_is_lost_across_inquiry_checkpoints(tmp_path: Path)
     """SQLite, with the inquiry log's write-ahead log checkpointed every 50 ms instead of 10 s:
     its pauses, during which checks are answered from the spill file and committed after, then
     take a large share of every load, and the kills (of every kind, in turn) land in and around
-    them. Nothing acknowledged may be lost, whether the writer dies with checks in its spill
-    file or between the spill and the commit."""
-    seed = SEED + 7
-    run = Durability(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, 1, seed)
+    them. Nothing acknowledged may be lost, whether the process writing the log dies with
+    checks in its spill file or between the spill and the commit."""
+    run = Durability(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, 1, SEED + 7)
     run.prepare(settings="inquiry_checkpoint_seconds = 0.05\n")
-    run.start()
-    try:
-        for n in range(max(TRIALS, len(KILL_KINDS))):
-            print(f"seed {seed}: {run.trial(KILL_KINDS[n % len(KILL_KINDS)])}")
-    except AssertionError as exc:
-        raise AssertionError(f"seed {seed}, trials {run.trials}: {exc}\n{run.log_tail()}") from exc
-    finally:
-        run.stop()
+    _crash(run, [KILL_KINDS[n % len(KILL_KINDS)] for n in range(max(TRIALS, len(KILL_KINDS)))])
     assert sum(t["checks_acknowledged"] for t in run.trials) > 0
     assert sum(t["lost"] for t in run.trials) == 0
+
+
+def _crash(run: Durability, kinds: list[str]) -> None:
+    """Start the service and run a trial with each kind of kill in turn; a failed trial names
+    the seed, the trials so far and the service's log."""
+    run.start()
+    try:
+        for kind in kinds:
+            print(f"seed {run.seed}: {run.trial(kind)}")
+    except AssertionError as exc:
+        raise AssertionError(
+            f"seed {run.seed}, trials {run.trials}: {exc}\n{run.log_tail()}"
+        ) from exc
+    finally:
+        run.stop()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
