@@ -68,6 +68,25 @@ async def test_checks_during_a_pause_are_answered_from_the_spill_file(tmp_path: 
     assert not spill_path(log_file, os.getpid()).exists()  # emptied and removed at close
 
 
+async def test_a_stop_during_a_pause_commits_what_was_spilled(tmp_path: Path) -> None:
+    """The service stops while a checkpoint holds the log's writes: the checks answered from
+    the spill file are committed when the log closes, not left for the next start."""
+    engine, log_file = _ledger(tmp_path)
+    log = InquiryLog(engine)
+    try:
+        log._pause(threading.Event())
+        during = [logged_decision("ext:b"), logged_decision("ext:c")]
+        await asyncio.wait_for(asyncio.gather(*(log.record(d, None) for d in during)), 5)
+        assert _logged(engine) == []  # answered, from the spill file only
+    finally:
+        log.close()
+    try:
+        assert _logged(engine) == sorted(d.decision_id for d in during)
+    finally:
+        engine.dispose()
+    assert not spill_path(log_file, os.getpid()).exists()
+
+
 def test_a_dead_process_spill_file_is_imported_once(tmp_path: Path) -> None:
     engine, log_file = _ledger(tmp_path)
     try:

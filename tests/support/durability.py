@@ -36,7 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -555,9 +555,10 @@ class Durability:
 
     # -- a trial ---------------------------------------------------------------------------
 
-    def trial(self, kind: str) -> dict[str, Any]:
-        """Load the running service, kill part of it at a random moment, start it again and
-        verify; the trial's figures."""
+    def trial(self, kind: str, until: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Load the running service, kill part of it at a random moment (with ``until``, the
+        first moment after it that ``until()`` holds, looked for every half millisecond for up
+        to :data:`UNTIL_SECONDS`), start it again and verify; the trial's figures."""
         assert self.server is not None
         before = (
             len(self.ack.records),
@@ -570,6 +571,7 @@ class Durability:
         with self.load():
             time.sleep(wait)
             unseen = self.unseen_by_a_second_reader()
+            met = _when(until) if until is not None else None
             tree = process_tree(self.server.pid)
             names = {pid: _name(pid) for pid in [self.server.pid, *tree]}
             if kind == "helper" and not tree:  # a service without helper processes
@@ -594,6 +596,7 @@ class Durability:
             time.sleep(1.0)
         trial = {
             "kind": kind,
+            "until_met": met,
             "workers": self.workers,
             "killed_after_s": round(wait, 2),
             "victim": victim_name,
@@ -824,6 +827,20 @@ def _has_ancestor(pid: int, ancestors: set[int]) -> bool:
         if current <= 1:
             return False
     return False
+
+
+UNTIL_SECONDS = 5.0
+"""The longest a trial waits for the moment its ``until`` names."""
+
+
+def _when(until: Callable[[], bool]) -> bool:
+    """Wait until ``until()`` holds (True), or :data:`UNTIL_SECONDS` have passed (False)."""
+    deadline = time.monotonic() + UNTIL_SECONDS
+    while not until():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.0005)
+    return True
 
 
 def _name(pid: int) -> str:

@@ -91,6 +91,10 @@ while the last pages are copied and the disk synced (1 to 60 ms measured here); 
 meanwhile go to the spill file, so none waits for it."""
 
 
+CLOSE_SECONDS = 5.0
+"""How long closing the log waits for its file's lock to commit what was spilled."""
+
+
 class WriterBusy(RuntimeError):
     """Another connection holds the write lock of a file the batch writes to (SQLite)."""
 
@@ -276,8 +280,21 @@ class InquiryLog:
         return 0 if self._log_file is None else recover_spills(self.engine, self._log_file)
 
     def close(self) -> None:
-        """Release the spill file and the kept connection (after the service has stopped
-        answering checks)."""
+        """Commit the checks answered from the spill file during a checkpoint's pause (once a
+        checkpoint under way has ended), then release the spill file and the kept connection
+        (after the service has stopped answering checks). Checks the log's file does not take
+        within :data:`CLOSE_SECONDS` stay in the spill file, imported at the next start."""
+        self._thread.shutdown(wait=True)
+        if self._spilled:
+            self._paused = False
+            deadline = time.monotonic() + CLOSE_SECONDS
+            while not self._commit_spilled():
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "%d checks stay in the spill file until the next start", len(self._spilled)
+                    )
+                    break
+                time.sleep(0.01)
         if self._spill is not None:
             self._spill.close()
         if self._conn is not None:

@@ -176,7 +176,7 @@ class ServiceSettings(BaseSettings):
     )
     inquiry_checkpoint_seconds: float = Field(
         default=10.0,
-        gt=0.0,
+        ge=0.05,
         le=3600.0,
         description="A SQLite ledger: how often the inquiry log's write-ahead log is "
         "checkpointed (a thread copies it into the log's file, then pauses the log's writes for "
